@@ -1,0 +1,175 @@
+// Package exchange holds the state of one request as it moves through the policy
+// pipeline: what API Management policy expressions call `context`.
+//
+// Policies change an Exchange; policy expressions read it. The pipeline creates one
+// per request and it is used by one goroutine at a time, so it has no locks.
+package exchange
+
+import (
+	"crypto/x509"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Exchange is the per-request state, the `context` of API Management expressions.
+type Exchange struct {
+	// RequestID is context.RequestId, a random GUID in its canonical lower-case form.
+	RequestID string
+	// Timestamp is when the gateway received the request (context.Timestamp);
+	// context.Elapsed is measured from it.
+	Timestamp time.Time
+
+	Request Request
+	// Response is nil until the backend answers or a policy (return-response,
+	// set-status, an error) creates one.
+	Response *Response
+
+	// Variables are context.Variables: set-variable and other policies store values
+	// here. Values are Go values chosen by the expression package (string, bool,
+	// int32, int64, float64, time.Time, JSON values, *Response, ...).
+	Variables map[string]any
+
+	API          *API
+	Operation    *Operation
+	Product      *Product      // nil when the request has no product context
+	Subscription *Subscription // nil when no subscription key was used
+	User         *User         // nil: lastmile has no developer-portal users
+	Deployment   *Deployment
+
+	// LastError is set when a policy fails, before on-error runs.
+	LastError *LastError
+
+	// Tracing is context.Tracing; Trace receives context.Trace(message) calls.
+	Tracing bool
+	Trace   func(source, severity, message string)
+}
+
+// Elapsed is context.Elapsed: the time since Timestamp.
+func (x *Exchange) Elapsed() time.Duration { return time.Since(x.Timestamp) }
+
+// Var returns a variable and whether it is set.
+func (x *Exchange) Var(name string) (any, bool) {
+	v, ok := x.Variables[name]
+	return v, ok
+}
+
+// SetVar sets a variable, creating the map on first use.
+func (x *Exchange) SetVar(name string, v any) {
+	if x.Variables == nil {
+		x.Variables = make(map[string]any, 4)
+	}
+	x.Variables[name] = v
+}
+
+// Request is context.Request. Before forward-request, URL is the backend URL the
+// request will be sent to (the API's service URL joined with the operation's path),
+// and policies such as rewrite-uri and set-backend-service change it.
+type Request struct {
+	Method string
+	// URL is context.Request.Url: where the request goes. Policies change it.
+	URL *url.URL
+	// OriginalURL is context.Request.OriginalUrl: the URL the client called, as
+	// the gateway saw it. It never changes.
+	OriginalURL *url.URL
+	Headers     http.Header
+	Body        *Body
+	// IPAddress is the caller's address without a port.
+	IPAddress string
+	// MatchedParameters are the operation's URL template parameters.
+	MatchedParameters map[string]string
+	// Certificate is the client's TLS certificate, or nil.
+	Certificate *x509.Certificate
+}
+
+// Response is context.Response, and also the IResponse that send-request stores
+// in a variable.
+type Response struct {
+	StatusCode   int
+	StatusReason string
+	Headers      http.Header
+	Body         *Body
+}
+
+// API is context.Api.
+type API struct {
+	ID                string
+	Name              string
+	Path              string
+	Revision          string
+	Version           string
+	IsCurrentRevision bool
+	ServiceURL        *url.URL
+	Protocols         []string
+	// SubscriptionKeyHeader and SubscriptionKeyQuery are
+	// context.Api.SubscriptionKeyParameterNames.Header and .Query.
+	SubscriptionKeyHeader string
+	SubscriptionKeyQuery  string
+}
+
+// Operation is context.Operation.
+type Operation struct {
+	ID          string
+	Method      string
+	Name        string
+	URLTemplate string
+}
+
+// Product is context.Product.
+type Product struct {
+	ID                   string
+	Name                 string
+	State                string // "NotPublished" or "Published"
+	ApprovalRequired     bool
+	SubscriptionRequired bool
+	SubscriptionsLimit   *int
+	Groups               []Group
+}
+
+// Group is an IGroup.
+type Group struct {
+	ID   string
+	Name string
+}
+
+// Subscription is context.Subscription.
+type Subscription struct {
+	ID           string
+	Name         string
+	Key          string // the key the caller used
+	PrimaryKey   string
+	SecondaryKey string
+	CreatedDate  time.Time
+	StartDate    *time.Time
+	EndDate      *time.Time
+}
+
+// User is context.User.
+type User struct {
+	ID               string
+	Email            string
+	FirstName        string
+	LastName         string
+	Note             string
+	RegistrationDate time.Time
+	Groups           []Group
+}
+
+// Deployment is context.Deployment.
+type Deployment struct {
+	GatewayID   string
+	Region      string
+	ServiceName string
+	ServiceID   string
+}
+
+// LastError is context.LastError, filled in when a policy fails.
+type LastError struct {
+	Source   string // the policy element name, or "configuration", "authorization", ...
+	Reason   string // e.g. "ExpressionValueEvaluationFailure", "SubscriptionKeyNotFound"
+	Message  string
+	Scope    string // "global", "product", "api", "operation"
+	Section  string // "inbound", "backend", "outbound", "on-error"
+	Path     string // where in the section, e.g. "choose\\when[1]\\set-header[2]"
+	PolicyID string // the failing element's id attribute
+}
