@@ -43,6 +43,20 @@ type Exchange struct {
 	// Tracing is context.Tracing; Trace receives context.Trace(message) calls.
 	Tracing bool
 	Trace   func(source, severity, message string)
+
+	// Backend is where forward-request sends the request. It is gateway state,
+	// not part of the expression `context`.
+	Backend Backend
+}
+
+// Backend is the forwarding target that set-backend-service and rewrite-uri change.
+// Request.URL always equals BaseURL joined with the operation's path suffix.
+type Backend struct {
+	// BaseURL is the API's service URL, or the base-url or backend entity URL that
+	// set-backend-service chose.
+	BaseURL *url.URL
+	// ID is the backend entity chosen with set-backend-service backend-id, if any.
+	ID string
 }
 
 // Elapsed is context.Elapsed: the time since Timestamp.
