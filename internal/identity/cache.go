@@ -1,0 +1,512 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cache is a TokenSource that keeps one token per (client id, normalized resource)
+// and refreshes it ahead of expiry. It is safe for concurrent use.
+//
+// The life of a cached token with remaining lifetime L when received:
+//
+//   - refresh: the first request after about L/2 (half-life, ± the jitter, 10% of
+//     the half-life by default, so keys issued together do not refresh together)
+//     starts one refresh in the background and is served the cached token; so is
+//     every request while the refresh runs. Without requests nothing is refreshed:
+//     idle keys cost nothing.
+//   - outage: a failed refresh is retried after an exponential backoff with jitter
+//     (1s, 2s, 4s ... capped at 1m by default), and the cached token is still served
+//     until the safety margin before its expiry: min(5m, L/6) by default. For a 1h
+//     token that is 25 minutes of issuer outage without a failed request; for a 5m
+//     token, about 80 seconds.
+//   - at the margin the token is never served again (a backend could see it expire in
+//     flight, Envoy #44674); one request waits for a new attempt and the others wait
+//     with it. If that fails too, requests get an *UnavailableError until the backoff
+//     ends, without calling the source.
+//
+// Every request for a key that has no usable token waits for the same single call
+// to the source, however many there are. Configuration errors (see ErrConfiguration)
+// drop the key's token and are remembered for 30s by default, so a misconfigured
+// policy cannot cause a storm of token requests.
+//
+// A hit (a usable token is cached) takes no lock and does not allocate.
+type Cache struct {
+	src TokenSource
+	opt cacheOptions
+
+	// entries is copy-on-write: readers load it without locking, writers hold mu,
+	// copy the map, change the copy and store it.
+	entries atomic.Pointer[map[cacheKey]*entry]
+
+	mu       sync.Mutex
+	negative map[cacheKey]negativeEntry // configuration errors, guarded by mu
+}
+
+var _ TokenSource = (*Cache)(nil)
+
+type cacheKey struct {
+	clientID string // ASCII lower case
+	resource string // NormalizeResource
+}
+
+// entry is one key's token and refresh state. st always holds a complete,
+// immutable state; it is replaced, never changed.
+type entry struct {
+	key      cacheKey
+	clientID string // as the first request spelled them, passed to the source
+	resource string
+
+	st atomic.Pointer[entryState]
+	mu sync.Mutex              // serializes starting and finishing flights
+	fl atomic.Pointer[flight] // the call to the source in progress; written under mu
+}
+
+type entryState struct {
+	tok         Token     // returned to callers; RefreshAt is refreshAt
+	usableUntil time.Time // ExpiresAt minus the safety margin; zero when there is no token
+	refreshAt   time.Time
+	obtained    time.Time // when the source returned tok
+
+	failures int       // consecutive failed calls to the source
+	retryAt  time.Time // no call to the source before this
+	lastErr  error
+	cfgErr   bool // lastErr is a configuration error
+}
+
+type flight struct {
+	done chan struct{}
+	tok  Token // valid after done is closed
+	err  error
+}
+
+type negativeEntry struct {
+	err   error
+	until time.Time
+}
+
+type cacheOptions struct {
+	margin             time.Duration
+	jitter             float64
+	backoffBase        time.Duration
+	backoffMax         time.Duration
+	configErrorTTL     time.Duration
+	maxEntries         int
+	refreshTimeout     time.Duration
+	invalidateInterval time.Duration
+	log                *slog.Logger
+}
+
+// CacheOption configures a Cache.
+type CacheOption func(*cacheOptions)
+
+// WithSafetyMargin sets the largest safety margin: a token is not served once
+// less than min(d, L/6) of its lifetime L is left. Default 5 minutes, the margin
+// MSAL and azcore use. It absorbs clock skew between gateway and backend and the
+// time a request spends in flight.
+func WithSafetyMargin(d time.Duration) CacheOption {
+	return func(o *cacheOptions) {
+		if d >= 0 {
+			o.margin = d
+		}
+	}
+}
+
+// WithRefreshJitter sets how far the refresh time may move from half-life, as a
+// fraction of the half-life (0 to 0.5). Default 0.1, as SPIRE does.
+func WithRefreshJitter(f float64) CacheOption {
+	return func(o *cacheOptions) {
+		if f >= 0 && f <= 0.5 {
+			o.jitter = f
+		}
+	}
+}
+
+// WithBackoff sets the delay after the first failed call to the source and the cap
+// of the doubling delays after further failures. Each delay is drawn uniformly
+// from [d/2, d]. Defaults 1s and 1m.
+func WithBackoff(base, max time.Duration) CacheOption {
+	return func(o *cacheOptions) {
+		if base > 0 && max >= base {
+			o.backoffBase, o.backoffMax = base, max
+		}
+	}
+}
+
+// WithConfigErrorTTL sets how long a configuration error is returned without
+// asking the source again. Default 30s.
+func WithConfigErrorTTL(d time.Duration) CacheOption {
+	return func(o *cacheOptions) {
+		if d >= 0 {
+			o.configErrorTTL = d
+		}
+	}
+}
+
+// WithMaxEntries bounds the number of cached keys and, separately, of remembered
+// configuration errors. When full, keys without a usable token are dropped first,
+// then the one closest to expiry. Default 1000.
+func WithMaxEntries(n int) CacheOption {
+	return func(o *cacheOptions) {
+		if n > 0 {
+			o.maxEntries = n
+		}
+	}
+}
+
+// WithRefreshTimeout bounds each call to the source. The call does not use the
+// requests' contexts (a cancelled request must not fail the others waiting on the
+// same call) but keeps the values of the request that started it. Default 30s.
+func WithRefreshTimeout(d time.Duration) CacheOption {
+	return func(o *cacheOptions) {
+		if d > 0 {
+			o.refreshTimeout = d
+		}
+	}
+}
+
+// WithInvalidateInterval sets how old a token must be for Invalidate to drop it.
+// Default 30s: a backend that rejects every token then causes one refresh per key
+// per interval, not one per request.
+func WithInvalidateInterval(d time.Duration) CacheOption {
+	return func(o *cacheOptions) {
+		if d >= 0 {
+			o.invalidateInterval = d
+		}
+	}
+}
+
+// WithLogger sets where failed and recovered refreshes are logged. Tokens are never
+// logged. Default: nothing is logged.
+func WithLogger(l *slog.Logger) CacheOption {
+	return func(o *cacheOptions) {
+		if l != nil {
+			o.log = l
+		}
+	}
+}
+
+// NewCache returns a Cache in front of src.
+func NewCache(src TokenSource, opts ...CacheOption) *Cache {
+	c := &Cache{
+		src: src,
+		opt: cacheOptions{
+			margin:             5 * time.Minute,
+			jitter:             0.1,
+			backoffBase:        time.Second,
+			backoffMax:         time.Minute,
+			configErrorTTL:     30 * time.Second,
+			maxEntries:         1000,
+			refreshTimeout:     30 * time.Second,
+			invalidateInterval: 30 * time.Second,
+			log:                slog.New(slog.DiscardHandler),
+		},
+		negative: make(map[cacheKey]negativeEntry),
+	}
+	for _, o := range opts {
+		o(&c.opt)
+	}
+	m := make(map[cacheKey]*entry)
+	c.entries.Store(&m)
+	return c
+}
+
+// Token returns a token for the identity and resource from the cache, asking the
+// source only when no usable token is cached (see Cache). Errors are the source's
+// (matching ErrConfiguration for configuration errors), an *UnavailableError while
+// backing off, or ctx's error if ctx ends while waiting for the source.
+func (c *Cache) Token(ctx context.Context, clientID, resource string) (Token, error) {
+	k := cacheKey{clientID: lowerASCII(clientID), resource: NormalizeResource(resource)}
+	if e := (*c.entries.Load())[k]; e != nil {
+		return c.use(ctx, e)
+	}
+	return c.miss(ctx, k, clientID, resource)
+}
+
+// use serves e's token if it is usable, starting a background refresh when it is
+// due, and otherwise waits for the source.
+func (c *Cache) use(ctx context.Context, e *entry) (Token, error) {
+	st := e.st.Load()
+	now := time.Now()
+	if now.Before(st.usableUntil) {
+		if !now.Before(st.refreshAt) && !now.Before(st.retryAt) && e.fl.Load() == nil {
+			c.refreshAsync(ctx, e)
+		}
+		return st.tok, nil
+	}
+	return c.wait(ctx, e)
+}
+
+// miss handles a key with no entry: a remembered configuration error, or a new
+// entry whose first call to the source every concurrent request waits for.
+func (c *Cache) miss(ctx context.Context, k cacheKey, clientID, resource string) (Token, error) {
+	c.mu.Lock()
+	if e := (*c.entries.Load())[k]; e != nil { // created while we waited for mu
+		c.mu.Unlock()
+		return c.use(ctx, e)
+	}
+	if n, ok := c.negative[k]; ok {
+		if time.Now().Before(n.until) {
+			c.mu.Unlock()
+			return Token{}, n.err
+		}
+		delete(c.negative, k)
+	}
+	e := &entry{key: k, clientID: clientID, resource: resource}
+	e.st.Store(&entryState{})
+	fl := c.start(ctx, e) // before e is visible, so nobody else starts one
+	c.insertLocked(e)
+	c.mu.Unlock()
+	return c.await(ctx, fl)
+}
+
+// wait returns a token for an entry with no usable token: it joins the call to the
+// source in progress, starts one, or reports the backoff.
+func (c *Cache) wait(ctx context.Context, e *entry) (Token, error) {
+	e.mu.Lock()
+	st := e.st.Load()
+	now := time.Now()
+	if now.Before(st.usableUntil) { // refreshed meanwhile
+		e.mu.Unlock()
+		return st.tok, nil
+	}
+	fl := e.fl.Load()
+	if fl == nil {
+		if now.Before(st.retryAt) {
+			e.mu.Unlock()
+			if st.cfgErr {
+				return Token{}, st.lastErr
+			}
+			return Token{}, &UnavailableError{Err: st.lastErr, RetryAfter: st.retryAt.Sub(now)}
+		}
+		fl = c.start(ctx, e)
+	}
+	e.mu.Unlock()
+	return c.await(ctx, fl)
+}
+
+func (c *Cache) await(ctx context.Context, fl *flight) (Token, error) {
+	select {
+	case <-fl.done:
+		return fl.tok, fl.err
+	case <-ctx.Done():
+		return Token{}, ctx.Err()
+	}
+}
+
+// refreshAsync starts a background refresh of e unless one is running or not due.
+func (c *Cache) refreshAsync(ctx context.Context, e *entry) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.st.Load()
+	now := time.Now()
+	if e.fl.Load() == nil && !now.Before(st.refreshAt) && !now.Before(st.retryAt) {
+		c.start(ctx, e)
+	}
+}
+
+// start begins a call to the source for e. The caller holds e.mu or is the only
+// one who can see e.
+func (c *Cache) start(ctx context.Context, e *entry) *flight {
+	fl := &flight{done: make(chan struct{})}
+	e.fl.Store(fl)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opt.refreshTimeout)
+	go func() {
+		defer cancel()
+		c.run(fctx, e, fl)
+	}()
+	return fl
+}
+
+// run calls the source and records the outcome in e and fl.
+func (c *Cache) run(ctx context.Context, e *entry, fl *flight) {
+	tok, err := c.src.Token(ctx, e.clientID, e.resource)
+	now := time.Now()
+
+	e.mu.Lock()
+	old := e.st.Load()
+	var next *entryState
+	if err == nil {
+		next, err = c.fresh(tok, now)
+	}
+	cfgErr := err != nil && errors.Is(err, ErrConfiguration)
+	switch {
+	case err == nil:
+		if old.failures > 0 {
+			c.opt.log.Info("managed identity token refresh recovered",
+				"client_id", e.clientID, "resource", e.resource, "failures", old.failures)
+		}
+	case cfgErr:
+		// The configuration now refuses this key: stop serving its token.
+		next = &entryState{failures: old.failures + 1, retryAt: now.Add(c.opt.configErrorTTL), lastErr: err, cfgErr: true}
+		c.opt.log.Warn("managed identity token refused by configuration",
+			"client_id", e.clientID, "resource", e.resource, "error", err)
+	default:
+		s := *old
+		s.failures++
+		s.lastErr, s.cfgErr = err, false
+		s.retryAt = now.Add(c.backoff(s.failures))
+		if now.Before(s.usableUntil) && s.usableUntil.Before(s.retryAt) {
+			// Try once more when the token stops being served.
+			s.retryAt = s.usableUntil
+		}
+		next = &s
+		c.opt.log.Warn("managed identity token refresh failed",
+			"client_id", e.clientID, "resource", e.resource, "error", err,
+			"failures", s.failures, "retry_in", s.retryAt.Sub(now),
+			"serving_cached_for", max(0, s.usableUntil.Sub(now)))
+	}
+	e.st.Store(next)
+	switch {
+	case err == nil:
+		fl.tok = next.tok
+	case now.Before(next.usableUntil):
+		// A refresh failed while the cached token is still good: anyone waiting
+		// on this call gets the cached token.
+		fl.tok = next.tok
+	default:
+		fl.err = err // never hand out the stale token with an error
+	}
+	e.fl.Store(nil)
+	e.mu.Unlock()
+	close(fl.done)
+
+	if cfgErr {
+		c.mu.Lock()
+		c.removeLocked(e)
+		c.rememberLocked(e.key, err, now)
+		c.mu.Unlock()
+	}
+}
+
+// fresh validates a token from the source and computes its refresh schedule.
+func (c *Cache) fresh(tok Token, now time.Time) (*entryState, error) {
+	if tok.Value == "" {
+		return nil, errors.New("token source returned an empty token")
+	}
+	remaining := tok.ExpiresAt.Sub(now)
+	if remaining <= 0 {
+		return nil, fmt.Errorf("token source returned a token that expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	margin := min(c.opt.margin, remaining/6)
+	usableUntil := tok.ExpiresAt.Add(-margin)
+	var refreshAt time.Time
+	if now.Before(tok.RefreshAt) && tok.RefreshAt.Before(usableUntil) {
+		refreshAt = tok.RefreshAt // the source's hint
+	} else {
+		half := float64(remaining) / 2
+		refreshAt = now.Add(time.Duration(half + half*c.opt.jitter*(2*rand.Float64()-1)))
+		if refreshAt.After(usableUntil) {
+			refreshAt = usableUntil
+		}
+	}
+	tok.RefreshAt = refreshAt
+	return &entryState{tok: tok, usableUntil: usableUntil, refreshAt: refreshAt, obtained: now}, nil
+}
+
+// backoff returns the delay after the nth consecutive failure: base·2^(n-1) capped
+// at the maximum, drawn uniformly from [d/2, d].
+func (c *Cache) backoff(n int) time.Duration {
+	d := c.opt.backoffBase
+	for i := 1; i < n && d < c.opt.backoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.opt.backoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Invalidate drops the cached token for the identity and resource, so the next
+// request gets a new one: for a backend that answered 401 to it. It is ignored
+// when the token is younger than the invalidate interval (30s by default), so
+// concurrent 401s, or a backend that rejects every token, cause at most one new
+// token per key per interval.
+func (c *Cache) Invalidate(clientID, resource string) {
+	k := cacheKey{clientID: lowerASCII(clientID), resource: NormalizeResource(resource)}
+	e := (*c.entries.Load())[k]
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.st.Load()
+	if st.tok.Value == "" || time.Since(st.obtained) < c.opt.invalidateInterval {
+		return
+	}
+	e.st.Store(&entryState{failures: st.failures, lastErr: st.lastErr})
+}
+
+// insertLocked adds e to the entries, evicting one if the cache is full. c.mu is held.
+func (c *Cache) insertLocked(e *entry) {
+	old := *c.entries.Load()
+	m := make(map[cacheKey]*entry, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	if len(m) >= c.opt.maxEntries {
+		if victim := c.victim(m); victim != nil {
+			delete(m, victim.key)
+		}
+	}
+	m[e.key] = e
+	c.entries.Store(&m)
+}
+
+// victim picks the entry to evict: one with no call in progress, preferring no
+// usable token, then the earliest end of usability.
+func (c *Cache) victim(m map[cacheKey]*entry) *entry {
+	now := time.Now()
+	var best *entry
+	var bestUntil time.Time
+	for _, e := range m {
+		if e.fl.Load() != nil {
+			continue
+		}
+		until := e.st.Load().usableUntil
+		if !now.Before(until) {
+			return e
+		}
+		if best == nil || until.Before(bestUntil) {
+			best, bestUntil = e, until
+		}
+	}
+	return best
+}
+
+// removeLocked removes e from the entries if it is still there. c.mu is held.
+func (c *Cache) removeLocked(e *entry) {
+	old := *c.entries.Load()
+	if old[e.key] != e {
+		return
+	}
+	m := make(map[cacheKey]*entry, len(old))
+	for k, v := range old {
+		if k != e.key {
+			m[k] = v
+		}
+	}
+	c.entries.Store(&m)
+}
+
+// rememberLocked records a configuration error for k. c.mu is held.
+func (c *Cache) rememberLocked(k cacheKey, err error, now time.Time) {
+	if len(c.negative) >= c.opt.maxEntries {
+		for nk, n := range c.negative {
+			if !now.Before(n.until) {
+				delete(c.negative, nk)
+			}
+		}
+		for nk := range c.negative {
+			if len(c.negative) < c.opt.maxEntries {
+				break
+			}
+			delete(c.negative, nk)
+		}
+	}
+	c.negative[k] = negativeEntry{err: err, until: now.Add(c.opt.configErrorTTL)}
+}
