@@ -1,0 +1,187 @@
+package policyxml
+
+import "strings"
+
+// SubstituteNamedValues replaces every {{name}} in attribute values and text with
+// lookup(name), as API Management does before it evaluates a policy. A name is
+// made of ASCII letters, digits, '.', '-' and '_' with no spaces, so single braces
+// such as {application-id}, C#'s {{ escapes followed by anything else, and Liquid
+// tags such as {{ body.name }} (with spaces) are literal text.
+//
+// A name that lookup does not know is an error at the position of its "{{". All
+// such errors are returned, as an ErrorList. Error messages never contain a value
+// returned by lookup, since named values can be secrets. After substitution,
+// Value.PosAt of a byte inside a substituted value maps to its "{{", and
+// Value.Redacted shows the text with {{name}} in place of the value. Named values
+// are substituted once: a value that contains {{other}} is not expanded again, even
+// if SubstituteNamedValues is called a second time.
+//
+// SubstituteNamedValues changes the tree, so call it before the document is shared
+// between goroutines.
+func (d *Document) SubstituteNamedValues(lookup func(name string) (string, bool)) error {
+	if d.Root == nil {
+		return nil
+	}
+	s := substituter{d: d, lookup: lookup}
+	s.element(d.Root)
+	if len(s.errs) > 0 {
+		return s.errs
+	}
+	return nil
+}
+
+type substituter struct {
+	d      *Document
+	lookup func(string) (string, bool)
+	errs   ErrorList
+	j      valueJoiner
+}
+
+func (s *substituter) element(el *Element) {
+	for _, a := range el.Attrs {
+		a.Value = s.value(a.Value)
+	}
+	for _, c := range el.Children {
+		switch c := c.(type) {
+		case *Element:
+			s.element(c)
+		case *Text:
+			c.Value = s.value(c.Value)
+		}
+	}
+}
+
+func (s *substituter) value(v Value) Value {
+	text := v.Text
+	if !strings.Contains(text, "{{") {
+		return v
+	}
+	j := &s.j
+	j.text, j.segs = j.text[:0], j.segs[:0]
+	last, changed := 0, false
+	for i := 0; i < len(text); {
+		k := strings.Index(text[i:], "{{")
+		if k < 0 {
+			break
+		}
+		k += i
+		name, n := namedRef(text, k)
+		if n == 0 || v.inNamed(k) {
+			i = k + 1
+			continue
+		}
+		i = k + n
+		val, ok := s.lookup(name)
+		if !ok {
+			s.errs = append(s.errs, s.d.Errorf(v.PosAt(k), "named value %q is not defined: add named values/%s/namedValueInformation.json", name, name))
+			continue
+		}
+		if s.d.named == nil {
+			s.d.named = make(map[string]string)
+		}
+		s.d.named[name] = val
+		j.appendRange(v, last, k)
+		src, srcEnd := v.srcOffset(k), v.srcOffset(k+n)
+		j.appendNamed(val, src, srcEnd-src)
+		last, changed = k+n, true
+	}
+	if !changed {
+		return v
+	}
+	j.appendRange(v, last, len(text))
+	return Value{Text: string(j.text), doc: s.d, segs: append([]seg(nil), j.segs...)}
+}
+
+// namedRef reports the name and length of the {{name}} at s[i], or n == 0 if there
+// is none.
+func namedRef(s string, i int) (name string, n int) {
+	j := i + 2
+	for j < len(s) && isNamedValueChar(s[j]) {
+		j++
+	}
+	if j == i+2 || j+1 >= len(s) || s[j] != '}' || s[j+1] != '}' {
+		return "", 0
+	}
+	return s[i+2 : j], j + 2 - i
+}
+
+func isNamedValueChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_'
+}
+
+// substituteInner replaces the named values in raw XML source, escaped for XML
+// outside CDATA sections. Comments are left as they are, as in the tree.
+func substituteInner(src string, named map[string]string) string {
+	var b strings.Builder
+	b.Grow(len(src))
+	for i := 0; i < len(src); {
+		rest := src[i:]
+		switch {
+		case strings.HasPrefix(rest, "<!--"):
+			end := len(rest)
+			if k := strings.Index(rest[4:], "-->"); k >= 0 {
+				end = 4 + k + 3
+			}
+			b.WriteString(rest[:end])
+			i += end
+		case strings.HasPrefix(rest, "<![CDATA["):
+			end := len(rest)
+			if k := strings.Index(rest, "]]>"); k >= 0 {
+				end = k + 3
+			}
+			writeNamed(&b, rest[:end], named, false)
+			i += end
+		default:
+			end := len(rest)
+			if k := strings.Index(rest[1:], "<"); k >= 0 {
+				end = 1 + k
+			}
+			writeNamed(&b, rest[:end], named, true)
+			i += end
+		}
+	}
+	return b.String()
+}
+
+func writeNamed(b *strings.Builder, s string, named map[string]string, escape bool) {
+	for {
+		k := strings.Index(s, "{{")
+		if k < 0 {
+			b.WriteString(s)
+			return
+		}
+		name, n := namedRef(s, k)
+		val, ok := named[name]
+		if n == 0 || !ok {
+			b.WriteString(s[:k+1])
+			s = s[k+1:]
+			continue
+		}
+		b.WriteString(s[:k])
+		if escape {
+			xmlEscape(b, val)
+		} else {
+			b.WriteString(val)
+		}
+		s = s[k+n:]
+	}
+}
+
+func xmlEscape(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&quot;")
+		case '\'':
+			b.WriteString("&apos;")
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
