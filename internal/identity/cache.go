@@ -64,7 +64,7 @@ type entry struct {
 	resource string
 
 	st atomic.Pointer[entryState]
-	mu sync.Mutex              // serializes starting and finishing flights
+	mu sync.Mutex             // serializes starting and finishing flights
 	fl atomic.Pointer[flight] // the call to the source in progress; written under mu
 }
 
