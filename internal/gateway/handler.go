@@ -1,0 +1,321 @@
+// Package gateway is the data plane: it routes each request to an API and
+// operation, checks the subscription key, runs the operation's compiled pipeline
+// and writes the response.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policies"
+)
+
+// StatusPath is the readiness endpoint on the data plane, as on API Management's
+// self-hosted gateway.
+const StatusPath = "/status-0123456789abcdef"
+
+// Handler serves the data plane from the current Snapshot.
+type Handler struct {
+	snap atomic.Pointer[Snapshot]
+	log  *slog.Logger
+	// BodyLimit bounds how much of a request body a policy may buffer.
+	BodyLimit int64
+}
+
+// NewHandler returns a Handler with no configuration; it answers 503 until Swap
+// installs a snapshot.
+func NewHandler(log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{log: log, BodyLimit: exchange.DefaultBodyLimit}
+}
+
+// Swap installs a new snapshot atomically. Requests in flight finish on the old one.
+func (h *Handler) Swap(s *Snapshot) { h.snap.Store(s) }
+
+// Snapshot returns the snapshot being served, or nil.
+func (h *Handler) Snapshot() *Snapshot { return h.snap.Load() }
+
+var (
+	msgNotFound   = "Resource not found"
+	msgMissingKey = "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."
+	msgInvalidKey = "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."
+	errNoSnapshot = "The gateway has no configuration loaded yet."
+)
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	snap := h.snap.Load()
+	if r.URL.Path == StatusPath || r.URL.Path == "/internal-status-0123456789abcdef" {
+		if snap == nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	requestID := newGUID()
+	if snap == nil {
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), h.log)
+		return
+	}
+	q := r.URL.Query()
+	segs := splitPath(r.URL.EscapedPath())
+	a, rest := snap.route(r, segs, q)
+	if a == nil {
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		return
+	}
+	params := make(map[string]string, 2)
+	op := a.operation(r.Method, rest, q, params)
+	if op == nil {
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		return
+	}
+
+	x := h.newExchange(r, snap, a, op, rest, q, params, requestID)
+	ctx := r.Context()
+	key, _ := subscriptionKey(r, q, a)
+	prod, sub, authErr := snap.authorize(a, key)
+	stripKey(x, a)
+	if authErr != nil {
+		a.base.HandleError(ctx, x, authErr)
+		writeResponse(w, r, x.Response, h.log)
+		closeBodies(x)
+		return
+	}
+	if sub != nil {
+		s := sub.info // a copy: the exchange must not change the snapshot
+		s.Key = key
+		x.Subscription = &s
+	}
+	name := ""
+	if prod != nil {
+		x.Product, name = prod.info, prod.name
+	}
+	if err := op.pipelines[name].Run(ctx, x); err != nil {
+		// The client went away; there is nobody to answer.
+		closeBodies(x)
+		return
+	}
+	writeResponse(w, r, x.Response, h.log)
+	closeBodies(x)
+}
+
+func closeBodies(x *exchange.Exchange) {
+	x.Request.Body.Close()
+	if x.Response != nil {
+		x.Response.Body.Close()
+	}
+}
+
+// newExchange builds the request's context. Request.URL starts as the API's
+// service URL joined with the path below the API, and the query string.
+func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *operation, rest []string, q url.Values, params map[string]string, requestID string) *exchange.Exchange {
+	orig := *r.URL
+	orig.Host = r.Host
+	orig.Scheme = "http"
+	if r.TLS != nil {
+		orig.Scheme = "https"
+	}
+	hdr := r.Header.Clone()
+	if hdr == nil {
+		hdr = make(http.Header)
+	}
+	hdr.Set("Host", r.Host)
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	x := &exchange.Exchange{
+		RequestID: requestID,
+		Timestamp: time.Now().UTC(),
+		Request: exchange.Request{
+			Method:            r.Method,
+			OriginalURL:       &orig,
+			Headers:           hdr,
+			Body:              exchange.NewStreamBody(r.Body, r.ContentLength, h.BodyLimit),
+			IPAddress:         ip,
+			MatchedParameters: params,
+		},
+		API:        a.info,
+		Operation:  op.info,
+		Deployment: snap.deployment,
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		x.Request.Certificate = r.TLS.PeerCertificates[0]
+	}
+	suffix := ""
+	if len(rest) > 0 {
+		suffix = "/" + strings.Join(rest, "/")
+		if strings.HasSuffix(r.URL.EscapedPath(), "/") {
+			suffix += "/"
+		}
+	}
+	if base := a.info.ServiceURL; base != nil {
+		x.Backend.BaseURL = base
+		x.Request.URL = joinURL(base, suffix, r.URL.RawQuery)
+	} else {
+		x.Request.URL = &url.URL{Path: suffix, RawQuery: r.URL.RawQuery}
+	}
+	return x
+}
+
+// stripKey removes the subscription key from what the backend will receive.
+// Policies can put it back from context.Subscription.Key.
+func stripKey(x *exchange.Exchange, a *api) {
+	x.Request.Headers.Del(a.info.SubscriptionKeyHeader)
+	if u := x.Request.URL; u != nil && u.RawQuery != "" {
+		q := u.Query()
+		if _, ok := q[a.info.SubscriptionKeyQuery]; ok {
+			q.Del(a.info.SubscriptionKeyQuery)
+			u.RawQuery = q.Encode()
+		}
+	}
+}
+
+// subscriptionKey returns the key from the API's header, else its query parameter.
+func subscriptionKey(r *http.Request, q url.Values, a *api) (string, bool) {
+	if v := r.Header.Get(a.info.SubscriptionKeyHeader); v != "" {
+		return v, true
+	}
+	if v := q.Get(a.info.SubscriptionKeyQuery); v != "" {
+		return v, true
+	}
+	return "", false
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func joinURL(base *url.URL, suffix, rawQuery string) *url.URL {
+	return policies.JoinURL(base, suffix, rawQuery)
+}
+
+// authorize applies API Management's subscription rules: a valid key for an active
+// subscription scoped to the API, a product containing it, or all APIs; otherwise
+// an open product containing the API; otherwise the API itself when it needs no
+// subscription; otherwise 401.
+func (s *Snapshot) authorize(a *api, key string) (*product, *subscription, error) {
+	if a.keyRequired && key != "" {
+		if sub := s.subs[key]; sub != nil && sub.active {
+			switch sub.scope {
+			case scopeAllAPIs:
+				return a.openProduct, sub, nil
+			case scopeAPI:
+				if sub.target == a.info.Name {
+					return a.openProduct, sub, nil
+				}
+			case scopeProduct:
+				if p := a.products[sub.target]; p != nil {
+					return p, sub, nil
+				}
+			}
+		}
+		if a.openProduct != nil {
+			return a.openProduct, nil, nil
+		}
+		return nil, nil, &pipeline.Error{Source: "authorization", Reason: "SubscriptionKeyInvalid", Message: msgInvalidKey, Status: 401}
+	}
+	if a.openProduct != nil {
+		return a.openProduct, nil, nil
+	}
+	if !a.keyRequired {
+		return nil, nil, nil
+	}
+	return nil, nil, &pipeline.Error{Source: "authorization", Reason: "SubscriptionKeyNotFound", Message: msgMissingKey, Status: 401}
+}
+
+// newGUID returns a random (version 4) GUID in canonical lower-case form.
+func newGUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hex = "0123456789abcdef"
+	var s [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = hex[c>>4], hex[c&0xf]
+		j += 2
+	}
+	return string(s[:])
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// writeResponse writes resp to the client, streaming a body nobody buffered.
+func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, log *slog.Logger) {
+	h := w.Header()
+	for k, v := range resp.Headers {
+		h[k] = v
+	}
+	removeHop(h)
+	n := resp.Body.Len()
+	switch {
+	case n >= 0:
+		h.Set("Content-Length", itoa64(n))
+	default:
+		h.Del("Content-Length")
+	}
+	code := resp.StatusCode
+	if code < 100 || code > 999 {
+		code = http.StatusInternalServerError
+	}
+	w.WriteHeader(code)
+	if r.Method == http.MethodHead || resp.Body == nil || n == 0 {
+		return
+	}
+	body := resp.Body.Reader()
+	defer body.Close()
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	flush := strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") || n < 0
+	rc := http.NewResponseController(w)
+	for {
+		nr, err := body.Read(*bp)
+		if nr > 0 {
+			if _, werr := w.Write((*bp)[:nr]); werr != nil {
+				return
+			}
+			if flush {
+				rc.Flush()
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
+				log.Debug("backend body ended early", "error", err)
+			}
+			return
+		}
+	}
+}
+
+var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func removeHop(h http.Header) {
+	for _, f := range h["Connection"] {
+		for _, n := range strings.Split(f, ",") {
+			h.Del(strings.TrimSpace(n))
+		}
+	}
+	for _, n := range hopByHop {
+		h.Del(n)
+	}
+}

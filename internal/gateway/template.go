@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// template is an operation's compiled URL template, e.g. "/orders/{id}/lines/{*rest}?v={v}".
+// Literal path segments compare case-insensitively, as API Management's do.
+type template struct {
+	raw      string
+	segs     []segment
+	wildcard string   // the {*name} that takes the remaining path, if any
+	query    []qparam // required query parameters from the template's ?a={b}
+	literals int      // for ordering: more literal segments match first
+}
+
+type segment struct {
+	lit   string         // a plain literal segment
+	param string         // a whole-segment {param}
+	re    *regexp.Regexp // a mixed segment such as "{id}.json"
+	names []string       // the parameters of re
+}
+
+type qparam struct{ name, param, lit string }
+
+var paramRE = regexp.MustCompile(`\{\*?([^{}]+)\}`)
+
+// parseTemplate compiles an API Management URL template.
+func parseTemplate(raw string) (*template, error) {
+	t := &template{raw: raw}
+	p, q, _ := strings.Cut(raw, "?")
+	p = strings.Trim(p, "/")
+	if p != "" {
+		parts := strings.Split(p, "/")
+		for i, s := range parts {
+			switch {
+			case strings.HasPrefix(s, "{*") && strings.HasSuffix(s, "}") && strings.Count(s, "{") == 1:
+				if i != len(parts)-1 {
+					return nil, errf("wildcard %s must be the last segment of %q", s, raw)
+				}
+				t.wildcard = s[2 : len(s)-1]
+			case strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") && strings.Count(s, "{") == 1:
+				t.segs = append(t.segs, segment{param: s[1 : len(s)-1]})
+			case strings.Contains(s, "{"):
+				var b strings.Builder
+				b.WriteString("(?i)^")
+				var names []string
+				last := 0
+				for _, m := range paramRE.FindAllStringSubmatchIndex(s, -1) {
+					b.WriteString(regexp.QuoteMeta(s[last:m[0]]))
+					b.WriteString("(.+?)")
+					names = append(names, s[m[2]:m[3]])
+					last = m[1]
+				}
+				b.WriteString(regexp.QuoteMeta(s[last:]))
+				b.WriteString("$")
+				re, err := regexp.Compile(b.String())
+				if err != nil {
+					return nil, errf("bad template segment %q in %q", s, raw)
+				}
+				t.segs = append(t.segs, segment{re: re, names: names})
+			default:
+				if strings.Contains(s, "}") {
+					return nil, errf("unbalanced } in template %q", raw)
+				}
+				t.segs = append(t.segs, segment{lit: s})
+				t.literals++
+			}
+		}
+	}
+	if q != "" {
+		for _, kv := range strings.Split(q, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			qp := qparam{name: k}
+			if strings.HasPrefix(v, "{") && strings.HasSuffix(v, "}") {
+				qp.param = v[1 : len(v)-1]
+			} else {
+				qp.lit = v
+			}
+			t.query = append(t.query, qp)
+		}
+	}
+	return t, nil
+}
+
+// match matches the path below the API's path (segments, already split) and the
+// query. It fills params only on success.
+func (t *template) match(segs []string, query url.Values, params map[string]string) bool {
+	if t.wildcard == "" && len(segs) != len(t.segs) {
+		return false
+	}
+	if t.wildcard != "" && len(segs) < len(t.segs) {
+		return false
+	}
+	for i, s := range t.segs {
+		switch {
+		case s.re != nil:
+			if !s.re.MatchString(segs[i]) {
+				return false
+			}
+		case s.param == "":
+			if !strings.EqualFold(s.lit, segs[i]) {
+				return false
+			}
+		}
+	}
+	for _, qp := range t.query {
+		if _, ok := query[qp.name]; !ok {
+			return false
+		}
+		if qp.param == "" && query.Get(qp.name) != qp.lit {
+			return false
+		}
+	}
+	for i, s := range t.segs {
+		switch {
+		case s.re != nil:
+			m := s.re.FindStringSubmatch(segs[i])
+			for j, n := range s.names {
+				params[n] = unescape(m[j+1])
+			}
+		case s.param != "":
+			params[s.param] = unescape(segs[i])
+		}
+	}
+	if t.wildcard != "" {
+		params[t.wildcard] = unescape(strings.Join(segs[len(t.segs):], "/"))
+	}
+	for _, qp := range t.query {
+		if qp.param != "" {
+			params[qp.param] = query.Get(qp.name)
+		}
+	}
+	return true
+}
+
+func unescape(s string) string {
+	if u, err := url.PathUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// splitPath splits an escaped path into its segments, ignoring leading and trailing
+// slashes. "/" and "" have no segments.
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}

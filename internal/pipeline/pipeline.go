@@ -1,0 +1,181 @@
+// Package pipeline compiles API Management policy documents into immutable
+// pipelines and runs them for each request.
+//
+// A policy document has four sections (inbound, backend, outbound, on-error) and
+// exists at up to four scopes (global, product, API, operation). Each document is
+// compiled once, at load, into a Document; Compose splices the documents of one
+// request's scopes together the way API Management resolves <base/>, and the result
+// is a Pipeline that runs many requests concurrently.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/policyxml"
+)
+
+// A Policy is one compiled policy element. Apply runs once per request and must be
+// safe for concurrent use: all parsing and compiling happens in its Factory.
+type Policy interface {
+	Apply(ctx context.Context, x *exchange.Exchange) error
+}
+
+// PolicyFunc adapts a function to a Policy.
+type PolicyFunc func(ctx context.Context, x *exchange.Exchange) error
+
+// Apply calls f(ctx, x).
+func (f PolicyFunc) Apply(ctx context.Context, x *exchange.Exchange) error { return f(ctx, x) }
+
+// Section is one of the four sections of a policy document, or a set of them.
+type Section uint8
+
+// The sections, in the order a request passes through them.
+const (
+	Inbound Section = 1 << iota
+	Backend
+	Outbound
+	OnError
+
+	AllSections = Inbound | Backend | Outbound | OnError
+)
+
+var sectionNames = [...]string{"inbound", "backend", "outbound", "on-error"}
+
+// String returns the section's element name, e.g. "on-error".
+func (s Section) String() string {
+	for i, n := range sectionNames {
+		if s == 1<<i {
+			return n
+		}
+	}
+	var out string
+	for i, n := range sectionNames {
+		if s&(1<<i) != 0 {
+			if out != "" {
+				out += ", "
+			}
+			out += "<" + n + ">"
+		}
+	}
+	return out
+}
+
+func sectionIndex(s Section) int {
+	for i := range sectionNames {
+		if s == 1<<i {
+			return i
+		}
+	}
+	panic(fmt.Sprintf("pipeline: not a single section: %d", s))
+}
+
+// Step is a compiled policy together with where it came from, which is what
+// context.LastError reports when it fails.
+type Step struct {
+	Policy Policy
+	Info   *StepInfo
+}
+
+// StepInfo describes a policy element's origin.
+type StepInfo struct {
+	Name    string // element name, e.g. "set-header"
+	ID      string // the element's id attribute
+	Scope   string // "global", "product", "api", "operation"
+	Section Section
+	Path    string // position within the section, e.g. `choose[1]\when[1]\set-header[1]`
+	File    string
+	Pos     policyxml.Pos
+}
+
+// Pipeline is the effective policy of one operation in one product context: the
+// documents of every scope composed into four flat step lists.
+type Pipeline struct {
+	sections [4][]Step
+}
+
+// Steps returns the steps of one section, for tests and for printing the effective
+// policy.
+func (p *Pipeline) Steps(s Section) []Step { return p.sections[sectionIndex(s)] }
+
+// ErrReturn is returned by return-response and similar policies to stop the
+// pipeline and send x.Response. Like fs.SkipAll, it is control flow, not failure.
+var ErrReturn = errors.New("pipeline: return response")
+
+// Run runs the request through inbound, backend and outbound. When a policy fails,
+// it records context.LastError, sets the default error response, and runs
+// on-error. When Run returns, x.Response is what the client receives; Run returns
+// an error only if the client must not get a response at all (the request's
+// context was cancelled).
+func (p *Pipeline) Run(ctx context.Context, x *exchange.Exchange) error {
+	var err error
+	for i := 0; i < 3 && err == nil; i++ {
+		err = runSteps(ctx, x, p.sections[i])
+	}
+	if err == nil || errors.Is(err, ErrReturn) {
+		if x.Response == nil {
+			// No forward-request and no return-response: API Management answers 200
+			// with no body.
+			x.Response = &exchange.Response{StatusCode: 200, StatusReason: "OK", Headers: make(map[string][]string)}
+		}
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	p.HandleError(ctx, x, err)
+	return nil
+}
+
+// HandleError records err as context.LastError, sets the caller's default error
+// response and runs on-error. The gateway also calls it for failures that happen
+// before the pipeline starts, such as a missing subscription key.
+func (p *Pipeline) HandleError(ctx context.Context, x *exchange.Exchange, err error) {
+	pe := AsError(err)
+	x.LastError = pe.lastError()
+	x.Response = pe.Response(x.RequestID)
+	oerr := runSteps(ctx, x, p.sections[3])
+	if oerr == nil || errors.Is(oerr, ErrReturn) {
+		return
+	}
+	// A failing on-error section leaves the caller with a plain 500: there is no
+	// second on-error.
+	oe := AsError(oerr)
+	x.LastError = oe.lastError()
+	x.Response = (&Error{Status: 500}).Response(x.RequestID)
+}
+
+// runSteps applies steps in order. It stops at the first error, which it annotates
+// with the failing step's origin, and turns a panic into an error so that one bad
+// policy cannot take the gateway down.
+func runSteps(ctx context.Context, x *exchange.Exchange, steps []Step) (err error) {
+	var cur *Step
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Reason: "InternalError", Message: "policy panicked", Status: 500,
+				Err: fmt.Errorf("panic: %v\n%s", r, debug.Stack())}
+			if cur != nil {
+				err = annotate(err, cur.Info)
+			}
+		}
+	}()
+	for i := range steps {
+		cur = &steps[i]
+		if err := cur.Policy.Apply(ctx, x); err != nil {
+			if errors.Is(err, ErrReturn) {
+				return err
+			}
+			return annotate(err, cur.Info)
+		}
+	}
+	return nil
+}
+
+// RunSteps runs a nested block of steps, as choose and retry do. Errors are
+// annotated with the innermost failing step.
+func RunSteps(ctx context.Context, x *exchange.Exchange, steps []Step) error {
+	return runSteps(ctx, x, steps)
+}

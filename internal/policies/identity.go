@@ -1,0 +1,105 @@
+package policies
+
+import (
+	"context"
+	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policyxml"
+)
+
+// authentication-managed-identity gets an access token for resource as the
+// gateway's system-assigned identity, or the user-assigned identity with
+// client-id, and sends it as "Authorization: Bearer". With
+// output-token-variable-name it stores the token in that variable instead and
+// leaves the header to the policy, as API Management's documented pattern does.
+type managedIdentityPolicy struct {
+	tokens      TokenSource
+	resource    pipeline.Value
+	clientID    string
+	variable    string
+	ignoreError bool
+}
+
+func (d Deps) managedIdentity(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
+	c.CheckAttrs(el, "resource", "client-id", "output-token-variable-name", "ignore-error", "authentication-provider")
+	c.CheckChildren(el)
+	res, ok := c.RequiredAttr(el, "resource")
+	if !ok {
+		return nil, nil
+	}
+	if lit, isLit := res.Literal(); isLit && strings.TrimSpace(lit) == "" {
+		return nil, c.Errorf(el.Attr("resource").Value.Pos(), "resource must not be empty: name the backend's App ID URI or client id")
+	}
+	p := &managedIdentityPolicy{tokens: d.Tokens, resource: res}
+	p.clientID, _ = c.LiteralAttr(el, "client-id")
+	p.clientID = strings.TrimSpace(p.clientID)
+	p.variable, _ = c.LiteralAttr(el, "output-token-variable-name")
+	p.ignoreError = c.BoolAttr(el, "ignore-error", false)
+	if prov, ok := c.LiteralAttr(el, "authentication-provider"); ok {
+		// On API Management's self-hosted gateway WorkloadIdentity means "the
+		// gateway workload's own identity", which is what lastmile's identity is.
+		if !strings.EqualFold(strings.TrimSpace(prov), "WorkloadIdentity") {
+			return nil, c.Errorf(el.Attr("authentication-provider").Value.Pos(), "authentication-provider must be WorkloadIdentity, not %q", prov)
+		}
+		if p.clientID != "" {
+			return nil, c.Errorf(el.Attr("client-id").NamePos, "client-id cannot be combined with authentication-provider=\"WorkloadIdentity\"")
+		}
+	}
+	if d.Tokens == nil {
+		return nil, c.Errorf(el.Pos, "authentication-managed-identity needs the gateway's identity, which is not configured")
+	}
+	return p, nil
+}
+
+func (p *managedIdentityPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
+	res, err := p.resource.String(x)
+	if err != nil {
+		return err
+	}
+	tok, err := p.tokens.AccessToken(ctx, p.clientID, res)
+	if err != nil {
+		if p.ignoreError {
+			return nil
+		}
+		// The message names the resource and the reason, never a token.
+		return &pipeline.Error{Reason: "TokenAcquisitionFailure", Message: "could not obtain a managed identity token: " + err.Error(), Status: 500, Err: err}
+	}
+	if p.variable != "" {
+		x.SetVar(p.variable, tok)
+		return nil
+	}
+	x.Request.Headers.Set("Authorization", "Bearer "+tok)
+	return nil
+}
+
+// forward-request sends the request to the backend.
+type forwardRequestPolicy struct {
+	fwd  Forwarder
+	opts ForwardOptions
+}
+
+func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
+	c.CheckAttrs(el, "timeout", "follow-redirects", "buffer-request-body", "buffer-response", "fail-on-error-status-code", "http-version")
+	c.CheckChildren(el)
+	if d.Forwarder == nil {
+		return nil, c.Errorf(el.Pos, "forward-request needs a backend transport, which is not configured")
+	}
+	p := &forwardRequestPolicy{fwd: d.Forwarder}
+	p.opts.Timeout = c.SecondsAttr(el, "timeout", d.ForwardTimeout)
+	p.opts.FollowRedirects = c.BoolAttr(el, "follow-redirects", false)
+	p.opts.BufferRequestBody = c.BoolAttr(el, "buffer-request-body", false)
+	p.opts.FailOnErrorStatusCode = c.BoolAttr(el, "fail-on-error-status-code", false)
+	// buffer-response only changes how API Management chunks the body; lastmile
+	// always streams until a policy reads the body.
+	c.BoolAttr(el, "buffer-response", true)
+	if v, ok := c.LiteralAttr(el, "http-version"); ok && v != "1" && v != "2or1" && v != "2" {
+		return nil, c.Errorf(el.Attr("http-version").Value.Pos(), "http-version must be 1, 2 or 2or1, not %q", v)
+	}
+	return p, nil
+}
+
+func (p *forwardRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
+	return p.fwd.Forward(ctx, x, p.opts)
+}

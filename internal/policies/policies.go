@@ -1,0 +1,78 @@
+// Package policies implements API Management's policy elements on top of package
+// pipeline: one factory per element, compiled once at load.
+//
+// Register adds them all to a pipeline.Registry; main builds the registry with the
+// gateway's dependencies, so there is no global state.
+package policies
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+)
+
+// TokenSource gets access tokens for the gateway's managed identities.
+// clientID "" is the system-assigned identity.
+type TokenSource interface {
+	AccessToken(ctx context.Context, clientID, resource string) (string, error)
+}
+
+// Forwarder sends the request to the backend and sets x.Response (forward-request).
+type Forwarder interface {
+	Forward(ctx context.Context, x *exchange.Exchange, opts ForwardOptions) error
+}
+
+// ForwardOptions are forward-request's attributes.
+type ForwardOptions struct {
+	Timeout               time.Duration // to wait for the response headers
+	FollowRedirects       bool
+	BufferRequestBody     bool
+	FailOnErrorStatusCode bool
+}
+
+// Backend is a backend entity (backends/<id>/backendInformation.json), the target
+// of set-backend-service backend-id.
+type Backend struct {
+	URL string
+}
+
+// Deps are what the policies need from the rest of the gateway.
+type Deps struct {
+	Tokens    TokenSource
+	Forwarder Forwarder
+	// Backends are the backend entities by id.
+	Backends map[string]Backend
+	// ForwardTimeout is forward-request's default timeout.
+	ForwardTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Register adds every supported policy to r.
+func Register(r *pipeline.Registry, d Deps) {
+	if d.ForwardTimeout == 0 {
+		d.ForwardTimeout = 300 * time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	all := pipeline.AllSections
+	in := pipeline.Inbound
+	inBack := pipeline.Inbound | pipeline.Backend
+	r.Register("authentication-managed-identity", in, d.managedIdentity)
+	r.Register("set-header", all, setHeader)
+	r.Register("set-query-parameter", inBack, setQueryParameter)
+	r.Register("set-variable", all, setVariable)
+	r.Register("set-backend-service", inBack, d.setBackendService)
+	r.Register("rewrite-uri", in, rewriteURI)
+	r.Register("find-and-replace", all, findAndReplace)
+	r.Register("ip-filter", in, ipFilter)
+	r.Register("set-status", all, setStatus)
+	r.Register("set-method", in|pipeline.OnError, setMethod)
+	r.Register("set-body", in|pipeline.Backend|pipeline.Outbound|pipeline.OnError, setBody)
+	r.Register("return-response", all, returnResponse)
+	r.Register("forward-request", pipeline.Backend, d.forwardRequest)
+	r.Register("choose", all, choose)
+}
