@@ -58,14 +58,14 @@ func setStatus(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, er
 	}
 	if lit, isLit := code.Literal(); isLit {
 		if _, err := parseStatus(lit); err != nil {
-			return nil, c.Errorf(el.Attr("code").Value.Pos(), "%v", err)
+			return nil, c.Errorf(el.Attr("code").Value.Pos(), "%s", err.Message)
 		}
 	}
 	reason, hasReason := c.Attr(el, "reason")
 	return &setStatusPolicy{code: code, reason: reason, hasReason: hasReason}, nil
 }
 
-func parseStatus(s string) (int, error) {
+func parseStatus(s string) (int, *pipeline.Error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n < 100 || n > 999 {
 		return 0, &pipeline.Error{Reason: "InvalidStatusCode", Message: "status code must be a number from 100 to 999, not " + strconv.Quote(s)}
@@ -78,9 +78,9 @@ func (p *setStatusPolicy) Apply(ctx context.Context, x *exchange.Exchange) error
 	if err != nil {
 		return err
 	}
-	code, err := parseStatus(s)
-	if err != nil {
-		return err
+	code, perr := parseStatus(s)
+	if perr != nil {
+		return perr
 	}
 	reason := http.StatusText(code)
 	if p.hasReason {

@@ -35,7 +35,7 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 	case hasBase:
 		if lit, ok := base.Literal(); ok {
 			if _, err := parseBaseURL(lit); err != nil {
-				return nil, c.Errorf(el.Attr("base-url").Value.Pos(), "%v", err)
+				return nil, c.Errorf(el.Attr("base-url").Value.Pos(), "%s", err.Message)
 			}
 		}
 		return &setBackendServicePolicy{baseURL: base}, nil
@@ -48,7 +48,7 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 	return &setBackendServicePolicy{backendID: id, byID: true, backends: d.Backends}, nil
 }
 
-func parseBaseURL(s string) (*url.URL, error) {
+func parseBaseURL(s string) (*url.URL, *pipeline.Error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &pipeline.Error{Reason: "InvalidBackendUrl", Message: "backend URL must be an absolute http or https URL, not " + quoteShort(s)}
@@ -84,9 +84,9 @@ func (p *setBackendServicePolicy) Apply(ctx context.Context, x *exchange.Exchang
 		raw = s
 		x.Backend.ID = ""
 	}
-	u, err := parseBaseURL(raw)
-	if err != nil {
-		return err
+	u, perr := parseBaseURL(raw)
+	if perr != nil {
+		return perr
 	}
 	Retarget(x, u)
 	return nil
@@ -151,13 +151,13 @@ func rewriteURI(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, e
 	}
 	if lit, isLit := t.Literal(); isLit {
 		if err := checkTemplate(lit); err != nil {
-			return nil, c.Errorf(el.Attr("template").Value.Pos(), "%v", err)
+			return nil, c.Errorf(el.Attr("template").Value.Pos(), "%s", err.Message)
 		}
 	}
 	return &rewriteURIPolicy{template: t, copyUnmatch: c.BoolAttr(el, "copy-unmatched-params", true)}, nil
 }
 
-func checkTemplate(t string) error {
+func checkTemplate(t string) *pipeline.Error {
 	depth := 0
 	for _, r := range t {
 		switch r {
@@ -181,8 +181,8 @@ func (p *rewriteURIPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 	if err != nil {
 		return err
 	}
-	if err := checkTemplate(t); err != nil {
-		return err
+	if perr := checkTemplate(t); perr != nil {
+		return perr
 	}
 	pathPart, queryPart, _ := strings.Cut(t, "?")
 	path := expandTemplate(pathPart, x.Request.MatchedParameters, url.PathEscape)
