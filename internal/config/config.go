@@ -1,0 +1,328 @@
+// Package config reads lastmile.yaml: the settings that Azure keeps outside API
+// Management (identities, app registrations, listeners, backend trust, shared state).
+//
+// The file sits at the root of the --config folder, beside the APIOps artifacts. It is
+// optional: a missing file means every default below. Every key is optional; unknown
+// keys are errors, so a typo never silently falls back to a default. A complete file,
+// with every default spelled out:
+//
+//	identity:
+//	  # The directory (tenant) id put in tokens (tid) and in the Entra-shaped
+//	  # endpoint paths. Optional: when absent, lastmile generates one on first start
+//	  # and keeps it in the state directory. Must be a GUID.
+//	  tenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47
+//	  # How long issued access tokens live (exp - iat). A Go duration between 1m
+//	  # and 24h. Default 1h.
+//	  tokenLifetime: 1h
+//	  # Managed identities besides the system-assigned one (which always exists and
+//	  # is called "system" below). Default none.
+//	  userAssignedIdentities:
+//	    - name: reporting      # required; letters, digits, '.', '-', '_'; unique; not "system"
+//	      # Optional GUID; generated on first start and kept in the state
+//	      # directory when absent. Unique among identities.
+//	      clientId: 0b6f1c1e-2a7d-4c1e-9b1f-5d7f6c0e9a11
+//	  # The app registrations that tokens can be issued for. A token request for
+//	  # any other resource is refused (deny by default). Default none.
+//	  resources:
+//	    # The resource (App ID URI or application id). "api://orders",
+//	    # "api://orders/" and "api://orders/.default" all name the same resource;
+//	    # ids must be unique under that rule.
+//	    - id: api://orders
+//	      # App roles the resource defines. Default none.
+//	      roles: [Orders.Read, Orders.Write]
+//	      # App roles granted to managed identities, by identity: "system" or a
+//	      # user-assigned name. Every role must be listed in roles. Default none:
+//	      # identities get tokens without a roles claim.
+//	      assignments:
+//	        system: [Orders.Read]
+//	        reporting: [Orders.Write]
+//	listeners:
+//	  gateway: ":8080"           # data plane, host:port. Default ":8080"
+//	  identity: "127.0.0.1:8081" # discovery, JWKS and token endpoints. Default "127.0.0.1:8081"
+//	  # The public issuer URL (http or https, no query or fragment) when clients
+//	  # reach the identity listener through another name. Default "": the issuer
+//	  # is http://<identity listener>.
+//	  issuer: ""
+//	backend:
+//	  # An extra PEM bundle of CA certificates trusted for backend TLS, on top of
+//	  # the system roots. Relative paths are relative to the folder that holds
+//	  # lastmile.yaml. Default "": system roots only.
+//	  caFile: ""
+//	  # Default timeout of forward-request when the policy sets none. Default 300s,
+//	  # as in API Management.
+//	  timeout: 300s
+//	gateway:
+//	  region: local          # context.Deployment.Region. Default "local"
+//	  serviceName: lastmile  # context.Deployment.ServiceName. Default "lastmile"
+//	store:
+//	  # Where rate-limit counters, quotas and cached values live: memory (one
+//	  # process) or redis (shared by every gateway instance). Default memory.
+//	  type: memory
+//	  redis:                     # read only when type is redis
+//	    address: 127.0.0.1:6379  # host:port. Default "127.0.0.1:6379"
+//	    username: ""             # ACL user. Default "": none
+//	    # The name of an environment variable that holds the password (never the
+//	    # password itself). When type is redis it must be set. Default "": no password.
+//	    passwordEnv: ""
+//	    db: 0                    # database number, 0 or more. Default 0
+//	    tls: false               # connect with TLS. Default false
+//
+// Errors name the file with line and column (lastmile.yaml:12:7: ...) and say what to
+// do; Load reports all of them at once as an ErrorList.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// FileName is the name of the configuration file at the root of the --config folder.
+const FileName = "lastmile.yaml"
+
+// SystemIdentity is the name that assignments use for the system-assigned identity.
+const SystemIdentity = "system"
+
+// Defaults for the optional fields, documented in the package comment.
+const (
+	DefaultTokenLifetime    = time.Hour
+	DefaultGatewayListener  = ":8080"
+	DefaultIdentityListener = "127.0.0.1:8081"
+	DefaultBackendTimeout   = 300 * time.Second
+	DefaultRegion           = "local"
+	DefaultServiceName      = "lastmile"
+	DefaultStoreType        = StoreMemory
+	DefaultRedisAddress     = "127.0.0.1:6379"
+)
+
+// Store types accepted in store.type.
+const (
+	StoreMemory = "memory"
+	StoreRedis  = "redis"
+)
+
+// Config is the content of lastmile.yaml with defaults applied. It is plain data; the
+// zero value is not useful, use Default or Load.
+type Config struct {
+	Identity  Identity
+	Listeners Listeners
+	Backend   Backend
+	Gateway   Gateway
+	Store     Store
+}
+
+// Identity configures the embedded identity provider and the managed identities it
+// issues tokens to.
+type Identity struct {
+	// TenantID is the configured tenant GUID, lower-cased; "" means generate and persist one.
+	TenantID string
+	// TokenLifetime is the lifetime of issued access tokens.
+	TokenLifetime time.Duration
+	// UserAssignedIdentities are the declared user-assigned identities, in file order.
+	UserAssignedIdentities []UserAssignedIdentity
+	// Resources are the app registrations tokens can be issued for, in file order.
+	Resources []Resource
+}
+
+// UserAssignedIdentity is one user-assigned managed identity.
+type UserAssignedIdentity struct {
+	Name string
+	// ClientID is the configured client GUID, lower-cased; "" means generate and persist one.
+	ClientID string
+}
+
+// Resource is one app registration that tokens can be issued for.
+type Resource struct {
+	// ID is the resource as written in the file (it becomes the token audience as
+	// requested by the client; compare with NormalizeResource).
+	ID string
+	// Roles are the app roles the resource defines.
+	Roles []string
+	// Assignments grant roles to identities, in file order.
+	Assignments []Assignment
+}
+
+// Assignment grants app roles on a resource to one identity.
+type Assignment struct {
+	// Identity is SystemIdentity or the name of a user-assigned identity.
+	Identity string
+	Roles    []string
+}
+
+// Listeners are the addresses lastmile listens on.
+type Listeners struct {
+	Gateway  string
+	Identity string
+	// Issuer is the public issuer URL; "" means http://<Identity>.
+	Issuer string
+}
+
+// Backend holds settings for connections to backends.
+type Backend struct {
+	// CAFile is the absolute path of the extra CA bundle (a relative path in the file
+	// is resolved against the folder of lastmile.yaml); "" for none.
+	CAFile  string
+	Timeout time.Duration
+}
+
+// Gateway holds the values policies see as context.Deployment.
+type Gateway struct {
+	Region      string
+	ServiceName string
+}
+
+// Store selects where shared state lives.
+type Store struct {
+	Type  string // StoreMemory or StoreRedis
+	Redis Redis
+}
+
+// Redis is how to reach Redis when Store.Type is StoreRedis.
+type Redis struct {
+	Address  string
+	Username string
+	// PasswordEnv names the environment variable holding the password.
+	PasswordEnv string
+	DB          int
+	TLS         bool
+}
+
+// Default returns the configuration used when lastmile.yaml is absent.
+func Default() *Config {
+	return &Config{
+		Identity:  Identity{TokenLifetime: DefaultTokenLifetime},
+		Listeners: Listeners{Gateway: DefaultGatewayListener, Identity: DefaultIdentityListener},
+		Backend:   Backend{Timeout: DefaultBackendTimeout},
+		Gateway:   Gateway{Region: DefaultRegion, ServiceName: DefaultServiceName},
+		Store:     Store{Type: DefaultStoreType, Redis: Redis{Address: DefaultRedisAddress}},
+	}
+}
+
+// maxFileSize bounds what Load reads, so a wrong path (a device, a huge file) fails
+// clearly instead of eating memory.
+const maxFileSize = 4 << 20
+
+// Load reads the configuration file at path. A missing file is not an error: it
+// returns Default(). Problems in the file are returned together as an ErrorList whose
+// entries carry path:line:col.
+func Load(path string) (*Config, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Default(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file; lastmile.yaml must be a YAML file", path)
+	}
+	if fi.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s: file is %d bytes, more than the %d allowed; is this the right file?", path, fi.Size(), maxFileSize)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse parses src, the content of file, applies defaults and validates it. file names
+// the file in errors, and relative paths in it (backend.caFile) are resolved against
+// its folder. Environment variables named in the file are looked up in the process
+// environment. Problems are returned together as an ErrorList.
+func Parse(file string, src []byte) (*Config, error) {
+	return parse(file, src, os.LookupEnv)
+}
+
+func parse(file string, src []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	d := &decoder{file: file, dir: filepath.Dir(file), lookupEnv: lookupEnv}
+	c := Default()
+	d.decodeFile(src, c)
+	if len(d.errs) > 0 {
+		return nil, d.errs
+	}
+	return c, nil
+}
+
+// NormalizeResource returns the canonical form of a resource id, under which
+// "api://orders", "api://orders/" and "api://orders/.default" are the same: the
+// "/.default" scope suffix and trailing slashes are removed.
+func NormalizeResource(id string) string {
+	id = strings.TrimSpace(id)
+	id = strings.TrimSuffix(id, "/.default")
+	return strings.TrimRight(id, "/")
+}
+
+// Resource returns the registered resource that id names (under NormalizeResource),
+// or false if none does.
+func (id *Identity) Resource(resource string) (*Resource, bool) {
+	n := NormalizeResource(resource)
+	if n == "" {
+		return nil, false
+	}
+	for i := range id.Resources {
+		if NormalizeResource(id.Resources[i].ID) == n {
+			return &id.Resources[i], true
+		}
+	}
+	return nil, false
+}
+
+// RolesFor returns the app roles on r granted to the identity named name
+// (SystemIdentity or a user-assigned name), or nil.
+func (r *Resource) RolesFor(name string) []string {
+	for _, a := range r.Assignments {
+		if a.Identity == name {
+			return a.Roles
+		}
+	}
+	return nil
+}
+
+// Error is one problem in a configuration file. Line and Col are 1-based; zero when
+// the problem has no position.
+type Error struct {
+	File      string
+	Line, Col int
+	Msg       string
+}
+
+// Error formats e as file:line:col: message.
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0 && e.Col > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	default:
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+}
+
+// ErrorList is every problem found in a configuration file, in file order.
+type ErrorList []*Error
+
+// Error prints each problem on its own line.
+func (l ErrorList) Error() string {
+	var b strings.Builder
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap gives errors.As and errors.Is access to each problem.
+func (l ErrorList) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
+}

@@ -1,0 +1,796 @@
+package config
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decoder walks the yaml.Node tree of lastmile.yaml by hand, so that every problem
+// carries the position of the node it is about, and collects all of them.
+type decoder struct {
+	file      string
+	dir       string
+	lookupEnv func(string) (string, bool)
+	errs      ErrorList
+	refs      refs
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	e := &Error{File: d.file, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (d *decoder) decodeFile(src []byte, c *Config) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return // empty file: all defaults
+		}
+		d.syntaxError(err)
+		return
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		if !isEmptyDoc(&extra) {
+			d.errorf(&extra, "a second YAML document; lastmile.yaml holds one document, remove the '---' separator")
+		}
+	case !errors.Is(err, io.EOF):
+		d.syntaxError(err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return
+		}
+		root = root.Content[0]
+	}
+	d.decodeConfig(root, c)
+	d.crossCheck(c)
+	slices.SortStableFunc(d.errs, func(a, b *Error) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Col - b.Col
+	})
+}
+
+func isEmptyDoc(n *yaml.Node) bool {
+	return n.Kind == yaml.DocumentNode && (len(n.Content) == 0 || isNull(n.Content[0]) && n.Content[0].Value == "")
+}
+
+func (d *decoder) syntaxError(err error) {
+	msg := err.Error()
+	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: "YAML syntax: " + m[2]})
+		return
+	}
+	d.errs = append(d.errs, &Error{File: d.file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")})
+}
+
+// resolve follows aliases, so that anchors work anywhere. The schema has a fixed
+// depth, so following them cannot recurse without bound.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!int", "!!float":
+			return "the number " + n.Value
+		case "!!bool":
+			return "the boolean " + n.Value
+		default:
+			return strconv.Quote(n.Value)
+		}
+	case yaml.AliasNode:
+		return "an alias"
+	default:
+		return "a document"
+	}
+}
+
+// field is one key of a mapping and what to do with its value.
+type field struct {
+	key    string
+	decode func(key, val *yaml.Node)
+}
+
+// mapping decodes a mapping node whose keys must be among fields. path names the
+// mapping in messages ("" for the top level). A null node is an empty mapping.
+func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping of keys to values, not %s", describe(path), kindName(n))
+		return
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "%s has a key that is %s; keys must be plain names", describe(path), kindName(k))
+			continue
+		}
+		if k.ShortTag() == "!!merge" {
+			d.errorf(k, "merge keys (<<) are not supported in lastmile.yaml; write the keys out")
+			continue
+		}
+		if prev, ok := seen[k.Value]; ok {
+			d.errorf(k, "%s is set twice (first at line %d); remove one", join(path, k.Value), prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		i := slices.IndexFunc(fields, func(f field) bool { return f.key == k.Value })
+		if i < 0 {
+			d.unknownKey(k, path, fields)
+			continue
+		}
+		fields[i].decode(k, v)
+	}
+}
+
+func (d *decoder) unknownKey(k *yaml.Node, path string, fields []field) {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.key
+	}
+	where := "at the top level"
+	if path != "" {
+		where = "in " + path
+	}
+	if best, ok := nearest(k.Value, names); ok {
+		d.errorf(k, "unknown key %q %s; did you mean %q?", k.Value, where, best)
+		return
+	}
+	d.errorf(k, "unknown key %q %s; valid keys are %s", k.Value, where, strings.Join(names, ", "))
+}
+
+func describe(path string) string {
+	if path == "" {
+		return "the file"
+	}
+	return path
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// scalar returns the text of a scalar node; ok is false (and an error recorded) for
+// anything else. A null node gives ok false and no error: the caller keeps its default.
+func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return "", false
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s must be %s, not %s", path, want, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) str(path string, dst *string) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		if s, ok := d.scalar(v, path, "a string"); ok {
+			*dst = s
+		}
+	}
+}
+
+func (d *decoder) duration(path string, dst *time.Duration, min, max time.Duration) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		v = resolve(v)
+		s, ok := d.scalar(v, path, "a duration such as 30s, 5m or 1h")
+		if !ok {
+			return
+		}
+		if tag := v.ShortTag(); tag == "!!int" || tag == "!!float" {
+			d.errorf(v, "%s: %s has no unit; write a duration such as %ss", path, s, s)
+			return
+		}
+		dur, err := time.ParseDuration(s)
+		if err != nil {
+			d.errorf(v, "%s: %q is not a duration; write a number with a unit, such as 30s, 5m or 1h", path, s)
+			return
+		}
+		if dur < min || dur > max {
+			d.errorf(v, "%s: %s is out of range; use a duration from %s to %s", path, s, formatDuration(min), formatDuration(max))
+			return
+		}
+		*dst = dur
+	}
+}
+
+func (d *decoder) boolean(path string, dst *bool) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		v = resolve(v)
+		s, ok := d.scalar(v, path, "true or false")
+		if !ok {
+			return
+		}
+		if v.ShortTag() != "!!bool" {
+			d.errorf(v, "%s must be true or false, not %q", path, s)
+			return
+		}
+		*dst = s == "true" || s == "True" || s == "TRUE"
+	}
+}
+
+func (d *decoder) integer(path string, dst *int, min, max int) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		v = resolve(v)
+		s, ok := d.scalar(v, path, "a whole number")
+		if !ok {
+			return
+		}
+		n, err := strconv.Atoi(s)
+		if v.ShortTag() != "!!int" || err != nil {
+			d.errorf(v, "%s must be a whole number, not %q", path, s)
+			return
+		}
+		if n < min || n > max {
+			d.errorf(v, "%s: %d is out of range; use %d to %d", path, n, min, max)
+			return
+		}
+		*dst = n
+	}
+}
+
+// sequence calls each for every item of a list node. A null node is an empty list.
+func (d *decoder) sequence(n *yaml.Node, path string, each func(i int, item *yaml.Node)) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a list, not %s", path, kindName(n))
+		return
+	}
+	for i, item := range n.Content {
+		each(i, resolve(item))
+	}
+}
+
+// strList is a list of non-empty strings with their nodes, for positioned checks later.
+type strList struct {
+	vals  []string
+	nodes []*yaml.Node
+}
+
+func (d *decoder) strings(n *yaml.Node, path string) strList {
+	var out strList
+	d.sequence(n, path, func(i int, item *yaml.Node) {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		s, ok := d.scalar(item, p, "a string")
+		if !ok {
+			if isNull(item) {
+				d.errorf(item, "%s is empty; remove it or write a name", p)
+			}
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			d.errorf(item, "%s is empty; remove it or write a name", p)
+			return
+		}
+		out.vals = append(out.vals, s)
+		out.nodes = append(out.nodes, item)
+	})
+	return out
+}
+
+// The rest of the file is the schema: what each key means and how it is checked.
+
+// refs keeps the nodes that cross-checks (duplicates, references) report against.
+type refs struct {
+	identityNames []*yaml.Node
+	clientIDs     []*yaml.Node
+	resources     []resourceRefs
+	passwordEnv   *yaml.Node
+	storeType     *yaml.Node
+}
+
+type resourceRefs struct {
+	idNode      *yaml.Node
+	roles       strList
+	assignments []assignmentRefs
+}
+
+type assignmentRefs struct {
+	key   *yaml.Node
+	roles strList
+}
+
+func (d *decoder) decodeConfig(root *yaml.Node, c *Config) {
+	var r refs
+	d.mapping(root, "", []field{
+		{"identity", func(k, v *yaml.Node) { d.decodeIdentity(v, &c.Identity, &r) }},
+		{"listeners", func(k, v *yaml.Node) { d.decodeListeners(v, &c.Listeners) }},
+		{"backend", func(k, v *yaml.Node) { d.decodeBackend(v, &c.Backend) }},
+		{"gateway", func(k, v *yaml.Node) {
+			d.mapping(v, "gateway", []field{
+				{"region", d.nonEmpty("gateway.region", &c.Gateway.Region)},
+				{"serviceName", d.nonEmpty("gateway.serviceName", &c.Gateway.ServiceName)},
+			})
+		}},
+		{"store", func(k, v *yaml.Node) { d.decodeStore(v, &c.Store, &r) }},
+	})
+	d.refs = r
+}
+
+func (d *decoder) nonEmpty(path string, dst *string) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		s, ok := d.scalar(v, path, "a string")
+		if !ok {
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			d.errorf(resolve(v), "%s is empty; remove the key to use the default %q", path, *dst)
+			return
+		}
+		*dst = s
+	}
+}
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func (d *decoder) guid(path string, dst *string, node **yaml.Node) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		v = resolve(v)
+		s, ok := d.scalar(v, path, "a GUID")
+		if !ok || s == "" {
+			return // absent: generated and persisted by the identity plane
+		}
+		if !guidPattern.MatchString(s) {
+			d.errorf(v, "%s: %q is not a GUID; write it as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits) or remove the key to have one generated", path, s)
+			return
+		}
+		*dst = strings.ToLower(s)
+		if node != nil {
+			*node = v
+		}
+	}
+}
+
+var identityNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (d *decoder) decodeIdentity(n *yaml.Node, id *Identity, r *refs) {
+	d.mapping(n, "identity", []field{
+		{"tenantId", d.guid("identity.tenantId", &id.TenantID, nil)},
+		{"tokenLifetime", d.duration("identity.tokenLifetime", &id.TokenLifetime, time.Minute, 24*time.Hour)},
+		{"userAssignedIdentities", func(k, v *yaml.Node) {
+			d.sequence(v, "identity.userAssignedIdentities", func(i int, item *yaml.Node) {
+				path := fmt.Sprintf("identity.userAssignedIdentities[%d]", i)
+				var u UserAssignedIdentity
+				var nameNode, clientNode *yaml.Node
+				if isNull(item) {
+					d.errorf(item, "%s is empty; give it a name", path)
+					return
+				}
+				d.mapping(item, path, []field{
+					{"name", func(k, v *yaml.Node) {
+						v = resolve(v)
+						if s, ok := d.scalar(v, path+".name", "a string"); ok {
+							u.Name, nameNode = s, v
+						}
+					}},
+					{"clientId", d.guid(path+".clientId", &u.ClientID, &clientNode)},
+				})
+				if item.Kind != yaml.MappingNode {
+					return
+				}
+				switch {
+				case nameNode == nil:
+					d.errorf(item, "%s has no name; add name: <identity name>", path)
+					return
+				case u.Name == SystemIdentity:
+					d.errorf(nameNode, "%s.name: %q is reserved for the system-assigned identity; choose another name", path, u.Name)
+					return
+				case !identityNamePattern.MatchString(u.Name):
+					d.errorf(nameNode, "%s.name: %q is not a valid name; use letters, digits, '.', '-' and '_', starting with a letter or digit", path, u.Name)
+					return
+				}
+				id.UserAssignedIdentities = append(id.UserAssignedIdentities, u)
+				r.identityNames = append(r.identityNames, nameNode)
+				r.clientIDs = append(r.clientIDs, clientNode)
+			})
+		}},
+		{"resources", func(k, v *yaml.Node) {
+			d.sequence(v, "identity.resources", func(i int, item *yaml.Node) {
+				d.decodeResource(item, fmt.Sprintf("identity.resources[%d]", i), id, r)
+			})
+		}},
+	})
+}
+
+func (d *decoder) decodeResource(item *yaml.Node, path string, id *Identity, r *refs) {
+	if isNull(item) {
+		d.errorf(item, "%s is empty; give it an id", path)
+		return
+	}
+	var res Resource
+	var rr resourceRefs
+	d.mapping(item, path, []field{
+		{"id", func(k, v *yaml.Node) {
+			v = resolve(v)
+			s, ok := d.scalar(v, path+".id", "a string")
+			if !ok {
+				return
+			}
+			switch {
+			case NormalizeResource(s) == "":
+				d.errorf(v, "%s.id is empty; write the resource's App ID URI, such as api://orders", path)
+			case strings.ContainsAny(s, " \t\r\n"):
+				d.errorf(v, "%s.id: %q contains white space; write the resource's App ID URI, such as api://orders", path, s)
+			default:
+				res.ID, rr.idNode = s, v
+			}
+		}},
+		{"roles", func(k, v *yaml.Node) {
+			rr.roles = d.strings(v, path+".roles")
+			res.Roles = rr.roles.vals
+		}},
+		{"assignments", func(k, v *yaml.Node) {
+			// A mapping from identity to roles, kept in file order.
+			v = resolve(v)
+			if isNull(v) {
+				return
+			}
+			if v.Kind != yaml.MappingNode {
+				d.errorf(v, "%s.assignments must be a mapping of identity name to roles, such as system: [Orders.Read], not %s", path, kindName(v))
+				return
+			}
+			seen := map[string]*yaml.Node{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				key, val := resolve(v.Content[i]), v.Content[i+1]
+				if key.Kind != yaml.ScalarNode {
+					d.errorf(key, "%s.assignments has a key that is %s; keys are identity names", path, kindName(key))
+					continue
+				}
+				if prev, ok := seen[key.Value]; ok {
+					d.errorf(key, "%s.assignments.%s is set twice (first at line %d); merge the roles into one list", path, key.Value, prev.Line)
+					continue
+				}
+				seen[key.Value] = key
+				roles := d.strings(val, path+".assignments."+key.Value)
+				res.Assignments = append(res.Assignments, Assignment{Identity: key.Value, Roles: roles.vals})
+				rr.assignments = append(rr.assignments, assignmentRefs{key: key, roles: roles})
+			}
+		}},
+	})
+	if item.Kind != yaml.MappingNode {
+		return
+	}
+	if rr.idNode == nil {
+		if !d.hasKey(item, "id") {
+			d.errorf(item, "%s has no id; add id: <App ID URI>, such as id: api://orders", path)
+		}
+		return
+	}
+	id.Resources = append(id.Resources, res)
+	r.resources = append(r.resources, rr)
+}
+
+func (d *decoder) hasKey(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) decodeListeners(n *yaml.Node, l *Listeners) {
+	addr := func(path string, dst *string) func(k, v *yaml.Node) {
+		return func(k, v *yaml.Node) {
+			v = resolve(v)
+			s, ok := d.scalar(v, path, "a host:port address")
+			if !ok {
+				return
+			}
+			if err := checkHostPort(s); err != nil {
+				d.errorf(v, "%s: %q %v; write host:port, such as \":8080\" or \"127.0.0.1:8081\" (quoted)", path, s, err)
+				return
+			}
+			*dst = s
+		}
+	}
+	d.mapping(n, "listeners", []field{
+		{"gateway", addr("listeners.gateway", &l.Gateway)},
+		{"identity", addr("listeners.identity", &l.Identity)},
+		{"issuer", func(k, v *yaml.Node) {
+			v = resolve(v)
+			s, ok := d.scalar(v, "listeners.issuer", "a URL")
+			if !ok || s == "" {
+				return
+			}
+			u, err := url.Parse(s)
+			switch {
+			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				d.errorf(v, "listeners.issuer: %q is not an http or https URL; write the public URL clients use, such as https://login.example.com", s)
+			case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+				d.errorf(v, "listeners.issuer: %q has a query, fragment or user info, which an issuer URL must not have; remove it", s)
+			default:
+				l.Issuer = s
+			}
+		}},
+	})
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("is not host:port")
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return errors.New("has no valid port number")
+	}
+	return nil
+}
+
+func (d *decoder) decodeBackend(n *yaml.Node, b *Backend) {
+	d.mapping(n, "backend", []field{
+		{"caFile", func(k, v *yaml.Node) {
+			v = resolve(v)
+			s, ok := d.scalar(v, "backend.caFile", "a file path")
+			if !ok || s == "" {
+				return
+			}
+			p := s
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(d.dir, p)
+			}
+			if err := checkCAFile(p); err != nil {
+				d.errorf(v, "backend.caFile: %s; point it at a PEM file of CA certificates (relative paths start from the folder of %s)", err, filepath.Base(d.file))
+				return
+			}
+			if abs, err := filepath.Abs(p); err == nil {
+				p = abs
+			}
+			b.CAFile = p
+		}},
+		{"timeout", d.duration("backend.timeout", &b.Timeout, time.Second, 24*time.Hour)},
+	})
+}
+
+// checkCAFile reads a CA bundle the way the proxy will, so that a wrong path fails at
+// load rather than at the first TLS handshake. Only regular files are read, so a path
+// such as /dev/zero cannot hang the load.
+func checkCAFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s does not exist", path)
+		}
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > maxFileSize {
+		return fmt.Errorf("%s is larger than %d bytes", path, maxFileSize)
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s holds no PEM certificates", path)
+	}
+	return nil
+}
+
+var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
+	d.mapping(n, "store", []field{
+		{"type", func(k, v *yaml.Node) {
+			v = resolve(v)
+			t, ok := d.scalar(v, "store.type", "memory or redis")
+			if !ok {
+				return
+			}
+			if t != StoreMemory && t != StoreRedis {
+				d.errorf(v, "store.type: unknown store type %q; use memory or redis", t)
+				return
+			}
+			s.Type, r.storeType = t, v
+		}},
+		{"redis", func(k, v *yaml.Node) {
+			d.mapping(v, "store.redis", []field{
+				{"address", func(k, v *yaml.Node) {
+					v = resolve(v)
+					a, ok := d.scalar(v, "store.redis.address", "a host:port address")
+					if !ok {
+						return
+					}
+					if err := checkHostPort(a); err != nil {
+						d.errorf(v, "store.redis.address: %q %v; write host:port, such as 127.0.0.1:6379", a, err)
+						return
+					}
+					s.Redis.Address = a
+				}},
+				{"username", d.str("store.redis.username", &s.Redis.Username)},
+				{"passwordEnv", func(k, v *yaml.Node) {
+					v = resolve(v)
+					e, ok := d.scalar(v, "store.redis.passwordEnv", "the name of an environment variable")
+					if !ok || e == "" {
+						return
+					}
+					if !envNamePattern.MatchString(e) {
+						d.errorf(v, "store.redis.passwordEnv: %q is not an environment variable name; write the variable's name (such as REDIS_PASSWORD), never the password itself", e)
+						return
+					}
+					s.Redis.PasswordEnv, r.passwordEnv = e, v
+				}},
+				{"db", d.integer("store.redis.db", &s.Redis.DB, 0, 1<<20)},
+				{"tls", d.boolean("store.redis.tls", &s.Redis.TLS)},
+			})
+		}},
+	})
+}
+
+// crossCheck reports what needs the whole file: duplicates and references.
+func (d *decoder) crossCheck(c *Config) {
+	r := d.refs
+	names := map[string]*yaml.Node{}
+	for i, u := range c.Identity.UserAssignedIdentities {
+		n := r.identityNames[i]
+		if prev, ok := names[u.Name]; ok {
+			d.errorf(n, "identity.userAssignedIdentities: %q is declared twice (first at line %d); identity names must be unique", u.Name, prev.Line)
+			continue
+		}
+		names[u.Name] = n
+	}
+	clients := map[string]*yaml.Node{}
+	for i, u := range c.Identity.UserAssignedIdentities {
+		n := r.clientIDs[i]
+		if n == nil {
+			continue
+		}
+		if prev, ok := clients[u.ClientID]; ok {
+			d.errorf(n, "identity.userAssignedIdentities: client id %s is used twice (first at line %d); each identity needs its own, or remove clientId to have one generated", u.ClientID, prev.Line)
+			continue
+		}
+		clients[u.ClientID] = n
+	}
+	known := []string{SystemIdentity}
+	for _, u := range c.Identity.UserAssignedIdentities {
+		known = append(known, u.Name)
+	}
+
+	ids := map[string]*yaml.Node{}
+	for i, res := range c.Identity.Resources {
+		rr := r.resources[i]
+		norm := NormalizeResource(res.ID)
+		if prev, ok := ids[norm]; ok {
+			d.errorf(rr.idNode, "identity.resources: %q is the same resource as %q at line %d (a trailing / or /.default does not make a new one); merge them", res.ID, prev.Value, prev.Line)
+		} else {
+			ids[norm] = rr.idNode
+		}
+		declared := map[string]*yaml.Node{}
+		for j, role := range rr.roles.vals {
+			if prev, ok := declared[role]; ok {
+				d.errorf(rr.roles.nodes[j], "role %q of %s is listed twice (first at line %d); remove one", role, res.ID, prev.Line)
+				continue
+			}
+			declared[role] = rr.roles.nodes[j]
+		}
+		for _, a := range rr.assignments {
+			if !slices.Contains(known, a.key.Value) {
+				hint := ""
+				if best, ok := nearest(a.key.Value, known); ok {
+					hint = fmt.Sprintf("did you mean %q? ", best)
+				}
+				d.errorf(a.key, "assignments of %s: unknown identity %q; %sassign roles to %q or to a name declared under identity.userAssignedIdentities", res.ID, a.key.Value, hint, SystemIdentity)
+			}
+			for j, role := range a.roles.vals {
+				if _, ok := declared[role]; ok {
+					continue
+				}
+				if len(rr.roles.vals) == 0 {
+					d.errorf(a.roles.nodes[j], "role %q assigned on %s is not declared: the resource declares no roles; add roles: [%s] to it", role, res.ID, role)
+					continue
+				}
+				hint := ""
+				if best, ok := nearest(role, rr.roles.vals); ok {
+					hint = fmt.Sprintf("did you mean %q? ", best)
+				}
+				d.errorf(a.roles.nodes[j], "role %q assigned on %s is not declared in its roles; %sdeclared roles are %s", role, res.ID, hint, strings.Join(rr.roles.vals, ", "))
+			}
+		}
+	}
+
+	if c.Store.Type == StoreRedis && r.passwordEnv != nil {
+		if v, ok := d.lookupEnv(c.Store.Redis.PasswordEnv); !ok || v == "" {
+			d.errorf(r.passwordEnv, "store.redis.passwordEnv: environment variable %s is not set; set it to the Redis password, or remove passwordEnv if Redis has none", c.Store.Redis.PasswordEnv)
+		}
+	}
+}
+
+// nearest returns the candidate closest to s by edit distance (ignoring case), if
+// it is close enough to be a plausible typo.
+func nearest(s string, candidates []string) (string, bool) {
+	if len(s) > 64 {
+		return "", false
+	}
+	best, bestDist := "", -1
+	ls := strings.ToLower(s)
+	for _, c := range candidates {
+		dist := editDistance(ls, strings.ToLower(c))
+		if bestDist < 0 || dist < bestDist {
+			best, bestDist = c, dist
+		}
+	}
+	limit := max(2, len(s)/3)
+	if bestDist < 0 || bestDist > limit {
+		return "", false
+	}
+	return best, true
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes. Keys are short;
+// anything long is clearly not a typo of one, so long inputs are cut off early.
+func editDistance(a, b string) int {
+	const maxLen = 64
+	if len(a) > maxLen || len(b) > maxLen {
+		return maxLen
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
