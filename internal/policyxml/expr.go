@@ -135,31 +135,36 @@ func bracketName(kind byte) string {
 }
 
 // message describes the failure; where formats an offset, start is where the
-// expression begins.
+// expression begins. Every message says where the expression starts, because
+// the failure can be far from it: a missing ')' is found only at the next line
+// break inside what was meant to be a string.
 func (e exprErr) message(start int, where func(int) string) string {
+	var msg string
 	switch e.code {
 	case errUnterminatedString:
-		return "unterminated string literal in expression"
+		msg = "unterminated string literal in expression"
 	case errNewlineString:
-		return `string literal in expression is not closed before the end of the line (C# "..." strings cannot span lines)`
+		msg = `string literal in expression is not closed before the end of the line: C# "..." strings cannot span lines`
 	case errUnterminatedChar:
-		return "unterminated character literal in expression"
+		msg = "unterminated character literal in expression"
 	case errNewlineChar:
-		return "character literal in expression is not closed before the end of the line"
+		msg = "character literal in expression is not closed before the end of the line"
 	case errUnterminatedInterp:
-		return "unterminated interpolated string in expression"
+		msg = "unterminated interpolated string in expression"
 	case errNewlineInterp:
-		return `interpolated string in expression is not closed before the end of the line (C# $"..." strings cannot span lines)`
+		msg = `interpolated string in expression is not closed before the end of the line: C# $"..." strings cannot span lines`
 	case errUnterminatedComment:
-		return "unterminated /* comment in expression"
+		msg = "unterminated /* comment in expression"
 	case errMismatch:
-		return fmt.Sprintf("%q in expression does not match %s opened at %s", string(e.close), bracketName(e.open), where(e.openOff))
+		msg = fmt.Sprintf("%q in expression does not match %s opened at %s", string(e.close), bracketName(e.open), where(e.openOff))
 	case errUnclosed:
-		return fmt.Sprintf("unterminated expression: %s is never closed (the expression starts at %s)", bracketName(e.open), where(start))
+		msg = fmt.Sprintf("unterminated expression: %s is never closed", bracketName(e.open))
 	case errTooDeep:
-		return fmt.Sprintf("expression nested deeper than %d brackets", maxExprDepth)
+		msg = fmt.Sprintf("expression nested deeper than %d brackets", maxExprDepth)
+	default:
+		msg = "invalid expression"
 	}
-	return "invalid expression"
+	return msg + " (the expression starts at " + where(start) + ")"
 }
 
 func (e exprErr) exprError(start int, where func(int) string) *ExprError {

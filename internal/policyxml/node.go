@@ -1,6 +1,9 @@
 package policyxml
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Document is a parsed policy file.
 type Document struct {
@@ -21,7 +24,7 @@ func (d *Document) Position(offset int) Pos { return d.lines.position(offset) }
 
 // Errorf returns an error at pos in the document's file.
 func (d *Document) Errorf(pos Pos, format string, args ...any) *Error {
-	return &Error{File: d.File, Pos: pos, Msg: sprintf(format, args...)}
+	return &Error{File: d.File, Pos: pos, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Node is an *Element or a *Text.

@@ -44,7 +44,7 @@ type parser struct {
 func (p *parser) pos(off int) Pos { return p.doc.Position(off) }
 
 func (p *parser) errorf(off int, format string, args ...any) *Error {
-	return &Error{File: p.doc.File, Pos: p.pos(off), Msg: sprintf(format, args...)}
+	return &Error{File: p.doc.File, Pos: p.pos(off), Msg: fmt.Sprintf(format, args...)}
 }
 
 func (p *parser) parse() *Error {

@@ -1,17 +1,9 @@
 package policyxml
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 )
-
-func sprintf(format string, args ...any) string {
-	if len(args) == 0 {
-		return format
-	}
-	return fmt.Sprintf(format, args...)
-}
 
 // segKind says how a run of a Value's text maps onto the file.
 type segKind uint8

@@ -1,0 +1,229 @@
+package policyxml
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func lookupIn(m map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := m[name]
+		return v, ok
+	}
+}
+
+func TestSubstituteNamedValues(t *testing.T) {
+	named := map[string]string{
+		"host":    "api.example.com",
+		"secret":  "s3cr3t<&>\"",
+		"empty":   "",
+		"expr":    `@(DateTime.UtcNow.ToString())`,
+		"a.b-c_d": "dotted",
+		"inner":   "{{host}}",
+	}
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{"attribute", `<a x="https://{{host}}/v1"/>`, `<a x="https://api.example.com/v1"/>`},
+		{"text", `<a>{{host}}</a>`, `<a>"api.example.com"</a>`},
+		{"several in one value", `<a x="{{host}}:{{host}}{{empty}}!"/>`, `<a x="api.example.com:api.example.com!"/>`},
+		{"name characters", `<a x="{{a.b-c_d}}"/>`, `<a x="dotted"/>`},
+		{"value with XML characters is taken as is", `<a>{{secret}}</a>`, `<a>"s3cr3t<&>\""</a>`},
+		{"inside an expression", `<a x="@(&quot;{{host}}&quot; + &quot;x&quot;)"/>`, `<a x="@(\"api.example.com\" + \"x\")"/>`},
+		{"inside an interpolated string", `<a>@($"https://{{host}}/{id}")</a>`, `<a>"@($\"https://api.example.com/{id}\")"</a>`},
+		{"a value that is an expression", `<a x="{{expr}}"/>`, `<a x="@(DateTime.UtcNow.ToString())"/>`},
+		{"named values are not expanded twice", `<a x="{{inner}}"/>`, `<a x="{{host}}"/>`},
+		{"single braces are literal", `<a x="/users/{application-id}/{x}"/>`, `<a x="/users/{application-id}/{x}"/>`},
+		{"Liquid tags with spaces are literal", `<a>{{ body.name }} {{- header.Key }}</a>`, `<a>"{{ body.name }} {{- header.Key }}"</a>`},
+		{"other characters are literal", `<a x="{{queue|topic}} {{x[&quot;y&quot;]}} {{}} {{host}"/>`, `<a x="{{queue|topic}} {{x[\"y\"]}} {{}} {{host}"/>`},
+		{"three braces", `<a x="{{{host}}}"/>`, `<a x="{api.example.com}"/>`},
+		{"nested elements and CDATA", `<a><b y="{{host}}"><![CDATA[{{host}}]]></b></a>`, `<a><b y="api.example.com">"api.example.com"</b></a>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Parse("p.xml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := doc.SubstituteNamedValues(lookupIn(named)); err != nil {
+				t.Fatalf("SubstituteNamedValues: %v", err)
+			}
+			if got := tree(doc.Root); got != tt.want {
+				t.Errorf("after substitution\n got: %s\nwant: %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSubstituteNamedValuesExpression(t *testing.T) {
+	doc, err := Parse("p.xml", []byte(`<a x="{{expr}}"/>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := doc.Root.Attr("x").Value
+	if v.IsExpression() {
+		t.Errorf("%q is an expression before substitution", v.Text)
+	}
+	if err := doc.SubstituteNamedValues(lookupIn(map[string]string{"expr": "@(1)"})); err != nil {
+		t.Fatal(err)
+	}
+	if v := doc.Root.Attr("x").Value; !v.IsExpression() {
+		t.Errorf("%q is not an expression after substitution", v.Text)
+	}
+}
+
+func TestSubstituteNamedValuesErrors(t *testing.T) {
+	src := "<policies>\n" +
+		"  <inbound>\n" +
+		"    <set-header name=\"{{known}}\" value=\"{{missing-one}}\" />\n" +
+		"    <set-body>{{known}} and {{missing.two}}</set-body>\n" +
+		"    <x y=\"&amp;{{missing-one}}\"/>\n" +
+		"  </inbound>\n" +
+		"</policies>\n"
+	doc, err := Parse("policy.xml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "TOP-SECRET-VALUE"
+	err = doc.SubstituteNamedValues(lookupIn(map[string]string{"known": secret}))
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("error is %T (%v), want ErrorList", err, err)
+	}
+	var got []string
+	for _, e := range list {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`policy.xml:3:41: named value "missing-one" is not defined: add named values/missing-one/namedValueInformation.json`,
+		`policy.xml:4:29: named value "missing.two" is not defined: add named values/missing.two/namedValueInformation.json`,
+		`policy.xml:5:16: named value "missing-one" is not defined: add named values/missing-one/namedValueInformation.json`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("error message contains a named value: %s", err)
+	}
+	var one *Error
+	if !errors.As(err, &one) || one != list[0] {
+		t.Errorf("errors.As(*Error) = %v, want the first error", one)
+	}
+	// Known names are still substituted.
+	if got := doc.Root.Elements()[0].Elements()[0].Attr("name").Value.Text; got != secret {
+		t.Errorf("name = %q, want the substituted value", got)
+	}
+}
+
+func TestSubstitutedPositions(t *testing.T) {
+	src := "<a x=\"k={{key}}&amp;v={{val}}!\"/>"
+	//      123456789012345678901234567890123
+	doc, err := Parse("p.xml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.SubstituteNamedValues(lookupIn(map[string]string{"key": "SECRET", "val": ""})); err != nil {
+		t.Fatal(err)
+	}
+	v := doc.Root.Attr("x").Value
+	if v.Text != "k=SECRET&v=!" {
+		t.Fatalf("text = %q", v.Text)
+	}
+	type at struct {
+		Off int
+		Pos string
+	}
+	want := []at{
+		{0, "1:7"},  // k
+		{1, "1:8"},  // =
+		{2, "1:9"},  // S: the {{ of {{key}}
+		{7, "1:9"},  // T
+		{8, "1:16"}, // &
+		{9, "1:21"}, // v
+		{10, "1:22"},
+		{11, "1:30"}, // ! after the empty {{val}} at 1:23
+		{12, "1:31"}, // the end
+	}
+	var got []at
+	for _, w := range want {
+		got = append(got, at{w.Off, v.PosAt(w.Off).String()})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("PosAt (-want +got):\n%s", diff)
+	}
+	if got, want := v.Redacted(), "k={{key}}&v={{val}}!"; got != want {
+		t.Errorf("Redacted() = %q, want %q", got, want)
+	}
+	// A second call finds nothing new to substitute, even though lookup now knows
+	// more names.
+	if err := doc.SubstituteNamedValues(lookupIn(map[string]string{"key": "other"})); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Root.Attr("x").Value.Text; got != "k=SECRET&v=!" {
+		t.Errorf("after a second call, text = %q", got)
+	}
+}
+
+func TestSubstitutedTextJoin(t *testing.T) {
+	doc, err := Parse("p.xml", []byte("<a>{{x}}<b/>y{{x}}</a>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.SubstituteNamedValues(lookupIn(map[string]string{"x": "XX"})); err != nil {
+		t.Fatal(err)
+	}
+	v := doc.Root.Text()
+	if v.Text != "XXyXX" {
+		t.Fatalf("Text() = %q", v.Text)
+	}
+	var got []string
+	for i := 0; i <= len(v.Text); i++ {
+		got = append(got, v.PosAt(i).String())
+	}
+	want := []string{"1:4", "1:4", "1:13", "1:14", "1:14", "1:19"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("PosAt (-want +got):\n%s", diff)
+	}
+	if got, want := v.Redacted(), "{{x}}y{{x}}"; got != want {
+		t.Errorf("Redacted() = %q, want %q", got, want)
+	}
+}
+
+func TestInnerXMLSubstituted(t *testing.T) {
+	src := `<set-body><r a="{{v}}">{{v}}<![CDATA[{{v}}]]><!-- {{v}} {{unknown}} -->{{ v }}</r></set-body>`
+	doc, err := Parse("p.xml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := doc.Root.InnerXML()
+	if err := doc.SubstituteNamedValues(lookupIn(map[string]string{"v": `<"&'>`})); err != nil {
+		t.Fatal(err)
+	}
+	want := `<r a="&lt;&quot;&amp;&apos;&gt;">&lt;&quot;&amp;&apos;&gt;<![CDATA[<"&'>]]><!-- {{v}} {{unknown}} -->{{ v }}</r>`
+	if got := doc.Root.InnerXML(); got != want {
+		t.Errorf("InnerXML()\n got: %s\nwant: %s", got, want)
+	}
+	if before == want {
+		t.Errorf("InnerXML() before substitution already substituted")
+	}
+	// The substituted inner XML parses to the same tree as the substituted document.
+	inner, err := Parse("inner.xml", []byte(doc.Root.InnerXML()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tree(inner.Root), tree(doc.Root.Elements()[0]); got != want {
+		t.Errorf("inner XML parses to %s, the tree has %s", got, want)
+	}
+}
+
+func TestSubstituteEmptyDocument(t *testing.T) {
+	var d Document
+	if err := d.SubstituteNamedValues(lookupIn(nil)); err != nil {
+		t.Errorf("SubstituteNamedValues on an empty Document = %v", err)
+	}
+}
