@@ -1,0 +1,317 @@
+package idp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/lastmile-gw/lastmile/internal/identity"
+)
+
+// Config is the identity provider's part of lastmile.yaml, already parsed.
+type Config struct {
+	// Issuer is the iss claim of every token and the base URL of the discovery
+	// document (Issuer + "/.well-known/openid-configuration"), e.g.
+	// "http://127.0.0.1:8081". It has no trailing slash, query or fragment. Backends
+	// compare it byte for byte, so it must not change once tokens exist.
+	Issuer string
+	// AllowInsecureIssuer permits an http:// issuer on a host other than loopback.
+	// Without TLS, anyone on the path can replace the published keys, so this is
+	// for closed test networks only.
+	AllowInsecureIssuer bool
+	// TenantID is the tid claim. Empty: a GUID generated on first start and kept
+	// in the state directory.
+	TenantID string
+	// TokenLifetime is the lifetime of access tokens, from 1 minute to 24 hours.
+	// Zero means DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// UserAssigned are the user-assigned identities, chosen by client id in
+	// <authentication-managed-identity client-id="..."/>.
+	UserAssigned []UserAssignedIdentity
+	// Resources are the backends tokens can be issued for. Any other resource is
+	// refused (deny by default).
+	Resources []Resource
+}
+
+// DefaultTokenLifetime is the token lifetime when Config.TokenLifetime is zero:
+// one hour, like Entra's app-only access tokens. With the gateway's cache
+// refreshing at half-life and stopping 5 minutes before expiry, an identity
+// provider outage of 25 minutes goes unnoticed, while a role change or a removed
+// resource takes effect within the hour.
+const DefaultTokenLifetime = time.Hour
+
+// Lifetime bounds for Config.TokenLifetime.
+const (
+	MinTokenLifetime = time.Minute
+	MaxTokenLifetime = 24 * time.Hour
+)
+
+// UserAssignedIdentity declares a user-assigned managed identity.
+type UserAssignedIdentity struct {
+	// Name identifies the identity in Resource.Assignments and in state. 1 to 128
+	// letters, digits, '.', '_' or '-', starting with a letter or digit; "system"
+	// is reserved for the system-assigned identity.
+	Name string
+	// ClientID is the identity's client id, a GUID. Empty: generated on first
+	// start and kept in the state directory.
+	ClientID string
+}
+
+// Resource is a backend that accepts lastmile's tokens.
+type Resource struct {
+	// ID is the resource as policies name it and as tokens carry it in aud,
+	// exactly as written here (e.g. "api://orders" or "https://orders.example.com/").
+	// Requests match it ignoring a trailing "/.default", a trailing "/" and ASCII case.
+	ID string
+	// Roles are the app roles the resource defines.
+	Roles []string
+	// Assignments gives identities roles on this resource: the key is "system" for
+	// the system-assigned identity or a user-assigned identity's Name; the roles
+	// must be declared in Roles. Every identity can get a token for a registered
+	// resource; only assigned roles appear in its roles claim.
+	Assignments map[string][]string
+}
+
+// SystemName is the name of the system-assigned identity in Resource.Assignments
+// and Identity.Name.
+const SystemName = "system"
+
+// ConfigError is one problem in a Config. New returns all of them joined (see
+// errors.Join); the configuration loader can take them apart to add file positions.
+type ConfigError struct {
+	// Field is the path of the offending value in Config, e.g.
+	// "UserAssigned[1].ClientID" or `Resources[0].Assignments["billing"]`.
+	Field string
+	// Msg says what is wrong and what to do.
+	Msg string
+}
+
+func (e *ConfigError) Error() string { return "identity provider config: " + e.Field + ": " + e.Msg }
+
+// compiled is a validated Config.
+type compiled struct {
+	issuer    string
+	issuerURL *url.URL
+	tenantID  string // canonical, or "" to use the persisted one
+	lifetime  time.Duration
+	users     []UserAssignedIdentity // ClientID canonical or ""
+	resources map[string]*resource   // by identity.NormalizeResource(ID)
+}
+
+type resource struct {
+	id    string
+	roles map[string][]string // identity name (SystemName or a user-assigned Name) -> roles claim
+}
+
+func compile(cfg Config) (*compiled, error) {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	c := &compiled{lifetime: cfg.TokenLifetime, resources: make(map[string]*resource)}
+
+	// Issuer.
+	c.issuer = cfg.Issuer
+	if msg := checkIssuer(cfg.Issuer, cfg.AllowInsecureIssuer); msg != "" {
+		bad("Issuer", "%s", msg)
+	} else {
+		c.issuerURL, _ = url.Parse(cfg.Issuer)
+	}
+
+	if cfg.TenantID != "" {
+		tid, ok := canonicalGUID(cfg.TenantID)
+		if !ok {
+			bad("TenantID", "%q is not a GUID (like 72f988bf-86f1-41af-91ab-2d7cd011db47); leave it empty to have one generated", cfg.TenantID)
+		}
+		c.tenantID = tid
+	}
+
+	switch {
+	case c.lifetime == 0:
+		c.lifetime = DefaultTokenLifetime
+	case c.lifetime < MinTokenLifetime || c.lifetime > MaxTokenLifetime:
+		bad("TokenLifetime", "%s is outside %s to %s", c.lifetime, MinTokenLifetime, MaxTokenLifetime)
+	}
+
+	// User-assigned identities.
+	names := map[string]int{}   // lower-case name -> index
+	clients := map[string]int{} // canonical client id -> index
+	for i, u := range cfg.UserAssigned {
+		field := fmt.Sprintf("UserAssigned[%d]", i)
+		switch lower := strings.ToLower(u.Name); {
+		case !validName(u.Name):
+			bad(field+".Name", "%q is not a valid name: use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", u.Name)
+		case lower == SystemName:
+			bad(field+".Name", "%q is reserved for the system-assigned identity; choose another name", u.Name)
+		default:
+			if j, dup := names[lower]; dup {
+				bad(field+".Name", "%q is also the name of UserAssigned[%d]; names must be unique", u.Name, j)
+			} else {
+				names[lower] = i
+			}
+		}
+		if u.ClientID != "" {
+			cid, ok := canonicalGUID(u.ClientID)
+			if !ok {
+				bad(field+".ClientID", "%q is not a GUID; leave it empty to have one generated", u.ClientID)
+			} else if j, dup := clients[cid]; dup {
+				bad(field+".ClientID", "%s is also the client id of UserAssigned[%d]; client ids must be unique", cid, j)
+			} else {
+				clients[cid] = i
+			}
+			u.ClientID = cid
+		}
+		c.users = append(c.users, u)
+	}
+
+	// Resources.
+	ids := map[string]int{} // normalized id -> index
+	for i, r := range cfg.Resources {
+		field := fmt.Sprintf("Resources[%d]", i)
+		key := identity.NormalizeResource(r.ID)
+		switch {
+		case r.ID == "":
+			bad(field+".ID", "missing: set it to the backend's App ID URI or application id, the aud its tokens must carry")
+			continue
+		case strings.IndexFunc(r.ID, badIDRune) >= 0:
+			bad(field+".ID", "%q contains white space or control characters", r.ID)
+			continue
+		case len(r.ID) >= len("/.default") && strings.EqualFold(r.ID[len(r.ID)-len("/.default"):], "/.default"):
+			bad(field+".ID", "%q ends in /.default, a scope suffix, not part of the resource id: remove it", r.ID)
+			continue
+		case key == "":
+			bad(field+".ID", "%q is not a resource id", r.ID)
+			continue
+		}
+		if j, dup := ids[key]; dup {
+			bad(field+".ID", "%q names the same resource as Resources[%d] (%q): resources match ignoring case and a trailing /", r.ID, j, cfg.Resources[j].ID)
+			continue
+		}
+		ids[key] = i
+
+		declared := map[string]bool{}
+		for j, role := range r.Roles {
+			switch {
+			case role == "" || strings.IndexFunc(role, badIDRune) >= 0:
+				bad(fmt.Sprintf("%s.Roles[%d]", field, j), "%q is not a role value: it must be non-empty, without white space", role)
+			case declared[role]:
+				bad(fmt.Sprintf("%s.Roles[%d]", field, j), "role %q is declared twice", role)
+			}
+			declared[role] = true
+		}
+
+		res := &resource{id: r.ID, roles: map[string][]string{}}
+		for _, who := range sortedKeys(r.Assignments) {
+			afield := fmt.Sprintf("%s.Assignments[%q]", field, who)
+			name := who
+			if strings.EqualFold(who, SystemName) {
+				name = SystemName
+			} else if j, ok := names[strings.ToLower(who)]; ok {
+				name = cfg.UserAssigned[j].Name
+			} else {
+				bad(afield, "no identity is named %q: use %q for the system-assigned identity or the name of a user-assigned identity", who, SystemName)
+				continue
+			}
+			var roles []string
+			for _, role := range r.Assignments[who] {
+				if !declared[role] {
+					bad(afield, "role %q is not declared in Resources[%d].Roles (%s); declare it or fix the spelling", role, i, quoteList(r.Roles))
+					continue
+				}
+				if !slices.Contains(roles, role) {
+					roles = append(roles, role)
+				}
+			}
+			if prev, ok := res.roles[name]; ok {
+				bad(afield, "identity %q is assigned twice (names are not case-sensitive)", name)
+				roles = append(prev, roles...)
+			}
+			if len(roles) > 0 {
+				res.roles[name] = roles
+			}
+		}
+		c.resources[key] = res
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// checkIssuer returns what is wrong with issuer, or "".
+func checkIssuer(issuer string, allowInsecure bool) string {
+	if issuer == "" {
+		return `missing: set it to the URL backends reach lastmile's identity provider at, e.g. "http://127.0.0.1:8081"`
+	}
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return fmt.Sprintf("%q is not a URL: %v", issuer, err)
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Sprintf("%q: the scheme must be https (or http on loopback)", issuer)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Sprintf("%q has no host", issuer)
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "":
+		return fmt.Sprintf("%q: an issuer has no user info, query or fragment", issuer)
+	case strings.HasSuffix(issuer, "/"):
+		return fmt.Sprintf("%q ends with /: remove it (iss is compared byte for byte, and the discovery document is at issuer + \"/.well-known/openid-configuration\")", issuer)
+	case u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()):
+		return fmt.Sprintf("%q uses http on a host other than loopback: use https, since anyone on the path could replace the keys backends fetch (AllowInsecureIssuer overrides this for test networks)", issuer)
+	}
+	return ""
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// badIDRune reports runes that have no place in a resource id or role value.
+func badIDRune(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func quoteList(ss []string) string {
+	if len(ss) == 0 {
+		return "none declared"
+	}
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,173 @@
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/lastmile-gw/lastmile/internal/identity"
+)
+
+// Token is an issued access token and what it says. Its String, GoString and
+// LogValue methods never show Value.
+type Token struct {
+	Value     string // the signed JWT
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	Audience  string   // the resource id as registered
+	ClientID  string   // the identity's client id
+	ObjectID  string   // the identity's object id
+	Roles     []string // the identity's app roles on the resource
+	KeyID     string   // the kid of the signing key
+	ID        string   // the jti claim
+}
+
+// String describes the token without its value.
+func (t Token) String() string {
+	return fmt.Sprintf("idp.Token{Value:[redacted] Audience:%q ClientID:%s ExpiresAt:%s}",
+		t.Audience, t.ClientID, t.ExpiresAt.UTC().Format(time.RFC3339))
+}
+
+// GoString is String, so %#v does not print the value either.
+func (t Token) GoString() string { return t.String() }
+
+// LogValue implements slog.LogValuer: the claims that identify the token, never
+// the token.
+func (t Token) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("aud", t.Audience),
+		slog.String("client_id", t.ClientID),
+		slog.String("jti", t.ID),
+		slog.Time("expires_at", t.ExpiresAt),
+	)
+}
+
+// Sentinel errors for token requests the configuration refuses. The *Error that
+// Issue returns matches one of them and identity.ErrConfiguration.
+var (
+	// ErrUnknownResource: the resource is not registered.
+	ErrUnknownResource = errors.New("resource not registered")
+	// ErrUnknownIdentity: no identity has the client id.
+	ErrUnknownIdentity = errors.New("managed identity not found")
+)
+
+// Error is a token request refused by the configuration, shaped like Entra's
+// errors so the messages people search for still lead somewhere. It matches
+// identity.ErrConfiguration and ErrUnknownResource or ErrUnknownIdentity.
+type Error struct {
+	// Code is the Entra error code: AADSTS500011 (resource principal not found)
+	// or AADSTS700016 (application not found).
+	Code string
+	// Description says what was not found and what to do.
+	Description string
+
+	kind error
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// Unwrap returns the sentinel for the kind of error and identity.ErrConfiguration.
+func (e *Error) Unwrap() []error { return []error{e.kind, identity.ErrConfiguration} }
+
+// accessClaims are the claims of an access token: RFC 9068's with Entra's
+// names for the same things alongside.
+type accessClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  string   `json:"aud"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	Expiry    int64    `json:"exp"`
+	ID        string   `json:"jti"`
+	ClientID  string   `json:"client_id"`
+	AppID     string   `json:"appid"`
+	AZP       string   `json:"azp"`
+	ObjectID  string   `json:"oid"`
+	TenantID  string   `json:"tid"`
+	Roles     []string `json:"roles,omitempty"`
+}
+
+// Issue signs an access token for an identity and a resource. clientID "" is the
+// system-assigned identity; otherwise it is a user-assigned identity's client id
+// (any case). The resource must be registered; it matches ignoring a trailing
+// "/.default", a trailing "/" and ASCII case, and the token's aud is the resource
+// as registered. Refusals are *Error values matching identity.ErrConfiguration.
+func (p *Provider) Issue(ctx context.Context, clientID, resource string) (Token, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, err
+	}
+	who := p.identities[0]
+	if clientID != "" {
+		cid, _ := canonicalGUID(clientID)
+		if who = p.byClientID[cid]; who == nil {
+			return Token{}, &Error{
+				Code: "AADSTS700016",
+				Description: fmt.Sprintf("no managed identity with client id %q in tenant %s; declare it as a user-assigned identity in lastmile.yaml, or omit client-id to use the system-assigned identity",
+					clip(clientID), p.tenantID),
+				kind: ErrUnknownIdentity,
+			}
+		}
+	}
+	res := p.cfg.resources[identity.NormalizeResource(resource)]
+	if res == nil {
+		return Token{}, &Error{
+			Code: "AADSTS500011",
+			Description: fmt.Sprintf("the resource principal named %q was not found in tenant %s; register it under identity.resources in lastmile.yaml",
+				clip(resource), p.tenantID),
+			kind: ErrUnknownResource,
+		}
+	}
+
+	now := time.Now()
+	iat := now.Unix()
+	exp := now.Add(p.cfg.lifetime).Unix()
+	var b [16]byte
+	rand.Read(b[:])
+	roles := res.roles[who.name]
+	claims := accessClaims{
+		Issuer:    p.cfg.issuer,
+		Subject:   who.objectID,
+		Audience:  res.id,
+		IssuedAt:  iat,
+		NotBefore: iat,
+		Expiry:    exp,
+		ID:        base64.RawURLEncoding.EncodeToString(b[:]),
+		ClientID:  who.clientID,
+		AppID:     who.clientID,
+		AZP:       who.clientID,
+		ObjectID:  who.objectID,
+		TenantID:  p.tenantID,
+		Roles:     roles,
+	}
+	ring := p.keys.Load()
+	raw, err := jwt.Signed(ring.signer).Claims(&claims).Serialize()
+	if err != nil {
+		return Token{}, fmt.Errorf("signing a token with key %s: %w", ring.kid, err)
+	}
+	return Token{
+		Value:     raw,
+		IssuedAt:  time.Unix(iat, 0),
+		ExpiresAt: time.Unix(exp, 0),
+		Audience:  res.id,
+		ClientID:  who.clientID,
+		ObjectID:  who.objectID,
+		Roles:     append([]string(nil), roles...),
+		KeyID:     ring.kid,
+		ID:        claims.ID,
+	}, nil
+}
+
+// clip shortens a caller-supplied string for an error message.
+func clip(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

@@ -1,0 +1,151 @@
+package idp
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/statedir"
+)
+
+// identitiesFile keeps the generated ids, so a restart keeps every identity's
+// client and object id, and the tenant id.
+const identitiesFile = "idp/identities.json"
+
+type identityFile struct {
+	Version  int            `json:"version"`
+	TenantID string         `json:"tenant_id"`
+	System   storedIdentity `json:"system_assigned"`
+	// UserAssigned is keyed by name. Identities removed from the configuration stay
+	// here, so adding one back restores its ids.
+	UserAssigned map[string]storedIdentity `json:"user_assigned,omitempty"`
+}
+
+type storedIdentity struct {
+	ClientID string    `json:"client_id"`
+	ObjectID string    `json:"object_id"`
+	Created  time.Time `json:"created"`
+}
+
+// principal is an identity tokens can be issued to.
+type principal struct {
+	name     string // SystemName or the user-assigned identity's Name
+	system   bool
+	clientID string
+	objectID string
+}
+
+// loadIdentities reads the persisted identities, creates the system-assigned
+// identity and any new user-assigned ones, and writes the file back if anything
+// was created. It returns the persisted tenant id and the active identities,
+// system-assigned first, then in configuration order.
+func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string, []*principal, error) {
+	var f identityFile
+	now := time.Now().UTC().Truncate(time.Second)
+	changed := false
+	err := state.ReadJSON(identitiesFile, &f)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f = identityFile{
+			Version:  1,
+			TenantID: newGUID(),
+			System:   storedIdentity{ClientID: newGUID(), ObjectID: newGUID(), Created: now},
+		}
+		changed = true
+		log.Info("created the system-assigned managed identity",
+			"client_id", f.System.ClientID, "object_id", f.System.ObjectID, "tenant_id", f.TenantID)
+	case err != nil:
+		return "", nil, fmt.Errorf("loading managed identities: %w", err)
+	default:
+		if err := f.check(); err != nil {
+			return "", nil, fmt.Errorf("state file %s: %w; restore it from a backup, or delete it to create new identities (backends that check oid or appid must then be updated)", state.File(identitiesFile), err)
+		}
+	}
+	if f.UserAssigned == nil {
+		f.UserAssigned = make(map[string]storedIdentity)
+	}
+
+	ids := []*principal{{name: SystemName, system: true, clientID: f.System.ClientID, objectID: f.System.ObjectID}}
+	for _, u := range c.users {
+		s, ok := f.UserAssigned[u.Name]
+		switch {
+		case !ok:
+			s = storedIdentity{ClientID: u.ClientID, ObjectID: newGUID(), Created: now}
+			if s.ClientID == "" {
+				s.ClientID = newGUID()
+			}
+			f.UserAssigned[u.Name] = s
+			changed = true
+			log.Info("created a user-assigned managed identity", "name", u.Name, "client_id", s.ClientID, "object_id", s.ObjectID)
+		case u.ClientID != "" && u.ClientID != s.ClientID:
+			s.ClientID = u.ClientID
+			f.UserAssigned[u.Name] = s
+			changed = true
+			log.Info("changed a user-assigned identity's client id", "name", u.Name, "client_id", s.ClientID)
+		}
+		ids = append(ids, &principal{name: u.Name, clientID: s.ClientID, objectID: s.ObjectID})
+	}
+
+	// A configured client id may collide with one generated earlier.
+	var errs []error
+	owner := map[string]string{}
+	for i, p := range ids {
+		who := "the system-assigned identity"
+		if !p.system {
+			who = fmt.Sprintf("user-assigned identity %q", p.name)
+		}
+		if prev, dup := owner[p.clientID]; dup {
+			errs = append(errs, &ConfigError{
+				Field: fmt.Sprintf("UserAssigned[%d].ClientID", i-1),
+				Msg:   fmt.Sprintf("%s is already the client id of %s (kept in %s); choose another", p.clientID, prev, state.File(identitiesFile)),
+			})
+			continue
+		}
+		owner[p.clientID] = who
+	}
+	if len(errs) > 0 {
+		return "", nil, errors.Join(errs...)
+	}
+
+	if changed {
+		if err := state.WriteJSON(identitiesFile, &f); err != nil {
+			return "", nil, fmt.Errorf("saving managed identities: %w", err)
+		}
+	}
+	return f.TenantID, ids, nil
+}
+
+func (f *identityFile) check() error {
+	if f.Version != 1 {
+		return fmt.Errorf("version %d is not supported (this lastmile reads version 1)", f.Version)
+	}
+	if c, ok := canonicalGUID(f.TenantID); !ok || c != f.TenantID {
+		return fmt.Errorf("tenant_id %q is not a lower-case GUID", f.TenantID)
+	}
+	check := func(what string, s storedIdentity) error {
+		for _, v := range [...]struct{ field, id string }{{"client_id", s.ClientID}, {"object_id", s.ObjectID}} {
+			if c, ok := canonicalGUID(v.id); !ok || c != v.id {
+				return fmt.Errorf("%s.%s %q is not a lower-case GUID", what, v.field, v.id)
+			}
+		}
+		return nil
+	}
+	if err := check("system_assigned", f.System); err != nil {
+		return err
+	}
+	objects := map[string]string{f.System.ObjectID: "system_assigned"}
+	for _, name := range sortedKeys(f.UserAssigned) {
+		what := fmt.Sprintf("user_assigned[%q]", name)
+		s := f.UserAssigned[name]
+		if err := check(what, s); err != nil {
+			return err
+		}
+		if prev, dup := objects[s.ObjectID]; dup {
+			return fmt.Errorf("%s.object_id is also the object id of %s", what, prev)
+		}
+		objects[s.ObjectID] = what
+	}
+	return nil
+}
