@@ -82,10 +82,20 @@ func fetchKeys(t testing.TB, issuer string) map[string]*ecdsa.PublicKey {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	getJSON(t, issuer+"/.well-known/openid-configuration", &disc)
+	var set json.RawMessage
+	getJSON(t, disc.JWKSURI, &set)
+	return decodeKeys(t, set)
+}
+
+// decodeKeys decodes a JWKS without go-jose (see fetchKeys).
+func decodeKeys(t testing.TB, jwks []byte) map[string]*ecdsa.PublicKey {
+	t.Helper()
 	var set struct {
 		Keys []map[string]any `json:"keys"`
 	}
-	getJSON(t, disc.JWKSURI, &set)
+	if err := json.Unmarshal(jwks, &set); err != nil {
+		t.Fatalf("decoding the JWKS: %v", err)
+	}
 	keys := map[string]*ecdsa.PublicKey{}
 	for i, k := range set.Keys {
 		str := func(name string) string {
