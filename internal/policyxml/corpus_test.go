@@ -1,6 +1,7 @@
 package policyxml
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +17,17 @@ import (
 // directory holding go.mod), or skips the test when it is absent.
 func corpusDir(tb testing.TB) string {
 	tb.Helper()
+	dir, err := findCorpus()
+	if err != nil {
+		tb.Skipf("skipping: %v", err)
+	}
+	return dir
+}
+
+func findCorpus() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		tb.Fatal(err)
+		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -26,15 +35,15 @@ func corpusDir(tb testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			tb.Skipf("skipping: no go.mod above %s, so the shared corpus cannot be found", dir)
+			return "", fmt.Errorf("no go.mod above the working directory, so the shared corpus cannot be found")
 		}
 		dir = parent
 	}
 	corpus := filepath.Join(dir, "..", "shared", "corpus")
 	if _, err := os.Stat(filepath.Join(corpus, "policies")); err != nil {
-		tb.Skipf("skipping: the shared policy corpus is not at %s (%v)", corpus, err)
+		return "", fmt.Errorf("the shared policy corpus is not at %s: %w", corpus, err)
 	}
-	return corpus
+	return corpus, nil
 }
 
 // corpusFiles lists every *.xml under policies/ and every policy.xml under
@@ -403,7 +412,7 @@ func TestCorpusUndefinedNamedValues(t *testing.T) {
 			total++
 			name := strings.TrimPrefix(e.Msg[:strings.Index(e.Msg, " is not defined")], "named value ")
 			want := "{{" + strings.Trim(name, `"`) + "}}"
-			if !strings.HasPrefix(string(src[e.Pos.Offset:]), want) {
+			if !bytes.HasPrefix(src[e.Pos.Offset:], []byte(want)) {
 				t.Errorf("%s: error %v does not point at %s", rel, e, want)
 			}
 		}

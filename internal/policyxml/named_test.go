@@ -227,3 +227,35 @@ func TestSubstituteEmptyDocument(t *testing.T) {
 		t.Errorf("SubstituteNamedValues on an empty Document = %v", err)
 	}
 }
+
+func TestEmptyNamedValues(t *testing.T) {
+	src := "<a>{{e}}x<b/>{{e}}{{e}}<c/>{{e}}</a>"
+	//      1234567890123456789012345678901234
+	doc, err := Parse("p.xml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.SubstituteNamedValues(lookupIn(map[string]string{"e": ""})); err != nil {
+		t.Fatal(err)
+	}
+	v := doc.Root.Text()
+	if v.Text != "x" {
+		t.Fatalf("Text() = %q, want x", v.Text)
+	}
+	if got, want := v.Redacted(), "{{e}}x{{e}}{{e}}{{e}}"; got != want {
+		t.Errorf("Redacted() = %q, want %q", got, want)
+	}
+	if got := v.PosAt(0).String(); got != "1:9" {
+		t.Errorf("PosAt(0) = %s, want 1:9 (the x)", got)
+	}
+	last := doc.Root.Children[len(doc.Root.Children)-1].(*Text).Value
+	if last.Text != "" || last.Pos().String() != "1:28" || last.Redacted() != "{{e}}" {
+		t.Errorf("last text %q at %s, redacted %q; want empty at 1:28, {{e}}", last.Text, last.Pos(), last.Redacted())
+	}
+	var b valueJoiner
+	b.add(Value{})
+	b.add(Value{})
+	if got := b.value(nil); !got.IsZero() || got.Pos().IsValid() {
+		t.Errorf("joining zero values = %#v, want the zero Value", got)
+	}
+}

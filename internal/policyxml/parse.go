@@ -39,6 +39,9 @@ type parser struct {
 	stack []*Element
 	b     textBuilder
 	x     exprScanner
+
+	attrOwner *Element         // the element attrIndex describes
+	attrIndex map[string]*Attr // its attributes, once it has many
 }
 
 func (p *parser) pos(off int) Pos { return p.doc.Position(off) }
@@ -279,13 +282,50 @@ func (p *parser) attr(el *Element) *Error {
 	if err != nil {
 		return err
 	}
-	for _, a := range el.Attrs {
-		if a.Name == name {
-			return p.errorf(at, "duplicate attribute %q in <%s>: it is already set at %s", name, el.Name, a.NamePos)
+	if prev := p.findAttr(el, name); prev != nil {
+		return p.errorf(at, "duplicate attribute %q in <%s>: it is already set at %s", name, el.Name, prev.NamePos)
+	}
+	a := &Attr{Name: name, NamePos: p.pos(at), Value: v}
+	el.Attrs = append(el.Attrs, a)
+	if len(el.Attrs) > attrScanLimit {
+		if p.attrOwner == el {
+			p.attrIndex[name] = a
+		} else {
+			p.indexAttrs(el)
 		}
 	}
-	el.Attrs = append(el.Attrs, &Attr{Name: name, NamePos: p.pos(at), Value: v})
 	return nil
+}
+
+// attrScanLimit is how many attributes a start tag may have before duplicates are
+// found with a map instead of a scan, so that a tag with a huge number of
+// attributes costs linear time.
+const attrScanLimit = 16
+
+func (p *parser) findAttr(el *Element, name string) *Attr {
+	if len(el.Attrs) <= attrScanLimit {
+		for _, a := range el.Attrs {
+			if a.Name == name {
+				return a
+			}
+		}
+		return nil
+	}
+	if p.attrOwner != el {
+		p.indexAttrs(el)
+	}
+	return p.attrIndex[name]
+}
+
+func (p *parser) indexAttrs(el *Element) {
+	p.attrOwner = el
+	if p.attrIndex == nil {
+		p.attrIndex = make(map[string]*Attr, 2*attrScanLimit)
+	}
+	clear(p.attrIndex)
+	for _, a := range el.Attrs {
+		p.attrIndex[a.Name] = a
+	}
 }
 
 // attrValue reads an attribute value after its opening quote q, and the closing

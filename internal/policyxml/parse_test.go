@@ -1,6 +1,7 @@
 package policyxml
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -265,7 +266,7 @@ func checkPositions(t *testing.T, doc *Document) {
 			if got := doc.Position(a.NamePos.Offset); got != a.NamePos {
 				t.Errorf("<%s %s>: Position(%d) = %v, NamePos is %v", el.Name, a.Name, a.NamePos.Offset, got, a.NamePos)
 			}
-			if !strings.HasPrefix(string(doc.Src[a.NamePos.Offset:]), a.Name) {
+			if !bytes.HasPrefix(doc.Src[a.NamePos.Offset:], []byte(a.Name)) {
 				t.Errorf("<%s %s>: NamePos %v is not at the name", el.Name, a.Name, a.NamePos)
 			}
 			if p := a.Value.Pos(); p.Offset < a.NamePos.Offset || p.Offset > el.End.Offset {
@@ -589,5 +590,29 @@ func TestValueBasics(t *testing.T) {
 func TestPosString(t *testing.T) {
 	if got := (Pos{Offset: 10, Line: 3, Col: 17}).String(); got != "3:17" {
 		t.Errorf("String() = %q, want 3:17", got)
+	}
+}
+
+func TestManyAttributes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<a")
+	for i := range 5000 {
+		fmt.Fprintf(&b, " a%d='%d'", i, i)
+	}
+	b.WriteString("/>")
+	doc, err := Parse("p.xml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(doc.Root.Attrs); got != 5000 {
+		t.Errorf("%d attributes, want 5000", got)
+	}
+	if got := doc.Root.Attr("a4999"); got == nil || got.Value.Text != "4999" {
+		t.Errorf(`Attr("a4999") = %v`, got)
+	}
+	dup := strings.TrimSuffix(b.String(), "/>") + " a17='x'/>"
+	_, err = Parse("p.xml", []byte(dup))
+	if want := `p.xml:1:`; err == nil || !strings.Contains(err.Error(), `duplicate attribute "a17" in <a>: it is already set at 1:`) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Parse with a late duplicate: %v", err)
 	}
 }

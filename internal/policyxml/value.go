@@ -74,18 +74,20 @@ func (v Value) srcOffset(off int) int {
 	return s.src
 }
 
-// segIndex returns the index of the segment holding byte off.
+// segIndex returns the index of the segment holding byte off: the last one that
+// starts at or before it, so that empty segments (an empty named value) that share
+// an offset with the next segment are passed over.
 func (v Value) segIndex(off int) int {
-	i, found := slices.BinarySearchFunc(v.segs, off, func(s seg, off int) int { return s.off - off })
-	if !found {
-		i--
+	lo, hi := 0, len(v.segs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if v.segs[m].off <= off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	// Empty segments (an entity decoding to nothing cannot happen, but a named
-	// value can be empty) share an offset with the next one: use the last.
-	for i+1 < len(v.segs) && v.segs[i+1].off == off && off < len(v.Text) {
-		i++
-	}
-	return max(i, 0)
+	return max(lo-1, 0)
 }
 
 // IsExpression reports whether the text, with surrounding white space trimmed,
@@ -166,6 +168,14 @@ func (j *valueJoiner) add(v Value) {
 	if v.doc != nil {
 		j.doc = v.doc
 	}
+	if v.Text == "" { // keep empty named values, for Redacted
+		for _, s := range v.segs {
+			if s.kind == segNamed {
+				j.appendNamed("", s.src, s.srcLen)
+			}
+		}
+		return
+	}
 	j.appendRange(v, 0, len(v.Text))
 }
 
@@ -180,7 +190,11 @@ func (j *valueJoiner) appendRange(v Value, from, to int) {
 		j.segs = append(j.segs, seg{off: base, src: v.start + from})
 		return
 	}
-	for i := v.segIndex(from); i < len(v.segs); i++ {
+	i := v.segIndex(from)
+	for i > 0 && v.segs[i-1].off == from { // keep empty named values, for Redacted
+		i--
+	}
+	for ; i < len(v.segs); i++ {
 		s := v.segs[i]
 		if s.off >= to {
 			break
@@ -201,7 +215,7 @@ func (j *valueJoiner) appendNamed(value string, src, srcLen int) {
 }
 
 func (j *valueJoiner) value(doc *Document) Value {
-	if j.n == 1 && len(j.segs) <= 1 {
+	if j.n == 1 && len(j.segs) <= 1 || len(j.segs) == 0 {
 		return j.one
 	}
 	return Value{Text: string(j.text), doc: doc, segs: slices.Clone(j.segs)}
