@@ -1,0 +1,633 @@
+package apiops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/policyxml"
+)
+
+// Folder and file names of the apiops layout.
+const (
+	dirAPIs          = "apis"
+	dirProducts      = "products"
+	dirSubscriptions = "subscriptions"
+	dirNamedValues   = "named values"
+	dirFragments     = "policy fragments"
+	dirBackends      = "backends"
+	dirVersionSets   = "version sets"
+	fileGlobalPolicy = "policy.xml"
+	fileLastmile     = "lastmile.yaml"
+	revSeparator     = ";rev="
+
+	defaultKeyHeader = "Ocp-Apim-Subscription-Key"
+	defaultKeyQuery  = "subscription-key"
+)
+
+// maxFileSize bounds what Load reads from one file, so that a wrong folder fails
+// clearly instead of exhausting memory.
+const maxFileSize = 64 << 20
+
+// Load reads the apiops folder dir into a Service. Problems are collected, not
+// stopped at: the error is an ErrorList with every one of them, each positioned
+// where possible. Warnings go into Service.Warnings and to log at Warn; files and
+// folders that lastmile does not use are logged at Debug, one line each. log may
+// be nil.
+func Load(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("configuration folder %s does not exist; pass --config the folder that apiops extracted (the one holding apis/ and policy.xml)", dir)
+	case err != nil:
+		return nil, fmt.Errorf("configuration folder: %w", err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("configuration folder %s is a file, not a folder; pass --config the folder that apiops extracted (the one holding apis/ and policy.xml)", dir)
+	}
+	l := &loader{
+		ctx:       ctx,
+		dir:       dir,
+		log:       log,
+		lookupEnv: os.LookupEnv,
+		svc: &Service{
+			Dir:           dir,
+			Products:      map[string]*Product{},
+			Subscriptions: map[string]*Subscription{},
+			NamedValues:   map[string]*NamedValue{},
+			Fragments:     map[string]*Policy{},
+			Backends:      map[string]*Backend{},
+			VersionSets:   map[string]*VersionSet{},
+		},
+		byDisplay: map[string]*NamedValue{},
+		infos:     map[string]*infoFile{},
+	}
+	l.load()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, w := range l.svc.Warnings {
+		log.Warn(w.Msg, "file", l.display(w.File))
+	}
+	if len(l.errs) > 0 {
+		l.errs.sort()
+		return nil, l.errs
+	}
+	return l.svc, nil
+}
+
+type loader struct {
+	ctx       context.Context
+	dir       string
+	log       *slog.Logger
+	lookupEnv func(string) (string, bool)
+	svc       *Service
+	errs      ErrorList
+
+	byDisplay map[string]*NamedValue // named values by the name used in {{...}}
+	infos     map[string]*infoFile   // decoded info files by relative path, for positioned cross-checks
+	apiInfos  map[*API]*infoFile
+	opDirs    map[*API][]string // operation policy folders by API, checked after the spec is read
+}
+
+// display is rel joined to the folder given to Load, as the operator can open it.
+func (l *loader) display(rel string) string {
+	return filepath.Join(l.dir, filepath.FromSlash(rel))
+}
+
+func (l *loader) errorf(rel string, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: l.display(rel), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) add(errs ...*Error) {
+	l.errs = append(l.errs, errs...)
+}
+
+func (l *loader) warnf(rel string, format string, args ...any) {
+	l.svc.Warnings = append(l.svc.Warnings, Warning{File: rel, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *loader) ignore(rel string) {
+	l.log.Debug("ignoring what lastmile does not use", "path", l.display(rel))
+}
+
+// entry is one directory entry, with symbolic links followed.
+type entry struct {
+	name  string
+	isDir bool
+}
+
+// readDir lists rel, sorted by name. A missing folder is empty.
+func (l *loader) readDir(rel string) []entry {
+	des, err := os.ReadDir(l.display(rel))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			l.errorf(rel, "cannot read the folder: %v", unwrapPath(err))
+		}
+		return nil
+	}
+	out := make([]entry, 0, len(des))
+	for _, de := range des {
+		e := entry{name: de.Name(), isDir: de.IsDir()}
+		if de.Type()&fs.ModeSymlink != 0 {
+			if fi, err := os.Stat(l.display(path.Join(rel, de.Name()))); err == nil {
+				e.isDir = fi.IsDir()
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readFile reads rel; ok is false when it does not exist. Other problems are
+// recorded as errors.
+func (l *loader) readFile(rel string) (src []byte, ok bool) {
+	p := l.display(rel)
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false
+	}
+	if err != nil {
+		l.errorf(rel, "cannot read the file: %v", unwrapPath(err))
+		return nil, false
+	}
+	if fi.IsDir() {
+		l.errorf(rel, "is a folder; it must be a file")
+		return nil, false
+	}
+	if !fi.Mode().IsRegular() {
+		l.errorf(rel, "is not a regular file")
+		return nil, false
+	}
+	if fi.Size() > maxFileSize {
+		l.errorf(rel, "the file is %d bytes, more than the %d lastmile reads; is it the right file?", fi.Size(), maxFileSize)
+		return nil, false
+	}
+	src, err = os.ReadFile(p)
+	if err != nil {
+		l.errorf(rel, "cannot read the file: %v", unwrapPath(err))
+		return nil, false
+	}
+	return src, true
+}
+
+// readInfo reads and decodes an info file into props; ok is false when it is
+// missing or broken (the error is recorded). kind names the resource in the
+// message for a missing file.
+func (l *loader) readInfo(rel string, props any, kind string) (*infoFile, bool) {
+	src, ok := l.readFile(rel)
+	if !ok {
+		if _, err := os.Stat(l.display(rel)); errors.Is(err, fs.ErrNotExist) {
+			l.errorf(rel, "missing; apiops writes one in every %s folder: add it, or remove the folder %s", kind, path.Dir(rel))
+		}
+		return nil, false
+	}
+	f, err := decodeInfo(l.display(rel), src, props)
+	if err != nil {
+		l.add(err)
+		return nil, false
+	}
+	l.infos[rel] = f
+	return f, true
+}
+
+func (l *loader) load() {
+	top := l.readDir(".")
+	known := map[string]bool{
+		dirAPIs: true, dirProducts: true, dirSubscriptions: true, dirNamedValues: true,
+		dirFragments: true, dirBackends: true, dirVersionSets: true,
+	}
+	for _, e := range top {
+		switch {
+		case known[e.name] && !e.isDir:
+			l.errorf(e.name, "is a file; apiops writes %s as a folder", e.name)
+		case known[e.name], e.name == fileGlobalPolicy, e.name == fileLastmile:
+		default:
+			l.ignore(e.name)
+		}
+	}
+	// Named values come first: every policy document gets them substituted as soon
+	// as it is parsed. Version sets and backends come before the APIs that use them.
+	l.loadNamedValues()
+	l.loadVersionSets()
+	l.loadBackends()
+	l.loadFragments()
+	if p := l.loadPolicy(fileGlobalPolicy, "policies"); p != nil {
+		l.svc.Policy = p
+	}
+	l.loadAPIs()
+	l.loadProducts()
+	l.loadSubscriptions()
+	l.checkRoutes()
+}
+
+// subdirs lists the folders under rel; files there are ignored with a debug line.
+func (l *loader) subdirs(rel string) []string {
+	var out []string
+	for _, e := range l.readDir(rel) {
+		if !e.isDir {
+			l.ignore(path.Join(rel, e.name))
+			continue
+		}
+		out = append(out, e.name)
+	}
+	return out
+}
+
+// children walks the entries of a resource folder: known names go to their
+// handler, the rest are ignored with a debug line.
+func (l *loader) children(rel string, known ...string) {
+	for _, e := range l.readDir(rel) {
+		if !slices.Contains(known, e.name) {
+			l.ignore(path.Join(rel, e.name))
+		}
+	}
+}
+
+// loadPolicy parses the policy document rel, if it exists, checks its root
+// element and substitutes named values into it.
+func (l *loader) loadPolicy(rel, root string) *Policy {
+	src, ok := l.readFile(rel)
+	if !ok {
+		return nil
+	}
+	file := l.display(rel)
+	doc, err := policyxml.Parse(file, src)
+	if err != nil {
+		l.add(fromPolicy(file, err)...)
+		return nil
+	}
+	if doc.Root == nil {
+		l.errorf(rel, "the document has no root element; write <%s> ... </%s>", root, root)
+		return nil
+	}
+	if doc.Root.Name != root {
+		what := "a policy document"
+		if root == "fragment" {
+			what = "a policy fragment"
+		}
+		l.add(&Error{File: file, Line: doc.Root.Pos.Line, Col: doc.Root.Pos.Col,
+			Msg: fmt.Sprintf("the root element is <%s>; %s must have a <%s> root", doc.Root.Name, what, root)})
+		return nil
+	}
+	if !l.substitute(file, doc) {
+		return nil
+	}
+	return &Policy{File: rel, Doc: doc}
+}
+
+// loadAPIs reads apis/<name>/ and apis/<name>;rev=<n>/.
+func (l *loader) loadAPIs() {
+	l.apiInfos = map[*API]*infoFile{}
+	l.opDirs = map[*API][]string{}
+	for _, name := range l.subdirs(dirAPIs) {
+		if err := l.ctx.Err(); err != nil {
+			return
+		}
+		if a := l.loadAPI(name); a != nil {
+			l.svc.APIs = append(l.svc.APIs, a)
+		}
+	}
+	l.pickCurrent()
+	for _, a := range l.svc.APIs {
+		l.checkSupport(a)
+	}
+	slices.SortFunc(l.svc.APIs, func(a, b *API) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return compareRevisions(a.Revision, b.Revision)
+	})
+}
+
+func compareRevisions(a, b string) int {
+	na, ea := strconv.Atoi(a)
+	nb, eb := strconv.Atoi(b)
+	if ea == nil && eb == nil {
+		return na - nb
+	}
+	return strings.Compare(a, b)
+}
+
+func (l *loader) loadAPI(folder string) *API {
+	dir := path.Join(dirAPIs, folder)
+	name, rev, hasRev := strings.Cut(folder, revSeparator)
+	if hasRev {
+		if _, err := strconv.Atoi(rev); err != nil || name == "" {
+			l.errorf(dir, "the folder name is not <api>;rev=<number>; rename it")
+			return nil
+		}
+	}
+	var p apiProps
+	info, ok := l.readInfo(path.Join(dir, "apiInformation.json"), &p, "API")
+	if !ok {
+		// Still read the policies, so that their errors are reported too.
+		l.loadPolicy(path.Join(dir, "policy.xml"), "policies")
+		return nil
+	}
+	a := &API{
+		Name:                 name,
+		Dir:                  dir,
+		DisplayName:          p.DisplayName,
+		Description:          p.Description,
+		ServiceURL:           p.ServiceURL,
+		SubscriptionRequired: p.SubscriptionRequired == nil || *p.SubscriptionRequired,
+		KeyHeader:            defaultKeyHeader,
+		KeyQuery:             defaultKeyQuery,
+		Revision:             p.APIRevision,
+		IsCurrent:            p.IsCurrent != nil && *p.IsCurrent,
+		Version:              p.APIVersion,
+		Type:                 strings.ToLower(cmpOr(p.Type, p.APIType, "http")),
+	}
+	if a.DisplayName == "" {
+		a.DisplayName = name
+	}
+	for _, proto := range p.Protocols {
+		a.Protocols = append(a.Protocols, strings.ToLower(proto))
+	}
+	if k := p.SubscriptionKeyParameterNames; k != nil {
+		a.KeyHeader = cmpOr(k.Header, defaultKeyHeader)
+		a.KeyQuery = cmpOr(k.Query, defaultKeyQuery)
+	}
+	if p.Path == nil {
+		l.add(info.errorAt([]string{"properties"}, `"path" is missing; set it to the API URL suffix (the part after the gateway's host, "" for the root)`))
+	} else {
+		a.Path = strings.Trim(*p.Path, "/")
+	}
+	switch {
+	case a.Revision == "" && hasRev:
+		a.Revision = rev
+	case a.Revision == "":
+		a.Revision = "1"
+	case hasRev && a.Revision != rev:
+		l.add(info.errorAt([]string{"properties", "apiRevision"}, fmt.Sprintf(
+			"apiRevision is %q but the folder name says rev=%s; make them agree", a.Revision, rev)))
+	}
+	if id := p.APIVersionSetID; id != "" {
+		vs := lastSegment(id, "apiVersionSets")
+		if set, ok := l.svc.VersionSets[vs]; ok {
+			a.VersionSet = set
+		} else {
+			l.add(info.errorAt([]string{"properties", "apiVersionSetId"}, fmt.Sprintf(
+				"version set %q does not exist; add %s/%s/versionSetInformation.json or fix apiVersionSetId", vs, dirVersionSets, vs)))
+		}
+	}
+	l.apiInfos[a] = info
+	a.Policy = l.loadPolicy(path.Join(dir, "policy.xml"), "policies")
+
+	var specs []string
+	var opFolders []string
+	for _, e := range l.readDir(dir) {
+		rel := path.Join(dir, e.name)
+		switch {
+		case e.name == "apiInformation.json" || e.name == "policy.xml":
+		case !e.isDir && strings.HasPrefix(e.name, "specification."):
+			specs = append(specs, e.name)
+		case e.name == "operations" && e.isDir:
+			for _, op := range l.subdirs(rel) {
+				opFolders = append(opFolders, op)
+			}
+		default:
+			l.ignore(rel)
+		}
+	}
+	l.loadSpec(a, specs)
+	l.loadOperationPolicies(a, opFolders)
+	return a
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// lastSegment returns the name after the last "/<kind>/" in an id such as
+// "/apiVersionSets/vs1" or a full ARM id; an id without that segment is taken as
+// the name itself.
+func lastSegment(id, kind string) string {
+	parts := strings.Split(strings.Trim(id, "/"), "/")
+	for i := len(parts) - 2; i >= 0; i-- {
+		if strings.EqualFold(parts[i], kind) {
+			return parts[i+1]
+		}
+	}
+	return parts[len(parts)-1]
+}
+
+// specKinds maps a specification's extension to what it is. OpenAPI is read;
+// the others make the API unsupported.
+var specKinds = map[string]string{
+	"yaml": "openapi", "yml": "openapi", "json": "openapi",
+	"graphql": "graphql", "gql": "graphql", "wsdl": "wsdl", "wadl": "wadl",
+}
+
+func (l *loader) loadSpec(a *API, specs []string) {
+	var chosen string
+	for _, s := range specs {
+		ext := strings.ToLower(strings.TrimPrefix(path.Ext(s), "."))
+		if _, ok := specKinds[ext]; !ok {
+			l.ignore(path.Join(a.Dir, s))
+			continue
+		}
+		if chosen != "" {
+			l.errorf(path.Join(a.Dir, s), "the API has two specifications (%s and %s); delete the one that is not current", chosen, s)
+			continue
+		}
+		chosen = s
+	}
+	if chosen == "" {
+		return
+	}
+	a.Spec = path.Join(a.Dir, chosen)
+	kind := specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(chosen), "."))]
+	if kind != "openapi" {
+		return // checkSupport reports it
+	}
+	src, ok := l.readFile(a.Spec)
+	if !ok {
+		return
+	}
+	ops, warns, errs := parseSpec(l.ctx, l.display(a.Spec), src)
+	l.add(errs...)
+	for _, w := range warns {
+		l.warnf(a.Spec, "%s", w.Msg)
+	}
+	a.Operations = make([]*Operation, 0, len(ops))
+	for _, o := range ops {
+		a.Operations = append(a.Operations, o.op)
+	}
+}
+
+// loadOperationPolicies reads operations/<op>/policy.xml for each folder and
+// attaches it to the operation whose operationId is the folder name.
+func (l *loader) loadOperationPolicies(a *API, folders []string) {
+	for _, op := range folders {
+		dir := path.Join(a.Dir, "operations", op)
+		l.children(dir, "policy.xml")
+		pol := l.loadPolicy(path.Join(dir, "policy.xml"), "policies")
+		if pol == nil {
+			continue
+		}
+		i := slices.IndexFunc(a.Operations, func(o *Operation) bool { return o.Name == op })
+		switch {
+		case i >= 0:
+			a.Operations[i].Policy = pol
+		case specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(a.Spec), "."))] != "openapi" && a.Spec != "":
+			// Operations of GraphQL, SOAP and WADL APIs are not read; the API is
+			// reported as unsupported.
+		case a.Spec == "":
+			l.errorf(dir, "there is a policy for operation %q, but the API has no specification to define operations; add %s/specification.yaml or remove the folder", op, a.Dir)
+		default:
+			ids := make([]string, len(a.Operations))
+			for j, o := range a.Operations {
+				ids[j] = o.Name
+			}
+			slices.Sort(ids)
+			known := "the specification defines no operations"
+			if len(ids) > 0 {
+				known = "known operationIds: " + strings.Join(ids, ", ")
+			}
+			l.errorf(dir, "operation folder %q matches no operationId in %s (%s); rename the folder to the operation's operationId", op, a.Spec, known)
+		}
+	}
+}
+
+// pickCurrent decides which revision of each API is current: the one that says
+// isCurrent, else the folder without ";rev=", else the only one.
+func (l *loader) pickCurrent() {
+	groups := map[string][]*API{}
+	var names []string
+	for _, a := range l.svc.APIs {
+		if _, ok := groups[a.Name]; !ok {
+			names = append(names, a.Name)
+		}
+		groups[a.Name] = append(groups[a.Name], a)
+	}
+	for _, name := range names {
+		revs := groups[name]
+		var marked []*API
+		for _, a := range revs {
+			if a.IsCurrent {
+				marked = append(marked, a)
+			}
+		}
+		switch {
+		case len(marked) > 1:
+			for _, a := range marked[1:] {
+				l.add(l.apiInfos[a].errorAt([]string{"properties", "isCurrent"}, fmt.Sprintf(
+					"revision %s of API %s says isCurrent, and so does %s; only one revision can be current", a.Revision, name, marked[0].Dir)))
+			}
+		case len(marked) == 1:
+		default:
+			base := slices.IndexFunc(revs, func(a *API) bool { return !strings.Contains(a.Dir, revSeparator) })
+			switch {
+			case base >= 0:
+				revs[base].IsCurrent = true
+			case len(revs) == 1:
+				revs[0].IsCurrent = true
+			default:
+				dirs := make([]string, len(revs))
+				for i, a := range revs {
+					dirs[i] = a.Dir
+				}
+				l.errorf(path.Join(dirAPIs, name), "API %s has revisions %s and none is current; set \"isCurrent\": true in the apiInformation.json of the one to serve", name, strings.Join(dirs, ", "))
+			}
+		}
+		// The revisions share the API's path and subscription settings in API
+		// Management; a revision with another path is a mistake.
+		var cur *API
+		for _, a := range revs {
+			if a.IsCurrent {
+				cur = a
+			}
+		}
+		if cur == nil {
+			continue
+		}
+		for _, a := range revs {
+			if a != cur && a.Path != cur.Path {
+				l.warnf(a.Dir, "revision %s has path %q but the current revision (%s) has %q; only the current revision is served", a.Revision, a.Path, cur.Dir, cur.Path)
+			}
+		}
+	}
+}
+
+// checkSupport marks the APIs that lastmile does not serve yet and warns about
+// the current ones.
+func (l *loader) checkSupport(a *API) {
+	var why string
+	switch a.Type {
+	case "http", "":
+	case "graphql":
+		why = "GraphQL APIs are not served yet"
+	case "soap":
+		why = "SOAP APIs are not served yet"
+	case "websocket":
+		why = "WebSocket APIs are not served yet"
+	case "grpc":
+		why = "gRPC APIs are not served yet"
+	case "odata":
+		why = "OData APIs are not served yet"
+	default:
+		why = fmt.Sprintf("APIs of type %q are not served", a.Type)
+	}
+	if why == "" && a.Spec != "" {
+		switch specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(a.Spec), "."))] {
+		case "graphql":
+			why = "GraphQL APIs are not served yet"
+		case "wsdl":
+			why = "APIs described by WSDL are not served yet"
+		case "wadl":
+			why = "APIs described by WADL are not served yet"
+		}
+	}
+	if why == "" {
+		return
+	}
+	a.Unsupported = why
+	if a.IsCurrent {
+		l.warnf(a.Dir, "%s; requests under /%s will get 404", why, a.RoutePath())
+	}
+}
+
+// checkRoutes reports served APIs that would answer the same requests.
+func (l *loader) checkRoutes() {
+	seen := map[string]*API{}
+	for _, a := range l.svc.Served() {
+		key := strings.ToLower(a.RoutePath())
+		if vs := a.VersionSet; vs != nil && vs.Scheme != SchemeSegment {
+			key += "\x00" + vs.Scheme + "\x00" + strings.ToLower(vs.QueryName+vs.HeaderName) + "\x00" + strings.ToLower(a.Version)
+		}
+		prev, ok := seen[key]
+		if !ok {
+			seen[key] = a
+			continue
+		}
+		info := l.apiInfos[a]
+		l.add(info.errorAt([]string{"properties", "path"}, fmt.Sprintf(
+			"API %s is served at /%s, and so is API %s (%s/apiInformation.json); give one of them another path, or make them versions in one version set",
+			a.Name, a.RoutePath(), prev.Name, prev.Dir)))
+	}
+}

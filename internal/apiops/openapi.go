@@ -1,0 +1,379 @@
+package apiops
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
+)
+
+// specOp is an operation read from a specification, with the positions of its
+// method key and operationId for errors.
+type specOp struct {
+	op        *Operation
+	line, col int // of the operationId value, or of the method key when it has none
+}
+
+// opKey identifies an operation in a specification.
+type opKey struct{ path, method string }
+
+// parseSpec reads an OpenAPI 2 (Swagger) or 3 specification and returns its
+// operations. file names it in errors. API Management accepts YAML and JSON, and
+// so does this; $refs to other files are refused, since an extracted folder has
+// none.
+func parseSpec(ctx context.Context, file string, src []byte) ([]specOp, []Warning, []*Error) {
+	src = bytes.TrimPrefix(src, bom)
+	errf := func(line, col int, format string, args ...any) []*Error {
+		return []*Error{{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}}
+	}
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, nil, errf(0, 0, "the specification is empty; export the API's OpenAPI document into it or delete the file")
+	}
+	isJSON := bytes.TrimSpace(src)[0] == '{'
+	if isJSON {
+		var v any
+		if err := json.Unmarshal(src, &v); err != nil {
+			e := (&infoFile{file: file, src: src}).jsonError(err, nil)
+			e.Msg = strings.Replace(e.Msg, "invalid JSON", "invalid JSON in the specification", 1)
+			return nil, nil, []*Error{e}
+		}
+	}
+	// The YAML tree gives positions (JSON is YAML), the version and, for Swagger 2,
+	// the input to its JSON decoder.
+	var root yaml.Node
+	if err := yaml.Unmarshal(src, &root); err != nil {
+		if isJSON {
+			return nil, nil, errf(0, 0, "the specification is valid JSON that could not be read as YAML too (%v); please report this", err)
+		}
+		line, msg := 0, strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		return nil, nil, errf(line, 0, "invalid YAML in the specification: %s", msg)
+	}
+	doc := &root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	if doc.Kind != yaml.MappingNode {
+		return nil, nil, errf(doc.Line, doc.Column, "the specification is not an OpenAPI document: its top level is not a mapping")
+	}
+	oa, sw := mapValue(doc, "openapi"), mapValue(doc, "swagger")
+	var v3 *openapi3.T
+	switch {
+	case oa != nil && oa.Kind == yaml.ScalarNode && strings.HasPrefix(oa.Value, "3."):
+		loader := openapi3.NewLoader()
+		loader.Context = ctx
+		loader.IsExternalRefsAllowed = false
+		t, err := loader.LoadFromData(src)
+		if err != nil {
+			return nil, nil, kinError(file, "OpenAPI 3", err)
+		}
+		v3 = t
+	case sw != nil && sw.Kind == yaml.ScalarNode && sw.Value == "2.0" || sw != nil && sw.Value == "2":
+		j, err := nodeJSON(doc)
+		if err != nil {
+			return nil, nil, errf(0, 0, "%v", err)
+		}
+		var t2 openapi2.T
+		if err := json.Unmarshal(j, &t2); err != nil {
+			return nil, nil, kinError(file, "Swagger 2.0", err)
+		}
+		t, err := openapi2conv.ToV3(&t2)
+		if err != nil {
+			return nil, nil, kinError(file, "Swagger 2.0", err)
+		}
+		v3 = t
+	case oa != nil:
+		return nil, nil, errf(oa.Line, oa.Column, "OpenAPI version %q is not supported; lastmile reads OpenAPI 3.x and Swagger 2.0", oa.Value)
+	case sw != nil:
+		return nil, nil, errf(sw.Line, sw.Column, "Swagger version %q is not supported; lastmile reads OpenAPI 3.x and Swagger 2.0", sw.Value)
+	default:
+		return nil, nil, errf(doc.Line, doc.Column, `the specification is not an OpenAPI document: it has neither "openapi" nor "swagger" at the top level`)
+	}
+	return operations(file, doc, v3)
+}
+
+// kinError reports a kin-openapi error, with the line it names if it names one.
+func kinError(file, what string, err error) []*Error {
+	msg := err.Error()
+	e := &Error{File: file, Msg: fmt.Sprintf("not a valid %s document: %s", what, msg), Err: err}
+	if m := lineInMsg.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+	}
+	return []*Error{e}
+}
+
+var (
+	yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	lineInMsg   = regexp.MustCompile(`\bline (\d+)\b`)
+)
+
+// operations lists the operations of a loaded document: paths and API
+// Management's x-ms-paths (paths with a query part).
+func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning, []*Error) {
+	pos := map[opKey][2]int{}
+	idPos := map[opKey][2]int{}
+	for _, section := range []string{"paths", "x-ms-paths"} {
+		paths := mapValue(doc, section)
+		if paths == nil || paths.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(paths.Content); i += 2 {
+			p, item := paths.Content[i], resolveAlias(paths.Content[i+1])
+			if item == nil || item.Kind != yaml.MappingNode {
+				continue
+			}
+			for j := 0; j+1 < len(item.Content); j += 2 {
+				m, op := item.Content[j], resolveAlias(item.Content[j+1])
+				k := opKey{normPath(p.Value), strings.ToUpper(m.Value)}
+				pos[k] = [2]int{m.Line, m.Column}
+				if op != nil && op.Kind == yaml.MappingNode {
+					if id := mapValue(op, "operationId"); id != nil {
+						idPos[k] = [2]int{id.Line, id.Column}
+					}
+				}
+			}
+		}
+	}
+
+	type item struct {
+		path string
+		ops  map[string]*openapi3.Operation
+	}
+	var items []item
+	if t.Paths != nil {
+		for p, pi := range t.Paths.Map() {
+			if pi != nil {
+				items = append(items, item{p, pi.Operations()})
+			}
+		}
+	}
+	if raw, ok := t.Extensions["x-ms-paths"]; ok {
+		var extra openapi3.Paths
+		if j, err := json.Marshal(raw); err == nil && json.Unmarshal(j, &extra) == nil {
+			for p, pi := range extra.Map() {
+				if pi != nil {
+					items = append(items, item{p, pi.Operations()})
+				}
+			}
+		}
+	}
+
+	var out []specOp
+	for _, it := range items {
+		for method, o := range it.ops {
+			if o == nil {
+				continue
+			}
+			k := opKey{normPath(it.path), strings.ToUpper(method)}
+			so := specOp{op: &Operation{
+				Name:        o.OperationID,
+				DisplayName: o.Summary,
+				Method:      k.method,
+				URLTemplate: k.path,
+			}}
+			if p, ok := idPos[k]; ok {
+				so.line, so.col = p[0], p[1]
+			} else if p, ok := pos[k]; ok {
+				so.line, so.col = p[0], p[1]
+			}
+			out = append(out, so)
+		}
+	}
+	slices.SortFunc(out, func(a, b specOp) int {
+		if c := strings.Compare(a.op.URLTemplate, b.op.URLTemplate); c != 0 {
+			return c
+		}
+		return methodRank(a.op.Method) - methodRank(b.op.Method)
+	})
+
+	var errs []*Error
+	var warns []Warning
+	var unnamed []string
+	seen := map[string]specOp{}
+	for i := range out {
+		o := out[i].op
+		if o.Name == "" {
+			o.Name = syntheticName(o.Method, o.URLTemplate)
+			unnamed = append(unnamed, fmt.Sprintf("%s %s as %s", o.Method, o.URLTemplate, o.Name))
+		}
+		if prev, ok := seen[o.Name]; ok {
+			errs = append(errs, &Error{File: file, Line: out[i].line, Col: out[i].col, Msg: fmt.Sprintf(
+				"operationId %q of %s %s is also the operationId of %s %s (line %d); operation ids must be unique within an API",
+				o.Name, o.Method, o.URLTemplate, prev.op.Method, prev.op.URLTemplate, prev.line)})
+			continue
+		}
+		seen[o.Name] = out[i]
+	}
+	if len(unnamed) > 0 {
+		warns = append(warns, Warning{Msg: "operations without an operationId were named by method and path: " + strings.Join(unnamed, ", ") +
+			"; add operationId to them to name their policy folders"})
+	}
+	return out, warns, errs
+}
+
+// normPath returns an OpenAPI path key as a URL template with a leading slash.
+func normPath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return "/" + p
+	}
+	return p
+}
+
+func methodRank(m string) int {
+	if i := slices.Index([]string{"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}, m); i >= 0 {
+		return i
+	}
+	return 100
+}
+
+// syntheticName names an operation that has no operationId: "get-items-id" for
+// GET /items/{id}.
+func syntheticName(method, tmpl string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	dash := true
+	for _, r := range strings.ToLower(tmpl) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash {
+				b.WriteByte('-')
+				dash = false
+			}
+			b.WriteRune(r)
+		} else {
+			dash = true
+		}
+	}
+	return b.String()
+}
+
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return resolveAlias(m.Content[i+1])
+		}
+	}
+	return nil
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 32; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// maxSpecNodes bounds the JSON built from a YAML specification, so that aliases
+// cannot expand a small file into a huge one.
+const maxSpecNodes = 2_000_000
+
+// nodeJSON converts a YAML tree to JSON for decoders that only read JSON
+// (kin-openapi's Swagger 2.0 types). Keys are their text; a timestamp-looking
+// scalar stays a string; "swagger" and "info.version" stay strings even when
+// written as numbers (swagger: 2.0, version: 1.0), as authors mean them.
+func nodeJSON(n *yaml.Node) ([]byte, error) {
+	budget := maxSpecNodes
+	v, err := nodeValue(n, &budget, "")
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+func nodeValue(n *yaml.Node, budget *int, path string) (any, error) {
+	n = resolveAlias(n)
+	if n == nil {
+		return nil, nil
+	}
+	*budget--
+	if *budget < 0 {
+		return nil, errors.New("the specification is too large once its YAML aliases are expanded")
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return nodeValue(n.Content[0], budget, path)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolveAlias(n.Content[i])
+			if k.ShortTag() == "!!merge" {
+				merged, err := nodeValue(n.Content[i+1], budget, path)
+				if err != nil {
+					return nil, err
+				}
+				if mm, ok := merged.(map[string]any); ok {
+					for mk, mv := range mm {
+						if _, ok := m[mk]; !ok {
+							m[mk] = mv
+						}
+					}
+				}
+				continue
+			}
+			v, err := nodeValue(n.Content[i+1], budget, path+"/"+k.Value)
+			if err != nil {
+				return nil, err
+			}
+			m[k.Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeValue(c, budget, path+"/-")
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, v)
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		if path == "/swagger" || path == "/info/version" {
+			return n.Value, nil
+		}
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			if n.Decode(&b) == nil {
+				return b, nil
+			}
+		case "!!int":
+			var i int64
+			if n.Decode(&i) == nil {
+				return i, nil
+			}
+			var f float64
+			if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				return f, nil
+			}
+		case "!!float":
+			var f float64
+			if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				return f, nil
+			}
+		}
+		return n.Value, nil
+	}
+	return nil, nil
+}
