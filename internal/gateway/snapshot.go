@@ -14,8 +14,9 @@ import (
 // subscriptions. It is immutable once built; a reload builds a new one and the
 // Handler swaps it in atomically.
 type Snapshot struct {
-	apis       []*api // longest path first
-	subs       map[string]*subscription
+	apis       []*api                   // longest path first
+	subs       map[string]*subscription // by key
+	list       []SubscriptionInfo
 	deployment *exchange.Deployment
 	// Warnings are the load warnings, for the operator.
 	Warnings []string

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/lastmile-gw/lastmile/internal/gateway"
+)
+
+// cmdSubscriptions lists the subscriptions and their keys, including the keys
+// lastmile generated for subscriptions whose extract has none.
+func cmdSubscriptions(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var sf serveFlags
+	fs := newFlagSet("subscriptions", getenv, stderr)
+	sf.declare(fs, false)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, sf.logLevel)
+	if err != nil {
+		return err
+	}
+	state, err := sf.stateDir(getenv)
+	if err != nil {
+		return err
+	}
+	subs, err := gateway.ListSubscriptions(ctx, sf.config, state, log)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSCOPE\tSTATE\tPRIMARY KEY\tSECONDARY KEY")
+	for _, s := range subs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Scope, s.State, s.PrimaryKey, s.SecondaryKey)
+	}
+	return tw.Flush()
+}

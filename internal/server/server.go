@@ -1,0 +1,229 @@
+// Package server runs lastmile: it loads the configuration, starts the embedded
+// identity provider and the data plane, reloads on request, and shuts down
+// gracefully. `lastmile serve`, `lastmile demo` and the end-to-end tests all start
+// the gateway through it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/identity"
+	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/statedir"
+)
+
+// Options say what to run. Empty listener addresses come from lastmile.yaml, then
+// from the defaults (:8080 and 127.0.0.1:8081).
+type Options struct {
+	ConfigDir      string
+	Listen         string
+	IdentityListen string
+	StateDir       string
+	Logger         *slog.Logger
+	// Expr compiles policy expressions; nil means expressions are refused.
+	Expr pipeline.ExprCompiler
+}
+
+// Server is a running gateway and identity provider.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	cfg     *config.Config
+	state   *statedir.Dir
+	idp     *idp.Provider
+	tokens  *identity.Cache
+	handler *gateway.Handler
+	builder *gateway.Builder
+
+	gwLn, idLn   net.Listener
+	gwSrv, idSrv *http.Server
+
+	reloadMu sync.Mutex
+}
+
+// New loads the configuration, opens the state directory, starts the identity
+// provider, compiles the gateway's snapshot and binds both listeners. Nothing is
+// served until Serve.
+func New(ctx context.Context, o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ConfigDir == "" {
+		return nil, errors.New("no configuration folder: pass --config DIR (an APIOps extract)")
+	}
+	s := &Server{opts: o, log: o.Logger}
+	cfg, err := config.Load(filepath.Join(o.ConfigDir, "lastmile.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	s.cfg = cfg
+	if s.state, err = statedir.Open(o.StateDir); err != nil {
+		return nil, err
+	}
+
+	gwAddr := firstNonEmpty(o.Listen, cfg.Listeners.Gateway)
+	idAddr := firstNonEmpty(o.IdentityListen, cfg.Listeners.Identity)
+	if s.idLn, err = net.Listen("tcp", idAddr); err != nil {
+		return nil, fmt.Errorf("identity listener: %w", err)
+	}
+	if s.gwLn, err = net.Listen("tcp", gwAddr); err != nil {
+		s.idLn.Close()
+		return nil, fmt.Errorf("gateway listener: %w", err)
+	}
+	fail := func(err error) (*Server, error) {
+		s.gwLn.Close()
+		s.idLn.Close()
+		return nil, err
+	}
+
+	issuer := cfg.Listeners.Issuer
+	if issuer == "" {
+		issuer = "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+	}
+	s.idp, err = idp.New(ctx, idpConfig(cfg, issuer), s.state, idp.WithLogger(s.log))
+	if err != nil {
+		return fail(err)
+	}
+	s.tokens = identity.NewCache(s.idp, identity.WithLogger(s.log))
+
+	s.builder = &gateway.Builder{
+		ConfigDir: o.ConfigDir,
+		Config:    cfg,
+		State:     s.state,
+		Tokens:    tokenAdapter{s.tokens},
+		Expr:      o.Expr,
+		Logger:    s.log,
+	}
+	snap, err := s.builder.Build(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	s.handler = gateway.NewHandler(s.log)
+	s.handler.Swap(snap)
+
+	s.gwSrv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.idSrv = &http.Server{
+		Handler:           s.idp.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+func idpConfig(cfg *config.Config, issuer string) idp.Config {
+	c := idp.Config{
+		Issuer:        issuer,
+		TenantID:      cfg.Identity.TenantID,
+		TokenLifetime: cfg.Identity.TokenLifetime,
+	}
+	for _, u := range cfg.Identity.UserAssignedIdentities {
+		c.UserAssigned = append(c.UserAssigned, idp.UserAssignedIdentity{Name: u.Name, ClientID: u.ClientID})
+	}
+	for _, r := range cfg.Identity.Resources {
+		res := idp.Resource{ID: r.ID, Roles: r.Roles, Assignments: map[string][]string{}}
+		for _, a := range r.Assignments {
+			res.Assignments[a.Identity] = a.Roles
+		}
+		c.Resources = append(c.Resources, res)
+	}
+	return c
+}
+
+// tokenAdapter gives policies the cached token's value.
+type tokenAdapter struct{ c *identity.Cache }
+
+func (t tokenAdapter) AccessToken(ctx context.Context, clientID, resource string) (string, error) {
+	tok, err := t.c.Token(ctx, clientID, resource)
+	return tok.Value, err
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// loopbackAddr names a listener's address for URLs: an unspecified host
+// (0.0.0.0 or ::) becomes 127.0.0.1.
+func loopbackAddr(a *net.TCPAddr) string {
+	if a.IP == nil || a.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(a.Port))
+	}
+	return a.String()
+}
+
+// GatewayURL is the data plane's base URL.
+func (s *Server) GatewayURL() string { return "http://" + loopbackAddr(s.gwLn.Addr().(*net.TCPAddr)) }
+
+// IdentityURL is the identity listener's base URL.
+func (s *Server) IdentityURL() string { return "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr)) }
+
+// Issuer is the identity provider's issuer URL.
+func (s *Server) Issuer() string { return s.idp.Issuer() }
+
+// Provider returns the embedded identity provider.
+func (s *Server) Provider() *idp.Provider { return s.idp }
+
+// Snapshot returns the configuration being served.
+func (s *Server) Snapshot() *gateway.Snapshot { return s.handler.Snapshot() }
+
+// Serve serves both listeners until ctx is done, then shuts down gracefully,
+// letting requests in flight finish for up to 10 seconds.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
+	go func() { errc <- s.idSrv.Serve(s.idLn) }()
+	s.log.Info("lastmile is serving", "gateway", s.GatewayURL(), "identity", s.IdentityURL(), "issuer", s.Issuer())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	s.gwSrv.Shutdown(shutCtx)
+	s.idSrv.Shutdown(shutCtx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Reload rebuilds the snapshot from the configuration folder and swaps it in. On
+// any error the running snapshot stays and the error is returned. The identity
+// provider's settings (lastmile.yaml's identity section) are read at start only.
+func (s *Server) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	snap, err := s.builder.Build(ctx)
+	if err != nil {
+		return err
+	}
+	s.handler.Swap(snap)
+	return nil
+}
+
+// Close stops both listeners at once.
+func (s *Server) Close() error {
+	return errors.Join(s.gwSrv.Close(), s.idSrv.Close())
+}
