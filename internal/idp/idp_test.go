@@ -150,7 +150,7 @@ func TestIssueRefusals(t *testing.T) {
 			[]string{`"api://orders/v2"`}},
 		{"empty resource", "", "", idp.ErrUnknownResource, "AADSTS500011", nil},
 		{"unknown client id", "0f0f0f0f-1111-4222-8333-444455556666", "api://orders", idp.ErrUnknownIdentity, "AADSTS700016",
-			[]string{"0f0f0f0f-1111-4222-8333-444455556666", "user-assigned"}},
+			[]string{"0f0f0f0f-1111-4222-8333-444455556666", "identity.userAssignedIdentities"}},
 		{"client id that is not a GUID", "reports", "api://orders", idp.ErrUnknownIdentity, "AADSTS700016", []string{`"reports"`}},
 		{"object id instead of client id", p.SystemIdentity().ObjectID, "api://orders", idp.ErrUnknownIdentity, "AADSTS700016", nil},
 	}
