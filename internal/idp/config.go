@@ -93,6 +93,7 @@ type ConfigError struct {
 	Msg string
 }
 
+// Error returns the field and the message.
 func (e *ConfigError) Error() string { return "identity provider config: " + e.Field + ": " + e.Msg }
 
 // compiled is a validated Config.

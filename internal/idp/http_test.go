@@ -32,7 +32,7 @@ func do(t *testing.T, method, url string, header map[string]string) (*http.Respo
 }
 
 func TestDiscoveryDocument(t *testing.T) {
-	for _, path := range []string{"", "/tenants/a"} {
+	for _, path := range []string{"", "/tenants/a", "/tenants/a%20b"} {
 		t.Run("issuer path "+strconv.Quote(path), func(t *testing.T) {
 			p, srv := serve(t, path, testConfig, openState(t, t.TempDir()))
 			issuer := srv.URL + path

@@ -24,7 +24,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,7 +111,8 @@ func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (
 	}
 	p.keys.Store(ring)
 
-	base := strings.TrimSuffix(c.issuerURL.EscapedPath(), "/")
+	// Requests are matched on the decoded path, as net/http gives it.
+	base := c.issuerURL.Path
 	p.discoveryPath = base + "/.well-known/openid-configuration"
 	p.metadataPath = "/.well-known/oauth-authorization-server" + base // RFC 8414 §3.1
 	p.jwksPath = base + "/.well-known/jwks.json"

@@ -69,6 +69,7 @@ type Error struct {
 	kind error
 }
 
+// Error returns the code and the description, as Entra writes them.
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
 
 // Unwrap returns the sentinel for the kind of error and identity.ErrConfiguration.
