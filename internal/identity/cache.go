@@ -22,10 +22,11 @@ import (
 //     every request while the refresh runs. Without requests nothing is refreshed:
 //     idle keys cost nothing.
 //   - outage: a failed refresh is retried after an exponential backoff with jitter
-//     (1s, 2s, 4s ... capped at 1m by default), and the cached token is still served
-//     until the safety margin before its expiry: min(5m, L/6) by default. For a 1h
-//     token that is 25 minutes of issuer outage without a failed request; for a 5m
-//     token, about 80 seconds.
+//     (by default 1s, 2s, 4s ... capped at 1m, each delay drawn from its upper
+//     half), and the cached token is still served until the safety margin before
+//     its expiry: min(5m, L/6) by default. An issuer outage that starts after a
+//     refresh therefore goes unnoticed for L/2 minus the margin: about 25 minutes
+//     for 1h tokens (22 at worst with the jitter), about 100 seconds for 5m tokens.
 //   - at the margin the token is never served again (a backend could see it expire in
 //     flight, Envoy #44674); one request waits for a new attempt and the others wait
 //     with it. If that fails too, requests get an *UnavailableError until the backoff
