@@ -39,10 +39,10 @@ type Builder struct {
 	tErr error
 }
 
-func (b *Builder) transport() (http.RoundTripper, error) {
+func (b *Builder) transport(cfg *config.Config) (http.RoundTripper, error) {
 	b.once.Do(func() {
 		if b.Transport == nil {
-			b.Transport, b.tErr = proxy.NewTransport(b.Config.Backend.CAFile)
+			b.Transport, b.tErr = proxy.NewTransport(cfg.Backend.CAFile)
 		}
 	})
 	return b.Transport, b.tErr
@@ -63,13 +63,13 @@ func (b *Builder) Build(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := b.transport()
-	if err != nil {
-		return nil, err
-	}
 	cfg := b.Config
 	if cfg == nil {
 		cfg = config.Default()
+	}
+	tr, err := b.transport(cfg)
+	if err != nil {
+		return nil, err
 	}
 	backends := make(map[string]policies.Backend, len(svc.Backends))
 	for name, be := range svc.Backends {

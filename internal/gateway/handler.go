@@ -158,12 +158,13 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		x.Request.Certificate = r.TLS.PeerCertificates[0]
 	}
+	// The suffix is the escaped path below the API's path, trailing slash included.
 	suffix := ""
 	if len(rest) > 0 {
 		suffix = "/" + strings.Join(rest, "/")
-		if strings.HasSuffix(r.URL.EscapedPath(), "/") {
-			suffix += "/"
-		}
+	}
+	if p := r.URL.EscapedPath(); strings.HasSuffix(p, "/") && len(p) > 1 && !strings.HasSuffix(suffix, "/") {
+		suffix += "/"
 	}
 	if base := a.info.ServiceURL; base != nil {
 		x.Backend.BaseURL = base

@@ -68,9 +68,6 @@ type Compiler struct {
 // expressions (NoExpressions when nil); fragments are the policy fragments by name,
 // for include-fragment.
 func NewCompiler(r *Registry, expr ExprCompiler, fragments map[string]*policyxml.Document) *Compiler {
-	if expr == nil {
-		expr = NoExpressions
-	}
 	return &Compiler{registry: r, expr: expr, fragments: fragments}
 }
 
@@ -298,6 +295,14 @@ func (c *Compiler) Value(v policyxml.Value) Value {
 		return Value{lit: v.String(), src: v}
 	}
 	text := v.String()
+	if c.expr == nil {
+		msg := "policy expressions are not supported yet"
+		if raw, ok := c.rawText(v); ok {
+			msg += ": " + raw
+		}
+		c.errs = append(c.errs, c.Errorf(v.Pos(), "%s", msg))
+		return Value{lit: text, src: v}
+	}
 	trimmed := strings.TrimLeft(text, " \t\r\n")
 	lead := len(text) - len(trimmed)
 	trimmed = strings.TrimRight(trimmed, " \t\r\n")
@@ -309,6 +314,24 @@ func (c *Compiler) Value(v policyxml.Value) Value {
 		return Value{lit: text, src: v}
 	}
 	return Value{expr: e, isExpr: true, src: v, file: c.doc.File}
+}
+
+// rawText returns a value's text as written in the file, before named values
+// were substituted (they may be secrets), when it can be recovered and is short.
+func (c *Compiler) rawText(v policyxml.Value) (string, bool) {
+	text := strings.TrimRight(v.String(), " \t\r\n")
+	if text == "" {
+		return "", false
+	}
+	start, end := v.Pos().Offset, v.PosAt(len(text)-1).Offset+1
+	if start < 0 || end > len(c.doc.Src) || start >= end || end-start > 200 {
+		return "", false
+	}
+	raw := strings.TrimSpace(string(c.doc.Src[start:end]))
+	if last := raw[len(raw)-1]; last != ')' && last != '}' {
+		return "", false
+	}
+	return raw, true
 }
 
 // Attr returns the compiled attribute and whether it is present.

@@ -75,9 +75,9 @@ func TestComposeBase(t *testing.T) {
 	</policies>`)
 
 	tests := []struct {
-		name                string
-		docs                []*pipeline.Document
-		wantIn, wantOut     string
+		name            string
+		docs            []*pipeline.Document
+		wantIn, wantOut string
 	}{
 		{"all scopes", []*pipeline.Document{global, product, apiDoc, op}, "api-before,global,product,api-after,operation", "api-out"},
 		{"no product", []*pipeline.Document{global, nil, apiDoc, op}, "api-before,global,api-after,operation", "api-out"},
@@ -125,7 +125,7 @@ func TestCompileErrors(t *testing.T) {
 		{
 			name: "expression before the expression language",
 			src:  "<policies><inbound>\n<set-variable name=\"x\" value=\"@(context.RequestId)\" /></inbound></policies>",
-			want: []string{"p.xml:2:31: policy expressions are not supported yet"},
+			want: []string{"p.xml:2:31: policy expressions are not supported yet: @(context.RequestId)"},
 		},
 		{
 			name: "every error is reported",

@@ -22,14 +22,9 @@ type ExprError struct {
 	Msg    string
 }
 
-// ExprCompiler compiles the source of one expression, "@(...)" or "@{...}".
+// ExprCompiler compiles the source of one expression, "@(...)" or "@{...}". A nil
+// ExprCompiler refuses every expression with a positioned error.
 type ExprCompiler func(src string) (Expression, []ExprError)
-
-// NoExpressions is the ExprCompiler for a gateway without the expression language:
-// every expression is a positioned error.
-func NoExpressions(src string) (Expression, []ExprError) {
-	return nil, []ExprError{{Offset: 0, Msg: "policy expressions are not supported yet"}}
-}
 
 // Value is an attribute value or element text: a literal, or a policy expression
 // that is evaluated per request.
