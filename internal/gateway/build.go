@@ -73,7 +73,17 @@ func (b *Builder) Build(ctx context.Context) (*Snapshot, error) {
 	}
 	backends := make(map[string]policies.Backend, len(svc.Backends))
 	for name, be := range svc.Backends {
-		backends[name] = policies.Backend{URL: be.URL}
+		pb := policies.Backend{URL: be.URL}
+		if c := be.Credentials; c != nil {
+			pb.Header, pb.Query = c.Header, c.Query
+			if a := c.Authorization; a != nil {
+				pb.AuthScheme, pb.AuthParameter = a.Scheme, a.Parameter
+			}
+			if mi := c.ManagedIdentity; mi != nil {
+				pb.Resource, pb.ClientID = mi.Resource, mi.ClientID
+			}
+		}
+		backends[name] = pb
 	}
 	reg := pipeline.NewRegistry()
 	policies.Register(reg, policies.Deps{

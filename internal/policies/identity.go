@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"net/textproto"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -74,10 +75,14 @@ func (p *managedIdentityPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	return nil
 }
 
-// forward-request sends the request to the backend.
+// forward-request sends the request to the backend. When set-backend-service
+// chose a backend entity, its credentials are added here, at the last moment, so
+// that they only ever go to that backend.
 type forwardRequestPolicy struct {
-	fwd  Forwarder
-	opts ForwardOptions
+	fwd      Forwarder
+	opts     ForwardOptions
+	backends map[string]Backend
+	tokens   TokenSource
 }
 
 func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
@@ -86,7 +91,7 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 	if d.Forwarder == nil {
 		return nil, c.Errorf(el.Pos, "forward-request needs a backend transport, which is not configured")
 	}
-	p := &forwardRequestPolicy{fwd: d.Forwarder}
+	p := &forwardRequestPolicy{fwd: d.Forwarder, backends: d.Backends, tokens: d.Tokens}
 	p.opts.Timeout = c.SecondsAttr(el, "timeout", d.ForwardTimeout)
 	p.opts.FollowRedirects = c.BoolAttr(el, "follow-redirects", false)
 	p.opts.BufferRequestBody = c.BoolAttr(el, "buffer-request-body", false)
@@ -101,5 +106,38 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 }
 
 func (p *forwardRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
+	if x.Backend.ID != "" {
+		if err := p.credentials(ctx, x, p.backends[x.Backend.ID]); err != nil {
+			return err
+		}
+	}
 	return p.fwd.Forward(ctx, x, p.opts)
+}
+
+// credentials adds a backend entity's credentials to the request.
+func (p *forwardRequestPolicy) credentials(ctx context.Context, x *exchange.Exchange, b Backend) error {
+	for k, v := range b.Header {
+		x.Request.Headers[textproto.CanonicalMIMEHeaderKey(k)] = v
+	}
+	if len(b.Query) > 0 {
+		q := x.Request.URL.Query()
+		for k, v := range b.Query {
+			q[k] = v
+		}
+		x.Request.URL.RawQuery = q.Encode()
+	}
+	if b.AuthScheme != "" {
+		x.Request.Headers.Set("Authorization", strings.TrimSpace(b.AuthScheme+" "+b.AuthParameter))
+	}
+	if b.Resource != "" {
+		if p.tokens == nil {
+			return &pipeline.Error{Reason: "TokenAcquisitionFailure", Message: "backend " + x.Backend.ID + " needs a managed identity token, but the gateway has no identity", Status: 500}
+		}
+		tok, err := p.tokens.AccessToken(ctx, b.ClientID, b.Resource)
+		if err != nil {
+			return &pipeline.Error{Reason: "TokenAcquisitionFailure", Message: "backend " + x.Backend.ID + ": could not obtain a managed identity token: " + err.Error(), Status: 500, Err: err}
+		}
+		x.Request.Headers.Set("Authorization", "Bearer "+tok)
+	}
+	return nil
 }

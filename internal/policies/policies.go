@@ -37,6 +37,13 @@ type ForwardOptions struct {
 // of set-backend-service backend-id.
 type Backend struct {
 	URL string
+	// Header and Query are credentials sent with every forwarded request.
+	Header, Query map[string][]string
+	// AuthScheme and AuthParameter form an Authorization header, when set.
+	AuthScheme, AuthParameter string
+	// Resource, when set, gets a managed-identity token for that resource (as
+	// ClientID, "" for the system-assigned identity) sent as a bearer token.
+	Resource, ClientID string
 }
 
 // Deps are what the policies need from the rest of the gateway.

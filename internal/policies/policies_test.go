@@ -226,10 +226,10 @@ func TestManagedIdentity(t *testing.T) {
 	})
 	t.Run("compile errors", func(t *testing.T) {
 		for policy, want := range map[string]string{
-			`<authentication-managed-identity />`:                                                                     "policy.xml:1:20: <authentication-managed-identity> needs a resource attribute",
-			`<authentication-managed-identity resource="r" client-id="@(context.Variables[&quot;c&quot;])" />`:       "policy.xml:1:77: attribute client-id of <authentication-managed-identity> does not accept policy expressions",
+			`<authentication-managed-identity />`: "policy.xml:1:20: <authentication-managed-identity> needs a resource attribute",
+			`<authentication-managed-identity resource="r" client-id="@(context.Variables[&quot;c&quot;])" />`:          "policy.xml:1:77: attribute client-id of <authentication-managed-identity> does not accept policy expressions",
 			`<authentication-managed-identity resource="r" authentication-provider="WorkloadIdentity" client-id="c" />`: "policy.xml:1:109: client-id cannot be combined with authentication-provider=\"WorkloadIdentity\"",
-			`<authentication-managed-identity resource="r" ignore-error="maybe" />`:                                    `policy.xml:1:80: attribute ignore-error of <authentication-managed-identity> must be true or false, not "maybe"`,
+			`<authentication-managed-identity resource="r" ignore-error="maybe" />`:                                     `policy.xml:1:80: attribute ignore-error of <authentication-managed-identity> must be true or false, not "maybe"`,
 		} {
 			_, err := tryRun(t, policies.Deps{Tokens: &fakeTokens{}}, policy)
 			if err == nil || err.Error() != want {

@@ -41,8 +41,12 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 		return &setBackendServicePolicy{baseURL: base}, nil
 	}
 	if lit, ok := id.Literal(); ok {
-		if _, found := d.Backends[lit]; !found {
+		b, found := d.Backends[lit]
+		if !found {
 			return nil, c.Errorf(el.Attr("backend-id").Value.Pos(), "backend %q does not exist; add backends/%s/backendInformation.json", lit, lit)
+		}
+		if b.URL == "" {
+			return nil, c.Errorf(el.Attr("backend-id").Value.Pos(), "backend %q has no url; load-balanced backend pools are not supported yet", lit)
 		}
 	}
 	return &setBackendServicePolicy{backendID: id, byID: true, backends: d.Backends}, nil

@@ -1,0 +1,234 @@
+package proxy
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policies"
+)
+
+func newX(t *testing.T, method, target string, body io.Reader, size int64) *exchange.Exchange {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := url.Parse("https://gateway.example/api/x")
+	var b io.ReadCloser
+	if body != nil {
+		b = io.NopCloser(body)
+	}
+	return &exchange.Exchange{Request: exchange.Request{
+		Method: method, URL: u, OriginalURL: orig, IPAddress: "203.0.113.9",
+		Headers: http.Header{"Host": {"gateway.example"}}, Body: exchange.NewStreamBody(b, size, 0),
+	}}
+}
+
+func opts() policies.ForwardOptions { return policies.ForwardOptions{Timeout: 10 * time.Second} }
+
+func forwarder(t *testing.T) *Forwarder {
+	tr, err := NewTransport("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Forwarder{Transport: tr}
+}
+
+func readBody(t *testing.T, x *exchange.Exchange) string {
+	t.Helper()
+	b, err := x.Response.Body.Bytes(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestHeaders(t *testing.T) {
+	var got http.Header
+	var gotHost string
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, gotHost = r.Header.Clone(), r.Host
+		w.Header().Set("Connection", "X-Drop-Me")
+		w.Header().Set("X-Drop-Me", "1")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("X-Keep", "1")
+		fmt.Fprint(w, "ok")
+	}))
+	defer be.Close()
+	x := newX(t, "GET", be.URL+"/p", nil, 0)
+	x.Request.Headers.Set("Connection", "X-Hop")
+	x.Request.Headers.Set("X-Hop", "1")
+	x.Request.Headers.Set("Proxy-Authorization", "Basic c2VjcmV0")
+	x.Request.Headers.Set("X-Forwarded-For", "198.51.100.1")
+	x.Request.Headers.Set("X-Custom", "kept")
+	if err := forwarder(t).Forward(context.Background(), x, opts()); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"X-Hop", "Proxy-Authorization", "Connection"} {
+		if v := got.Get(h); v != "" {
+			t.Errorf("backend got hop-by-hop %s: %q", h, v)
+		}
+	}
+	want := map[string]string{"X-Custom": "kept", "X-Forwarded-For": "198.51.100.1, 203.0.113.9", "X-Forwarded-Host": "gateway.example", "X-Forwarded-Proto": "https"}
+	for h, v := range want {
+		if got.Get(h) != v {
+			t.Errorf("backend %s = %q, want %q", h, got.Get(h), v)
+		}
+	}
+	if !strings.HasPrefix(gotHost, "127.0.0.1:") {
+		t.Errorf("backend Host = %q, want the backend's own host", gotHost)
+	}
+	if _, ok := got["User-Agent"]; ok {
+		t.Errorf("backend got a User-Agent the client did not send: %q", got.Get("User-Agent"))
+	}
+	h := x.Response.Headers
+	if h.Get("X-Drop-Me") != "" || h.Get("Keep-Alive") != "" || h.Get("X-Keep") != "1" {
+		t.Errorf("response headers = %v", h)
+	}
+	if readBody(t, x) != "ok" {
+		t.Error("body")
+	}
+}
+
+func TestStreamsBodies(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Request-Length", fmt.Sprint(r.ContentLength))
+		w.WriteHeader(201)
+		fl := w.(http.Flusher)
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(w, "chunk%d:%s;", i, b)
+			fl.Flush()
+		}
+	}))
+	defer be.Close()
+	payload := strings.Repeat("z", 100_000)
+	x := newX(t, "POST", be.URL, strings.NewReader(payload), int64(len(payload)))
+	if err := forwarder(t).Forward(context.Background(), x, opts()); err != nil {
+		t.Fatal(err)
+	}
+	if x.Response.StatusCode != 201 || x.Response.Headers.Get("X-Request-Length") != "100000" {
+		t.Errorf("status %d, backend saw length %s", x.Response.StatusCode, x.Response.Headers.Get("X-Request-Length"))
+	}
+	if x.Response.Body.Buffered() || x.Response.Body.Len() != -1 {
+		t.Errorf("a chunked response should stream: buffered %v, len %d", x.Response.Body.Buffered(), x.Response.Body.Len())
+	}
+	want := "chunk0:" + payload + ";chunk1:" + payload + ";chunk2:" + payload + ";"
+	if got := readBody(t, x); got != want {
+		t.Errorf("body has %d bytes, want %d", len(got), len(want))
+	}
+}
+
+func TestRedirects(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "other auth=%q", r.Header.Get("Authorization"))
+	}))
+	defer other.Close()
+	var be *httptest.Server
+	be = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, "/final", http.StatusFound)
+		case "/cross":
+			http.Redirect(w, r, other.URL+"/x", http.StatusTemporaryRedirect)
+		case "/final":
+			fmt.Fprintf(w, "final auth=%q", r.Header.Get("Authorization"))
+		}
+	}))
+	defer be.Close()
+	tests := []struct {
+		path       string
+		follow     bool
+		wantStatus int
+		wantBody   string
+	}{
+		{"/same", false, 302, ""},
+		{"/same", true, 200, `final auth="Bearer secret"`},
+		{"/cross", true, 200, `other auth=""`},
+	}
+	for _, tt := range tests {
+		x := newX(t, "GET", be.URL+tt.path, nil, 0)
+		x.Request.Headers.Set("Authorization", "Bearer secret")
+		o := opts()
+		o.FollowRedirects = tt.follow
+		if err := forwarder(t).Forward(context.Background(), x, o); err != nil {
+			t.Fatal(err)
+		}
+		if x.Response.StatusCode != tt.wantStatus {
+			t.Errorf("%s follow=%v: status %d, want %d", tt.path, tt.follow, x.Response.StatusCode, tt.wantStatus)
+		}
+		if body := readBody(t, x); tt.wantBody != "" && body != tt.wantBody {
+			t.Errorf("%s follow=%v: body %q, want %q", tt.path, tt.follow, body, tt.wantBody)
+		}
+	}
+}
+
+func TestFailures(t *testing.T) {
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer stuck.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	tests := []struct {
+		name, target string
+		timeout      time.Duration
+		wantReason   string
+	}{
+		{"timeout", stuck.URL, 50 * time.Millisecond, "Timeout"},
+		{"connection refused", closedURL, 10 * time.Second, "BackendConnectionFailure"},
+		{"no backend URL", "/relative", 10 * time.Second, "BackendUrlNotSet"},
+	}
+	for _, tt := range tests {
+		x := newX(t, "GET", tt.target+"?sig=secret-query", nil, 0)
+		err := forwarder(t).Forward(context.Background(), x, policies.ForwardOptions{Timeout: tt.timeout})
+		var pe *pipeline.Error
+		if !errors.As(err, &pe) || pe.Reason != tt.wantReason || pe.Status != 500 {
+			t.Errorf("%s: err = %v, want reason %s", tt.name, err, tt.wantReason)
+			continue
+		}
+		if strings.Contains(pe.Message, "secret-query") {
+			t.Errorf("%s: the error message leaks the query string: %s", tt.name, pe.Message)
+		}
+	}
+}
+
+func TestBackendCABundle(t *testing.T) {
+	be := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "private") }))
+	defer be.Close()
+	x := newX(t, "GET", be.URL, nil, 0)
+	if err := forwarder(t).Forward(context.Background(), x, opts()); err == nil {
+		t.Fatal("a backend with an unknown CA was trusted")
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemData := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: be.Certificate().Raw})
+	if err := os.WriteFile(ca, pemData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTransport(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x = newX(t, "GET", be.URL, nil, 0)
+	if err := (&Forwarder{Transport: tr}).Forward(context.Background(), x, opts()); err != nil {
+		t.Fatalf("with the CA bundle: %v", err)
+	}
+	if readBody(t, x) != "private" {
+		t.Error("body")
+	}
+	if _, err := NewTransport(filepath.Join(t.TempDir(), "missing.pem")); err == nil {
+		t.Error("a missing CA file was accepted")
+	}
+}
