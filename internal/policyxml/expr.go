@@ -41,9 +41,12 @@ func ScanExpression(s string, i int) (end int, err error) {
 		off := min(max(i, 0), len(s))
 		return 0, &ExprError{Offset: off, Msg: `expected "@(" or "@{" at the start of an expression`}
 	}
-	var x exprScanner
+	x := exprScanner{stack: make([]exprFrame, 0, 8)} // enough for most expressions
 	x.start(i)
 	for j := i + 1; j < len(s); j++ {
+		if j = x.skip(s, j); j >= len(s) {
+			break
+		}
 		if x.step(s[j], j) {
 			return j + 1, nil
 		}
@@ -394,6 +397,49 @@ func (x *exprScanner) step(c byte, off int) (done bool) {
 		}
 		return false
 	}
+}
+
+// skipTable marks, for each state, the bytes that step must see; any other byte
+// leaves the state unchanged, so a caller may pass over runs of them with skip.
+// '&' and '\r' are always marked, because the XML scanner decodes them before
+// the expression scanner sees them.
+var skipTable = func() (t [stFormatVerb + 1][256]bool) {
+	special := func(st exprState, chars string) {
+		for c := range 256 {
+			t[st][c] = true // by default every byte matters
+		}
+		if chars == "" {
+			return
+		}
+		for c := range 256 {
+			t[st][c] = false
+		}
+		for _, c := range []byte(chars + "&\r") {
+			t[st][c] = true
+		}
+	}
+	for st := range t {
+		special(exprState(st), "")
+	}
+	special(stCode, "\"'@$/()[]{}:")
+	special(stLineComment, "\n")
+	special(stBlockComment, "*")
+	special(stString, "\\\"\n")
+	special(stChar, "\\'\n")
+	special(stVerbatim, "\"")
+	special(stInterp, "\\\"{}\n")
+	special(stInterpVerb, "\"{}")
+	return t
+}()
+
+// skip returns the index of the first byte at or after i in s that step must see
+// in the current state.
+func (x *exprScanner) skip(s string, i int) int {
+	t := &skipTable[x.st]
+	for i < len(s) && !t[s[i]] {
+		i++
+	}
+	return i
 }
 
 // closeHole pops the hole frame on top of the stack and returns to its string.

@@ -133,3 +133,23 @@ func TestScanExpressionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipTable checks that every byte skip passes over leaves the scanner as it
+// was, in every state, so skipping cannot change where an expression ends.
+func TestSkipTable(t *testing.T) {
+	for st := stCode; st <= stFormatVerb; st++ {
+		for _, top := range []byte{'(', holeRegular, holeVerbatim} {
+			for c := range 256 {
+				if skipTable[st][c] {
+					continue
+				}
+				x := exprScanner{st: st, stack: []exprFrame{{kind: '('}, {kind: top, off: 1}}, litOff: 7}
+				done := x.step(byte(c), 10)
+				if done || x.st != st || len(x.stack) != 2 || x.err.code != errNone || x.litOff != 7 {
+					t.Errorf("state %d, top %q: skipped byte %q changes the scanner: done %v, state %d, stack %v, err %v",
+						st, top, byte(c), done, x.st, x.stack, x.err)
+				}
+			}
+		}
+	}
+}

@@ -259,3 +259,41 @@ func TestEmptyNamedValues(t *testing.T) {
 		t.Errorf("joining zero values = %#v, want the zero Value", got)
 	}
 }
+
+// TestConcurrentReads reads a parsed, substituted document from several
+// goroutines, as the pipeline does; run with -race.
+func TestConcurrentReads(t *testing.T) {
+	src := `<policies><inbound><set-body>{{v}}<x a="@(&quot;{{v}}&quot;)">t</x>u</set-body></inbound></policies>`
+	doc, err := Parse("p.xml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.SubstituteNamedValues(lookupIn(map[string]string{"v": "V"})); err != nil {
+		t.Fatal(err)
+	}
+	want := tree(doc.Root)
+	done := make(chan string)
+	for range 4 {
+		go func() {
+			var walk func(*Element)
+			walk = func(el *Element) {
+				_ = el.InnerXML()
+				v := el.Text()
+				_, _ = v.PosAt(len(v.Text)/2), v.Redacted()
+				for _, a := range el.Attrs {
+					_, _ = a.Value.IsExpression(), a.Value.Redacted()
+				}
+				for _, c := range el.Elements() {
+					walk(c)
+				}
+			}
+			walk(doc.Root)
+			done <- tree(doc.Root)
+		}()
+	}
+	for range 4 {
+		if got := <-done; got != want {
+			t.Errorf("tree changed while reading: %s", got)
+		}
+	}
+}

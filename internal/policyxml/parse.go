@@ -1,6 +1,7 @@
 package policyxml
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -24,21 +25,39 @@ const MaxDepth = 1000
 // references only from XML's predefined five or by character number.
 func Parse(file string, src []byte) (*Document, error) {
 	d := &Document{File: file, Src: src, lines: newLineTable(src), src: string(src)}
-	p := parser{doc: d, s: d.src}
+	p := parser{doc: d, s: d.src, hint: bytes.Count(src, lt) - bytes.Count(src, endTag)}
 	p.b.s = d.src
+	p.stack, p.starts, p.kids = make([]*Element, 0, 16), make([]int, 0, 16), make([]Node, 0, 64)
 	if err := p.parse(); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
+var lt, endTag = []byte("<"), []byte("</")
+
 type parser struct {
 	doc   *Document
 	s     string
 	i     int
-	stack []*Element
 	b     textBuilder
 	x     exprScanner
+	stack []*Element // the open elements, innermost last
+	// starts[k] is where the children of stack[k] begin in kids, which holds the
+	// children of all open elements until each is closed.
+	starts []int
+	kids   []Node
+	attrs  []*Attr // attributes of the start tag being read
+
+	// Nodes and their slices are carved out of chunks, so that a document costs a
+	// few allocations rather than several per element. hint (the number of '<'
+	// not starting an end tag: about the number of elements) sizes the chunks.
+	hint      int
+	elemSlab  []Element
+	attrSlab  []Attr
+	textSlab  []Text
+	nodeSlab  []Node
+	attrPSlab []*Attr
 
 	attrOwner *Element         // the element attrIndex describes
 	attrIndex map[string]*Attr // its attributes, once it has many
@@ -197,7 +216,9 @@ func (p *parser) startTag() *Error {
 	if len(p.stack) >= MaxDepth {
 		return p.errorf(lt, "element <%s> is nested more than %d levels deep", name, MaxDepth)
 	}
-	el := &Element{Name: name, Pos: p.pos(lt), doc: p.doc}
+	el := alloc(&p.elemSlab, p.hint)
+	*el = Element{Name: name, Pos: p.pos(lt), doc: p.doc}
+	p.attrs = p.attrs[:0]
 	for {
 		space := p.skipSpace()
 		if p.i >= len(s) {
@@ -208,6 +229,7 @@ func (p *parser) startTag() *Error {
 		case c == '>':
 			p.i++
 			el.innerStart, el.innerEnd = p.i, p.i
+			el.Attrs = take(&p.attrPSlab, p.attrs, p.hint)
 			p.open(el)
 			return nil
 		case c == '/':
@@ -215,6 +237,7 @@ func (p *parser) startTag() *Error {
 				p.i += 2
 				el.innerStart, el.innerEnd = p.i, p.i
 				el.End = p.pos(p.i)
+				el.Attrs = take(&p.attrPSlab, p.attrs, p.hint)
 				p.open(el)
 				p.close()
 				return nil
@@ -243,18 +266,49 @@ func attrNameAt(s string, i int) string {
 
 // open adds el to the tree and makes it the current element.
 func (p *parser) open(el *Element) {
-	if n := len(p.stack); n > 0 {
-		parent := p.stack[n-1]
-		parent.Children = append(parent.Children, el)
+	if len(p.stack) > 0 {
+		p.kids = append(p.kids, el)
 	} else {
 		p.doc.Root = el
 	}
 	p.stack = append(p.stack, el)
+	p.starts = append(p.starts, len(p.kids))
 }
 
+// close ends the current element and gives it its children.
 func (p *parser) close() {
-	p.stack[len(p.stack)-1] = nil
-	p.stack = p.stack[:len(p.stack)-1]
+	n := len(p.stack) - 1
+	el, start := p.stack[n], p.starts[n]
+	el.Children = take(&p.nodeSlab, p.kids[start:], 2*p.hint)
+	clear(p.kids[start:])
+	p.kids = p.kids[:start]
+	p.stack[n] = nil
+	p.stack, p.starts = p.stack[:n], p.starts[:n]
+}
+
+// alloc returns a new zero T from a chunk sized by hint.
+func alloc[T any](slab *[]T, hint int) *T {
+	if len(*slab) == 0 {
+		*slab = make([]T, min(max(hint, 4), 256))
+	}
+	v := &(*slab)[0]
+	*slab = (*slab)[1:]
+	return v
+}
+
+// take returns a copy of items, with no room to grow into the chunk, or nil.
+func take[T any](slab *[]T, items []T, hint int) []T {
+	n := len(items)
+	if n == 0 {
+		return nil
+	}
+	if len(*slab) < n {
+		*slab = make([]T, max(n, min(hint, 256)))
+	}
+	out := (*slab)[:n:n]
+	copy(out, items)
+	*slab = (*slab)[n:]
+	return out
 }
 
 func (p *parser) attr(el *Element) *Error {
@@ -285,9 +339,10 @@ func (p *parser) attr(el *Element) *Error {
 	if prev := p.findAttr(el, name); prev != nil {
 		return p.errorf(at, "duplicate attribute %q in <%s>: it is already set at %s", name, el.Name, prev.NamePos)
 	}
-	a := &Attr{Name: name, NamePos: p.pos(at), Value: v}
-	el.Attrs = append(el.Attrs, a)
-	if len(el.Attrs) > attrScanLimit {
+	a := alloc(&p.attrSlab, p.hint)
+	*a = Attr{Name: name, NamePos: p.pos(at), Value: v}
+	p.attrs = append(p.attrs, a)
+	if len(p.attrs) > attrScanLimit {
 		if p.attrOwner == el {
 			p.attrIndex[name] = a
 		} else {
@@ -302,9 +357,10 @@ func (p *parser) attr(el *Element) *Error {
 // attributes costs linear time.
 const attrScanLimit = 16
 
+// findAttr returns the attribute name of el's start tag, being read, or nil.
 func (p *parser) findAttr(el *Element, name string) *Attr {
-	if len(el.Attrs) <= attrScanLimit {
-		for _, a := range el.Attrs {
+	if len(p.attrs) <= attrScanLimit {
+		for _, a := range p.attrs {
 			if a.Name == name {
 				return a
 			}
@@ -323,7 +379,7 @@ func (p *parser) indexAttrs(el *Element) {
 		p.attrIndex = make(map[string]*Attr, 2*attrScanLimit)
 	}
 	clear(p.attrIndex)
-	for _, a := range el.Attrs {
+	for _, a := range p.attrs {
 		p.attrIndex[a.Name] = a
 	}
 }
@@ -415,8 +471,9 @@ loop:
 	}
 	v := p.b.finish(p.i, p.doc)
 	if v.Text != "" {
-		el := p.stack[len(p.stack)-1]
-		el.Children = append(el.Children, &Text{Value: v})
+		t := alloc(&p.textSlab, p.hint)
+		t.Value = v
+		p.kids = append(p.kids, t)
 	}
 	return nil
 }
@@ -474,6 +531,9 @@ func (p *parser) expression() *Error {
 	p.x.start(at)
 	p.i++
 	for p.i < len(s) {
+		if p.i = p.x.skip(s, p.i); p.i >= len(s) {
+			break
+		}
 		c := s[p.i]
 		switch c {
 		case '&':

@@ -1,6 +1,7 @@
 package policyxml
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
 )
@@ -28,17 +29,14 @@ type lineTable struct {
 }
 
 func newLineTable(src []byte) lineTable {
-	n := 1
-	for _, c := range src {
-		if c == '\n' {
-			n++
+	starts := make([]int, 1, bytes.Count(src, newline)+1)
+	for i := 0; ; {
+		k := bytes.IndexByte(src[i:], '\n')
+		if k < 0 {
+			break
 		}
-	}
-	starts := make([]int, 1, n)
-	for i, c := range src {
-		if c == '\n' {
-			starts = append(starts, i+1)
-		}
+		i += k + 1
+		starts = append(starts, i)
 	}
 	t := lineTable{starts: starts, size: len(src)}
 	if hasBOM(src) {
@@ -46,6 +44,8 @@ func newLineTable(src []byte) lineTable {
 	}
 	return t
 }
+
+var newline = []byte{'\n'}
 
 func hasBOM(src []byte) bool {
 	return len(src) >= 3 && src[0] == 0xEF && src[1] == 0xBB && src[2] == 0xBF
