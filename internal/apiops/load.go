@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
@@ -131,7 +132,7 @@ type entry struct {
 func (l *loader) readDir(rel string) []entry {
 	des, err := os.ReadDir(l.display(rel))
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			l.errorf(rel, "cannot read the folder: %v", unwrapPath(err))
 		}
 		return nil
@@ -538,6 +539,7 @@ func (l *loader) pickCurrent() {
 			for _, a := range marked[1:] {
 				l.add(l.apiInfos[a].errorAt([]string{"properties", "isCurrent"}, fmt.Sprintf(
 					"revision %s of API %s says isCurrent, and so does %s; only one revision can be current", a.Revision, name, marked[0].Dir)))
+				a.IsCurrent = false // reported once, not again as a path clash
 			}
 		case len(marked) == 1:
 		default:

@@ -109,7 +109,11 @@ func parseSpec(ctx context.Context, file string, src []byte) ([]specOp, []Warnin
 // kinError reports a kin-openapi error, with the line it names if it names one.
 func kinError(file, what string, err error) []*Error {
 	msg := err.Error()
-	e := &Error{File: file, Msg: fmt.Sprintf("not a valid %s document: %s", what, msg), Err: err}
+	hint := "fix the specification, or delete it to serve the API without operations (every path under its URL suffix)"
+	if strings.Contains(msg, "external reference") {
+		hint = "apiops extracts self-contained specifications: put the referenced definitions into this file"
+	}
+	e := &Error{File: file, Msg: fmt.Sprintf("not a valid %s document: %s; %s", what, msg, hint), Err: err}
 	if m := lineInMsg.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 	}

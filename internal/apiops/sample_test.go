@@ -14,24 +14,32 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
 
-// sampleDir returns the apiops sample in the shared corpus, or skips.
-func sampleDir(t testing.TB) string {
-	t.Helper()
+// samplePath returns where the apiops sample of the shared corpus should be:
+// ../shared/corpus/... from the repository root (the folder holding go.mod).
+func samplePath() (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", false
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return filepath.Join(dir, "..", "shared", "corpus", "apiops", "SampleArtifacts"), true
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("skipping: no go.mod above the test's folder, so the shared corpus cannot be found")
+			return "", false
 		}
 		dir = parent
 	}
-	sample := filepath.Join(dir, "..", "shared", "corpus", "apiops", "SampleArtifacts")
+}
+
+// sampleDir returns the apiops sample, or skips the test.
+func sampleDir(t testing.TB) string {
+	t.Helper()
+	sample, ok := samplePath()
+	if !ok {
+		t.Skip("skipping: no go.mod above the test's folder, so the shared corpus cannot be found")
+	}
 	if _, err := os.Stat(sample); err != nil {
 		t.Skipf("skipping the apiops sample test: %s is absent (%v)", sample, err)
 	}
