@@ -842,7 +842,7 @@ func TestPolicyErrorsKeepTheirSource(t *testing.T) {
 		t.Fatalf("errors.As(*policyxml.Error) failed on %v", err)
 	}
 	src, _ := os.ReadFile(filepath.Join(dir, "policy.xml"))
-	if got, want := pe.Snippet(src), "    \t\t<set-variable name=\"e\" value=\"{{nope}}\" />\n    \t\t" + strings.Repeat(" ", 30) + "^\n"; got != want {
+	if got, want := pe.Snippet(src), "    \t\t<set-variable name=\"e\" value=\"{{nope}}\" />\n    \t\t"+strings.Repeat(" ", 30)+"^\n"; got != want {
 		t.Errorf("snippet:\n%q\nwant\n%q", got, want)
 	}
 }
