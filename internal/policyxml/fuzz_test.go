@@ -71,11 +71,14 @@ func FuzzParse(f *testing.F) {
 		}
 
 		// Substitution keeps the position maps consistent, whatever it finds.
+		// Values contain braces, to try to form new names with the text around.
+		missing := map[string]bool{}
 		err = doc.SubstituteNamedValues(func(name string) (string, bool) {
 			if len(name)%2 == 0 {
+				missing[name] = true
 				return "", false
 			}
-			return strings.Repeat("{{"+name+"}}", len(name)%3), true
+			return strings.Repeat("}}{{"+name+"}}", len(name)%3), true
 		})
 		if err != nil {
 			for _, e := range err.(ErrorList) {
@@ -85,6 +88,14 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		checkValues(t, doc)
+		// A second pass looks up only names the first could not find: never one
+		// made partly of a substituted value.
+		_ = doc.SubstituteNamedValues(func(name string) (string, bool) {
+			if !missing[name] {
+				t.Fatalf("second substitution looked up %q", name)
+			}
+			return "", false
+		})
 	})
 }
 

@@ -16,6 +16,10 @@ import "strings"
 // are substituted once: a value that contains {{other}} is not expanded again, even
 // if SubstituteNamedValues is called a second time.
 //
+// Liquid templates (set-body template="liquid") also use double braces: a tag
+// written without spaces, such as {{body.name}}, looks exactly like a named value
+// and is treated as one. Write Liquid tags with spaces, {{ body.name }}.
+//
 // SubstituteNamedValues changes the tree, so call it before the document is shared
 // between goroutines.
 func (d *Document) SubstituteNamedValues(lookup func(name string) (string, bool)) error {
@@ -66,7 +70,7 @@ func (s *substituter) value(v Value) Value {
 		}
 		k += i
 		name, n := namedRef(text, k)
-		if n == 0 || v.inNamed(k) {
+		if n == 0 || v.touchesNamed(k, k+n) { // named values are never expanded again
 			i = k + 1
 			continue
 		}

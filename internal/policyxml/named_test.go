@@ -297,3 +297,30 @@ func TestConcurrentReads(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesNeverIncludeSubstitutedText checks that a {{name}} made partly of a
+// substituted value is not looked up, so that no error can quote a secret.
+func TestNamesNeverIncludeSubstitutedText(t *testing.T) {
+	for _, src := range []string{
+		`<a x="{{{{s}}"/>`,      // "{{" + "abc}}"
+		`<a x="{{t}}def}}"/>`,   // "{{abc" + "def}}"
+		`<a x="{{ab{{e}}c}}"/>`, // "{{ab" + "" + "c}}"
+	} {
+		doc, err := Parse("p.xml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := lookupIn(map[string]string{"s": "abc}}", "t": "{{abc", "e": ""})
+		if err := doc.SubstituteNamedValues(first); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		var asked []string
+		err = doc.SubstituteNamedValues(func(name string) (string, bool) {
+			asked = append(asked, name)
+			return "", false
+		})
+		if err != nil || asked != nil {
+			t.Errorf("%s: second substitution of %q looked up %q: %v", src, doc.Root.Attr("x").Value.Text, asked, err)
+		}
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"strings"
 )
 
-// Document is a parsed policy file.
+// Document is a parsed policy file. Once Parse and, if it is used,
+// SubstituteNamedValues have returned, nothing changes it, so any number of
+// goroutines may read it.
 type Document struct {
 	File string   // the file name used in errors, as given to Parse
-	Src  []byte   // the original bytes
+	Src  []byte   // the original bytes, kept by Parse: the caller must not change them
 	Root *Element // <policies> or <fragment>, or anything else: the caller checks
 
 	lines lineTable
@@ -78,7 +80,9 @@ func (e *Element) Elements() []*Element {
 }
 
 // Text returns all the element's direct text children joined, CDATA sections
-// included. It returns the zero Value if the element has no text.
+// included, and white space between child elements too. It returns the zero Value
+// if the element has no text. Positions inside the result still point into the
+// file.
 func (e *Element) Text() Value {
 	var first *Text
 	n := 0
@@ -136,8 +140,9 @@ type Attr struct {
 }
 
 // Text is character data: text, CDATA sections and entity references between two
-// tags, with comments and processing instructions removed. Line endings are
-// normalised to "\n" as XML requires.
+// tags, with comments and processing instructions removed. White space between
+// elements is kept as Text too, because a payload such as a set-body template may
+// need it; callers that do not care skip Text whose value is all white space.
 type Text struct {
 	Value Value
 }

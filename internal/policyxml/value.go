@@ -22,9 +22,12 @@ type seg struct {
 	kind   segKind
 }
 
-// Value is decoded text (entity references decoded, line endings normalised, named
-// values substituted) that remembers where each part came from, so that errors
-// inside it point at the right file:line:col.
+// Value is decoded text that remembers where each part came from, so that errors
+// inside it point at the right file:line:col. Entity and character references are
+// decoded, line endings "\r\n" and "\r" become "\n" as XML requires, and, after
+// SubstituteNamedValues, named values are substituted. Unlike XML, tabs and line
+// breaks in attribute values are not turned into spaces: expressions keep their
+// lines, as API Management keeps them.
 type Value struct {
 	// Text is the decoded text.
 	Text string
@@ -149,6 +152,21 @@ func (v Value) inNamed(off int) bool {
 		return false
 	}
 	return v.segs[v.segIndex(off)].kind == segNamed
+}
+
+// touchesNamed reports whether any of the text from..to came from a named value,
+// or an empty named value was substituted inside it. Segments starting inside the
+// range follow the one holding from, so one pass sees them all.
+func (v Value) touchesNamed(from, to int) bool {
+	if v.segs == nil || from >= to {
+		return false
+	}
+	for i := v.segIndex(from); i < len(v.segs) && v.segs[i].off < to; i++ {
+		if v.segs[i].kind == segNamed {
+			return true
+		}
+	}
+	return false
 }
 
 // valueJoiner concatenates values, keeping their position maps.
