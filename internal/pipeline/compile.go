@@ -301,7 +301,7 @@ func (c *Compiler) Value(v policyxml.Value) Value {
 			msg += ": " + raw
 		}
 		c.errs = append(c.errs, c.Errorf(v.Pos(), "%s", msg))
-		return Value{lit: text, src: v}
+		return Value{isExpr: true, src: v}
 	}
 	trimmed := strings.TrimLeft(text, " \t\r\n")
 	lead := len(text) - len(trimmed)
@@ -311,7 +311,9 @@ func (c *Compiler) Value(v policyxml.Value) Value {
 		c.errs = append(c.errs, c.Errorf(v.PosAt(lead+ee.Offset), "%s", ee.Msg))
 	}
 	if len(errs) > 0 {
-		return Value{lit: text, src: v}
+		// Still an expression, so that factories do not also report it as a bad
+		// literal.
+		return Value{isExpr: true, src: v}
 	}
 	return Value{expr: e, isExpr: true, src: v, file: c.doc.File}
 }
@@ -492,7 +494,7 @@ var knownPolicies = func() map[string]bool {
 		return-response rewrite-uri send-one-way-request send-request set-backend-service set-body
 		set-header set-method set-query-parameter set-status set-variable sql-data-source trace
 		validate-azure-ad-token validate-client-certificate validate-content validate-graphql-request
-		validate-headers validate-jwt validate-odata-request validate-parameters validate-status-code
+		send-service-bus-message validate-headers validate-jwt validate-odata-request validate-parameters validate-status-code
 		wait xml-to-json xsl-transform`) {
 		m[n] = true
 	}

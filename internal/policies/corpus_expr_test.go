@@ -1,0 +1,6 @@
+package policies_test
+
+import "github.com/lastmile-gw/lastmile/internal/pipeline"
+
+// corpusExpr is the expression compiler the corpus test uses.
+var corpusExpr pipeline.ExprCompiler

@@ -1,0 +1,257 @@
+package policies_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/policyxml"
+)
+
+// corpusRoot returns ../shared/corpus relative to the repository root, or skips.
+func corpusRoot(t testing.TB) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+	root := filepath.Join(dir, "..", "shared", "corpus")
+	if _, err := os.Stat(root); err != nil {
+		t.Skipf("skipping: the shared corpus %s is not here", root)
+	}
+	return root
+}
+
+// corpusFiles lists every policy document under policies/** of the corpus. (The
+// APIOps sample's documents need their named values, fragments and backends; the
+// gateway package loads that sample whole.)
+func corpusFiles(t testing.TB) []string {
+	root := corpusRoot(t)
+	var files []string
+	for _, sub := range []string{"policies"} {
+		filepath.WalkDir(filepath.Join(root, sub), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".xml") {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	sort.Strings(files)
+	return files
+}
+
+// brokenUpstream are the two corpus documents that are not valid even for API
+// Management's tolerant reader.
+var brokenUpstream = []string{
+	"Call out to an HTTP endpoint and cache the response.policy.xml",
+	"Filter response content based on product name.policy.xml",
+}
+
+// namedValueRE finds {{named values}}; corpus documents come without their values.
+var namedValueRE = regexp.MustCompile(`\{\{[^{}]+\}\}`)
+
+// placeholder stands in for a named value the corpus does not define: a URL
+// where the name says it is one, else a number, so that both
+// base-url="{{backend-url}}" and @({{max-calls}} + 1) stay meaningful.
+func placeholder(name string) (string, bool) {
+	n := strings.ToLower(name)
+	for _, hint := range []string{"url", "uri", "endpoint", "host", "server", "base"} {
+		if strings.Contains(n, hint) {
+			return "https://named-value.example", true
+		}
+	}
+	return "1", true
+}
+
+// corpusFragments parses the corpus documents whose root is <fragment>, by file
+// name without extension: that is how the corpora's policies include them.
+func corpusFragments(files []string) map[string]*policyxml.Document {
+	frags := map[string]*policyxml.Document{}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		doc, err := policyxml.Parse(f, src)
+		if err != nil || doc.Root == nil || doc.Root.Name != "fragment" {
+			continue
+		}
+		doc.SubstituteNamedValues(placeholder)
+		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".xml"), ".policy")
+		frags[name] = doc
+	}
+	return frags
+}
+
+// compileCorpusFile parses and compiles one corpus document with every policy
+// lastmile has. It returns the errors, or nil.
+func compileCorpusFile(path string, expr pipeline.ExprCompiler, frags map[string]*policyxml.Document) (policyxml.ErrorList, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := policyxml.Parse(path, src)
+	if err != nil {
+		var list policyxml.ErrorList
+		var one *policyxml.Error
+		switch {
+		case errors.As(err, &list):
+			return list, nil
+		case errors.As(err, &one):
+			return policyxml.ErrorList{one}, nil
+		}
+		return nil, err
+	}
+	// Named values are placeholders here; a number-like value keeps expressions
+	// such as @({{limit}} + 1) meaningful.
+	if err := doc.SubstituteNamedValues(placeholder); err != nil {
+		return nil, err
+	}
+	r := pipeline.NewRegistry()
+	policies.Register(r, policies.Deps{
+		Tokens: &fakeTokens{}, Forwarder: nopForwarder{},
+		Backends: map[string]policies.Backend{"1": {URL: "https://backend.example"}},
+	})
+	if doc.Root != nil && doc.Root.Name == "fragment" {
+		// A fragment is compiled where it would be included; try every section and
+		// keep the one with the fewest errors.
+		var best policyxml.ErrorList
+		for i, sec := range []string{"inbound", "backend", "outbound", "on-error"} {
+			c := pipeline.NewCompiler(r, expr, map[string]*policyxml.Document{"f": doc})
+			wrapper, _ := policyxml.Parse("wrapper.xml", []byte(`<policies><`+sec+`><include-fragment fragment-id="f" /></`+sec+`></policies>`))
+			_, err := c.Compile(wrapper, "api")
+			if err == nil {
+				return nil, nil
+			}
+			list := err.(policyxml.ErrorList)
+			if i == 0 || len(list) < len(best) {
+				best = list
+			}
+		}
+		return best, nil
+	}
+	c := pipeline.NewCompiler(r, expr, frags)
+	if _, err := c.Compile(doc, "api"); err != nil {
+		return err.(policyxml.ErrorList), nil
+	}
+	return nil, nil
+}
+
+type nopForwarder struct{}
+
+func (nopForwarder) Forward(context.Context, *exchange.Exchange, policies.ForwardOptions) error {
+	return nil
+}
+
+// TestCorpus compiles every corpus document and reports, per file, either that it
+// compiled or exactly why it cannot run yet. It fails if a document crashes the
+// loader, if a document other than the two broken upstream fails to parse, or if
+// a failure is not one of the documented "not supported yet" reasons.
+func TestCorpus(t *testing.T) {
+	files := corpusFiles(t)
+	root := corpusRoot(t)
+	frags := corpusFragments(files)
+	reasons := map[string]int{}
+	compiled := 0
+	var report strings.Builder
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		errs, err := compileCorpusFile(f, corpusExpr, frags)
+		if err != nil {
+			t.Errorf("%s: %v", rel, err)
+			continue
+		}
+		broken := false
+		for _, b := range brokenUpstream {
+			if strings.HasSuffix(f, b) {
+				broken = true
+			}
+		}
+		if len(errs) == 0 {
+			if broken {
+				t.Errorf("%s compiled, but it is broken upstream", rel)
+			}
+			compiled++
+			fmt.Fprintf(&report, "ok    %s\n", rel)
+			continue
+		}
+		fmt.Fprintf(&report, "FAIL  %s\n", rel)
+		for _, e := range errs {
+			fmt.Fprintf(&report, "        %s: %s\n", e.Pos, e.Msg)
+			reason := classify(e.Msg)
+			if documentError(e.File, e.Msg) {
+				reason = "the document's own mistake (see documentErrors)"
+			}
+			reasons[reason]++
+			if reason == "other" && !broken {
+				t.Errorf("%s:%s: unexpected error: %s", rel, e.Pos, e.Msg)
+			}
+		}
+	}
+	t.Logf("corpus: %d documents, %d compile, %d do not yet\n%s", len(files), compiled, len(files)-compiled, report.String())
+	keys := make([]string, 0, len(reasons))
+	for k := range reasons {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("errors: %4d  %s", reasons[k], k)
+	}
+}
+
+// documentErrors are errors that are right: the document itself is wrong or
+// needs something the corpus does not include.
+var documentErrors = []struct{ file, msg string }{
+	// Test data of the policy toolkit's decompiler, with made-up or misspelt names.
+	{"Test.Decompiling/TestData/cache-value.xml", "unknown policy <cache-value>"},
+	{"Test.Decompiling/TestData/invoke-darp-binding.xml", "unknown policy <invoke-darp-binding>"},
+	{"Test.Decompiling/TestData/publish-to-darp.xml", "unknown policy <publish-to-darp>"},
+	// An empty placeholder for the reader to fill in.
+	{"Generate Azure Relay Token.policy.xml", `backend URL must be an absolute http or https URL, not ""`},
+	// Backend entities that live in the APIM instance, not in the corpus.
+	{"simple-priority-weighted.xml", `backend "aoai-lb-pool" does not exist`},
+	// Fragments the landing zone deploys from files whose names differ from the ids.
+	{"genai-policy.xml", "policy fragment "},
+	{"managed-identity-fragment.xml", `policy fragment "routing-headers" does not exist`},
+}
+
+func documentError(file, msg string) bool {
+	for _, d := range documentErrors {
+		if strings.HasSuffix(file, d.file) && strings.HasPrefix(msg, d.msg) {
+			return true
+		}
+	}
+	return false
+}
+
+var notSupportedRE = regexp.MustCompile(`^policy <([a-z0-9-]+)> is not supported by lastmile yet`)
+
+// classify names the reason behind a compile error, for the coverage table.
+func classify(msg string) string {
+	switch {
+	case strings.HasPrefix(msg, "policy expressions are not supported yet"):
+		return "expressions not supported yet"
+	case notSupportedRE.MatchString(msg):
+		return "policy not supported yet: " + notSupportedRE.FindStringSubmatch(msg)[1]
+	case strings.Contains(msg, "is not supported"):
+		return "feature not supported yet: " + msg
+	}
+	return "other"
+}
