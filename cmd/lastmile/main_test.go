@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, func(k string) string { return env[k] }, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	code, out, _ := runCmd(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "lastmile ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	code, _, errOut := runCmd(t, nil, "frobnicate")
+	if code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: %d %q", code, errOut)
+	}
+	code, _, _ = runCmd(t, nil)
+	if code != 2 {
+		t.Errorf("no command: exit %d, want 2", code)
+	}
+}
+
+// TestDemo runs the README's demo command once: a request goes through the gateway
+// to a backend that verifies the managed-identity token.
+func TestDemo(t *testing.T) {
+	code, out, errOut := runCmd(t, nil, "demo", "--once")
+	if code != 0 {
+		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"token verified:", "audience (aud):    api://orders", "roles:             Orders.Read\n",
+		"roles:             Orders.Read, Orders.Write", "client id (appid): 0b6f1c1e-2a7d-4c1e-9b1f-5d7f6c0e9a11",
+		"curl -i -H 'Ocp-Apim-Subscription-Key: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	// The raw token is never printed: no JWT-shaped string in the output.
+	if jwt := regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.`); jwt.MatchString(out+errOut) {
+		t.Errorf("the demo printed a raw token")
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runCmd(t, map[string]string{"LASTMILE_STATE": filepath.Join(dir, "state")}, "serve")
+	if code != 1 || !strings.Contains(errOut, "no configuration folder: pass --config DIR") {
+		t.Errorf("serve without config: %d %q", code, errOut)
+	}
+	// Flags come from the environment too; a bad configuration names the file.
+	cfg := filepath.Join(dir, "cfg")
+	os.MkdirAll(filepath.Join(cfg, "apis", "a"), 0o755)
+	os.WriteFile(filepath.Join(cfg, "apis", "a", "apiInformation.json"), []byte("{\n  \"properties\": {\"path\": 12}\n}"), 0o644)
+	code, _, errOut = runCmd(t, map[string]string{"LASTMILE_CONFIG": cfg, "LASTMILE_STATE": filepath.Join(dir, "state"),
+		"LASTMILE_LISTEN": "127.0.0.1:0", "LASTMILE_IDENTITY_LISTEN": "127.0.0.1:0"}, "serve")
+	if code != 1 || !strings.Contains(errOut, filepath.Join("apis", "a", "apiInformation.json")+":2:") {
+		t.Errorf("serve with a bad config: %d %q", code, errOut)
+	}
+	code, _, errOut = runCmd(t, nil, "serve", "--log-level", "loud", "--config", cfg)
+	if code != 1 || !strings.Contains(errOut, `log level "loud"`) {
+		t.Errorf("bad log level: %d %q", code, errOut)
+	}
+}
+
+func TestSubscriptionsCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "cfg")
+	os.MkdirAll(filepath.Join(cfg, "subscriptions", "s1"), 0o755)
+	os.WriteFile(filepath.Join(cfg, "subscriptions", "s1", "subscriptionInformation.json"), []byte(`{"properties":{"scope":"/apis","state":"active"}}`), 0o644)
+	env := map[string]string{"LASTMILE_STATE": filepath.Join(dir, "state")}
+	code, out1, errOut := runCmd(t, env, "subscriptions", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	keys := regexp.MustCompile(`[0-9a-f]{32}`).FindAllString(out1, -1)
+	if !strings.Contains(out1, "s1") || !strings.Contains(out1, "/apis") || len(keys) != 2 {
+		t.Errorf("output:\n%s", out1)
+	}
+	_, out2, _ := runCmd(t, env, "subscriptions", "--config", cfg)
+	if out1 != out2 {
+		t.Errorf("generated keys changed between runs:\n%s\n%s", out1, out2)
+	}
+}
