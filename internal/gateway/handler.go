@@ -73,7 +73,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	segs := splitPath(r.URL.EscapedPath())
+	var segBuf [16]string
+	segs := appendSegments(segBuf[:0], r.URL.EscapedPath())
 	a, rest := snap.route(r, segs, q)
 	if a == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
@@ -131,7 +132,8 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 	if r.TLS != nil {
 		orig.Scheme = "https"
 	}
-	hdr := r.Header.Clone()
+	// The handler owns r.Header: the exchange takes it over instead of copying.
+	hdr := r.Header
 	if hdr == nil {
 		hdr = make(http.Header)
 	}

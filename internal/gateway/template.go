@@ -145,10 +145,19 @@ func unescape(s string) string {
 
 // splitPath splits an escaped path into its segments, ignoring leading and trailing
 // slashes. "/" and "" have no segments.
-func splitPath(p string) []string {
+func splitPath(p string) []string { return appendSegments(nil, p) }
+
+// appendSegments is splitPath appending to dst, so that the request path can
+// split into a stack buffer without allocating.
+func appendSegments(dst []string, p string) []string {
 	p = strings.Trim(p, "/")
-	if p == "" {
-		return nil
+	for p != "" {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			return append(dst, p)
+		}
+		dst = append(dst, p[:i])
+		p = p[i+1:]
 	}
-	return strings.Split(p, "/")
+	return dst
 }
