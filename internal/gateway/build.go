@@ -150,6 +150,13 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 	for _, w := range svc.Warnings {
 		snap.Warnings = append(snap.Warnings, w.String())
 	}
+	for _, name := range sortedKeys(svc.Backends) {
+		if t := svc.Backends[name].TLS; t != nil && ((t.ValidateCertificateChain != nil && !*t.ValidateCertificateChain) || (t.ValidateCertificateName != nil && !*t.ValidateCertificateName)) {
+			w := "backends/" + name + ": tls validation cannot be turned off in lastmile; the backend's certificate is checked (trust a private CA with backend.caFile in lastmile.yaml)"
+			snap.Warnings = append(snap.Warnings, w)
+			log.Warn(w)
+		}
+	}
 
 	products := map[string]*product{}
 	productDocs := map[string]*pipeline.Document{}
