@@ -36,6 +36,19 @@
 //	      assignments:
 //	        system: [Orders.Read]
 //	        reporting: [Orders.Write]
+//	  # Token sources, managed identity endpoints for local workloads and the
+//	  # registration entries of attested callers; identityplane.go documents every key.
+//	  sources: [embedded]
+//	  managedIdentityEndpoints:
+//	    appService: true
+//	    imds:
+//	      listen: ""
+//	    socket: ""
+//	    tcpCallers: any
+//	    rateLimit:
+//	      requestsPerSecond: 20
+//	      concurrent: 5
+//	  workloads: []
 //	listeners:
 //	  gateway: ":8080"           # data plane, host:port. Default ":8080"
 //	  identity: "127.0.0.1:8081" # discovery, JWKS and token endpoints. Default "127.0.0.1:8081"
@@ -126,6 +139,12 @@ type Identity struct {
 	UserAssignedIdentities []UserAssignedIdentity
 	// Resources are the app registrations tokens can be issued for, in file order.
 	Resources []Resource
+	// Sources is the token source chain, in order (see identityplane.go).
+	Sources []TokenSource
+	// Endpoints are the managed identity endpoints for local workloads.
+	Endpoints ManagedIdentityEndpoints
+	// Workloads are the registration entries of attested callers, in file order.
+	Workloads []Workload
 }
 
 // UserAssignedIdentity is one user-assigned managed identity.
@@ -193,13 +212,15 @@ type Redis struct {
 
 // Default returns the configuration used when lastmile.yaml is absent.
 func Default() *Config {
-	return &Config{
+	c := &Config{
 		Identity:  Identity{TokenLifetime: DefaultTokenLifetime},
 		Listeners: Listeners{Gateway: DefaultGatewayListener, Identity: DefaultIdentityListener},
 		Backend:   Backend{Timeout: DefaultBackendTimeout},
 		Gateway:   Gateway{Region: DefaultRegion, ServiceName: DefaultServiceName},
 		Store:     Store{Type: DefaultStoreType, Redis: Redis{Address: DefaultRedisAddress}},
 	}
+	defaultIdentityPlane(&c.Identity)
+	return c
 }
 
 // maxFileSize bounds what Load reads, so a wrong path (a device, a huge file) fails

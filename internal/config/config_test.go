@@ -55,6 +55,20 @@ func TestParseFull(t *testing.T) {
 				},
 				{ID: "6c1c5a1e-3b0e-4f7e-8a4b-2f0d9e8c7b6a"},
 			},
+			Sources: []TokenSource{
+				{Type: "lastmile", Endpoint: "unix:///run/lastmile/identity.sock"},
+				{Type: "workloadIdentity", TokenEndpoint: "https://login.example.com/tenant/oauth2/v2.0/token",
+					ClientID: "5e29463d-0a1b-4c2d-8e3f-405162738495", TokenFile: filepath.Join(testdataAbs(t), "federated-token"), AudienceParameter: "resource"},
+				{Type: "azure"},
+				{Type: "embedded"},
+			},
+			Endpoints: ManagedIdentityEndpoints{IMDSListen: "127.0.0.1:9082", Socket: "/run/lastmile/identity.sock", TCPCallers: "attested",
+				RateLimit: RateLimit{RequestsPerSecond: 50, Concurrent: 2}},
+			Workloads: []Workload{
+				{Name: "billing-worker", UID: ptr[uint32](1000), GID: ptr[uint32](1001), Path: "/usr/local/bin/billing-worker",
+					SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Identities: []string{"system", "reporting"}},
+				{Name: "root-scripts", UID: ptr[uint32](0), Identities: []string{"batch-jobs"}},
+			},
 		},
 		Listeners: Listeners{Gateway: "0.0.0.0:9080", Identity: "127.0.0.1:9081", Issuer: "https://login.example.com/lastmile"},
 		Backend:   Backend{CAFile: filepath.Join(testdataAbs(t), "ca.pem"), Timeout: 45 * time.Second},
@@ -107,7 +121,8 @@ func testdataAbs(t *testing.T) string {
 
 func TestDefaults(t *testing.T) {
 	want := &Config{
-		Identity:  Identity{TokenLifetime: time.Hour},
+		Identity: Identity{TokenLifetime: time.Hour, Sources: []TokenSource{{Type: "embedded"}},
+			Endpoints: ManagedIdentityEndpoints{AppService: true, TCPCallers: "any", RateLimit: RateLimit{RequestsPerSecond: 20, Concurrent: 5}}},
 		Listeners: Listeners{Gateway: ":8080", Identity: "127.0.0.1:8081"},
 		Backend:   Backend{Timeout: 300 * time.Second},
 		Gateway:   Gateway{Region: "local", ServiceName: "lastmile"},

@@ -27,6 +27,7 @@ type decoder struct {
 	lookupEnv func(string) (string, bool)
 	errs      ErrorList
 	refs      refs
+	plane     identityPlaneRefs
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -67,6 +68,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 	}
 	d.decodeConfig(root, c)
 	d.crossCheck(c)
+	d.checkIdentityPlane(c)
 	slices.SortStableFunc(d.errs, func(a, b *Error) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line
@@ -440,6 +442,9 @@ func (d *decoder) decodeIdentity(n *yaml.Node, id *Identity, r *refs) {
 				d.decodeResource(item, fmt.Sprintf("identity.resources[%d]", i), id, r)
 			})
 		}},
+		{"sources", func(k, v *yaml.Node) { d.decodeSources(v, id) }},
+		{"managedIdentityEndpoints", func(k, v *yaml.Node) { d.decodeEndpoints(v, &id.Endpoints) }},
+		{"workloads", func(k, v *yaml.Node) { d.decodeWorkloads(v, id) }},
 	})
 }
 

@@ -30,6 +30,7 @@ func (c *Config) Marshal() ([]byte, error) {
 			return mapNode("id", str(r.ID), "roles", flowStrings(r.Roles), "assignments", asg)
 		}),
 	)
+	id.Content = append(id.Content, mapNode(marshalIdentityPlane(&c.Identity)...).Content...)
 	root := mapNode(
 		"identity", id,
 		"listeners", mapNode(
