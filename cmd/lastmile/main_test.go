@@ -97,3 +97,41 @@ func TestSubscriptionsCommand(t *testing.T) {
 		t.Errorf("generated keys changed between runs:\n%s\n%s", out1, out2)
 	}
 }
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	os.MkdirAll(filepath.Join(good, "apis", "a"), 0o755)
+	os.WriteFile(filepath.Join(good, "apis", "a", "apiInformation.json"), []byte(`{"properties":{"path":"a","serviceUrl":"http://b.example"}}`), 0o644)
+	os.WriteFile(filepath.Join(good, "apis", "a", "policy.xml"), []byte("<policies><inbound><base /></inbound></policies>"), 0o644)
+	bad := filepath.Join(dir, "bad")
+	os.MkdirAll(filepath.Join(bad, "apis", "a"), 0o755)
+	os.WriteFile(filepath.Join(bad, "apis", "a", "apiInformation.json"), []byte(`{"properties":{"path":"a"}}`), 0o644)
+	os.WriteFile(filepath.Join(bad, "apis", "a", "policy.xml"), []byte("<policies>\n\t<inbound>\n\t\t<set-heder name=\"x\" />\n\t\t<ip-filter action=\"deny\"><address>1.2.3.4</address></ip-filter>\n\t</inbound>\n</policies>\n"), 0o644)
+	os.WriteFile(filepath.Join(bad, "lastmile.yaml"), []byte("identity:\n  tokenLifetyme: 1h\n"), 0o644)
+	single := filepath.Join(dir, "one.xml")
+	os.WriteFile(single, []byte(`<policies><inbound><set-backend-service backend-id="{{be}}" /><set-header name="a"><value>{{v}}</value></set-header></inbound></policies>`), 0o644)
+
+	code, out, _ := runCmd(t, nil, "validate", good, single)
+	if code != 0 || !strings.Contains(out, good+": ok") || !strings.Contains(out, single+": ok") {
+		t.Errorf("good: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCmd(t, nil, "validate", bad)
+	if code != 1 {
+		t.Errorf("bad: exit %d, want 1", code)
+	}
+	if !strings.Contains(out, "lastmile.yaml:2:3: ") || !strings.Contains(out, `tokenLifetime`) {
+		t.Errorf("lastmile.yaml error missing or without a suggestion:\n%s", out)
+	}
+	code, out, _ = runCmd(t, nil, "validate", filepath.Join(bad, "apis", "a", "policy.xml"))
+	want := filepath.Join(bad, "apis", "a", "policy.xml") + ":3:3: unknown policy <set-heder>; check the spelling against docs/policies.md\n" +
+		"    \t\t<set-heder name=\"x\" />\n" +
+		"    \t\t^\n" +
+		filepath.Join(bad, "apis", "a", "policy.xml") + `:4:22: ip-filter action must be allow or forbid, not "deny"` + "\n"
+	if code != 1 || !strings.HasPrefix(out, want) || !strings.HasSuffix(out, "2 error(s)\n") {
+		t.Errorf("single bad file: exit %d\n got:\n%s\nwant prefix:\n%s", code, out, want)
+	}
+	if code, _, _ := runCmd(t, nil, "validate"); code != 2 {
+		t.Errorf("no paths: exit %d, want 2", code)
+	}
+}

@@ -59,6 +59,26 @@ func (b *Builder) log() *slog.Logger {
 // It returns every problem it finds; a Snapshot is returned only when there are
 // none.
 func (b *Builder) Build(ctx context.Context) (*Snapshot, error) {
+	return b.build(ctx, false)
+}
+
+// Validate loads and compiles a configuration folder like Build, without a state
+// directory, a token source or a backend: nothing is written or contacted. It
+// returns every problem it finds.
+func Validate(ctx context.Context, dir string, cfg *config.Config, expr pipeline.ExprCompiler, log *slog.Logger) error {
+	b := &Builder{ConfigDir: dir, Config: cfg, Expr: expr, Logger: log, Tokens: noTokens{}, Transport: http.DefaultTransport}
+	_, err := b.build(ctx, true)
+	return err
+}
+
+// noTokens stands in for the identity provider when only compiling.
+type noTokens struct{}
+
+func (noTokens) AccessToken(context.Context, string, string) (string, error) {
+	return "", errors.New("validation only: no identity provider")
+}
+
+func (b *Builder) build(ctx context.Context, validateOnly bool) (*Snapshot, error) {
 	svc, err := apiops.Load(ctx, b.ConfigDir, b.log())
 	if err != nil {
 		return nil, err
@@ -93,7 +113,7 @@ func (b *Builder) Build(ctx context.Context) (*Snapshot, error) {
 		ForwardTimeout: cfg.Backend.Timeout,
 		Logger:         b.log(),
 	})
-	return compileService(svc, reg, b.Expr, b.State, cfg, b.log())
+	return compileService(svc, reg, b.Expr, b.State, cfg, b.log(), validateOnly)
 }
 
 // compiler compiles each policy document of a service once and collects errors.
@@ -123,7 +143,7 @@ func (cc *compiler) compile(p *apiops.Policy, scope string) *pipeline.Document {
 	return d
 }
 
-func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.ExprCompiler, state *statedir.Dir, cfg *config.Config, log *slog.Logger) (*Snapshot, error) {
+func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.ExprCompiler, state *statedir.Dir, cfg *config.Config, log *slog.Logger, validateOnly bool) (*Snapshot, error) {
 	frags := make(map[string]*policyxml.Document, len(svc.Fragments))
 	for name, f := range svc.Fragments {
 		frags[name] = f.Doc
@@ -265,6 +285,9 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 		log.Info("APIs that allow only https are served over plain http too, because lastmile terminates TLS in front of it or not at all", "apis", httpsOnly)
 	}
 
+	if validateOnly {
+		return snap, nil
+	}
 	subs, err := subscriptionKeys(svc, state)
 	if err != nil {
 		return nil, err
