@@ -52,7 +52,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	// The raw token is never printed: no JWT-shaped string in the output.
-	if jwt := regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.`); jwt.MatchString(out+errOut) {
+	if jwt := regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.`); jwt.MatchString(out + errOut) {
 		t.Errorf("the demo printed a raw token")
 	}
 }
