@@ -23,21 +23,27 @@ var ErrBodyConsumed = errors.New("body was already read without preserveContent"
 // content, as IMessageBody.As<T>(preserveContent) does in API Management.
 type Body struct {
 	stream   io.ReadCloser // the original stream, nil once buffered
+	size     int64         // the stream's length if known, else -1
 	buf      []byte
 	buffered bool
 	consumed bool
 	limit    int64
 }
 
-// NewStreamBody returns a body that reads from r. A nil r is an empty body.
-func NewStreamBody(r io.ReadCloser, limit int64) *Body {
-	if r == nil || r == http.NoBody {
+// NewStreamBody returns a body that reads from r, which is size bytes long (-1 if
+// unknown). A nil r is an empty body. Policies may buffer at most limit bytes of it
+// (DefaultBodyLimit when limit <= 0).
+func NewStreamBody(r io.ReadCloser, size, limit int64) *Body {
+	if r == nil || r == http.NoBody || size == 0 {
+		if r != nil {
+			r.Close()
+		}
 		return &Body{buffered: true, limit: limit}
 	}
 	if limit <= 0 {
 		limit = DefaultBodyLimit
 	}
-	return &Body{stream: r, limit: limit}
+	return &Body{stream: r, size: size, limit: limit}
 }
 
 // NewBytesBody returns a buffered body holding p.
@@ -94,13 +100,13 @@ func (b *Body) Set(p []byte) {
 // Consumed reports whether a policy read the body without preserving it.
 func (b *Body) Consumed() bool { return b != nil && b.consumed }
 
-// Len returns the buffered length, or -1 if the body is still a stream.
+// Len returns the body's length, or -1 if it is a stream of unknown length.
 func (b *Body) Len() int64 {
 	if b == nil {
 		return 0
 	}
 	if !b.buffered {
-		return -1
+		return b.size
 	}
 	if b.consumed {
 		return 0
