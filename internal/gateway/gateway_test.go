@@ -172,3 +172,29 @@ func TestAPIOpsSampleRoutes(t *testing.T) {
 		t.Errorf("generated keys changed on rebuild (-first +second):\n%s", diff)
 	}
 }
+
+// FuzzTemplate checks that no URL template or request path makes routing panic,
+// and that a template matches the path it was built from with its parameters
+// filled in.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"/items/{id}", "/{a}-{b}.json", "/files/{*rest}", "/search?q={q}&x=1", "/", "/a}", "/{", "/{*x}/y"} {
+		f.Add(s, "/items/42?q=1")
+	}
+	f.Fuzz(func(t *testing.T, tmpl, path string) {
+		tm, err := parseTemplate(tmpl)
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(path)
+		if err != nil {
+			return
+		}
+		tm.match(splitPath(u.EscapedPath()), u.Query(), map[string]string{})
+		// A template without parameters matches its own path.
+		if !strings.ContainsAny(tmpl, "{}?%") {
+			if !tm.match(splitPath(tmpl), url.Values{}, map[string]string{}) {
+				t.Errorf("template %q does not match itself", tmpl)
+			}
+		}
+	})
+}

@@ -465,3 +465,71 @@ func TestRestartKeepsIdentitiesAndKeys(t *testing.T) {
 		t.Errorf("state files %v: no subscription-keys.json", names)
 	}
 }
+
+func TestReload(t *testing.T) {
+	backend := newVerifyingBackend(t, "api://orders")
+	cfgDir := t.TempDir()
+	files := testConfig(backend.srv.URL)
+	writeFiles(t, cfgDir, files)
+	e := start(t, cfgDir, t.TempDir(), backend)
+
+	policy := filepath.Join(cfgDir, "apis", "other", "policy.xml")
+	writeFiles(t, cfgDir, map[string]string{"apis/other/policy.xml": `<policies><inbound><base /></inbound><outbound><base />
+		<set-header name="X-Version" exists-action="override"><value>2</value></set-header></outbound></policies>`})
+	if _, h, _ := e.get(t, "/other/x", key("other-key")); h.Get("X-Version") != "" {
+		t.Fatalf("the change applied before a reload")
+	}
+	if err := e.srv.Reload(context.Background()); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if status, h, _ := e.get(t, "/other/x", key("other-key")); status != 200 || h.Get("X-Version") != "2" {
+		t.Errorf("after reload: status %d, X-Version %q, want 200 and 2", status, h.Get("X-Version"))
+	}
+
+	// A broken configuration is refused with its position, and the running one stays.
+	os.WriteFile(policy, []byte("<policies><inbound><set-heder /></inbound></policies>"), 0o644)
+	err := e.srv.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "policy.xml:1:20: unknown policy <set-heder>") {
+		t.Errorf("Reload of a broken configuration: %v", err)
+	}
+	if status, h, _ := e.get(t, "/other/x", key("other-key")); status != 200 || h.Get("X-Version") != "2" {
+		t.Errorf("after a failed reload: status %d, X-Version %q, want the previous configuration", status, h.Get("X-Version"))
+	}
+}
+
+// TestStreaming shows that the gateway passes a streamed response on as it
+// arrives: the client reads the first event while the backend is still waiting
+// to send the second.
+func TestStreaming(t *testing.T) {
+	release := make(chan struct{})
+	sse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		fmt.Fprint(w, "data: two\n\n")
+	}))
+	defer sse.Close()
+	defer close(release)
+	backend := newVerifyingBackend(t, "api://orders")
+	cfgDir := t.TempDir()
+	files := testConfig(backend.srv.URL)
+	files["apis/other/apiInformation.json"] = fmt.Sprintf(`{"properties":{"path":"other","serviceUrl":%q,"subscriptionRequired":false}}`, sse.URL)
+	writeFiles(t, cfgDir, files)
+	e := start(t, cfgDir, t.TempDir(), backend)
+
+	resp, err := http.Get(e.srv.GatewayURL() + "/other/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, len("data: one\n\n"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "data: one\n\n" {
+		t.Fatalf("first event: %q, %v", buf, err)
+	}
+	release <- struct{}{}
+	rest, _ := io.ReadAll(resp.Body)
+	if string(rest) != "data: two\n\n" {
+		t.Errorf("second event: %q", rest)
+	}
+}
