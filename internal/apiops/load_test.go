@@ -265,6 +265,16 @@ func TestLoadErrors(t *testing.T) {
 			wantPrefix: `apis/orders/specification.yaml: not a valid OpenAPI 3 document: `,
 		},
 		{
+			name:    "Swagger specification with an alias that contains itself",
+			changes: map[string]*string{"apis/orders/specification.yaml": s("swagger: '2.0'\npaths:\n  /a: &a\n    get: *a\n")},
+			want:    []string{"apis/orders/specification.yaml:3: not a valid Swagger 2.0 document: line 3: a YAML alias refers to a node that contains it; a specification cannot be infinite; fix the specification, or delete it to serve the API without operations (every path under its URL suffix)"},
+		},
+		{
+			name:       "OpenAPI specification with an alias that contains itself",
+			changes:    map[string]*string{"apis/orders/specification.yaml": s("openapi: 3.0.1\npaths:\n  /a: &a\n    get: *a\n")},
+			wantPrefix: "apis/orders/specification.yaml: not a valid OpenAPI 3 document: ",
+		},
+		{
 			name: "duplicate operationId is reported at the second",
 			changes: map[string]*string{"apis/orders/specification.yaml": s("openapi: 3.0.1\ninfo:\n  title: x\n  version: '1'\npaths:\n" +
 				"  /a:\n    get:\n      operationId: same\n      responses: {}\n" +

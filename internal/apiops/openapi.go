@@ -85,7 +85,7 @@ func parseSpec(ctx context.Context, file string, src []byte) ([]specOp, []Warnin
 	case sw != nil && sw.Kind == yaml.ScalarNode && sw.Value == "2.0" || sw != nil && sw.Value == "2":
 		j, err := nodeJSON(doc)
 		if err != nil {
-			return nil, nil, errf(0, 0, "%v", err)
+			return nil, nil, kinError(file, "Swagger 2.0", err)
 		}
 		var t2 openapi2.T
 		if err := json.Unmarshal(j, &t2); err != nil {
@@ -284,43 +284,63 @@ func resolveAlias(n *yaml.Node) *yaml.Node {
 }
 
 // maxSpecNodes bounds the JSON built from a YAML specification, so that aliases
-// cannot expand a small file into a huge one.
-const maxSpecNodes = 2_000_000
+// cannot expand a small file into a huge one; maxSpecDepth bounds its nesting.
+const (
+	maxSpecNodes = 2_000_000
+	maxSpecDepth = 500
+)
 
 // nodeJSON converts a YAML tree to JSON for decoders that only read JSON
 // (kin-openapi's Swagger 2.0 types). Keys are their text; a timestamp-looking
 // scalar stays a string; "swagger" and "info.version" stay strings even when
-// written as numbers (swagger: 2.0, version: 1.0), as authors mean them.
+// written as numbers (swagger: 2.0, version: 1.0), as authors mean them. An alias
+// that contains itself is an error, not an endless recursion.
 func nodeJSON(n *yaml.Node) ([]byte, error) {
-	budget := maxSpecNodes
-	v, err := nodeValue(n, &budget, "")
+	c := converter{budget: maxSpecNodes, active: map[*yaml.Node]bool{}}
+	v, err := c.value(n, 0, "", "")
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(v)
 }
 
-func nodeValue(n *yaml.Node, budget *int, path string) (any, error) {
+type converter struct {
+	budget int
+	active map[*yaml.Node]bool // the nodes being converted, to find cycles
+}
+
+// value converts n, found at depth under the key key of a mapping under parent.
+func (c *converter) value(n *yaml.Node, depth int, parent, key string) (any, error) {
 	n = resolveAlias(n)
 	if n == nil {
 		return nil, nil
 	}
-	*budget--
-	if *budget < 0 {
+	c.budget--
+	switch {
+	case c.budget < 0:
 		return nil, errors.New("the specification is too large once its YAML aliases are expanded")
+	case depth > maxSpecDepth:
+		return nil, fmt.Errorf("the specification nests more than %d levels deep", maxSpecDepth)
+	case c.active[n]:
+		return nil, fmt.Errorf("line %d: a YAML alias refers to a node that contains it; a specification cannot be infinite", n.Line)
 	}
+	c.active[n] = true
+	defer delete(c.active, n)
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return nodeValue(n.Content[0], budget, path)
+		return c.value(n.Content[0], depth, "", "")
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := resolveAlias(n.Content[i])
+			if k == nil {
+				continue
+			}
 			if k.ShortTag() == "!!merge" {
-				merged, err := nodeValue(n.Content[i+1], budget, path)
+				merged, err := c.value(n.Content[i+1], depth+1, key, "")
 				if err != nil {
 					return nil, err
 				}
@@ -333,7 +353,11 @@ func nodeValue(n *yaml.Node, budget *int, path string) (any, error) {
 				}
 				continue
 			}
-			v, err := nodeValue(n.Content[i+1], budget, path+"/"+k.Value)
+			ck := k.Value
+			if depth == 0 {
+				ck = "/" + ck // mark top-level keys
+			}
+			v, err := c.value(n.Content[i+1], depth+1, key, ck)
 			if err != nil {
 				return nil, err
 			}
@@ -342,8 +366,8 @@ func nodeValue(n *yaml.Node, budget *int, path string) (any, error) {
 		return m, nil
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			v, err := nodeValue(c, budget, path+"/-")
+		for _, item := range n.Content {
+			v, err := c.value(item, depth+1, key, "")
 			if err != nil {
 				return nil, err
 			}
@@ -351,7 +375,7 @@ func nodeValue(n *yaml.Node, budget *int, path string) (any, error) {
 		}
 		return s, nil
 	case yaml.ScalarNode:
-		if path == "/swagger" || path == "/info/version" {
+		if key == "/swagger" || parent == "/info" && key == "version" {
 			return n.Value, nil
 		}
 		switch n.ShortTag() {
