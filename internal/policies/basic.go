@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -224,7 +225,11 @@ func (p *findAndReplacePolicy) Apply(ctx context.Context, x *exchange.Exchange) 
 	}
 	data, err := body.Bytes(true)
 	if err != nil {
-		return &pipeline.Error{Reason: "BodyReadFailure", Message: err.Error(), Status: 500, Err: err}
+		status := 500
+		if errors.Is(err, exchange.ErrBodyTooLarge) && !p.response {
+			status = 413
+		}
+		return &pipeline.Error{Reason: "BodyReadFailure", Message: "find-and-replace: " + err.Error(), Status: status, Err: err}
 	}
 	if from == "" || !strings.Contains(string(data), from) {
 		return nil
