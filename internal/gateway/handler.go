@@ -270,19 +270,24 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 		h[k] = v
 	}
 	removeHop(h)
+	code := resp.StatusCode
+	if code < 100 || code > 999 {
+		code = http.StatusInternalServerError
+	}
 	n := resp.Body.Len()
+	noBody := r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified || code < 200
 	switch {
+	case r.Method == http.MethodHead:
+		// The backend's Content-Length describes the body a GET would get.
+	case noBody:
+		h.Del("Content-Length")
 	case n >= 0:
 		h.Set("Content-Length", itoa64(n))
 	default:
 		h.Del("Content-Length")
 	}
-	code := resp.StatusCode
-	if code < 100 || code > 999 {
-		code = http.StatusInternalServerError
-	}
 	w.WriteHeader(code)
-	if r.Method == http.MethodHead || resp.Body == nil || n == 0 {
+	if noBody || resp.Body == nil || n == 0 {
 		return
 	}
 	body := resp.Body.Reader()
