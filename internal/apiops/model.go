@@ -226,6 +226,7 @@ const (
 	ScopeAPI
 )
 
+// String names the scope kind for messages.
 func (k ScopeKind) String() string {
 	switch k {
 	case ScopeProduct:
