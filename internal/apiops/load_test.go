@@ -814,6 +814,37 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
+func TestLegacyProductAPIList(t *testing.T) {
+	svc, errs, _ := loadTree(t, tree(map[string]*string{
+		"products/p/apis/orders/productApiInformation.json": nil,
+		"products/p/apis.json":                              s(`[{"name": "orders"}, {"name": "ghost"}]`),
+		"products/q/productInformation.json":                s(info(`    "displayName": "Q"`)),
+		"products/q/apis.json":                              s(`{"name": "orders"}`),
+	}))
+	if svc != nil {
+		t.Fatal("Load succeeded, want an error for products/q/apis.json")
+	}
+	want := []string{`products/q/apis.json:1:1: the file must be a list such as [{"name": "my-api"}]`}
+	if diff := cmp.Diff(want, errs); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+
+	svc, errs, _ = loadTree(t, tree(map[string]*string{
+		"products/p/apis/orders/productApiInformation.json": nil,
+		"products/p/apis.json":                              s(`[{"name": "orders"}, {"name": "ghost"}]`),
+	}))
+	if errs != nil {
+		t.Fatalf("Load: %s", strings.Join(errs, "\n"))
+	}
+	if got := svc.Products["p"].APIs; !cmp.Equal(got, []string{"orders"}) {
+		t.Errorf("product APIs = %q, want [orders]", got)
+	}
+	wantWarn := []Warning{{"products/p/apis.json", `product p lists API "ghost", which is not in apis/; it is left out of the product`}}
+	if diff := cmp.Diff(wantWarn, svc.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
 func TestBackend(t *testing.T) {
 	svc, errs, _ := loadTree(t, map[string]string{
 		"named values/k/namedValueInformation.json": info(`    "displayName": "key"`, `    "value": "v-1"`),

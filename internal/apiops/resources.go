@@ -1,6 +1,8 @@
 package apiops
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
@@ -342,6 +344,16 @@ func (l *loader) loadProducts() {
 		var p productProps
 		_, ok := l.readInfo(path.Join(dir, "productInformation.json"), &p, "product")
 		var members []string
+		add := func(rel, api string) {
+			base, _, _ := strings.Cut(api, revSeparator)
+			if !apiNames[base] {
+				l.warnf(rel, "product %s lists API %q, which is not in %s/; it is left out of the product", name, base, dirAPIs)
+				return
+			}
+			if !slices.Contains(members, base) {
+				members = append(members, base)
+			}
+		}
 		for _, e := range l.readDir(dir) {
 			rel := path.Join(dir, e.name)
 			switch {
@@ -349,14 +361,13 @@ func (l *loader) loadProducts() {
 			case e.name == "apis" && e.isDir:
 				for _, api := range l.subdirs(rel) {
 					l.children(path.Join(rel, api), "productApiInformation.json")
-					base, _, _ := strings.Cut(api, revSeparator)
-					if !apiNames[base] {
-						l.warnf(path.Join(rel, api), "product %s lists API %q, which is not in %s/; it is left out of the product", name, base, dirAPIs)
-						continue
-					}
-					if !slices.Contains(members, base) {
-						members = append(members, base)
-					}
+					add(path.Join(rel, api), api)
+				}
+			case e.name == "apis.json" && !e.isDir:
+				// Older apiops versions list a product's APIs in one file:
+				// [{"name": "<api>"}, ...].
+				for _, api := range l.readNameList(rel) {
+					add(rel, api)
 				}
 			default:
 				l.ignore(rel)
@@ -402,6 +413,39 @@ func (l *loader) loadProducts() {
 			l.errorf(path.Join(dirProducts, open[1], "apis", a.Name), "API %s is in two products that need no subscription (%s); keyless calls would be ambiguous: remove it from all but one, or set subscriptionRequired on the others", a.Name, strings.Join(open, ", "))
 		}
 	}
+}
+
+// readNameList reads a JSON list of {"name": "..."} objects, the format older
+// apiops versions used for membership files such as products/<p>/apis.json.
+func (l *loader) readNameList(rel string) []string {
+	src, ok := l.readFile(rel)
+	if !ok {
+		return nil
+	}
+	f := &infoFile{file: l.display(rel), src: bytes.TrimPrefix(src, bom)}
+	var items []struct {
+		Name string `json:"name"`
+	}
+	var top any
+	if err := json.Unmarshal(f.src, &top); err != nil {
+		l.add(f.jsonError(err, nil))
+		return nil
+	}
+	if _, ok := top.([]any); !ok {
+		l.add(f.errorAt(nil, `the file must be a list such as [{"name": "my-api"}]`))
+		return nil
+	}
+	if err := json.Unmarshal(f.src, &items); err != nil {
+		l.add(f.jsonError(err, nil))
+		return nil
+	}
+	var names []string
+	for _, it := range items {
+		if it.Name != "" {
+			names = append(names, it.Name)
+		}
+	}
+	return names
 }
 
 var subscriptionStates = []string{StateActive, StateSuspended, StateCancelled, StateExpired, StateSubmitted, StateRejected}
