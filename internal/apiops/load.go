@@ -98,7 +98,9 @@ type loader struct {
 	byDisplay map[string]*NamedValue // named values by the name used in {{...}}
 	infos     map[string]*infoFile   // decoded info files by relative path, for positioned cross-checks
 	apiInfos  map[*API]*infoFile
-	opDirs    map[*API][]string // operation policy folders by API, checked after the spec is read
+	// saysNotCurrent marks revisions whose file says "isCurrent": false.
+	saysNotCurrent map[*API]bool
+	opDirs         map[*API][]string // operation policy folders by API, checked after the spec is read
 }
 
 // display is rel joined to the folder given to Load, as the operator can open it.
@@ -298,6 +300,7 @@ func (l *loader) loadPolicy(rel, root string) *Policy {
 // loadAPIs reads apis/<name>/ and apis/<name>;rev=<n>/.
 func (l *loader) loadAPIs() {
 	l.apiInfos = map[*API]*infoFile{}
+	l.saysNotCurrent = map[*API]bool{}
 	l.opDirs = map[*API][]string{}
 	for _, name := range l.subdirs(dirAPIs) {
 		if err := l.ctx.Err(); err != nil {
@@ -392,6 +395,9 @@ func (l *loader) loadAPI(folder string) *API {
 		}
 	}
 	l.apiInfos[a] = info
+	if p.IsCurrent != nil && !*p.IsCurrent {
+		l.saysNotCurrent[a] = true
+	}
 	a.Policy = l.loadPolicy(path.Join(dir, "policy.xml"), "policies")
 
 	var specs []string
@@ -543,11 +549,11 @@ func (l *loader) pickCurrent() {
 			}
 		case len(marked) == 1:
 		default:
-			base := slices.IndexFunc(revs, func(a *API) bool { return !strings.Contains(a.Dir, revSeparator) })
+			base := slices.IndexFunc(revs, func(a *API) bool { return !strings.Contains(a.Dir, revSeparator) && !l.saysNotCurrent[a] })
 			switch {
 			case base >= 0:
 				revs[base].IsCurrent = true
-			case len(revs) == 1:
+			case len(revs) == 1 && !l.saysNotCurrent[revs[0]]:
 				revs[0].IsCurrent = true
 			default:
 				dirs := make([]string, len(revs))

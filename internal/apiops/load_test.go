@@ -356,6 +356,14 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{`apis/orders: API orders has revisions apis/orders;rev=2, apis/orders;rev=3 and none is current; set "isCurrent": true in the apiInformation.json of the one to serve`},
 		},
 		{
+			name: "the only candidate says it is not current",
+			changes: map[string]*string{
+				"apis/orders/apiInformation.json":       s(info(`    "path": "orders"`, `    "isCurrent": false`)),
+				"apis/orders;rev=2/apiInformation.json": s(info(`    "path": "orders"`)),
+			},
+			want: []string{`apis/orders: API orders has revisions apis/orders, apis/orders;rev=2 and none is current; set "isCurrent": true in the apiInformation.json of the one to serve`},
+		},
+		{
 			name: "revision folder and apiRevision disagree",
 			changes: map[string]*string{
 				"apis/orders;rev=2/apiInformation.json": s(info(`    "path": "orders"`, `    "apiRevision": "3"`)),
