@@ -270,6 +270,9 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 		h[k] = v
 	}
 	removeHop(h)
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil // never guess a content type the response did not have
+	}
 	code := resp.StatusCode
 	if code < 100 || code > 999 {
 		code = http.StatusInternalServerError
