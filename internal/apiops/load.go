@@ -77,6 +77,7 @@ func Load(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	slices.SortStableFunc(l.svc.Warnings, func(a, b Warning) int { return strings.Compare(a.File, b.File) })
 	for _, w := range l.svc.Warnings {
 		log.Warn(w.Msg, "file", l.display(w.File))
 	}

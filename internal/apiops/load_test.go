@@ -802,9 +802,9 @@ func TestWarnings(t *testing.T) {
 		t.Fatalf("Load: %s", strings.Join(errs, "\n"))
 	}
 	want := []Warning{
-		{"backends/pool/backendInformation.json", `pool member "gone" is not a backend in backends/; requests will not be sent to it`},
 		{"apis/orders;rev=2", `revision 2 has path "orders-next" but the current revision (apis/orders) has "orders"; only the current revision is served`},
 		{"apis/ws", "WebSocket APIs are not served yet; requests under /ws will get 404"},
+		{"backends/pool/backendInformation.json", `pool member "gone" is not a backend in backends/; requests will not be sent to it`},
 		{"products/p/apis/ghost", `product p lists API "ghost", which is not in apis/; it is left out of the product`},
 	}
 	if diff := cmp.Diff(want, svc.Warnings); diff != "" {

@@ -48,7 +48,7 @@ type Service struct {
 	Backends      map[string]*Backend
 	VersionSets   map[string]*VersionSet
 	// Warnings are problems that do not stop the gateway (an API that is not served,
-	// a product that lists an unknown API, ...), in file order.
+	// a product that lists an unknown API, ...), sorted by file.
 	Warnings []Warning
 }
 
