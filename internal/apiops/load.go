@@ -417,8 +417,8 @@ func (l *loader) loadAPI(folder string) *API {
 			l.ignore(rel)
 		}
 	}
-	l.loadSpec(a, specs)
-	l.loadOperationPolicies(a, opFolders)
+	specOK := l.loadSpec(a, specs)
+	l.loadOperationPolicies(a, opFolders, specOK)
 	return a
 }
 
@@ -451,7 +451,10 @@ var specKinds = map[string]string{
 	"graphql": "graphql", "gql": "graphql", "wsdl": "wsdl", "wadl": "wadl",
 }
 
-func (l *loader) loadSpec(a *API, specs []string) {
+// loadSpec reads the API's specification, if it has one. It returns false when
+// the specification is broken (the error is recorded), so that operation folders
+// are not reported as unknown as well.
+func (l *loader) loadSpec(a *API, specs []string) bool {
 	var chosen string
 	for _, s := range specs {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(s), "."))
@@ -466,16 +469,16 @@ func (l *loader) loadSpec(a *API, specs []string) {
 		chosen = s
 	}
 	if chosen == "" {
-		return
+		return true
 	}
 	a.Spec = path.Join(a.Dir, chosen)
 	kind := specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(chosen), "."))]
 	if kind != "openapi" {
-		return // checkSupport reports it
+		return true // checkSupport reports it
 	}
 	src, ok := l.readFile(a.Spec)
 	if !ok {
-		return
+		return false
 	}
 	ops, warns, errs := parseSpec(l.ctx, l.display(a.Spec), src)
 	l.add(errs...)
@@ -486,11 +489,15 @@ func (l *loader) loadSpec(a *API, specs []string) {
 	for _, o := range ops {
 		a.Operations = append(a.Operations, o.op)
 	}
+	return len(errs) == 0
 }
 
 // loadOperationPolicies reads operations/<op>/policy.xml for each folder and
-// attaches it to the operation whose operationId is the folder name.
-func (l *loader) loadOperationPolicies(a *API, folders []string) {
+// attaches it to the operation whose operationId is the folder name. Operations
+// of APIs that are not served (GraphQL, SOAP, WADL, ...) are not read from their
+// specifications, so their folders are only checked for valid policies.
+func (l *loader) loadOperationPolicies(a *API, folders []string, specOK bool) {
+	unsupportedSpec := a.Spec != "" && specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(a.Spec), "."))] != "openapi"
 	for _, op := range folders {
 		dir := path.Join(a.Dir, "operations", op)
 		l.children(dir, "policy.xml")
@@ -502,9 +509,7 @@ func (l *loader) loadOperationPolicies(a *API, folders []string) {
 		switch {
 		case i >= 0:
 			a.Operations[i].Policy = pol
-		case specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(a.Spec), "."))] != "openapi" && a.Spec != "":
-			// Operations of GraphQL, SOAP and WADL APIs are not read; the API is
-			// reported as unsupported.
+		case unsupportedSpec || a.Type != "http" || !specOK:
 		case a.Spec == "":
 			l.errorf(dir, "there is a policy for operation %q, but the API has no specification to define operations; add %s/specification.yaml or remove the folder", op, a.Dir)
 		default:

@@ -245,6 +245,23 @@ func TestLoadErrors(t *testing.T) {
 			want:    []string{`apis/orders/specification.json:3:3: invalid JSON in the specification: invalid character '"' after object key:value pair`},
 		},
 		{
+			name: "a broken specification does not make its operation folders unknown",
+			changes: map[string]*string{
+				"apis/orders/specification.yaml":                s("title: hello\n"),
+				"apis/orders/operations/list-orders/policy.xml": s(emptyPolicies),
+			},
+			want: []string{`apis/orders/specification.yaml:1:1: the specification is not an OpenAPI document: it has neither "openapi" nor "swagger" at the top level`},
+		},
+		{
+			name: "operation folders of an API that is not served are only parsed",
+			changes: map[string]*string{
+				"apis/soap/apiInformation.json":            s(info(`    "path": "soap"`, `    "type": "soap"`)),
+				"apis/soap/operations/GetQuote/policy.xml": s(emptyPolicies),
+				"apis/soap/operations/Broken/policy.xml":   s("<policies>"),
+			},
+			wantPrefix: "apis/soap/operations/Broken/policy.xml:1:",
+		},
+		{
 			name:    "specification that is not OpenAPI",
 			changes: map[string]*string{"apis/orders/specification.yaml": s("title: hello\n")},
 			want:    []string{`apis/orders/specification.yaml:1:1: the specification is not an OpenAPI document: it has neither "openapi" nor "swagger" at the top level`},
