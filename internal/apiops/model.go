@@ -62,6 +62,16 @@ func (s *Service) API(name string) *API {
 	return nil
 }
 
+// FragmentDocs returns the policy fragments' documents by name, the shape the
+// pipeline compiler takes for include-fragment.
+func (s *Service) FragmentDocs() map[string]*policyxml.Document {
+	out := make(map[string]*policyxml.Document, len(s.Fragments))
+	for name, p := range s.Fragments {
+		out[name] = p.Doc
+	}
+	return out
+}
+
 // Served returns the APIs the gateway serves: current revisions of supported types.
 func (s *Service) Served() []*API {
 	var out []*API

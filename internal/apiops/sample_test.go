@@ -432,6 +432,10 @@ func TestLoadSample(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("Fragments (-want +got):\n%s", diff)
 		}
+		docs := svc.FragmentDocs()
+		if len(docs) != 2 || docs["policyFragment1"] != svc.Fragments["policyFragment1"].Doc {
+			t.Errorf("FragmentDocs = %v, want the two fragments' documents", docs)
+		}
 	})
 
 	t.Run("backends", func(t *testing.T) {
