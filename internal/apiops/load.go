@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -86,6 +87,17 @@ func Load(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
 		return nil, l.errs
 	}
 	return l.svc, nil
+}
+
+// caseVariant returns the known top-level name that name spells in another case
+// (a policy.xml committed as Policy.xml), or "".
+func caseVariant(name string, known map[string]bool) string {
+	for _, k := range append([]string{fileGlobalPolicy, fileLastmile}, slices.Collect(maps.Keys(known))...) {
+		if k != name && strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	return ""
 }
 
 type loader struct {
@@ -224,7 +236,13 @@ func (l *loader) load() {
 		case known[e.name] && !e.isDir:
 			l.errorf(e.name, "is a file; apiops writes %s as a folder", e.name)
 		case known[e.name], e.name == fileGlobalPolicy, e.name == fileLastmile:
+		case e.name == "workspaces":
+			l.warnf(e.name, "workspaces are not served yet; the APIs and policies under workspaces/ are ignored")
 		default:
+			if want := caseVariant(e.name, known); want != "" {
+				l.warnf(e.name, "is not read: lastmile reads %q, and names are case-sensitive", want)
+				continue
+			}
 			l.ignore(e.name)
 		}
 	}
