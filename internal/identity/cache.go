@@ -23,8 +23,9 @@ import (
 //     idle keys cost nothing.
 //   - outage: a failed refresh is retried after an exponential backoff with jitter
 //     (by default 1s, 2s, 4s ... capped at 1m, each delay drawn from its upper
-//     half), and the cached token is still served until the safety margin before
-//     its expiry: min(5m, L/6) by default. An issuer outage that starts after a
+//     half, and never sooner than a TransientError's RetryAfter), and the
+//     cached token is still served until the safety margin before its expiry:
+//     min(5m, L/6) by default. An issuer outage that starts after a
 //     refresh therefore goes unnoticed for L/2 minus the margin: about 25 minutes
 //     for 1h tokens (22 at worst with the jitter), about 100 seconds for 5m tokens.
 //   - at the margin the token is never served again (a backend could see it expire in
@@ -352,7 +353,7 @@ func (c *Cache) run(ctx context.Context, e *entry, fl *flight) {
 		s := *old
 		s.failures++
 		s.lastErr, s.cfgErr = err, false
-		s.retryAt = now.Add(c.backoff(s.failures))
+		s.retryAt = now.Add(max(c.backoff(s.failures), retryAfter(err)))
 		if now.Before(s.usableUntil) && s.usableUntil.Before(s.retryAt) {
 			// Try once more when the token stops being served.
 			s.retryAt = s.usableUntil
