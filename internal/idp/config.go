@@ -38,6 +38,11 @@ type Config struct {
 	// Resources are the backends tokens can be issued for. Any other resource is
 	// refused (deny by default).
 	Resources []Resource
+	// Applications are the registered applications (confidential clients) that
+	// get tokens from the token endpoint with grant_type=client_credentials.
+	Applications []Application
+	// Keys is the signing key rotation schedule.
+	Keys KeySchedule
 }
 
 // DefaultTokenLifetime is the token lifetime when Config.TokenLifetime is zero:
@@ -75,9 +80,34 @@ type Resource struct {
 	// Assignments gives identities roles on this resource: the key is "system" for
 	// the system-assigned identity or a user-assigned identity's Name; the roles
 	// must be declared in Roles. Every identity can get a token for a registered
-	// resource; only assigned roles appear in its roles claim.
+	// resource; only assigned roles appear in its roles claim. Applications are
+	// assigned roles by their Name in the same way.
 	Assignments map[string][]string
+	// TokenProfile is the shape of the resource's tokens: ProfileNative (the
+	// default) or an Entra-compatible profile, for software built to accept
+	// Entra tokens.
+	TokenProfile TokenProfile
+	// SigningAlgorithm is AlgES256 (the default) or AlgRS256, for consumers that
+	// take only RSA (Entra workload identity federation, older libraries).
+	SigningAlgorithm string
 }
+
+// TokenProfile is the shape of a resource's access tokens.
+type TokenProfile string
+
+// Token profiles.
+const (
+	// ProfileNative is RFC 9068 (typ at+jwt, iss the issuer URL, client_id, jti)
+	// with Entra's appid, azp, oid, tid and roles alongside.
+	ProfileNative TokenProfile = "native"
+	// ProfileEntraV1 is Entra's v1.0 access token: typ JWT, iss
+	// https://sts.windows.net/{tid}/, ver 1.0, appid, appidacr, idtyp app, uti.
+	ProfileEntraV1 TokenProfile = "entra-v1"
+	// ProfileEntraV2 is Entra's v2.0 access token: typ JWT, iss
+	// https://login.microsoftonline.com/{tid}/v2.0, ver 2.0, azp, azpacr, idtyp
+	// app, uti.
+	ProfileEntraV2 TokenProfile = "entra-v2"
+)
 
 // SystemName is the name of the system-assigned identity in Resource.Assignments
 // and Identity.Name.
@@ -98,17 +128,23 @@ func (e *ConfigError) Error() string { return "identity provider config: " + e.F
 
 // compiled is a validated Config.
 type compiled struct {
-	issuer    string
-	issuerURL *url.URL
-	tenantID  string // canonical, or "" to use the persisted one
-	lifetime  time.Duration
-	users     []UserAssignedIdentity // ClientID canonical or ""
-	resources map[string]*resource   // by identity.NormalizeResource(ID)
+	issuer              string
+	issuerURL           *url.URL
+	allowInsecureIssuer bool
+	tenantID            string // canonical, or "" to use the persisted one
+	lifetime            time.Duration
+	users               []UserAssignedIdentity // ClientID canonical or ""
+	resources           map[string]*resource   // by identity.NormalizeResource(ID)
+	apps                []*application         // ClientID canonical; object ids filled from state
+	schedule            KeySchedule
+	algorithms          []string // signing algorithms resources use
 }
 
 type resource struct {
-	id    string
-	roles map[string][]string // identity name (SystemName or a user-assigned Name) -> roles claim
+	id      string
+	roles   map[string][]string // identity or application name -> roles claim
+	profile TokenProfile
+	alg     string
 }
 
 func compile(cfg Config) (*compiled, error) {
@@ -116,7 +152,7 @@ func compile(cfg Config) (*compiled, error) {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	c := &compiled{lifetime: cfg.TokenLifetime, resources: make(map[string]*resource)}
+	c := &compiled{lifetime: cfg.TokenLifetime, resources: make(map[string]*resource), allowInsecureIssuer: cfg.AllowInsecureIssuer}
 
 	// Issuer.
 	c.issuer = cfg.Issuer
@@ -142,8 +178,8 @@ func compile(cfg Config) (*compiled, error) {
 	}
 
 	// User-assigned identities.
-	names := map[string]int{}   // lower-case name -> index
-	clients := map[string]int{} // canonical client id -> index
+	names := map[string]string{}   // lower-case name -> name, of identities and applications
+	clients := map[string]string{} // canonical client id -> field that has it
 	for i, u := range cfg.UserAssigned {
 		field := fmt.Sprintf("UserAssigned[%d]", i)
 		switch lower := strings.ToLower(u.Name); {
@@ -152,27 +188,32 @@ func compile(cfg Config) (*compiled, error) {
 		case lower == SystemName:
 			bad(field+".Name", "%q is reserved for the system-assigned identity; choose another name", u.Name)
 		default:
-			if j, dup := names[lower]; dup {
-				bad(field+".Name", "%q is also the name of UserAssigned[%d]; names must be unique", u.Name, j)
+			if _, dup := names[lower]; dup {
+				bad(field+".Name", "%q is also the name of %s; names must be unique", u.Name, nameOwner(cfg, lower))
 			} else {
-				names[lower] = i
+				names[lower] = u.Name
 			}
 		}
 		if u.ClientID != "" {
 			cid, ok := canonicalGUID(u.ClientID)
 			if !ok {
 				bad(field+".ClientID", "%q is not a GUID; leave it empty to have one generated", u.ClientID)
-			} else if j, dup := clients[cid]; dup {
-				bad(field+".ClientID", "%s is also the client id of UserAssigned[%d]; client ids must be unique", cid, j)
+			} else if prev, dup := clients[cid]; dup {
+				bad(field+".ClientID", "%s is also the client id of %s; client ids must be unique", cid, prev)
 			} else {
-				clients[cid] = i
+				clients[cid] = field
 			}
 			u.ClientID = cid
 		}
 		c.users = append(c.users, u)
 	}
 
+	// Applications share the namespace of assignment names with identities.
+	c.compileApplications(cfg, names, clients, bad)
+	c.compileSchedule(cfg.Keys, bad)
+
 	// Resources.
+	algs := map[string]bool{AlgES256: true}
 	ids := map[string]int{} // normalized id -> index
 	for i, r := range cfg.Resources {
 		field := fmt.Sprintf("Resources[%d]", i)
@@ -208,16 +249,31 @@ func compile(cfg Config) (*compiled, error) {
 			declared[role] = true
 		}
 
-		res := &resource{id: r.ID, roles: map[string][]string{}}
+		res := &resource{id: r.ID, roles: map[string][]string{}, profile: r.TokenProfile, alg: r.SigningAlgorithm}
+		switch res.profile {
+		case "":
+			res.profile = ProfileNative
+		case ProfileNative, ProfileEntraV1, ProfileEntraV2:
+		default:
+			bad(field+".TokenProfile", "%q is not a token profile: use %q, %q or %q", r.TokenProfile, ProfileNative, ProfileEntraV1, ProfileEntraV2)
+		}
+		switch res.alg {
+		case "":
+			res.alg = AlgES256
+		case AlgES256, AlgRS256:
+		default:
+			bad(field+".SigningAlgorithm", "%q is not a signing algorithm lastmile signs with: use %s (the default) or %s", r.SigningAlgorithm, AlgES256, AlgRS256)
+		}
+		algs[res.alg] = true
 		for _, who := range sortedKeys(r.Assignments) {
 			afield := fmt.Sprintf("%s.Assignments[%q]", field, who)
 			name := who
 			if strings.EqualFold(who, SystemName) {
 				name = SystemName
-			} else if j, ok := names[strings.ToLower(who)]; ok {
-				name = cfg.UserAssigned[j].Name
+			} else if n, ok := names[strings.ToLower(who)]; ok {
+				name = n
 			} else {
-				bad(afield, "no identity is named %q: use %q for the system-assigned identity or the name of a user-assigned identity", who, SystemName)
+				bad(afield, "no identity or application is named %q: use %q for the system-assigned identity, or the name of a user-assigned identity or an application", who, SystemName)
 				continue
 			}
 			var roles []string
@@ -239,6 +295,11 @@ func compile(cfg Config) (*compiled, error) {
 			}
 		}
 		c.resources[key] = res
+	}
+	for _, a := range []string{AlgES256, AlgRS256} {
+		if algs[a] {
+			c.algorithms = append(c.algorithms, a)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -41,13 +41,13 @@ func TestConfigErrors(t *testing.T) {
 		}, []problem{{"UserAssigned[2].Name", `"Reports" is also the name of UserAssigned[0]`}}},
 		{"reserved identity name", func(c *idp.Config) { c.UserAssigned[0].Name = "System" },
 			[]problem{{"UserAssigned[0].Name", "reserved for the system-assigned identity"},
-				{`Resources[0].Assignments["reports"]`, `no identity is named "reports"`}}},
+				{`Resources[0].Assignments["reports"]`, `no identity or application is named "reports"`}}},
 		{"invalid identity name", func(c *idp.Config) { c.UserAssigned[0].Name = "my identity" },
 			[]problem{{"UserAssigned[0].Name", "not a valid name"},
-				{`Resources[0].Assignments["reports"]`, "no identity is named"}}},
+				{`Resources[0].Assignments["reports"]`, "no identity or application is named"}}},
 		{"empty identity name", func(c *idp.Config) { c.UserAssigned[0].Name = "" },
 			[]problem{{"UserAssigned[0].Name", "not a valid name"},
-				{`Resources[0].Assignments["reports"]`, "no identity is named"}}},
+				{`Resources[0].Assignments["reports"]`, "no identity or application is named"}}},
 		{"client id not a GUID", func(c *idp.Config) { c.UserAssigned[1].ClientID = "{6b9c1a2e-1c8b-4c5e-9a3f-0d2e7f1b2c3d}" },
 			[]problem{{"UserAssigned[1].ClientID", "is not a GUID"}}},
 		{"duplicate client id", func(c *idp.Config) { c.UserAssigned[0].ClientID = "6b9c1a2e-1c8b-4c5e-9a3f-0d2e7f1b2c3d" },
@@ -65,7 +65,7 @@ func TestConfigErrors(t *testing.T) {
 		}, []problem{{"Resources[2].ID", `same resource as Resources[0] ("api://orders")`}}},
 		{"assignment to an unknown identity", func(c *idp.Config) {
 			c.Resources[0].Assignments["audit"] = []string{"Orders.Read"}
-		}, []problem{{`Resources[0].Assignments["audit"]`, `no identity is named "audit"`}}},
+		}, []problem{{`Resources[0].Assignments["audit"]`, `no identity or application is named "audit"`}}},
 		{"undeclared role", func(c *idp.Config) {
 			c.Resources[0].Assignments["system"] = []string{"Orders.Reed"}
 		}, []problem{{`Resources[0].Assignments["system"]`, `role "Orders.Reed" is not declared in Resources[0].Roles ("Orders.Read", "Orders.Write")`}}},

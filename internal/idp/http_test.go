@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lastmile-gw/lastmile/internal/idp"
 )
 
 func do(t *testing.T, method, url string, header map[string]string) (*http.Response, []byte) {
@@ -39,9 +41,13 @@ func TestDiscoveryDocument(t *testing.T) {
 			want := map[string]any{
 				"issuer":                                issuer,
 				"jwks_uri":                              issuer + "/.well-known/jwks.json",
+				"token_endpoint":                        issuer + "/oauth2/token",
+				"grant_types_supported":                 []any{"client_credentials"},
 				"response_types_supported":              []any{},
 				"subject_types_supported":               []any{"public"},
-				"id_token_signing_alg_values_supported": []any{"ES256"},
+				"id_token_signing_alg_values_supported": []any{"ES256", "RS256"},
+				"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+				"token_endpoint_auth_signing_alg_values_supported": []any{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"},
 				"claims_supported": []any{"iss", "sub", "aud", "exp", "nbf", "iat", "jti",
 					"client_id", "appid", "azp", "oid", "tid", "roles"},
 			}
@@ -59,9 +65,6 @@ func TestDiscoveryDocument(t *testing.T) {
 				}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("GET %s (-want +got):\n%s", url, diff)
-				}
-				if _, ok := got["token_endpoint"]; ok {
-					t.Errorf("GET %s lists a token endpoint that does not exist", url)
 				}
 				if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("Content-Type %q", ct)
@@ -136,7 +139,7 @@ func TestJWKSCaching(t *testing.T) {
 	}
 
 	// A key change changes the ETag: the old one no longer matches.
-	if _, err := p.PrepareKey(t.Context()); err != nil {
+	if _, err := p.PrepareKey(t.Context(), idp.AlgES256); err != nil {
 		t.Fatal(err)
 	}
 	resp, _ = do(t, http.MethodGet, url, map[string]string{"If-None-Match": etag})
@@ -154,7 +157,7 @@ func TestHandlerRefusals(t *testing.T) {
 	}{
 		{"POST discovery", http.MethodPost, "/.well-known/openid-configuration", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"DELETE JWKS", http.MethodDelete, "/.well-known/jwks.json", http.StatusMethodNotAllowed, "GET, HEAD"},
-		{"token endpoint does not exist", http.MethodPost, "/oauth2/token", http.StatusNotFound, ""},
+		{"GET token endpoint", http.MethodGet, "/oauth2/token", http.StatusMethodNotAllowed, "POST"},
 		{"unknown path", http.MethodGet, "/.well-known/jwks", http.StatusNotFound, ""},
 		{"root", http.MethodGet, "/", http.StatusNotFound, ""},
 	}

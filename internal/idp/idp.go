@@ -1,31 +1,37 @@
-// Package idp is lastmile's embedded identity provider. It gives the gateway its own
-// managed identities (one system-assigned identity, and the user-assigned ones
-// declared in lastmile.yaml), signs their short-lived access tokens for registered
-// backends, and publishes the OIDC discovery document and JWKS that backends verify
-// those tokens against.
+// Package idp is lastmile's embedded identity provider and token service. It
+// gives the gateway its own managed identities (one system-assigned identity, and
+// the user-assigned ones declared in lastmile.yaml), issues app-only tokens to
+// registered applications at an OAuth 2.0 token endpoint shaped like Entra's,
+// signs tokens for registered backends, and publishes the discovery documents
+// and JWKS that backends verify them against.
 //
-// Tokens are RFC 9068 JWT access tokens (typ "at+jwt") signed with ES256, carrying
-// Entra-style claims so backends written for Azure managed identities accept them:
-// iss, sub and oid (the identity's object id), aud (the resource, exactly as
-// registered), appid, azp and client_id (the identity's client id), tid, roles,
-// iat, nbf, exp and jti.
+// Tokens are signed per resource with ES256 (the default) or RS256, in the
+// native RFC 9068 profile (typ at+jwt, with Entra's appid, azp, oid, tid and
+// roles alongside) or an Entra-compatible v1 or v2 profile, so software built to
+// accept Entra tokens accepts lastmile's unchanged.
 //
-// Everything generated (tenant id, identity ids, signing keys) is kept in the state
-// directory, so a restart changes nothing that backends rely on.
+// The token endpoint takes grant_type=client_credentials with the client
+// authentication Entra takes: private_key_jwt (RFC 7523) with a registered
+// certificate or key, each assertion used once; client secrets, kept as Argon2id
+// hashes; and workload identity federation, where a token from a trusted
+// external issuer (a Kubernetes service account issuer, a SPIFFE trust domain,
+// another lastmile) stands in for the assertion. The audience comes as
+// resource, audience, or scope=<resource>/.default.
 //
-// What is deliberately missing, for the token service built on top of this: there
-// is no token endpoint (the discovery document lists none; tokens are issued
-// in-process through Issue), no automatic key rotation schedule (Rotate,
-// PrepareKey and RevokeKey are the manual steps it will drive), and no RS256 key
-// for Entra workload identity federation.
+// Everything generated (tenant id, identity and application object ids,
+// signing keys) is kept in the state directory, so a restart changes nothing
+// that backends rely on. Keys rotate on a SPIRE-style schedule (Run): the next
+// key is published well before it signs, and a retired key stays published until
+// the last token it signed has expired. Several instances may share the state
+// directory: changes are made under a file lock, and every instance re-reads the
+// key file when it changes, so all publish the same JWKS.
 package idp
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
+	"net/http"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/identity"
@@ -38,27 +44,34 @@ type Provider struct {
 	tenantID   string
 	identities []*principal          // system-assigned first
 	byClientID map[string]*principal // canonical client id
+	apps       map[string]*application
 	state      *statedir.Dir
 	log        *slog.Logger
+	keys       *KeyStore
+	replay     *replayCache
+	secrets    *secretCache
+	fetch      *fetcher
 
+	basePath                              string // the issuer URL's path
 	discoveryPath, metadataPath, jwksPath string
-	jwksURL                               string
-	discovery                             []byte
-	discoveryETag                         string
-
-	keyMu sync.Mutex // serializes key changes
-	keys  atomic.Pointer[keyring]
+	tokenPath                             string
+	jwksURL, tokenURL                     string
+	entraV2TokenURL, entraV1TokenURL      string
+	audiences                             []string // of client assertions
+	discovery, entraV2Doc, entraV1Doc     document
 }
 
 // Option configures a Provider.
 type Option func(*options)
 
 type options struct {
-	log *slog.Logger
+	log       *slog.Logger
+	transport http.RoundTripper
 }
 
-// WithLogger sets where the provider reports identities and keys it creates and
-// key changes. It never logs tokens or private keys. Default: nothing is logged.
+// WithLogger sets where the provider reports identities and keys it creates,
+// key changes, and issued and refused tokens. It never logs tokens, assertions,
+// secrets or private keys. Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) {
 		if l != nil {
@@ -67,10 +80,16 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithTransport sets the HTTP transport used to fetch federated issuers' keys,
+// instead of one per FederatedCredential.RootCAs.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(o *options) { o.transport = rt }
+}
+
 // New validates cfg and starts the identity provider on the state directory. On
 // first start it creates the tenant id (unless configured), the system-assigned
-// identity and a signing key; later starts read them back. Configuration problems
-// are returned together, each a *ConfigError.
+// identity, the applications' object ids and the signing keys; later starts read
+// them back. Configuration problems are returned together, each a *ConfigError.
 func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (*Provider, error) {
 	o := options{log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
@@ -86,14 +105,21 @@ func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	unlock, err := state.Lock(lockCtx, lockFile)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
 	tenant, ids, err := loadIdentities(state, c, o.log)
+	unlock()
 	if err != nil {
 		return nil, err
 	}
 	if c.tenantID != "" {
 		tenant = c.tenantID
 	}
-	ring, err := loadKeys(state, o.log)
+	keys, err := OpenKeyStore(ctx, state, KeyStoreOptions{TokenLifetime: c.lifetime, Algorithms: c.algorithms, Logger: o.log})
 	if err != nil {
 		return nil, err
 	}
@@ -103,25 +129,89 @@ func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (
 		tenantID:   tenant,
 		identities: ids,
 		byClientID: make(map[string]*principal, len(ids)),
+		apps:       make(map[string]*application, len(c.apps)),
 		state:      state,
 		log:        o.log,
+		keys:       keys,
+		replay:     newReplayCache(defaultReplayCacheSize),
+		secrets:    newSecretCache(2),
+		fetch:      &fetcher{allowInsecure: c.allowInsecureIssuer, base: o.transport},
 	}
 	for _, id := range ids {
 		p.byClientID[id.clientID] = id
 	}
-	p.keys.Store(ring)
+	// Credentials that fetch the same issuer's keys share one cache.
+	remotes := map[string]*remoteKeys{}
+	for _, a := range c.apps {
+		p.apps[a.clientID] = a
+		for _, f := range a.federated {
+			if r, ok := f.source.(*remoteKeys); ok {
+				key := fmt.Sprintf("%s\x00%s\x00%p", r.issuer, r.jwksURI, r.rootCAs)
+				if shared := remotes[key]; shared != nil {
+					f.source = shared
+				} else {
+					remotes[key] = r
+				}
+			}
+		}
+	}
 
 	// Requests are matched on the decoded path, as net/http gives it.
-	base := c.issuerURL.Path
-	p.discoveryPath = base + "/.well-known/openid-configuration"
-	p.metadataPath = "/.well-known/oauth-authorization-server" + base // RFC 8414 §3.1
-	p.jwksPath = base + "/.well-known/jwks.json"
-	p.jwksURL = c.issuer + "/.well-known/jwks.json"
-	if err := p.buildDiscovery(); err != nil {
+	p.basePath = c.issuerURL.Path
+	p.discoveryPath = p.basePath + pathDiscovery
+	p.metadataPath = "/.well-known/oauth-authorization-server" + p.basePath // RFC 8414 §3.1
+	p.jwksPath = p.basePath + pathJWKS
+	p.tokenPath = p.basePath + pathToken
+	p.jwksURL = c.issuer + pathJWKS
+	if err := p.buildDocuments(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
+
+// KeyReloadInterval is how often Run looks for key changes made by other
+// instances or by lastmile keys (a stat of the key file; it is read only when
+// it changed).
+const KeyReloadInterval = 10 * time.Second
+
+// Run keeps the signing keys current until ctx is done: every KeyReloadInterval
+// (and when a scheduled change is due) it picks up changes made by other
+// instances and by lastmile keys, applies the rotation schedule, and drops
+// retired keys whose tokens have expired. Problems are logged, and retried at
+// the next interval. It returns nil when ctx is done.
+func (p *Provider) Run(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		p.maintain(ctx)
+		wait := KeyReloadInterval
+		if at := p.keys.nextEvent(p.cfg.schedule); !at.IsZero() {
+			wait = min(wait, max(time.Until(at), time.Second))
+		}
+		t.Reset(wait)
+	}
+}
+
+func (p *Provider) maintain(ctx context.Context) {
+	if changed, err := p.keys.Reload(); err != nil {
+		p.log.Error("reading the signing keys failed; still using the keys read before", "error", err)
+	} else if changed {
+		p.log.Info("picked up changed signing keys", "keys", len(p.keys.Keys()))
+	}
+	if err := p.keys.Maintain(ctx, p.cfg.schedule); err != nil && ctx.Err() == nil {
+		p.log.Error("applying the key rotation schedule failed", "error", err)
+	}
+}
+
+// ReloadKeys reads the signing keys again if the key file changed (lastmile
+// keys, or another instance, changed them), and reports whether it did. The
+// server calls it on SIGHUP; Run calls it every KeyReloadInterval.
+func (p *Provider) ReloadKeys() (bool, error) { return p.keys.Reload() }
 
 // Identity is a managed identity of the gateway.
 type Identity struct {
@@ -140,14 +230,25 @@ func (p *principal) public() Identity {
 	return Identity{Name: p.name, SystemAssigned: p.system, ClientID: p.clientID, ObjectID: p.objectID}
 }
 
-// Issuer returns the issuer URL, the iss claim of every token.
+// Issuer returns the issuer URL, the iss claim of native-profile tokens.
 func (p *Provider) Issuer() string { return p.cfg.issuer }
 
 // DiscoveryURL returns the URL of the OpenID Connect discovery document.
-func (p *Provider) DiscoveryURL() string { return p.cfg.issuer + "/.well-known/openid-configuration" }
+func (p *Provider) DiscoveryURL() string { return p.cfg.issuer + pathDiscovery }
 
 // JWKSURL returns the URL of the published signing keys.
 func (p *Provider) JWKSURL() string { return p.jwksURL }
+
+// TokenURL returns the URL of the token endpoint (RFC 6749).
+func (p *Provider) TokenURL() string { return p.tokenURL }
+
+// EntraTokenURL returns the Entra v2.0-shaped token endpoint,
+// <issuer>/<tenant>/oauth2/v2.0/token.
+func (p *Provider) EntraTokenURL() string { return p.entraV2TokenURL }
+
+// Authority returns the authority URL for MSAL and azidentity:
+// <issuer>/<tenant>. Their authority host is the issuer.
+func (p *Provider) Authority() string { return p.cfg.issuer + "/" + p.tenantID }
 
 // TenantID returns the tenant id, the tid claim.
 func (p *Provider) TenantID() string { return p.tenantID }
@@ -168,11 +269,45 @@ func (p *Provider) Identities() []Identity {
 	return out
 }
 
+// ApplicationInfo describes a registered application.
+type ApplicationInfo struct {
+	Name     string
+	ClientID string
+	// ObjectID is the oid and sub of its tokens.
+	ObjectID string
+}
+
+// Applications returns the registered applications in configuration order.
+func (p *Provider) Applications() []ApplicationInfo {
+	out := make([]ApplicationInfo, len(p.cfg.apps))
+	for i, a := range p.cfg.apps {
+		out[i] = ApplicationInfo{Name: a.name, ClientID: a.clientID, ObjectID: a.objectID}
+	}
+	return out
+}
+
 // JWKS returns the published JSON Web Key Set (public keys only), as served at
 // JWKSURL: for exporting to validators that cannot fetch it, such as GCP workload
 // identity federation's --jwk-json-path.
-func (p *Provider) JWKS() []byte {
-	return append([]byte(nil), p.keys.Load().jwks...)
+func (p *Provider) JWKS() []byte { return p.keys.JWKS() }
+
+// Keys lists the signing keys (without private parts), the current ones first.
+func (p *Provider) Keys() []KeyInfo { return p.keys.Keys() }
+
+// PrepareKey publishes the next key of the algorithm (AlgES256 or AlgRS256);
+// see KeyStore.Prepare.
+func (p *Provider) PrepareKey(ctx context.Context, alg string) (KeyInfo, error) {
+	return p.keys.Prepare(ctx, alg)
+}
+
+// Rotate makes the next key of the algorithm current; see KeyStore.Rotate.
+func (p *Provider) Rotate(ctx context.Context, alg string) (KeyInfo, error) {
+	return p.keys.Rotate(ctx, alg)
+}
+
+// RevokeKey withdraws a key from the JWKS at once; see KeyStore.Revoke.
+func (p *Provider) RevokeKey(ctx context.Context, kid string) (KeyInfo, error) {
+	return p.keys.Revoke(ctx, kid)
 }
 
 // Token issues a token like Issue, as an identity.TokenSource: put an

@@ -299,7 +299,7 @@ func canonical(s string) (string, bool) {
 func TestStatePermissions(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	p := newProvider(t, testConfig("http://127.0.0.1:8081"), openState(t, dir))
-	if _, err := p.Rotate(context.Background()); err != nil { // writes the key file again
+	if _, err := p.Rotate(context.Background(), idp.AlgES256); err != nil { // writes the key file again
 		t.Fatal(err)
 	}
 	var files int
@@ -325,8 +325,8 @@ func TestStatePermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files != 2 {
-		t.Errorf("%d state files, want 2 (identities and keys)", files)
+	if files != 3 {
+		t.Errorf("%d state files, want 3 (identities, keys and the lock file)", files)
 	}
 	// The key file holds the private key; the JWKS must not.
 	keyFile, err := os.ReadFile(filepath.Join(dir, "idp", "keys.json"))
@@ -350,7 +350,8 @@ func TestCorruptState(t *testing.T) {
 			`{"version":1,"tenant_id":"72f988bf-86f1-41af-91ab-2d7cd011db47","system_assigned":{"client_id":"nope","object_id":"72f988bf-86f1-41af-91ab-2d7cd011db48"}}`,
 			`system_assigned.client_id "nope" is not a lower-case GUID`},
 		{"identities from the future", "identities.json", `{"version":2}`, "version 2 is not supported"},
-		{"keys without a current key", "keys.json", `{"version":1,"keys":[]}`, "no current signing key"},
+		{"keys without a current key", "keys.json", `{"version":1,"keys":[]}`, "no current ES256 signing key"},
+		{"keys from the future", "keys.json", `{"version":3,"keys":[]}`, "version 3 is not supported"},
 		{"keys not JSON", "keys.json", "[", "keys.json"},
 	}
 	for _, tt := range tests {

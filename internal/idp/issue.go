@@ -24,7 +24,9 @@ type Token struct {
 	ObjectID  string   // the identity's object id
 	Roles     []string // the identity's app roles on the resource
 	KeyID     string   // the kid of the signing key
-	ID        string   // the jti claim
+	ID        string   // the jti claim (uti in the Entra profiles)
+	Profile   TokenProfile
+	Algorithm string // AlgES256 or AlgRS256
 }
 
 // String describes the token without its value.
@@ -75,8 +77,8 @@ func (e *Error) Error() string { return e.Code + ": " + e.Description }
 // Unwrap returns the sentinel for the kind of error and identity.ErrConfiguration.
 func (e *Error) Unwrap() []error { return []error{e.kind, identity.ErrConfiguration} }
 
-// accessClaims are the claims of an access token: RFC 9068's with Entra's
-// names for the same things alongside.
+// accessClaims are the claims of a native-profile access token: RFC 9068's
+// with Entra's names for the same things alongside.
 type accessClaims struct {
 	Issuer    string   `json:"iss"`
 	Subject   string   `json:"sub"`
@@ -93,11 +95,65 @@ type accessClaims struct {
 	Roles     []string `json:"roles,omitempty"`
 }
 
+// entraV1Claims are the claims of an Entra v1.0 app-only access token.
+type entraV1Claims struct {
+	Audience  string   `json:"aud"`
+	Issuer    string   `json:"iss"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	Expiry    int64    `json:"exp"`
+	AppID     string   `json:"appid"`
+	AppIDACR  string   `json:"appidacr"`
+	IDP       string   `json:"idp"`
+	IDType    string   `json:"idtyp"`
+	ObjectID  string   `json:"oid"`
+	Roles     []string `json:"roles,omitempty"`
+	Subject   string   `json:"sub"`
+	TenantID  string   `json:"tid"`
+	UTI       string   `json:"uti"`
+	Version   string   `json:"ver"`
+}
+
+// entraV2Claims are the claims of an Entra v2.0 app-only access token.
+type entraV2Claims struct {
+	Audience  string   `json:"aud"`
+	Issuer    string   `json:"iss"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	Expiry    int64    `json:"exp"`
+	AZP       string   `json:"azp"`
+	AZPACR    string   `json:"azpacr"`
+	IDType    string   `json:"idtyp"`
+	ObjectID  string   `json:"oid"`
+	Roles     []string `json:"roles,omitempty"`
+	Subject   string   `json:"sub"`
+	TenantID  string   `json:"tid"`
+	UTI       string   `json:"uti"`
+	Version   string   `json:"ver"`
+}
+
+// How the client authenticated, as Entra's appidacr/azpacr: "1" a client
+// secret, "2" a certificate or assertion (managed identities too).
+const (
+	acrSecret      = "1"
+	acrCertificate = "2"
+)
+
+// EntraV1Issuer and EntraV2Issuer return the iss of Entra-profile tokens for a
+// tenant, exactly as Entra writes them.
+func EntraV1Issuer(tenantID string) string { return "https://sts.windows.net/" + tenantID + "/" }
+
+// EntraV2Issuer: see EntraV1Issuer.
+func EntraV2Issuer(tenantID string) string {
+	return "https://login.microsoftonline.com/" + tenantID + "/v2.0"
+}
+
 // Issue signs an access token for an identity and a resource. clientID "" is the
 // system-assigned identity; otherwise it is a user-assigned identity's client id
 // (any case). The resource must be registered; it matches ignoring a trailing
 // "/.default", a trailing "/" and ASCII case, and the token's aud is the resource
-// as registered. Refusals are *Error values matching identity.ErrConfiguration.
+// as registered. The resource's profile and signing algorithm apply. Refusals
+// are *Error values matching identity.ErrConfiguration.
 func (p *Provider) Issue(ctx context.Context, clientID, resource string) (Token, error) {
 	if err := ctx.Err(); err != nil {
 		return Token{}, err
@@ -116,45 +172,68 @@ func (p *Provider) Issue(ctx context.Context, clientID, resource string) (Token,
 	}
 	res := p.cfg.resources[identity.NormalizeResource(resource)]
 	if res == nil {
-		return Token{}, &Error{
-			Code: "AADSTS500011",
-			Description: fmt.Sprintf("the resource principal named %q was not found in tenant %s; register it under identity.resources in lastmile.yaml",
-				clip(resource), p.tenantID),
-			kind: ErrUnknownResource,
-		}
+		return Token{}, p.unknownResource(resource)
 	}
+	return p.issue(who, res, acrCertificate)
+}
 
+func (p *Provider) unknownResource(resource string) *Error {
+	return &Error{
+		Code: "AADSTS500011",
+		Description: fmt.Sprintf("the resource principal named %q was not found in tenant %s; register it under identity.resources in lastmile.yaml",
+			clip(resource), p.tenantID),
+		kind: ErrUnknownResource,
+	}
+}
+
+// issue signs a token for a principal and a registered resource.
+func (p *Provider) issue(who *principal, res *resource, acr string) (Token, error) {
 	now := time.Now()
 	iat := now.Unix()
 	exp := now.Add(p.cfg.lifetime).Unix()
 	var b [16]byte
 	rand.Read(b[:])
+	id := base64.RawURLEncoding.EncodeToString(b[:])
 	roles := res.roles[who.name]
-	claims := accessClaims{
-		Issuer:    p.cfg.issuer,
-		Subject:   who.objectID,
-		Audience:  res.id,
-		IssuedAt:  iat,
-		NotBefore: iat,
-		Expiry:    exp,
-		ID:        base64.RawURLEncoding.EncodeToString(b[:]),
-		ClientID:  who.clientID,
-		AppID:     who.clientID,
-		AZP:       who.clientID,
-		ObjectID:  who.objectID,
-		TenantID:  p.tenantID,
-		Roles:     roles,
+	ring := p.keys.ring.Load()
+	key := ring.signer(res.alg)
+	if key == nil {
+		return Token{}, fmt.Errorf("no current %s signing key", res.alg)
 	}
-	payload, err := json.Marshal(&claims)
+	var claims any
+	signer := key.jwt
+	switch res.profile {
+	case ProfileEntraV1:
+		iss := EntraV1Issuer(p.tenantID)
+		claims = &entraV1Claims{
+			Audience: res.id, Issuer: iss, IssuedAt: iat, NotBefore: iat, Expiry: exp,
+			AppID: who.clientID, AppIDACR: acr, IDP: iss, IDType: "app", ObjectID: who.objectID,
+			Roles: roles, Subject: who.objectID, TenantID: p.tenantID, UTI: id, Version: "1.0",
+		}
+	case ProfileEntraV2:
+		claims = &entraV2Claims{
+			Audience: res.id, Issuer: EntraV2Issuer(p.tenantID), IssuedAt: iat, NotBefore: iat, Expiry: exp,
+			AZP: who.clientID, AZPACR: acr, IDType: "app", ObjectID: who.objectID,
+			Roles: roles, Subject: who.objectID, TenantID: p.tenantID, UTI: id, Version: "2.0",
+		}
+	default:
+		signer = key.at
+		claims = &accessClaims{
+			Issuer: p.cfg.issuer, Subject: who.objectID, Audience: res.id,
+			IssuedAt: iat, NotBefore: iat, Expiry: exp, ID: id,
+			ClientID: who.clientID, AppID: who.clientID, AZP: who.clientID,
+			ObjectID: who.objectID, TenantID: p.tenantID, Roles: roles,
+		}
+	}
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		return Token{}, fmt.Errorf("encoding token claims: %w", err)
 	}
 	// Sign the encoded claims with the go-jose signer directly: jwt.Signed(...).Claims
 	// round-trips them through a map, which doubles the allocations per token.
-	ring := p.keys.Load()
-	jws, err := ring.signer.Sign(payload)
+	jws, err := signer.Sign(payload)
 	if err != nil {
-		return Token{}, fmt.Errorf("signing a token with key %s: %w", ring.kid, err)
+		return Token{}, fmt.Errorf("signing a token with key %s: %w", key.kid, err)
 	}
 	raw, err := jws.CompactSerialize()
 	if err != nil {
@@ -168,8 +247,10 @@ func (p *Provider) Issue(ctx context.Context, clientID, resource string) (Token,
 		ClientID:  who.clientID,
 		ObjectID:  who.objectID,
 		Roles:     append([]string(nil), roles...),
-		KeyID:     ring.kid,
-		ID:        claims.ID,
+		KeyID:     key.kid,
+		ID:        id,
+		Profile:   res.profile,
+		Algorithm: key.alg,
 	}, nil
 }
 

@@ -6,13 +6,18 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -24,16 +29,37 @@ import (
 // sign (next and current); retired and revoked keys keep their public half.
 const keysFile = "idp/keys.json"
 
+// lockFile serializes changes to the identity provider's state files between
+// processes sharing a state directory (gateway instances, lastmile keys).
+const lockFile = "idp/lock"
+
+// keyFileVersion is the version written. Version 1 (the foundation's) has
+// ES256 keys only and no alg member; it is still read.
+const keyFileVersion = 2
+
+// Signing algorithms of lastmile's own keys.
+const (
+	// AlgES256 (ECDSA P-256) is the default: fast to sign, small tokens.
+	AlgES256 = "ES256"
+	// AlgRS256 (RSA 2048, PKCS #1 v1.5) is for consumers that take only RSA, such
+	// as Entra workload identity federation (AADSTS5002738 refuses ES256).
+	AlgRS256 = "RS256"
+)
+
+// rsaKeyBits is the size of generated RSA keys, the size Entra's own keys have.
+const rsaKeyBits = 2048
+
 // KeyState is where a signing key is in its life. Keys move next → current →
-// retired, or to revoked from next or retired.
+// retired, or to revoked from any state.
 type KeyState string
 
 // Key states. The JWKS publishes next, current and retired keys.
 const (
 	// KeyNext is published but does not sign yet, so validators learn it before
-	// the first token signed with it arrives (see Provider.PrepareKey).
+	// the first token signed with it arrives.
 	KeyNext KeyState = "next"
-	// KeyCurrent signs every new token. There is exactly one.
+	// KeyCurrent signs every new token of its algorithm. There is one per
+	// algorithm in use.
 	KeyCurrent KeyState = "current"
 	// KeyRetired no longer signs but stays published until the tokens it signed
 	// have expired (token lifetime plus 5 minutes of clock skew after retirement).
@@ -50,7 +76,7 @@ const retiredGrace = 5 * time.Minute
 // KeyInfo describes a signing key, without its private part.
 type KeyInfo struct {
 	KeyID     string // the kid: RFC 7638 JWK thumbprint (SHA-256, base64url)
-	Algorithm string // "ES256"
+	Algorithm string // AlgES256 or AlgRS256
 	State     KeyState
 	Created   time.Time
 	Activated time.Time // when it became current; zero before
@@ -60,12 +86,17 @@ type KeyInfo struct {
 }
 
 type keyFile struct {
-	Version int         `json:"version"`
-	Keys    []storedKey `json:"keys"`
+	Version int `json:"version"`
+	// TokenLifetime is the longest token lifetime (seconds) of the gateways that
+	// used these keys: a key retired by lastmile keys, which may not know the
+	// configuration, stays published that long.
+	TokenLifetime int64       `json:"token_lifetime_seconds,omitempty"`
+	Keys          []storedKey `json:"keys"`
 }
 
 type storedKey struct {
 	KeyID          string           `json:"kid"`
+	Algorithm      string           `json:"alg,omitempty"` // "" in version 1: ES256
 	State          KeyState         `json:"state"`
 	Created        time.Time        `json:"created"`
 	Activated      time.Time        `json:"activated,omitzero"`
@@ -75,39 +106,66 @@ type storedKey struct {
 	Private        *jose.JSONWebKey `json:"private,omitempty"`
 }
 
+func (k *storedKey) alg() string {
+	if k.Algorithm == "" {
+		return AlgES256
+	}
+	return k.Algorithm
+}
+
 func (k *storedKey) info() KeyInfo {
-	return KeyInfo{KeyID: k.KeyID, Algorithm: string(jose.ES256), State: k.State, Created: k.Created,
+	return KeyInfo{KeyID: k.KeyID, Algorithm: k.alg(), State: k.State, Created: k.Created,
 		Activated: k.Activated, Retired: k.Retired, PublishedUntil: k.PublishedUntil}
 }
 
-// keyring is an immutable view of the keys: the signer for new tokens and the
-// published JWKS. Changes build a new keyring and swap it in.
-type keyring struct {
-	keys   []storedKey
-	kid    string // of the current key
-	signer jose.Signer
-	jwks   []byte
-	etag   string
+// signingKey is the current key of one algorithm, ready to sign.
+type signingKey struct {
+	kid string
+	alg string
+	// at signs RFC 9068 access tokens (typ at+jwt); jwt signs Entra-profile
+	// tokens (typ JWT).
+	at, jwt jose.Signer
 }
 
-// newKey generates a P-256 key in the given state.
-func newKey(state KeyState, now time.Time) (storedKey, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// keyring is an immutable view of the keys: the signers for new tokens and the
+// published JWKS. Changes build a new keyring and swap it in.
+type keyring struct {
+	keys    []storedKey
+	signers map[string]*signingKey // by algorithm
+	jwks    []byte
+	etag    string
+}
+
+func (r *keyring) signer(alg string) *signingKey { return r.signers[alg] }
+
+// newKey generates a key of the algorithm in the given state.
+func newKey(alg string, state KeyState, now time.Time) (storedKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case AlgES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case AlgRS256:
+		priv, err = rsa.GenerateKey(rand.Reader, rsaKeyBits)
+	default:
+		return storedKey{}, fmt.Errorf("signing algorithm %q is not supported: use %s or %s", alg, AlgES256, AlgRS256)
+	}
 	if err != nil {
 		return storedKey{}, fmt.Errorf("generating a signing key: %w", err)
 	}
-	pub := jose.JSONWebKey{Key: &priv.PublicKey, Algorithm: string(jose.ES256), Use: "sig"}
+	pub := jose.JSONWebKey{Key: priv.Public(), Algorithm: alg, Use: "sig"}
 	kid, err := thumbprint(&pub)
 	if err != nil {
 		return storedKey{}, err
 	}
 	pub.KeyID = kid
 	k := storedKey{
-		KeyID:   kid,
-		State:   state,
-		Created: now,
-		Public:  &pub,
-		Private: &jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: string(jose.ES256), Use: "sig"},
+		KeyID:     kid,
+		Algorithm: alg,
+		State:     state,
+		Created:   now,
+		Public:    &pub,
+		Private:   &jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: alg, Use: "sig"},
 	}
 	if state == KeyCurrent {
 		k.Activated = now
@@ -124,99 +182,58 @@ func thumbprint(k *jose.JSONWebKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(tp), nil
 }
 
-// loadKeys reads the key file, or creates it with one current key. Retired keys
-// past their publication window are dropped.
-func loadKeys(state *statedir.Dir, log *slog.Logger) (*keyring, error) {
-	var f keyFile
-	now := time.Now().UTC().Truncate(time.Second)
-	err := state.ReadJSON(keysFile, &f)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		k, err := newKey(KeyCurrent, now)
-		if err != nil {
-			return nil, err
-		}
-		f = keyFile{Version: 1, Keys: []storedKey{k}}
-		if err := state.WriteJSON(keysFile, &f); err != nil {
-			return nil, fmt.Errorf("saving signing keys: %w", err)
-		}
-		log.Info("generated a signing key", "kid", k.KeyID, "alg", jose.ES256, "state", k.State)
-	case err != nil:
-		return nil, fmt.Errorf("loading signing keys: %w", err)
-	default:
-		if f.Version != 1 {
-			return nil, fmt.Errorf("state file %s: version %d is not supported (this lastmile reads version 1)", state.File(keysFile), f.Version)
-		}
-	}
-	keys, pruned := prune(f.Keys, now)
-	ring, err := buildKeyring(keys)
-	if err != nil {
-		return nil, fmt.Errorf("state file %s: %w; restore it from a backup, or delete it to generate a new key (tokens signed by the old keys stop verifying)", state.File(keysFile), err)
-	}
-	if pruned {
-		if err := state.WriteJSON(keysFile, &keyFile{Version: 1, Keys: keys}); err != nil {
-			return nil, fmt.Errorf("saving signing keys: %w", err)
-		}
-	}
-	return ring, nil
-}
-
-// prune drops retired keys whose publication window has passed.
-func prune(keys []storedKey, now time.Time) ([]storedKey, bool) {
-	out := make([]storedKey, 0, len(keys))
-	for _, k := range keys {
-		if k.State == KeyRetired && !now.Before(k.PublishedUntil) {
-			continue
-		}
-		out = append(out, k)
-	}
-	return out, len(out) != len(keys)
-}
-
-// buildKeyring checks keys and makes the signer and the JWKS.
+// buildKeyring checks keys and makes the signers and the JWKS. The JWKS lists
+// the current keys first (ES256, then RS256), then the others in file order, so
+// that every instance reading the same file publishes the same bytes.
 func buildKeyring(keys []storedKey) (*keyring, error) {
-	ring := &keyring{keys: keys}
-	var published []jose.JSONWebKey
-	var current *storedKey
-	next := 0
+	ring := &keyring{keys: keys, signers: map[string]*signingKey{}}
+	var current, others []jose.JSONWebKey
+	next := map[string]int{}
 	for i := range keys {
 		k := &keys[i]
 		if err := checkKey(k); err != nil {
 			return nil, fmt.Errorf("key %d (%s): %w", i, k.KeyID, err)
 		}
+		alg := k.alg()
 		switch k.State {
 		case KeyCurrent:
-			if current != nil {
-				return nil, fmt.Errorf("two current keys, %s and %s", current.KeyID, k.KeyID)
+			if prev := ring.signers[alg]; prev != nil {
+				return nil, fmt.Errorf("two current %s keys, %s and %s", alg, prev.kid, k.KeyID)
 			}
-			current = k
+			sk, err := newSigningKey(k)
+			if err != nil {
+				return nil, err
+			}
+			ring.signers[alg] = sk
 		case KeyNext:
-			if next++; next > 1 {
-				return nil, errors.New("more than one next key")
+			if next[alg]++; next[alg] > 1 {
+				return nil, fmt.Errorf("more than one next %s key", alg)
 			}
 		}
-		if k.State != KeyRevoked {
-			pub := *k.Public
-			pub.KeyID, pub.Algorithm, pub.Use = k.KeyID, string(jose.ES256), "sig"
-			if k.State == KeyCurrent {
-				published = append([]jose.JSONWebKey{pub}, published...)
-			} else {
-				published = append(published, pub)
-			}
+		if k.State == KeyRevoked {
+			continue
+		}
+		pub := *k.Public
+		pub.KeyID, pub.Algorithm, pub.Use = k.KeyID, alg, "sig"
+		if k.State == KeyCurrent {
+			current = append(current, pub)
+		} else {
+			others = append(others, pub)
 		}
 	}
-	if current == nil {
-		return nil, errors.New("no current signing key")
+	if ring.signers[AlgES256] == nil {
+		return nil, errors.New("no current ES256 signing key")
 	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: current.Private.Key, KeyID: current.KeyID}},
-		(&jose.SignerOptions{}).WithType("at+jwt"),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("making a signer for key %s: %w", current.KeyID, err)
+	for alg := range next {
+		if ring.signers[alg] == nil {
+			return nil, fmt.Errorf("a next %s key but no current one", alg)
+		}
 	}
-	ring.kid, ring.signer = current.KeyID, signer
-	ring.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: published})
+	if len(current) == 2 && current[0].Algorithm != AlgES256 {
+		current[0], current[1] = current[1], current[0]
+	}
+	var err error
+	ring.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: append(current, others...)})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the JWKS: %w", err)
 	}
@@ -225,8 +242,22 @@ func buildKeyring(keys []storedKey) (*keyring, error) {
 	return ring, nil
 }
 
-// checkKey verifies a stored key: a P-256 public key whose thumbprint is its kid,
-// and for signing states a private key matching it.
+func newSigningKey(k *storedKey) (*signingKey, error) {
+	alg := jose.SignatureAlgorithm(k.alg())
+	key := jose.JSONWebKey{Key: k.Private.Key, KeyID: k.KeyID}
+	at, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		return nil, fmt.Errorf("making a signer for key %s: %w", k.KeyID, err)
+	}
+	plain, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, fmt.Errorf("making a signer for key %s: %w", k.KeyID, err)
+	}
+	return &signingKey{kid: k.KeyID, alg: k.alg(), at: at, jwt: plain}, nil
+}
+
+// checkKey verifies a stored key: a public key of its algorithm whose thumbprint
+// is its kid, and for signing states a private key matching it.
 func checkKey(k *storedKey) error {
 	switch k.State {
 	case KeyNext, KeyCurrent, KeyRetired, KeyRevoked:
@@ -236,163 +267,542 @@ func checkKey(k *storedKey) error {
 	if k.Public == nil || !k.Public.Valid() || !k.Public.IsPublic() {
 		return errors.New("no valid public key")
 	}
-	pub, ok := k.Public.Key.(*ecdsa.PublicKey)
-	if !ok || pub.Curve != elliptic.P256() {
-		return errors.New("the public key is not a P-256 key")
+	switch k.alg() {
+	case AlgES256:
+		pub, ok := k.Public.Key.(*ecdsa.PublicKey)
+		if !ok || pub.Curve != elliptic.P256() {
+			return errors.New("the public key is not a P-256 key")
+		}
+	case AlgRS256:
+		pub, ok := k.Public.Key.(*rsa.PublicKey)
+		if !ok || pub.N.BitLen() < minRSABits {
+			return errors.New("the public key is not an RSA key of 2048 bits or more")
+		}
+	default:
+		return fmt.Errorf("unknown algorithm %q", k.Algorithm)
 	}
 	if kid, err := thumbprint(k.Public); err != nil || kid != k.KeyID {
 		return errors.New("the kid is not the key's thumbprint")
+	}
+	if k.State == KeyCurrent && k.Activated.IsZero() {
+		return errors.New("a current key without an activation time")
 	}
 	if k.State == KeyNext || k.State == KeyCurrent {
 		if k.Private == nil || !k.Private.Valid() {
 			return fmt.Errorf("a %s key needs its private key", k.State)
 		}
-		priv, ok := k.Private.Key.(*ecdsa.PrivateKey)
-		if !ok || !priv.PublicKey.Equal(pub) {
+		priv, ok := k.Private.Key.(crypto.Signer)
+		if !ok || !publicKeysEqual(priv.Public(), k.Public.Key) {
 			return errors.New("the private key does not match the public key")
 		}
 	}
 	return nil
 }
 
-// PrepareKey makes sure a next key exists and is published, and returns it. Call
-// it at least the JWKS max-age (5 minutes) before Rotate, so validators that cache
-// the JWKS already know the key when tokens signed with it arrive.
-func (p *Provider) PrepareKey(ctx context.Context) (KeyInfo, error) {
-	p.keyMu.Lock()
-	defer p.keyMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return KeyInfo{}, err
-	}
-	old := p.keys.Load()
-	for _, k := range old.keys {
-		if k.State == KeyNext {
-			return k.info(), nil
-		}
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	k, err := newKey(KeyNext, now)
-	if err != nil {
-		return KeyInfo{}, err
-	}
-	keys, _ := prune(append(cloneKeys(old.keys), k), now)
-	if err := p.saveKeys(keys); err != nil {
-		return KeyInfo{}, err
-	}
-	p.log.Info("prepared the next signing key", "kid", k.KeyID)
-	return k.info(), nil
+// KeySchedule is the automatic rotation schedule, SPIRE-style: the next key is
+// published Prepublish before it starts signing, a key signs for RotationPeriod,
+// and a retired key stays published until the last token it signed expires.
+type KeySchedule struct {
+	// RotationPeriod is how long a key signs. Zero means DefaultRotationPeriod.
+	RotationPeriod time.Duration
+	// Prepublish is how long the next key is published before it signs: at least
+	// the longest time a validator caches the JWKS (lastmile's max-age is 5
+	// minutes; Entra and cloud IdPs cache for up to a day). Zero means a third of
+	// RotationPeriod, as SPIRE (prepare at 1/2 of the life left, activate at 1/6).
+	Prepublish time.Duration
+	// Manual turns automatic rotation off: keys change only with lastmile keys.
+	Manual bool
 }
 
-// Rotate makes the next key current (generating one if none was prepared) and
-// retires the current key, which stays published until every token it signed has
-// expired. It returns the new current key. Without a prepared key, validators
-// meet the new kid in a token before they see it in the JWKS and must refetch
-// (go-oidc and most JWKS clients do).
-func (p *Provider) Rotate(ctx context.Context) (KeyInfo, error) {
-	p.keyMu.Lock()
-	defer p.keyMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return KeyInfo{}, err
+// Rotation defaults and bounds.
+const (
+	DefaultRotationPeriod = 7 * 24 * time.Hour
+	MinRotationPeriod     = time.Hour
+	MaxRotationPeriod     = 365 * 24 * time.Hour
+	// MinPrepublish is twice the JWKS max-age.
+	MinPrepublish = 10 * time.Minute
+)
+
+func (s KeySchedule) withDefaults() KeySchedule {
+	if s.RotationPeriod == 0 {
+		s.RotationPeriod = DefaultRotationPeriod
 	}
-	now := time.Now().UTC().Truncate(time.Second)
-	keys := cloneKeys(p.keys.Load().keys)
-	next := -1
-	for i := range keys {
-		if keys[i].State == KeyNext {
-			next = i
+	if s.Prepublish == 0 {
+		s.Prepublish = max(s.RotationPeriod/3, MinPrepublish)
+	}
+	return s
+}
+
+// KeyStoreOptions configure a KeyStore.
+type KeyStoreOptions struct {
+	// TokenLifetime is the lifetime of the tokens this process signs; a retired
+	// key stays published this long (or the longest lifetime recorded in the
+	// key file, if longer) plus 5 minutes. Zero means DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// Algorithms are the algorithms that must have a current key; one is
+	// generated for each that has none. ES256 always has one.
+	Algorithms []string
+	// Logger reports key changes. Default: nothing is logged.
+	Logger *slog.Logger
+	// ReadOnly opens the store without creating or changing anything, for
+	// listing keys.
+	ReadOnly bool
+}
+
+// KeyStore is the set of signing keys in a state directory: the current key of
+// each algorithm, the next ones and the retired ones still published. Several
+// processes may share the directory: changes are made under a file lock and
+// written atomically, and Reload picks up changes made by others. It is safe for
+// concurrent use.
+type KeyStore struct {
+	state    *statedir.Dir
+	lifetime time.Duration
+	algs     []string
+	log      *slog.Logger
+
+	mu   sync.Mutex // serializes changes and reloads in this process
+	ring atomic.Pointer[keyring]
+	seen fs.FileInfo // the key file the ring was read from, for Reload
+}
+
+// OpenKeyStore opens the signing keys of a state directory, creating the file
+// and any missing current key, and dropping retired keys past their publication
+// window.
+func OpenKeyStore(ctx context.Context, state *statedir.Dir, o KeyStoreOptions) (*KeyStore, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.TokenLifetime == 0 {
+		o.TokenLifetime = DefaultTokenLifetime
+	}
+	s := &KeyStore{state: state, lifetime: o.TokenLifetime, log: o.Logger, algs: []string{AlgES256}}
+	for _, a := range o.Algorithms {
+		if a != AlgES256 && a != AlgRS256 {
+			return nil, fmt.Errorf("signing algorithm %q is not supported: use %s or %s", a, AlgES256, AlgRS256)
+		}
+		if a != AlgES256 {
+			s.algs = append(s.algs, a)
 		}
 	}
-	if next < 0 {
-		k, err := newKey(KeyNext, now)
+	if o.ReadOnly {
+		if _, err := s.Reload(); err != nil {
+			return nil, err
+		}
+		if s.ring.Load() == nil {
+			return nil, fmt.Errorf("no signing keys in %s yet: they are created when lastmile serve first starts", state.File(keysFile))
+		}
+		return s, nil
+	}
+	if err := s.update(ctx, func(*keyFile, time.Time) (bool, error) { return false, nil }); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readKeyFile reads the key file and the FileInfo of exactly what was read. A
+// missing file gives a nil FileInfo and an empty file.
+func (s *KeyStore) readKeyFile() (*keyFile, fs.FileInfo, error) {
+	path := s.state.File(keysFile)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &keyFile{Version: keyFileVersion}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading signing keys: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading signing keys: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading signing keys: %w", err)
+	}
+	var kf keyFile
+	if err := json.Unmarshal(data, &kf); err != nil {
+		return nil, nil, fmt.Errorf("state file %s: %w; restore it from a backup, or delete it to generate new keys (tokens signed by the old keys stop verifying)", path, err)
+	}
+	if kf.Version != 1 && kf.Version != keyFileVersion {
+		return nil, nil, fmt.Errorf("state file %s: version %d is not supported (this lastmile reads versions 1 and 2)", path, kf.Version)
+	}
+	return &kf, fi, nil
+}
+
+func (s *KeyStore) corrupt(err error) error {
+	return fmt.Errorf("state file %s: %w; restore it from a backup, or delete it to generate new keys (tokens signed by the old keys stop verifying)", s.state.File(keysFile), err)
+}
+
+// update applies change to the key file under the state lock: it reads the
+// file fresh, drops expired retired keys, makes sure every algorithm in use has
+// a current key, applies change, writes the file if anything changed, and
+// publishes the result. Writing before publishing means a key never signs a
+// token before it is on disk.
+func (s *KeyStore) update(ctx context.Context, change func(f *keyFile, now time.Time) (bool, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	unlock, err := s.state.Lock(lockCtx, lockFile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	f, fi, err := s.readKeyFile()
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	changed := fi == nil || f.Version != keyFileVersion
+	f.Version = keyFileVersion
+	if lt := int64(s.lifetime / time.Second); f.TokenLifetime < lt {
+		f.TokenLifetime, changed = lt, true
+	}
+	if s.prune(f, now) {
+		changed = true
+	}
+	if fi != nil && currentKey(f.Keys, AlgES256) < 0 {
+		return s.corrupt(errors.New("no current ES256 signing key"))
+	}
+	for _, alg := range s.algs {
+		if currentKey(f.Keys, alg) < 0 {
+			k, err := newKey(alg, KeyCurrent, now)
+			if err != nil {
+				return err
+			}
+			f.Keys = append(f.Keys, k)
+			changed = true
+			s.log.Info("generated a signing key", "kid", k.KeyID, "alg", alg, "state", k.State)
+		}
+	}
+	c, err := change(f, now)
+	if err != nil {
+		return err
+	}
+	changed = changed || c
+	ring, err := buildKeyring(f.Keys)
+	if err != nil {
+		if fi == nil || c {
+			return err
+		}
+		return s.corrupt(err)
+	}
+	if changed {
+		if err := s.state.WriteJSON(keysFile, f); err != nil {
+			return fmt.Errorf("saving signing keys: %w", err)
+		}
+		if fi, err = os.Stat(s.state.File(keysFile)); err != nil {
+			return fmt.Errorf("saving signing keys: %w", err)
+		}
+	}
+	s.ring.Store(ring)
+	s.seen = fi
+	return nil
+}
+
+// prune drops retired keys whose publication window has passed.
+func (s *KeyStore) prune(f *keyFile, now time.Time) bool {
+	out := f.Keys[:0:0]
+	for _, k := range f.Keys {
+		if k.State == KeyRetired && !now.Before(k.PublishedUntil) {
+			s.log.Info("dropped a retired signing key: the tokens it signed have expired", "kid", k.KeyID, "alg", k.alg())
+			continue
+		}
+		out = append(out, k)
+	}
+	pruned := len(out) != len(f.Keys)
+	f.Keys = out
+	return pruned
+}
+
+func currentKey(keys []storedKey, alg string) int {
+	for i := range keys {
+		if keys[i].State == KeyCurrent && keys[i].alg() == alg {
+			return i
+		}
+	}
+	return -1
+}
+
+func nextKey(keys []storedKey, alg string) int {
+	for i := range keys {
+		if keys[i].State == KeyNext && keys[i].alg() == alg {
+			return i
+		}
+	}
+	return -1
+}
+
+// Reload reads the key file again if it changed since it was last read (another
+// instance or lastmile keys changed it), and reports whether it did. Running
+// gateways call it periodically and on SIGHUP.
+func (s *KeyStore) Reload() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen != nil {
+		if fi, err := os.Stat(s.state.File(keysFile)); err == nil && os.SameFile(fi, s.seen) &&
+			fi.ModTime().Equal(s.seen.ModTime()) && fi.Size() == s.seen.Size() {
+			return false, nil
+		}
+	}
+	f, fi, err := s.readKeyFile()
+	if err != nil {
+		return false, err
+	}
+	if fi == nil {
+		return false, fmt.Errorf("the signing key file %s is missing; it is written again at the next key change", s.state.File(keysFile))
+	}
+	ring, err := buildKeyring(f.Keys)
+	if err != nil {
+		return false, s.corrupt(err)
+	}
+	for _, alg := range s.algs {
+		if ring.signer(alg) == nil && s.ring.Load() != nil {
+			return false, s.corrupt(fmt.Errorf("no current %s key", alg))
+		}
+	}
+	s.ring.Store(ring)
+	s.seen = fi
+	return true, nil
+}
+
+// Keys lists the signing keys (without private parts), current ones first.
+func (s *KeyStore) Keys() []KeyInfo {
+	ring := s.ring.Load()
+	var cur, rest []KeyInfo
+	for _, k := range ring.keys {
+		if k.State == KeyCurrent {
+			cur = append(cur, k.info())
+		} else {
+			rest = append(rest, k.info())
+		}
+	}
+	if len(cur) == 2 && cur[0].Algorithm != AlgES256 {
+		cur[0], cur[1] = cur[1], cur[0]
+	}
+	return append(cur, rest...)
+}
+
+// JWKS returns the published JSON Web Key Set (public keys only).
+func (s *KeyStore) JWKS() []byte { return append([]byte(nil), s.ring.Load().jwks...) }
+
+func (s *KeyStore) checkAlg(alg string) error {
+	if alg != AlgES256 && alg != AlgRS256 {
+		return fmt.Errorf("signing algorithm %q is not supported: use %s or %s", alg, AlgES256, AlgRS256)
+	}
+	return nil
+}
+
+// Prepare makes sure a next key of the algorithm exists and is published, and
+// returns it. Run it at least the JWKS max-age (5 minutes), better the longest
+// JWKS cache of any validator, before Rotate.
+func (s *KeyStore) Prepare(ctx context.Context, alg string) (KeyInfo, error) {
+	if err := s.checkAlg(alg); err != nil {
+		return KeyInfo{}, err
+	}
+	var info KeyInfo
+	err := s.update(ctx, func(f *keyFile, now time.Time) (bool, error) {
+		if i := nextKey(f.Keys, alg); i >= 0 {
+			info = f.Keys[i].info()
+			return false, nil
+		}
+		if currentKey(f.Keys, alg) < 0 {
+			return false, fmt.Errorf("no current %s key to prepare a successor for", alg)
+		}
+		k, err := newKey(alg, KeyNext, now)
+		if err != nil {
+			return false, err
+		}
+		f.Keys = append(f.Keys, k)
+		info = k.info()
+		s.log.Info("prepared the next signing key", "kid", k.KeyID, "alg", alg)
+		return true, nil
+	})
+	return info, err
+}
+
+// Rotate makes the next key of the algorithm current (generating one if none
+// was prepared) and retires the current one, which stays published until every
+// token it signed has expired. It returns the new current key. Without a
+// prepared key, validators meet the new kid in a token before they see it in
+// the JWKS and must refetch (go-oidc and most JWKS clients do).
+func (s *KeyStore) Rotate(ctx context.Context, alg string) (KeyInfo, error) {
+	if err := s.checkAlg(alg); err != nil {
+		return KeyInfo{}, err
+	}
+	var info KeyInfo
+	err := s.update(ctx, func(f *keyFile, now time.Time) (bool, error) {
+		if currentKey(f.Keys, alg) < 0 {
+			return false, fmt.Errorf("no current %s key to rotate", alg)
+		}
+		var err error
+		info, err = s.rotate(f, alg, now, false)
+		return err == nil, err
+	})
+	return info, err
+}
+
+// rotate retires the current key of alg and makes the next one (or, if fresh
+// or none was prepared, a new one) current.
+func (s *KeyStore) rotate(f *keyFile, alg string, now time.Time, fresh bool) (KeyInfo, error) {
+	next := nextKey(f.Keys, alg)
+	if next < 0 || fresh {
+		k, err := newKey(alg, KeyNext, now)
 		if err != nil {
 			return KeyInfo{}, err
 		}
-		keys = append(keys, k)
-		next = len(keys) - 1
-	}
-	for i := range keys {
-		if keys[i].State == KeyCurrent {
-			keys[i].State = KeyRetired
-			keys[i].Retired = now
-			keys[i].PublishedUntil = now.Add(p.cfg.lifetime + retiredGrace)
-			keys[i].Private = nil
+		f.Keys = append(f.Keys, k)
+		if next >= 0 {
+			f.Keys[next].State, f.Keys[next].Private = KeyRevoked, nil
 		}
+		next = len(f.Keys) - 1
 	}
-	keys[next].State = KeyCurrent
-	keys[next].Activated = now
-	info := keys[next].info()
-	keys, _ = prune(keys, now)
-	if err := p.saveKeys(keys); err != nil {
-		return KeyInfo{}, err
+	lifetime := max(time.Duration(f.TokenLifetime)*time.Second, s.lifetime)
+	cur := currentKey(f.Keys, alg)
+	if cur >= 0 {
+		k := &f.Keys[cur]
+		k.State, k.Retired, k.Private = KeyRetired, now, nil
+		k.PublishedUntil = now.Add(lifetime + retiredGrace)
 	}
-	p.log.Info("rotated the signing key", "kid", info.KeyID)
+	f.Keys[next].State, f.Keys[next].Activated = KeyCurrent, now
+	info := f.Keys[next].info()
+	s.log.Info("rotated the signing key", "kid", info.KeyID, "alg", alg)
 	return info, nil
 }
 
-// RevokeKey withdraws a next or retired key from the JWKS: tokens it signed stop
-// verifying once validators refetch the JWKS (at most its max-age later). The
-// current key cannot be revoked: Rotate first.
-func (p *Provider) RevokeKey(ctx context.Context, kid string) error {
-	p.keyMu.Lock()
-	defer p.keyMu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
+// Revoke withdraws a key from the JWKS at once: tokens it signed stop verifying
+// once validators refetch the JWKS (at most its max-age later). Revoking a
+// current key is the emergency case (the key leaked): a fresh key, not the
+// prepared one, which was kept beside it, becomes current immediately, and the
+// prepared key is revoked too. It returns the revoked key.
+func (s *KeyStore) Revoke(ctx context.Context, kid string) (KeyInfo, error) {
+	var info KeyInfo
+	err := s.update(ctx, func(f *keyFile, now time.Time) (bool, error) {
+		i := -1
+		for j := range f.Keys {
+			if f.Keys[j].KeyID == kid {
+				i = j
+			}
+		}
+		if i < 0 {
+			return false, fmt.Errorf("revoking key %s: no such key (lastmile keys list shows them)", clip(kid))
+		}
+		k := &f.Keys[i]
+		switch k.State {
+		case KeyRevoked:
+			info = k.info()
+			return false, nil
+		case KeyCurrent:
+			alg := k.alg()
+			if _, err := s.rotate(f, alg, now, true); err != nil {
+				return false, err
+			}
+			s.log.Warn("emergency revocation: a fresh signing key replaced the current one", "alg", alg)
+		}
+		k = &f.Keys[i]
+		k.State, k.Private, k.PublishedUntil = KeyRevoked, nil, time.Time{}
+		info = k.info()
+		s.log.Warn("revoked a signing key", "kid", kid, "alg", k.alg())
+		return true, nil
+	})
+	return info, err
+}
+
+// Maintain applies the rotation schedule at the current time: it prepares the
+// next key of each algorithm Prepublish before the current one's period ends,
+// rotates once the period has ended and the next key has been published for
+// Prepublish, and drops retired keys whose tokens have expired. It takes the
+// lock only when something is due, so instances sharing the state directory
+// can all call it; the first one to get the lock does the work.
+func (s *KeyStore) Maintain(ctx context.Context, sched KeySchedule) error {
+	sched = sched.withDefaults()
+	now := time.Now().UTC().Truncate(time.Second)
+	if !s.due(s.ring.Load().keys, sched, now) {
+		return nil
 	}
-	keys := cloneKeys(p.keys.Load().keys)
-	found := false
+	return s.update(ctx, func(f *keyFile, now time.Time) (bool, error) {
+		changed := false
+		for _, alg := range []string{AlgES256, AlgRS256} {
+			cur := currentKey(f.Keys, alg)
+			if cur < 0 || sched.Manual {
+				continue
+			}
+			activated := f.Keys[cur].Activated
+			next := nextKey(f.Keys, alg)
+			if next < 0 && !now.Before(activated.Add(sched.RotationPeriod-sched.Prepublish)) {
+				k, err := newKey(alg, KeyNext, now)
+				if err != nil {
+					return false, err
+				}
+				f.Keys = append(f.Keys, k)
+				s.log.Info("prepared the next signing key on schedule", "kid", k.KeyID, "alg", alg, "signs_from", now.Add(sched.Prepublish))
+				changed = true
+				continue
+			}
+			if next >= 0 && !now.Before(activated.Add(sched.RotationPeriod)) && !now.Before(f.Keys[next].Created.Add(sched.Prepublish)) {
+				if _, err := s.rotate(f, alg, now, false); err != nil {
+					return false, err
+				}
+				changed = true
+			}
+		}
+		return changed, nil
+	})
+}
+
+// due reports whether Maintain has anything to do.
+func (s *KeyStore) due(keys []storedKey, sched KeySchedule, now time.Time) bool {
 	for i := range keys {
-		if keys[i].KeyID != kid {
+		k := &keys[i]
+		switch {
+		case k.State == KeyRetired && !now.Before(k.PublishedUntil):
+			return true
+		case k.State != KeyCurrent || sched.Manual:
 			continue
 		}
-		found = true
-		switch keys[i].State {
-		case KeyCurrent:
-			return fmt.Errorf("revoking key %s: it is the current signing key; rotate first", kid)
-		case KeyRevoked:
-			return nil
+		next := nextKey(keys, k.alg())
+		if next < 0 && !now.Before(k.Activated.Add(sched.RotationPeriod-sched.Prepublish)) {
+			return true
 		}
-		keys[i].State = KeyRevoked
-		keys[i].Private = nil
-		keys[i].PublishedUntil = time.Time{}
+		if next >= 0 && !now.Before(k.Activated.Add(sched.RotationPeriod)) && !now.Before(keys[next].Created.Add(sched.Prepublish)) {
+			return true
+		}
 	}
-	if !found {
-		return fmt.Errorf("revoking key %s: no such key", kid)
-	}
-	if err := p.saveKeys(keys); err != nil {
-		return err
-	}
-	p.log.Warn("revoked a signing key", "kid", kid)
-	return nil
+	return false
 }
 
-// Keys lists the signing keys (without private parts), the current one first.
-func (p *Provider) Keys() []KeyInfo {
-	ring := p.keys.Load()
-	out := make([]KeyInfo, 0, len(ring.keys))
-	for _, k := range ring.keys {
-		if k.State == KeyCurrent {
-			out = append([]KeyInfo{k.info()}, out...)
+// nextEvent returns when Maintain next has something to do, for sleeping until
+// then (zero if nothing is scheduled).
+func (s *KeyStore) nextEvent(sched KeySchedule) time.Time {
+	sched = sched.withDefaults()
+	keys := s.ring.Load().keys
+	var at time.Time
+	earliest := func(t time.Time) {
+		if at.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
+	for i := range keys {
+		k := &keys[i]
+		if k.State == KeyRetired {
+			earliest(k.PublishedUntil)
+		}
+		if k.State != KeyCurrent || sched.Manual {
+			continue
+		}
+		if next := nextKey(keys, k.alg()); next < 0 {
+			earliest(k.Activated.Add(sched.RotationPeriod - sched.Prepublish))
 		} else {
-			out = append(out, k.info())
+			earliest(maxTime(k.Activated.Add(sched.RotationPeriod), keys[next].Created.Add(sched.Prepublish)))
 		}
 	}
-	return out
+	return at
 }
 
-// saveKeys persists keys, then publishes them. p.keyMu is held. Writing first
-// means a key never signs a token before it is on disk.
-func (p *Provider) saveKeys(keys []storedKey) error {
-	ring, err := buildKeyring(keys)
-	if err != nil {
-		return err
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
 	}
-	if err := p.state.WriteJSON(keysFile, &keyFile{Version: 1, Keys: keys}); err != nil {
-		return fmt.Errorf("saving signing keys: %w", err)
-	}
-	p.keys.Store(ring)
-	return nil
-}
-
-func cloneKeys(keys []storedKey) []storedKey {
-	return append([]storedKey(nil), keys...)
+	return b
 }

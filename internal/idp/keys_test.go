@@ -49,11 +49,11 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// Prepare: the next key is published but does not sign.
-	next, err := p.PrepareKey(ctx)
+	next, err := p.PrepareKey(ctx, idp.AlgES256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := p.PrepareKey(ctx); again.KeyID != next.KeyID {
+	if again, _ := p.PrepareKey(ctx, idp.AlgES256); again.KeyID != next.KeyID {
 		t.Errorf("second PrepareKey made another key: %s, then %s", next.KeyID, again.KeyID)
 	}
 	if diff := cmp.Diff([]string{old + " current", next.KeyID + " next"}, states(p.Keys())); diff != "" {
@@ -67,7 +67,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// Rotate: the next key signs, the old one is retired and stays published.
-	cur, err := p.Rotate(ctx)
+	cur, err := p.Rotate(ctx, idp.AlgES256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,16 +111,13 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// Revoke the retired key: tokens it signed stop verifying.
-	if err := p.RevokeKey(ctx, cur.KeyID); err == nil || !strings.Contains(err.Error(), "rotate first") {
-		t.Errorf("revoking the current key: %v, want a refusal", err)
+	if _, err := p.RevokeKey(ctx, "no-such-kid"); err == nil || !strings.Contains(err.Error(), "no such key") {
+		t.Errorf("revoking an unknown key: %v, want a refusal", err)
 	}
-	if err := p.RevokeKey(ctx, "no-such-kid"); err == nil {
-		t.Error("revoking an unknown key succeeded")
+	if info, err := p.RevokeKey(ctx, old); err != nil || info.State != idp.KeyRevoked {
+		t.Fatalf("RevokeKey = %+v, %v", info, err)
 	}
-	if err := p.RevokeKey(ctx, old); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.RevokeKey(ctx, old); err != nil {
+	if _, err := p.RevokeKey(ctx, old); err != nil {
 		t.Errorf("revoking a revoked key again: %v", err)
 	}
 	published := fetchKeys(t, srv.URL)
@@ -138,7 +135,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 
 	// Rotate without a prepared key: a new key is made and signs at once.
-	third, err := p.Rotate(ctx)
+	third, err := p.Rotate(ctx, idp.AlgES256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +145,34 @@ func TestKeyRotation(t *testing.T) {
 	tok3, _ := p.Issue(ctx, "", "api://orders")
 	if err := verify(early, tok3.Value); err != nil {
 		t.Errorf("go-oidc did not pick up a key it had never seen: %v", err)
+	}
+
+	// Emergency: revoking the current key replaces it at once with a fresh key
+	// (not a prepared one, which was kept beside it), and withdraws both.
+	prepared, err := p.PrepareKey(ctx, idp.AlgES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.RevokeKey(ctx, third.KeyID); err != nil {
+		t.Fatalf("emergency revocation: %v", err)
+	}
+	now := p.Keys()[0]
+	if now.State != idp.KeyCurrent || now.KeyID == third.KeyID || now.KeyID == prepared.KeyID {
+		t.Fatalf("after revoking the current key, current = %+v; want a fresh key", now)
+	}
+	published = fetchKeys(t, srv.URL)
+	if published[third.KeyID] != nil || published[prepared.KeyID] != nil || published[now.KeyID] == nil {
+		t.Errorf("JWKS after emergency revocation has %d keys; want the revoked and prepared keys gone and the fresh one there", len(published))
+	}
+	if _, err := verifyJWT(tok3.Value, published, p.Issuer(), "api://orders", time.Now()); err == nil {
+		t.Error("a token signed by the revoked current key still verifies")
+	}
+	tok4, _ := p.Issue(ctx, "", "api://orders")
+	if tok4.KeyID != now.KeyID {
+		t.Errorf("after emergency revocation tokens are signed by %s, want %s", tok4.KeyID, now.KeyID)
+	}
+	if err := verify(early, tok4.Value); err != nil {
+		t.Errorf("token after emergency revocation: %v", err)
 	}
 }
 
@@ -169,7 +194,7 @@ func TestIssueDuringRotation(t *testing.T) {
 		})
 	}
 	for range 5 {
-		if _, err := p.Rotate(ctx); err != nil {
+		if _, err := p.Rotate(ctx, idp.AlgES256); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -194,7 +219,7 @@ func TestRetiredKeysArePruned(t *testing.T) {
 		cfg.TokenLifetime = 10 * time.Minute
 		p := newProvider(t, cfg, openState(t, dir))
 		old := p.Keys()[0].KeyID
-		if _, err := p.Rotate(ctx); err != nil {
+		if _, err := p.Rotate(ctx, idp.AlgES256); err != nil {
 			t.Fatal(err)
 		}
 		// Published for the token lifetime plus 5 minutes after retirement.
@@ -211,7 +236,7 @@ func TestRetiredKeysArePruned(t *testing.T) {
 			t.Errorf("JWKS has %d keys, want 1", n)
 		}
 		// Rotate prunes too.
-		if _, err := p.Rotate(ctx); err != nil {
+		if _, err := p.Rotate(ctx, idp.AlgES256); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range p.Keys() {

@@ -21,6 +21,9 @@ type identityFile struct {
 	// UserAssigned is keyed by name. Identities removed from the configuration stay
 	// here, so adding one back restores its ids.
 	UserAssigned map[string]storedIdentity `json:"user_assigned,omitempty"`
+	// Applications keeps the object id (the service principal's, the oid and sub
+	// of its tokens) of each registered application, by name.
+	Applications map[string]storedIdentity `json:"applications,omitempty"`
 }
 
 type storedIdentity struct {
@@ -29,10 +32,19 @@ type storedIdentity struct {
 	Created  time.Time `json:"created"`
 }
 
-// principal is an identity tokens can be issued to.
+// principalKind says what a principal is.
+type principalKind uint8
+
+const (
+	kindManagedIdentity principalKind = iota
+	kindApplication
+)
+
+// principal is an identity or application tokens can be issued to.
 type principal struct {
-	name     string // SystemName or the user-assigned identity's Name
+	name     string // SystemName, the user-assigned identity's or the application's Name
 	system   bool
+	kind     principalKind
 	clientID string
 	objectID string
 }
@@ -88,6 +100,26 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 		ids = append(ids, &principal{name: u.Name, clientID: s.ClientID, objectID: s.ObjectID})
 	}
 
+	if f.Applications == nil {
+		f.Applications = make(map[string]storedIdentity)
+	}
+	for _, a := range c.apps {
+		s, ok := f.Applications[a.name]
+		switch {
+		case !ok:
+			s = storedIdentity{ClientID: a.clientID, ObjectID: newGUID(), Created: now}
+			f.Applications[a.name] = s
+			changed = true
+			log.Info("registered an application", "name", a.name, "client_id", s.ClientID, "object_id", s.ObjectID)
+		case s.ClientID != a.clientID:
+			s.ClientID = a.clientID
+			f.Applications[a.name] = s
+			changed = true
+			log.Info("changed an application's client id", "name", a.name, "client_id", s.ClientID)
+		}
+		a.objectID = s.ObjectID
+	}
+
 	// A configured client id may collide with one generated earlier.
 	var errs []error
 	owner := map[string]string{}
@@ -104,6 +136,14 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 			continue
 		}
 		owner[p.clientID] = who
+	}
+	for i, a := range c.apps {
+		if prev, dup := owner[a.clientID]; dup {
+			errs = append(errs, &ConfigError{
+				Field: fmt.Sprintf("Applications[%d].ClientID", i),
+				Msg:   fmt.Sprintf("%s is already the client id of %s (kept in %s); choose another", a.clientID, prev, state.File(identitiesFile)),
+			})
+		}
 	}
 	if len(errs) > 0 {
 		return "", nil, errors.Join(errs...)
@@ -136,9 +176,20 @@ func (f *identityFile) check() error {
 		return err
 	}
 	objects := map[string]string{f.System.ObjectID: "system_assigned"}
+	all := map[string]storedIdentity{}
+	var names []string
 	for _, name := range sortedKeys(f.UserAssigned) {
 		what := fmt.Sprintf("user_assigned[%q]", name)
-		s := f.UserAssigned[name]
+		all[what] = f.UserAssigned[name]
+		names = append(names, what)
+	}
+	for _, name := range sortedKeys(f.Applications) {
+		what := fmt.Sprintf("applications[%q]", name)
+		all[what] = f.Applications[name]
+		names = append(names, what)
+	}
+	for _, what := range names {
+		s := all[what]
 		if err := check(what, s); err != nil {
 			return err
 		}
