@@ -39,14 +39,14 @@ func TestDiscoveryDocument(t *testing.T) {
 			p, srv := serve(t, path, testConfig, openState(t, t.TempDir()))
 			issuer := srv.URL + path
 			want := map[string]any{
-				"issuer":                                issuer,
-				"jwks_uri":                              issuer + "/.well-known/jwks.json",
-				"token_endpoint":                        issuer + "/oauth2/token",
-				"grant_types_supported":                 []any{"client_credentials"},
-				"response_types_supported":              []any{},
-				"subject_types_supported":               []any{"public"},
-				"id_token_signing_alg_values_supported": []any{"ES256", "RS256"},
-				"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+				"issuer":                                           issuer,
+				"jwks_uri":                                         issuer + "/.well-known/jwks.json",
+				"token_endpoint":                                   issuer + "/oauth2/token",
+				"grant_types_supported":                            []any{"client_credentials"},
+				"response_types_supported":                         []any{},
+				"subject_types_supported":                          []any{"public"},
+				"id_token_signing_alg_values_supported":            []any{"ES256", "RS256"},
+				"token_endpoint_auth_methods_supported":            []any{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 				"token_endpoint_auth_signing_alg_values_supported": []any{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"},
 				"claims_supported": []any{"iss", "sub", "aud", "exp", "nbf", "iat", "jti",
 					"client_id", "appid", "azp", "oid", "tid", "roles"},
