@@ -57,6 +57,17 @@ type Backend struct {
 	BaseURL *url.URL
 	// ID is the backend entity chosen with set-backend-service backend-id, if any.
 	ID string
+	// Token is the managed identity token a policy obtained for this request, so
+	// that forward-request can replace it once when the backend rejects it.
+	Token BackendToken
+}
+
+// BackendToken records which managed identity token a policy obtained: the
+// identity's client id ("" for the system-assigned one), the resource, and the
+// token, which forward-request compares with the Authorization header before
+// replacing it. It is never shown to expressions.
+type BackendToken struct {
+	ClientID, Resource, Value string
 }
 
 // Elapsed is context.Elapsed: the time since Timestamp.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
@@ -47,6 +48,10 @@ func (d Deps) managedIdentity(c *pipeline.Compiler, el *policyxml.Element) (pipe
 		if p.clientID != "" {
 			return nil, c.Errorf(el.Attr("client-id").NamePos, "client-id cannot be combined with authentication-provider=\"WorkloadIdentity\"")
 		}
+		// The token sources decide what the workload's identity is: Entra
+		// workload identity for the azure source, the configured federation for
+		// workloadIdentity, the system-assigned identity for the embedded one.
+		p.clientID = identity.WorkloadIdentity
 	}
 	if d.Tokens == nil {
 		return nil, c.Errorf(el.Pos, "authentication-managed-identity needs the gateway's identity, which is not configured")
@@ -67,6 +72,7 @@ func (p *managedIdentityPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 		// The message names the resource and the reason, never a token.
 		return &pipeline.Error{Reason: "TokenAcquisitionFailure", Message: "could not obtain a managed identity token: " + err.Error(), Status: 500, Err: err}
 	}
+	x.Backend.Token = exchange.BackendToken{ClientID: p.clientID, Resource: res, Value: tok}
 	if p.variable != "" {
 		x.SetVar(p.variable, tok)
 		return nil
@@ -111,7 +117,74 @@ func (p *forwardRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) 
 			return err
 		}
 	}
-	return p.fwd.Forward(ctx, x, p.opts)
+	replayable := x.Request.Body == nil || x.Request.Body.Buffered()
+	if err := p.fwd.Forward(ctx, x, p.opts); err != nil || !replayable {
+		return err
+	}
+	if p.refreshRejectedToken(ctx, x) {
+		return p.fwd.Forward(ctx, x, p.opts)
+	}
+	return nil
+}
+
+// TokenInvalidator is implemented by token sources that can drop a cached token
+// a backend rejected, so that the next request gets a new one.
+type TokenInvalidator interface {
+	InvalidateToken(clientID, resource string)
+}
+
+// refreshRejectedToken handles a backend that answered 401 with
+// WWW-Authenticate: Bearer error="invalid_token" to the managed identity token a
+// policy sent: the token is dropped from the cache and, when a different one is
+// obtained, the request is sent again with it (once). It reports whether to
+// resend. A token the backend rejects for another reason (insufficient scope, a
+// missing role) is not refreshed: a new one would be rejected too.
+func (p *forwardRequestPolicy) refreshRejectedToken(ctx context.Context, x *exchange.Exchange) bool {
+	t := x.Backend.Token
+	resp := x.Response
+	if t.Value == "" || resp == nil || resp.StatusCode != 401 || !invalidTokenChallenge(resp.Headers.Values("Www-Authenticate")) ||
+		x.Request.Headers.Get("Authorization") != "Bearer "+t.Value {
+		return false
+	}
+	inv, ok := p.tokens.(TokenInvalidator)
+	if !ok {
+		return false
+	}
+	inv.InvalidateToken(t.ClientID, t.Resource)
+	tok, err := p.tokens.AccessToken(ctx, t.ClientID, t.Resource)
+	if err != nil || tok == t.Value {
+		// No new token (the cache keeps tokens younger than its invalidate
+		// interval): the backend's 401 stands.
+		return false
+	}
+	if resp.Body != nil {
+		resp.Body.Close()
+	}
+	x.Response = nil
+	x.Backend.Token.Value = tok
+	x.Request.Headers.Set("Authorization", "Bearer "+tok)
+	return true
+}
+
+// invalidTokenChallenge reports whether a WWW-Authenticate header holds a Bearer
+// challenge with error="invalid_token" (RFC 6750 section 3).
+func invalidTokenChallenge(values []string) bool {
+	for _, v := range values {
+		l := strings.ToLower(v)
+		i := strings.Index(l, "bearer")
+		if i < 0 {
+			continue
+		}
+		rest := l[i+len("bearer"):]
+		// The next challenge, if any, starts with a scheme name and no "=".
+		for _, param := range strings.Split(rest, ",") {
+			k, val, ok := strings.Cut(strings.TrimSpace(param), "=")
+			if ok && strings.TrimSpace(k) == "error" && strings.Trim(strings.TrimSpace(val), `"`) == "invalid_token" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // credentials adds a backend entity's credentials to the request.
@@ -137,6 +210,7 @@ func (p *forwardRequestPolicy) credentials(ctx context.Context, x *exchange.Exch
 		if err != nil {
 			return &pipeline.Error{Reason: "TokenAcquisitionFailure", Message: "backend " + x.Backend.ID + ": could not obtain a managed identity token: " + err.Error(), Status: 500, Err: err}
 		}
+		x.Backend.Token = exchange.BackendToken{ClientID: b.ClientID, Resource: b.Resource, Value: tok}
 		x.Request.Headers.Set("Authorization", "Bearer "+tok)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ type Server struct {
 
 	gwLn, idLn   net.Listener
 	gwSrv, idSrv *http.Server
+	plane        identityPlane // token sources and managed identity endpoints (identityplane.go)
 
 	reloadMu sync.Mutex
 }
@@ -95,7 +97,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.tokens = identity.NewCache(s.idp, identity.WithLogger(s.log))
+	if s.plane.chain, err = tokenChain(cfg, s.idp, os.LookupEnv); err != nil {
+		return fail(err)
+	}
+	s.tokens = identity.NewCache(s.plane.chain, identity.WithLogger(s.log))
+	if err := s.startAgent(cfg); err != nil {
+		s.closeListeners()
+		return fail(err)
+	}
 
 	s.builder = &gateway.Builder{
 		ConfigDir: o.ConfigDir,
@@ -119,7 +128,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.idSrv = &http.Server{
-		Handler:           s.idp.Handler(),
+		Handler:           s.identityHandler(),
+		ConnContext:       s.connContext(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -190,10 +200,13 @@ func (s *Server) Snapshot() *gateway.Snapshot { return s.handler.Snapshot() }
 // Serve serves both listeners until ctx is done, then shuts down gracefully,
 // letting requests in flight finish for up to 10 seconds.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 2+len(s.plane.servers))
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
-	s.log.Info("lastmile is serving", "gateway", s.GatewayURL(), "identity", s.IdentityURL(), "issuer", s.Issuer())
+	s.serveIdentityPlane(errc)
+	s.log.Info("lastmile is serving", "gateway", s.GatewayURL(), "identity", s.IdentityURL(), "issuer", s.Issuer(),
+		"token_sources", sourceNames(s.cfg), "identity_endpoint", s.plane.env.IdentityEndpoint,
+		"imds", s.plane.env.IMDSHost, "identity_socket", s.plane.env.Socket)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -203,6 +216,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer cancel()
 	s.gwSrv.Shutdown(shutCtx)
 	s.idSrv.Shutdown(shutCtx)
+	s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) })
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -225,5 +239,5 @@ func (s *Server) Reload(ctx context.Context) error {
 
 // Close stops both listeners at once.
 func (s *Server) Close() error {
-	return errors.Join(s.gwSrv.Close(), s.idSrv.Close())
+	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close))
 }

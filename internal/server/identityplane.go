@@ -1,0 +1,251 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/identity"
+	"github.com/lastmile-gw/lastmile/internal/identity/agent"
+	"github.com/lastmile-gw/lastmile/internal/identity/azure"
+	"github.com/lastmile-gw/lastmile/internal/identity/federation"
+	"github.com/lastmile-gw/lastmile/internal/identity/remote"
+	"github.com/lastmile-gw/lastmile/internal/idp"
+)
+
+// identityPlane is what the server runs for local workloads and for the
+// gateway's own tokens besides the identity provider: the token source chain,
+// the managed identity agent and its extra listeners.
+type identityPlane struct {
+	chain   *identity.Chain
+	agent   *agent.Agent // nil when every endpoint is off
+	env     agent.Environment
+	servers []*http.Server
+	lns     []net.Listener
+}
+
+// tokenChain builds identity.sources into a chain. The embedded provider answers
+// for the WorkloadIdentity provider with its system-assigned identity.
+func tokenChain(cfg *config.Config, p *idp.Provider, lookupEnv func(string) (string, bool)) (*identity.Chain, error) {
+	var named []identity.NamedSource
+	for _, s := range cfg.Identity.Sources {
+		var src identity.TokenSource
+		switch s.Type {
+		case config.SourceEmbedded:
+			src = identity.SystemForWorkloadIdentity(p)
+		case config.SourceLastmile:
+			header := ""
+			if s.HeaderEnv != "" {
+				v, ok := lookupEnv(s.HeaderEnv)
+				if !ok || v == "" {
+					return nil, fmt.Errorf("identity.sources: the lastmile source needs the environment variable %s, the other lastmile's IDENTITY_HEADER (its `lastmile identity env` prints it)", s.HeaderEnv)
+				}
+				header = v
+			}
+			r, err := remote.New(s.Endpoint, header)
+			if err != nil {
+				return nil, err
+			}
+			src = r
+		case config.SourceAzure:
+			src = azure.New(azure.Options{})
+		case config.SourceWorkloadIdentity:
+			f, err := federation.New(federation.Config{
+				TokenEndpoint:     s.TokenEndpoint,
+				ClientID:          s.ClientID,
+				TokenFile:         s.TokenFile,
+				AudienceParameter: s.AudienceParameter,
+			})
+			if err != nil {
+				return nil, err
+			}
+			src = f
+		default:
+			return nil, fmt.Errorf("identity.sources: unknown source type %q", s.Type)
+		}
+		named = append(named, identity.NamedSource{Name: s.Type, Source: src})
+	}
+	if len(named) == 0 {
+		named = append(named, identity.NamedSource{Name: config.SourceEmbedded, Source: identity.SystemForWorkloadIdentity(p)})
+	}
+	return identity.NewChain(named...), nil
+}
+
+// startAgent creates the managed identity agent, binds the IMDS listener and the
+// socket, and writes the workload environment to the state directory. Nothing
+// is served until Serve.
+func (s *Server) startAgent(cfg *config.Config) error {
+	e := cfg.Identity.Endpoints
+	if !e.AppService && e.IMDSListen == "" && e.Socket == "" {
+		return nil
+	}
+	var ids []agent.Identity
+	for _, id := range s.idp.Identities() {
+		ids = append(ids, agent.Identity{Name: id.Name, SystemAssigned: id.SystemAssigned, ClientID: id.ClientID, ObjectID: id.ObjectID})
+	}
+	var workloads []agent.Workload
+	for _, w := range cfg.Identity.Workloads {
+		workloads = append(workloads, agent.Workload{Name: w.Name, UID: w.UID, GID: w.GID, Path: w.Path, SHA256: w.SHA256, Identities: w.Identities})
+	}
+	ac := agent.Config{
+		Tokens:            s.tokens,
+		Identities:        ids,
+		Workloads:         workloads,
+		AttestTCP:         e.TCPCallers == config.CallersAttested,
+		RequestsPerSecond: e.RateLimit.RequestsPerSecond,
+		Concurrent:        e.RateLimit.Concurrent,
+		Logger:            s.log,
+	}
+	if e.AppService {
+		h, err := agent.LoadOrCreateHeader(s.state)
+		if err != nil {
+			return err
+		}
+		ac.Header = h
+		s.plane.env.IdentityEndpoint = s.IdentityURL() + agent.AppServicePath
+		s.plane.env.IdentityHeader = h
+		if a, ok := s.idLn.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+			s.log.Info("the App Service managed identity endpoint answers loopback callers only; the identity listener is on "+a.String(),
+				"endpoint", s.plane.env.IdentityEndpoint)
+		}
+	}
+	a, err := agent.New(ac)
+	if err != nil {
+		return err
+	}
+	s.plane.agent = a
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ConnContext:       a.ConnContext,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+	}
+	if e.IMDSListen != "" {
+		ln, err := net.Listen("tcp", e.IMDSListen)
+		if err != nil {
+			return fmt.Errorf("IMDS listener: %w", err)
+		}
+		s.plane.lns = append(s.plane.lns, ln)
+		s.plane.servers = append(s.plane.servers, newServer(a.IMDSHandler()))
+		s.plane.env.IMDSHost = "http://" + ln.Addr().String()
+	}
+	if e.Socket != "" {
+		ln, err := listenSocket(e.Socket)
+		if err != nil {
+			return err
+		}
+		s.plane.lns = append(s.plane.lns, ln)
+		s.plane.servers = append(s.plane.servers, newServer(a.SocketHandler()))
+		s.plane.env.Socket = "unix://" + e.Socket
+	}
+	return agent.WriteEnvironment(s.state, s.plane.env)
+}
+
+// listenSocket listens on a Unix socket that every local user may connect to:
+// who gets which identity is decided by attestation, not by file permissions.
+// A socket left by a previous run is replaced; any other file is not.
+func listenSocket(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("identity socket: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSocket == 0 {
+			return nil, fmt.Errorf("identity socket: %s exists and is not a socket; remove it or choose another path", path)
+		}
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("identity socket: %s is in use by another process", path)
+		}
+		os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("identity socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("identity socket: %w", err)
+	}
+	return ln, nil
+}
+
+// identityHandler is the identity listener's handler: the identity provider,
+// with the App Service endpoint in front when it is on.
+func (s *Server) identityHandler() http.Handler {
+	if s.plane.agent == nil {
+		return s.idp.Handler()
+	}
+	return s.plane.agent.Wrap(s.idp.Handler())
+}
+
+// connContext is the identity listener's ConnContext: the agent identifies
+// callers by their connection.
+func (s *Server) connContext() func(ctx context.Context, c net.Conn) context.Context {
+	if s.plane.agent == nil {
+		return nil
+	}
+	return s.plane.agent.ConnContext
+}
+
+// serveIdentityPlane serves the agent's extra listeners; errors go to errc.
+func (s *Server) serveIdentityPlane(errc chan<- error) {
+	for i, srv := range s.plane.servers {
+		go func() { errc <- srv.Serve(s.plane.lns[i]) }()
+	}
+}
+
+// closeIdentityPlane stops the agent's listeners and removes the socket.
+func (s *Server) closeIdentityPlane(shutdown func(*http.Server) error) error {
+	var errs []error
+	for _, srv := range s.plane.servers {
+		errs = append(errs, shutdown(srv))
+	}
+	for _, ln := range s.plane.lns {
+		if ln.Addr().Network() == "unix" {
+			ln.Close()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// closeListeners closes the agent's listeners when New fails.
+func (s *Server) closeListeners() {
+	for _, ln := range s.plane.lns {
+		ln.Close()
+	}
+}
+
+// WorkloadEnvironment returns what a local workload needs to reach the managed
+// identity endpoints; also written to the state directory's identity.env.
+func (s *Server) WorkloadEnvironment() agent.Environment { return s.plane.env }
+
+// Tokens returns the gateway's token cache.
+func (s *Server) Tokens() *identity.Cache { return s.tokens }
+
+// TokenSource returns the name of the token source in use, or "" before the
+// first token.
+func (s *Server) TokenSource() string { return s.plane.chain.Chosen() }
+
+// InvalidateToken drops a token a backend rejected (see identity.Cache.Invalidate).
+func (t tokenAdapter) InvalidateToken(clientID, resource string) { t.c.Invalidate(clientID, resource) }
+
+// sourceNames lists the configured chain for the start-up log.
+func sourceNames(cfg *config.Config) string {
+	var n []string
+	for _, s := range cfg.Identity.Sources {
+		n = append(n, s.Type)
+	}
+	return strings.Join(n, ",")
+}
