@@ -102,7 +102,9 @@ func TestClientAssertionRules(t *testing.T) {
 		{"client_id in upper case", pss(claims(nil)), []string{"client_id", strings.ToUpper(certAppID)}, "", ""},
 
 		{"replayed jti", valid, nil, "invalid_client", "AADSTS700025"},
-		{"aud another server", pss(claims(func(m map[string]any) { m["aud"] = "https://login.microsoftonline.com/" + env.tenant + "/oauth2/v2.0/token" })), nil, "invalid_client", "is not this token endpoint"},
+		{"aud another server", pss(claims(func(m map[string]any) {
+			m["aud"] = "https://login.microsoftonline.com/" + env.tenant + "/oauth2/v2.0/token"
+		})), nil, "invalid_client", "is not this token endpoint"},
 		{"aud missing", pss(claims(func(m map[string]any) { delete(m, "aud") })), nil, "invalid_client", "is not this token endpoint"},
 		{"aud a number", pss(claims(func(m map[string]any) { m["aud"] = 7 })), nil, "invalid_client", `"aud" is neither`},
 		{"exp missing", pss(claims(func(m map[string]any) { delete(m, "exp") })), nil, "invalid_client", `no "exp" claim`},
@@ -209,11 +211,15 @@ func TestTokenEndpointErrors(t *testing.T) {
 		wantHeader map[string]string
 	}{
 		{"secret in the body", func() tokenResponse { return env.postForm(t, v2, secretForm(), "", "") }, 200, "", "", nil},
-		{"secret with HTTP Basic", func() tokenResponse { return env.postForm(t, v2, secretForm("client_id", "", "client_secret", ""), secretAppID, testSecret) }, 200, "", "", nil},
+		{"secret with HTTP Basic", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("client_id", "", "client_secret", ""), secretAppID, testSecret)
+		}, 200, "", "", nil},
 		{"v1 endpoint with resource", func() tokenResponse {
 			return env.postForm(t, "/"+env.tenant+"/oauth2/token", secretForm("scope", "", "resource", "API://Orders/"), "", "")
 		}, 200, "", "", nil},
-		{"audience parameter", func() tokenResponse { return env.postForm(t, v2, secretForm("scope", "", "audience", "api://orders"), "", "") }, 200, "", "", nil},
+		{"audience parameter", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("scope", "", "audience", "api://orders"), "", "")
+		}, 200, "", "", nil},
 		{"resource and scope agree", func() tokenResponse { return env.postForm(t, v2, secretForm("resource", "api://orders/"), "", "") }, 200, "", "", nil},
 
 		{"GET", func() tokenResponse { return env.do(t, raw(http.MethodGet, v2, "", "")) }, 405, "invalid_request", "POST", map[string]string{"Allow": "POST"}},
@@ -223,20 +229,30 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"repeated resource", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2, form, secretForm("scope", "").Encode()+"&resource=a&resource=b"))
 		}, 400, "invalid_target", "more than one resource", nil},
-		{"JSON body", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, "application/json", `{"grant_type":"client_credentials"}`)) }, 400, "invalid_request", "x-www-form-urlencoded", nil},
+		{"JSON body", func() tokenResponse {
+			return env.do(t, raw(http.MethodPost, v2, "application/json", `{"grant_type":"client_credentials"}`))
+		}, 400, "invalid_request", "x-www-form-urlencoded", nil},
 		{"no Content-Type", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, "", secretForm().Encode())) }, 400, "invalid_request", "no Content-Type", nil},
 		{"malformed form", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, form, "grant_type=%zz")) }, 400, "invalid_request", "not valid", nil},
-		{"body too large", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, form, "x="+strings.Repeat("a", 70000))) }, 413, "invalid_request", "larger than", nil},
+		{"body too large", func() tokenResponse {
+			return env.do(t, raw(http.MethodPost, v2, form, "x="+strings.Repeat("a", 70000)))
+		}, 413, "invalid_request", "larger than", nil},
 		{"secret in the query", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2+"?client_secret=x", form, secretForm().Encode()))
 		}, 400, "invalid_request", "sent in the URL", nil},
 		{"grant_type missing", func() tokenResponse { return env.postForm(t, v2, secretForm("grant_type", ""), "", "") }, 400, "invalid_request", "grant_type is missing", nil},
-		{"authorization_code", func() tokenResponse { return env.postForm(t, v2, secretForm("grant_type", "authorization_code"), "", "") }, 400, "unsupported_grant_type", "AADSTS70003", nil},
+		{"authorization_code", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("grant_type", "authorization_code"), "", "")
+		}, 400, "unsupported_grant_type", "AADSTS70003", nil},
 		{"password grant", func() tokenResponse { return env.postForm(t, v2, secretForm("grant_type", "password"), "", "") }, 400, "unsupported_grant_type", "client_credentials", nil},
 		{"no credentials", func() tokenResponse { return env.postForm(t, v2, secretForm("client_secret", ""), "", "") }, 401, "invalid_client", "no client credentials", nil},
-		{"no client at all", func() tokenResponse { return env.postForm(t, v2, secretForm("client_secret", "", "client_id", ""), "", "") }, 401, "invalid_client", "no client_id", nil},
+		{"no client at all", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("client_secret", "", "client_id", ""), "", "")
+		}, 401, "invalid_client", "no client_id", nil},
 		{"wrong secret in the body", func() tokenResponse { return env.postForm(t, v2, secretForm("client_secret", "wrong"), "", "") }, 401, "invalid_client", "AADSTS7000215", map[string]string{"WWW-Authenticate": ""}},
-		{"wrong secret with Basic", func() tokenResponse { return env.postForm(t, v2, secretForm("client_id", "", "client_secret", ""), secretAppID, "wrong") }, 401, "invalid_client", "AADSTS7000215",
+		{"wrong secret with Basic", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("client_id", "", "client_secret", ""), secretAppID, "wrong")
+		}, 401, "invalid_client", "AADSTS7000215",
 			map[string]string{"WWW-Authenticate": `Basic realm="lastmile", charset="UTF-8"`}},
 		{"Basic that is not base64", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2, form, secretForm("client_id", "", "client_secret", "").Encode(), "Authorization", "Basic %%%"))
@@ -248,16 +264,28 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"Bearer authorization", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2, form, secretForm().Encode(), "Authorization", "Bearer x"))
 		}, 400, "invalid_request", "Authorization scheme", nil},
-		{"unknown application", func() tokenResponse { return env.postForm(t, v2, secretForm("client_id", "0c0c0c0c-1111-4222-8333-444455556666"), "", "") }, 401, "invalid_client", "AADSTS700016", nil},
+		{"unknown application", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("client_id", "0c0c0c0c-1111-4222-8333-444455556666"), "", "")
+		}, 401, "invalid_client", "AADSTS700016", nil},
 		{"secret for an application without secrets", func() tokenResponse { return env.postForm(t, v2, secretForm("client_id", certAppID), "", "") }, 401, "invalid_client", "no client secrets", nil},
-		{"unknown resource as scope", func() tokenResponse { return env.postForm(t, v2, secretForm("scope", "api://payments/.default"), "", "") }, 400, "invalid_scope", "AADSTS500011", nil},
-		{"unknown resource as resource", func() tokenResponse { return env.postForm(t, v2, secretForm("scope", "", "resource", "api://payments"), "", "") }, 400, "invalid_target", "AADSTS500011", nil},
-		{"unknown resource as audience", func() tokenResponse { return env.postForm(t, v2, secretForm("scope", "", "audience", "api://payments"), "", "") }, 400, "invalid_target", "api://payments", nil},
-		{"scope without /.default", func() tokenResponse { return env.postForm(t, v2, secretForm("scope", "api://orders/Orders.Read"), "", "") }, 400, "invalid_scope", "AADSTS1002012", nil},
+		{"unknown resource as scope", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("scope", "api://payments/.default"), "", "")
+		}, 400, "invalid_scope", "AADSTS500011", nil},
+		{"unknown resource as resource", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("scope", "", "resource", "api://payments"), "", "")
+		}, 400, "invalid_target", "AADSTS500011", nil},
+		{"unknown resource as audience", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("scope", "", "audience", "api://payments"), "", "")
+		}, 400, "invalid_target", "api://payments", nil},
+		{"scope without /.default", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("scope", "api://orders/Orders.Read"), "", "")
+		}, 400, "invalid_scope", "AADSTS1002012", nil},
 		{"two resources in scope", func() tokenResponse {
 			return env.postForm(t, v2, secretForm("scope", "api://orders/.default https://billing.example.com/.default"), "", "")
 		}, 400, "invalid_scope", "more than one resource", nil},
-		{"only OIDC scopes", func() tokenResponse { return env.postForm(t, v2, secretForm("scope", "openid profile offline_access"), "", "") }, 400, "invalid_request", "no resource", nil},
+		{"only OIDC scopes", func() tokenResponse {
+			return env.postForm(t, v2, secretForm("scope", "openid profile offline_access"), "", "")
+		}, 400, "invalid_request", "no resource", nil},
 		{"resource and audience disagree", func() tokenResponse {
 			return env.postForm(t, v2, secretForm("scope", "", "resource", "api://orders", "audience", "https://billing.example.com"), "", "")
 		}, 400, "invalid_target", "different resources", nil},
