@@ -20,7 +20,7 @@ type interpPart struct {
 }
 
 // lexer turns C# source into tokens. It works on the whole source and never
-// fails: a bad character becomes a tError token that the parser reports.
+// fails: a bad character becomes a tokError token that the parser reports.
 type lexer struct {
 	src    string
 	pos    int
@@ -35,11 +35,11 @@ func lex(src string, start, end int) *lexer {
 	for {
 		t := l.next()
 		l.toks = append(l.toks, t)
-		if t.kind == tEOF {
+		if t.kind == tokEOF {
 			return l
 		}
 		if len(l.toks) > maxTokens {
-			l.toks = append(l.toks[:len(l.toks)-1], token{kind: tError, pos: t.pos, end: t.end, msg: "expression is too long"}, token{kind: tEOF, pos: l.end, end: l.end})
+			l.toks = append(l.toks[:len(l.toks)-1], token{kind: tokError, pos: t.pos, end: t.end, msg: "expression is too long"}, token{kind: tokEOF, pos: l.end, end: l.end})
 			return l
 		}
 	}
@@ -70,7 +70,7 @@ func (l *lexer) errTok(pos int, msg string) token {
 	if l.pos > l.end {
 		l.pos = l.end
 	}
-	return token{kind: tError, pos: pos, end: l.pos, msg: msg}
+	return token{kind: tokError, pos: pos, end: l.pos, msg: msg}
 }
 
 // skipSpace skips white space and comments; it returns an error token for an
@@ -90,7 +90,7 @@ func (l *lexer) skipSpace() (token, bool) {
 			i := strings.Index(l.src[l.pos+2:l.end], "*/")
 			if i < 0 {
 				l.pos = l.end
-				return token{kind: tError, pos: start, end: start + 2, msg: "unterminated /* comment"}, true
+				return token{kind: tokError, pos: start, end: start + 2, msg: "unterminated /* comment"}, true
 			}
 			l.pos += 2 + i + 2
 		case c >= 0x80:
@@ -121,7 +121,7 @@ func (l *lexer) next() token {
 		return t
 	}
 	if l.pos >= l.end {
-		return token{kind: tEOF, pos: l.end, end: l.end}
+		return token{kind: tokEOF, pos: l.end, end: l.end}
 	}
 	start := l.pos
 	c := l.src[l.pos]
@@ -164,14 +164,14 @@ func (l *lexer) next() token {
 				continue
 			}
 			l.pos += len(p)
-			return token{kind: tPunct, pos: start, end: l.pos, text: p}
+			return token{kind: tokPunct, pos: start, end: l.pos, text: p}
 		}
 	}
 	l.pos += n
 	if r == utf8.RuneError && n == 1 {
-		return token{kind: tError, pos: start, end: l.pos, msg: "invalid UTF-8 in expression"}
+		return token{kind: tokError, pos: start, end: l.pos, msg: "invalid UTF-8 in expression"}
 	}
-	return token{kind: tError, pos: start, end: l.pos, msg: "unexpected character " + quoteRune(r)}
+	return token{kind: tokError, pos: start, end: l.pos, msg: "unexpected character " + quoteRune(r)}
 }
 
 func quoteRune(r rune) string {
@@ -220,7 +220,7 @@ func (l *lexer) lexIdent(start int) token {
 	if sb != nil {
 		val = sb.String()
 	}
-	return token{kind: tIdent, pos: start, end: l.pos, text: l.src[start:l.pos], val: val}
+	return token{kind: tokIdent, pos: start, end: l.pos, text: l.src[start:l.pos], val: val}
 }
 
 func parseHexN(s string, i, end, n int) (rune, bool) {
@@ -323,7 +323,7 @@ func (l *lexer) lexString(start, i int, verbatim bool) token {
 	for {
 		if i >= l.end {
 			l.pos = l.end
-			return token{kind: tError, pos: start, end: start + 1, msg: "unterminated string literal"}
+			return token{kind: tokError, pos: start, end: start + 1, msg: "unterminated string literal"}
 		}
 		c := l.src[i]
 		switch {
@@ -332,7 +332,7 @@ func (l *lexer) lexString(start, i int, verbatim bool) token {
 			i += 2
 		case c == '"':
 			l.pos = i + 1
-			return token{kind: tString, pos: start, end: l.pos, text: l.src[start:l.pos], val: b.String(), verbatim: verbatim}
+			return token{kind: tokString, pos: start, end: l.pos, text: l.src[start:l.pos], val: b.String(), verbatim: verbatim}
 		case c == '\\' && !verbatim:
 			s, j, msg := l.escape(i + 1)
 			if msg != "" {
@@ -344,13 +344,13 @@ func (l *lexer) lexString(start, i int, verbatim bool) token {
 				if l.pos < l.end && l.src[l.pos] == '"' {
 					l.pos++
 				}
-				return token{kind: tError, pos: i, end: j, msg: msg}
+				return token{kind: tokError, pos: i, end: j, msg: msg}
 			}
 			b.WriteString(s)
 			i = j
 		case c == '\n' && !verbatim:
 			l.pos = i
-			return token{kind: tError, pos: start, end: start + 1, msg: "newline in string literal (C# \"...\" strings cannot span lines; use @\"...\")"}
+			return token{kind: tokError, pos: start, end: start + 1, msg: "newline in string literal (C# \"...\" strings cannot span lines; use @\"...\")"}
 		default:
 			b.WriteByte(c)
 			i++
@@ -362,7 +362,7 @@ func (l *lexer) lexChar(start int) token {
 	i := start + 1
 	if i >= l.end || l.src[i] == '\'' || l.src[i] == '\n' {
 		l.pos = min(i+1, l.end)
-		return token{kind: tError, pos: start, end: l.pos, msg: "empty character literal"}
+		return token{kind: tokError, pos: start, end: l.pos, msg: "empty character literal"}
 	}
 	var s string
 	if l.src[i] == '\\' {
@@ -370,7 +370,7 @@ func (l *lexer) lexChar(start int) token {
 		s, i, msg = l.escape(i + 1)
 		if msg != "" {
 			l.pos = i
-			return token{kind: tError, pos: start, end: i, msg: msg}
+			return token{kind: tokError, pos: start, end: i, msg: msg}
 		}
 	} else {
 		r, n := utf8.DecodeRuneInString(l.src[i:l.end])
@@ -379,10 +379,10 @@ func (l *lexer) lexChar(start int) token {
 	}
 	if i >= l.end || l.src[i] != '\'' {
 		l.pos = i
-		return token{kind: tError, pos: start, end: i, msg: "character literal must hold exactly one character"}
+		return token{kind: tokError, pos: start, end: i, msg: "character literal must hold exactly one character"}
 	}
 	l.pos = i + 1
-	return token{kind: tChar, pos: start, end: l.pos, text: l.src[start:l.pos], val: s}
+	return token{kind: tokChar, pos: start, end: l.pos, text: l.src[start:l.pos], val: s}
 }
 
 func (l *lexer) lexNumber(start int) token {
@@ -450,12 +450,12 @@ func (l *lexer) lexNumber(start int) token {
 				}
 				l.pos += n
 			}
-			return token{kind: tError, pos: start, end: l.pos, msg: "invalid number " + l.src[start:l.pos]}
+			return token{kind: tokError, pos: start, end: l.pos, msg: "invalid number " + l.src[start:l.pos]}
 		}
 	}
-	k := tInt
+	k := tokInt
 	if real {
-		k = tReal
+		k = tokReal
 	}
 	return token{kind: k, pos: start, end: i, text: l.src[start:i]}
 }
@@ -475,7 +475,7 @@ func (l *lexer) lexInterp(start, i int, verbatim bool) token {
 	for {
 		if i >= l.end {
 			l.pos = l.end
-			return token{kind: tError, pos: start, end: start + 2, msg: "unterminated interpolated string"}
+			return token{kind: tokError, pos: start, end: start + 2, msg: "unterminated interpolated string"}
 		}
 		c := l.src[i]
 		switch {
@@ -489,7 +489,7 @@ func (l *lexer) lexInterp(start, i int, verbatim bool) token {
 				l.interp = map[int][]interpPart{}
 			}
 			l.interp[start] = parts
-			return token{kind: tInterp, pos: start, end: l.pos, text: l.src[start:l.pos], verbatim: verbatim}
+			return token{kind: tokInterp, pos: start, end: l.pos, text: l.src[start:l.pos], verbatim: verbatim}
 		case c == '{' && i+1 < l.end && l.src[i+1] == '{':
 			b.WriteByte('{')
 			i += 2
@@ -498,7 +498,7 @@ func (l *lexer) lexInterp(start, i int, verbatim bool) token {
 			i += 2
 		case c == '}':
 			l.pos = i + 1
-			return token{kind: tError, pos: i, end: i + 1, msg: "\"}\" in an interpolated string must be written \"}}\""}
+			return token{kind: tokError, pos: i, end: i + 1, msg: "\"}\" in an interpolated string must be written \"}}\""}
 		case c == '{':
 			flush()
 			p, j, errTok := l.scanHole(i + 1)
@@ -512,13 +512,13 @@ func (l *lexer) lexInterp(start, i int, verbatim bool) token {
 			s, j, msg := l.escape(i + 1)
 			if msg != "" {
 				l.pos = j
-				return token{kind: tError, pos: i, end: j, msg: msg}
+				return token{kind: tokError, pos: i, end: j, msg: msg}
 			}
 			b.WriteString(s)
 			i = j
 		case c == '\n' && !verbatim:
 			l.pos = i
-			return token{kind: tError, pos: start, end: start + 2, msg: "newline in interpolated string (C# $\"...\" strings cannot span lines; use $@\"...\")"}
+			return token{kind: tokError, pos: start, end: start + 2, msg: "newline in interpolated string (C# $\"...\" strings cannot span lines; use $@\"...\")"}
 		default:
 			b.WriteByte(c)
 			i++
@@ -537,13 +537,13 @@ func (l *lexer) scanHole(i int) (interpPart, int, *token) {
 	for {
 		t := l.next()
 		switch {
-		case t.kind == tEOF:
+		case t.kind == tokEOF:
 			l.pos = l.end
 			_ = saved
-			return p, 0, &token{kind: tError, pos: holeStart, end: holeStart + 1, msg: "interpolation hole is never closed with \"}\""}
-		case t.kind == tError:
+			return p, 0, &token{kind: tokError, pos: holeStart, end: holeStart + 1, msg: "interpolation hole is never closed with \"}\""}
+		case t.kind == tokError:
 			return p, 0, &t
-		case t.kind != tPunct:
+		case t.kind != tokPunct:
 			continue
 		case t.text == "(" || t.text == "[" || t.text == "{" || t.text == "?[":
 			depth++
@@ -572,13 +572,13 @@ func (l *lexer) scanHole(i int) (interpPart, int, *token) {
 			k := strings.IndexByte(l.src[j:l.end], '}')
 			if k < 0 {
 				l.pos = l.end
-				return p, 0, &token{kind: tError, pos: holeStart, end: holeStart + 1, msg: "interpolation hole is never closed with \"}\""}
+				return p, 0, &token{kind: tokError, pos: holeStart, end: holeStart + 1, msg: "interpolation hole is never closed with \"}\""}
 			}
 			p.format = l.src[j : j+k]
 			p.formatPos = j
 			if strings.ContainsAny(p.format, "\"\n") {
 				l.pos = j + k + 1
-				return p, 0, &token{kind: tError, pos: j, end: j + k, msg: "invalid format specifier in interpolation hole"}
+				return p, 0, &token{kind: tokError, pos: j, end: j + k, msg: "invalid format specifier in interpolation hole"}
 			}
 			return p, j + k + 1, nil
 		}

@@ -31,7 +31,7 @@ func newParser(src string, start, end int) *parser {
 	return &parser{src: src, lx: lx, toks: lx.toks}
 }
 
-func (p *parser) tok() token       { return p.toks[p.p] }
+func (p *parser) tok() token { return p.toks[p.p] }
 func (p *parser) peek(n int) token {
 	if p.p+n < len(p.toks) {
 		return p.toks[p.p+n]
@@ -48,7 +48,7 @@ func (p *parser) advance() token {
 func (p *parser) at(s string) bool { return p.tok().is(s) }
 func (p *parser) atKw(s string) bool {
 	t := p.tok()
-	return t.kind == tIdent && !t.verbatim && t.val == s
+	return t.kind == tokIdent && !t.verbatim && t.val == s
 }
 func (p *parser) accept(s string) bool {
 	if p.at(s) {
@@ -61,7 +61,7 @@ func (p *parser) accept(s string) bool {
 // errorf records an error at the current token and abandons the statement.
 func (p *parser) errorf(format string, args ...any) {
 	t := p.tok()
-	if t.kind == tError {
+	if t.kind == tokError {
 		p.errorAt(t.pos, t.end-t.pos, t.msg)
 	} else {
 		p.errorAt(t.pos, max(t.end-t.pos, 1), fmt.Sprintf(format, args...))
@@ -96,7 +96,7 @@ func (p *parser) expectSemi() token {
 	if p.at(";") {
 		return p.advance()
 	}
-	if p.tok().kind == tEOF || p.at("}") {
+	if p.tok().kind == tokEOF || p.at("}") {
 		prev := p.toks[max(p.p-1, 0)]
 		p.errorAt(prev.end, 1, "expected \";\" at the end of the statement")
 		panic(bailout{})
@@ -107,7 +107,7 @@ func (p *parser) expectSemi() token {
 
 func (p *parser) expectIdent() token {
 	t := p.tok()
-	if t.kind != tIdent || (!t.verbatim && keywords[t.val]) {
+	if t.kind != tokIdent || (!t.verbatim && keywords[t.val]) {
 		p.errorf("expected a name, found %s", t)
 	}
 	return p.advance()
@@ -121,7 +121,7 @@ func (p *parser) enter() {
 }
 func (p *parser) leave() { p.depth-- }
 
-func (p *parser) isKeyword(t token) bool { return t.kind == tIdent && !t.verbatim && keywords[t.val] }
+func (p *parser) isKeyword(t token) bool { return t.kind == tokIdent && !t.verbatim && keywords[t.val] }
 
 // ---- entry points ----
 
@@ -167,11 +167,11 @@ func (p *parser) parseTop() (x Node) {
 			x = nil
 		}
 	}()
-	if p.tok().kind == tEOF {
+	if p.tok().kind == tokEOF {
 		p.errorf("empty expression")
 	}
 	x = p.parseExpr()
-	if p.tok().kind != tEOF {
+	if p.tok().kind != tokEOF {
 		if p.at(";") {
 			p.errorf(`unexpected ";": "@(...)" holds one expression; use "@{ ...; return ...; }" for statements`)
 		}
@@ -182,7 +182,7 @@ func (p *parser) parseTop() (x Node) {
 
 func (p *parser) parseStmtsUntilEOF(pos int) *Block {
 	b := &Block{span: span{pos, 0}}
-	for p.tok().kind != tEOF {
+	for p.tok().kind != tokEOF {
 		if s := p.parseStmtRecover(); s != nil {
 			b.Stmts = append(b.Stmts, s)
 		}
@@ -213,9 +213,9 @@ func (p *parser) syncStmt(start int) {
 		p.advance()
 	}
 	depth := 0
-	for p.tok().kind != tEOF {
+	for p.tok().kind != tokEOF {
 		t := p.tok()
-		if t.kind == tPunct {
+		if t.kind == tokPunct {
 			switch t.text {
 			case "(", "[", "{", "?[":
 				depth++
@@ -246,7 +246,7 @@ func (p *parser) parseBlock() *Block {
 	open := p.expect("{")
 	b := &Block{span: span{open.pos, 0}}
 	for !p.at("}") {
-		if p.tok().kind == tEOF {
+		if p.tok().kind == tokEOF {
 			p.errorAt(open.pos, 1, "\"{\" is never closed")
 			panic(bailout{})
 		}
@@ -269,7 +269,7 @@ func (p *parser) parseStmt() Node {
 	p.enter()
 	defer p.leave()
 	t := p.tok()
-	if t.kind == tPunct {
+	if t.kind == tokPunct {
 		switch t.text {
 		case "{":
 			return p.parseBlock()
@@ -278,7 +278,7 @@ func (p *parser) parseStmt() Node {
 			return &Empty{span{t.pos, t.end}}
 		}
 	}
-	if t.kind == tIdent && !t.verbatim {
+	if t.kind == tokIdent && !t.verbatim {
 		switch t.val {
 		case "if":
 			p.advance()
@@ -377,7 +377,7 @@ func (p *parser) parseStmt() Node {
 func (p *parser) tryDecl() Node {
 	start := p.p
 	t := p.tok()
-	if t.kind != tIdent {
+	if t.kind != tokIdent {
 		return nil
 	}
 	usingDecl := false
@@ -385,14 +385,14 @@ func (p *parser) tryDecl() Node {
 		usingDecl = true
 		p.advance()
 	}
-	if p.atKw("var") && p.peek(1).kind == tIdent && !p.isKeyword(p.peek(1)) {
+	if p.atKw("var") && p.peek(1).kind == tokIdent && !p.isKeyword(p.peek(1)) {
 		p.advance()
 		d := p.parseDeclAfterType(t.pos, nil, false)
 		d.Using = usingDecl
 		return d
 	}
 	typ, ok := p.tryType(true)
-	if !ok || p.tok().kind != tIdent || p.isKeyword(p.tok()) {
+	if !ok || p.tok().kind != tokIdent || p.isKeyword(p.tok()) {
 		p.p = start
 		return nil
 	}
@@ -532,12 +532,12 @@ func (p *parser) parseFor() Node {
 func (p *parser) tryForDecl() Node {
 	start := p.p
 	t := p.tok()
-	if p.atKw("var") && p.peek(1).kind == tIdent {
+	if p.atKw("var") && p.peek(1).kind == tokIdent {
 		p.advance()
 		return p.parseDeclAfterType(t.pos, nil, true)
 	}
 	typ, ok := p.tryType(true)
-	if ok && p.tok().kind == tIdent && !p.isKeyword(p.tok()) && (p.peek(1).is("=") || p.peek(1).is(",") || p.peek(1).is(";")) {
+	if ok && p.tok().kind == tokIdent && !p.isKeyword(p.tok()) && (p.peek(1).is("=") || p.peek(1).is(",") || p.peek(1).is(";")) {
 		return p.parseDeclAfterType(t.pos, typ, true)
 	}
 	p.p = start
@@ -548,7 +548,7 @@ func (p *parser) parseForeach() Node {
 	t := p.advance()
 	p.expect("(")
 	s := &Foreach{span: span{t.pos, 0}}
-	if p.atKw("var") && p.peek(1).kind == tIdent && !p.peek(1).is("in") {
+	if p.atKw("var") && p.peek(1).kind == tokIdent && !p.peek(1).is("in") {
 		p.advance()
 	} else {
 		typ, ok := p.tryType(false)
@@ -583,7 +583,7 @@ func (p *parser) parseTry() Node {
 				p.errorf("expected an exception type, found %s", p.tok())
 			}
 			c.Type = typ
-			if p.tok().kind == tIdent && !p.isKeyword(p.tok()) {
+			if p.tok().kind == tokIdent && !p.isKeyword(p.tok()) {
 				c.Name = p.advance().val
 			}
 			p.expect(")")
@@ -622,10 +622,10 @@ func (p *parser) parseUsing() Node {
 	p.expect("(")
 	s := &Using{span: span{t.pos, 0}}
 	start := p.p
-	if p.atKw("var") && p.peek(1).kind == tIdent {
+	if p.atKw("var") && p.peek(1).kind == tokIdent {
 		p.advance()
 		s.Decl = p.parseDeclAfterType(t.pos, nil, true)
-	} else if typ, ok := p.tryType(true); ok && p.tok().kind == tIdent && p.peek(1).is("=") {
+	} else if typ, ok := p.tryType(true); ok && p.tok().kind == tokIdent && p.peek(1).is("=") {
 		s.Decl = p.parseDeclAfterType(t.pos, typ, true)
 	} else {
 		p.p = start
@@ -668,7 +668,7 @@ func (p *parser) parseSwitch() Node {
 			p.errorf("expected \"case\" or \"default\" in switch, found %s", p.tok())
 		}
 		for !p.atKw("case") && !p.atKw("default") && !p.at("}") {
-			if p.tok().kind == tEOF {
+			if p.tok().kind == tokEOF {
 				p.errorf("switch statement is never closed")
 			}
 			if st := p.parseStmtRecover(); st != nil {
@@ -723,10 +723,10 @@ func (p *parser) parseTypeOpt(allowNullable bool) *TypeExpr {
 	t := p.tok()
 	var typ *TypeExpr
 	switch {
-	case t.kind == tIdent && !t.verbatim && predefinedTypes[t.val]:
+	case t.kind == tokIdent && !t.verbatim && predefinedTypes[t.val]:
 		p.advance()
 		typ = &TypeExpr{span: span{t.pos, t.end}, Name: t.val}
-	case t.kind == tIdent && (t.verbatim || !keywords[t.val]):
+	case t.kind == tokIdent && (t.verbatim || !keywords[t.val]):
 		typ = &TypeExpr{span: span{t.pos, t.end}}
 		var name strings.Builder
 		for {
@@ -749,7 +749,7 @@ func (p *parser) parseTypeOpt(allowNullable bool) *TypeExpr {
 				name.Reset()
 				continue
 			}
-			if p.at(".") && p.peek(1).kind == tIdent && !p.isKeyword(p.peek(1)) && len(typ.Args) == 0 {
+			if p.at(".") && p.peek(1).kind == tokIdent && !p.isKeyword(p.peek(1)) && len(typ.Args) == 0 {
 				p.advance()
 				name.WriteByte('.')
 				continue
@@ -768,7 +768,7 @@ func (p *parser) parseTypeOpt(allowNullable bool) *TypeExpr {
 				p.p = save
 				return nil
 			}
-			if p.tok().kind == tIdent && !p.isKeyword(p.tok()) {
+			if p.tok().kind == tokIdent && !p.isKeyword(p.tok()) {
 				p.advance() // element name
 			}
 			elems = append(elems, e)
@@ -810,11 +810,11 @@ func (p *parser) parseTypeOpt(allowNullable bool) *TypeExpr {
 // is a conditional operator.
 func (p *parser) startsExpr(t token) bool {
 	switch t.kind {
-	case tInt, tReal, tString, tChar, tInterp:
+	case tokInt, tokReal, tokString, tokChar, tokInterp:
 		return true
-	case tIdent:
+	case tokIdent:
 		return true
-	case tPunct:
+	case tokPunct:
 		switch t.text {
 		case "(", "!", "-", "+", "~", "++", "--":
 			return true
@@ -861,15 +861,15 @@ func (p *parser) tryTypeArgs() ([]*TypeExpr, bool) {
 	}
 	n := p.tok()
 	switch {
-	case n.kind == tEOF:
-	case n.kind == tPunct:
+	case n.kind == tokEOF:
+	case n.kind == tokPunct:
 		switch n.text {
 		case "(", ")", "]", "}", ":", ";", ",", ".", "?", "==", "!=", "|", "^", "&&", "||", "&", "[", "?.", "=>", ">", "=":
 		default:
 			p.p = save
 			return nil, false
 		}
-	case n.kind == tIdent:
+	case n.kind == tokIdent:
 		// `List<int> x` in a declaration
 	default:
 		p.p = save
@@ -888,7 +888,7 @@ func (p *parser) parseExpr() Node {
 	}
 	x := p.parseConditional()
 	t := p.tok()
-	if t.kind == tPunct {
+	if t.kind == tokPunct {
 		switch t.text {
 		case "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", "??=":
 			p.advance()
@@ -910,12 +910,12 @@ func (p *parser) parseExpr() Node {
 // tryLambda parses a lambda if one starts here.
 func (p *parser) tryLambda() Node {
 	t := p.tok()
-	if t.kind == tIdent && t.val == "async" && !t.verbatim {
-		if n := p.peek(1); n.kind == tIdent || n.is("(") {
+	if t.kind == tokIdent && t.val == "async" && !t.verbatim {
+		if n := p.peek(1); n.kind == tokIdent || n.is("(") {
 			p.errorf("async lambdas are not supported in policy expressions")
 		}
 	}
-	if t.kind == tIdent && !p.isKeyword(t) && p.peek(1).is("=>") {
+	if t.kind == tokIdent && !p.isKeyword(t) && p.peek(1).is("=>") {
 		p.advance()
 		p.advance()
 		prm := &Param{span: span{t.pos, t.end}, Name: t.val}
@@ -930,10 +930,10 @@ func (p *parser) tryLambda() Node {
 	i := p.p
 	for ; i < len(p.toks); i++ {
 		k := p.toks[i]
-		if k.kind == tEOF {
+		if k.kind == tokEOF {
 			return nil
 		}
-		if k.kind != tPunct {
+		if k.kind != tokPunct {
 			continue
 		}
 		switch k.text {
@@ -957,7 +957,7 @@ func (p *parser) tryLambda() Node {
 		if p.atKw("out") || p.atKw("ref") || p.atKw("in") {
 			prm.Modifier = p.advance().val
 		}
-		if p.tok().kind == tIdent && (p.peek(1).is(",") || p.peek(1).is(")")) {
+		if p.tok().kind == tokIdent && (p.peek(1).is(",") || p.peek(1).is(")")) {
 			n := p.advance()
 			prm.Name, prm.end = n.val, n.end
 		} else {
@@ -1016,14 +1016,14 @@ func (p *parser) parseNullCoalesce() Node {
 // (higher binds tighter) and its text, or 0.
 func (p *parser) binaryPrec() (int, string, int) {
 	t := p.tok()
-	if t.kind == tIdent && !t.verbatim {
+	if t.kind == tokIdent && !t.verbatim {
 		switch t.val {
 		case "is", "as":
 			return 6, t.val, 1
 		}
 		return 0, "", 0
 	}
-	if t.kind != tPunct {
+	if t.kind != tokPunct {
 		return 0, "", 0
 	}
 	switch t.text {
@@ -1122,7 +1122,7 @@ func (p *parser) parsePatternUnary() Pattern {
 		q := p.parsePatternUnary()
 		return &NotPattern{span: span{t.pos, q.End()}, P: q}
 	}
-	if t.kind == tPunct {
+	if t.kind == tokPunct {
 		switch t.text {
 		case "<", "<=", ">", ">=":
 			p.advance()
@@ -1135,17 +1135,17 @@ func (p *parser) parsePatternUnary() Pattern {
 			return q
 		}
 	}
-	if p.atKw("var") && p.peek(1).kind == tIdent {
+	if p.atKw("var") && p.peek(1).kind == tokIdent {
 		p.advance()
 		n := p.advance()
 		return &TypePattern{span: span{t.pos, n.end}, Name: n.val}
 	}
 	// a type (optionally followed by a designation) or a constant
-	if t.kind == tIdent && !(p.atKw("null") || p.atKw("true") || p.atKw("false") || p.atKw("default") || p.atKw("typeof") || p.atKw("nameof")) {
+	if t.kind == tokIdent && !(p.atKw("null") || p.atKw("true") || p.atKw("false") || p.atKw("default") || p.atKw("typeof") || p.atKw("nameof")) {
 		start := p.p
 		if typ, ok := p.tryType(true); ok {
 			n := p.tok()
-			if n.kind == tIdent && !p.isKeyword(n) && n.val != "and" && n.val != "or" && n.val != "when" {
+			if n.kind == tokIdent && !p.isKeyword(n) && n.val != "and" && n.val != "or" && n.val != "when" {
 				p.advance()
 				return &TypePattern{span: span{t.pos, n.end}, Type: typ, Name: n.val}
 			}
@@ -1166,7 +1166,7 @@ func (p *parser) parseUnary() Node {
 	p.enter()
 	defer p.leave()
 	t := p.tok()
-	if t.kind == tPunct {
+	if t.kind == tokPunct {
 		switch t.text {
 		case "+", "-", "!", "~", "++", "--", "^", "&", "*":
 			if t.text == "&" || t.text == "*" {
@@ -1181,7 +1181,7 @@ func (p *parser) parseUnary() Node {
 			}
 		}
 	}
-	if t.kind == tIdent && !t.verbatim && t.val == "await" && p.startsExpr(p.peek(1)) {
+	if t.kind == tokIdent && !t.verbatim && t.val == "await" && p.startsExpr(p.peek(1)) {
 		p.errorf("await is not supported in policy expressions")
 	}
 	return p.parsePostfix(p.parsePrimary())
@@ -1202,15 +1202,15 @@ func (p *parser) tryCast() Node {
 	cast := false
 	predefined := predefinedTypes[typ.Name] || len(typ.Arrays) > 0 || typ.Nullable || len(typ.Args) > 0
 	switch n.kind {
-	case tIdent:
+	case tokIdent:
 		// (T)x — but not (x) is / (x) as / (x) when ...
 		cast = !(n.val == "is" || n.val == "as") || n.verbatim
 		if !n.verbatim && keywords[n.val] && !(n.val == "new" || n.val == "this" || n.val == "base" || n.val == "null" || n.val == "true" || n.val == "false" || n.val == "typeof" || n.val == "default" || n.val == "checked" || n.val == "unchecked" || predefinedTypes[n.val]) {
 			cast = false
 		}
-	case tInt, tReal, tString, tChar, tInterp:
+	case tokInt, tokReal, tokString, tokChar, tokInterp:
 		cast = true
-	case tPunct:
+	case tokPunct:
 		switch n.text {
 		case "(", "!", "~":
 			cast = true
@@ -1229,26 +1229,26 @@ func (p *parser) tryCast() Node {
 func (p *parser) parsePrimary() Node {
 	t := p.tok()
 	switch t.kind {
-	case tInt:
+	case tokInt:
 		p.advance()
 		return &Literal{span: span{t.pos, t.end}, Kind: LitInt, Raw: t.text}
-	case tReal:
+	case tokReal:
 		p.advance()
 		return &Literal{span: span{t.pos, t.end}, Kind: LitReal, Raw: t.text}
-	case tString:
+	case tokString:
 		p.advance()
 		return &Literal{span: span{t.pos, t.end}, Kind: LitString, Raw: t.text, Str: t.val}
-	case tChar:
+	case tokChar:
 		p.advance()
 		return &Literal{span: span{t.pos, t.end}, Kind: LitChar, Raw: t.text, Str: t.val}
-	case tInterp:
+	case tokInterp:
 		p.advance()
 		return p.parseInterp(t)
-	case tError:
+	case tokError:
 		p.errorf("%s", t.msg)
-	case tEOF:
+	case tokEOF:
 		p.errorf("unexpected end of expression")
-	case tPunct:
+	case tokPunct:
 		if t.text == "(" {
 			p.advance()
 			x := p.parseExpr()
@@ -1259,7 +1259,7 @@ func (p *parser) parsePrimary() Node {
 			return &Paren{span: span{t.pos, end}, X: x}
 		}
 		p.errorf("unexpected %s", t)
-	case tIdent:
+	case tokIdent:
 		if t.verbatim {
 			p.advance()
 			return p.identWithArgs(t)
@@ -1340,18 +1340,18 @@ func (p *parser) identWithArgs(t token) Node {
 func (p *parser) parsePostfix(x Node) Node {
 	for {
 		t := p.tok()
-		if t.kind == tIdent && t.val == "switch" && !t.verbatim && p.peek(1).is("{") {
+		if t.kind == tokIdent && t.val == "switch" && !t.verbatim && p.peek(1).is("{") {
 			x = p.parseSwitchExpr(x)
 			continue
 		}
-		if t.kind != tPunct {
+		if t.kind != tokPunct {
 			return x
 		}
 		switch t.text {
 		case ".", "?.":
 			p.advance()
 			n := p.tok()
-			if n.kind != tIdent {
+			if n.kind != tokIdent {
 				p.errorf("expected a member name after %q, found %s", t.text, n)
 			}
 			p.advance()
@@ -1419,7 +1419,7 @@ func (p *parser) parseArgs(close string) []*Arg {
 	for !p.at(close) {
 		t := p.tok()
 		a := &Arg{span: span{t.pos, 0}}
-		if t.kind == tIdent && p.peek(1).is(":") && !p.isKeyword(t) {
+		if t.kind == tokIdent && p.peek(1).is(":") && !p.isKeyword(t) {
 			a.Name = t.val
 			p.advance()
 			p.advance()
@@ -1428,11 +1428,11 @@ func (p *parser) parseArgs(close string) []*Arg {
 			a.Modifier = p.advance().val
 			if a.Modifier == "out" {
 				dt := p.tok()
-				if p.atKw("var") && p.peek(1).kind == tIdent {
+				if p.atKw("var") && p.peek(1).kind == tokIdent {
 					p.advance()
 					n := p.advance()
 					a.X = &DeclExpr{span: span{dt.pos, n.end}, Name: n.val}
-				} else if n := p.peek(1); dt.kind == tIdent && !n.is(")") && !n.is(",") && !n.is(".") && !n.is("[") {
+				} else if n := p.peek(1); dt.kind == tokIdent && !n.is(")") && !n.is(",") && !n.is(".") && !n.is("[") {
 					typ := p.parseType(true)
 					n := p.expectIdent()
 					a.X = &DeclExpr{span: span{dt.pos, n.end}, Type: typ, Name: n.val}
@@ -1523,7 +1523,7 @@ func (p *parser) parseNew() Node {
 // array size can be parsed.
 func (p *parser) parseTypeNoArray() *TypeExpr {
 	t := p.tok()
-	if t.kind != tIdent || (!t.verbatim && keywords[t.val] && !predefinedTypes[t.val]) {
+	if t.kind != tokIdent || (!t.verbatim && keywords[t.val] && !predefinedTypes[t.val]) {
 		p.errorf("expected a type after new, found %s", t)
 	}
 	typ := &TypeExpr{span: span{t.pos, t.end}}
@@ -1542,7 +1542,7 @@ func (p *parser) parseTypeNoArray() *TypeExpr {
 					typ.end = p.toks[p.p-1].end
 				}
 			}
-			if p.at(".") && p.peek(1).kind == tIdent && len(typ.Args) == 0 {
+			if p.at(".") && p.peek(1).kind == tokIdent && len(typ.Args) == 0 {
 				p.advance()
 				name.WriteByte('.')
 				continue
@@ -1562,7 +1562,7 @@ func (p *parser) parseAnon(t token) Node {
 	p.advance() // {
 	a := &NewAnon{span: span{t.pos, 0}}
 	for !p.at("}") {
-		if p.tok().kind == tIdent && p.peek(1).is("=") {
+		if p.tok().kind == tokIdent && p.peek(1).is("=") {
 			n := p.advance()
 			p.advance()
 			a.Names = append(a.Names, n.val)
@@ -1599,7 +1599,7 @@ func (p *parser) parseInitializer(array bool) *Initializer {
 	in := &Initializer{span: span{open.pos, 0}}
 	if !array {
 		// object initializer if the first item is `Name =` or `[key] =`
-		if p.tok().kind == tIdent && p.peek(1).is("=") {
+		if p.tok().kind == tokIdent && p.peek(1).is("=") {
 			in.Kind = InitObject
 		} else if p.at("[") {
 			in.Kind = InitObject
@@ -1674,13 +1674,13 @@ func (p *parser) subExpr(start, end int, what string) Node {
 	sub.toks = sub.lx.toks
 	sub.errs = p.errs
 	defer func() { p.errs = sub.errs }()
-	if sub.tok().kind == tEOF {
+	if sub.tok().kind == tokEOF {
 		p.errs = sub.errs
 		p.errorAt(max(start-1, 0), 1, "empty "+what)
 		panic(bailout{})
 	}
 	x := sub.parseExpr()
-	if sub.tok().kind != tEOF {
+	if sub.tok().kind != tokEOF {
 		sub.errorf("unexpected %s in %s", sub.tok(), what)
 	}
 	return x

@@ -6,15 +6,15 @@ import "fmt"
 type tokKind uint8
 
 const (
-	tEOF tokKind = iota
-	tIdent
-	tInt    // integer literal, with optional u/l suffix
-	tReal   // real literal, with optional f/d/m suffix
-	tString // "..." or @"..."
-	tChar   // 'x'
-	tInterp // $"..." or $@"..." or @$"..."
-	tPunct  // operator or punctuation; the text is in tok.text
-	tError
+	tokEOF tokKind = iota
+	tokIdent
+	tokInt    // integer literal, with optional u/l suffix
+	tokReal   // real literal, with optional f/d/m suffix
+	tokString // "..." or @"..."
+	tokChar   // 'x'
+	tokInterp // $"..." or $@"..." or @$"..."
+	tokPunct  // operator or punctuation; the text is in tok.text
+	tokError
 )
 
 // token is one lexical token. pos and end are byte offsets in the source.
@@ -22,34 +22,34 @@ type token struct {
 	kind tokKind
 	pos  int
 	end  int
-	text string // the source text (for tPunct: the operator)
-	// val is the decoded value: string for tString and tChar (one rune), the
-	// identifier without a leading @ for tIdent.
+	text string // the source text (for tokPunct: the operator)
+	// val is the decoded value: string for tokString and tokChar (one rune), the
+	// identifier without a leading @ for tokIdent.
 	val string
 	// verbatim is set for @"..." and $@"..." literals and for @identifiers.
 	verbatim bool
 	// nl is set when a newline or comment precedes the token (unused by the
 	// grammar; kept for error messages).
-	msg string // for tError
+	msg string // for tokError
 }
 
 func (t token) String() string {
 	switch t.kind {
-	case tEOF:
+	case tokEOF:
 		return "end of expression"
-	case tIdent:
+	case tokIdent:
 		return fmt.Sprintf("%q", t.val)
-	case tString, tInterp:
+	case tokString, tokInterp:
 		return "string literal"
-	case tChar:
+	case tokChar:
 		return "character literal"
-	case tInt, tReal:
+	case tokInt, tokReal:
 		return "number " + t.text
 	}
 	return fmt.Sprintf("%q", t.text)
 }
 
-func (t token) is(p string) bool { return t.kind == tPunct && t.text == p }
+func (t token) is(p string) bool { return t.kind == tokPunct && t.text == p }
 
 // keywords are C# reserved words. Contextual keywords (var, nameof, when, ...) are
 // identifiers here and recognised by the parser where they matter.

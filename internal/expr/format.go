@@ -1,0 +1,649 @@
+package expr
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// toStr compiles the conversion of an operand to string, as C# ToString() does in
+// concatenation, interpolation and attribute values: null becomes "".
+func (c *checker) toStr(op *operand) fnS {
+	t := op.t
+	switch t.rep {
+	case repStr:
+		g := op.s
+		return func(f *frame) string {
+			s := g(f)
+			if isNull(s) {
+				return ""
+			}
+			return s
+		}
+	case repBool:
+		g := op.b
+		return func(f *frame) string {
+			if g(f) {
+				return "True"
+			}
+			return "False"
+		}
+	case repI32:
+		g := op.i
+		if t.num == nkChar {
+			return func(f *frame) string { return charString(g(f)) }
+		}
+		return func(f *frame) string { return strconv.FormatInt(int64(g(f)), 10) }
+	case repI64:
+		g := op.l
+		if t.kind == tkEnum {
+			d := t.def
+			return func(f *frame) string { return enumName(d, g(f)) }
+		}
+		if t.num == nkULong {
+			return func(f *frame) string { return strconv.FormatUint(uint64(g(f)), 10) }
+		}
+		return func(f *frame) string { return strconv.FormatInt(g(f), 10) }
+	case repF64:
+		g := op.d
+		switch t.num {
+		case nkFloat:
+			return func(f *frame) string { return formatSingle(float32(g(f))) }
+		case nkDecimal:
+			return func(f *frame) string { return formatDecimal(g(f)) }
+		}
+		return func(f *frame) string { return formatDouble(g(f)) }
+	case repVoid:
+		return func(*frame) string { return "" }
+	}
+	g := op.anyFn()
+	return func(f *frame) string { return toStringAny(g(f)) }
+}
+
+func charString(v int32) string {
+	u := uint16(v)
+	if u >= 0xD800 && u < 0xE000 {
+		return "\uFFFD"
+	}
+	return string(rune(u))
+}
+
+func enumName(d *typeDef, v int64) string {
+	for _, n := range d.enumName {
+		if d.enumVals[n] == v {
+			return n
+		}
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+// formatWith compiles x.ToString(format) for an interpolation hole {x:format}.
+func (c *checker) formatWith(op *operand, format string, pos int) fnS {
+	t := op.t
+	if t.rep == repStr {
+		return c.toStr(op)
+	}
+	g := op.anyFn()
+	if t.kind == tkEnum {
+		return c.toStr(op)
+	}
+	return func(f *frame) string {
+		s, err := formatValue(g(f), format)
+		if err != "" {
+			throwAt(pos, "FormatException", "%s", err)
+		}
+		return s
+	}
+}
+
+// formatValue is IFormattable.ToString(format, InvariantCulture) for a boxed value.
+func formatValue(v any, format string) (string, string) {
+	switch x := v.(type) {
+	case nil:
+		return "", ""
+	case int32:
+		return formatInteger(int64(x), false, 32, format)
+	case int:
+		return formatInteger(int64(x), false, 32, format)
+	case int64:
+		return formatInteger(x, false, 64, format)
+	case int8:
+		return formatInteger(int64(x), false, 8, format)
+	case uint8:
+		return formatInteger(int64(x), true, 8, format)
+	case int16:
+		return formatInteger(int64(x), false, 16, format)
+	case uint16:
+		return formatInteger(int64(x), true, 16, format)
+	case uint32:
+		return formatInteger(int64(x), true, 32, format)
+	case uint64:
+		return formatInteger(int64(x), true, 64, format)
+	case float64:
+		return formatFloat(x, 64, format)
+	case float32:
+		return formatFloat(float64(x), 32, format)
+	case time.Time:
+		return formatDateTimeErr(x, format)
+	case DateTimeOffset:
+		return formatDateTimeOffsetErr(x, format)
+	case time.Duration:
+		return formatTimeSpanErr(x, format)
+	case Guid:
+		return x.Format(format)
+	}
+	return toStringAny(v), ""
+}
+
+// ---- doubles ----
+
+// formatDouble is double.ToString() in .NET Core 3.0 and later: the shortest
+// string that round-trips, in scientific notation when the exponent is 15 or more
+// or less than -5 ("1E+15", "1E-05").
+func formatDouble(v float64) string { return formatShortest(v, 64, 15) }
+
+// formatSingle is float.ToString(): the same with float precision.
+func formatSingle(v float32) string { return formatShortest(float64(v), 32, 7) }
+
+// formatDecimal prints a decimal (held as a double) without an exponent.
+func formatDecimal(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+func formatShortest(v float64, bits, threshold int) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "Infinity"
+	case math.IsInf(v, -1):
+		return "-Infinity"
+	}
+	if v == 0 {
+		if math.Signbit(v) {
+			return "-0"
+		}
+		return "0"
+	}
+	e := strconv.FormatFloat(v, 'e', -1, bits)
+	return sciToDotnet(e, threshold, -5)
+}
+
+// sciToDotnet rewrites Go's "-d.ddde+XX" as .NET's general format: fixed notation
+// when lo <= exponent < hi, else "d.dddE+XX" with at least two exponent digits.
+func sciToDotnet(e string, hi, lo int) string {
+	neg := strings.HasPrefix(e, "-")
+	if neg {
+		e = e[1:]
+	}
+	mant, expS, _ := strings.Cut(e, "e")
+	exp, _ := strconv.Atoi(expS)
+	digits := strings.Replace(mant, ".", "", 1)
+	digits = strings.TrimRight(digits, "0")
+	if digits == "" {
+		digits = "0"
+	}
+	var out string
+	if exp >= hi || exp < lo {
+		m := digits[:1]
+		if len(digits) > 1 {
+			m += "." + digits[1:]
+		}
+		sign := "+"
+		if exp < 0 {
+			sign = "-"
+			exp = -exp
+		}
+		es := strconv.Itoa(exp)
+		if len(es) < 2 {
+			es = "0" + es
+		}
+		out = m + "E" + sign + es
+	} else if exp < 0 {
+		out = "0." + strings.Repeat("0", -exp-1) + digits
+	} else if exp+1 >= len(digits) {
+		out = digits + strings.Repeat("0", exp+1-len(digits))
+	} else {
+		out = digits[:exp+1] + "." + digits[exp+1:]
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
+
+// ---- numeric format strings ----
+
+func parseStdFormat(format string) (byte, int, bool) {
+	if format == "" {
+		return 'G', -1, true
+	}
+	c := format[0]
+	if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+		return 0, 0, false
+	}
+	if len(format) == 1 {
+		return c, -1, true
+	}
+	n, err := strconv.Atoi(format[1:])
+	if err != nil || n < 0 || n > 999999999 {
+		return 0, 0, false
+	}
+	return c, n, true
+}
+
+func formatInteger(v int64, unsigned bool, bits int, format string) (string, string) {
+	c, prec, std := parseStdFormat(format)
+	if !std {
+		return formatCustomNumber(float64(v), format, true, v), ""
+	}
+	abs := func() (string, bool) {
+		if unsigned {
+			return strconv.FormatUint(uint64(v), 10), false
+		}
+		if v < 0 {
+			return strconv.FormatUint(uint64(-v), 10), true
+		}
+		return strconv.FormatInt(v, 10), false
+	}
+	switch c {
+	case 'G', 'g':
+		if prec > 0 {
+			s, neg := abs()
+			if len(s) > prec {
+				return formatFloat(float64(v), 64, format)
+			}
+			if neg {
+				return "-" + s, ""
+			}
+			return s, ""
+		}
+		s, neg := abs()
+		if neg {
+			s = "-" + s
+		}
+		return s, ""
+	case 'D', 'd':
+		s, neg := abs()
+		if prec > len(s) {
+			s = strings.Repeat("0", prec-len(s)) + s
+		}
+		if neg {
+			s = "-" + s
+		}
+		return s, ""
+	case 'X', 'x':
+		u := uint64(v)
+		if !unsigned && bits < 64 {
+			u &= 1<<bits - 1
+		}
+		s := strconv.FormatUint(u, 16)
+		if c == 'X' {
+			s = strings.ToUpper(s)
+		}
+		if prec > len(s) {
+			s = strings.Repeat("0", prec-len(s)) + s
+		}
+		return s, ""
+	case 'B', 'b':
+		u := uint64(v)
+		if !unsigned && bits < 64 {
+			u &= 1<<bits - 1
+		}
+		s := strconv.FormatUint(u, 2)
+		if prec > len(s) {
+			s = strings.Repeat("0", prec-len(s)) + s
+		}
+		return s, ""
+	case 'N', 'n', 'F', 'f', 'E', 'e', 'P', 'p', 'C', 'c', 'R', 'r':
+		if unsigned {
+			return formatFloat(float64(uint64(v)), 64, format)
+		}
+		if (c == 'R' || c == 'r') && true {
+			return "", "Format specifier was invalid: R is not valid for integers"
+		}
+		return formatFloat(float64(v), 64, format)
+	}
+	return "", "Format specifier was invalid: " + format
+}
+
+func formatFloat(v float64, bits int, format string) (string, string) {
+	c, prec, std := parseStdFormat(format)
+	if !std {
+		return formatCustomNumber(v, format, false, 0), ""
+	}
+	if math.IsNaN(v) {
+		return "NaN", ""
+	}
+	if math.IsInf(v, 0) {
+		if v > 0 {
+			return "Infinity", ""
+		}
+		return "-Infinity", ""
+	}
+	switch c {
+	case 'R', 'r':
+		if bits == 32 {
+			return formatSingle(float32(v)), ""
+		}
+		return formatDouble(v), ""
+	case 'G', 'g':
+		if prec <= 0 {
+			if bits == 32 {
+				return formatSingle(float32(v)), ""
+			}
+			return formatDouble(v), ""
+		}
+		e := strconv.FormatFloat(v, 'e', prec-1, 64)
+		s := sciToDotnet(e, prec, -5)
+		if c == 'g' {
+			s = strings.Replace(s, "E", "e", 1)
+		}
+		return s, ""
+	case 'F', 'f':
+		if prec < 0 {
+			prec = 2
+		}
+		return strconv.FormatFloat(roundAway(v, prec), 'f', prec, 64), ""
+	case 'N', 'n':
+		if prec < 0 {
+			prec = 2
+		}
+		return groupDigits(strconv.FormatFloat(roundAway(v, prec), 'f', prec, 64)), ""
+	case 'P', 'p':
+		if prec < 0 {
+			prec = 2
+		}
+		return groupDigits(strconv.FormatFloat(roundAway(v*100, prec), 'f', prec, 64)) + " %", ""
+	case 'C', 'c':
+		if prec < 0 {
+			prec = 2
+		}
+		s := groupDigits(strconv.FormatFloat(roundAway(math.Abs(v), prec), 'f', prec, 64))
+		if v < 0 {
+			return "-¤" + s, ""
+		}
+		return "¤" + s, ""
+	case 'E', 'e':
+		if prec < 0 {
+			prec = 6
+		}
+		s := strconv.FormatFloat(v, 'e', prec, 64)
+		mant, exp, _ := strings.Cut(s, "e")
+		sign := exp[0]
+		digits := strings.TrimLeft(exp[1:], "0")
+		for len(digits) < 3 {
+			digits = "0" + digits
+		}
+		sep := "E"
+		if c == 'e' {
+			sep = "e"
+		}
+		return mant + sep + string(sign) + digits, ""
+	case 'D', 'd', 'X', 'x':
+		return "", "Format specifier was invalid: " + format + " is only valid for integral types"
+	}
+	return "", "Format specifier was invalid: " + format
+}
+
+// roundAway rounds half away from zero at prec decimals, as .NET's fixed-point
+// formats do for the digits they print.
+func roundAway(v float64, prec int) float64 {
+	if prec > 15 {
+		return v
+	}
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	_, frac, _ := strings.Cut(s, ".")
+	if len(frac) <= prec {
+		return v
+	}
+	p := math.Pow(10, float64(prec))
+	r := math.Round(v*p) / p
+	if math.IsInf(r, 0) || math.IsNaN(r) {
+		return v
+	}
+	return r
+}
+
+// groupDigits inserts "," every three digits of the integer part.
+func groupDigits(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	ip, fp, hasF := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, ch := range ip {
+		if i > 0 && (len(ip)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	out := b.String()
+	if hasF {
+		out += "." + fp
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
+
+// formatCustomNumber implements custom numeric format strings: 0 and #
+// placeholders, '.', ',' (grouping and scaling), '%', quoted literals, '\'
+// escapes and ';' sections.
+func formatCustomNumber(v float64, format string, isInt bool, iv int64) string {
+	sections := splitSections(format)
+	sec := sections[0]
+	neg := v < 0
+	switch {
+	case v == 0 && len(sections) >= 3:
+		sec, neg = sections[2], false
+	case neg && len(sections) >= 2:
+		sec, neg = sections[1], false
+		v = -v
+	}
+	// analyse the section
+	intDigits, fracMin, fracMax := 0, 0, 0
+	intZeros := 0
+	seenDot, group, percent := false, false, 0
+	scale := 0
+	inQuote := byte(0)
+	for i := 0; i < len(sec); i++ {
+		ch := sec[i]
+		if inQuote != 0 {
+			if ch == inQuote {
+				inQuote = 0
+			}
+			continue
+		}
+		switch ch {
+		case '\'', '"':
+			inQuote = ch
+		case '\\':
+			i++
+		case '0', '#':
+			if seenDot {
+				fracMax++
+				if ch == '0' {
+					fracMin = fracMax
+				}
+			} else {
+				intDigits++
+				if ch == '0' || intZeros > 0 {
+					intZeros++
+				}
+			}
+		case '.':
+			seenDot = true
+		case ',':
+			if !seenDot {
+				// trailing commas before the point scale by 1000
+				j := i + 1
+				for j < len(sec) && sec[j] == ',' {
+					j++
+				}
+				if j < len(sec) && (sec[j] == '0' || sec[j] == '#') {
+					group = true
+				} else if intDigits > 0 {
+					scale += j - i
+					i = j - 1
+				}
+			}
+		case '%':
+			percent++
+		}
+	}
+	x := math.Abs(v)
+	for range percent {
+		x *= 100
+	}
+	for range scale {
+		x /= 1000
+	}
+	digits := strconv.FormatFloat(roundAway(x, fracMax), 'f', fracMax, 64)
+	ip, fp, _ := strings.Cut(digits, ".")
+	fp = strings.TrimRight(fp, "0")
+	for len(fp) < fracMin {
+		fp += "0"
+	}
+	if ip == "0" && intZeros == 0 {
+		ip = ""
+	}
+	for len(ip) < intZeros {
+		ip = "0" + ip
+	}
+	if group && ip != "" {
+		ip = groupDigits(ip)
+	}
+	// emit: literals in order, the number where the first placeholder is
+	var b strings.Builder
+	if neg && (ip != "" && strings.Trim(ip, "0,") != "" || strings.Trim(fp, "0") != "") {
+		b.WriteByte('-')
+	}
+	emitted := false
+	inQuote = 0
+	for i := 0; i < len(sec); i++ {
+		ch := sec[i]
+		if inQuote != 0 {
+			if ch == inQuote {
+				inQuote = 0
+			} else {
+				b.WriteByte(ch)
+			}
+			continue
+		}
+		switch ch {
+		case '\'', '"':
+			inQuote = ch
+		case '\\':
+			if i+1 < len(sec) {
+				i++
+				b.WriteByte(sec[i])
+			}
+		case '0', '#', '.', ',':
+			if !emitted {
+				emitted = true
+				b.WriteString(ip)
+				if fp != "" {
+					b.WriteByte('.')
+					b.WriteString(fp)
+				}
+			}
+		case '%':
+			b.WriteByte('%')
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	if !emitted {
+		return b.String()
+	}
+	return b.String()
+}
+
+func splitSections(format string) []string {
+	var out []string
+	start := 0
+	inQuote := byte(0)
+	for i := 0; i < len(format); i++ {
+		ch := format[i]
+		switch {
+		case inQuote != 0:
+			if ch == inQuote {
+				inQuote = 0
+			}
+		case ch == '\'' || ch == '"':
+			inQuote = ch
+		case ch == '\\':
+			i++
+		case ch == ';':
+			out = append(out, format[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, format[start:])
+}
+
+// ---- composite formatting (string.Format) ----
+
+// compositeFormat implements string.Format: {index[,alignment][:format]}, with
+// {{ and }} escapes.
+func compositeFormat(format string, args []any) (string, string) {
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		ch := format[i]
+		if ch == '}' {
+			if i+1 < len(format) && format[i+1] == '}' {
+				b.WriteByte('}')
+				i++
+				continue
+			}
+			return "", "Input string was not in a correct format: unexpected '}'"
+		}
+		if ch != '{' {
+			b.WriteByte(ch)
+			continue
+		}
+		if i+1 < len(format) && format[i+1] == '{' {
+			b.WriteByte('{')
+			i++
+			continue
+		}
+		end := strings.IndexByte(format[i:], '}')
+		if end < 0 {
+			return "", "Input string was not in a correct format: '{' is not closed"
+		}
+		item := format[i+1 : i+end]
+		i += end
+		spec, fmtS, _ := strings.Cut(item, ":")
+		idxS, alignS, hasAlign := strings.Cut(spec, ",")
+		idx, err := strconv.Atoi(strings.TrimSpace(idxS))
+		if err != nil || idx < 0 {
+			return "", "Input string was not in a correct format: bad index in {" + item + "}"
+		}
+		if idx >= len(args) {
+			return "", "Index (zero based) must be greater than or equal to zero and less than the size of the argument list"
+		}
+		s, ferr := formatValue(args[idx], fmtS)
+		if fmtS == "" {
+			s, ferr = toStringAny(args[idx]), ""
+		}
+		if ferr != "" {
+			return "", ferr
+		}
+		if hasAlign {
+			w, err := strconv.Atoi(strings.TrimSpace(alignS))
+			if err != nil {
+				return "", "Input string was not in a correct format: bad alignment in {" + item + "}"
+			}
+			s = pad(s, w)
+		}
+		b.WriteString(s)
+	}
+	return b.String(), ""
+}

@@ -1,0 +1,972 @@
+package expr
+
+import (
+	"encoding/base64"
+	"math/big"
+	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+)
+
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// jChildren is JToken.Children(): properties of an object, items of an array,
+// the value of a property.
+func jChildren(t JToken) []JToken {
+	switch x := t.(type) {
+	case *JObject:
+		out := make([]JToken, len(x.props))
+		for i, p := range x.props {
+			out[i] = p
+		}
+		return out
+	case *JArray:
+		return x.Items
+	case *JProperty:
+		return []JToken{x.Value}
+	}
+	return nil
+}
+
+func parseJSONOrThrow(f *frame, s string) JToken {
+	if isNull(s) {
+		throw("ArgumentNullException", "Value cannot be null. (Parameter 'json')")
+	}
+	if f != nil {
+		f.alloc(len(s) * 4)
+		f.stepN(len(s) / 1024)
+	}
+	t, err := ParseJToken(s)
+	if err != nil {
+		panic(&exception{typ: "JsonReaderException", msg: err.Error(), pos: -1, err: err})
+	}
+	return t
+}
+
+func parseJObject(f *frame, s string) *JObject {
+	t := parseJSONOrThrow(f, s)
+	o, ok := t.(*JObject)
+	if !ok {
+		throw("JsonReaderException", "Error reading JObject from JsonReader. Current JsonReader item is not an object: %s. Path '', line 1, position 1.", startToken(t))
+	}
+	return o
+}
+
+func parseJArray(f *frame, s string) *JArray {
+	t := parseJSONOrThrow(f, s)
+	a, ok := t.(*JArray)
+	if !ok {
+		throw("JsonReaderException", "Error reading JArray from JsonReader. Current JsonReader item is not an array: %s. Path '', line 1, position 1.", startToken(t))
+	}
+	return a
+}
+
+func startToken(t JToken) string {
+	switch t.Type() {
+	case JObjectType:
+		return "StartObject"
+	case JArrayType:
+		return "StartArray"
+	}
+	return t.Type().String()
+}
+
+// jIndex is JToken's indexer this[object key].
+func jIndex(t JToken, key any) JToken {
+	switch x := t.(type) {
+	case *JObject:
+		s, ok := key.(string)
+		if !ok {
+			throw("ArgumentException", "Accessed JObject values with invalid key value: %s. Object property name expected.", toStringAny(key))
+		}
+		return x.Get(s)
+	case *JArray:
+		i, ok := key.(int32)
+		if !ok {
+			throw("ArgumentException", "Accessed JArray values with invalid key value: %q. Int32 array index expected.", toStringAny(key))
+		}
+		if i < 0 || int(i) >= len(x.Items) {
+			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
+		}
+		return x.Items[i]
+	case *JProperty:
+		throw("InvalidOperationException", "Cannot access child value on Newtonsoft.Json.Linq.JProperty.")
+	}
+	throw("InvalidOperationException", "Cannot access child value on Newtonsoft.Json.Linq.JValue.")
+	return nil
+}
+
+func jSetIndex(t JToken, key any, v JToken) {
+	switch x := t.(type) {
+	case *JObject:
+		s, ok := key.(string)
+		if !ok {
+			throw("ArgumentException", "Set JObject values with invalid key value: %s. Object property name expected.", toStringAny(key))
+		}
+		x.Set(s, v)
+		return
+	case *JArray:
+		i, ok := key.(int32)
+		if !ok || i < 0 || int(i) >= len(x.Items) {
+			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
+		}
+		jArraySet(x, int(i), v)
+		return
+	}
+	throw("InvalidOperationException", "Cannot set child value on %s.", dotnetTypeName(t))
+}
+
+func jArraySet(a *JArray, i int, v JToken) {
+	if v == nil {
+		v = &JValue{Kind: JNull}
+	}
+	v = adopt(v)
+	a.Items[i].setParent(nil)
+	v.setParent(&jcontainer{arr: a})
+	a.Items[i] = v
+}
+
+// jRemove is JToken.Remove().
+func jRemove(t JToken) {
+	p := t.parentRef()
+	if p == nil {
+		throw("InvalidOperationException", "The parent is missing.")
+	}
+	switch {
+	case p.obj != nil:
+		if prop, ok := t.(*JProperty); ok {
+			p.obj.removeProp(prop)
+		}
+	case p.arr != nil:
+		for i, it := range p.arr.Items {
+			if it == t {
+				p.arr.Items = append(p.arr.Items[:i:i], p.arr.Items[i+1:]...)
+				t.setParent(nil)
+				return
+			}
+		}
+	case p.prop != nil:
+		throw("InvalidOperationException", "Cannot add or remove items from Newtonsoft.Json.Linq.JProperty.")
+	}
+}
+
+// jReplace is JToken.Replace(value).
+func jReplace(t, v JToken) {
+	p := t.parentRef()
+	if p == nil {
+		throw("InvalidOperationException", "The parent is missing.")
+	}
+	if v == nil {
+		v = &JValue{Kind: JNull}
+	}
+	v = adopt(v)
+	switch {
+	case p.prop != nil:
+		t.setParent(nil)
+		p.prop.Value = v
+		v.setParent(&jcontainer{prop: p.prop})
+	case p.arr != nil:
+		for i, it := range p.arr.Items {
+			if it == t {
+				jArraySet(p.arr, i, v)
+				return
+			}
+		}
+	case p.obj != nil:
+		np, ok := v.(*JProperty)
+		if !ok {
+			throw("ArgumentException", "Can not add %s to Newtonsoft.Json.Linq.JObject.", dotnetTypeName(v))
+		}
+		for i, q := range p.obj.props {
+			if q == t {
+				q.parent = nil
+				np.parent = &jcontainer{obj: p.obj}
+				p.obj.props[i] = np
+			}
+		}
+	}
+}
+
+// jAdd is JContainer.Add(object content).
+func jAdd(f *frame, t JToken, content any) {
+	switch x := t.(type) {
+	case *JObject:
+		for _, c := range contentTokens(f, content) {
+			p, ok := c.(*JProperty)
+			if !ok {
+				throw("ArgumentException", "Can not add %s to Newtonsoft.Json.Linq.JObject.", dotnetTypeName(c))
+			}
+			x.addProp(p)
+		}
+	case *JArray:
+		for _, c := range contentTokens(f, content) {
+			x.add(c)
+		}
+	case *JProperty:
+		throw("InvalidOperationException", "Newtonsoft.Json.Linq.JProperty cannot have multiple values.")
+	default:
+		throw("InvalidOperationException", "Cannot add items to %s.", dotnetTypeName(t))
+	}
+}
+
+func jCount(t JToken) int32 {
+	switch x := t.(type) {
+	case *JObject:
+		return int32(len(x.props))
+	case *JArray:
+		return int32(len(x.Items))
+	case *JProperty:
+		return 1
+	}
+	return 0
+}
+
+func jFirst(t JToken) JToken {
+	c := jChildren(t)
+	if _, ok := t.(*JValue); ok {
+		throw("InvalidOperationException", "Cannot access child value on Newtonsoft.Json.Linq.JValue.")
+	}
+	if len(c) == 0 {
+		return nil
+	}
+	return c[0]
+}
+
+func jLast(t JToken) JToken {
+	c := jChildren(t)
+	if _, ok := t.(*JValue); ok {
+		throw("InvalidOperationException", "Cannot access child value on Newtonsoft.Json.Linq.JValue.")
+	}
+	if len(c) == 0 {
+		return nil
+	}
+	return c[len(c)-1]
+}
+
+func jSibling(t JToken, delta int) JToken {
+	p := t.parentRef()
+	if p == nil {
+		return nil
+	}
+	var sibs []JToken
+	switch {
+	case p.arr != nil:
+		sibs = p.arr.Items
+	case p.obj != nil:
+		sibs = jChildren(p.obj)
+	default:
+		return nil
+	}
+	for i, s := range sibs {
+		if s == t {
+			if j := i + delta; j >= 0 && j < len(sibs) {
+				return sibs[j]
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func jDeepEquals(a, b JToken) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if a.Type() != b.Type() {
+		// Newtonsoft compares integers and floats by value
+		av, ok1 := a.(*JValue)
+		bv, ok2 := b.(*JValue)
+		if ok1 && ok2 && (av.Kind == JInteger || av.Kind == JFloat) && (bv.Kind == JInteger || bv.Kind == JFloat) {
+			return toF64(av.V) == toF64(bv.V)
+		}
+		return false
+	}
+	switch x := a.(type) {
+	case *JObject:
+		y := b.(*JObject)
+		if len(x.props) != len(y.props) {
+			return false
+		}
+		for _, p := range x.props {
+			if !jDeepEquals(p.Value, y.Get(p.Name)) {
+				return false
+			}
+		}
+		return true
+	case *JArray:
+		y := b.(*JArray)
+		if len(x.Items) != len(y.Items) {
+			return false
+		}
+		for i := range x.Items {
+			if !jDeepEquals(x.Items[i], y.Items[i]) {
+				return false
+			}
+		}
+		return true
+	case *JProperty:
+		y := b.(*JProperty)
+		return x.Name == y.Name && jDeepEquals(x.Value, y.Value)
+	case *JValue:
+		y := b.(*JValue)
+		if bx, ok := x.V.(*big.Int); ok {
+			by, ok := y.V.(*big.Int)
+			return ok && bx.Cmp(by) == 0
+		}
+		return valueEq(x.V, y.V)
+	}
+	return false
+}
+
+// toObjectAs is ToObject<T>() and Value<T>(): a token converted to T.
+func toObjectAs(f *frame, t JToken, to *Type, c *checker) any {
+	if t == nil {
+		if to.value && to.kind != tkNullable {
+			throw("ArgumentNullException", "Value cannot be null. (Parameter 'value')")
+		}
+		return nil
+	}
+	switch defName(to) {
+	case "JToken":
+		return t
+	case "JObject":
+		if o, ok := t.(*JObject); ok {
+			return o
+		}
+		throw("InvalidCastException", "Unable to cast object of type '%s' to type 'Newtonsoft.Json.Linq.JObject'", dotnetTypeName(t))
+	case "JArray":
+		if a, ok := t.(*JArray); ok {
+			return a
+		}
+		throw("InvalidCastException", "Unable to cast object of type '%s' to type 'Newtonsoft.Json.Linq.JArray'", dotnetTypeName(t))
+	case "JValue":
+		if v, ok := t.(*JValue); ok {
+			return v
+		}
+		throw("InvalidCastException", "Unable to cast object of type '%s' to type 'Newtonsoft.Json.Linq.JValue'", dotnetTypeName(t))
+	case "Dictionary", "IDictionary":
+		o, ok := t.(*JObject)
+		if !ok {
+			throw("JsonSerializationException", "Cannot deserialize the current JSON %s into type '%s' because the type requires a JSON object", t.Type(), to.Name)
+		}
+		d := newDict(false)
+		for _, p := range o.props {
+			d.set(p.Name, toObjectAs(f, p.Value, to.args[1], c))
+		}
+		return d
+	case "List", "IList", "IEnumerable":
+		a, ok := t.(*JArray)
+		if !ok {
+			throw("JsonSerializationException", "Cannot deserialize the current JSON %s into type '%s' because the type requires a JSON array", t.Type(), to.Name)
+		}
+		l := &List{}
+		for _, it := range a.Items {
+			l.Items = append(l.Items, toObjectAs(f, it, to.args[0], c))
+		}
+		return l
+	}
+	if to.kind == tkArray && !(to.elem == tByte) {
+		a, ok := t.(*JArray)
+		if !ok {
+			throw("JsonSerializationException", "Cannot deserialize the current JSON %s into type '%s' because the type requires a JSON array", t.Type(), to.Name)
+		}
+		var vals []any
+		for _, it := range a.Items {
+			vals = append(vals, toObjectAs(f, it, to.elem, c))
+		}
+		return makeArrayFrom(to.elem, vals)
+	}
+	if to == tObject {
+		if v, ok := t.(*JValue); ok {
+			return jvalueObject(v)
+		}
+		return t
+	}
+	v, err := jtokenConvert(t, to, to.kind == tkNullable || !to.value)
+	if err != "" {
+		throw("JsonSerializationException", "Error converting value to type '%s': %s", to.Name, err)
+	}
+	return v
+}
+
+// jvalueObject is JValue.Value: the boxed primitive.
+func jvalueObject(v *JValue) any {
+	switch x := v.V.(type) {
+	case *big.Int:
+		f, _ := new(big.Float).SetInt(x).Float64()
+		return f
+	}
+	return v.V
+}
+
+// serializeObject is JsonConvert.SerializeObject.
+func serializeObject(f *frame, v any, indented bool) string {
+	t := fromObject(f, v)
+	var b strings.Builder
+	writeJSON(&b, t, indented, 0)
+	if f != nil {
+		f.alloc(b.Len())
+	}
+	return b.String()
+}
+
+func declJSON(u *universe) {
+	ns := "Newtonsoft.Json.Linq."
+	jt := u.decl(ns+"JToken", tkClass, "")
+	jt.is = func(v any) bool { _, ok := v.(JToken); return ok }
+	jt.elem = func(*Type) *Type { return jt.typ() }
+	jc := u.decl(ns+"JContainer", tkClass, "JToken")
+	jc.is = func(v any) bool {
+		switch v.(type) {
+		case *JObject, *JArray, *JProperty:
+			return true
+		}
+		return false
+	}
+	jc.elem = func(*Type) *Type { return jt.typ() }
+	jo := u.decl(ns+"JObject", tkClass, "JContainer")
+	jo.is = func(v any) bool { _, ok := v.(*JObject); return ok }
+	jo.elem = func(*Type) *Type { return u.kvType(tString, jt.typ()) }
+	ja := u.decl(ns+"JArray", tkClass, "JContainer")
+	ja.is = func(v any) bool { _, ok := v.(*JArray); return ok }
+	ja.elem = func(*Type) *Type { return jt.typ() }
+	jp := u.decl(ns+"JProperty", tkClass, "JContainer")
+	jp.is = func(v any) bool { _, ok := v.(*JProperty); return ok }
+	jp.elem = func(*Type) *Type { return jt.typ() }
+	jv := u.decl(ns+"JValue", tkClass, "JToken")
+	jv.is = func(v any) bool { _, ok := v.(*JValue); return ok }
+	jv.elem = func(*Type) *Type { return jt.typ() }
+	jtt := u.decl(ns+"JTokenType", tkEnum, "")
+	jtt.enum(jtokenTypeNames...)
+	fmtE := u.decl("Newtonsoft.Json.Formatting", tkEnum, "")
+	fmtE.enum("None", "Indented")
+	u.decl("Newtonsoft.Json.JsonConverter", tkClass, "").is = func(any) bool { return false }
+
+	// JToken
+	jt.prop("Type JTokenType", f1(func(t JToken) int64 { return int64(t.Type()) }))
+	jt.prop("Parent JContainer", f1(func(t JToken) any { return t.parentRef().token() }))
+	jt.prop("Root JToken", f1(func(t JToken) any {
+		for {
+			p := t.parentRef().token()
+			if p == nil {
+				return t
+			}
+			t = p
+		}
+	}))
+	jt.prop("Path string", f1(tokenPath))
+	jt.prop("HasValues bool", f1(func(t JToken) bool { return len(jChildren(t)) > 0 }))
+	jt.prop("First JToken", f1(func(t JToken) any { return jFirst(t) }))
+	jt.prop("Last JToken", f1(func(t JToken) any { return jLast(t) }))
+	jt.prop("Next JToken", f1(func(t JToken) any { return jSibling(t, 1) }))
+	jt.prop("Previous JToken", f1(func(t JToken) any { return jSibling(t, -1) }))
+	jt.index("this[object key] JToken", f2(func(t JToken, k any) any { return jIndex(t, k) }),
+		v3(func(t JToken, k any, v any) { jSetIndex(t, k, asJToken(v)) }))
+	selectOne := func(f *frame, t JToken, path string, errNoMatch bool) any {
+		segs, err := parsePath(path)
+		if err != "" {
+			throw("JsonException", "%s", err)
+		}
+		res := selectTokens(f, t, segs)
+		switch len(res) {
+		case 0:
+			if errNoMatch {
+				throw("JsonException", "Path '%s' does not exist", path)
+			}
+			return nil
+		case 1:
+			return res[0]
+		}
+		throw("JsonException", "Path returned multiple tokens.")
+		return nil
+	}
+	jt.method("SelectToken(string path) JToken", x2(func(f *frame, t JToken, p string) any { return selectOne(f, t, p, false) }))
+	jt.method("SelectToken(string path, bool errorWhenNoMatch) JToken", x3(func(f *frame, t JToken, p string, e bool) any { return selectOne(f, t, p, e) }))
+	jt.method("SelectTokens(string path) IEnumerable<JToken>", x2(func(f *frame, t JToken, p string) []any {
+		segs, err := parsePath(p)
+		if err != "" {
+			throw("JsonException", "%s", err)
+		}
+		var out []any
+		for _, r := range selectTokens(f, t, segs) {
+			out = append(out, r)
+		}
+		return out
+	}))
+	jt.method("Value<T>() T", func(c *checker, cs *site, args []*operand) *operand {
+		g, to := args[0].anyFn(), cs.t
+		pos := cs.pos
+		return fromAny(to, cs.n, func(f *frame) any {
+			f.pos = pos
+			t, _ := g(f).(JToken)
+			if v, ok := t.(*JValue); ok && (v.Kind == JNull || v.Kind == JUndefined) {
+				return c.zeroOrNil(to)
+			}
+			return toObjectAs(f, t, to, c)
+		})
+	})
+	jt.method("Value<T>(object key) T", func(c *checker, cs *site, args []*operand) *operand {
+		g, k, to := args[0].anyFn(), args[1].anyFn(), cs.t
+		pos := cs.pos
+		return fromAny(to, cs.n, func(f *frame) any {
+			f.pos = pos
+			t := jIndex(g(f).(JToken), k(f))
+			if t == nil {
+				return c.zeroOrNil(to)
+			}
+			if v, ok := t.(*JValue); ok && (v.Kind == JNull || v.Kind == JUndefined) {
+				return c.zeroOrNil(to)
+			}
+			return toObjectAs(f, t, to, c)
+		})
+	})
+	jt.method("Values<T>() IEnumerable<T>", func(c *checker, cs *site, args []*operand) *operand {
+		g, to := args[0].anyFn(), cs.targs[0]
+		return &operand{t: cs.t, n: cs.n, o: func(f *frame) any {
+			var out []any
+			for _, ch := range children(g(f).(JToken)) {
+				out = append(out, toObjectAs(f, ch, to, c))
+			}
+			return out
+		}}
+	})
+	jt.method("ToObject<T>() T", func(c *checker, cs *site, args []*operand) *operand {
+		g, to := args[0].anyFn(), cs.t
+		pos := cs.pos
+		return fromAny(to, cs.n, func(f *frame) any {
+			f.pos = pos
+			return toObjectAs(f, g(f).(JToken), to, c)
+		})
+	})
+	jt.method("Children() IEnumerable<JToken>", f1(func(t JToken) []any {
+		var out []any
+		for _, ch := range jChildren(t) {
+			out = append(out, ch)
+		}
+		return out
+	}))
+	jt.method("ToString() string", x1(func(f *frame, t JToken) string {
+		s := jsonToString(t, true)
+		f.alloc(len(s))
+		return s
+	}))
+	jt.method("ToString(Formatting formatting, params JsonConverter[] converters) string", x3(func(f *frame, t JToken, fm int64, _ []any) string {
+		var b strings.Builder
+		writeJSON(&b, t, fm == 1, 0)
+		f.alloc(b.Len())
+		return b.String()
+	}))
+	jt.method("DeepClone() JToken", f1(func(t JToken) JToken { return t.clone() }))
+	jt.method("Remove() void", v1(jRemove))
+	jt.method("Replace(JToken value) void", v2(jReplace))
+	jt.method("AddAfterSelf(object content) void", vx2(func(f *frame, t JToken, content any) { jAddSibling(f, t, content, 1) }))
+	jt.method("AddBeforeSelf(object content) void", vx2(func(f *frame, t JToken, content any) { jAddSibling(f, t, content, 0) }))
+	jt.method("Descendants() IEnumerable<JToken>", f1(func(t JToken) []any {
+		var out []any
+		var walk func(JToken)
+		walk = func(x JToken) {
+			for _, c := range jChildren(x) {
+				out = append(out, c)
+				walk(c)
+			}
+		}
+		walk(t)
+		return out
+	}))
+	jt.smethod("Parse(string json) JToken", x1(func(f *frame, s string) JToken { return parseJSONOrThrow(f, s) }))
+	jt.smethod("FromObject(object o) JToken", x1(func(f *frame, v any) JToken { return fromObject(f, v) }))
+	jt.smethod("DeepEquals(JToken t1, JToken t2) bool", f2(jDeepEquals))
+
+	// JContainer
+	jc.prop("Count int", f1(jCount))
+	jc.method("Add(object content) void", vx2(func(f *frame, t JToken, c any) { jAdd(f, t, c) }))
+	jc.method("RemoveAll() void", v1(func(t JToken) {
+		switch x := t.(type) {
+		case *JObject:
+			for _, p := range x.props {
+				p.parent = nil
+			}
+			x.props = nil
+		case *JArray:
+			for _, it := range x.Items {
+				it.setParent(nil)
+			}
+			x.Items = nil
+		}
+	}))
+	jc.method("Merge(object content) void", vx2(func(f *frame, t JToken, content any) { jMerge(f, t, content) }))
+
+	// JObject
+	jo.ctor("()", f0(NewJObject))
+	jo.ctor("(params object[] content)", x1(func(f *frame, content []any) *JObject {
+		o := &JObject{}
+		for _, c := range content {
+			jAdd(f, o, c)
+		}
+		return o
+	}))
+	jo.ctor("(JObject other)", f1(func(o *JObject) *JObject { return o.clone().(*JObject) }))
+	jo.prop("Count int", f1(func(o *JObject) int32 { return int32(len(o.props)) }))
+	jo.index("this[string propertyName] JToken", f2(func(o *JObject, k string) any {
+		mustNotNull(k, "propertyName")
+		return o.Get(k)
+	}), v3(func(o *JObject, k string, v any) { o.Set(k, asJToken(v)) }))
+	jo.method("Properties() IEnumerable<JProperty>", f1(func(o *JObject) []any {
+		out := make([]any, len(o.props))
+		for i, p := range o.props {
+			out[i] = p
+		}
+		return out
+	}))
+	jo.method("Property(string name) JProperty", f2(func(o *JObject, n string) *JProperty { return o.Property(n) }))
+	jo.method("Property(string name, StringComparison comparison) JProperty", f3(func(o *JObject, n string, cmp int64) *JProperty {
+		if p := o.Property(n); p != nil {
+			return p
+		}
+		if ignoreCase(cmp) {
+			for _, p := range o.props {
+				if strings.EqualFold(p.Name, n) {
+					return p
+				}
+			}
+		}
+		return nil
+	}))
+	jo.method("GetValue(string propertyName) JToken", f2(func(o *JObject, n string) any { return o.Get(n) }))
+	jo.method("GetValue(string propertyName, StringComparison comparison) JToken", f3(func(o *JObject, n string, cmp int64) any {
+		if v := o.Get(n); v != nil {
+			return v
+		}
+		if ignoreCase(cmp) {
+			for _, p := range o.props {
+				if strings.EqualFold(p.Name, n) {
+					return p.Value
+				}
+			}
+		}
+		return nil
+	}))
+	jo.method("TryGetValue(string propertyName, out JToken value) bool", f3(func(o *JObject, n string, out *outRef) bool {
+		v := o.Get(n)
+		if v == nil {
+			out.set(nil)
+			return false
+		}
+		out.set(v)
+		return true
+	}))
+	jo.method("ContainsKey(string propertyName) bool", f2(func(o *JObject, n string) bool { return o.Property(n) != nil }))
+	jo.method("Remove(string propertyName) bool", f2(func(o *JObject, n string) bool {
+		if p := o.Property(n); p != nil {
+			return o.removeProp(p)
+		}
+		return false
+	}))
+	jo.method("Add(string propertyName, JToken value) void", v3(func(o *JObject, n string, v any) {
+		t := asJToken(v)
+		if t == nil {
+			t = &JValue{Kind: JNull}
+		}
+		o.addProp(&JProperty{Name: n, Value: adoptValue(t)})
+	}))
+	jo.smethod("Parse(string json) JObject", x1(parseJObject))
+	jo.smethod("FromObject(object o) JObject", x1(func(f *frame, v any) *JObject {
+		t := fromObject(f, v)
+		o, ok := t.(*JObject)
+		if !ok {
+			throw("ArgumentException", "Object serialized to %s. JObject instance expected.", t.Type())
+		}
+		return o
+	}))
+
+	// JArray
+	ja.ctor("()", f0(func() *JArray { return &JArray{} }))
+	ja.ctor("(params object[] content)", x1(func(f *frame, content []any) *JArray {
+		a := &JArray{}
+		for _, c := range content {
+			jAdd(f, a, c)
+		}
+		return a
+	}))
+	ja.prop("Count int", f1(func(a *JArray) int32 { return int32(len(a.Items)) }))
+	ja.index("this[int index] JToken", f2(func(a *JArray, i int32) any {
+		if i < 0 || int(i) >= len(a.Items) {
+			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
+		}
+		return a.Items[i]
+	}), v3(func(a *JArray, i int32, v any) {
+		if i < 0 || int(i) >= len(a.Items) {
+			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
+		}
+		jArraySet(a, int(i), asJToken(v))
+	}))
+	ja.method("Insert(int index, JToken item) void", v3(func(a *JArray, i int32, v any) {
+		if i < 0 || int(i) > len(a.Items) {
+			throw("ArgumentOutOfRangeException", "Index must be within the bounds of the List. (Parameter 'index')")
+		}
+		t := asJToken(v)
+		if t == nil {
+			t = &JValue{Kind: JNull}
+		}
+		t = adopt(t)
+		t.setParent(&jcontainer{arr: a})
+		a.Items = append(a.Items[:i:i], append([]JToken{t}, a.Items[i:]...)...)
+	}))
+	ja.method("RemoveAt(int index) void", v2(func(a *JArray, i int32) {
+		if i < 0 || int(i) >= len(a.Items) {
+			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
+		}
+		a.Items[i].setParent(nil)
+		a.Items = append(a.Items[:i:i], a.Items[i+1:]...)
+	}))
+	ja.method("Remove(JToken item) bool", f2(func(a *JArray, t JToken) bool {
+		for i, it := range a.Items {
+			if it == t {
+				it.setParent(nil)
+				a.Items = append(a.Items[:i:i], a.Items[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}))
+	ja.method("Clear() void", v1(func(a *JArray) { a.Items = nil }))
+	ja.method("Contains(JToken item) bool", f2(func(a *JArray, t JToken) bool {
+		for _, it := range a.Items {
+			if it == t {
+				return true
+			}
+		}
+		return false
+	}))
+	ja.method("IndexOf(JToken item) int", f2(func(a *JArray, t JToken) int32 {
+		for i, it := range a.Items {
+			if it == t {
+				return int32(i)
+			}
+		}
+		return -1
+	}))
+	ja.smethod("Parse(string json) JArray", x1(parseJArray))
+	ja.smethod("FromObject(object o) JArray", x1(func(f *frame, v any) *JArray {
+		t := fromObject(f, v)
+		a, ok := t.(*JArray)
+		if !ok {
+			throw("ArgumentException", "Object serialized to %s. JArray instance expected.", t.Type())
+		}
+		return a
+	}))
+
+	// JProperty
+	newProp := func(f *frame, name string, content []any) *JProperty {
+		mustNotNull(name, "name")
+		p := &JProperty{Name: name}
+		var v JToken
+		switch {
+		case len(content) == 1:
+			toks := contentTokens(f, content[0])
+			if _, isTok := content[0].(JToken); isTok || !isIterable(content[0]) || isStringLike(content[0]) {
+				v = toks[0]
+			} else {
+				a := &JArray{}
+				for _, t := range toks {
+					a.add(t)
+				}
+				v = a
+			}
+		default:
+			a := &JArray{}
+			for _, c := range content {
+				for _, t := range contentTokens(f, c) {
+					a.add(t)
+				}
+			}
+			v = a
+		}
+		v = adopt(v)
+		v.setParent(&jcontainer{prop: p})
+		p.Value = v
+		return p
+	}
+	jp.ctor("(string name, object content)", x2(func(f *frame, name string, c any) *JProperty { return newProp(f, name, []any{c}) }))
+	jp.ctor("(string name, params object[] content)", x2(newProp))
+	jp.ctor("(JProperty other)", f1(func(p *JProperty) *JProperty { return p.clone().(*JProperty) }))
+	jp.prop("Name string", f1(func(p *JProperty) string { return p.Name }))
+	m := jp.prop("Value JToken", f1(func(p *JProperty) JToken { return p.Value }))
+	m.set = v2(func(p *JProperty, v any) {
+		t := asJToken(v)
+		if t == nil {
+			t = &JValue{Kind: JNull}
+		}
+		t = adopt(t)
+		p.Value.setParent(nil)
+		t.setParent(&jcontainer{prop: p})
+		p.Value = t
+	})
+
+	// JValue
+	jv.ctor("(object value)", f1(func(v any) *JValue { return jvalueFrom(v).(*JValue) }))
+	m = jv.prop("Value object", f1(func(v *JValue) any { return jvalueObject(v) }))
+	m.set = v2(func(v *JValue, x any) {
+		n := jvalueFrom(x).(*JValue)
+		v.Kind, v.V = n.Kind, n.V
+	})
+	jv.smethod("CreateNull() JValue", f0(func() *JValue { return &JValue{Kind: JNull} }))
+	jv.smethod("CreateString(string value) JValue", f1(func(s string) *JValue {
+		if isNull(s) {
+			return &JValue{Kind: JNull}
+		}
+		return &JValue{Kind: JString, V: s}
+	}))
+	jv.smethod("CreateUndefined() JValue", f0(func() *JValue { return &JValue{Kind: JUndefined} }))
+	jv.method("ToString() string", f1(jvalueString))
+	jv.method("ToString(string format) string", f2(func(v *JValue, format string) string {
+		s, err := formatValue(jvalueObject(v), format)
+		if err != "" {
+			throw("FormatException", "%s", err)
+		}
+		return s
+	}))
+
+	// JsonConvert
+	jcv := u.decl("Newtonsoft.Json.JsonConvert", tkClass, "")
+	jcv.smethod("SerializeObject(object value) string", x1(func(f *frame, v any) string { return serializeObject(f, v, false) }))
+	jcv.smethod("SerializeObject(object value, Formatting formatting) string", x2(func(f *frame, v any, fm int64) string {
+		return serializeObject(f, v, fm == 1)
+	}))
+	jcv.smethod("DeserializeObject(string value) object", x1(func(f *frame, s string) any {
+		t := parseJSONOrThrow(f, s)
+		if v, ok := t.(*JValue); ok {
+			return jvalueObject(v)
+		}
+		return t
+	}))
+	jcv.smethod("DeserializeObject<T>(string value) T", func(c *checker, cs *site, args []*operand) *operand {
+		g, to := args[0].strFn(), cs.t
+		pos := cs.pos
+		return fromAny(to, cs.n, func(f *frame) any {
+			f.pos = pos
+			t := parseJSONOrThrow(f, g(f))
+			return toObjectAs(f, t, to, c)
+		})
+	})
+	_ = exchange.ErrBodyConsumed
+}
+
+// zeroOrNil is default(T) as a boxed value.
+func (c *checker) zeroOrNil(t *Type) any {
+	if t.value && t.kind != tkNullable {
+		return zeroBoxed(t)
+	}
+	return nil
+}
+
+func isStringLike(v any) bool {
+	switch v.(type) {
+	case string, []byte:
+		return true
+	}
+	return false
+}
+
+// asJToken converts a value assigned to a JToken slot (already a JToken thanks
+// to the implicit conversions) and reports nil for null.
+func asJToken(v any) JToken {
+	if v == nil {
+		return nil
+	}
+	if t, ok := v.(JToken); ok {
+		return t
+	}
+	return jvalueFrom(v).(JToken)
+}
+
+func adoptValue(t JToken) JToken {
+	t = adopt(t)
+	return t
+}
+
+func jAddSibling(f *frame, t JToken, content any, after int) {
+	p := t.parentRef()
+	if p == nil {
+		throw("InvalidOperationException", "The parent is missing.")
+	}
+	switch {
+	case p.arr != nil:
+		for i, it := range p.arr.Items {
+			if it == t {
+				toks := contentTokens(f, content)
+				at := i + after
+				var ins []JToken
+				for _, c := range toks {
+					c = adopt(c)
+					c.setParent(&jcontainer{arr: p.arr})
+					ins = append(ins, c)
+				}
+				p.arr.Items = append(p.arr.Items[:at:at], append(ins, p.arr.Items[at:]...)...)
+				return
+			}
+		}
+	case p.obj != nil:
+		for i, q := range p.obj.props {
+			if JToken(q) == t {
+				at := i + after
+				var ins []*JProperty
+				for _, c := range contentTokens(f, content) {
+					np, ok := c.(*JProperty)
+					if !ok {
+						throw("ArgumentException", "Can not add %s to Newtonsoft.Json.Linq.JObject.", dotnetTypeName(c))
+					}
+					if p.obj.Property(np.Name) != nil {
+						throw("ArgumentException", "Can not add property %s to Newtonsoft.Json.Linq.JObject. Property with the same name already exists on object.", np.Name)
+					}
+					if np.parent != nil {
+						np = np.clone().(*JProperty)
+					}
+					np.parent = &jcontainer{obj: p.obj}
+					ins = append(ins, np)
+				}
+				p.obj.props = append(p.obj.props[:at:at], append(ins, p.obj.props[at:]...)...)
+				return
+			}
+		}
+	}
+	throw("InvalidOperationException", "Cannot add a sibling here.")
+}
+
+// jMerge is JContainer.Merge with the default settings: objects merge property
+// by property, arrays concatenate, other values replace.
+func jMerge(f *frame, t JToken, content any) {
+	src, ok := content.(JToken)
+	if !ok {
+		return
+	}
+	switch x := t.(type) {
+	case *JObject:
+		so, ok := src.(*JObject)
+		if !ok {
+			return
+		}
+		for _, p := range so.props {
+			existing := x.Property(p.Name)
+			if existing == nil {
+				x.Set(p.Name, p.Value)
+				continue
+			}
+			if _, isC := existing.Value.(*JValue); !isC {
+				if _, srcC := p.Value.(*JValue); !srcC {
+					jMerge(f, existing.Value, p.Value)
+					continue
+				}
+			}
+			if v, ok := p.Value.(*JValue); !ok || v.Kind != JNull {
+				x.Set(p.Name, p.Value)
+			}
+		}
+	case *JArray:
+		if sa, ok := src.(*JArray); ok {
+			for _, it := range sa.Items {
+				x.add(it)
+			}
+		}
+	}
+}
