@@ -6,6 +6,8 @@
 //	lastmile demo                 run a self-contained demo
 //	lastmile validate PATH...     check configuration folders and policy files
 //	lastmile subscriptions        list subscription keys
+//	lastmile identity env         print the managed identity variables for local workloads
+//	lastmile token --resource R   get a token from the running lastmile and print its claims
 //	lastmile version              print the version
 package main
 
@@ -37,6 +39,8 @@ Usage:
   lastmile demo
   lastmile validate PATH...
   lastmile subscriptions --config DIR [--state DIR]
+  lastmile identity env [--state DIR]
+  lastmile token --resource R [--client-id C] [--raw] [--state DIR]
   lastmile version
 
 Run "lastmile COMMAND -h" for a command's flags.
@@ -59,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = cmdValidate(ctx, rest, getenv, stdout, stderr)
 	case "subscriptions":
 		err = cmdSubscriptions(ctx, rest, getenv, stdout, stderr)
+	case "identity":
+		err = cmdIdentity(ctx, rest, getenv, stdout, stderr)
+	case "token":
+		err = cmdToken(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "lastmile %s\n", buildVersion())
 		return 0
