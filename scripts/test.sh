@@ -7,6 +7,25 @@ cd "$(dirname "$0")/.."
 echo "== go vet"
 go vet ./...
 
+echo "== node, for the @azure/identity client tests"
+# The managed identity endpoints are tested with Microsoft's Node client too. Install
+# Node from Debian's packages when it is missing, then the test project's locked
+# dependencies (again only when the lock file changed).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+	else
+		echo "node and npm are missing and cannot be installed here: the Node client tests will be skipped"
+	fi
+fi
+if command -v npm >/dev/null; then
+	node_dir=internal/identity/agent/testdata/node
+	if ! cmp -s "$node_dir/package-lock.json" "$node_dir/node_modules/.lastmile-lock"; then
+		(cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.lastmile-lock)
+	fi
+fi
+
 echo "== go test"
 # -race catches data races in the concurrent paths (token cache, snapshot swaps).
 go test -race -count=1 ./...
