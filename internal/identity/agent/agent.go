@@ -398,6 +398,7 @@ func resourceName(id string) string {
 
 func (a *Agent) tokenError(w http.ResponseWriter, err error, id Identity, resource string) {
 	var unavailable *identity.UnavailableError
+	var transient *identity.TransientError
 	switch {
 	case errors.Is(err, identity.ErrConfiguration):
 		writeError(w, http.StatusBadRequest, "invalid_resource", err.Error())
@@ -405,6 +406,10 @@ func (a *Agent) tokenError(w http.ResponseWriter, err error, id Identity, resour
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((unavailable.RetryAfter+time.Second-1)/time.Second))))
 		a.log.Warn("managed identity token unavailable", "identity", id.Name, "resource", resource, "error", err)
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "no token is available now; retry later")
+	case errors.As(err, &transient):
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((transient.RetryAfter+time.Second-1)/time.Second))))
+		a.log.Warn("managed identity token source failed", "identity", id.Name, "resource", resource, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token source is not answering; retry later")
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the request ended before a token was issued")
 	default:

@@ -273,6 +273,7 @@ func TestTokenSourceErrors(t *testing.T) {
 	}{
 		{"configuration", fmt.Errorf("resource not registered: %w", identity.ErrConfiguration), 400, "invalid_resource", ""},
 		{"backing off", &identity.UnavailableError{Err: secretish, RetryAfter: 2500 * time.Millisecond}, 503, "temporarily_unavailable", "3"},
+		{"the source is down", &identity.TransientError{Err: secretish}, 503, "temporarily_unavailable", "1"},
 		{"anything else", secretish, 500, "unknown", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
