@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -369,5 +370,57 @@ func TestNotLoopback(t *testing.T) {
 	a.Wrap(http.NotFoundHandler()).ServeHTTP(rec, req)
 	if rec.Code != http.StatusForbidden {
 		t.Errorf("status %d, want 403: %s", rec.Code, rec.Body)
+	}
+}
+
+// BenchmarkCacheHit is a cache hit with the embedded provider behind the cache,
+// as the gateway's policy sees it.
+func BenchmarkCacheHit(b *testing.B) {
+	f := newFixture(b, nil)
+	ctx := context.Background()
+	if _, err := f.cache.Token(ctx, "", "api://orders"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.cache.Token(ctx, "", "api://orders")
+	}
+}
+
+// BenchmarkAppServiceRequest is a workload's token request to the App Service
+// endpoint answered from the cache: HTTP on loopback, header check, rate limit,
+// JSON answer.
+func BenchmarkAppServiceRequest(b *testing.B) {
+	f := newFixture(b, func(c *agent.Config) { c.RequestsPerSecond = 1 << 30 })
+	req, _ := http.NewRequest(http.MethodGet, f.url+"/msi/token?api-version=2019-08-01&resource=api://orders", nil)
+	req.Header.Set("X-Identity-Header", testHeader)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatal(resp.Status)
+		}
+	}
+}
+
+// BenchmarkServeAppService is the handler alone, without the network.
+func BenchmarkServeAppService(b *testing.B) {
+	f := newFixture(b, func(c *agent.Config) { c.RequestsPerSecond = 1 << 30 })
+	h := f.agent.Wrap(http.NotFoundHandler())
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/msi/token?api-version=2019-08-01&resource=api://orders", nil)
+	req.RemoteAddr = "127.0.0.1:5000"
+	req.Header.Set("X-Identity-Header", testHeader)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
 	}
 }
