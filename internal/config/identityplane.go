@@ -182,8 +182,11 @@ var sha256Pattern = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 func (d *decoder) decodeSources(n *yaml.Node, id *Identity) {
 	seen := map[string]*yaml.Node{}
+	if n = resolve(n); isNull(n) {
+		return // sources: with no value keeps the default chain
+	}
 	id.Sources = nil // a listed chain replaces the default
-	if n = resolve(n); n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
+	if n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
 		d.errorf(n, "identity.sources lists no source; remove the key to use the default chain [embedded]")
 	}
 	d.sequence(n, "identity.sources", func(i int, item *yaml.Node) {

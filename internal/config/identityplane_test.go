@@ -15,6 +15,11 @@ func TestIdentityPlane(t *testing.T) {
 		want Identity
 	}{
 		{
+			name: "a key without a value keeps the default chain",
+			src:  "identity:\n  sources:\n  workloads:\n  managedIdentityEndpoints:\n",
+			want: Identity{},
+		},
+		{
 			name: "bare type names in the chain",
 			src:  "identity:\n  sources: [azure, embedded]\n",
 			want: Identity{Sources: []TokenSource{{Type: "azure"}, {Type: "embedded"}}},
