@@ -1,6 +1,9 @@
 package main
 
-import "github.com/lastmile-gw/lastmile/internal/pipeline"
+import (
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policies"
+)
 
 // exprCompiler returns the policy expression compiler.
-func exprCompiler() pipeline.ExprCompiler { return nil }
+func exprCompiler() pipeline.ExprCompiler { return policies.Expressions }

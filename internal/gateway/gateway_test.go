@@ -67,7 +67,7 @@ func (constExpr) Eval(*exchange.Exchange) (any, error)          { return "x", ni
 func (constExpr) EvalString(*exchange.Exchange) (string, error) { return "x", nil }
 func (constExpr) EvalBool(*exchange.Exchange) (bool, error)     { return true, nil }
 
-func anyExpr(string) (pipeline.Expression, []pipeline.ExprError) { return constExpr{}, nil }
+func anyExpr(string, string) (pipeline.Expression, []pipeline.ExprError) { return constExpr{}, nil }
 
 // sampleDir finds the APIOps sample in the shared corpus, or skips.
 func sampleDir(t *testing.T) string {

@@ -20,14 +20,14 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files' want sections with what the gateway does")
 
-// goldenExpr is the expression compiler the golden tests use; nil refuses
-// expressions. It is set where the expression language is wired in.
-var goldenExpr pipeline.ExprCompiler
+// goldenExpr is the expression compiler the golden tests use.
+var goldenExpr pipeline.ExprCompiler = policies.Expressions
 
 // fakeTokens gives deterministic tokens, so that golden files can show them.
 type fakeTokens struct{}

@@ -290,7 +290,12 @@ func (c *Compiler) Failed() bool { return len(c.errs) > 0 }
 
 // Value compiles an attribute value or text: a policy expression when the whole
 // value is @(...) or @{...}, a literal otherwise.
-func (c *Compiler) Value(v policyxml.Value) Value {
+func (c *Compiler) Value(v policyxml.Value) Value { return c.TypedValue(v, "") }
+
+// TypedValue is Value for an expression whose result must convert to the C# type
+// want, such as "bool" for a condition; the check happens at compile time where
+// the type is known.
+func (c *Compiler) TypedValue(v policyxml.Value, want string) Value {
 	if !v.IsExpression() {
 		return Value{lit: v.String(), src: v}
 	}
@@ -306,7 +311,7 @@ func (c *Compiler) Value(v policyxml.Value) Value {
 	trimmed := strings.TrimLeft(text, " \t\r\n")
 	lead := len(text) - len(trimmed)
 	trimmed = strings.TrimRight(trimmed, " \t\r\n")
-	e, errs := c.expr(trimmed)
+	e, errs := c.expr(trimmed, want)
 	for _, ee := range errs {
 		c.errs = append(c.errs, c.Errorf(v.PosAt(lead+ee.Offset), "%s", ee.Msg))
 	}
@@ -343,6 +348,22 @@ func (c *Compiler) Attr(el *policyxml.Element, name string) (Value, bool) {
 		return Value{}, false
 	}
 	return c.Value(a.Value), true
+}
+
+// Condition returns a required condition attribute: a bool expression, or the
+// literal true or false.
+func (c *Compiler) Condition(el *policyxml.Element, name string) (Value, bool) {
+	a := el.Attr(name)
+	if a == nil {
+		c.Report(c.Errorf(el.Pos, "<%s> needs a %s attribute", el.Name, name))
+		return Value{}, false
+	}
+	v := c.TypedValue(a.Value, "bool")
+	if lit, isLit := v.Literal(); isLit && lit != "true" && lit != "false" {
+		c.Report(c.Errorf(a.Value.Pos(), "%s must be a policy expression or true or false, not %q", name, lit))
+		return Value{}, false
+	}
+	return v, true
 }
 
 // RequiredAttr is Attr that reports a missing attribute.

@@ -22,9 +22,10 @@ type ExprError struct {
 	Msg    string
 }
 
-// ExprCompiler compiles the source of one expression, "@(...)" or "@{...}". A nil
-// ExprCompiler refuses every expression with a positioned error.
-type ExprCompiler func(src string) (Expression, []ExprError)
+// ExprCompiler compiles the source of one expression, "@(...)" or "@{...}". want
+// is the C# type the result must convert to ("bool" for a condition), or "" for
+// any. A nil ExprCompiler refuses every expression with a positioned error.
+type ExprCompiler func(src, want string) (Expression, []ExprError)
 
 // Value is an attribute value or element text: a literal, or a policy expression
 // that is evaluated per request.

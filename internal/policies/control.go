@@ -35,12 +35,7 @@ func choose(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error
 			}
 			nWhen++
 			c.CheckAttrs(ch, "condition")
-			cond, ok := c.RequiredAttr(ch, "condition")
-			if ok {
-				if lit, isLit := cond.Literal(); isLit && lit != "true" && lit != "false" {
-					c.Report(c.Errorf(ch.Attr("condition").Value.Pos(), "condition must be a policy expression or true or false, not %q", lit))
-				}
-			}
+			cond, _ := c.Condition(ch, "condition")
 			var steps []pipeline.Step
 			c.Nested("when["+strconv.Itoa(nWhen)+"]", func() { steps = c.Block(ch) })
 			p.whens = append(p.whens, whenBranch{cond: cond, steps: steps})

@@ -227,6 +227,12 @@ var documentErrors = []struct{ file, msg string }{
 	{"Generate Azure Relay Token.policy.xml", `backend URL must be an absolute http or https URL, not ""`},
 	// Backend entities that live in the APIM instance, not in the corpus.
 	{"simple-priority-weighted.xml", `backend "aoai-lb-pool" does not exist`},
+	// Formatter damage upstream: `"Ocp-Apim-Subscription-Key="""` is not C#.
+	{"Loopback request for service at same API Management service.xml", `expected ")", found string literal`},
+	{"Pre-authorize requests based on HTTP method with validate-jwt.policy.xml", `expected ")", found string literal`},
+	{"Pre-authorize requests based on HTTP method with validate-jwt.policy.xml", `expected "}", found string literal`},
+	// DateTime.AddSeconds takes a double; C# does not convert a string to one.
+	{"Return a blob URL signed with a user delegation SAS token.xml", "argument 1 of AddSeconds: cannot convert from string to double"},
 	// Fragments the landing zone deploys from files whose names differ from the ids.
 	{"genai-policy.xml", "policy fragment "},
 	{"managed-identity-fragment.xml", `policy fragment "routing-headers" does not exist`},
