@@ -86,6 +86,11 @@ func tokenChain(cfg *config.Config, p *idp.Provider, lookupEnv func(string) (str
 func (s *Server) startAgent(cfg *config.Config) error {
 	e := cfg.Identity.Endpoints
 	if !e.AppService && e.IMDSListen == "" && e.Socket == "" {
+		// No endpoint: a file left by an earlier run would point workloads at
+		// endpoints that are gone.
+		if err := os.Remove(s.state.File(agent.EnvFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 		return nil
 	}
 	var ids []agent.Identity
