@@ -624,7 +624,11 @@ func (c *checker) methodCall(x *operand, fun *Member, n *Call) *operand {
 	}
 	if len(methods) == 0 && len(exts) == 0 {
 		if len(ms) > 0 {
-			c.errorAt(fun.NamePos, len(name), fmt.Sprintf("%s is a property of %s, not a method", name, x.t.Name))
+			hint := ""
+			if rt := c.resolveTypeOpt(ms[0].result, bindOf(owner), false); rt != nil && rt.def != nil && len(rt.def.indexer) > 0 {
+				hint = fmt.Sprintf("; index it: %s[...]", name)
+			}
+			c.errorAt(fun.NamePos, len(name), fmt.Sprintf("%s is a property of %s, not a method%s", name, x.t.Name, hint))
 		} else {
 			c.errorAt(fun.NamePos, len(name), fmt.Sprintf("unknown method %q on %s%s", name, x.t.Name, suggest(name, c.memberNames(x.t, false))))
 		}
@@ -633,8 +637,11 @@ func (c *checker) methodCall(x *operand, fun *Member, n *Call) *operand {
 	}
 	desc := c.describe(fun.X)
 	if len(methods) > 0 {
+		if len(exts) == 0 {
+			return c.resolveCall(methods, owner, x, n.Args, n, targs, desc)
+		}
 		saveErrs := len(c.errs)
-		if r := c.tryResolve(methods, owner, x, n.Args, n, targs, desc, len(exts) == 0); r != nil {
+		if r := c.tryResolve(methods, owner, x, n.Args, n, targs, desc, false); r != nil {
 			return r
 		}
 		c.errs = c.errs[:saveErrs]

@@ -767,6 +767,20 @@ func (c *checker) unbox(op *operand, t *Type) *operand {
 	g := op.anyFn()
 	pos := op.n.Pos()
 	desc := c.describe(op.n)
+	if t == tString {
+		// the hot path of (string)context.Variables["x"]
+		return &operand{t: t, n: op.n, s: func(f *frame) string {
+			v := g(f)
+			if v == nil {
+				return nullStr
+			}
+			s, ok := v.(string)
+			if !ok {
+				throwAt(pos, "InvalidCastException", "Unable to cast object of type '%s' to type 'System.String' (%s)", dotnetTypeName(v), desc)
+			}
+			return s
+		}}
+	}
 	valueType := t.value && t.kind != tkNullable
 	tn := t
 	conv := fromAny(t, op.n, func(f *frame) any {

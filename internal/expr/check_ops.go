@@ -954,6 +954,11 @@ func (c *checker) concat(n *Binary, x, y *operand) *operand {
 				lens += len(s)
 			}
 		}
+		if o.t == tString {
+			// a null string concatenates as "": no conversion needed
+			parts = append(parts, o.s)
+			return
+		}
 		parts = append(parts, c.toStr(o))
 	}
 	add(x)

@@ -17,7 +17,26 @@ import (
 
 func (c *checker) contextOperand(n Node) *operand {
 	d := c.u.defs["_context"]
-	return &operand{t: d.typ(), n: n, o: func(f *frame) any { return f.x }}
+	return &operand{t: d.typ(), n: n, o: func(f *frame) any { return f.x }, ctxPath: "context"}
+}
+
+// ctxProp marks the result of a context property with its path.
+func ctxProp(name string, impl implFn) implFn {
+	return func(c *checker, cs *site, args []*operand) *operand {
+		op := impl(c, cs, args)
+		if len(args) > 0 && args[0].ctxPath != "" {
+			op.ctxPath = args[0].ctxPath + "." + name
+		}
+		return op
+	}
+}
+
+// exchangeHeaders returns direct code for context.Request.Headers, or nil.
+func exchangeHeaders(op *operand) func(*frame) http.Header {
+	if op.ctxPath == "context.Request.Headers" {
+		return func(f *frame) http.Header { return f.x.Request.Headers }
+	}
+	return nil
 }
 
 // internal declares a context type that policies cannot name.
@@ -41,15 +60,15 @@ func declContext(u *universe) {
 	body.is = func(v any) bool { _, ok := v.(*exchange.Body); return ok }
 
 	// context
-	m := ctx.prop("Request IRequest", f1(func(x *exchange.Exchange) *exchange.Request {
+	m := ctx.prop("Request IRequest", ctxProp("Request", f1(func(x *exchange.Exchange) *exchange.Request {
 		if x == nil {
 			return nil
 		}
 		return &x.Request
-	}))
+	})))
 	m.nullRecv = true
 	ctx.prop("Response IResponse", f1(func(x *exchange.Exchange) *exchange.Response { return x.Response }))
-	m = ctx.prop("Variables _Variables", f1(func(x *exchange.Exchange) *exchange.Exchange { return x }))
+	m = ctx.prop("Variables _Variables", ctxProp("Variables", f1(func(x *exchange.Exchange) *exchange.Exchange { return x })))
 	m.nullRecv = true
 	ctx.prop("Api IApi", f1(func(x *exchange.Exchange) *exchange.API { return x.API }))
 	ctx.prop("Operation IOperation", f1(func(x *exchange.Exchange) *exchange.Operation { return x.Operation }))
@@ -112,7 +131,7 @@ func declContext(u *universe) {
 	req.prop("Method string", f1(func(r *exchange.Request) string { return r.Method }))
 	req.prop("Url IUrl", f1(func(r *exchange.Request) *url.URL { return r.URL }))
 	req.prop("OriginalUrl IUrl", f1(func(r *exchange.Request) *url.URL { return r.OriginalURL }))
-	m = req.prop("Headers _Headers", f1(func(r *exchange.Request) http.Header {
+	req.prop("Headers _Headers", ctxProp("Headers", f1(func(r *exchange.Request) http.Header {
 		if r == nil {
 			return nil
 		}
@@ -120,7 +139,7 @@ func declContext(u *universe) {
 			return http.Header{}
 		}
 		return r.Headers
-	}))
+	})))
 	req.prop("Body IMessageBody", f1(func(r *exchange.Request) *exchange.Body { return r.Body }))
 	req.prop("IpAddress string", f1(func(r *exchange.Request) string { return r.IPAddress }))
 	req.prop("MatchedParameters _Params", f1(func(r *exchange.Request) map[string]string {
@@ -387,6 +406,9 @@ func varIndexImpl() implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		x, k := args[0].anyFn(), args[1].strFn()
 		pos := cs.pos
+		if args[0].ctxPath == "context.Variables" {
+			x = func(f *frame) any { return f.x }
+		}
 		return &operand{t: cs.t, n: cs.n, o: func(f *frame) any {
 			key := k(f)
 			xv, _ := x(f).(*exchange.Exchange)
@@ -406,6 +428,9 @@ func varIndexImpl() implFn {
 func varGetValueOrDefault(withDefault bool) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		x, k := args[0].anyFn(), args[1].strFn()
+		if args[0].ctxPath == "context.Variables" {
+			x = func(f *frame) any { return f.x }
+		}
 		t := cs.t
 		var def fnO
 		if withDefault {
@@ -511,8 +536,12 @@ func headerGet(withDefault bool) implFn {
 		if args[1].isConst() {
 			name, _ := args[1].k.(string)
 			canon := textproto.CanonicalMIMEHeaderKey(name)
+			hh := exchangeHeaders(args[0])
+			if hh == nil {
+				hh = func(f *frame) http.Header { hd, _ := h(f).(http.Header); return hd }
+			}
 			return &operand{t: tString, n: cs.n, s: func(f *frame) string {
-				hd, _ := h(f).(http.Header)
+				hd := hh(f)
 				vs, ok := hd[canon]
 				if !ok {
 					vs = headerScan(hd, name)

@@ -1,8 +1,1017 @@
 package expr
 
-func declXML(u *universe) {}
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// A small XML DOM behind System.Xml.Linq (XDocument, XElement), System.Xml
+// (XmlDocument with simple XPath) and XmlReader.
+
+// XName is an expanded XML name.
+type XName struct{ Space, Local string }
+
+func (n XName) String() string {
+	if n.Space == "" {
+		return n.Local
+	}
+	return "{" + n.Space + "}" + n.Local
+}
+
+// xnameFrom parses "{ns}local" or "local".
+func xnameFrom(s string) XName {
+	if strings.HasPrefix(s, "{") {
+		if i := strings.IndexByte(s, '}'); i > 0 {
+			return XName{Space: s[1:i], Local: s[i+1:]}
+		}
+	}
+	return XName{Local: s}
+}
+
+// XNamespace is an XML namespace.
+type XNamespace struct{ URI string }
+
+// XAttribute is an attribute.
+type XAttribute struct {
+	Name   XName
+	Prefix string
+	Value  string
+	parent *XElement
+}
+
+// XText is character data.
+type XText struct {
+	Value  string
+	cdata  bool
+	parent *XElement
+}
+
+// XElement is an element.
+type XElement struct {
+	Name     XName
+	Prefix   string
+	Attrs    []*XAttribute
+	Nodes    []any // *XElement, *XText
+	parent   *XElement
+	doc      *XDocument
+	selfDone bool // written as <a/> in the source
+}
+
+// XDocument is a document.
+type XDocument struct {
+	Root *XElement
+}
+
+// parseXML parses a document.
+func parseXML(s string) (*XDocument, error) {
+	d := xml.NewDecoder(strings.NewReader(s))
+	d.Strict = true
+	doc := &XDocument{}
+	type scope struct{ ns map[string]string }
+	scopes := []scope{{ns: map[string]string{"xml": "http://www.w3.org/XML/1998/namespace"}}}
+	resolve := func(prefix string) string {
+		for i := len(scopes) - 1; i >= 0; i-- {
+			if u, ok := scopes[i].ns[prefix]; ok {
+				return u
+			}
+		}
+		return ""
+	}
+	var cur *XElement
+	depth := 0
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth > 256 {
+				return nil, errors.New("XML nesting is too deep")
+			}
+			sc := scope{ns: map[string]string{}}
+			for _, a := range t.Attr {
+				if a.Name.Space == "xmlns" {
+					sc.ns[a.Name.Local] = a.Value
+				} else if a.Name.Space == "" && a.Name.Local == "xmlns" {
+					sc.ns[""] = a.Value
+				}
+			}
+			scopes = append(scopes, sc)
+			el := &XElement{Name: XName{Space: resolve(t.Name.Space), Local: t.Name.Local}, Prefix: t.Name.Space, parent: cur}
+			for _, a := range t.Attr {
+				an := XName{Local: a.Name.Local}
+				switch {
+				case a.Name.Space == "xmlns":
+					an.Space = "http://www.w3.org/2000/xmlns/"
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+				case a.Name.Space != "":
+					an.Space = resolve(a.Name.Space)
+				}
+				el.Attrs = append(el.Attrs, &XAttribute{Name: an, Prefix: a.Name.Space, Value: a.Value, parent: el})
+			}
+			if cur == nil {
+				if doc.Root != nil {
+					return nil, errors.New("There are multiple root elements")
+				}
+				doc.Root = el
+				el.doc = doc
+			} else {
+				cur.Nodes = append(cur.Nodes, el)
+			}
+			cur = el
+		case xml.EndElement:
+			depth--
+			scopes = scopes[:len(scopes)-1]
+			if cur != nil {
+				cur = cur.parent
+			}
+		case xml.CharData:
+			if cur != nil {
+				cur.Nodes = append(cur.Nodes, &XText{Value: string(t), parent: cur})
+			} else if strings.TrimSpace(string(t)) != "" {
+				return nil, errors.New("Data at the root level is invalid")
+			}
+		}
+	}
+	if doc.Root == nil {
+		return nil, errors.New("Root element is missing")
+	}
+	return doc, nil
+}
+
+func parseXMLOrThrow(f *frame, s string) *XDocument {
+	if isNull(s) {
+		throw("ArgumentNullException", "Value cannot be null. (Parameter 'text')")
+	}
+	if f != nil {
+		f.alloc(len(s) * 4)
+		f.stepN(len(s) / 1024)
+	}
+	d, err := parseXML(s)
+	if err != nil {
+		panic(&exception{typ: "XmlException", msg: strings.TrimPrefix(err.Error(), "XML syntax error on "), pos: -1, err: err})
+	}
+	return d
+}
 
 func parseXMLBody(f *frame, s, kind string) any {
-	throw("NotSupportedException", "XML bodies are not supported yet")
+	d := parseXMLOrThrow(f, s)
+	if kind == "XDocument" {
+		return d
+	}
+	return d.Root
+}
+
+// value is XElement.Value: all descendant text.
+func (e *XElement) value() string {
+	var b strings.Builder
+	var walk func(*XElement)
+	walk = func(x *XElement) {
+		for _, n := range x.Nodes {
+			switch c := n.(type) {
+			case *XText:
+				b.WriteString(c.Value)
+			case *XElement:
+				walk(c)
+			}
+		}
+	}
+	walk(e)
+	return b.String()
+}
+
+func (e *XElement) elements() []*XElement {
+	var out []*XElement
+	for _, n := range e.Nodes {
+		if c, ok := n.(*XElement); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (e *XElement) descendants(self bool) []*XElement {
+	var out []*XElement
+	if self {
+		out = append(out, e)
+	}
+	for _, c := range e.elements() {
+		out = append(out, c.descendants(true)...)
+	}
+	return out
+}
+
+func (e *XElement) attr(n XName) *XAttribute {
+	for _, a := range e.Attrs {
+		if a.Name == n {
+			return a
+		}
+	}
 	return nil
+}
+
+func (e *XElement) clone() *XElement {
+	c := &XElement{Name: e.Name, Prefix: e.Prefix}
+	for _, a := range e.Attrs {
+		c.Attrs = append(c.Attrs, &XAttribute{Name: a.Name, Prefix: a.Prefix, Value: a.Value, parent: c})
+	}
+	for _, n := range e.Nodes {
+		switch x := n.(type) {
+		case *XElement:
+			cc := x.clone()
+			cc.parent = c
+			c.Nodes = append(c.Nodes, cc)
+		case *XText:
+			c.Nodes = append(c.Nodes, &XText{Value: x.Value, cdata: x.cdata, parent: c})
+		}
+	}
+	return c
+}
+
+func qname(prefix, local string) string {
+	if prefix == "" {
+		return local
+	}
+	return prefix + ":" + local
+}
+
+// writeXML writes an element as .NET's XElement.ToString() does: indented by two
+// spaces unless the element has mixed content.
+func writeXML(b *strings.Builder, e *XElement, indent bool, depth int) {
+	b.WriteByte('<')
+	b.WriteString(qname(e.Prefix, e.Name.Local))
+	for _, a := range e.Attrs {
+		b.WriteByte(' ')
+		b.WriteString(qname(a.Prefix, a.Name.Local))
+		b.WriteString(`="`)
+		b.WriteString(xmlEscape(a.Value, true))
+		b.WriteByte('"')
+	}
+	if len(e.Nodes) == 0 {
+		b.WriteString(" />")
+		return
+	}
+	b.WriteByte('>')
+	hasText := false
+	for _, n := range e.Nodes {
+		if t, ok := n.(*XText); ok && (strings.TrimSpace(t.Value) != "" || len(e.Nodes) == 1) {
+			hasText = true
+		}
+	}
+	for _, n := range e.Nodes {
+		switch x := n.(type) {
+		case *XText:
+			if !hasText && indent {
+				continue // whitespace between elements is re-indented
+			}
+			b.WriteString(xmlEscape(x.Value, false))
+		case *XElement:
+			if indent && !hasText {
+				b.WriteString("\n")
+				b.WriteString(strings.Repeat("  ", depth+1))
+			}
+			writeXML(b, x, indent && !hasText, depth+1)
+		}
+	}
+	if indent && !hasText {
+		b.WriteString("\n")
+		b.WriteString(strings.Repeat("  ", depth))
+	}
+	b.WriteString("</")
+	b.WriteString(qname(e.Prefix, e.Name.Local))
+	b.WriteByte('>')
+}
+
+func xmlEscape(s string, attr bool) string {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	if attr {
+		r = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+	}
+	return r.Replace(s)
+}
+
+func xmlString(e *XElement, indent bool) string {
+	var b strings.Builder
+	writeXML(&b, e, indent, 0)
+	return b.String()
+}
+
+// ---- XPath (the subset XmlDocument.SelectSingleNode needs) ----
+
+type xpathStep struct {
+	desc  bool // preceded by //
+	name  string
+	attr  bool
+	text  bool
+	index int // 1-based, 0 for none
+	pred  *xpathPred
+}
+
+type xpathPred struct {
+	attr  string
+	child string
+	value string
+}
+
+func parseXPath(p string) ([]xpathStep, bool, string) {
+	abs := strings.HasPrefix(p, "/")
+	var steps []xpathStep
+	i := 0
+	for i < len(p) {
+		st := xpathStep{}
+		if strings.HasPrefix(p[i:], "//") {
+			st.desc = true
+			i += 2
+		} else if p[i] == '/' {
+			i++
+		}
+		j := i
+		for j < len(p) && p[j] != '/' && p[j] != '[' {
+			j++
+		}
+		name := p[i:j]
+		i = j
+		switch {
+		case name == "text()":
+			st.text = true
+		case strings.HasPrefix(name, "@"):
+			st.attr, st.name = true, name[1:]
+		case name == ".":
+			continue
+		default:
+			st.name = name
+		}
+		for i < len(p) && p[i] == '[' {
+			k := strings.IndexByte(p[i:], ']')
+			if k < 0 {
+				return nil, false, "unterminated predicate in XPath"
+			}
+			pr := strings.TrimSpace(p[i+1 : i+k])
+			i += k + 1
+			if n, err := strconv.Atoi(pr); err == nil {
+				st.index = n
+				continue
+			}
+			l, r, ok := strings.Cut(pr, "=")
+			if !ok {
+				return nil, false, "unsupported XPath predicate [" + pr + "]"
+			}
+			l, r = strings.TrimSpace(l), strings.Trim(strings.TrimSpace(r), `'"`)
+			if strings.HasPrefix(l, "@") {
+				st.pred = &xpathPred{attr: l[1:], value: r}
+			} else {
+				st.pred = &xpathPred{child: l, value: r}
+			}
+		}
+		if name == "" && !st.text {
+			return nil, false, "invalid XPath " + p
+		}
+		steps = append(steps, st)
+	}
+	return steps, abs, ""
+}
+
+func nameMatch(e *XElement, name string) bool {
+	if name == "*" {
+		return true
+	}
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		return e.Prefix == name[:i] && e.Name.Local == name[i+1:]
+	}
+	return qname(e.Prefix, e.Name.Local) == name || e.Prefix == "" && e.Name.Local == name
+}
+
+// xpathSelect evaluates a path from an element (or from the document root for
+// absolute paths). Results are *XElement, *XAttribute or *XText.
+func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
+	steps, abs, err := parseXPath(path)
+	if err != "" {
+		throw("XPathException", "%s", err)
+	}
+	var cur []*XElement
+	virtualRoot := &XElement{}
+	if abs {
+		if doc == nil {
+			for r := ctx; r != nil; r = r.parent {
+				doc = r.doc
+			}
+		}
+		if doc != nil {
+			virtualRoot.Nodes = []any{doc.Root}
+		}
+		cur = []*XElement{virtualRoot}
+	} else {
+		cur = []*XElement{ctx}
+	}
+	var out []any
+	for si, st := range steps {
+		last := si == len(steps)-1
+		var next []*XElement
+		for _, c := range cur {
+			if st.attr {
+				if last {
+					for _, a := range c.Attrs {
+						if st.name == "*" || a.Name.Local == st.name {
+							out = append(out, a)
+						}
+					}
+				}
+				continue
+			}
+			if st.text {
+				if last {
+					for _, n := range c.Nodes {
+						if t, ok := n.(*XText); ok {
+							out = append(out, t)
+						}
+					}
+				}
+				continue
+			}
+			var cands []*XElement
+			if st.desc {
+				for _, d := range c.descendants(false) {
+					cands = append(cands, d)
+				}
+			} else {
+				cands = c.elements()
+			}
+			var matched []*XElement
+			for _, e := range cands {
+				if !nameMatch(e, st.name) {
+					continue
+				}
+				if st.pred != nil {
+					if st.pred.attr != "" {
+						a := e.attr(XName{Local: st.pred.attr})
+						if a == nil || a.Value != st.pred.value {
+							continue
+						}
+					} else {
+						ok := false
+						for _, ch := range e.elements() {
+							if nameMatch(ch, st.pred.child) && ch.value() == st.pred.value {
+								ok = true
+							}
+						}
+						if !ok {
+							continue
+						}
+					}
+				}
+				matched = append(matched, e)
+			}
+			if st.index > 0 {
+				if st.index <= len(matched) {
+					matched = matched[st.index-1 : st.index]
+				} else {
+					matched = nil
+				}
+			}
+			next = append(next, matched...)
+		}
+		if (st.attr || st.text) && last {
+			return out
+		}
+		cur = next
+	}
+	for _, e := range cur {
+		if e != virtualRoot {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// xmlDocument is an XmlDocument.
+type xmlDocument struct{ doc *XDocument }
+
+// ---- XmlReader ----
+
+type xmlEvent struct {
+	kind  int64 // XmlNodeType
+	el    *XElement
+	text  string
+	depth int
+	empty bool
+}
+
+// XmlNodeType values.
+const (
+	xntNone       = 0
+	xntElement    = 1
+	xntText       = 3
+	xntCDATA      = 4
+	xntWhitespace = 13
+	xntEndElement = 15
+)
+
+type xmlReader struct {
+	events []xmlEvent
+	i      int // -1 before the first Read
+	done   bool
+}
+
+func newXMLReader(f *frame, s string) *xmlReader {
+	d := parseXMLOrThrow(f, s)
+	r := &xmlReader{i: -1}
+	var walk func(e *XElement, depth int)
+	walk = func(e *XElement, depth int) {
+		r.events = append(r.events, xmlEvent{kind: xntElement, el: e, depth: depth, empty: len(e.Nodes) == 0})
+		for _, n := range e.Nodes {
+			switch c := n.(type) {
+			case *XElement:
+				walk(c, depth+1)
+			case *XText:
+				k := int64(xntText)
+				if strings.TrimSpace(c.Value) == "" {
+					k = xntWhitespace
+				}
+				r.events = append(r.events, xmlEvent{kind: k, text: c.Value, depth: depth + 1})
+			}
+		}
+		if len(e.Nodes) > 0 {
+			r.events = append(r.events, xmlEvent{kind: xntEndElement, el: e, depth: depth})
+		}
+	}
+	walk(d.Root, 0)
+	return r
+}
+
+func (r *xmlReader) cur() *xmlEvent {
+	if r.i < 0 || r.i >= len(r.events) {
+		return nil
+	}
+	return &r.events[r.i]
+}
+
+func (r *xmlReader) read() bool {
+	if r.i < len(r.events) {
+		r.i++
+	}
+	return r.i < len(r.events)
+}
+
+func (r *xmlReader) eof() bool { return r.i >= len(r.events) }
+
+// skipSubtree moves past the current element and its end tag.
+func (r *xmlReader) skipSubtree() {
+	ev := r.cur()
+	if ev == nil || ev.kind != xntElement {
+		r.read()
+		return
+	}
+	if ev.empty {
+		r.read()
+		return
+	}
+	for r.read() {
+		if e := r.cur(); e.kind == xntEndElement && e.el == ev.el {
+			r.read()
+			return
+		}
+	}
+}
+
+func declXML(u *universe) {
+	ns := "System.Xml.Linq."
+	xn := u.decl(ns+"XName", tkClass, "")
+	xn.is = func(v any) bool { _, ok := v.(XName); return ok }
+	xns := u.decl(ns+"XNamespace", tkClass, "")
+	xns.is = func(v any) bool { _, ok := v.(XNamespace); return ok }
+	xobj := u.decl(ns+"XObject", tkClass, "")
+	xobj.is = func(v any) bool {
+		switch v.(type) {
+		case *XElement, *XDocument, *XAttribute, *XText:
+			return true
+		}
+		return false
+	}
+	xnode := u.decl(ns+"XNode", tkClass, "XObject")
+	xnode.is = func(v any) bool {
+		switch v.(type) {
+		case *XElement, *XDocument, *XText:
+			return true
+		}
+		return false
+	}
+	xcont := u.decl(ns+"XContainer", tkClass, "XNode")
+	xcont.is = func(v any) bool {
+		switch v.(type) {
+		case *XElement, *XDocument:
+			return true
+		}
+		return false
+	}
+	xel := u.decl(ns+"XElement", tkClass, "XContainer")
+	xel.is = func(v any) bool { _, ok := v.(*XElement); return ok }
+	xdoc := u.decl(ns+"XDocument", tkClass, "XContainer")
+	xdoc.is = func(v any) bool { _, ok := v.(*XDocument); return ok }
+	xat := u.decl(ns+"XAttribute", tkClass, "XObject")
+	xat.is = func(v any) bool { _, ok := v.(*XAttribute); return ok }
+	xtext := u.decl(ns+"XText", tkClass, "XNode")
+	xtext.is = func(v any) bool { _, ok := v.(*XText); return ok }
+
+	xn.prop("LocalName string", f1(func(n XName) string { return n.Local }))
+	xn.prop("NamespaceName string", f1(func(n XName) string { return n.Space }))
+	xn.prop("Namespace XNamespace", f1(func(n XName) XNamespace { return XNamespace{n.Space} }))
+	xn.method("ToString() string", f1(XName.String))
+	xn.smethod("Get(string expandedName) XName", f1(xnameFrom))
+	xns.prop("NamespaceName string", f1(func(n XNamespace) string { return n.URI }))
+	xns.smethod("Get(string namespaceName) XNamespace", f1(func(s string) XNamespace { return XNamespace{s} }))
+	xns.method("GetName(string localName) XName", f2(func(n XNamespace, l string) XName { return XName{Space: n.URI, Local: l} }))
+	xns.method("ToString() string", f1(func(n XNamespace) string { return n.URI }))
+	xns.sprop("None XNamespace", f0(func() XNamespace { return XNamespace{} }))
+
+	elemsOf := func(v any) *XElement {
+		switch x := v.(type) {
+		case *XElement:
+			return x
+		case *XDocument:
+			return &XElement{Nodes: []any{x.Root}}
+		}
+		return nil
+	}
+	toAny := func(es []*XElement) []any {
+		out := make([]any, len(es))
+		for i, e := range es {
+			out[i] = e
+		}
+		return out
+	}
+	filter := func(es []*XElement, n XName) []*XElement {
+		var out []*XElement
+		for _, e := range es {
+			if e.Name == n {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	xcont.method("Descendants() IEnumerable<XElement>", f1(func(v any) []any { return toAny(elemsOf(v).descendants(false)) }))
+	xcont.method("Descendants(XName name) IEnumerable<XElement>", f2(func(v any, n XName) []any { return toAny(filter(elemsOf(v).descendants(false), n)) }))
+	xcont.method("Elements() IEnumerable<XElement>", f1(func(v any) []any { return toAny(elemsOf(v).elements()) }))
+	xcont.method("Elements(XName name) IEnumerable<XElement>", f2(func(v any, n XName) []any { return toAny(filter(elemsOf(v).elements(), n)) }))
+	xcont.method("Element(XName name) XElement", f2(func(v any, n XName) *XElement {
+		if es := filter(elemsOf(v).elements(), n); len(es) > 0 {
+			return es[0]
+		}
+		return nil
+	}))
+	xcont.method("Nodes() IEnumerable<XNode>", f1(func(v any) []any { return append([]any(nil), elemsOf(v).Nodes...) }))
+	xcont.method("Add(object content) void", vx2(func(f *frame, v any, c any) { xmlAdd(elemsOf(v), c) }))
+
+	xdoc.smethod("Parse(string text) XDocument", x1(parseXMLOrThrow))
+	xdoc.prop("Root XElement", f1(func(d *XDocument) *XElement { return d.Root }))
+	xdoc.method("ToString() string", f1(func(d *XDocument) string { return xmlString(d.Root, true) }))
+
+	xel.smethod("Parse(string text) XElement", x1(func(f *frame, s string) *XElement { return parseXMLOrThrow(f, s).Root }))
+	xel.ctor("(XName name, params object[] content)", f2(func(n XName, content []any) *XElement {
+		e := &XElement{Name: n}
+		for _, c := range content {
+			xmlAdd(e, c)
+		}
+		return e
+	}))
+	xel.prop("Name XName", f1(func(e *XElement) XName { return e.Name }))
+	m := xel.prop("Value string", f1((*XElement).value))
+	m.set = v2(func(e *XElement, s string) { e.Nodes = []any{&XText{Value: s, parent: e}} })
+	xel.prop("Parent XElement", f1(func(e *XElement) *XElement { return e.parent }))
+	xel.prop("HasElements bool", f1(func(e *XElement) bool { return len(e.elements()) > 0 }))
+	xel.prop("HasAttributes bool", f1(func(e *XElement) bool { return len(e.Attrs) > 0 }))
+	xel.prop("IsEmpty bool", f1(func(e *XElement) bool { return len(e.Nodes) == 0 }))
+	xel.method("Attribute(XName name) XAttribute", f2(func(e *XElement, n XName) *XAttribute { return e.attr(n) }))
+	xel.method("Attributes() IEnumerable<XAttribute>", f1(func(e *XElement) []any {
+		out := make([]any, len(e.Attrs))
+		for i, a := range e.Attrs {
+			out[i] = a
+		}
+		return out
+	}))
+	xel.method("DescendantsAndSelf() IEnumerable<XElement>", f1(func(e *XElement) []any { return toAny(e.descendants(true)) }))
+	xel.method("SetValue(object value) void", v2(func(e *XElement, v any) { e.Nodes = []any{&XText{Value: toStringAny(v), parent: e}} }))
+	xel.method("SetAttributeValue(XName name, object value) void", v3(func(e *XElement, n XName, v any) {
+		if a := e.attr(n); a != nil {
+			if v == nil {
+				for i, x := range e.Attrs {
+					if x == a {
+						e.Attrs = append(e.Attrs[:i:i], e.Attrs[i+1:]...)
+					}
+				}
+				return
+			}
+			a.Value = toStringAny(v)
+			return
+		}
+		if v != nil {
+			e.Attrs = append(e.Attrs, &XAttribute{Name: n, Value: toStringAny(v), parent: e})
+		}
+	}))
+	xel.method("Remove() void", v1(func(e *XElement) {
+		if e.parent == nil {
+			throw("InvalidOperationException", "The parent is missing.")
+		}
+		p := e.parent
+		for i, n := range p.Nodes {
+			if n == any(e) {
+				p.Nodes = append(p.Nodes[:i:i], p.Nodes[i+1:]...)
+			}
+		}
+		e.parent = nil
+	}))
+	xel.method("ToString() string", f1(func(e *XElement) string { return xmlString(e, true) }))
+	xnode.smethod("ReadFrom(XmlReader reader) XNode", f1(func(r *xmlReader) any {
+		ev := r.cur()
+		if ev == nil {
+			throw("InvalidOperationException", "The XmlReader state should be Interactive.")
+		}
+		switch ev.kind {
+		case xntElement:
+			el := ev.el.clone()
+			r.skipSubtree()
+			return el
+		case xntText, xntWhitespace, xntCDATA:
+			r.read()
+			return &XText{Value: ev.text}
+		}
+		throw("InvalidOperationException", "The XmlReader should not be on a node of type %d.", ev.kind)
+		return nil
+	}))
+	xat.prop("Name XName", f1(func(a *XAttribute) XName { return a.Name }))
+	m = xat.prop("Value string", f1(func(a *XAttribute) string { return a.Value }))
+	m.set = v2(func(a *XAttribute, s string) { a.Value = s })
+	xat.ctor("(XName name, object value)", f2(func(n XName, v any) *XAttribute { return &XAttribute{Name: n, Value: toStringAny(v)} }))
+	xat.method("ToString() string", f1(func(a *XAttribute) string {
+		return qname(a.Prefix, a.Name.Local) + `="` + xmlEscape(a.Value, true) + `"`
+	}))
+	xtext.prop("Value string", f1(func(t *XText) string { return t.Value }))
+
+	// System.Xml
+	xml := "System.Xml."
+	xnt := u.decl(xml+"XmlNodeType", tkEnum, "")
+	xnt.enumV(map[string]int64{"None": 0, "Element": 1, "Attribute": 2, "Text": 3, "CDATA": 4, "EntityReference": 5, "Entity": 6,
+		"ProcessingInstruction": 7, "Comment": 8, "Document": 9, "DocumentType": 10, "DocumentFragment": 11, "Notation": 12,
+		"Whitespace": 13, "SignificantWhitespace": 14, "EndElement": 15, "EndEntity": 16, "XmlDeclaration": 17},
+		"None", "Element", "Attribute", "Text", "CDATA", "EntityReference", "Entity", "ProcessingInstruction", "Comment", "Document",
+		"DocumentType", "DocumentFragment", "Notation", "Whitespace", "SignificantWhitespace", "EndElement", "EndEntity", "XmlDeclaration")
+	node := u.decl(xml+"XmlNode", tkClass, "")
+	node.is = func(v any) bool {
+		switch v.(type) {
+		case *XElement, *xmlDocument, *XAttribute, *XText:
+			return true
+		}
+		return false
+	}
+	node.elem = func(*Type) *Type { return node.typ() }
+	xe := u.decl(xml+"XmlElement", tkClass, "XmlNode")
+	xe.is = func(v any) bool { _, ok := v.(*XElement); return ok }
+	xd := u.decl(xml+"XmlDocument", tkClass, "XmlNode")
+	xd.is = func(v any) bool { _, ok := v.(*xmlDocument); return ok }
+	nl := u.decl(xml+"XmlNodeList", tkClass, "")
+	nl.is = func(v any) bool { _, ok := v.([]any); return ok }
+	nl.elem = func(*Type) *Type { return node.typ() }
+	nl.prop("Count int", f1(func(l []any) int32 { return int32(len(l)) }))
+	nl.index("this[int i] XmlNode", f2(func(l []any, i int32) any {
+		if i < 0 || int(i) >= len(l) {
+			return nil
+		}
+		return l[i]
+	}), nil)
+	xd.ctor("()", f0(func() *xmlDocument { return &xmlDocument{} }))
+	xd.method("LoadXml(string xml) void", vx2(func(f *frame, d *xmlDocument, s string) { d.doc = parseXMLOrThrow(f, s) }))
+	xd.prop("DocumentElement XmlElement", f1(func(d *xmlDocument) *XElement {
+		if d.doc == nil {
+			return nil
+		}
+		return d.doc.Root
+	}))
+	ctxOf := func(v any) (*XElement, *XDocument) {
+		switch x := v.(type) {
+		case *xmlDocument:
+			if x.doc == nil {
+				return &XElement{}, nil
+			}
+			return &XElement{Nodes: []any{x.doc.Root}}, x.doc
+		case *XElement:
+			return x, nil
+		}
+		return &XElement{}, nil
+	}
+	node.method("SelectSingleNode(string xpath) XmlNode", f2(func(v any, p string) any {
+		ctx, doc := ctxOf(v)
+		if r := xpathSelect(ctx, doc, p); len(r) > 0 {
+			return r[0]
+		}
+		return nil
+	}))
+	node.method("SelectNodes(string xpath) XmlNodeList", f2(func(v any, p string) []any {
+		ctx, doc := ctxOf(v)
+		return xpathSelect(ctx, doc, p)
+	}))
+	nodeText := func(v any) string {
+		switch x := v.(type) {
+		case *XElement:
+			return x.value()
+		case *XAttribute:
+			return x.Value
+		case *XText:
+			return x.Value
+		case *xmlDocument:
+			if x.doc != nil {
+				return x.doc.Root.value()
+			}
+		}
+		return ""
+	}
+	node.prop("InnerText string", f1(nodeText))
+	node.prop("Value string", f1(func(v any) string {
+		switch x := v.(type) {
+		case *XAttribute:
+			return x.Value
+		case *XText:
+			return x.Value
+		}
+		return nullStr
+	}))
+	node.prop("Name string", f1(func(v any) string {
+		switch x := v.(type) {
+		case *XElement:
+			return qname(x.Prefix, x.Name.Local)
+		case *XAttribute:
+			return qname(x.Prefix, x.Name.Local)
+		case *XText:
+			return "#text"
+		}
+		return "#document"
+	}))
+	node.prop("LocalName string", f1(func(v any) string {
+		switch x := v.(type) {
+		case *XElement:
+			return x.Name.Local
+		case *XAttribute:
+			return x.Name.Local
+		}
+		return "#text"
+	}))
+	node.prop("OuterXml string", f1(func(v any) string {
+		if e, ok := v.(*XElement); ok {
+			return xmlString(e, false)
+		}
+		return nodeText(v)
+	}))
+	node.prop("InnerXml string", f1(func(v any) string {
+		e, ok := v.(*XElement)
+		if !ok {
+			return nodeText(v)
+		}
+		var b strings.Builder
+		for _, n := range e.Nodes {
+			switch x := n.(type) {
+			case *XElement:
+				writeXML(&b, x, false, 0)
+			case *XText:
+				b.WriteString(xmlEscape(x.Value, false))
+			}
+		}
+		return b.String()
+	}))
+	node.prop("ChildNodes XmlNodeList", f1(func(v any) []any {
+		if e, ok := v.(*XElement); ok {
+			return append([]any{}, e.Nodes...)
+		}
+		return []any{}
+	}))
+	xe.method("GetAttribute(string name) string", f2(func(e *XElement, n string) string {
+		for _, a := range e.Attrs {
+			if qname(a.Prefix, a.Name.Local) == n {
+				return a.Value
+			}
+		}
+		return ""
+	}))
+	xe.method("GetElementsByTagName(string name) XmlNodeList", f2(func(e *XElement, n string) []any {
+		var out []any
+		for _, d := range e.descendants(false) {
+			if nameMatch(d, n) {
+				out = append(out, d)
+			}
+		}
+		return out
+	}))
+
+	xr := u.decl(xml+"XmlReader", tkClass, "")
+	xr.is = func(v any) bool { _, ok := v.(*xmlReader); return ok }
+	xr.smethod("Create(StringReader input) XmlReader", x1(func(f *frame, r *stringReader) *xmlReader {
+		if r == nil {
+			throw("ArgumentNullException", "Value cannot be null. (Parameter 'input')")
+		}
+		return newXMLReader(f, r.s[r.i:])
+	}))
+	xr.method("Read() bool", x1(func(f *frame, r *xmlReader) bool { f.stepN(1); return r.read() }))
+	xr.method("MoveToContent() XmlNodeType", f1(func(r *xmlReader) int64 {
+		if r.i < 0 {
+			r.read()
+		}
+		for ev := r.cur(); ev != nil && ev.kind == xntWhitespace; ev = r.cur() {
+			r.read()
+		}
+		if ev := r.cur(); ev != nil {
+			return ev.kind
+		}
+		return xntNone
+	}))
+	xr.prop("EOF bool", f1((*xmlReader).eof))
+	xr.prop("NodeType XmlNodeType", f1(func(r *xmlReader) int64 {
+		if ev := r.cur(); ev != nil {
+			return ev.kind
+		}
+		return xntNone
+	}))
+	xr.prop("Name string", f1(func(r *xmlReader) string {
+		if ev := r.cur(); ev != nil && ev.el != nil {
+			return qname(ev.el.Prefix, ev.el.Name.Local)
+		}
+		return ""
+	}))
+	xr.prop("LocalName string", f1(func(r *xmlReader) string {
+		if ev := r.cur(); ev != nil && ev.el != nil {
+			return ev.el.Name.Local
+		}
+		return ""
+	}))
+	xr.prop("Value string", f1(func(r *xmlReader) string {
+		if ev := r.cur(); ev != nil {
+			return ev.text
+		}
+		return ""
+	}))
+	xr.prop("Depth int", f1(func(r *xmlReader) int32 {
+		if ev := r.cur(); ev != nil {
+			return int32(ev.depth)
+		}
+		return 0
+	}))
+	xr.prop("IsEmptyElement bool", f1(func(r *xmlReader) bool {
+		ev := r.cur()
+		return ev != nil && ev.kind == xntElement && ev.empty
+	}))
+	xr.method("GetAttribute(string name) string", f2(func(r *xmlReader, n string) string {
+		if ev := r.cur(); ev != nil && ev.el != nil {
+			for _, a := range ev.el.Attrs {
+				if qname(a.Prefix, a.Name.Local) == n {
+					return a.Value
+				}
+			}
+		}
+		return nullStr
+	}))
+	xr.method("ReadElementContentAsString() string", f1(func(r *xmlReader) string {
+		ev := r.cur()
+		if ev == nil || ev.kind != xntElement {
+			throw("XmlException", "ReadElementContentAsString method is not supported on node type %d.", r.cur().kind)
+		}
+		s := ev.el.value()
+		r.skipSubtree()
+		return s
+	}))
+	xr.method("Skip() void", v1((*xmlReader).skipSubtree))
+	xr.method("Dispose() void", v1(func(*xmlReader) {}))
+	xr.method("Close() void", v1(func(*xmlReader) {}))
+}
+
+// xmlAdd is XContainer.Add(content).
+func xmlAdd(e *XElement, c any) {
+	switch x := c.(type) {
+	case nil:
+	case *XElement:
+		if x.parent != nil {
+			x = x.clone()
+		}
+		x.parent = e
+		e.Nodes = append(e.Nodes, x)
+	case *XAttribute:
+		e.Attrs = append(e.Attrs, &XAttribute{Name: x.Name, Prefix: x.Prefix, Value: x.Value, parent: e})
+	case *XText:
+		e.Nodes = append(e.Nodes, &XText{Value: x.Value, parent: e})
+	case string:
+		e.Nodes = append(e.Nodes, &XText{Value: x, parent: e})
+	case []any:
+		for _, v := range x {
+			xmlAdd(e, v)
+		}
+	default:
+		if isIterable(c) {
+			iterate(nil, c, func(v any) bool { xmlAdd(e, v); return true })
+			return
+		}
+		e.Nodes = append(e.Nodes, &XText{Value: toStringAny(c), parent: e})
+	}
 }

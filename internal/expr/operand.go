@@ -36,6 +36,11 @@ type operand struct {
 
 	// lamc is a compiled lambda argument.
 	lamc *lambdaCode
+
+	// ctxPath names a fixed path from the context object ("context.Variables",
+	// "context.Request.Headers"), so that hot library calls can read the
+	// exchange directly instead of through a chain of property closures.
+	ctxPath string
 }
 
 // kNull is the constant value of the null literal.
