@@ -49,6 +49,16 @@
 //	      requestsPerSecond: 20
 //	      concurrent: 5
 //	  workloads: []
+//	  # The token service: registered applications and their credentials, the
+//	  # signing key rotation schedule, and insecure issuers for test networks;
+//	  # config_tokenservice.go documents every key. Resources also take
+//	  # tokenProfile (native) and signingAlgorithm (ES256).
+//	  applications: []
+//	  keys:
+//	    rotationPeriod: 168h
+//	    prepublish: 56h
+//	    automatic: true
+//	  allowInsecureIssuer: false
 //	listeners:
 //	  gateway: ":8080"           # data plane, host:port. Default ":8080"
 //	  identity: "127.0.0.1:8081" # discovery, JWKS and token endpoints. Default "127.0.0.1:8081"
@@ -145,6 +155,14 @@ type Identity struct {
 	Endpoints ManagedIdentityEndpoints
 	// Workloads are the registration entries of attested callers, in file order.
 	Workloads []Workload
+	// Applications are the registered applications of the token service, in
+	// file order (see config_tokenservice.go).
+	Applications []Application
+	// Keys is the signing key rotation schedule.
+	Keys KeyRotation
+	// AllowInsecureIssuer permits an http:// issuer, and http:// federated
+	// issuers, on hosts other than loopback.
+	AllowInsecureIssuer bool
 }
 
 // UserAssignedIdentity is one user-assigned managed identity.
@@ -161,8 +179,12 @@ type Resource struct {
 	ID string
 	// Roles are the app roles the resource defines.
 	Roles []string
-	// Assignments grant roles to identities, in file order.
+	// Assignments grant roles to identities (and applications), in file order.
 	Assignments []Assignment
+	// TokenProfile is TokenProfileNative, TokenProfileEntraV1 or TokenProfileEntraV2.
+	TokenProfile string
+	// SigningAlgorithm is SigningES256 or SigningRS256.
+	SigningAlgorithm string
 }
 
 // Assignment grants app roles on a resource to one identity.
@@ -220,6 +242,7 @@ func Default() *Config {
 		Store:     Store{Type: DefaultStoreType, Redis: Redis{Address: DefaultRedisAddress}},
 	}
 	defaultIdentityPlane(&c.Identity)
+	defaultTokenService(&c.Identity)
 	return c
 }
 

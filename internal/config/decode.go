@@ -28,6 +28,7 @@ type decoder struct {
 	errs      ErrorList
 	refs      refs
 	plane     identityPlaneRefs
+	tokens    tokenServiceRefs
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -69,6 +70,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 	d.decodeConfig(root, c)
 	d.crossCheck(c)
 	d.checkIdentityPlane(c)
+	d.checkTokenService(c)
 	slices.SortStableFunc(d.errs, func(a, b *Error) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line
@@ -445,6 +447,9 @@ func (d *decoder) decodeIdentity(n *yaml.Node, id *Identity, r *refs) {
 		{"sources", func(k, v *yaml.Node) { d.decodeSources(v, id) }},
 		{"managedIdentityEndpoints", func(k, v *yaml.Node) { d.decodeEndpoints(v, &id.Endpoints) }},
 		{"workloads", func(k, v *yaml.Node) { d.decodeWorkloads(v, id) }},
+		{"applications", func(k, v *yaml.Node) { d.decodeApplications(v, id) }},
+		{"keys", func(k, v *yaml.Node) { d.decodeKeyRotation(v, &id.Keys) }},
+		{"allowInsecureIssuer", d.boolean("identity.allowInsecureIssuer", &id.AllowInsecureIssuer)},
 	})
 }
 
@@ -454,6 +459,7 @@ func (d *decoder) decodeResource(item *yaml.Node, path string, id *Identity, r *
 		return
 	}
 	var res Resource
+	defaultResourceToken(&res)
 	var rr resourceRefs
 	d.mapping(item, path, []field{
 		{"id", func(k, v *yaml.Node) {
@@ -502,6 +508,8 @@ func (d *decoder) decodeResource(item *yaml.Node, path string, id *Identity, r *
 				rr.assignments = append(rr.assignments, assignmentRefs{key: key, roles: roles})
 			}
 		}},
+		{"tokenProfile", d.oneOf(path+".tokenProfile", &res.TokenProfile, TokenProfileNative, TokenProfileEntraV1, TokenProfileEntraV2)},
+		{"signingAlgorithm", d.oneOf(path+".signingAlgorithm", &res.SigningAlgorithm, SigningES256, SigningRS256)},
 	})
 	if item.Kind != yaml.MappingNode {
 		return
@@ -702,6 +710,9 @@ func (d *decoder) crossCheck(c *Config) {
 	known := []string{SystemIdentity}
 	for _, u := range c.Identity.UserAssignedIdentities {
 		known = append(known, u.Name)
+	}
+	for _, a := range c.Identity.Applications {
+		known = append(known, a.Name)
 	}
 
 	ids := map[string]*yaml.Node{}

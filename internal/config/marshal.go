@@ -27,10 +27,12 @@ func (c *Config) Marshal() ([]byte, error) {
 			for _, a := range r.Assignments {
 				asg.Content = append(asg.Content, str(a.Identity), flowStrings(a.Roles))
 			}
-			return mapNode("id", str(r.ID), "roles", flowStrings(r.Roles), "assignments", asg)
+			return mapNode("id", str(r.ID), "roles", flowStrings(r.Roles), "assignments", asg,
+				"tokenProfile", str(r.TokenProfile), "signingAlgorithm", str(r.SigningAlgorithm))
 		}),
 	)
 	id.Content = append(id.Content, mapNode(marshalIdentityPlane(&c.Identity)...).Content...)
+	id.Content = append(id.Content, mapNode(marshalTokenService(&c.Identity)...).Content...)
 	root := mapNode(
 		"identity", id,
 		"listeners", mapNode(
