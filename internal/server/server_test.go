@@ -22,6 +22,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/server"
 )
 
@@ -201,14 +202,17 @@ paths:
       operationId: get-order
       responses: {"200": {description: ok}}
 `,
-		"apis/orders/policy.xml":                                policy(`<authentication-managed-identity resource="api://orders/" />`, ""),
-		"apis/reports/apiInformation.json":                      api("reports", true),
-		"apis/reports/policy.xml":                               policy(`<authentication-managed-identity resource="api://orders" client-id="`+reportingClientID+`" />`, ""),
-		"apis/unknown/apiInformation.json":                      api("unknown", false),
-		"apis/unknown/policy.xml":                               policy(`<authentication-managed-identity resource="api://not-registered" />`, `<set-header name="X-On-Error" exists-action="override"><value>ran</value></set-header>`),
-		"apis/lenient/apiInformation.json":                      api("lenient", false),
-		"apis/lenient/policy.xml":                               policy(`<authentication-managed-identity resource="api://not-registered" ignore-error="true" />`, ""),
-		"apis/other/apiInformation.json":                        api("other", true),
+		"apis/orders/policy.xml":           policy(`<authentication-managed-identity resource="api://orders/" />`, ""),
+		"apis/reports/apiInformation.json": api("reports", true),
+		"apis/reports/policy.xml":          policy(`<authentication-managed-identity resource="api://orders" client-id="`+reportingClientID+`" />`, ""),
+		"apis/unknown/apiInformation.json": api("unknown", false),
+		"apis/unknown/policy.xml":          policy(`<authentication-managed-identity resource="api://not-registered" />`, `<set-header name="X-On-Error" exists-action="override"><value>ran</value></set-header>`),
+		"apis/lenient/apiInformation.json": api("lenient", false),
+		"apis/lenient/policy.xml":          policy(`<authentication-managed-identity resource="api://not-registered" ignore-error="true" />`, ""),
+		"apis/other/apiInformation.json":   api("other", true),
+		"apis/pattern/apiInformation.json": api("pattern", false),
+		"apis/pattern/policy.xml": policy(`<authentication-managed-identity resource="api://orders" output-token-variable-name="msi-access-token" ignore-error="false" />
+			<set-header name="Authorization" exists-action="override"><value>@("Bearer " + (string)context.Variables["msi-access-token"])</value></set-header>`, ""),
 		"products/shop/productInformation.json":                 `{"properties":{"displayName":"Shop","state":"published","subscriptionRequired":true}}`,
 		"products/shop/apis/orders/productApiInformation.json":  `{}`,
 		"products/shop/apis/reports/productApiInformation.json": `{}`,
@@ -233,6 +237,7 @@ func start(t *testing.T, configDir, stateDir string, backend *verifyingBackend) 
 		ConfigDir: configDir, StateDir: stateDir,
 		Listen: "127.0.0.1:0", IdentityListen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Expr:   policies.Expressions,
 	})
 	if err != nil {
 		cancel()
@@ -330,6 +335,17 @@ func TestManagedIdentityEndToEnd(t *testing.T) {
 		roles := fmt.Sprint(got.Claims["roles"])
 		if !strings.Contains(roles, "Orders.Read") || !strings.Contains(roles, "Orders.Write") {
 			t.Errorf("roles = %s", roles)
+		}
+	})
+
+	t.Run("token in a variable, header set by an expression", func(t *testing.T) {
+		status, _, body := e.get(t, "/pattern/x", nil)
+		if status != 200 {
+			t.Fatalf("status %d, body %s", status, body)
+		}
+		got := backend.last(t)
+		if got.Err != "" || got.Claims == nil || got.Claims["oid"] != sys.ObjectID {
+			t.Errorf("backend verification: %q, claims %v", got.Err, got.Claims)
 		}
 	})
 
