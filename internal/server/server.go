@@ -93,7 +93,11 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if issuer == "" {
 		issuer = "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
 	}
-	s.idp, err = idp.New(ctx, idpConfig(cfg, issuer), s.state, idp.WithLogger(s.log))
+	idpCfg := idpConfig(cfg, issuer)
+	if err := addTokenService(cfg, &idpCfg); err != nil {
+		return fail(err)
+	}
+	s.idp, err = idp.New(ctx, idpCfg, s.state, idp.WithLogger(s.log))
 	if err != nil {
 		return fail(err)
 	}
@@ -201,6 +205,11 @@ func (s *Server) Snapshot() *gateway.Snapshot { return s.handler.Snapshot() }
 // letting requests in flight finish for up to 10 seconds.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 2+len(s.plane.servers))
+	// The signing keys: rotation schedule, and changes by other instances or
+	// lastmile keys, picked up every idp.KeyReloadInterval.
+	keysCtx, stopKeys := context.WithCancel(ctx)
+	defer stopKeys()
+	go s.idp.Run(keysCtx)
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
 	s.serveIdentityPlane(errc)
@@ -225,10 +234,16 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // Reload rebuilds the snapshot from the configuration folder and swaps it in. On
 // any error the running snapshot stays and the error is returned. The identity
-// provider's settings (lastmile.yaml's identity section) are read at start only.
+// provider's settings (lastmile.yaml's identity section) are read at start only;
+// its signing keys are read again if the key file changed (lastmile keys).
 func (s *Server) Reload(ctx context.Context) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	if changed, err := s.idp.ReloadKeys(); err != nil {
+		s.log.Error("reading the signing keys failed; still using the keys read before", "error", err)
+	} else if changed {
+		s.log.Info("signing keys reloaded")
+	}
 	snap, err := s.builder.Build(ctx)
 	if err != nil {
 		return err
