@@ -208,8 +208,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	// The signing keys: rotation schedule, and changes by other instances or
 	// lastmile keys, picked up every idp.KeyReloadInterval.
 	keysCtx, stopKeys := context.WithCancel(ctx)
-	defer stopKeys()
-	go s.idp.Run(keysCtx)
+	keysDone := make(chan struct{})
+	go func() { s.idp.Run(keysCtx); close(keysDone) }()
+	defer func() { stopKeys(); <-keysDone }()
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
 	s.serveIdentityPlane(errc)
