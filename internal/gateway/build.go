@@ -282,7 +282,7 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 		return a.version != (versioning{}) && b.version == (versioning{})
 	})
 	if httpsOnly > 0 {
-		log.Info("APIs that allow only https are served over plain http too, because lastmile terminates TLS in front of it or not at all", "apis", httpsOnly)
+		log.Info("lastmile listens on plain HTTP (terminate TLS in front of it), so APIs that allow only https are served over http too", "apis", httpsOnly)
 	}
 
 	if validateOnly {
