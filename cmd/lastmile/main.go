@@ -8,6 +8,8 @@
 //	lastmile subscriptions        list subscription keys
 //	lastmile identity env         print the managed identity variables for local workloads
 //	lastmile token --resource R   get a token from the running lastmile and print its claims
+//	lastmile keys list|rotate|... the identity provider's signing keys: list, rotate, revoke
+//	lastmile secret new|hash      client secrets for registered applications
 //	lastmile version              print the version
 package main
 
@@ -41,6 +43,8 @@ Usage:
   lastmile subscriptions --config DIR [--state DIR]
   lastmile identity env [--state DIR]
   lastmile token --resource R [--client-id C] [--raw] [--state DIR]
+  lastmile keys list|jwks|prepare|rotate|revoke [--state DIR] [--config DIR]
+  lastmile secret new|hash
   lastmile version
 
 Run "lastmile COMMAND -h" for a command's flags.
@@ -67,6 +71,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = cmdIdentity(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		err = cmdToken(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		err = cmdKeys(ctx, rest, getenv, stdout, stderr)
+	case "secret":
+		err = cmdSecret(ctx, rest, getenv, os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "lastmile %s\n", buildVersion())
 		return 0
