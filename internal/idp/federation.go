@@ -159,8 +159,11 @@ func (r *remoteKeys) keys(ctx context.Context, f *fetcher, kid string, now time.
 	if keys, ok := r.fresh(kid, now); ok { // another request fetched meanwhile
 		return keys, nil
 	}
+	// At most one attempt every jwksRefetchEvery, whether the last one failed
+	// or found no such kid: neither tokens with made-up kids nor an issuer that
+	// is down can make every request wait for a fetch.
 	r.mu.Lock()
-	tooSoon := now.Sub(r.tried) < jwksRefetchEvery && r.cached != nil
+	tooSoon := !r.tried.IsZero() && now.Sub(r.tried) < jwksRefetchEvery
 	r.mu.Unlock()
 	if !tooSoon {
 		r.fetch(ctx, f, now)

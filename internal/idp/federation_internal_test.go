@@ -156,3 +156,28 @@ func TestFileKeysReread(t *testing.T) {
 		t.Errorf("broken rewrite: %v %v, want the last good keys", kids(keys), err)
 	}
 }
+
+// TestRemoteKeysUnreachable checks that an issuer that is down is asked at most
+// once every 30 seconds, however many tokens arrive.
+func TestRemoteKeysUnreachable(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	r := &remoteKeys{issuer: srv.URL}
+	f := &fetcher{}
+	t0 := time.Now()
+	for i := range 20 {
+		if _, err := r.keys(context.Background(), f, "k", t0.Add(time.Duration(i)*time.Second)); err == nil {
+			t.Fatal("keys from an issuer that is down")
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("%d requests to a down issuer in 20 seconds, want 1", n)
+	}
+	if _, err := r.keys(context.Background(), f, "k", t0.Add(31*time.Second)); err == nil || hits.Load() != 2 {
+		t.Errorf("after 30 seconds: %v, %d requests; want a second attempt", err, hits.Load())
+	}
+}
