@@ -355,6 +355,9 @@ func (c *checker) describeTo(b *strings.Builder, n Node) {
 			b.WriteByte('.')
 		}
 		b.WriteString(n.Name)
+		if len(n.TypeArgs) > 0 {
+			prTypeArgs(b, n.TypeArgs)
+		}
 	case *Index:
 		c.describeTo(b, n.X)
 		b.WriteByte('[')

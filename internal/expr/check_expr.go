@@ -188,7 +188,7 @@ func (c *checker) checkLiteral(n *Literal) *operand {
 	case LitNull:
 		return &operand{t: tNull, n: n, k: kNull, o: func(*frame) any { return nil }}
 	case LitDefault:
-		return &operand{t: tNull, n: n, k: kNull, o: func(*frame) any { return nil }}
+		return &operand{t: tDefault, n: n, k: kNull, o: func(*frame) any { return nil }}
 	case LitBool:
 		return c.constOperand(tBool, n, n.Bool)
 	case LitString:
@@ -449,7 +449,7 @@ func (c *checker) convCost(op *operand, t *Type) int {
 	case from.kind == tkLambda:
 		return -1
 	case from.kind == tkNull:
-		if t.isRef() || t.kind == tkNullable {
+		if t.isRef() || t.kind == tkNullable || from == tDefault && t.kind != tkVoid {
 			return 1
 		}
 		return -1
@@ -672,6 +672,9 @@ func (c *checker) conv(op *operand, t *Type, explicit bool) *operand {
 	if from.kind == tkNull {
 		if t.isRef() || t.kind == tkNullable {
 			return c.constOperand(t, n, kNull)
+		}
+		if from == tDefault && t.kind != tkVoid {
+			return c.zeroOf(t, n)
 		}
 		return nil
 	}

@@ -150,6 +150,9 @@ func (c *checker) checkIs(n *Is) *operand {
 func (c *checker) checkPattern(p Pattern, subj *operand) fnB {
 	switch p := p.(type) {
 	case *TypePattern:
+		if p.Type == nil && p.Name == "_" { // discard
+			return func(*frame) bool { return true }
+		}
 		if p.Type == nil { // var x
 			l := c.declare(p.Name, subj.t, p.Pos(), p)
 			st := c.storeLocal(l, subj)
@@ -353,6 +356,7 @@ func (c *checker) checkNew(n *New) *operand {
 		return errOp(n)
 	}
 	var obj *operand
+	d := c.defOf(t)
 	switch {
 	case t.kind == tkNullable:
 		if len(n.Args) == 0 {
@@ -360,14 +364,10 @@ func (c *checker) checkNew(n *New) *operand {
 		} else {
 			obj = c.convert(c.checkExpr(n.Args[0].X), t, false)
 		}
-	case t.def == nil || len(t.def.ctors) == 0:
+	case d == nil || len(d.ctors) == 0:
 		if t.value && len(n.Args) == 0 {
 			obj = c.zeroOf(t, n)
 			break
-		}
-		if t.kind == tkPrim && t == tString {
-			c.errorf(n, "use a string literal or new string(char, count)")
-			return errOp(n)
 		}
 		c.errorf(n, "cannot create an instance of %s", t.Name)
 		c.checkArgsForErrors(n.Args)
@@ -375,7 +375,7 @@ func (c *checker) checkNew(n *New) *operand {
 	default:
 		if t.value && len(n.Args) == 0 {
 			hasDefault := false
-			for _, m := range t.def.ctors {
+			for _, m := range d.ctors {
 				if len(m.params) == 0 {
 					hasDefault = true
 				}
@@ -385,7 +385,7 @@ func (c *checker) checkNew(n *New) *operand {
 				break
 			}
 		}
-		obj = c.resolveCall(t.def.ctors, t, nil, n.Args, n, nil, "")
+		obj = c.resolveCall(d.ctors, t, nil, n.Args, n, nil, "")
 	}
 	if n.Init == nil || obj.t.isError() {
 		return obj

@@ -170,11 +170,12 @@ func formatShortest(v float64, bits, threshold int) string {
 		return "0"
 	}
 	e := strconv.FormatFloat(v, 'e', -1, bits)
-	return sciToDotnet(e, threshold, -5)
+	return sciToDotnet(e, threshold, -4)
 }
 
 // sciToDotnet rewrites Go's "-d.ddde+XX" as .NET's general format: fixed notation
-// when lo <= exponent < hi, else "d.dddE+XX" with at least two exponent digits.
+// when lo <= exponent < hi (.NET: "greater than -5 and less than the precision"),
+// else "d.dddE+XX" with at least two exponent digits.
 func sciToDotnet(e string, hi, lo int) string {
 	neg := strings.HasPrefix(e, "-")
 	if neg {
@@ -339,7 +340,7 @@ func formatFloat(v float64, bits int, format string) (string, string) {
 			return formatDouble(v), ""
 		}
 		e := strconv.FormatFloat(v, 'e', prec-1, 64)
-		s := sciToDotnet(e, prec, -5)
+		s := sciToDotnet(e, prec, -4)
 		if c == 'g' {
 			s = strings.Replace(s, "E", "e", 1)
 		}

@@ -220,10 +220,11 @@ func (c StringComparer) equal(x, y string) bool {
 }
 
 func (c StringComparer) compare(x, y string) int {
+	cmp := int64(4)
 	if c.IgnoreCase {
-		return compareOrdinal(toUpperInvariant(x), toUpperInvariant(y))
+		cmp = 5
 	}
-	return compareOrdinal(x, y)
+	return compareNullable(x, y, cmp)
 }
 
 func (c StringComparer) hash(s string) int32 {

@@ -135,13 +135,9 @@ func parseBool(s string) (bool, bool) {
 func declIntegral(u *universe, name, kw string, bits int, unsigned bool, t *Type) {
 	d := u.decl("System."+name, tkStruct, "")
 	d.is = func(v any) bool { return toBoolTest(v, t) }
-	lo, hi := intRange(t.num)
-	if t.num == nkULong {
-		d.konst("MaxValue", kw, int64(-1))
-	} else {
-		d.konst("MaxValue", kw, int64(hi))
-	}
-	d.konst("MinValue", kw, int64(lo))
+	lo, hi := intLimits(t.num)
+	d.konst("MaxValue", kw, hi)
+	d.konst("MinValue", kw, lo)
 	sig := func(s string) string { return strings.ReplaceAll(s, "T", kw) }
 	typeName := "System." + name
 	if t.rep == repI32 {
@@ -196,6 +192,28 @@ func declIntegral(u *universe, name, kw string, bits int, unsigned bool, t *Type
 	d.method("ToString(IFormatProvider provider) string", func(c *checker, cs *site, args []*operand) *operand {
 		return &operand{t: tString, n: cs.n, s: c.toStr(args[0])}
 	})
+}
+
+// intLimits returns MinValue and MaxValue of an integral type (ulong's maximum as
+// its bits).
+func intLimits(k numKind) (int64, int64) {
+	switch k {
+	case nkSByte:
+		return math.MinInt8, math.MaxInt8
+	case nkByte:
+		return 0, math.MaxUint8
+	case nkShort:
+		return math.MinInt16, math.MaxInt16
+	case nkUShort:
+		return 0, math.MaxUint16
+	case nkInt:
+		return math.MinInt32, math.MaxInt32
+	case nkUInt:
+		return 0, math.MaxUint32
+	case nkULong:
+		return 0, -1
+	}
+	return math.MinInt64, math.MaxInt64
 }
 
 func toBoolTest(v any, t *Type) bool {

@@ -415,12 +415,7 @@ func declString(u *universe) {
 		return s == v
 	}))
 	d.method("Equals(object obj) bool", f2(func(s string, o any) bool { v, ok := o.(string); return ok && v == s }))
-	d.method("CompareTo(string strB) int", f2(func(s, v string) int32 {
-		if isNull(v) {
-			return 1
-		}
-		return int32(compareOrdinal(s, v))
-	}))
+	d.method("CompareTo(string strB) int", f2(func(s, v string) int32 { return int32(compareNullable(s, v, 0)) }))
 	d.method("IndexOf(string value) int", f2(func(s, v string) int32 { return indexOfStr(s, v, 0, 4) }))
 	d.method("IndexOf(string value, StringComparison comparisonType) int", f3(func(s, v string, cmp int64) int32 { return indexOfStr(s, v, 0, cmp) }))
 	d.method("IndexOf(string value, int startIndex) int", f3(func(s, v string, i int32) int32 { return indexOfStr(s, v, int(i), 4) }))
@@ -531,12 +526,17 @@ func declString(u *universe) {
 		}
 		return a == b
 	}))
-	d.smethod("Compare(string strA, string strB) int", f2(func(a, b string) int32 { return int32(compareNullable(a, b, false)) }))
-	d.smethod("Compare(string strA, string strB, bool ignoreCase) int", f3(func(a, b string, ic bool) int32 { return int32(compareNullable(a, b, ic)) }))
-	d.smethod("Compare(string strA, string strB, StringComparison comparisonType) int", f3(func(a, b string, cmp int64) int32 {
-		return int32(compareNullable(a, b, ignoreCase(cmp)))
+	d.smethod("Compare(string strA, string strB) int", f2(func(a, b string) int32 { return int32(compareNullable(a, b, 0)) }))
+	d.smethod("Compare(string strA, string strB, bool ignoreCase) int", f3(func(a, b string, ic bool) int32 {
+		if ic {
+			return int32(compareNullable(a, b, 1))
+		}
+		return int32(compareNullable(a, b, 0))
 	}))
-	d.smethod("CompareOrdinal(string strA, string strB) int", f2(func(a, b string) int32 { return int32(compareNullable(a, b, false)) }))
+	d.smethod("Compare(string strA, string strB, StringComparison comparisonType) int", f3(func(a, b string, cmp int64) int32 {
+		return int32(compareNullable(a, b, cmp))
+	}))
+	d.smethod("CompareOrdinal(string strA, string strB) int", f2(func(a, b string) int32 { return int32(compareNullable(a, b, 4)) }))
 	d.smethod("Concat(string str0, string str1) string", x2(func(f *frame, a, b string) string { f.alloc(len(a) + len(b)); return a + b }))
 	d.smethod("Concat(string str0, string str1, string str2) string", x3(func(f *frame, a, b, c string) string {
 		f.alloc(len(a) + len(b) + len(c))
@@ -619,7 +619,11 @@ func declString(u *universe) {
 // cultureInfo is CultureInfo: every culture formats as the invariant culture.
 type cultureInfo struct{}
 
-func compareNullable(a, b string, ic bool) int {
+// compareNullable is string.Compare: null sorts first; cmp is a
+// StringComparison. Culture comparisons order letters without regard to case
+// first (invariant culture); ordinal ones return the difference of the first
+// differing UTF-16 code units, as .NET's CompareOrdinal does.
+func compareNullable(a, b string, cmp int64) int {
 	switch {
 	case isNull(a) && isNull(b):
 		return 0
@@ -628,10 +632,22 @@ func compareNullable(a, b string, ic bool) int {
 	case isNull(b):
 		return 1
 	}
-	if ic {
-		return compareOrdinal(strings.ToUpper(a), strings.ToUpper(b))
+	if cmp < 4 {
+		if ignoreCase(cmp) {
+			return cultureCompare(strings.ToLower(a), strings.ToLower(b))
+		}
+		return cultureCompare(a, b)
 	}
-	return compareOrdinal(a, b)
+	if ignoreCase(cmp) {
+		a, b = strings.ToUpper(a), strings.ToUpper(b)
+	}
+	ua, ub := toUTF16(a), toUTF16(b)
+	for i := 0; i < len(ua) && i < len(ub); i++ {
+		if ua[i] != ub[i] {
+			return int(ua[i]) - int(ub[i])
+		}
+	}
+	return len(ua) - len(ub)
 }
 
 func countArg(n int32) int {

@@ -786,7 +786,7 @@ func (p *parser) parseTypeOpt(allowNullable bool) *TypeExpr {
 		return nil
 	}
 	for {
-		if allowNullable && p.at("?") && !p.startsExpr(p.peek(1)) {
+		if allowNullable && p.at("?") && (!p.startsExpr(p.peek(1)) || p.declaresAfterNullable()) {
 			typ.Nullable = true
 			typ.end = p.advance().end
 			continue
@@ -804,6 +804,16 @@ func (p *parser) parseTypeOpt(allowNullable bool) *TypeExpr {
 		break
 	}
 	return typ
+}
+
+// declaresAfterNullable reports `T? name =`, `T? name;` and similar: the '?' at
+// the current token is a nullable mark, not a conditional.
+func (p *parser) declaresAfterNullable() bool {
+	n, m := p.peek(1), p.peek(2)
+	if n.kind != tokIdent || p.isKeyword(n) {
+		return false
+	}
+	return m.is("=") || m.is(";") || m.is(",") || m.is(")") || (m.kind == tokIdent && (m.val == "in" || m.val == "when"))
 }
 
 // startsExpr reports whether t can start an expression; after `T?` it means the '?'
@@ -864,7 +874,7 @@ func (p *parser) tryTypeArgs() ([]*TypeExpr, bool) {
 	case n.kind == tokEOF:
 	case n.kind == tokPunct:
 		switch n.text {
-		case "(", ")", "]", "}", ":", ";", ",", ".", "?", "==", "!=", "|", "^", "&&", "||", "&", "[", "?.", "=>", ">", "=":
+		case "(", ")", "]", "}", ":", ";", ",", ".", "?", "==", "!=", "|", "^", "&&", "||", "&", "[", "?.", "=>", ">", "=", "{":
 		default:
 			p.p = save
 			return nil, false
@@ -1139,6 +1149,10 @@ func (p *parser) parsePatternUnary() Pattern {
 		p.advance()
 		n := p.advance()
 		return &TypePattern{span: span{t.pos, n.end}, Name: n.val}
+	}
+	if t.kind == tokIdent && t.val == "_" && !t.verbatim {
+		p.advance()
+		return &TypePattern{span: span{t.pos, t.end}, Name: "_"}
 	}
 	// a type (optionally followed by a designation) or a constant
 	if t.kind == tokIdent && !(p.atKw("null") || p.atKw("true") || p.atKw("false") || p.atKw("default") || p.atKw("typeof") || p.atKw("nameof")) {

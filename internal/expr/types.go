@@ -125,6 +125,8 @@ var (
 	tObject  = &Type{Name: "object", rep: repAny}
 	tVoid    = &Type{Name: "void", kind: tkVoid, rep: repVoid}
 	tNull    = &Type{Name: "null", kind: tkNull, rep: repAny}
+	// tDefault is the type of the target-typed `default` literal.
+	tDefault = &Type{Name: "default", kind: tkNull, rep: repAny}
 	tErr     = &Type{Name: "?", kind: tkError, rep: repAny}
 	tLambda  = &Type{Name: "lambda expression", kind: tkLambda, rep: repAny}
 )
