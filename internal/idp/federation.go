@@ -321,7 +321,6 @@ func get(ctx context.Context, client *http.Client, url string) ([]byte, http.Hea
 // anywhere).
 type fetcher struct {
 	allowInsecure bool
-	base          http.RoundTripper // nil: a clone of http.DefaultTransport
 	mu            sync.Mutex
 	clients       map[*x509.CertPool]*http.Client
 }
@@ -335,17 +334,11 @@ func (f *fetcher) client(roots *x509.CertPool) *http.Client {
 	if f.clients == nil {
 		f.clients = map[*x509.CertPool]*http.Client{}
 	}
-	var rt http.RoundTripper
-	if f.base != nil {
-		rt = f.base
-	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-		t.ResponseHeaderTimeout = fetchTimeout
-		rt = t
-	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	t.ResponseHeaderTimeout = fetchTimeout
 	c := &http.Client{
-		Transport: rt,
+		Transport: t,
 		Timeout:   fetchTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return errors.New("redirects are not followed when fetching keys")

@@ -31,7 +31,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/identity"
@@ -65,8 +64,7 @@ type Provider struct {
 type Option func(*options)
 
 type options struct {
-	log       *slog.Logger
-	transport http.RoundTripper
+	log *slog.Logger
 }
 
 // WithLogger sets where the provider reports identities and keys it creates,
@@ -78,12 +76,6 @@ func WithLogger(l *slog.Logger) Option {
 			o.log = l
 		}
 	}
-}
-
-// WithTransport sets the HTTP transport used to fetch federated issuers' keys,
-// instead of one per FederatedCredential.RootCAs.
-func WithTransport(rt http.RoundTripper) Option {
-	return func(o *options) { o.transport = rt }
 }
 
 // New validates cfg and starts the identity provider on the state directory. On
@@ -135,7 +127,7 @@ func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (
 		keys:       keys,
 		replay:     newReplayCache(defaultReplayCacheSize),
 		secrets:    newSecretCache(2),
-		fetch:      &fetcher{allowInsecure: c.allowInsecureIssuer, base: o.transport},
+		fetch:      &fetcher{allowInsecure: c.allowInsecureIssuer},
 	}
 	for _, id := range ids {
 		p.byClientID[id.clientID] = id
