@@ -1436,13 +1436,13 @@ func convertJValue(jv *JValue, u *Type) (res any, errMsg string) {
 			if bi, ok := jv.V.(*big.Int); ok {
 				f, _ = new(big.Float).SetInt(bi).Float64()
 				if u.isIntegral() {
-					return nil, "Value was either too large or too small for " + clrName(u) + "."
+					return nil, overflowMsg(clrName(u))
 				}
 			} else if u.isIntegral() {
 				lo, hi := intRange(u.num)
 				x := jv.V.(int64)
 				if u.num != nkULong && u.num != nkLong && (float64(x) < lo || float64(x) > hi) {
-					return nil, "Value was either too large or too small for " + clrName(u) + "."
+					return nil, overflowMsg(clrName(u))
 				}
 				return boxedNum(u, x), ""
 			} else {
@@ -1467,7 +1467,7 @@ func convertJValue(jv *JValue, u *Type) (res any, errMsg string) {
 			lo, hi := intRange(u.num)
 			r := math.RoundToEven(f)
 			if math.IsNaN(r) || r < lo || r > hi {
-				return nil, "Value was either too large or too small for " + clrName(u) + "."
+				return nil, overflowMsg(clrName(u))
 			}
 			return boxedNum(u, int64(r)), ""
 		}

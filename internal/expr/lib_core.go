@@ -44,6 +44,7 @@ func declCore(u *universe) {
 		base := exceptionBase[name]
 		d := u.decl(ns+"."+name, tkClass, base)
 		typ := name
+		d.is = func(v any) bool { e, ok := v.(*exception); return ok && exceptionIs(e.typ, typ) }
 		d.ctor("()", f0(func() *exception {
 			return &exception{typ: typ, msg: "Exception of type 'System." + typ + "' was thrown.", pos: -1}
 		}))
@@ -62,6 +63,7 @@ func declCore(u *universe) {
 
 	// arrays
 	arr := u.decl("System.Array", tkClass, "")
+	arr.is = isArray
 	arr.prop("Length int", f1(func(a any) int32 { return int32(arrLen(a)) }))
 	arr.prop("LongLength long", f1(func(a any) int64 { return int64(arrLen(a)) }))
 	arr.smethod("Copy(Array sourceArray, int sourceIndex, Array destinationArray, int destinationIndex, int length) void",

@@ -70,9 +70,23 @@ func parseIntOrThrow(s string, bits int, unsigned bool, typeName string) int64 {
 	case "format":
 		throw("FormatException", fmtErr)
 	case "overflow":
-		throw("OverflowException", "Value was either too large or too small for %s", typeName)
+		throw("OverflowException", "%s", overflowMsg(typeName))
 	}
 	return v
+}
+
+// overflowMsg is .NET's OverflowException message for a conversion to typeName
+// ("System.Int32").
+func overflowMsg(typeName string) string {
+	what := map[string]string{
+		"System.Int32": "an Int32", "System.Int64": "an Int64", "System.Int16": "an Int16",
+		"System.Byte": "an unsigned byte", "System.SByte": "a signed byte", "System.UInt16": "a UInt16",
+		"System.UInt32": "a UInt32", "System.UInt64": "a UInt64", "System.Decimal": "a Decimal",
+	}[typeName]
+	if what == "" {
+		what = typeName
+	}
+	return "Value was either too large or too small for " + what + "."
 }
 
 // parseFloatStr parses like double.Parse with NumberStyles.Float |
@@ -138,12 +152,12 @@ func declIntegral(u *universe, name, kw string, bits int, unsigned bool, t *Type
 	lo, hi := intLimits(t.num)
 	d.konst("MaxValue", kw, hi)
 	d.konst("MinValue", kw, lo)
-	sig := func(s string) string { return strings.ReplaceAll(s, "T", kw) }
+	sig := func(s string) string { return strings.ReplaceAll(s, "$T", kw) }
 	typeName := "System." + name
 	if t.rep == repI32 {
-		d.smethod(sig("Parse(string s) T"), f1(func(s string) int32 { return int32(parseIntOrThrow(s, bits, unsigned, typeName)) }))
-		d.smethod(sig("Parse(string s, IFormatProvider provider) T"), f2(func(s string, _ any) int32 { return int32(parseIntOrThrow(s, bits, unsigned, typeName)) }))
-		d.smethod(sig("TryParse(string s, out T result) bool"), f2(func(s string, out *outRef) bool {
+		d.smethod(sig("Parse(string s) $T"), f1(func(s string) int32 { return int32(parseIntOrThrow(s, bits, unsigned, typeName)) }))
+		d.smethod(sig("Parse(string s, IFormatProvider provider) $T"), f2(func(s string, _ any) int32 { return int32(parseIntOrThrow(s, bits, unsigned, typeName)) }))
+		d.smethod(sig("TryParse(string s, out $T result) bool"), f2(func(s string, out *outRef) bool {
 			v, err := parseIntStr(s, bits, unsigned, typeName)
 			out.set(boxedNum(t, v))
 			if err != "" {
@@ -156,9 +170,9 @@ func declIntegral(u *universe, name, kw string, bits int, unsigned bool, t *Type
 		d.method("Equals("+kw+" obj) bool", f2(func(a, b int32) bool { return a == b }))
 		d.method("GetHashCode() int", f1(func(a int32) int32 { return a }))
 	} else {
-		d.smethod(sig("Parse(string s) T"), f1(func(s string) int64 { return parseIntOrThrow(s, bits, unsigned, typeName) }))
-		d.smethod(sig("Parse(string s, IFormatProvider provider) T"), f2(func(s string, _ any) int64 { return parseIntOrThrow(s, bits, unsigned, typeName) }))
-		d.smethod(sig("TryParse(string s, out T result) bool"), f2(func(s string, out *outRef) bool {
+		d.smethod(sig("Parse(string s) $T"), f1(func(s string) int64 { return parseIntOrThrow(s, bits, unsigned, typeName) }))
+		d.smethod(sig("Parse(string s, IFormatProvider provider) $T"), f2(func(s string, _ any) int64 { return parseIntOrThrow(s, bits, unsigned, typeName) }))
+		d.smethod(sig("TryParse(string s, out $T result) bool"), f2(func(s string, out *outRef) bool {
 			v, err := parseIntStr(s, bits, unsigned, typeName)
 			if err != "" {
 				v = 0
@@ -897,7 +911,7 @@ func convertToInt64(v any, lo, hi float64, typeName string) int64 {
 		case "format":
 			throw("FormatException", fmtErr)
 		case "overflow":
-			throw("OverflowException", "Value was either too large or too small for %s", typeName)
+			throw("OverflowException", "%s", overflowMsg(typeName))
 		}
 		r = p
 	case bool:
@@ -908,14 +922,14 @@ func convertToInt64(v any, lo, hi float64, typeName string) int64 {
 	case float64, float32:
 		fv := math.RoundToEven(toF64(x))
 		if math.IsNaN(fv) || fv < lo || fv > hi {
-			throw("OverflowException", "Value was either too large or too small for %s", typeName)
+			throw("OverflowException", "%s", overflowMsg(typeName))
 		}
 		return int64(fv)
 	case Char:
 		r = int64(x)
 	case uint64:
 		if x > math.MaxInt64 {
-			throw("OverflowException", "Value was either too large or too small for %s", typeName)
+			throw("OverflowException", "%s", overflowMsg(typeName))
 		}
 		r = int64(x)
 	case int32, int64, int, int8, uint8, int16, uint16, uint32:
@@ -926,7 +940,7 @@ func convertToInt64(v any, lo, hi float64, typeName string) int64 {
 		throw("InvalidCastException", "Unable to cast object of type '%s' to type 'System.IConvertible'", dotnetTypeName(v))
 	}
 	if float64(r) < lo || float64(r) > hi {
-		throw("OverflowException", "Value was either too large or too small for %s", typeName)
+		throw("OverflowException", "%s", overflowMsg(typeName))
 	}
 	return r
 }

@@ -678,6 +678,7 @@ func anysToStrings(vs []any) []string {
 
 func declChar(u *universe) {
 	d := u.decl("System.Char", tkStruct, "")
+	d.is = func(v any) bool { _, ok := v.(Char); return ok }
 	d.konst("MaxValue", "char", int64(0xFFFF))
 	d.konst("MinValue", "char", int64(0))
 	is := func(name string, fn func(rune) bool) {

@@ -213,7 +213,11 @@ func mkResult[R any](t *Type, n Node, fn func(*frame) R) *operand {
 		op.s = g
 		return op
 	case func(*frame) any:
-		op.o = normalizeAny(t, g)
+		if t.rep != repAny {
+			// an implementation that returns a boxed primitive
+			return fromAny(t, n, g)
+		}
+		op.o = g
 		return op
 	}
 	if t.rep != repAny {
@@ -237,11 +241,6 @@ func mkResult[R any](t *Type, n Node, fn func(*frame) R) *operand {
 	}
 	return op
 }
-
-// normalizeAny makes sure an `any` result of a primitive static type holds the
-// right Go type (a library returning `any` for a string must not return "" for
-// null, etc.). For object types it returns g unchanged.
-func normalizeAny(t *Type, g fnO) fnO { return g }
 
 // setCode stores typed code in op according to t's rep, from an any-typed
 // function. Used when unboxing.
