@@ -636,6 +636,28 @@ func (c *checker) methodCall(x *operand, fun *Member, n *Call) *operand {
 		return errOp(n)
 	}
 	desc := c.describe(fun.X)
+	// a base type's overloads apply when none of the derived type's does, as in C#
+	for cur := owner; len(methods) > 0 && cur != nil && cur.def != nil && cur.def.base != ""; {
+		bt := c.resolveType(mustType(cur.def.base), bindOf(cur))
+		if bt.isError() || bt.def == nil {
+			break
+		}
+		var more []*member
+		for _, m := range bt.def.inst[name] {
+			if m.kind == mMethod {
+				more = append(more, m)
+			}
+		}
+		if len(more) > 0 {
+			saveErrs := len(c.errs)
+			if r := c.tryResolve(methods, owner, x, n.Args, n, targs, desc, false); r != nil {
+				return r
+			}
+			c.errs = c.errs[:saveErrs]
+			methods, owner = more, bt
+		}
+		cur = bt
+	}
 	if len(methods) > 0 {
 		if len(exts) == 0 {
 			return c.resolveCall(methods, owner, x, n.Args, n, targs, desc)
