@@ -1185,6 +1185,7 @@ func (c *checker) matchLambda(cd *candidate, p *pspec, lam *Lambda) bool {
 		}
 		return true
 	}
+	c.infer(out, lc.result, cd.bind, cd.m.tparams)
 	want := c.resolveTypeOpt(out, cd.bind, false)
 	if want == nil {
 		return true

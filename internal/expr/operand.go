@@ -342,6 +342,16 @@ func toF64(v any) float64 {
 		return float64(x)
 	case uint32:
 		return float64(x)
+	case int8:
+		return float64(x)
+	case uint8:
+		return float64(x)
+	case int16:
+		return float64(x)
+	case uint16:
+		return float64(x)
+	case Char:
+		return float64(x)
 	}
 	return 0
 }
