@@ -112,8 +112,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		closeBodies(x)
 		return
 	}
+	h.logFailure(x)
 	writeResponse(w, r, x.Response, h.log)
 	closeBodies(x)
+}
+
+// logFailure reports a request that failed in a policy: server errors at Warn
+// (an operator must look), client errors at Debug. LastError messages are written
+// to be shown, so they carry no tokens or secrets.
+func (h *Handler) logFailure(x *exchange.Exchange) {
+	le := x.LastError
+	if le == nil || x.Response == nil {
+		return
+	}
+	level := slog.LevelDebug
+	if x.Response.StatusCode >= 500 {
+		level = slog.LevelWarn
+	}
+	h.log.Log(context.Background(), level, "request failed in a policy",
+		"request_id", x.RequestID, "api", x.API.ID, "operation", x.Operation.ID, "status", x.Response.StatusCode,
+		"source", le.Source, "reason", le.Reason, "message", le.Message, "section", le.Section, "path", le.Path)
 }
 
 func closeBodies(x *exchange.Exchange) {
