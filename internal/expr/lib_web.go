@@ -103,16 +103,53 @@ func (u *Uri) absoluteURI() string {
 	return strings.ToLower(u.u.Scheme) + "://" + u.authority() + u.path() + u.query() + frag
 }
 
-// String is Uri.ToString(): the canonical form, unescaped where that is safe.
+// String is Uri.ToString(): the canonical form with escapes of characters that
+// are not reserved decoded (%20 becomes a space, as in .NET), while escapes of
+// reserved characters and of '%' stay.
 func (u *Uri) String() string {
 	if !u.absolute {
 		return u.original
 	}
-	s := u.absoluteURI()
-	if us, err := url.PathUnescape(s); err == nil && utf8.ValidString(us) && !strings.ContainsAny(us, " %#?") {
-		return us
+	return unescapeUnreserved(u.absoluteURI())
+}
+
+func unescapeUnreserved(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] != '%' || i+2 >= len(s) || hexVal(s[i+1]) < 0 || hexVal(s[i+2]) < 0 {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		c := byte(hexVal(s[i+1])<<4 | hexVal(s[i+2]))
+		if c < 0x80 {
+			if strings.IndexByte(":/?#[]@!$&'()*+,;=%", c) >= 0 || c < 0x20 {
+				b.WriteString(s[i : i+3])
+			} else {
+				b.WriteByte(c)
+			}
+			i += 3
+			continue
+		}
+		// a UTF-8 sequence of escapes decodes to its character
+		var raw []byte
+		j := i
+		for j+2 < len(s)+1 && j+2 <= len(s)-1 && s[j] == '%' && hexVal(s[j+1]) >= 0 && hexVal(s[j+2]) >= 0 && len(raw) < 4 {
+			raw = append(raw, byte(hexVal(s[j+1])<<4|hexVal(s[j+2])))
+			j += 3
+			if utf8.FullRune(raw) {
+				break
+			}
+		}
+		if utf8.Valid(raw) {
+			b.Write(raw)
+			i = j
+			continue
+		}
+		b.WriteString(s[i : i+3])
+		i += 3
 	}
-	return s
+	return b.String()
 }
 
 // escapeDataString is Uri.EscapeDataString: everything but RFC 3986 unreserved
