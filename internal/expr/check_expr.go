@@ -590,6 +590,9 @@ func (c *checker) elemType(t *Type) *Type {
 }
 
 func bindOf(t *Type) map[string]*Type {
+	if t.kind == tkNullable {
+		return map[string]*Type{"T": t.elem}
+	}
 	if t.def == nil || len(t.def.params) == 0 {
 		return nil
 	}
