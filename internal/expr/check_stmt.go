@@ -289,8 +289,11 @@ func (c *checker) checkVarDecl(d *VarDecl) stmtFn {
 			t = tErr
 		}
 		if d.Const {
-			if val == nil || !val.isConst() {
-				c.errorAt(d.Poss[i], len(name), fmt.Sprintf("the value of const %s must be a constant", name))
+			switch {
+			case val == nil:
+				c.errorAt(d.Poss[i], len(name), fmt.Sprintf("const %s needs a value", name))
+			case !val.isConst():
+				c.errorf(init, "the value of const %s must be a constant", name)
 			}
 		}
 		l := c.declare(name, t, d.Poss[i], d)

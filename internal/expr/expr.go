@@ -135,12 +135,17 @@ func Compile(src string, opts ...Option) (prog *Program, err error) {
 		if isBlock {
 			b := root.(*Block)
 			p.block = c.checkBlockStmts(b.Stmts)
-			if len(top.rets) == 0 {
+			reachable := c.endReachable(b)
+			switch {
+			case len(top.rets) == 0 && reachable:
 				c.errorAt(b.Pos(), 2, "a policy expression block must return a value: add `return ...;`")
-			} else if c.endReachable(b) {
+			case reachable:
 				c.errorAt(b.End()-1, 1, "not all code paths return a value: add `return ...;` at the end of the block")
 			}
 			p.result = c.finishReturns(top, b)
+			if p.result == tVoid {
+				p.result = tObject // a block that only throws
+			}
 		} else {
 			op := c.checkExpr(root)
 			if op.tref != nil || op.ns != "" {
