@@ -298,6 +298,12 @@ func suggest(name string, candidates []string) string {
 	}
 	limit := max(1, len(name)/3)
 	if best == "" || bestD > limit {
+		// a prefix (preserve -> preserveContent) is a good guess too
+		for _, cand := range candidates {
+			if len(name) >= 4 && cand != name && strings.HasPrefix(strings.ToLower(cand), ln) {
+				return fmt.Sprintf("; did you mean %q?", cand)
+			}
+		}
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)

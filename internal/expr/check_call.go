@@ -833,6 +833,11 @@ func (c *checker) tryResolve(ms []*member, owner *Type, recv *operand, args []*A
 			bad = cands[0]
 		}
 		where := Node(n)
+		if call, ok := n.(*Call); ok {
+			if mem, ok := call.Fun.(*Member); ok {
+				where = &Ident{span: span{mem.NamePos, mem.NamePos + len(mem.Name)}}
+			}
+		}
 		if bad.badN != nil {
 			where = bad.badN
 		}

@@ -138,7 +138,7 @@ func parseSource(src string) (root Node, isBlock bool, errs ErrorList) {
 		close = '}'
 	}
 	if s[len(s)-1] != close {
-		return nil, false, ErrorList{{Offset: len(s) - 1, Len: 1, Msg: fmt.Sprintf("a policy expression that starts with \"@%c\" must end with \"%c\"", open, close)}}
+		return nil, false, ErrorList{{Offset: len(s), Len: 1, Msg: fmt.Sprintf("a policy expression that starts with \"@%c\" must end with \"%c\"", open, close)}}
 	}
 	p := newParser(src, lead+2, len(s)-1)
 	defer func() {
@@ -1432,6 +1432,9 @@ func (p *parser) parseArgs(close string) []*Arg {
 	var args []*Arg
 	for !p.at(close) {
 		t := p.tok()
+		if t.kind == tokEOF {
+			p.errorf("expected %q to close the argument list", close)
+		}
 		a := &Arg{span: span{t.pos, 0}}
 		if t.kind == tokIdent && p.peek(1).is(":") && !p.isKeyword(t) {
 			a.Name = t.val
@@ -1461,7 +1464,7 @@ func (p *parser) parseArgs(close string) []*Arg {
 		if !p.accept(",") {
 			break
 		}
-		if p.at(close) {
+		if p.at(close) || p.tok().kind == tokEOF {
 			p.errorf("expected an argument after \",\"")
 		}
 	}

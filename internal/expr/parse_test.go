@@ -94,7 +94,7 @@ func TestParseErrors(t *testing.T) {
 		msg       string
 	}{
 		{"not an expression", `hello`, 0, `a policy expression starts with "@(" or "@{"`},
-		{"unbalanced end", `@(a`, 2, `a policy expression that starts with "@(" must end with ")"`},
+		{"unbalanced end", `@(a`, 3, `a policy expression that starts with "@(" must end with ")"`},
 		{"empty", `@()`, 2, "empty expression"},
 		{"missing operand", `@(1 + )`, 6, "unexpected end of expression"},
 		{"semicolon in @()", `@(a; b)`, 3, `unexpected ";": "@(...)" holds one expression; use "@{ ...; return ...; }" for statements`},
