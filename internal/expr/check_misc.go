@@ -704,6 +704,9 @@ func (c *checker) implicitUser(from, to *Type) bool {
 	if defName(from) == "DateTime" && defName(to) == "DateTimeOffset" {
 		return true
 	}
+	if from == tString && (defName(to) == "XName" || defName(to) == "XNamespace") {
+		return true
+	}
 	if defName(to) != "JToken" {
 		return false
 	}
@@ -721,8 +724,25 @@ func (c *checker) implicitUser(from, to *Type) bool {
 
 func (c *checker) userConv(op *operand, to *Type) *operand {
 	g := op.anyFn()
-	if defName(to) == "DateTimeOffset" {
+	switch defName(to) {
+	case "DateTimeOffset":
 		return &operand{t: to, n: op.n, o: func(f *frame) any { return dtoFromDateTime(g(f).(time.Time)) }}
+	case "XName":
+		return &operand{t: to, n: op.n, o: func(f *frame) any {
+			s, ok := g(f).(string)
+			if !ok {
+				return nil
+			}
+			return xnameFrom(s)
+		}}
+	case "XNamespace":
+		return &operand{t: to, n: op.n, o: func(f *frame) any {
+			s, ok := g(f).(string)
+			if !ok {
+				return nil
+			}
+			return XNamespace{s}
+		}}
 	}
 	return &operand{t: to, n: op.n, o: func(f *frame) any { return jvalueFrom(g(f)) }}
 }

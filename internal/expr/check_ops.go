@@ -316,6 +316,9 @@ func (c *checker) checkBinary(n *Binary) *operand {
 	case "<", ">", "<=", ">=":
 		return c.relational(n, x, y)
 	case "+":
+		if defName(x.t) == "XNamespace" && y.t == tString {
+			return c.timeArith(n, x, y)
+		}
 		if x.t == tString || y.t == tString {
 			return c.concat(n, x, y)
 		}
@@ -920,6 +923,11 @@ func (c *checker) timeArith(n *Binary, x, y *operand) *operand {
 	case xn == "DateTimeOffset" && yn == "DateTimeOffset" && n.Op == "-":
 		return &operand{t: c.u.lookupDef("TimeSpan", 0).typ(), n: n, o: func(f *frame) any {
 			return p(f).(DateTimeOffset).Sub(q(f).(DateTimeOffset).Time)
+		}}
+	case xn == "XNamespace" && y.t == tString && n.Op == "+":
+		return &operand{t: c.u.lookupDef("XName", 0).typ(), n: n, o: func(f *frame) any {
+			s, _ := q(f).(string)
+			return XName{Space: p(f).(XNamespace).URI, Local: s}
 		}}
 	case xn == "TimeSpan" && yn == "TimeSpan":
 		if n.Op == "+" {

@@ -128,11 +128,12 @@ func parseXML(s string) (*XDocument, error) {
 			}
 			cur = el
 		case xml.EndElement:
+			if cur == nil || t.Name.Space != cur.Prefix || t.Name.Local != cur.Name.Local {
+				return nil, errors.New("the end tag </" + qname(t.Name.Space, t.Name.Local) + "> does not match the start tag")
+			}
 			depth--
 			scopes = scopes[:len(scopes)-1]
-			if cur != nil {
-				cur = cur.parent
-			}
+			cur = cur.parent
 		case xml.CharData:
 			if cur != nil {
 				cur.Nodes = append(cur.Nodes, &XText{Value: string(t), parent: cur})
@@ -143,6 +144,9 @@ func parseXML(s string) (*XDocument, error) {
 	}
 	if doc.Root == nil {
 		return nil, errors.New("Root element is missing")
+	}
+	if cur != nil {
+		return nil, errors.New("Unexpected end of file: <" + qname(cur.Prefix, cur.Name.Local) + "> is not closed")
 	}
 	return doc, nil
 }

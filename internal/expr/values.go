@@ -740,6 +740,18 @@ func toStringAny(v any) string {
 		return "IResponse"
 	case *Encoding:
 		return "System.Text." + x.name + "Encoding"
+	case XName:
+		return x.String()
+	case XNamespace:
+		return x.URI
+	case *XElement:
+		return xmlString(x, true)
+	case *XDocument:
+		return xmlString(x.Root, true)
+	case *XAttribute:
+		return qname(x.Prefix, x.Name.Local) + `="` + xmlEscape(x.Value, true) + `"`
+	case *XText:
+		return x.Value
 	}
 	return dotnetTypeName(v)
 }
