@@ -2,6 +2,7 @@ package expr
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -173,8 +174,12 @@ func compileRegex(pat string, opts int64) (*Regex, string) {
 	}
 	re, e := regexp.Compile(tr)
 	if e != nil {
+		// Go's message quotes the pattern; it can hold a secret, so keep only the
+		// reason
 		msg := e.Error()
-		msg = strings.TrimPrefix(msg, "error parsing regexp: ")
+		if pe, ok := e.(*syntax.Error); ok {
+			msg = string(pe.Code)
+		}
 		return nil, "invalid pattern: " + msg
 	}
 	r := &Regex{pattern: pat, re: re}
