@@ -117,6 +117,9 @@ func (c *checker) compileLambda(lam *Lambda, ins []*Type, want *Type) *lambdaCod
 		lc.result = c.finishReturns(lf, b)
 	} else {
 		op := c.checkExpr(lam.Body)
+		if op.t.kind != tkVoid {
+			op = c.value(op)
+		}
 		if want != nil && want != tVoid {
 			op = c.convert(op, want, false)
 		}

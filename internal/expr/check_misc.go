@@ -574,16 +574,8 @@ func (c *checker) checkInterp(n *InterpString) *operand {
 			continue
 		}
 		allConst = false
-		op := c.checkExpr(p.X)
+		op := c.value(c.checkExpr(p.X))
 		if op.t.isError() {
-			continue
-		}
-		if op.tref != nil {
-			c.errorf(p.X, "%s is a type, not a value", op.t.Name)
-			continue
-		}
-		if op.t.kind == tkVoid {
-			c.errorf(p.X, "cannot use a method that returns nothing in an interpolated string")
 			continue
 		}
 		var s fnS

@@ -6,6 +6,25 @@ import (
 	"time"
 )
 
+// value rejects operands that are not values (lambdas, types, namespaces,
+// methods that return nothing) where a value is needed; it returns an erroneous
+// operand after reporting.
+func (c *checker) value(op *operand) *operand {
+	switch {
+	case op.t.isError() && op.tref == nil && op.ns == "":
+		return op
+	case op.tref != nil || op.ns != "":
+		c.errorf(op.n, "%s is a type, not a value", c.describe(op.n))
+	case op.t.kind == tkLambda:
+		c.errorf(op.n, "a lambda expression can only be passed to a method such as Where or Select")
+	case op.t.kind == tkVoid:
+		c.errorf(op.n, "%s returns nothing; it has no value", c.describe(op.n))
+	default:
+		return op
+	}
+	return errOp(op.n)
+}
+
 // promote applies C#'s binary numeric promotion; nil if the operands cannot be
 // combined (e.g. ulong with a signed type, or decimal with double).
 func promote(a, b *Type) *Type {
@@ -79,7 +98,7 @@ func (c *checker) checkUnary(n *Unary) *operand {
 		c.errorf(n, "index-from-end (^) is not supported in policy expressions")
 		return errOp(n)
 	}
-	x := c.checkExpr(n.X)
+	x := c.value(c.checkExpr(n.X))
 	if x.t.isError() {
 		return errOp(n)
 	}
@@ -298,8 +317,8 @@ func (c *checker) checkBinary(n *Binary) *operand {
 	case "??":
 		return c.checkCoalesce(n)
 	}
-	x := c.checkExpr(n.X)
-	y := c.checkExpr(n.Y)
+	x := c.value(c.checkExpr(n.X))
+	y := c.value(c.checkExpr(n.Y))
 	if x.t.isError() || y.t.isError() {
 		if n.Op == "==" || n.Op == "!=" || n.Op == "<" || n.Op == ">" || n.Op == "<=" || n.Op == ">=" {
 			return errOpOf(tBool, n)
@@ -1007,7 +1026,7 @@ func (c *checker) concat(n *Binary, x, y *operand) *operand {
 // ---- ?? and ?: ----
 
 func (c *checker) checkCoalesce(n *Binary) *operand {
-	x := c.checkExpr(n.X)
+	x := c.value(c.checkExpr(n.X))
 	if x.t.isError() {
 		return errOp(n)
 	}
@@ -1038,7 +1057,7 @@ func (c *checker) checkCoalesce(n *Binary) *operand {
 			return v
 		})
 	}
-	y := c.checkExpr(n.Y)
+	y := c.value(c.checkExpr(n.Y))
 	if y.t.isError() {
 		return errOp(n)
 	}
@@ -1145,9 +1164,9 @@ func (c *checker) condOp(t *Type, n Node, cond fnB, a, b *operand) *operand {
 }
 
 func (c *checker) checkCond(n *Cond) *operand {
-	cond := c.convert(c.checkExpr(n.C), tBool, false)
-	x := c.checkExpr(n.X)
-	y := c.checkExpr(n.Y)
+	cond := c.convert(c.value(c.checkExpr(n.C)), tBool, false)
+	x := c.value(c.checkExpr(n.X))
+	y := c.value(c.checkExpr(n.Y))
 	if x.t.isError() || y.t.isError() || cond.t.isError() {
 		return errOp(n)
 	}

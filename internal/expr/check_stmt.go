@@ -223,7 +223,7 @@ func (c *checker) exprStmt(x Node) stmtFn {
 		v := op.v
 		return func(f *frame) ctl { v(f); return ctlNext }
 	}
-	if op.t.isError() {
+	if op.t.isError() || op.t.kind == tkLambda || op.tref != nil || op.ns != "" {
 		return nil
 	}
 	switch op.t.rep {
@@ -409,14 +409,11 @@ func (c *checker) checkReturn(s *Return) stmtFn {
 	} else {
 		op = c.checkExpr(s.X)
 	}
-	if op.tref != nil {
-		c.errorf(s.X, "%s is a type, not a value", op.t.Name)
-		op = errOp(s.X)
-	}
 	if op.t.kind == tkVoid {
 		c.errorf(s.X, "cannot return the result of a method that returns nothing")
 		op = errOp(s.X)
 	}
+	op = c.value(op)
 	rs := &retSite{op: op, pos: s.Pos()}
 	fn.rets = append(fn.rets, rs)
 	return func(f *frame) ctl {

@@ -178,25 +178,25 @@ func goValue(v any) string {
 // {"timespan": "00:01:00"}, {"bytes": "base64"}, {"strings": [...]},
 // {"response": {...}}.
 type fixtureJSON struct {
-	Method      string               `json:"method"`
-	URL         string               `json:"url"`
-	OriginalURL string               `json:"originalUrl"`
-	Headers     map[string][]string  `json:"headers"`
-	Body        *string              `json:"body"`
-	IP          string               `json:"ip"`
-	Params      map[string]string    `json:"params"`
-	Variables   map[string]any       `json:"variables"`
-	Response    *fixtureResponse     `json:"response"`
-	RequestID   string               `json:"requestId"`
-	Timestamp   string               `json:"timestamp"`
-	API         *exchange.API        `json:"api"`
-	ServiceURL  string               `json:"serviceUrl"`
-	Operation   *exchange.Operation  `json:"operation"`
-	Product     *exchange.Product    `json:"product"`
+	Method       string                 `json:"method"`
+	URL          string                 `json:"url"`
+	OriginalURL  string                 `json:"originalUrl"`
+	Headers      map[string][]string    `json:"headers"`
+	Body         *string                `json:"body"`
+	IP           string                 `json:"ip"`
+	Params       map[string]string      `json:"params"`
+	Variables    map[string]any         `json:"variables"`
+	Response     *fixtureResponse       `json:"response"`
+	RequestID    string                 `json:"requestId"`
+	Timestamp    string                 `json:"timestamp"`
+	API          *exchange.API          `json:"api"`
+	ServiceURL   string                 `json:"serviceUrl"`
+	Operation    *exchange.Operation    `json:"operation"`
+	Product      *exchange.Product      `json:"product"`
 	Subscription *exchange.Subscription `json:"subscription"`
-	User        *exchange.User       `json:"user"`
-	Deployment  *exchange.Deployment `json:"deployment"`
-	LastError   *exchange.LastError  `json:"lastError"`
+	User         *exchange.User         `json:"user"`
+	Deployment   *exchange.Deployment   `json:"deployment"`
+	LastError    *exchange.LastError    `json:"lastError"`
 }
 
 type fixtureResponse struct {

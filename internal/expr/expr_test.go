@@ -160,13 +160,13 @@ func TestExpect(t *testing.T) {
 
 func TestResultType(t *testing.T) {
 	for src, want := range map[string]string{
-		`@("x")`:                          "string",
-		`@(1)`:                            "int",
+		`@("x")`:                                "string",
+		`@(1)`:                                  "int",
 		`@(context.Request.Body.As<JObject>())`: "JObject",
-		`@(context.Variables["x"])`:       "object",
-		`@("a".Split(','))`:               "string[]",
-		`@{ return new List<int>(); }`:    "List<int>",
-		`@(context.RequestId)`:            "Guid",
+		`@(context.Variables["x"])`:             "object",
+		`@("a".Split(','))`:                     "string[]",
+		`@{ return new List<int>(); }`:          "List<int>",
+		`@(context.RequestId)`:                  "Guid",
 	} {
 		if got := mustCompile(t, src).ResultType(); got != want {
 			t.Errorf("ResultType(%s) = %q, want %q", src, got, want)

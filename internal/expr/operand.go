@@ -188,6 +188,9 @@ func boxed(o *operand) fnO {
 		return func(f *frame) any { return g(f) }
 	case repVoid:
 		v := o.v
+		if v == nil {
+			return func(*frame) any { return nil }
+		}
 		return func(f *frame) any { v(f); return nil }
 	}
 	panic(fmt.Sprintf("expr: internal: operand of type %s has no code", t))
