@@ -53,7 +53,7 @@ type JToken interface {
 	// JSON writes the token as JSON, indented like Formatting.Indented or compact.
 	JSON(indented bool) string
 	parentRef() *jcontainer
-	setParent(p *jcontainer)
+	setParent(p jcontainer)
 	clone() JToken
 }
 
@@ -81,20 +81,20 @@ func (c *jcontainer) token() JToken {
 // JObject is a JSON object; property order is preserved.
 type JObject struct {
 	props  []*JProperty
-	parent *jcontainer
+	parent jcontainer
 }
 
 // JArray is a JSON array.
 type JArray struct {
 	Items  []JToken
-	parent *jcontainer
+	parent jcontainer
 }
 
 // JProperty is a name/value pair of a JObject.
 type JProperty struct {
 	Name   string
 	Value  JToken
-	parent *jcontainer
+	parent jcontainer
 }
 
 // JValue is a primitive JSON value. V holds string, int64, *big.Int, float64,
@@ -102,21 +102,38 @@ type JProperty struct {
 type JValue struct {
 	Kind   JTokenType
 	V      any
-	parent *jcontainer
+	parent jcontainer
 }
 
-func (*JObject) Type() JTokenType            { return JObjectType }
-func (*JArray) Type() JTokenType             { return JArrayType }
-func (*JProperty) Type() JTokenType          { return JPropertyType }
-func (v *JValue) Type() JTokenType           { return v.Kind }
-func (o *JObject) parentRef() *jcontainer    { return o.parent }
-func (a *JArray) parentRef() *jcontainer     { return a.parent }
-func (p *JProperty) parentRef() *jcontainer  { return p.parent }
-func (v *JValue) parentRef() *jcontainer     { return v.parent }
-func (o *JObject) setParent(p *jcontainer)   { o.parent = p }
-func (a *JArray) setParent(p *jcontainer)    { a.parent = p }
-func (p *JProperty) setParent(c *jcontainer) { p.parent = c }
-func (v *JValue) setParent(p *jcontainer)    { v.parent = p }
+// ref returns c if it records a parent, nil otherwise.
+func (c *jcontainer) ref() *jcontainer {
+	if c.obj == nil && c.arr == nil && c.prop == nil {
+		return nil
+	}
+	return c
+}
+
+// set records p (nil clears).
+func (c *jcontainer) set(p *jcontainer) {
+	if p == nil {
+		*c = jcontainer{}
+		return
+	}
+	*c = *p
+}
+
+func (*JObject) Type() JTokenType           { return JObjectType }
+func (*JArray) Type() JTokenType            { return JArrayType }
+func (*JProperty) Type() JTokenType         { return JPropertyType }
+func (v *JValue) Type() JTokenType          { return v.Kind }
+func (o *JObject) parentRef() *jcontainer   { return o.parent.ref() }
+func (a *JArray) parentRef() *jcontainer    { return a.parent.ref() }
+func (p *JProperty) parentRef() *jcontainer { return p.parent.ref() }
+func (v *JValue) parentRef() *jcontainer    { return v.parent.ref() }
+func (o *JObject) setParent(p jcontainer)   { o.parent = p }
+func (a *JArray) setParent(p jcontainer)    { a.parent = p }
+func (p *JProperty) setParent(c jcontainer) { p.parent = c }
+func (v *JValue) setParent(p jcontainer)    { v.parent = p }
 
 // NewJObject returns an empty JObject.
 func NewJObject() *JObject { return &JObject{} }
@@ -174,14 +191,14 @@ func (o *JObject) Set(name string, v JToken) {
 	}
 	v = adopt(v)
 	if p := o.Property(name); p != nil {
-		p.Value.setParent(nil)
+		p.Value.setParent(jcontainer{})
 		p.Value = v
-		v.setParent(&jcontainer{prop: p})
+		v.setParent(jcontainer{prop: p})
 		return
 	}
 	p := &JProperty{Name: name, Value: v}
-	v.setParent(&jcontainer{prop: p})
-	p.parent = &jcontainer{obj: o}
+	v.setParent(jcontainer{prop: p})
+	p.parent = jcontainer{obj: o}
 	o.props = append(o.props, p)
 }
 
@@ -195,13 +212,13 @@ func adopt(t JToken) JToken {
 }
 
 func (o *JObject) addProp(p *JProperty) {
-	if p.parent != nil {
+	if p.parentRef() != nil {
 		p = p.clone().(*JProperty)
 	}
 	if o.Property(p.Name) != nil {
 		throw("ArgumentException", "Can not add property %s to Newtonsoft.Json.Linq.JObject. Property with the same name already exists on object.", p.Name)
 	}
-	p.parent = &jcontainer{obj: o}
+	p.parent = jcontainer{obj: o}
 	o.props = append(o.props, p)
 }
 
@@ -209,7 +226,7 @@ func (o *JObject) removeProp(p *JProperty) bool {
 	for i, q := range o.props {
 		if q == p {
 			o.props = append(o.props[:i:i], o.props[i+1:]...)
-			p.parent = nil
+			p.parent = jcontainer{}
 			return true
 		}
 	}
@@ -221,7 +238,7 @@ func (a *JArray) add(t JToken) {
 		t = &JValue{Kind: JNull}
 	}
 	t = adopt(t)
-	t.setParent(&jcontainer{arr: a})
+	t.setParent(jcontainer{arr: a})
 	a.Items = append(a.Items, t)
 }
 
@@ -229,7 +246,7 @@ func (o *JObject) clone() JToken {
 	c := &JObject{}
 	for _, p := range o.props {
 		np := p.clone().(*JProperty)
-		np.parent = &jcontainer{obj: c}
+		np.parent = jcontainer{obj: c}
 		c.props = append(c.props, np)
 	}
 	return c
@@ -239,7 +256,7 @@ func (a *JArray) clone() JToken {
 	c := &JArray{}
 	for _, t := range a.Items {
 		n := t.clone()
-		n.setParent(&jcontainer{arr: c})
+		n.setParent(jcontainer{arr: c})
 		c.Items = append(c.Items, n)
 	}
 	return c
@@ -248,7 +265,7 @@ func (a *JArray) clone() JToken {
 func (p *JProperty) clone() JToken {
 	c := &JProperty{Name: p.Name}
 	c.Value = p.Value.clone()
-	c.Value.setParent(&jcontainer{prop: c})
+	c.Value.setParent(jcontainer{prop: c})
 	return c
 }
 
@@ -746,11 +763,11 @@ func (p *jsonParser) object() (JToken, error) {
 		}
 		if existing := o.Property(name); existing != nil {
 			existing.Value = v
-			v.setParent(&jcontainer{prop: existing})
+			v.setParent(jcontainer{prop: existing})
 		} else {
 			prop := &JProperty{Name: name, Value: v}
-			v.setParent(&jcontainer{prop: prop})
-			prop.parent = &jcontainer{obj: o}
+			v.setParent(jcontainer{prop: prop})
+			prop.parent = jcontainer{obj: o}
 			o.props = append(o.props, prop)
 		}
 		if err := p.skip(); err != nil {
@@ -791,7 +808,7 @@ func (p *jsonParser) array() (JToken, error) {
 		if err != nil {
 			return nil, err
 		}
-		v.setParent(&jcontainer{arr: a})
+		v.setParent(jcontainer{arr: a})
 		a.Items = append(a.Items, v)
 		if err := p.skip(); err != nil {
 			return nil, err
@@ -812,6 +829,21 @@ func (p *jsonParser) array() (JToken, error) {
 func (p *jsonParser) str() (string, error) {
 	q := p.s[p.i]
 	p.i++
+	// the common case: no escapes, a substring of the input
+	for j := p.i; j < len(p.s); j++ {
+		c := p.s[j]
+		if c == q {
+			s := p.s[p.i:j]
+			if utf8.ValidString(s) {
+				p.i = j + 1
+				return s, nil
+			}
+			break
+		}
+		if c == '\\' {
+			break
+		}
+	}
 	var b strings.Builder
 	for {
 		if p.i >= len(p.s) {
@@ -1314,7 +1346,7 @@ func tokenPath(t JToken) string {
 		case p.prop != nil:
 			parts = append(parts, pathName(p.prop.Name))
 			cur = p.prop
-			if pp := p.prop.parent; pp != nil && pp.obj != nil {
+			if pp := p.prop.parent; pp.obj != nil {
 				cur = pp.obj
 			} else {
 				cur = nil

@@ -121,8 +121,8 @@ func jArraySet(a *JArray, i int, v JToken) {
 		v = &JValue{Kind: JNull}
 	}
 	v = adopt(v)
-	a.Items[i].setParent(nil)
-	v.setParent(&jcontainer{arr: a})
+	a.Items[i].setParent(jcontainer{})
+	v.setParent(jcontainer{arr: a})
 	a.Items[i] = v
 }
 
@@ -141,7 +141,7 @@ func jRemove(t JToken) {
 		for i, it := range p.arr.Items {
 			if it == t {
 				p.arr.Items = append(p.arr.Items[:i:i], p.arr.Items[i+1:]...)
-				t.setParent(nil)
+				t.setParent(jcontainer{})
 				return
 			}
 		}
@@ -162,9 +162,9 @@ func jReplace(t, v JToken) {
 	v = adopt(v)
 	switch {
 	case p.prop != nil:
-		t.setParent(nil)
+		t.setParent(jcontainer{})
 		p.prop.Value = v
-		v.setParent(&jcontainer{prop: p.prop})
+		v.setParent(jcontainer{prop: p.prop})
 	case p.arr != nil:
 		for i, it := range p.arr.Items {
 			if it == t {
@@ -179,8 +179,8 @@ func jReplace(t, v JToken) {
 		}
 		for i, q := range p.obj.props {
 			if q == t {
-				q.parent = nil
-				np.parent = &jcontainer{obj: p.obj}
+				q.parent = jcontainer{}
+				np.parent = jcontainer{obj: p.obj}
 				p.obj.props[i] = np
 			}
 		}
@@ -584,12 +584,12 @@ func declJSON(u *universe) {
 		switch x := t.(type) {
 		case *JObject:
 			for _, p := range x.props {
-				p.parent = nil
+				p.parent = jcontainer{}
 			}
 			x.props = nil
 		case *JArray:
 			for _, it := range x.Items {
-				it.setParent(nil)
+				it.setParent(jcontainer{})
 			}
 			x.Items = nil
 		}
@@ -709,20 +709,20 @@ func declJSON(u *universe) {
 			t = &JValue{Kind: JNull}
 		}
 		t = adopt(t)
-		t.setParent(&jcontainer{arr: a})
+		t.setParent(jcontainer{arr: a})
 		a.Items = append(a.Items[:i:i], append([]JToken{t}, a.Items[i:]...)...)
 	}))
 	ja.method("RemoveAt(int index) void", v2(func(a *JArray, i int32) {
 		if i < 0 || int(i) >= len(a.Items) {
 			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
 		}
-		a.Items[i].setParent(nil)
+		a.Items[i].setParent(jcontainer{})
 		a.Items = append(a.Items[:i:i], a.Items[i+1:]...)
 	}))
 	ja.method("Remove(JToken item) bool", f2(func(a *JArray, t JToken) bool {
 		for i, it := range a.Items {
 			if it == t {
-				it.setParent(nil)
+				it.setParent(jcontainer{})
 				a.Items = append(a.Items[:i:i], a.Items[i+1:]...)
 				return true
 			}
@@ -783,7 +783,7 @@ func declJSON(u *universe) {
 			v = a
 		}
 		v = adopt(v)
-		v.setParent(&jcontainer{prop: p})
+		v.setParent(jcontainer{prop: p})
 		p.Value = v
 		return p
 	}
@@ -798,8 +798,8 @@ func declJSON(u *universe) {
 			t = &JValue{Kind: JNull}
 		}
 		t = adopt(t)
-		p.Value.setParent(nil)
-		t.setParent(&jcontainer{prop: p})
+		p.Value.setParent(jcontainer{})
+		t.setParent(jcontainer{prop: p})
 		p.Value = t
 	})
 
@@ -899,7 +899,7 @@ func jAddSibling(f *frame, t JToken, content any, after int) {
 				var ins []JToken
 				for _, c := range toks {
 					c = adopt(c)
-					c.setParent(&jcontainer{arr: p.arr})
+					c.setParent(jcontainer{arr: p.arr})
 					ins = append(ins, c)
 				}
 				p.arr.Items = append(p.arr.Items[:at:at], append(ins, p.arr.Items[at:]...)...)
@@ -919,10 +919,10 @@ func jAddSibling(f *frame, t JToken, content any, after int) {
 					if p.obj.Property(np.Name) != nil {
 						throw("ArgumentException", "Can not add property %s to Newtonsoft.Json.Linq.JObject. Property with the same name already exists on object.", np.Name)
 					}
-					if np.parent != nil {
+					if np.parentRef() != nil {
 						np = np.clone().(*JProperty)
 					}
-					np.parent = &jcontainer{obj: p.obj}
+					np.parent = jcontainer{obj: p.obj}
 					ins = append(ins, np)
 				}
 				p.obj.props = append(p.obj.props[:at:at], append(ins, p.obj.props[at:]...)...)

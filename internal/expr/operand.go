@@ -149,6 +149,16 @@ func (o *operand) anyFn() fnO {
 // boxed converts typed code to an `any` holding the Go value for its static type.
 func boxed(o *operand) fnO {
 	t := o.t
+	if o.isConst() && t.rep != repVoid && t.rep != repAny {
+		// box a constant once, at compile time
+		v := boxedUncached(o)(nil)
+		return func(*frame) any { return v }
+	}
+	return boxedUncached(o)
+}
+
+func boxedUncached(o *operand) fnO {
+	t := o.t
 	switch t.rep {
 	case repBool:
 		g := o.b
