@@ -11,7 +11,10 @@ type Node interface {
 // span is embedded in every node.
 type span struct{ pos, end int }
 
+// Pos is the byte offset where the node starts.
 func (s span) Pos() int { return s.pos }
+
+// End is the byte offset just after the node.
 func (s span) End() int { return s.end }
 func (span) node()      {}
 

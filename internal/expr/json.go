@@ -40,6 +40,7 @@ const (
 
 var jtokenTypeNames = []string{"None", "Object", "Array", "Constructor", "Property", "Comment", "Integer", "Float", "String", "Boolean", "Null", "Undefined", "Date", "Raw", "Bytes", "Guid", "Uri", "TimeSpan"}
 
+// String returns the Newtonsoft name of the type ("Object", "Integer", ...).
 func (t JTokenType) String() string {
 	if t >= 0 && int(t) < len(jtokenTypeNames) {
 		return jtokenTypeNames[t]
@@ -122,9 +123,16 @@ func (c *jcontainer) set(p *jcontainer) {
 	*c = *p
 }
 
-func (*JObject) Type() JTokenType           { return JObjectType }
-func (*JArray) Type() JTokenType            { return JArrayType }
-func (*JProperty) Type() JTokenType         { return JPropertyType }
+// Type returns JObjectType.
+func (*JObject) Type() JTokenType { return JObjectType }
+
+// Type returns JArrayType.
+func (*JArray) Type() JTokenType { return JArrayType }
+
+// Type returns JPropertyType.
+func (*JProperty) Type() JTokenType { return JPropertyType }
+
+// Type returns the value's kind.
 func (v *JValue) Type() JTokenType          { return v.Kind }
 func (o *JObject) parentRef() *jcontainer   { return o.parent.ref() }
 func (a *JArray) parentRef() *jcontainer    { return a.parent.ref() }
@@ -364,18 +372,29 @@ func isDictLike(v any) bool {
 
 // ---- writing ----
 
-// JSON writes a token (see JToken.JSON).
-func (o *JObject) JSON(indented bool) string   { return jsonToString(o, indented) }
-func (a *JArray) JSON(indented bool) string    { return jsonToString(a, indented) }
-func (p *JProperty) JSON(indented bool) string { return jsonToString(p, indented) }
-func (v *JValue) JSON(indented bool) string    { return jsonToString(v, indented) }
+// JSON writes the object as JSON, indented (Formatting.Indented) or compact.
+func (o *JObject) JSON(indented bool) string { return jsonToString(o, indented) }
 
-// jsonToString is JToken.ToString(Formatting). A JValue's parameterless
-// ToString() is different (its raw value); see jvalueString.
-func jsonToString(t JToken, indented bool) string {
-	if v, ok := t.(*JValue); ok && indented {
+// JSON writes the array as JSON.
+func (a *JArray) JSON(indented bool) string { return jsonToString(a, indented) }
+
+// JSON writes the property as "name": value.
+func (p *JProperty) JSON(indented bool) string { return jsonToString(p, indented) }
+
+// JSON writes the value as JSON ("text" for a string).
+func (v *JValue) JSON(indented bool) string { return jsonToString(v, indented) }
+
+// jtokenToString is JToken.ToString(): indented JSON, except that a JValue
+// prints its raw value (see jvalueString).
+func jtokenToString(t JToken) string {
+	if v, ok := t.(*JValue); ok {
 		return jvalueString(v)
 	}
+	return jsonToString(t, true)
+}
+
+// jsonToString is JToken.ToString(Formatting): JSON, indented or compact.
+func jsonToString(t JToken, indented bool) string {
 	var b strings.Builder
 	writeJSON(&b, t, indented, 0)
 	return b.String()
@@ -588,6 +607,7 @@ type JSONError struct {
 	Path string
 }
 
+// Error returns Newtonsoft's message with the path, line and position.
 func (e *JSONError) Error() string {
 	return fmt.Sprintf("%s Path '%s', line %d, position %d.", e.Msg, e.Path, e.Line, e.Pos)
 }

@@ -546,7 +546,7 @@ func declJSON(u *universe) {
 		return out
 	}))
 	jt.method("ToString() string", x1(func(f *frame, t JToken) string {
-		s := jsonToString(t, true)
+		s := jtokenToString(t)
 		f.alloc(len(s))
 		return s
 	}))

@@ -283,6 +283,18 @@ func splitLimited(s string, seps []string, count int, removeEmpty, trim bool) []
 	return out
 }
 
+// splitWhole is Split with nothing to split on: the string itself, after the
+// options.
+func splitWhole(s string, opts int64) []string {
+	if opts&2 != 0 {
+		s = strings.TrimFunc(s, isWhite)
+	}
+	if opts&1 != 0 && s == "" {
+		return []string{}
+	}
+	return []string{s}
+}
+
 func charsToStrings(chars []any) []string {
 	out := make([]string, 0, len(chars))
 	for _, c := range chars {
@@ -463,7 +475,8 @@ func declString(u *universe) {
 	}))
 	d.method("Split(string separator, StringSplitOptions options = StringSplitOptions.None) string[]", x3(func(f *frame, s, sep string, o int64) []string {
 		if sep == "" {
-			return splitString(f, s, []string{"\x00\x00never"}, -1, o)
+			// an empty or null separator does not split
+			return splitWhole(s, o)
 		}
 		return splitString(f, s, []string{sep}, -1, o)
 	}))
@@ -726,6 +739,7 @@ func declChar(u *universe) {
 // StringBuilder is System.Text.StringBuilder.
 type StringBuilder struct{ b []byte }
 
+// String returns the built string.
 func (s *StringBuilder) String() string { return string(s.b) }
 
 func (s *StringBuilder) add(f *frame, str string) *StringBuilder {

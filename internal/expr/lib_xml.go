@@ -14,6 +14,7 @@ import (
 // XName is an expanded XML name.
 type XName struct{ Space, Local string }
 
+// String returns "{namespace}local", or "local" without a namespace.
 func (n XName) String() string {
 	if n.Space == "" {
 		return n.Local

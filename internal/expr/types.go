@@ -74,6 +74,7 @@ type anonField struct {
 	typ  *Type
 }
 
+// String returns the C# name of the type.
 func (t *Type) String() string { return t.Name }
 
 // isRef reports whether null converts to t.

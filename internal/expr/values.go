@@ -706,7 +706,7 @@ func toStringAny(v any) string {
 	case Guid:
 		return x.String()
 	case JToken:
-		return jsonToString(x, true)
+		return jtokenToString(x)
 	case *StringBuilder:
 		return x.String()
 	case *Uri:
