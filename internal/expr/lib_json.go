@@ -128,10 +128,11 @@ func jArraySet(a *JArray, i int, v JToken) {
 
 // jRemove is JToken.Remove().
 func jRemove(t JToken) {
-	p := t.parentRef()
-	if p == nil {
+	pr := t.parentRef()
+	if pr == nil {
 		throw("InvalidOperationException", "The parent is missing.")
 	}
+	p := *pr
 	switch {
 	case p.obj != nil:
 		if prop, ok := t.(*JProperty); ok {
@@ -152,10 +153,11 @@ func jRemove(t JToken) {
 
 // jReplace is JToken.Replace(value).
 func jReplace(t, v JToken) {
-	p := t.parentRef()
-	if p == nil {
+	pr := t.parentRef()
+	if pr == nil {
 		throw("InvalidOperationException", "The parent is missing.")
 	}
+	p := *pr // a copy: pr points into t, whose parent changes below
 	if v == nil {
 		v = &JValue{Kind: JNull}
 	}
@@ -886,10 +888,11 @@ func adoptValue(t JToken) JToken {
 }
 
 func jAddSibling(f *frame, t JToken, content any, after int) {
-	p := t.parentRef()
-	if p == nil {
+	pr := t.parentRef()
+	if pr == nil {
 		throw("InvalidOperationException", "The parent is missing.")
 	}
+	p := *pr
 	switch {
 	case p.arr != nil:
 		for i, it := range p.arr.Items {
