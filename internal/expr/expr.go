@@ -110,9 +110,6 @@ func Compile(src string, opts ...Option) (prog *Program, err error) {
 			}
 			prog = nil
 			err = ErrorList{{Offset: 0, Len: len(src), Msg: fmt.Sprintf("internal compiler error: %v", r)}}
-			if debugStacks {
-				panic(r)
-			}
 		}
 	}()
 	root, isBlock, errs := parseSource(src)
