@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Cache is a TokenSource that keeps one token per (client id, normalized resource)
@@ -49,6 +51,9 @@ type Cache struct {
 
 	mu       sync.Mutex
 	negative map[cacheKey]negativeEntry // configuration errors, guarded by mu
+
+	// flights makes every request that needs the source for a key share one call.
+	flights singleflight.Group
 }
 
 var _ TokenSource = (*Cache)(nil)
@@ -65,9 +70,11 @@ type entry struct {
 	clientID string // as the first request spelled them, passed to the source
 	resource string
 
-	st atomic.Pointer[entryState]
-	mu sync.Mutex             // serializes starting and finishing flights
-	fl atomic.Pointer[flight] // the call to the source in progress; written under mu
+	flightKey string // the key in Cache.flights
+
+	st       atomic.Pointer[entryState]
+	mu       sync.Mutex  // serializes starting and finishing calls to the source
+	inFlight atomic.Bool // a call to the source is in progress; written under mu
 }
 
 type entryState struct {
@@ -80,12 +87,6 @@ type entryState struct {
 	retryAt  time.Time // no call to the source before this
 	lastErr  error
 	cfgErr   bool // lastErr is a configuration error
-}
-
-type flight struct {
-	done chan struct{}
-	tok  Token // valid after done is closed
-	err  error
 }
 
 type negativeEntry struct {
@@ -237,7 +238,7 @@ func (c *Cache) use(ctx context.Context, e *entry) (Token, error) {
 	st := e.st.Load()
 	now := time.Now()
 	if now.Before(st.usableUntil) {
-		if !now.Before(st.refreshAt) && !now.Before(st.retryAt) && e.fl.Load() == nil {
+		if !now.Before(st.refreshAt) && !now.Before(st.retryAt) && !e.inFlight.Load() {
 			c.refreshAsync(ctx, e)
 		}
 		return st.tok, nil
@@ -260,12 +261,12 @@ func (c *Cache) miss(ctx context.Context, k cacheKey, clientID, resource string)
 		}
 		delete(c.negative, k)
 	}
-	e := &entry{key: k, clientID: clientID, resource: resource}
+	e := &entry{key: k, clientID: clientID, resource: resource, flightKey: k.clientID + "\x00" + k.resource}
 	e.st.Store(&entryState{})
-	fl := c.start(ctx, e) // before e is visible, so nobody else starts one
+	call := c.start(ctx, e) // before e is visible, so nobody else starts one
 	c.insertLocked(e)
 	c.mu.Unlock()
-	return c.await(ctx, fl)
+	return c.await(ctx, call)
 }
 
 // wait returns a token for an entry with no usable token: it joins the call to the
@@ -278,25 +279,28 @@ func (c *Cache) wait(ctx context.Context, e *entry) (Token, error) {
 		e.mu.Unlock()
 		return st.tok, nil
 	}
-	fl := e.fl.Load()
-	if fl == nil {
-		if now.Before(st.retryAt) {
-			e.mu.Unlock()
-			if st.cfgErr {
-				return Token{}, st.lastErr
-			}
-			return Token{}, &UnavailableError{Err: st.lastErr, RetryAfter: st.retryAt.Sub(now)}
+	if !e.inFlight.Load() && now.Before(st.retryAt) {
+		e.mu.Unlock()
+		if st.cfgErr {
+			return Token{}, st.lastErr
 		}
-		fl = c.start(ctx, e)
+		return Token{}, &UnavailableError{Err: st.lastErr, RetryAfter: st.retryAt.Sub(now)}
 	}
+	// Joins the call in progress, or starts one. (A call in progress is still
+	// registered in c.flights: run clears inFlight under e.mu, which we hold.)
+	call := c.start(ctx, e)
 	e.mu.Unlock()
-	return c.await(ctx, fl)
+	return c.await(ctx, call)
 }
 
-func (c *Cache) await(ctx context.Context, fl *flight) (Token, error) {
+// await waits for a call to the source, or for ctx; the call goes on either way.
+func (c *Cache) await(ctx context.Context, call <-chan singleflight.Result) (Token, error) {
 	select {
-	case <-fl.done:
-		return fl.tok, fl.err
+	case r := <-call:
+		if r.Err != nil {
+			return Token{}, r.Err
+		}
+		return r.Val.(Token), nil
 	case <-ctx.Done():
 		return Token{}, ctx.Err()
 	}
@@ -308,26 +312,31 @@ func (c *Cache) refreshAsync(ctx context.Context, e *entry) {
 	defer e.mu.Unlock()
 	st := e.st.Load()
 	now := time.Now()
-	if e.fl.Load() == nil && !now.Before(st.refreshAt) && !now.Before(st.retryAt) {
+	if !e.inFlight.Load() && !now.Before(st.refreshAt) && !now.Before(st.retryAt) {
 		c.start(ctx, e)
 	}
 }
 
-// start begins a call to the source for e. The caller holds e.mu or is the only
-// one who can see e.
-func (c *Cache) start(ctx context.Context, e *entry) *flight {
-	fl := &flight{done: make(chan struct{})}
-	e.fl.Store(fl)
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opt.refreshTimeout)
-	go func() {
+// start begins a call to the source for e, or joins the one in progress. The
+// caller holds e.mu or is the only one who can see e. The call is detached from
+// ctx's cancellation (other requests may be waiting for it) and bounded by the
+// refresh timeout.
+func (c *Cache) start(ctx context.Context, e *entry) <-chan singleflight.Result {
+	e.inFlight.Store(true)
+	return c.flights.DoChan(e.flightKey, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opt.refreshTimeout)
 		defer cancel()
-		c.run(fctx, e, fl)
-	}()
-	return fl
+		tok, err := c.run(fctx, e)
+		if err != nil {
+			return nil, err
+		}
+		return tok, nil
+	})
 }
 
-// run calls the source and records the outcome in e and fl.
-func (c *Cache) run(ctx context.Context, e *entry, fl *flight) {
+// run calls the source, records the outcome in e and returns what the requests
+// waiting for the call get.
+func (c *Cache) run(ctx context.Context, e *entry) (Token, error) {
 	tok, err := c.src.Token(ctx, e.clientID, e.resource)
 	now := time.Now()
 
@@ -365,19 +374,20 @@ func (c *Cache) run(ctx context.Context, e *entry, fl *flight) {
 			"serving_cached_for", max(0, s.usableUntil.Sub(now)))
 	}
 	e.st.Store(next)
+	var served Token
+	var servedErr error
 	switch {
 	case err == nil:
-		fl.tok = next.tok
+		served = next.tok
 	case now.Before(next.usableUntil):
 		// A refresh failed while the cached token is still good: anyone waiting
 		// on this call gets the cached token.
-		fl.tok = next.tok
+		served = next.tok
 	default:
-		fl.err = err // never hand out the stale token with an error
+		servedErr = err // never hand out the stale token with an error
 	}
-	e.fl.Store(nil)
+	e.inFlight.Store(false)
 	e.mu.Unlock()
-	close(fl.done)
 
 	if cfgErr {
 		c.mu.Lock()
@@ -385,6 +395,7 @@ func (c *Cache) run(ctx context.Context, e *entry, fl *flight) {
 		c.rememberLocked(e.key, err, now)
 		c.mu.Unlock()
 	}
+	return served, servedErr
 }
 
 // fresh validates a token from the source and computes its refresh schedule.
@@ -466,7 +477,7 @@ func (c *Cache) victim(m map[cacheKey]*entry) *entry {
 	var best *entry
 	var bestUntil time.Time
 	for _, e := range m {
-		if e.fl.Load() != nil {
+		if e.inFlight.Load() {
 			continue
 		}
 		until := e.st.Load().usableUntil
