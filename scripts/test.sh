@@ -7,6 +7,20 @@ cd "$(dirname "$0")/.."
 echo "== go vet"
 go vet ./...
 
+echo "== redis-server, for the shared store tests"
+# Tests start their own redis-server processes on free loopback ports; they need
+# the binary, from Debian's packages.
+if ! command -v redis-server >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+		# The package starts a system instance; the tests do not use it.
+		(service redis-server stop || systemctl stop redis-server) >/dev/null 2>&1 || true
+	else
+		echo "redis-server is missing and cannot be installed here: the Redis tests will be skipped"
+	fi
+fi
+
 echo "== node, for the @azure/identity client tests"
 # The managed identity endpoints are tested with Microsoft's Node client too. Install
 # Node from Debian's packages when it is missing, then the test project's locked

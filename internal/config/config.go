@@ -78,8 +78,9 @@
 //	  region: local          # context.Deployment.Region. Default "local"
 //	  serviceName: lastmile  # context.Deployment.ServiceName. Default "lastmile"
 //	store:
-//	  # Where rate-limit counters, quotas and cached values live: memory (one
-//	  # process) or redis (shared by every gateway instance). Default memory.
+//	  # Shared state: memory (one process) or redis (shared by every gateway
+//	  # instance). It holds the token service's client assertion replay check.
+//	  # Default memory.
 //	  type: memory
 //	  redis:                     # read only when type is redis
 //	    address: 127.0.0.1:6379  # host:port. Default "127.0.0.1:6379"

@@ -1,11 +1,12 @@
 package idp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -138,58 +139,31 @@ func typAllowed(typ string) bool {
 	return false
 }
 
-// replayCache remembers the jti of every accepted private_key_jwt assertion until
-// it expires (RFC 7523 §3 item 7), so each assertion is accepted once. It is
-// bounded: when full of unexpired entries it refuses new assertions (fails
-// closed) rather than forgetting old ones.
-type replayCache struct {
-	mu        sync.Mutex
-	seen      map[string]time.Time // client id + "\x00" + jti -> when it can be forgotten
-	nextSweep time.Time
-	max       int
+// ReplayStore remembers the jti of every accepted private_key_jwt assertion until
+// it expires (RFC 7523 §3 item 7), so each assertion is accepted once.
+// store.Memory (one instance, the default) and store.Redis (every instance that
+// shares the Redis) implement it.
+type ReplayStore interface {
+	// SetNX records key for ttl unless it is recorded already, and reports
+	// whether it recorded it.
+	SetNX(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
-// defaultReplayCacheSize bounds the jti cache: with entries kept up to 15
-// minutes, about 290 assertions a second, far more than clients that cache
+// defaultReplayCacheSize bounds the in-memory jti store: with entries kept up to
+// 15 minutes, about 290 assertions a second, far more than clients that cache
 // their tokens send; beyond it the token endpoint answers 503 until entries
-// expire.
+// expire (store.ErrFull).
 const defaultReplayCacheSize = 1 << 18
 
-var errReplayCacheFull = errors.New("too many client assertions in flight; try again shortly")
-
-func newReplayCache(max int) *replayCache {
-	return &replayCache{seen: map[string]time.Time{}, max: max}
-}
-
-// add records jti for clientID until expiry. It reports false if the jti was
-// already used by that client and has not expired.
-func (c *replayCache) add(clientID, jti string, expiry, now time.Time) (bool, error) {
-	key := clientID + "\x00" + jti
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if until, ok := c.seen[key]; ok && now.Before(until) {
-		return false, nil
-	}
-	if len(c.seen) >= c.max || !now.Before(c.nextSweep) {
-		for k, until := range c.seen {
-			if !now.Before(until) {
-				delete(c.seen, k)
-			}
-		}
-		c.nextSweep = now.Add(time.Minute)
-		if len(c.seen) >= c.max {
-			return false, errReplayCacheFull
-		}
-	}
-	c.seen[key] = expiry
-	return true, nil
-}
+// errReplayStore is a replay check that could not be made: the store is full or
+// unreachable. The assertion is refused (fail closed) with a 503.
+var errReplayStore = errors.New("the client assertion replay check is unavailable; try again shortly")
 
 // validateClientAssertion checks a private_key_jwt assertion of app: signature
 // by one of the application's keys, iss = sub = the client id, aud one of
 // audiences, the time rules, and a jti not seen before. It returns the key that
 // verified, for the log.
-func validateClientAssertion(j *parsedJWS, c *assertionClaims, app *application, audiences []string, replay *replayCache, now time.Time) (*VerificationKey, error) {
+func validateClientAssertion(ctx context.Context, j *parsedJWS, c *assertionClaims, app *application, audiences []string, replay ReplayStore, now time.Time) (*VerificationKey, error) {
 	if !typAllowed(j.header.typ) {
 		return nil, jwsErrorf("the JWT typ %q is not a JWT", clip(j.header.typ))
 	}
@@ -217,10 +191,11 @@ func validateClientAssertion(j *parsedJWS, c *assertionClaims, app *application,
 	}
 	// Record the jti only once the signature verified, so forged assertions
 	// cannot fill the cache or burn a legitimate client's jti.
-	fresh, err := replay.add(app.clientID, c.jti, c.exp.Add(assertionSkew), now)
+	ttl := max(c.exp.Add(assertionSkew).Sub(now), time.Second)
+	fresh, err := replay.SetNX(ctx, "jti:"+app.clientID+":"+c.jti, ttl)
 	switch {
 	case err != nil:
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errReplayStore, err)
 	case !fresh:
 		return nil, errReplayed
 	}

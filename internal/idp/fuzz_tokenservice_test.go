@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/lastmile-gw/lastmile/internal/store"
 )
 
 // FuzzParseTokenRequest feeds arbitrary requests to the token request parser
@@ -115,15 +118,15 @@ func FuzzClientAssertion(f *testing.F) {
 		if err != nil {
 			return
 		}
-		replay := newReplayCache(16)
-		k, err := validateClientAssertion(j, c, fuzzKeys.app, []string{fuzzAud}, replay, time.Now())
+		replay := store.NewMemory(16)
+		k, err := validateClientAssertion(context.Background(), j, c, fuzzKeys.app, []string{fuzzAud}, replay, time.Now())
 		if err != nil {
 			return
 		}
 		if k == nil || !signed[j.signingInput] {
 			t.Fatalf("an assertion that no registered key signed was accepted: %q", assertion)
 		}
-		if _, err := validateClientAssertion(j, c, fuzzKeys.app, []string{fuzzAud}, replay, time.Now()); err == nil {
+		if _, err := validateClientAssertion(context.Background(), j, c, fuzzKeys.app, []string{fuzzAud}, replay, time.Now()); err == nil {
 			t.Fatal("the same assertion was accepted twice")
 		}
 	})

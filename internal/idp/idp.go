@@ -35,6 +35,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
+	"github.com/lastmile-gw/lastmile/internal/store"
 )
 
 // Provider is the embedded identity provider. It is safe for concurrent use.
@@ -47,7 +48,7 @@ type Provider struct {
 	state      *statedir.Dir
 	log        *slog.Logger
 	keys       *KeyStore
-	replay     *replayCache
+	replay     ReplayStore
 	secrets    *secretCache
 	fetch      *fetcher
 
@@ -64,7 +65,19 @@ type Provider struct {
 type Option func(*options)
 
 type options struct {
-	log *slog.Logger
+	log    *slog.Logger
+	replay ReplayStore
+}
+
+// WithReplayStore sets where client assertion ids are remembered. Several
+// instances behind one token endpoint must share it (store.Redis) for each
+// assertion to be accepted once across them. Default: in memory, per instance.
+func WithReplayStore(s ReplayStore) Option {
+	return func(o *options) {
+		if s != nil {
+			o.replay = s
+		}
+	}
 }
 
 // WithLogger sets where the provider reports identities and keys it creates,
@@ -83,7 +96,7 @@ func WithLogger(l *slog.Logger) Option {
 // identity, the applications' object ids and the signing keys; later starts read
 // them back. Configuration problems are returned together, each a *ConfigError.
 func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (*Provider, error) {
-	o := options{log: slog.New(slog.DiscardHandler)}
+	o := options{log: slog.New(slog.DiscardHandler), replay: store.NewMemory(defaultReplayCacheSize)}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -125,7 +138,7 @@ func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (
 		state:      state,
 		log:        o.log,
 		keys:       keys,
-		replay:     newReplayCache(defaultReplayCacheSize),
+		replay:     o.replay,
 		secrets:    newSecretCache(2),
 		fetch:      &fetcher{allowInsecure: c.allowInsecureIssuer},
 	}

@@ -404,8 +404,9 @@ func (p *Provider) authenticateAssertion(ctx context.Context, req *tokenRequest,
 		case errors.Is(err, errKeysUnavailable):
 			p.log.Warn("federated credential keys unavailable", "client_id", app.clientID, "error", err)
 			return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "the trusted issuer's signing keys could not be fetched; try again shortly"}
-		case errors.Is(err, errReplayCacheFull):
-			return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: err.Error()}
+		case errors.Is(err, errReplayStore):
+			p.log.Warn("client assertion refused: the replay check is unavailable", "client_id", app.clientID, "error", err)
+			return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: errReplayStore.Error()}
 		case err == errReplayed:
 			return invalidClient(false, "%v", err).aad(700025)
 		case errors.Is(err, errNoKey):
@@ -439,7 +440,7 @@ func (p *Provider) authenticateAssertion(ctx context.Context, req *tokenRequest,
 		if len(app.keys) == 0 {
 			return nil, invalidClient(false, "application %s has no certificates or keys registered for client assertions", app.clientID).aad(700027)
 		}
-		if _, err := validateClientAssertion(j, claims, app, p.acceptedAudiences(), p.replay, now); err != nil {
+		if _, err := validateClientAssertion(ctx, j, claims, app, p.acceptedAudiences(), p.replay, now); err != nil {
 			return nil, bad(err, app)
 		}
 		return app, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/idp"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
+	"github.com/lastmile-gw/lastmile/internal/store"
 )
 
 // Options say what to run. Empty listener addresses come from lastmile.yaml, then
@@ -52,6 +53,7 @@ type Server struct {
 	plane        identityPlane // token sources and managed identity endpoints (identityplane.go)
 
 	reloadMu sync.Mutex
+	shared   sharedStore // replay protection (and more) across instances
 }
 
 // New loads the configuration, opens the state directory, starts the identity
@@ -97,8 +99,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err := addTokenService(cfg, &idpCfg); err != nil {
 		return fail(err)
 	}
-	s.idp, err = idp.New(ctx, idpCfg, s.state, idp.WithLogger(s.log))
+	shared, err := openStore(ctx, cfg.Store, os.Getenv)
 	if err != nil {
+		return fail(err)
+	}
+	s.shared = shared
+	s.idp, err = idp.New(ctx, idpCfg, s.state, idp.WithLogger(s.log), idp.WithReplayStore(shared))
+	if err != nil {
+		shared.Close()
 		return fail(err)
 	}
 	if s.plane.chain, err = tokenChain(cfg, s.idp, os.LookupEnv); err != nil {
@@ -227,6 +235,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.gwSrv.Shutdown(shutCtx)
 	s.idSrv.Shutdown(shutCtx)
 	s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) })
+	s.shared.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -255,5 +264,31 @@ func (s *Server) Reload(ctx context.Context) error {
 
 // Close stops both listeners at once.
 func (s *Server) Close() error {
-	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close))
+	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.shared.Close())
+}
+
+// sharedStore is the state several instances share; in memory for one.
+type sharedStore interface {
+	idp.ReplayStore
+	Close() error
+}
+
+// openStore opens the store lastmile.yaml names: memory, or Redis when several
+// instances run together (so that, for example, a client assertion is accepted
+// once across all of them).
+func openStore(ctx context.Context, c config.Store, getenv func(string) string) (sharedStore, error) {
+	if c.Type != config.StoreRedis {
+		return store.NewMemory(1 << 18), nil
+	}
+	password := ""
+	if c.Redis.PasswordEnv != "" {
+		password = getenv(c.Redis.PasswordEnv)
+	}
+	r, err := store.NewRedis(ctx, store.RedisOptions{
+		Address: c.Redis.Address, Username: c.Redis.Username, Password: password, DB: c.Redis.DB, TLS: c.Redis.TLS,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return r, nil
 }

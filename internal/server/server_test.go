@@ -24,6 +24,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/server"
+	"github.com/lastmile-gw/lastmile/internal/store/storetest"
 )
 
 // writeFiles writes files (slash-separated relative paths) under dir.
@@ -547,5 +548,27 @@ func TestStreaming(t *testing.T) {
 	rest, _ := io.ReadAll(resp.Body)
 	if string(rest) != "data: two\n\n" {
 		t.Errorf("second event: %q", rest)
+	}
+}
+
+// TestRedisStore starts the server with store: redis, a real redis-server, and
+// refuses to start when Redis cannot be reached.
+func TestRedisStore(t *testing.T) {
+	addr := storetest.StartRedis(t, "")
+	backend := newVerifyingBackend(t, "api://orders")
+	cfgDir := t.TempDir()
+	files := testConfig(backend.srv.URL)
+	files["lastmile.yaml"] += "store:\n  type: redis\n  redis:\n    address: " + addr + "\n"
+	writeFiles(t, cfgDir, files)
+	e := start(t, cfgDir, t.TempDir(), backend)
+	if status, _, body := e.get(t, "/orders/1", key("shop-primary-key")); status != 200 {
+		t.Errorf("status %d: %s", status, body)
+	}
+
+	files["lastmile.yaml"] = strings.Replace(files["lastmile.yaml"], addr, "127.0.0.1:1", 1)
+	writeFiles(t, cfgDir, files)
+	_, err := server.New(context.Background(), server.Options{ConfigDir: cfgDir, StateDir: t.TempDir(), Listen: "127.0.0.1:0", IdentityListen: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "store: redis at 127.0.0.1:1") {
+		t.Errorf("an unreachable Redis: %v", err)
 	}
 }
