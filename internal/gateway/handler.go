@@ -21,6 +21,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
 
 // StatusPath is the readiness endpoint on the data plane, as on API Management's
@@ -287,7 +288,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	for k, v := range resp.Headers {
 		h[k] = v
 	}
-	removeHop(h)
+	proxy.RemoveHopHeaders(h)
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // never guess a content type the response did not have
 	}
@@ -333,18 +334,5 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 			}
 			return
 		}
-	}
-}
-
-var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
-
-func removeHop(h http.Header) {
-	for _, f := range h["Connection"] {
-		for _, n := range strings.Split(f, ",") {
-			h.Del(strings.TrimSpace(n))
-		}
-	}
-	for _, n := range hopByHop {
-		h.Del(n)
 	}
 }

@@ -78,8 +78,9 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// removeHopHeaders deletes hop-by-hop headers, including those named in Connection.
-func removeHopHeaders(h http.Header) {
+// RemoveHopHeaders deletes hop-by-hop headers, including those named in
+// Connection.
+func RemoveHopHeaders(h http.Header) {
 	for _, f := range h["Connection"] {
 		for _, name := range strings.Split(f, ",") {
 			if name = textproto.TrimString(name); name != "" {
@@ -121,7 +122,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts poli
 		return &pipeline.Error{Source: "forward-request", Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + sanitize(err), Status: 500, Err: err}
 	}
 	h := resp.Header
-	removeHopHeaders(h)
+	RemoveHopHeaders(h)
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode)))
 	body := exchange.NewStreamBody(&cancelOnClose{resp.Body, cancel}, resp.ContentLength, f.BodyLimit)
 	x.Response = &exchange.Response{StatusCode: resp.StatusCode, StatusReason: reason, Headers: h, Body: body}
@@ -152,7 +153,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts pol
 	if h == nil {
 		h = make(http.Header)
 	}
-	removeHopHeaders(h)
+	RemoveHopHeaders(h)
 	host := h.Get("Host")
 	h.Del("Host")
 
