@@ -66,6 +66,9 @@
 //	  # reach the identity listener through another name. Default "": the issuer
 //	  # is http://<identity listener>.
 //	  issuer: ""
+//	  # Where Prometheus metrics are served (GET /metrics), host:port. Default
+//	  # "": no metrics listener.
+//	  metrics: ""
 //	backend:
 //	  # An extra PEM bundle of CA certificates trusted for backend TLS, on top of
 //	  # the system roots. Relative paths are relative to the folder that holds
@@ -201,6 +204,9 @@ type Listeners struct {
 	Identity string
 	// Issuer is the public issuer URL; "" means http://<Identity>.
 	Issuer string
+	// Metrics is where Prometheus metrics are served (GET /metrics); "" means
+	// nowhere.
+	Metrics string
 }
 
 // Backend holds settings for connections to backends.

@@ -87,7 +87,7 @@ func TestParseFull(t *testing.T) {
 			Keys:                KeyRotation{RotationPeriod: 720 * time.Hour, Prepublish: 48 * time.Hour},
 			AllowInsecureIssuer: true,
 		},
-		Listeners: Listeners{Gateway: "0.0.0.0:9080", Identity: "127.0.0.1:9081", Issuer: "https://login.example.com/lastmile"},
+		Listeners: Listeners{Gateway: "0.0.0.0:9080", Identity: "127.0.0.1:9081", Issuer: "https://login.example.com/lastmile", Metrics: "127.0.0.1:9464"},
 		Backend:   Backend{CAFile: filepath.Join(testdataAbs(t), "ca.pem"), Timeout: 45 * time.Second},
 		Gateway:   Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
 		Store: Store{Type: "redis", Redis: Redis{

@@ -551,6 +551,12 @@ func (d *decoder) decodeListeners(n *yaml.Node, l *Listeners) {
 	d.mapping(n, "listeners", []field{
 		{"gateway", addr("listeners.gateway", &l.Gateway)},
 		{"identity", addr("listeners.identity", &l.Identity)},
+		{"metrics", func(k, v *yaml.Node) {
+			if s, ok := d.scalar(resolve(v), "listeners.metrics", "a host:port address"); ok && s == "" {
+				return // no metrics listener
+			}
+			addr("listeners.metrics", &l.Metrics)(k, v)
+		}},
 		{"issuer", func(k, v *yaml.Node) {
 			v = resolve(v)
 			s, ok := d.scalar(v, "listeners.issuer", "a URL")

@@ -39,6 +39,7 @@ func (c *Config) Marshal() ([]byte, error) {
 			"gateway", str(c.Listeners.Gateway),
 			"identity", str(c.Listeners.Identity),
 			"issuer", str(c.Listeners.Issuer),
+			"metrics", str(c.Listeners.Metrics),
 		),
 		"backend", mapNode(
 			"caFile", str(c.Backend.CAFile),

@@ -34,6 +34,8 @@ type Handler struct {
 	log  *slog.Logger
 	// BodyLimit bounds how much of a request body a policy may buffer.
 	BodyLimit int64
+	// Metrics, when not nil, count requests and policy failures.
+	Metrics *Metrics
 }
 
 // NewHandler returns a Handler with no configuration; it answers 503 until Swap
@@ -68,9 +70,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	start := time.Now()
 	requestID := newGUID()
 	if snap == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), h.log)
+		h.Metrics.observe("", "", http.StatusServiceUnavailable, start, nil)
 		return
 	}
 	q := r.URL.Query()
@@ -79,12 +83,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a, rest := snap.route(r, segs, q)
 	if a == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		h.Metrics.observe("", "", http.StatusNotFound, start, nil)
 		return
 	}
 	params := make(map[string]string, 2)
 	op := a.operation(r.Method, rest, q, params)
 	if op == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		h.Metrics.observe(a.info.ID, "", http.StatusNotFound, start, nil)
 		return
 	}
 
@@ -96,6 +102,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if authErr != nil {
 		a.base.HandleError(ctx, x, authErr)
 		writeResponse(w, r, x.Response, h.log)
+		h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 		closeBodies(x)
 		return
 	}
@@ -115,6 +122,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.logFailure(x)
 	writeResponse(w, r, x.Response, h.log)
+	h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 	closeBodies(x)
 }
 

@@ -16,6 +16,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/identity"
@@ -51,6 +55,9 @@ type Server struct {
 	gwLn, idLn   net.Listener
 	gwSrv, idSrv *http.Server
 	plane        identityPlane // token sources and managed identity endpoints (identityplane.go)
+
+	metricsLn  net.Listener // nil without listeners.metrics
+	metricsSrv *http.Server
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
@@ -88,6 +95,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	fail := func(err error) (*Server, error) {
 		s.gwLn.Close()
 		s.idLn.Close()
+		if s.shared != nil {
+			s.shared.Close()
+		}
 		return nil, err
 	}
 
@@ -106,7 +116,6 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.shared = shared
 	s.idp, err = idp.New(ctx, idpCfg, s.state, idp.WithLogger(s.log), idp.WithReplayStore(shared))
 	if err != nil {
-		shared.Close()
 		return fail(err)
 	}
 	if s.plane.chain, err = tokenChain(cfg, s.idp, os.LookupEnv); err != nil {
@@ -132,6 +141,18 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.handler = gateway.NewHandler(s.log)
 	s.handler.Swap(snap)
+	if addr := cfg.Listeners.Metrics; addr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		s.handler.Metrics = gateway.NewMetrics(reg)
+		if s.metricsLn, err = net.Listen("tcp", addr); err != nil {
+			s.closeListeners()
+			return fail(fmt.Errorf("metrics listener: %w", err))
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
 
 	s.gwSrv = &http.Server{
 		Handler:           s.handler,
@@ -212,7 +233,7 @@ func (s *Server) Snapshot() *gateway.Snapshot { return s.handler.Snapshot() }
 // Serve serves both listeners until ctx is done, then shuts down gracefully,
 // letting requests in flight finish for up to 10 seconds.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 2+len(s.plane.servers))
+	errc := make(chan error, 3+len(s.plane.servers))
 	// The signing keys: rotation schedule, and changes by other instances or
 	// lastmile keys, picked up every idp.KeyReloadInterval.
 	keysCtx, stopKeys := context.WithCancel(ctx)
@@ -221,6 +242,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer func() { stopKeys(); <-keysDone }()
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
+	if s.metricsSrv != nil {
+		go func() { errc <- s.metricsSrv.Serve(s.metricsLn) }()
+	}
 	s.serveIdentityPlane(errc)
 	s.log.Info("lastmile is serving", "gateway", s.GatewayURL(), "identity", s.IdentityURL(), "issuer", s.Issuer(),
 		"token_sources", sourceNames(s.cfg), "identity_endpoint", s.plane.env.IdentityEndpoint,
@@ -234,6 +258,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer cancel()
 	s.gwSrv.Shutdown(shutCtx)
 	s.idSrv.Shutdown(shutCtx)
+	if s.metricsSrv != nil {
+		s.metricsSrv.Shutdown(shutCtx)
+	}
 	s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) })
 	s.shared.Close()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -264,7 +291,19 @@ func (s *Server) Reload(ctx context.Context) error {
 
 // Close stops both listeners at once.
 func (s *Server) Close() error {
-	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.shared.Close())
+	var merr error
+	if s.metricsSrv != nil {
+		merr = s.metricsSrv.Close()
+	}
+	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.shared.Close(), merr)
+}
+
+// MetricsURL is the Prometheus endpoint, or "" when listeners.metrics is unset.
+func (s *Server) MetricsURL() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return "http://" + loopbackAddr(s.metricsLn.Addr().(*net.TCPAddr)) + "/metrics"
 }
 
 // sharedStore is the state several instances share; in memory for one.

@@ -572,3 +572,41 @@ func TestRedisStore(t *testing.T) {
 		t.Errorf("an unreachable Redis: %v", err)
 	}
 }
+
+// TestMetrics scrapes the Prometheus endpoint after a few requests.
+func TestMetrics(t *testing.T) {
+	backend := newVerifyingBackend(t, "api://orders")
+	cfgDir := t.TempDir()
+	files := testConfig(backend.srv.URL)
+	files["lastmile.yaml"] += "listeners:\n  metrics: 127.0.0.1:0\n"
+	writeFiles(t, cfgDir, files)
+	e := start(t, cfgDir, t.TempDir(), backend)
+	e.get(t, "/orders/1", key("shop-primary-key"))
+	e.get(t, "/orders/2", key("shop-primary-key"))
+	e.get(t, "/orders/3", nil)
+	e.get(t, "/unknown/x", nil)
+	e.get(t, "/nowhere", nil)
+	if e.srv.MetricsURL() == "" {
+		t.Fatal("no metrics listener")
+	}
+	resp, err := http.Get(e.srv.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`lastmile_requests_total{api="orders",code="200",operation="get-order"} 2`,
+		`lastmile_requests_total{api="orders",code="401",operation="get-order"} 1`,
+		`lastmile_requests_total{api="unknown",code="500",operation="*"} 1`,
+		`lastmile_requests_total{api="",code="404",operation=""} 1`,
+		`lastmile_policy_failures_total{api="orders",reason="SubscriptionKeyNotFound",source="authorization"} 1`,
+		`lastmile_policy_failures_total{api="unknown",reason="TokenAcquisitionFailure",source="authentication-managed-identity"} 1`,
+		`lastmile_request_duration_seconds_count{api="orders"} 3`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
