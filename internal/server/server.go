@@ -95,6 +95,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	fail := func(err error) (*Server, error) {
 		s.gwLn.Close()
 		s.idLn.Close()
+		s.closeListeners() // the managed identity agent's, if it started
 		if s.shared != nil {
 			s.shared.Close()
 		}
@@ -123,7 +124,6 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.tokens = identity.NewCache(s.plane.chain, identity.WithLogger(s.log))
 	if err := s.startAgent(cfg); err != nil {
-		s.closeListeners()
 		return fail(err)
 	}
 
@@ -146,7 +146,6 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		s.handler.Metrics = gateway.NewMetrics(reg)
 		if s.metricsLn, err = net.Listen("tcp", addr); err != nil {
-			s.closeListeners()
 			return fail(fmt.Errorf("metrics listener: %w", err))
 		}
 		mux := http.NewServeMux()
