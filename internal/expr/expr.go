@@ -15,6 +15,7 @@ package expr
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -192,7 +193,7 @@ func (c *checker) checkExpect(p *Program, want string, root Node) {
 		return
 	}
 	if c.convCost(&operand{t: p.result, k: constOf(p)}, t) < 0 {
-		c.errorf(root, "the expression is a %s; a %s is needed here", p.result.Name, t.Name)
+		c.errorf(root, "the expression is %s %s; %s %s is needed here", article(p.result.Name), p.result.Name, article(t.Name), t.Name)
 	}
 }
 
@@ -356,4 +357,12 @@ func describeValueType(v any) string {
 		return "null"
 	}
 	return "a value of type " + dotnetTypeName(v)
+}
+
+// article is "an" before a vowel sound, else "a": "an int", "a bool".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

@@ -145,7 +145,7 @@ func TestExpect(t *testing.T) {
 		{`@(context.Request.Method)`, "bool", "the expression is a string; a bool is needed here"},
 		{`@(context.Variables["flag"])`, "bool", ""},
 		{`@((short)200)`, "int", ""},
-		{`@(200L)`, "int", "the expression is a long; a int is needed here"},
+		{`@(200L)`, "int", "the expression is a long; an int is needed here"},
 		{`@{ context.Trace("x"); return 1; }`, "int", ""},
 	} {
 		_, err := Compile(tt.src, Expect(tt.want))
