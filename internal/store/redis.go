@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,12 +20,16 @@ type RedisOptions struct {
 	// Prefix is put before every key, so that several deployments can share a
 	// Redis; "lastmile:" when empty.
 	Prefix string
+	// ValueBytes is the largest value Set accepts (ErrTooLarge beyond it);
+	// DefaultValueLimits.ValueBytes when zero.
+	ValueBytes int
 }
 
 // Redis is a Store shared by every gateway instance that uses the same Redis.
 type Redis struct {
-	c      *redis.Client
-	prefix string
+	c          *redis.Client
+	prefix     string
+	valueBytes int
 }
 
 // NewRedis connects to Redis and checks the connection with PING, so that a
@@ -54,7 +59,11 @@ func NewRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 	if prefix == "" {
 		prefix = "lastmile:"
 	}
-	return &Redis{c: c, prefix: prefix}, nil
+	vb := o.ValueBytes
+	if vb <= 0 {
+		vb = DefaultValueLimits.ValueBytes
+	}
+	return &Redis{c: c, prefix: prefix, valueBytes: vb}, nil
 }
 
 // SetNX records key for ttl unless it exists (SET key 1 NX PX ttl), atomically
@@ -65,6 +74,46 @@ func (r *Redis) SetNX(ctx context.Context, key string, ttl time.Duration) (bool,
 		return false, fmt.Errorf("redis: %w", err)
 	}
 	return ok, nil
+}
+
+// Get returns the value stored under key (GET) and whether there is one.
+func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	v, err := r.c.Get(ctx, r.prefix+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("redis: %w", err)
+	}
+	return v, true, nil
+}
+
+// Set stores value under key for ttl (SET key value PX ttl), replacing any
+// value there; every instance sees it. A ttl of zero or less removes the key,
+// as a value that expires at once would. Expiry has millisecond precision; a
+// ttl under a millisecond is rounded up to one.
+func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return r.Delete(ctx, key)
+	}
+	if len(value) > r.valueBytes {
+		return ErrTooLarge
+	}
+	// Redis counts in milliseconds; go-redis rounds a shorter ttl up itself but
+	// logs a warning each time.
+	ttl = max(ttl, time.Millisecond)
+	if err := r.c.Set(ctx, r.prefix+key, value, ttl).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the value stored under key (DEL), if any.
+func (r *Redis) Delete(ctx context.Context, key string) error {
+	if err := r.c.Del(ctx, r.prefix+key).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
 }
 
 // Close closes the connections.

@@ -61,6 +61,12 @@ func TestMemory(t *testing.T) {
 	})
 }
 
+func TestMemoryValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		valueConformance(t, NewMemory(100), time.Sleep)
+	})
+}
+
 func TestMemoryFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := NewMemory(2)
@@ -89,6 +95,7 @@ func TestRedis(t *testing.T) {
 	}
 	defer r.Close()
 	conformance(t, r, time.Sleep)
+	valueConformance(t, r, time.Sleep)
 
 	// A second client (another gateway instance) sees the same keys.
 	r2, err := NewRedis(ctx, RedisOptions{Address: addr, Password: "s3cret-pass"})
