@@ -55,6 +55,9 @@ type Deps struct {
 	// ForwardTimeout is forward-request's default timeout.
 	ForwardTimeout time.Duration
 	Logger         *slog.Logger
+	// Cache is where cache-lookup-value, cache-store-value and
+	// cache-remove-value keep values.
+	Cache Caches
 }
 
 // Register adds every supported policy to r.
@@ -82,4 +85,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("return-response", all, returnResponse)
 	r.Register("forward-request", pipeline.Backend, d.forwardRequest)
 	r.Register("choose", all, choose)
+	r.Register("cache-lookup-value", all, d.cacheLookupValue)
+	r.Register("cache-store-value", all, d.cacheStoreValue)
+	r.Register("cache-remove-value", all, d.cacheRemoveValue)
 }
