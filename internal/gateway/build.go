@@ -112,6 +112,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*Snapshot, erro
 		Backends:       backends,
 		ForwardTimeout: cfg.Backend.Timeout,
 		Logger:         b.log(),
+		SideRequests:   tr,
 	})
 	return compileService(svc, reg, b.Expr, b.State, cfg, b.log(), validateOnly)
 }

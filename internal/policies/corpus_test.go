@@ -238,6 +238,15 @@ var documentErrors = []struct{ file, msg string }{
 	{"Pre-authorize requests based on HTTP method with validate-jwt.policy.xml", `expected "}", found string literal`},
 	// DateTime.AddSeconds takes a double; C# does not convert a string to one.
 	{"Return a blob URL signed with a user delegation SAS token.xml", "argument 1 of AddSeconds: cannot convert from string to double"},
+	// C# does not call a dictionary: MatchedParameters is indexed, MatchedParameters["x"].
+	{"DELETE a from to blobStorage account.xml", "MatchedParameters is a property of IRequest, not a method"},
+	{"GET a file from blobStorage account.xml", "MatchedParameters is a property of IRequest, not a method"},
+	{"PUT a file to blobStorage account.xml", "MatchedParameters is a property of IRequest, not a method"},
+	// A URL with {placeholders} for the reader to fill in.
+	{"Query CosmosDB.policy.xml", `<set-url> must be an absolute http or https URL, not "https://{database-account}.`},
+	// A named value holding a URL whose name does not say so, so the test's
+	// placeholder for it is a number.
+	{"Extracting multiple values from xml documents.policy.xml", `<set-url> must be an absolute http or https URL, not "{{my-send-request}}"`},
 	// Fragments the landing zone deploys from files whose names differ from the ids.
 	{"genai-policy.xml", "policy fragment "},
 	{"managed-identity-fragment.xml", `policy fragment "routing-headers" does not exist`},

@@ -8,6 +8,7 @@ package policies
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -55,6 +56,9 @@ type Deps struct {
 	// ForwardTimeout is forward-request's default timeout.
 	ForwardTimeout time.Duration
 	Logger         *slog.Logger
+	// SideRequests sends send-request's requests (a RoundTripper never follows
+	// redirects); NewSideTransport's when nil.
+	SideRequests http.RoundTripper
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
@@ -67,6 +71,9 @@ func Register(r *pipeline.Registry, d Deps) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.SideRequests == nil {
+		d.SideRequests = NewSideTransport()
 	}
 	all := pipeline.AllSections
 	in := pipeline.Inbound
@@ -85,6 +92,10 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("return-response", all, returnResponse)
 	r.Register("forward-request", pipeline.Backend, d.forwardRequest)
 	r.Register("choose", all, choose)
+	r.Register("send-request", all, d.sendRequest)
+	r.Register("retry", all, retry)
+	r.Register("trace", all, d.trace)
+	r.Register("check-header", in, checkHeader)
 	r.Register("cache-lookup-value", all, d.cacheLookupValue)
 	r.Register("cache-store-value", all, d.cacheStoreValue)
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)

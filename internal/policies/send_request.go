@@ -1,0 +1,469 @@
+package policies
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policyxml"
+)
+
+// send-request sends a side request and stores the response in a variable as an
+// IResponse (*exchange.Response), for expressions such as
+// ((IResponse)context.Variables["x"]).Body.As<JObject>(). Redirects are never
+// followed. The timeout bounds the wait for the response headers, as
+// forward-request's does; the body streams (through the request's context) until a
+// policy reads it, up to exchange.DefaultBodyLimit when one buffers it.
+type sendRequestPolicy struct {
+	transport http.RoundTripper
+	logger    *slog.Logger
+
+	mode        pipeline.Value // "new" or "copy"
+	variable    pipeline.Value
+	timeout     pipeline.Value // whole seconds
+	ignoreError bool
+	copyBody    bool // false in outbound, where mode="copy" does not copy the body
+
+	url     pipeline.Value
+	hasURL  bool
+	method  pipeline.Value
+	hasMeth bool
+	headers []*setHeaderPolicy
+	body    pipeline.Value
+	hasBody bool
+	mi      *managedIdentityPolicy
+}
+
+const defaultSendTimeout = 60 * time.Second
+
+// sendRequestChildren are send-request's children in the order API Management's
+// schema requires; elements with the same rank may come in either order.
+var sendRequestChildren = map[string]int{
+	"set-url": 0, "set-method": 1, "set-header": 2, "set-body": 3,
+	"authentication-certificate": 4, "authentication-managed-identity": 4, "proxy": 5,
+}
+
+func (d Deps) sendRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
+	c.CheckAttrs(el, "mode", "response-variable-name", "timeout", "ignore-error")
+	p := &sendRequestPolicy{transport: d.SideRequests, logger: d.Logger, copyBody: c.Section() != pipeline.Outbound}
+	p.mode = pipeline.Literal("new")
+	if v, ok := c.Attr(el, "mode"); ok {
+		p.mode = v
+		if lit, isLit := v.Literal(); isLit {
+			m := strings.ToLower(strings.TrimSpace(lit))
+			if m != "new" && m != "copy" {
+				c.Report(c.Errorf(el.Attr("mode").Value.Pos(), "mode of <send-request> must be new or copy, not %q", el.Attr("mode").Value.Redacted()))
+			}
+			p.mode = pipeline.Literal(m)
+		}
+	}
+	if v, ok := c.RequiredAttr(el, "response-variable-name"); ok {
+		if lit, isLit := v.Literal(); isLit && strings.TrimSpace(lit) == "" {
+			c.Report(c.Errorf(el.Attr("response-variable-name").Value.Pos(), "response-variable-name of <send-request> must not be empty"))
+		}
+		p.variable = v
+	}
+	p.timeout = pipeline.Literal(strconv.Itoa(int(defaultSendTimeout / time.Second)))
+	if v, ok := c.Attr(el, "timeout"); ok {
+		p.timeout = v
+		if lit, isLit := v.Literal(); isLit {
+			if _, err := parseTimeout(lit); err != nil {
+				c.Report(c.Errorf(el.Attr("timeout").Value.Pos(), "timeout of <send-request> %s", err.Message))
+			}
+		}
+	}
+	p.ignoreError = c.BoolAttr(el, "ignore-error", false)
+
+	last, lastName := -1, ""
+	seen := map[string]bool{}
+	for _, ch := range el.Elements() {
+		rank, known := sendRequestChildren[ch.Name]
+		if !known {
+			c.Report(c.Errorf(ch.Pos, "unexpected <%s> in <send-request>; expected <set-url>, <set-method>, <set-header>, <set-body> or <authentication-managed-identity>", ch.Name))
+			continue
+		}
+		if seen[ch.Name] && ch.Name != "set-header" {
+			c.Report(c.Errorf(ch.Pos, "<%s> appears twice in <send-request>", ch.Name))
+			continue
+		}
+		seen[ch.Name] = true
+		if rank < last {
+			c.Report(c.Errorf(ch.Pos, "<%s> must come before <%s> in <send-request>", ch.Name, lastName))
+		}
+		if rank > last {
+			last, lastName = rank, ch.Name
+		}
+		switch ch.Name {
+		case "set-url":
+			c.CheckAttrs(ch)
+			c.CheckChildren(ch)
+			p.url, p.hasURL = c.Value(ch.Text()), true
+			if lit, isLit := p.url.Literal(); isLit {
+				if _, perr := parseSideURL(lit); perr != nil {
+					c.Report(c.Errorf(ch.Text().Pos(), "<set-url> %s, not %s", perr.Message, quoteShort(ch.Text().Redacted())))
+				}
+			}
+		case "set-method":
+			pol, err := setMethod(c, ch)
+			if err != nil {
+				c.Report(err)
+			} else if m, ok := pol.(*setMethodPolicy); ok {
+				p.method, p.hasMeth = m.method, true
+			}
+		case "set-header":
+			pol, err := compileSetHeader(c, ch, false)
+			if err != nil {
+				c.Report(err)
+			} else if h, ok := pol.(*setHeaderPolicy); ok {
+				p.headers = append(p.headers, h)
+			}
+		case "set-body":
+			pol, err := compileSetBody(c, ch, false)
+			if err != nil {
+				c.Report(err)
+			} else if b, ok := pol.(*setBodyPolicy); ok {
+				p.body, p.hasBody = b.body, true
+			}
+		case "authentication-managed-identity":
+			pol, err := d.managedIdentity(c, ch)
+			if err != nil {
+				c.Report(err)
+			} else if mi, ok := pol.(*managedIdentityPolicy); ok {
+				p.mi = mi
+			}
+		case "authentication-certificate":
+			c.Report(c.Errorf(ch.Pos, "<authentication-certificate> in <send-request> is not supported yet; use <authentication-managed-identity> or a <set-header> with the credential"))
+		case "proxy":
+			c.Report(c.Errorf(ch.Pos, "<proxy> in <send-request> is not supported yet; lastmile sends side requests directly"))
+		}
+	}
+	if lit, isLit := p.mode.Literal(); isLit && lit == "new" && !p.hasURL {
+		c.Report(c.Errorf(el.Pos, "<send-request> needs a <set-url> unless mode is copy"))
+	}
+	return p, nil
+}
+
+// parseTimeout parses a timeout in whole seconds, at least 1.
+func parseTimeout(s string) (time.Duration, *pipeline.Error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 {
+		return 0, &pipeline.Error{Reason: "InvalidTimeout", Message: "must be a whole number of seconds, at least 1, not " + quoteShort(s)}
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// parseSideURL accepts an absolute http or https URL.
+func parseSideURL(s string) (*url.URL, *pipeline.Error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &pipeline.Error{Reason: "InvalidUrl", Message: "must be an absolute http or https URL"}
+	}
+	return u, nil
+}
+
+func (p *sendRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
+	name, err := p.variable.String(x)
+	if err != nil {
+		return err
+	}
+	resp, ignorable, err := p.send(ctx, x)
+	switch {
+	case err == nil:
+		x.SetVar(name, resp)
+		return nil
+	case p.ignoreError && ignorable && ctx.Err() == nil:
+		// API Management: "the error will be ignored, and the response variable
+		// will contain a null value".
+		x.SetVar(name, nil)
+		return nil
+	}
+	return err
+}
+
+// send builds the side request from the exchange and the children and sends it.
+// Failures of the request itself (an unusable URL, no token, no connection, no
+// answer in time) are ignorable; a policy expression that fails, or a
+// configuration value that is wrong, is not.
+func (p *sendRequestPolicy) send(ctx context.Context, x *exchange.Exchange) (resp *exchange.Response, ignorable bool, err error) {
+	mode, err := p.mode.String(x)
+	if err != nil {
+		return nil, false, err
+	}
+	copyMode := false
+	switch strings.ToLower(strings.TrimSpace(mode)) {
+	case "new":
+	case "copy":
+		copyMode = true
+	default:
+		return nil, false, &pipeline.Error{Reason: "InvalidMode", Message: "send-request mode must be new or copy, not " + quoteShort(mode)}
+	}
+	ts, err := p.timeout.String(x)
+	if err != nil {
+		return nil, false, err
+	}
+	timeout, perr := parseTimeout(ts)
+	if perr != nil {
+		perr.Message = "send-request timeout " + perr.Message
+		return nil, false, perr
+	}
+
+	method := http.MethodGet
+	var target *url.URL
+	h := make(http.Header)
+	var body []byte
+	if copyMode {
+		method = x.Request.Method
+		if x.Request.URL != nil {
+			u := *x.Request.URL
+			target = &u
+		}
+		for k, v := range x.Request.Headers {
+			h[k] = append([]string(nil), v...)
+		}
+		removeHopHeaders(h)
+		h.Del("Host") // the copy goes to its own host unless a set-header says otherwise
+		if p.copyBody {
+			if body, err = copyRequestBody(x.Request.Body); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	if p.hasURL {
+		s, err := p.url.String(x)
+		if err != nil {
+			return nil, false, err
+		}
+		u, perr := parseSideURL(s)
+		if perr != nil {
+			perr.Message = "send-request URL " + perr.Message + ", not " + quoteShort(redactURL(s))
+			return nil, true, perr
+		}
+		target = u
+	}
+	if target == nil {
+		return nil, true, &pipeline.Error{Reason: "InvalidUrl", Message: "send-request has no URL: add <set-url>"}
+	}
+	if p.hasMeth {
+		m, err := p.method.String(x)
+		if err != nil {
+			return nil, false, err
+		}
+		m = strings.TrimSpace(m)
+		if !validMethod(m) {
+			return nil, false, &pipeline.Error{Reason: "InvalidMethod", Message: "send-request set-method produced an invalid HTTP method " + quoteShort(m)}
+		}
+		method = strings.ToUpper(m)
+	}
+	for _, sh := range p.headers {
+		name, vals, err := sh.eval(x)
+		if err != nil {
+			return nil, false, err
+		}
+		key := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
+		if fixedHeaders[key] {
+			return nil, false, &pipeline.Error{Reason: "HeaderNotAllowed", Message: "header " + key + " is managed by the gateway and cannot be set or deleted"}
+		}
+		applyValues(h, key, sh.action, vals, multiLineHeaders[key])
+	}
+	if p.hasBody {
+		s, err := p.body.String(x)
+		if err != nil {
+			return nil, false, err
+		}
+		body = []byte(s)
+	}
+	if p.mi != nil {
+		res, err := p.mi.resource.String(x)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := p.authenticate(ctx, x, res, h); err != nil {
+			return nil, true, err
+		}
+	}
+	resp, err = p.roundTrip(ctx, x, method, target, h, body, timeout)
+	return resp, err != nil, err
+}
+
+// copyRequestBody returns the caller's request body for mode="copy", buffering it
+// (so that forward-request still sends it). A body that a policy already read
+// without preserving it, or that was already streamed to the backend, is empty,
+// as it would be for context.Request.Body.
+func copyRequestBody(b *exchange.Body) ([]byte, error) {
+	if b == nil || b.Consumed() {
+		return nil, nil
+	}
+	data, err := b.Bytes(true)
+	if err == nil || errors.Is(err, exchange.ErrBodyConsumed) {
+		return data, nil
+	}
+	status := 400
+	if errors.Is(err, exchange.ErrBodyTooLarge) {
+		status = 413
+	}
+	return nil, &pipeline.Error{Reason: "BodyReadFailure", Message: "send-request could not copy the request body: " + err.Error(), Status: status, Err: err}
+}
+
+// authenticate adds a managed identity token for resource (or stores it in the
+// variable the element names). It leaves the main request's token alone.
+func (p *sendRequestPolicy) authenticate(ctx context.Context, x *exchange.Exchange, resource string, h http.Header) error {
+	mi := p.mi
+	tok, err := mi.tokens.AccessToken(ctx, mi.clientID, resource)
+	if err != nil {
+		if mi.ignoreError {
+			return nil
+		}
+		return &pipeline.Error{Reason: "TokenAcquisitionFailure", Message: "could not obtain a managed identity token: " + err.Error(), Status: 500, Err: err}
+	}
+	if mi.variable != "" {
+		x.SetVar(mi.variable, tok)
+		return nil
+	}
+	h.Set("Authorization", "Bearer "+tok)
+	return nil
+}
+
+func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange, method string, target *url.URL, h http.Header, body []byte, timeout time.Duration) (*exchange.Response, error) {
+	where := redactURL(target.String())
+	var rd io.Reader
+	if len(body) > 0 {
+		rd = bytes.NewReader(body)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
+	if err != nil {
+		cancel()
+		return nil, &pipeline.Error{Reason: "InvalidRequest", Message: "send-request could not build the request to " + where, Status: 500, Err: err}
+	}
+	if host := h.Get("Host"); host != "" {
+		req.Host = host
+		h.Del("Host")
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{""} // do not add Go's default
+	}
+	req.Header = h
+	req.ContentLength = int64(len(body))
+	if len(body) > 0 {
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	start := time.Now()
+	timer := time.AfterFunc(timeout, cancel)
+	resp, err := p.transport.RoundTrip(req)
+	timedOut := !timer.Stop()
+	if err != nil {
+		cancel()
+		switch {
+		case timedOut:
+			return nil, &pipeline.Error{Reason: "Timeout", Message: fmt.Sprintf("send-request to %s did not get a response within %s", where, timeout), Status: 500, Err: err}
+		case ctx.Err() != nil && errors.Is(err, context.Canceled):
+			return nil, &pipeline.Error{Reason: "ClientConnectionFailure", Message: "the client went away", Status: 499, Err: err}
+		}
+		return nil, &pipeline.Error{Reason: "BackendConnectionFailure", Message: "send-request could not reach " + where + ": " + transportReason(err), Status: 500, Err: err}
+	}
+	removeHopHeaders(resp.Header)
+	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
+	if reason == "" {
+		reason = http.StatusText(resp.StatusCode)
+	}
+	p.logger.DebugContext(ctx, "send-request", "request_id", x.RequestID, "method", method, "url", where,
+		"status", resp.StatusCode, "duration", time.Since(start))
+	return &exchange.Response{
+		StatusCode:   resp.StatusCode,
+		StatusReason: reason,
+		Headers:      resp.Header,
+		Body:         exchange.NewStreamBody(&cancelOnClose{resp.Body, cancel}, resp.ContentLength, exchange.DefaultBodyLimit),
+	}, nil
+}
+
+// redactURL returns a URL for messages and logs: without user information, query
+// or fragment, which may carry secrets (SAS signatures, API keys).
+func redactURL(s string) string {
+	s = strings.TrimSpace(s)
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		return u.String()
+	}
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	if strings.Contains(s, "@") {
+		return "(a URL with user information)"
+	}
+	return s
+}
+
+// transportReason describes a transport error without repeating the URL, which
+// url.Error would print with its query.
+func transportReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "no such host " + dnsErr.Name
+	}
+	return err.Error()
+}
+
+// cancelOnClose releases the side request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// hopHeaders are removed from copied requests and from responses (RFC 9110
+// section 7.6.1). Package proxy has the same list, but it imports this package.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func removeHopHeaders(h http.Header) {
+	for _, f := range h["Connection"] {
+		for _, name := range strings.Split(f, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
+}
+
+// NewSideTransport returns the transport send-request uses when Deps.SideRequests
+// is nil: no proxy from the environment, no transparent decompression, bounded
+// dials and TLS handshakes. main passes the backend transport instead, so that
+// side requests trust the same CA bundle.
+func NewSideTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+}
