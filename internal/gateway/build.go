@@ -34,9 +34,15 @@ type Builder struct {
 	Logger    *slog.Logger
 	// Transport reaches the backends; built from Config.Backend when nil.
 	Transport http.RoundTripper
+	// Cache is where the cache-*-value policies keep values: External is the
+	// shared store (Redis) when lastmile.yaml has one. An in-memory Internal
+	// cache is made on the first build when nil, and kept across reloads.
+	Cache policies.Caches
 
 	once sync.Once
 	tErr error
+
+	cacheOnce sync.Once
 }
 
 func (b *Builder) transport(cfg *config.Config) (http.RoundTripper, error) {
@@ -112,6 +118,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*Snapshot, erro
 		Backends:       backends,
 		ForwardTimeout: cfg.Backend.Timeout,
 		Logger:         b.log(),
+		Cache:          b.valueCaches(cfg, validateOnly),
 		SideRequests:   tr,
 	})
 	return compileService(svc, reg, b.Expr, b.State, cfg, b.log(), validateOnly)

@@ -25,6 +25,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 	"github.com/lastmile-gw/lastmile/internal/store"
 )
@@ -134,6 +135,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		Tokens:    tokenAdapter{s.tokens},
 		Expr:      o.Expr,
 		Logger:    s.log,
+		Cache:     valueCaches(shared),
 	}
 	snap, err := s.builder.Build(ctx)
 	if err != nil {
@@ -309,6 +311,21 @@ func (s *Server) MetricsURL() string {
 type sharedStore interface {
 	idp.ReplayStore
 	Close() error
+}
+
+// valueCaches are the caches of the cache-*-value policies. With Redis, Redis
+// is the external cache every instance shares and each instance has its own
+// in-memory internal cache; with the in-memory store, that store is the
+// internal cache and there is no external one (caching-type="external" is then
+// a load error).
+func valueCaches(shared sharedStore) policies.Caches {
+	switch s := shared.(type) {
+	case *store.Redis:
+		return policies.Caches{Internal: store.NewMemory(0), External: s}
+	case *store.Memory:
+		return policies.Caches{Internal: s}
+	}
+	return policies.Caches{}
 }
 
 // openStore opens the store lastmile.yaml names: memory, or Redis when several

@@ -44,8 +44,8 @@ type ValueLimits struct {
 }
 
 // DefaultValueLimits are Memory's value limits unless WithValueLimits says
-// otherwise: 100,000 values, 256 MiB, 4 MiB a value.
-var DefaultValueLimits = ValueLimits{Entries: 100_000, Bytes: 256 << 20, ValueBytes: 4 << 20}
+// otherwise: 100,000 values, 64 MiB, 4 MiB a value.
+var DefaultValueLimits = ValueLimits{Entries: 100_000, Bytes: 64 << 20, ValueBytes: 4 << 20}
 
 // MemoryOption configures NewMemory.
 type MemoryOption func(*Memory)
