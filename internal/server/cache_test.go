@@ -2,8 +2,18 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/lastmile-gw/lastmile/internal/server"
 	"github.com/lastmile-gw/lastmile/internal/store/storetest"
@@ -100,5 +110,122 @@ func TestCacheExternalNeedsRedis(t *testing.T) {
 	_, err := server.New(context.Background(), server.Options{ConfigDir: cfgDir, StateDir: t.TempDir(), Listen: "127.0.0.1:0", IdentityListen: "127.0.0.1:0"})
 	if err == nil || !strings.Contains(err.Error(), `policy.xml:1:62: caching-type="external" needs an external cache, and none is configured: set store.type to redis (with store.redis.address) in lastmile.yaml`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// corpusFile returns a file of ../shared/corpus (from the repository root), or
+// skips the test.
+func corpusFile(t *testing.T, rel string) []byte {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+	p := filepath.Join(dir, "..", "shared", "corpus", filepath.FromSlash(rel))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Skipf("skipping: the shared corpus file %s is not here: %v", p, err)
+	}
+	return data
+}
+
+// TestCorpusBackendOAuth2WithCache runs the corpus's "Backend OAuth2
+// Authentication With Cache" unchanged on two gateway instances that share a
+// Redis: the first request fetches a client-credentials token with
+// send-request and caches it, later requests on either instance reuse it, and
+// a 401 from the backend removes it so that the next request fetches a new one.
+func TestCorpusBackendOAuth2WithCache(t *testing.T) {
+	policy := corpusFile(t, "policies/api-management-policy-snippets/examples/Backend OAuth2 Authentication With Cache.policy.xml")
+	addr := storetest.StartRedis(t, "")
+
+	var mu sync.Mutex
+	var tokenForms []url.Values
+	tokenServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		mu.Lock()
+		tokenForms = append(tokenForms, r.PostForm)
+		n := len(tokenForms)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3599,"access_token":"token-%d"}`, n)
+	}))
+	defer tokenServer.Close()
+
+	type seen struct{ Auth, SubscriptionKey string }
+	var backendSaw []seen
+	refuse := false
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		backendSaw = append(backendSaw, seen{r.Header.Get("Authorization"), r.Header.Get("Ocp-Apim-Subscription-Key")})
+		if refuse {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer backend.Close()
+
+	namedValue := func(name, value string, secret bool) string {
+		return fmt.Sprintf(`{"properties":{"displayName":%q,"value":%q,"secret":%t}}`, name, value, secret)
+	}
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"lastmile.yaml":                   "store:\n  type: redis\n  redis:\n    address: " + addr + "\n",
+		"apis/orders/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"orders","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
+		"apis/orders/policy.xml":          string(policy),
+		"named values/authorizationServer/namedValueInformation.json": namedValue("authorizationServer", tokenServer.URL+"/tenant/oauth2/token", false),
+		"named values/clientId/namedValueInformation.json":            namedValue("clientId", "orders-client", false),
+		"named values/scope/namedValueInformation.json":               namedValue("scope", "api%3A%2F%2Forders%2F.default", false),
+		"named values/clientSecret/namedValueInformation.json":        namedValue("clientSecret", "s3cret%2Bvalue", true),
+	})
+	unused := newVerifyingBackend(t, "unused")
+	a := start(t, cfgDir, t.TempDir(), unused)
+	b := start(t, cfgDir, t.TempDir(), unused)
+
+	get := func(e *env) int {
+		status, _, body := e.get(t, "/orders/1", key("client-subscription-key"))
+		if status != 200 && status != 401 {
+			t.Fatalf("status %d: %s", status, body)
+		}
+		return status
+	}
+	statuses := []int{get(a), get(b), get(a)}
+	mu.Lock()
+	refuse = true
+	mu.Unlock()
+	statuses = append(statuses, get(b)) // the backend refuses token-1: removed
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	statuses = append(statuses, get(a), get(b))
+
+	if diff := cmp.Diff([]int{200, 200, 200, 401, 200, 200}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	want := []seen{
+		{"Bearer token-1", ""}, // a: miss, fetched and cached in Redis
+		{"Bearer token-1", ""}, // b: hit on a's token
+		{"Bearer token-1", ""},
+		{"Bearer token-1", ""}, // refused: cache-remove-value
+		{"Bearer token-2", ""}, // a: miss, fetched again
+		{"Bearer token-2", ""}, // b: hit
+	}
+	if diff := cmp.Diff(want, backendSaw); diff != "" {
+		t.Errorf("the backend saw (-want +got):\n%s", diff)
+	}
+	if len(tokenForms) != 2 {
+		t.Fatalf("%d token requests, want 2", len(tokenForms))
+	}
+	wantForm := url.Values{"client_id": {"orders-client"}, "scope": {"api://orders/.default"}, "client_secret": {"s3cret+value"}, "grant_type": {"client_credentials"}}
+	if diff := cmp.Diff(wantForm, tokenForms[0]); diff != "" {
+		t.Errorf("token request form (-want +got):\n%s", diff)
 	}
 }
