@@ -36,7 +36,7 @@ func checkHeader(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, 
 	if ok[1] {
 		if lit, isLit := p.status.Literal(); isLit {
 			if _, perr := parseStatus(lit); perr != nil {
-				c.Report(c.Errorf(el.Attr("failed-check-httpcode").Value.Pos(), "failed-check-httpcode %s", perr.Message))
+				c.Report(c.Errorf(el.Attr("failed-check-httpcode").Value.Pos(), "failed-check-httpcode of <check-header>: %s", perr.Message))
 			}
 		}
 	}
