@@ -192,11 +192,13 @@ func encodePayload(b *bytes.Buffer, v any, depth int) error {
 		case loc == exprLocal():
 			kind = "local"
 		}
+		// The instant in UTC and the offset apart: RFC 3339 has no room for an
+		// offset with seconds.
 		_, off := x.Zone()
-		fmt.Fprintf(b, `{"k":%q,"t":%q,"o":%d}`, kind, x.Format(time.RFC3339Nano), off)
+		fmt.Fprintf(b, `{"k":%q,"t":%q,"o":%d}`, kind, x.UTC().Format(time.RFC3339Nano), off)
 	case expr.DateTimeOffset:
 		_, off := x.Zone()
-		fmt.Fprintf(b, `{"t":%q,"o":%d}`, x.Format(time.RFC3339Nano), off)
+		fmt.Fprintf(b, `{"t":%q,"o":%d}`, x.UTC().Format(time.RFC3339Nano), off)
 	case time.Duration:
 		b.WriteString(strconv.FormatInt(int64(x), 10))
 	case expr.Guid:
