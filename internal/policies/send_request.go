@@ -341,8 +341,10 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 	if len(body) > 0 {
 		rd = bytes.NewReader(body)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
+	// reqCtx ends when the timeout fires before the headers arrive, or when the
+	// response body is closed.
+	reqCtx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(reqCtx, method, target.String(), rd)
 	if err != nil {
 		cancel()
 		return nil, &pipeline.Error{Reason: "InvalidRequest", Message: "send-request could not build the request to " + where, Status: 500, Err: err}
@@ -368,7 +370,7 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 		switch {
 		case timedOut:
 			return nil, &pipeline.Error{Reason: "Timeout", Message: fmt.Sprintf("send-request to %s did not get a response within %s", where, timeout), Status: 500, Err: err}
-		case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		case ctx.Err() != nil:
 			return nil, &pipeline.Error{Reason: "ClientConnectionFailure", Message: "the client went away", Status: 499, Err: err}
 		}
 		return nil, &pipeline.Error{Reason: "BackendConnectionFailure", Message: "send-request could not reach " + where + ": " + transportReason(err), Status: 500, Err: err}

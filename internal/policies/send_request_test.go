@@ -399,6 +399,27 @@ func TestSendRequestFailures(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the client going away is not ignored", func(t *testing.T) {
+		entered := make(chan struct{}, 1)
+		waiting := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+			entered <- struct{}{}
+			<-r.Context().Done()
+		})
+		p, err := sideCompile(t, policies.Deps{}, sideDoc(`<send-request response-variable-name="r" ignore-error="true">
+			<set-url>`+waiting.srv.URL+`</set-url><set-method>GET</set-method></send-request>`, "", "", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-entered; cancel() }()
+		x := sideExchange("GET", nil, "")
+		if err := p.Run(ctx, x); !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v, want context.Canceled", err)
+		}
+		if _, ok := x.Variables["r"]; ok {
+			t.Error("the variable was set for a request the client abandoned")
+		}
+	})
 	t.Run("a failing expression is not a request error", func(t *testing.T) {
 		x := sideRun(t, policies.Deps{}, sideDoc(`<send-request response-variable-name="r" ignore-error="true">
 			<set-url>@((string)context.Variables["missing"])</set-url><set-method>GET</set-method></send-request>`, "", "", ""), sideExchange("GET", nil, ""))
