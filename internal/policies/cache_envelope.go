@@ -27,10 +27,8 @@ import (
 // written as text so that NaN and infinities survive, strings that are not
 // valid UTF-8 as base64, DateTime with its Kind and offset. JSON tokens keep
 // their JSON text and are parsed again, as Newtonsoft would read them back.
-type envelope struct {
-	T string          `json:"t"`
-	V json.RawMessage `json:"v,omitempty"`
-}
+// A null is {"t":"null"}. The writer always puts "t" first, and the reader
+// expects exactly that form (splitEnvelope).
 
 // maxEnvelopeDepth bounds nested arrays and lists.
 const maxEnvelopeDepth = 32
@@ -269,6 +267,18 @@ func writeString(b *bytes.Buffer, s string) {
 }
 
 func writeJSONString(b *bytes.Buffer, s string) {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c != '"' && c != '\\' && c >= 0x20 && c < utf8.RuneSelf
+	}
+	if plain { // as tokens are: no escapes needed
+		b.Grow(len(s) + 2)
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
 	data, _ := json.Marshal(s) // a string always marshals
 	b.Write(data)
 }
@@ -296,21 +306,48 @@ func decodeValue(data []byte, depth int) (any, error) {
 	if depth > maxEnvelopeDepth {
 		return nil, errors.New("nested too deep")
 	}
-	var e envelope
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("not a cached value: %w", err)
+	tag, payload, err := splitEnvelope(data)
+	if err != nil {
+		return nil, err
 	}
-	if e.T == "null" {
+	if tag == "null" {
+		if payload != nil {
+			return nil, errors.New("cached null with a value")
+		}
 		return nil, nil
 	}
-	if len(e.V) == 0 {
-		return nil, fmt.Errorf("cached %s without a value", e.T)
+	if payload == nil {
+		return nil, fmt.Errorf("cached %s without a value", tag)
 	}
-	v, err := decodePayload(e.T, e.V, depth)
+	v, err := decodePayload(tag, payload, depth)
 	if err != nil {
-		return nil, fmt.Errorf("cached %s: %w", e.T, err)
+		return nil, fmt.Errorf("cached %s: %w", tag, err)
 	}
 	return v, nil
+}
+
+// splitEnvelope reads {"t":"tag"} or {"t":"tag","v":payload} in exactly the
+// form encodeValue writes, without a JSON pass over the payload: a lookup of a
+// long token then costs one copy, not two scans. payload is nil when absent.
+func splitEnvelope(data []byte) (tag string, payload json.RawMessage, err error) {
+	const head = `{"t":"`
+	rest, ok := bytes.CutPrefix(data, []byte(head))
+	if !ok || len(rest) == 0 || rest[len(rest)-1] != '}' {
+		return "", nil, errors.New("not a cached value")
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return "", nil, errors.New("not a cached value")
+	}
+	tag, rest = string(rest[:end]), rest[end+1:]
+	if len(rest) == 1 {
+		return tag, nil, nil
+	}
+	body, ok := bytes.CutPrefix(rest[:len(rest)-1], []byte(`,"v":`))
+	if !ok || len(body) == 0 {
+		return "", nil, errors.New("not a cached value")
+	}
+	return tag, body, nil
 }
 
 func decodePayload(tag string, raw json.RawMessage, depth int) (any, error) {
@@ -474,6 +511,9 @@ func decodePayload(tag string, raw json.RawMessage, depth int) (any, error) {
 }
 
 func readString(raw json.RawMessage) (string, error) {
+	if plainJSONString(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
 	if len(raw) > 0 && raw[0] == '{' {
 		var w struct{ B64 string }
 		if err := json.Unmarshal(raw, &w); err != nil {
@@ -485,6 +525,20 @@ func readString(raw json.RawMessage) (string, error) {
 	var s string
 	err := json.Unmarshal(raw, &s)
 	return s, err
+}
+
+// plainJSONString reports whether raw is a JSON string without escapes, whose
+// text between the quotes is the string itself (as for a token).
+func plainJSONString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func readFloat(raw json.RawMessage, bits int) (float64, error) {

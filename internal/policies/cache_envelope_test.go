@@ -32,6 +32,7 @@ func envelopeValues(t testing.TB) map[string]any {
 		"empty string":         "",
 		"string":               `quotes " \ and lines` + "\n\t",
 		"unicode":              "héllo 😀",
+		"token":                strings.Repeat("eyJ0eXAiOiJKV1Qi.", 70),
 		"invalid UTF-8":        "a\xff\xfeb",
 		"true":                 true,
 		"false":                false,
@@ -60,7 +61,7 @@ func envelopeValues(t testing.TB) map[string]any {
 		"DateTime Unspecified": time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", 0)),
 		"DateTime odd offset":  time.Date(2024, 6, 1, 12, 0, 0, 0, time.FixedZone("", 3600+30)),
 		"DateTime max":         time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.FixedZone("", 0)),
-		"DateTimeOffset":       expr.DateTimeOffset{Time: time.Date(2024, 1, 2, 3, 4, 5, 500, time.FixedZone("", -(9*3600 + 30*60)))},
+		"DateTimeOffset":       expr.DateTimeOffset{Time: time.Date(2024, 1, 2, 3, 4, 5, 500, time.FixedZone("", -(9*3600+30*60)))},
 		"TimeSpan":             time.Duration(-1),
 		"TimeSpan max":         time.Duration(math.MaxInt64),
 		"Guid":                 expr.Guid{0x0f, 0x8f, 0xad, 0x5b, 0xd9, 0xcb, 0x46, 0x9f, 0xa1, 0x65, 0x70, 0x86, 0x77, 0x28, 0x95, 0x0e},
@@ -213,7 +214,7 @@ func FuzzDecodeCachedValue(f *testing.F) {
 }
 
 func BenchmarkEnvelope(b *testing.B) {
-	for _, name := range []string{"string", "int max", "JObject"} {
+	for _, name := range []string{"token", "int max", "JObject"} {
 		v := envelopeValues(b)[name]
 		data, _ := encodeCachedValue(v)
 		b.Run("encode "+name, func(b *testing.B) {
