@@ -272,3 +272,44 @@ func TestRedisValuesShared(t *testing.T) {
 		t.Error("Set on a closed client succeeded")
 	}
 }
+
+func BenchmarkMemoryValues(b *testing.B) {
+	ctx := context.Background()
+	m := NewMemory(1)
+	val := bytes.Repeat([]byte("t"), 1200)
+	m.Set(ctx, "cache:bench", val, time.Hour)
+	b.Run("Get", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok, _ := m.Get(ctx, "cache:bench"); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+	b.Run("Set", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.Set(ctx, "cache:bench", val, time.Hour)
+		}
+	})
+}
+
+func BenchmarkRedisValues(b *testing.B) {
+	addr := storetest.StartRedis(b, "")
+	ctx := context.Background()
+	r, err := NewRedis(ctx, RedisOptions{Address: addr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	val := bytes.Repeat([]byte("t"), 1200)
+	r.Set(ctx, "cache:bench", val, time.Hour)
+	b.Run("Get", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok, err := r.Get(ctx, "cache:bench"); !ok {
+				b.Fatal("miss", err)
+			}
+		}
+	})
+}
