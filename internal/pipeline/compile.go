@@ -355,7 +355,7 @@ func (c *Compiler) Attr(el *policyxml.Element, name string) (Value, bool) {
 func (c *Compiler) Condition(el *policyxml.Element, name string) (Value, bool) {
 	a := el.Attr(name)
 	if a == nil {
-		c.Report(c.Errorf(el.Pos, "<%s> needs a %s attribute", el.Name, name))
+		c.Report(c.Errorf(el.Pos, "<%s> needs %s %s attribute", el.Name, article(name), name))
 		return Value{}, false
 	}
 	v := c.TypedValue(a.Value, "bool")
@@ -370,7 +370,7 @@ func (c *Compiler) Condition(el *policyxml.Element, name string) (Value, bool) {
 func (c *Compiler) RequiredAttr(el *policyxml.Element, name string) (Value, bool) {
 	v, ok := c.Attr(el, name)
 	if !ok {
-		c.Report(c.Errorf(el.Pos, "<%s> needs a %s attribute", el.Name, name))
+		c.Report(c.Errorf(el.Pos, "<%s> needs %s %s attribute", el.Name, article(name), name))
 	}
 	return v, ok
 }
@@ -521,3 +521,11 @@ var knownPolicies = func() map[string]bool {
 	}
 	return m
 }()
+
+// article is "an" before a vowel, else "a": "an interval attribute".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}

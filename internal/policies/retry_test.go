@@ -212,7 +212,7 @@ func TestRetryErrors(t *testing.T) {
 	compile := []struct{ name, policy, want string }{
 		{"condition is required", `<retry count="1" interval="1" />`, "policy.xml:1:20: <retry> needs a condition attribute"},
 		{"count is required", `<retry condition="true" interval="1" />`, "policy.xml:1:20: <retry> needs a count attribute"},
-		{"interval is required", `<retry condition="true" count="1" />`, "policy.xml:1:20: <retry> needs a interval attribute"},
+		{"interval is required", `<retry condition="true" count="1" />`, "policy.xml:1:20: <retry> needs an interval attribute"},
 		{"count at least 1", `<retry condition="true" count="0" interval="1" />`, `policy.xml:1:51: retry count must be a whole number from 1 to 50, not "0"`},
 		{"count at most 50", `<retry condition="true" count="51" interval="1" />`, `policy.xml:1:51: retry count must be a whole number from 1 to 50, not "51"`},
 		{"interval is seconds", `<retry condition="true" count="1" interval="1.5" />`, `policy.xml:1:64: retry interval must be a whole number of seconds, at least 0, not "1.5"`},
