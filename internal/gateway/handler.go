@@ -21,7 +21,6 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
-	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
 
 // StatusPath is the readiness endpoint on the data plane, as on API Management's
@@ -296,7 +295,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	for k, v := range resp.Headers {
 		h[k] = v
 	}
-	proxy.RemoveHopHeaders(h)
+	exchange.RemoveHopHeaders(h)
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // never guess a content type the response did not have
 	}

@@ -232,7 +232,7 @@ func (p *sendRequestPolicy) send(ctx context.Context, x *exchange.Exchange) (res
 		for k, v := range x.Request.Headers {
 			h[k] = append([]string(nil), v...)
 		}
-		removeHopHeaders(h)
+		exchange.RemoveHopHeaders(h)
 		h.Del("Host") // the copy goes to its own host unless a set-header says otherwise
 		if p.copyBody {
 			if body, err = copyRequestBody(x.Request.Body); err != nil {
@@ -375,7 +375,7 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 		}
 		return nil, &pipeline.Error{Reason: "BackendConnectionFailure", Message: "send-request could not reach " + where + ": " + transportReason(err), Status: 500, Err: err}
 	}
-	removeHopHeaders(resp.Header)
+	exchange.RemoveHopHeaders(resp.Header)
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
 	if reason == "" {
 		reason = http.StatusText(resp.StatusCode)
@@ -431,26 +431,6 @@ func (c *cancelOnClose) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()
 	return err
-}
-
-// hopHeaders are removed from copied requests and from responses (RFC 9110
-// section 7.6.1). Package proxy has the same list, but it imports this package.
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
-func removeHopHeaders(h http.Header) {
-	for _, f := range h["Connection"] {
-		for _, name := range strings.Split(f, ",") {
-			if name = textproto.TrimString(name); name != "" {
-				h.Del(name)
-			}
-		}
-	}
-	for _, name := range hopHeaders {
-		h.Del(name)
-	}
 }
 
 // NewSideTransport returns the transport send-request uses when Deps.SideRequests

@@ -16,7 +16,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
 	"strings"
@@ -72,27 +71,6 @@ func NewTransport(caFile string) (*http.Transport, error) {
 	return t, nil
 }
 
-// hopHeaders are removed in both directions (RFC 9110 section 7.6.1).
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
-// RemoveHopHeaders deletes hop-by-hop headers, including those named in
-// Connection.
-func RemoveHopHeaders(h http.Header) {
-	for _, f := range h["Connection"] {
-		for _, name := range strings.Split(f, ",") {
-			if name = textproto.TrimString(name); name != "" {
-				h.Del(name)
-			}
-		}
-	}
-	for _, name := range hopHeaders {
-		h.Del(name)
-	}
-}
-
 // Forward sends x.Request to x.Request.URL and sets x.Response with a streaming body.
 func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts policies.ForwardOptions) error {
 	u := x.Request.URL
@@ -122,7 +100,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts poli
 		return &pipeline.Error{Source: "forward-request", Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + sanitize(err), Status: 500, Err: err}
 	}
 	h := resp.Header
-	RemoveHopHeaders(h)
+	exchange.RemoveHopHeaders(h)
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode)))
 	body := exchange.NewStreamBody(&cancelOnClose{resp.Body, cancel}, resp.ContentLength, f.BodyLimit)
 	x.Response = &exchange.Response{StatusCode: resp.StatusCode, StatusReason: reason, Headers: h, Body: body}
@@ -153,7 +131,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts pol
 	if h == nil {
 		h = make(http.Header)
 	}
-	RemoveHopHeaders(h)
+	exchange.RemoveHopHeaders(h)
 	host := h.Get("Host")
 	h.Del("Host")
 
