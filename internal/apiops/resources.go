@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
@@ -280,7 +280,7 @@ func (l *loader) loadBackends() {
 		}
 		l.svc.Backends[name] = b
 	}
-	for _, name := range sortedKeys(l.svc.Backends) {
+	for _, name := range slices.Sorted(maps.Keys(l.svc.Backends)) {
 		b := l.svc.Backends[name]
 		if b.Pool == nil {
 			continue
@@ -298,15 +298,6 @@ func (l *loader) missingInCredentials(name string) string {
 		return msg
 	}
 	return fmt.Sprintf("named value %q is not defined: add %s/%s/namedValueInformation.json", name, dirNamedValues, name)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func (l *loader) loadFragments() {
@@ -491,7 +482,7 @@ func (l *loader) loadSubscriptions() {
 			bad = true
 		case kind == ScopeProduct && l.svc.Products[target] == nil:
 			l.add(info.errorAt([]string{"properties", "scope"}, fmt.Sprintf(
-				"scope names product %q, which does not exist; %s", target, known("products", sortedKeys(l.svc.Products)))))
+				"scope names product %q, which does not exist; %s", target, known("products", slices.Sorted(maps.Keys(l.svc.Products))))))
 			bad = true
 		case kind == ScopeAPI && !slices.ContainsFunc(l.svc.APIs, func(a *API) bool { return a.Name == target }):
 			names := []string{}

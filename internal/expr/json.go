@@ -3,9 +3,11 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -1624,13 +1626,13 @@ func fromObject(f *frame, v any) JToken {
 		return o
 	case map[string]string:
 		o := &JObject{}
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			o.Set(k, &JValue{Kind: JString, V: x[k]})
 		}
 		return o
 	case map[string]any:
 		o := &JObject{}
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			o.Set(k, fromObject(f, x[k]))
 		}
 		return o

@@ -2,9 +2,11 @@ package expr
 
 import (
 	"crypto/x509"
+	"maps"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,11 +118,11 @@ func declContext(u *universe) {
 	vars.method("GetValueOrDefault(string name, object defaultValue) object", varGetValueOrDefault(true))
 	vars.prop("Count int", f1(func(x *exchange.Exchange) int32 { return int32(len(x.Variables)) }))
 	vars.prop("Keys IEnumerable<string>", f1(func(x *exchange.Exchange) any {
-		return stringsToAny(sortedKeys(x.Variables))
+		return stringsToAny(slices.Sorted(maps.Keys(x.Variables)))
 	}))
 	vars.prop("Values IEnumerable<object>", f1(func(x *exchange.Exchange) any {
 		var vals []any
-		for _, k := range sortedKeys(x.Variables) {
+		for _, k := range slices.Sorted(maps.Keys(x.Variables)) {
 			vals = append(vals, x.Variables[k])
 		}
 		return vals
@@ -209,10 +211,10 @@ func declContext(u *universe) {
 		return d
 	}))
 	params.prop("Count int", f1(func(p map[string]string) int32 { return int32(len(p)) }))
-	params.prop("Keys IEnumerable<string>", f1(func(p map[string]string) any { return stringsToAny(sortedKeys(p)) }))
+	params.prop("Keys IEnumerable<string>", f1(func(p map[string]string) any { return stringsToAny(slices.Sorted(maps.Keys(p))) }))
 	params.prop("Values IEnumerable<string>", f1(func(p map[string]string) any {
 		var vals []any
-		for _, k := range sortedKeys(p) {
+		for _, k := range slices.Sorted(maps.Keys(p)) {
 			vals = append(vals, p[k])
 		}
 		return vals
@@ -271,7 +273,7 @@ func declContext(u *universe) {
 		return d
 	}))
 	query.prop("Count int", f1(func(q url.Values) int32 { return int32(len(q)) }))
-	query.prop("Keys IEnumerable<string>", f1(func(q url.Values) any { return stringsToAny(sortedKeys(q)) }))
+	query.prop("Keys IEnumerable<string>", f1(func(q url.Values) any { return stringsToAny(slices.Sorted(maps.Keys(q))) }))
 
 	// IApi
 	api := u.decl("IApi", tkClass, "")
@@ -599,15 +601,6 @@ func headerScan(h http.Header, name string) []string {
 func sortedHeaderKeys(h http.Header) []string {
 	keys := make([]string, 0, len(h))
 	for k := range h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)

@@ -2,10 +2,12 @@ package expr
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -376,19 +378,19 @@ func iterate(f *frame, v any, yield func(any) bool) {
 			}
 		}
 	case map[string]string:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if !yield(KeyValuePair{Key: k, Value: x[k]}) {
 				return
 			}
 		}
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if !yield(KeyValuePair{Key: k, Value: x[k]}) {
 				return
 			}
 		}
 	case url.Values:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if !yield(KeyValuePair{Key: k, Value: append([]string(nil), x[k]...)}) {
 				return
 			}

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -178,7 +180,7 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 	for _, w := range svc.Warnings {
 		snap.Warnings = append(snap.Warnings, w.String())
 	}
-	for _, name := range sortedKeys(svc.Backends) {
+	for _, name := range slices.Sorted(maps.Keys(svc.Backends)) {
 		if t := svc.Backends[name].TLS; t != nil && ((t.ValidateCertificateChain != nil && !*t.ValidateCertificateChain) || (t.ValidateCertificateName != nil && !*t.ValidateCertificateName)) {
 			w := "backends/" + name + ": tls validation cannot be turned off in lastmile; the backend's certificate is checked (trust a private CA with backend.caFile in lastmile.yaml)"
 			snap.Warnings = append(snap.Warnings, w)
@@ -188,14 +190,14 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 
 	products := map[string]*product{}
 	productDocs := map[string]*pipeline.Document{}
-	for _, name := range sortedKeys(svc.Products) {
+	for _, name := range slices.Sorted(maps.Keys(svc.Products)) {
 		p := svc.Products[name]
 		state := "NotPublished"
 		if strings.EqualFold(p.State, "published") {
 			state = "Published"
 		}
 		products[name] = &product{name: name, info: &exchange.Product{
-			ID: name, Name: firstNonEmpty(p.DisplayName, name), State: state,
+			ID: name, Name: cmp.Or(p.DisplayName, name), State: state,
 			ApprovalRequired: p.ApprovalRequired, SubscriptionRequired: p.SubscriptionRequired,
 			SubscriptionsLimit: p.SubscriptionsLimit,
 		}}
@@ -206,7 +208,7 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 	for _, a := range svc.Served() {
 		apiDoc := cc.compile(a.Policy, "api")
 		info := &exchange.API{
-			ID: a.Name, Name: firstNonEmpty(a.DisplayName, a.Name), Path: a.Path,
+			ID: a.Name, Name: cmp.Or(a.DisplayName, a.Name), Path: a.Path,
 			Revision: a.Revision, Version: a.Version, IsCurrentRevision: a.IsCurrent,
 			Protocols: a.Protocols, SubscriptionKeyHeader: a.KeyHeader, SubscriptionKeyQuery: a.KeyQuery,
 		}
@@ -226,9 +228,9 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 		if vs := a.VersionSet; vs != nil && a.Version != "" {
 			switch vs.Scheme {
 			case apiops.SchemeQuery:
-				ap.version = versioning{query: firstNonEmpty(vs.QueryName, "api-version"), version: a.Version}
+				ap.version = versioning{query: cmp.Or(vs.QueryName, "api-version"), version: a.Version}
 			case apiops.SchemeHeader:
-				ap.version = versioning{header: firstNonEmpty(vs.HeaderName, "Api-Version"), version: a.Version}
+				ap.version = versioning{header: cmp.Or(vs.HeaderName, "Api-Version"), version: a.Version}
 			}
 		}
 		var inProducts []string
@@ -269,7 +271,7 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 				opDoc = cc.compile(o.Policy, "operation")
 			}
 			ap.ops = append(ap.ops, &operation{
-				info:      &exchange.Operation{ID: o.Name, Method: o.Method, Name: firstNonEmpty(o.DisplayName, o.Name), URLTemplate: o.URLTemplate},
+				info:      &exchange.Operation{ID: o.Name, Method: o.Method, Name: cmp.Or(o.DisplayName, o.Name), URLTemplate: o.URLTemplate},
 				method:    strings.ToUpper(o.Method),
 				tmpl:      t,
 				pipelines: pipelinesFor(opDoc),
@@ -302,7 +304,7 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 	}
 	for _, s := range subs {
 		sub := &subscription{
-			info: exchange.Subscription{ID: s.Name, Name: firstNonEmpty(s.DisplayName, s.Name),
+			info: exchange.Subscription{ID: s.Name, Name: cmp.Or(s.DisplayName, s.Name),
 				PrimaryKey: s.PrimaryKey, SecondaryKey: s.SecondaryKey},
 			target: s.Target, active: s.Active(),
 		}
@@ -332,7 +334,7 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 // extract, or generated ones persisted in the state directory.
 func subscriptionKeys(svc *apiops.Service, state *statedir.Dir) ([]apiops.Subscription, error) {
 	var missing []string
-	for _, name := range sortedKeys(svc.Subscriptions) {
+	for _, name := range slices.Sorted(maps.Keys(svc.Subscriptions)) {
 		s := svc.Subscriptions[name]
 		if s.PrimaryKey == "" || s.SecondaryKey == "" {
 			missing = append(missing, name)
@@ -349,7 +351,7 @@ func subscriptionKeys(svc *apiops.Service, state *statedir.Dir) ([]apiops.Subscr
 		}
 	}
 	var out []apiops.Subscription
-	for _, name := range sortedKeys(svc.Subscriptions) {
+	for _, name := range slices.Sorted(maps.Keys(svc.Subscriptions)) {
 		s := *svc.Subscriptions[name]
 		if g, ok := gen[name]; ok {
 			if s.PrimaryKey == "" {
@@ -403,22 +405,4 @@ func ListSubscriptions(ctx context.Context, dir, stateDir string, log *slog.Logg
 		out = append(out, SubscriptionInfo{Name: s.Name, Scope: scopeString(s), State: s.State, PrimaryKey: s.PrimaryKey, SecondaryKey: s.SecondaryKey})
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -3,10 +3,10 @@ package idp
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -265,7 +265,7 @@ func compile(cfg Config) (*compiled, error) {
 			bad(field+".SigningAlgorithm", "%q is not a signing algorithm lastmile signs with: use %s (the default) or %s", r.SigningAlgorithm, AlgES256, AlgRS256)
 		}
 		algs[res.alg] = true
-		for _, who := range sortedKeys(r.Assignments) {
+		for _, who := range slices.Sorted(maps.Keys(r.Assignments)) {
 			afield := fmt.Sprintf("%s.Assignments[%q]", field, who)
 			name := who
 			if strings.EqualFold(who, SystemName) {
@@ -356,15 +356,6 @@ func validName(s string) bool {
 // badIDRune reports runes that have no place in a resource id or role value.
 func badIDRune(r rune) bool {
 	return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func quoteList(ss []string) string {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/statedir"
@@ -178,12 +180,12 @@ func (f *identityFile) check() error {
 	objects := map[string]string{f.System.ObjectID: "system_assigned"}
 	all := map[string]storedIdentity{}
 	var names []string
-	for _, name := range sortedKeys(f.UserAssigned) {
+	for _, name := range slices.Sorted(maps.Keys(f.UserAssigned)) {
 		what := fmt.Sprintf("user_assigned[%q]", name)
 		all[what] = f.UserAssigned[name]
 		names = append(names, what)
 	}
-	for _, name := range sortedKeys(f.Applications) {
+	for _, name := range slices.Sorted(maps.Keys(f.Applications)) {
 		what := fmt.Sprintf("applications[%q]", name)
 		all[what] = f.Applications[name]
 		names = append(names, what)

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,8 +85,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 
-	gwAddr := firstNonEmpty(o.Listen, cfg.Listeners.Gateway)
-	idAddr := firstNonEmpty(o.IdentityListen, cfg.Listeners.Identity)
+	gwAddr := cmp.Or(o.Listen, cfg.Listeners.Gateway)
+	idAddr := cmp.Or(o.IdentityListen, cfg.Listeners.Identity)
 	if s.idLn, err = net.Listen("tcp", idAddr); err != nil {
 		return nil, fmt.Errorf("identity listener: %w", err)
 	}
@@ -196,15 +197,6 @@ type tokenAdapter struct{ c *identity.Cache }
 func (t tokenAdapter) AccessToken(ctx context.Context, clientID, resource string) (string, error) {
 	tok, err := t.c.Token(ctx, clientID, resource)
 	return tok.Value, err
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // loopbackAddr names a listener's address for URLs: an unspecified host
