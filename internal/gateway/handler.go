@@ -244,7 +244,7 @@ func (s *Snapshot) authorize(a *api, key string) (*product, *subscription, error
 			case scopeAllAPIs:
 				return a.openProduct, sub, nil
 			case scopeAPI:
-				if sub.target == a.info.Name {
+				if sub.target == a.info.ID { // the folder name, not the display name
 					return a.openProduct, sub, nil
 				}
 			case scopeProduct:
