@@ -154,11 +154,7 @@ func (cc *compiler) compile(p *apiops.Policy, scope string) *pipeline.Document {
 }
 
 func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.ExprCompiler, state *statedir.Dir, cfg *config.Config, log *slog.Logger, validateOnly bool) (*Snapshot, error) {
-	frags := make(map[string]*policyxml.Document, len(svc.Fragments))
-	for name, f := range svc.Fragments {
-		frags[name] = f.Doc
-	}
-	cc := &compiler{c: pipeline.NewCompiler(reg, expr, frags), docs: map[*apiops.Policy]*pipeline.Document{}}
+	cc := &compiler{c: pipeline.NewCompiler(reg, expr, svc.FragmentDocs()), docs: map[*apiops.Policy]*pipeline.Document{}}
 
 	globalPolicy := svc.Policy
 	if globalPolicy == nil {
@@ -306,15 +302,7 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 		sub := &subscription{
 			info: exchange.Subscription{ID: s.Name, Name: cmp.Or(s.DisplayName, s.Name),
 				PrimaryKey: s.PrimaryKey, SecondaryKey: s.SecondaryKey},
-			target: s.Target, active: s.Active(),
-		}
-		switch s.Scope {
-		case apiops.ScopeAPI:
-			sub.scope = scopeAPI
-		case apiops.ScopeProduct:
-			sub.scope = scopeProduct
-		default:
-			sub.scope = scopeAllAPIs
+			scope: s.Scope, target: s.Target, active: s.Active(),
 		}
 		for _, k := range []string{s.PrimaryKey, s.SecondaryKey} {
 			if k == "" {

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
@@ -196,7 +197,7 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 	}
 	if base := a.info.ServiceURL; base != nil {
 		x.Backend.BaseURL = base
-		x.Request.URL = joinURL(base, suffix, r.URL.RawQuery)
+		x.Request.URL = policies.JoinURL(base, suffix, r.URL.RawQuery)
 	} else {
 		x.Request.URL = &url.URL{Path: suffix, RawQuery: r.URL.RawQuery}
 	}
@@ -227,12 +228,6 @@ func subscriptionKey(r *http.Request, q url.Values, a *api) (string, bool) {
 	return "", false
 }
 
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
-
-func joinURL(base *url.URL, suffix, rawQuery string) *url.URL {
-	return policies.JoinURL(base, suffix, rawQuery)
-}
-
 // authorize applies API Management's subscription rules: a valid key for an active
 // subscription scoped to the API, a product containing it, or all APIs; otherwise
 // an open product containing the API; otherwise the API itself when it needs no
@@ -241,13 +236,13 @@ func (s *Snapshot) authorize(a *api, key string) (*product, *subscription, error
 	if a.keyRequired && key != "" {
 		if sub := s.subs[key]; sub != nil && sub.active {
 			switch sub.scope {
-			case scopeAllAPIs:
+			case apiops.ScopeAllAPIs:
 				return a.openProduct, sub, nil
-			case scopeAPI:
+			case apiops.ScopeAPI:
 				if sub.target == a.info.ID { // the folder name, not the display name
 					return a.openProduct, sub, nil
 				}
-			case scopeProduct:
+			case apiops.ScopeProduct:
 				if p := a.products[sub.target]; p != nil {
 					return p, sub, nil
 				}
@@ -311,7 +306,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	case noBody:
 		h.Del("Content-Length")
 	case n >= 0:
-		h.Set("Content-Length", itoa64(n))
+		h.Set("Content-Length", strconv.FormatInt(n, 10))
 	default:
 		h.Del("Content-Length")
 	}

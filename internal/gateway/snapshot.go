@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 )
@@ -69,17 +70,9 @@ type product struct {
 	name string
 }
 
-type subscriptionScope uint8
-
-const (
-	scopeAllAPIs subscriptionScope = iota
-	scopeAPI
-	scopeProduct
-)
-
 type subscription struct {
 	info   exchange.Subscription
-	scope  subscriptionScope
+	scope  apiops.ScopeKind
 	target string // API or product name
 	active bool
 }
