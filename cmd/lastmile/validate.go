@@ -11,10 +11,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/config"
-	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
-	"github.com/lastmile-gw/lastmile/internal/pipeline"
-	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
 
@@ -61,64 +58,7 @@ func validatePath(ctx context.Context, path string) error {
 		}
 		return gateway.Validate(ctx, path, cfg, exprCompiler(), nil)
 	}
-	return validateFile(path)
-}
-
-// validateFile compiles one policy document or fragment. A single file comes
-// without its named values: each {{name}} stands for a placeholder value.
-func validateFile(path string) error {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	doc, err := policyxml.Parse(path, src)
-	if err != nil {
-		return err
-	}
-	if err := doc.SubstituteNamedValues(func(string) (string, bool) { return "named-value", true }); err != nil {
-		return err
-	}
-	r := pipeline.NewRegistry()
-	policies.Register(r, policies.Deps{Tokens: noTokens{}, Forwarder: noForwarder{}, Backends: backendsNamedIn(doc.Root)})
-	if doc.Root != nil && doc.Root.Name == "fragment" {
-		// A fragment is checked as if included in inbound.
-		wrapper, _ := policyxml.Parse("(fragment check)", []byte(`<policies><inbound><include-fragment fragment-id="f" /></inbound></policies>`))
-		_, err := pipeline.NewCompiler(r, exprCompiler(), map[string]*policyxml.Document{"f": doc}).Compile(wrapper, "api")
-		return err
-	}
-	_, err = pipeline.NewCompiler(r, exprCompiler(), nil).Compile(doc, "api")
-	return err
-}
-
-type noTokens struct{}
-
-func (noTokens) AccessToken(context.Context, string, string) (string, error) {
-	return "", errors.New("validation only")
-}
-
-type noForwarder struct{}
-
-func (noForwarder) Forward(context.Context, *exchange.Exchange, policies.ForwardOptions) error {
-	return errors.New("validation only")
-}
-
-// backendsNamedIn accepts every backend-id a single file names: backend entities
-// live in the configuration folder, which a single file comes without.
-func backendsNamedIn(el *policyxml.Element) map[string]policies.Backend {
-	m := map[string]policies.Backend{}
-	var walk func(*policyxml.Element)
-	walk = func(e *policyxml.Element) {
-		if a := e.Attr("backend-id"); a != nil && !a.Value.IsExpression() {
-			m[a.Value.String()] = policies.Backend{URL: "https://backend.invalid"}
-		}
-		for _, c := range e.Elements() {
-			walk(c)
-		}
-	}
-	if el != nil {
-		walk(el)
-	}
-	return m
+	return gateway.ValidateFile(path, exprCompiler())
 }
 
 // printErrors prints each error with its source line and a caret, and returns

@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"net/http"
+	"os"
+
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/proxy"
+)
+
+// ValidateFile compiles one policy document or fragment (a fragment as if
+// included in inbound). A single file comes without its configuration folder:
+// each {{name}} stands for a placeholder value, and every literal backend-id it
+// names is taken to exist. Nothing is contacted.
+func ValidateFile(path string, expr pipeline.ExprCompiler) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	doc, err := policyxml.Parse(path, src)
+	if err != nil {
+		return err
+	}
+	if err := doc.SubstituteNamedValues(func(string) (string, bool) { return "named-value", true }); err != nil {
+		return err
+	}
+	r := pipeline.NewRegistry()
+	policies.Register(r, policies.Deps{
+		Tokens:       noTokens{},
+		Forwarder:    &proxy.Forwarder{Transport: http.DefaultTransport},
+		SideRequests: http.DefaultTransport,
+		Backends:     backendsNamedIn(doc.Root),
+	})
+	if doc.Root != nil && doc.Root.Name == "fragment" {
+		wrapper, _ := policyxml.Parse("(fragment check)", []byte(`<policies><inbound><include-fragment fragment-id="f" /></inbound></policies>`))
+		_, err := pipeline.NewCompiler(r, expr, map[string]*policyxml.Document{"f": doc}).Compile(wrapper, "api")
+		return err
+	}
+	_, err = pipeline.NewCompiler(r, expr, nil).Compile(doc, "api")
+	return err
+}
+
+// backendsNamedIn accepts every literal backend-id under el.
+func backendsNamedIn(el *policyxml.Element) map[string]policies.Backend {
+	m := map[string]policies.Backend{}
+	var walk func(*policyxml.Element)
+	walk = func(e *policyxml.Element) {
+		if a := e.Attr("backend-id"); a != nil && !a.Value.IsExpression() {
+			m[a.Value.String()] = policies.Backend{URL: "https://backend.invalid"}
+		}
+		for _, c := range e.Elements() {
+			walk(c)
+		}
+	}
+	if el != nil {
+		walk(el)
+	}
+	return m
+}
