@@ -141,3 +141,19 @@ func (b *Body) Close() error {
 	}
 	return nil
 }
+
+// CloseFunc returns r with fn called after r is closed, such as the cancel
+// function of the request whose response r is: the request's resources are freed
+// only when nobody reads its body any more.
+func CloseFunc(r io.ReadCloser, fn func()) io.ReadCloser { return &closeFunc{r, fn} }
+
+type closeFunc struct {
+	io.ReadCloser
+	fn func()
+}
+
+func (c *closeFunc) Close() error {
+	err := c.ReadCloser.Close()
+	c.fn()
+	return err
+}

@@ -386,7 +386,7 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 		StatusCode:   resp.StatusCode,
 		StatusReason: reason,
 		Headers:      resp.Header,
-		Body:         exchange.NewStreamBody(&cancelOnClose{resp.Body, cancel}, resp.ContentLength, exchange.DefaultBodyLimit),
+		Body:         exchange.NewStreamBody(exchange.CloseFunc(resp.Body, cancel), resp.ContentLength, exchange.DefaultBodyLimit),
 	}, nil
 }
 
@@ -419,18 +419,6 @@ func transportReason(err error) string {
 		return "no such host " + dnsErr.Name
 	}
 	return err.Error()
-}
-
-// cancelOnClose releases the side request's context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
 }
 
 // NewSideTransport returns the transport send-request uses when Deps.SideRequests

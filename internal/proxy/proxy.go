@@ -102,7 +102,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts poli
 	h := resp.Header
 	exchange.RemoveHopHeaders(h)
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode)))
-	body := exchange.NewStreamBody(&cancelOnClose{resp.Body, cancel}, resp.ContentLength, f.BodyLimit)
+	body := exchange.NewStreamBody(exchange.CloseFunc(resp.Body, cancel), resp.ContentLength, f.BodyLimit)
 	x.Response = &exchange.Response{StatusCode: resp.StatusCode, StatusReason: reason, Headers: h, Body: body}
 	if opts.FailOnErrorStatusCode && resp.StatusCode >= 400 {
 		return &pipeline.Error{Source: "forward-request", Reason: "BackendErrorStatusCode", Message: fmt.Sprintf("the backend answered %d", resp.StatusCode), Status: resp.StatusCode}
@@ -245,16 +245,4 @@ func port(u *url.URL) string {
 		return "443"
 	}
 	return "80"
-}
-
-// cancelOnClose releases the request's context when the response body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
 }
