@@ -93,6 +93,7 @@
 //	    passwordEnv: ""
 //	    db: 0                    # database number, 0 or more. Default 0
 //	    tls: false               # connect with TLS. Default false
+//	limits: {}  # the data plane's limits; limits.go documents every key
 //
 // Errors name the file with line and column (lastmile.yaml:12:7: ...) and say what to
 // do; Load reports all of them at once as an ErrorList.
@@ -140,6 +141,7 @@ type Config struct {
 	Backend   Backend
 	Gateway   Gateway
 	Store     Store
+	Limits    Limits
 }
 
 // Identity configures the embedded identity provider and the managed identities it
@@ -247,6 +249,7 @@ func Default() *Config {
 		Backend:   Backend{Timeout: DefaultBackendTimeout},
 		Gateway:   Gateway{Region: DefaultRegion, ServiceName: DefaultServiceName},
 		Store:     Store{Type: DefaultStoreType, Redis: Redis{Address: DefaultRedisAddress}},
+		Limits:    DefaultLimits,
 	}
 	defaultIdentityPlane(&c.Identity)
 	defaultTokenService(&c.Identity)

@@ -93,6 +93,9 @@ func TestParseFull(t *testing.T) {
 		Store: Store{Type: "redis", Redis: Redis{
 			Address: "redis.internal:6380", Username: "gateway", PasswordEnv: "LASTMILE_TEST_REDIS_PASSWORD", DB: 3, TLS: true,
 		}},
+		Limits: Limits{RequestLine: 16 << 10, HeaderBytes: 64 << 10, HeaderCount: 200, HeaderTimeout: 10 * time.Second,
+			IdleTimeout: time.Minute, MinBodyRate: 1024, BodyGracePeriod: 2 * time.Second, MinResponseRate: 0,
+			BufferedBody: 4 << 20, BufferedBodies: 1 << 30},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parse testdata/full.yaml (-want +got):\n%s", diff)
@@ -145,6 +148,7 @@ func TestDefaults(t *testing.T) {
 		Backend:   Backend{Timeout: 300 * time.Second},
 		Gateway:   Gateway{Region: "local", ServiceName: "lastmile"},
 		Store:     Store{Type: "memory", Redis: Redis{Address: "127.0.0.1:6379"}},
+		Limits:    DefaultLimits,
 	}
 	for _, tc := range []struct {
 		name, src string
@@ -483,9 +487,24 @@ func TestParseErrors(t *testing.T) {
 			want: `lastmile.yaml:2:11: gateway.region is empty; remove the key to use the default "local"`,
 		},
 		{
+			name: "a size without a known unit",
+			src:  "limits:\n  bufferedBody: 16MB\n",
+			want: `lastmile.yaml:2:17: limits.bufferedBody: "16MB" is not a size; write a number of bytes, or one with KiB, MiB or GiB, such as 16MiB`,
+		},
+		{
+			name: "a size out of range",
+			src:  "limits:\n  headerBytes: 100\n",
+			want: `lastmile.yaml:2:16: limits.headerBytes: 100 is out of range; use 1KiB to 16MiB`,
+		},
+		{
+			name: "a header count of zero",
+			src:  "limits:\n  headerCount: 0\n",
+			want: `lastmile.yaml:2:16: limits.headerCount: 0 is out of range; use 1 to 10000`,
+		},
+		{
 			name: "merge keys are refused",
 			src:  "base: &b\n  region: x\ngateway:\n  <<: *b\n",
-			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store\n" +
+			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits\n" +
 				`lastmile.yaml:4:3: merge keys (<<) are not supported in lastmile.yaml; write the keys out`,
 		},
 		{

@@ -59,6 +59,7 @@ func (c *Config) Marshal() ([]byte, error) {
 				"tls", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(c.Store.Redis.TLS)},
 			),
 		),
+		"limits", marshalLimits(c.Limits),
 	)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 )
 
 // DefaultBodyLimit is the most a policy may buffer of a request or response body.
@@ -13,6 +14,104 @@ const DefaultBodyLimit = 16 << 20
 
 // ErrBodyTooLarge is returned when a policy reads a body larger than the limit.
 var ErrBodyTooLarge = errors.New("body exceeds the buffering limit")
+
+// ErrBuffersFull is returned when buffering a body would take the gateway's
+// buffered bodies, all requests together, over their budget.
+var ErrBuffersFull = errors.New("the gateway is buffering too many bodies at once")
+
+// BodyError is a failure to buffer a body, saying whose body it was: a
+// request body's failure is the client's (too large, badly framed, too slow), a
+// response body's is the backend's.
+type BodyError struct {
+	Request bool
+	Err     error
+}
+
+func (e *BodyError) Error() string {
+	if e.Request {
+		return "request body: " + e.Err.Error()
+	}
+	return "response body: " + e.Err.Error()
+}
+
+func (e *BodyError) Unwrap() error { return e.Err }
+
+// BodyStatus is the status a caller gets when a body cannot be read or
+// buffered: 503 when the gateway's buffers are full, 500 for a backend's body,
+// and for the client's request body 413 over the limit, the status its reader
+// gives (400 for bad framing, 408 for a body sent too slowly), else 400.
+func BodyStatus(err error) int {
+	var be *BodyError
+	var hs interface{ HTTPStatus() int }
+	switch {
+	case errors.Is(err, ErrBuffersFull):
+		return http.StatusServiceUnavailable
+	case errors.As(err, &be) && !be.Request:
+		return http.StatusInternalServerError
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &hs):
+		return hs.HTTPStatus()
+	}
+	return http.StatusBadRequest
+}
+
+// Budget bounds the memory of every body the gateway buffers, all requests
+// together, so that many large bodies at once cannot exhaust memory.
+type Budget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewBudget returns a budget of limit bytes; limit <= 0 means no bound.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Used returns the bytes currently held.
+func (b *Budget) Used() int64 { return b.used.Load() }
+
+// Buffers is one request's share of a Budget and its limit for each body. All
+// bodies of an exchange charge it, and the gateway releases it in one call when
+// the request ends, so nothing a policy keeps (a variable holding a response)
+// can leak the budget.
+type Buffers struct {
+	budget *Budget
+	limit  int64
+	held   atomic.Int64
+}
+
+// Init sets the budget and the limit for each body (DefaultBodyLimit when
+// limit <= 0).
+func (a *Buffers) Init(b *Budget, limit int64) {
+	a.budget, a.limit = b, limit
+}
+
+func (a *Buffers) bodyLimit() int64 {
+	if a == nil || a.limit <= 0 {
+		return DefaultBodyLimit
+	}
+	return a.limit
+}
+
+// take charges n bytes, or fails with ErrBuffersFull.
+func (a *Buffers) take(n int64) error {
+	if a == nil || a.budget == nil || a.budget.limit <= 0 || n <= 0 {
+		return nil
+	}
+	if a.budget.used.Add(n) > a.budget.limit {
+		a.budget.used.Add(-n)
+		return ErrBuffersFull
+	}
+	a.held.Add(n)
+	return nil
+}
+
+// Release returns everything the request's bodies took.
+func (a *Buffers) Release() {
+	if a == nil || a.budget == nil {
+		return
+	}
+	a.budget.used.Add(-a.held.Swap(0))
+}
 
 // ErrBodyConsumed is returned when a body was read without preserveContent and a
 // later policy tries to read it again, as in API Management.
@@ -27,23 +126,31 @@ type Body struct {
 	buf      []byte
 	buffered bool
 	consumed bool
-	limit    int64
+	request  bool     // the client's request body, not a response's
+	bufs     *Buffers // what buffering it is charged to; nil: DefaultBodyLimit, no budget
 }
 
-// NewStreamBody returns a body that reads from r, which is size bytes long (-1 if
-// unknown). A nil r is an empty body. Policies may buffer at most limit bytes of it
-// (DefaultBodyLimit when limit <= 0).
-func NewStreamBody(r io.ReadCloser, size, limit int64) *Body {
+// NewStreamBody returns a response body that reads from r, which is size bytes
+// long (-1 if unknown). A nil r is an empty body. Buffering it is charged to
+// bufs (nil: at most DefaultBodyLimit, no shared budget).
+func NewStreamBody(r io.ReadCloser, size int64, bufs *Buffers) *Body {
+	return newStreamBody(r, size, bufs, false)
+}
+
+// NewRequestBody is NewStreamBody for the client's request body, whose
+// failures are the client's.
+func NewRequestBody(r io.ReadCloser, size int64, bufs *Buffers) *Body {
+	return newStreamBody(r, size, bufs, true)
+}
+
+func newStreamBody(r io.ReadCloser, size int64, bufs *Buffers, request bool) *Body {
 	if r == nil || r == http.NoBody || size == 0 {
 		if r != nil {
 			r.Close()
 		}
-		return &Body{buffered: true, limit: limit}
+		return &Body{buffered: true, request: request}
 	}
-	if limit <= 0 {
-		limit = DefaultBodyLimit
-	}
-	return &Body{stream: r, size: size, limit: limit}
+	return &Body{stream: r, size: size, bufs: bufs, request: request}
 }
 
 // NewBytesBody returns a buffered body holding p.
@@ -71,18 +178,70 @@ func (b *Body) Bytes(preserve bool) ([]byte, error) {
 	return b.buf, nil
 }
 
+// buffer reads the stream into memory, charging every growth of the buffer to
+// the request's share of the budget before it happens. A body that announced
+// its length is refused before any of it is read when it is over the limit.
 func (b *Body) buffer() error {
 	if b.buffered {
 		return nil
 	}
-	defer b.stream.Close()
-	data, err := io.ReadAll(io.LimitReader(b.stream, b.limit+1))
-	if err != nil {
-		return fmt.Errorf("reading body: %w", err)
+	if err := b.readAll(); err != nil {
+		b.stream.Close()
+		b.stream, b.buffered, b.buf = nil, true, nil
+		b.consumed = true // nothing is left to forward
+		return &BodyError{Request: b.request, Err: err}
 	}
-	if int64(len(data)) > b.limit {
+	return nil
+}
+
+func (b *Body) readAll() error {
+	limit := b.bufs.bodyLimit()
+	if b.size > limit {
 		return ErrBodyTooLarge
 	}
+	var data []byte
+	for {
+		if len(data) == cap(data) {
+			var extra []byte
+			if int64(len(data)) >= limit || b.size >= 0 && int64(len(data)) >= b.size {
+				// At the limit or the announced length: the body should end here.
+				var one [1]byte
+				n, err := io.ReadFull(b.stream, one[:])
+				if n == 0 {
+					if err != nil && err != io.EOF {
+						return fmt.Errorf("reading body: %w", err)
+					}
+					break
+				}
+				if int64(len(data)) >= limit {
+					return ErrBodyTooLarge
+				}
+				extra = one[:]
+			}
+			// Grow to the announced length at once, otherwise by doubling, and
+			// charge the budget before allocating.
+			c := int64(cap(data))
+			next := min(max(2*c, 512), limit)
+			if b.size > c {
+				next = b.size
+			}
+			if err := b.bufs.take(next - c); err != nil {
+				return err
+			}
+			grown := make([]byte, len(data), next)
+			copy(grown, data)
+			data = append(grown, extra...)
+		}
+		n, err := b.stream.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading body: %w", err)
+		}
+	}
+	b.stream.Close()
 	b.buf, b.buffered, b.stream = data, true, nil
 	return nil
 }

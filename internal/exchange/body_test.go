@@ -8,7 +8,7 @@ import (
 )
 
 func TestBodyConsumption(t *testing.T) {
-	b := NewStreamBody(io.NopCloser(strings.NewReader("hello")), 5, 0)
+	b := NewStreamBody(io.NopCloser(strings.NewReader("hello")), 5, nil)
 	if b.Buffered() || b.Len() != 5 {
 		t.Fatalf("a new stream body: buffered %v len %d", b.Buffered(), b.Len())
 	}
@@ -32,11 +32,58 @@ func TestBodyConsumption(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
-	b := NewStreamBody(io.NopCloser(strings.NewReader(strings.Repeat("x", 11))), -1, 10)
-	if _, err := b.Bytes(true); !errors.Is(err, ErrBodyTooLarge) {
-		t.Errorf("over the limit: %v, want ErrBodyTooLarge", err)
+	budget := NewBudget(100)
+	tests := []struct {
+		name    string
+		size    int64 // announced; -1 for unknown
+		data    string
+		limit   int64
+		want    error
+		request bool
+	}{
+		{name: "unknown length under the limit", size: -1, data: "0123456789", limit: 10},
+		{name: "unknown length over the limit", size: -1, data: "0123456789a", limit: 10, want: ErrBodyTooLarge, request: true},
+		{name: "announced length over the limit is refused unread", size: 11, data: "", limit: 10, want: ErrBodyTooLarge},
+		{name: "announced length at the limit", size: 10, data: "0123456789", limit: 10},
+		{name: "longer than announced still bounded", size: 3, data: "0123456789abc", limit: 10, want: ErrBodyTooLarge},
+		{name: "over the shared budget", size: 101, data: strings.Repeat("x", 101), limit: 1000, want: ErrBuffersFull},
+		{name: "unknown length over the shared budget", size: -1, data: strings.Repeat("x", 150), limit: 1000, want: ErrBuffersFull},
 	}
-	if NewStreamBody(nil, -1, 0).Len() != 0 {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var bufs Buffers
+			bufs.Init(budget, tc.limit)
+			defer bufs.Release()
+			r := &countingReader{r: strings.NewReader(tc.data)}
+			var b *Body
+			if tc.request {
+				b = NewRequestBody(io.NopCloser(r), tc.size, &bufs)
+			} else {
+				b = NewStreamBody(io.NopCloser(r), tc.size, &bufs)
+			}
+			got, err := b.Bytes(true)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Bytes: %v, want %v", err, tc.want)
+			}
+			if tc.want == nil && string(got) != tc.data {
+				t.Errorf("Bytes = %q, want %q", got, tc.data)
+			}
+			var be *BodyError
+			if tc.want != nil && (!errors.As(err, &be) || be.Request != tc.request) {
+				t.Errorf("error %v: want a BodyError with Request %v", err, tc.request)
+			}
+			if tc.want != nil && tc.size > tc.limit && r.n > 0 {
+				t.Errorf("read %d bytes of a body announced over the limit", r.n)
+			}
+			if used := budget.Used(); used > 100 {
+				t.Errorf("budget used %d, over its 100", used)
+			}
+		})
+	}
+	if used := budget.Used(); used != 0 {
+		t.Errorf("after every request released, the budget holds %d bytes", used)
+	}
+	if NewStreamBody(nil, -1, nil).Len() != 0 {
 		t.Error("a nil stream is not empty")
 	}
 	var nilBody *Body
@@ -45,8 +92,19 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
 func TestBodyStreamsUntouched(t *testing.T) {
-	b := NewStreamBody(io.NopCloser(strings.NewReader("stream")), -1, 0)
+	b := NewStreamBody(io.NopCloser(strings.NewReader("stream")), -1, nil)
 	data, _ := io.ReadAll(b.Reader())
 	if string(data) != "stream" {
 		t.Errorf("forwarded %q", data)

@@ -47,6 +47,11 @@ type Exchange struct {
 	// Backend is where forward-request sends the request. It is gateway state,
 	// not part of the expression `context`.
 	Backend Backend
+
+	// Buffers is what the request's bodies may buffer: each at most a limit,
+	// all requests together within the gateway's budget. The gateway releases
+	// it when the request ends.
+	Buffers Buffers
 }
 
 // Backend is the forwarding target that set-backend-service and rewrite-uri change.

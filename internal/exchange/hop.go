@@ -13,8 +13,11 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// RemoveHopHeaders deletes hop-by-hop headers from h, including those named in
-// Connection. forward-request, send-request and the gateway's response writer use it.
+// RemoveHopHeaders deletes the hop-by-hop headers of a message as it was
+// received, including those its Connection header names. The gateway applies it
+// to what a client or a backend sent, before any policy runs: a header named in
+// Connection describes the sender's hop, so a client's "Connection:
+// Authorization" removes its own Authorization, never one a policy sets later.
 func RemoveHopHeaders(h http.Header) {
 	for _, f := range h["Connection"] {
 		for _, name := range strings.Split(f, ",") {
@@ -23,7 +26,15 @@ func RemoveHopHeaders(h http.Header) {
 			}
 		}
 	}
+	RemoveFixedHopHeaders(h)
+}
+
+// RemoveFixedHopHeaders deletes the hop-by-hop headers themselves from a
+// message the gateway is about to send, without honouring Connection: what
+// remains was put there by the gateway's policies, after the received message's
+// hop-by-hop headers were removed.
+func RemoveFixedHopHeaders(h http.Header) {
 	for _, name := range hopHeaders {
-		h.Del(name)
+		delete(h, name)
 	}
 }

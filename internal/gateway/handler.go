@@ -32,8 +32,12 @@ const StatusPath = "/status-0123456789abcdef"
 type Handler struct {
 	snap atomic.Pointer[Snapshot]
 	log  *slog.Logger
-	// BodyLimit bounds how much of a request body a policy may buffer.
+	// BodyLimit bounds how much of one request or response body a policy may
+	// buffer (413 for a request body over it).
 	BodyLimit int64
+	// Budget, when not nil, bounds the memory of the bodies policies buffer,
+	// all requests together (503 when it is exhausted).
+	Budget *exchange.Budget
 	// Metrics, when not nil, count requests and policy failures.
 	Metrics *Metrics
 }
@@ -126,6 +130,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	closeBodies(x)
 }
 
+// ErrorBody renders a response the HTTP server sends itself (a malformed
+// request, a limit) in API Management's error shape.
+func ErrorBody(status int, message string) (string, []byte) {
+	r := pipeline.ErrorResponse(status, message, "")
+	data, _ := r.Body.Bytes(false)
+	return r.Headers.Get("Content-Type"), data
+}
+
 // logFailure reports a request that failed in a policy: server errors at Warn
 // (an operator must look), client errors at Debug. LastError messages are written
 // to be shown, so they carry no tokens or secrets.
@@ -148,6 +160,7 @@ func closeBodies(x *exchange.Exchange) {
 	if x.Response != nil {
 		x.Response.Body.Close()
 	}
+	x.Buffers.Release()
 }
 
 // newExchange builds the request's context. Request.URL starts as the API's
@@ -160,10 +173,13 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 		orig.Scheme = "https"
 	}
 	// The handler owns r.Header: the exchange takes it over instead of copying.
+	// The client's hop-by-hop headers, and those its Connection header names,
+	// go before any policy runs, so they can never remove what a policy adds.
 	hdr := r.Header
 	if hdr == nil {
 		hdr = make(http.Header)
 	}
+	exchange.RemoveHopHeaders(hdr)
 	hdr.Set("Host", r.Host)
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -176,7 +192,6 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 			Method:            r.Method,
 			OriginalURL:       &orig,
 			Headers:           hdr,
-			Body:              exchange.NewStreamBody(r.Body, r.ContentLength, h.BodyLimit),
 			IPAddress:         ip,
 			MatchedParameters: params,
 		},
@@ -184,6 +199,8 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 		Operation:  op.info,
 		Deployment: snap.deployment,
 	}
+	x.Buffers.Init(h.Budget, h.BodyLimit)
+	x.Request.Body = exchange.NewRequestBody(r.Body, r.ContentLength, &x.Buffers)
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		x.Request.Certificate = r.TLS.PeerCertificates[0]
 	}
@@ -290,7 +307,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	for k, v := range resp.Headers {
 		h[k] = v
 	}
-	exchange.RemoveHopHeaders(h)
+	exchange.RemoveFixedHopHeaders(h) // the backend's own went when its response arrived
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // never guess a content type the response did not have
 	}

@@ -118,6 +118,19 @@ func ErrorResponse(status int, message, requestID string) *exchange.Response {
 }
 
 // ExprFailure is the error for a policy expression that failed at request time.
+// One that failed reading a body answers as BodyFailure does (413 for a request
+// body over the limit, say), keeping the expression's reason.
 func ExprFailure(err error) *Error {
-	return &Error{Reason: "ExpressionValueEvaluationFailure", Message: err.Error(), Status: 500, Err: err}
+	status := http.StatusInternalServerError
+	var be *exchange.BodyError
+	if errors.As(err, &be) {
+		status = exchange.BodyStatus(err)
+	}
+	return &Error{Reason: "ExpressionValueEvaluationFailure", Message: err.Error(), Status: status, Err: err}
+}
+
+// BodyFailure is the error for a policy that could not read or buffer a body,
+// with the status exchange.BodyStatus gives.
+func BodyFailure(message string, err error) *Error {
+	return &Error{Reason: "BodyReadFailure", Message: message + ": " + err.Error(), Status: exchange.BodyStatus(err), Err: err}
 }

@@ -2,7 +2,6 @@ package policies
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -225,11 +224,7 @@ func (p *findAndReplacePolicy) Apply(ctx context.Context, x *exchange.Exchange) 
 	}
 	data, err := body.Bytes(true)
 	if err != nil {
-		status := 500
-		if errors.Is(err, exchange.ErrBodyTooLarge) && !p.response {
-			status = 413
-		}
-		return &pipeline.Error{Reason: "BodyReadFailure", Message: "find-and-replace: " + err.Error(), Status: status, Err: err}
+		return pipeline.BodyFailure("find-and-replace", err)
 	}
 	if from == "" || !strings.Contains(string(data), from) {
 		return nil

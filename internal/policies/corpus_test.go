@@ -16,6 +16,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
 
 // corpusRoot returns ../shared/corpus relative to the repository root, or skips.
@@ -156,7 +157,7 @@ func compileCorpusFile(path string, expr pipeline.ExprCompiler, frags map[string
 
 type nopForwarder struct{}
 
-func (nopForwarder) Forward(context.Context, *exchange.Exchange, policies.ForwardOptions) error {
+func (nopForwarder) Forward(context.Context, *exchange.Exchange, proxy.Options) error {
 	return nil
 }
 

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"net/textproto"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
 
 // authentication-managed-identity gets an access token for resource as the
@@ -86,7 +88,7 @@ func (p *managedIdentityPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 // that they only ever go to that backend.
 type forwardRequestPolicy struct {
 	fwd      Forwarder
-	opts     ForwardOptions
+	opts     proxy.Options
 	backends map[string]Backend
 	tokens   TokenSource
 }
@@ -118,13 +120,23 @@ func (p *forwardRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) 
 		}
 	}
 	replayable := x.Request.Body == nil || x.Request.Body.Buffered()
-	if err := p.fwd.Forward(ctx, x, p.opts); err != nil || !replayable {
+	if err := p.forward(ctx, x); err != nil || !replayable {
 		return err
 	}
 	if p.refreshRejectedToken(ctx, x) {
-		return p.fwd.Forward(ctx, x, p.opts)
+		return p.forward(ctx, x)
 	}
 	return nil
+}
+
+// forward calls the Forwarder and turns its failure into the policy's error.
+func (p *forwardRequestPolicy) forward(ctx context.Context, x *exchange.Exchange) error {
+	err := p.fwd.Forward(ctx, x, p.opts)
+	var pe *proxy.Error
+	if errors.As(err, &pe) {
+		return &pipeline.Error{Source: "forward-request", Reason: pe.Reason, Message: pe.Message, Status: pe.Status, Err: pe.Err}
+	}
+	return err
 }
 
 // TokenInvalidator is implemented by token sources that can drop a cached token

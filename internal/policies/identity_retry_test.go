@@ -14,6 +14,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
 
 // rotatingTokens hands out "tok-N", moving to the next N when invalidated
@@ -45,7 +46,7 @@ type rejecting struct {
 	bodies    []string
 }
 
-func (b *rejecting) Forward(ctx context.Context, x *exchange.Exchange, opts policies.ForwardOptions) error {
+func (b *rejecting) Forward(ctx context.Context, x *exchange.Exchange, opts proxy.Options) error {
 	auth := x.Request.Headers.Get("Authorization")
 	b.sent = append(b.sent, auth)
 	body := ""
@@ -114,7 +115,7 @@ func TestRejectedTokenRefreshedOnce(t *testing.T) {
 		{"another scheme", mi, []string{"Bearer tok-0"}, `Basic realm="x", error="invalid_token"`, false,
 			nil, "", []string{"Bearer tok-0"}, 401, 0},
 		{"a streamed body cannot be resent", mi, []string{"Bearer tok-0"}, invalid, false,
-			exchange.NewStreamBody(io.NopCloser(strings.NewReader("big upload")), 10, 0), "", []string{"Bearer tok-0"}, 401, 0},
+			exchange.NewStreamBody(io.NopCloser(strings.NewReader("big upload")), 10, nil), "", []string{"Bearer tok-0"}, 401, 0},
 		{"the policy's header was replaced by another policy", mi + `<set-header name="Authorization" exists-action="override"><value>Bearer mine</value></set-header>`,
 			[]string{"Bearer mine"}, invalid, false, nil, "", []string{"Bearer mine"}, 401, 0},
 		{"the documented variable pattern", `<authentication-managed-identity resource="api://orders" output-token-variable-name="t" />` +

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
 
 // TokenSource gets access tokens for the gateway's managed identities.
@@ -21,17 +22,10 @@ type TokenSource interface {
 	AccessToken(ctx context.Context, clientID, resource string) (string, error)
 }
 
-// Forwarder sends the request to the backend and sets x.Response (forward-request).
+// Forwarder sends the request to the backend and sets x.Response
+// (forward-request). A *proxy.Error it returns becomes the policy's LastError.
 type Forwarder interface {
-	Forward(ctx context.Context, x *exchange.Exchange, opts ForwardOptions) error
-}
-
-// ForwardOptions are forward-request's attributes.
-type ForwardOptions struct {
-	Timeout               time.Duration // to wait for the response headers
-	FollowRedirects       bool
-	BufferRequestBody     bool
-	FailOnErrorStatusCode bool
+	Forward(ctx context.Context, x *exchange.Exchange, opts proxy.Options) error
 }
 
 // Backend is a backend entity (backends/<id>/backendInformation.json), the target

@@ -188,11 +188,7 @@ func (p *retryPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 	}
 	if p.bufferBody && x.Request.Body != nil && !x.Request.Body.Consumed() {
 		if _, err := x.Request.Body.Bytes(true); err != nil && !errors.Is(err, exchange.ErrBodyConsumed) {
-			status := 400
-			if errors.Is(err, exchange.ErrBodyTooLarge) {
-				status = 413
-			}
-			return &pipeline.Error{Reason: "BodyReadFailure", Message: "retry could not buffer the request body to send it again: " + err.Error(), Status: status, Err: err}
+			return pipeline.BodyFailure("retry could not buffer the request body to send it again", err)
 		}
 	}
 	for n := 0; ; n++ {

@@ -15,6 +15,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
 
 // scripted is a backend that answers forward-request with the next status of
@@ -35,7 +36,7 @@ type trackedBody struct {
 
 func (b *trackedBody) Close() error { b.closed = true; return nil }
 
-func (s *scripted) Forward(ctx context.Context, x *exchange.Exchange, opts policies.ForwardOptions) error {
+func (s *scripted) Forward(ctx context.Context, x *exchange.Exchange, opts proxy.Options) error {
 	s.at = append(s.at, time.Now())
 	body := ""
 	if x.Request.Body != nil && !x.Request.Body.Consumed() {
@@ -49,7 +50,7 @@ func (s *scripted) Forward(ctx context.Context, x *exchange.Exchange, opts polic
 	status := s.statuses[min(len(s.at), len(s.statuses))-1]
 	tb := &trackedBody{Reader: strings.NewReader("answer")}
 	s.resps = append(s.resps, tb)
-	x.Response = &exchange.Response{StatusCode: status, Headers: http.Header{}, Body: exchange.NewStreamBody(tb, 6, 0)}
+	x.Response = &exchange.Response{StatusCode: status, Headers: http.Header{}, Body: exchange.NewStreamBody(tb, 6, nil)}
 	return nil
 }
 
@@ -128,7 +129,7 @@ func TestRetryReplaysTheRequestBody(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		be := &scripted{statuses: []int{503, 503, 200}}
 		x := sideExchange("POST", http.Header{"Content-Type": {"application/json"}}, "")
-		x.Request.Body = exchange.NewStreamBody(io.NopCloser(strings.NewReader(`{"n":1}`)), 7, 0)
+		x.Request.Body = exchange.NewStreamBody(io.NopCloser(strings.NewReader(`{"n":1}`)), 7, nil)
 		sideRun(t, policies.Deps{Forwarder: be}, sideDoc("",
 			`<retry condition="@(context.Response.StatusCode == 503)" count="3" interval="1"><choose><when condition="true"><forward-request /></when></choose></retry>`, "", ""), x)
 		if diff := cmp.Diff([]string{`{"n":1}`, `{"n":1}`, `{"n":1}`}, be.bodies); diff != "" {
@@ -145,7 +146,7 @@ func TestRetryReplaysTheRequestBody(t *testing.T) {
 
 func TestRetryWithoutForwardRequestKeepsStreaming(t *testing.T) {
 	x := sideExchange("POST", nil, "")
-	x.Request.Body = exchange.NewStreamBody(io.NopCloser(strings.NewReader("stream")), 6, 0)
+	x.Request.Body = exchange.NewStreamBody(io.NopCloser(strings.NewReader("stream")), 6, nil)
 	sideRun(t, policies.Deps{Forwarder: &scripted{statuses: []int{200}}}, sideDoc(
 		`<retry condition="false" count="1" interval="0"><set-variable name="v" value="1" /></retry>`, "", "", ""), x)
 	if x.Request.Body.Buffered() {

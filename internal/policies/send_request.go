@@ -232,7 +232,7 @@ func (p *sendRequestPolicy) send(ctx context.Context, x *exchange.Exchange) (res
 		for k, v := range x.Request.Headers {
 			h[k] = append([]string(nil), v...)
 		}
-		exchange.RemoveHopHeaders(h)
+		exchange.RemoveFixedHopHeaders(h)
 		h.Del("Host") // the copy goes to its own host unless a set-header says otherwise
 		if p.copyBody {
 			if body, err = copyRequestBody(x.Request.Body); err != nil {
@@ -309,11 +309,7 @@ func copyRequestBody(b *exchange.Body) ([]byte, error) {
 	if err == nil || errors.Is(err, exchange.ErrBodyConsumed) {
 		return data, nil
 	}
-	status := 400
-	if errors.Is(err, exchange.ErrBodyTooLarge) {
-		status = 413
-	}
-	return nil, &pipeline.Error{Reason: "BodyReadFailure", Message: "send-request could not copy the request body: " + err.Error(), Status: status, Err: err}
+	return nil, pipeline.BodyFailure("send-request could not copy the request body", err)
 }
 
 // authenticate adds a managed identity token for resource (or stores it in the
@@ -386,7 +382,7 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 		StatusCode:   resp.StatusCode,
 		StatusReason: reason,
 		Headers:      resp.Header,
-		Body:         exchange.NewStreamBody(exchange.CloseFunc(resp.Body, cancel), resp.ContentLength, exchange.DefaultBodyLimit),
+		Body:         exchange.NewStreamBody(exchange.CloseFunc(resp.Body, cancel), resp.ContentLength, &x.Buffers),
 	}, nil
 }
 

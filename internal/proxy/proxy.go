@@ -8,6 +8,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -18,25 +19,46 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
-	"github.com/lastmile-gw/lastmile/internal/pipeline"
-	"github.com/lastmile-gw/lastmile/internal/policies"
 )
 
 // Forwarder implements forward-request.
 type Forwarder struct {
 	// Transport sends requests; NewTransport builds a suitable one.
 	Transport http.RoundTripper
-	// BodyLimit is how much of a backend response a policy may buffer.
-	BodyLimit int64
 	// MaxRedirects bounds follow-redirects="true"; 10 when zero.
 	MaxRedirects int
 }
 
-var _ policies.Forwarder = (*Forwarder)(nil)
+// Options are forward-request's attributes.
+type Options struct {
+	Timeout               time.Duration // to wait for the response headers
+	FollowRedirects       bool
+	BufferRequestBody     bool
+	FailOnErrorStatusCode bool
+}
+
+// Error is a failed forward: API Management's LastError reason, a message that
+// names no secret, and the status the caller gets.
+type Error struct {
+	Reason  string
+	Message string
+	Status  int
+	Err     error // the cause, for logs
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Reason + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // NewTransport returns the backend transport: HTTP/1.1 keep-alive with HTTP/2 where
 // the backend offers it, no implicit proxy from the environment, no transparent
@@ -71,13 +93,14 @@ func NewTransport(caFile string) (*http.Transport, error) {
 	return t, nil
 }
 
-// Forward sends x.Request to x.Request.URL and sets x.Response with a streaming body.
-func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts policies.ForwardOptions) error {
+// Forward sends x.Request to x.Request.URL and sets x.Response with a streaming
+// body. It returns an *Error.
+func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Options) error {
 	u := x.Request.URL
 	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &pipeline.Error{Reason: "BackendUrlNotSet", Message: "the request has no backend URL: set serviceUrl on the API or use set-backend-service", Status: 500}
+		return &Error{Reason: "BackendUrlNotSet", Message: "the request has no backend URL: set serviceUrl on the API or use set-backend-service", Status: 500}
 	}
-	out, err := f.outgoing(ctx, x, opts)
+	out, watch, err := f.outgoing(ctx, x, opts)
 	if err != nil {
 		return err
 	}
@@ -91,24 +114,45 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts poli
 	timedOut := !timer.Stop()
 	if err != nil {
 		cancel()
-		if timedOut {
-			return &pipeline.Error{Source: "forward-request", Reason: "Timeout", Message: fmt.Sprintf("the backend did not answer within %s", opts.Timeout), Status: 500, Err: err}
+		switch {
+		case watch.err != nil:
+			// The client's body failed (bad framing, too slow, cut short):
+			// the client's error, and the backend got no complete message.
+			return bodyError(watch.err)
+		case timedOut:
+			return &Error{Reason: "Timeout", Message: fmt.Sprintf("the backend did not answer within %s", opts.Timeout), Status: 500, Err: err}
+		case ctx.Err() != nil && errors.Is(err, context.Canceled):
+			return &Error{Reason: "ClientConnectionFailure", Message: "the client went away", Status: 499, Err: err}
 		}
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return &pipeline.Error{Source: "forward-request", Reason: "ClientConnectionFailure", Message: "the client went away", Status: 499, Err: err}
-		}
-		return &pipeline.Error{Source: "forward-request", Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + sanitize(err), Status: 500, Err: err}
+		return &Error{Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + sanitize(err), Status: 500, Err: err}
 	}
 	h := resp.Header
-	exchange.RemoveHopHeaders(h)
-	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, fmt.Sprint(resp.StatusCode)))
-	body := exchange.NewStreamBody(exchange.CloseFunc(resp.Body, cancel), resp.ContentLength, f.BodyLimit)
+	exchange.RemoveHopHeaders(h) // the backend's hop; outbound policies may add their own
+	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
+	body := exchange.NewStreamBody(exchange.CloseFunc(resp.Body, cancel), resp.ContentLength, &x.Buffers)
 	x.Response = &exchange.Response{StatusCode: resp.StatusCode, StatusReason: reason, Headers: h, Body: body}
 	if opts.FailOnErrorStatusCode && resp.StatusCode >= 400 {
-		return &pipeline.Error{Source: "forward-request", Reason: "BackendErrorStatusCode", Message: fmt.Sprintf("the backend answered %d", resp.StatusCode), Status: resp.StatusCode}
+		return &Error{Reason: "BackendErrorStatusCode", Message: fmt.Sprintf("the backend answered %d", resp.StatusCode), Status: resp.StatusCode}
 	}
 	return nil
 }
+
+// bodyWatch records the first failure reading the request body, which
+// http.Transport reports only as a failed round trip.
+type bodyWatch struct {
+	r   io.Reader
+	err error
+}
+
+func (w *bodyWatch) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if err != nil && err != io.EOF && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+func (w *bodyWatch) Close() error { return nil }
 
 // sanitize keeps a transport error's message free of URL credentials and query
 // strings, which may carry secrets.
@@ -126,12 +170,14 @@ func sanitize(err error) string {
 }
 
 // outgoing builds the request for the backend from the exchange.
-func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts policies.ForwardOptions) (*http.Request, error) {
+func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Options) (*http.Request, *bodyWatch, error) {
 	h := x.Request.Headers.Clone()
 	if h == nil {
 		h = make(http.Header)
 	}
-	exchange.RemoveHopHeaders(h)
+	// The client's own hop-by-hop headers went when the request arrived; what
+	// a policy set is kept, whatever the client's Connection header named.
+	exchange.RemoveFixedHopHeaders(h)
 	host := h.Get("Host")
 	h.Del("Host")
 
@@ -151,34 +197,93 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts pol
 		h["User-Agent"] = []string{""} // do not add Go's default
 	}
 
+	watch := &bodyWatch{}
 	var body io.ReadCloser
 	length := int64(0)
 	if b := x.Request.Body; b != nil && !b.Consumed() {
 		if opts.BufferRequestBody || opts.FollowRedirects {
 			if _, err := b.Bytes(true); err != nil {
-				return nil, &pipeline.Error{Source: "forward-request", Reason: "BodyReadFailure", Message: "could not read the request body: " + err.Error(), Status: 400, Err: err}
+				return nil, watch, bodyError(err)
 			}
 		}
 		length = b.Len()
 		body = b.Reader()
+		if length < 0 {
+			var err error
+			if body, length, err = prime(body); err != nil {
+				return nil, watch, bodyError(err)
+			}
+		}
 	}
-	out, err := http.NewRequestWithContext(ctx, x.Request.Method, x.Request.URL.String(), body)
+	out, err := http.NewRequestWithContext(ctx, x.Request.Method, x.Request.URL.String(), nil)
 	if err != nil {
-		return nil, &pipeline.Error{Source: "forward-request", Reason: "InvalidRequest", Message: "could not build the backend request: " + sanitize(err), Status: 500, Err: err}
+		if body != nil {
+			body.Close()
+		}
+		return nil, watch, &Error{Reason: "InvalidRequest", Message: "could not build the backend request: " + sanitize(err), Status: 500, Err: err}
 	}
 	out.Header = h
 	out.ContentLength = length
-	if length == 0 {
-		out.Body = nil
+	if length != 0 && body != nil {
+		watch.r = body
+		out.Body = watch
+	} else if body != nil {
+		body.Close()
 	}
 	if orig := x.Request.OriginalURL; host != "" && orig != nil && !strings.EqualFold(host, orig.Host) {
 		out.Host = host // a policy chose the Host header
 	}
 	if buffered := x.Request.Body; buffered != nil && buffered.Buffered() && length > 0 {
 		data, _ := buffered.Bytes(true)
-		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(data))), nil }
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	}
-	return out, nil
+	return out, watch, nil
+}
+
+// primeSize is how much of a request body of unknown length (chunked) is read
+// before the backend is called.
+const primeSize = 8 << 10
+
+// prime reads the start of a request body of unknown length before anything
+// goes to the backend: a body that arrived whole (most do) is sent with a
+// Content-Length, and one whose framing is already broken is refused without
+// calling the backend at all. A longer body streams on; if its framing breaks
+// later, the backend's connection is dropped before the message is complete.
+func prime(r io.ReadCloser) (io.ReadCloser, int64, error) {
+	buf := make([]byte, primeSize)
+	n, err := 0, error(nil)
+	for n == 0 && err == nil {
+		n, err = r.Read(buf)
+	}
+	switch {
+	case err == io.EOF || err == nil && atEOF(r):
+		r.Close()
+		return io.NopCloser(bytes.NewReader(buf[:n])), int64(n), nil
+	case err != nil:
+		r.Close()
+		return nil, 0, err
+	}
+	return readCloser{io.MultiReader(bytes.NewReader(buf[:n]), r), r}, -1, nil
+}
+
+// atEOF reports whether r has nothing more to give, without blocking: a
+// reader that knows its end (the gateway's request bodies) says so with a
+// zero-length read.
+func atEOF(r io.Reader) bool {
+	n, err := r.Read(nil)
+	return n == 0 && err == io.EOF
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// bodyError is the error for a request body that could not be read or
+// buffered: the client's (bad framing, too slow, too large), or the gateway's
+// when its buffers are full.
+func bodyError(err error) *Error {
+	return &Error{Reason: "BodyReadFailure", Message: "could not read the request body: " + err.Error(), Status: exchange.BodyStatus(err), Err: err}
 }
 
 // roundTrip sends req, following redirects only when asked. Credentials go only to

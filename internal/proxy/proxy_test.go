@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
-	"github.com/lastmile-gw/lastmile/internal/pipeline"
-	"github.com/lastmile-gw/lastmile/internal/policies"
 )
 
 func newX(t *testing.T, method, target string, body io.Reader, size int64) *exchange.Exchange {
@@ -33,11 +31,11 @@ func newX(t *testing.T, method, target string, body io.Reader, size int64) *exch
 	}
 	return &exchange.Exchange{Request: exchange.Request{
 		Method: method, URL: u, OriginalURL: orig, IPAddress: "203.0.113.9",
-		Headers: http.Header{"Host": {"gateway.example"}}, Body: exchange.NewStreamBody(b, size, 0),
+		Headers: http.Header{"Host": {"gateway.example"}}, Body: exchange.NewRequestBody(b, size, nil),
 	}}
 }
 
-func opts() policies.ForwardOptions { return policies.ForwardOptions{Timeout: 10 * time.Second} }
+func opts() Options { return Options{Timeout: 10 * time.Second} }
 
 func forwarder(t *testing.T) *Forwarder {
 	tr, err := NewTransport("")
@@ -77,12 +75,15 @@ func TestHeaders(t *testing.T) {
 	if err := forwarder(t).Forward(context.Background(), x, opts()); err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []string{"X-Hop", "Proxy-Authorization", "Connection"} {
+	for _, h := range []string{"Proxy-Authorization", "Connection"} {
 		if v := got.Get(h); v != "" {
 			t.Errorf("backend got hop-by-hop %s: %q", h, v)
 		}
 	}
-	want := map[string]string{"X-Custom": "kept", "X-Forwarded-For": "198.51.100.1, 203.0.113.9", "X-Forwarded-Host": "gateway.example", "X-Forwarded-Proto": "https"}
+	// The client's Connection header was handled when the request arrived; a
+	// header in the exchange is the policies' and is sent whatever Connection
+	// names (the backend's own Connection header still applies to its reply).
+	want := map[string]string{"X-Hop": "1", "X-Custom": "kept", "X-Forwarded-For": "198.51.100.1, 203.0.113.9", "X-Forwarded-Host": "gateway.example", "X-Forwarded-Proto": "https"}
 	for h, v := range want {
 		if got.Get(h) != v {
 			t.Errorf("backend %s = %q, want %q", h, got.Get(h), v)
@@ -193,8 +194,8 @@ func TestFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		x := newX(t, "GET", tt.target+"?sig=secret-query", nil, 0)
-		err := forwarder(t).Forward(context.Background(), x, policies.ForwardOptions{Timeout: tt.timeout})
-		var pe *pipeline.Error
+		err := forwarder(t).Forward(context.Background(), x, Options{Timeout: tt.timeout})
+		var pe *Error
 		if !errors.As(err, &pe) || pe.Reason != tt.wantReason || pe.Status != 500 {
 			t.Errorf("%s: err = %v, want reason %s", tt.name, err, tt.wantReason)
 			continue

@@ -20,9 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/http2"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/http1"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
@@ -55,7 +58,8 @@ type Server struct {
 	builder *gateway.Builder
 
 	gwLn, idLn   net.Listener
-	gwSrv, idSrv *http.Server
+	gwSrv        *http1.Server
+	idSrv        *http.Server
 	plane        identityPlane // token sources and managed identity endpoints (identityplane.go)
 
 	metricsLn  net.Listener // nil without listeners.metrics
@@ -156,12 +160,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 
-	s.gwSrv = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	s.gwSrv = gatewayServer(s.handler, cfg.Limits, s.log)
 	s.idSrv = &http.Server{
 		Handler:           s.identityHandler(),
 		ConnContext:       s.connContext(),
@@ -170,6 +169,27 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
+}
+
+// gatewayServer is the data plane's HTTP server with lastmile.yaml's limits.
+func gatewayServer(h *gateway.Handler, l config.Limits, log *slog.Logger) *http1.Server {
+	h.BodyLimit = l.BufferedBody
+	h.Budget = exchange.NewBudget(l.BufferedBodies)
+	off := func(rate int) int { return cmp.Or(rate, -1) } // 0 in the file turns the check off
+	return &http1.Server{
+		Handler:           h,
+		MaxRequestLine:    l.RequestLine,
+		MaxHeaderBytes:    l.HeaderBytes,
+		MaxHeaderCount:    l.HeaderCount,
+		ReadHeaderTimeout: l.HeaderTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MinBodyRate:       off(l.MinBodyRate),
+		BodyGrace:         l.BodyGracePeriod,
+		MinResponseRate:   off(l.MinResponseRate),
+		HTTP2:             &http2.Server{IdleTimeout: l.IdleTimeout},
+		ErrorBody:         gateway.ErrorBody,
+		Logger:            log,
+	}
 }
 
 func idpConfig(cfg *config.Config, issuer string) idp.Config {

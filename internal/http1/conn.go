@@ -1,0 +1,406 @@
+package http1
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection states, for Shutdown: idle connections are closed at once, active
+// ones finish their request first.
+const (
+	stateNew int32 = iota
+	stateActive
+	stateIdle
+)
+
+// maxDrain is how much of a request body the handler left unread the server
+// reads and discards to keep the connection; beyond it, it closes instead.
+const maxDrain = 256 << 10
+
+// aLongTimeAgo is a deadline that makes a blocked read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// http2Preface is what an HTTP/2 client sends first (RFC 9113 §3.4).
+const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+type conn struct {
+	srv        *Server
+	rwc        net.Conn
+	remoteAddr string
+	tlsState   *tls.ConnectionState
+	state      atomic.Int32
+
+	cr    connReader
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	head  []byte // the current request head, without line terminators
+	lines []int  // where each line of head starts
+
+	// The current request.
+	body      *body
+	bodyStart time.Time
+	cancel    context.CancelFunc
+	broken    atomic.Bool // the request body's framing failed: close after the response
+
+	wmu         sync.Mutex // orders a 100 Continue against the response's start
+	expect100   bool
+	sent100     bool
+	respStarted bool
+
+	bgRunning bool
+	bgAbort   atomic.Bool
+	bgWG      sync.WaitGroup
+	bgByte    [1]byte
+	gone      atomic.Bool // the background read saw the client go away
+}
+
+// connReader reads from the connection, first returning a byte the background
+// read took from a pipelined request.
+type connReader struct {
+	c       *conn
+	pending bool
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.pending && len(p) > 0 {
+		r.pending = false
+		p[0] = r.c.bgByte[0]
+		return 1, nil
+	}
+	return r.c.rwc.Read(p)
+}
+
+// deadlineWriter gives each write to the client a deadline from the minimum
+// response rate, so a client that stops reading cannot hold the connection.
+type deadlineWriter struct{ c *conn }
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	if rate := w.c.srv.MinResponseRate; rate >= 0 {
+		if rate == 0 {
+			rate = DefaultMinResponseRate
+		}
+		w.c.rwc.SetWriteDeadline(time.Now().Add(5*time.Second + time.Duration(len(p))*time.Second/time.Duration(rate)))
+	}
+	return w.c.rwc.Write(p)
+}
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+)
+
+func (c *conn) serve() {
+	s := c.srv
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger().Error("panic serving a connection", "remote", c.remoteAddr, "panic", v, "stack", string(debug.Stack()))
+		}
+		c.close()
+	}()
+	ctx := s.BaseContext
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if tc, ok := isTLS(c.rwc); ok {
+		tc.SetDeadline(time.Now().Add(s.readHeaderTimeout()))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			s.logger().Debug("TLS handshake failed", "remote", c.remoteAddr, "error", err)
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		st := tc.ConnectionState()
+		c.tlsState = &st
+		if st.NegotiatedProtocol == "h2" && s.HTTP2 != nil {
+			c.state.Store(stateActive)
+			s.serveHTTP2(ctx, tc, false)
+			return
+		}
+	}
+	c.cr.c = c
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(&c.cr)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(deadlineWriter{c})
+	for n := 0; ; n++ {
+		c.state.Store(stateIdle)
+		if s.closing.Load() {
+			return
+		}
+		c.rwc.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+		if _, err := c.br.Peek(1); err != nil {
+			return // closed, idle too long, or shut down
+		}
+		c.state.Store(stateActive)
+		if n == 0 && c.tlsState == nil && s.HTTP2 != nil && c.isHTTP2Preface() {
+			c.serveH2C(ctx)
+			return
+		}
+		c.rwc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout()))
+		lines, err := c.readHead()
+		var req *http.Request
+		var fr framing
+		if err == nil {
+			req, fr, err = c.parseHead(lines)
+		}
+		if err != nil {
+			var he *headError
+			if errors.As(err, &he) {
+				c.reject(he.status, he.reason)
+			}
+			return
+		}
+		if !c.serveRequest(ctx, req, fr) {
+			return
+		}
+	}
+}
+
+// isHTTP2Preface reports whether the connection opens with the HTTP/2 preface.
+// It waits for more bytes only while what arrived could still be one.
+func (c *conn) isHTTP2Preface() bool {
+	for n := 1; n <= len(http2Preface); n++ {
+		b, err := c.br.Peek(n)
+		if err != nil || b[n-1] != http2Preface[n-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// serveH2C hands a cleartext connection that opened with the preface to
+// HTTP/2, giving back the bytes already buffered.
+func (c *conn) serveH2C(ctx context.Context) {
+	c.br.Discard(len(http2Preface))
+	c.rwc.SetReadDeadline(time.Time{})
+	rest, _ := c.br.Peek(c.br.Buffered())
+	pre := append([]byte(nil), rest...)
+	if c.cr.pending {
+		pre = append(pre, c.bgByte[0])
+	}
+	c.srv.serveHTTP2(ctx, &prefixConn{Conn: c.rwc, pre: pre}, true)
+}
+
+// prefixConn returns pre before reading from the connection.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// serveRequest runs the handler for one request and reports whether the
+// connection can carry another.
+func (c *conn) serveRequest(ctx context.Context, req *http.Request, fr framing) bool {
+	s := c.srv
+	ctx, cancel := context.WithCancel(ctx)
+	c.cancel = cancel
+	defer cancel()
+	req = req.WithContext(ctx)
+	c.body, c.expect100, c.sent100, c.respStarted = nil, false, false, false
+	c.broken.Store(false)
+	c.bodyStart = time.Now()
+	if fr.chunked || fr.length > 0 {
+		c.body = &body{c: c, remain: max(fr.length, 0), chunked: fr.chunked}
+		c.expect100 = fr.expect
+		req.Body = c.body
+	} else {
+		req.Body = http.NoBody
+		c.rwc.SetReadDeadline(time.Time{})
+		c.startBackgroundRead()
+	}
+	w := &response{c: c, req: req, hdr: make(http.Header, 8), cl: -1, closeAfter: fr.close || s.closing.Load()}
+	c.handle(w, req)
+	cancel()
+
+	drained := c.endBody()
+	c.stopBackgroundRead()
+	if c.expect100 && !c.sent100 && c.body != nil && !c.body.eof {
+		// The client may still be waiting to send the body it announced.
+		w.closeAfter = true
+	}
+	if !drained || c.broken.Load() || c.gone.Load() {
+		w.closeAfter = true
+	}
+	w.finish()
+	return !w.closeAfter && w.werr == nil
+}
+
+// handle calls the handler, answering 500 if it panics before responding.
+func (c *conn) handle(w *response, req *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			c.srv.logger().Error("panic serving a request", "method", req.Method, "remote", c.remoteAddr, "panic", v, "stack", string(debug.Stack()))
+			w.closeAfter = true
+			if !w.wroteHeader {
+				w.hdr = http.Header{}
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}
+	}()
+	c.srv.Handler.ServeHTTP(w, req)
+}
+
+// endBody closes the request body after the handler returned, and reads what
+// the handler left of it, up to maxDrain, so the connection can be reused. It
+// reports whether the body was read to its end.
+func (c *conn) endBody() bool {
+	b := c.body
+	if b == nil {
+		return true
+	}
+	if !b.mu.TryLock() {
+		// Something the handler started (a request to a backend) is still
+		// reading the body: stop it; the connection cannot be reused.
+		c.rwc.SetReadDeadline(aLongTimeAgo)
+		b.mu.Lock()
+		b.closed = true
+		b.mu.Unlock()
+		return false
+	}
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.eof {
+		return true
+	}
+	if b.err != nil || (c.expect100 && !c.sent100) {
+		return false
+	}
+	var buf [4096]byte
+	for total := 0; total < maxDrain; {
+		n, err := b.read1(buf[:])
+		total += n
+		if err == io.EOF {
+			b.eof = true
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// continue100 sends "100 Continue" before the first read of a body whose
+// client asked for it, unless the response already started.
+func (c *conn) continue100() {
+	if !c.expect100 || c.sent100 {
+		return
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.respStarted {
+		return
+	}
+	c.sent100 = true
+	c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	c.bw.Flush()
+}
+
+// bodyFailed records that the request body's framing was lost.
+func (c *conn) bodyFailed() { c.broken.Store(true) }
+
+// bodyDone is called when the request body reached its end: from then on, a
+// read on the connection tells whether the client went away.
+func (c *conn) bodyDone() {
+	c.rwc.SetReadDeadline(time.Time{})
+	c.startBackgroundRead()
+}
+
+// startBackgroundRead watches the idle connection while the handler runs, so
+// that a client that goes away cancels the request's context (and with it the
+// backend call), as net/http does.
+func (c *conn) startBackgroundRead() {
+	if c.bgRunning || c.br.Buffered() > 0 || c.cr.pending {
+		return // a pipelined request is waiting: the client is there
+	}
+	c.bgRunning = true
+	c.bgWG.Add(1)
+	go func() {
+		defer c.bgWG.Done()
+		n, err := c.rwc.Read(c.bgByte[:])
+		if n == 1 {
+			c.cr.pending = true
+			return
+		}
+		if err != nil && !c.bgAbort.Load() {
+			c.gone.Store(true)
+			c.cancel()
+		}
+	}()
+}
+
+func (c *conn) stopBackgroundRead() {
+	if !c.bgRunning {
+		return
+	}
+	c.bgAbort.Store(true)
+	c.rwc.SetReadDeadline(aLongTimeAgo)
+	c.bgWG.Wait()
+	c.bgAbort.Store(false)
+	c.bgRunning = false
+}
+
+// reject answers a request the server refuses itself and ends the connection.
+func (c *conn) reject(status int, reason string) {
+	ctype, body := "text/plain; charset=utf-8", []byte(http.StatusText(status)+": "+reason+"\n")
+	if f := c.srv.ErrorBody; f != nil {
+		ctype, body = f(status, reason)
+	}
+	c.rwc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	b := c.bw
+	b.WriteString("HTTP/1.1 ")
+	b.WriteString(statusLine(status))
+	b.WriteString("\r\nContent-Type: ")
+	b.WriteString(ctype)
+	b.WriteString("\r\nContent-Length: ")
+	b.WriteString(strconv.Itoa(len(body)))
+	b.WriteString("\r\nConnection: close\r\nDate: ")
+	b.WriteString(httpDate())
+	b.WriteString("\r\n\r\n")
+	b.Write(body)
+	b.Flush()
+	c.srv.logger().Debug("refused a request", "remote", c.remoteAddr, "status", status, "reason", reason)
+}
+
+func (c *conn) close() {
+	c.state.Store(stateIdle)
+	c.srv.trackConn(c, false)
+	// Let the client read the response before the close: closing with unread
+	// input would reset the connection and could destroy it (RFC 9112 §9.6).
+	if tc, ok := c.rwc.(*net.TCPConn); ok {
+		tc.CloseWrite()
+		tc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.CopyN(io.Discard, tc, 64<<10)
+	}
+	c.rwc.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
+}

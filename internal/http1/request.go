@@ -1,0 +1,415 @@
+package http1
+
+import (
+	"bufio"
+	"errors"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+)
+
+// headError is a request head the server refuses before any handler sees it.
+// The connection is always closed afterwards: after a framing error nothing
+// that follows on it can be trusted.
+type headError struct {
+	status int
+	reason string
+}
+
+func (e *headError) Error() string { return e.reason }
+
+func badRequest(reason string) *headError { return &headError{400, reason} }
+
+// framing is how a request's body is delimited.
+type framing struct {
+	length  int64 // Content-Length, or -1 with chunked
+	chunked bool
+	close   bool // the client or the framing asks to close after the response
+	expect  bool // Expect: 100-continue
+}
+
+// readHead reads a request line and header fields into c.head and returns
+// where each line starts. The caller has seen the request's first byte.
+func (c *conn) readHead() ([]int, error) {
+	s := c.srv
+	c.head = c.head[:0]
+	lines := c.lines[:0]
+	limit := s.maxHeaderBytes()
+	blank := 0
+	for {
+		start := len(c.head)
+		line, err := c.readLine(limit - start)
+		switch {
+		case errors.Is(err, errLineTooLong) && len(lines) == 0:
+			return nil, &headError{414, "request line too long"}
+		case errors.Is(err, errLineTooLong):
+			return nil, &headError{431, "request header fields too large"}
+		case isTimeout(err):
+			return nil, &headError{408, "request header not received in time"}
+		case err != nil:
+			return nil, badRequest("connection ended inside the request header")
+		}
+		if len(lines) == 0 {
+			if len(line) == 0 {
+				// RFC 9112 §2.2: ignore empty lines before the request
+				// line, but not without bound.
+				if blank++; blank > 4 {
+					return nil, badRequest("empty lines before the request line")
+				}
+				continue
+			}
+			if len(line) > s.maxRequestLine() {
+				return nil, &headError{414, "request line too long"}
+			}
+		}
+		lines = append(lines, start)
+		c.lines = lines
+		if len(line) == 0 {
+			return lines, nil
+		}
+		if len(lines) > s.maxHeaderCount()+1 {
+			return nil, &headError{431, "too many request header fields"}
+		}
+	}
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine appends the next line to c.head without its terminator and returns
+// it. Lines end in CRLF or a bare LF (RFC 9112 §2.2); a CR anywhere else is
+// refused by the callers' character checks.
+func (c *conn) readLine(max int) ([]byte, error) {
+	start := len(c.head)
+	for {
+		frag, err := c.br.ReadSlice('\n')
+		if len(c.head)-start+len(frag) > max+2 {
+			return nil, errLineTooLong
+		}
+		c.head = append(c.head, frag...)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+	}
+	line := c.head[start : len(c.head)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) > max {
+		return nil, errLineTooLong
+	}
+	c.head = c.head[:start+len(line)]
+	return c.head[start:], nil
+}
+
+// parseHead turns the lines readHead collected into a request.
+func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
+	var fr framing
+	// One string for the whole head: every field value is a substring of it.
+	h := string(c.head)
+	end := func(i int) int {
+		if i+1 < len(lines) {
+			return lines[i+1]
+		}
+		return len(h)
+	}
+	reqLine := h[lines[0]:end(0)]
+	method, rest, ok1 := strings.Cut(reqLine, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !validToken(method) || target == "" {
+		return nil, fr, badRequest("malformed request line")
+	}
+	major, minor, ok := parseVersion(proto)
+	if !ok {
+		return nil, fr, badRequest("malformed HTTP version")
+	}
+	if major != 1 {
+		return nil, fr, &headError{505, "HTTP version not supported"}
+	}
+	for i := 0; i < len(target); i++ {
+		if b := target[i]; b <= ' ' || b >= 0x7f {
+			return nil, fr, badRequest("invalid character in the request target")
+		}
+	}
+
+	hdr := make(http.Header, len(lines))
+	for i := 1; i < len(lines)-1; i++ {
+		line := h[lines[i]:end(i)]
+		if line[0] == ' ' || line[0] == '\t' {
+			return nil, fr, badRequest("obsolete line folding in a header field")
+		}
+		name, value, found := strings.Cut(line, ":")
+		if !found || !validFieldName(name) {
+			return nil, fr, badRequest("malformed header field")
+		}
+		value = textproto.TrimString(value)
+		if !validFieldValue(value) {
+			return nil, fr, badRequest("invalid character in a header field value")
+		}
+		key := canonicalKey(name)
+		hdr[key] = append(hdr[key], value)
+	}
+
+	req := &http.Request{
+		Method:     method,
+		Proto:      proto,
+		ProtoMajor: major,
+		ProtoMinor: minor,
+		Header:     hdr,
+		RequestURI: target,
+		RemoteAddr: c.remoteAddr,
+		TLS:        c.tlsState,
+	}
+	var err error
+	switch {
+	case method == http.MethodConnect:
+		return nil, fr, &headError{405, "CONNECT is not supported"}
+	case target == "*":
+		if method != http.MethodOptions {
+			return nil, fr, badRequest("asterisk-form is only allowed with OPTIONS")
+		}
+		req.URL = &url.URL{Path: "*"}
+	case target[0] == '/':
+		req.URL, err = url.ParseRequestURI(target)
+	default:
+		// absolute-form (RFC 9112 §3.2.2): its authority replaces Host.
+		req.URL, err = url.ParseRequestURI(target)
+		if err == nil && (req.URL.Scheme != "http" && req.URL.Scheme != "https" || req.URL.Host == "" || req.URL.User != nil) {
+			err = errors.New("bad absolute-form target")
+		}
+	}
+	if err != nil {
+		return nil, fr, badRequest("malformed request target")
+	}
+
+	hosts := hdr["Host"]
+	switch {
+	case len(hosts) > 1:
+		return nil, fr, badRequest("more than one Host header")
+	case len(hosts) == 0 && minor >= 1:
+		return nil, fr, badRequest("missing Host header")
+	case len(hosts) == 1 && !validHost(hosts[0]):
+		return nil, fr, badRequest("malformed Host header")
+	}
+	if req.URL.Host != "" {
+		req.Host = req.URL.Host
+	} else if len(hosts) == 1 {
+		req.Host = hosts[0]
+	}
+	delete(hdr, "Host") // as net/http does: it lives in req.Host
+
+	if fr, err = framingOf(hdr, minor); err != nil {
+		return nil, fr, err
+	}
+	if fr.chunked {
+		req.TransferEncoding = []string{"chunked"}
+	}
+	req.ContentLength = fr.length
+	req.Close = fr.close
+	return req, fr, nil
+}
+
+// framingOf applies RFC 9112 §6 to a request's fields. It is strict where
+// intermediaries disagree, because a disagreement is request smuggling:
+//   - Transfer-Encoding together with Content-Length is refused (§6.1 allows it);
+//   - Transfer-Encoding on HTTP/1.0 is refused (§6.1: the framing is faulty);
+//   - the only transfer coding accepted is a single "chunked" (501 otherwise);
+//   - Content-Length must be digits; repeated values must all be equal.
+func framingOf(h http.Header, minor int) (framing, error) {
+	fr := framing{}
+	conn := h["Connection"]
+	if minor == 0 {
+		fr.close = !hasToken(conn, "keep-alive")
+	} else {
+		fr.close = hasToken(conn, "close")
+	}
+	if ex, ok := h["Expect"]; ok {
+		if len(ex) != 1 || !strings.EqualFold(ex[0], "100-continue") {
+			return fr, &headError{417, "unsupported expectation"}
+		}
+		fr.expect = minor >= 1
+		delete(h, "Expect")
+	}
+	te, hasTE := h["Transfer-Encoding"]
+	cl, hasCL := h["Content-Length"]
+	if hasTE {
+		if hasCL {
+			return fr, badRequest("both Transfer-Encoding and Content-Length")
+		}
+		if minor == 0 {
+			return fr, badRequest("Transfer-Encoding in an HTTP/1.0 request")
+		}
+		if len(te) != 1 || !strings.EqualFold(textproto.TrimString(te[0]), "chunked") {
+			if hasToken(te, "chunked") {
+				return fr, badRequest("chunked must be the only transfer coding")
+			}
+			return fr, &headError{501, "unsupported transfer coding"}
+		}
+		delete(h, "Transfer-Encoding")
+		fr.length, fr.chunked = -1, true
+		return fr, nil
+	}
+	if hasCL {
+		n, ok := parseLength(cl[0])
+		for _, v := range cl[1:] {
+			if v != cl[0] {
+				ok = false
+			}
+		}
+		if !ok {
+			return fr, badRequest("invalid Content-Length")
+		}
+		h["Content-Length"] = cl[:1]
+		fr.length = n
+	}
+	return fr, nil
+}
+
+func parseLength(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
+}
+
+func parseVersion(p string) (major, minor int, ok bool) {
+	if len(p) != 8 || !strings.HasPrefix(p, "HTTP/") || p[6] != '.' {
+		return 0, 0, false
+	}
+	ma, mi := p[5], p[7]
+	if ma < '0' || ma > '9' || mi < '0' || mi > '9' {
+		return 0, 0, false
+	}
+	return int(ma - '0'), int(mi - '0'), true
+}
+
+// hasToken reports whether a comma-separated field contains tok.
+func hasToken(values []string, tok string) bool {
+	for _, v := range values {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(textproto.TrimString(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tchar is RFC 9110's token character set.
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-32] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+func validFieldName[T string | []byte](s T) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue refuses control characters other than HTAB (CR, LF and NUL
+// among them); obs-text (0x80-0xff) is allowed.
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost accepts a uri-host with an optional port: the characters of a
+// reg-name, an IPv6 literal and percent-encodings; nothing that could split a
+// URL or a header.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		b := h[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("-._~%!$&'()*+,;=:[]", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// commonKeys holds canonical header names, so that the usual ones cost no
+// allocation whatever case the client wrote them in.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
+		"Cache-Control", "Connection", "Content-Encoding", "Content-Length", "Content-Type",
+		"Cookie", "Date", "Expect", "Forwarded", "From", "Host", "If-Match", "If-Modified-Since",
+		"If-None-Match", "If-Range", "If-Unmodified-Since", "Keep-Alive", "Max-Forwards",
+		"Origin", "Pragma", "Proxy-Authorization", "Proxy-Connection", "Range", "Referer",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "User-Agent", "Via", "Warning",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id",
+		"Traceparent", "Tracestate", "Ocp-Apim-Subscription-Key", "Ocp-Apim-Trace",
+		"Access-Control-Request-Method", "Access-Control-Request-Headers",
+		"Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest",
+	} {
+		m[k] = k
+	}
+	return m
+}()
+
+// canonicalKey is textproto.CanonicalMIMEHeaderKey without an allocation for
+// names that are already canonical or common.
+func canonicalKey(name string) string {
+	if k, ok := commonKeys[name]; ok {
+		return k
+	}
+	upper := true
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if upper && 'a' <= b && b <= 'z' || !upper && 'A' <= b && b <= 'Z' {
+			k := textproto.CanonicalMIMEHeaderKey(name)
+			if ck, ok := commonKeys[k]; ok {
+				return ck
+			}
+			return k
+		}
+		upper = b == '-'
+	}
+	return name
+}

@@ -1,0 +1,239 @@
+package http1
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// response is the http.ResponseWriter of one HTTP/1.x request.
+type response struct {
+	c   *conn
+	req *http.Request
+	hdr http.Header
+
+	wroteHeader bool
+	status      int
+	cl          int64 // the declared Content-Length, or -1
+	written     int64
+	chunked     bool
+	noBody      bool // HEAD, 1xx, 204 and 304 have no body
+	closeAfter  bool
+	werr        error
+	scratch     [20]byte
+}
+
+var (
+	_ http.ResponseWriter = (*response)(nil)
+	_ http.Flusher        = (*response)(nil)
+)
+
+func (w *response) Header() http.Header { return w.hdr }
+
+// WriteHeader starts the response. 1xx statuses other than 100 and 101 are
+// sent as informational responses (103 Early Hints); the server sends 100
+// Continue itself, and protocol upgrades are not supported.
+func (w *response) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		code = http.StatusInternalServerError
+	}
+	if code < 200 {
+		if code == 100 || code == 101 {
+			return
+		}
+		w.c.wmu.Lock()
+		defer w.c.wmu.Unlock()
+		w.writeHead(code, false)
+		w.werr = w.c.bw.Flush()
+		return
+	}
+	w.wroteHeader, w.status = true, code
+	w.c.wmu.Lock()
+	w.c.respStarted = true
+	w.c.wmu.Unlock()
+
+	h := w.hdr
+	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+	if v, ok := h["Content-Length"]; ok {
+		n, valid := int64(0), len(v) == 1
+		if valid {
+			n, valid = parseLength(strings.TrimSpace(v[0]))
+		}
+		switch {
+		case !valid || code == http.StatusNoContent || code == http.StatusNotModified:
+			delete(h, "Content-Length")
+		case w.req.Method != http.MethodHead:
+			w.cl = n
+		}
+	}
+	delete(h, "Transfer-Encoding")
+	if hasToken(h["Connection"], "close") {
+		w.closeAfter = true
+	}
+	delete(h, "Connection")
+	if !w.noBody && w.cl < 0 {
+		if w.req.ProtoMinor >= 1 {
+			w.chunked = true
+		} else {
+			w.closeAfter = true // HTTP/1.0: the close ends the body
+		}
+	}
+	w.writeHead(code, true)
+}
+
+// writeHead writes the status line and fields. Field names that are not tokens
+// are dropped and CR or LF in values become spaces, as net/http does: nothing
+// a policy or a backend puts in a header can split the response.
+func (w *response) writeHead(code int, final bool) {
+	b := w.c.bw
+	b.WriteString("HTTP/1.1 ")
+	b.WriteString(statusLine(code))
+	b.WriteString("\r\n")
+	for k, vs := range w.hdr {
+		if !validFieldName(k) {
+			continue
+		}
+		for _, v := range vs {
+			b.WriteString(k)
+			b.WriteString(": ")
+			if strings.ContainsAny(v, "\r\n") {
+				v = newlineToSpace.Replace(v)
+			}
+			b.WriteString(strings.TrimSpace(v))
+			b.WriteString("\r\n")
+		}
+	}
+	if final {
+		if _, ok := w.hdr["Date"]; !ok {
+			b.WriteString("Date: ")
+			b.WriteString(httpDate())
+			b.WriteString("\r\n")
+		}
+		if w.chunked {
+			b.WriteString("Transfer-Encoding: chunked\r\n")
+		}
+		switch {
+		case w.closeAfter:
+			b.WriteString("Connection: close\r\n")
+		case w.req.ProtoMinor == 0:
+			b.WriteString("Connection: keep-alive\r\n")
+		}
+	}
+	b.WriteString("\r\n")
+}
+
+var newlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
+
+func (w *response) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.werr != nil {
+		return 0, w.werr
+	}
+	if w.noBody {
+		if w.req.Method == http.MethodHead {
+			return len(p), nil
+		}
+		return 0, http.ErrBodyNotAllowed
+	}
+	var lenErr error
+	if w.cl >= 0 && w.written+int64(len(p)) > w.cl {
+		p, lenErr = p[:w.cl-w.written], http.ErrContentLength
+	}
+	if len(p) == 0 {
+		return 0, lenErr
+	}
+	b := w.c.bw
+	if w.chunked {
+		b.Write(strconv.AppendInt(w.scratch[:0], int64(len(p)), 16))
+		b.WriteString("\r\n")
+	}
+	n, err := b.Write(p)
+	if w.chunked && err == nil {
+		_, err = b.WriteString("\r\n")
+	}
+	w.written += int64(n)
+	if err != nil {
+		w.werr = err
+		return n, err
+	}
+	return n, lenErr
+}
+
+// Flush sends what is buffered to the client.
+func (w *response) Flush() { w.FlushError() }
+
+// FlushError is Flush returning the write error, for http.ResponseController.
+func (w *response) FlushError() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.werr != nil {
+		return w.werr
+	}
+	w.werr = w.c.bw.Flush()
+	return w.werr
+}
+
+// finish completes the message after the handler returned.
+func (w *response) finish() {
+	if !w.wroteHeader {
+		if _, ok := w.hdr["Content-Length"]; !ok {
+			w.hdr["Content-Length"] = []string{"0"}
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.werr != nil {
+		w.closeAfter = true
+		return
+	}
+	if w.chunked {
+		w.c.bw.WriteString("0\r\n\r\n")
+	}
+	if w.cl >= 0 && w.written < w.cl {
+		// The body is shorter than announced: only a close tells the client.
+		w.closeAfter = true
+	}
+	if err := w.c.bw.Flush(); err != nil {
+		w.werr = err
+		w.closeAfter = true
+	}
+}
+
+// statusLines holds "code reason" for every status, built once.
+var statusLines = func() (t [1000]string) {
+	for code := range t {
+		if text := http.StatusText(code); text != "" {
+			t[code] = strconv.Itoa(code) + " " + text
+		} else {
+			t[code] = strconv.Itoa(code) + " status code " + strconv.Itoa(code)
+		}
+	}
+	return t
+}()
+
+func statusLine(code int) string { return statusLines[code] }
+
+// The Date header, formatted once a second.
+var dateCache atomic.Pointer[dateEntry]
+
+type dateEntry struct {
+	sec int64
+	s   string
+}
+
+func httpDate() string {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.s
+	}
+	d := &dateEntry{now.Unix(), now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.s
+}

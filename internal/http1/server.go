@@ -1,0 +1,280 @@
+// Package http1 is the data plane's HTTP server: HTTP/1.1 on its own connection
+// loop, with framing rules strict enough that no request can be read two ways
+// (request smuggling), limits answered with clear statuses, and HTTP/2 handed
+// to golang.org/x/net/http2 (h2c with prior knowledge, and h2 over TLS).
+//
+// It exists instead of net/http's server because net/http accepts a request
+// with both Content-Length and Transfer-Encoding without telling the handler,
+// has no limit on how slowly a request body may arrive, and its per-request
+// costs are what the gateway spends most of its time on. Handlers are plain
+// http.Handlers.
+//
+// The rules, and their defaults, follow Kestrel, the server under API
+// Management's self-hosted gateway: request line 8 KiB (414), header section
+// 32 KiB and 100 fields (431), 30 s to send the header (408), a minimum body
+// rate of 240 bytes/s after a 5 s grace (408), 120 s idle keep-alive.
+package http1
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// Defaults of the Server's limits.
+const (
+	DefaultMaxRequestLine    = 8 << 10
+	DefaultMaxHeaderBytes    = 32 << 10
+	DefaultMaxHeaderCount    = 100
+	DefaultReadHeaderTimeout = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMinBodyRate       = 240 // bytes per second
+	DefaultBodyGrace         = 5 * time.Second
+	DefaultMinResponseRate   = 240 // bytes per second
+)
+
+// Server serves HTTP/1.1 and HTTP/2 to a Handler. Its zero limits mean the
+// defaults; set fields before Serve and do not change them afterwards.
+type Server struct {
+	Handler http.Handler
+
+	// MaxRequestLine bounds the request line (414 beyond it).
+	MaxRequestLine int
+	// MaxHeaderBytes bounds the request line and header fields together, and
+	// a chunked body's trailer section (431 beyond it).
+	MaxHeaderBytes int
+	// MaxHeaderCount bounds the number of header fields (431 beyond it).
+	MaxHeaderCount int
+	// ReadHeaderTimeout is how long a client has to send a request's header
+	// once its first byte arrived (408).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request.
+	IdleTimeout time.Duration
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second, after BodyGrace (408 below it); negative disables the check.
+	MinBodyRate int
+	// BodyGrace is the time a body may take before MinBodyRate applies.
+	BodyGrace time.Duration
+	// MinResponseRate is the slowest a client may read a response, in bytes
+	// per second after a 5 s grace for each write; the connection is closed
+	// below it. Negative disables the check.
+	MinResponseRate int
+
+	// HTTP2 serves HTTP/2 connections: TLS connections that negotiate h2, and
+	// cleartext ones that open with the HTTP/2 preface (h2c prior knowledge).
+	// Nil refuses both.
+	HTTP2 *http2.Server
+	// ErrorBody renders the body of a response the server sends itself (a bad
+	// request head, a limit): a content type and the bytes. Nil sends text.
+	ErrorBody func(status int, message string) (contentType string, body []byte)
+	// Logger receives connection-level failures at Debug; nil discards them.
+	Logger *slog.Logger
+	// BaseContext is the parent of every request's context; nil means
+	// context.Background.
+	BaseContext context.Context
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   atomic.Bool
+	h2base    *http.Server // carries HTTP/2's graceful shutdown hook
+	h2once    sync.Once
+}
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = http.ErrServerClosed
+
+func (s *Server) maxRequestLine() int { return positive(s.MaxRequestLine, DefaultMaxRequestLine) }
+func (s *Server) maxHeaderBytes() int { return positive(s.MaxHeaderBytes, DefaultMaxHeaderBytes) }
+func (s *Server) maxHeaderCount() int { return positive(s.MaxHeaderCount, DefaultMaxHeaderCount) }
+func (s *Server) readHeaderTimeout() time.Duration {
+	return positive(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+}
+func (s *Server) idleTimeout() time.Duration { return positive(s.IdleTimeout, DefaultIdleTimeout) }
+func (s *Server) bodyGrace() time.Duration   { return positive(s.BodyGrace, DefaultBodyGrace) }
+
+func positive[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// Serve accepts connections on ln until Shutdown or Close. A listener that
+// yields *tls.Conn serves HTTPS, negotiating h2 when HTTP2 is set.
+func (s *Server) Serve(ln net.Listener) error {
+	if !s.track(ln, true) {
+		return ErrServerClosed
+	}
+	defer s.track(ln, false)
+	var delay time.Duration
+	for {
+		rwc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				// Out of file descriptors or a transient failure: back off
+				// as net/http does instead of spinning.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.logger().Debug("accept failed; retrying", "error", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := s.newConn(rwc)
+		if !s.trackConn(c, true) {
+			rwc.Close()
+			return ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+func (s *Server) track(ln net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		if s.listeners == nil {
+			s.listeners = map[net.Listener]struct{}{}
+		}
+		s.listeners[ln] = struct{}{}
+	} else {
+		delete(s.listeners, ln)
+	}
+	return true
+}
+
+func (s *Server) trackConn(c *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing.Load() {
+			return false
+		}
+		if s.conns == nil {
+			s.conns = map[*conn]struct{}{}
+		}
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	return true
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests in flight
+// finish (their connections close after the response; HTTP/2 ones get a
+// GOAWAY) and returns when all are done or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.closeListeners()
+	if base := s.http2Base(); base != nil {
+		base.Shutdown(ctx) // sends GOAWAY on HTTP/2 connections; it has no listeners of its own
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.closeIdle() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.closing.Store(true)
+	s.closeListeners()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.rwc.Close()
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+// closeIdle closes connections waiting for a request and returns how many
+// connections remain.
+func (s *Server) closeIdle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.Load() == stateIdle {
+			c.rwc.Close()
+		}
+	}
+	return len(s.conns)
+}
+
+// http2Base returns the http.Server whose Shutdown tells HTTP/2 connections
+// to go away, or nil without HTTP/2.
+func (s *Server) http2Base() *http.Server {
+	if s.HTTP2 == nil {
+		return nil
+	}
+	s.h2once.Do(func() {
+		s.h2base = &http.Server{Handler: s.Handler}
+		http2.ConfigureServer(s.h2base, s.HTTP2)
+	})
+	return s.h2base
+}
+
+func (s *Server) newConn(rwc net.Conn) *conn {
+	c := &conn{srv: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String()}
+	c.state.Store(stateNew)
+	return c
+}
+
+// serveHTTP2 hands a connection to the HTTP/2 server. prefaceRead says the
+// client preface was already consumed (h2c prior knowledge).
+func (s *Server) serveHTTP2(ctx context.Context, rwc net.Conn, prefaceRead bool) {
+	s.HTTP2.ServeConn(rwc, &http2.ServeConnOpts{
+		Context:          ctx,
+		BaseConfig:       s.http2Base(),
+		Handler:          s.Handler,
+		SawClientPreface: prefaceRead,
+	})
+}
+
+var errTooManyFiles = syscall.EMFILE
+
+func isTLS(rwc net.Conn) (*tls.Conn, bool) {
+	tc, ok := rwc.(*tls.Conn)
+	return tc, ok
+}
