@@ -145,7 +145,7 @@ func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
 		if !found || !validFieldName(name) {
 			return nil, fr, badRequest("malformed header field")
 		}
-		value = textproto.TrimString(value)
+		value = strings.Trim(value, " \t") // OWS only: a CR is refused, not trimmed
 		if !validFieldValue(value) {
 			return nil, fr, badRequest("invalid character in a header field value")
 		}

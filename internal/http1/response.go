@@ -72,7 +72,7 @@ func (w *response) WriteHeader(code int) {
 		}
 	}
 	delete(h, "Transfer-Encoding")
-	if hasToken(h["Connection"], "close") {
+	if hasToken(h["Connection"], "close") || w.c.srv.closing.Load() {
 		w.closeAfter = true
 	}
 	delete(h, "Connection")

@@ -63,7 +63,8 @@ type Server struct {
 	// MinBodyRate is the slowest a request body may arrive, in bytes per
 	// second, after BodyGrace (408 below it); negative disables the check.
 	MinBodyRate int
-	// BodyGrace is the time a body may take before MinBodyRate applies.
+	// BodyGrace is the time a body may take before MinBodyRate applies;
+	// negative means none.
 	BodyGrace time.Duration
 	// MinResponseRate is the slowest a client may read a response, in bytes
 	// per second after a 5 s grace for each write; the connection is closed
@@ -101,7 +102,12 @@ func (s *Server) readHeaderTimeout() time.Duration {
 	return positive(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 }
 func (s *Server) idleTimeout() time.Duration { return positive(s.IdleTimeout, DefaultIdleTimeout) }
-func (s *Server) bodyGrace() time.Duration   { return positive(s.BodyGrace, DefaultBodyGrace) }
+func (s *Server) bodyGrace() time.Duration {
+	if s.BodyGrace < 0 {
+		return 0
+	}
+	return positive(s.BodyGrace, DefaultBodyGrace)
+}
 
 func positive[T int | time.Duration](v, def T) T {
 	if v > 0 {

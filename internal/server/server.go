@@ -57,10 +57,10 @@ type Server struct {
 	handler *gateway.Handler
 	builder *gateway.Builder
 
-	gwLn, idLn   net.Listener
-	gwSrv        *http1.Server
-	idSrv        *http.Server
-	plane        identityPlane // token sources and managed identity endpoints (identityplane.go)
+	gwLn, idLn net.Listener
+	gwSrv      *http1.Server
+	idSrv      *http.Server
+	plane      identityPlane // token sources and managed identity endpoints (identityplane.go)
 
 	metricsLn  net.Listener // nil without listeners.metrics
 	metricsSrv *http.Server
@@ -184,7 +184,7 @@ func gatewayServer(h *gateway.Handler, l config.Limits, log *slog.Logger) *http1
 		ReadHeaderTimeout: l.HeaderTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		MinBodyRate:       off(l.MinBodyRate),
-		BodyGrace:         l.BodyGracePeriod,
+		BodyGrace:         cmp.Or(l.BodyGracePeriod, -1),
 		MinResponseRate:   off(l.MinResponseRate),
 		HTTP2:             &http2.Server{IdleTimeout: l.IdleTimeout},
 		ErrorBody:         gateway.ErrorBody,

@@ -1,0 +1,570 @@
+package http1_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/lastmile-gw/lastmile/internal/http1"
+)
+
+// seen is what the handler observed of one request.
+type seen struct {
+	Method, Target, Host string
+	Header               http.Header
+	Body                 string
+	BodyErr              string
+	ContentLength        int64
+}
+
+// recorder is a handler that reads the whole body and echoes what it saw.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []seen
+}
+
+func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := seen{Method: r.Method, Target: r.RequestURI, Host: r.Host, Header: r.Header.Clone(), ContentLength: r.ContentLength}
+	data, err := io.ReadAll(r.Body)
+	s.Body = string(data)
+	if err != nil {
+		s.BodyErr = err.Error()
+		var hs interface{ HTTPStatus() int }
+		code := 500
+		if errors.As(err, &hs) {
+			code = hs.HTTPStatus()
+		}
+		rc.add(s)
+		w.WriteHeader(code)
+		fmt.Fprintf(w, "body error: %v", err)
+		return
+	}
+	rc.add(s)
+	out := fmt.Sprintf("%s %s %q", r.Method, r.RequestURI, data)
+	w.Header().Set("Content-Length", fmt.Sprint(len(out)))
+	io.WriteString(w, out)
+}
+
+func (rc *recorder) add(s seen) {
+	rc.mu.Lock()
+	rc.reqs = append(rc.reqs, s)
+	rc.mu.Unlock()
+}
+
+func (rc *recorder) all() []seen {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]seen(nil), rc.reqs...)
+}
+
+func serve(t *testing.T, s *http1.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Serve(ln); close(done) }()
+	t.Cleanup(func() { s.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// roundTrip writes raw to a new connection and reads every response until the
+// server closes the connection (or 5 s pass). It reports whether the server
+// closed the connection.
+func roundTrip(t *testing.T, addr, raw string) (resps []*http.Response, bodies []string, closed bool) {
+	return roundTripHalf(t, addr, raw, false)
+}
+
+// roundTripHalf is roundTrip that, with halfClose, shuts the connection's
+// sending side after the request, as a client that sent all it had does.
+func roundTripHalf(t *testing.T, addr, raw string, halfClose bool) (resps []*http.Response, bodies []string, closed bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	if halfClose {
+		c.(*net.TCPConn).CloseWrite()
+	}
+	br := bufio.NewReader(c)
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			var ne net.Error
+			return resps, bodies, !(errors.As(err, &ne) && ne.Timeout())
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resps, bodies = append(resps, resp), append(bodies, string(data))
+		if resp.Close {
+			// The server said it closes: check that it does.
+			_, err := br.ReadByte()
+			return resps, bodies, err == io.EOF
+		}
+		// Keep-alive: stop after a short wait for more responses.
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	}
+}
+
+func TestFraming(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &http1.Server{Handler: rec})
+	tests := []struct {
+		name       string
+		raw        string
+		halfClose  bool
+		wantStatus []int
+		wantClosed bool
+		wantBodies []string // what the handler read, per request it saw
+	}{
+		{
+			name:       "content-length body, keep-alive",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+			wantStatus: []int{200}, wantBodies: []string{"hello"},
+		},
+		{
+			name:       "chunked body with extensions and a trailer",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6 ; q=\"v\"\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+			wantStatus: []int{200}, wantBodies: []string{"hello world"},
+		},
+		{
+			name:       "both Content-Length and Transfer-Encoding are refused and the connection closed",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true,
+		},
+		{
+			name:       "Transfer-Encoding on HTTP/1.0",
+			raw:        "POST /a HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true,
+		},
+		{
+			name:       "an unknown transfer coding",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+			wantStatus: []int{501}, wantClosed: true,
+		},
+		{
+			name:       "chunked twice",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true,
+		},
+		{
+			name:       "chunked not last",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true,
+		},
+		{
+			name:       "a transfer coding that only looks like chunked",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+			wantStatus: []int{501}, wantClosed: true,
+		},
+		{
+			name:       "two different Content-Lengths",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+			wantStatus: []int{400}, wantClosed: true,
+		},
+		{
+			name:       "two equal Content-Lengths are one",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+			wantStatus: []int{200}, wantBodies: []string{"abc"},
+		},
+		{name: "a signed Content-Length", raw: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", wantStatus: []int{400}, wantClosed: true},
+		{name: "a hex Content-Length", raw: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0x3\r\n\r\nabc", wantStatus: []int{400}, wantClosed: true},
+		{name: "a Content-Length list", raw: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", wantStatus: []int{400}, wantClosed: true},
+		{name: "a huge Content-Length", raw: "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{
+			name:       "a malformed chunk size is the client's error, and nothing of the body reaches the handler",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true, wantBodies: []string{""},
+		},
+		{
+			name:       "a chunk size that overflows",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\nx\r\n0\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true, wantBodies: []string{""},
+		},
+		{
+			name:       "chunk data longer than its size",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true, wantBodies: []string{""},
+		},
+		{
+			name:       "a bare LF after a chunk size",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true, wantBodies: []string{""},
+		},
+		{
+			name:       "a negative chunk size",
+			raw:        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+			wantStatus: []int{400}, wantClosed: true, wantBodies: []string{""},
+		},
+		{
+			name:      "a body cut short by the client",
+			raw:       "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+			halfClose: true,
+			// The handler reads what came, then the error: nothing says the
+			// body ended, so a proxy never completes the message it forwards.
+			wantStatus: []int{400}, wantClosed: true, wantBodies: []string{"abc"},
+		},
+		{
+			name:       "pipelined requests are answered in order",
+			raw:        "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			wantStatus: []int{200, 200, 200}, wantClosed: true, wantBodies: []string{"", "hi", ""},
+		},
+		{name: "HTTP/1.0 closes by default", raw: "GET /a HTTP/1.0\r\n\r\n", wantStatus: []int{200}, wantClosed: true, wantBodies: []string{""}},
+		{name: "HTTP/1.0 keep-alive", raw: "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", wantStatus: []int{200}, wantBodies: []string{""}},
+		{name: "missing Host", raw: "GET /a HTTP/1.1\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "two Hosts", raw: "GET /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "a Host with a path", raw: "GET /a HTTP/1.1\r\nHost: a/b\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "obsolete line folding", raw: "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  2\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "whitespace before the colon", raw: "GET /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "a CR inside a value", raw: "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r2\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "a NUL inside a value", raw: "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\x002\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "a field without a colon", raw: "GET /a HTTP/1.1\r\nHost: x\r\nbroken\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "a space in the target", raw: "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "a non-ASCII target", raw: "GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "a bad escape in the target", raw: "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "HTTP/2.0 on an HTTP/1 line", raw: "GET /a HTTP/2.0\r\nHost: x\r\n\r\n", wantStatus: []int{505}, wantClosed: true},
+		{name: "HTTP/1.1 in lower case", raw: "GET /a http/1.1\r\nHost: x\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "CONNECT", raw: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", wantStatus: []int{405}, wantClosed: true},
+		{name: "an unknown expectation", raw: "GET /a HTTP/1.1\r\nHost: x\r\nExpect: nothing\r\n\r\n", wantStatus: []int{417}, wantClosed: true},
+		{
+			name:       "absolute-form: the authority replaces Host",
+			raw:        "GET http://example.com/p?q=1 HTTP/1.1\r\nHost: other\r\n\r\n",
+			wantStatus: []int{200}, wantBodies: []string{""},
+		},
+		{name: "absolute-form with user info", raw: "GET http://u:p@example.com/p HTTP/1.1\r\nHost: x\r\n\r\n", wantStatus: []int{400}, wantClosed: true},
+		{name: "LF line endings are accepted", raw: "GET /lf HTTP/1.1\nHost: x\n\n", wantStatus: []int{200}, wantBodies: []string{""}},
+		{name: "empty lines before a request are skipped", raw: "\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n", wantStatus: []int{200}, wantBodies: []string{""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rec.all())
+			resps, _, closed := roundTripHalf(t, addr, tc.raw, tc.halfClose)
+			var got []int
+			for _, r := range resps {
+				got = append(got, r.StatusCode)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.wantStatus) {
+				t.Errorf("statuses %v, want %v", got, tc.wantStatus)
+			}
+			if closed != tc.wantClosed {
+				t.Errorf("connection closed: %v, want %v", closed, tc.wantClosed)
+			}
+			var bodies []string
+			for _, s := range rec.all()[before:] {
+				bodies = append(bodies, s.Body)
+			}
+			if fmt.Sprint(bodies) != fmt.Sprint(tc.wantBodies) {
+				t.Errorf("the handler read %q, want %q", bodies, tc.wantBodies)
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	addr := serve(t, &http1.Server{Handler: &recorder{}, MaxRequestLine: 100, MaxHeaderBytes: 1024, MaxHeaderCount: 5})
+	tests := []struct {
+		name string
+		raw  string
+		want int
+	}{
+		{"request line too long", "GET /" + strings.Repeat("a", 200) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+		{"header section too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2000) + "\r\n\r\n", 431},
+		{"too many fields", "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\n\r\n", 431},
+		{"a header line longer than the read buffer", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 900) + "\r\n\r\n", 200},
+		{"too many empty lines first", strings.Repeat("\r\n", 10) + "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"a chunk extension that floods", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			strings.Repeat("1;"+strings.Repeat("e", 1000)+"\r\nx\r\n", 40) + "0\r\n\r\n", 400},
+		{"a trailer section too large", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX: " + strings.Repeat("t", 2000) + "\r\n\r\n", 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resps, bodies, closed := roundTrip(t, addr, tc.raw)
+			if len(resps) == 0 || resps[0].StatusCode != tc.want {
+				t.Fatalf("responses %v %q, want %d", resps, bodies, tc.want)
+			}
+			if tc.want != 200 && !closed {
+				t.Error("the connection stayed open after a refused request")
+			}
+		})
+	}
+}
+
+func TestSlowClients(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &http1.Server{Handler: rec, ReadHeaderTimeout: 300 * time.Millisecond,
+		MinBodyRate: 1000, BodyGrace: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+
+	t.Run("a header sent too slowly gets 408", func(t *testing.T) {
+		c, _ := net.Dial("tcp", addr)
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 408 {
+			t.Fatalf("response %v, %v; want 408", resp, err)
+		}
+	})
+	t.Run("a body sent a byte at a time gets 408", func(t *testing.T) {
+		c, _ := net.Dial("tcp", addr)
+		defer c.Close()
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+					if _, err := c.Write([]byte("x")); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 408 {
+			t.Fatalf("response %v, %v; want the handler's 408", resp, err)
+		}
+	})
+	t.Run("an idle connection is closed", func(t *testing.T) {
+		c, _ := net.Dial("tcp", addr)
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("read %v, want EOF when the idle timeout closes the connection", err)
+		}
+	})
+}
+
+func TestExpectContinue(t *testing.T) {
+	t.Run("the handler reads the body: 100 first", func(t *testing.T) {
+		addr := serve(t, &http1.Server{Handler: &recorder{}})
+		c, _ := net.Dial("tcp", addr)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+		br := bufio.NewReader(c)
+		line, _ := br.ReadString('\n')
+		if line != "HTTP/1.1 100 Continue\r\n" {
+			t.Fatalf("first line %q, want 100 Continue", line)
+		}
+		br.ReadString('\n')
+		io.WriteString(c, "hi")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("final response %v, %v", resp, err)
+		}
+	})
+	t.Run("the handler answers without reading: no 100, and the connection closes", func(t *testing.T) {
+		addr := serve(t, &http1.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(401)
+		})})
+		resps, _, closed := roundTrip(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+		if len(resps) != 1 || resps[0].StatusCode != 401 || !closed {
+			t.Fatalf("responses %v, closed %v; want one 401 and a close", resps, closed)
+		}
+	})
+}
+
+func TestResponses(t *testing.T) {
+	addr := serve(t, &http1.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/inject":
+			w.Header().Set("X-A", "1\r\nSet-Cookie: evil=1")
+			w.Header()["Bad Name"] = []string{"x"}
+			io.WriteString(w, "ok")
+		case "/short":
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "abc")
+		case "/stream":
+			for i := range 3 {
+				fmt.Fprintf(w, "part%d;", i)
+				w.(http.Flusher).Flush()
+			}
+		case "/nocontent":
+			w.WriteHeader(204)
+			io.WriteString(w, "ignored")
+		case "/panic":
+			panic("boom")
+		case "/hints":
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(103)
+			w.WriteHeader(200)
+			io.WriteString(w, "final")
+		default:
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "hello")
+		}
+	})})
+
+	t.Run("CR and LF in a header value cannot split the response", func(t *testing.T) {
+		resps, _, _ := roundTrip(t, addr, "GET /inject HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if len(resps) != 1 || resps[0].Header.Get("Set-Cookie") != "" || resps[0].Header.Get("X-A") != "1 Set-Cookie: evil=1" {
+			t.Fatalf("headers %v", resps[0].Header)
+		}
+	})
+	t.Run("a body shorter than its Content-Length closes the connection", func(t *testing.T) {
+		c, _ := net.Dial("tcp", addr)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
+		data, err := io.ReadAll(c)
+		if err != nil || !strings.HasSuffix(string(data), "\r\n\r\nabc") {
+			t.Fatalf("read %q, %v; want the short body and EOF", data, err)
+		}
+	})
+	t.Run("a streamed body is chunked", func(t *testing.T) {
+		resps, bodies, _ := roundTrip(t, addr, "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if len(resps) != 1 || fmt.Sprint(resps[0].TransferEncoding) != "[chunked]" || bodies[0] != "part0;part1;part2;" {
+			t.Fatalf("got %v %q", resps, bodies)
+		}
+	})
+	t.Run("HEAD and 204 have no body", func(t *testing.T) {
+		resps, bodies, closed := roundTrip(t, addr, "GET /nocontent HTTP/1.1\r\nHost: x\r\n\r\nHEAD /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if len(resps) != 2 || resps[0].StatusCode != 204 || bodies[0] != "" || resps[1].ContentLength != 5 || bodies[1] != "" || !closed {
+			t.Fatalf("got %v %q closed %v", resps, bodies, closed)
+		}
+	})
+	t.Run("a handler that panics gets 500 and a close", func(t *testing.T) {
+		resps, _, closed := roundTrip(t, addr, "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
+		if len(resps) != 1 || resps[0].StatusCode != 500 || !closed {
+			t.Fatalf("got %v closed %v", resps, closed)
+		}
+	})
+	t.Run("103 Early Hints before the response", func(t *testing.T) {
+		c, _ := net.Dial("tcp", addr)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		data, _ := io.ReadAll(c)
+		if !strings.HasPrefix(string(data), "HTTP/1.1 103 Early Hints\r\n") || !strings.Contains(string(data), "HTTP/1.1 200 OK\r\n") {
+			t.Fatalf("got %q", data)
+		}
+	})
+}
+
+func TestClientGoneCancelsTheRequest(t *testing.T) {
+	canceled := make(chan error, 1)
+	started := make(chan struct{})
+	addr := serve(t, &http1.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		select {
+		case <-r.Context().Done():
+			canceled <- r.Context().Err()
+		case <-time.After(5 * time.Second):
+			canceled <- nil
+		}
+	})})
+	c, _ := net.Dial("tcp", addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-started
+	c.Close()
+	if err := <-canceled; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the request's context: %v, want canceled when the client went away", err)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	s := &http1.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "done")
+	})}
+	addr := serve(t, s)
+	idle, _ := net.Dial("tcp", addr)
+	defer idle.Close()
+	result := make(chan string, 1)
+	go func() {
+		resps, bodies, closed := roundTrip(t, addr, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+		if len(resps) != 1 {
+			result <- "no response"
+			return
+		}
+		result <- fmt.Sprintf("%d %s close=%v closed=%v", resps[0].StatusCode, bodies[0], resps[0].Close, closed)
+	}()
+	<-started
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("an idle connection during shutdown: %v, want EOF", err)
+	}
+	close(release)
+	if got, want := <-result, "200 done close=true closed=true"; got != want {
+		t.Errorf("the request in flight: %s, want %s", got, want)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+func TestHTTP2(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Proto, r.URL.Path, data)
+	})
+	s := &http1.Server{Handler: h, HTTP2: &http2.Server{}}
+
+	t.Run("h2c with prior knowledge", func(t *testing.T) {
+		addr := serve(t, s)
+		tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
+			return net.Dial(network, a)
+		}}
+		resp, err := (&http.Client{Transport: tr}).Post("http://"+addr+"/p", "text/plain", strings.NewReader("body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		if string(data) != "HTTP/2.0 /p body" {
+			t.Errorf("got %q", data)
+		}
+	})
+	t.Run("h2 over TLS, and HTTP/1.1 over TLS", func(t *testing.T) {
+		tlsSrv := httptest.NewTLSServer(h) // only for its test certificate
+		pool := tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+		tlsCfg := &tls.Config{Certificates: tlsSrv.TLS.Certificates, NextProtos: []string{"h2", "http/1.1"}}
+		tlsSrv.Close()
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", tlsCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2 := &http1.Server{Handler: h, HTTP2: &http2.Server{}}
+		go s2.Serve(ln)
+		defer s2.Close()
+		for _, proto := range []string{"h2", "http/1.1"} {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{proto}}, ForceAttemptHTTP2: proto == "h2"}
+			resp, err := (&http.Client{Transport: tr}).Get("https://" + ln.Addr().String() + "/t")
+			if err != nil {
+				t.Fatalf("%s: %v", proto, err)
+			}
+			data, _ := io.ReadAll(resp.Body)
+			want := map[string]string{"h2": "HTTP/2.0 /t ", "http/1.1": "HTTP/1.1 /t "}[proto]
+			if string(data) != want {
+				t.Errorf("%s: got %q, want %q", proto, data, want)
+			}
+		}
+	})
+}
