@@ -86,14 +86,21 @@ func (e *Error) Response(requestID string) *exchange.Response {
 		status = http.StatusInternalServerError
 	}
 	msg := e.Public
-	if msg == "" {
-		if status >= 500 {
-			msg = "Internal server error"
-		} else {
-			msg = e.Message
-		}
+	busy := errors.Is(e.Err, exchange.ErrBuffersFull)
+	switch {
+	case msg != "":
+	case busy:
+		msg = "The gateway is buffering too many request bodies at once; retry later."
+	case status >= 500:
+		msg = "Internal server error"
+	default:
+		msg = e.Message
 	}
-	return ErrorResponse(status, msg, requestID)
+	r := ErrorResponse(status, msg, requestID)
+	if busy {
+		r.Headers.Set("Retry-After", "1")
+	}
+	return r
 }
 
 // ErrorResponse returns a JSON error response in API Management's shape.

@@ -1,0 +1,307 @@
+package server_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordingBackend records what reached it, including whether the body it
+// received was complete.
+type recordingBackend struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got []backendRequest
+}
+
+type backendRequest struct {
+	Target  string
+	Header  http.Header
+	Body    string
+	BodyErr error
+}
+
+func newRecordingBackend(t *testing.T) *recordingBackend {
+	b := &recordingBackend{}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, err := io.ReadAll(r.Body)
+		b.mu.Lock()
+		b.got = append(b.got, backendRequest{Target: r.RequestURI, Header: r.Header.Clone(), Body: string(data), BodyErr: err})
+		b.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "backend read %d bytes", len(data))
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func (b *recordingBackend) requests() []backendRequest {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]backendRequest(nil), b.got...)
+}
+
+// hardeningConfig: a global policy that sets a header, an API that adds the
+// managed identity token, one whose policy buffers the body, and small limits
+// so that tests reach them quickly.
+func hardeningConfig(backendURL string) map[string]string {
+	api := func(path string) string {
+		return fmt.Sprintf(`{"properties":{"path":%q,"serviceUrl":%q,"subscriptionRequired":false}}`, path, backendURL+"/"+path)
+	}
+	policy := func(inbound string) string {
+		return `<policies><inbound><base />` + inbound + `</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`
+	}
+	return map[string]string{
+		"lastmile.yaml": `identity:
+  resources:
+    - id: api://orders
+limits:
+  minBodyRate: 2000
+  bodyGracePeriod: 1s
+  bufferedBody: 64KiB
+  bufferedBodies: 256KiB
+`,
+		"policy.xml":                      `<policies><inbound><set-header name="X-Gateway" exists-action="override"><value>set-by-policy</value></set-header></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
+		"apis/echo/apiInformation.json":   api("echo"),
+		"apis/echo/policy.xml":            policy(`<authentication-managed-identity resource="api://orders" />`),
+		"apis/buffer/apiInformation.json": api("buffer"),
+		"apis/buffer/policy.xml":          policy(`<set-body>@(context.Request.Body.As<string>())</set-body>`),
+		"apis/retry/apiInformation.json":  api("retry"),
+		"apis/retry/policy.xml":           policy(`<set-header name="X-Retry" exists-action="override"><value>1</value></set-header>`),
+	}
+}
+
+// rawExchange sends raw bytes to the gateway and reads one response, and
+// whether the connection was then closed.
+func rawExchange(t *testing.T, addr, raw string) (*http.Response, string, bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err = br.ReadByte()
+	return resp, string(data), err == io.EOF
+}
+
+func startHardening(t *testing.T) (*env, *recordingBackend, string) {
+	t.Helper()
+	rb := newRecordingBackend(t)
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, hardeningConfig(rb.srv.URL))
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://orders"))
+	return e, rb, strings.TrimPrefix(e.srv.GatewayURL(), "http://")
+}
+
+func TestClientHopHeadersNeverRemovePolicyHeaders(t *testing.T) {
+	e, rb, addr := startHardening(t)
+	_ = e
+	resp, body, _ := rawExchange(t, addr, "GET /echo/x HTTP/1.1\r\nHost: gw\r\n"+
+		"Connection: keep-alive, Authorization, X-Gateway, X-Client-Hop\r\nX-Client-Hop: 1\r\nAuthorization: Bearer client-token\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	got := rb.requests()[0].Header
+	if a := got.Get("Authorization"); !strings.HasPrefix(a, "Bearer ey") {
+		t.Errorf("the backend got Authorization %q, want the gateway's managed identity token", a)
+	}
+	if got.Get("X-Gateway") != "set-by-policy" {
+		t.Errorf("the backend got X-Gateway %q, want the global policy's value", got.Get("X-Gateway"))
+	}
+	if got.Get("X-Client-Hop") != "" || got.Get("Connection") != "" {
+		t.Errorf("the client's hop-by-hop headers reached the backend: %v", got)
+	}
+}
+
+func TestRequestFraming(t *testing.T) {
+	_, rb, addr := startHardening(t)
+	tests := []struct {
+		name        string
+		raw         string
+		wantStatus  int
+		wantClosed  bool
+		wantBackend int    // requests the backend got
+		wantBody    string // what the backend read, when it got one
+	}{
+		{
+			name:       "Content-Length and Transfer-Encoding together are refused, and what follows is not served",
+			raw:        "POST /echo/a HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n",
+			wantStatus: 400, wantClosed: true,
+		},
+		{
+			name:       "a malformed chunk size is the client's 400 and the backend is not called",
+			raw:        "POST /echo/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n",
+			wantStatus: 400, wantClosed: true,
+		},
+		{
+			name:       "a valid chunked body reaches the backend whole",
+			raw:        "POST /echo/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+			wantStatus: 200, wantClosed: true, wantBackend: 1, wantBody: "hello world",
+		},
+		{
+			name:       "a malformed chunk size in a policy-read body is a 400",
+			raw:        "POST /buffer/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+			wantStatus: 400, wantClosed: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rb.requests())
+			resp, body, closed := rawExchange(t, addr, tc.raw)
+			if resp.StatusCode != tc.wantStatus || closed != tc.wantClosed {
+				t.Fatalf("status %d closed %v (%s), want %d closed %v", resp.StatusCode, closed, body, tc.wantStatus, tc.wantClosed)
+			}
+			if tc.wantStatus >= 400 {
+				var apim struct {
+					StatusCode int    `json:"statusCode"`
+					Message    string `json:"message"`
+				}
+				if err := json.Unmarshal([]byte(body), &apim); err != nil || apim.StatusCode != tc.wantStatus || apim.Message == "" {
+					t.Errorf("body %q: want API Management's error shape", body)
+				}
+			}
+			got := rb.requests()[before:]
+			if len(got) != tc.wantBackend {
+				t.Fatalf("the backend got %d requests, want %d: %+v", len(got), tc.wantBackend, got)
+			}
+			if tc.wantBackend > 0 && (got[0].Body != tc.wantBody || got[0].BodyErr != nil) {
+				t.Errorf("the backend read %q (%v), want %q", got[0].Body, got[0].BodyErr, tc.wantBody)
+			}
+		})
+	}
+
+	t.Run("a long chunked body whose framing breaks late never reaches the backend complete", func(t *testing.T) {
+		before := len(rb.requests())
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		chunk := strings.Repeat("a", 16<<10)
+		fmt.Fprintf(c, "POST /echo/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", len(chunk), chunk)
+		time.Sleep(200 * time.Millisecond) // let the first part go on to the backend
+		io.WriteString(c, "zz\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 400 {
+			t.Fatalf("response %v, %v; want 400", resp, err)
+		}
+		for _, r := range rb.requests()[before:] {
+			if r.BodyErr == nil {
+				t.Errorf("the backend read a complete body of %d bytes", len(r.Body))
+			}
+		}
+	})
+}
+
+func TestBodyLimits(t *testing.T) {
+	_, rb, addr := startHardening(t)
+
+	t.Run("a body a policy reads, over the buffering limit, is 413", func(t *testing.T) {
+		big := strings.Repeat("x", 65<<10)
+		resp, body, _ := rawExchange(t, addr, fmt.Sprintf("POST /buffer/a HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", len(big), big))
+		if resp.StatusCode != 413 {
+			t.Fatalf("status %d (%s), want 413", resp.StatusCode, body)
+		}
+	})
+	t.Run("an announced length over the limit is refused before the body is read", func(t *testing.T) {
+		resp, body, _ := rawExchange(t, addr, "POST /buffer/a HTTP/1.1\r\nHost: gw\r\nContent-Length: 104857600\r\n\r\nonly this")
+		if resp.StatusCode != 413 {
+			t.Fatalf("status %d (%s), want 413", resp.StatusCode, body)
+		}
+	})
+	t.Run("a body no policy reads streams past the buffering limit", func(t *testing.T) {
+		before := len(rb.requests())
+		big := strings.Repeat("y", 200<<10)
+		resp, body, _ := rawExchange(t, addr, fmt.Sprintf("POST /echo/a HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", len(big), big))
+		if resp.StatusCode != 200 || len(rb.requests()[before:]) != 1 || rb.requests()[before].Body != big {
+			t.Fatalf("status %d (%s)", resp.StatusCode, body)
+		}
+	})
+	t.Run("bodies that together exceed the budget get 503, never more memory", func(t *testing.T) {
+		// Each body is within the 64 KiB limit; six at once hold 6*60 KiB,
+		// over the 256 KiB budget. The clients send the header and most of
+		// the body, then wait, so that every request holds its buffer at the
+		// same time.
+		const n = 6
+		size := 60 << 10
+		conns := make([]net.Conn, n)
+		for i := range conns {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "POST /buffer/a HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", size, strings.Repeat("z", size-1))
+			conns[i] = c
+		}
+		time.Sleep(300 * time.Millisecond) // every request is buffering (or refused)
+		statuses := map[int]int{}
+		for _, c := range conns {
+			c.Write([]byte("z"))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			statuses[resp.StatusCode]++
+			if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
+				t.Error("a 503 without Retry-After")
+			}
+		}
+		if statuses[503] == 0 || statuses[200] == 0 || statuses[200]+statuses[503] != n {
+			t.Errorf("statuses %v: want some 200 (within the budget) and the rest 503", statuses)
+		}
+		// Once they are done, the budget is whole again.
+		resp, body, _ := rawExchange(t, addr, fmt.Sprintf("POST /buffer/a HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", size, strings.Repeat("z", size)))
+		if resp.StatusCode != 200 {
+			t.Errorf("after the others: status %d (%s), want 200", resp.StatusCode, body)
+		}
+	})
+	t.Run("a body sent a byte at a time is cut off with 408", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(15 * time.Second))
+		io.WriteString(c, "POST /echo/a HTTP/1.1\r\nHost: gw\r\nContent-Length: 100000\r\n\r\n")
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(100 * time.Millisecond):
+					if _, err := c.Write([]byte("s")); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 408 {
+			t.Fatalf("response %v, %v; want 408", resp, err)
+		}
+	})
+}
