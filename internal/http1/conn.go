@@ -62,6 +62,7 @@ type conn struct {
 	bgWG      sync.WaitGroup
 	bgByte    [1]byte
 	gone      atomic.Bool // the background read saw the client go away
+	handedOff bool        // served by HTTP/2 now
 }
 
 // connReader reads from the connection, first returning a byte the background
@@ -120,9 +121,8 @@ func (c *conn) serve() {
 		tc.SetDeadline(time.Time{})
 		st := tc.ConnectionState()
 		c.tlsState = &st
-		if st.NegotiatedProtocol == "h2" && s.HTTP2 != nil {
-			c.state.Store(stateActive)
-			s.serveHTTP2(ctx, tc, false)
+		if st.NegotiatedProtocol == "h2" && s.HTTP2 {
+			c.handOff(tc)
 			return
 		}
 	}
@@ -141,8 +141,8 @@ func (c *conn) serve() {
 			return // closed, idle too long, or shut down
 		}
 		c.state.Store(stateActive)
-		if n == 0 && c.tlsState == nil && s.HTTP2 != nil && c.isHTTP2Preface() {
-			c.serveH2C(ctx)
+		if n == 0 && c.tlsState == nil && s.HTTP2 && c.isHTTP2Preface() {
+			c.handOff(&prefixConn{Conn: c.rwc, pre: c.buffered()})
 			return
 		}
 		c.rwc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout()))
@@ -177,17 +177,19 @@ func (c *conn) isHTTP2Preface() bool {
 	return true
 }
 
-// serveH2C hands a cleartext connection that opened with the preface to
-// HTTP/2, giving back the bytes already buffered.
-func (c *conn) serveH2C(ctx context.Context) {
-	c.br.Discard(len(http2Preface))
-	c.rwc.SetReadDeadline(time.Time{})
-	rest, _ := c.br.Peek(c.br.Buffered())
-	pre := append([]byte(nil), rest...)
-	if c.cr.pending {
-		pre = append(pre, c.bgByte[0])
-	}
-	c.srv.serveHTTP2(ctx, &prefixConn{Conn: c.rwc, pre: pre}, true)
+// buffered returns a copy of what was read from the connection and not
+// consumed, the preface included, for the HTTP/2 server to read again.
+func (c *conn) buffered() []byte {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return append([]byte(nil), b...)
+}
+
+// handOff gives the connection to the HTTP/2 server, which owns it from then
+// on: this server stops tracking it and does not close it.
+func (c *conn) handOff(rwc net.Conn) {
+	c.rwc.SetDeadline(time.Time{})
+	c.handedOff = true
+	c.srv.serveHTTP2(rwc)
 }
 
 // prefixConn returns pre before reading from the connection.
@@ -385,6 +387,10 @@ func (c *conn) reject(status int, reason string) {
 func (c *conn) close() {
 	c.state.Store(stateIdle)
 	c.srv.trackConn(c, false)
+	if c.handedOff {
+		c.releaseBuffers()
+		return
+	}
 	// Let the client read the response before the close: closing with unread
 	// input would reset the connection and could destroy it (RFC 9112 §9.6).
 	if tc, ok := c.rwc.(*net.TCPConn); ok {
@@ -393,6 +399,10 @@ func (c *conn) close() {
 		io.CopyN(io.Discard, tc, 64<<10)
 	}
 	c.rwc.Close()
+	c.releaseBuffers()
+}
+
+func (c *conn) releaseBuffers() {
 	if c.br != nil {
 		c.br.Reset(nil)
 		readerPool.Put(c.br)

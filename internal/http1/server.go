@@ -1,7 +1,7 @@
 // Package http1 is the data plane's HTTP server: HTTP/1.1 on its own connection
 // loop, with framing rules strict enough that no request can be read two ways
 // (request smuggling), limits answered with clear statuses, and HTTP/2 handed
-// to golang.org/x/net/http2 (h2c with prior knowledge, and h2 over TLS).
+// to net/http's HTTP/2 server (h2c with prior knowledge, and h2 over TLS).
 //
 // It exists instead of net/http's server because net/http accepts a request
 // with both Content-Length and Transfer-Encoding without telling the handler,
@@ -26,8 +26,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // Defaults of the Server's limits.
@@ -71,10 +69,10 @@ type Server struct {
 	// below it. Negative disables the check.
 	MinResponseRate int
 
-	// HTTP2 serves HTTP/2 connections: TLS connections that negotiate h2, and
-	// cleartext ones that open with the HTTP/2 preface (h2c prior knowledge).
-	// Nil refuses both.
-	HTTP2 *http2.Server
+	// HTTP2 serves HTTP/2 connections, with net/http's HTTP/2 server: TLS
+	// connections that negotiate h2, and cleartext ones that open with the
+	// HTTP/2 preface (h2c with prior knowledge).
+	HTTP2 bool
 	// ErrorBody renders the body of a response the server sends itself (a bad
 	// request head, a limit): a content type and the bytes. Nil sends text.
 	ErrorBody func(status int, message string) (contentType string, body []byte)
@@ -88,7 +86,8 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
-	h2base    *http.Server // carries HTTP/2's graceful shutdown hook
+	h2        atomic.Pointer[http.Server] // serves the connections handed to h2ln, once started
+	h2ln      *connListener
 	h2once    sync.Once
 }
 
@@ -198,14 +197,19 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.closeListeners()
-	if base := s.http2Base(); base != nil {
-		base.Shutdown(ctx) // sends GOAWAY on HTTP/2 connections; it has no listeners of its own
-	}
+	h2done := make(chan error, 1)
+	go func() {
+		var err error
+		if h2 := s.h2.Load(); h2 != nil {
+			err = h2.Shutdown(ctx) // GOAWAY, then wait
+		}
+		h2done <- err
+	}()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		if s.closeIdle() == 0 {
-			return nil
+			return <-h2done
 		}
 		select {
 		case <-ctx.Done():
@@ -219,6 +223,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.closeListeners()
+	if h2 := s.h2.Load(); h2 != nil {
+		h2.Close()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
@@ -248,34 +255,77 @@ func (s *Server) closeIdle() int {
 	return len(s.conns)
 }
 
-// http2Base returns the http.Server whose Shutdown tells HTTP/2 connections
-// to go away, or nil without HTTP/2.
-func (s *Server) http2Base() *http.Server {
-	if s.HTTP2 == nil {
-		return nil
-	}
+// http2Server returns the net/http server that serves HTTP/2 connections,
+// started on first use; it accepts only the connections serveHTTP2 hands it.
+func (s *Server) http2Server() *http.Server {
 	s.h2once.Do(func() {
-		s.h2base = &http.Server{Handler: s.Handler}
-		http2.ConfigureServer(s.h2base, s.HTTP2)
+		var p http.Protocols
+		p.SetHTTP2(true)
+		p.SetUnencryptedHTTP2(true)
+		h2 := &http.Server{
+			Handler:           s.Handler,
+			Protocols:         &p,
+			IdleTimeout:       s.idleTimeout(),
+			ReadHeaderTimeout: s.readHeaderTimeout(),
+			MaxHeaderBytes:    s.maxHeaderBytes(),
+			ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
+			BaseContext:       func(net.Listener) context.Context { return s.baseContext() },
+		}
+		s.h2ln = &connListener{ch: make(chan net.Conn), done: make(chan struct{})}
+		s.h2.Store(h2)
+		go h2.Serve(s.h2ln)
 	})
-	return s.h2base
+	return s.h2.Load()
 }
+
+func (s *Server) baseContext() context.Context {
+	if s.BaseContext != nil {
+		return s.BaseContext
+	}
+	return context.Background()
+}
+
+// serveHTTP2 hands a connection to the HTTP/2 server; it owns it from then on.
+func (s *Server) serveHTTP2(rwc net.Conn) {
+	s.http2Server()
+	s.h2ln.deliver(rwc)
+}
+
+// connListener is a net.Listener that yields the connections given to it.
+type connListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *connListener) deliver(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 func (s *Server) newConn(rwc net.Conn) *conn {
 	c := &conn{srv: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String()}
 	c.state.Store(stateNew)
 	return c
-}
-
-// serveHTTP2 hands a connection to the HTTP/2 server. prefaceRead says the
-// client preface was already consumed (h2c prior knowledge).
-func (s *Server) serveHTTP2(ctx context.Context, rwc net.Conn, prefaceRead bool) {
-	s.HTTP2.ServeConn(rwc, &http2.ServeConnOpts{
-		Context:          ctx,
-		BaseConfig:       s.http2Base(),
-		Handler:          s.Handler,
-		SawClientPreface: prefaceRead,
-	})
 }
 
 var errTooManyFiles = syscall.EMFILE

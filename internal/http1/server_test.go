@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/lastmile-gw/lastmile/internal/http1"
 )
 
@@ -526,13 +524,13 @@ func TestHTTP2(t *testing.T) {
 		data, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s %s %s", r.Proto, r.URL.Path, data)
 	})
-	s := &http1.Server{Handler: h, HTTP2: &http2.Server{}}
+	s := &http1.Server{Handler: h, HTTP2: true}
 
 	t.Run("h2c with prior knowledge", func(t *testing.T) {
 		addr := serve(t, s)
-		tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
-			return net.Dial(network, a)
-		}}
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr := &http.Transport{Protocols: &p}
 		resp, err := (&http.Client{Transport: tr}).Post("http://"+addr+"/p", "text/plain", strings.NewReader("body"))
 		if err != nil {
 			t.Fatal(err)
@@ -551,7 +549,7 @@ func TestHTTP2(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s2 := &http1.Server{Handler: h, HTTP2: &http2.Server{}}
+		s2 := &http1.Server{Handler: h, HTTP2: true}
 		go s2.Serve(ln)
 		defer s2.Close()
 		for _, proto := range []string{"h2", "http/1.1"} {

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/http2"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -186,7 +185,7 @@ func gatewayServer(h *gateway.Handler, l config.Limits, log *slog.Logger) *http1
 		MinBodyRate:       off(l.MinBodyRate),
 		BodyGrace:         cmp.Or(l.BodyGracePeriod, -1),
 		MinResponseRate:   off(l.MinResponseRate),
-		HTTP2:             &http2.Server{IdleTimeout: l.IdleTimeout},
+		HTTP2:             true,
 		ErrorBody:         gateway.ErrorBody,
 		Logger:            log,
 	}
