@@ -418,8 +418,12 @@ func (a *Agent) tokenError(w http.ResponseWriter, err error, id Identity, resour
 	}
 }
 
-// tokenResponse is the body both protocols answer with. Numbers are strings, as
-// Azure sends them; every SDK accepts that, and some accept nothing else.
+// tokenResponse is the body both protocols answer with. The fields Azure's
+// endpoints send carry Azure's types: expires_in, expires_on, not_before and
+// ext_expires_in are strings (IMDS 2018-02-01 and App Service 2019-08-01 both
+// write them so). refresh_in is not one of them: it is Entra's token endpoint
+// field, an integer there, and MSAL Python's token cache adds it to an int, so
+// it must be a JSON number.
 type tokenResponse struct {
 	AccessToken  string  `json:"access_token"`
 	RefreshToken *string `json:"refresh_token,omitempty"`
@@ -427,7 +431,7 @@ type tokenResponse struct {
 	ExpiresOn    string  `json:"expires_on"`
 	ExtExpiresIn string  `json:"ext_expires_in,omitempty"`
 	NotBefore    string  `json:"not_before"`
-	RefreshIn    string  `json:"refresh_in,omitempty"`
+	RefreshIn    int64   `json:"refresh_in,omitempty"`
 	Resource     string  `json:"resource"`
 	TokenType    string  `json:"token_type"`
 	ClientID     string  `json:"client_id"`
@@ -451,7 +455,7 @@ func writeToken(w http.ResponseWriter, tok identity.Token, resource, clientID st
 	if d := tok.RefreshAt.Sub(now); d >= time.Second {
 		// When the cache will renew it: clients that honour refresh_in ask again
 		// then rather than at a time of their own.
-		resp.RefreshIn = strconv.FormatInt(int64(d/time.Second), 10)
+		resp.RefreshIn = int64(d / time.Second)
 	}
 	if proto == imds {
 		empty := ""
