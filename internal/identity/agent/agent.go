@@ -26,11 +26,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/identity"
+	"github.com/lastmile-gw/lastmile/internal/identity/wire"
 )
 
 // Identity is a managed identity the agent hands out tokens for.
@@ -282,7 +284,13 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request, proto protocol, tr
 	}
 	defer release()
 
-	q := r.URL.Query()
+	// One value per parameter: with two resources or two identity selectors
+	// there is no telling which one the caller meant.
+	q, err := wire.ParseParams(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	if status, code, msg := checkAPIVersion(q.Get("api-version"), proto); status != 0 {
 		writeError(w, status, code, msg)
 		return
@@ -339,7 +347,7 @@ func validDate(s string) bool {
 
 // resolve finds the identity the request selects: the system-assigned one unless
 // one of client_id, object_id (principal_id) or mi_res_id (msi_res_id) is given.
-func (a *Agent) resolve(q map[string][]string, proto protocol) (Identity, int, string, string) {
+func (a *Agent) resolve(q url.Values, proto protocol) (Identity, int, string, string) {
 	resParam := "mi_res_id"
 	if proto == imds {
 		resParam = "msi_res_id"
@@ -347,7 +355,7 @@ func (a *Agent) resolve(q map[string][]string, proto protocol) (Identity, int, s
 	var selName, selValue string
 	n := 0
 	for _, p := range []string{"client_id", "object_id", "principal_id", resParam} {
-		if v := first(q[p]); v != "" {
+		if v := strings.TrimSpace(q.Get(p)); v != "" {
 			selName, selValue = p, v
 			n++
 		}
@@ -378,13 +386,6 @@ func (a *Agent) resolve(q map[string][]string, proto protocol) (Identity, int, s
 	// Azure's answer to an identity that is not assigned to this host.
 	return Identity{}, http.StatusBadRequest, "invalid_request",
 		fmt.Sprintf("Identity not found: no managed identity has %s %q; declare it under identity.userAssignedIdentities in lastmile.yaml", selName, clip(selValue))
-}
-
-func first(v []string) string {
-	if len(v) == 0 {
-		return ""
-	}
-	return strings.TrimSpace(v[0])
 }
 
 // resourceName returns the last segment of an Azure resource id.
