@@ -240,6 +240,9 @@ func TestTokenEndpointErrors(t *testing.T) {
 		}, 400, "invalid_request", "x-www-form-urlencoded", nil},
 		{"no Content-Type", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, "", secretForm().Encode())) }, 400, "invalid_request", "no Content-Type", nil},
 		{"malformed form", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, form, "grant_type=%zz")) }, 400, "invalid_request", `"grant_type" is not form-encoded`, nil},
+		{"a JSON body sent as a form is not quoted back: it may hold a secret", func() tokenResponse {
+			return env.do(t, raw(http.MethodPost, v2, form, `{"client_secret":"`+testSecret+`;"}`))
+		}, 400, "invalid_request", "(a name that is not a parameter name) is not form-encoded", nil},
 		{"body too large", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2, form, "x="+strings.Repeat("a", 70000)))
 		}, 413, "invalid_request", "larger than", nil},

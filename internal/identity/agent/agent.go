@@ -420,11 +420,11 @@ func (a *Agent) tokenError(w http.ResponseWriter, err error, id Identity, resour
 }
 
 // tokenResponse is the body both protocols answer with. The fields Azure's
-// endpoints send carry Azure's types: expires_in, expires_on, not_before and
-// ext_expires_in are strings (IMDS 2018-02-01 and App Service 2019-08-01 both
-// write them so). refresh_in is not one of them: it is Entra's token endpoint
-// field, an integer there, and MSAL Python's token cache adds it to an int, so
-// it must be a JSON number.
+// endpoints send carry Azure's types: epoch seconds and durations are strings
+// (expires_on in App Service 2019-08-01; expires_in, expires_on, not_before and
+// ext_expires_in in IMDS 2018-02-01). refresh_in is lastmile's addition, the
+// field of Entra's token endpoint, where it is an integer: MSAL Python's token
+// cache adds it to an int, so it is a JSON number here too.
 type tokenResponse struct {
 	AccessToken  string  `json:"access_token"`
 	RefreshToken *string `json:"refresh_token,omitempty"`

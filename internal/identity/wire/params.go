@@ -17,9 +17,9 @@ type ParamError struct {
 
 func (e *ParamError) Error() string {
 	if e.Repeated {
-		return fmt.Sprintf("the parameter %s is repeated; send it once (RFC 6749 §3.1)", clipName(e.Name))
+		return fmt.Sprintf("the parameter %s is repeated; send it once (RFC 6749 §3.1)", quoteName(e.Name))
 	}
-	return fmt.Sprintf("the parameter %s is not form-encoded", clipName(e.Name))
+	return fmt.Sprintf("the parameter %s is not form-encoded", quoteName(e.Name))
 }
 
 // ParseParams parses the parameters of a token request: a query string, or an
@@ -57,11 +57,15 @@ func ParseParams(raw string) (url.Values, error) {
 	return v, nil
 }
 
-// clipName quotes a caller's parameter name for a message, shortened.
-func clipName(s string) string {
-	const max = 64
-	if len(s) > max {
-		s = s[:max] + "..."
+// quoteName quotes a parameter name for a message (which the identity provider
+// also logs) when it looks like one. Anything else may be a body that was not
+// meant as a form at all, a JSON document with a secret in it, and is not
+// repeated.
+func quoteName(s string) string {
+	if len(s) > 64 || strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' || r == ':')
+	}) >= 0 {
+		return "(a name that is not a parameter name)"
 	}
 	return fmt.Sprintf("%q", s)
 }

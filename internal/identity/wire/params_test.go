@@ -3,6 +3,7 @@ package wire_test
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,9 +32,10 @@ func TestParseParams(t *testing.T) {
 		{"repeated empty name", "=a&=b", nil, `the parameter "" is repeated; send it once (RFC 6749 §3.1)`},
 		{"a semicolon separator", "resource=a;resource=b", nil, `the parameter "resource" is not form-encoded`},
 		{"a bad escape in a value", "resource=%zz", nil, `the parameter "resource" is not form-encoded`},
-		{"a bad escape in a name", "res%zource=a", nil, `the parameter "res%zource" is not form-encoded`},
-		{"a long name is clipped", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1&aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=2", nil,
-			`the parameter "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." is repeated; send it once (RFC 6749 §3.1)`},
+		{"a bad escape in a name is not repeated", "res%zource=a", nil, `the parameter (a name that is not a parameter name) is not form-encoded`},
+		{"nor is a JSON body, which may hold a secret", `{"client_secret":"s3cret;"}`, nil, `the parameter (a name that is not a parameter name) is not form-encoded`},
+		{"nor a long name", strings.Repeat("a", 65) + "=1&" + strings.Repeat("a", 65) + "=2", nil,
+			`the parameter (a name that is not a parameter name) is repeated; send it once (RFC 6749 §3.1)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := wire.ParseParams(tc.raw)
