@@ -40,6 +40,19 @@ if command -v npm >/dev/null; then
 	fi
 fi
 
+echo "== python3-azure and python3-msal, for the Python client tests"
+# The managed identity endpoints are tested with Microsoft's Python clients as Debian
+# packages them. They install for /usr/bin/python3, which the tests run (not a python3
+# earlier on PATH).
+if ! /usr/bin/python3 -c 'import azure.identity, msal' >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-azure python3-msal >/dev/null
+	else
+		echo "python3-azure and python3-msal are missing and cannot be installed here: the Python client tests will be skipped"
+	fi
+fi
+
 echo "== go test"
 # -race catches data races in the concurrent paths (token cache, snapshot swaps).
 go test -race -count=1 ./...

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/identity"
+	"github.com/lastmile-gw/lastmile/internal/identity/wire"
 )
 
 // The token endpoint (RFC 6749 §3.2) with grant_type=client_credentials (§4.4)
@@ -85,8 +86,9 @@ var tokenParams = []string{"grant_type", "client_id", "client_secret", "client_a
 
 // parseTokenRequest reads a token request from its parts: the Content-Type and
 // Authorization headers, the raw query and the body. It checks the form (RFC
-// 6749 §3.2: form-encoded, no repeated parameters; §2.3: one client
-// authentication method) but not the credentials.
+// 6749 §3.2: form-encoded; §3.1: no parameter repeated, whether lastmile reads
+// it or not, by wire.ParseParams; §2.3: one client authentication method) but
+// not the credentials.
 func parseTokenRequest(contentType, authorization, rawQuery string, body []byte) (*tokenRequest, *oauthError) {
 	if contentType == "" {
 		return nil, badRequest("invalid_request", "the request has no Content-Type: send the parameters as application/x-www-form-urlencoded in the body")
@@ -94,31 +96,22 @@ func parseTokenRequest(contentType, authorization, rawQuery string, body []byte)
 	if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, badRequest("invalid_request", "Content-Type %q: send the parameters as application/x-www-form-urlencoded in the body", clip(contentType))
 	}
-	if q, err := url.ParseQuery(rawQuery); err == nil {
-		for _, secret := range []string{"client_secret", "client_assertion"} {
-			if q.Has(secret) {
-				return nil, badRequest("invalid_request", "%s was sent in the URL, where proxies and logs keep it: send it in the body, and replace the credential", secret)
-			}
-		}
+	if secret := credentialInQuery(rawQuery); secret != "" {
+		return nil, badRequest("invalid_request", "%s was sent in the URL, where proxies and logs keep it: send it in the body, and replace the credential", secret)
 	}
-	form, err := url.ParseQuery(string(body))
+	form, err := wire.ParseParams(string(body))
 	if err != nil {
-		return nil, badRequest("invalid_request", "the body is not valid application/x-www-form-urlencoded data")
+		var perr *wire.ParamError
+		if errors.As(err, &perr) && perr.Repeated && perr.Name == "resource" {
+			// RFC 8707 allows several resources; a token has one audience here.
+			return nil, badRequest("invalid_target", "more than one resource: request one token per resource")
+		}
+		return nil, badRequest("invalid_request", "%v", err)
 	}
 	req := &tokenRequest{}
 	dst := []*string{&req.grantType, &req.clientID, &req.clientSecret, &req.assertionType, &req.assertion, &req.resource, &req.audience, &req.scope}
 	for i, name := range tokenParams {
-		vals := form[name]
-		if len(vals) > 1 {
-			if name == "resource" {
-				// RFC 8707 allows several resources; a token has one audience here.
-				return nil, badRequest("invalid_target", "more than one resource: request one token per resource")
-			}
-			return nil, badRequest("invalid_request", "the parameter %s is repeated; send it once (RFC 6749 §3.2)", name)
-		}
-		if len(vals) == 1 {
-			*dst[i] = vals[0] // an empty value is the same as none (RFC 6749 §3.1)
-		}
+		*dst[i] = form.Get(name) // an empty value is the same as none (RFC 6749 §3.1)
 	}
 
 	if authorization != "" {
@@ -158,6 +151,22 @@ func parseTokenRequest(contentType, authorization, rawQuery string, body []byte)
 		return nil, badRequest("invalid_request", "client_assertion_type without client_assertion")
 	}
 	return req, nil
+}
+
+// credentialInQuery names a client credential sent in the URL. The query is
+// otherwise ignored, so it is scanned however it is formed: a malformed pair
+// beside the credential must not hide it.
+func credentialInQuery(rawQuery string) string {
+	for _, pair := range strings.FieldsFunc(rawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, _, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if name == "client_secret" || name == "client_assertion" {
+			return name
+		}
+	}
+	return ""
 }
 
 // oidcScopes are the scopes MSAL adds to every request; they mean nothing for an

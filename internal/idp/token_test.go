@@ -225,7 +225,13 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"GET", func() tokenResponse { return env.do(t, raw(http.MethodGet, v2, "", "")) }, 405, "invalid_request", "POST", map[string]string{"Allow": "POST"}},
 		{"repeated parameter", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2, form, secretForm().Encode()+"&grant_type=client_credentials"))
-		}, 400, "invalid_request", "grant_type is repeated", nil},
+		}, 400, "invalid_request", `"grant_type" is repeated`, nil},
+		{"repeated parameter lastmile does not read (RFC 6749 §3.1)", func() tokenResponse {
+			return env.do(t, raw(http.MethodPost, v2, form, secretForm().Encode()+"&client_info=1&client_info=1"))
+		}, 400, "invalid_request", `"client_info" is repeated`, nil},
+		{"repeated through an escape", func() tokenResponse {
+			return env.do(t, raw(http.MethodPost, v2, form, secretForm().Encode()+"&client%5Fid="+secretAppID))
+		}, 400, "invalid_request", `"client_id" is repeated`, nil},
 		{"repeated resource", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2, form, secretForm("scope", "").Encode()+"&resource=a&resource=b"))
 		}, 400, "invalid_target", "more than one resource", nil},
@@ -233,13 +239,22 @@ func TestTokenEndpointErrors(t *testing.T) {
 			return env.do(t, raw(http.MethodPost, v2, "application/json", `{"grant_type":"client_credentials"}`))
 		}, 400, "invalid_request", "x-www-form-urlencoded", nil},
 		{"no Content-Type", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, "", secretForm().Encode())) }, 400, "invalid_request", "no Content-Type", nil},
-		{"malformed form", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, form, "grant_type=%zz")) }, 400, "invalid_request", "not valid", nil},
+		{"malformed form", func() tokenResponse { return env.do(t, raw(http.MethodPost, v2, form, "grant_type=%zz")) }, 400, "invalid_request", `"grant_type" is not form-encoded`, nil},
+		{"a JSON body sent as a form is not quoted back: it may hold a secret", func() tokenResponse {
+			return env.do(t, raw(http.MethodPost, v2, form, `{"client_secret":"`+testSecret+`;"}`))
+		}, 400, "invalid_request", "(a name that is not a parameter name) is not form-encoded", nil},
 		{"body too large", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2, form, "x="+strings.Repeat("a", 70000)))
 		}, 413, "invalid_request", "larger than", nil},
 		{"secret in the query", func() tokenResponse {
 			return env.do(t, raw(http.MethodPost, v2+"?client_secret=x", form, secretForm().Encode()))
 		}, 400, "invalid_request", "sent in the URL", nil},
+		{"secret in the query beside a malformed pair", func() tokenResponse {
+			return env.do(t, raw(http.MethodPost, v2+"?client%5Fsecret=x&y=%zz", form, secretForm().Encode()))
+		}, 400, "invalid_request", "client_secret was sent in the URL", nil},
+		{"assertion in the query after a semicolon", func() tokenResponse {
+			return env.do(t, raw(http.MethodPost, v2+"?a=1;client_assertion=x", form, secretForm().Encode()))
+		}, 400, "invalid_request", "client_assertion was sent in the URL", nil},
 		{"grant_type missing", func() tokenResponse { return env.postForm(t, v2, secretForm("grant_type", ""), "", "") }, 400, "invalid_request", "grant_type is missing", nil},
 		{"authorization_code", func() tokenResponse {
 			return env.postForm(t, v2, secretForm("grant_type", "authorization_code"), "", "")

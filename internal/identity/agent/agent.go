@@ -26,11 +26,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/identity"
+	"github.com/lastmile-gw/lastmile/internal/identity/wire"
 )
 
 // Identity is a managed identity the agent hands out tokens for.
@@ -282,7 +284,13 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request, proto protocol, tr
 	}
 	defer release()
 
-	q := r.URL.Query()
+	// One value per parameter: with two resources or two identity selectors
+	// there is no telling which one the caller meant.
+	q, err := wire.ParseParams(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
 	if status, code, msg := checkAPIVersion(q.Get("api-version"), proto); status != 0 {
 		writeError(w, status, code, msg)
 		return
@@ -339,7 +347,7 @@ func validDate(s string) bool {
 
 // resolve finds the identity the request selects: the system-assigned one unless
 // one of client_id, object_id (principal_id) or mi_res_id (msi_res_id) is given.
-func (a *Agent) resolve(q map[string][]string, proto protocol) (Identity, int, string, string) {
+func (a *Agent) resolve(q url.Values, proto protocol) (Identity, int, string, string) {
 	resParam := "mi_res_id"
 	if proto == imds {
 		resParam = "msi_res_id"
@@ -347,7 +355,7 @@ func (a *Agent) resolve(q map[string][]string, proto protocol) (Identity, int, s
 	var selName, selValue string
 	n := 0
 	for _, p := range []string{"client_id", "object_id", "principal_id", resParam} {
-		if v := first(q[p]); v != "" {
+		if v := strings.TrimSpace(q.Get(p)); v != "" {
 			selName, selValue = p, v
 			n++
 		}
@@ -378,13 +386,6 @@ func (a *Agent) resolve(q map[string][]string, proto protocol) (Identity, int, s
 	// Azure's answer to an identity that is not assigned to this host.
 	return Identity{}, http.StatusBadRequest, "invalid_request",
 		fmt.Sprintf("Identity not found: no managed identity has %s %q; declare it under identity.userAssignedIdentities in lastmile.yaml", selName, clip(selValue))
-}
-
-func first(v []string) string {
-	if len(v) == 0 {
-		return ""
-	}
-	return strings.TrimSpace(v[0])
 }
 
 // resourceName returns the last segment of an Azure resource id.
@@ -418,8 +419,12 @@ func (a *Agent) tokenError(w http.ResponseWriter, err error, id Identity, resour
 	}
 }
 
-// tokenResponse is the body both protocols answer with. Numbers are strings, as
-// Azure sends them; every SDK accepts that, and some accept nothing else.
+// tokenResponse is the body both protocols answer with. The fields Azure's
+// endpoints send carry Azure's types: epoch seconds and durations are strings
+// (expires_on in App Service 2019-08-01; expires_in, expires_on, not_before and
+// ext_expires_in in IMDS 2018-02-01). refresh_in is lastmile's addition, the
+// field of Entra's token endpoint, where it is an integer: MSAL Python's token
+// cache adds it to an int, so it is a JSON number here too.
 type tokenResponse struct {
 	AccessToken  string  `json:"access_token"`
 	RefreshToken *string `json:"refresh_token,omitempty"`
@@ -427,7 +432,7 @@ type tokenResponse struct {
 	ExpiresOn    string  `json:"expires_on"`
 	ExtExpiresIn string  `json:"ext_expires_in,omitempty"`
 	NotBefore    string  `json:"not_before"`
-	RefreshIn    string  `json:"refresh_in,omitempty"`
+	RefreshIn    int64   `json:"refresh_in,omitempty"`
 	Resource     string  `json:"resource"`
 	TokenType    string  `json:"token_type"`
 	ClientID     string  `json:"client_id"`
@@ -451,7 +456,7 @@ func writeToken(w http.ResponseWriter, tok identity.Token, resource, clientID st
 	if d := tok.RefreshAt.Sub(now); d >= time.Second {
 		// When the cache will renew it: clients that honour refresh_in ask again
 		// then rather than at a time of their own.
-		resp.RefreshIn = strconv.FormatInt(int64(d/time.Second), 10)
+		resp.RefreshIn = int64(d / time.Second)
 	}
 	if proto == imds {
 		empty := ""

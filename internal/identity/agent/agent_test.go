@@ -312,8 +312,13 @@ func TestTokenResponse(t *testing.T) {
 	srv := httptest.NewServer(a.Wrap(http.NotFoundHandler()))
 	t.Cleanup(srv.Close)
 	_, body := get(t, nil, srv.URL+"/msi/token?api-version=2019-08-01&resource="+url.QueryEscape("https://Vault.azure.net"), map[string]string{"X-Identity-Header": testHeader})
+	// refresh_in is a JSON number, as Entra's token endpoint sends it: MSAL
+	// Python's token cache adds it to an int (TestPythonClients).
 	in, _ := strconv.Atoi(body["expires_in"].(string))
-	refresh, _ := strconv.Atoi(body["refresh_in"].(string))
+	refresh, isNumber := body["refresh_in"].(float64)
+	if !isNumber {
+		t.Errorf("refresh_in = %#v, want a JSON number", body["refresh_in"])
+	}
 	body["expires_in"], body["refresh_in"] = "checked", "checked"
 	want := map[string]any{
 		"access_token": "header.payload.sig",
@@ -328,8 +333,8 @@ func TestTokenResponse(t *testing.T) {
 	if diff := cmp.Diff(want, body); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if in < 58*60 || in > 59*60 || refresh < 28*60 || refresh > 29*60 {
-		t.Errorf("expires_in %d, refresh_in %d: want about 59 and 29 minutes", in, refresh)
+	if in < 58*60 || in > 59*60 || refresh < 28*60 || refresh > 29*60 || refresh != float64(int(refresh)) {
+		t.Errorf("expires_in %d, refresh_in %v: want about 59 and 29 minutes in whole seconds", in, refresh)
 	}
 }
 

@@ -1,8 +1,11 @@
-// Package wire reads the HTTP answers of token endpoints for the token sources
-// that speak HTTP: OAuth 2.0 token responses (RFC 6749 section 5.1, Entra's v1
-// and v2 shapes) and managed identity responses (App Service and IMDS), and
-// classifies their errors the way identity.Cache needs: configuration errors,
-// which retrying cannot fix, and transient ones, with the server's Retry-After.
+// Package wire is the HTTP wire format of token endpoints. It reads their
+// answers for the token sources that speak HTTP: OAuth 2.0 token responses (RFC
+// 6749 section 5.1, Entra's v1 and v2 shapes) and managed identity responses
+// (App Service and IMDS), and classifies their errors the way identity.Cache
+// needs: configuration errors, which retrying cannot fix, and transient ones,
+// with the server's Retry-After. It also owns the rule for their requests'
+// parameters (ParseParams), which the identity provider's token endpoint and
+// the managed identity endpoints both apply.
 package wire
 
 import (

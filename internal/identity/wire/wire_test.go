@@ -27,6 +27,8 @@ func TestParseToken(t *testing.T) {
 			identity.Token{Value: "a.b.c", IssuedAt: now.Add(-time.Second), ExpiresAt: now.Add(3599 * time.Second)}, ""},
 		{"App Service with refresh_in", `{"access_token":"t","expires_on":"1700003600","resource":"r","token_type":"Bearer","client_id":"c","refresh_in":"1800"}`,
 			identity.Token{Value: "t", ExpiresAt: now.Add(time.Hour), RefreshAt: now.Add(30 * time.Minute)}, ""},
+		{"lastmile's agent: refresh_in a number", `{"access_token":"t","expires_in":"3600","expires_on":"1700003600","not_before":"1700000000","refresh_in":1800,"resource":"r","token_type":"Bearer","client_id":"c"}`,
+			identity.Token{Value: "t", IssuedAt: now, ExpiresAt: now.Add(time.Hour), RefreshAt: now.Add(30 * time.Minute)}, ""},
 		{"expires_on wins over expires_in", `{"access_token":"t","expires_in":60,"expires_on":1700000120}`,
 			identity.Token{Value: "t", ExpiresAt: now.Add(2 * time.Minute)}, ""},
 		{"token type in lower case", `{"access_token":"t","expires_in":60,"token_type":"bearer"}`,
