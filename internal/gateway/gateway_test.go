@@ -46,7 +46,7 @@ func TestTemplateMatch(t *testing.T) {
 		}
 		q, _ := url.ParseQuery(tt.query)
 		got := map[string]string{}
-		ok := tm.match(splitPath(tt.path), q, got)
+		ok := tm.match(splitPath(tt.path), q, got, nil)
 		if !ok {
 			got = nil
 		}
@@ -141,7 +141,7 @@ func TestAPIOpsSampleRoutes(t *testing.T) {
 		gotAPI, gotOp := "", ""
 		if a != nil {
 			gotAPI = a.info.ID
-			if op := a.operation(tt.method, rest, q, map[string]string{}); op != nil {
+			if op := a.operation(tt.method, rest, q, map[string]string{}, nil); op != nil {
 				gotOp = op.info.ID
 			}
 		}
@@ -190,10 +190,10 @@ func FuzzTemplate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		tm.match(splitPath(u.EscapedPath()), u.Query(), map[string]string{})
+		tm.match(splitPath(u.EscapedPath()), u.Query(), map[string]string{}, nil)
 		// A template without parameters matches its own path.
 		if !strings.ContainsAny(tmpl, "{}?%") {
-			if !tm.match(splitPath(tmpl), url.Values{}, map[string]string{}) {
+			if !tm.match(splitPath(tmpl), url.Values{}, map[string]string{}, nil) {
 				t.Errorf("template %q does not match itself", tmpl)
 			}
 		}

@@ -6,7 +6,9 @@
 //
 // The rules:
 //   - Dot segments ("." and "..", also written %2e) are resolved as RFC 3986 §5.2.4
-//     says; a ".." that would climb above the root is refused.
+//     says (Clean); a ".." that would climb above the root is refused. In a path
+//     computed from values, where a dot segment would come from data, they are
+//     refused (Check).
 //   - Nothing is decoded: the result keeps each escape the input had, %2F and %5C
 //     included, so an encoded slash stays data within its segment. Bytes that may
 //     not appear unescaped in a path (space, '\', '"', non-ASCII, ...) are escaped.
@@ -28,11 +30,12 @@ import (
 // The reasons Clean refuses a path. Their messages never repeat the path, so they
 // can be shown to the client.
 var (
-	ErrEscape    = errors.New("the path has a malformed percent-encoding")
-	ErrControl   = errors.New("the path has a control character")
-	ErrAboveRoot = errors.New("a \"..\" segment climbs above the root")
-	ErrDotData   = errors.New("a segment would read as \".\" or \"..\" once decoded")
-	ErrOverlong  = errors.New("the path has an overlong UTF-8 sequence")
+	ErrEscape     = errors.New("the path has a malformed percent-encoding")
+	ErrControl    = errors.New("the path has a control character")
+	ErrAboveRoot  = errors.New("a \"..\" segment climbs above the root")
+	ErrDotSegment = errors.New("a value put a \".\" or \"..\" segment into the path")
+	ErrDotData    = errors.New("a segment would read as \".\" or \"..\" once decoded")
+	ErrOverlong   = errors.New("the path has an overlong UTF-8 sequence")
 )
 
 // Clean returns p, an escaped path, with its dot segments resolved and the bytes
@@ -40,9 +43,16 @@ var (
 // the package comment). A relative path (a rewrite-uri template such as "keys") is
 // taken as relative to the root and made absolute. A clean path is returned
 // unchanged, without allocating.
-func Clean(p string) (string, error) {
+func Clean(p string) (string, error) { return clean(p, true) }
+
+// Check is Clean for a path computed from values rather than written by an
+// operator: a dot segment is refused (ErrDotSegment) instead of resolved, since
+// its "..", when it comes from the request, would move the path.
+func Check(p string) (string, error) { return clean(p, false) }
+
+func clean(p string, resolveDots bool) (string, error) {
 	if p != "" && p[0] != '/' {
-		return Clean("/" + p)
+		return clean("/"+p, resolveDots)
 	}
 	dirty := false
 	for rest := p; ; {
@@ -50,6 +60,8 @@ func Clean(p string) (string, error) {
 		switch kind, err := classify(seg); {
 		case err != nil:
 			return "", err
+		case (kind == dot || kind == dotDot) && !resolveDots:
+			return "", ErrDotSegment
 		case kind != plain:
 			dirty = true
 		}
@@ -297,7 +309,7 @@ func indexByte(b []byte, c byte) int {
 // would be a dot segment, since data must not move the path.
 func Segment(v string) (string, error) {
 	if v == "." || v == ".." {
-		return "", ErrDotData
+		return "", ErrDotSegment
 	}
 	return url.PathEscape(v), nil
 }

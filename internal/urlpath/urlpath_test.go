@@ -102,6 +102,26 @@ func TestClean(t *testing.T) {
 	}
 }
 
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		in, want string
+		err      error
+	}{
+		{"/a/b", "/a/b", nil},
+		{"/a b/%2F", "/a%20b/%2F", nil},
+		{"/a/../b", "", ErrDotSegment},
+		{"/a/./b", "", ErrDotSegment},
+		{"/a/%2e%2e", "", ErrDotSegment},
+		{"/..%2f", "", ErrDotData},
+	}
+	for _, tt := range tests {
+		got, err := Check(tt.in)
+		if got != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("Check(%q) = %q, %v; want %q, %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
 func TestCleanDoesNotAllocateForCleanPaths(t *testing.T) {
 	for _, p := range []string{"/orders/r49/17", "/a%2Fb/c%20d/", "/items;v=1"} {
 		if n := testing.AllocsPerRun(100, func() { Clean(p) }); n != 0 {
@@ -117,8 +137,8 @@ func TestSegment(t *testing.T) {
 		}
 	}
 	for _, in := range []string{".", ".."} {
-		if _, err := Segment(in); !errors.Is(err, ErrDotData) {
-			t.Errorf("Segment(%q): %v, want ErrDotData", in, err)
+		if _, err := Segment(in); !errors.Is(err, ErrDotSegment) {
+			t.Errorf("Segment(%q): %v, want ErrDotSegment", in, err)
 		}
 	}
 }
