@@ -61,6 +61,37 @@ func TestTemplateMatch(t *testing.T) {
 	}
 }
 
+// TestTemplateMatchRaw checks that path parameters keep the client's escapes for
+// rewrite-uri, while expressions see them decoded.
+func TestTemplateMatchRaw(t *testing.T) {
+	tests := []struct {
+		tmpl, path    string
+		want, wantRaw map[string]string
+	}{
+		{"/items/{id}", "/items/a%2fb", map[string]string{"id": "a/b"}, map[string]string{"id": "a%2fb"}},
+		{"/items/{id}.json", "/items/a%3Ab.json", map[string]string{"id": "a:b"}, map[string]string{"id": "a%3Ab"}},
+		{"/files/{*rest}", "/files/a%2Fb/c%20d", map[string]string{"rest": "a/b/c d"}, map[string]string{"rest": "a%2Fb/c%20d"}},
+		{"/search?q={q}", "/search?q=a%2Fb", map[string]string{"q": "a/b"}, map[string]string{}},
+	}
+	for _, tt := range tests {
+		tm, err := parseTemplate(tt.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(tt.path)
+		got, raw := map[string]string{}, map[string]string{}
+		if !tm.match(splitPath(u.EscapedPath()), u.Query(), got, raw) {
+			t.Fatalf("%s does not match %s", tt.tmpl, tt.path)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s ~ %s: params (-want +got):\n%s", tt.tmpl, tt.path, diff)
+		}
+		if diff := cmp.Diff(tt.wantRaw, raw); diff != "" {
+			t.Errorf("%s ~ %s: raw (-want +got):\n%s", tt.tmpl, tt.path, diff)
+		}
+	}
+}
+
 // constExpr stands in for the expression language where only routing matters.
 type constExpr struct{}
 

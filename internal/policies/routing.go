@@ -82,7 +82,7 @@ func parseBaseURL(s string, rule func(string) (string, error)) (*url.URL, *pipel
 	}
 	p, err := rule(urlpath.Escaped(u))
 	if err != nil {
-		return nil, &pipeline.Error{Reason: "InvalidBackendUrl", Message: "backend URL path is not allowed: " + err.Error(), Status: 400}
+		return nil, &pipeline.Error{Reason: "InvalidBackendUrl", Message: "backend URL path is not allowed: " + err.Error(), Status: 400, Err: err}
 	}
 	urlpath.SetPath(u, p)
 	return u, nil
@@ -193,7 +193,11 @@ func rewriteURI(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, e
 			_, err = rewritePath(pathPart, rule, func(string, bool) (string, error) { return "p", nil })
 		}
 		if err != nil {
-			return nil, c.Errorf(el.Attr("template").Value.Pos(), "%s", err.Message)
+			msg := err.Message
+			if errors.Is(err.Err, urlpath.ErrAboveRoot) {
+				msg += "; the path is below the backend's base URL: use set-backend-service to change the base"
+			}
+			return nil, c.Errorf(el.Attr("template").Value.Pos(), "%s", msg)
 		}
 	}
 	return &rewriteURIPolicy{template: t, copyUnmatch: c.BoolAttr(el, "copy-unmatched-params", true), rule: rule}, nil
@@ -274,7 +278,7 @@ func rewritePath(t string, rule func(string) (string, error), value func(name st
 		path, err = rule(path)
 	}
 	if err != nil {
-		return "", &pipeline.Error{Reason: "InvalidPath", Message: "rewrite-uri path is not allowed: " + err.Error(), Status: 400}
+		return "", &pipeline.Error{Reason: "InvalidPath", Message: "rewrite-uri path is not allowed: " + err.Error(), Status: 400, Err: err}
 	}
 	return path, nil
 }
