@@ -89,8 +89,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.observe("", "", http.StatusNotFound, start, nil)
 		return
 	}
-	params, raw := make(map[string]string, 2), make(map[string]string, 2)
-	op := a.operation(r.Method, rest, q, params, raw)
+	params := make(map[string]string, 2)
+	var raw map[string]string
+	op := a.operation(r.Method, rest, q, params, &raw)
 	if op == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
 		h.Metrics.observe(a.info.ID, "", http.StatusNotFound, start, nil)

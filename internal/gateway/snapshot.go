@@ -99,7 +99,7 @@ func (s *Snapshot) route(r *http.Request, segs []string, q url.Values) (*api, []
 
 // operation finds the operation of a for method and the path below the API, and
 // fills params and raw as template.match does.
-func (a *api) operation(method string, rest []string, q url.Values, params, raw map[string]string) *operation {
+func (a *api) operation(method string, rest []string, q url.Values, params map[string]string, raw *map[string]string) *operation {
 	if a.ops == nil {
 		return a.catchAll
 	}

@@ -87,9 +87,10 @@ func parseTemplate(raw string) (*template, error) {
 
 // match matches the path below the API's path (segments, already split and
 // cleaned) and the query. On success it fills params with the decoded values and,
-// when raw is not nil, raw with the path parameters as the client escaped them
-// ({*rest} with its slashes), which rewrite-uri forwards unchanged.
-func (t *template) match(segs []string, query url.Values, params, raw map[string]string) bool {
+// when raw is not nil, *raw with the path parameters that had escapes, as the
+// client escaped them ({*rest} with its slashes), for rewrite-uri to forward
+// unchanged. *raw is made only when needed: most paths have no escapes.
+func (t *template) match(segs []string, query url.Values, params map[string]string, raw *map[string]string) bool {
 	if t.wildcard == "" && len(segs) != len(t.segs) {
 		return false
 	}
@@ -117,9 +118,13 @@ func (t *template) match(segs []string, query url.Values, params, raw map[string
 		}
 	}
 	set := func(name, escaped string) {
-		params[name] = unescape(escaped)
-		if raw != nil {
-			raw[name] = escaped
+		v := unescape(escaped)
+		params[name] = v
+		if raw != nil && v != escaped {
+			if *raw == nil {
+				*raw = make(map[string]string, 2)
+			}
+			(*raw)[name] = escaped
 		}
 	}
 	for i, s := range t.segs {

@@ -285,7 +285,8 @@ func rewritePath(t string, rule func(string) (string, error), value func(name st
 
 // pathParameter is the value of {name} (or {*name}) in a rewrite-uri path: a path
 // parameter as the client escaped it, which is already clean, or a decoded value
-// (a query parameter) escaped as data.
+// escaped as data (a query parameter, or a path parameter without escapes, which
+// Segment leaves as it is).
 func pathParameter(r *exchange.Request, name string, wildcard bool) (string, error) {
 	if v, ok := r.RawParameters[name]; ok {
 		return v, nil

@@ -107,7 +107,7 @@ func resolve(p string) (string, error) {
 				out = append(out, "")
 			}
 		case toEscape:
-			out = append(out, escape(s))
+			out = append(out, escape(s, true))
 		default:
 			out = append(out, s)
 		}
@@ -251,14 +251,15 @@ func unescape(dst []byte, s string) []byte {
 }
 
 // escape percent-encodes the bytes of s that may not appear unescaped in a path
-// segment, keeping every existing escape as it is.
-func escape(s string) string {
+// segment. With keep, every existing escape is kept as it is; without, '%' is
+// escaped too.
+func escape(s string, keep bool) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '%' || isPathChar(c) {
+		if c == '%' && keep || isPathChar(c) {
 			b.WriteByte(c)
 			continue
 		}
@@ -305,13 +306,20 @@ func indexByte(b []byte, c byte) int {
 }
 
 // Segment escapes v, a decoded value such as a query parameter that rewrite-uri
-// puts into a path, as one path segment: '/' becomes %2F. It refuses a value that
-// would be a dot segment, since data must not move the path.
+// puts into a path, as one path segment: every byte that is not a path character
+// is escaped, '/' and '%' included, and a value of path characters only is
+// returned as it is. It refuses a value that would be a dot segment, since data
+// must not move the path.
 func Segment(v string) (string, error) {
 	if v == "." || v == ".." {
 		return "", ErrDotSegment
 	}
-	return url.PathEscape(v), nil
+	for i := 0; i < len(v); i++ {
+		if !isPathChar(v[i]) {
+			return escape(v, false), nil
+		}
+	}
+	return v, nil
 }
 
 // Escaped returns u's path as it was written, escapes included. It differs from

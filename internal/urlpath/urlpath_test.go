@@ -131,7 +131,8 @@ func TestCleanDoesNotAllocateForCleanPaths(t *testing.T) {
 }
 
 func TestSegment(t *testing.T) {
-	for in, want := range map[string]string{"a b": "a%20b", "../x": "..%2Fx", "a/b": "a%2Fb", "": ""} {
+	for in, want := range map[string]string{"a b": "a%20b", "../x": "..%2Fx", "a/b": "a%2Fb", "": "", "100%": "100%25",
+		"a;v=1": "a;v=1", "x:y@z": "x:y@z", "é": "%C3%A9", `a\b`: "a%5Cb", "%2F": "%252F"} {
 		if got, err := Segment(in); got != want || err != nil {
 			t.Errorf("Segment(%q) = %q, %v; want %q", in, got, err, want)
 		}
