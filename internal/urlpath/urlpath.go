@@ -1,8 +1,8 @@
 // Package urlpath owns the rules for the paths lastmile routes and forwards: the
 // request path before routing, a backend's base path, and the path a rewrite-uri
-// template produces. Every path goes through Clean, so that no form of a path can
-// climb out of the API it was routed to or out of the backend's base path, whatever
-// a backend does with it later.
+// template produces. Every such path goes through Clean (or Check), so that no form
+// of a path can climb out of the API it was routed to or out of the backend's base
+// path, whatever a backend does with it later.
 //
 // The rules:
 //   - Dot segments ("." and "..", also written %2e) are resolved as RFC 3986 §5.2.4
