@@ -106,8 +106,13 @@ type Request struct {
 	Body        *Body
 	// IPAddress is the caller's address without a port.
 	IPAddress string
-	// MatchedParameters are the operation's URL template parameters.
+	// MatchedParameters are the operation's URL template parameters, decoded.
 	MatchedParameters map[string]string
+	// RawParameters are the path parameters among MatchedParameters that the
+	// client escaped, as it escaped them ({*rest} with its slashes); nil when none
+	// was. rewrite-uri puts these into the backend path, so that an encoded slash
+	// stays data. Expressions do not see them.
+	RawParameters map[string]string
 	// Certificate is the client's TLS certificate, or nil.
 	Certificate *x509.Certificate
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -212,10 +211,10 @@ func compileService(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 			httpsOnly++
 		}
 		if a.ServiceURL != "" {
-			u, err := url.Parse(a.ServiceURL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			u, err := policies.ParseBaseURL(a.ServiceURL)
+			if err != nil {
 				cc.errs = append(cc.errs, &policyxml.Error{File: filepath.Join(svc.Dir, a.Dir, "apiInformation.json"), Pos: policyxml.Pos{Line: 1, Col: 1},
-					Msg: fmt.Sprintf("serviceUrl %q is not an absolute http or https URL", a.ServiceURL)})
+					Msg: "serviceUrl: " + err.Error()})
 				continue
 			}
 			info.ServiceURL = u

@@ -46,7 +46,7 @@ func TestTemplateMatch(t *testing.T) {
 		}
 		q, _ := url.ParseQuery(tt.query)
 		got := map[string]string{}
-		ok := tm.match(splitPath(tt.path), q, got)
+		ok := tm.match(splitPath(tt.path), q, got, nil)
 		if !ok {
 			got = nil
 		}
@@ -57,6 +57,39 @@ func TestTemplateMatch(t *testing.T) {
 	for _, bad := range []string{"/a/{*rest}/b", "/a}"} {
 		if _, err := parseTemplate(bad); err == nil {
 			t.Errorf("parseTemplate(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestTemplateMatchRaw checks that path parameters keep the client's escapes for
+// rewrite-uri, while expressions see them decoded.
+func TestTemplateMatchRaw(t *testing.T) {
+	tests := []struct {
+		tmpl, path    string
+		want, wantRaw map[string]string
+	}{
+		{"/items/{id}", "/items/a%2fb", map[string]string{"id": "a/b"}, map[string]string{"id": "a%2fb"}},
+		{"/items/{id}.json", "/items/a%3Ab.json", map[string]string{"id": "a:b"}, map[string]string{"id": "a%3Ab"}},
+		{"/files/{*rest}", "/files/a%2Fb/c%20d", map[string]string{"rest": "a/b/c d"}, map[string]string{"rest": "a%2Fb/c%20d"}},
+		{"/items/{id}", "/items/42", map[string]string{"id": "42"}, nil},
+		{"/search?q={q}", "/search?q=a%2Fb", map[string]string{"q": "a/b"}, nil},
+	}
+	for _, tt := range tests {
+		tm, err := parseTemplate(tt.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(tt.path)
+		got := map[string]string{}
+		var raw map[string]string
+		if !tm.match(splitPath(u.EscapedPath()), u.Query(), got, &raw) {
+			t.Fatalf("%s does not match %s", tt.tmpl, tt.path)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s ~ %s: params (-want +got):\n%s", tt.tmpl, tt.path, diff)
+		}
+		if diff := cmp.Diff(tt.wantRaw, raw); diff != "" {
+			t.Errorf("%s ~ %s: raw (-want +got):\n%s", tt.tmpl, tt.path, diff)
 		}
 	}
 }
@@ -141,7 +174,7 @@ func TestAPIOpsSampleRoutes(t *testing.T) {
 		gotAPI, gotOp := "", ""
 		if a != nil {
 			gotAPI = a.info.ID
-			if op := a.operation(tt.method, rest, q, map[string]string{}); op != nil {
+			if op := a.operation(tt.method, rest, q, map[string]string{}, nil); op != nil {
 				gotOp = op.info.ID
 			}
 		}
@@ -190,10 +223,10 @@ func FuzzTemplate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		tm.match(splitPath(u.EscapedPath()), u.Query(), map[string]string{})
+		tm.match(splitPath(u.EscapedPath()), u.Query(), map[string]string{}, nil)
 		// A template without parameters matches its own path.
 		if !strings.ContainsAny(tmpl, "{}?%") {
-			if !tm.match(splitPath(tmpl), url.Values{}, map[string]string{}) {
+			if !tm.match(splitPath(tmpl), url.Values{}, map[string]string{}, nil) {
 				t.Errorf("template %q does not match itself", tmpl)
 			}
 		}

@@ -81,6 +81,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Metrics.observe("", "", http.StatusServiceUnavailable, start, nil)
 		return
 	}
+	if h.refusePath(w, r, requestID, start) {
+		return
+	}
 	q := r.URL.Query()
 	var segBuf [16]string
 	segs := appendSegments(segBuf[:0], r.URL.EscapedPath())
@@ -91,7 +94,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	params := make(map[string]string, 2)
-	op := a.operation(r.Method, rest, q, params)
+	var raw map[string]string
+	op := a.operation(r.Method, rest, q, params, &raw)
 	if op == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
 		h.Metrics.observe(a.info.ID, "", http.StatusNotFound, start, nil)
@@ -99,6 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	x := h.newExchange(r, snap, a, op, rest, q, params, requestID)
+	x.Request.RawParameters = raw
 	ctx := r.Context()
 	key, _ := subscriptionKey(r, q, a)
 	prod, sub, authErr := snap.authorize(a, key)

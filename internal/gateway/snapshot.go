@@ -97,8 +97,9 @@ func (s *Snapshot) route(r *http.Request, segs []string, q url.Values) (*api, []
 	return nil, nil
 }
 
-// operation finds the operation of a for method and the path below the API.
-func (a *api) operation(method string, rest []string, q url.Values, params map[string]string) *operation {
+// operation finds the operation of a for method and the path below the API, and
+// fills params and raw as template.match does.
+func (a *api) operation(method string, rest []string, q url.Values, params map[string]string, raw *map[string]string) *operation {
 	if a.ops == nil {
 		return a.catchAll
 	}
@@ -106,7 +107,7 @@ func (a *api) operation(method string, rest []string, q url.Values, params map[s
 		if op.method != method && op.method != "*" {
 			continue
 		}
-		if op.tmpl.match(rest, q, params) {
+		if op.tmpl.match(rest, q, params, raw) {
 			return op
 		}
 	}

@@ -85,9 +85,12 @@ func parseTemplate(raw string) (*template, error) {
 	return t, nil
 }
 
-// match matches the path below the API's path (segments, already split) and the
-// query. It fills params only on success.
-func (t *template) match(segs []string, query url.Values, params map[string]string) bool {
+// match matches the path below the API's path (segments, already split and
+// cleaned) and the query. On success it fills params with the decoded values and,
+// when raw is not nil, *raw with the path parameters that had escapes, as the
+// client escaped them ({*rest} with its slashes), for rewrite-uri to forward
+// unchanged. *raw is made only when needed: most paths have no escapes.
+func (t *template) match(segs []string, query url.Values, params map[string]string, raw *map[string]string) bool {
 	if t.wildcard == "" && len(segs) != len(t.segs) {
 		return false
 	}
@@ -114,19 +117,29 @@ func (t *template) match(segs []string, query url.Values, params map[string]stri
 			return false
 		}
 	}
+	set := func(name, escaped string) {
+		v := unescape(escaped)
+		params[name] = v
+		if raw != nil && v != escaped {
+			if *raw == nil {
+				*raw = make(map[string]string, 2)
+			}
+			(*raw)[name] = escaped
+		}
+	}
 	for i, s := range t.segs {
 		switch {
 		case s.re != nil:
 			m := s.re.FindStringSubmatch(segs[i])
 			for j, n := range s.names {
-				params[n] = unescape(m[j+1])
+				set(n, m[j+1])
 			}
 		case s.param != "":
-			params[s.param] = unescape(segs[i])
+			set(s.param, segs[i])
 		}
 	}
 	if t.wildcard != "" {
-		params[t.wildcard] = unescape(strings.Join(segs[len(t.segs):], "/"))
+		set(t.wildcard, strings.Join(segs[len(t.segs):], "/"))
 	}
 	for _, qp := range t.query {
 		if qp.param != "" {

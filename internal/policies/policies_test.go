@@ -158,6 +158,51 @@ func TestRouting(t *testing.T) {
 	}
 }
 
+// TestRoutingPathRules covers the path rules where the policy author wrote the
+// path: dot segments written in a template or URL are resolved when they stay
+// below the root, and refused at load, with their position, when they climb.
+// Request-time forms are in internal/server's TestPathTraversal.
+func TestRoutingPathRules(t *testing.T) {
+	deps := policies.Deps{Backends: map[string]policies.Backend{
+		"dotted":   {URL: "http://orders.internal/x/../v1"},
+		"climbing": {URL: "http://orders.internal/../v1"},
+	}}
+	tests := []struct {
+		name   string
+		policy string
+		want   string
+	}{
+		{"a written .. in a template is resolved below the base", `<rewrite-uri template="/v2/../v3/{id}" copy-unmatched-params="false" />`, "https://backend.example/api/v3/42"},
+		{"a written . is dropped", `<rewrite-uri template="./v2/./{id}/" copy-unmatched-params="false" />`, "https://backend.example/api/v2/42/"},
+		{"escapes in a template are kept", `<rewrite-uri template="/a%2Fb/%3A/{id}" copy-unmatched-params="false" />`, "https://backend.example/api/a%2Fb/%3A/42"},
+		{"a parameter is escaped as data", `<rewrite-uri template="/{b}/x y" copy-unmatched-params="false" />`, "https://backend.example/api/2/x%20y"},
+		{"a written base-url is resolved", `<set-backend-service base-url="http://b.example/x/../root/" />`, "http://b.example/root/items/42?a=1&b=2"},
+		{"a base-url keeps its escapes", `<set-backend-service base-url="http://b.example/a%2Fb" />`, "http://b.example/a%2Fb/items/42?a=1&b=2"},
+		{"a backend entity's url is resolved", `<set-backend-service backend-id="dotted" />`, "http://orders.internal/v1/items/42?a=1&b=2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := run(t, deps, tt.policy)
+			if got := x.Request.URL.String(); got != tt.want {
+				t.Errorf("URL = %s, want %s", got, tt.want)
+			}
+		})
+	}
+	refused := []struct{ policy, want string }{
+		{`<rewrite-uri template="/../admin" />`, `policy.xml:1:43: rewrite-uri path is not allowed: a ".." segment climbs above the root; the path is below the backend's base URL: use set-backend-service to change the base`},
+		{`<rewrite-uri template="/{id}/../../admin" />`, `policy.xml:1:43: rewrite-uri path is not allowed: a ".." segment climbs above the root`},
+		{`<rewrite-uri template="/..%2fadmin" />`, `policy.xml:1:43: rewrite-uri path is not allowed: a segment would read as "." or ".." once decoded`},
+		{`<set-backend-service base-url="http://b.example/../x" />`, `policy.xml:1:51: backend URL path is not allowed: a ".." segment climbs above the root`},
+		{`<set-backend-service base-url="http://b.example/a%2f..%2fx" />`, `policy.xml:1:51: backend URL path is not allowed: a segment would read as "." or ".." once decoded`},
+		{`<set-backend-service backend-id="climbing" />`, `policy.xml:1:53: backend "climbing": backend URL path is not allowed: a ".." segment climbs above the root; fix url in backends/climbing/backendInformation.json`},
+	}
+	for _, tt := range refused {
+		if _, err := tryRun(t, deps, tt.policy); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want %s", tt.policy, err, tt.want)
+		}
+	}
+}
+
 func TestFindAndReplace(t *testing.T) {
 	x := run(t, policies.Deps{}, `<find-and-replace from="legacy" to="modern" />`)
 	b, _ := x.Request.Body.Bytes(true)

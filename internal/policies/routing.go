@@ -2,18 +2,21 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/urlpath"
 )
 
 // set-backend-service changes the base URL the request is forwarded to, keeping the
 // operation's path and query.
 type setBackendServicePolicy struct {
 	baseURL   pipeline.Value
+	computed  bool // base-url is an expression: its path may not have dot segments
 	backendID pipeline.Value
 	byID      bool
 	backends  map[string]Backend
@@ -33,12 +36,13 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 	case hasBase == hasID:
 		return nil, c.Errorf(el.Pos, "<set-backend-service> needs exactly one of base-url and backend-id")
 	case hasBase:
-		if lit, ok := base.Literal(); ok {
-			if _, err := parseBaseURL(lit); err != nil {
+		lit, ok := base.Literal()
+		if ok {
+			if _, err := parseBaseURL(lit, urlpath.Clean); err != nil {
 				return nil, c.Errorf(el.Attr("base-url").Value.Pos(), "%s", err.Message)
 			}
 		}
-		return &setBackendServicePolicy{baseURL: base}, nil
+		return &setBackendServicePolicy{baseURL: base, computed: !ok}, nil
 	}
 	if lit, ok := id.Literal(); ok {
 		b, found := d.Backends[lit]
@@ -48,15 +52,39 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 		if b.URL == "" {
 			return nil, c.Errorf(el.Attr("backend-id").Value.Pos(), "backend %q has no url; load-balanced backend pools are not supported yet", lit)
 		}
+		if _, err := parseBaseURL(b.URL, urlpath.Clean); err != nil {
+			return nil, c.Errorf(el.Attr("backend-id").Value.Pos(), "backend %q: %s; fix url in backends/%s/backendInformation.json", lit, err.Message, lit)
+		}
 	}
 	return &setBackendServicePolicy{backendID: id, byID: true, backends: d.Backends}, nil
 }
 
-func parseBaseURL(s string) (*url.URL, *pipeline.Error) {
+// ParseBaseURL parses a backend base URL (an API's serviceUrl, set-backend-service
+// base-url, a backend entity's url): an absolute http or https URL whose path
+// follows the path rules of internal/urlpath, with its dot segments resolved.
+func ParseBaseURL(s string) (*url.URL, error) {
+	u, err := parseBaseURL(s, urlpath.Clean)
+	if err != nil {
+		return nil, errors.New(err.Message)
+	}
+	return u, nil
+}
+
+// parseBaseURL is ParseBaseURL with the error a policy returns, and the path rule
+// to apply: urlpath.Clean for a URL written in the configuration, urlpath.Check
+// for one an expression computed. A path the rules refuse is the caller's error
+// (400): a written one is refused at load, so at request time it comes from an
+// expression, usually over request data.
+func parseBaseURL(s string, rule func(string) (string, error)) (*url.URL, *pipeline.Error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &pipeline.Error{Reason: "InvalidBackendUrl", Message: "backend URL must be an absolute http or https URL, not " + quoteShort(s)}
 	}
+	p, err := rule(urlpath.Escaped(u))
+	if err != nil {
+		return nil, &pipeline.Error{Reason: "InvalidBackendUrl", Message: "backend URL path is not allowed: " + err.Error(), Status: 400, Err: err}
+	}
+	urlpath.SetPath(u, p)
 	return u, nil
 }
 
@@ -88,7 +116,11 @@ func (p *setBackendServicePolicy) Apply(ctx context.Context, x *exchange.Exchang
 		raw = s
 		x.Backend.ID = ""
 	}
-	u, perr := parseBaseURL(raw)
+	rule := urlpath.Clean // a backend entity's url, or a written base-url
+	if p.computed {
+		rule = urlpath.Check
+	}
+	u, perr := parseBaseURL(raw, rule)
 	if perr != nil {
 		return perr
 	}
@@ -97,7 +129,7 @@ func (p *setBackendServicePolicy) Apply(ctx context.Context, x *exchange.Exchang
 }
 
 // Retarget points the request at a new base URL, keeping the path suffix below the
-// old base and the query.
+// old base and the query. base comes from ParseBaseURL.
 func Retarget(x *exchange.Exchange, base *url.URL) {
 	suffix := Suffix(x)
 	x.Backend.BaseURL = base
@@ -106,20 +138,22 @@ func Retarget(x *exchange.Exchange, base *url.URL) {
 
 // Suffix returns the escaped path of the request URL below the backend base URL.
 func Suffix(x *exchange.Exchange) string {
-	p := x.Request.URL.EscapedPath()
+	p := urlpath.Escaped(x.Request.URL)
 	if x.Backend.BaseURL == nil {
 		return p
 	}
-	bp := strings.TrimSuffix(x.Backend.BaseURL.EscapedPath(), "/")
+	bp := strings.TrimSuffix(urlpath.Escaped(x.Backend.BaseURL), "/")
 	return strings.TrimPrefix(p, bp)
 }
 
 // JoinURL returns base with the escaped path suffix appended and rawQuery as query.
+// Both paths must follow the path rules (base from ParseBaseURL, suffix from
+// urlpath.Clean): the result is then below base's path, with every escape kept.
 func JoinURL(base *url.URL, suffix, rawQuery string) *url.URL {
 	u := *base
 	u.User = nil
 	u.Fragment, u.RawFragment = "", ""
-	p := strings.TrimSuffix(base.EscapedPath(), "/")
+	p := strings.TrimSuffix(urlpath.Escaped(base), "/")
 	if suffix != "" && !strings.HasPrefix(suffix, "/") {
 		suffix = "/" + suffix
 	}
@@ -127,14 +161,7 @@ func JoinURL(base *url.URL, suffix, rawQuery string) *url.URL {
 	if p == "" {
 		p = "/"
 	}
-	if dec, err := url.PathUnescape(p); err == nil {
-		u.Path, u.RawPath = dec, p
-		if u.EscapedPath() == p {
-			u.RawPath = ""
-		}
-	} else {
-		u.Path, u.RawPath = p, ""
-	}
+	urlpath.SetPath(&u, p)
 	u.RawQuery = rawQuery
 	return &u
 }
@@ -144,6 +171,9 @@ func JoinURL(base *url.URL, suffix, rawQuery string) *url.URL {
 type rewriteURIPolicy struct {
 	template    pipeline.Value
 	copyUnmatch bool
+	// rule is urlpath.Clean for a written template, whose dot segments are
+	// resolved, and urlpath.Check for an expression, whose dot segments are refused.
+	rule func(string) (string, error)
 }
 
 func rewriteURI(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
@@ -153,12 +183,24 @@ func rewriteURI(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, e
 	if !ok {
 		return nil, nil
 	}
+	rule := urlpath.Check
 	if lit, isLit := t.Literal(); isLit {
-		if err := checkTemplate(lit); err != nil {
-			return nil, c.Errorf(el.Attr("template").Value.Pos(), "%s", err.Message)
+		rule = urlpath.Clean
+		err := checkTemplate(lit)
+		if err == nil {
+			// Parameters are data and cannot move the path: check what is written.
+			pathPart, _, _ := strings.Cut(lit, "?")
+			_, err = rewritePath(pathPart, rule, func(string, bool) (string, error) { return "p", nil })
+		}
+		if err != nil {
+			msg := err.Message
+			if errors.Is(err.Err, urlpath.ErrAboveRoot) {
+				msg += "; the path is below the backend's base URL: use set-backend-service to change the base"
+			}
+			return nil, c.Errorf(el.Attr("template").Value.Pos(), "%s", msg)
 		}
 	}
-	return &rewriteURIPolicy{template: t, copyUnmatch: c.BoolAttr(el, "copy-unmatched-params", true)}, nil
+	return &rewriteURIPolicy{template: t, copyUnmatch: c.BoolAttr(el, "copy-unmatched-params", true), rule: rule}, nil
 }
 
 func checkTemplate(t string) *pipeline.Error {
@@ -189,15 +231,23 @@ func (p *rewriteURIPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 		return perr
 	}
 	pathPart, queryPart, _ := strings.Cut(t, "?")
-	path := expandTemplate(pathPart, x.Request.MatchedParameters, url.PathEscape)
+	path, perr := rewritePath(pathPart, p.rule, func(name string, wildcard bool) (string, error) {
+		return pathParameter(&x.Request, name, wildcard)
+	})
+	if perr != nil {
+		return perr
+	}
 	q := url.Values{}
 	if queryPart != "" {
+		decoded := func(name string, _ bool) (string, error) { return x.Request.MatchedParameters[name], nil }
 		for _, kv := range strings.Split(queryPart, "&") {
 			if kv == "" {
 				continue
 			}
 			k, v, _ := strings.Cut(kv, "=")
-			q.Add(expandTemplate(k, x.Request.MatchedParameters, nil), expandTemplate(v, x.Request.MatchedParameters, nil))
+			k, _ = expandTemplate(k, decoded)
+			v, _ = expandTemplate(v, decoded)
+			q.Add(k, v)
 		}
 	}
 	if p.copyUnmatch {
@@ -219,28 +269,64 @@ func (p *rewriteURIPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 	return nil
 }
 
-// expandTemplate replaces {name} and {*name} with parameters, escaped by esc.
-func expandTemplate(t string, params map[string]string, esc func(string) string) string {
+// rewritePath fills the path part of a rewrite-uri template and applies the path
+// rule: dot segments written in the template are resolved, but may not climb
+// above the backend's base path; values are data and cannot move the path.
+func rewritePath(t string, rule func(string) (string, error), value func(name string, wildcard bool) (string, error)) (string, *pipeline.Error) {
+	path, err := expandTemplate(t, value)
+	if err == nil {
+		path, err = rule(path)
+	}
+	if err != nil {
+		return "", &pipeline.Error{Reason: "InvalidPath", Message: "rewrite-uri path is not allowed: " + err.Error(), Status: 400, Err: err}
+	}
+	return path, nil
+}
+
+// pathParameter is the value of {name} (or {*name}) in a rewrite-uri path: a path
+// parameter as the client escaped it, which is already clean, or a decoded value
+// escaped as data (a query parameter, or a path parameter without escapes, which
+// Segment leaves as it is).
+func pathParameter(r *exchange.Request, name string, wildcard bool) (string, error) {
+	if v, ok := r.RawParameters[name]; ok {
+		return v, nil
+	}
+	v := r.MatchedParameters[name]
+	if !wildcard {
+		return urlpath.Segment(v)
+	}
+	parts := strings.Split(v, "/")
+	for i, p := range parts {
+		var err error
+		if parts[i], err = urlpath.Segment(p); err != nil {
+			return "", err
+		}
+	}
+	return strings.Join(parts, "/"), nil
+}
+
+// expandTemplate replaces {name} and {*name} with value(name, wildcard).
+func expandTemplate(t string, value func(name string, wildcard bool) (string, error)) (string, error) {
 	if !strings.Contains(t, "{") {
-		return t
+		return t, nil
 	}
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(t, '{')
 		if i < 0 {
 			b.WriteString(t)
-			return b.String()
+			return b.String(), nil
 		}
 		j := strings.IndexByte(t[i:], '}')
 		if j < 0 {
 			b.WriteString(t)
-			return b.String()
+			return b.String(), nil
 		}
 		b.WriteString(t[:i])
-		name := strings.TrimPrefix(t[i+1:i+j], "*")
-		v := params[name]
-		if esc != nil && !strings.HasPrefix(t[i+1:], "*") {
-			v = esc(v)
+		name, wildcard := strings.CutPrefix(t[i+1:i+j], "*")
+		v, err := value(name, wildcard)
+		if err != nil {
+			return "", err
 		}
 		b.WriteString(v)
 		t = t[i+j+1:]
