@@ -11,8 +11,8 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/config"
-	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
 )
 
 // cmdValidate compiles configuration folders and single policy files and prints
@@ -56,9 +56,9 @@ func validatePath(ctx context.Context, path string) error {
 		if err != nil {
 			return err
 		}
-		return gateway.Validate(ctx, path, cfg, exprCompiler(), nil)
+		return snapshot.Validate(ctx, path, cfg, exprCompiler(), nil)
 	}
-	return gateway.ValidateFile(path, exprCompiler())
+	return snapshot.ValidateFile(path, exprCompiler())
 }
 
 // printErrors prints each error with its source line and a caret, and returns

@@ -27,6 +27,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/idp"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 	"github.com/lastmile-gw/lastmile/internal/store"
 )
@@ -52,7 +53,7 @@ type Server struct {
 	idp     *idp.Provider
 	tokens  *identity.Cache
 	handler *gateway.Handler
-	builder *gateway.Builder
+	builder *snapshot.Builder
 
 	gwLn, idLn   net.Listener
 	gwSrv, idSrv *http.Server
@@ -129,7 +130,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 
-	s.builder = &gateway.Builder{
+	s.builder = &snapshot.Builder{
 		ConfigDir: o.ConfigDir,
 		Config:    cfg,
 		State:     s.state,
