@@ -53,7 +53,7 @@ func FuzzDecodeInfo(f *testing.F) {
 			if err.File != "x.json" || !strings.HasPrefix(err.Error(), "x.json:") {
 				t.Fatalf("error does not name the file: %q", err.Error())
 			}
-			if len(strings.TrimSpace(string(info.src))) > 0 && err.Line < 1 {
+			if len(strings.TrimSpace(string(info.src))) > 0 && err.Pos.Line < 1 {
 				t.Fatalf("error without a position: %q", err.Error())
 			}
 		}

@@ -83,7 +83,7 @@ func Load(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
 		log.Warn(w.Msg, "file", l.display(w.File))
 	}
 	if len(l.errs) > 0 {
-		l.errs.sort()
+		l.errs.Sort()
 		return nil, l.errs
 	}
 	return l.svc, nil
@@ -306,7 +306,7 @@ func (l *loader) loadPolicy(rel, root string) *Policy {
 		if root == "fragment" {
 			what = "a policy fragment"
 		}
-		l.add(&Error{File: file, Line: doc.Root.Pos.Line, Col: doc.Root.Pos.Col,
+		l.add(&Error{File: file, Pos: doc.Root.Pos,
 			Msg: fmt.Sprintf("the root element is <%s>; %s must have a <%s> root", doc.Root.Name, what, root)})
 		return nil
 	}

@@ -222,7 +222,7 @@ func TestCorpusCoverage(t *testing.T) {
 		if strings.HasPrefix(msg, "internal compiler error") {
 			known = false
 		}
-		line, col := lineCol(e.src, list[0].Offset)
+		line, col := lineCol(e.src, list[0].Pos.Offset)
 		where := fmt.Sprintf("%s:%s (expression %d:%d)", e.file, e.pos, line, col)
 		failures = append(failures, where+": "+msg)
 		if !known {

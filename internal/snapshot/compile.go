@@ -7,6 +7,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // compilation is one build's policy compiler: it compiles each policy document
@@ -15,7 +16,7 @@ type compilation struct {
 	svc  *apiops.Service
 	pc   *pipeline.Compiler
 	docs map[*apiops.Policy]*pipeline.Document
-	errs policyxml.ErrorList
+	errs srcpos.ErrorList
 
 	global      *pipeline.Document
 	productDocs map[string]*pipeline.Document // product policies by product name
@@ -50,7 +51,7 @@ func (c *compilation) compile(p *apiops.Policy, scope string) *pipeline.Document
 	}
 	d, err := c.pc.Compile(p.Doc, scope)
 	if err != nil {
-		var list policyxml.ErrorList
+		var list srcpos.ErrorList
 		if errors.As(err, &list) {
 			c.errs = append(c.errs, list...)
 		} else {
@@ -63,7 +64,7 @@ func (c *compilation) compile(p *apiops.Policy, scope string) *pipeline.Document
 
 // fail records a problem with a file that has no better position than its start.
 func (c *compilation) fail(file, format string, args ...any) {
-	c.errs = append(c.errs, &policyxml.Error{File: file, Pos: policyxml.Pos{Line: 1, Col: 1}, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &srcpos.Error{File: file, Pos: srcpos.Pos{Line: 1, Col: 1}, Msg: fmt.Sprintf(format, args...)})
 }
 
 // pipelines composes an operation's pipelines: one in no product's context ("")
