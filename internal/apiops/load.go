@@ -428,9 +428,7 @@ func (l *loader) loadAPI(folder string) *API {
 		case !e.isDir && strings.HasPrefix(e.name, "specification."):
 			specs = append(specs, e.name)
 		case e.name == "operations" && e.isDir:
-			for _, op := range l.subdirs(rel) {
-				opFolders = append(opFolders, op)
-			}
+			opFolders = append(opFolders, l.subdirs(rel)...)
 		default:
 			l.ignore(rel)
 		}

@@ -164,7 +164,6 @@ type tokenServiceEnv struct {
 	ecKID   string
 	client  *http.Client
 	tenant  string
-	secretH string
 }
 
 var (

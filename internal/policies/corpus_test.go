@@ -64,9 +64,6 @@ var brokenUpstream = []string{
 	"Filter response content based on product name.policy.xml",
 }
 
-// namedValueRE finds {{named values}}; corpus documents come without their values.
-var namedValueRE = regexp.MustCompile(`\{\{[^{}]+\}\}`)
-
 // placeholder stands in for a named value the corpus does not define: a URL
 // where the name says it is one, else a number, so that both
 // base-url="{{backend-url}}" and @({{max-calls}} + 1) stay meaningful.
