@@ -3,40 +3,15 @@ package gateway_test
 import (
 	"context"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lastmile-gw/lastmile/internal/corpustest"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
-
-// sampleDir finds the APIOps sample in the shared corpus, or skips.
-func sampleDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	sample := filepath.Join(dir, "..", "shared", "corpus", "apiops", "SampleArtifacts")
-	if _, err := os.Stat(sample); err != nil {
-		t.Skipf("skipping: the APIOps sample %s is not here (it comes with the shared corpus)", sample)
-	}
-	return sample
-}
 
 // buildSample compiles the APIOps sample with the expression language.
 func buildSample(t *testing.T) *gateway.Snapshot {
@@ -45,7 +20,7 @@ func buildSample(t *testing.T) *gateway.Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := (&snapshot.Builder{ConfigDir: sampleDir(t), State: st, Expr: policies.Expressions}).Build(context.Background())
+	snap, err := (&snapshot.Builder{ConfigDir: corpustest.Dir(t, "apiops/SampleArtifacts"), State: st, Expr: policies.Expressions}).Build(context.Background())
 	if err != nil {
 		t.Fatalf("the sample does not load: %v", err)
 	}

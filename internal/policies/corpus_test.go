@@ -14,38 +14,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lastmile-gw/lastmile/internal/corpustest"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
 
-// corpusRoot returns ../shared/corpus relative to the repository root, or skips.
-func corpusRoot(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	root := filepath.Join(dir, "..", "shared", "corpus")
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("skipping: the shared corpus %s is not here", root)
-	}
-	return root
-}
-
 // corpusFiles lists every policy document under policies/** of the corpus. (The
 // APIOps sample's documents need their named values, fragments and backends; the
 // gateway package loads that sample whole.)
 func corpusFiles(t testing.TB) []string {
-	root := corpusRoot(t)
+	root := corpustest.Dir(t)
 	var files []string
 	for _, sub := range []string{"policies"} {
 		filepath.WalkDir(filepath.Join(root, sub), func(p string, d fs.DirEntry, err error) error {
@@ -171,7 +151,7 @@ const minCompiled = 47
 // reasons, or if fewer than minCompiled documents compile.
 func TestCorpus(t *testing.T) {
 	files := corpusFiles(t)
-	root := corpusRoot(t)
+	root := corpustest.Dir(t)
 	frags := corpusFragments(files)
 	reasons := map[string]int{}
 	outcomes := map[string]int{}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lastmile-gw/lastmile/internal/corpustest"
 	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
@@ -32,7 +33,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
-	if corpus, err := findCorpus(); err == nil {
+	if corpus, err := corpustest.Find(); err == nil {
 		for _, rel := range corpusFiles(f, corpus) {
 			if src, err := os.ReadFile(filepath.Join(corpus, rel)); err == nil {
 				f.Add(src)

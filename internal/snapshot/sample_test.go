@@ -3,45 +3,21 @@ package snapshot_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lastmile-gw/lastmile/internal/corpustest"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
-// sampleDir finds the APIOps sample in the shared corpus, or skips.
-func sampleDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	sample := filepath.Join(dir, "..", "shared", "corpus", "apiops", "SampleArtifacts")
-	if _, err := os.Stat(sample); err != nil {
-		t.Skipf("skipping: the APIOps sample %s is not here (it comes with the shared corpus)", sample)
-	}
-	return sample
-}
-
 func TestAPIOpsSampleWithoutExpressions(t *testing.T) {
-	dir := sampleDir(t)
+	dir := corpustest.Dir(t, "apiops/SampleArtifacts")
 	st, _ := statedir.Open(t.TempDir())
 	_, err := (&snapshot.Builder{ConfigDir: dir, State: st}).Build(context.Background())
 	var list policyxml.ErrorList
@@ -59,7 +35,7 @@ func TestAPIOpsSampleWithoutExpressions(t *testing.T) {
 // extract; they are generated once and kept in the state directory, by Build and
 // ListSubscriptions alike.
 func TestAPIOpsSampleSubscriptions(t *testing.T) {
-	dir := sampleDir(t)
+	dir := corpustest.Dir(t, "apiops/SampleArtifacts")
 	stateDir := t.TempDir()
 	st, _ := statedir.Open(stateDir)
 	b := &snapshot.Builder{ConfigDir: dir, State: st, Expr: policies.Expressions}
