@@ -1,6 +1,7 @@
 package apiops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -378,7 +379,7 @@ func (l *loader) loadAPI(folder string) *API {
 		Revision:             p.APIRevision,
 		IsCurrent:            p.IsCurrent != nil && *p.IsCurrent,
 		Version:              p.APIVersion,
-		Type:                 strings.ToLower(cmpOr(p.Type, p.APIType, "http")),
+		Type:                 strings.ToLower(cmp.Or(p.Type, p.APIType, "http")),
 	}
 	if a.DisplayName == "" {
 		a.DisplayName = name
@@ -387,8 +388,8 @@ func (l *loader) loadAPI(folder string) *API {
 		a.Protocols = append(a.Protocols, strings.ToLower(proto))
 	}
 	if k := p.SubscriptionKeyParameterNames; k != nil {
-		a.KeyHeader = cmpOr(k.Header, defaultKeyHeader)
-		a.KeyQuery = cmpOr(k.Query, defaultKeyQuery)
+		a.KeyHeader = cmp.Or(k.Header, defaultKeyHeader)
+		a.KeyQuery = cmp.Or(k.Query, defaultKeyQuery)
 	}
 	if p.Path == nil {
 		l.add(info.errorAt([]string{"properties"}, `"path" is missing; set it to the API URL suffix (the part after the gateway's host, "" for the root)`))
@@ -436,15 +437,6 @@ func (l *loader) loadAPI(folder string) *API {
 	specOK := l.loadSpec(a, specs)
 	l.loadOperationPolicies(a, opFolders, specOK)
 	return a
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // lastSegment returns the name after the last "/<kind>/" in an id such as

@@ -148,7 +148,13 @@ func TestLoadSample(t *testing.T) {
 		t.Fatalf("Load(%s): %v", dir, err)
 	}
 	defaultKeys := func(v apiView) apiView {
-		v.KeyHeader, v.KeyQuery, v.Protocols, v.Revision, v.Type = "Ocp-Apim-Subscription-Key", "subscription-key", []string{"https"}, cmpOr(v.Revision, "1"), cmpOr(v.Type, "http")
+		v.KeyHeader, v.KeyQuery, v.Protocols = "Ocp-Apim-Subscription-Key", "subscription-key", []string{"https"}
+		if v.Revision == "" {
+			v.Revision = "1"
+		}
+		if v.Type == "" {
+			v.Type = "http"
+		}
 		return v
 	}
 
