@@ -29,9 +29,9 @@ func (c *compilation) products() []*exchange.Product {
 	return out
 }
 
-// openProduct is the product of a (by name) that needs no subscription, whose
-// context keyless calls run in; "" when there is none. apiops refuses an API in
-// two of them.
+// openProduct is the one of an API's products that needs no subscription:
+// keyless calls run in its context. It is "" when there is none; apiops refuses
+// an API in two.
 func (c *compilation) openProduct(productNames []string) string {
 	for _, name := range productNames {
 		if !c.svc.Products[name].SubscriptionRequired {
