@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 echo "== go vet"
 go vet ./...
 
+echo "== staticcheck"
+# A Go tool dependency (go.mod's tool line), so its version is pinned.
+go tool staticcheck ./...
+
 echo "== redis-server, for the shared store tests"
 # Tests start their own redis-server processes on free loopback ports; they need
 # the binary, from Debian's packages.

@@ -6,7 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
 )
 
 // cmdSubscriptions lists the subscriptions and their keys, including the keys
@@ -26,14 +26,14 @@ func cmdSubscriptions(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	subs, err := gateway.ListSubscriptions(ctx, sf.config, state, log)
+	subs, err := snapshot.ListSubscriptions(ctx, sf.config, state, log)
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSCOPE\tSTATE\tPRIMARY KEY\tSECONDARY KEY")
 	for _, s := range subs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Scope, s.State, s.PrimaryKey, s.SecondaryKey)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.ScopePath(), s.State, s.PrimaryKey, s.SecondaryKey)
 	}
 	return tw.Flush()
 }

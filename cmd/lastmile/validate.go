@@ -7,12 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/config"
-	"github.com/lastmile-gw/lastmile/internal/gateway"
-	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // cmdValidate compiles configuration folders and single policy files and prints
@@ -56,9 +54,9 @@ func validatePath(ctx context.Context, path string) error {
 		if err != nil {
 			return err
 		}
-		return gateway.Validate(ctx, path, cfg, exprCompiler(), nil)
+		return snapshot.Validate(ctx, path, cfg, exprCompiler(), nil)
 	}
-	return gateway.ValidateFile(path, exprCompiler())
+	return snapshot.ValidateFile(path, exprCompiler())
 }
 
 // printErrors prints each error with its source line and a caret, and returns
@@ -74,57 +72,16 @@ func printErrors(w io.Writer, err error) int {
 	sources := map[string][]byte{}
 	for _, e := range items {
 		fmt.Fprintln(w, e.Error())
-		file, line, col := position(e)
-		if file == "" || line == 0 {
+		var pe *srcpos.Error
+		if !errors.As(e, &pe) || pe.File == "" || !pe.Pos.IsValid() {
 			continue
 		}
-		src, ok := sources[file]
+		src, ok := sources[pe.File]
 		if !ok {
-			src, _ = os.ReadFile(file)
-			sources[file] = src
+			src, _ = os.ReadFile(pe.File)
+			sources[pe.File] = src
 		}
-		if snip := snippet(src, line, col); snip != "" {
-			fmt.Fprint(w, snip)
-		}
+		fmt.Fprint(w, pe.Snippet(src))
 	}
 	return len(items)
-}
-
-func position(err error) (string, int, int) {
-	var pe *policyxml.Error
-	if errors.As(err, &pe) {
-		return pe.File, pe.Pos.Line, pe.Pos.Col
-	}
-	var ae *apiops.Error
-	if errors.As(err, &ae) {
-		return ae.File, ae.Line, ae.Col
-	}
-	var ce *config.Error
-	if errors.As(err, &ce) {
-		return ce.File, ce.Line, ce.Col
-	}
-	return "", 0, 0
-}
-
-// snippet returns the line of src and a caret under col (1-based, bytes).
-func snippet(src []byte, line, col int) string {
-	lines := strings.Split(string(src), "\n")
-	if line < 1 || line > len(lines) {
-		return ""
-	}
-	text := strings.TrimRight(lines[line-1], "\r")
-	if len(text) > 160 {
-		start := max(0, col-80)
-		end := min(len(text), start+160)
-		text, col = text[start:end], col-start
-	}
-	pad := make([]byte, 0, col)
-	for i := 0; i < col-1 && i < len(text); i++ {
-		if text[i] == '\t' {
-			pad = append(pad, '\t')
-		} else {
-			pad = append(pad, ' ')
-		}
-	}
-	return "    " + text + "\n    " + string(pad) + "^\n"
 }

@@ -6,13 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lastmile-gw/lastmile/internal/corpustest"
 )
 
 // FuzzDecodeInfo feeds arbitrary bytes to the info-file decoder for each resource
 // shape: it must never panic, and every error must name the file and, when the
 // file is not empty, a position inside it.
 func FuzzDecodeInfo(f *testing.F) {
-	if dir, ok := samplePath(); ok {
+	if dir, err := corpustest.Find("apiops/SampleArtifacts"); err == nil {
 		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 			if err == nil && strings.HasSuffix(p, ".json") {
 				if src, err := os.ReadFile(p); err == nil {
@@ -53,7 +55,7 @@ func FuzzDecodeInfo(f *testing.F) {
 			if err.File != "x.json" || !strings.HasPrefix(err.Error(), "x.json:") {
 				t.Fatalf("error does not name the file: %q", err.Error())
 			}
-			if len(strings.TrimSpace(string(info.src))) > 0 && err.Line < 1 {
+			if len(strings.TrimSpace(string(info.src))) > 0 && err.Pos.Line < 1 {
 				t.Fatalf("error without a position: %q", err.Error())
 			}
 		}

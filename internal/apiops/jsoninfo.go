@@ -59,8 +59,7 @@ func (f *infoFile) jsonError(err error, prefix []string) *Error {
 		if off > 0 && off <= len(f.src) && !strings.Contains(syn.Error(), "unexpected end") {
 			off-- // Offset is just after the offending byte
 		}
-		line, col := position(f.src, off)
-		return &Error{File: f.file, Line: line, Col: col, Msg: "invalid JSON: " + syn.Error()}
+		return &Error{File: f.file, Pos: position(f.src, off), Msg: "invalid JSON: " + syn.Error()}
 	}
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
@@ -125,8 +124,7 @@ func jsonKind(t reflect.Type) string {
 // errorAt returns an error at the value found at path (object keys from the
 // top), or at the deepest part of it that exists.
 func (f *infoFile) errorAt(path []string, msg string) *Error {
-	line, col := position(f.src, locate(f.src, path))
-	return &Error{File: f.file, Line: line, Col: col, Msg: msg}
+	return &Error{File: f.file, Pos: position(f.src, locate(f.src, path)), Msg: msg}
 }
 
 // locate returns the offset of the JSON value at path, a list of object keys

@@ -1,6 +1,7 @@
 package apiops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,7 +84,7 @@ func Load(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
 		log.Warn(w.Msg, "file", l.display(w.File))
 	}
 	if len(l.errs) > 0 {
-		l.errs.sort()
+		l.errs.Sort()
 		return nil, l.errs
 	}
 	return l.svc, nil
@@ -306,7 +307,7 @@ func (l *loader) loadPolicy(rel, root string) *Policy {
 		if root == "fragment" {
 			what = "a policy fragment"
 		}
-		l.add(&Error{File: file, Line: doc.Root.Pos.Line, Col: doc.Root.Pos.Col,
+		l.add(&Error{File: file, Pos: doc.Root.Pos,
 			Msg: fmt.Sprintf("the root element is <%s>; %s must have a <%s> root", doc.Root.Name, what, root)})
 		return nil
 	}
@@ -378,7 +379,7 @@ func (l *loader) loadAPI(folder string) *API {
 		Revision:             p.APIRevision,
 		IsCurrent:            p.IsCurrent != nil && *p.IsCurrent,
 		Version:              p.APIVersion,
-		Type:                 strings.ToLower(cmpOr(p.Type, p.APIType, "http")),
+		Type:                 strings.ToLower(cmp.Or(p.Type, p.APIType, "http")),
 	}
 	if a.DisplayName == "" {
 		a.DisplayName = name
@@ -387,8 +388,8 @@ func (l *loader) loadAPI(folder string) *API {
 		a.Protocols = append(a.Protocols, strings.ToLower(proto))
 	}
 	if k := p.SubscriptionKeyParameterNames; k != nil {
-		a.KeyHeader = cmpOr(k.Header, defaultKeyHeader)
-		a.KeyQuery = cmpOr(k.Query, defaultKeyQuery)
+		a.KeyHeader = cmp.Or(k.Header, defaultKeyHeader)
+		a.KeyQuery = cmp.Or(k.Query, defaultKeyQuery)
 	}
 	if p.Path == nil {
 		l.add(info.errorAt([]string{"properties"}, `"path" is missing; set it to the API URL suffix (the part after the gateway's host, "" for the root)`))
@@ -428,9 +429,7 @@ func (l *loader) loadAPI(folder string) *API {
 		case !e.isDir && strings.HasPrefix(e.name, "specification."):
 			specs = append(specs, e.name)
 		case e.name == "operations" && e.isDir:
-			for _, op := range l.subdirs(rel) {
-				opFolders = append(opFolders, op)
-			}
+			opFolders = append(opFolders, l.subdirs(rel)...)
 		default:
 			l.ignore(rel)
 		}
@@ -438,15 +437,6 @@ func (l *loader) loadAPI(folder string) *API {
 	specOK := l.loadSpec(a, specs)
 	l.loadOperationPolicies(a, opFolders, specOK)
 	return a
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // lastSegment returns the name after the last "/<kind>/" in an id such as

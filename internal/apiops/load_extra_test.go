@@ -28,3 +28,19 @@ func TestTopLevelWarnings(t *testing.T) {
 		}
 	}
 }
+
+func TestScopePath(t *testing.T) {
+	tests := []struct {
+		s    Subscription
+		want string
+	}{
+		{Subscription{Scope: ScopeAllAPIs}, "/apis"},
+		{Subscription{Scope: ScopeAPI, Target: "orders"}, "/apis/orders"},
+		{Subscription{Scope: ScopeProduct, Target: "starter"}, "/products/starter"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.ScopePath(); got != tt.want {
+			t.Errorf("ScopePath of %v = %q, want %q", &tt.s, got, tt.want)
+		}
+	}
+}

@@ -268,6 +268,18 @@ type Subscription struct {
 // Active reports whether the subscription accepts calls.
 func (s *Subscription) Active() bool { return s.State == StateActive }
 
+// ScopePath is the subscription's scope in API Management's relative form:
+// "/apis", "/apis/<api>" or "/products/<product>".
+func (s *Subscription) ScopePath() string {
+	switch s.Scope {
+	case ScopeAPI:
+		return "/apis/" + s.Target
+	case ScopeProduct:
+		return "/products/" + s.Target
+	}
+	return "/apis"
+}
+
 // String describes the subscription without its keys.
 func (s *Subscription) String() string {
 	if s.Target == "" {

@@ -16,6 +16,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // specOp is an operation read from a specification, with the positions of its
@@ -35,7 +37,7 @@ type opKey struct{ path, method string }
 func parseSpec(ctx context.Context, file string, src []byte) ([]specOp, []Warning, []*Error) {
 	src = bytes.TrimPrefix(src, bom)
 	errf := func(line, col int, format string, args ...any) []*Error {
-		return []*Error{{File: file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}}
+		return []*Error{{File: file, Pos: srcpos.Pos{Line: line, Col: col}, Msg: fmt.Sprintf(format, args...)}}
 	}
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil, nil, errf(0, 0, "the specification is empty; export the API's OpenAPI document into it or delete the file")
@@ -115,7 +117,7 @@ func kinError(file, what string, err error) []*Error {
 	}
 	e := &Error{File: file, Msg: fmt.Sprintf("not a valid %s document: %s; %s", what, msg, hint), Err: err}
 	if m := lineInMsg.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
+		e.Pos.Line, _ = strconv.Atoi(m[1])
 	}
 	return []*Error{e}
 }
@@ -215,7 +217,7 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 			unnamed = append(unnamed, fmt.Sprintf("%s %s as %s", o.Method, o.URLTemplate, o.Name))
 		}
 		if prev, ok := seen[o.Name]; ok {
-			errs = append(errs, &Error{File: file, Line: out[i].line, Col: out[i].col, Msg: fmt.Sprintf(
+			errs = append(errs, &Error{File: file, Pos: srcpos.Pos{Line: out[i].line, Col: out[i].col}, Msg: fmt.Sprintf(
 				"operationId %q of %s %s is also the operationId of %s %s (line %d); operation ids must be unique within an API",
 				o.Name, o.Method, o.URLTemplate, prev.op.Method, prev.op.URLTemplate, prev.line)})
 			continue

@@ -2,6 +2,7 @@ package apiops
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -41,7 +42,7 @@ func (l *loader) loadNamedValues() {
 		}
 		nv := &NamedValue{
 			Name:        name,
-			DisplayName: cmpOr(p.DisplayName, name),
+			DisplayName: cmp.Or(p.DisplayName, name),
 			Secret:      p.Secret != nil && *p.Secret,
 		}
 		if kv := p.KeyVault; kv != nil && (kv.SecretIdentifier != "" || kv.IdentityClientID != "") {
@@ -188,7 +189,7 @@ func (l *loader) loadVersionSets() {
 		if !ok {
 			continue
 		}
-		vs := &VersionSet{Name: name, DisplayName: cmpOr(p.DisplayName, name), QueryName: p.VersionQueryName, HeaderName: p.VersionHeaderName}
+		vs := &VersionSet{Name: name, DisplayName: cmp.Or(p.DisplayName, name), QueryName: p.VersionQueryName, HeaderName: p.VersionHeaderName}
 		for _, s := range []string{SchemeSegment, SchemeQuery, SchemeHeader} {
 			if strings.EqualFold(p.VersioningScheme, s) {
 				vs.Scheme = s
@@ -371,9 +372,9 @@ func (l *loader) loadProducts() {
 		slices.Sort(members)
 		pr := &Product{
 			Name:                 name,
-			DisplayName:          cmpOr(p.DisplayName, name),
+			DisplayName:          cmp.Or(p.DisplayName, name),
 			Description:          p.Description,
-			State:                cmpOr(p.State, "notPublished"),
+			State:                cmp.Or(p.State, "notPublished"),
 			SubscriptionRequired: p.SubscriptionRequired == nil || *p.SubscriptionRequired,
 			ApprovalRequired:     p.ApprovalRequired != nil && *p.ApprovalRequired,
 			SubscriptionsLimit:   p.SubscriptionsLimit,
@@ -454,7 +455,7 @@ func (l *loader) loadSubscriptions() {
 		}
 		s := &Subscription{
 			Name:         name,
-			DisplayName:  cmpOr(p.DisplayName, name),
+			DisplayName:  cmp.Or(p.DisplayName, name),
 			State:        StateActive,
 			AllowTracing: p.AllowTracing != nil && *p.AllowTracing,
 			PrimaryKey:   p.PrimaryKey,

@@ -11,40 +11,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/lastmile-gw/lastmile/internal/corpustest"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
-
-// samplePath returns where the apiops sample of the shared corpus should be:
-// ../shared/corpus/... from the repository root (the folder holding go.mod).
-func samplePath() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "corpus", "apiops", "SampleArtifacts"), true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
-// sampleDir returns the apiops sample, or skips the test.
-func sampleDir(t testing.TB) string {
-	t.Helper()
-	sample, ok := samplePath()
-	if !ok {
-		t.Skip("skipping: no go.mod above the test's folder, so the shared corpus cannot be found")
-	}
-	if _, err := os.Stat(sample); err != nil {
-		t.Skipf("skipping the apiops sample test: %s is absent (%v)", sample, err)
-	}
-	return sample
-}
 
 // recorder is a slog.Handler that keeps every record, for checking log lines.
 type recorder struct {
@@ -172,14 +141,20 @@ func values(doc *policyxml.Document, name, attr string) []string {
 }
 
 func TestLoadSample(t *testing.T) {
-	dir := sampleDir(t)
+	dir := corpustest.Dir(t, "apiops/SampleArtifacts")
 	rec := &recorder{}
 	svc, err := Load(t.Context(), dir, slog.New(rec))
 	if err != nil {
 		t.Fatalf("Load(%s): %v", dir, err)
 	}
 	defaultKeys := func(v apiView) apiView {
-		v.KeyHeader, v.KeyQuery, v.Protocols, v.Revision, v.Type = "Ocp-Apim-Subscription-Key", "subscription-key", []string{"https"}, cmpOr(v.Revision, "1"), cmpOr(v.Type, "http")
+		v.KeyHeader, v.KeyQuery, v.Protocols = "Ocp-Apim-Subscription-Key", "subscription-key", []string{"https"}
+		if v.Revision == "" {
+			v.Revision = "1"
+		}
+		if v.Type == "" {
+			v.Type = "http"
+		}
 		return v
 	}
 
@@ -497,7 +472,7 @@ func checkNoNamedRefs(t *testing.T, file string, el *policyxml.Element) {
 }
 
 func BenchmarkLoadSample(b *testing.B) {
-	dir := sampleDir(b)
+	dir := corpustest.Dir(b, "apiops/SampleArtifacts")
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -107,6 +107,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // FileName is the name of the configuration file at the root of the --config folder.
@@ -337,46 +339,9 @@ func (r *Resource) RolesFor(name string) []string {
 	return nil
 }
 
-// Error is one problem in a configuration file. Line and Col are 1-based; zero when
-// the problem has no position.
-type Error struct {
-	File      string
-	Line, Col int
-	Msg       string
-}
-
-// Error formats e as file:line:col: message.
-func (e *Error) Error() string {
-	switch {
-	case e.Line > 0 && e.Col > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
-	case e.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	default:
-		return fmt.Sprintf("%s: %s", e.File, e.Msg)
-	}
-}
+// Error is one problem in a configuration file. Pos is the zero Pos when the
+// problem has no position.
+type Error = srcpos.Error
 
 // ErrorList is every problem found in a configuration file, in file order.
-type ErrorList []*Error
-
-// Error prints each problem on its own line.
-func (l ErrorList) Error() string {
-	var b strings.Builder
-	for i, e := range l {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
-
-// Unwrap gives errors.As and errors.Is access to each problem.
-func (l ErrorList) Unwrap() []error {
-	out := make([]error, len(l))
-	for i, e := range l {
-		out[i] = e
-	}
-	return out
-}
+type ErrorList = srcpos.ErrorList

@@ -210,7 +210,7 @@ func TestLoad(t *testing.T) {
 			t.Errorf("Load error:\n got %v\nwant %s", err, want)
 		}
 		var list ErrorList
-		if !errors.As(err, &list) || len(list) != 1 || list[0].Line != 2 || list[0].Col != 9 {
+		if !errors.As(err, &list) || len(list) != 1 || list[0].Pos.Line != 2 || list[0].Pos.Col != 9 {
 			t.Errorf("error is not an ErrorList with one positioned entry: %#v", err)
 		}
 	})

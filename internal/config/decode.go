@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // decoder walks the yaml.Node tree of lastmile.yaml by hand, so that every problem
@@ -34,7 +36,7 @@ type decoder struct {
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	e := &Error{File: d.file, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
-		e.Line, e.Col = n.Line, n.Column
+		e.Pos = srcpos.Pos{Line: n.Line, Col: n.Column}
 	}
 	d.errs = append(d.errs, e)
 }
@@ -71,12 +73,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 	d.crossCheck(c)
 	d.checkIdentityPlane(c)
 	d.checkTokenService(c)
-	slices.SortStableFunc(d.errs, func(a, b *Error) int {
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		return a.Col - b.Col
-	})
+	d.errs.Sort()
 }
 
 func isEmptyDoc(n *yaml.Node) bool {
@@ -87,7 +84,7 @@ func (d *decoder) syntaxError(err error) {
 	msg := err.Error()
 	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: "YAML syntax: " + m[2]})
+		d.errs = append(d.errs, &Error{File: d.file, Pos: srcpos.Pos{Line: line}, Msg: "YAML syntax: " + m[2]})
 		return
 	}
 	d.errs = append(d.errs, &Error{File: d.file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")})

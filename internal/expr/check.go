@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // checker resolves names and types and compiles the syntax tree into closures in
@@ -88,14 +90,14 @@ func (c *checker) errorf(n Node, format string, args ...any) {
 
 func (c *checker) errorAt(pos, n int, msg string) {
 	for _, e := range c.errs {
-		if e.Offset == pos && e.Msg == msg {
+		if e.Pos.Offset == pos && e.Msg == msg {
 			return
 		}
 	}
 	if n <= 0 {
 		n = 1
 	}
-	c.errs = append(c.errs, &Error{Offset: pos, Len: n, Msg: msg})
+	c.errs = append(c.errs, &Error{Pos: srcpos.Pos{Offset: pos}, Msg: msg})
 	if len(c.errs) >= maxErrors {
 		panic(tooManyErrors{})
 	}

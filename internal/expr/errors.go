@@ -3,42 +3,23 @@ package expr
 import (
 	"strconv"
 	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
-// Error is a compile error in an expression. Offset and Len are byte offsets into
-// the source passed to Compile; the pipeline maps them to file:line:col.
-type Error struct {
-	Offset int
-	Len    int
-	Msg    string
-}
-
-// Error returns "offset N: msg".
-func (e *Error) Error() string { return "offset " + strconv.Itoa(e.Offset) + ": " + e.Msg }
+// Error is a compile error in an expression. Its Pos has only an Offset: the
+// byte offset into the source passed to Compile, which the pipeline maps to
+// file:line:col.
+type Error = srcpos.Error
 
 // ErrorList is every compile error of one expression, in source order.
 type ErrorList []*Error
 
 // Error returns the errors, one a line.
-func (l ErrorList) Error() string {
-	var b strings.Builder
-	for i, e := range l {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
+func (l ErrorList) Error() string { return srcpos.ErrorList(l).Error() }
 
 // Unwrap returns the errors so that errors.As finds an *Error.
-func (l ErrorList) Unwrap() []error {
-	errs := make([]error, len(l))
-	for i, e := range l {
-		errs[i] = e
-	}
-	return errs
-}
+func (l ErrorList) Unwrap() []error { return srcpos.ErrorList(l).Unwrap() }
 
 // Format renders the errors against src as "name:line:col: msg" followed by the
 // source line and a caret, the way `lastmile validate` prints them. name may be
@@ -47,7 +28,7 @@ func (l ErrorList) Unwrap() []error {
 func (l ErrorList) Format(name, src string) string {
 	var b strings.Builder
 	for _, e := range l {
-		line, col := lineCol(src, e.Offset)
+		line, col := lineCol(src, e.Pos.Offset)
 		if name != "" {
 			b.WriteString(name)
 			b.WriteByte(':')
@@ -58,7 +39,7 @@ func (l ErrorList) Format(name, src string) string {
 		b.WriteString(": ")
 		b.WriteString(e.Msg)
 		b.WriteByte('\n')
-		start := strings.LastIndexByte(src[:min(e.Offset, len(src))], '\n') + 1
+		start := strings.LastIndexByte(src[:min(e.Pos.Offset, len(src))], '\n') + 1
 		end := strings.IndexByte(src[start:], '\n')
 		if end < 0 {
 			end = len(src)
@@ -69,7 +50,7 @@ func (l ErrorList) Format(name, src string) string {
 		b.WriteString("    ")
 		b.WriteString(text)
 		b.WriteString("\n    ")
-		for i := start; i < e.Offset && i < len(src); i++ {
+		for i := start; i < e.Pos.Offset && i < len(src); i++ {
 			if src[i] == '\t' {
 				b.WriteByte('\t')
 			} else if src[i] < 0x80 || src[i] >= 0xC0 {

@@ -110,7 +110,7 @@ func Compile(src string, opts ...Option) (prog *Program, err error) {
 				return
 			}
 			prog = nil
-			err = ErrorList{{Offset: 0, Len: len(src), Msg: fmt.Sprintf("internal compiler error: %v", r)}}
+			err = ErrorList{{Msg: fmt.Sprintf("internal compiler error: %v", r)}}
 		}
 	}()
 	root, isBlock, errs := parseSource(src)
@@ -176,7 +176,7 @@ func Compile(src string, opts ...Option) (prog *Program, err error) {
 
 func sortErrors(errs ErrorList) {
 	for i := 1; i < len(errs); i++ {
-		for j := i; j > 0 && errs[j].Offset < errs[j-1].Offset; j-- {
+		for j := i; j > 0 && errs[j].Pos.Offset < errs[j-1].Pos.Offset; j-- {
 			errs[j], errs[j-1] = errs[j-1], errs[j]
 		}
 	}

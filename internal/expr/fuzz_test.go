@@ -63,8 +63,8 @@ func FuzzCompile(f *testing.F) {
 				if strings.HasPrefix(e.Msg, "internal compiler error") {
 					t.Fatalf("Compile(%q): %s", src, e.Msg)
 				}
-				if e.Offset < 0 || e.Offset > len(src) {
-					t.Fatalf("Compile(%q): error offset %d outside the source", src, e.Offset)
+				if e.Pos.Offset < 0 || e.Pos.Offset > len(src) {
+					t.Fatalf("Compile(%q): error offset %d outside the source", src, e.Pos.Offset)
 				}
 				if !utf8.ValidString(e.Msg) && utf8.ValidString(src) {
 					t.Fatalf("Compile(%q): invalid UTF-8 in message %q", src, e.Msg)

@@ -3,6 +3,8 @@ package expr
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // maxErrors is how many errors one expression reports before giving up.
@@ -72,11 +74,11 @@ func (p *parser) errorf(format string, args ...any) {
 func (p *parser) errorAt(pos, n int, msg string) {
 	if len(p.errs) > 0 {
 		last := p.errs[len(p.errs)-1]
-		if last.Offset == pos {
+		if last.Pos.Offset == pos {
 			return
 		}
 	}
-	p.errs = append(p.errs, &Error{Offset: pos, Len: n, Msg: msg})
+	p.errs = append(p.errs, &Error{Pos: srcpos.Pos{Offset: pos}, Msg: msg})
 	if len(p.errs) >= maxErrors {
 		panic(tooManyErrors{})
 	}
@@ -131,14 +133,14 @@ func parseSource(src string) (root Node, isBlock bool, errs ErrorList) {
 	s := strings.TrimRight(src, " \t\r\n")
 	lead := len(src) - len(strings.TrimLeft(src, " \t\r\n"))
 	if len(s)-lead < 3 || s[lead] != '@' || (s[lead+1] != '(' && s[lead+1] != '{') {
-		return nil, false, ErrorList{{Offset: lead, Len: min(2, max(len(s)-lead, 1)), Msg: `a policy expression starts with "@(" or "@{"`}}
+		return nil, false, ErrorList{{Pos: srcpos.Pos{Offset: lead}, Msg: `a policy expression starts with "@(" or "@{"`}}
 	}
 	open, close := s[lead+1], byte(')')
 	if open == '{' {
 		close = '}'
 	}
 	if s[len(s)-1] != close {
-		return nil, false, ErrorList{{Offset: len(s), Len: 1, Msg: fmt.Sprintf("a policy expression that starts with \"@%c\" must end with \"%c\"", open, close)}}
+		return nil, false, ErrorList{{Pos: srcpos.Pos{Offset: len(s)}, Msg: fmt.Sprintf("a policy expression that starts with \"@%c\" must end with \"%c\"", open, close)}}
 	}
 	p := newParser(src, lead+2, len(s)-1)
 	defer func() {

@@ -112,8 +112,8 @@ func TestParseErrors(t *testing.T) {
 			if len(errs) == 0 {
 				t.Fatalf("parse %s: no error, want %q", tt.src, tt.msg)
 			}
-			if errs[0].Offset != tt.offset || errs[0].Msg != tt.msg {
-				t.Errorf("parse %s: got error at %d %q, want at %d %q", tt.src, errs[0].Offset, errs[0].Msg, tt.offset, tt.msg)
+			if errs[0].Pos.Offset != tt.offset || errs[0].Msg != tt.msg {
+				t.Errorf("parse %s: got error at %d %q, want at %d %q", tt.src, errs[0].Pos.Offset, errs[0].Msg, tt.offset, tt.msg)
 			}
 		})
 	}

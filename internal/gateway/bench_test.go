@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -21,7 +23,7 @@ func (benchTokens) AccessToken(context.Context, string, string) (string, error) 
 
 // benchHandler builds a gateway for an API with 50 operations whose pipeline sets
 // headers and a managed-identity token, in front of backend.
-func benchHandler(b *testing.B, backend string) *Handler {
+func benchHandler(b *testing.B, backend string) *gateway.Handler {
 	b.Helper()
 	dir := b.TempDir()
 	files := map[string]string{
@@ -44,30 +46,13 @@ func benchHandler(b *testing.B, backend string) *Handler {
 		os.WriteFile(p, []byte(content), 0o644)
 	}
 	st, _ := statedir.Open(b.TempDir())
-	snap, err := (&Builder{ConfigDir: dir, State: st, Tokens: benchTokens{}}).Build(context.Background())
+	snap, err := (&snapshot.Builder{ConfigDir: dir, State: st, Tokens: benchTokens{}}).Build(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := NewHandler(nil)
+	h := gateway.NewHandler(nil)
 	h.Swap(snap)
 	return h
-}
-
-// BenchmarkRoute measures finding the API and operation among 50.
-func BenchmarkRoute(b *testing.B) {
-	h := benchHandler(b, "http://127.0.0.1:1")
-	snap := h.Snapshot()
-	r := httptest.NewRequest("GET", "/orders/r49/17", nil)
-	q := r.URL.Query()
-	params := map[string]string{}
-	b.ReportAllocs()
-	for b.Loop() {
-		var buf [16]string
-		a, rest := snap.route(r, appendSegments(buf[:0], r.URL.EscapedPath()), q)
-		if a == nil || a.operation("GET", rest, q, params, nil) == nil {
-			b.Fatal("no route")
-		}
-	}
 }
 
 // BenchmarkServeHTTP sends requests through the whole data plane (routing,

@@ -1,4 +1,4 @@
-package gateway
+package gateway_test
 
 import (
 	"bufio"
@@ -19,8 +19,10 @@ import (
 
 	"golang.org/x/tools/txtar"
 
+	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -120,11 +122,11 @@ func runGolden(t *testing.T, file string) {
 		os.WriteFile(p, []byte(content), 0o644)
 	}
 	st, _ := statedir.Open(t.TempDir())
-	snap, err := (&Builder{ConfigDir: dir, State: st, Tokens: fakeTokens{}, Expr: goldenExpr}).Build(context.Background())
+	snap, err := (&snapshot.Builder{ConfigDir: dir, State: st, Tokens: fakeTokens{}, Expr: goldenExpr}).Build(context.Background())
 	if err != nil {
 		t.Fatalf("configuration: %v", err)
 	}
-	h := NewHandler(nil)
+	h := gateway.NewHandler(nil)
 	h.Swap(snap)
 	gw := httptest.NewServer(h)
 	defer gw.Close()

@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"cmp"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,16 +15,150 @@ import (
 )
 
 // Snapshot is a compiled configuration: the routes, their pipelines and the
-// subscriptions. It is immutable once built; a reload builds a new one and the
-// Handler swaps it in atomically.
+// subscriptions. NewSnapshot builds it and nothing changes it afterwards; a
+// reload builds a new one and the Handler swaps it in atomically.
 type Snapshot struct {
 	apis       []*api                   // longest path first
 	subs       map[string]*subscription // by key
-	list       []SubscriptionInfo
+	list       []apiops.Subscription
 	deployment *exchange.Deployment
-	// Warnings are the load warnings, for the operator.
+	warnings   []string
+}
+
+// SnapshotConfig is what NewSnapshot builds a Snapshot from. Everything in it is
+// already compiled and checked (package snapshot does that); NewSnapshot arranges
+// it for routing and subscription checks.
+type SnapshotConfig struct {
+	APIs []APIConfig
+	// Products are the products the APIs name, each by its ID.
+	Products []*exchange.Product
+	// Subscriptions come with their keys; every key must be unique.
+	Subscriptions []apiops.Subscription
+	Deployment    *exchange.Deployment
+	// Warnings are the configuration's problems that do not stop the gateway.
 	Warnings []string
 }
+
+// APIConfig is one API of a SnapshotConfig.
+type APIConfig struct {
+	Info *exchange.API
+	// Path is where the API is routed (apiops.API.RoutePath): its URL suffix, with
+	// the version for a version set's Segment scheme.
+	Path string
+	// VersionQuery or VersionHeader, when set, names the query parameter or header
+	// that must hold Info.Version (ignoring case) for a request to reach this API
+	// of its version set.
+	VersionQuery, VersionHeader string
+	// KeyRequired is the API's subscriptionRequired.
+	KeyRequired bool
+	// Products are the IDs of the products containing the API. OpenProduct, when
+	// not empty, is the one of them that needs no subscription: keyless calls run
+	// in its context.
+	Products    []string
+	OpenProduct string
+	// Operations are in any order: the most specific template matches first.
+	Operations []OperationConfig
+	// Base runs the global and API on-error sections for failures before an
+	// operation's pipeline runs, such as a missing subscription key.
+	Base *pipeline.Pipeline
+}
+
+// OperationConfig is one operation of an APIConfig.
+type OperationConfig struct {
+	// Info.Method is matched ignoring case; "*" matches every method.
+	Info *exchange.Operation
+	// Template is Info.URLTemplate, parsed; nil matches every path, as the one
+	// operation of an API without a specification does.
+	Template *Template
+	// Pipelines are the composed pipelines by product ID; "" is the request in no
+	// product's context.
+	Pipelines map[string]*pipeline.Pipeline
+}
+
+// NewSnapshot returns the snapshot c describes. It refuses two subscriptions
+// with the same key, and products the configuration does not have.
+func NewSnapshot(c SnapshotConfig) (*Snapshot, error) {
+	s := &Snapshot{
+		subs:       make(map[string]*subscription, 2*len(c.Subscriptions)),
+		list:       slices.Clone(c.Subscriptions),
+		deployment: c.Deployment,
+		warnings:   slices.Clone(c.Warnings),
+	}
+	products := make(map[string]*product, len(c.Products))
+	for _, p := range c.Products {
+		products[p.ID] = &product{info: p, name: p.ID}
+	}
+	for _, ac := range c.APIs {
+		a, err := newAPI(ac, products)
+		if err != nil {
+			return nil, err
+		}
+		s.apis = append(s.apis, a)
+	}
+	sortAPIs(s.apis)
+	for _, sc := range c.Subscriptions {
+		sub := &subscription{
+			info: exchange.Subscription{ID: sc.Name, Name: cmp.Or(sc.DisplayName, sc.Name),
+				PrimaryKey: sc.PrimaryKey, SecondaryKey: sc.SecondaryKey},
+			scope: sc.Scope, target: sc.Target, active: sc.Active(),
+		}
+		for _, k := range []string{sc.PrimaryKey, sc.SecondaryKey} {
+			if k == "" {
+				continue
+			}
+			if other, dup := s.subs[k]; dup {
+				return nil, fmt.Errorf("subscriptions %s and %s have the same key; keys must be unique", other.info.ID, sc.Name)
+			}
+			s.subs[k] = sub
+		}
+	}
+	return s, nil
+}
+
+func newAPI(c APIConfig, products map[string]*product) (*api, error) {
+	a := &api{
+		info:        c.Info,
+		prefix:      splitPath(c.Path),
+		keyRequired: c.KeyRequired,
+		products:    make(map[string]*product, len(c.Products)),
+		base:        c.Base,
+	}
+	switch {
+	case c.VersionQuery != "":
+		a.version = versioning{query: c.VersionQuery, version: c.Info.Version}
+	case c.VersionHeader != "":
+		a.version = versioning{header: c.VersionHeader, version: c.Info.Version}
+	}
+	for _, name := range c.Products {
+		p := products[name]
+		if p == nil {
+			return nil, fmt.Errorf("API %s names product %q, which the configuration does not have", c.Info.ID, name)
+		}
+		a.products[name] = p
+	}
+	if c.OpenProduct != "" {
+		if a.openProduct = a.products[c.OpenProduct]; a.openProduct == nil {
+			return nil, fmt.Errorf("API %s: open product %q does not contain it", c.Info.ID, c.OpenProduct)
+		}
+	}
+	for _, oc := range c.Operations {
+		a.ops = append(a.ops, &operation{
+			info:      oc.Info,
+			method:    strings.ToUpper(oc.Info.Method),
+			tmpl:      oc.Template,
+			pipelines: maps.Clone(oc.Pipelines),
+		})
+	}
+	sortOperations(a.ops)
+	return a, nil
+}
+
+// Warnings are the configuration's problems that do not stop the gateway, for
+// the operator.
+func (s *Snapshot) Warnings() []string { return slices.Clone(s.warnings) }
+
+// Subscriptions lists the snapshot's subscriptions with their keys.
+func (s *Snapshot) Subscriptions() []apiops.Subscription { return slices.Clone(s.list) }
 
 type api struct {
 	info    *exchange.API
@@ -29,8 +166,7 @@ type api struct {
 	version versioning
 	// keyRequired is the API's subscriptionRequired.
 	keyRequired bool
-	ops         []*operation // most specific first; nil when the API has no specification
-	catchAll    *operation   // used when ops is nil
+	ops         []*operation // most specific first
 	// openProduct is the product that does not require a subscription and
 	// contains the API, if any: keyless calls run in its context.
 	openProduct *product
@@ -60,7 +196,7 @@ type operation struct {
 	info *exchange.Operation
 	// method is upper case; "*" matches any method.
 	method string
-	tmpl   *template
+	tmpl   *Template // nil matches every path
 	// pipelines by product name; "" is the request without a product.
 	pipelines map[string]*pipeline.Pipeline
 }
@@ -98,26 +234,51 @@ func (s *Snapshot) route(r *http.Request, segs []string, q url.Values) (*api, []
 }
 
 // operation finds the operation of a for method and the path below the API, and
-// fills params and raw as template.match does.
+// fills params and raw as Template.match does.
 func (a *api) operation(method string, rest []string, q url.Values, params map[string]string, raw *map[string]string) *operation {
-	if a.ops == nil {
-		return a.catchAll
-	}
 	for _, op := range a.ops {
 		if op.method != method && op.method != "*" {
 			continue
 		}
-		if op.tmpl.match(rest, q, params, raw) {
+		if op.tmpl == nil || op.tmpl.match(rest, q, params, raw) {
 			return op
 		}
 	}
 	return nil
 }
 
+// sortAPIs orders APIs for routing: longest path first; among equal paths, the
+// ones a version set selects by query or header first.
+func sortAPIs(apis []*api) {
+	slices.SortStableFunc(apis, func(a, b *api) int {
+		if len(a.prefix) != len(b.prefix) {
+			return len(b.prefix) - len(a.prefix)
+		}
+		av, bv := a.version != (versioning{}), b.version != (versioning{})
+		switch {
+		case av && !bv:
+			return -1
+		case bv && !av:
+			return 1
+		}
+		return 0
+	})
+}
+
 // sortOperations orders operations so that the most specific template matches
-// first: more literal segments, then fewer parameters, then no wildcard.
+// first: more literal segments, then no wildcard, then more query parameters,
+// then a named method before "*". An operation without a template comes last.
 func sortOperations(ops []*operation) {
 	slices.SortStableFunc(ops, func(a, b *operation) int {
+		if (a.tmpl == nil) != (b.tmpl == nil) {
+			if a.tmpl == nil {
+				return 1
+			}
+			return -1
+		}
+		if a.tmpl == nil {
+			return 0
+		}
 		if a.tmpl.literals != b.tmpl.literals {
 			return b.tmpl.literals - a.tmpl.literals
 		}

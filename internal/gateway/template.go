@@ -1,14 +1,16 @@
 package gateway
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 )
 
-// template is an operation's compiled URL template, e.g. "/orders/{id}/lines/{*rest}?v={v}".
-// Literal path segments compare case-insensitively, as API Management's do.
-type template struct {
+// Template is an operation's compiled URL template, such as
+// "/orders/{id}/lines/{*rest}?v={v}". Literal path segments compare ignoring
+// case, as API Management's do.
+type Template struct {
 	raw      string
 	segs     []segment
 	wildcard string   // the {*name} that takes the remaining path, if any
@@ -27,9 +29,9 @@ type qparam struct{ name, param, lit string }
 
 var paramRE = regexp.MustCompile(`\{\*?([^{}]+)\}`)
 
-// parseTemplate compiles an API Management URL template.
-func parseTemplate(raw string) (*template, error) {
-	t := &template{raw: raw}
+// ParseTemplate compiles an API Management URL template.
+func ParseTemplate(raw string) (*Template, error) {
+	t := &Template{raw: raw}
 	p, q, _ := strings.Cut(raw, "?")
 	p = strings.Trim(p, "/")
 	if p != "" {
@@ -38,7 +40,7 @@ func parseTemplate(raw string) (*template, error) {
 			switch {
 			case strings.HasPrefix(s, "{*") && strings.HasSuffix(s, "}") && strings.Count(s, "{") == 1:
 				if i != len(parts)-1 {
-					return nil, errf("wildcard %s must be the last segment of %q", s, raw)
+					return nil, fmt.Errorf("wildcard %s must be the last segment of %q", s, raw)
 				}
 				t.wildcard = s[2 : len(s)-1]
 			case strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") && strings.Count(s, "{") == 1:
@@ -58,12 +60,12 @@ func parseTemplate(raw string) (*template, error) {
 				b.WriteString("$")
 				re, err := regexp.Compile(b.String())
 				if err != nil {
-					return nil, errf("bad template segment %q in %q", s, raw)
+					return nil, fmt.Errorf("bad template segment %q in %q", s, raw)
 				}
 				t.segs = append(t.segs, segment{re: re, names: names})
 			default:
 				if strings.Contains(s, "}") {
-					return nil, errf("unbalanced } in template %q", raw)
+					return nil, fmt.Errorf("unbalanced } in template %q", raw)
 				}
 				t.segs = append(t.segs, segment{lit: s})
 				t.literals++
@@ -90,7 +92,7 @@ func parseTemplate(raw string) (*template, error) {
 // when raw is not nil, *raw with the path parameters that had escapes, as the
 // client escaped them ({*rest} with its slashes), for rewrite-uri to forward
 // unchanged. *raw is made only when needed: most paths have no escapes.
-func (t *template) match(segs []string, query url.Values, params map[string]string, raw *map[string]string) bool {
+func (t *Template) match(segs []string, query url.Values, params map[string]string, raw *map[string]string) bool {
 	if t.wildcard == "" && len(segs) != len(t.segs) {
 		return false
 	}

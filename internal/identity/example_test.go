@@ -31,7 +31,7 @@ func ExampleCache() {
 			fmt.Println("error:", err)
 			return
 		}
-		fmt.Println("token valid for about", tok.ExpiresAt.Sub(time.Now()).Round(time.Hour))
+		fmt.Println("token valid for about", time.Until(tok.ExpiresAt).Round(time.Hour))
 	}
 	fmt.Println("issuer calls:", calls)
 	// Output:

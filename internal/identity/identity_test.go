@@ -94,10 +94,11 @@ func TestTokenNeverPrintsValue(t *testing.T) {
 		"%v":   fmt.Sprintf("%v", tok),
 		"%+v":  fmt.Sprintf("%+v", tok),
 		"%#v":  fmt.Sprintf("%#v", tok),
-		"%s":   fmt.Sprintf("%s", tok),
 		"ptr":  fmt.Sprintf("%v", &tok),
 		"slog": logged.String(),
 	}
+	//lint:ignore S1025 the %s verb itself is under test
+	outputs["%s"] = fmt.Sprintf("%s", tok)
 	for name, out := range outputs {
 		if strings.Contains(out, "eyJ") || strings.Contains(out, "c2VjcmV0") {
 			t.Errorf("%s prints the token value: %s", name, out)

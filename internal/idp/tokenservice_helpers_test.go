@@ -157,14 +157,13 @@ const (
 
 // tokenServiceEnv is a running token service with registered applications.
 type tokenServiceEnv struct {
-	p       *idp.Provider
-	srv     *httptest.Server
-	cert    appCert
-	ecKey   *ecdsa.PrivateKey // a second key of the certificate application, as a JWK
-	ecKID   string
-	client  *http.Client
-	tenant  string
-	secretH string
+	p      *idp.Provider
+	srv    *httptest.Server
+	cert   appCert
+	ecKey  *ecdsa.PrivateKey // a second key of the certificate application, as a JWK
+	ecKID  string
+	client *http.Client
+	tenant string
 }
 
 var (

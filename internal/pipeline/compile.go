@@ -313,7 +313,7 @@ func (c *Compiler) TypedValue(v policyxml.Value, want string) Value {
 	trimmed = strings.TrimRight(trimmed, " \t\r\n")
 	e, errs := c.expr(trimmed, want)
 	for _, ee := range errs {
-		c.errs = append(c.errs, c.Errorf(v.PosAt(lead+ee.Offset), "%s", ee.Msg))
+		c.errs = append(c.errs, c.Errorf(v.PosAt(lead+ee.Pos.Offset), "%s", ee.Msg))
 	}
 	if len(errs) > 0 {
 		// Still an expression, so that factories do not also report it as a bad

@@ -6,6 +6,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // Expression is a compiled policy expression, @(...) or @{...}. Implementations are
@@ -16,16 +17,11 @@ type Expression interface {
 	EvalBool(x *exchange.Exchange) (bool, error)
 }
 
-// ExprError is a compile error at a byte offset of the expression's source.
-type ExprError struct {
-	Offset int
-	Msg    string
-}
-
 // ExprCompiler compiles the source of one expression, "@(...)" or "@{...}". want
 // is the C# type the result must convert to ("bool" for a condition), or "" for
-// any. A nil ExprCompiler refuses every expression with a positioned error.
-type ExprCompiler func(src, want string) (Expression, []ExprError)
+// any. Its errors are placed by Pos.Offset, a byte offset into src. A nil
+// ExprCompiler refuses every expression with a positioned error.
+type ExprCompiler func(src, want string) (Expression, srcpos.ErrorList)
 
 // Value is an attribute value or element text: a literal, or a policy expression
 // that is evaluated per request.

@@ -5,11 +5,12 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/expr"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // Expressions is the pipeline's expression compiler: package expr, the C# subset
 // of API Management policy expressions.
-func Expressions(src, want string) (pipeline.Expression, []pipeline.ExprError) {
+func Expressions(src, want string) (pipeline.Expression, srcpos.ErrorList) {
 	var opts []expr.Option
 	if want != "" {
 		opts = append(opts, expr.Expect(want))
@@ -20,11 +21,7 @@ func Expressions(src, want string) (pipeline.Expression, []pipeline.ExprError) {
 	}
 	var list expr.ErrorList
 	if !errors.As(err, &list) {
-		return nil, []pipeline.ExprError{{Offset: 0, Msg: err.Error()}}
+		return nil, srcpos.ErrorList{{Msg: err.Error()}}
 	}
-	out := make([]pipeline.ExprError, len(list))
-	for i, e := range list {
-		out[i] = pipeline.ExprError{Offset: e.Offset, Msg: e.Msg}
-	}
-	return nil, out
+	return nil, srcpos.ErrorList(list)
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/lastmile-gw/lastmile/internal/corpustest"
 )
 
 // benchFile is a typical policy: a few sections, validate-jwt, choose/when with
@@ -11,7 +13,7 @@ import (
 const benchFile = "policies/api-management-policy-snippets/examples/Get OAuth2 access token from AAD using client id and certificate using key vault manage identity.xml"
 
 func BenchmarkParse(b *testing.B) {
-	src, err := os.ReadFile(filepath.Join(corpusDir(b), benchFile))
+	src, err := os.ReadFile(filepath.Join(corpustest.Dir(b), benchFile))
 	if err != nil {
 		b.Skipf("skipping: %v", err)
 	}
@@ -26,7 +28,7 @@ func BenchmarkParse(b *testing.B) {
 
 // BenchmarkParseCorpus parses every file of the corpus once per iteration.
 func BenchmarkParseCorpus(b *testing.B) {
-	corpus := corpusDir(b)
+	corpus := corpustest.Dir(b)
 	var srcs [][]byte
 	var size int64
 	for _, rel := range corpusFiles(b, corpus) {

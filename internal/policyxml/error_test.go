@@ -82,33 +82,3 @@ func TestSnippet(t *testing.T) {
 		})
 	}
 }
-
-func TestSnippetOutOfRange(t *testing.T) {
-	e := &Error{File: "f", Pos: Pos{Offset: 10, Line: 1, Col: 11}, Msg: "m"}
-	if got := e.Snippet([]byte("short")); got != "" {
-		t.Errorf("Snippet past the end = %q, want empty", got)
-	}
-	if got := (&Error{Msg: "m"}).Snippet([]byte("x")); got != "" {
-		t.Errorf("Snippet without a position = %q, want empty", got)
-	}
-}
-
-func TestErrorStrings(t *testing.T) {
-	tests := []struct {
-		err  error
-		want string
-	}{
-		{&Error{File: "a.xml", Pos: Pos{Line: 3, Col: 4}, Msg: "bad"}, "a.xml:3:4: bad"},
-		{&Error{Pos: Pos{Line: 3, Col: 4}, Msg: "bad"}, "3:4: bad"},
-		{&Error{File: "a.xml", Msg: "bad"}, "a.xml: bad"},
-		{&Error{Msg: "bad"}, "bad"},
-		{ErrorList{{File: "a", Pos: Pos{Line: 1, Col: 1}, Msg: "x"}, {File: "b", Pos: Pos{Line: 2, Col: 2}, Msg: "y"}}, "a:1:1: x\nb:2:2: y"},
-		{(&Document{File: "d.xml"}).Errorf(Pos{Line: 5, Col: 6}, "need %d more", 2), "d.xml:5:6: need 2 more"},
-		{(&Document{File: "d.xml"}).Errorf(Pos{Line: 5, Col: 6}, "100%%"), "d.xml:5:6: 100%"},
-	}
-	for _, tt := range tests {
-		if got := tt.err.Error(); got != tt.want {
-			t.Errorf("Error() = %q, want %q", got, tt.want)
-		}
-	}
-}

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lastmile-gw/lastmile/internal/corpustest"
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // fuzzSeeds are small inputs that reach every part of the scanner.
@@ -30,7 +33,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
-	if corpus, err := findCorpus(); err == nil {
+	if corpus, err := corpustest.Find(); err == nil {
 		for _, rel := range corpusFiles(f, corpus) {
 			if src, err := os.ReadFile(filepath.Join(corpus, rel)); err == nil {
 				f.Add(src)
@@ -47,8 +50,8 @@ func FuzzParse(f *testing.F) {
 			if e.Pos.Offset < 0 || e.Pos.Offset > len(src) {
 				t.Fatalf("error offset %d outside the input (%d bytes): %v", e.Pos.Offset, len(src), err)
 			}
-			lines := newLineTable(src)
-			if got := lines.position(e.Pos.Offset); got != e.Pos {
+			lines := srcpos.NewLines(src)
+			if got := lines.Pos(e.Pos.Offset); got != e.Pos {
 				t.Fatalf("error at %+v, but its offset is at %+v", e.Pos, got)
 			}
 			_ = e.Snippet(src)

@@ -3,6 +3,8 @@ package policyxml
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // Document is a parsed policy file. Once Parse and, if it is used,
@@ -13,7 +15,7 @@ type Document struct {
 	Src  []byte   // the original bytes, kept by Parse: the caller must not change them
 	Root *Element // <policies> or <fragment>, or anything else: the caller checks
 
-	lines lineTable
+	lines srcpos.Lines
 	src   string // Src as a string; values and names are substrings of it
 
 	// named holds the named values that SubstituteNamedValues put in the tree, so
@@ -22,7 +24,7 @@ type Document struct {
 }
 
 // Position returns the position of a byte offset in the file.
-func (d *Document) Position(offset int) Pos { return d.lines.position(offset) }
+func (d *Document) Position(offset int) Pos { return d.lines.Pos(offset) }
 
 // Errorf returns an error at pos in the document's file.
 func (d *Document) Errorf(pos Pos, format string, args ...any) *Error {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // MaxDepth is how deeply elements may nest. Real policies nest a few levels (choose,
@@ -24,7 +26,7 @@ const MaxDepth = 1000
 // quoted attribute values, matching end tags, comments without "--", and entity
 // references only from XML's predefined five or by character number.
 func Parse(file string, src []byte) (*Document, error) {
-	d := &Document{File: file, Src: src, lines: newLineTable(src), src: string(src)}
+	d := &Document{File: file, Src: src, lines: srcpos.NewLines(src), src: string(src)}
 	p := parser{doc: d, s: d.src, hint: bytes.Count(src, lt) - bytes.Count(src, endTag)}
 	p.b.s = d.src
 	p.stack, p.starts, p.kids = make([]*Element, 0, 16), make([]int, 0, 16), make([]Node, 0, 64)
@@ -71,7 +73,7 @@ func (p *parser) errorf(off int, format string, args ...any) *Error {
 
 func (p *parser) parse() *Error {
 	s := p.s
-	if hasBOM(p.doc.Src) {
+	if srcpos.HasBOM(p.doc.Src) {
 		p.i = 3
 	}
 	for p.i < len(s) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
 // tree prints an element compactly for comparison: attribute values and text are
@@ -487,7 +489,7 @@ func TestParseErrors(t *testing.T) {
 
 // doc0 returns a Document that only knows the lines of src.
 func doc0(src string) *Document {
-	return &Document{Src: []byte(src), lines: newLineTable([]byte(src)), src: src}
+	return &Document{Src: []byte(src), lines: srcpos.NewLines([]byte(src)), src: src}
 }
 
 func TestElementHelpers(t *testing.T) {

@@ -138,8 +138,7 @@ func TestRedirects(t *testing.T) {
 		fmt.Fprintf(w, "other auth=%q", r.Header.Get("Authorization"))
 	}))
 	defer other.Close()
-	var be *httptest.Server
-	be = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/same":
 			http.Redirect(w, r, "/final", http.StatusFound)

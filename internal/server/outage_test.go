@@ -20,6 +20,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -121,7 +122,7 @@ func TestIdentityProviderOutage(t *testing.T) {
 		})
 		src := &switchable{src: p}
 		cache := identity.NewCache(src)
-		b := &gateway.Builder{ConfigDir: dir, Config: config.Default(), State: state, Tokens: cacheTokens{cache}, Transport: inMemory{backend}}
+		b := &snapshot.Builder{ConfigDir: dir, Config: config.Default(), State: state, Tokens: cacheTokens{cache}, Transport: inMemory{backend}}
 		snap, err := b.Build(ctx)
 		if err != nil {
 			t.Fatal(err)

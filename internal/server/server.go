@@ -29,6 +29,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/idp"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 	"github.com/lastmile-gw/lastmile/internal/store"
 )
@@ -54,7 +55,7 @@ type Server struct {
 	idp     *idp.Provider
 	tokens  *identity.Cache
 	handler *gateway.Handler
-	builder *gateway.Builder
+	builder *snapshot.Builder
 
 	gwLn, idLn net.Listener
 	gwSrv      *http1.Server
@@ -132,7 +133,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 
-	s.builder = &gateway.Builder{
+	s.builder = &snapshot.Builder{
 		ConfigDir: o.ConfigDir,
 		Config:    cfg,
 		State:     s.state,

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -155,7 +154,11 @@ func fetchKeys(issuer string) (map[string]*ecdsa.PublicKey, error) {
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("bad JWK %s", k.Kid)
 		}
-		keys[k.Kid] = &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+		key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			return nil, fmt.Errorf("bad JWK %s: %w", k.Kid, err)
+		}
+		keys[k.Kid] = key
 	}
 	return keys, nil
 }

@@ -154,7 +154,7 @@ func TestTokenServiceEndToEnd(t *testing.T) {
 
 func headerKid(t *testing.T, raw string) string {
 	t.Helper()
-	tok, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	tok, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package snapshot_test
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -41,8 +44,8 @@ func TestValueCacheAcrossReloads(t *testing.T) {
 		<return-response><set-header name="X-V" exists-action="override"><value>@((string)context.Variables["v"])</value></set-header></return-response>
 	</inbound></policies>`)
 	st, _ := statedir.Open(t.TempDir())
-	b := &Builder{ConfigDir: dir, State: st, Tokens: fakeTokens{}, Expr: goldenExpr}
-	h := NewHandler(nil)
+	b := &snapshot.Builder{ConfigDir: dir, State: st, Expr: policies.Expressions}
+	h := gateway.NewHandler(nil)
 	get := func(path string) string {
 		snap, err := b.Build(context.Background())
 		if err != nil {
@@ -69,10 +72,10 @@ func TestValidateExternalCache(t *testing.T) {
 	</inbound></policies>`)
 	redis := config.Default()
 	redis.Store.Type = config.StoreRedis
-	if err := Validate(context.Background(), dir, redis, goldenExpr, nil); err != nil {
+	if err := snapshot.Validate(context.Background(), dir, redis, policies.Expressions, nil); err != nil {
 		t.Errorf("with store.type redis: %v", err)
 	}
-	err := Validate(context.Background(), dir, config.Default(), goldenExpr, nil)
+	err := snapshot.Validate(context.Background(), dir, config.Default(), policies.Expressions, nil)
 	if err == nil || !strings.Contains(err.Error(), "policy.xml:2:63: caching-type=\"external\" needs an external cache, and none is configured: set store.type to redis") {
 		t.Errorf("with store.type memory: %v", err)
 	}

@@ -1,14 +1,27 @@
-package gateway
+package snapshot
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 
+	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
+
+// Validate loads and compiles a configuration folder like Build, without a state
+// directory, a token source or a backend: nothing is written or contacted. It
+// returns every problem it finds.
+func Validate(ctx context.Context, dir string, cfg *config.Config, expr pipeline.ExprCompiler, log *slog.Logger) error {
+	b := &Builder{ConfigDir: dir, Config: cfg, Expr: expr, Logger: log, Tokens: noTokens{}, Transport: http.DefaultTransport}
+	_, err := b.build(ctx, true)
+	return err
+}
 
 // ValidateFile compiles one policy document or fragment (a fragment as if
 // included in inbound). A single file comes without its configuration folder:
@@ -58,4 +71,11 @@ func backendsNamedIn(el *policyxml.Element) map[string]policies.Backend {
 		walk(el)
 	}
 	return m
+}
+
+// noTokens stands in for the identity provider when only compiling.
+type noTokens struct{}
+
+func (noTokens) AccessToken(context.Context, string, string) (string, error) {
+	return "", errors.New("validation only: no identity provider")
 }

@@ -1,0 +1,85 @@
+package snapshot
+
+import (
+	"cmp"
+	"path/filepath"
+
+	"github.com/lastmile-gw/lastmile/internal/apiops"
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
+	"github.com/lastmile-gw/lastmile/internal/policies"
+)
+
+// apis compiles the served APIs and their operations. Call it after products,
+// since pipelines include the product policies.
+func (c *compilation) apis() []gateway.APIConfig {
+	var out []gateway.APIConfig
+	for _, a := range c.svc.Served() {
+		if ac, ok := c.api(a); ok {
+			out = append(out, ac)
+		}
+	}
+	return out
+}
+
+// api compiles one API; false when it has a problem that leaves nothing to route.
+func (c *compilation) api(a *apiops.API) (gateway.APIConfig, bool) {
+	apiDoc := c.compile(a.Policy, "api")
+	info := &exchange.API{
+		ID: a.Name, Name: cmp.Or(a.DisplayName, a.Name), Path: a.Path,
+		Revision: a.Revision, Version: a.Version, IsCurrentRevision: a.IsCurrent,
+		Protocols: a.Protocols, SubscriptionKeyHeader: a.KeyHeader, SubscriptionKeyQuery: a.KeyQuery,
+	}
+	if a.ServiceURL != "" {
+		u, err := policies.ParseBaseURL(a.ServiceURL)
+		if err != nil {
+			c.fail(filepath.Join(c.svc.Dir, a.Dir, "apiInformation.json"), "serviceUrl: %s", err)
+			return gateway.APIConfig{}, false
+		}
+		info.ServiceURL = u
+	}
+	ac := gateway.APIConfig{
+		Info:        info,
+		Path:        a.RoutePath(),
+		KeyRequired: a.SubscriptionRequired,
+		Products:    a.Products,
+		OpenProduct: c.openProduct(a.Products),
+		Operations:  c.operations(a, apiDoc),
+		Base:        pipeline.Compose(c.global, nil, apiDoc),
+	}
+	if vs := a.VersionSet; vs != nil && a.Version != "" {
+		switch vs.Scheme {
+		case apiops.SchemeQuery:
+			ac.VersionQuery = cmp.Or(vs.QueryName, "api-version")
+		case apiops.SchemeHeader:
+			ac.VersionHeader = cmp.Or(vs.HeaderName, "Api-Version")
+		}
+	}
+	return ac, true
+}
+
+// operations compiles the operations of a. An API without a specification has
+// one operation that matches every method and path.
+func (c *compilation) operations(a *apiops.API, apiDoc *pipeline.Document) []gateway.OperationConfig {
+	if len(a.Operations) == 0 {
+		return []gateway.OperationConfig{{
+			Info:      &exchange.Operation{ID: "*", Method: "*", Name: "*", URLTemplate: "/*"},
+			Pipelines: c.pipelines(a, apiDoc, nil),
+		}}
+	}
+	var out []gateway.OperationConfig
+	for _, o := range a.Operations {
+		t, err := gateway.ParseTemplate(o.URLTemplate)
+		if err != nil {
+			c.fail(filepath.Join(c.svc.Dir, a.Spec), "operation %s: %v", o.Name, err)
+			continue
+		}
+		out = append(out, gateway.OperationConfig{
+			Info:      &exchange.Operation{ID: o.Name, Method: o.Method, Name: cmp.Or(o.DisplayName, o.Name), URLTemplate: o.URLTemplate},
+			Template:  t,
+			Pipelines: c.pipelines(a, apiDoc, c.compile(o.Policy, "operation")),
+		})
+	}
+	return out
+}
