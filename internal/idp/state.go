@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -64,8 +65,8 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 	case errors.Is(err, fs.ErrNotExist):
 		f = identityFile{
 			Version:  1,
-			TenantID: newGUID(),
-			System:   storedIdentity{ClientID: newGUID(), ObjectID: newGUID(), Created: now},
+			TenantID: directory.NewGUID(),
+			System:   storedIdentity{ClientID: directory.NewGUID(), ObjectID: directory.NewGUID(), Created: now},
 		}
 		changed = true
 		log.Info("created the system-assigned managed identity",
@@ -86,9 +87,9 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 		s, ok := f.UserAssigned[u.Name]
 		switch {
 		case !ok:
-			s = storedIdentity{ClientID: u.ClientID, ObjectID: newGUID(), Created: now}
+			s = storedIdentity{ClientID: u.ClientID, ObjectID: directory.NewGUID(), Created: now}
 			if s.ClientID == "" {
-				s.ClientID = newGUID()
+				s.ClientID = directory.NewGUID()
 			}
 			f.UserAssigned[u.Name] = s
 			changed = true
@@ -109,7 +110,7 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 		s, ok := f.Applications[a.name]
 		switch {
 		case !ok:
-			s = storedIdentity{ClientID: a.clientID, ObjectID: newGUID(), Created: now}
+			s = storedIdentity{ClientID: a.clientID, ObjectID: directory.NewGUID(), Created: now}
 			f.Applications[a.name] = s
 			changed = true
 			log.Info("registered an application", "name", a.name, "client_id", s.ClientID, "object_id", s.ObjectID)
@@ -163,12 +164,12 @@ func (f *identityFile) check() error {
 	if f.Version != 1 {
 		return fmt.Errorf("version %d is not supported (this lastmile reads version 1)", f.Version)
 	}
-	if c, ok := canonicalGUID(f.TenantID); !ok || c != f.TenantID {
+	if c, ok := directory.CanonicalGUID(f.TenantID); !ok || c != f.TenantID {
 		return fmt.Errorf("tenant_id %q is not a lower-case GUID", f.TenantID)
 	}
 	check := func(what string, s storedIdentity) error {
 		for _, v := range [...]struct{ field, id string }{{"client_id", s.ClientID}, {"object_id", s.ObjectID}} {
-			if c, ok := canonicalGUID(v.id); !ok || c != v.id {
+			if c, ok := directory.CanonicalGUID(v.id); !ok || c != v.id {
 				return fmt.Errorf("%s.%s %q is not a lower-case GUID", what, v.field, v.id)
 			}
 		}
