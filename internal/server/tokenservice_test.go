@@ -128,7 +128,7 @@ func TestTokenServiceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reload(ctx); err != nil {
+	if _, err := s.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tok3, err := cc.Token(ctx)
