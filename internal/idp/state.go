@@ -126,26 +126,24 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 	// A configured client id may collide with one generated earlier.
 	var errs []error
 	owner := map[string]string{}
-	for i, p := range ids {
+	for _, p := range ids {
 		who := "the system-assigned identity"
 		if !p.system {
 			who = fmt.Sprintf("user-assigned identity %q", p.name)
 		}
 		if prev, dup := owner[p.clientID]; dup {
-			errs = append(errs, &ConfigError{
-				Field: fmt.Sprintf("UserAssigned[%d].ClientID", i-1),
-				Msg:   fmt.Sprintf("%s is already the client id of %s (kept in %s); choose another", p.clientID, prev, state.File(identitiesFile)),
-			})
+			// A conflict with the state, not within the configuration: it is
+			// named as lastmile.yaml names the identity.
+			errs = append(errs, fmt.Errorf("identity.userAssignedIdentities: the client id %s of %q is already the client id of %s (kept in %s); choose another, or remove clientId to have one generated",
+				p.clientID, p.name, prev, state.File(identitiesFile)))
 			continue
 		}
 		owner[p.clientID] = who
 	}
-	for i, a := range c.apps {
+	for _, a := range c.apps {
 		if prev, dup := owner[a.clientID]; dup {
-			errs = append(errs, &ConfigError{
-				Field: fmt.Sprintf("Applications[%d].ClientID", i),
-				Msg:   fmt.Sprintf("%s is already the client id of %s (kept in %s); choose another", a.clientID, prev, state.File(identitiesFile)),
-			})
+			errs = append(errs, fmt.Errorf("identity.applications: the client id %s of %q is already the client id of %s (kept in %s); choose another",
+				a.clientID, a.name, prev, state.File(identitiesFile)))
 		}
 	}
 	if len(errs) > 0 {
