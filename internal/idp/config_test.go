@@ -149,14 +149,15 @@ func TestConfiguredClientIDCollidesWithGenerated(t *testing.T) {
 	generated := first.Identities()[1].ClientID // "reports", generated
 	cfg := testConfig("http://127.0.0.1:8081")
 	cfg.UserAssigned = append(cfg.UserAssigned, idp.UserAssignedIdentity{Name: "audit", ClientID: generated})
+	// A conflict with the state: named as lastmile.yaml names the identity.
 	_, err := idp.New(context.Background(), cfg, state)
-	got := configErrors(err)
-	if len(got) != 1 || got[0].Field != "UserAssigned[2].ClientID" || !strings.Contains(got[0].Msg, `user-assigned identity "reports"`) {
-		t.Fatalf("New: %v, want one problem with UserAssigned[2].ClientID naming \"reports\"", err)
+	want := `identity.userAssignedIdentities: the client id ` + generated + ` of "audit" is already the client id of user-assigned identity "reports"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New: %v, want %s", err, want)
 	}
 	cfg.UserAssigned[2].ClientID = first.SystemIdentity().ClientID
 	_, err = idp.New(context.Background(), cfg, state)
-	if got := configErrors(err); len(got) != 1 || !strings.Contains(got[0].Msg, "system-assigned identity") {
+	if err == nil || !strings.Contains(err.Error(), "is already the client id of the system-assigned identity") {
 		t.Fatalf("New: %v, want a collision with the system-assigned identity", err)
 	}
 }

@@ -32,7 +32,7 @@ import (
 // TestReloadAppliesEverySetting changes one of them.
 type reloadConfig struct {
 	tenant, lifetime, users, resources, sources, endpoints, workloads, apps, keys, insecure string
-	listeners, backend, gateway, store                                                     string
+	listeners, backend, gateway, store                                                      string
 }
 
 func (c reloadConfig) yaml() string {
