@@ -242,15 +242,14 @@ const shutdownGrace = 10 * time.Second
 // shutdown starts and when it is done.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 3+len(s.plane.servers))
-	// The signing keys: rotation schedule, and changes by other instances or
-	// lastmile keys, picked up every idp.KeyReloadInterval.
-	keysCtx, stopKeys := context.WithCancel(ctx)
-	keysDone := make(chan struct{})
-	go func() { s.runKeys(keysCtx); close(keysDone) }()
-	defer func() { stopKeys(); <-keysDone }()
-	envDone := make(chan struct{})
-	go func() { s.workloadEnv.takeOver(keysCtx); close(envDone) }()
-	defer func() { <-envDone }() // after stopKeys, which ends takeOver
+	// In the background: the signing keys (rotation schedule, and changes by
+	// other instances or lastmile keys, picked up every idp.KeyReloadInterval),
+	// and identity.env, taken over when the instance that owns it stops.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	keysDone, envDone := make(chan struct{}), make(chan struct{})
+	go func() { s.runKeys(bgCtx); close(keysDone) }()
+	go func() { s.workloadEnv.takeOver(bgCtx); close(envDone) }()
+	defer func() { stopBackground(); <-keysDone; <-envDone }()
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
 	if s.metricsSrv != nil {
