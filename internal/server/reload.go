@@ -126,6 +126,9 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 // buildIdentityPlane builds the identity provider, the token source chain, the
 // token cache and the managed identity agent for cfg into g.
 func (s *Server) buildIdentityPlane(ctx context.Context, cfg *config.Config, g *generation) error {
+	if err := s.checkIssuer(cfg); err != nil {
+		return err
+	}
 	idpCfg := idpConfig(cfg, s.issuerFor(cfg))
 	if err := addTokenService(cfg, &idpCfg); err != nil {
 		return err

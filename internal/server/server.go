@@ -128,8 +128,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 	s.issuer = "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
-	if msg := directory.CheckIssuer(s.issuerFor(cfg), cfg.Identity.AllowInsecureIssuer); msg != "" {
-		return fail(fmt.Errorf("the issuer, http://<identity listener> since listeners.issuer is unset: %s", msg))
+	if err := s.checkIssuer(cfg); err != nil {
+		return fail(err)
 	}
 	if s.shared, err = openStore(ctx, cfg.Store, os.Getenv); err != nil {
 		return fail(err)
@@ -179,6 +179,19 @@ func New(ctx context.Context, o Options) (*Server, error) {
 // listener's URL.
 func (s *Server) issuerFor(cfg *config.Config) string {
 	return cmp.Or(cfg.Listeners.Issuer, s.issuer)
+}
+
+// checkIssuer checks the issuer derived from the identity listener when
+// listeners.issuer is unset (the configuration loader checks the one it names):
+// an identity listener on a host other than loopback gives a plain http issuer.
+func (s *Server) checkIssuer(cfg *config.Config) error {
+	if cfg.Listeners.Issuer != "" {
+		return nil
+	}
+	if msg := directory.CheckIssuer(s.issuer, cfg.Identity.AllowInsecureIssuer); msg != "" {
+		return fmt.Errorf("the issuer is http://<identity listener>, since listeners.issuer is unset: %s", msg)
+	}
+	return nil
 }
 
 func idpConfig(cfg *config.Config, issuer string) idp.Config {
