@@ -59,4 +59,8 @@ fi
 
 echo "== go test"
 # -race catches data races in the concurrent paths (token cache, snapshot swaps).
-go test -race -count=1 ./...
+# The JSON stream goes through scripts/testreport, which prints each package's
+# result as it finishes, then every failed test's full output, a summary, and
+# every skipped test with its reason. Both exit non-zero on a failure, and
+# pipefail (above) keeps that status.
+go test -race -count=1 -json ./... | go run ./scripts/testreport

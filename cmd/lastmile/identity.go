@@ -14,6 +14,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/identity/agent"
 	"github.com/lastmile-gw/lastmile/internal/identity/remote"
+	"github.com/lastmile-gw/lastmile/internal/server"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -47,9 +48,12 @@ func readWorkloadEnv(sf *serveFlags, getenv func(string) string) (agent.Environm
 	if err != nil {
 		return agent.Environment{}, err
 	}
-	env, err := agent.ReadEnvironment(state)
-	if errors.Is(err, fs.ErrNotExist) {
-		return agent.Environment{}, fmt.Errorf("%s does not exist: start `lastmile serve` with this state folder first (its managed identity endpoints write it)", state.File(agent.EnvFile))
+	env, err := server.ReadWorkloadEnvironment(state)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return agent.Environment{}, fmt.Errorf("%s does not exist: no lastmile with managed identity endpoints runs on this state folder; start `lastmile serve` with it", state.File(agent.EnvFile))
+	case errors.Is(err, server.ErrStaleEnvironment):
+		return agent.Environment{}, fmt.Errorf("%w; start `lastmile serve` with this state folder", err)
 	}
 	return env, err
 }

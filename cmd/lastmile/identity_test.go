@@ -18,7 +18,7 @@ func TestIdentityCommands(t *testing.T) {
 	}
 
 	code, _, errOut := runCmd(t, nil, "identity", "env", "--state", state)
-	if code != 1 || !strings.Contains(errOut, "start `lastmile serve` with this state folder first") {
+	if code != 1 || !strings.Contains(errOut, "start `lastmile serve` with it") {
 		t.Errorf("before serve: %d %q", code, errOut)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/idp"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
@@ -146,7 +147,7 @@ func TestSecretCommand(t *testing.T) {
 	lines := strings.Split(out.String(), "\n")
 	secret, _ := strings.CutPrefix(lines[0], "secret: ")
 	hash, _ := strings.CutPrefix(lines[1], "hash:   ")
-	if len(secret) != 43 || idp.CheckClientSecretHash(hash) != nil {
+	if len(secret) != 43 || directory.CheckClientSecretHash(hash) != nil {
 		t.Fatalf("secret new printed %q", out.String())
 	}
 	out.Reset()
@@ -154,7 +155,7 @@ func TestSecretCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := strings.TrimSpace(out.String())
-	if idp.CheckClientSecretHash(h) != nil || strings.Contains(h, "my secret") {
+	if directory.CheckClientSecretHash(h) != nil || strings.Contains(h, "my secret") {
 		t.Fatalf("secret hash printed %q", h)
 	}
 	if err := cmdSecret(context.Background(), []string{"hash"}, nil, strings.NewReader(""), &out, &errb); err == nil {

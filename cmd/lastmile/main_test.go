@@ -135,3 +135,15 @@ func TestValidate(t *testing.T) {
 		t.Errorf("no paths: exit %d, want 2", code)
 	}
 }
+
+// TestValidateRefusesTimeoutsThatFailEveryRequest: `lastmile validate` refuses
+// what would fail every request at run time, with the position.
+func TestValidateRefusesTimeoutsThatFailEveryRequest(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policy.xml")
+	os.WriteFile(file, []byte("<policies>\n  <inbound><base /></inbound>\n  <backend>\n    <forward-request timeout=\"0\" />\n  </backend>\n</policies>\n"), 0o644)
+	code, out, _ := runCmd(t, nil, "validate", file)
+	want := file + `:4:31: attribute timeout of <forward-request> must be a whole number of seconds from 1 to 86400, not "0"`
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("exit %d\n%s\nwant %s", code, out, want)
+	}
+}

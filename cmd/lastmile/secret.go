@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 const secretUsage = `usage: lastmile secret new | hash
@@ -28,7 +28,7 @@ func cmdSecret(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	switch args[0] {
 	case "new":
-		secret, hash := idp.NewClientSecret()
+		secret, hash := directory.NewClientSecret()
 		fmt.Fprintf(stdout, "secret: %s\nhash:   %s\n\nGive the secret to the client (it is not shown again) and add the hash to lastmile.yaml:\n  secretHashes: [%q]\n", secret, hash, hash)
 		return nil
 	case "hash":
@@ -45,7 +45,7 @@ func cmdSecret(ctx context.Context, args []string, getenv func(string) string, s
 		if secret == "" {
 			return fmt.Errorf("no secret on standard input")
 		}
-		fmt.Fprintln(stdout, idp.HashClientSecret(secret))
+		fmt.Fprintln(stdout, directory.HashClientSecret(secret))
 		return nil
 	}
 	fmt.Fprint(stderr, secretUsage)

@@ -17,21 +17,25 @@
 //	  # Managed identities besides the system-assigned one (which always exists and
 //	  # is called "system" below). Default none.
 //	  userAssignedIdentities:
-//	    - name: reporting      # required; letters, digits, '.', '-', '_'; unique; not "system"
+//	    # name: required; 1 to 128 letters, digits, '.', '-', '_', starting with a
+//	    # letter or digit; unique and not "system" (names are not case-sensitive).
+//	    - name: reporting
 //	      # Optional GUID; generated on first start and kept in the state
 //	      # directory when absent. Unique among identities.
 //	      clientId: 0b6f1c1e-2a7d-4c1e-9b1f-5d7f6c0e9a11
 //	  # The app registrations that tokens can be issued for. A token request for
 //	  # any other resource is refused (deny by default). Default none.
 //	  resources:
-//	    # The resource (App ID URI or application id). "api://orders",
-//	    # "api://orders/" and "api://orders/.default" all name the same resource;
-//	    # ids must be unique under that rule.
+//	    # The resource (App ID URI or application id), without the /.default
+//	    # scope suffix. Requests for "api://orders", "API://orders/" and
+//	    # "api://orders/.default" all name this resource (ASCII case, a trailing
+//	    # / and /.default do not count), so ids must be unique under that rule.
 //	    - id: api://orders
-//	      # App roles the resource defines. Default none.
+//	      # App roles the resource defines: no white space. Default none.
 //	      roles: [Orders.Read, Orders.Write]
 //	      # App roles granted to managed identities, by identity: "system" or a
-//	      # user-assigned name. Every role must be listed in roles. Default none:
+//	      # user-assigned name (or an application's), in any case. Every role
+//	      # must be listed in roles. Default none:
 //	      # identities get tokens without a roles claim.
 //	      assignments:
 //	        system: [Orders.Read]
@@ -62,9 +66,11 @@
 //	listeners:
 //	  gateway: ":8080"           # data plane, host:port. Default ":8080"
 //	  identity: "127.0.0.1:8081" # discovery, JWKS and token endpoints. Default "127.0.0.1:8081"
-//	  # The public issuer URL (http or https, no query or fragment) when clients
-//	  # reach the identity listener through another name. Default "": the issuer
-//	  # is http://<identity listener>.
+//	  # The public issuer URL when clients reach the identity listener through
+//	  # another name: https (http only on loopback, unless
+//	  # identity.allowInsecureIssuer), no query, fragment or trailing /.
+//	  # Default "": the issuer is http://<identity listener>, with 127.0.0.1 for
+//	  # an unspecified address such as 0.0.0.0.
 //	  issuer: ""
 //	  # Where Prometheus metrics are served (GET /metrics), host:port. Default
 //	  # "": no metrics listener.
@@ -108,6 +114,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
+	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
@@ -115,11 +123,11 @@ import (
 const FileName = "lastmile.yaml"
 
 // SystemIdentity is the name that assignments use for the system-assigned identity.
-const SystemIdentity = "system"
+const SystemIdentity = directory.SystemName
 
 // Defaults for the optional fields, documented in the package comment.
 const (
-	DefaultTokenLifetime    = time.Hour
+	DefaultTokenLifetime    = directory.DefaultTokenLifetime
 	DefaultGatewayListener  = ":8080"
 	DefaultIdentityListener = "127.0.0.1:8081"
 	DefaultBackendTimeout   = 300 * time.Second
@@ -183,7 +191,7 @@ type UserAssignedIdentity struct {
 // Resource is one app registration that tokens can be issued for.
 type Resource struct {
 	// ID is the resource as written in the file (it becomes the token audience as
-	// requested by the client; compare with NormalizeResource).
+	// requested by the client; compare with identity.NormalizeResource).
 	ID string
 	// Roles are the app roles the resource defines.
 	Roles []string
@@ -304,24 +312,15 @@ func parse(file string, src []byte, lookupEnv func(string) (string, bool)) (*Con
 	return c, nil
 }
 
-// NormalizeResource returns the canonical form of a resource id, under which
-// "api://orders", "api://orders/" and "api://orders/.default" are the same: the
-// "/.default" scope suffix and trailing slashes are removed.
-func NormalizeResource(id string) string {
-	id = strings.TrimSpace(id)
-	id = strings.TrimSuffix(id, "/.default")
-	return strings.TrimRight(id, "/")
-}
-
-// Resource returns the registered resource that id names (under NormalizeResource),
-// or false if none does.
+// Resource returns the registered resource that id names (under
+// identity.NormalizeResource), or false if none does.
 func (id *Identity) Resource(resource string) (*Resource, bool) {
-	n := NormalizeResource(resource)
+	n := identity.NormalizeResource(resource)
 	if n == "" {
 		return nil, false
 	}
 	for i := range id.Resources {
-		if NormalizeResource(id.Resources[i].ID) == n {
+		if identity.NormalizeResource(id.Resources[i].ID) == n {
 			return &id.Resources[i], true
 		}
 	}
@@ -329,10 +328,10 @@ func (id *Identity) Resource(resource string) (*Resource, bool) {
 }
 
 // RolesFor returns the app roles on r granted to the identity named name
-// (SystemIdentity or a user-assigned name), or nil.
+// (SystemIdentity or a user-assigned name, in any case), or nil.
 func (r *Resource) RolesFor(name string) []string {
 	for _, a := range r.Assignments {
-		if a.Identity == name {
+		if strings.EqualFold(a.Identity, name) {
 			return a.Roles
 		}
 	}

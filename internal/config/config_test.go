@@ -280,16 +280,20 @@ func TestParseErrors(t *testing.T) {
 			want: `lastmile.yaml:3:3: gateway.region is set twice (first at line 2); remove one`,
 		},
 		{
-			name: "yaml syntax error has a line",
+			name: "yaml syntax error has a line and a column",
 			src:  "identity:\n\ttokenLifetime: 1h\n",
-			want: `lastmile.yaml:2: YAML syntax: found character that cannot start any token`,
+			want: `lastmile.yaml:2:1: YAML syntax: found character that cannot start any token; YAML indents with spaces, not tabs`,
 		},
 		{
-			// yaml.v3 reports the line where the enclosing block starts (line 2),
-			// not the line of the stray key (line 3).
-			name: "yaml syntax error in a block has the block's line",
+			name: "an unclosed flow sequence",
+			src:  "identity: [\n",
+			want: `lastmile.yaml:2:1: YAML syntax: did not find expected node content`,
+		},
+		{
+			// The position is the stray key's; the block it breaks is named too.
+			name: "yaml syntax error in a block names the block",
 			src:  "identity:\n  tokenLifetime: 1h\n bad: [\n",
-			want: `lastmile.yaml:2: YAML syntax: did not find expected key`,
+			want: `lastmile.yaml:3:2: YAML syntax: did not find expected key (while parsing a block mapping that starts at line 1, column 1)`,
 		},
 		{
 			name: "two documents: reported at the separator",
@@ -349,12 +353,27 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "identity name with spaces",
 			src:  "identity:\n  userAssignedIdentities:\n    - name: my identity\n",
-			want: `lastmile.yaml:3:13: identity.userAssignedIdentities[0].name: "my identity" is not a valid name; use letters, digits, '.', '-' and '_', starting with a letter or digit`,
+			want: `lastmile.yaml:3:13: identity.userAssignedIdentities[0].name: "my identity" is not a valid name; use 1 to 128 letters, digits, '.', '-' and '_', starting with a letter or digit`,
 		},
 		{
 			name: "duplicate identity names",
+			src:  "identity:\n  userAssignedIdentities:\n    - name: reporting\n    - name: Reporting\n",
+			want: `lastmile.yaml:4:13: identity.userAssignedIdentities: "Reporting" is declared twice (first at line 3; names are not case-sensitive); identity names must be unique`,
+		},
+		{
+			name: "identity named System in another case",
+			src:  "identity:\n  userAssignedIdentities:\n    - name: System\n",
+			want: `lastmile.yaml:3:13: identity.userAssignedIdentities[0].name: "System" is reserved for the system-assigned identity; choose another name`,
+		},
+		{
+			name: "identity name too long",
+			src:  "identity:\n  userAssignedIdentities:\n    - name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+			want: `lastmile.yaml:3:13: identity.userAssignedIdentities[0].name: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" is not a valid name; use 1 to 128 letters, digits, '.', '-' and '_', starting with a letter or digit`,
+		},
+		{
+			name: "duplicate identity names, same case",
 			src:  "identity:\n  userAssignedIdentities:\n    - name: reporting\n    - name: reporting\n",
-			want: `lastmile.yaml:4:13: identity.userAssignedIdentities: "reporting" is declared twice (first at line 3); identity names must be unique`,
+			want: `lastmile.yaml:4:13: identity.userAssignedIdentities: "reporting" is declared twice (first at line 3; names are not case-sensitive); identity names must be unique`,
 		},
 		{
 			name: "duplicate client ids",
@@ -363,8 +382,23 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "duplicate resource ids under normalisation",
-			src:  "identity:\n  resources:\n    - id: api://orders\n    - id: api://orders/.default\n",
-			want: `lastmile.yaml:4:11: identity.resources: "api://orders/.default" is the same resource as "api://orders" at line 3 (a trailing / or /.default does not make a new one); merge them`,
+			src:  "identity:\n  resources:\n    - id: api://orders\n    - id: API://Orders/\n",
+			want: `lastmile.yaml:4:11: identity.resources: "API://Orders/" is the same resource as "api://orders" at line 3 (resource ids match ignoring ASCII case and a trailing /); merge them`,
+		},
+		{
+			name: "resource id with the scope suffix",
+			src:  "identity:\n  resources:\n    - id: api://orders/.default\n",
+			want: `lastmile.yaml:3:11: identity.resources[0].id "api://orders/.default" ends in /.default, a scope suffix that is not part of the resource id; remove it`,
+		},
+		{
+			name: "role with white space",
+			src:  "identity:\n  resources:\n    - id: api://orders\n      roles: [\"Orders Read\"]\n",
+			want: `lastmile.yaml:4:15: role of api://orders: "Orders Read" is not a role value: it must be non-empty, without white space or control characters`,
+		},
+		{
+			name: "roles assigned twice to one identity in different cases",
+			src:  "identity:\n  resources:\n    - id: api://orders\n      roles: [R]\n      assignments:\n        system: [R]\n        System: [R]\n",
+			want: `lastmile.yaml:7:9: assignments of api://orders: "System" is assigned roles twice (first at line 6; names are not case-sensitive); merge the roles into one list`,
 		},
 		{
 			name: "resource without id",
@@ -459,12 +493,22 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "issuer is not a URL",
 			src:  "listeners:\n  issuer: login.example.com\n",
-			want: `lastmile.yaml:2:11: listeners.issuer: "login.example.com" is not an http or https URL; write the public URL clients use, such as https://login.example.com`,
+			want: `lastmile.yaml:2:11: listeners.issuer: "login.example.com": the scheme must be https (or http on loopback)`,
 		},
 		{
 			name: "issuer with a query",
 			src:  "listeners:\n  issuer: https://login.example.com/?x=1\n",
-			want: `lastmile.yaml:2:11: listeners.issuer: "https://login.example.com/?x=1" has a query, fragment or user info, which an issuer URL must not have; remove it`,
+			want: `lastmile.yaml:2:11: listeners.issuer: "https://login.example.com/?x=1" has user info, a query or a fragment, which an issuer URL must not have; remove it`,
+		},
+		{
+			name: "issuer with a trailing slash",
+			src:  "listeners:\n  issuer: https://login.example.com/\n",
+			want: `lastmile.yaml:2:11: listeners.issuer: "https://login.example.com/" ends with /: remove it (iss is compared byte for byte, and the discovery document is at issuer + "/.well-known/openid-configuration")`,
+		},
+		{
+			name: "issuer over plain http elsewhere than loopback",
+			src:  "listeners:\n  issuer: http://10.0.0.5:8081\n",
+			want: `lastmile.yaml:2:11: listeners.issuer: "http://10.0.0.5:8081" uses http on a host other than loopback: use https (set listeners.issuer to the https URL clients use), since anyone on the path could replace the keys backends fetch; identity.allowInsecureIssuer allows http on closed test networks`,
 		},
 		{
 			name: "caFile missing",

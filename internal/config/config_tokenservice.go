@@ -61,15 +61,14 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
-	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 // Token profiles accepted in identity.resources[].tokenProfile.
@@ -89,7 +88,7 @@ const (
 const (
 	DefaultTokenProfile       = TokenProfileNative
 	DefaultSigningAlgorithm   = SigningES256
-	DefaultKeyRotationPeriod  = 7 * 24 * time.Hour
+	DefaultKeyRotationPeriod  = directory.DefaultRotationPeriod
 	DefaultFederationAudience = "api://AzureADTokenExchange"
 )
 
@@ -145,9 +144,11 @@ type tokenServiceRefs struct {
 	appClientIDs []*yaml.Node
 	prepublish   *yaml.Node
 	period       *yaml.Node
-	// keyURLs are the federated issuers and JWKS URIs, checked for plain http
-	// once identity.allowInsecureIssuer is known.
+	// keyURLs are the federated issuers and JWKS URIs, and issuer is
+	// listeners.issuer: checked for plain http once identity.allowInsecureIssuer
+	// is known.
 	keyURLs []keyURLRef
+	issuer  *yaml.Node
 }
 
 type keyURLRef struct {
@@ -181,18 +182,18 @@ func (d *decoder) decodeKeyRotation(n *yaml.Node, k *KeyRotation) {
 	prepublishSet := false
 	d.mapping(n, "identity.keys", []field{
 		{"rotationPeriod", func(key, v *yaml.Node) {
-			d.duration("identity.keys.rotationPeriod", &k.RotationPeriod, idp.MinRotationPeriod, idp.MaxRotationPeriod)(key, v)
+			d.duration("identity.keys.rotationPeriod", &k.RotationPeriod, directory.MinRotationPeriod, directory.MaxRotationPeriod)(key, v)
 			d.tokens.period = resolve(v)
 		}},
 		{"prepublish", func(key, v *yaml.Node) {
-			d.duration("identity.keys.prepublish", &k.Prepublish, idp.MinPrepublish, idp.MaxRotationPeriod)(key, v)
+			d.duration("identity.keys.prepublish", &k.Prepublish, directory.MinPrepublish, directory.MaxRotationPeriod)(key, v)
 			d.tokens.prepublish = resolve(v)
 			prepublishSet = true
 		}},
 		{"automatic", d.boolean("identity.keys.automatic", &k.Automatic)},
 	})
 	if !prepublishSet {
-		k.Prepublish = max(k.RotationPeriod/3, idp.MinPrepublish)
+		k.Prepublish = directory.DefaultPrepublish(k.RotationPeriod)
 	}
 }
 
@@ -224,7 +225,7 @@ func (d *decoder) decodeApplications(n *yaml.Node, id *Identity) {
 			{"secretHashes", func(k, v *yaml.Node) {
 				hashes := d.strings(v, path+".secretHashes")
 				for j, h := range hashes.vals {
-					if err := idp.CheckClientSecretHash(h); err != nil {
+					if err := directory.CheckClientSecretHash(h); err != nil {
 						d.errorf(hashes.nodes[j], "%s.secretHashes[%d]: %v", path, j, err)
 						continue
 					}
@@ -232,10 +233,19 @@ func (d *decoder) decodeApplications(n *yaml.Node, id *Identity) {
 				}
 			}},
 			{"federatedCredentials", func(k, v *yaml.Node) {
+				seen := map[[2]string]*yaml.Node{}
 				d.sequence(v, path+".federatedCredentials", func(j int, fi *yaml.Node) {
-					if f, ok := d.decodeFederated(fi, fmt.Sprintf("%s.federatedCredentials[%d]", path, j)); ok {
-						a.FederatedCredentials = append(a.FederatedCredentials, f)
+					fpath := fmt.Sprintf("%s.federatedCredentials[%d]", path, j)
+					f, ok := d.decodeFederated(fi, fpath)
+					if !ok {
+						return
 					}
+					if prev, dup := seen[[2]string{f.Issuer, f.Subject}]; dup {
+						d.errorf(fi, "%s: issuer %q and subject %q are also those of the federated credential at line %d; remove one", fpath, f.Issuer, f.Subject, prev.Line)
+						return
+					}
+					seen[[2]string{f.Issuer, f.Subject}] = fi
+					a.FederatedCredentials = append(a.FederatedCredentials, f)
 				})
 			}},
 		})
@@ -246,11 +256,11 @@ func (d *decoder) decodeApplications(n *yaml.Node, id *Identity) {
 		case nameNode == nil:
 			d.errorf(item, "%s has no name; add name: <application name>", path)
 			return
-		case a.Name == SystemIdentity:
+		case directory.IsSystemName(a.Name):
 			d.errorf(nameNode, "%s.name: %q is reserved for the system-assigned identity; choose another name", path, a.Name)
 			return
-		case !identityNamePattern.MatchString(a.Name) || len(a.Name) > 128:
-			d.errorf(nameNode, "%s.name: %q is not a valid name; use up to 128 letters, digits, '.', '-' and '_', starting with a letter or digit", path, a.Name)
+		case directory.CheckName(a.Name) != "":
+			d.errorf(nameNode, "%s.name: %s", path, directory.CheckName(a.Name))
 			return
 		case clientNode == nil && !d.hasKey(item, "clientId"):
 			d.errorf(item, "%s has no clientId; add clientId: <GUID>, the application id its clients send as client_id", path)
@@ -282,7 +292,7 @@ func (d *decoder) keyFile(n *yaml.Node, path, file string) (string, bool) {
 		d.errorf(n, "%s: %v; point it at a PEM certificate or public key, or a JWK set (relative paths start from the folder of %s)", path, err, filepath.Base(d.file))
 		return "", false
 	}
-	if _, err := idp.ParseVerificationKeys(data); err != nil {
+	if _, err := directory.ParseVerificationKeys(data); err != nil {
 		d.errorf(n, "%s: %s: %v", path, file, err)
 		return "", false
 	}
@@ -327,12 +337,11 @@ func (d *decoder) decodeFederated(n *yaml.Node, path string) (FederatedCredentia
 			}
 			issuerNode = v
 			if strings.HasPrefix(s, "spiffe://") {
-				td := strings.TrimPrefix(s, "spiffe://")
-				if td == "" || strings.ContainsAny(td, "/?#:@ ") || strings.ToLower(td) != td {
-					d.errorf(v, "%s.issuer: %q is not spiffe://<trust domain> (lower case, no path)", path, s)
+				if msg := directory.CheckSPIFFETrustDomain(s); msg != "" {
+					d.errorf(v, "%s.issuer: %s", path, msg)
 					ok = false
 				}
-			} else if msg := checkKeyURL(s, true); msg != "" {
+			} else if msg := directory.CheckKeyURL(s, true); msg != "" {
 				d.errorf(v, "%s.issuer: %s; write the iss of the tokens to trust, e.g. the cluster's service account issuer URL", path, msg)
 				ok = false
 			} else {
@@ -353,7 +362,7 @@ func (d *decoder) decodeFederated(n *yaml.Node, path string) (FederatedCredentia
 			if !good || s == "" {
 				return
 			}
-			if msg := checkKeyURL(s, true); msg != "" {
+			if msg := directory.CheckKeyURL(s, true); msg != "" {
 				d.errorf(v, "%s.jwksUri: %s", path, msg)
 				ok = false
 			} else {
@@ -423,20 +432,6 @@ func (d *decoder) decodeFederated(n *yaml.Node, path string) (FederatedCredentia
 	return f, ok
 }
 
-// checkKeyURL returns what is wrong with a URL keys are fetched from.
-func checkKeyURL(s string, allowInsecure bool) string {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return fmt.Sprintf("%q is not an https URL", s)
-	case u.User != nil || u.Fragment != "":
-		return fmt.Sprintf("%q has user info or a fragment", s)
-	case u.Scheme == "http" && !allowInsecure && !isLoopbackHost(u.Hostname()):
-		return fmt.Sprintf("%q uses http on a host other than loopback: use https (identity.allowInsecureIssuer allows http on closed test networks)", s)
-	}
-	return ""
-}
-
 // checkTokenService reports what needs the whole file: application names and
 // client ids that collide with each other or with identities, and a
 // pre-publication time that is not shorter than the rotation period.
@@ -470,8 +465,14 @@ func (d *decoder) checkTokenService(c *Config) {
 		}
 	}
 	for _, u := range d.tokens.keyURLs {
-		if msg := checkKeyURL(u.url, id.AllowInsecureIssuer); msg != "" {
+		if msg := directory.CheckKeyURL(u.url, id.AllowInsecureIssuer); msg != "" {
 			d.errorf(u.node, "%s: %s", u.path, msg)
+		}
+	}
+	if n := d.tokens.issuer; n != nil {
+		if msg := directory.CheckIssuer(c.Listeners.Issuer, id.AllowInsecureIssuer); msg != "" {
+			d.errorf(n, "listeners.issuer: %s", msg)
+			c.Listeners.Issuer = ""
 		}
 	}
 	if k := id.Keys; k.Prepublish >= k.RotationPeriod {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,8 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
+	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
@@ -41,8 +42,6 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.errs = append(d.errs, e)
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 func (d *decoder) decodeFile(src []byte, c *Config) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
@@ -50,7 +49,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 		if errors.Is(err, io.EOF) {
 			return // empty file: all defaults
 		}
-		d.syntaxError(err)
+		d.syntaxError(err, src)
 		return
 	}
 	var extra yaml.Node
@@ -60,7 +59,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 			d.errorf(&extra, "a second YAML document; lastmile.yaml holds one document, remove the '---' separator")
 		}
 	case !errors.Is(err, io.EOF):
-		d.syntaxError(err)
+		d.syntaxError(err, src)
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
@@ -80,14 +79,38 @@ func isEmptyDoc(n *yaml.Node) bool {
 	return n.Kind == yaml.DocumentNode && (len(n.Content) == 0 || isNull(n.Content[0]) && n.Content[0].Value == "")
 }
 
-func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		d.errs = append(d.errs, &Error{File: d.file, Pos: srcpos.Pos{Line: line}, Msg: "YAML syntax: " + m[2]})
+// syntaxError reports a YAML syntax error at the line and column where the
+// parser found it, naming the construct it was reading and where that began.
+func (d *decoder) syntaxError(err error, src []byte) {
+	var le *yaml.LoadError
+	if !errors.As(err, &le) {
+		d.errs = append(d.errs, &Error{File: d.file, Msg: "YAML syntax: " + strings.TrimPrefix(err.Error(), "yaml: ")})
 		return
 	}
-	d.errs = append(d.errs, &Error{File: d.file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")})
+	e := &Error{File: d.file, Pos: srcpos.Pos{Line: le.Mark.Line, Col: le.Mark.Column}, Msg: "YAML syntax: " + le.Message}
+	if e.Pos.Line == 0 {
+		e.Pos = srcpos.Pos{Line: le.ContextMark.Line, Col: le.ContextMark.Column}
+	}
+	if c := le.ContextMark; le.ContextMsg != "" && c.Line > 0 && c != le.Mark {
+		e.Msg += fmt.Sprintf(" (%s that starts at line %d, column %d)", le.ContextMsg, c.Line, c.Column)
+	}
+	if charAt(src, le.Mark.Line, le.Mark.Column) == '\t' {
+		e.Msg += "; YAML indents with spaces, not tabs"
+	}
+	d.errs = append(d.errs, e)
+}
+
+// charAt returns the character at a 1-based line and column (columns count
+// characters, as the YAML parser's do), or 0.
+func charAt(src []byte, line, col int) rune {
+	lines := bytes.Split(src, []byte("\n"))
+	if line < 1 || line > len(lines) || col < 1 {
+		return 0
+	}
+	if r := []rune(string(lines[line-1])); col <= len(r) {
+		return r[col-1]
+	}
+	return 0
 }
 
 // resolve follows aliases, so that anchors work anywhere. The schema has a fixed
@@ -374,8 +397,6 @@ func (d *decoder) nonEmpty(path string, dst *string) func(k, v *yaml.Node) {
 	}
 }
 
-var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 func (d *decoder) guid(path string, dst *string, node **yaml.Node) func(k, v *yaml.Node) {
 	return func(k, v *yaml.Node) {
 		v = resolve(v)
@@ -383,23 +404,22 @@ func (d *decoder) guid(path string, dst *string, node **yaml.Node) func(k, v *ya
 		if !ok || s == "" {
 			return // absent: generated and persisted by the identity plane
 		}
-		if !guidPattern.MatchString(s) {
+		guid, ok := directory.CanonicalGUID(s)
+		if !ok {
 			d.errorf(v, "%s: %q is not a GUID; write it as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex digits) or remove the key to have one generated", path, s)
 			return
 		}
-		*dst = strings.ToLower(s)
+		*dst = guid
 		if node != nil {
 			*node = v
 		}
 	}
 }
 
-var identityNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
 func (d *decoder) decodeIdentity(n *yaml.Node, id *Identity, r *refs) {
 	d.mapping(n, "identity", []field{
 		{"tenantId", d.guid("identity.tenantId", &id.TenantID, nil)},
-		{"tokenLifetime", d.duration("identity.tokenLifetime", &id.TokenLifetime, time.Minute, 24*time.Hour)},
+		{"tokenLifetime", d.duration("identity.tokenLifetime", &id.TokenLifetime, directory.MinTokenLifetime, directory.MaxTokenLifetime)},
 		{"userAssignedIdentities", func(k, v *yaml.Node) {
 			d.sequence(v, "identity.userAssignedIdentities", func(i int, item *yaml.Node) {
 				path := fmt.Sprintf("identity.userAssignedIdentities[%d]", i)
@@ -425,11 +445,11 @@ func (d *decoder) decodeIdentity(n *yaml.Node, id *Identity, r *refs) {
 				case nameNode == nil:
 					d.errorf(item, "%s has no name; add name: <identity name>", path)
 					return
-				case u.Name == SystemIdentity:
+				case directory.IsSystemName(u.Name):
 					d.errorf(nameNode, "%s.name: %q is reserved for the system-assigned identity; choose another name", path, u.Name)
 					return
-				case !identityNamePattern.MatchString(u.Name):
-					d.errorf(nameNode, "%s.name: %q is not a valid name; use letters, digits, '.', '-' and '_', starting with a letter or digit", path, u.Name)
+				case directory.CheckName(u.Name) != "":
+					d.errorf(nameNode, "%s.name: %s", path, directory.CheckName(u.Name))
 					return
 				}
 				id.UserAssignedIdentities = append(id.UserAssignedIdentities, u)
@@ -466,14 +486,11 @@ func (d *decoder) decodeResource(item *yaml.Node, path string, id *Identity, r *
 			if !ok {
 				return
 			}
-			switch {
-			case NormalizeResource(s) == "":
-				d.errorf(v, "%s.id is empty; write the resource's App ID URI, such as api://orders", path)
-			case strings.ContainsAny(s, " \t\r\n"):
-				d.errorf(v, "%s.id: %q contains white space; write the resource's App ID URI, such as api://orders", path, s)
-			default:
-				res.ID, rr.idNode = s, v
+			if msg := directory.CheckResourceID(s); msg != "" {
+				d.errorf(v, "%s.id %s", path, msg)
+				return
 			}
+			res.ID, rr.idNode = s, v
 		}},
 		{"roles", func(k, v *yaml.Node) {
 			rr.roles = d.strings(v, path+".roles")
@@ -557,18 +574,9 @@ func (d *decoder) decodeListeners(n *yaml.Node, l *Listeners) {
 		}},
 		{"issuer", func(k, v *yaml.Node) {
 			v = resolve(v)
-			s, ok := d.scalar(v, "listeners.issuer", "a URL")
-			if !ok || s == "" {
-				return
-			}
-			u, err := url.Parse(s)
-			switch {
-			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-				d.errorf(v, "listeners.issuer: %q is not an http or https URL; write the public URL clients use, such as https://login.example.com", s)
-			case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-				d.errorf(v, "listeners.issuer: %q has a query, fragment or user info, which an issuer URL must not have; remove it", s)
-			default:
-				l.Issuer = s
+			// Checked once identity.allowInsecureIssuer is known (checkTokenService).
+			if s, ok := d.scalar(v, "listeners.issuer", "a URL"); ok && s != "" {
+				l.Issuer, d.tokens.issuer = s, v
 			}
 		}},
 	})
@@ -690,14 +698,15 @@ func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
 // crossCheck reports what needs the whole file: duplicates and references.
 func (d *decoder) crossCheck(c *Config) {
 	r := d.refs
-	names := map[string]*yaml.Node{}
+	names := map[string]*yaml.Node{} // lower case: names compare without regard to case
 	for i, u := range c.Identity.UserAssignedIdentities {
 		n := r.identityNames[i]
-		if prev, ok := names[u.Name]; ok {
-			d.errorf(n, "identity.userAssignedIdentities: %q is declared twice (first at line %d); identity names must be unique", u.Name, prev.Line)
+		lower := strings.ToLower(u.Name)
+		if prev, ok := names[lower]; ok {
+			d.errorf(n, "identity.userAssignedIdentities: %q is declared twice (first at line %d; names are not case-sensitive); identity names must be unique", u.Name, prev.Line)
 			continue
 		}
-		names[u.Name] = n
+		names[lower] = n
 	}
 	clients := map[string]*yaml.Node{}
 	for i, u := range c.Identity.UserAssignedIdentities {
@@ -722,22 +731,33 @@ func (d *decoder) crossCheck(c *Config) {
 	ids := map[string]*yaml.Node{}
 	for i, res := range c.Identity.Resources {
 		rr := r.resources[i]
-		norm := NormalizeResource(res.ID)
+		norm := identity.NormalizeResource(res.ID)
 		if prev, ok := ids[norm]; ok {
-			d.errorf(rr.idNode, "identity.resources: %q is the same resource as %q at line %d (a trailing / or /.default does not make a new one); merge them", res.ID, prev.Value, prev.Line)
+			d.errorf(rr.idNode, "identity.resources: %q is the same resource as %q at line %d (resource ids match ignoring ASCII case and a trailing /); merge them", res.ID, prev.Value, prev.Line)
 		} else {
 			ids[norm] = rr.idNode
 		}
 		declared := map[string]*yaml.Node{}
 		for j, role := range rr.roles.vals {
+			if msg := directory.CheckRole(role); msg != "" {
+				d.errorf(rr.roles.nodes[j], "role of %s: %s", res.ID, msg)
+				continue
+			}
 			if prev, ok := declared[role]; ok {
 				d.errorf(rr.roles.nodes[j], "role %q of %s is listed twice (first at line %d); remove one", role, res.ID, prev.Line)
 				continue
 			}
 			declared[role] = rr.roles.nodes[j]
 		}
+		assigned := map[string]*yaml.Node{}
 		for _, a := range rr.assignments {
-			if !slices.Contains(known, a.key.Value) {
+			lower := strings.ToLower(a.key.Value)
+			if prev, ok := assigned[lower]; ok {
+				d.errorf(a.key, "assignments of %s: %q is assigned roles twice (first at line %d; names are not case-sensitive); merge the roles into one list", res.ID, a.key.Value, prev.Line)
+				continue
+			}
+			assigned[lower] = a.key
+			if !slices.ContainsFunc(known, func(k string) bool { return strings.EqualFold(k, a.key.Value) }) {
 				hint := ""
 				if best, ok := nearest(a.key.Value, known); ok {
 					hint = fmt.Sprintf("did you mean %q? ", best)

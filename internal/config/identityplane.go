@@ -68,10 +68,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 // Token source types accepted in identity.sources[].type.
@@ -347,7 +350,7 @@ func (d *decoder) lastmileEndpoint(v *yaml.Node, path string, s *TokenSource) {
 		}
 		s.Endpoint = e
 	case u.Scheme == "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !directory.IsLoopbackHost(u.Hostname()) {
 			d.errorf(v, "%s.endpoint: %q is not on loopback; the App Service protocol sends its secret in clear text, so it is only served on loopback: use the other lastmile's socket for anything else", path, e)
 			return
 		}
@@ -370,21 +373,13 @@ func (d *decoder) tokenEndpoint(v *yaml.Node, path string, s *TokenSource) {
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 		d.errorf(v, "%s.tokenEndpoint: %q is not an https URL; write the identity provider's token endpoint, such as https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token", path, e)
-	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && !directory.IsLoopbackHost(u.Hostname()):
 		d.errorf(v, "%s.tokenEndpoint: %q uses http on a host other than loopback; use https, since the request carries a client assertion", path, e)
 	case u.Fragment != "" || u.User != nil:
 		d.errorf(v, "%s.tokenEndpoint: %q has a fragment or user info; remove it", path, e)
 	default:
 		s.TokenEndpoint = e
 	}
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (d *decoder) decodeEndpoints(n *yaml.Node, e *ManagedIdentityEndpoints) {
@@ -404,7 +399,7 @@ func (d *decoder) decodeEndpoints(n *yaml.Node, e *ManagedIdentityEndpoints) {
 						d.errorf(v, "%s.imds.listen: %q is not host:port; write a loopback address such as \"127.0.0.1:8082\" (quoted)", p, s)
 						return
 					}
-					if !isLoopbackHost(host) {
+					if !directory.IsLoopbackHost(host) {
 						d.errorf(v, "%s.imds.listen: %q is not a loopback address; the IMDS protocol has no secret, so it is only served on loopback (such as 127.0.0.1:8082)", p, s)
 						return
 					}
@@ -474,8 +469,8 @@ func (d *decoder) decodeWorkloads(n *yaml.Node, id *Identity) {
 			{"name", func(k, v *yaml.Node) {
 				v = resolve(v)
 				if s, ok := d.scalar(v, path+".name", "a string"); ok {
-					if !identityNamePattern.MatchString(s) {
-						d.errorf(v, "%s.name: %q is not a valid name; use letters, digits, '.', '-' and '_', starting with a letter or digit", path, s)
+					if msg := directory.CheckName(s); msg != "" {
+						d.errorf(v, "%s.name: %s", path, msg)
 						return
 					}
 					w.Name, nameNode = s, v
@@ -545,20 +540,14 @@ func (d *decoder) checkIdentityPlane(c *Config) {
 	names := map[string]*yaml.Node{}
 	for i, w := range c.Identity.Workloads {
 		n := d.plane.workloadNames[i]
-		if prev, ok := names[w.Name]; ok {
-			d.errorf(n, "identity.workloads: %q is declared twice (first at line %d); workload names must be unique", w.Name, prev.Line)
+		if prev, ok := names[strings.ToLower(w.Name)]; ok {
+			d.errorf(n, "identity.workloads: %q is declared twice (first at line %d; names are not case-sensitive); workload names must be unique", w.Name, prev.Line)
 		} else {
-			names[w.Name] = n
+			names[strings.ToLower(w.Name)] = n
 		}
 		ids := d.plane.workloadIdentities[i]
 		for j, name := range ids.vals {
-			found := false
-			for _, k := range known {
-				if k == name {
-					found = true
-				}
-			}
-			if found {
+			if slices.ContainsFunc(known, func(k string) bool { return strings.EqualFold(k, name) }) {
 				continue
 			}
 			hint := ""

@@ -209,7 +209,7 @@ func TestIdentityPlaneErrors(t *testing.T) {
 		{
 			name: "duplicate workload names",
 			src:  "identity:\n  workloads:\n    - name: w\n      uid: 1\n      identities: [system]\n    - name: w\n      gid: 1\n      identities: [system]\n",
-			want: `lastmile.yaml:6:13: identity.workloads: "w" is declared twice (first at line 3); workload names must be unique`,
+			want: `lastmile.yaml:6:13: identity.workloads: "w" is declared twice (first at line 3; names are not case-sensitive); workload names must be unique`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

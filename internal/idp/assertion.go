@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 // Client assertions (RFC 7521, RFC 7523 §2.2 and §3): a JWT the client signs
@@ -49,7 +51,7 @@ type assertionClaims struct {
 // duplicate members, string iss/sub/jti, aud a string or an array of strings, and
 // NumericDate exp/nbf/iat.
 func parseAssertionClaims(payload []byte) (*assertionClaims, error) {
-	members, err := decodeObject(payload)
+	members, err := directory.DecodeObject(payload)
 	if err != nil {
 		return nil, jwsErrorf("the JWT claims: %v", err)
 	}
@@ -170,7 +172,7 @@ func validateClientAssertion(ctx context.Context, j *parsedJWS, c *assertionClai
 	if c.iss != c.sub {
 		return nil, jwsErrorf("the assertion's iss and sub differ; for a client assertion both are the client id")
 	}
-	if cid, ok := canonicalGUID(c.iss); !ok || cid != app.clientID {
+	if cid, ok := directory.CanonicalGUID(c.iss); !ok || cid != app.clientID {
 		return nil, jwsErrorf("the assertion's iss and sub are not the client id %s", app.clientID)
 	}
 	if !c.hasAudience(audiences...) {

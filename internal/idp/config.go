@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 )
 
@@ -45,18 +43,9 @@ type Config struct {
 	Keys KeySchedule
 }
 
-// DefaultTokenLifetime is the token lifetime when Config.TokenLifetime is zero:
-// one hour, like Entra's app-only access tokens. With the gateway's cache
-// refreshing at half-life and stopping 5 minutes before expiry, an identity
-// provider outage of 25 minutes goes unnoticed, while a role change or a removed
-// resource takes effect within the hour.
-const DefaultTokenLifetime = time.Hour
-
-// Lifetime bounds for Config.TokenLifetime.
-const (
-	MinTokenLifetime = time.Minute
-	MaxTokenLifetime = 24 * time.Hour
-)
+// DefaultTokenLifetime is the token lifetime when Config.TokenLifetime is zero
+// (see directory.DefaultTokenLifetime).
+const DefaultTokenLifetime = directory.DefaultTokenLifetime
 
 // UserAssignedIdentity declares a user-assigned managed identity.
 type UserAssignedIdentity struct {
@@ -156,14 +145,14 @@ func compile(cfg Config) (*compiled, error) {
 
 	// Issuer.
 	c.issuer = cfg.Issuer
-	if msg := checkIssuer(cfg.Issuer, cfg.AllowInsecureIssuer); msg != "" {
+	if msg := directory.CheckIssuer(cfg.Issuer, cfg.AllowInsecureIssuer); msg != "" {
 		bad("Issuer", "%s", msg)
 	} else {
 		c.issuerURL, _ = url.Parse(cfg.Issuer)
 	}
 
 	if cfg.TenantID != "" {
-		tid, ok := canonicalGUID(cfg.TenantID)
+		tid, ok := directory.CanonicalGUID(cfg.TenantID)
 		if !ok {
 			bad("TenantID", "%q is not a GUID (like 72f988bf-86f1-41af-91ab-2d7cd011db47); leave it empty to have one generated", cfg.TenantID)
 		}
@@ -173,8 +162,8 @@ func compile(cfg Config) (*compiled, error) {
 	switch {
 	case c.lifetime == 0:
 		c.lifetime = DefaultTokenLifetime
-	case c.lifetime < MinTokenLifetime || c.lifetime > MaxTokenLifetime:
-		bad("TokenLifetime", "%s is outside %s to %s", c.lifetime, MinTokenLifetime, MaxTokenLifetime)
+	case c.lifetime < directory.MinTokenLifetime || c.lifetime > directory.MaxTokenLifetime:
+		bad("TokenLifetime", "%s is outside %s to %s", c.lifetime, directory.MinTokenLifetime, directory.MaxTokenLifetime)
 	}
 
 	// User-assigned identities.
@@ -183,8 +172,8 @@ func compile(cfg Config) (*compiled, error) {
 	for i, u := range cfg.UserAssigned {
 		field := fmt.Sprintf("UserAssigned[%d]", i)
 		switch lower := strings.ToLower(u.Name); {
-		case !validName(u.Name):
-			bad(field+".Name", "%q is not a valid name: use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", u.Name)
+		case directory.CheckName(u.Name) != "":
+			bad(field+".Name", "%s", directory.CheckName(u.Name))
 		case lower == SystemName:
 			bad(field+".Name", "%q is reserved for the system-assigned identity; choose another name", u.Name)
 		default:
@@ -195,7 +184,7 @@ func compile(cfg Config) (*compiled, error) {
 			}
 		}
 		if u.ClientID != "" {
-			cid, ok := canonicalGUID(u.ClientID)
+			cid, ok := directory.CanonicalGUID(u.ClientID)
 			if !ok {
 				bad(field+".ClientID", "%q is not a GUID; leave it empty to have one generated", u.ClientID)
 			} else if prev, dup := clients[cid]; dup {
@@ -218,18 +207,8 @@ func compile(cfg Config) (*compiled, error) {
 	for i, r := range cfg.Resources {
 		field := fmt.Sprintf("Resources[%d]", i)
 		key := identity.NormalizeResource(r.ID)
-		switch {
-		case r.ID == "":
-			bad(field+".ID", "missing: set it to the backend's App ID URI or application id, the aud its tokens must carry")
-			continue
-		case strings.IndexFunc(r.ID, badIDRune) >= 0:
-			bad(field+".ID", "%q contains white space or control characters", r.ID)
-			continue
-		case len(r.ID) >= len("/.default") && strings.EqualFold(r.ID[len(r.ID)-len("/.default"):], "/.default"):
-			bad(field+".ID", "%q ends in /.default, a scope suffix, not part of the resource id: remove it", r.ID)
-			continue
-		case key == "":
-			bad(field+".ID", "%q is not a resource id", r.ID)
+		if msg := directory.CheckResourceID(r.ID); msg != "" {
+			bad(field+".ID", "%s", msg)
 			continue
 		}
 		if j, dup := ids[key]; dup {
@@ -241,8 +220,8 @@ func compile(cfg Config) (*compiled, error) {
 		declared := map[string]bool{}
 		for j, role := range r.Roles {
 			switch {
-			case role == "" || strings.IndexFunc(role, badIDRune) >= 0:
-				bad(fmt.Sprintf("%s.Roles[%d]", field, j), "%q is not a role value: it must be non-empty, without white space", role)
+			case directory.CheckRole(role) != "":
+				bad(fmt.Sprintf("%s.Roles[%d]", field, j), "%s", directory.CheckRole(role))
 			case declared[role]:
 				bad(fmt.Sprintf("%s.Roles[%d]", field, j), "role %q is declared twice", role)
 			}
@@ -305,57 +284,6 @@ func compile(cfg Config) (*compiled, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
-}
-
-// checkIssuer returns what is wrong with issuer, or "".
-func checkIssuer(issuer string, allowInsecure bool) string {
-	if issuer == "" {
-		return `missing: set it to the URL backends reach lastmile's identity provider at, e.g. "http://127.0.0.1:8081"`
-	}
-	u, err := url.Parse(issuer)
-	if err != nil {
-		return fmt.Sprintf("%q is not a URL: %v", issuer, err)
-	}
-	switch {
-	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Sprintf("%q: the scheme must be https (or http on loopback)", issuer)
-	case u.Host == "" || u.Hostname() == "":
-		return fmt.Sprintf("%q has no host", issuer)
-	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "":
-		return fmt.Sprintf("%q: an issuer has no user info, query or fragment", issuer)
-	case strings.HasSuffix(issuer, "/"):
-		return fmt.Sprintf("%q ends with /: remove it (iss is compared byte for byte, and the discovery document is at issuer + \"/.well-known/openid-configuration\")", issuer)
-	case u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()):
-		return fmt.Sprintf("%q uses http on a host other than loopback: use https, since anyone on the path could replace the keys backends fetch (AllowInsecureIssuer overrides this for test networks)", issuer)
-	}
-	return ""
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// badIDRune reports runes that have no place in a resource id or role value.
-func badIDRune(r rune) bool {
-	return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError
 }
 
 func quoteList(ss []string) string {

@@ -1,12 +1,11 @@
 package idp
 
 import (
-	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
-	"net/url"
 	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 // Application is a registered application: a confidential client that gets
@@ -23,7 +22,7 @@ type Application struct {
 	// ClientCertificateCredential and MSAL use, or JWKs) whose private halves sign
 	// the application's client assertions (private_key_jwt, RFC 7523).
 	Keys []VerificationKey
-	// SecretHashes are Argon2id hashes (PHC format, see HashClientSecret) of the
+	// SecretHashes are Argon2id hashes (PHC format, see directory.HashClientSecret) of the
 	// application's client secrets; several allow rotating a secret.
 	SecretHashes []string
 	// Federated are the external issuers whose tokens stand in for a client
@@ -65,7 +64,7 @@ type FederatedCredential struct {
 type application struct {
 	principal
 	keys          []VerificationKey
-	secrets       []secretHash
+	secrets       []directory.SecretHash
 	secretStrings []string
 	federated     []*federatedCredential
 }
@@ -90,8 +89,8 @@ func (c *compiled) compileApplications(cfg Config, names, clients map[string]str
 		field := fmt.Sprintf("Applications[%d]", i)
 		app := &application{principal: principal{name: a.Name, kind: kindApplication}}
 		switch lower := strings.ToLower(a.Name); {
-		case !validName(a.Name):
-			bad(field+".Name", "%q is not a valid name: use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", a.Name)
+		case directory.CheckName(a.Name) != "":
+			bad(field+".Name", "%s", directory.CheckName(a.Name))
 		case lower == SystemName:
 			bad(field+".Name", "%q is reserved for the system-assigned identity; choose another name", a.Name)
 		default:
@@ -101,7 +100,7 @@ func (c *compiled) compileApplications(cfg Config, names, clients map[string]str
 				names[lower] = a.Name
 			}
 		}
-		cid, ok := canonicalGUID(a.ClientID)
+		cid, ok := directory.CanonicalGUID(a.ClientID)
 		switch {
 		case a.ClientID == "":
 			bad(field+".ClientID", "missing: set it to the GUID the application sends as client_id")
@@ -119,14 +118,14 @@ func (c *compiled) compileApplications(cfg Config, names, clients map[string]str
 			bad(field, "application %q has no credentials: add a certificate or key, a federated credential, or a secret hash", a.Name)
 		}
 		for j, k := range a.Keys {
-			if err := checkPublicKey(k.Key); err != nil {
+			if err := directory.CheckPublicKey(k.Key); err != nil {
 				bad(fmt.Sprintf("%s.Keys[%d]", field, j), "%v", err)
 				continue
 			}
-			app.keys = append(app.keys, withThumbprints(k))
+			app.keys = append(app.keys, k.WithThumbprints())
 		}
 		for j, h := range a.SecretHashes {
-			sh, err := parseSecretHash(h)
+			sh, err := directory.ParseClientSecretHash(h)
 			if err != nil {
 				bad(fmt.Sprintf("%s.SecretHashes[%d]", field, j), "%v", err)
 				continue
@@ -156,15 +155,6 @@ func (c *compiled) compileApplications(cfg Config, names, clients map[string]str
 	}
 }
 
-// withThumbprints fills in the certificate thumbprints of a key built by hand.
-func withThumbprints(k VerificationKey) VerificationKey {
-	if k.Certificate != nil && k.sha256Thumbprint == nil {
-		s256, s1 := sha256.Sum256(k.Certificate.Raw), sha1.Sum(k.Certificate.Raw)
-		k.sha256Thumbprint, k.sha1Thumbprint = s256[:], s1[:]
-	}
-	return k
-}
-
 // compileFederated validates a federated credential. The messages are
 // {field, message} pairs.
 func compileFederated(f FederatedCredential, allowInsecure bool) (*federatedCredential, [][2]string) {
@@ -192,9 +182,8 @@ func compileFederated(f FederatedCredential, allowInsecure bool) (*federatedCred
 	case f.Issuer == "":
 		bad("Issuer", "missing: set it to the iss of the tokens to trust, e.g. the cluster's service account issuer URL")
 	case strings.HasPrefix(f.Issuer, "spiffe://"):
-		td := strings.TrimPrefix(f.Issuer, "spiffe://")
-		if td == "" || strings.ContainsAny(td, "/?#:@ ") || strings.ToLower(td) != td {
-			bad("Issuer", "%q is not spiffe://<trust domain> (lower case, no path)", f.Issuer)
+		if msg := directory.CheckSPIFFETrustDomain(f.Issuer); msg != "" {
+			bad("Issuer", "%s", msg)
 		}
 		fc.spiffeTD = f.Issuer
 		if sources == 0 {
@@ -204,7 +193,7 @@ func compileFederated(f FederatedCredential, allowInsecure bool) (*federatedCred
 			bad("Subject", "%q is not a SPIFFE ID in trust domain %s", f.Subject, f.Issuer)
 		}
 	default:
-		if msg := checkFetchURL(f.Issuer, allowInsecure); msg != "" {
+		if msg := directory.CheckKeyURL(f.Issuer, allowInsecure); msg != "" {
 			bad("Issuer", "%s", msg)
 		}
 	}
@@ -212,12 +201,12 @@ func compileFederated(f FederatedCredential, allowInsecure bool) (*federatedCred
 		bad("Subject", "missing: set it to the sub of the tokens to trust")
 	}
 	if f.JWKSURI != "" {
-		if msg := checkFetchURL(f.JWKSURI, allowInsecure); msg != "" {
+		if msg := directory.CheckKeyURL(f.JWKSURI, allowInsecure); msg != "" {
 			bad("JWKSURI", "%s", msg)
 		}
 	}
 	for j, k := range f.Keys {
-		if err := checkPublicKey(k.Key); err != nil {
+		if err := directory.CheckPublicKey(k.Key); err != nil {
 			bad(fmt.Sprintf("Keys[%d]", j), "%v", err)
 		}
 	}
@@ -235,29 +224,14 @@ func compileFederated(f FederatedCredential, allowInsecure bool) (*federatedCred
 	return fc, nil
 }
 
-// checkFetchURL returns what is wrong with a URL lastmile fetches keys from:
-// https, or http on loopback (AllowInsecureIssuer permits any http).
-func checkFetchURL(s string, allowInsecure bool) string {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return fmt.Sprintf("%q is not an https URL", s)
-	case u.User != nil || u.Fragment != "":
-		return fmt.Sprintf("%q has user info or a fragment", s)
-	case u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()):
-		return fmt.Sprintf("%q uses http on a host other than loopback: use https, since anyone on the path could replace the keys", s)
-	}
-	return ""
-}
-
 // compileSchedule validates the rotation schedule.
 func (c *compiled) compileSchedule(s KeySchedule, bad func(field, format string, args ...any)) {
-	if s.RotationPeriod != 0 && (s.RotationPeriod < MinRotationPeriod || s.RotationPeriod > MaxRotationPeriod) {
-		bad("Keys.RotationPeriod", "%s is outside %s to %s", s.RotationPeriod, MinRotationPeriod, MaxRotationPeriod)
+	if s.RotationPeriod != 0 && (s.RotationPeriod < directory.MinRotationPeriod || s.RotationPeriod > directory.MaxRotationPeriod) {
+		bad("Keys.RotationPeriod", "%s is outside %s to %s", s.RotationPeriod, directory.MinRotationPeriod, directory.MaxRotationPeriod)
 	}
 	d := s.withDefaults()
-	if s.Prepublish != 0 && (s.Prepublish < MinPrepublish || s.Prepublish >= d.RotationPeriod) {
-		bad("Keys.Prepublish", "%s must be at least %s (twice the JWKS max-age) and less than the rotation period %s", s.Prepublish, MinPrepublish, d.RotationPeriod)
+	if s.Prepublish != 0 && (s.Prepublish < directory.MinPrepublish || s.Prepublish >= d.RotationPeriod) {
+		bad("Keys.Prepublish", "%s must be at least %s (twice the JWKS max-age) and less than the rotation period %s", s.Prepublish, directory.MinPrepublish, d.RotationPeriod)
 	}
 	c.schedule = d
 	c.schedule.Manual = s.Manual

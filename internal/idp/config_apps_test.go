@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/idp"
 )
 
@@ -155,7 +156,7 @@ func TestParseVerificationKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			keys, err := idp.ParseVerificationKeys([]byte(tt.data))
+			keys, err := directory.ParseVerificationKeys([]byte(tt.data))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
@@ -180,7 +181,7 @@ func mustField(jwkJSON, name string) string {
 // expired credential.
 func TestExpiredCertificate(t *testing.T) {
 	expired := newAppCert(t, 0, time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour))
-	keys, err := idp.ParseVerificationKeys(expired.pem)
+	keys, err := directory.ParseVerificationKeys(expired.pem)
 	if err != nil {
 		t.Fatal(err)
 	}

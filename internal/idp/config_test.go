@@ -19,11 +19,11 @@ func TestConfigErrors(t *testing.T) {
 		want   []problem
 	}{
 		{"missing issuer", func(c *idp.Config) { c.Issuer = "" },
-			[]problem{{"Issuer", "missing"}}},
+			[]problem{{"Issuer", "is empty"}}},
 		{"issuer with trailing slash", func(c *idp.Config) { c.Issuer = "https://id.example.com/" },
 			[]problem{{"Issuer", "ends with /: remove it"}}},
 		{"issuer with query", func(c *idp.Config) { c.Issuer = "https://id.example.com?x=1" },
-			[]problem{{"Issuer", "no user info, query or fragment"}}},
+			[]problem{{"Issuer", "has user info, a query or a fragment"}}},
 		{"issuer not a URL", func(c *idp.Config) { c.Issuer = "http://[::1" },
 			[]problem{{"Issuer", "is not a URL"}}},
 		{"issuer without scheme", func(c *idp.Config) { c.Issuer = "id.example.com" },
@@ -53,13 +53,13 @@ func TestConfigErrors(t *testing.T) {
 		{"duplicate client id", func(c *idp.Config) { c.UserAssigned[0].ClientID = "6b9c1a2e-1c8b-4c5e-9a3f-0d2e7f1b2c3d" },
 			[]problem{{"UserAssigned[1].ClientID", "also the client id of UserAssigned[0]"}}},
 		{"resource without id", func(c *idp.Config) { c.Resources[1].ID = "" },
-			[]problem{{"Resources[1].ID", "missing"}}},
+			[]problem{{"Resources[1].ID", "is empty"}}},
 		{"resource id with a space", func(c *idp.Config) { c.Resources[1].ID = "api://my api" },
 			[]problem{{"Resources[1].ID", "white space"}}},
 		{"resource id as a scope", func(c *idp.Config) { c.Resources[1].ID = "api://billing/.default" },
 			[]problem{{"Resources[1].ID", "ends in /.default"}}},
 		{"resource id only slashes", func(c *idp.Config) { c.Resources[1].ID = "//" },
-			[]problem{{"Resources[1].ID", "is not a resource id"}}},
+			[]problem{{"Resources[1].ID", "is empty"}}},
 		{"same resource twice", func(c *idp.Config) {
 			c.Resources = append(c.Resources, idp.Resource{ID: "API://Orders/"})
 		}, []problem{{"Resources[2].ID", `same resource as Resources[0] ("api://orders")`}}},
@@ -83,7 +83,7 @@ func TestConfigErrors(t *testing.T) {
 			c.Issuer = ""
 			c.TenantID = "x"
 			c.Resources[0].Assignments["nobody"] = nil
-		}, []problem{{"Issuer", "missing"}, {"TenantID", "not a GUID"}, {`Resources[0].Assignments["nobody"]`, "no identity"}}},
+		}, []problem{{"Issuer", "is empty"}, {"TenantID", "not a GUID"}, {`Resources[0].Assignments["nobody"]`, "no identity"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,14 +149,15 @@ func TestConfiguredClientIDCollidesWithGenerated(t *testing.T) {
 	generated := first.Identities()[1].ClientID // "reports", generated
 	cfg := testConfig("http://127.0.0.1:8081")
 	cfg.UserAssigned = append(cfg.UserAssigned, idp.UserAssignedIdentity{Name: "audit", ClientID: generated})
+	// A conflict with the state: named as lastmile.yaml names the identity.
 	_, err := idp.New(context.Background(), cfg, state)
-	got := configErrors(err)
-	if len(got) != 1 || got[0].Field != "UserAssigned[2].ClientID" || !strings.Contains(got[0].Msg, `user-assigned identity "reports"`) {
-		t.Fatalf("New: %v, want one problem with UserAssigned[2].ClientID naming \"reports\"", err)
+	want := `identity.userAssignedIdentities: the client id ` + generated + ` of "audit" is already the client id of user-assigned identity "reports"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New: %v, want %s", err, want)
 	}
 	cfg.UserAssigned[2].ClientID = first.SystemIdentity().ClientID
 	_, err = idp.New(context.Background(), cfg, state)
-	if got := configErrors(err); len(got) != 1 || !strings.Contains(got[0].Msg, "system-assigned identity") {
+	if err == nil || !strings.Contains(err.Error(), "is already the client id of the system-assigned identity") {
 		t.Fatalf("New: %v, want a collision with the system-assigned identity", err)
 	}
 }

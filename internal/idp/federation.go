@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 // Workload identity federation: a token from a trusted external issuer (a
@@ -92,7 +94,7 @@ func (f *fileKeys) keys(_ context.Context, _ *fetcher, _ string, now time.Time) 
 		f.err = fmt.Errorf("%w: reading %s: %v", errKeysUnavailable, f.path, err)
 		return nil, f.err
 	}
-	keys, err := parseKeys(data, true)
+	keys, err := directory.ParsePublishedKeys(data)
 	if err != nil {
 		if f.cached != nil {
 			return f.cached, nil
@@ -228,7 +230,7 @@ func (r *remoteKeys) fetch(ctx context.Context, f *fetcher, now time.Time) {
 		r.fail(err)
 		return
 	}
-	keys, err := parseKeys(body, true)
+	keys, err := directory.ParsePublishedKeys(body)
 	if err != nil {
 		r.fail(fmt.Errorf("the JWKS at %s: %w", uri, err))
 		return
@@ -280,7 +282,7 @@ func discoverJWKSURI(ctx context.Context, client *http.Client, issuer string, al
 	if doc.Issuer != issuer {
 		return "", fmt.Errorf("the discovery document %s names issuer %q, not %q", url, clip(doc.Issuer), issuer)
 	}
-	if msg := checkFetchURL(doc.JWKSURI, allowInsecure); msg != "" {
+	if msg := directory.CheckKeyURL(doc.JWKSURI, allowInsecure); msg != "" {
 		return "", fmt.Errorf("the discovery document %s: jwks_uri %s", url, msg)
 	}
 	return doc.JWKSURI, nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 )
 
@@ -38,7 +39,7 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
-		if c.lifetime < MinTokenLifetime || c.lifetime > MaxTokenLifetime {
+		if c.lifetime < directory.MinTokenLifetime || c.lifetime > directory.MaxTokenLifetime {
 			t.Fatalf("accepted lifetime %v", c.lifetime)
 		}
 		for _, spelling := range []string{resourceID, resourceID + "/", resourceID + "/.default"} {

@@ -131,27 +131,3 @@ func FuzzClientAssertion(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseVerificationKeys feeds arbitrary PEM and JWK input to the key
-// parser: no panic, and every key it returns is usable.
-func FuzzParseVerificationKeys(f *testing.F) {
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	jwk, _ := json.Marshal(jose.JSONWebKey{Key: &ec.PublicKey, KeyID: "a", Use: "sig", Algorithm: "ES256"})
-	f.Add(jwk)
-	f.Add([]byte(`{"keys":[` + string(jwk) + `,{"kty":"oct","k":"AAAA"}]}`))
-	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"))
-	f.Add([]byte(`{"kty":"RSA","n":"AQAB","e":"AQAB","x5c":["AAAA"]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, lenient := range []bool{false, true} {
-			keys, err := parseKeys(data, lenient)
-			if err != nil {
-				continue
-			}
-			for _, k := range keys {
-				if err := checkPublicKey(k.Key); err != nil {
-					t.Fatalf("returned an unusable key: %v", err)
-				}
-			}
-		}
-	})
-}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 // discoveryDoc is an OpenID Connect discovery document (OpenID Connect
@@ -132,7 +134,7 @@ func (p *Provider) buildDocuments() error {
 }
 
 // Cache lifetimes. The JWKS max-age bounds how long a validator can miss a newly
-// published key, so keys are published at least MinPrepublish (twice this)
+// published key, so keys are published at least directory.MinPrepublish (twice this)
 // before they sign.
 const (
 	jwksCacheControl      = "public, max-age=300"
@@ -205,7 +207,7 @@ func (p *Provider) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if cid, ok := canonicalGUID(tenant); !ok || cid != p.tenantID {
+	if cid, ok := directory.CanonicalGUID(tenant); !ok || cid != p.tenantID {
 		p.writeError(w, r, badRequest("invalid_request", "tenant %q not found: this lastmile's tenant is %s; use it in the authority URL", clip(tenant), p.tenantID).aad(90002))
 		return
 	}

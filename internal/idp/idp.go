@@ -33,10 +33,15 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 	"github.com/lastmile-gw/lastmile/internal/store"
 )
+
+// VerificationKey is a public key that client assertions and federated tokens
+// are verified with (see directory.VerificationKey).
+type VerificationKey = directory.VerificationKey
 
 // Provider is the embedded identity provider. It is safe for concurrent use.
 type Provider struct {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 )
 
@@ -160,7 +161,7 @@ func (p *Provider) Issue(ctx context.Context, clientID, resource string) (Token,
 	}
 	who := p.identities[0]
 	if clientID != "" {
-		cid, _ := canonicalGUID(clientID)
+		cid, _ := directory.CanonicalGUID(clientID)
 		if who = p.byClientID[cid]; who == nil {
 			return Token{}, &Error{
 				Code: "AADSTS700016",

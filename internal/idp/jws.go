@@ -2,15 +2,14 @@ package idp
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 // The JWS layer of assertion validation: a strict reader of compact JWS (RFC
@@ -28,7 +27,7 @@ const maxAssertionSize = 32 << 10
 
 // jwsHeader holds the protected header members lastmile looks at.
 type jwsHeader struct {
-	alg     *jwsAlg
+	alg     *directory.Algorithm
 	kid     string
 	typ     string
 	x5tS256 []byte // base64url or, as MSAL sends it, standard base64
@@ -83,7 +82,7 @@ func parseJWS(compact string) (*parsedJWS, error) {
 	if len(sig) == 0 {
 		return nil, jwsErrorf("the JWT has no signature; unsigned JWTs are never accepted")
 	}
-	members, err := decodeObject(headerJSON)
+	members, err := directory.DecodeObject(headerJSON)
 	if err != nil {
 		return nil, jwsErrorf("the JWT header: %v", err)
 	}
@@ -110,7 +109,7 @@ func parseJWS(compact string) (*parsedJWS, error) {
 	case strings.HasPrefix(alg, "HS"):
 		return nil, jwsErrorf("alg %s: symmetric signatures are not accepted; sign with an RSA or EC key", clip(alg))
 	}
-	if h.alg = verifyAlgs[alg]; h.alg == nil {
+	if h.alg = directory.LookupAlgorithm(alg); h.alg == nil {
 		return nil, jwsErrorf("alg %q is not accepted: use RS256, PS256, ES256 (or their 384 and 512 variants)", clip(alg))
 	}
 	for _, name := range []string{"jwk", "jku", "x5u"} {
@@ -171,26 +170,26 @@ func (j *parsedJWS) verify(keys []VerificationKey, now time.Time) (*Verification
 	var expired string
 	for i := range keys {
 		k := &keys[i]
-		if !k.accepts(j.header.alg) {
+		if !k.Accepts(j.header.alg) {
 			continue
 		}
 		switch {
 		case j.header.x5tS256 != nil:
-			if !bytes.Equal(k.sha256Thumbprint, j.header.x5tS256) {
+			if !bytes.Equal(k.SHA256Thumbprint, j.header.x5tS256) {
 				continue
 			}
 		case j.header.x5t != nil:
-			if !bytes.Equal(k.sha1Thumbprint, j.header.x5t) {
+			if !bytes.Equal(k.SHA1Thumbprint, j.header.x5t) {
 				continue
 			}
 		case j.header.kid != "" && k.KeyID != "" && k.KeyID != j.header.kid:
 			continue
 		}
 		tried++
-		if !verifySignature(j.header.alg, k.Key, []byte(j.signingInput), j.signature) {
+		if !j.header.alg.Verify(k.Key, []byte(j.signingInput), j.signature) {
 			continue
 		}
-		if why := k.validAt(now); why != "" {
+		if why := k.ValidAt(now); why != "" {
 			expired = why
 			continue
 		}
@@ -202,36 +201,7 @@ func (j *parsedJWS) verify(keys []VerificationKey, now time.Time) (*Verification
 	case tried == 0 && (j.header.x5tS256 != nil || j.header.x5t != nil):
 		return nil, fmt.Errorf("%w: no registered certificate has the thumbprint in the JWT header", errNoKey)
 	case tried == 0:
-		return nil, fmt.Errorf("%w: no registered key can verify %s with kid %q", errNoKey, j.header.alg.name, clip(j.header.kid))
+		return nil, fmt.Errorf("%w: no registered key can verify %s with kid %q", errNoKey, j.header.alg.Name(), clip(j.header.kid))
 	}
 	return nil, jwsErrorf("the JWT signature does not verify with the registered keys")
-}
-
-// verifySignature verifies a JWS signature (RFC 7518 §3).
-func verifySignature(alg *jwsAlg, key any, signingInput, sig []byte) bool {
-	h := alg.hash.New()
-	h.Write(signingInput)
-	digest := h.Sum(nil)
-	switch pub := key.(type) {
-	case *rsa.PublicKey:
-		if !alg.rsa || len(sig) != pub.Size() {
-			return false
-		}
-		if alg.pss {
-			// RFC 7518 §3.5: the salt is as long as the hash, MGF1 with the same hash.
-			return rsa.VerifyPSS(pub, alg.hash, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: alg.hash}) == nil
-		}
-		return rsa.VerifyPKCS1v15(pub, alg.hash, digest, sig) == nil
-	case *ecdsa.PublicKey:
-		// RFC 7518 §3.4: R and S as fixed-length big-endian integers, concatenated
-		// (not DER). ecdsa.Verify refuses r or s of zero or not below the order.
-		size := (pub.Curve.Params().BitSize + 7) / 8
-		if alg.curve != pub.Curve || len(sig) != 2*size {
-			return false
-		}
-		r := new(big.Int).SetBytes(sig[:size])
-		s := new(big.Int).SetBytes(sig[size:])
-		return ecdsa.Verify(pub, digest, r, s)
-	}
-	return false
 }

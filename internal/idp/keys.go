@@ -22,6 +22,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -275,7 +276,7 @@ func checkKey(k *storedKey) error {
 		}
 	case AlgRS256:
 		pub, ok := k.Public.Key.(*rsa.PublicKey)
-		if !ok || pub.N.BitLen() < minRSABits {
+		if !ok || directory.CheckPublicKey(pub) != nil {
 			return errors.New("the public key is not an RSA key of 2048 bits or more")
 		}
 	default:
@@ -292,7 +293,11 @@ func checkKey(k *storedKey) error {
 			return fmt.Errorf("a %s key needs its private key", k.State)
 		}
 		priv, ok := k.Private.Key.(crypto.Signer)
-		if !ok || !publicKeysEqual(priv.Public(), k.Public.Key) {
+		var pub interface{ Equal(crypto.PublicKey) bool }
+		if ok {
+			pub, ok = priv.Public().(interface{ Equal(crypto.PublicKey) bool })
+		}
+		if !ok || !pub.Equal(k.Public.Key) {
 			return errors.New("the private key does not match the public key")
 		}
 	}
@@ -303,7 +308,7 @@ func checkKey(k *storedKey) error {
 // published Prepublish before it starts signing, a key signs for RotationPeriod,
 // and a retired key stays published until the last token it signed expires.
 type KeySchedule struct {
-	// RotationPeriod is how long a key signs. Zero means DefaultRotationPeriod.
+	// RotationPeriod is how long a key signs. Zero means directory.DefaultRotationPeriod.
 	RotationPeriod time.Duration
 	// Prepublish is how long the next key is published before it signs: at least
 	// the longest time a validator caches the JWKS (lastmile's max-age is 5
@@ -314,21 +319,12 @@ type KeySchedule struct {
 	Manual bool
 }
 
-// Rotation defaults and bounds.
-const (
-	DefaultRotationPeriod = 7 * 24 * time.Hour
-	MinRotationPeriod     = time.Hour
-	MaxRotationPeriod     = 365 * 24 * time.Hour
-	// MinPrepublish is twice the JWKS max-age.
-	MinPrepublish = 10 * time.Minute
-)
-
 func (s KeySchedule) withDefaults() KeySchedule {
 	if s.RotationPeriod == 0 {
-		s.RotationPeriod = DefaultRotationPeriod
+		s.RotationPeriod = directory.DefaultRotationPeriod
 	}
 	if s.Prepublish == 0 {
-		s.Prepublish = max(s.RotationPeriod/3, MinPrepublish)
+		s.Prepublish = directory.DefaultPrepublish(s.RotationPeriod)
 	}
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -64,8 +65,8 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 	case errors.Is(err, fs.ErrNotExist):
 		f = identityFile{
 			Version:  1,
-			TenantID: newGUID(),
-			System:   storedIdentity{ClientID: newGUID(), ObjectID: newGUID(), Created: now},
+			TenantID: directory.NewGUID(),
+			System:   storedIdentity{ClientID: directory.NewGUID(), ObjectID: directory.NewGUID(), Created: now},
 		}
 		changed = true
 		log.Info("created the system-assigned managed identity",
@@ -86,9 +87,9 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 		s, ok := f.UserAssigned[u.Name]
 		switch {
 		case !ok:
-			s = storedIdentity{ClientID: u.ClientID, ObjectID: newGUID(), Created: now}
+			s = storedIdentity{ClientID: u.ClientID, ObjectID: directory.NewGUID(), Created: now}
 			if s.ClientID == "" {
-				s.ClientID = newGUID()
+				s.ClientID = directory.NewGUID()
 			}
 			f.UserAssigned[u.Name] = s
 			changed = true
@@ -109,7 +110,7 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 		s, ok := f.Applications[a.name]
 		switch {
 		case !ok:
-			s = storedIdentity{ClientID: a.clientID, ObjectID: newGUID(), Created: now}
+			s = storedIdentity{ClientID: a.clientID, ObjectID: directory.NewGUID(), Created: now}
 			f.Applications[a.name] = s
 			changed = true
 			log.Info("registered an application", "name", a.name, "client_id", s.ClientID, "object_id", s.ObjectID)
@@ -125,26 +126,24 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 	// A configured client id may collide with one generated earlier.
 	var errs []error
 	owner := map[string]string{}
-	for i, p := range ids {
+	for _, p := range ids {
 		who := "the system-assigned identity"
 		if !p.system {
 			who = fmt.Sprintf("user-assigned identity %q", p.name)
 		}
 		if prev, dup := owner[p.clientID]; dup {
-			errs = append(errs, &ConfigError{
-				Field: fmt.Sprintf("UserAssigned[%d].ClientID", i-1),
-				Msg:   fmt.Sprintf("%s is already the client id of %s (kept in %s); choose another", p.clientID, prev, state.File(identitiesFile)),
-			})
+			// A conflict with the state, not within the configuration: it is
+			// named as lastmile.yaml names the identity.
+			errs = append(errs, fmt.Errorf("identity.userAssignedIdentities: the client id %s of %q is already the client id of %s (kept in %s); choose another, or remove clientId to have one generated",
+				p.clientID, p.name, prev, state.File(identitiesFile)))
 			continue
 		}
 		owner[p.clientID] = who
 	}
-	for i, a := range c.apps {
+	for _, a := range c.apps {
 		if prev, dup := owner[a.clientID]; dup {
-			errs = append(errs, &ConfigError{
-				Field: fmt.Sprintf("Applications[%d].ClientID", i),
-				Msg:   fmt.Sprintf("%s is already the client id of %s (kept in %s); choose another", a.clientID, prev, state.File(identitiesFile)),
-			})
+			errs = append(errs, fmt.Errorf("identity.applications: the client id %s of %q is already the client id of %s (kept in %s); choose another",
+				a.clientID, a.name, prev, state.File(identitiesFile)))
 		}
 	}
 	if len(errs) > 0 {
@@ -163,12 +162,12 @@ func (f *identityFile) check() error {
 	if f.Version != 1 {
 		return fmt.Errorf("version %d is not supported (this lastmile reads version 1)", f.Version)
 	}
-	if c, ok := canonicalGUID(f.TenantID); !ok || c != f.TenantID {
+	if c, ok := directory.CanonicalGUID(f.TenantID); !ok || c != f.TenantID {
 		return fmt.Errorf("tenant_id %q is not a lower-case GUID", f.TenantID)
 	}
 	check := func(what string, s storedIdentity) error {
 		for _, v := range [...]struct{ field, id string }{{"client_id", s.ClientID}, {"object_id", s.ObjectID}} {
-			if c, ok := canonicalGUID(v.id); !ok || c != v.id {
+			if c, ok := directory.CanonicalGUID(v.id); !ok || c != v.id {
 				return fmt.Errorf("%s.%s %q is not a lower-case GUID", what, v.field, v.id)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/identity/wire"
 )
@@ -373,7 +374,7 @@ func (p *Provider) authenticate(ctx context.Context, req *tokenRequest, now time
 }
 
 func (p *Provider) lookupApp(clientID string, basic bool) (*application, *oauthError) {
-	cid, _ := canonicalGUID(clientID)
+	cid, _ := directory.CanonicalGUID(clientID)
 	if app := p.apps[cid]; app != nil {
 		return app, nil
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/idp"
 )
 
@@ -173,7 +174,7 @@ var (
 
 // testSecretHash hashes testSecret once per run (Argon2 is slow on purpose).
 func testSecretHash() string {
-	secretHashOnce.Do(func() { secretHash = idp.HashClientSecret(testSecret) })
+	secretHashOnce.Do(func() { secretHash = directory.HashClientSecret(testSecret) })
 	return secretHash
 }
 
@@ -183,12 +184,12 @@ func testSecretHash() string {
 func tokenServiceConfig(issuer string, cert appCert, ecPub *ecdsa.PublicKey, ecKID string, fed []idp.FederatedCredential) idp.Config {
 	cfg := testConfig(issuer)
 	cfg.TenantID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
-	certKeys, err := idp.ParseVerificationKeys(cert.pem)
+	certKeys, err := directory.ParseVerificationKeys(cert.pem)
 	if err != nil {
 		panic(err)
 	}
 	jwk, _ := json.Marshal(jose.JSONWebKey{Key: ecPub, KeyID: ecKID, Algorithm: "ES256", Use: "sig"})
-	ecKeys, err := idp.ParseVerificationKeys(jwk)
+	ecKeys, err := directory.ParseVerificationKeys(jwk)
 	if err != nil {
 		panic(err)
 	}

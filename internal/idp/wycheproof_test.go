@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/directory"
 )
 
 // corpusDir finds ../shared/corpus from the repository root (the directory
@@ -91,7 +93,7 @@ func TestWycheproofJWS(t *testing.T) {
 		}
 		n := 0
 		for _, g := range wf.TestGroups {
-			keys, keyErr := ParseVerificationKeys(publicJWK(g.Public, g.Private))
+			keys, keyErr := directory.ParseVerificationKeys(publicJWK(g.Public, g.Private))
 			for _, tc := range g.Tests {
 				n++
 				total++
@@ -115,8 +117,8 @@ func TestWycheproofJWS(t *testing.T) {
 					// A valid signature with an algorithm and key lastmile takes must verify.
 					if keyErr == nil && j != nil {
 						for i := range keys {
-							if keys[i].accepts(j.header.alg) {
-								t.Errorf("tcId %d (%s, %s): a valid %s JWS was refused: %v", tc.TcID, g.Comment, tc.Comment, j.header.alg.name, err)
+							if keys[i].Accepts(j.header.alg) {
+								t.Errorf("tcId %d (%s, %s): a valid %s JWS was refused: %v", tc.TcID, g.Comment, tc.Comment, j.header.alg.Name(), err)
 								break
 							}
 						}

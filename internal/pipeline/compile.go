@@ -416,15 +416,21 @@ func (c *Compiler) BoolValue(el *policyxml.Element, name string, def bool) Value
 	return v
 }
 
-// SecondsAttr returns a literal whole number of seconds, or def.
+// MaxSeconds bounds the timeouts policies take in seconds: a day, far longer
+// than any request, and far short of overflowing a time.Duration.
+const MaxSeconds = 24 * 60 * 60
+
+// SecondsAttr returns a literal whole number of seconds from 1 to MaxSeconds,
+// or def. A timeout of zero or less would fail every request, so it is refused
+// here, at load.
 func (c *Compiler) SecondsAttr(el *policyxml.Element, name string, def time.Duration) time.Duration {
 	s, ok := c.LiteralAttr(el, name)
 	if !ok {
 		return def
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 0 {
-		c.Report(c.Errorf(el.Attr(name).Value.Pos(), "attribute %s of <%s> must be a whole number of seconds, not %q", name, el.Name, s))
+	if err != nil || n < 1 || n > MaxSeconds {
+		c.Report(c.Errorf(el.Attr(name).Value.Pos(), "attribute %s of <%s> must be a whole number of seconds from 1 to %d, not %q", name, el.Name, MaxSeconds, s))
 		return def
 	}
 	return time.Duration(n) * time.Second

@@ -51,7 +51,8 @@ func retry(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error)
 	var okCount, okInterval bool
 	p.count, okCount = retryNumber(c, el, "count", 1, maxRetryCount, true)
 	p.interval, okInterval = retryNumber(c, el, "interval", 0, math.MaxInt32, true)
-	p.maxInt, p.hasMax = retryNumber(c, el, "max-interval", 0, math.MaxInt32, false)
+	// A max-interval of 0 would cap every wait at 0: interval="0" says that.
+	p.maxInt, p.hasMax = retryNumber(c, el, "max-interval", 1, math.MaxInt32, false)
 	p.delta, p.hasDelta = retryNumber(c, el, "delta", 0, math.MaxInt32, false)
 	p.firstFast = c.BoolValue(el, "first-fast-retry", false)
 	p.steps = c.Block(el)
@@ -91,9 +92,12 @@ func retryNumber(c *pipeline.Compiler, el *policyxml.Element, name string, lo, h
 func parseRetryNumber(name, s string, lo, hi int) (int, *pipeline.Error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n < lo || n > hi {
-		what := "a whole number of seconds, at least 0"
-		if name == "count" {
+		what := "a whole number of seconds, at least " + strconv.Itoa(lo)
+		switch {
+		case name == "count":
 			what = "a whole number from 1 to " + strconv.Itoa(maxRetryCount)
+		case name == "max-interval" && n == 0 && err == nil:
+			what += " (interval=\"0\" retries without waiting)"
 		}
 		return 0, &pipeline.Error{Reason: "InvalidRetrySetting", Message: "retry " + name + " must be " + what + ", not " + quoteShort(s)}
 	}
@@ -141,7 +145,7 @@ func (p *retryPolicy) settings(x *exchange.Exchange) (retrySettings, error) {
 	}
 	s.interval = time.Duration(n) * time.Second
 	if p.hasMax {
-		if n, err = num("max-interval", p.maxInt, 0, math.MaxInt32); err != nil {
+		if n, err = num("max-interval", p.maxInt, 1, math.MaxInt32); err != nil {
 			return s, err
 		}
 		s.maxInt, s.hasMax = time.Duration(n)*time.Second, true

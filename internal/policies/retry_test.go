@@ -217,6 +217,7 @@ func TestRetryErrors(t *testing.T) {
 		{"count at least 1", `<retry condition="true" count="0" interval="1" />`, `policy.xml:1:51: retry count must be a whole number from 1 to 50, not "0"`},
 		{"count at most 50", `<retry condition="true" count="51" interval="1" />`, `policy.xml:1:51: retry count must be a whole number from 1 to 50, not "51"`},
 		{"interval is seconds", `<retry condition="true" count="1" interval="1.5" />`, `policy.xml:1:64: retry interval must be a whole number of seconds, at least 0, not "1.5"`},
+		{"max-interval at least 1", `<retry condition="true" count="1" interval="1" max-interval="0" />`, `policy.xml:1:81: retry max-interval must be a whole number of seconds, at least 1 (interval="0" retries without waiting), not "0"`},
 		{"delta is seconds", `<retry condition="true" count="1" interval="1" delta="-1" />`, `policy.xml:1:74: retry delta must be a whole number of seconds, at least 0, not "-1"`},
 		{"first-fast-retry", `<retry condition="true" count="1" interval="1" first-fast-retry="soon" />`, `policy.xml:1:85: attribute first-fast-retry of <retry> must be true, false or a policy expression, not "soon"`},
 		{"condition literal", `<retry condition="yes" count="1" interval="1" />`, `policy.xml:1:38: condition must be a policy expression or true or false, not "yes"`},

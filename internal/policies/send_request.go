@@ -155,11 +155,12 @@ func (d Deps) sendRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline
 	return p, nil
 }
 
-// parseTimeout parses a timeout in whole seconds, at least 1.
+// parseTimeout parses a timeout in whole seconds, from 1 to a day (a larger
+// number would overflow a time.Duration into a timeout that fires at once).
 func parseTimeout(s string) (time.Duration, *pipeline.Error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 {
-		return 0, &pipeline.Error{Reason: "InvalidTimeout", Message: "must be a whole number of seconds, at least 1, not " + quoteShort(s)}
+	if err != nil || n < 1 || n > pipeline.MaxSeconds {
+		return 0, &pipeline.Error{Reason: "InvalidTimeout", Message: "must be a whole number of seconds from 1 to " + strconv.Itoa(pipeline.MaxSeconds) + ", not " + quoteShort(s)}
 	}
 	return time.Duration(n) * time.Second, nil
 }

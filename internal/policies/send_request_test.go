@@ -476,7 +476,10 @@ func TestSendRequestCompileErrors(t *testing.T) {
 			`policy.xml:1:40: mode of <send-request> must be new or copy, not "clone"`},
 		{"timeout",
 			`<send-request response-variable-name="r" timeout="0"><set-url>https://a.example</set-url></send-request>`,
-			`policy.xml:1:70: timeout of <send-request> must be a whole number of seconds, at least 1, not "0"`},
+			`policy.xml:1:70: timeout of <send-request> must be a whole number of seconds from 1 to 86400, not "0"`},
+		{"a timeout that would overflow",
+			`<send-request response-variable-name="r" timeout="9999999999"><set-url>https://a.example</set-url></send-request>`,
+			`policy.xml:1:70: timeout of <send-request> must be a whole number of seconds from 1 to 86400, not "9999999999"`},
 		{"ignore-error takes no expression",
 			`<send-request response-variable-name="r" ignore-error="@(true)"><set-url>https://a.example</set-url></send-request>`,
 			"policy.xml:1:75: attribute ignore-error of <send-request> does not accept policy expressions"},
@@ -542,5 +545,31 @@ func TestSendRequestUsesDepsTransport(t *testing.T) {
 	}
 	if r := x.Variables["r"].(*exchange.Response); r.StatusCode != 204 || r.StatusReason != "No Content" {
 		t.Errorf("response %d %q", r.StatusCode, r.StatusReason)
+	}
+}
+
+// TestForwardRequestTimeoutErrors: a timeout that would fail every request (0
+// or less) or overflow into one that fires at once is refused at load, with
+// its position, as send-request's is.
+func TestForwardRequestTimeoutErrors(t *testing.T) {
+	tests := []struct{ timeout, want string }{
+		{"0", `policy.xml:1:57: attribute timeout of <forward-request> must be a whole number of seconds from 1 to 86400, not "0"`},
+		{"-5", `policy.xml:1:57: attribute timeout of <forward-request> must be a whole number of seconds from 1 to 86400, not "-5"`},
+		{"1.5", `policy.xml:1:57: attribute timeout of <forward-request> must be a whole number of seconds from 1 to 86400, not "1.5"`},
+		{"9999999999", `policy.xml:1:57: attribute timeout of <forward-request> must be a whole number of seconds from 1 to 86400, not "9999999999"`},
+		{"@(5)", `policy.xml:1:57: attribute timeout of <forward-request> does not accept policy expressions`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.timeout, func(t *testing.T) {
+			_, err := sideCompile(t, policies.Deps{Forwarder: &scripted{statuses: []int{200}}},
+				`<policies><inbound /><backend><forward-request timeout="`+tt.timeout+`" /></backend></policies>`)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+	if _, err := sideCompile(t, policies.Deps{Forwarder: &scripted{statuses: []int{200}}},
+		`<policies><inbound /><backend><forward-request timeout="1" /></backend></policies>`); err != nil {
+		t.Errorf("timeout 1: %v", err)
 	}
 }

@@ -19,29 +19,27 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/identity/azure"
 	"github.com/lastmile-gw/lastmile/internal/identity/federation"
 	"github.com/lastmile-gw/lastmile/internal/identity/remote"
-	"github.com/lastmile-gw/lastmile/internal/idp"
 )
 
-// identityPlane is what the server runs for local workloads and for the
-// gateway's own tokens besides the identity provider: the token source chain,
-// the managed identity agent and its extra listeners.
+// identityPlane holds the managed identity endpoints' listeners and servers,
+// which live as long as the server, and the environment that tells workloads
+// where they are. The agent behind them belongs to the generation (reload.go).
 type identityPlane struct {
-	chain   *identity.Chain
-	agent   *agent.Agent // nil when every endpoint is off
 	env     agent.Environment
 	servers []*http.Server
 	lns     []net.Listener
 }
 
 // tokenChain builds identity.sources into a chain. The embedded provider answers
-// for the WorkloadIdentity provider with its system-assigned identity.
-func tokenChain(cfg *config.Config, p *idp.Provider, lookupEnv func(string) (string, bool)) (*identity.Chain, error) {
+// for the WorkloadIdentity provider with its system-assigned identity. With a
+// nil embedded provider it only checks that the chain can be built.
+func tokenChain(cfg *config.Config, embedded identity.TokenSource, lookupEnv func(string) (string, bool)) (*identity.Chain, error) {
 	var named []identity.NamedSource
 	for _, s := range cfg.Identity.Sources {
 		var src identity.TokenSource
 		switch s.Type {
 		case config.SourceEmbedded:
-			src = identity.SystemForWorkloadIdentity(p)
+			src = identity.SystemForWorkloadIdentity(embedded)
 		case config.SourceLastmile:
 			header := ""
 			if s.HeaderEnv != "" {
@@ -75,63 +73,27 @@ func tokenChain(cfg *config.Config, p *idp.Provider, lookupEnv func(string) (str
 		named = append(named, identity.NamedSource{Name: s.Type, Source: src})
 	}
 	if len(named) == 0 {
-		named = append(named, identity.NamedSource{Name: config.SourceEmbedded, Source: identity.SystemForWorkloadIdentity(p)})
+		named = append(named, identity.NamedSource{Name: config.SourceEmbedded, Source: identity.SystemForWorkloadIdentity(embedded)})
 	}
 	return identity.NewChain(named...), nil
 }
 
-// startAgent creates the managed identity agent, binds the IMDS listener and the
-// socket, and writes the workload environment to the state directory. Nothing
-// is served until Serve.
-func (s *Server) startAgent(cfg *config.Config) error {
+// endpointsOn reports whether any managed identity endpoint is on.
+func endpointsOn(e config.ManagedIdentityEndpoints) bool {
+	return e.AppService || e.IMDSListen != "" || e.Socket != ""
+}
+
+// listenIdentityPlane binds the IMDS listener and the socket, and sets up
+// their servers; the handlers reach the current generation's agent. Nothing is
+// served until Serve, and the state directory is not touched.
+func (s *Server) listenIdentityPlane(cfg *config.Config) error {
 	e := cfg.Identity.Endpoints
-	if !e.AppService && e.IMDSListen == "" && e.Socket == "" {
-		// No endpoint: a file left by an earlier run would point workloads at
-		// endpoints that are gone.
-		if err := os.Remove(s.state.File(agent.EnvFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
-	var ids []agent.Identity
-	for _, id := range s.idp.Identities() {
-		ids = append(ids, agent.Identity{Name: id.Name, SystemAssigned: id.SystemAssigned, ClientID: id.ClientID, ObjectID: id.ObjectID})
-	}
-	var workloads []agent.Workload
-	for _, w := range cfg.Identity.Workloads {
-		workloads = append(workloads, agent.Workload{Name: w.Name, UID: w.UID, GID: w.GID, Path: w.Path, SHA256: w.SHA256, Identities: w.Identities})
-	}
-	ac := agent.Config{
-		Tokens:            s.tokens,
-		Identities:        ids,
-		Workloads:         workloads,
-		AttestTCP:         e.TCPCallers == config.CallersAttested,
-		RequestsPerSecond: e.RateLimit.RequestsPerSecond,
-		Concurrent:        e.RateLimit.Concurrent,
-		Logger:            s.log,
-	}
-	if e.AppService {
-		h, err := agent.LoadOrCreateHeader(s.state)
-		if err != nil {
-			return err
-		}
-		ac.Header = h
-		s.plane.env.IdentityEndpoint = s.IdentityURL() + agent.AppServicePath
-		s.plane.env.IdentityHeader = h
-		if a, ok := s.idLn.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
-			s.log.Info("the App Service managed identity endpoint answers loopback callers only; the identity listener is on "+a.String(),
-				"endpoint", s.plane.env.IdentityEndpoint)
-		}
-	}
-	a, err := agent.New(ac)
-	if err != nil {
-		return err
-	}
-	s.plane.agent = a
-	newServer := func(h http.Handler) *http.Server {
+	newServer := func(h func(*agent.Agent) http.Handler) *http.Server {
 		return &http.Server{
-			Handler:           h,
-			ConnContext:       a.ConnContext,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				h(s.cur.Load().agent).ServeHTTP(w, r)
+			}),
+			ConnContext:       s.connContext(),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -143,7 +105,7 @@ func (s *Server) startAgent(cfg *config.Config) error {
 			return fmt.Errorf("IMDS listener: %w", err)
 		}
 		s.plane.lns = append(s.plane.lns, ln)
-		s.plane.servers = append(s.plane.servers, newServer(a.IMDSHandler()))
+		s.plane.servers = append(s.plane.servers, newServer((*agent.Agent).IMDSHandler))
 		s.plane.env.IMDSHost = "http://" + ln.Addr().String()
 	}
 	if e.Socket != "" {
@@ -152,10 +114,53 @@ func (s *Server) startAgent(cfg *config.Config) error {
 			return err
 		}
 		s.plane.lns = append(s.plane.lns, ln)
-		s.plane.servers = append(s.plane.servers, newServer(a.SocketHandler()))
+		s.plane.servers = append(s.plane.servers, newServer((*agent.Agent).SocketHandler))
 		s.plane.env.Socket = "unix://" + e.Socket
 	}
-	return agent.WriteEnvironment(s.state, s.plane.env)
+	return nil
+}
+
+// newAgent creates the managed identity agent for cfg, serving g's tokens, or
+// nil when every endpoint is off. The App Service endpoint's secret is read
+// from the state directory, or created there on first use.
+func (s *Server) newAgent(cfg *config.Config, g *generation) (*agent.Agent, error) {
+	e := cfg.Identity.Endpoints
+	if !endpointsOn(e) {
+		return nil, nil
+	}
+	var ids []agent.Identity
+	for _, id := range g.idp.Identities() {
+		ids = append(ids, agent.Identity{Name: id.Name, SystemAssigned: id.SystemAssigned, ClientID: id.ClientID, ObjectID: id.ObjectID})
+	}
+	var workloads []agent.Workload
+	for _, w := range cfg.Identity.Workloads {
+		workloads = append(workloads, agent.Workload{Name: w.Name, UID: w.UID, GID: w.GID, Path: w.Path, SHA256: w.SHA256, Identities: w.Identities})
+	}
+	ac := agent.Config{
+		Tokens:            g.tokens,
+		Identities:        ids,
+		Workloads:         workloads,
+		AttestTCP:         e.TCPCallers == config.CallersAttested,
+		RequestsPerSecond: e.RateLimit.RequestsPerSecond,
+		Concurrent:        e.RateLimit.Concurrent,
+		Logger:            s.log,
+	}
+	if e.AppService {
+		h, err := agent.LoadOrCreateHeader(s.state)
+		if err != nil {
+			return nil, err
+		}
+		ac.Header = h
+		if s.plane.env.IdentityHeader == "" {
+			s.plane.env.IdentityEndpoint = s.IdentityURL() + agent.AppServicePath
+			s.plane.env.IdentityHeader = h
+			if a, ok := s.idLn.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+				s.log.Info("the App Service managed identity endpoint answers loopback callers only; the identity listener is on "+a.String(),
+					"endpoint", s.plane.env.IdentityEndpoint)
+			}
+		}
+	}
+	return agent.New(ac)
 }
 
 // listenSocket listens on a Unix socket that every local user may connect to:
@@ -186,22 +191,25 @@ func listenSocket(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// identityHandler is the identity listener's handler: the identity provider,
-// with the App Service endpoint in front when it is on.
+// identityHandler is the identity listener's handler: the current
+// generation's identity provider, with the App Service endpoint in front when
+// it is on.
 func (s *Server) identityHandler() http.Handler {
-	if s.plane.agent == nil {
-		return s.idp.Handler()
-	}
-	return s.plane.agent.Wrap(s.idp.Handler())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.cur.Load().idHandler.ServeHTTP(w, r)
+	})
 }
 
-// connContext is the identity listener's ConnContext: the agent identifies
-// callers by their connection.
+// connContext is the ConnContext of the listeners the agent serves on: it
+// identifies callers by their connection. The agent is on for the server's
+// whole life or not at all (its switches take effect on restart).
 func (s *Server) connContext() func(ctx context.Context, c net.Conn) context.Context {
-	if s.plane.agent == nil {
+	if !endpointsOn(s.started.Identity.Endpoints) {
 		return nil
 	}
-	return s.plane.agent.ConnContext
+	return func(ctx context.Context, c net.Conn) context.Context {
+		return s.cur.Load().agent.ConnContext(ctx, c)
+	}
 }
 
 // serveIdentityPlane serves the agent's extra listeners; errors go to errc.
@@ -225,23 +233,17 @@ func (s *Server) closeIdentityPlane(shutdown func(*http.Server) error) error {
 	return errors.Join(errs...)
 }
 
-// closeListeners closes the agent's listeners when New fails.
-func (s *Server) closeListeners() {
-	for _, ln := range s.plane.lns {
-		ln.Close()
-	}
-}
-
 // WorkloadEnvironment returns what a local workload needs to reach the managed
 // identity endpoints; also written to the state directory's identity.env.
 func (s *Server) WorkloadEnvironment() agent.Environment { return s.plane.env }
 
-// Tokens returns the gateway's token cache.
-func (s *Server) Tokens() *identity.Cache { return s.tokens }
+// Tokens returns the gateway's token cache; a reload that changes the identity
+// settings replaces it.
+func (s *Server) Tokens() *identity.Cache { return s.cur.Load().tokens }
 
 // TokenSource returns the name of the token source in use, or "" before the
 // first token.
-func (s *Server) TokenSource() string { return s.plane.chain.Chosen() }
+func (s *Server) TokenSource() string { return s.cur.Load().chain.Chosen() }
 
 // InvalidateToken drops a token a backend rejected (see identity.Cache.Invalidate).
 func (t tokenAdapter) InvalidateToken(clientID, resource string) { t.c.Invalidate(clientID, resource) }

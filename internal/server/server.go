@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/http1"
@@ -50,17 +52,23 @@ type Options struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
-	cfg     *config.Config
 	state   *statedir.Dir
-	idp     *idp.Provider
-	tokens  *identity.Cache
 	handler *gateway.Handler
-	builder *snapshot.Builder
+	// started is the configuration the server started with: the settings a
+	// reload cannot change are compared against it (see restartOnly).
+	started *config.Config
+	// cur is everything built from the configuration being served; a reload
+	// builds a new one and swaps it in whole (reload.go).
+	cur     atomic.Pointer[generation]
+	swapped chan struct{} // tells runKeys that cur changed
+	caches  policies.Caches
+	issuer  string // derived from the identity listener when listeners.issuer is unset
 
-	gwLn, idLn net.Listener
-	gwSrv      *http1.Server
-	idSrv      *http.Server
-	plane      identityPlane // token sources and managed identity endpoints (identityplane.go)
+	gwLn, idLn  net.Listener
+	gwSrv       *http1.Server
+	idSrv       *http.Server
+	plane       identityPlane // managed identity endpoints for local workloads (identityplane.go)
+	workloadEnv *envPublisher // identity.env (workloadenv.go)
 
 	metricsLn  net.Listener // nil without listeners.metrics
 	metricsSrv *http.Server
@@ -69,9 +77,11 @@ type Server struct {
 	shared   sharedStore // replay protection (and more) across instances
 }
 
-// New loads the configuration, opens the state directory, starts the identity
-// provider, compiles the gateway's snapshot and binds both listeners. Nothing is
-// served until Serve.
+// New loads and checks the whole configuration, binds every listener, and only
+// then opens the state directory, starts the identity provider, compiles the
+// gateway's snapshot and publishes the managed identity environment
+// (identity.env). A configuration that cannot start therefore leaves the state
+// directory as it was. Nothing is served until Serve; call Serve or Close.
 func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -79,82 +89,72 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if o.ConfigDir == "" {
 		return nil, errors.New("no configuration folder: pass --config DIR (an APIOps extract)")
 	}
-	s := &Server{opts: o, log: o.Logger}
-	cfg, err := config.Load(filepath.Join(o.ConfigDir, "lastmile.yaml"))
+	if fi, err := os.Stat(o.ConfigDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("configuration folder %s: not a readable folder; pass --config DIR (an APIOps extract)", o.ConfigDir)
+	}
+	s := &Server{opts: o, log: o.Logger, swapped: make(chan struct{}, 1)}
+	cfg, err := config.Load(filepath.Join(o.ConfigDir, config.FileName))
 	if err != nil {
 		return nil, err
 	}
-	s.cfg = cfg
-	if s.state, err = statedir.Open(o.StateDir); err != nil {
+	s.started = cfg
+	// Everything that can be checked without the state directory is checked
+	// first: the folder and its policies, the token sources, the key files.
+	if err := snapshot.Validate(ctx, o.ConfigDir, cfg, o.Expr, slog.New(slog.DiscardHandler)); err != nil {
+		return nil, err
+	}
+	if _, err := tokenChain(cfg, nil, os.LookupEnv); err != nil {
+		return nil, err
+	}
+	if err := addTokenService(cfg, &idp.Config{}); err != nil {
 		return nil, err
 	}
 
-	gwAddr := cmp.Or(o.Listen, cfg.Listeners.Gateway)
-	idAddr := cmp.Or(o.IdentityListen, cfg.Listeners.Identity)
-	if s.idLn, err = net.Listen("tcp", idAddr); err != nil {
-		return nil, fmt.Errorf("identity listener: %w", err)
-	}
-	if s.gwLn, err = net.Listen("tcp", gwAddr); err != nil {
-		s.idLn.Close()
-		return nil, fmt.Errorf("gateway listener: %w", err)
-	}
 	fail := func(err error) (*Server, error) {
-		s.gwLn.Close()
-		s.idLn.Close()
-		s.closeListeners() // the managed identity agent's, if it started
+		s.closeListeners()
 		if s.shared != nil {
 			s.shared.Close()
 		}
 		return nil, err
 	}
-
-	issuer := cfg.Listeners.Issuer
-	if issuer == "" {
-		issuer = "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+	if s.idLn, err = net.Listen("tcp", cmp.Or(o.IdentityListen, cfg.Listeners.Identity)); err != nil {
+		return fail(fmt.Errorf("identity listener: %w", err))
 	}
-	idpCfg := idpConfig(cfg, issuer)
-	if err := addTokenService(cfg, &idpCfg); err != nil {
-		return fail(err)
+	if s.gwLn, err = net.Listen("tcp", cmp.Or(o.Listen, cfg.Listeners.Gateway)); err != nil {
+		return fail(fmt.Errorf("gateway listener: %w", err))
 	}
-	shared, err := openStore(ctx, cfg.Store, os.Getenv)
-	if err != nil {
-		return fail(err)
-	}
-	s.shared = shared
-	s.idp, err = idp.New(ctx, idpCfg, s.state, idp.WithLogger(s.log), idp.WithReplayStore(shared))
-	if err != nil {
-		return fail(err)
-	}
-	if s.plane.chain, err = tokenChain(cfg, s.idp, os.LookupEnv); err != nil {
-		return fail(err)
-	}
-	s.tokens = identity.NewCache(s.plane.chain, identity.WithLogger(s.log))
-	if err := s.startAgent(cfg); err != nil {
-		return fail(err)
-	}
-
-	s.builder = &snapshot.Builder{
-		ConfigDir: o.ConfigDir,
-		Config:    cfg,
-		State:     s.state,
-		Tokens:    tokenAdapter{s.tokens},
-		Expr:      o.Expr,
-		Logger:    s.log,
-		Cache:     valueCaches(shared),
-	}
-	snap, err := s.builder.Build(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	s.handler = gateway.NewHandler(s.log)
-	s.handler.Swap(snap)
 	if addr := cfg.Listeners.Metrics; addr != "" {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		s.handler.Metrics = gateway.NewMetrics(reg)
 		if s.metricsLn, err = net.Listen("tcp", addr); err != nil {
 			return fail(fmt.Errorf("metrics listener: %w", err))
 		}
+	}
+	if err := s.listenIdentityPlane(cfg); err != nil {
+		return fail(err)
+	}
+	s.issuer = "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+	if err := s.checkIssuer(cfg); err != nil {
+		return fail(err)
+	}
+	if s.shared, err = openStore(ctx, cfg.Store, os.Getenv); err != nil {
+		return fail(err)
+	}
+	s.caches = valueCaches(s.shared)
+
+	// From here on the state directory is used.
+	if s.state, err = statedir.Open(o.StateDir); err != nil {
+		return fail(err)
+	}
+	g, err := s.build(ctx, cfg, nil)
+	if err != nil {
+		return fail(err)
+	}
+	s.cur.Store(g)
+	s.handler = gateway.NewHandler(s.log)
+	s.handler.Swap(g.snap)
+	if s.metricsLn != nil {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		s.handler.Metrics = gateway.NewMetrics(reg)
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -168,10 +168,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	if err := s.publishWorkloadEnvironment(cfg); err != nil {
+		return fail(err)
+	}
 	return s, nil
 }
 
 // gatewayServer is the data plane's HTTP server with lastmile.yaml's limits.
+// They are read at start only (a reload names them as needing a restart).
 func gatewayServer(h *gateway.Handler, l config.Limits, log *slog.Logger) *http1.Server {
 	h.BodyLimit = l.BufferedBody
 	h.Budget = exchange.NewBudget(l.BufferedBodies)
@@ -190,6 +194,25 @@ func gatewayServer(h *gateway.Handler, l config.Limits, log *slog.Logger) *http1
 		ErrorBody:         gateway.ErrorBody,
 		Logger:            log,
 	}
+}
+
+// issuerFor is the issuer URL cfg gives: listeners.issuer, or the identity
+// listener's URL.
+func (s *Server) issuerFor(cfg *config.Config) string {
+	return cmp.Or(cfg.Listeners.Issuer, s.issuer)
+}
+
+// checkIssuer checks the issuer derived from the identity listener when
+// listeners.issuer is unset (the configuration loader checks the one it names):
+// an identity listener on a host other than loopback gives a plain http issuer.
+func (s *Server) checkIssuer(cfg *config.Config) error {
+	if cfg.Listeners.Issuer != "" {
+		return nil
+	}
+	if msg := directory.CheckIssuer(s.issuer, cfg.Identity.AllowInsecureIssuer); msg != "" {
+		return fmt.Errorf("the issuer is http://<identity listener>, since listeners.issuer is unset: %s", msg)
+	}
+	return nil
 }
 
 func idpConfig(cfg *config.Config, issuer string) idp.Config {
@@ -228,87 +251,106 @@ func loopbackAddr(a *net.TCPAddr) string {
 	return a.String()
 }
 
-// GatewayURL is the data plane's base URL.
+// GatewayURL is the data plane's base URL, as a client on this host reaches it.
 func (s *Server) GatewayURL() string { return "http://" + loopbackAddr(s.gwLn.Addr().(*net.TCPAddr)) }
 
-// IdentityURL is the identity listener's base URL.
+// IdentityURL is the identity listener's base URL, as a client on this host
+// reaches it.
 func (s *Server) IdentityURL() string { return "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr)) }
 
 // Issuer is the identity provider's issuer URL.
-func (s *Server) Issuer() string { return s.idp.Issuer() }
+func (s *Server) Issuer() string { return s.cur.Load().idp.Issuer() }
 
-// Provider returns the embedded identity provider.
-func (s *Server) Provider() *idp.Provider { return s.idp }
+// Provider returns the embedded identity provider being served; a reload that
+// changes the identity settings replaces it.
+func (s *Server) Provider() *idp.Provider { return s.cur.Load().idp }
 
 // Snapshot returns the configuration being served.
 func (s *Server) Snapshot() *gateway.Snapshot { return s.handler.Snapshot() }
 
+// shutdownGrace is how long requests in flight may take to finish at shutdown.
+const shutdownGrace = 10 * time.Second
+
 // Serve serves both listeners until ctx is done, then shuts down gracefully,
-// letting requests in flight finish for up to 10 seconds.
+// letting requests in flight finish for up to shutdownGrace. It logs when the
+// shutdown starts and when it is done.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 3+len(s.plane.servers))
-	// The signing keys: rotation schedule, and changes by other instances or
-	// lastmile keys, picked up every idp.KeyReloadInterval.
-	keysCtx, stopKeys := context.WithCancel(ctx)
-	keysDone := make(chan struct{})
-	go func() { s.idp.Run(keysCtx); close(keysDone) }()
-	defer func() { stopKeys(); <-keysDone }()
+	// In the background: the signing keys (rotation schedule, and changes by
+	// other instances or lastmile keys, picked up every idp.KeyReloadInterval),
+	// and identity.env, taken over when the instance that owns it stops.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	keysDone, envDone := make(chan struct{}), make(chan struct{})
+	go func() { s.runKeys(bgCtx); close(keysDone) }()
+	go func() { s.workloadEnv.takeOver(bgCtx); close(envDone) }()
+	defer func() { stopBackground(); <-keysDone; <-envDone }()
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
 	if s.metricsSrv != nil {
 		go func() { errc <- s.metricsSrv.Serve(s.metricsLn) }()
 	}
 	s.serveIdentityPlane(errc)
-	s.log.Info("lastmile is serving", "gateway", s.GatewayURL(), "identity", s.IdentityURL(), "issuer", s.Issuer(),
-		"token_sources", sourceNames(s.cfg), "identity_endpoint", s.plane.env.IdentityEndpoint,
-		"imds", s.plane.env.IMDSHost, "identity_socket", s.plane.env.Socket)
+	g := s.cur.Load()
+	attrs := []any{
+		"gateway_listen", s.gwLn.Addr().String(), "gateway_url", s.GatewayURL(),
+		"identity_listen", s.idLn.Addr().String(), "identity_url", s.IdentityURL(), "issuer", s.Issuer(),
+		"token_sources", sourceNames(g.cfg),
+	}
+	if s.metricsLn != nil {
+		attrs = append(attrs, "metrics_listen", s.metricsLn.Addr().String())
+	}
+	env := s.plane.env
+	for _, kv := range [][2]string{{"identity_endpoint", env.IdentityEndpoint}, {"imds", env.IMDSHost}, {"identity_socket", env.Socket}} {
+		if kv[1] != "" {
+			attrs = append(attrs, kv[0], kv[1])
+		}
+	}
+	s.log.Info("lastmile is serving", attrs...)
 	var err error
 	select {
 	case <-ctx.Done():
+		s.log.Info("shutdown started: no new connections; requests in flight may finish", "grace", shutdownGrace, "cause", context.Cause(ctx))
 	case err = <-errc:
+		s.log.Error("a listener failed; shutting down", "error", err)
 	}
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	began := time.Now()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	s.gwSrv.Shutdown(shutCtx)
-	s.idSrv.Shutdown(shutCtx)
+	shutErr := errors.Join(s.gwSrv.Shutdown(shutCtx), s.idSrv.Shutdown(shutCtx))
 	if s.metricsSrv != nil {
-		s.metricsSrv.Shutdown(shutCtx)
+		shutErr = errors.Join(shutErr, s.metricsSrv.Shutdown(shutCtx))
 	}
-	s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) })
+	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
+	s.workloadEnv.close()
 	s.shared.Close()
+	if shutErr != nil {
+		s.log.Warn("shutdown finished; requests still in flight after the grace period were cut off", "took", time.Since(began).Round(time.Millisecond), "error", shutErr)
+	} else {
+		s.log.Info("shutdown finished", "took", time.Since(began).Round(time.Millisecond))
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
 }
 
-// Reload rebuilds the snapshot from the configuration folder and swaps it in. On
-// any error the running snapshot stays and the error is returned. The identity
-// provider's settings (lastmile.yaml's identity section) are read at start only;
-// its signing keys are read again if the key file changed (lastmile keys).
-func (s *Server) Reload(ctx context.Context) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	if changed, err := s.idp.ReloadKeys(); err != nil {
-		s.log.Error("reading the signing keys failed; still using the keys read before", "error", err)
-	} else if changed {
-		s.log.Info("signing keys reloaded")
-	}
-	snap, err := s.builder.Build(ctx)
-	if err != nil {
-		return err
-	}
-	s.handler.Swap(snap)
-	return nil
-}
-
-// Close stops both listeners at once.
+// Close stops every listener at once, without waiting for requests in flight.
 func (s *Server) Close() error {
 	var merr error
 	if s.metricsSrv != nil {
 		merr = s.metricsSrv.Close()
 	}
+	s.workloadEnv.close()
 	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.shared.Close(), merr)
+}
+
+// closeListeners closes whatever New bound before it failed.
+func (s *Server) closeListeners() {
+	for _, ln := range append([]net.Listener{s.gwLn, s.idLn, s.metricsLn}, s.plane.lns...) {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // MetricsURL is the Prometheus endpoint, or "" when listeners.metrics is unset.
@@ -329,7 +371,7 @@ type sharedStore interface {
 // is the external cache every instance shares and each instance has its own
 // in-memory internal cache; with the in-memory store, that store is the
 // internal cache and there is no external one (caching-type="external" is then
-// a load error).
+// a load error). They live as long as the server: a reload keeps the values.
 func valueCaches(shared sharedStore) policies.Caches {
 	switch s := shared.(type) {
 	case *store.Redis:

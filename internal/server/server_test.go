@@ -499,7 +499,7 @@ func TestReload(t *testing.T) {
 	if _, h, _ := e.get(t, "/other/x", key("other-key")); h.Get("X-Version") != "" {
 		t.Fatalf("the change applied before a reload")
 	}
-	if err := e.srv.Reload(context.Background()); err != nil {
+	if _, err := e.srv.Reload(context.Background()); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
 	if status, h, _ := e.get(t, "/other/x", key("other-key")); status != 200 || h.Get("X-Version") != "2" {
@@ -508,7 +508,7 @@ func TestReload(t *testing.T) {
 
 	// A broken configuration is refused with its position, and the running one stays.
 	os.WriteFile(policy, []byte("<policies><inbound><set-heder /></inbound></policies>"), 0o644)
-	err := e.srv.Reload(context.Background())
+	_, err := e.srv.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "policy.xml:1:20: unknown policy <set-heder>") {
 		t.Errorf("Reload of a broken configuration: %v", err)
 	}
@@ -570,7 +570,7 @@ func TestRedisStore(t *testing.T) {
 
 	files["lastmile.yaml"] = strings.Replace(files["lastmile.yaml"], addr, "127.0.0.1:1", 1)
 	writeFiles(t, cfgDir, files)
-	_, err := server.New(context.Background(), server.Options{ConfigDir: cfgDir, StateDir: t.TempDir(), Listen: "127.0.0.1:0", IdentityListen: "127.0.0.1:0"})
+	_, err := server.New(context.Background(), server.Options{ConfigDir: cfgDir, StateDir: t.TempDir(), Listen: "127.0.0.1:0", IdentityListen: "127.0.0.1:0", Expr: policies.Expressions})
 	if err == nil || !strings.Contains(err.Error(), "store: redis at 127.0.0.1:1") {
 		t.Errorf("an unreachable Redis: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/idp"
 )
 
@@ -58,7 +59,7 @@ func readKeys(file string) ([]idp.VerificationKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading certificates: %w", err)
 	}
-	keys, err := idp.ParseVerificationKeys(data)
+	keys, err := directory.ParseVerificationKeys(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

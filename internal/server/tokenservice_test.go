@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/idp"
 	"github.com/lastmile-gw/lastmile/internal/server"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
@@ -33,7 +34,7 @@ func TestTokenServiceEndToEnd(t *testing.T) {
 	configDir, stateDir := t.TempDir(), t.TempDir()
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ecKey.PublicKey, KeyID: "batch-1", Algorithm: "ES256", Use: "sig"}}})
-	secret, hash := idp.NewClientSecret()
+	secret, hash := directory.NewClientSecret()
 	writeFiles(t, configDir, map[string]string{
 		"keys/batch.jwks.json": string(jwks),
 		"lastmile.yaml": `identity:
@@ -127,7 +128,7 @@ func TestTokenServiceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reload(ctx); err != nil {
+	if _, err := s.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tok3, err := cc.Token(ctx)

@@ -1,4 +1,4 @@
-package idp
+package directory
 
 import (
 	"bytes"
@@ -39,11 +39,13 @@ type VerificationKey struct {
 	// validity period, as Entra refuses an expired credential.
 	Certificate *x509.Certificate
 
-	sha256Thumbprint, sha1Thumbprint []byte // of the certificate, or from the JWK
+	// SHA256Thumbprint and SHA1Thumbprint are the certificate's thumbprints
+	// (x5t#S256 and x5t), from the certificate or the JWK; nil when unknown.
+	SHA256Thumbprint, SHA1Thumbprint []byte
 }
 
-// jwsAlg describes a JWS signature algorithm that lastmile verifies.
-type jwsAlg struct {
+// Algorithm is a JWS signature algorithm that lastmile verifies (RFC 7518 §3).
+type Algorithm struct {
 	name  string
 	hash  crypto.Hash
 	rsa   bool
@@ -51,10 +53,10 @@ type jwsAlg struct {
 	curve elliptic.Curve // EC algorithms only
 }
 
-// verifyAlgs are the JWS algorithms accepted in assertions. HMAC (a shared secret
+// algorithms are the JWS algorithms accepted in assertions. HMAC (a shared secret
 // would be a client secret in disguise) and none are never accepted; EdDSA is not
 // in JWT-SVID's list nor sent by any client lastmile targets.
-var verifyAlgs = map[string]*jwsAlg{
+var algorithms = map[string]*Algorithm{
 	"RS256": {name: "RS256", hash: crypto.SHA256, rsa: true},
 	"RS384": {name: "RS384", hash: crypto.SHA384, rsa: true},
 	"RS512": {name: "RS512", hash: crypto.SHA512, rsa: true},
@@ -66,8 +68,46 @@ var verifyAlgs = map[string]*jwsAlg{
 	"ES512": {name: "ES512", hash: crypto.SHA512, curve: elliptic.P521()},
 }
 
-// accepts reports whether k may verify a signature made with alg.
-func (k *VerificationKey) accepts(alg *jwsAlg) bool {
+// LookupAlgorithm returns the accepted JWS algorithm named name (RS256, PS384,
+// ES512, ...), or nil when lastmile does not verify it.
+func LookupAlgorithm(name string) *Algorithm { return algorithms[name] }
+
+// Name is the algorithm's JWS name, such as ES256.
+func (a *Algorithm) Name() string { return a.name }
+
+// Verify reports whether sig is a valid signature of signingInput by key with
+// this algorithm. EC signatures are R and S as fixed-length big-endian integers,
+// concatenated (RFC 7518 §3.4), not DER.
+func (a *Algorithm) Verify(key crypto.PublicKey, signingInput, sig []byte) bool {
+	h := a.hash.New()
+	h.Write(signingInput)
+	digest := h.Sum(nil)
+	switch pub := key.(type) {
+	case *rsa.PublicKey:
+		if !a.rsa || len(sig) != pub.Size() {
+			return false
+		}
+		if a.pss {
+			// RFC 7518 §3.5: the salt is as long as the hash, MGF1 with the same hash.
+			return rsa.VerifyPSS(pub, a.hash, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: a.hash}) == nil
+		}
+		return rsa.VerifyPKCS1v15(pub, a.hash, digest, sig) == nil
+	case *ecdsa.PublicKey:
+		// ecdsa.Verify refuses r or s of zero or not below the order.
+		size := (pub.Curve.Params().BitSize + 7) / 8
+		if a.curve != pub.Curve || len(sig) != 2*size {
+			return false
+		}
+		r := new(big.Int).SetBytes(sig[:size])
+		s := new(big.Int).SetBytes(sig[size:])
+		return ecdsa.Verify(pub, digest, r, s)
+	}
+	return false
+}
+
+// Accepts reports whether k may verify a signature made with alg: the key's
+// type and curve fit the algorithm, and so does the JWK's alg, if any.
+func (k *VerificationKey) Accepts(alg *Algorithm) bool {
 	if k.Algorithm != "" && k.Algorithm != alg.name {
 		return false
 	}
@@ -80,9 +120,9 @@ func (k *VerificationKey) accepts(alg *jwsAlg) bool {
 	return false
 }
 
-// validAt reports why k cannot be used at now ("" if it can): a key from a
+// ValidAt reports why k cannot be used at now ("" if it can): a key from a
 // certificate is used only within the certificate's validity period.
-func (k *VerificationKey) validAt(now time.Time) string {
+func (k *VerificationKey) ValidAt(now time.Time) string {
 	if c := k.Certificate; c != nil {
 		switch {
 		case now.Before(c.NotBefore):
@@ -92,6 +132,16 @@ func (k *VerificationKey) validAt(now time.Time) string {
 		}
 	}
 	return ""
+}
+
+// WithThumbprints returns k with the thumbprints of its certificate filled in,
+// for keys built by hand rather than parsed.
+func (k VerificationKey) WithThumbprints() VerificationKey {
+	if k.Certificate != nil && k.SHA256Thumbprint == nil {
+		s256, s1 := sha256.Sum256(k.Certificate.Raw), sha1.Sum(k.Certificate.Raw)
+		k.SHA256Thumbprint, k.SHA1Thumbprint = s256[:], s1[:]
+	}
+	return k
 }
 
 // Limits on key material read from configuration or fetched from issuers.
@@ -104,15 +154,22 @@ const (
 // ParseVerificationKeys reads public keys from data: PEM (CERTIFICATE, PUBLIC KEY
 // or RSA PUBLIC KEY blocks, as many as there are) or JSON (a JWK or a JWK set).
 // Private keys are refused: the token service needs only public halves, and a
-// private key in the configuration folder is a secret in the wrong place.
+// private key in the configuration folder is a secret in the wrong place. This
+// is the rule for identity.applications[].certificates and jwksFile.
 func ParseVerificationKeys(data []byte) ([]VerificationKey, error) {
 	return parseKeys(data, false)
 }
 
-// parseKeys parses PEM or JSON keys. lenient skips, rather than refuses, JWKs
-// that cannot verify signatures (other key types, encryption keys, small RSA
-// keys): an issuer's published set may hold such keys beside the ones it signs
-// with, such as a SPIFFE bundle's x509-svid keys.
+// ParsePublishedKeys is ParseVerificationKeys for a key set an issuer publishes:
+// JWKs that cannot verify signatures (other key types, encryption keys, small
+// RSA keys) are skipped rather than refused, since such a set may hold them
+// beside the keys the issuer signs with, as a SPIFFE bundle holds x509-svid keys.
+func ParsePublishedKeys(data []byte) ([]VerificationKey, error) {
+	return parseKeys(data, true)
+}
+
+// parseKeys parses PEM or JSON keys; lenient skips JWKs that cannot verify
+// signatures (see ParsePublishedKeys).
 func parseKeys(data []byte, lenient bool) ([]VerificationKey, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -142,7 +199,7 @@ func parsePEMKeys(data []byte) ([]VerificationKey, error) {
 			}
 			k.Key, k.Certificate = cert.PublicKey, cert
 			s256, s1 := sha256.Sum256(cert.Raw), sha1.Sum(cert.Raw)
-			k.sha256Thumbprint, k.sha1Thumbprint = s256[:], s1[:]
+			k.SHA256Thumbprint, k.SHA1Thumbprint = s256[:], s1[:]
 		case block.Type == "PUBLIC KEY":
 			pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 			if err != nil {
@@ -160,7 +217,7 @@ func parsePEMKeys(data []byte) ([]VerificationKey, error) {
 		default:
 			return nil, fmt.Errorf("PEM block %d is a %s, not a CERTIFICATE or PUBLIC KEY", n, block.Type)
 		}
-		if err := checkPublicKey(k.Key); err != nil {
+		if err := CheckPublicKey(k.Key); err != nil {
 			return nil, fmt.Errorf("PEM block %d: %w", n, err)
 		}
 		keys = append(keys, k)
@@ -174,8 +231,10 @@ func parsePEMKeys(data []byte) ([]VerificationKey, error) {
 	return keys, nil
 }
 
-// checkPublicKey refuses key types and sizes lastmile does not verify with.
-func checkPublicKey(pub crypto.PublicKey) error {
+// CheckPublicKey refuses key types and sizes lastmile does not verify with:
+// RSA of 2048 to 16384 bits with an odd exponent of at least 3, EC on P-256,
+// P-384 or P-521.
+func CheckPublicKey(pub crypto.PublicKey) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if bits := k.N.BitLen(); bits < minRSABits || bits > maxRSABits {
@@ -197,7 +256,7 @@ func checkPublicKey(pub crypto.PublicKey) error {
 }
 
 func parseJWKJSON(data []byte, lenient bool) ([]VerificationKey, error) {
-	obj, err := decodeObject(data)
+	obj, err := DecodeObject(data)
 	if err != nil {
 		return nil, fmt.Errorf("JWK JSON: %w", err)
 	}
@@ -220,7 +279,7 @@ func parseJWKJSON(data []byte, lenient bool) ([]VerificationKey, error) {
 	kids := map[string]int{}
 	var skipped []string
 	for i, m := range members {
-		o, err := decodeObject(m)
+		o, err := DecodeObject(m)
 		if err == nil {
 			var k VerificationKey
 			if k, err = parseJWK(o); err == nil {
@@ -335,7 +394,7 @@ func parseJWK(o map[string]json.RawMessage) (VerificationKey, error) {
 	default:
 		return k, fmt.Errorf("key type %q cannot verify signatures here: use RSA or EC", kty)
 	}
-	if err := checkPublicKey(k.Key); err != nil {
+	if err := CheckPublicKey(k.Key); err != nil {
 		return k, err
 	}
 
@@ -347,9 +406,9 @@ func parseJWK(o map[string]json.RawMessage) (VerificationKey, error) {
 		return k, err
 	}
 	if hasAlg {
-		a := verifyAlgs[alg]
+		a := algorithms[alg]
 		k.Algorithm = alg
-		if a == nil || !k.accepts(a) {
+		if a == nil || !k.Accepts(a) {
 			return k, fmt.Errorf("alg %q cannot be used with this %s key", alg, kty)
 		}
 	}
@@ -386,13 +445,13 @@ func parseJWK(o map[string]json.RawMessage) (VerificationKey, error) {
 		}
 		k.Certificate = cert
 		s256, s1 := sha256.Sum256(cert.Raw), sha1.Sum(cert.Raw)
-		k.sha256Thumbprint, k.sha1Thumbprint = s256[:], s1[:]
+		k.SHA256Thumbprint, k.SHA1Thumbprint = s256[:], s1[:]
 	}
 	for _, tp := range []struct {
 		name string
 		dst  *[]byte
 		size int
-	}{{"x5t#S256", &k.sha256Thumbprint, sha256.Size}, {"x5t", &k.sha1Thumbprint, sha1.Size}} {
+	}{{"x5t#S256", &k.SHA256Thumbprint, sha256.Size}, {"x5t", &k.SHA1Thumbprint, sha1.Size}} {
 		s, ok, err := str(tp.name)
 		if err != nil {
 			return k, err
@@ -418,11 +477,11 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && e.Equal(b)
 }
 
-// decodeObject decodes a JSON object into its members, refusing duplicate member
+// DecodeObject decodes a JSON object into its members, refusing duplicate member
 // names (RFC 7515 §5.2, RFC 8725 §3.2: a parser that keeps the last of two "alg"
 // members disagrees with one that keeps the first), trailing data and invalid
 // UTF-8.
-func decodeObject(data []byte) (map[string]json.RawMessage, error) {
+func DecodeObject(data []byte) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
