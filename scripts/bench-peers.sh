@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Measures the CPU time each proxy spends per proxied request, side by side on
+# one machine: nginx, HAProxy, a bare Go httputil.ReverseProxy, and lastmile's
+# pass-through and managed-identity paths.
+#
+# Each proxy runs pinned to CPU 0 with one worker (GOMAXPROCS=1 for Go); the
+# backend (nginx returning 16 bytes) and wrk run on CPU 1. CPU per request is
+# the proxy process's user+system time during the run divided by the requests
+# wrk completed, so it does not depend on how busy CPU 1 is.
+#
+#   scripts/bench-peers.sh                  # 10 s per target, 64 connections
+#   DURATION=30s CONNS=256 scripts/bench-peers.sh
+#   TARGETS="lastmile-mi revproxy" scripts/bench-peers.sh
+#
+# It installs nginx, haproxy and wrk from Debian's packages when they are
+# missing (as root). Ports 18080-18095 on 127.0.0.1 must be free.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+TARGETS=${TARGETS:-"nginx haproxy revproxy lastmile-pass lastmile-mi"}
+
+missing=()
+for bin in nginx haproxy wrk taskset; do
+	command -v "$bin" >/dev/null || [ -x "/usr/sbin/$bin" ] || missing+=("$bin")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx haproxy wrk util-linux >/dev/null
+	else
+		echo "missing: ${missing[*]}; install nginx, haproxy and wrk" >&2
+		exit 1
+	fi
+fi
+export PATH=$PATH:/usr/sbin
+if [ "$(nproc)" -lt 2 ]; then
+	echo "this needs two CPUs: one for the proxy, one for the backend and wrk" >&2
+	exit 1
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/lastmile" ./cmd/lastmile
+go build -o "$work/revproxy" ./scripts/benchproxy
+
+# The backend: nginx on CPU 1, 16 bytes per response.
+mkdir -p "$work/be" "$work/px"
+cat >"$work/be/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/be/nginx.pid;
+error_log $work/be/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/be; proxy_temp_path $work/be; fastcgi_temp_path $work/be; uwsgi_temp_path $work/be; scgi_temp_path $work/be;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:18080; location / { default_type text/plain; return 200 "0123456789abcdef"; } }
+}
+EOF
+taskset -c 1 nginx -c "$work/be/nginx.conf" -g 'daemon off;' >"$work/backend.log" 2>&1 &
+pids+=($!)
+
+# nginx as a proxy, one worker on CPU 0.
+cat >"$work/px/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/px/nginx.pid;
+error_log $work/px/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/px; proxy_temp_path $work/px; fastcgi_temp_path $work/px; uwsgi_temp_path $work/px; scgi_temp_path $work/px;
+  keepalive_requests 1000000;
+  upstream be { server 127.0.0.1:18080; keepalive 128; }
+  server {
+    listen 127.0.0.1:18081;
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+
+cat >"$work/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:18082
+  default_backend be
+backend be
+  server s1 127.0.0.1:18080
+EOF
+
+# lastmile: a pass-through API, and the managed identity path (subscription
+# key, set-header, a cached token, forward).
+cfg=$work/cfg
+mkdir -p "$cfg/apis/pass" "$cfg/apis/mi" "$cfg/products/bench/apis/mi" "$cfg/subscriptions/bench"
+cat >"$cfg/lastmile.yaml" <<EOF
+identity:
+  resources:
+    - id: api://bench
+      roles: [Bench.Read]
+      assignments:
+        system: [Bench.Read]
+EOF
+echo '{"properties":{"path":"pass","serviceUrl":"http://127.0.0.1:18080","subscriptionRequired":false}}' >"$cfg/apis/pass/apiInformation.json"
+echo '{"properties":{"path":"mi","serviceUrl":"http://127.0.0.1:18080","subscriptionRequired":true}}' >"$cfg/apis/mi/apiInformation.json"
+cat >"$cfg/apis/mi/policy.xml" <<'EOF'
+<policies>
+  <inbound>
+    <base />
+    <set-header name="X-Request-Source" exists-action="override"><value>lastmile</value></set-header>
+    <authentication-managed-identity resource="api://bench" />
+  </inbound>
+  <backend><base /></backend>
+  <outbound><base /></outbound>
+  <on-error><base /></on-error>
+</policies>
+EOF
+echo '{"properties":{"displayName":"Bench","state":"published","subscriptionRequired":true}}' >"$cfg/products/bench/productInformation.json"
+echo '{}' >"$cfg/products/bench/apis/mi/productApiInformation.json"
+echo '{"properties":{"scope":"/products/bench","state":"active","primaryKey":"bench-key","secondaryKey":"bench-key-2"}}' >"$cfg/subscriptions/bench/subscriptionInformation.json"
+
+# start NAME: starts a target on CPU 0 and prints its pid. Its output goes to
+# a log file: an inherited stdout would keep $(start ...) waiting.
+start() {
+	local log=$work/$1.log
+	case $1 in
+	nginx) taskset -c 0 nginx -c "$work/px/nginx.conf" -g 'daemon off;' >"$log" 2>&1 & ;;
+	haproxy) taskset -c 0 haproxy -f "$work/haproxy.cfg" -db >"$log" 2>&1 & ;;
+	revproxy) GOMAXPROCS=1 taskset -c 0 "$work/revproxy" -listen 127.0.0.1:18083 -backend http://127.0.0.1:18080 >"$log" 2>&1 & ;;
+	lastmile) GOMAXPROCS=1 taskset -c 0 "$work/lastmile" serve --config "$cfg" --state "$work/state" \
+		--listen 127.0.0.1:18084 --identity-listen 127.0.0.1:18090 --log-level error >"$log" 2>&1 & ;;
+	esac
+	echo $!
+}
+
+# cputicks PID: user+system clock ticks of the process and its children (nginx's
+# worker is its master's child), all threads.
+cputicks() {
+	local total=0 p
+	for p in "$1" $(pgrep -P "$1" || true); do
+		total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$total"
+}
+
+wait_up() {
+	for _ in $(seq 100); do
+		if curl -fsS -o /dev/null "$@" 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	echo "not answering: $*" >&2
+	return 1
+}
+
+hz=$(getconf CLK_TCK)
+results=()
+# measure NAME PID URL [HEADER]
+measure() {
+	local name=$1 pid=$2 url=$3 hdr=${4:-}
+	local args=(-t1 "-c$CONNS" --latency)
+	[ -n "$hdr" ] && args+=(-H "$hdr")
+	wait_up ${hdr:+-H "$hdr"} "$url"
+	taskset -c 1 wrk "${args[@]}" -d2s "$url" >/dev/null # warm up: connections, token cache
+	local before after out
+	before=$(cputicks "$pid")
+	out=$(taskset -c 1 wrk "${args[@]}" "-d$DURATION" "$url")
+	after=$(cputicks "$pid")
+	local reqs rps p99
+	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	local errs
+	errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+	local us
+	us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+	results+=("$(printf '| %-34s | %8s | %10s | %8s | %s' "$name" "$us" "$rps" "$p99" "$errs")")
+}
+
+sleep 0.5
+for t in $TARGETS; do
+	case $t in
+	nginx) pid=$(start nginx); measure "nginx (1 worker)" "$pid" http://127.0.0.1:18081/x ;;
+	haproxy) pid=$(start haproxy); measure "HAProxy (1 thread)" "$pid" http://127.0.0.1:18082/x ;;
+	revproxy) pid=$(start revproxy); measure "Go httputil.ReverseProxy" "$pid" http://127.0.0.1:18083/x ;;
+	lastmile-pass) pid=$(start lastmile); measure "lastmile, pass-through" "$pid" http://127.0.0.1:18084/pass/x ;;
+	lastmile-mi) pid=$(start lastmile); measure "lastmile, key + set-header + MI token" "$pid" http://127.0.0.1:18084/mi/x "Ocp-Apim-Subscription-Key: bench-key" ;;
+	*) echo "unknown target $t" >&2; exit 2 ;;
+	esac
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+
+echo
+echo "wrk -t1 -c$CONNS -d$DURATION, 16-byte responses; proxy on CPU 0 with one worker, backend and wrk on CPU 1"
+echo
+echo "| target                             | CPU µs/req | requests/s | p99      | errors"
+echo "|------------------------------------|----------|------------|----------|-------"
+printf '%s\n' "${results[@]}"
