@@ -396,7 +396,7 @@ func (c *checker) arith(n Node, op string, x, y *operand) *operand {
 		c.errorf(n, "operator %s cannot be applied to operands of type %s and %s", op, x.t.Name, y.t.Name)
 		return errOp(n)
 	}
-	if (op == "&" || op == "|" || op == "^" || op == "%" && false) && !t.isIntegral() {
+	if (op == "&" || op == "|" || op == "^") && !t.isIntegral() {
 		c.errorf(n, "operator %s cannot be applied to operands of type %s and %s", op, x.t.Name, y.t.Name)
 		return errOp(n)
 	}

@@ -280,7 +280,7 @@ func (p *Program) getFrame(x *exchange.Exchange) *frame {
 		}
 	}
 	f.x, f.prog, f.root = x, p, f
-	f.steps, f.allocLeft, f.depth = p.limits.Steps, p.limits.Alloc, 0
+	f.steps, f.allocLeft, f.ticks, f.depth = p.limits.Steps, p.limits.Alloc, 0, 0
 	return f
 }
 
@@ -288,6 +288,7 @@ func (p *Program) putFrame(f *frame) {
 	f.x = nil
 	f.ro, f.rs = nil, ""
 	f.liftA, f.liftB = nil, nil
+	f.u16s = [2]u16{}
 	clear(f.o)
 	for i := range f.s {
 		f.s[i] = nullStr

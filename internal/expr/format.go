@@ -89,12 +89,27 @@ func (c *checker) formatWith(op *operand, format string, pos int) fnS {
 		return c.toStr(op)
 	}
 	return func(f *frame) string {
-		s, err := formatValue(g(f), format)
+		v := g(f)
+		chargeFormat(f, format)
+		s, err := formatValue(v, format)
 		if err != "" {
 			throwAt(pos, "FormatException", "%s", err)
 		}
 		return s
 	}
+}
+
+// chargeFormat charges what formatting a value with format may write beyond a
+// few hundred bytes: the digits a standard format's precision asks for
+// (ToString("D100000000") writes that many) and, for a custom format, a few
+// bytes per character of the format ("dddd" writes "Wednesday").
+func chargeFormat(f *frame, format string) {
+	n := 8 * len(format)
+	if _, prec, std := parseStdFormat(format); std && prec > 0 {
+		n += prec + prec/3 // digit grouping
+	}
+	f.alloc(n)
+	f.work(n)
 }
 
 // formatValue is IFormattable.ToString(format, InvariantCulture) for a boxed value.
@@ -593,9 +608,9 @@ func splitSections(format string) []string {
 // ---- composite formatting (string.Format) ----
 
 // compositeFormat implements string.Format: {index[,alignment][:format]}, with
-// {{ and }} escapes.
-func compositeFormat(format string, args []any) (string, string) {
-	var b strings.Builder
+// {{ and }} escapes. f is charged for what is written, before it is written.
+func compositeFormat(f *frame, format string, args []any) (string, string) {
+	b := sink{f: f}
 	for i := 0; i < len(format); i++ {
 		ch := format[i]
 		if ch == '}' {
@@ -630,9 +645,12 @@ func compositeFormat(format string, args []any) (string, string) {
 		if idx >= len(args) {
 			return "", "Index (zero based) must be greater than or equal to zero and less than the size of the argument list"
 		}
-		s, ferr := formatValue(args[idx], fmtS)
+		var s, ferr string
 		if fmtS == "" {
-			s, ferr = toStringAny(args[idx]), ""
+			s = f.str(args[idx])
+		} else {
+			chargeFormat(f, fmtS)
+			s, ferr = formatValue(args[idx], fmtS)
 		}
 		if ferr != "" {
 			return "", ferr
@@ -642,7 +660,7 @@ func compositeFormat(format string, args []any) (string, string) {
 			if err != nil {
 				return "", "Input string was not in a correct format: bad alignment in {" + item + "}"
 			}
-			s = pad(s, w)
+			s = pad(f, s, w)
 		}
 		b.WriteString(s)
 	}

@@ -565,10 +565,4 @@ func defaultCompare(a, b any) int {
 	return 0
 }
 
-func cultureCompare(a, b string) int {
-	if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
-		return c
-	}
-	// same letters: lower case sorts first in the invariant culture
-	return -strings.Compare(a, b)
-}
+func cultureCompare(a, b string) int { return cultureCmp(a, b, false) }

@@ -36,7 +36,16 @@ type member struct {
 	k       any // constant value
 	// nullRecv lets the implementation see a null receiver (no NullReference check).
 	nullRecv bool
-	sig      string
+	// metered marks an implementation that charges its own work, or whose work
+	// does not grow with the size of its arguments: meterArgs leaves it alone.
+	metered bool
+	sig     string
+}
+
+// selfMetered marks m as charging its own work (see meterArgs).
+func (m *member) selfMetered() *member {
+	m.metered = true
+	return m
 }
 
 type pspec struct {
