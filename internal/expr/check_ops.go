@@ -728,7 +728,13 @@ func (c *checker) equality(n *Binary, x, y *operand) *operand {
 		return res(func(f *frame) bool { return p(f) == q(f) })
 	case xt == tString && yt == tString:
 		p, q := x.s, y.s
-		return res(func(f *frame) bool { return strEq(p(f), q(f)) })
+		return res(func(f *frame) bool {
+			a, b := p(f), q(f)
+			if len(a) == len(b) {
+				f.work(len(a)) // compared byte by byte
+			}
+			return strEq(a, b)
+		})
 	case xt.kind == tkEnum && same(xt, yt):
 		p, q := x.l, y.l
 		return res(func(f *frame) bool { return p(f) == q(f) })

@@ -58,7 +58,7 @@ func (c *checker) toStr(op *operand) fnS {
 		return func(*frame) string { return "" }
 	}
 	g := op.anyFn()
-	return func(f *frame) string { return toStringAny(g(f)) }
+	return func(f *frame) string { return f.str(g(f)) }
 }
 
 func charString(v int32) string {
@@ -91,7 +91,7 @@ func (c *checker) formatWith(op *operand, format string, pos int) fnS {
 	return func(f *frame) string {
 		v := g(f)
 		chargeFormat(f, format)
-		s, err := formatValue(v, format)
+		s, err := formatAny(f, v, format)
 		if err != "" {
 			throwAt(pos, "FormatException", "%s", err)
 		}
@@ -110,6 +110,16 @@ func chargeFormat(f *frame, format string) {
 	}
 	f.alloc(n)
 	f.work(n)
+}
+
+// formatAny is formatValue in an evaluation: the values that take no format
+// (documents, builders) print with f.str, charged.
+func formatAny(f *frame, v any, format string) (string, string) {
+	switch v.(type) {
+	case JToken, *XElement, *XDocument, *XAttribute, *StringBuilder, *Anon, KeyValuePair:
+		return f.str(v), ""
+	}
+	return formatValue(v, format)
 }
 
 // formatValue is IFormattable.ToString(format, InvariantCulture) for a boxed value.
@@ -650,7 +660,7 @@ func compositeFormat(f *frame, format string, args []any) (string, string) {
 			s = f.str(args[idx])
 		} else {
 			chargeFormat(f, fmtS)
-			s, ferr = formatValue(args[idx], fmtS)
+			s, ferr = formatAny(f, args[idx], fmtS)
 		}
 		if ferr != "" {
 			return "", ferr

@@ -287,25 +287,28 @@ func (u *universe) extension(sig string, impl implFn) *member {
 }
 
 // ---- adapters from Go functions to implFn ----
+//
+// Each call of a library member through an adapter is a step: the budget then
+// bounds the work of any expression, however many calls a loop body makes.
 
 func f0[R any](impl func() R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		pos := cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { f.pos = pos; return impl() })
+		return mkResult(cs.t, cs.n, func(f *frame) R { f.pos = pos; f.step(pos); return impl() })
 	}
 }
 
 func f1[A, R any](impl func(A) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, pos := getAs[A](args[0]), cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { av := a(f); f.pos = pos; return impl(av) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { av := a(f); f.pos = pos; f.step(pos); return impl(av) })
 	}
 }
 
 func f2[A, B, R any](impl func(A, B) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, pos := getAs[A](args[0]), getAs[B](args[1]), cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { av, bv := a(f), b(f); f.pos = pos; return impl(av, bv) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { av, bv := a(f), b(f); f.pos = pos; f.step(pos); return impl(av, bv) })
 	}
 }
 
@@ -315,6 +318,7 @@ func f3[A, B, C, R any](impl func(A, B, C) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv := a(f), b(f), cc(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(av, bv, cv)
 		})
 	}
@@ -326,6 +330,7 @@ func f4[A, B, C, D, R any](impl func(A, B, C, D) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv, dv := a(f), b(f), cc(f), d(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(av, bv, cv, dv)
 		})
 	}
@@ -337,6 +342,7 @@ func f5[A, B, C, D, E, R any](impl func(A, B, C, D, E) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv, dv, ev := a(f), b(f), cc(f), d(f), e(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(av, bv, cv, dv, ev)
 		})
 	}
@@ -347,21 +353,21 @@ func f5[A, B, C, D, E, R any](impl func(A, B, C, D, E) R) implFn {
 func x0[R any](impl func(*frame) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		pos := cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { f.pos = pos; return impl(f) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { f.pos = pos; f.step(pos); return impl(f) })
 	}
 }
 
 func x1[A, R any](impl func(*frame, A) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, pos := getAs[A](args[0]), cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { av := a(f); f.pos = pos; return impl(f, av) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { av := a(f); f.pos = pos; f.step(pos); return impl(f, av) })
 	}
 }
 
 func x2[A, B, R any](impl func(*frame, A, B) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, pos := getAs[A](args[0]), getAs[B](args[1]), cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { av, bv := a(f), b(f); f.pos = pos; return impl(f, av, bv) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { av, bv := a(f), b(f); f.pos = pos; f.step(pos); return impl(f, av, bv) })
 	}
 }
 
@@ -371,6 +377,7 @@ func x3[A, B, C, R any](impl func(*frame, A, B, C) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv := a(f), b(f), cc(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(f, av, bv, cv)
 		})
 	}
@@ -382,6 +389,7 @@ func x4[A, B, C, D, R any](impl func(*frame, A, B, C, D) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv, dv := a(f), b(f), cc(f), d(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(f, av, bv, cv, dv)
 		})
 	}
@@ -391,42 +399,42 @@ func x4[A, B, C, D, R any](impl func(*frame, A, B, C, D) R) implFn {
 func v1[A any](impl func(A)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, pos := getAs[A](args[0]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av := a(f); f.pos = pos; impl(av) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av := a(f); f.pos = pos; f.step(pos); impl(av) }}
 	}
 }
 
 func v2[A, B any](impl func(A, B)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, pos := getAs[A](args[0]), getAs[B](args[1]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv := a(f), b(f); f.pos = pos; impl(av, bv) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv := a(f), b(f); f.pos = pos; f.step(pos); impl(av, bv) }}
 	}
 }
 
 func v3[A, B, C any](impl func(A, B, C)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, cc, pos := getAs[A](args[0]), getAs[B](args[1]), getAs[C](args[2]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv, cv := a(f), b(f), cc(f); f.pos = pos; impl(av, bv, cv) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv, cv := a(f), b(f), cc(f); f.pos = pos; f.step(pos); impl(av, bv, cv) }}
 	}
 }
 
 func vx1[A any](impl func(*frame, A)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, pos := getAs[A](args[0]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av := a(f); f.pos = pos; impl(f, av) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av := a(f); f.pos = pos; f.step(pos); impl(f, av) }}
 	}
 }
 
 func vx2[A, B any](impl func(*frame, A, B)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, pos := getAs[A](args[0]), getAs[B](args[1]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv := a(f), b(f); f.pos = pos; impl(f, av, bv) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv := a(f), b(f); f.pos = pos; f.step(pos); impl(f, av, bv) }}
 	}
 }
 
 func vx3[A, B, C any](impl func(*frame, A, B, C)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, cc, pos := getAs[A](args[0]), getAs[B](args[1]), getAs[C](args[2]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv, cv := a(f), b(f), cc(f); f.pos = pos; impl(f, av, bv, cv) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv, cv := a(f), b(f), cc(f); f.pos = pos; f.step(pos); impl(f, av, bv, cv) }}
 	}
 }
 
@@ -444,6 +452,7 @@ func f6[A, B, C, D, E, G, R any](impl func(A, B, C, D, E, G) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv, dv, ev, gv := a(f), b(f), cc(f), d(f), e(f), g(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(av, bv, cv, dv, ev, gv)
 		})
 	}

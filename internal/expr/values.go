@@ -279,7 +279,8 @@ func isIterable(v any) bool {
 	switch v.(type) {
 	case []string, []byte, []int32, []int64, []float64, []bool, []any, string,
 		*List, *Dict, *HashSet, *JArray, *JObject, http.Header, map[string]string,
-		map[string]any, url.Values, *MatchCollection, *GroupCollection, keysView, valuesView, *JProperty, *JValue:
+		map[string]any, url.Values, *MatchCollection, *GroupCollection, keysView, valuesView, *JProperty, *JValue,
+		rangeSeq, repeatSeq:
 		return true
 	}
 	return false
@@ -433,6 +434,18 @@ func iterate(f *frame, v any, yield func(any) bool) {
 				return
 			}
 		}
+	case rangeSeq:
+		for i := range x.count {
+			if !yield(x.start + i) {
+				return
+			}
+		}
+	case repeatSeq:
+		for range x.count {
+			if !yield(x.v) {
+				return
+			}
+		}
 	case nil:
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'source')")
 	default:
@@ -489,6 +502,10 @@ func knownLen(v any) (int, bool) {
 		return len(x.matches), true
 	case *GroupCollection:
 		return len(x.groups), true
+	case rangeSeq:
+		return int(x.count), true
+	case repeatSeq:
+		return int(x.count), true
 	}
 	if isArray(v) {
 		return arrLen(v), true
