@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -360,14 +359,4 @@ func fixtureVar(t testing.TB, v any) any {
 		t.Fatalf("unknown typed variable %q", k)
 	}
 	return nil
-}
-
-// keysSorted is for test output.
-func keysSorted(m map[string]any) []string {
-	var k []string
-	for n := range m {
-		k = append(k, n)
-	}
-	sort.Strings(k)
-	return k
 }

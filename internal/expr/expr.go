@@ -321,16 +321,24 @@ func (p *Program) Eval(x *exchange.Exchange) (v any, err error) {
 // Management converts a value for an attribute or element text: C# ToString()
 // with the invariant culture (True/False, shortest round-trip doubles), and ""
 // for null.
-func (p *Program) EvalString(x *exchange.Exchange) (s string, err error) {
+func (p *Program) EvalString(x *exchange.Exchange) (string, error) {
+	s, _, err := p.evalString(x)
+	return s, err
+}
+
+// evalString is EvalString, also returning how many steps of its budget the
+// evaluation took.
+func (p *Program) evalString(x *exchange.Exchange) (s string, steps int64, err error) {
 	f := p.getFrame(x)
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = "", p.errorFromPanic(r, f)
 		}
+		steps = p.limits.Steps - max(f.steps, 0)
 		p.putFrame(f)
 	}()
 	p.run(f)
-	return p.strFn(f), nil
+	return p.strFn(f), 0, nil
 }
 
 // EvalBool evaluates a condition. A result that is not a bool is an error.

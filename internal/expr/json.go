@@ -120,15 +120,6 @@ func (c *jcontainer) ref() *jcontainer {
 	return c
 }
 
-// set records p (nil clears).
-func (c *jcontainer) set(p *jcontainer) {
-	if p == nil {
-		*c = jcontainer{}
-		return
-	}
-	*c = *p
-}
-
 // Type returns JObjectType.
 func (*JObject) Type() JTokenType { return JObjectType }
 

@@ -244,9 +244,10 @@ func progSize(re *syntax.Regexp) int {
 }
 
 // work charges a search of n bytes of input: its time grows with the input
-// and, for a large pattern, with the pattern.
+// and, for a large pattern, with the pattern (RE2 may step through every
+// instruction for every byte; usually far fewer).
 func (r *Regex) work(f *frame, n int) {
-	f.work(n + n*(r.size/64))
+	f.work(n + n*(r.size/16))
 }
 
 // maxMatches is how many matches of r the allocation budget left can hold,

@@ -438,14 +438,6 @@ func vx3[A, B, C any](impl func(*frame, A, B, C)) implFn {
 	}
 }
 
-// constant returns an implementation that yields a fixed value of the member's
-// type.
-func constImpl(v any) implFn {
-	return func(c *checker, cs *site, args []*operand) *operand {
-		return c.constOperand(cs.t, cs.n, v)
-	}
-}
-
 func f6[A, B, C, D, E, G, R any](impl func(A, B, C, D, E, G) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, cc, d, e, g, pos := getAs[A](args[0]), getAs[B](args[1]), getAs[C](args[2]), getAs[D](args[3]), getAs[E](args[4]), getAs[G](args[5]), cs.pos
