@@ -142,7 +142,7 @@ func declContext(u *universe) {
 		}
 		return r.Headers
 	})))
-	req.prop("Body IMessageBody", f1(func(r *exchange.Request) *exchange.Body { return r.Body }))
+	req.prop("Body IMessageBody", f1(func(r *exchange.Request) *exchange.Body { return messageBody(r.Body) }))
 	req.prop("IpAddress string", f1(func(r *exchange.Request) string { return r.IPAddress }))
 	req.prop("MatchedParameters _Params", f1(func(r *exchange.Request) map[string]string {
 		if r.MatchedParameters == nil {
@@ -173,7 +173,7 @@ func declContext(u *universe) {
 		}
 		return r.Headers
 	}))
-	resp.prop("Body IMessageBody", f1(func(r *exchange.Response) *exchange.Body { return r.Body }))
+	resp.prop("Body IMessageBody", f1(func(r *exchange.Response) *exchange.Body { return messageBody(r.Body) }))
 
 	declHeaders(u)
 
@@ -667,4 +667,18 @@ func parseQuery(raw string) url.Values {
 type Certificate struct {
 	Cert *x509.Certificate
 	Key  any
+}
+
+// messageBody is IRequest.Body and IResponse.Body: null when the message has no
+// body, as API Management documents (see exchange.Body.Empty for what that
+// means), so that context.Request.Body?.As<JObject>() is null on a GET.
+func messageBody(b *exchange.Body) *exchange.Body {
+	empty, err := b.Empty()
+	if err != nil {
+		bodyException(err)
+	}
+	if empty {
+		return nil
+	}
+	return b
 }
