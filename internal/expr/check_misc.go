@@ -870,7 +870,8 @@ func (c *checker) typeTest(t *Type) func(any) bool {
 	}
 	if t.def != nil {
 		if t.kind == tkEnum {
-			return func(v any) bool { _, ok := v.(int64); return ok }
+			d := t.def
+			return func(v any) bool { e, ok := v.(Enum); return ok && e.def == d }
 		}
 		if g := t.def.is; g != nil {
 			return g

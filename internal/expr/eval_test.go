@@ -165,6 +165,8 @@ func goValue(v any) string {
 		return fmt.Sprintf("*expr.List %#v", x.Items)
 	case *Jwt:
 		return fmt.Sprintf("*expr.Jwt sub=%s", x.Claims["sub"])
+	case Enum:
+		return fmt.Sprintf("expr.Enum %s %s (%d)", x.TypeName(), x, x.Value)
 	}
 	return fmt.Sprintf("%T %#v", v, v)
 }

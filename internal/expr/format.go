@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -69,13 +70,47 @@ func charString(v int32) string {
 	return string(rune(u))
 }
 
+// enumName is Enum.ToString(): the name of the member with value v, for a
+// [Flags] enum the names of the flags that make v up ("IgnoreCase, Multiline"),
+// or the number when no member (or combination) has that value.
 func enumName(d *typeDef, v int64) string {
 	for _, n := range d.enumName {
 		if d.enumVals[n] == v {
 			return n
 		}
 	}
+	if d.flags && v > 0 {
+		var names []string
+		rest := v
+		for _, n := range d.enumName {
+			if f := d.enumVals[n]; f != 0 && v&f == f && rest&f != 0 {
+				names = append(names, n)
+				rest &^= f
+			}
+		}
+		if rest == 0 {
+			return strings.Join(names, ", ")
+		}
+	}
 	return strconv.FormatInt(v, 10)
+}
+
+// formatEnum is Enum.ToString(format): "G" the name, "F" the name as if the
+// enum were [Flags], "D" the number, "X" the number in eight hex digits.
+func formatEnum(d *typeDef, v int64, format string) (string, string) {
+	switch format {
+	case "", "G", "g":
+		return enumName(d, v), ""
+	case "F", "f":
+		flags := *d
+		flags.flags = true
+		return enumName(&flags, v), ""
+	case "D", "d":
+		return strconv.FormatInt(v, 10), ""
+	case "X", "x":
+		return fmt.Sprintf("%08X", uint32(v)), ""
+	}
+	return "", "Format string can be only \"G\", \"g\", \"X\", \"x\", \"F\", \"f\", \"D\" or \"d\"."
 }
 
 // formatWith compiles x.ToString(format) for an interpolation hole {x:format}.
@@ -84,10 +119,17 @@ func (c *checker) formatWith(op *operand, format string, pos int) fnS {
 	if t.rep == repStr {
 		return c.toStr(op)
 	}
-	g := op.anyFn()
 	if t.kind == tkEnum {
-		return c.toStr(op)
+		g, d := op.l, t.def
+		return func(f *frame) string {
+			s, err := formatEnum(d, g(f), format)
+			if err != "" {
+				throwAt(pos, "FormatException", "%s", err)
+			}
+			return s
+		}
 	}
+	g := op.anyFn()
 	return func(f *frame) string {
 		v := g(f)
 		chargeFormat(f, format)
@@ -157,6 +199,8 @@ func formatValue(v any, format string) (string, string) {
 		return formatTimeSpanErr(x, format)
 	case Guid:
 		return x.Format(format)
+	case Enum:
+		return formatEnum(x.def, x.Value, format)
 	}
 	return toStringAny(v), ""
 }

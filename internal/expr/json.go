@@ -358,6 +358,9 @@ func jvalueOf(v any) *JValue {
 		return &JValue{Kind: JDate, V: x}
 	case Guid:
 		return &JValue{Kind: JGuid, V: x}
+	case Enum:
+		// Newtonsoft writes enums as their numbers
+		return &JValue{Kind: JInteger, V: x.Value}
 	case time.Duration:
 		return &JValue{Kind: JTimeSpan, V: x}
 	case []byte:

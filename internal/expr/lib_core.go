@@ -185,7 +185,7 @@ func declCore(u *universe) {
 	sc := u.decl("System.StringComparison", tkEnum, "")
 	sc.enum("CurrentCulture", "CurrentCultureIgnoreCase", "InvariantCulture", "InvariantCultureIgnoreCase", "Ordinal", "OrdinalIgnoreCase")
 	so := u.decl("System.StringSplitOptions", tkEnum, "")
-	so.enumV(map[string]int64{"None": 0, "RemoveEmptyEntries": 1, "TrimEntries": 2}, "None", "RemoveEmptyEntries", "TrimEntries")
+	so.flagsV(map[string]int64{"None": 0, "RemoveEmptyEntries": 1, "TrimEntries": 2}, "None", "RemoveEmptyEntries", "TrimEntries")
 	mr := u.decl("System.MidpointRounding", tkEnum, "")
 	mr.enum("ToEven", "AwayFromZero", "ToZero", "ToNegativeInfinity", "ToPositiveInfinity")
 	dk := u.decl("System.DateTimeKind", tkEnum, "")
@@ -287,6 +287,8 @@ func hashCode(f *frame, v any) int32 {
 		return x.HashCode()
 	case Char:
 		return int32(x) | int32(x)<<16
+	case Enum:
+		return int32(x.Value)
 	}
 	return stringHash(f.str(v))
 }

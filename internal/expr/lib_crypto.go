@@ -278,7 +278,7 @@ func declCrypto(u *universe) {
 	xn.is = func(v any) bool { _, ok := v.(distName); return ok }
 	xn.prop("Name string", f1(func(d distName) string { return d.name }))
 	flags := u.decl(xns+"X509KeyStorageFlags", tkEnum, "")
-	flags.enumV(map[string]int64{"DefaultKeySet": 0, "UserKeySet": 1, "MachineKeySet": 2, "Exportable": 4, "UserProtected": 8, "PersistKeySet": 16, "EphemeralKeySet": 32}, "DefaultKeySet", "UserKeySet", "MachineKeySet", "Exportable", "UserProtected", "PersistKeySet", "EphemeralKeySet")
+	flags.flagsV(map[string]int64{"DefaultKeySet": 0, "UserKeySet": 1, "MachineKeySet": 2, "Exportable": 4, "UserProtected": 8, "PersistKeySet": 16, "EphemeralKeySet": 32}, "DefaultKeySet", "UserKeySet", "MachineKeySet", "Exportable", "UserProtected", "PersistKeySet", "EphemeralKeySet")
 	x2d.ctor("(byte[] rawData)", x1(func(f *frame, b []byte) *Certificate { return loadCertificate(f, b, "") }))
 	x2d.ctor("(byte[] rawData, string password)", x2(func(f *frame, b []byte, pw string) *Certificate { return loadCertificate(f, b, pw) }))
 	x2d.ctor("(byte[] rawData, string password, X509KeyStorageFlags keyStorageFlags)", x3(func(f *frame, b []byte, pw string, _ int64) *Certificate {

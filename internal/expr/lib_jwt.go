@@ -217,6 +217,16 @@ func declJwt(u *universe) {
 		}
 		return d
 	}))
+	// .NET's GetValueOrDefault<TKey, TValue> on IReadOnlyDictionary<string,
+	// string[]>, as in Microsoft's samples: Claims.GetValueOrDefault("roles",
+	// new string[0]). With a null default C# prefers the string overload above
+	// (it is not generic); so does lastmile, which declares it first.
+	cl.method("GetValueOrDefault(string name, string[] defaultValue) string[]", f3(func(c jwtClaims, k string, d []string) []string {
+		if v, ok := c.j.Claims[k]; ok {
+			return append([]string(nil), v...)
+		}
+		return d
+	}))
 	cl.prop("Count int", f1(func(c jwtClaims) int32 { return int32(len(c.j.Claims)) }))
 	cl.prop("Keys IEnumerable<string>", f1(func(c jwtClaims) []string { return append([]string{}, c.j.order...) }))
 

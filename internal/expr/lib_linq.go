@@ -470,6 +470,12 @@ func declLinq(u *universe) {
 			return items
 		}}
 	})
+	ext("DefaultIfEmpty<T>(this IEnumerable<T> source, T defaultValue) IEnumerable<T>", x2(func(f *frame, src, d any) []any {
+		if items := toSlice(f, src); len(items) > 0 {
+			return items
+		}
+		return []any{d}
+	}))
 	ext("Cast<TResult>(this IEnumerable source) IEnumerable<TResult>", func(c *checker, cs *site, args []*operand) *operand {
 		g, to := args[0].anyFn(), cs.targs[0]
 		test := c.typeTest(to)

@@ -939,6 +939,8 @@ func convertToInt64(v any, lo, hi float64, typeName string) int64 {
 		return int64(fv)
 	case Char:
 		r = int64(x)
+	case Enum:
+		r = x.Value
 	case uint64:
 		if x > math.MaxInt64 {
 			throw("OverflowException", "%s", overflowMsg(typeName))
@@ -972,7 +974,7 @@ func convertToDouble(v any) float64 {
 			return 1
 		}
 		return 0
-	case float64, float32, int32, int64, int, int8, uint8, int16, uint16, uint32, uint64:
+	case float64, float32, int32, int64, int, int8, uint8, int16, uint16, uint32, uint64, Enum:
 		return toF64(x)
 	}
 	throw("InvalidCastException", "Unable to cast object of type '%s' to type 'System.IConvertible'", dotnetTypeName(v))

@@ -571,7 +571,7 @@ func (c *checker) regexArg(pat, opts *operand) func(*frame) *Regex {
 func declRegex(u *universe) {
 	ns := "System.Text.RegularExpressions."
 	opts := u.decl(ns+"RegexOptions", tkEnum, "")
-	opts.enumV(map[string]int64{"None": 0, "IgnoreCase": reIgnoreCase, "Multiline": reMultiline, "ExplicitCapture": reExplicitCapture,
+	opts.flagsV(map[string]int64{"None": 0, "IgnoreCase": reIgnoreCase, "Multiline": reMultiline, "ExplicitCapture": reExplicitCapture,
 		"Compiled": reCompiled, "Singleline": reSingleline, "IgnorePatternWhitespace": reIgnorePatternWhitespace,
 		"RightToLeft": reRightToLeft, "ECMAScript": reECMAScript, "CultureInvariant": reCultureInvariant, "NonBacktracking": reNonBacktracking},
 		"None", "IgnoreCase", "Multiline", "ExplicitCapture", "Compiled", "Singleline", "IgnorePatternWhitespace", "RightToLeft", "ECMAScript", "CultureInvariant", "NonBacktracking")

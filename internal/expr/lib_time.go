@@ -907,7 +907,7 @@ func declTime(u *universe) {
 		return true
 	}))
 	styles := u.decl("System.Globalization.DateTimeStyles", tkEnum, "")
-	styles.enumV(map[string]int64{"None": 0, "AllowLeadingWhite": 1, "AllowTrailingWhite": 2, "AllowWhiteSpaces": 7, "AdjustToUniversal": 16, "AssumeLocal": 32, "AssumeUniversal": 64, "RoundtripKind": 128}, "None", "AllowLeadingWhite", "AllowTrailingWhite", "AllowWhiteSpaces", "AdjustToUniversal", "AssumeLocal", "AssumeUniversal", "RoundtripKind")
+	styles.flagsV(map[string]int64{"None": 0, "AllowLeadingWhite": 1, "AllowTrailingWhite": 2, "AllowWhiteSpaces": 7, "AdjustToUniversal": 16, "AssumeLocal": 32, "AssumeUniversal": 64, "RoundtripKind": 128}, "None", "AllowLeadingWhite", "AllowTrailingWhite", "AllowWhiteSpaces", "AdjustToUniversal", "AssumeLocal", "AssumeUniversal", "RoundtripKind")
 	dt.smethod("DaysInMonth(int year, int month) int", f2(func(y, m int32) int32 {
 		if m < 1 || m > 12 || y < 1 || y > 9999 {
 			throw("ArgumentOutOfRangeException", "Month must be between one and twelve. (Parameter 'month')")

@@ -196,9 +196,19 @@ type typeDef struct {
 	is func(any) bool
 	// zero is default(T) for value types.
 	zero any
-	// enum values
+	// enum values, in declaration order; flags marks a [Flags] enum, whose
+	// values combine
 	enumVals map[string]int64
 	enumName []string
+	flags    bool
+}
+
+// qualified is the type's .NET name, with its namespace.
+func (d *typeDef) qualified() string {
+	if d.ns == "" {
+		return d.name
+	}
+	return d.ns + "." + d.name
 }
 
 // typeOf returns the Type of a non-generic library type.

@@ -97,6 +97,11 @@ func buildUniverse() *universe {
 	declWeb(u)
 	declJwt(u)
 	declXML(u)
+	for _, d := range u.defs {
+		if d.kind == tkEnum {
+			declEnumMembers(d)
+		}
+	}
 	return u
 }
 
@@ -276,6 +281,46 @@ func (d *typeDef) enumV(vals map[string]int64, order ...string) {
 		d.enumVals[n] = vals[n]
 		d.enumName = append(d.enumName, n)
 	}
+}
+
+// flagsV declares a [Flags] enum's members: their values combine, and print as
+// "IgnoreCase, Multiline".
+func (d *typeDef) flagsV(vals map[string]int64, order ...string) {
+	d.enumV(vals, order...)
+	d.flags = true
+}
+
+// declEnumMembers declares the members every enum has: ToString() gives the
+// member's name, as .NET does; ToString(format) takes "G", "D", "X" or "F";
+// HasFlag tests flags.
+func declEnumMembers(d *typeDef) {
+	d.method("ToString() string", f1(func(v int64) string { return enumName(d, v) }))
+	d.method("ToString(string format) string", f2(func(v int64, format string) string {
+		s, err := formatEnum(d, v, format)
+		if err != "" {
+			throw("FormatException", "%s", err)
+		}
+		return s
+	}))
+	d.method("GetHashCode() int", f1(func(v int64) int32 { return int32(v) }))
+	d.method("CompareTo(object target) int", f2(func(v int64, o any) int32 {
+		e, ok := o.(Enum)
+		switch {
+		case o == nil:
+			return 1
+		case !ok || e.def != d:
+			throw("ArgumentException", "Object must be the same type as the enum. The type passed in was '%s'; the enum type was '%s'.", dotnetTypeName(o), d.qualified())
+		}
+		return int32(cmpI64(v, e.Value))
+	}))
+	d.method("HasFlag(object flag) bool", f2(func(v int64, o any) bool {
+		e, ok := o.(Enum)
+		if !ok || e.def != d {
+			throw("ArgumentException", "The argument type, '%s', is not the same as the enum type '%s'.", dotnetTypeName(o), d.qualified())
+		}
+		return v&e.Value == e.Value
+	}))
+	d.is = func(v any) bool { e, ok := v.(Enum); return ok && e.def == d }
 }
 
 // extension declares an extension method; the first parameter is the receiver.

@@ -23,6 +23,22 @@ type Char uint16
 // String returns the character.
 func (c Char) String() string { return string(rune(c)) }
 
+// Enum is a boxed .NET enum value, such as DayOfWeek.Sunday or
+// JTokenType.Array.
+type Enum struct {
+	// Value is the member's number: (int)DayOfWeek.Sunday is 0.
+	Value int64
+	def   *typeDef
+}
+
+// String returns what .NET's ToString() gives: the member's name ("Sunday"),
+// the names of the flags that make up a [Flags] value ("IgnoreCase,
+// Multiline"), or the number if no member has it.
+func (e Enum) String() string { return enumName(e.def, e.Value) }
+
+// TypeName returns the enum type's .NET name, such as "System.DayOfWeek".
+func (e Enum) TypeName() string { return e.def.qualified() }
+
 // KeyValuePair is a boxed KeyValuePair<TKey, TValue>.
 type KeyValuePair struct {
 	Key   any
@@ -700,6 +716,8 @@ func dotnetTypeName(v any) string {
 		return "System.UInt64"
 	case Char:
 		return "System.Char"
+	case Enum:
+		return x.TypeName()
 	case time.Time:
 		return "System.DateTime"
 	case DateTimeOffset:
@@ -812,6 +830,8 @@ func (f *frame) str(v any) string {
 	case time.Duration:
 		return formatTimeSpan(x, "c")
 	case Guid:
+		return x.String()
+	case Enum:
 		return x.String()
 	case JToken:
 		return jtokenToString(f, x)
