@@ -23,12 +23,12 @@ import (
 
 // Limits bound the work of one evaluation and the size of one expression.
 type Limits struct {
-	// Steps is the number of loop iterations, lambda invocations, local function
-	// calls and units of library work (per element or per kilobyte) an
-	// evaluation may perform.
+	// Steps is the number of loop iterations, statements, library calls,
+	// lambda invocations, local function calls and units of library work (per
+	// 256 bytes or 16 elements processed) an evaluation may perform.
 	Steps int64
 	// Alloc is the number of bytes an evaluation may allocate for strings,
-	// arrays, collections and parsed documents.
+	// arrays, collections and documents, counted before they are allocated.
 	Alloc int64
 	// Recursion is the deepest nesting of local function calls.
 	Recursion int

@@ -445,15 +445,27 @@ func declLinq(u *universe) {
 			g, i := args[0].anyFn(), args[1].i32Fn()
 			z := c.zeroOf(cs.t, cs.n).anyFn()
 			return fromAny(cs.t, cs.n, func(f *frame) any {
-				items := toSlice(f, g(f))
-				k := i(f)
-				if k < 0 || int(k) >= len(items) {
+				src, k := g(f), i(f)
+				var v any
+				found := false
+				if k >= 0 {
+					n := int32(0)
+					iterate(f, src, func(x any) bool {
+						if n == k {
+							v, found = x, true
+							return false
+						}
+						n++
+						return true
+					})
+				}
+				if !found {
 					if orDefault {
 						return z(f)
 					}
 					throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
 				}
-				return items[k]
+				return v
 			})
 		}
 	}

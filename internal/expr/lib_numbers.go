@@ -654,7 +654,8 @@ func declRandom(u *universe) {
 	}))
 	d.method("Next(int minValue, int maxValue) int", f3(func(r *Random, lo, hi int32) int32 { return r.next(lo, hi) }))
 	d.method("NextDouble() double", f1(func(r *Random) float64 { return r.sample() }))
-	d.method("NextBytes(byte[] buffer) void", v2(func(r *Random, b []byte) {
+	d.method("NextBytes(byte[] buffer) void", vx2(func(f *frame, r *Random, b []byte) {
+		f.elems(len(b)) // a generator step per byte
 		for i := range b {
 			b[i] = byte(r.internalSample() % 256)
 		}
