@@ -224,21 +224,29 @@ func declContext(u *universe) {
 	iurl.prop("Scheme string", f1(func(u *url.URL) string { return u.Scheme }))
 	iurl.prop("Host string", f1(func(u *url.URL) string { return u.Hostname() }))
 	iurl.prop("Port int", f1(func(u *url.URL) int32 { return urlPort(u) }))
-	iurl.prop("Path string", f1(func(u *url.URL) string {
+	// the parts that escape, parse or print the URL copy it: charged by its
+	// length, which the client chooses
+	urlCost := func(f *frame, u *url.URL) {
+		n := len(u.Path) + len(u.RawPath) + len(u.RawQuery) + len(u.Host) + 32
+		f.allocN(n, 4)
+		f.work(n)
+	}
+	iurl.prop("Path string", x1(func(f *frame, u *url.URL) string {
+		urlCost(f, u)
 		p := u.EscapedPath()
 		if p == "" {
 			return "/"
 		}
 		return p
 	}))
-	iurl.prop("Query _Query", f1(func(u *url.URL) url.Values { return parseQuery(u.RawQuery) }))
+	iurl.prop("Query _Query", x1(func(f *frame, u *url.URL) url.Values { urlCost(f, u); return parseQuery(u.RawQuery) }))
 	iurl.prop("QueryString string", f1(func(u *url.URL) string {
 		if u.RawQuery == "" {
 			return ""
 		}
 		return "?" + u.RawQuery
 	}))
-	iurl.method("ToString() string", f1(urlString))
+	iurl.method("ToString() string", x1(func(f *frame, u *url.URL) string { urlCost(f, u); return urlString(u) }))
 
 	query := u.internal("_Query", "IReadOnlyDictionary<string, string[]>")
 	query.elem = func(*Type) *Type { return u.kvType(tString, arrayOf(tString)) }

@@ -473,12 +473,17 @@ func declWeb(u *universe) {
 		return &stringReader{s: s}
 	}))
 	sr.method("ReadToEnd() string", f1(func(r *stringReader) string { s := r.s[r.i:]; r.i = len(r.s); return s }))
-	sr.method("ReadLine() string", f1(func(r *stringReader) string {
+	sr.method("ReadLine() string", x1(func(f *frame, r *stringReader) string {
 		if r.i >= len(r.s) {
 			return nullStr
 		}
 		rest := r.s[r.i:]
 		j := strings.IndexAny(rest, "\r\n")
+		if j < 0 {
+			f.work(len(rest))
+		} else {
+			f.work(j)
+		}
 		if j < 0 {
 			r.i = len(r.s)
 			return rest
