@@ -126,6 +126,7 @@ type Body struct {
 	buf      []byte
 	buffered bool
 	consumed bool
+	peeked   bool     // Empty read the stream's first byte: it is not empty
 	request  bool     // the client's request body, not a response's
 	bufs     *Buffers // what buffering it is charged to; nil: DefaultBodyLimit, no budget
 }
@@ -254,6 +255,44 @@ func (b *Body) Set(p []byte) {
 		b.stream = nil
 	}
 	b.buf, b.buffered, b.consumed = p, true, false
+}
+
+// Empty reports whether the message has no body: no content at all, as with a
+// request without Content-Length or Transfer-Encoding, Content-Length: 0, or a
+// body a policy set to nothing. A stream of unknown length (chunked, or
+// delimited by the end of the connection) is empty if it ends before its first
+// byte: Empty reads that byte to tell, and keeps it for whoever reads the body
+// next. A consumed body is not empty: reading it again is the error to report.
+func (b *Body) Empty() (bool, error) {
+	switch {
+	case b == nil:
+		return true, nil
+	case b.consumed, b.peeked:
+		return false, nil
+	case b.buffered:
+		return len(b.buf) == 0, nil
+	case b.size > 0:
+		return false, nil
+	}
+	var first [1]byte
+	n, err := io.ReadFull(b.stream, first[:])
+	switch {
+	case n == 1:
+		b.stream = &prefixed{Reader: io.MultiReader(bytes.NewReader(first[:]), b.stream), Closer: b.stream}
+		b.peeked = true
+		return false, nil
+	case errors.Is(err, io.EOF):
+		b.stream.Close()
+		b.stream, b.buf, b.buffered = nil, nil, true
+		return true, nil
+	}
+	return false, &BodyError{Request: b.request, Err: fmt.Errorf("reading body: %w", err)}
+}
+
+// prefixed is a stream with the bytes Empty read put back in front.
+type prefixed struct {
+	io.Reader
+	io.Closer
 }
 
 // Consumed reports whether a policy read the body without preserving it.

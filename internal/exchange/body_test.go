@@ -110,3 +110,74 @@ func TestBodyStreamsUntouched(t *testing.T) {
 		t.Errorf("forwarded %q", data)
 	}
 }
+
+// closeRecorder is a stream that records whether it was closed.
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+func TestBodyEmpty(t *testing.T) {
+	var nilBody *Body
+	consumed := NewBytesBody([]byte("x"))
+	consumed.Bytes(false)
+	errStream := NewStreamBody(io.NopCloser(errReader{}), -1, nil)
+	for _, tc := range []struct {
+		name    string
+		body    *Body
+		want    bool
+		wantErr bool
+	}{
+		{"nil", nilBody, true, false},
+		{"no stream (a GET)", NewStreamBody(nil, 0, nil), true, false},
+		{"Content-Length: 0", NewStreamBody(io.NopCloser(strings.NewReader("")), 0, nil), true, false},
+		{"set to nothing", NewBytesBody(nil), true, false},
+		{"set to text", NewBytesBody([]byte("x")), false, false},
+		{"Content-Length: 5", NewStreamBody(io.NopCloser(strings.NewReader("hello")), 5, nil), false, false},
+		{"chunked, empty", NewStreamBody(io.NopCloser(strings.NewReader("")), -1, nil), true, false},
+		{"chunked, with content", NewStreamBody(io.NopCloser(strings.NewReader("hello")), -1, nil), false, false},
+		{"consumed", consumed, false, false},
+		{"a broken stream", errStream, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.body.Empty()
+			if got != tc.want || (err != nil) != tc.wantErr {
+				t.Errorf("Empty() = %v, %v; want %v (error %v)", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("malformed chunk") }
+
+// TestBodyEmptyKeepsContent checks that the byte Empty reads ahead of a stream
+// of unknown length is forwarded and read with the rest, and that an empty
+// stream is closed.
+func TestBodyEmptyKeepsContent(t *testing.T) {
+	b := NewStreamBody(io.NopCloser(strings.NewReader("hello")), -1, nil)
+	for range 2 {
+		if empty, err := b.Empty(); empty || err != nil {
+			t.Fatalf("Empty() = %v, %v", empty, err)
+		}
+	}
+	if data, _ := io.ReadAll(b.Reader()); string(data) != "hello" {
+		t.Errorf("forwarded %q, want hello", data)
+	}
+	b = NewStreamBody(io.NopCloser(strings.NewReader("hello")), -1, nil)
+	b.Empty()
+	if data, err := b.Bytes(true); string(data) != "hello" || err != nil {
+		t.Errorf("Bytes = %q, %v", data, err)
+	}
+	s := &closeRecorder{Reader: strings.NewReader("")}
+	b = NewStreamBody(s, -1, nil)
+	if empty, _ := b.Empty(); !empty || !s.closed {
+		t.Errorf("an empty stream: empty %v, closed %v", empty, s.closed)
+	}
+	if data, _ := io.ReadAll(b.Reader()); len(data) != 0 {
+		t.Errorf("an empty stream forwards %q", data)
+	}
+}

@@ -389,14 +389,13 @@ func (c *checker) checkIndex(n *Index) *operand {
 			if isNull(v) {
 				nre(pos, desc)
 			}
-			return strIndex(v, i(f), pos)
+			return strIndex(f, v, i(f), pos)
 		}}
 	}
-	d := c.defOf(x.t)
 	var ms []*member
 	owner := x.t
 	for cur := x.t; cur != nil && ms == nil; {
-		d = c.defOf(cur)
+		d := c.defOf(cur)
 		if d == nil {
 			break
 		}
@@ -699,7 +698,7 @@ func (c *checker) callMember(m *member, owner any, x *operand, args []*operand, 
 		all = append(all, c.nonNullRecv(x, cs, m))
 	}
 	all = append(all, args...)
-	op := m.impl(c, cs, all)
+	op := m.impl(c, cs, meterArgs(m, all))
 	if op == nil {
 		return errOp(n)
 	}
@@ -1264,7 +1263,7 @@ func (c *checker) compileCall(cd *candidate, owner *Type, recv *operand, args []
 		op := c.arg(a)
 		ops = append(ops, c.convert(op, pt, false))
 	}
-	r := m.impl(c, cs, ops)
+	r := m.impl(c, cs, meterArgs(m, ops))
 	if r == nil {
 		return errOp(n)
 	}
@@ -1346,4 +1345,49 @@ func (r *outRef) set(v any) {
 	if r.f != nil {
 		r.store(r.f, v)
 	}
+}
+
+// meterArgs charges a library call's steps for the strings and byte arrays it is
+// given (also as object), as it receives them: library code scans, copies or
+// converts them, so its time grows with their size. Members marked metered
+// charge their own work. Constants and other operands are left as they are.
+func meterArgs(m *member, args []*operand) []*operand {
+	if m.metered {
+		return args
+	}
+	out := args
+	for i, a := range args {
+		if a.isConst() || a.lamc != nil || a.lv != nil {
+			continue
+		}
+		var w *operand
+		switch {
+		case a.t == tString && a.s != nil:
+			g := a.s
+			w = &operand{t: a.t, n: a.n, ctxPath: a.ctxPath, s: func(f *frame) string {
+				s := g(f)
+				f.work(len(s))
+				return s
+			}}
+		case a.t == tObject || a.t.kind == tkArray && a.t.elem == tByte:
+			g := a.anyFn()
+			w = &operand{t: a.t, n: a.n, ctxPath: a.ctxPath, o: func(f *frame) any {
+				v := g(f)
+				switch x := v.(type) {
+				case string:
+					f.work(len(x))
+				case []byte:
+					f.work(len(x))
+				}
+				return v
+			}}
+		default:
+			continue
+		}
+		if &out[0] == &args[0] {
+			out = append([]*operand(nil), args...)
+		}
+		out[i] = w
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ---- assignment ----
@@ -591,7 +592,7 @@ func (c *checker) checkInterp(n *InterpString) *operand {
 			} else {
 				width := int(a.k.(int64))
 				inner := s
-				s = func(f *frame) string { return pad(inner(f), width) }
+				s = func(f *frame) string { return pad(f, inner(f), width) }
 			}
 		}
 		parts = append(parts, s)
@@ -623,8 +624,14 @@ func (c *checker) checkInterp(n *InterpString) *operand {
 	}}
 }
 
-func pad(s string, width int) string {
-	n := len([]rune(s))
+// pad is a composite format's alignment: s padded with spaces to width
+// characters, on the left (width > 0) or on the right.
+func pad(f *frame, s string, width int) string {
+	n := utf8.RuneCountInString(s)
+	if w := max(width, -width); n < w {
+		f.alloc(2 * (w - n + len(s))) // the padding, then the result
+		f.work(w)
+	}
 	switch {
 	case width > 0 && n < width:
 		return strings.Repeat(" ", width-n) + s
@@ -863,7 +870,8 @@ func (c *checker) typeTest(t *Type) func(any) bool {
 	}
 	if t.def != nil {
 		if t.kind == tkEnum {
-			return func(v any) bool { _, ok := v.(int64); return ok }
+			d := t.def
+			return func(v any) bool { e, ok := v.(Enum); return ok && e.def == d }
 		}
 		if g := t.def.is; g != nil {
 			return g

@@ -396,7 +396,7 @@ func (c *checker) arith(n Node, op string, x, y *operand) *operand {
 		c.errorf(n, "operator %s cannot be applied to operands of type %s and %s", op, x.t.Name, y.t.Name)
 		return errOp(n)
 	}
-	if (op == "&" || op == "|" || op == "^" || op == "%" && false) && !t.isIntegral() {
+	if (op == "&" || op == "|" || op == "^") && !t.isIntegral() {
 		c.errorf(n, "operator %s cannot be applied to operands of type %s and %s", op, x.t.Name, y.t.Name)
 		return errOp(n)
 	}
@@ -728,7 +728,13 @@ func (c *checker) equality(n *Binary, x, y *operand) *operand {
 		return res(func(f *frame) bool { return p(f) == q(f) })
 	case xt == tString && yt == tString:
 		p, q := x.s, y.s
-		return res(func(f *frame) bool { return strEq(p(f), q(f)) })
+		return res(func(f *frame) bool {
+			a, b := p(f), q(f)
+			if len(a) == len(b) {
+				f.work(len(a)) // compared byte by byte
+			}
+			return strEq(a, b)
+		})
 	case xt.kind == tkEnum && same(xt, yt):
 		p, q := x.l, y.l
 		return res(func(f *frame) bool { return p(f) == q(f) })

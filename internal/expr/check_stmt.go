@@ -12,10 +12,19 @@ func (c *checker) checkBlockStmts(stmts []Node) stmtFn {
 	var fns []stmtFn
 	for _, s := range stmts {
 		if f := c.checkStmt(s); f != nil {
-			fns = append(fns, f)
+			fns = append(fns, stepped(f, s.Pos()))
 		}
 	}
 	return seqStmts(fns)
+}
+
+// stepped charges a step for each execution of a statement of a block, so that
+// the step budget bounds the work of a loop whatever the size of its body.
+func stepped(s stmtFn, pos int) stmtFn {
+	return func(f *frame) ctl {
+		f.step(pos)
+		return s(f)
+	}
 }
 
 func seqStmts(fns []stmtFn) stmtFn {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +165,8 @@ func goValue(v any) string {
 		return fmt.Sprintf("*expr.List %#v", x.Items)
 	case *Jwt:
 		return fmt.Sprintf("*expr.Jwt sub=%s", x.Claims["sub"])
+	case Enum:
+		return fmt.Sprintf("expr.Enum %s %s (%d)", x.TypeName(), x, x.Value)
 	}
 	return fmt.Sprintf("%T %#v", v, v)
 }
@@ -360,14 +361,4 @@ func fixtureVar(t testing.TB, v any) any {
 		t.Fatalf("unknown typed variable %q", k)
 	}
 	return nil
-}
-
-// keysSorted is for test output.
-func keysSorted(m map[string]any) []string {
-	var k []string
-	for n := range m {
-		k = append(k, n)
-	}
-	sort.Strings(k)
-	return k
 }

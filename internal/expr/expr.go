@@ -23,12 +23,12 @@ import (
 
 // Limits bound the work of one evaluation and the size of one expression.
 type Limits struct {
-	// Steps is the number of loop iterations, lambda invocations, local function
-	// calls and units of library work (per element or per kilobyte) an
-	// evaluation may perform.
+	// Steps is the number of loop iterations, statements, library calls,
+	// lambda invocations, local function calls and units of library work (per
+	// 256 bytes or 16 elements processed) an evaluation may perform.
 	Steps int64
 	// Alloc is the number of bytes an evaluation may allocate for strings,
-	// arrays, collections and parsed documents.
+	// arrays, collections and documents, counted before they are allocated.
 	Alloc int64
 	// Recursion is the deepest nesting of local function calls.
 	Recursion int
@@ -280,7 +280,7 @@ func (p *Program) getFrame(x *exchange.Exchange) *frame {
 		}
 	}
 	f.x, f.prog, f.root = x, p, f
-	f.steps, f.allocLeft, f.depth = p.limits.Steps, p.limits.Alloc, 0
+	f.steps, f.allocLeft, f.ticks, f.depth = p.limits.Steps, p.limits.Alloc, 0, 0
 	return f
 }
 
@@ -288,6 +288,7 @@ func (p *Program) putFrame(f *frame) {
 	f.x = nil
 	f.ro, f.rs = nil, ""
 	f.liftA, f.liftB = nil, nil
+	f.u16s = [2]u16{}
 	clear(f.o)
 	for i := range f.s {
 		f.s[i] = nullStr
@@ -320,16 +321,24 @@ func (p *Program) Eval(x *exchange.Exchange) (v any, err error) {
 // Management converts a value for an attribute or element text: C# ToString()
 // with the invariant culture (True/False, shortest round-trip doubles), and ""
 // for null.
-func (p *Program) EvalString(x *exchange.Exchange) (s string, err error) {
+func (p *Program) EvalString(x *exchange.Exchange) (string, error) {
+	s, _, err := p.evalString(x)
+	return s, err
+}
+
+// evalString is EvalString, also returning how many steps of its budget the
+// evaluation took.
+func (p *Program) evalString(x *exchange.Exchange) (s string, steps int64, err error) {
 	f := p.getFrame(x)
 	defer func() {
 		if r := recover(); r != nil {
 			s, err = "", p.errorFromPanic(r, f)
 		}
+		steps = p.limits.Steps - max(f.steps, 0)
 		p.putFrame(f)
 	}()
 	p.run(f)
-	return p.strFn(f), nil
+	return p.strFn(f), 0, nil
 }
 
 // EvalBool evaluates a condition. A result that is not a bool is an error.

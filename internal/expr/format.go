@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ func (c *checker) toStr(op *operand) fnS {
 		return func(*frame) string { return "" }
 	}
 	g := op.anyFn()
-	return func(f *frame) string { return toStringAny(g(f)) }
+	return func(f *frame) string { return f.str(g(f)) }
 }
 
 func charString(v int32) string {
@@ -69,13 +70,47 @@ func charString(v int32) string {
 	return string(rune(u))
 }
 
+// enumName is Enum.ToString(): the name of the member with value v, for a
+// [Flags] enum the names of the flags that make v up ("IgnoreCase, Multiline"),
+// or the number when no member (or combination) has that value.
 func enumName(d *typeDef, v int64) string {
 	for _, n := range d.enumName {
 		if d.enumVals[n] == v {
 			return n
 		}
 	}
+	if d.flags && v > 0 {
+		var names []string
+		rest := v
+		for _, n := range d.enumName {
+			if f := d.enumVals[n]; f != 0 && v&f == f && rest&f != 0 {
+				names = append(names, n)
+				rest &^= f
+			}
+		}
+		if rest == 0 {
+			return strings.Join(names, ", ")
+		}
+	}
 	return strconv.FormatInt(v, 10)
+}
+
+// formatEnum is Enum.ToString(format): "G" the name, "F" the name as if the
+// enum were [Flags], "D" the number, "X" the number in eight hex digits.
+func formatEnum(d *typeDef, v int64, format string) (string, string) {
+	switch format {
+	case "", "G", "g":
+		return enumName(d, v), ""
+	case "F", "f":
+		flags := *d
+		flags.flags = true
+		return enumName(&flags, v), ""
+	case "D", "d":
+		return strconv.FormatInt(v, 10), ""
+	case "X", "x":
+		return fmt.Sprintf("%08X", uint32(v)), ""
+	}
+	return "", "Format string can be only \"G\", \"g\", \"X\", \"x\", \"F\", \"f\", \"D\" or \"d\"."
 }
 
 // formatWith compiles x.ToString(format) for an interpolation hole {x:format}.
@@ -84,17 +119,49 @@ func (c *checker) formatWith(op *operand, format string, pos int) fnS {
 	if t.rep == repStr {
 		return c.toStr(op)
 	}
-	g := op.anyFn()
 	if t.kind == tkEnum {
-		return c.toStr(op)
+		g, d := op.l, t.def
+		return func(f *frame) string {
+			s, err := formatEnum(d, g(f), format)
+			if err != "" {
+				throwAt(pos, "FormatException", "%s", err)
+			}
+			return s
+		}
 	}
+	g := op.anyFn()
 	return func(f *frame) string {
-		s, err := formatValue(g(f), format)
+		v := g(f)
+		chargeFormat(f, format)
+		s, err := formatAny(f, v, format)
 		if err != "" {
 			throwAt(pos, "FormatException", "%s", err)
 		}
 		return s
 	}
+}
+
+// chargeFormat charges what formatting a value with format may write beyond a
+// few hundred bytes: the digits a standard format's precision asks for
+// (ToString("D100000000") writes that many) and, for a custom format, a few
+// bytes per character of the format ("dddd" writes "Wednesday").
+func chargeFormat(f *frame, format string) {
+	n := 8 * len(format)
+	if _, prec, std := parseStdFormat(format); std && prec > 0 {
+		n += prec + prec/3 // digit grouping
+	}
+	f.alloc(n)
+	f.work(n)
+}
+
+// formatAny is formatValue in an evaluation: the values that take no format
+// (documents, builders) print with f.str, charged.
+func formatAny(f *frame, v any, format string) (string, string) {
+	switch v.(type) {
+	case JToken, *XElement, *XDocument, *XAttribute, *StringBuilder, *Anon, KeyValuePair:
+		return f.str(v), ""
+	}
+	return formatValue(v, format)
 }
 
 // formatValue is IFormattable.ToString(format, InvariantCulture) for a boxed value.
@@ -132,6 +199,8 @@ func formatValue(v any, format string) (string, string) {
 		return formatTimeSpanErr(x, format)
 	case Guid:
 		return x.Format(format)
+	case Enum:
+		return formatEnum(x.def, x.Value, format)
 	}
 	return toStringAny(v), ""
 }
@@ -593,9 +662,9 @@ func splitSections(format string) []string {
 // ---- composite formatting (string.Format) ----
 
 // compositeFormat implements string.Format: {index[,alignment][:format]}, with
-// {{ and }} escapes.
-func compositeFormat(format string, args []any) (string, string) {
-	var b strings.Builder
+// {{ and }} escapes. f is charged for what is written, before it is written.
+func compositeFormat(f *frame, format string, args []any) (string, string) {
+	b := sink{f: f}
 	for i := 0; i < len(format); i++ {
 		ch := format[i]
 		if ch == '}' {
@@ -630,9 +699,12 @@ func compositeFormat(format string, args []any) (string, string) {
 		if idx >= len(args) {
 			return "", "Index (zero based) must be greater than or equal to zero and less than the size of the argument list"
 		}
-		s, ferr := formatValue(args[idx], fmtS)
+		var s, ferr string
 		if fmtS == "" {
-			s, ferr = toStringAny(args[idx]), ""
+			s = f.str(args[idx])
+		} else {
+			chargeFormat(f, fmtS)
+			s, ferr = formatAny(f, args[idx], fmtS)
 		}
 		if ferr != "" {
 			return "", ferr
@@ -642,7 +714,7 @@ func compositeFormat(format string, args []any) (string, string) {
 			if err != nil {
 				return "", "Input string was not in a correct format: bad alignment in {" + item + "}"
 			}
-			s = pad(s, w)
+			s = pad(f, s, w)
 		}
 		b.WriteString(s)
 	}

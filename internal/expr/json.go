@@ -57,7 +57,8 @@ type JToken interface {
 	JSON(indented bool) string
 	parentRef() *jcontainer
 	setParent(p jcontainer)
-	clone() JToken
+	// clone copies the token, charging f for each token copied.
+	clone(f *frame) JToken
 }
 
 // jcontainer records a token's parent: the object, array or property that holds it.
@@ -85,6 +86,9 @@ func (c *jcontainer) token() JToken {
 type JObject struct {
 	props  []*JProperty
 	parent jcontainer
+	// index finds a property of a large object by name (see Property); nil
+	// until needed and after a change other than an append.
+	index map[string]int
 }
 
 // JArray is a JSON array.
@@ -116,15 +120,6 @@ func (c *jcontainer) ref() *jcontainer {
 	return c
 }
 
-// set records p (nil clears).
-func (c *jcontainer) set(p *jcontainer) {
-	if p == nil {
-		*c = jcontainer{}
-		return
-	}
-	*c = *p
-}
-
 // Type returns JObjectType.
 func (*JObject) Type() JTokenType { return JObjectType }
 
@@ -152,7 +147,7 @@ func NewJObject() *JObject { return &JObject{} }
 func NewJArray(items ...JToken) *JArray {
 	a := &JArray{}
 	for _, it := range items {
-		a.add(it)
+		a.add(nil, it)
 	}
 	return a
 }
@@ -181,61 +176,101 @@ func (o *JObject) Get(name string) JToken {
 	return nil
 }
 
-// Property returns a property by exact name, or nil.
+// Property returns a property by exact name, or nil. Objects of more than a
+// few properties are indexed, so that parsing or filling an object with many
+// properties takes linear time.
 func (o *JObject) Property(name string) *JProperty {
-	for _, p := range o.props {
-		if p.Name == name {
-			return p
+	if len(o.props) <= 8 {
+		for _, p := range o.props {
+			if p.Name == name {
+				return p
+			}
 		}
+		return nil
+	}
+	if o.index == nil {
+		o.index = make(map[string]int, len(o.props))
+		for i := len(o.props) - 1; i >= 0; i-- {
+			o.index[o.props[i].Name] = i
+		}
+	}
+	if i, ok := o.index[name]; ok {
+		return o.props[i]
 	}
 	return nil
 }
+
+// appendProp adds p at the end, keeping the index.
+func (o *JObject) appendProp(p *JProperty) {
+	if o.index != nil {
+		if _, dup := o.index[p.Name]; !dup {
+			o.index[p.Name] = len(o.props)
+		}
+	}
+	o.props = append(o.props, p)
+}
+
+// changed drops the index after a change to the order of the properties.
+func (o *JObject) changed() { o.index = nil }
 
 // Properties returns the properties in order.
 func (o *JObject) Properties() []*JProperty { return o.props }
 
 // Set adds or replaces a property.
-func (o *JObject) Set(name string, v JToken) {
+func (o *JObject) Set(name string, v JToken) { o.set(nil, name, v) }
+
+func (o *JObject) set(f *frame, name string, v JToken) {
 	if v == nil {
 		v = &JValue{Kind: JNull}
 	}
-	v = adopt(v)
+	v = adopt(f, o, v)
 	if p := o.Property(name); p != nil {
 		p.Value.setParent(jcontainer{})
 		p.Value = v
 		v.setParent(jcontainer{prop: p})
 		return
 	}
+	f.alloc(tokenBytes)
 	p := &JProperty{Name: name, Value: v}
 	v.setParent(jcontainer{prop: p})
 	p.parent = jcontainer{obj: o}
-	o.props = append(o.props, p)
+	o.appendProp(p)
 }
 
-// adopt clones a token that already belongs to a container, as Newtonsoft does
-// when a parented token is added elsewhere.
-func adopt(t JToken) JToken {
+// tokenBytes is what a token costs the allocation budget: the token, its slot in
+// its container and its boxed value.
+const tokenBytes = 96
+
+// adopt returns the token to put into the container into (nil for a new one):
+// a clone if t already belongs to a container, or if t is the root of into's
+// tree (adding it would make a cycle), as Newtonsoft does; t itself otherwise.
+func adopt(f *frame, into, t JToken) JToken {
 	if t.parentRef() != nil {
-		return t.clone()
+		return t.clone(f)
+	}
+	for c := into; c != nil; c = c.parentRef().token() {
+		f.tick()
+		if c == t {
+			return t.clone(f)
+		}
 	}
 	return t
 }
 
-func (o *JObject) addProp(p *JProperty) {
-	if p.parentRef() != nil {
-		p = p.clone().(*JProperty)
-	}
+func (o *JObject) addProp(f *frame, p *JProperty) {
+	p = adopt(f, o, p).(*JProperty)
 	if o.Property(p.Name) != nil {
 		throw("ArgumentException", "Can not add property %s to Newtonsoft.Json.Linq.JObject. Property with the same name already exists on object.", p.Name)
 	}
 	p.parent = jcontainer{obj: o}
-	o.props = append(o.props, p)
+	o.appendProp(p)
 }
 
 func (o *JObject) removeProp(p *JProperty) bool {
 	for i, q := range o.props {
 		if q == p {
 			o.props = append(o.props[:i:i], o.props[i+1:]...)
+			o.changed()
 			p.parent = jcontainer{}
 			return true
 		}
@@ -243,43 +278,56 @@ func (o *JObject) removeProp(p *JProperty) bool {
 	return false
 }
 
-func (a *JArray) add(t JToken) {
+func (a *JArray) add(f *frame, t JToken) {
 	if t == nil {
 		t = &JValue{Kind: JNull}
 	}
-	t = adopt(t)
+	t = adopt(f, a, t)
+	f.alloc(2 * slotBytes)
 	t.setParent(jcontainer{arr: a})
 	a.Items = append(a.Items, t)
 }
 
-func (o *JObject) clone() JToken {
-	c := &JObject{}
+// chargeToken charges one token made: its allocation and a tick of work.
+func chargeToken(f *frame) {
+	f.alloc(tokenBytes)
+	f.tick()
+}
+
+func (o *JObject) clone(f *frame) JToken {
+	chargeToken(f)
+	c := &JObject{props: make([]*JProperty, 0, len(o.props))}
 	for _, p := range o.props {
-		np := p.clone().(*JProperty)
+		np := p.clone(f).(*JProperty)
 		np.parent = jcontainer{obj: c}
 		c.props = append(c.props, np)
 	}
 	return c
 }
 
-func (a *JArray) clone() JToken {
-	c := &JArray{}
+func (a *JArray) clone(f *frame) JToken {
+	chargeToken(f)
+	c := &JArray{Items: make([]JToken, 0, len(a.Items))}
 	for _, t := range a.Items {
-		n := t.clone()
+		n := t.clone(f)
 		n.setParent(jcontainer{arr: c})
 		c.Items = append(c.Items, n)
 	}
 	return c
 }
 
-func (p *JProperty) clone() JToken {
+func (p *JProperty) clone(f *frame) JToken {
+	chargeToken(f)
 	c := &JProperty{Name: p.Name}
-	c.Value = p.Value.clone()
+	c.Value = p.Value.clone(f)
 	c.Value.setParent(jcontainer{prop: c})
 	return c
 }
 
-func (v *JValue) clone() JToken { return &JValue{Kind: v.Kind, V: v.V} }
+func (v *JValue) clone(f *frame) JToken {
+	chargeToken(f)
+	return &JValue{Kind: v.Kind, V: v.V}
+}
 
 // ---- JValue from Go values ----
 
@@ -310,6 +358,9 @@ func jvalueOf(v any) *JValue {
 		return &JValue{Kind: JDate, V: x}
 	case Guid:
 		return &JValue{Kind: JGuid, V: x}
+	case Enum:
+		// Newtonsoft writes enums as their numbers
+		return &JValue{Kind: JInteger, V: x.Value}
 	case time.Duration:
 		return &JValue{Kind: JTimeSpan, V: x}
 	case []byte:
@@ -342,18 +393,23 @@ func contentTokens(f *frame, content any) []JToken {
 	case JToken:
 		return []JToken{x}
 	case nil:
+		chargeToken(f)
 		return []JToken{&JValue{Kind: JNull}}
 	case string, []byte:
+		chargeToken(f)
 		return []JToken{jvalueOf(x)}
 	}
 	if isIterable(content) && !isDictLike(content) {
 		var out []JToken
 		iterate(f, content, func(v any) bool {
-			out = append(out, contentTokens(f, v)...)
+			ts := contentTokens(f, v)
+			f.allocN(len(ts), 2*slotBytes)
+			out = append(out, ts...)
 			return true
 		})
 		return out
 	}
+	chargeToken(f)
 	if j := jvalueOf(content); j != nil {
 		return []JToken{j}
 	}
@@ -375,29 +431,32 @@ func isDictLike(v any) bool {
 // ---- writing ----
 
 // JSON writes the object as JSON, indented (Formatting.Indented) or compact.
-func (o *JObject) JSON(indented bool) string { return jsonToString(o, indented) }
+func (o *JObject) JSON(indented bool) string { return jsonToString(nil, o, indented) }
 
 // JSON writes the array as JSON.
-func (a *JArray) JSON(indented bool) string { return jsonToString(a, indented) }
+func (a *JArray) JSON(indented bool) string { return jsonToString(nil, a, indented) }
 
 // JSON writes the property as "name": value.
-func (p *JProperty) JSON(indented bool) string { return jsonToString(p, indented) }
+func (p *JProperty) JSON(indented bool) string { return jsonToString(nil, p, indented) }
 
 // JSON writes the value as JSON ("text" for a string).
-func (v *JValue) JSON(indented bool) string { return jsonToString(v, indented) }
+func (v *JValue) JSON(indented bool) string { return jsonToString(nil, v, indented) }
 
 // jtokenToString is JToken.ToString(): indented JSON, except that a JValue
-// prints its raw value (see jvalueString).
-func jtokenToString(t JToken) string {
+// prints its raw value (see jvalueString). f is charged for the text.
+func jtokenToString(f *frame, t JToken) string {
 	if v, ok := t.(*JValue); ok {
-		return jvalueString(v)
+		s := jvalueString(v)
+		f.alloc(len(s))
+		return s
 	}
-	return jsonToString(t, true)
+	return jsonToString(f, t, true)
 }
 
-// jsonToString is JToken.ToString(Formatting): JSON, indented or compact.
-func jsonToString(t JToken, indented bool) string {
-	var b strings.Builder
+// jsonToString is JToken.ToString(Formatting): JSON, indented or compact. f
+// is charged for the text as it is written.
+func jsonToString(f *frame, t JToken, indented bool) string {
+	b := sink{f: f}
 	writeJSON(&b, t, indented, 0)
 	return b.String()
 }
@@ -435,7 +494,7 @@ func jvalueString(v *JValue) string {
 
 const jsonIndent = "  "
 
-func writeJSON(b *strings.Builder, t JToken, indented bool, depth int) {
+func writeJSON(b *sink, t JToken, indented bool, depth int) {
 	nl := func(d int) {
 		if indented {
 			b.WriteByte('\n')
@@ -484,7 +543,7 @@ func writeJSON(b *strings.Builder, t JToken, indented bool, depth int) {
 	}
 }
 
-func writeProp(b *strings.Builder, p *JProperty, indented bool, depth int) {
+func writeProp(b *sink, p *JProperty, indented bool, depth int) {
 	writeString(b, p.Name)
 	b.WriteByte(':')
 	if indented {
@@ -493,7 +552,7 @@ func writeProp(b *strings.Builder, p *JProperty, indented bool, depth int) {
 	writeJSON(b, p.Value, indented, depth)
 }
 
-func writeValue(b *strings.Builder, v *JValue) {
+func writeValue(b *sink, v *JValue) {
 	switch v.Kind {
 	case JNull:
 		b.WriteString("null")
@@ -537,7 +596,7 @@ func writeValue(b *strings.Builder, v *JValue) {
 	case JBytes:
 		writeString(b, b64(v.V.([]byte)))
 	default:
-		writeString(b, toStringAny(v.V))
+		writeString(b, b.f.str(v.V))
 	}
 }
 
@@ -562,43 +621,63 @@ func jsonFloat(f float64) string {
 // writeString writes a JSON string with Newtonsoft's default escaping: quotes,
 // backslashes, control characters, U+0085, U+2028 and U+2029; other characters,
 // including non-ASCII ones, are written as they are.
-func writeString(b *strings.Builder, s string) {
+func writeString(b *sink, s string) {
 	b.WriteByte('"')
-	for _, r := range s {
+	run := 0 // start of the characters written as they are
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		esc := ""
 		switch r {
+		case utf8.RuneError:
+			if w == 1 {
+				esc = "\uFFFD" // invalid UTF-8
+			}
 		case '"':
-			b.WriteString(`\"`)
+			esc = `\"`
 		case '\\':
-			b.WriteString(`\\`)
+			esc = `\\`
 		case '\n':
-			b.WriteString(`\n`)
+			esc = `\n`
 		case '\r':
-			b.WriteString(`\r`)
+			esc = `\r`
 		case '\t':
-			b.WriteString(`\t`)
+			esc = `\t`
 		case '\b':
-			b.WriteString(`\b`)
+			esc = `\b`
 		case '\f':
-			b.WriteString(`\f`)
+			esc = `\f`
 		case 0x85, 0x2028, 0x2029:
-			fmt.Fprintf(b, `\u%04x`, r)
+			esc = fmt.Sprintf(`\u%04x`, r)
 		default:
 			if r < 0x20 {
-				fmt.Fprintf(b, `\u%04x`, r)
-			} else {
-				b.WriteRune(r)
+				esc = fmt.Sprintf(`\u%04x`, r)
 			}
 		}
+		if esc != "" {
+			b.WriteString(s[run:i])
+			b.WriteString(esc)
+			run = i + w
+		}
+		i += w
 	}
+	b.WriteString(s[run:])
 	b.WriteByte('"')
 }
 
 // ---- parsing ----
 
 type jsonParser struct {
+	f     *frame // charged for each token and escaped string; nil from Go
 	s     string
 	i     int
 	depth int
+}
+
+// parseJSON parses s for an expression, charging f for the tokens it makes.
+func parseJSON(f *frame, s string) (JToken, error) {
+	f.work(len(s))
+	p := &jsonParser{f: f, s: s}
+	return p.parseRoot()
 }
 
 // JSONError is a JSON syntax error (Newtonsoft's JsonReaderException).
@@ -678,6 +757,7 @@ func (p *jsonParser) value() (JToken, error) {
 	if err := p.skip(); err != nil {
 		return nil, err
 	}
+	chargeToken(p.f)
 	if p.i >= len(p.s) {
 		return nil, p.fail("Unexpected end of content while loading JObject.")
 	}
@@ -787,10 +867,11 @@ func (p *jsonParser) object() (JToken, error) {
 			existing.Value = v
 			v.setParent(jcontainer{prop: existing})
 		} else {
+			chargeToken(p.f)
 			prop := &JProperty{Name: name, Value: v}
 			v.setParent(jcontainer{prop: prop})
 			prop.parent = jcontainer{obj: o}
-			o.props = append(o.props, prop)
+			o.appendProp(prop)
 		}
 		if err := p.skip(); err != nil {
 			return nil, err
@@ -866,7 +947,7 @@ func (p *jsonParser) str() (string, error) {
 			break
 		}
 	}
-	var b strings.Builder
+	b := sink{f: p.f}
 	for {
 		if p.i >= len(p.s) {
 			return "", p.fail("Unterminated string. Expected delimiter: " + string(q) + ".")
@@ -938,6 +1019,9 @@ func (p *jsonParser) number() (JToken, error) {
 		if v, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return &JValue{Kind: JInteger, V: v}, nil
 		}
+		// converting decimal digits to a big integer takes quadratic time
+		p.f.alloc(len(text))
+		p.f.work(len(text) * len(text) / 64)
 		if bi, ok := new(big.Int).SetString(text, 10); ok {
 			return &JValue{Kind: JInteger, V: bi}, nil
 		}
@@ -1198,15 +1282,17 @@ func selectTokens(f *frame, root JToken, segs []pathSeg) []JToken {
 	cur := []JToken{root}
 	for _, sg := range segs {
 		var next []JToken
+		add := func(ts ...JToken) {
+			f.allocN(len(ts), 2*slotBytes)
+			next = append(next, ts...)
+		}
 		for _, t := range cur {
-			if f != nil {
-				f.stepN(1)
-			}
+			f.stepN(1)
 			switch sg.kind {
 			case 'n':
 				if o, ok := t.(*JObject); ok {
 					if v := o.Get(sg.name); v != nil {
-						next = append(next, v)
+						add(v)
 					}
 				}
 			case 'i':
@@ -1216,29 +1302,29 @@ func selectTokens(f *frame, root JToken, segs []pathSeg) []JToken {
 						idx += len(a.Items)
 					}
 					if idx >= 0 && idx < len(a.Items) {
-						next = append(next, a.Items[idx])
+						add(a.Items[idx])
 					}
 				}
 			case '*':
-				next = append(next, children(t)...)
+				add(children(t)...)
 			case 'r':
-				for _, d := range descendantsAndSelf(t) {
+				for _, d := range descendantsAndSelf(f, t, nil) {
 					if sg.recurseW {
 						if d != t {
-							next = append(next, d)
+							add(d)
 						}
 						continue
 					}
 					if o, ok := d.(*JObject); ok {
 						if v := o.Get(sg.name); v != nil {
-							next = append(next, v)
+							add(v)
 						}
 					}
 				}
 			case 'f':
 				for _, c := range children(t) {
 					if filterMatch(f, c, sg.filter) {
-						next = append(next, c)
+						add(c)
 					}
 				}
 			}
@@ -1348,16 +1434,19 @@ func children(t JToken) []JToken {
 	return nil
 }
 
-func descendantsAndSelf(t JToken) []JToken {
-	out := []JToken{t}
+// descendantsAndSelf appends t and its descendants, in document order, to out.
+func descendantsAndSelf(f *frame, t JToken, out []JToken) []JToken {
+	f.alloc(2 * slotBytes)
+	f.tick()
+	out = append(out, t)
 	for _, c := range children(t) {
-		out = append(out, descendantsAndSelf(c)...)
+		out = descendantsAndSelf(f, c, out)
 	}
 	return out
 }
 
-// tokenPath is JToken.Path.
-func tokenPath(t JToken) string {
+// tokenPath is JToken.Path. It looks for each array item in its array.
+func tokenPath(f *frame, t JToken) string {
 	var parts []string
 	for cur := t; cur != nil; {
 		p := cur.parentRef()
@@ -1374,6 +1463,7 @@ func tokenPath(t JToken) string {
 				cur = nil
 			}
 		case p.arr != nil:
+			f.elems(len(p.arr.Items))
 			for i, it := range p.arr.Items {
 				if it == cur {
 					parts = append(parts, "["+strconv.Itoa(i)+"]")
@@ -1599,41 +1689,39 @@ func convertJValue(jv *JValue, u *Type) (res any, errMsg string) {
 
 // fromObject is JToken.FromObject: it serialises a value to a token.
 func fromObject(f *frame, v any) JToken {
-	if f != nil {
-		f.stepN(1)
-	}
+	chargeToken(f)
 	switch x := v.(type) {
 	case JToken:
-		return x.clone()
+		return x.clone(f)
 	case nil:
 		return &JValue{Kind: JNull}
 	case *Dict:
 		o := &JObject{}
 		for i, k := range x.keys {
-			o.Set(toStringAny(k), fromObject(f, x.vals[i]))
+			o.set(f, f.str(k), fromObject(f, x.vals[i]))
 		}
 		return o
 	case *Anon:
 		o := &JObject{}
 		for i, n := range x.Names {
-			o.Set(n, fromObject(f, x.Vals[i]))
+			o.set(f, n, fromObject(f, x.Vals[i]))
 		}
 		return o
 	case KeyValuePair:
 		o := &JObject{}
-		o.Set("Key", fromObject(f, x.Key))
-		o.Set("Value", fromObject(f, x.Value))
+		o.set(f, "Key", fromObject(f, x.Key))
+		o.set(f, "Value", fromObject(f, x.Value))
 		return o
 	case map[string]string:
 		o := &JObject{}
 		for _, k := range slices.Sorted(maps.Keys(x)) {
-			o.Set(k, &JValue{Kind: JString, V: x[k]})
+			o.set(f, k, &JValue{Kind: JString, V: x[k]})
 		}
 		return o
 	case map[string]any:
 		o := &JObject{}
 		for _, k := range slices.Sorted(maps.Keys(x)) {
-			o.Set(k, fromObject(f, x[k]))
+			o.set(f, k, fromObject(f, x[k]))
 		}
 		return o
 	case *Jwt:
@@ -1641,9 +1729,9 @@ func fromObject(f *frame, v any) JToken {
 		for _, k := range x.order {
 			vals := x.Claims[k]
 			if len(vals) == 1 {
-				o.Set(k, &JValue{Kind: JString, V: vals[0]})
+				o.set(f, k, &JValue{Kind: JString, V: vals[0]})
 			} else {
-				o.Set(k, fromObject(f, vals))
+				o.set(f, k, fromObject(f, vals))
 			}
 		}
 		return o
@@ -1660,7 +1748,7 @@ func fromObject(f *frame, v any) JToken {
 	if isIterable(v) {
 		a := &JArray{}
 		iterate(f, v, func(e any) bool {
-			a.add(fromObject(f, e))
+			a.add(f, fromObject(f, e))
 			return true
 		})
 		return a

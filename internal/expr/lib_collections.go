@@ -2,7 +2,9 @@ package expr
 
 import (
 	"fmt"
+	"math/bits"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -76,19 +78,42 @@ func (d *Dict) set(k, v any) {
 	d.vals = append(d.vals, v)
 }
 
-func (d *Dict) add(k, v any) {
+// add is Add: it throws if the key is there already.
+func (d *Dict) add(f *frame, k, v any) {
+	if !d.put(f, k, v) {
+		throw("ArgumentException", "An item with the same key has already been added. Key: %s", f.str(k))
+	}
+}
+
+// put adds the key unless it is there already, charging f for the new entry,
+// and reports whether it did.
+func (d *Dict) put(f *frame, k, v any) bool {
 	if _, ok := d.index[d.dictKey(k)]; ok {
-		throw("ArgumentException", "An item with the same key has already been added. Key: %s", toStringAny(k))
+		return false
+	}
+	f.alloc(dictEntryBytes)
+	d.set(k, v)
+	return true
+}
+
+// store is the indexer's setter: it adds or replaces, charging f for a new
+// entry.
+func (d *Dict) store(f *frame, k, v any) {
+	if _, ok := d.index[d.dictKey(k)]; !ok {
+		f.alloc(dictEntryBytes)
 	}
 	d.set(k, v)
 }
 
-func (d *Dict) remove(k any) bool {
+// remove deletes a key; the entries after it move down, so it is charged for
+// them.
+func (d *Dict) remove(f *frame, k any) bool {
 	key := d.dictKey(k)
 	i, ok := d.index[key]
 	if !ok {
 		return false
 	}
+	f.elems(len(d.keys) - i)
 	d.keys = append(d.keys[:i:i], d.keys[i+1:]...)
 	d.vals = append(d.vals[:i:i], d.vals[i+1:]...)
 	delete(d.index, key)
@@ -114,6 +139,10 @@ func seqCount(f *frame, v any) int {
 		return len(x.Items)
 	case *JObject:
 		return len(x.props)
+	case rangeSeq:
+		return int(x.count)
+	case repeatSeq:
+		return int(x.count)
 	}
 	if n := arrLen(v); n > 0 || isArray(v) {
 		return n
@@ -180,23 +209,18 @@ func declDictMembers(u *universe, d *typeDef, readOnly bool) {
 	if readOnly {
 		d.index("this[TKey key] TValue", get, nil)
 	} else {
-		d.index("this[TKey key] TValue", get, v3(func(m *Dict, k, v any) { m.set(k, v) }))
-		d.method("Add(TKey key, TValue value) void", v3(func(m *Dict, k, v any) { m.add(k, v) }))
-		d.method("TryAdd(TKey key, TValue value) bool", f3(func(m *Dict, k, v any) bool {
-			if _, ok := m.Get(k); ok {
-				return false
-			}
-			m.set(k, v)
-			return true
-		}))
-		d.method("Remove(TKey key) bool", f2(func(m *Dict, k any) bool { return m.remove(k) }))
+		d.index("this[TKey key] TValue", get, vx3(func(f *frame, m *Dict, k, v any) { m.store(f, k, v) }))
+		d.method("Add(TKey key, TValue value) void", vx3(func(f *frame, m *Dict, k, v any) { m.add(f, k, v) }))
+		d.method("TryAdd(TKey key, TValue value) bool", x3(func(f *frame, m *Dict, k, v any) bool { return m.put(f, k, v) }))
+		d.method("Remove(TKey key) bool", x2(func(f *frame, m *Dict, k any) bool { return m.remove(f, k) }))
 		d.method("Clear() void", v1(func(m *Dict) { *m = *newDict(m.fold) }))
 	}
 	d.prop("Count int", f1(func(m *Dict) int32 { return int32(len(m.keys)) }))
-	d.prop("Keys IEnumerable<TKey>", f1(func(m *Dict) keysView { return keysView{append([]any(nil), m.keys...)} }))
-	d.prop("Values IEnumerable<TValue>", f1(func(m *Dict) valuesView { return valuesView{append([]any(nil), m.vals...)} }))
+	d.prop("Keys IEnumerable<TKey>", x1(func(f *frame, m *Dict) keysView { return keysView{copySlice(f, m.keys)} }))
+	d.prop("Values IEnumerable<TValue>", x1(func(f *frame, m *Dict) valuesView { return valuesView{copySlice(f, m.vals)} }))
 	d.method("ContainsKey(TKey key) bool", f2(func(m *Dict, k any) bool { _, ok := m.Get(k); return ok }))
-	d.method("ContainsValue(TValue value) bool", f2(func(m *Dict, v any) bool {
+	d.method("ContainsValue(TValue value) bool", x2(func(f *frame, m *Dict, v any) bool {
+		f.elems(len(m.vals))
 		for _, x := range m.vals {
 			if valueEq(x, v) {
 				return true
@@ -276,7 +300,7 @@ func declCollections(u *universe) {
 		d := newDict(false)
 		iterate(f, v, func(e any) bool {
 			kv := e.(KeyValuePair)
-			d.add(kv.Key, kv.Value)
+			d.add(f, kv.Key, kv.Value)
 			return true
 		})
 		return d
@@ -285,7 +309,7 @@ func declCollections(u *universe) {
 		d := newDict(c.IgnoreCase)
 		iterate(f, v, func(e any) bool {
 			kv := e.(KeyValuePair)
-			d.add(kv.Key, kv.Value)
+			d.add(f, kv.Key, kv.Value)
 			return true
 		})
 		return d
@@ -303,23 +327,26 @@ func declCollections(u *universe) {
 		}
 		return &List{}
 	}))
-	list.ctor("(IEnumerable<T> collection)", x1(func(f *frame, v any) *List { return &List{Items: append([]any(nil), toSlice(f, v)...)} }))
+	list.ctor("(IEnumerable<T> collection)", x1(func(f *frame, v any) *List { return &List{Items: copySlice(f, toSlice(f, v))} }))
 	list.prop("Count int", f1(func(l *List) int32 { return int32(len(l.Items)) }))
 	list.index("this[int index] T", f2(func(l *List, i int32) any { return l.Items[listIndex(l, i)] }),
 		v3(func(l *List, i int32, v any) { l.Items[listIndex(l, i)] = v }))
-	list.method("Add(T item) void", vx2(func(f *frame, l *List, v any) { f.alloc(16); l.Items = append(l.Items, v) }))
+	list.method("Add(T item) void", vx2(func(f *frame, l *List, v any) { l.Items = push(f, l.Items, v) }))
 	list.method("AddRange(IEnumerable<T> collection) void", vx2(func(f *frame, l *List, v any) {
 		items := toSlice(f, v)
-		f.alloc(16 * len(items))
+		f.allocN(len(items), 2*slotBytes)
 		l.Items = append(l.Items, items...)
 	}))
-	list.method("Insert(int index, T item) void", v3(func(l *List, i int32, v any) {
+	list.method("Insert(int index, T item) void", vx3(func(f *frame, l *List, i int32, v any) {
 		if i < 0 || int(i) > len(l.Items) {
 			throw("ArgumentOutOfRangeException", "Index must be within the bounds of the List. (Parameter 'index')")
 		}
-		l.Items = append(l.Items[:i:i], append([]any{v}, l.Items[i:]...)...)
+		f.elems(len(l.Items))
+		f.alloc(2 * slotBytes)
+		l.Items = slices.Insert(l.Items, int(i), v)
 	}))
-	list.method("Remove(T item) bool", f2(func(l *List, v any) bool {
+	list.method("Remove(T item) bool", x2(func(f *frame, l *List, v any) bool {
+		f.elems(len(l.Items))
 		for i, x := range l.Items {
 			if valueEq(x, v) {
 				l.Items = append(l.Items[:i:i], l.Items[i+1:]...)
@@ -328,8 +355,9 @@ func declCollections(u *universe) {
 		}
 		return false
 	}))
-	list.method("RemoveAt(int index) void", v2(func(l *List, i int32) {
+	list.method("RemoveAt(int index) void", vx2(func(f *frame, l *List, i int32) {
 		k := listIndex(l, i)
+		f.elems(len(l.Items) - k)
 		l.Items = append(l.Items[:k:k], l.Items[k+1:]...)
 	}))
 	list.method("RemoveAll(Predicate<T> match) int", x2(func(f *frame, l *List, p *lambdaCode) int32 {
@@ -339,14 +367,15 @@ func declCollections(u *universe) {
 			if p.pred(f, x) {
 				removed++
 			} else {
-				keep = append(keep, x)
+				keep = push(f, keep, x)
 			}
 		}
 		l.Items = keep
 		return int32(removed)
 	}))
 	list.method("Clear() void", v1(func(l *List) { l.Items = nil }))
-	list.method("Contains(T item) bool", f2(func(l *List, v any) bool {
+	list.method("Contains(T item) bool", x2(func(f *frame, l *List, v any) bool {
+		f.elems(len(l.Items))
 		for _, x := range l.Items {
 			if valueEq(x, v) {
 				return true
@@ -354,7 +383,8 @@ func declCollections(u *universe) {
 		}
 		return false
 	}))
-	list.method("IndexOf(T item) int", f2(func(l *List, v any) int32 {
+	list.method("IndexOf(T item) int", x2(func(f *frame, l *List, v any) int32 {
+		f.elems(len(l.Items))
 		for i, x := range l.Items {
 			if valueEq(x, v) {
 				return int32(i)
@@ -365,17 +395,18 @@ func declCollections(u *universe) {
 	list.method("ToArray() T[]", func(c *checker, cs *site, args []*operand) *operand {
 		g, et := args[0].anyFn(), cs.t.elem
 		return &operand{t: cs.t, n: cs.n, o: func(f *frame) any {
-			return makeArrayFrom(et, append([]any(nil), g(f).(*List).Items...))
+			return makeArrayFrom(et, copySlice(f, g(f).(*List).Items))
 		}}
 	})
 	list.method("Sort() void", vx1(func(f *frame, l *List) {
-		f.stepN(len(l.Items))
+		f.elems(len(l.Items) * bits.Len(uint(len(l.Items))))
 		sort.SliceStable(l.Items, func(i, j int) bool { return defaultCompare(l.Items[i], l.Items[j]) < 0 })
 	}))
 	list.method("Sort(Comparison<T> comparison) void", vx2(func(f *frame, l *List, cmp *lambdaCode) {
 		sort.SliceStable(l.Items, func(i, j int) bool { return toI32(cmp.call(f, l.Items[i], l.Items[j])) < 0 })
 	}))
-	list.method("Reverse() void", v1(func(l *List) {
+	list.method("Reverse() void", vx1(func(f *frame, l *List) {
+		f.elems(len(l.Items))
 		for i, j := 0, len(l.Items)-1; i < j; i, j = i+1, j-1 {
 			l.Items[i], l.Items[j] = l.Items[j], l.Items[i]
 		}
@@ -396,7 +427,7 @@ func declCollections(u *universe) {
 		out := &List{}
 		for _, x := range l.Items {
 			if p.pred(f, x) {
-				out.Items = append(out.Items, x)
+				out.Items = push(f, out.Items, x)
 			}
 		}
 		return out
@@ -426,15 +457,15 @@ func declCollections(u *universe) {
 		return true
 	}))
 	list.method("ForEach(Action<T> action) void", vx2(func(f *frame, l *List, a *lambdaCode) {
-		for _, x := range append([]any(nil), l.Items...) {
+		for _, x := range copySlice(f, l.Items) {
 			a.call(f, x)
 		}
 	}))
-	list.method("GetRange(int index, int count) List<T>", f3(func(l *List, i, n int32) *List {
-		if i < 0 || n < 0 || int(i+n) > len(l.Items) {
+	list.method("GetRange(int index, int count) List<T>", x3(func(f *frame, l *List, i, n int32) *List {
+		if i < 0 || n < 0 || int64(i)+int64(n) > int64(len(l.Items)) {
 			throw("ArgumentException", "Offset and length were out of bounds for the array or count is greater than the number of elements from index to the end of the source collection")
 		}
-		return &List{Items: append([]any(nil), l.Items[i:i+n]...)}
+		return &List{Items: copySlice(f, l.Items[i:i+n])}
 	}))
 
 	// HashSet<T>
@@ -442,43 +473,42 @@ func declCollections(u *universe) {
 	hs.ifaces = []string{"ISet<T>", "ICollection<T>", "IReadOnlyCollection<T>", "IEnumerable<T>"}
 	hs.elem = func(t *Type) *Type { return t.args[0] }
 	hs.is = func(v any) bool { _, ok := v.(*HashSet); return ok }
-	hsAdd := func(h *HashSet, v any) bool {
-		if _, ok := h.d.Get(v); ok {
-			return false
-		}
-		h.d.set(v, true)
-		return true
-	}
+	hsAdd := func(f *frame, h *HashSet, v any) bool { return h.d.put(f, v, true) }
 	hs.ctor("()", f0(func() *HashSet { return &HashSet{newDict(false)} }))
 	hs.ctor("(StringComparer comparer)", f1(func(c StringComparer) *HashSet { return &HashSet{newDict(c.IgnoreCase)} }))
 	hs.ctor("(IEnumerable<T> collection)", x1(func(f *frame, v any) *HashSet {
 		h := &HashSet{newDict(false)}
-		iterate(f, v, func(e any) bool { hsAdd(h, e); return true })
+		iterate(f, v, func(e any) bool { hsAdd(f, h, e); return true })
 		return h
 	}))
 	hs.ctor("(IEnumerable<T> collection, StringComparer comparer)", x2(func(f *frame, v any, c StringComparer) *HashSet {
 		h := &HashSet{newDict(c.IgnoreCase)}
-		iterate(f, v, func(e any) bool { hsAdd(h, e); return true })
+		iterate(f, v, func(e any) bool { hsAdd(f, h, e); return true })
 		return h
 	}))
 	hs.prop("Count int", f1(func(h *HashSet) int32 { return int32(len(h.d.keys)) }))
-	hs.method("Add(T item) bool", x2(func(f *frame, h *HashSet, v any) bool { f.alloc(16); return hsAdd(h, v) }))
+	hs.method("Add(T item) bool", x2(func(f *frame, h *HashSet, v any) bool { return hsAdd(f, h, v) }))
 	hs.method("Contains(T item) bool", f2(func(h *HashSet, v any) bool { _, ok := h.d.Get(v); return ok }))
-	hs.method("Remove(T item) bool", f2(func(h *HashSet, v any) bool { return h.d.remove(v) }))
+	hs.method("Remove(T item) bool", x2(func(f *frame, h *HashSet, v any) bool { return h.d.remove(f, v) }))
 	hs.method("Clear() void", v1(func(h *HashSet) { h.d = newDict(h.d.fold) }))
 	hs.method("UnionWith(IEnumerable<T> other) void", vx2(func(f *frame, h *HashSet, v any) {
-		iterate(f, v, func(e any) bool { hsAdd(h, e); return true })
+		iterate(f, v, func(e any) bool { hsAdd(f, h, e); return true })
 	}))
 	hs.method("ExceptWith(IEnumerable<T> other) void", vx2(func(f *frame, h *HashSet, v any) {
-		iterate(f, v, func(e any) bool { h.d.remove(e); return true })
+		iterate(f, v, func(e any) bool { h.d.remove(f, e); return true })
 	}))
 	hs.method("IntersectWith(IEnumerable<T> other) void", vx2(func(f *frame, h *HashSet, v any) {
 		other := &HashSet{newDict(h.d.fold)}
-		iterate(f, v, func(e any) bool { hsAdd(other, e); return true })
-		for _, k := range append([]any(nil), h.d.keys...) {
-			if _, ok := other.d.Get(k); !ok {
-				h.d.remove(k)
+		iterate(f, v, func(e any) bool { hsAdd(f, other, e); return true })
+		var keep []any
+		for _, k := range h.d.keys {
+			if _, ok := other.d.Get(k); ok {
+				keep = push(f, keep, k)
 			}
+		}
+		h.d = newDict(h.d.fold)
+		for _, k := range keep {
+			h.d.set(k, true)
 		}
 	}))
 
@@ -488,7 +518,7 @@ func declCollections(u *universe) {
 	q.is = func(v any) bool { _, ok := v.(*Queue); return ok }
 	q.ctor("()", f0(func() *Queue { return &Queue{} }))
 	q.prop("Count int", f1(func(q *Queue) int32 { return int32(len(q.items)) }))
-	q.method("Enqueue(T item) void", v2(func(q *Queue, v any) { q.items = append(q.items, v) }))
+	q.method("Enqueue(T item) void", vx2(func(f *frame, q *Queue, v any) { q.items = push(f, q.items, v) }))
 	q.method("Dequeue() T", f1(func(q *Queue) any {
 		if len(q.items) == 0 {
 			throw("InvalidOperationException", "Queue empty.")
@@ -508,7 +538,7 @@ func declCollections(u *universe) {
 	st.is = func(v any) bool { _, ok := v.(*Stack); return ok }
 	st.ctor("()", f0(func() *Stack { return &Stack{} }))
 	st.prop("Count int", f1(func(s *Stack) int32 { return int32(len(s.items)) }))
-	st.method("Push(T item) void", v2(func(s *Stack, v any) { s.items = append(s.items, v) }))
+	st.method("Push(T item) void", vx2(func(f *frame, s *Stack, v any) { s.items = push(f, s.items, v) }))
 	st.method("Pop() T", f1(func(s *Stack) any {
 		if len(s.items) == 0 {
 			throw("InvalidOperationException", "Stack empty.")
@@ -565,10 +595,4 @@ func defaultCompare(a, b any) int {
 	return 0
 }
 
-func cultureCompare(a, b string) int {
-	if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
-		return c
-	}
-	// same letters: lower case sorts first in the invariant culture
-	return -strings.Compare(a, b)
-}
+func cultureCompare(a, b string) int { return cultureCmp(a, b, false) }

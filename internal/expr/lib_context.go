@@ -142,7 +142,7 @@ func declContext(u *universe) {
 		}
 		return r.Headers
 	})))
-	req.prop("Body IMessageBody", f1(func(r *exchange.Request) *exchange.Body { return r.Body }))
+	req.prop("Body IMessageBody", f1(func(r *exchange.Request) *exchange.Body { return messageBody(r.Body) }))
 	req.prop("IpAddress string", f1(func(r *exchange.Request) string { return r.IPAddress }))
 	req.prop("MatchedParameters _Params", f1(func(r *exchange.Request) map[string]string {
 		if r.MatchedParameters == nil {
@@ -173,7 +173,7 @@ func declContext(u *universe) {
 		}
 		return r.Headers
 	}))
-	resp.prop("Body IMessageBody", f1(func(r *exchange.Response) *exchange.Body { return r.Body }))
+	resp.prop("Body IMessageBody", f1(func(r *exchange.Response) *exchange.Body { return messageBody(r.Body) }))
 
 	declHeaders(u)
 
@@ -224,21 +224,29 @@ func declContext(u *universe) {
 	iurl.prop("Scheme string", f1(func(u *url.URL) string { return u.Scheme }))
 	iurl.prop("Host string", f1(func(u *url.URL) string { return u.Hostname() }))
 	iurl.prop("Port int", f1(func(u *url.URL) int32 { return urlPort(u) }))
-	iurl.prop("Path string", f1(func(u *url.URL) string {
+	// the parts that escape, parse or print the URL copy it: charged by its
+	// length, which the client chooses
+	urlCost := func(f *frame, u *url.URL) {
+		n := len(u.Path) + len(u.RawPath) + len(u.RawQuery) + len(u.Host) + 32
+		f.allocN(n, 4)
+		f.work(n)
+	}
+	iurl.prop("Path string", x1(func(f *frame, u *url.URL) string {
+		urlCost(f, u)
 		p := u.EscapedPath()
 		if p == "" {
 			return "/"
 		}
 		return p
 	}))
-	iurl.prop("Query _Query", f1(func(u *url.URL) url.Values { return parseQuery(u.RawQuery) }))
+	iurl.prop("Query _Query", x1(func(f *frame, u *url.URL) url.Values { urlCost(f, u); return parseQuery(u.RawQuery) }))
 	iurl.prop("QueryString string", f1(func(u *url.URL) string {
 		if u.RawQuery == "" {
 			return ""
 		}
 		return "?" + u.RawQuery
 	}))
-	iurl.method("ToString() string", f1(urlString))
+	iurl.method("ToString() string", x1(func(f *frame, u *url.URL) string { urlCost(f, u); return urlString(u) }))
 
 	query := u.internal("_Query", "IReadOnlyDictionary<string, string[]>")
 	query.elem = func(*Type) *Type { return u.kvType(tString, arrayOf(tString)) }
@@ -667,4 +675,18 @@ func parseQuery(raw string) url.Values {
 type Certificate struct {
 	Cert *x509.Certificate
 	Key  any
+}
+
+// messageBody is IRequest.Body and IResponse.Body: null when the message has no
+// body, as API Management documents (see exchange.Body.Empty for what that
+// means), so that context.Request.Body?.As<JObject>() is null on a GET.
+func messageBody(b *exchange.Body) *exchange.Body {
+	empty, err := b.Empty()
+	if err != nil {
+		bodyException(err)
+	}
+	if empty {
+		return nil
+	}
+	return b
 }

@@ -1,7 +1,6 @@
 package expr
 
 import (
-	"hash/fnv"
 	"time"
 )
 
@@ -9,9 +8,9 @@ import (
 // KeyValuePair and the enums the string methods take.
 func declCore(u *universe) {
 	obj := u.decl("System.Object", tkClass, "")
-	obj.method("ToString() string", f1(toStringAny))
+	obj.method("ToString() string", x1(func(f *frame, v any) string { return f.str(v) }))
 	obj.method("Equals(object obj) bool", f2(valueEq))
-	obj.method("GetHashCode() int", f1(hashCode))
+	obj.method("GetHashCode() int", x1(hashCode))
 	obj.smethod("Equals(object objA, object objB) bool", f2(valueEq))
 	obj.smethod("ReferenceEquals(object objA, object objB) bool", f2(refEq))
 
@@ -64,8 +63,8 @@ func declCore(u *universe) {
 	// arrays
 	arr := u.decl("System.Array", tkClass, "")
 	arr.is = isArray
-	arr.prop("Length int", f1(func(a any) int32 { return int32(arrLen(a)) }))
-	arr.prop("LongLength long", f1(func(a any) int64 { return int64(arrLen(a)) }))
+	arr.prop("Length int", f1(func(a any) int32 { return int32(arrLen(a)) })).selfMetered()
+	arr.prop("LongLength long", f1(func(a any) int64 { return int64(arrLen(a)) })).selfMetered()
 	arr.smethod("Copy(Array sourceArray, int sourceIndex, Array destinationArray, int destinationIndex, int length) void",
 		func(c *checker, cs *site, args []*operand) *operand {
 			src, si, dst, di, n := args[0].anyFn(), args[1].i32Fn(), args[2].anyFn(), args[3].i32Fn(), args[4].i32Fn()
@@ -78,13 +77,14 @@ func declCore(u *universe) {
 				if sIdx < 0 || dIdx < 0 || cnt < 0 || sIdx+cnt > arrLen(s) || dIdx+cnt > arrLen(d) {
 					throwAt(pos, "ArgumentException", "Source array was not long enough. Check the source index, length, and the array's lower bounds")
 				}
-				f.stepN(cnt / 64)
+				f.elems(cnt)
 				if sb, ok := s.([]byte); ok {
 					if db, ok := d.([]byte); ok {
 						copy(db[dIdx:dIdx+cnt], sb[sIdx:sIdx+cnt])
 						return
 					}
 				}
+				f.allocN(cnt, slotBytes)
 				tmp := make([]any, cnt)
 				for i := range cnt {
 					tmp[i] = arrGet(s, sIdx+i)
@@ -103,6 +103,7 @@ func declCore(u *universe) {
 				if cnt < 0 || cnt > arrLen(s) || cnt > arrLen(d) {
 					throwAt(pos, "ArgumentException", "Source array was not long enough")
 				}
+				f.elems(cnt)
 				for i := range cnt {
 					arrSet(d, i, arrGet(s, i))
 				}
@@ -120,6 +121,7 @@ func declCore(u *universe) {
 		return found
 	}))
 	arr.smethod("IndexOf<T>(T[] array, T value) int", x2(func(f *frame, a any, v any) int32 {
+		f.elems(arrLen(a))
 		for i := range arrLen(a) {
 			if valueEq(arrGet(a, i), v) {
 				return int32(i)
@@ -129,6 +131,7 @@ func declCore(u *universe) {
 	}))
 	arr.smethod("Reverse(Array array) void", vx1(func(f *frame, a any) {
 		n := arrLen(a)
+		f.elems(n)
 		for i := 0; i < n/2; i++ {
 			x, y := arrGet(a, i), arrGet(a, n-1-i)
 			arrSet(a, i, y)
@@ -182,7 +185,7 @@ func declCore(u *universe) {
 	sc := u.decl("System.StringComparison", tkEnum, "")
 	sc.enum("CurrentCulture", "CurrentCultureIgnoreCase", "InvariantCulture", "InvariantCultureIgnoreCase", "Ordinal", "OrdinalIgnoreCase")
 	so := u.decl("System.StringSplitOptions", tkEnum, "")
-	so.enumV(map[string]int64{"None": 0, "RemoveEmptyEntries": 1, "TrimEntries": 2}, "None", "RemoveEmptyEntries", "TrimEntries")
+	so.flagsV(map[string]int64{"None": 0, "RemoveEmptyEntries": 1, "TrimEntries": 2}, "None", "RemoveEmptyEntries", "TrimEntries")
 	mr := u.decl("System.MidpointRounding", tkEnum, "")
 	mr.enum("ToEven", "AwayFromZero", "ToZero", "ToNegativeInfinity", "ToPositiveInfinity")
 	dk := u.decl("System.DateTimeKind", tkEnum, "")
@@ -265,7 +268,7 @@ func (u *universe) kvType(k, v *Type) *Type {
 
 // hashCode is GetHashCode for a boxed value. Strings hash with FNV-1a: .NET
 // randomises string hashes per process, so no policy can rely on the value.
-func hashCode(v any) int32 {
+func hashCode(f *frame, v any) int32 {
 	switch x := v.(type) {
 	case nil:
 		return 0
@@ -284,12 +287,17 @@ func hashCode(v any) int32 {
 		return x.HashCode()
 	case Char:
 		return int32(x) | int32(x)<<16
+	case Enum:
+		return int32(x.Value)
 	}
-	return stringHash(toStringAny(v))
+	return stringHash(f.str(v))
 }
 
+// stringHash is 32-bit FNV-1a of the UTF-8 bytes.
 func stringHash(s string) int32 {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return int32(h.Sum32())
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return int32(h)
 }

@@ -15,6 +15,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"hash"
@@ -36,9 +37,7 @@ func (h *HashAlgorithm) compute(f *frame, data []byte) []byte {
 	if data == nil {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'buffer')")
 	}
-	if f != nil {
-		f.stepN(len(data) / 4096)
-	}
+	f.work(len(data) * hashWork)
 	var hh hash.Hash
 	if h.hmac {
 		hh = hmac.New(h.newFn, h.key)
@@ -47,6 +46,35 @@ func (h *HashAlgorithm) compute(f *frame, data []byte) []byte {
 	}
 	hh.Write(data)
 	return hh.Sum(nil)
+}
+
+// Cryptography is charged by what it costs, in steps of a loop iteration's time
+// (some 30 ns): hashing about 8 steps per 256 bytes, a symmetric cipher 4, an
+// RSA operation a fixed amount that grows with the key.
+const (
+	hashWork   = 8
+	cipherWork = 4
+	// rsaSignSteps is an RSA-2048 signature (about a millisecond);
+	// rsaVerifySteps a verification; rsaGenerateSteps making a key.
+	rsaSignSteps     = 30_000
+	rsaVerifySteps   = 1_500
+	rsaGenerateSteps = 300_000
+	// certVerifySteps is building and checking a certificate chain.
+	certVerifySteps = 10_000
+	// pkcs12IterationSteps is one iteration of PKCS#12's key derivation, for the
+	// few keys a file needs.
+	pkcs12IterationSteps = 50
+)
+
+// rsaSteps scales an RSA-2048 cost to the key's size: the private operation
+// grows with the cube of the modulus length, the public one with its square.
+func rsaSteps(base int, bits int, exp int) int {
+	r := float64(max(bits, 1024)) / 2048
+	n := float64(base)
+	for range exp {
+		n *= r
+	}
+	return int(n)
 }
 
 var hashFns = map[string]func() hash.Hash{
@@ -154,7 +182,8 @@ func declCrypto(u *universe) {
 	for _, alias := range []string{"RSACng", "RSACryptoServiceProvider", "RSAOpenSsl"} {
 		u.decl(ns+alias, tkClass, "RSA").is = ra.is
 	}
-	r.smethod("Create() RSA", f0(func() *RSAKey {
+	r.smethod("Create() RSA", x0(func(f *frame) *RSAKey {
+		f.stepN(rsaGenerateSteps)
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			throw("CryptographicException", "cannot generate an RSA key")
@@ -170,6 +199,8 @@ func declCrypto(u *universe) {
 		if !ok {
 			throw("CryptographicException", "'%s' is not a known hash algorithm", h.Name)
 		}
+		f.work(len(data) * hashWork)
+		f.stepN(rsaSteps(rsaSignSteps, k.priv.N.BitLen(), 3))
 		hh := id.New()
 		hh.Write(data)
 		digest := hh.Sum(nil)
@@ -187,8 +218,15 @@ func declCrypto(u *universe) {
 	}))
 	r.method("VerifyData(byte[] data, byte[] signature, HashAlgorithmName hashAlgorithm, RSASignaturePadding padding) bool", func(c *checker, cs *site, args []*operand) *operand {
 		k, data, sig, h, p := getAs[*RSAKey](args[0]), getAs[[]byte](args[1]), getAs[[]byte](args[2]), getAs[HashAlgorithmName](args[3]), getAs[RSASignaturePadding](args[4])
+		pos := cs.pos
 		return &operand{t: tBool, n: cs.n, b: func(f *frame) bool {
 			key, d, s, hn, pd := k(f), data(f), sig(f), h(f), p(f)
+			f.pos = pos
+			if key == nil {
+				nre(pos, cs.desc)
+			}
+			f.work(len(d) * hashWork)
+			f.stepN(rsaSteps(rsaVerifySteps, key.pub.N.BitLen(), 2))
 			id, ok := hashIDs[hn.Name]
 			if !ok {
 				throw("CryptographicException", "'%s' is not a known hash algorithm", hn.Name)
@@ -225,6 +263,7 @@ func declCrypto(u *universe) {
 		return lo + int32(v%span)
 	}))
 	rng.method("GetBytes(byte[] data) void", v2(func(_ rngT, b []byte) { rand.Read(b) }))
+	// (meterArgs charges for the bytes filled)
 	rngp := u.decl(ns+"RNGCryptoServiceProvider", tkClass, "RandomNumberGenerator")
 	rngp.is = rng.is
 	rngp.ctor("()", f0(func() rngT { return rngT{} }))
@@ -239,11 +278,11 @@ func declCrypto(u *universe) {
 	xn.is = func(v any) bool { _, ok := v.(distName); return ok }
 	xn.prop("Name string", f1(func(d distName) string { return d.name }))
 	flags := u.decl(xns+"X509KeyStorageFlags", tkEnum, "")
-	flags.enumV(map[string]int64{"DefaultKeySet": 0, "UserKeySet": 1, "MachineKeySet": 2, "Exportable": 4, "UserProtected": 8, "PersistKeySet": 16, "EphemeralKeySet": 32}, "DefaultKeySet", "UserKeySet", "MachineKeySet", "Exportable", "UserProtected", "PersistKeySet", "EphemeralKeySet")
-	x2d.ctor("(byte[] rawData)", x1(func(f *frame, b []byte) *Certificate { return loadCertificate(b, "") }))
-	x2d.ctor("(byte[] rawData, string password)", x2(func(f *frame, b []byte, pw string) *Certificate { return loadCertificate(b, pw) }))
+	flags.flagsV(map[string]int64{"DefaultKeySet": 0, "UserKeySet": 1, "MachineKeySet": 2, "Exportable": 4, "UserProtected": 8, "PersistKeySet": 16, "EphemeralKeySet": 32}, "DefaultKeySet", "UserKeySet", "MachineKeySet", "Exportable", "UserProtected", "PersistKeySet", "EphemeralKeySet")
+	x2d.ctor("(byte[] rawData)", x1(func(f *frame, b []byte) *Certificate { return loadCertificate(f, b, "") }))
+	x2d.ctor("(byte[] rawData, string password)", x2(func(f *frame, b []byte, pw string) *Certificate { return loadCertificate(f, b, pw) }))
 	x2d.ctor("(byte[] rawData, string password, X509KeyStorageFlags keyStorageFlags)", x3(func(f *frame, b []byte, pw string, _ int64) *Certificate {
-		return loadCertificate(b, pw)
+		return loadCertificate(f, b, pw)
 	}))
 	xc.prop("Thumbprint string", f1(func(c *Certificate) string {
 		s := sha1.Sum(c.Cert.Raw)
@@ -278,7 +317,8 @@ func declCrypto(u *universe) {
 		}
 		return &RSAKey{pub: k}
 	}))
-	verify := func(c *Certificate) bool {
+	verify := func(f *frame, c *Certificate) bool {
+		f.stepN(certVerifySteps)
 		now := time.Now()
 		if now.Before(c.Cert.NotBefore) || now.After(c.Cert.NotAfter) {
 			return false
@@ -286,13 +326,13 @@ func declCrypto(u *universe) {
 		_, err := c.Cert.Verify(x509.VerifyOptions{CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 		return err == nil
 	}
-	xc.method("Verify() bool", f1(verify))
-	xc.method("VerifyNoRevocation() bool", f1(verify))
-	u.extension("VerifyNoRevocation(this X509Certificate2 certificate) bool", f1(func(c *Certificate) bool {
+	xc.method("Verify() bool", x1(verify))
+	xc.method("VerifyNoRevocation() bool", x1(verify))
+	u.extension("VerifyNoRevocation(this X509Certificate2 certificate) bool", x1(func(f *frame, c *Certificate) bool {
 		if c == nil {
 			throw("ArgumentNullException", "Value cannot be null. (Parameter 'certificate')")
 		}
-		return verify(c)
+		return verify(f, c)
 	}))
 	xc.method("ToString() string", f1(func(c *Certificate) string { return "[Subject]\n  " + dotnetDN(c.Cert.Subject) }))
 
@@ -353,11 +393,14 @@ func oidShort(oid string) string {
 	return "OID." + oid
 }
 
-// loadCertificate reads DER, PEM or PKCS#12 (with password) data.
-func loadCertificate(b []byte, pw string) *Certificate {
+// loadCertificate reads DER, PEM or PKCS#12 (with password) data. PKCS#12's
+// key derivation repeats a hash as many times as the file says (up to a
+// million): it is charged by that count, read before the file is decoded.
+func loadCertificate(f *frame, b []byte, pw string) *Certificate {
 	if b == nil {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'rawData')")
 	}
+	f.work(len(b) * hashWork)
 	if c, err := x509.ParseCertificate(b); err == nil {
 		return &Certificate{Cert: c}
 	}
@@ -368,6 +411,18 @@ func loadCertificate(b []byte, pw string) *Certificate {
 	}
 	if isNull(pw) {
 		pw = ""
+	}
+	var pfx struct {
+		Version  int
+		AuthSafe asn1.RawValue
+		MacData  struct {
+			Mac        asn1.RawValue
+			MacSalt    []byte
+			Iterations int `asn1:"optional,default:1"`
+		} `asn1:"optional"`
+	}
+	if _, err := asn1.Unmarshal(b, &pfx); err == nil {
+		f.stepN(min(max(pfx.MacData.Iterations, 1), 1<<20) * pkcs12IterationSteps)
 	}
 	blocks, err := pkcs12.ToPEM(b, pw)
 	if err != nil {
@@ -433,8 +488,8 @@ func symmetric(f *frame, in []byte, alg string, key, iv []byte, enc bool) []byte
 	if len(iv) != bs {
 		throw("CryptographicException", "Specified initialization vector (IV) does not match the block size for this algorithm")
 	}
-	f.stepN(len(in) / 4096)
-	f.alloc(len(in) + bs)
+	f.work(len(in) * cipherWork)
+	f.allocN(2, len(in)+bs) // the padded copy, then the result
 	if enc {
 		n := bs - len(in)%bs
 		buf := append(append([]byte(nil), in...), bytes.Repeat([]byte{byte(n)}, n)...)

@@ -3,6 +3,7 @@ package expr
 import (
 	"encoding/base64"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -32,11 +33,7 @@ func parseJSONOrThrow(f *frame, s string) JToken {
 	if isNull(s) {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'json')")
 	}
-	if f != nil {
-		f.alloc(len(s) * 4)
-		f.stepN(len(s) / 1024)
-	}
-	t, err := ParseJToken(s)
+	t, err := parseJSON(f, s)
 	if err != nil {
 		panic(&exception{typ: "JsonReaderException", msg: err.Error(), pos: -1, err: err})
 	}
@@ -96,38 +93,38 @@ func jIndex(t JToken, key any) JToken {
 	return nil
 }
 
-func jSetIndex(t JToken, key any, v JToken) {
+func jSetIndex(f *frame, t JToken, key any, v JToken) {
 	switch x := t.(type) {
 	case *JObject:
 		s, ok := key.(string)
 		if !ok {
 			throw("ArgumentException", "Set JObject values with invalid key value: %s. Object property name expected.", toStringAny(key))
 		}
-		x.Set(s, v)
+		x.set(f, s, v)
 		return
 	case *JArray:
 		i, ok := key.(int32)
 		if !ok || i < 0 || int(i) >= len(x.Items) {
 			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
 		}
-		jArraySet(x, int(i), v)
+		jArraySet(f, x, int(i), v)
 		return
 	}
 	throw("InvalidOperationException", "Cannot set child value on %s.", dotnetTypeName(t))
 }
 
-func jArraySet(a *JArray, i int, v JToken) {
+func jArraySet(f *frame, a *JArray, i int, v JToken) {
 	if v == nil {
 		v = &JValue{Kind: JNull}
 	}
-	v = adopt(v)
+	v = adopt(f, a, v)
 	a.Items[i].setParent(jcontainer{})
 	v.setParent(jcontainer{arr: a})
 	a.Items[i] = v
 }
 
 // jRemove is JToken.Remove().
-func jRemove(t JToken) {
+func jRemove(f *frame, t JToken) {
 	pr := t.parentRef()
 	if pr == nil {
 		throw("InvalidOperationException", "The parent is missing.")
@@ -136,9 +133,11 @@ func jRemove(t JToken) {
 	switch {
 	case p.obj != nil:
 		if prop, ok := t.(*JProperty); ok {
+			f.elems(len(p.obj.props))
 			p.obj.removeProp(prop)
 		}
 	case p.arr != nil:
+		f.elems(len(p.arr.Items))
 		for i, it := range p.arr.Items {
 			if it == t {
 				p.arr.Items = append(p.arr.Items[:i:i], p.arr.Items[i+1:]...)
@@ -152,7 +151,7 @@ func jRemove(t JToken) {
 }
 
 // jReplace is JToken.Replace(value).
-func jReplace(t, v JToken) {
+func jReplace(f *frame, t, v JToken) {
 	pr := t.parentRef()
 	if pr == nil {
 		throw("InvalidOperationException", "The parent is missing.")
@@ -161,20 +160,22 @@ func jReplace(t, v JToken) {
 	if v == nil {
 		v = &JValue{Kind: JNull}
 	}
-	v = adopt(v)
+	v = adopt(f, p.token(), v)
 	switch {
 	case p.prop != nil:
 		t.setParent(jcontainer{})
 		p.prop.Value = v
 		v.setParent(jcontainer{prop: p.prop})
 	case p.arr != nil:
+		f.elems(len(p.arr.Items))
 		for i, it := range p.arr.Items {
 			if it == t {
-				jArraySet(p.arr, i, v)
+				jArraySet(f, p.arr, i, v)
 				return
 			}
 		}
 	case p.obj != nil:
+		f.elems(len(p.obj.props))
 		np, ok := v.(*JProperty)
 		if !ok {
 			throw("ArgumentException", "Can not add %s to Newtonsoft.Json.Linq.JObject.", dotnetTypeName(v))
@@ -184,6 +185,7 @@ func jReplace(t, v JToken) {
 				q.parent = jcontainer{}
 				np.parent = jcontainer{obj: p.obj}
 				p.obj.props[i] = np
+				p.obj.changed()
 			}
 		}
 	}
@@ -198,11 +200,11 @@ func jAdd(f *frame, t JToken, content any) {
 			if !ok {
 				throw("ArgumentException", "Can not add %s to Newtonsoft.Json.Linq.JObject.", dotnetTypeName(c))
 			}
-			x.addProp(p)
+			x.addProp(f, p)
 		}
 	case *JArray:
 		for _, c := range contentTokens(f, content) {
-			x.add(c)
+			x.add(f, c)
 		}
 	case *JProperty:
 		throw("InvalidOperationException", "Newtonsoft.Json.Linq.JProperty cannot have multiple values.")
@@ -223,54 +225,69 @@ func jCount(t JToken) int32 {
 	return 0
 }
 
-func jFirst(t JToken) JToken {
-	c := jChildren(t)
-	if _, ok := t.(*JValue); ok {
+func jFirst(t JToken) JToken { return jChild(t, true) }
+
+func jLast(t JToken) JToken { return jChild(t, false) }
+
+// jChild is First or Last: the first or last property of an object, item of an
+// array, or the value of a property.
+func jChild(t JToken, first bool) JToken {
+	pick := func(n int) int {
+		if first {
+			return 0
+		}
+		return n - 1
+	}
+	switch x := t.(type) {
+	case *JObject:
+		if len(x.props) > 0 {
+			return x.props[pick(len(x.props))]
+		}
+	case *JArray:
+		if len(x.Items) > 0 {
+			return x.Items[pick(len(x.Items))]
+		}
+	case *JProperty:
+		return x.Value
+	case *JValue:
 		throw("InvalidOperationException", "Cannot access child value on Newtonsoft.Json.Linq.JValue.")
 	}
-	if len(c) == 0 {
-		return nil
-	}
-	return c[0]
+	return nil
 }
 
-func jLast(t JToken) JToken {
-	c := jChildren(t)
-	if _, ok := t.(*JValue); ok {
-		throw("InvalidOperationException", "Cannot access child value on Newtonsoft.Json.Linq.JValue.")
-	}
-	if len(c) == 0 {
-		return nil
-	}
-	return c[len(c)-1]
-}
-
-func jSibling(t JToken, delta int) JToken {
+// jSibling is Next (delta 1) or Previous (-1): it looks for t in its container.
+func jSibling(f *frame, t JToken, delta int) JToken {
 	p := t.parentRef()
 	if p == nil {
 		return nil
 	}
-	var sibs []JToken
 	switch {
 	case p.arr != nil:
-		sibs = p.arr.Items
-	case p.obj != nil:
-		sibs = jChildren(p.obj)
-	default:
-		return nil
-	}
-	for i, s := range sibs {
-		if s == t {
-			if j := i + delta; j >= 0 && j < len(sibs) {
-				return sibs[j]
+		f.elems(len(p.arr.Items))
+		for i, s := range p.arr.Items {
+			if s == t {
+				if j := i + delta; j >= 0 && j < len(p.arr.Items) {
+					return p.arr.Items[j]
+				}
+				return nil
 			}
-			return nil
+		}
+	case p.obj != nil:
+		f.elems(len(p.obj.props))
+		for i, s := range p.obj.props {
+			if JToken(s) == t {
+				if j := i + delta; j >= 0 && j < len(p.obj.props) {
+					return p.obj.props[j]
+				}
+				return nil
+			}
 		}
 	}
 	return nil
 }
 
-func jDeepEquals(a, b JToken) bool {
+func jDeepEquals(f *frame, a, b JToken) bool {
+	f.tick()
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
@@ -290,7 +307,7 @@ func jDeepEquals(a, b JToken) bool {
 			return false
 		}
 		for _, p := range x.props {
-			if !jDeepEquals(p.Value, y.Get(p.Name)) {
+			if !jDeepEquals(f, p.Value, y.Get(p.Name)) {
 				return false
 			}
 		}
@@ -301,14 +318,14 @@ func jDeepEquals(a, b JToken) bool {
 			return false
 		}
 		for i := range x.Items {
-			if !jDeepEquals(x.Items[i], y.Items[i]) {
+			if !jDeepEquals(f, x.Items[i], y.Items[i]) {
 				return false
 			}
 		}
 		return true
 	case *JProperty:
 		y := b.(*JProperty)
-		return x.Name == y.Name && jDeepEquals(x.Value, y.Value)
+		return x.Name == y.Name && jDeepEquals(f, x.Value, y.Value)
 	case *JValue:
 		y := b.(*JValue)
 		if bx, ok := x.V.(*big.Int); ok {
@@ -322,6 +339,7 @@ func jDeepEquals(a, b JToken) bool {
 
 // toObjectAs is ToObject<T>() and Value<T>(): a token converted to T.
 func toObjectAs(f *frame, t JToken, to *Type, c *checker) any {
+	f.tick()
 	if t == nil {
 		if to.value && to.kind != tkNullable {
 			throw("ArgumentNullException", "Value cannot be null. (Parameter 'value')")
@@ -353,6 +371,7 @@ func toObjectAs(f *frame, t JToken, to *Type, c *checker) any {
 		}
 		d := newDict(false)
 		for _, p := range o.props {
+			f.alloc(dictEntryBytes)
 			d.set(p.Name, toObjectAs(f, p.Value, to.args[1], c))
 		}
 		return d
@@ -361,7 +380,8 @@ func toObjectAs(f *frame, t JToken, to *Type, c *checker) any {
 		if !ok {
 			throw("JsonSerializationException", "Cannot deserialize the current JSON %s into type '%s' because the type requires a JSON array", t.Type(), to.Name)
 		}
-		l := &List{}
+		f.allocN(len(a.Items), slotBytes)
+		l := &List{Items: make([]any, 0, len(a.Items))}
 		for _, it := range a.Items {
 			l.Items = append(l.Items, toObjectAs(f, it, to.args[0], c))
 		}
@@ -372,7 +392,8 @@ func toObjectAs(f *frame, t JToken, to *Type, c *checker) any {
 		if !ok {
 			throw("JsonSerializationException", "Cannot deserialize the current JSON %s into type '%s' because the type requires a JSON array", t.Type(), to.Name)
 		}
-		var vals []any
+		f.allocN(len(a.Items), 2*slotBytes)
+		vals := make([]any, 0, len(a.Items))
 		for _, it := range a.Items {
 			vals = append(vals, toObjectAs(f, it, to.elem, c))
 		}
@@ -403,13 +424,7 @@ func jvalueObject(v *JValue) any {
 
 // serializeObject is JsonConvert.SerializeObject.
 func serializeObject(f *frame, v any, indented bool) string {
-	t := fromObject(f, v)
-	var b strings.Builder
-	writeJSON(&b, t, indented, 0)
-	if f != nil {
-		f.alloc(b.Len())
-	}
-	return b.String()
+	return jsonToString(f, fromObject(f, v), indented)
 }
 
 func declJSON(u *universe) {
@@ -456,14 +471,14 @@ func declJSON(u *universe) {
 			t = p
 		}
 	}))
-	jt.prop("Path string", f1(tokenPath))
-	jt.prop("HasValues bool", f1(func(t JToken) bool { return len(jChildren(t)) > 0 }))
+	jt.prop("Path string", x1(tokenPath))
+	jt.prop("HasValues bool", f1(func(t JToken) bool { return jCount(t) > 0 }))
 	jt.prop("First JToken", f1(func(t JToken) any { return jFirst(t) }))
 	jt.prop("Last JToken", f1(func(t JToken) any { return jLast(t) }))
-	jt.prop("Next JToken", f1(func(t JToken) any { return jSibling(t, 1) }))
-	jt.prop("Previous JToken", f1(func(t JToken) any { return jSibling(t, -1) }))
+	jt.prop("Next JToken", x1(func(f *frame, t JToken) any { return jSibling(f, t, 1) }))
+	jt.prop("Previous JToken", x1(func(f *frame, t JToken) any { return jSibling(f, t, -1) }))
 	jt.index("this[object key] JToken", f2(func(t JToken, k any) any { return jIndex(t, k) }),
-		v3(func(t JToken, k any, v any) { jSetIndex(t, k, asJToken(v)) }))
+		vx3(func(f *frame, t JToken, k any, v any) { jSetIndex(f, t, k, asJToken(v)) }))
 	selectOne := func(f *frame, t JToken, path string, errNoMatch bool) any {
 		segs, err := parsePath(path)
 		if err != "" {
@@ -489,9 +504,11 @@ func declJSON(u *universe) {
 		if err != "" {
 			throw("JsonException", "%s", err)
 		}
-		var out []any
-		for _, r := range selectTokens(f, t, segs) {
-			out = append(out, r)
+		res := selectTokens(f, t, segs)
+		f.allocN(len(res), slotBytes)
+		out := make([]any, len(res))
+		for i, r := range res {
+			out[i] = r
 		}
 		return out
 	}))
@@ -527,7 +544,7 @@ func declJSON(u *universe) {
 		return &operand{t: cs.t, n: cs.n, o: func(f *frame) any {
 			var out []any
 			for _, ch := range children(g(f).(JToken)) {
-				out = append(out, toObjectAs(f, ch, to, c))
+				out = push(f, out, toObjectAs(f, ch, to, c))
 			}
 			return out
 		}}
@@ -540,35 +557,31 @@ func declJSON(u *universe) {
 			return toObjectAs(f, g(f).(JToken), to, c)
 		})
 	})
-	jt.method("Children() IEnumerable<JToken>", f1(func(t JToken) []any {
-		var out []any
-		for _, ch := range jChildren(t) {
-			out = append(out, ch)
+	jt.method("Children() IEnumerable<JToken>", x1(func(f *frame, t JToken) []any {
+		ch := jChildren(t)
+		f.allocN(len(ch), 2*slotBytes)
+		out := make([]any, len(ch))
+		for i, c := range ch {
+			out[i] = c
 		}
 		return out
 	}))
-	jt.method("ToString() string", x1(func(f *frame, t JToken) string {
-		s := jtokenToString(t)
-		f.alloc(len(s))
-		return s
-	}))
+	jt.method("ToString() string", x1(jtokenToString))
 	jt.method("ToString(Formatting formatting, params JsonConverter[] converters) string", x3(func(f *frame, t JToken, fm int64, _ []any) string {
-		var b strings.Builder
-		writeJSON(&b, t, fm == 1, 0)
-		f.alloc(b.Len())
-		return b.String()
+		return jsonToString(f, t, fm == 1)
 	}))
-	jt.method("DeepClone() JToken", f1(func(t JToken) JToken { return t.clone() }))
-	jt.method("Remove() void", v1(jRemove))
-	jt.method("Replace(JToken value) void", v2(jReplace))
+	jt.method("DeepClone() JToken", x1(func(f *frame, t JToken) JToken { return t.clone(f) }))
+	jt.method("Remove() void", vx1(jRemove))
+	jt.method("Replace(JToken value) void", vx2(jReplace))
 	jt.method("AddAfterSelf(object content) void", vx2(func(f *frame, t JToken, content any) { jAddSibling(f, t, content, 1) }))
 	jt.method("AddBeforeSelf(object content) void", vx2(func(f *frame, t JToken, content any) { jAddSibling(f, t, content, 0) }))
-	jt.method("Descendants() IEnumerable<JToken>", f1(func(t JToken) []any {
+	jt.method("Descendants() IEnumerable<JToken>", x1(func(f *frame, t JToken) []any {
 		var out []any
 		var walk func(JToken)
 		walk = func(x JToken) {
 			for _, c := range jChildren(x) {
-				out = append(out, c)
+				f.tick()
+				out = push(f, out, c)
 				walk(c)
 			}
 		}
@@ -577,18 +590,20 @@ func declJSON(u *universe) {
 	}))
 	jt.smethod("Parse(string json) JToken", x1(func(f *frame, s string) JToken { return parseJSONOrThrow(f, s) }))
 	jt.smethod("FromObject(object o) JToken", x1(func(f *frame, v any) JToken { return fromObject(f, v) }))
-	jt.smethod("DeepEquals(JToken t1, JToken t2) bool", f2(jDeepEquals))
+	jt.smethod("DeepEquals(JToken t1, JToken t2) bool", x2(jDeepEquals))
 
 	// JContainer
 	jc.prop("Count int", f1(jCount))
 	jc.method("Add(object content) void", vx2(func(f *frame, t JToken, c any) { jAdd(f, t, c) }))
-	jc.method("RemoveAll() void", v1(func(t JToken) {
+	jc.method("RemoveAll() void", vx1(func(f *frame, t JToken) {
+		f.elems(int(jCount(t)))
 		switch x := t.(type) {
 		case *JObject:
 			for _, p := range x.props {
 				p.parent = jcontainer{}
 			}
 			x.props = nil
+			x.changed()
 		case *JArray:
 			for _, it := range x.Items {
 				it.setParent(jcontainer{})
@@ -607,13 +622,14 @@ func declJSON(u *universe) {
 		}
 		return o
 	}))
-	jo.ctor("(JObject other)", f1(func(o *JObject) *JObject { return o.clone().(*JObject) }))
+	jo.ctor("(JObject other)", x1(func(f *frame, o *JObject) *JObject { return o.clone(f).(*JObject) }))
 	jo.prop("Count int", f1(func(o *JObject) int32 { return int32(len(o.props)) }))
 	jo.index("this[string propertyName] JToken", f2(func(o *JObject, k string) any {
 		mustNotNull(k, "propertyName")
 		return o.Get(k)
-	}), v3(func(o *JObject, k string, v any) { o.Set(k, asJToken(v)) }))
-	jo.method("Properties() IEnumerable<JProperty>", f1(func(o *JObject) []any {
+	}), vx3(func(f *frame, o *JObject, k string, v any) { o.set(f, k, asJToken(v)) }))
+	jo.method("Properties() IEnumerable<JProperty>", x1(func(f *frame, o *JObject) []any {
+		f.allocN(len(o.props), 2*slotBytes)
 		out := make([]any, len(o.props))
 		for i, p := range o.props {
 			out[i] = p
@@ -621,11 +637,12 @@ func declJSON(u *universe) {
 		return out
 	}))
 	jo.method("Property(string name) JProperty", f2(func(o *JObject, n string) *JProperty { return o.Property(n) }))
-	jo.method("Property(string name, StringComparison comparison) JProperty", f3(func(o *JObject, n string, cmp int64) *JProperty {
+	jo.method("Property(string name, StringComparison comparison) JProperty", x3(func(f *frame, o *JObject, n string, cmp int64) *JProperty {
 		if p := o.Property(n); p != nil {
 			return p
 		}
 		if ignoreCase(cmp) {
+			f.elems(len(o.props))
 			for _, p := range o.props {
 				if strings.EqualFold(p.Name, n) {
 					return p
@@ -635,11 +652,12 @@ func declJSON(u *universe) {
 		return nil
 	}))
 	jo.method("GetValue(string propertyName) JToken", f2(func(o *JObject, n string) any { return o.Get(n) }))
-	jo.method("GetValue(string propertyName, StringComparison comparison) JToken", f3(func(o *JObject, n string, cmp int64) any {
+	jo.method("GetValue(string propertyName, StringComparison comparison) JToken", x3(func(f *frame, o *JObject, n string, cmp int64) any {
 		if v := o.Get(n); v != nil {
 			return v
 		}
 		if ignoreCase(cmp) {
+			f.elems(len(o.props))
 			for _, p := range o.props {
 				if strings.EqualFold(p.Name, n) {
 					return p.Value
@@ -658,18 +676,22 @@ func declJSON(u *universe) {
 		return true
 	}))
 	jo.method("ContainsKey(string propertyName) bool", f2(func(o *JObject, n string) bool { return o.Property(n) != nil }))
-	jo.method("Remove(string propertyName) bool", f2(func(o *JObject, n string) bool {
+	jo.method("Remove(string propertyName) bool", x2(func(f *frame, o *JObject, n string) bool {
+		f.elems(len(o.props))
 		if p := o.Property(n); p != nil {
 			return o.removeProp(p)
 		}
 		return false
 	}))
-	jo.method("Add(string propertyName, JToken value) void", v3(func(o *JObject, n string, v any) {
+	jo.method("Add(string propertyName, JToken value) void", vx3(func(f *frame, o *JObject, n string, v any) {
 		t := asJToken(v)
 		if t == nil {
 			t = &JValue{Kind: JNull}
 		}
-		o.addProp(&JProperty{Name: n, Value: adoptValue(t)})
+		chargeToken(f)
+		p := &JProperty{Name: n, Value: adopt(f, o, t)}
+		p.Value.setParent(jcontainer{prop: p})
+		o.addProp(f, p)
 	}))
 	jo.smethod("Parse(string json) JObject", x1(parseJObject))
 	jo.smethod("FromObject(object o) JObject", x1(func(f *frame, v any) *JObject {
@@ -696,13 +718,13 @@ func declJSON(u *universe) {
 			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
 		}
 		return a.Items[i]
-	}), v3(func(a *JArray, i int32, v any) {
+	}), vx3(func(f *frame, a *JArray, i int32, v any) {
 		if i < 0 || int(i) >= len(a.Items) {
 			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
 		}
-		jArraySet(a, int(i), asJToken(v))
+		jArraySet(f, a, int(i), asJToken(v))
 	}))
-	ja.method("Insert(int index, JToken item) void", v3(func(a *JArray, i int32, v any) {
+	ja.method("Insert(int index, JToken item) void", vx3(func(f *frame, a *JArray, i int32, v any) {
 		if i < 0 || int(i) > len(a.Items) {
 			throw("ArgumentOutOfRangeException", "Index must be within the bounds of the List. (Parameter 'index')")
 		}
@@ -710,18 +732,22 @@ func declJSON(u *universe) {
 		if t == nil {
 			t = &JValue{Kind: JNull}
 		}
-		t = adopt(t)
+		t = adopt(f, a, t)
 		t.setParent(jcontainer{arr: a})
-		a.Items = append(a.Items[:i:i], append([]JToken{t}, a.Items[i:]...)...)
+		f.elems(len(a.Items))
+		f.alloc(2 * slotBytes)
+		a.Items = slices.Insert(a.Items, int(i), t)
 	}))
-	ja.method("RemoveAt(int index) void", v2(func(a *JArray, i int32) {
+	ja.method("RemoveAt(int index) void", vx2(func(f *frame, a *JArray, i int32) {
+		f.elems(len(a.Items))
 		if i < 0 || int(i) >= len(a.Items) {
 			throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
 		}
 		a.Items[i].setParent(jcontainer{})
 		a.Items = append(a.Items[:i:i], a.Items[i+1:]...)
 	}))
-	ja.method("Remove(JToken item) bool", f2(func(a *JArray, t JToken) bool {
+	ja.method("Remove(JToken item) bool", x2(func(f *frame, a *JArray, t JToken) bool {
+		f.elems(len(a.Items))
 		for i, it := range a.Items {
 			if it == t {
 				it.setParent(jcontainer{})
@@ -732,7 +758,8 @@ func declJSON(u *universe) {
 		return false
 	}))
 	ja.method("Clear() void", v1(func(a *JArray) { a.Items = nil }))
-	ja.method("Contains(JToken item) bool", f2(func(a *JArray, t JToken) bool {
+	ja.method("Contains(JToken item) bool", x2(func(f *frame, a *JArray, t JToken) bool {
+		f.elems(len(a.Items))
 		for _, it := range a.Items {
 			if it == t {
 				return true
@@ -740,7 +767,8 @@ func declJSON(u *universe) {
 		}
 		return false
 	}))
-	ja.method("IndexOf(JToken item) int", f2(func(a *JArray, t JToken) int32 {
+	ja.method("IndexOf(JToken item) int", x2(func(f *frame, a *JArray, t JToken) int32 {
+		f.elems(len(a.Items))
 		for i, it := range a.Items {
 			if it == t {
 				return int32(i)
@@ -761,6 +789,7 @@ func declJSON(u *universe) {
 	// JProperty
 	newProp := func(f *frame, name string, content []any) *JProperty {
 		mustNotNull(name, "name")
+		chargeToken(f)
 		p := &JProperty{Name: name}
 		var v JToken
 		switch {
@@ -771,7 +800,7 @@ func declJSON(u *universe) {
 			} else {
 				a := &JArray{}
 				for _, t := range toks {
-					a.add(t)
+					a.add(f, t)
 				}
 				v = a
 			}
@@ -779,27 +808,27 @@ func declJSON(u *universe) {
 			a := &JArray{}
 			for _, c := range content {
 				for _, t := range contentTokens(f, c) {
-					a.add(t)
+					a.add(f, t)
 				}
 			}
 			v = a
 		}
-		v = adopt(v)
+		v = adopt(f, nil, v)
 		v.setParent(jcontainer{prop: p})
 		p.Value = v
 		return p
 	}
 	jp.ctor("(string name, object content)", x2(func(f *frame, name string, c any) *JProperty { return newProp(f, name, []any{c}) }))
 	jp.ctor("(string name, params object[] content)", x2(newProp))
-	jp.ctor("(JProperty other)", f1(func(p *JProperty) *JProperty { return p.clone().(*JProperty) }))
+	jp.ctor("(JProperty other)", x1(func(f *frame, p *JProperty) *JProperty { return p.clone(f).(*JProperty) }))
 	jp.prop("Name string", f1(func(p *JProperty) string { return p.Name }))
 	m := jp.prop("Value JToken", f1(func(p *JProperty) JToken { return p.Value }))
-	m.set = v2(func(p *JProperty, v any) {
+	m.set = vx2(func(f *frame, p *JProperty, v any) {
 		t := asJToken(v)
 		if t == nil {
 			t = &JValue{Kind: JNull}
 		}
-		t = adopt(t)
+		t = adopt(f, p, t)
 		p.Value.setParent(jcontainer{})
 		t.setParent(jcontainer{prop: p})
 		p.Value = t
@@ -821,7 +850,8 @@ func declJSON(u *universe) {
 	}))
 	jv.smethod("CreateUndefined() JValue", f0(func() *JValue { return &JValue{Kind: JUndefined} }))
 	jv.method("ToString() string", f1(jvalueString))
-	jv.method("ToString(string format) string", f2(func(v *JValue, format string) string {
+	jv.method("ToString(string format) string", x2(func(f *frame, v *JValue, format string) string {
+		chargeFormat(f, format)
 		s, err := formatValue(jvalueObject(v), format)
 		if err != "" {
 			throw("FormatException", "%s", err)
@@ -882,11 +912,6 @@ func asJToken(v any) JToken {
 	return jvalueFrom(v).(JToken)
 }
 
-func adoptValue(t JToken) JToken {
-	t = adopt(t)
-	return t
-}
-
 func jAddSibling(f *frame, t JToken, content any, after int) {
 	pr := t.parentRef()
 	if pr == nil {
@@ -899,9 +924,11 @@ func jAddSibling(f *frame, t JToken, content any, after int) {
 			if it == t {
 				toks := contentTokens(f, content)
 				at := i + after
+				f.elems(len(p.arr.Items))
+				f.allocN(len(toks), 2*slotBytes)
 				var ins []JToken
 				for _, c := range toks {
-					c = adopt(c)
+					c = adopt(f, p.arr, c)
 					c.setParent(jcontainer{arr: p.arr})
 					ins = append(ins, c)
 				}
@@ -922,13 +949,13 @@ func jAddSibling(f *frame, t JToken, content any, after int) {
 					if p.obj.Property(np.Name) != nil {
 						throw("ArgumentException", "Can not add property %s to Newtonsoft.Json.Linq.JObject. Property with the same name already exists on object.", np.Name)
 					}
-					if np.parentRef() != nil {
-						np = np.clone().(*JProperty)
-					}
+					np = adopt(f, p.obj, np).(*JProperty)
+					f.alloc(2 * slotBytes)
 					np.parent = jcontainer{obj: p.obj}
 					ins = append(ins, np)
 				}
 				p.obj.props = append(p.obj.props[:at:at], append(ins, p.obj.props[at:]...)...)
+				p.obj.changed()
 				return
 			}
 		}
@@ -950,9 +977,10 @@ func jMerge(f *frame, t JToken, content any) {
 			return
 		}
 		for _, p := range so.props {
+			f.tick()
 			existing := x.Property(p.Name)
 			if existing == nil {
-				x.Set(p.Name, p.Value)
+				x.set(f, p.Name, p.Value)
 				continue
 			}
 			if _, isC := existing.Value.(*JValue); !isC {
@@ -962,13 +990,13 @@ func jMerge(f *frame, t JToken, content any) {
 				}
 			}
 			if v, ok := p.Value.(*JValue); !ok || v.Kind != JNull {
-				x.Set(p.Name, p.Value)
+				x.set(f, p.Name, p.Value)
 			}
 		}
 	case *JArray:
 		if sa, ok := src.(*JArray); ok {
 			for _, it := range sa.Items {
-				x.add(it)
+				x.add(f, it)
 			}
 		}
 	}

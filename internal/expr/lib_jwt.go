@@ -28,15 +28,19 @@ type Jwt struct {
 
 // ParseJwt parses a compact JWS token ("header.payload.signature"). A leading
 // "Bearer " is ignored. The signature is not verified.
-func ParseJwt(token string) (*Jwt, error) {
+func ParseJwt(token string) (*Jwt, error) { return parseJwt(nil, token) }
+
+// parseJwt is ParseJwt charging f for the decoded segments and their tokens.
+func parseJwt(f *frame, token string) (*Jwt, error) {
 	t := strings.TrimSpace(token)
 	if len(t) > 7 && strings.EqualFold(t[:7], "Bearer ") {
 		t = strings.TrimSpace(t[7:])
 	}
-	parts := strings.Split(t, ".")
-	if len(parts) != 3 {
+	if strings.Count(t, ".") != 2 {
 		return nil, errors.New("a JWT has three dot-separated parts")
 	}
+	parts := strings.Split(t, ".")
+	f.allocN(len(parts[0])+len(parts[1]), 2) // decoded, then as text
 	hdr, err := decodeSegment(parts[0])
 	if err != nil {
 		return nil, errors.New("the JWT header is not base64url")
@@ -45,11 +49,11 @@ func ParseJwt(token string) (*Jwt, error) {
 	if err != nil {
 		return nil, errors.New("the JWT payload is not base64url")
 	}
-	ht, err := ParseJToken(string(hdr))
+	ht, err := parseJSON(f, string(hdr))
 	if err != nil {
 		return nil, errors.New("the JWT header is not JSON")
 	}
-	pt, err := ParseJToken(string(pl))
+	pt, err := parseJSON(f, string(pl))
 	if err != nil {
 		return nil, errors.New("the JWT payload is not JSON")
 	}
@@ -60,9 +64,11 @@ func ParseJwt(token string) (*Jwt, error) {
 	}
 	j := &Jwt{Raw: t, Header: map[string][]string{}, Claims: map[string][]string{}}
 	for _, p := range ho.props {
+		f.alloc(dictEntryBytes)
 		j.Header[p.Name] = claimStrings(p.Value)
 	}
 	for _, p := range po.props {
+		f.alloc(dictEntryBytes)
 		j.Claims[p.Name] = claimStrings(p.Value)
 		j.order = append(j.order, p.Name)
 	}
@@ -211,6 +217,16 @@ func declJwt(u *universe) {
 		}
 		return d
 	}))
+	// .NET's GetValueOrDefault<TKey, TValue> on IReadOnlyDictionary<string,
+	// string[]>, as in Microsoft's samples: Claims.GetValueOrDefault("roles",
+	// new string[0]). With a null default C# prefers the string overload above
+	// (it is not generic); so does lastmile, which declares it first.
+	cl.method("GetValueOrDefault(string name, string[] defaultValue) string[]", f3(func(c jwtClaims, k string, d []string) []string {
+		if v, ok := c.j.Claims[k]; ok {
+			return append([]string(nil), v...)
+		}
+		return d
+	}))
 	cl.prop("Count int", f1(func(c jwtClaims) int32 { return int32(len(c.j.Claims)) }))
 	cl.prop("Keys IEnumerable<string>", f1(func(c jwtClaims) []string { return append([]string{}, c.j.order...) }))
 
@@ -219,22 +235,22 @@ func declJwt(u *universe) {
 	ba.prop("UserId string", f1(func(b *BasicAuthCredentials) string { return b.UserID }))
 	ba.prop("Password string", f1(func(b *BasicAuthCredentials) string { return b.Password }))
 
-	u.extension("AsJwt(this string input) Jwt", f1(func(s string) *Jwt {
+	u.extension("AsJwt(this string input) Jwt", x1(func(f *frame, s string) *Jwt {
 		if isNull(s) {
 			return nil
 		}
-		j, err := ParseJwt(s)
+		j, err := parseJwt(f, s)
 		if err != nil {
 			return nil
 		}
 		return j
 	}))
-	u.extension("TryParseJwt(this string input, out Jwt result) bool", f2(func(s string, out *outRef) bool {
+	u.extension("TryParseJwt(this string input, out Jwt result) bool", x2(func(f *frame, s string, out *outRef) bool {
 		if isNull(s) {
 			out.set(nil)
 			return false
 		}
-		j, err := ParseJwt(s)
+		j, err := parseJwt(f, s)
 		if err != nil {
 			out.set(nil)
 			return false
@@ -278,7 +294,10 @@ func bodyBytes(f *frame, b *exchange.Body, preserve bool) []byte {
 	return data
 }
 
-func bodyString(data []byte) string {
+// bodyString is the body as text; f is charged for the copy (and its repair
+// when it is not UTF-8).
+func bodyString(f *frame, data []byte) string {
+	f.allocN(len(data), 2)
 	s := string(data)
 	s = strings.TrimPrefix(s, "\uFEFF")
 	return strings.ToValidUTF8(s, "\uFFFD")
@@ -286,7 +305,7 @@ func bodyString(data []byte) string {
 
 // parseForm parses application/x-www-form-urlencoded content into an ordered
 // dictionary of lists.
-func parseForm(s string) *Dict {
+func parseForm(f *frame, s string) *Dict {
 	d := newDict(false)
 	for s != "" {
 		var part string
@@ -301,25 +320,34 @@ func parseForm(s string) *Dict {
 		if dv, err := url.QueryUnescape(v); err == nil {
 			v = dv
 		}
+		f.alloc(len(part)) // unescaped key and value
 		if l, ok := d.Get(k); ok {
-			l.(*List).Items = append(l.(*List).Items, v)
+			l.(*List).Items = push(f, l.(*List).Items, v)
 		} else {
+			f.alloc(dictEntryBytes + 2*slotBytes)
 			d.set(k, &List{Items: []any{v}})
 		}
 	}
 	return d
 }
 
-func formEncode(d *Dict) string {
-	var parts []string
+// formEncode writes a form's keys and values, URL-encoded, charging f as it
+// writes.
+func formEncode(f *frame, d *Dict) string {
+	b := sink{f: f}
 	for i, k := range d.keys {
-		ks := urlEncode(toStringAny(k))
-		iterate(nil, d.vals[i], func(v any) bool {
-			parts = append(parts, ks+"="+urlEncode(toStringAny(v)))
+		ks := urlEncode(f.str(k))
+		iterate(f, d.vals[i], func(v any) bool {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(ks)
+			b.WriteByte('=')
+			b.WriteString(urlEncode(f.str(v)))
 			return true
 		})
 	}
-	return strings.Join(parts, "&")
+	return b.String()
 }
 
 func declBody(u *universe, body *typeDef) {
@@ -349,34 +377,35 @@ func declBody(u *universe, body *typeDef) {
 			data := bodyBytes(f, b, preserve)
 			switch kind {
 			case "string":
-				return bodyString(data)
+				return bodyString(f, data)
 			case "bytes":
+				f.alloc(len(data))
 				return append([]byte(nil), data...)
 			case "JObject":
-				return parseJObject(f, bodyString(data))
+				return parseJObject(f, bodyString(f, data))
 			case "JArray":
-				return parseJArray(f, bodyString(data))
+				return parseJArray(f, bodyString(f, data))
 			case "JToken":
-				return parseJSONOrThrow(f, bodyString(data))
+				return parseJSONOrThrow(f, bodyString(f, data))
 			default:
-				return parseXMLBody(f, bodyString(data), kind)
+				return parseXMLBody(f, bodyString(f, data), kind)
 			}
 		})
 	})
 	body.method("AsFormUrlEncodedContent(bool preserveContent = false) IDictionary<string, IList<string>>", x2(func(f *frame, b *exchange.Body, preserve bool) *Dict {
-		return parseForm(bodyString(bodyBytes(f, b, preserve)))
+		return parseForm(f, bodyString(f, bodyBytes(f, b, preserve)))
 	}))
-	u.extension("ToQueryString(this IDictionary<string, IList<string>> form) string", f1(func(d *Dict) string {
+	u.extension("ToQueryString(this IDictionary<string, IList<string>> form) string", x1(func(f *frame, d *Dict) string {
 		if d == nil {
 			throw("ArgumentNullException", "Value cannot be null")
 		}
-		return "?" + formEncode(d)
+		return "?" + formEncode(f, d)
 	}))
-	u.extension("ToFormUrlEncodedContent(this IDictionary<string, IList<string>> form) string", f1(func(d *Dict) string {
+	u.extension("ToFormUrlEncodedContent(this IDictionary<string, IList<string>> form) string", x1(func(f *frame, d *Dict) string {
 		if d == nil {
 			throw("ArgumentNullException", "Value cannot be null")
 		}
-		return formEncode(d)
+		return formEncode(f, d)
 	}))
 	_ = sort.Strings
 }

@@ -2,7 +2,9 @@ package expr
 
 import (
 	"math"
+	"math/bits"
 	"sort"
+	"strings"
 )
 
 // LINQ runs eagerly: each operator materialises its result as a []any. Deferred
@@ -90,8 +92,41 @@ func firstImpl(kind string, orDefault, withPred bool) implFn {
 	}
 }
 
+// rangeSeq is Enumerable.Range and repeatSeq Enumerable.Repeat: sequences made
+// as they are enumerated, so that Range(0, int.MaxValue).First() costs one
+// element and ToArray() is refused by the allocation budget before it starts.
+type (
+	rangeSeq  struct{ start, count int32 }
+	repeatSeq struct {
+		v     any
+		count int32
+	}
+)
+
 func declLinq(u *universe) {
-	ext := u.extension
+	// the LINQ operators are extension methods of System.Linq.Enumerable, and
+	// can be called as its static methods too: Enumerable.Sum(xs)
+	en := u.decl("System.Linq.Enumerable", tkClass, "")
+	ext := func(sig string, impl implFn) {
+		u.extension(sig, impl)
+		en.smethod(strings.Replace(sig, "(this ", "(", 1), impl)
+	}
+	en.smethod("Range(int start, int count) IEnumerable<int>", f2(func(start, count int32) rangeSeq {
+		if count < 0 || int64(start)+int64(count)-1 > math.MaxInt32 {
+			throw("ArgumentOutOfRangeException", "Specified argument was out of the range of valid values. (Parameter 'count')")
+		}
+		return rangeSeq{start, count}
+	}))
+	en.smethod("Repeat<TResult>(TResult element, int count) IEnumerable<TResult>", f2(func(v any, count int32) repeatSeq {
+		if count < 0 {
+			throw("ArgumentOutOfRangeException", "Specified argument was out of the range of valid values. (Parameter 'count')")
+		}
+		return repeatSeq{v, count}
+	}))
+	en.smethod("Empty<TResult>() IEnumerable<TResult>", func(c *checker, cs *site, args []*operand) *operand {
+		et := cs.targs[0]
+		return &operand{t: cs.t, n: cs.n, o: func(*frame) any { return makeArray(et, 0) }}
+	})
 	for _, k := range []string{"First", "Last", "Single"} {
 		ext(k+"<T>(this IEnumerable<T> source) T", firstImpl(k, false, false))
 		ext(k+"<T>(this IEnumerable<T> source, Func<T, bool> predicate) T", firstImpl(k, false, true))
@@ -102,7 +137,7 @@ func declLinq(u *universe) {
 		out := []any{}
 		iterate(f, src, func(v any) bool {
 			if p.pred(f, v) {
-				out = append(out, v)
+				out = push(f, out, v)
 			}
 			return true
 		})
@@ -113,7 +148,7 @@ func declLinq(u *universe) {
 		i := int32(0)
 		iterate(f, src, func(v any) bool {
 			if p.pred(f, v, i) {
-				out = append(out, v)
+				out = push(f, out, v)
 			}
 			i++
 			return true
@@ -123,17 +158,16 @@ func declLinq(u *universe) {
 	ext("Select<T, TResult>(this IEnumerable<T> source, Func<T, TResult> selector) IEnumerable<TResult>", x2(func(f *frame, src any, p *lambdaCode) []any {
 		out := []any{}
 		iterate(f, src, func(v any) bool {
-			out = append(out, p.call(f, v))
+			out = push(f, out, p.call(f, v))
 			return true
 		})
-		f.alloc(16 * len(out))
 		return out
 	}))
 	ext("Select<T, TResult>(this IEnumerable<T> source, Func<T, int, TResult> selector) IEnumerable<TResult>", x2(func(f *frame, src any, p *lambdaCode) []any {
 		out := []any{}
 		i := int32(0)
 		iterate(f, src, func(v any) bool {
-			out = append(out, p.call(f, v, i))
+			out = push(f, out, p.call(f, v, i))
 			i++
 			return true
 		})
@@ -143,7 +177,7 @@ func declLinq(u *universe) {
 		out := []any{}
 		iterate(f, src, func(v any) bool {
 			iterate(f, p.call(f, v), func(x any) bool {
-				out = append(out, x)
+				out = push(f, out, x)
 				return true
 			})
 			return true
@@ -214,41 +248,38 @@ func declLinq(u *universe) {
 		return found
 	}))
 	ext("ToArray<T>(this IEnumerable<T> source) T[]", func(c *checker, cs *site, args []*operand) *operand {
-		g, et := args[0].anyFn(), cs.t.elem
+		g, et, pos := args[0].anyFn(), cs.t.elem, cs.pos
 		return &operand{t: cs.t, n: cs.n, o: func(f *frame) any {
-			items := toSlice(f, g(f))
-			f.alloc(16 * len(items))
-			return makeArrayFrom(et, append([]any(nil), items...))
+			src := g(f)
+			f.pos = pos
+			return makeArrayFrom(et, copySlice(f, toSlice(f, src)))
 		}}
 	})
 	ext("ToList<T>(this IEnumerable<T> source) List<T>", x1(func(f *frame, src any) *List {
-		items := toSlice(f, src)
-		f.alloc(16 * len(items))
-		return &List{Items: append([]any(nil), items...)}
+		return &List{Items: copySlice(f, toSlice(f, src))}
 	}))
 	ext("ToHashSet<T>(this IEnumerable<T> source) HashSet<T>", x1(func(f *frame, src any) *HashSet {
 		h := &HashSet{newDict(false)}
 		iterate(f, src, func(v any) bool {
-			if _, ok := h.d.Get(v); !ok {
-				h.d.set(v, true)
-			}
+			h.d.put(f, v, true)
 			return true
 		})
 		return h
 	}))
 	ext("ToDictionary<T, TKey>(this IEnumerable<T> source, Func<T, TKey> keySelector) Dictionary<TKey, T>", x2(func(f *frame, src any, k *lambdaCode) *Dict {
 		d := newDict(false)
-		iterate(f, src, func(v any) bool { d.add(k.call(f, v), v); return true })
+		iterate(f, src, func(v any) bool { d.add(f, k.call(f, v), v); return true })
 		return d
 	}))
 	ext("ToDictionary<T, TKey, TValue>(this IEnumerable<T> source, Func<T, TKey> keySelector, Func<T, TValue> elementSelector) Dictionary<TKey, TValue>", x3(func(f *frame, src any, k, e *lambdaCode) *Dict {
 		d := newDict(false)
-		iterate(f, src, func(v any) bool { d.add(k.call(f, v), e.call(f, v)); return true })
+		iterate(f, src, func(v any) bool { d.add(f, k.call(f, v), e.call(f, v)); return true })
 		return d
 	}))
 	orderBy := func(desc bool) func(f *frame, src any, k *lambdaCode) []any {
 		return func(f *frame, src any, k *lambdaCode) []any {
-			items := append([]any(nil), toSlice(f, src)...)
+			items := copySlice(f, toSlice(f, src))
+			f.allocN(len(items), 2*slotBytes+8) // keys, result, indexes
 			keys := make([]any, len(items))
 			for i, v := range items {
 				keys[i] = k.call(f, v)
@@ -257,7 +288,7 @@ func declLinq(u *universe) {
 			for i := range idx {
 				idx[i] = i
 			}
-			f.stepN(len(items))
+			f.elems(len(items) * bits.Len(uint(len(items)))) // the comparisons
 			sort.SliceStable(idx, func(a, b int) bool {
 				c := defaultCompare(keys[idx[a]], keys[idx[b]])
 				if desc {
@@ -279,12 +310,11 @@ func declLinq(u *universe) {
 		out := []any{}
 		iterate(f, src, func(v any) bool {
 			if v == nil {
-				out = append(out, v)
+				out = push(f, out, v)
 				return true
 			}
-			if _, ok := d.Get(v); !ok {
-				d.set(v, true)
-				out = append(out, v)
+			if d.put(f, v, true) {
+				out = push(f, out, v)
 			}
 			return true
 		})
@@ -294,9 +324,8 @@ func declLinq(u *universe) {
 		d := newDict(c.IgnoreCase)
 		out := []any{}
 		iterate(f, src, func(v any) bool {
-			if _, ok := d.Get(v); !ok {
-				d.set(v, true)
-				out = append(out, v)
+			if d.put(f, v, true) {
+				out = push(f, out, v)
 			}
 			return true
 		})
@@ -310,17 +339,18 @@ func declLinq(u *universe) {
 		if int(n) > len(items) {
 			return []any{}
 		}
-		return append([]any(nil), items[n:]...)
+		return copySlice(f, items[n:])
 	}))
 	ext("Take<T>(this IEnumerable<T> source, int count) IEnumerable<T>", x2(func(f *frame, src any, n int32) []any {
-		items := toSlice(f, src)
-		if n < 0 {
-			n = 0
+		out := []any{}
+		if n <= 0 {
+			return out
 		}
-		if int(n) < len(items) {
-			items = items[:n]
-		}
-		return append([]any{}, items...)
+		iterate(f, src, func(v any) bool {
+			out = push(f, out, v)
+			return len(out) < int(n)
+		})
+		return out
 	}))
 	ext("SkipWhile<T>(this IEnumerable<T> source, Func<T, bool> predicate) IEnumerable<T>", x2(func(f *frame, src any, p *lambdaCode) []any {
 		out := []any{}
@@ -330,7 +360,7 @@ func declLinq(u *universe) {
 				return true
 			}
 			skipping = false
-			out = append(out, v)
+			out = push(f, out, v)
 			return true
 		})
 		return out
@@ -341,29 +371,32 @@ func declLinq(u *universe) {
 			if !p.pred(f, v) {
 				return false
 			}
-			out = append(out, v)
+			out = push(f, out, v)
 			return true
 		})
 		return out
 	}))
 	ext("Reverse<T>(this IEnumerable<T> source) IEnumerable<T>", x1(func(f *frame, src any) []any {
 		items := toSlice(f, src)
+		f.allocN(len(items), slotBytes)
 		out := make([]any, len(items))
 		for i, v := range items {
 			out[len(items)-1-i] = v
 		}
 		return out
 	}))
-	ext("Concat<T>(this IEnumerable<T> first, IEnumerable<T> second) IEnumerable<T>", x2(func(f *frame, a, b any) []any {
-		return append(append([]any{}, toSlice(f, a)...), toSlice(f, b)...)
-	}))
+	concat := func(f *frame, a, b any) []any {
+		x, y := toSlice(f, a), toSlice(f, b)
+		f.allocN(len(x)+len(y), slotBytes)
+		return append(append(make([]any, 0, len(x)+len(y)), x...), y...)
+	}
+	ext("Concat<T>(this IEnumerable<T> first, IEnumerable<T> second) IEnumerable<T>", x2(concat))
 	ext("Union<T>(this IEnumerable<T> first, IEnumerable<T> second) IEnumerable<T>", x2(func(f *frame, a, b any) []any {
 		d := newDict(false)
 		out := []any{}
-		for _, v := range append(append([]any{}, toSlice(f, a)...), toSlice(f, b)...) {
-			if _, ok := d.Get(v); !ok {
-				d.set(v, true)
-				out = append(out, v)
+		for _, v := range concat(f, a, b) {
+			if d.put(f, v, true) {
+				out = push(f, out, v)
 			}
 		}
 		return out
@@ -371,16 +404,13 @@ func declLinq(u *universe) {
 	ext("Intersect<T>(this IEnumerable<T> first, IEnumerable<T> second) IEnumerable<T>", x2(func(f *frame, a, b any) []any {
 		other := newDict(false)
 		for _, v := range toSlice(f, b) {
-			other.set(v, true)
+			other.put(f, v, true)
 		}
 		seen := newDict(false)
 		out := []any{}
 		for _, v := range toSlice(f, a) {
-			if _, ok := other.Get(v); ok {
-				if _, dup := seen.Get(v); !dup {
-					seen.set(v, true)
-					out = append(out, v)
-				}
+			if _, ok := other.Get(v); ok && seen.put(f, v, true) {
+				out = push(f, out, v)
 			}
 		}
 		return out
@@ -388,13 +418,12 @@ func declLinq(u *universe) {
 	ext("Except<T>(this IEnumerable<T> first, IEnumerable<T> second) IEnumerable<T>", x2(func(f *frame, a, b any) []any {
 		other := newDict(false)
 		for _, v := range toSlice(f, b) {
-			other.set(v, true)
+			other.put(f, v, true)
 		}
 		out := []any{}
 		for _, v := range toSlice(f, a) {
-			if _, ok := other.Get(v); !ok {
-				other.set(v, true)
-				out = append(out, v)
+			if other.put(f, v, true) {
+				out = push(f, out, v)
 			}
 		}
 		return out
@@ -416,15 +445,27 @@ func declLinq(u *universe) {
 			g, i := args[0].anyFn(), args[1].i32Fn()
 			z := c.zeroOf(cs.t, cs.n).anyFn()
 			return fromAny(cs.t, cs.n, func(f *frame) any {
-				items := toSlice(f, g(f))
-				k := i(f)
-				if k < 0 || int(k) >= len(items) {
+				src, k := g(f), i(f)
+				var v any
+				found := false
+				if k >= 0 {
+					n := int32(0)
+					iterate(f, src, func(x any) bool {
+						if n == k {
+							v, found = x, true
+							return false
+						}
+						n++
+						return true
+					})
+				}
+				if !found {
 					if orDefault {
 						return z(f)
 					}
 					throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than the size of the collection. (Parameter 'index')")
 				}
-				return items[k]
+				return v
 			})
 		}
 	}
@@ -441,6 +482,12 @@ func declLinq(u *universe) {
 			return items
 		}}
 	})
+	ext("DefaultIfEmpty<T>(this IEnumerable<T> source, T defaultValue) IEnumerable<T>", x2(func(f *frame, src, d any) []any {
+		if items := toSlice(f, src); len(items) > 0 {
+			return items
+		}
+		return []any{d}
+	}))
 	ext("Cast<TResult>(this IEnumerable source) IEnumerable<TResult>", func(c *checker, cs *site, args []*operand) *operand {
 		g, to := args[0].anyFn(), cs.targs[0]
 		test := c.typeTest(to)
@@ -450,7 +497,7 @@ func declLinq(u *universe) {
 				if v != nil && test != nil && !test(v) {
 					throw("InvalidCastException", "Unable to cast object of type '%s' to type '%s'", dotnetTypeName(v), clrName(to))
 				}
-				out = append(out, v)
+				out = push(f, out, v)
 				return true
 			})
 			return out
@@ -463,7 +510,7 @@ func declLinq(u *universe) {
 			out := []any{}
 			iterate(f, g(f), func(v any) bool {
 				if v != nil && (test == nil || test(v)) {
-					out = append(out, v)
+					out = push(f, out, v)
 				}
 				return true
 			})
@@ -509,12 +556,12 @@ func declLinq(u *universe) {
 		return s
 	}
 	mapped := func(f *frame, src any, p *lambdaCode) []any {
-		var out []any
+		out := []any{}
 		iterate(f, src, func(v any) bool {
 			if p != nil {
 				v = p.call(f, v)
 			}
-			out = append(out, v)
+			out = push(f, out, v)
 			return true
 		})
 		return out
@@ -578,4 +625,10 @@ func boxToStr(v any, s string) string {
 		return nullStr
 	}
 	return s
+}
+
+// copySlice copies items, charging for the copy.
+func copySlice(f *frame, items []any) []any {
+	f.allocN(len(items), slotBytes)
+	return append(make([]any, 0, len(items)), items...)
 }

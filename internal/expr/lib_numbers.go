@@ -190,11 +190,11 @@ func declIntegral(u *universe, name, kw string, bits int, unsigned bool, t *Type
 		d.method("GetHashCode() int", f1(func(a int64) int32 { return int32(a) ^ int32(a>>32) }))
 	}
 	fmtFn := func(c *checker, cs *site, args []*operand) *operand {
-		g, fs := args[0].anyFn(), args[1].strFn()
-		_ = g
-		box := args[0].anyFn()
+		box, fs := args[0].anyFn(), args[1].strFn()
 		return &operand{t: tString, n: cs.n, s: func(f *frame) string {
-			s, err := formatValue(box(f), fs(f))
+			v, format := box(f), fs(f)
+			chargeFormat(f, format)
+			s, err := formatValue(v, format)
 			if err != "" {
 				throw("FormatException", "%s", err)
 			}
@@ -321,7 +321,9 @@ func declFloat(u *universe, name, kw string, t *Type) {
 	fmtFn := func(c *checker, cs *site, args []*operand) *operand {
 		box, fs := args[0].anyFn(), args[1].strFn()
 		return &operand{t: tString, n: cs.n, s: func(f *frame) string {
-			s, err := formatValue(box(f), fs(f))
+			v, format := box(f), fs(f)
+			chargeFormat(f, format)
+			s, err := formatValue(v, format)
 			if err != "" {
 				throw("FormatException", "%s", err)
 			}
@@ -652,7 +654,8 @@ func declRandom(u *universe) {
 	}))
 	d.method("Next(int minValue, int maxValue) int", f3(func(r *Random, lo, hi int32) int32 { return r.next(lo, hi) }))
 	d.method("NextDouble() double", f1(func(r *Random) float64 { return r.sample() }))
-	d.method("NextBytes(byte[] buffer) void", v2(func(r *Random, b []byte) {
+	d.method("NextBytes(byte[] buffer) void", vx2(func(f *frame, r *Random, b []byte) {
+		f.elems(len(b)) // a generator step per byte
 		for i := range b {
 			b[i] = byte(r.internalSample() % 256)
 		}
@@ -837,7 +840,7 @@ func declBitConverter(u *universe) {
 		if b == nil {
 			throw("ArgumentNullException", "Value cannot be null. (Parameter 'value')")
 		}
-		if i < 0 || int(i)+n > len(b) {
+		if i < 0 || n < 0 || int(i)+n > len(b) {
 			throw("ArgumentOutOfRangeException", "Destination array is not long enough to copy all the items in the collection. Check array index and length. (Parameter 'startIndex')")
 		}
 		return b[i : int(i)+n]
@@ -852,26 +855,36 @@ func declBitConverter(u *universe) {
 		return math.Float64frombits(binary.LittleEndian.Uint64(at(b, i, 8)))
 	}))
 	d.smethod("ToBoolean(byte[] value, int startIndex) bool", f2(func(b []byte, i int32) bool { return at(b, i, 1)[0] != 0 }))
-	hexDash := func(b []byte) string {
-		h := strings.ToUpper(hex.EncodeToString(b))
-		var sb strings.Builder
-		for i := 0; i < len(h); i += 2 {
-			if i > 0 {
-				sb.WriteByte('-')
-			}
-			sb.WriteString(h[i : i+2])
+	// hexDash is BitConverter.ToString: "0A-1B-2C"
+	hexDash := func(f *frame, b []byte) string {
+		if len(b) == 0 {
+			return ""
 		}
-		return sb.String()
+		f.allocN(len(b), 3)
+		out := make([]byte, 0, 3*len(b))
+		for i, c := range b {
+			if i > 0 {
+				out = append(out, '-')
+			}
+			out = append(out, upperHex[c>>4], upperHex[c&15])
+		}
+		return string(out)
 	}
-	d.smethod("ToString(byte[] value) string", f1(func(b []byte) string {
+	d.smethod("ToString(byte[] value) string", x1(func(f *frame, b []byte) string {
 		if b == nil {
 			throw("ArgumentNullException", "Value cannot be null. (Parameter 'value')")
 		}
-		return hexDash(b)
+		return hexDash(f, b)
 	}))
-	d.smethod("ToString(byte[] value, int startIndex) string", f2(func(b []byte, i int32) string { return hexDash(at(b, i, len(b)-int(i))) }))
-	d.smethod("ToString(byte[] value, int startIndex, int length) string", f3(func(b []byte, i, n int32) string { return hexDash(at(b, i, int(n))) }))
+	d.smethod("ToString(byte[] value, int startIndex) string", x2(func(f *frame, b []byte, i int32) string {
+		return hexDash(f, at(b, i, len(b)-int(i)))
+	}))
+	d.smethod("ToString(byte[] value, int startIndex, int length) string", x3(func(f *frame, b []byte, i, n int32) string {
+		return hexDash(f, at(b, i, int(n)))
+	}))
 }
+
+const upperHex = "0123456789ABCDEF"
 
 // ---- Convert ----
 
@@ -927,6 +940,8 @@ func convertToInt64(v any, lo, hi float64, typeName string) int64 {
 		return int64(fv)
 	case Char:
 		r = int64(x)
+	case Enum:
+		r = x.Value
 	case uint64:
 		if x > math.MaxInt64 {
 			throw("OverflowException", "%s", overflowMsg(typeName))
@@ -960,7 +975,7 @@ func convertToDouble(v any) float64 {
 			return 1
 		}
 		return 0
-	case float64, float32, int32, int64, int, int8, uint8, int16, uint16, uint32, uint64:
+	case float64, float32, int32, int64, int, int8, uint8, int16, uint16, uint32, uint64, Enum:
 		return toF64(x)
 	}
 	throw("InvalidCastException", "Unable to cast object of type '%s' to type 'System.IConvertible'", dotnetTypeName(v))
@@ -996,22 +1011,30 @@ func declConvert(u *universe) {
 		if b == nil {
 			throw("ArgumentNullException", "Value cannot be null. (Parameter 'inArray')")
 		}
-		f.alloc(len(b) * 4 / 3)
+		f.alloc(base64.StdEncoding.EncodedLen(len(b)))
 		return base64.StdEncoding.EncodeToString(b)
 	}))
-	d.smethod("ToBase64String(byte[] inArray, int offset, int length) string", f3(func(b []byte, off, n int32) string {
-		if off < 0 || n < 0 || int(off+n) > len(b) {
+	d.smethod("ToBase64String(byte[] inArray, int offset, int length) string", x3(func(f *frame, b []byte, off, n int32) string {
+		if off < 0 || n < 0 || int(off)+int(n) > len(b) {
 			throw("ArgumentOutOfRangeException", "Offset and length must refer to a position in the string. (Parameter 'offset')")
 		}
+		f.alloc(base64.StdEncoding.EncodedLen(int(n)))
 		return base64.StdEncoding.EncodeToString(b[off : off+n])
 	}))
 	d.smethod("FromBase64String(string s) byte[]", x1(func(f *frame, s string) []byte {
-		f.alloc(len(s))
+		f.allocN(len(s), 2) // without white space, then decoded
 		return fromBase64(s)
 	}))
-	d.smethod("ToHexString(byte[] inArray) string", f1(func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }))
-	d.smethod("ToHexStringLower(byte[] inArray) string", f1(func(b []byte) string { return hex.EncodeToString(b) }))
-	d.smethod("FromHexString(string s) byte[]", f1(func(s string) []byte {
+	d.smethod("ToHexString(byte[] inArray) string", x1(func(f *frame, b []byte) string {
+		f.allocN(len(b), 4)
+		return strings.ToUpper(hex.EncodeToString(b))
+	}))
+	d.smethod("ToHexStringLower(byte[] inArray) string", x1(func(f *frame, b []byte) string {
+		f.allocN(len(b), 2)
+		return hex.EncodeToString(b)
+	}))
+	d.smethod("FromHexString(string s) byte[]", x1(func(f *frame, s string) []byte {
+		f.alloc(len(s) / 2)
 		b, err := hex.DecodeString(s)
 		if err != nil {
 			throw("FormatException", "The input is not a valid hex string as it contains a non-hex character")
@@ -1097,8 +1120,8 @@ func declConvert(u *universe) {
 		}
 		return int32(u[0])
 	}))
-	d.smethod("ToString(object value) string", f1(toStringAny))
-	d.smethod("ToString(object value, IFormatProvider provider) string", f2(func(v any, _ any) string { return toStringAny(v) }))
+	d.smethod("ToString(object value) string", x1(func(f *frame, v any) string { return f.str(v) }))
+	d.smethod("ToString(object value, IFormatProvider provider) string", x2(func(f *frame, v any, _ any) string { return f.str(v) }))
 	d.smethod("ToString(int value, int toBase) string", f2(func(v, base int32) string { return convertToBase(int64(v), base, 32) }))
 	d.smethod("ToString(long value, int toBase) string", f2(func(v int64, base int32) string { return convertToBase(v, base, 64) }))
 	d.smethod("ToString(byte value, int toBase) string", f2(func(v, base int32) string { return convertToBase(int64(v), base, 8) }))

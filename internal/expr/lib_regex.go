@@ -26,6 +26,9 @@ const (
 type Regex struct {
 	pattern string
 	re      *regexp.Regexp
+	// size estimates the compiled program's instructions: matching may take
+	// time proportional to it for each byte of input.
+	size int
 	// netIndex maps a .NET group number to the RE2 group index: .NET numbers
 	// unnamed groups first, then named ones.
 	netIndex []int
@@ -167,11 +170,20 @@ func translateRegex(pat string, opts int64) (string, string) {
 	return b.String(), ""
 }
 
-func compileRegex(pat string, opts int64) (*Regex, string) {
+// compileRegex compiles a .NET pattern. With a frame (a pattern built while
+// evaluating) the program's size is charged before it is built: a short
+// pattern such as (a{1000}){1000} compiles to a million instructions.
+func compileRegex(f *frame, pat string, opts int64) (*Regex, string) {
 	tr, err := translateRegex(pat, opts)
 	if err != "" {
 		return nil, err
 	}
+	size := 1
+	if tree, e := syntax.Parse(tr, syntax.Perl); e == nil {
+		size = progSize(tree)
+	}
+	f.allocN(size, regexInstBytes)
+	f.elems(size)
 	re, e := regexp.Compile(tr)
 	if e != nil {
 		// Go's message quotes the pattern; it can hold a secret, so keep only the
@@ -182,7 +194,7 @@ func compileRegex(pat string, opts int64) (*Regex, string) {
 		}
 		return nil, "invalid pattern: " + msg
 	}
-	r := &Regex{pattern: pat, re: re}
+	r := &Regex{pattern: pat, re: re, size: size}
 	names := re.SubexpNames()
 	r.netIndex = []int{0}
 	r.netNames = []string{"0"}
@@ -201,11 +213,61 @@ func compileRegex(pat string, opts int64) (*Regex, string) {
 	return r, ""
 }
 
-func mustRegex(pat string, opts int64) *Regex {
+// regexInstBytes is what an instruction of a compiled pattern costs the
+// allocation budget, with its share of the matcher's state.
+const regexInstBytes = 64
+
+// progSize estimates the number of instructions the parsed pattern compiles
+// to, repetitions expanded (saturating at 1<<30).
+func progSize(re *syntax.Regexp) int {
+	const most = 1 << 30
+	sum := func(subs []*syntax.Regexp) int {
+		n := len(subs)
+		for _, s := range subs {
+			n = min(most, n+progSize(s))
+		}
+		return n
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return max(1, len(re.Rune))
+	case syntax.OpCapture, syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpConcat, syntax.OpAlternate:
+		return min(most, 2+sum(re.Sub))
+	case syntax.OpRepeat:
+		n := re.Max
+		if n < 0 {
+			n = re.Min + 1
+		}
+		return min(most, (max(n, 1))*(1+sum(re.Sub)))
+	}
+	return 1
+}
+
+// work charges a search of n bytes of input: its time grows with the input
+// and, for a large pattern, with the pattern (RE2 may step through every
+// instruction for every byte; usually far fewer).
+func (r *Regex) work(f *frame, n int) {
+	f.work(n + n*(r.size/16))
+}
+
+// maxMatches is how many matches of r the allocation budget left can hold,
+// plus one: FindAll stops there, and charging for them refuses the search.
+func (r *Regex) maxMatches(f *frame) int {
+	if f == nil {
+		return -1
+	}
+	per := int64(r.matchBytes())
+	return int(min(f.root.allocLeft/per+1, 1<<30))
+}
+
+// matchBytes is what a match costs: its offsets and its Match.
+func (r *Regex) matchBytes() int { return 128 + 16*r.re.NumSubexp() }
+
+func mustRegex(f *frame, pat string, opts int64) *Regex {
 	if isNull(pat) {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'pattern')")
 	}
-	r, err := compileRegex(pat, opts)
+	r, err := compileRegex(f, pat, opts)
 	if err != "" {
 		throw("ArgumentException", "%s", err)
 	}
@@ -217,7 +279,6 @@ type Match struct {
 	r     *Regex
 	input string
 	loc   []int // RE2 submatch byte offsets, nil for a failed match
-	u     *u16
 }
 
 // Group is a captured group.
@@ -249,21 +310,19 @@ func (g *Group) value() string {
 	return g.m.input[g.m.loc[2*g.idx]:g.m.loc[2*g.idx+1]]
 }
 
-func (g *Group) index() int32 {
+func (g *Group) index(f *frame) int32 {
 	if !g.success() {
 		return 0
 	}
-	return int32(g.m.utf16(g.m.loc[2*g.idx]))
+	off := g.m.loc[2*g.idx]
+	f.work(off)
+	return int32(f.u16(g.m.input).byteToUnit(off))
 }
 
-func (g *Group) length() int32 { return int32(utf16Len(g.value())) }
-
-func (m *Match) utf16(byteOff int) int {
-	if m.u == nil {
-		u := newU16(m.input)
-		m.u = &u
-	}
-	return m.u.byteToUnit(byteOff)
+func (g *Group) length(f *frame) int32 {
+	v := g.value()
+	f.work(len(v))
+	return int32(utf16Len(v))
 }
 
 func (m *Match) groups() *GroupCollection {
@@ -288,12 +347,10 @@ func (r *Regex) match(f *frame, input string, start int) *Match {
 	if isNull(input) {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'input')")
 	}
-	if f != nil {
-		f.stepN(len(input) / 256)
-	}
 	if start < 0 || start > len(input) {
 		throw("ArgumentOutOfRangeException", "Start index cannot be less than 0 or greater than input length. (Parameter 'startat')")
 	}
+	r.work(f, len(input)-start)
 	loc := r.re.FindStringSubmatchIndex(input[start:])
 	if loc != nil && start > 0 {
 		for i := range loc {
@@ -309,22 +366,18 @@ func (r *Regex) matches(f *frame, input string) *MatchCollection {
 	if isNull(input) {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'input')")
 	}
-	if f != nil {
-		f.stepN(len(input) / 256)
-	}
-	mc := &MatchCollection{}
-	for _, loc := range r.re.FindAllStringSubmatchIndex(input, -1) {
-		mc.matches = append(mc.matches, &Match{r: r, input: input, loc: loc})
-	}
-	if f != nil {
-		f.alloc(len(mc.matches) * 64)
+	r.work(f, len(input))
+	locs := r.re.FindAllStringSubmatchIndex(input, r.maxMatches(f))
+	f.allocN(len(locs), r.matchBytes())
+	mc := &MatchCollection{matches: make([]any, len(locs))}
+	for i, loc := range locs {
+		mc.matches[i] = &Match{r: r, input: input, loc: loc}
 	}
 	return mc
 }
 
-// expand applies a .NET replacement pattern to a match.
-func (r *Regex) expand(m *Match, repl string) string {
-	var b strings.Builder
+// expand applies a .NET replacement pattern to a match, writing to b.
+func (r *Regex) expand(b *sink, m *Match, repl string) {
 	group := func(netNum int) string {
 		if netNum < 0 || netNum >= len(r.netIndex) {
 			return ""
@@ -402,7 +455,6 @@ func (r *Regex) expand(m *Match, repl string) string {
 			b.WriteByte('$')
 		}
 	}
-	return b.String()
 }
 
 func (r *Regex) replace(f *frame, input, repl string, eval *lambdaCode, count int) string {
@@ -412,34 +464,30 @@ func (r *Regex) replace(f *frame, input, repl string, eval *lambdaCode, count in
 	if eval == nil && isNull(repl) {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'replacement')")
 	}
-	if f != nil {
-		f.stepN(len(input) / 256)
+	r.work(f, len(input))
+	n := r.maxMatches(f)
+	if count >= 0 && (n < 0 || count < n) {
+		n = count
 	}
-	var b strings.Builder
+	if n == 0 {
+		return input
+	}
+	locs := r.re.FindAllStringSubmatchIndex(input, n)
+	f.allocN(len(locs), r.matchBytes())
+	b := sink{f: f}
 	last := 0
-	n := 0
-	for _, loc := range r.re.FindAllStringSubmatchIndex(input, -1) {
-		if count >= 0 && n >= count {
-			break
-		}
-		n++
+	for _, loc := range locs {
 		m := &Match{r: r, input: input, loc: loc}
 		b.WriteString(input[last:loc[0]])
 		if eval != nil {
 			s, _ := eval.call(f, m).(string)
 			b.WriteString(s)
 		} else {
-			b.WriteString(r.expand(m, repl))
+			r.expand(&b, m, repl)
 		}
 		last = loc[1]
-		if f != nil && b.Len() > 1<<20 {
-			f.alloc(b.Len())
-		}
 	}
 	b.WriteString(input[last:])
-	if f != nil {
-		f.alloc(b.Len())
-	}
 	return b.String()
 }
 
@@ -447,13 +495,18 @@ func (r *Regex) split(f *frame, input string) []string {
 	if isNull(input) {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'input')")
 	}
+	r.work(f, len(input))
+	locs := r.re.FindAllStringSubmatchIndex(input, r.maxMatches(f))
+	f.allocN(len(locs), r.matchBytes())
 	var out []string
 	last := 0
-	for _, loc := range r.re.FindAllStringSubmatchIndex(input, -1) {
+	for _, loc := range locs {
+		f.alloc(2 * slotBytes)
 		out = append(out, input[last:loc[0]])
 		// captured groups are included in the result, as .NET does
 		for g := 1; g < len(loc)/2; g++ {
 			if loc[2*g] >= 0 {
+				f.alloc(2 * slotBytes)
 				out = append(out, input[loc[2*g]:loc[2*g+1]])
 			}
 		}
@@ -463,8 +516,8 @@ func (r *Regex) split(f *frame, input string) []string {
 }
 
 // regexEscape is Regex.Escape.
-func regexEscape(s string) string {
-	var b strings.Builder
+func regexEscape(f *frame, s string) string {
+	b := sink{f: f}
 	for _, r := range s {
 		switch r {
 		case '\\', '*', '+', '?', '|', '{', '[', '(', ')', '^', '$', '.', '#', ' ':
@@ -494,7 +547,7 @@ func (c *checker) regexArg(pat, opts *operand) func(*frame) *Regex {
 		if opts != nil {
 			o, _ = opts.k.(int64)
 		}
-		r, err := compileRegex(s, o)
+		r, err := compileRegex(nil, s, o)
 		if err != "" {
 			c.errorf(pat.n, "%s", err)
 			return func(*frame) *Regex { return nil }
@@ -511,14 +564,14 @@ func (c *checker) regexArg(pat, opts *operand) func(*frame) *Regex {
 		if o != nil {
 			ov = o(f)
 		}
-		return mustRegex(p(f), ov)
+		return mustRegex(f, p(f), ov)
 	}
 }
 
 func declRegex(u *universe) {
 	ns := "System.Text.RegularExpressions."
 	opts := u.decl(ns+"RegexOptions", tkEnum, "")
-	opts.enumV(map[string]int64{"None": 0, "IgnoreCase": reIgnoreCase, "Multiline": reMultiline, "ExplicitCapture": reExplicitCapture,
+	opts.flagsV(map[string]int64{"None": 0, "IgnoreCase": reIgnoreCase, "Multiline": reMultiline, "ExplicitCapture": reExplicitCapture,
 		"Compiled": reCompiled, "Singleline": reSingleline, "IgnorePatternWhitespace": reIgnorePatternWhitespace,
 		"RightToLeft": reRightToLeft, "ECMAScript": reECMAScript, "CultureInvariant": reCultureInvariant, "NonBacktracking": reNonBacktracking},
 		"None", "IgnoreCase", "Multiline", "ExplicitCapture", "Compiled", "Singleline", "IgnorePatternWhitespace", "RightToLeft", "ECMAScript", "CultureInvariant", "NonBacktracking")
@@ -600,8 +653,9 @@ func declRegex(u *universe) {
 	split := withRegex(1, func(f *frame, r *Regex, a []any) any { return r.split(f, str(a[0])) })
 	re.smethod("Split(string input, string pattern) string[]", split(0))
 	re.smethod("Split(string input, string pattern, RegexOptions options) string[]", split(2))
-	re.smethod("Escape(string str) string", f1(regexEscape))
-	re.smethod("Unescape(string str) string", f1(func(s string) string {
+	re.smethod("Escape(string str) string", x1(regexEscape))
+	re.smethod("Unescape(string str) string", x1(func(f *frame, s string) string {
+		f.alloc(len(s))
 		p := newParser(`"`+strings.ReplaceAll(s, `"`, `\"`)+`"`, 0, len(s)+2+strings.Count(s, `"`))
 		if t := p.tok(); t.kind == tokString {
 			return t.val
@@ -623,7 +677,7 @@ func declRegex(u *universe) {
 	re.method("IsMatch(string input) bool", x2(func(f *frame, r *Regex, s string) bool { return r.match(f, s, 0).success() }))
 	re.method("Match(string input) Match", x2(func(f *frame, r *Regex, s string) *Match { return r.match(f, s, 0) }))
 	re.method("Match(string input, int startat) Match", x3(func(f *frame, r *Regex, s string, i int32) *Match {
-		u := newU16(s)
+		u := f.u16(s)
 		if i < 0 || int(i) > u.len() {
 			throw("ArgumentOutOfRangeException", "Start index cannot be less than 0 or greater than input length. (Parameter 'startat')")
 		}
@@ -641,8 +695,8 @@ func declRegex(u *universe) {
 
 	// Match, Group, Capture
 	cp.prop("Value string", f1(func(v any) string { return asGroup(v).value() }))
-	cp.prop("Index int", f1(func(v any) int32 { return asGroup(v).index() }))
-	cp.prop("Length int", f1(func(v any) int32 { return asGroup(v).length() }))
+	cp.prop("Index int", x1(func(f *frame, v any) int32 { return asGroup(v).index(f) }))
+	cp.prop("Length int", x1(func(f *frame, v any) int32 { return asGroup(v).length(f) }))
 	cp.method("ToString() string", f1(func(v any) string { return asGroup(v).value() }))
 	gr.prop("Success bool", f1(func(v any) bool { return asGroup(v).success() }))
 	gr.prop("Name string", f1(func(v any) string { return asGroup(v).name }))
@@ -668,11 +722,13 @@ func declRegex(u *universe) {
 		}
 		return m.r.match(f, m.input, start)
 	}))
-	mt.method("Result(string replacement) string", f2(func(m *Match, rp string) string {
+	mt.method("Result(string replacement) string", x2(func(f *frame, m *Match, rp string) string {
 		if !m.success() {
 			throw("NotSupportedException", "Result cannot be called on a failed Match.")
 		}
-		return m.r.expand(m, rp)
+		b := sink{f: f}
+		m.r.expand(&b, m, rp)
+		return b.String()
 	}))
 	mt.sprop("Empty Match", f0(func() *Match { return &Match{r: &Regex{netIndex: []int{0}, netNames: []string{"0"}}} }))
 	gc.prop("Count int", f1(func(g *GroupCollection) int32 { return int32(len(g.groups)) }))

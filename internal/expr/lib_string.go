@@ -1,10 +1,12 @@
 package expr
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // String comparisons: culture-sensitive comparisons are done ordinally, with
@@ -15,16 +17,6 @@ func equalFoldOrdinal(a, b string) bool { return strings.EqualFold(a, b) }
 
 func toUpperInvariant(s string) string { return strings.ToUpper(s) }
 
-func compareOrdinal(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // ignoreCase reports whether a StringComparison value compares without case.
 func ignoreCase(cmp int64) bool { return cmp%2 == 1 }
 
@@ -34,7 +26,8 @@ func mustNotNull(s, param string) {
 	}
 }
 
-// u16 gives UTF-16 indexed access to a string, with a fast path for ASCII.
+// u16 gives UTF-16 indexed access to a string, with a fast path for ASCII. Get
+// one with frame.u16, which caches and charges the conversion.
 type u16 struct {
 	s     string
 	ascii bool
@@ -55,11 +48,21 @@ func (u u16) len() int {
 	return len(u.units)
 }
 
+// slice is s[i:j] in UTF-16 units: a substring for ASCII, a conversion (charged
+// by the caller) otherwise.
 func (u u16) slice(i, j int) string {
 	if u.ascii {
 		return u.s[i:j]
 	}
 	return fromUTF16(u.units[i:j])
+}
+
+// sliceCost is what slice(i, j) allocates.
+func (u u16) sliceCost(i, j int) int {
+	if u.ascii {
+		return 0
+	}
+	return 3 * (j - i)
 }
 
 // byteToUnit converts a byte offset in u.s to a UTF-16 index.
@@ -78,25 +81,38 @@ func (u u16) byteToUnit(b int) int {
 	return n
 }
 
-// unitToByte converts a UTF-16 index to a byte offset.
+// unitToByte converts a UTF-16 index to a byte offset (the start of a
+// surrogate pair that the index splits).
 func (u u16) unitToByte(i int) int {
 	if u.ascii {
 		return i
 	}
-	return len(fromUTF16(u.units[:i]))
+	n := 0
+	for b, r := range u.s {
+		w := 1
+		if r >= 0x10000 {
+			w = 2
+		}
+		if n+w > i {
+			return b
+		}
+		n += w
+	}
+	return len(u.s)
 }
 
-func indexOfStr(s, v string, start int, cmp int64) int32 {
+func indexOfStr(f *frame, s, v string, start int, cmp int64) int32 {
 	mustNotNull(v, "value")
-	u := newU16(s)
+	u := f.u16(s)
 	if start < 0 || start > u.len() {
 		throw("ArgumentOutOfRangeException", "Index was out of range. Must be non-negative and less than or equal to the size of the string. (Parameter 'startIndex')")
 	}
 	b := u.unitToByte(start)
 	hay, needle := s[b:], v
+	f.work(len(hay))
 	var i int
 	if ignoreCase(cmp) {
-		i = indexFold(hay, needle)
+		i = indexFold(f, hay, needle)
 	} else {
 		i = strings.Index(hay, needle)
 	}
@@ -106,31 +122,44 @@ func indexOfStr(s, v string, start int, cmp int64) int32 {
 	return int32(u.byteToUnit(b + i))
 }
 
-func indexFold(hay, needle string) int {
+// indexFold finds needle in hay without regard to case, comparing both
+// upper-cased as .NET's OrdinalIgnoreCase does, in linear time. It returns a
+// byte offset into hay.
+func indexFold(f *frame, hay, needle string) int {
 	if needle == "" {
 		return 0
 	}
-	n := len(needle)
-	for i := 0; i+n <= len(hay); i++ {
-		if strings.EqualFold(hay[i:i+n], needle) {
-			return i
-		}
-	}
-	// folding can change lengths; fall back to rune-wise search
-	lh, ln := strings.ToUpper(hay), strings.ToUpper(needle)
-	if j := strings.Index(lh, ln); j >= 0 && len(lh) == len(hay) {
+	f.alloc(len(hay) + len(needle))
+	uh, un := strings.ToUpper(hay), strings.ToUpper(needle)
+	j := strings.Index(uh, un)
+	if j <= 0 || len(uh) == len(hay) {
 		return j
 	}
-	return -1
+	return foldedToByte(hay, j)
 }
 
-func lastIndexOfStr(s, v string, cmp int64) int32 {
+// foldedToByte maps a byte offset in strings.ToUpper(s) back to s, when upper
+// casing changed the length of some characters.
+func foldedToByte(s string, j int) int {
+	off := 0
+	for i, r := range s {
+		if off >= j {
+			return i
+		}
+		off += utf8.RuneLen(unicode.ToUpper(r))
+	}
+	return len(s)
+}
+
+func lastIndexOfStr(f *frame, s, v string, cmp int64) int32 {
 	mustNotNull(v, "value")
 	var i int
 	if ignoreCase(cmp) {
-		i = strings.LastIndex(strings.ToUpper(s), strings.ToUpper(v))
-		if len(strings.ToUpper(s)) != len(s) {
-			i = -1
+		f.alloc(len(s) + len(v))
+		us := strings.ToUpper(s)
+		i = strings.LastIndex(us, strings.ToUpper(v))
+		if i > 0 && len(us) != len(s) {
+			i = foldedToByte(s, i)
 		}
 	} else {
 		i = strings.LastIndex(s, v)
@@ -138,11 +167,11 @@ func lastIndexOfStr(s, v string, cmp int64) int32 {
 	if i < 0 {
 		return -1
 	}
-	return int32(newU16(s).byteToUnit(i))
+	return int32(f.u16(s).byteToUnit(i))
 }
 
-func substring(s string, start, length int32, hasLen bool) string {
-	u := newU16(s)
+func substring(f *frame, s string, start, length int32, hasLen bool) string {
+	u := f.u16(s)
 	n := int32(u.len())
 	if start < 0 || start > n {
 		throw("ArgumentOutOfRangeException", "startIndex cannot be larger than length of string. (Parameter 'startIndex')")
@@ -153,12 +182,14 @@ func substring(s string, start, length int32, hasLen bool) string {
 	if length < 0 || start+length > n {
 		throw("ArgumentOutOfRangeException", "Index and length must refer to a location within the string. (Parameter 'length')")
 	}
+	f.alloc(u.sliceCost(int(start), int(start+length)))
 	return u.slice(int(start), int(start+length))
 }
 
 func isWhite(r rune) bool { return unicode.IsSpace(r) || r == 0x85 || r == 0xA0 }
 
-func trimChars(s string, chars []any, left, right bool) string {
+func trimChars(f *frame, s string, chars []any, left, right bool) string {
+	f.work(len(s))
 	if len(chars) == 0 {
 		if left {
 			s = strings.TrimLeftFunc(s, isWhite)
@@ -168,6 +199,8 @@ func trimChars(s string, chars []any, left, right bool) string {
 		}
 		return s
 	}
+	f.elems(len(chars))
+	f.allocN(len(chars), 2*slotBytes)
 	set := map[rune]bool{}
 	for _, c := range chars {
 		set[rune(toI32(c))] = true
@@ -183,23 +216,38 @@ func trimChars(s string, chars []any, left, right bool) string {
 }
 
 // splitString implements String.Split for string separators (chars are
-// one-character strings). count < 0 is unlimited.
+// one-character strings). count < 0 is unlimited. The parts are substrings of
+// s; each slot is charged before it is appended.
 func splitString(f *frame, s string, seps []string, count int, opts int64) []string {
 	if count == 0 {
 		return []string{}
 	}
+	f.work(len(s) * max(1, len(seps)))
 	removeEmpty, trim := opts&1 != 0, opts&2 != 0
-	var parts []string
+	if count > 0 {
+		return splitLimited(f, s, seps, count, removeEmpty, trim)
+	}
+	var out []string
+	add := func(p string) {
+		if trim {
+			p = strings.TrimFunc(p, isWhite)
+		}
+		if removeEmpty && p == "" {
+			return
+		}
+		f.alloc(2 * slotBytes)
+		out = append(out, p)
+	}
 	if len(seps) == 0 {
 		// white space
 		start := 0
 		for i, r := range s {
 			if isWhite(r) {
-				parts = append(parts, s[start:i])
+				add(s[start:i])
 				start = i + utf8.RuneLen(r)
 			}
 		}
-		parts = append(parts, s[start:])
+		add(s[start:])
 	} else {
 		start := 0
 		for i := 0; i < len(s); {
@@ -214,34 +262,21 @@ func splitString(f *frame, s string, seps []string, count int, opts int64) []str
 				i++
 				continue
 			}
-			parts = append(parts, s[start:i])
+			add(s[start:i])
 			i += len(matched)
 			start = i
 		}
-		parts = append(parts, s[start:])
+		add(s[start:])
 	}
-	if f != nil {
-		f.stepN(len(parts) / 16)
-		f.alloc(len(parts) * 16)
-	}
-	out := parts[:0:0]
-	for _, p := range parts {
-		if trim {
-			p = strings.TrimFunc(p, isWhite)
-		}
-		if removeEmpty && p == "" {
-			continue
-		}
-		out = append(out, p)
-	}
-	if count > 0 && len(out) > count {
-		// the last element holds the rest of the string, unsplit: rebuild it
-		return splitLimited(s, seps, count, removeEmpty, trim)
+	if out == nil {
+		out = []string{}
 	}
 	return out
 }
 
-func splitLimited(s string, seps []string, count int, removeEmpty, trim bool) []string {
+// splitLimited is Split with a count: the last element holds the rest of the
+// string, unsplit.
+func splitLimited(f *frame, s string, seps []string, count int, removeEmpty, trim bool) []string {
 	var out []string
 	rest := s
 	for len(out) < count-1 {
@@ -272,6 +307,7 @@ func splitLimited(s string, seps []string, count int, removeEmpty, trim bool) []
 		if removeEmpty && p == "" {
 			continue
 		}
+		f.alloc(2 * slotBytes)
 		out = append(out, p)
 	}
 	if trim {
@@ -279,6 +315,9 @@ func splitLimited(s string, seps []string, count int, removeEmpty, trim bool) []
 	}
 	if !(removeEmpty && rest == "") {
 		out = append(out, rest)
+	}
+	if out == nil {
+		out = []string{}
 	}
 	return out
 }
@@ -295,7 +334,9 @@ func splitWhole(s string, opts int64) []string {
 	return []string{s}
 }
 
-func charsToStrings(chars []any) []string {
+func charsToStrings(f *frame, chars []any) []string {
+	f.elems(len(chars))
+	f.allocN(len(chars), slotBytes)
 	out := make([]string, 0, len(chars))
 	for _, c := range chars {
 		out = append(out, charString(toI32(c)))
@@ -303,16 +344,19 @@ func charsToStrings(chars []any) []string {
 	return out
 }
 
-func anyToStrings(a any) []string {
+// anyToStrings collects an IEnumerable<string>.
+func anyToStrings(f *frame, a any) []string {
 	switch x := a.(type) {
 	case []string:
+		f.elems(len(x))
 		return x
 	case nil:
 		return nil
 	}
 	var out []string
-	iterate(nil, a, func(v any) bool {
+	iterate(f, a, func(v any) bool {
 		s, _ := v.(string)
+		f.alloc(2 * slotBytes)
 		out = append(out, s)
 		return true
 	})
@@ -327,35 +371,61 @@ func replaceStr(f *frame, s, old, nw string, cmp int64) string {
 		throw("ArgumentException", "The value cannot be an empty string. (Parameter 'oldValue')")
 	}
 	if ignoreCase(cmp) {
-		var b strings.Builder
-		for {
-			i := indexFold(s, old)
-			if i < 0 {
-				b.WriteString(s)
-				break
-			}
-			b.WriteString(s[:i])
-			b.WriteString(nw)
-			s = s[i+len(old):]
-		}
-		return b.String()
+		return replaceFold(f, s, old, nw)
 	}
-	if n := strings.Count(s, old); n > 0 && len(nw) > len(old) {
-		f.alloc(len(s) + n*(len(nw)-len(old)))
+	n := strings.Count(s, old)
+	if n == 0 {
+		return s
 	}
+	f.allocN(n, len(nw))
+	f.alloc(len(s))
 	return strings.ReplaceAll(s, old, nw)
+}
+
+// replaceFold is Replace with OrdinalIgnoreCase: matches are found in the
+// upper-cased string and replaced in the original.
+func replaceFold(f *frame, s, old, nw string) string {
+	f.alloc(len(s) + len(old))
+	us, uo := strings.ToUpper(s), strings.ToUpper(old)
+	mapBack := len(us) != len(s)
+	var b strings.Builder
+	last, from := 0, 0
+	for {
+		j := strings.Index(us[from:], uo)
+		if j < 0 {
+			break
+		}
+		start, end := from+j, from+j+len(uo)
+		from = end
+		if mapBack {
+			start, end = foldedToByte(s, start), foldedToByte(s, end)
+		}
+		f.alloc(start - last + len(nw))
+		b.WriteString(s[last:start])
+		b.WriteString(nw)
+		last = end
+	}
+	if last == 0 {
+		return s
+	}
+	f.alloc(len(s) - last)
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 func padString(f *frame, s string, width int32, ch int32, left bool) string {
 	if width < 0 {
 		throw("ArgumentOutOfRangeException", "Non-negative number required. (Parameter 'totalWidth')")
 	}
-	n := int32(utf16Len(s))
+	n := int32(f.u16(s).len())
 	if width <= n {
 		return s
 	}
-	f.alloc(int(width - n))
-	p := strings.Repeat(charString(ch), int(width-n))
+	c := charString(ch)
+	f.allocN(int(width-n), 2*len(c)) // the padding, then the result
+	f.alloc(len(s))
+	f.work(int(width-n) * len(c))
+	p := strings.Repeat(c, int(width-n))
 	if left {
 		return p + s
 	}
@@ -367,55 +437,83 @@ func declString(u *universe) {
 	d.is = func(v any) bool { _, ok := v.(string); return ok }
 	d.elem = func(*Type) *Type { return tChar }
 	d.konst("Empty", "string", "")
-	d.prop("Length int", f1(func(s string) int32 { return int32(utf16Len(s)) }))
-	d.method("ToString() string", f1(func(s string) string { return s }))
-	d.method("ToString(IFormatProvider provider) string", f2(func(s string, _ any) string { return s }))
-	d.method("Clone() object", f1(func(s string) any { return s }))
+	// members that only look at the string's header, or use the cached UTF-16
+	// view, are selfMetered; the rest are charged by meterArgs for their input
+	// and charge what they allocate
+	d.prop("Length int", x1(func(f *frame, s string) int32 { return int32(f.u16(s).len()) })).selfMetered()
+	d.method("ToString() string", f1(func(s string) string { return s })).selfMetered()
+	d.method("ToString(IFormatProvider provider) string", f2(func(s string, _ any) string { return s })).selfMetered()
+	d.method("Clone() object", f1(func(s string) any { return s })).selfMetered()
 	d.method("GetHashCode() int", f1(stringHash))
-	d.method("ToLower() string", f1(strings.ToLower))
-	d.method("ToUpper() string", f1(strings.ToUpper))
-	d.method("ToLowerInvariant() string", f1(strings.ToLower))
-	d.method("ToUpperInvariant() string", f1(strings.ToUpper))
-	d.method("Trim() string", f1(func(s string) string { return trimChars(s, nil, true, true) }))
-	d.method("Trim(char trimChar) string", f2(func(s string, c int32) string { return trimChars(s, []any{c}, true, true) }))
-	d.method("Trim(params char[] trimChars) string", f2(func(s string, cs []any) string { return trimChars(s, cs, true, true) }))
-	d.method("TrimStart() string", f1(func(s string) string { return trimChars(s, nil, true, false) }))
-	d.method("TrimStart(char trimChar) string", f2(func(s string, c int32) string { return trimChars(s, []any{c}, true, false) }))
-	d.method("TrimStart(params char[] trimChars) string", f2(func(s string, cs []any) string { return trimChars(s, cs, true, false) }))
-	d.method("TrimEnd() string", f1(func(s string) string { return trimChars(s, nil, false, true) }))
-	d.method("TrimEnd(char trimChar) string", f2(func(s string, c int32) string { return trimChars(s, []any{c}, false, true) }))
-	d.method("TrimEnd(params char[] trimChars) string", f2(func(s string, cs []any) string { return trimChars(s, cs, false, true) }))
-	d.method("Substring(int startIndex) string", f2(func(s string, i int32) string { return substring(s, i, 0, false) }))
-	d.method("Substring(int startIndex, int length) string", f3(func(s string, i, n int32) string { return substring(s, i, n, true) }))
+	caseMap := func(fn func(string) string) implFn {
+		return x1(func(f *frame, s string) string { f.alloc(len(s)); return fn(s) })
+	}
+	d.method("ToLower() string", caseMap(strings.ToLower))
+	d.method("ToUpper() string", caseMap(strings.ToUpper))
+	d.method("ToLowerInvariant() string", caseMap(strings.ToLower))
+	d.method("ToUpperInvariant() string", caseMap(strings.ToUpper))
+	trim := func(left, right bool) {
+		name := map[[2]bool]string{{true, true}: "Trim", {true, false}: "TrimStart", {false, true}: "TrimEnd"}[[2]bool{left, right}]
+		d.method(name+"() string", x1(func(f *frame, s string) string { return trimChars(f, s, nil, left, right) })).selfMetered()
+		d.method(name+"(char trimChar) string", x2(func(f *frame, s string, c int32) string {
+			return trimChars(f, s, []any{c}, left, right)
+		})).selfMetered()
+		d.method(name+"(params char[] trimChars) string", x2(func(f *frame, s string, cs []any) string {
+			return trimChars(f, s, cs, left, right)
+		})).selfMetered()
+	}
+	trim(true, true)
+	trim(true, false)
+	trim(false, true)
+	d.method("Substring(int startIndex) string", x2(func(f *frame, s string, i int32) string { return substring(f, s, i, 0, false) })).selfMetered()
+	d.method("Substring(int startIndex, int length) string", x3(func(f *frame, s string, i, n int32) string {
+		return substring(f, s, i, n, true)
+	})).selfMetered()
 	d.method("Contains(string value) bool", f2(func(s, v string) bool { mustNotNull(v, "value"); return strings.Contains(s, v) }))
 	d.method("Contains(char value) bool", f2(func(s string, c int32) bool { return strings.Contains(s, charString(c)) }))
-	d.method("Contains(string value, StringComparison comparisonType) bool", f3(func(s, v string, cmp int64) bool {
-		return indexOfStr(s, v, 0, cmp) >= 0
-	}))
-	d.method("StartsWith(string value) bool", f2(func(s, v string) bool { mustNotNull(v, "value"); return strings.HasPrefix(s, v) }))
-	d.method("StartsWith(char value) bool", f2(func(s string, c int32) bool { return strings.HasPrefix(s, charString(c)) }))
-	d.method("StartsWith(string value, StringComparison comparisonType) bool", f3(func(s, v string, cmp int64) bool {
+	d.method("Contains(string value, StringComparison comparisonType) bool", x3(func(f *frame, s, v string, cmp int64) bool {
+		return indexOfStr(f, s, v, 0, cmp) >= 0
+	})).selfMetered()
+	// StartsWith and EndsWith look at as much of s as value is long
+	prefix := func(s, v string, fold, suffix bool) bool {
+		if len(s) < len(v) {
+			return false
+		}
+		part := s[:len(v)]
+		if suffix {
+			part = s[len(s)-len(v):]
+		}
+		if fold {
+			return strings.EqualFold(part, v)
+		}
+		return part == v
+	}
+	d.method("StartsWith(string value) bool", x2(func(f *frame, s, v string) bool {
 		mustNotNull(v, "value")
-		if ignoreCase(cmp) {
-			return len(s) >= len(v) && strings.EqualFold(s[:len(v)], v)
-		}
-		return strings.HasPrefix(s, v)
-	}))
-	d.method("StartsWith(string value, bool ignoreCase, CultureInfo culture) bool", f4(func(s, v string, ic bool, _ any) bool {
-		if ic {
-			return len(s) >= len(v) && strings.EqualFold(s[:len(v)], v)
-		}
-		return strings.HasPrefix(s, v)
-	}))
-	d.method("EndsWith(string value) bool", f2(func(s, v string) bool { mustNotNull(v, "value"); return strings.HasSuffix(s, v) }))
-	d.method("EndsWith(char value) bool", f2(func(s string, c int32) bool { return strings.HasSuffix(s, charString(c)) }))
-	d.method("EndsWith(string value, StringComparison comparisonType) bool", f3(func(s, v string, cmp int64) bool {
+		f.work(len(v))
+		return prefix(s, v, false, false)
+	})).selfMetered()
+	d.method("StartsWith(char value) bool", f2(func(s string, c int32) bool { return strings.HasPrefix(s, charString(c)) })).selfMetered()
+	d.method("StartsWith(string value, StringComparison comparisonType) bool", x3(func(f *frame, s, v string, cmp int64) bool {
 		mustNotNull(v, "value")
-		if ignoreCase(cmp) {
-			return len(s) >= len(v) && strings.EqualFold(s[len(s)-len(v):], v)
-		}
-		return strings.HasSuffix(s, v)
-	}))
+		f.work(len(v))
+		return prefix(s, v, ignoreCase(cmp), false)
+	})).selfMetered()
+	d.method("StartsWith(string value, bool ignoreCase, CultureInfo culture) bool", x4(func(f *frame, s, v string, ic bool, _ any) bool {
+		f.work(len(v))
+		return prefix(s, v, ic, false)
+	})).selfMetered()
+	d.method("EndsWith(string value) bool", x2(func(f *frame, s, v string) bool {
+		mustNotNull(v, "value")
+		f.work(len(v))
+		return prefix(s, v, false, true)
+	})).selfMetered()
+	d.method("EndsWith(char value) bool", f2(func(s string, c int32) bool { return strings.HasSuffix(s, charString(c)) })).selfMetered()
+	d.method("EndsWith(string value, StringComparison comparisonType) bool", x3(func(f *frame, s, v string, cmp int64) bool {
+		mustNotNull(v, "value")
+		f.work(len(v))
+		return prefix(s, v, ignoreCase(cmp), true)
+	})).selfMetered()
 	d.method("Equals(string value) bool", f2(func(s, v string) bool { return strEq(s, v) }))
 	d.method("Equals(string value, StringComparison comparisonType) bool", f3(func(s, v string, cmp int64) bool {
 		if isNull(v) {
@@ -428,106 +526,123 @@ func declString(u *universe) {
 	}))
 	d.method("Equals(object obj) bool", f2(func(s string, o any) bool { v, ok := o.(string); return ok && v == s }))
 	d.method("CompareTo(string strB) int", f2(func(s, v string) int32 { return int32(compareNullable(s, v, 0)) }))
-	d.method("IndexOf(string value) int", f2(func(s, v string) int32 { return indexOfStr(s, v, 0, 4) }))
-	d.method("IndexOf(string value, StringComparison comparisonType) int", f3(func(s, v string, cmp int64) int32 { return indexOfStr(s, v, 0, cmp) }))
-	d.method("IndexOf(string value, int startIndex) int", f3(func(s, v string, i int32) int32 { return indexOfStr(s, v, int(i), 4) }))
-	d.method("IndexOf(string value, int startIndex, StringComparison comparisonType) int", f4(func(s, v string, i int32, cmp int64) int32 {
-		return indexOfStr(s, v, int(i), cmp)
+	indexOf := func(sig string, impl implFn) { d.method(sig, impl).selfMetered() }
+	indexOf("IndexOf(string value) int", x2(func(f *frame, s, v string) int32 { return indexOfStr(f, s, v, 0, 4) }))
+	indexOf("IndexOf(string value, StringComparison comparisonType) int", x3(func(f *frame, s, v string, cmp int64) int32 {
+		return indexOfStr(f, s, v, 0, cmp)
 	}))
-	d.method("IndexOf(char value) int", f2(func(s string, c int32) int32 { return indexOfStr(s, charString(c), 0, 4) }))
-	d.method("IndexOf(char value, int startIndex) int", f3(func(s string, c, i int32) int32 { return indexOfStr(s, charString(c), int(i), 4) }))
-	d.method("IndexOfAny(char[] anyOf) int", f2(func(s string, cs []any) int32 {
-		best := int32(-1)
-		for _, c := range cs {
-			if i := indexOfStr(s, charString(toI32(c)), 0, 4); i >= 0 && (best < 0 || i < best) {
-				best = i
-			}
+	indexOf("IndexOf(string value, int startIndex) int", x3(func(f *frame, s, v string, i int32) int32 { return indexOfStr(f, s, v, int(i), 4) }))
+	indexOf("IndexOf(string value, int startIndex, StringComparison comparisonType) int", x4(func(f *frame, s, v string, i int32, cmp int64) int32 {
+		return indexOfStr(f, s, v, int(i), cmp)
+	}))
+	indexOf("IndexOf(char value) int", x2(func(f *frame, s string, c int32) int32 { return indexOfStr(f, s, charString(c), 0, 4) }))
+	indexOf("IndexOf(char value, int startIndex) int", x3(func(f *frame, s string, c, i int32) int32 {
+		return indexOfStr(f, s, charString(c), int(i), 4)
+	}))
+	d.method("IndexOfAny(char[] anyOf) int", x2(func(f *frame, s string, cs []any) int32 {
+		i := strings.IndexAny(s, strings.Join(charsToStrings(f, cs), ""))
+		if i < 0 {
+			return -1
 		}
-		return best
+		return int32(f.u16(s).byteToUnit(i))
 	}))
-	d.method("LastIndexOf(string value) int", f2(func(s, v string) int32 { return lastIndexOfStr(s, v, 4) }))
-	d.method("LastIndexOf(string value, StringComparison comparisonType) int", f3(func(s, v string, cmp int64) int32 { return lastIndexOfStr(s, v, cmp) }))
-	d.method("LastIndexOf(char value) int", f2(func(s string, c int32) int32 { return lastIndexOfStr(s, charString(c), 4) }))
+	d.method("LastIndexOf(string value) int", x2(func(f *frame, s, v string) int32 { return lastIndexOfStr(f, s, v, 4) }))
+	d.method("LastIndexOf(string value, StringComparison comparisonType) int", x3(func(f *frame, s, v string, cmp int64) int32 {
+		return lastIndexOfStr(f, s, v, cmp)
+	}))
+	d.method("LastIndexOf(char value) int", x2(func(f *frame, s string, c int32) int32 { return lastIndexOfStr(f, s, charString(c), 4) }))
 	d.method("Replace(string oldValue, string newValue) string", x3(func(f *frame, s, o, n string) string { return replaceStr(f, s, o, n, 4) }))
 	d.method("Replace(string oldValue, string newValue, StringComparison comparisonType) string", x4(func(f *frame, s, o, n string, cmp int64) string {
 		return replaceStr(f, s, o, n, cmp)
 	}))
-	d.method("Replace(char oldChar, char newChar) string", f3(func(s string, o, n int32) string {
-		return strings.ReplaceAll(s, charString(o), charString(n))
+	d.method("Replace(char oldChar, char newChar) string", x3(func(f *frame, s string, o, n int32) string {
+		return replaceStr(f, s, charString(o), charString(n), 4)
 	}))
-	d.method("Split(char separator, StringSplitOptions options = StringSplitOptions.None) string[]", x3(func(f *frame, s string, c int32, o int64) []string {
+	split := func(sig string, impl implFn) { d.method(sig, impl).selfMetered() }
+	split("Split(char separator, StringSplitOptions options = StringSplitOptions.None) string[]", x3(func(f *frame, s string, c int32, o int64) []string {
 		return splitString(f, s, []string{charString(c)}, -1, o)
 	}))
-	d.method("Split(char separator, int count, StringSplitOptions options = StringSplitOptions.None) string[]", x4(func(f *frame, s string, c, n int32, o int64) []string {
+	split("Split(char separator, int count, StringSplitOptions options = StringSplitOptions.None) string[]", x4(func(f *frame, s string, c, n int32, o int64) []string {
 		return splitString(f, s, []string{charString(c)}, countArg(n), o)
 	}))
-	d.method("Split(params char[] separator) string[]", x2(func(f *frame, s string, cs []any) []string {
-		return splitString(f, s, charsToStrings(cs), -1, 0)
+	split("Split(params char[] separator) string[]", x2(func(f *frame, s string, cs []any) []string {
+		return splitString(f, s, charsToStrings(f, cs), -1, 0)
 	}))
-	d.method("Split(char[] separator, int count) string[]", x3(func(f *frame, s string, cs []any, n int32) []string {
-		return splitString(f, s, charsToStrings(cs), countArg(n), 0)
+	split("Split(char[] separator, int count) string[]", x3(func(f *frame, s string, cs []any, n int32) []string {
+		return splitString(f, s, charsToStrings(f, cs), countArg(n), 0)
 	}))
-	d.method("Split(char[] separator, StringSplitOptions options) string[]", x3(func(f *frame, s string, cs []any, o int64) []string {
-		return splitString(f, s, charsToStrings(cs), -1, o)
+	split("Split(char[] separator, StringSplitOptions options) string[]", x3(func(f *frame, s string, cs []any, o int64) []string {
+		return splitString(f, s, charsToStrings(f, cs), -1, o)
 	}))
-	d.method("Split(char[] separator, int count, StringSplitOptions options) string[]", x4(func(f *frame, s string, cs []any, n int32, o int64) []string {
-		return splitString(f, s, charsToStrings(cs), countArg(n), o)
+	split("Split(char[] separator, int count, StringSplitOptions options) string[]", x4(func(f *frame, s string, cs []any, n int32, o int64) []string {
+		return splitString(f, s, charsToStrings(f, cs), countArg(n), o)
 	}))
-	d.method("Split(string separator, StringSplitOptions options = StringSplitOptions.None) string[]", x3(func(f *frame, s, sep string, o int64) []string {
+	split("Split(string separator, StringSplitOptions options = StringSplitOptions.None) string[]", x3(func(f *frame, s, sep string, o int64) []string {
 		if sep == "" {
 			// an empty or null separator does not split
 			return splitWhole(s, o)
 		}
 		return splitString(f, s, []string{sep}, -1, o)
 	}))
-	d.method("Split(string separator, int count, StringSplitOptions options = StringSplitOptions.None) string[]", x4(func(f *frame, s, sep string, n int32, o int64) []string {
+	split("Split(string separator, int count, StringSplitOptions options = StringSplitOptions.None) string[]", x4(func(f *frame, s, sep string, n int32, o int64) []string {
 		return splitString(f, s, []string{sep}, countArg(n), o)
 	}))
-	d.method("Split(string[] separator, StringSplitOptions options) string[]", x3(func(f *frame, s string, seps []string, o int64) []string {
+	split("Split(string[] separator, StringSplitOptions options) string[]", x3(func(f *frame, s string, seps []string, o int64) []string {
+		f.elems(len(seps))
 		return splitString(f, s, seps, -1, o)
 	}))
-	d.method("Split(string[] separator, int count, StringSplitOptions options) string[]", x4(func(f *frame, s string, seps []string, n int32, o int64) []string {
+	split("Split(string[] separator, int count, StringSplitOptions options) string[]", x4(func(f *frame, s string, seps []string, n int32, o int64) []string {
+		f.elems(len(seps))
 		return splitString(f, s, seps, countArg(n), o)
 	}))
 	d.method("PadLeft(int totalWidth) string", x2(func(f *frame, s string, w int32) string { return padString(f, s, w, ' ', true) }))
 	d.method("PadLeft(int totalWidth, char paddingChar) string", x3(func(f *frame, s string, w, c int32) string { return padString(f, s, w, c, true) }))
 	d.method("PadRight(int totalWidth) string", x2(func(f *frame, s string, w int32) string { return padString(f, s, w, ' ', false) }))
 	d.method("PadRight(int totalWidth, char paddingChar) string", x3(func(f *frame, s string, w, c int32) string { return padString(f, s, w, c, false) }))
-	d.method("Insert(int startIndex, string value) string", f3(func(s string, i int32, v string) string {
+	d.method("Insert(int startIndex, string value) string", x3(func(f *frame, s string, i int32, v string) string {
 		mustNotNull(v, "value")
-		u := newU16(s)
+		u := f.u16(s)
 		if i < 0 || int(i) > u.len() {
 			throw("ArgumentOutOfRangeException", "Index must be within the bounds of the string. (Parameter 'startIndex')")
 		}
 		b := u.unitToByte(int(i))
+		f.alloc(len(s) + len(v))
 		return s[:b] + v + s[b:]
 	}))
-	d.method("Remove(int startIndex) string", f2(func(s string, i int32) string {
-		u := newU16(s)
+	d.method("Remove(int startIndex) string", x2(func(f *frame, s string, i int32) string {
+		u := f.u16(s)
 		if i < 0 || int(i) > u.len() {
 			throw("ArgumentOutOfRangeException", "startIndex must be less than length of string. (Parameter 'startIndex')")
 		}
+		f.alloc(u.sliceCost(0, int(i)))
 		return u.slice(0, int(i))
-	}))
-	d.method("Remove(int startIndex, int count) string", f3(func(s string, i, n int32) string {
-		u := newU16(s)
+	})).selfMetered()
+	d.method("Remove(int startIndex, int count) string", x3(func(f *frame, s string, i, n int32) string {
+		u := f.u16(s)
 		if i < 0 || n < 0 || int(i+n) > u.len() {
 			throw("ArgumentOutOfRangeException", "Index and count must refer to a location within the string. (Parameter 'count')")
 		}
+		f.alloc(u.sliceCost(0, u.len()) + len(s))
 		return u.slice(0, int(i)) + u.slice(int(i+n), u.len())
 	}))
-	d.method("ToCharArray() char[]", f1(func(s string) []any {
-		out := []any{}
-		for _, c := range toUTF16(s) {
-			out = append(out, Char(c))
+	d.method("ToCharArray() char[]", x1(func(f *frame, s string) []any {
+		u := f.u16(s)
+		f.allocN(u.len(), slotBytes)
+		out := make([]any, u.len())
+		for i := range out {
+			if u.ascii {
+				out[i] = Char(s[i])
+			} else {
+				out[i] = Char(u.units[i])
+			}
 		}
 		return out
 	}))
-	d.method("Normalize() string", f1(func(s string) string { return s }))
-	d.method("IsNormalized() bool", f1(func(s string) bool { return true }))
+	d.method("Normalize() string", f1(func(s string) string { return s })).selfMetered()
+	d.method("IsNormalized() bool", f1(func(s string) bool { return true })).selfMetered()
 
 	// statics
-	d.smethod("IsNullOrEmpty(string value) bool", f1(func(s string) bool { return len(s) == 0 }))
+	d.smethod("IsNullOrEmpty(string value) bool", f1(func(s string) bool { return len(s) == 0 })).selfMetered()
 	d.smethod("IsNullOrWhiteSpace(string value) bool", f1(func(s string) bool { return strings.TrimFunc(s, isWhite) == "" }))
 	d.smethod("Equals(string a, string b) bool", f2(strEq))
 	d.smethod("Equals(string a, string b, StringComparison comparisonType) bool", f3(func(a, b string, cmp int64) bool {
@@ -550,68 +665,66 @@ func declString(u *universe) {
 		return int32(compareNullable(a, b, cmp))
 	}))
 	d.smethod("CompareOrdinal(string strA, string strB) int", f2(func(a, b string) int32 { return int32(compareNullable(a, b, 4)) }))
-	d.smethod("Concat(string str0, string str1) string", x2(func(f *frame, a, b string) string { f.alloc(len(a) + len(b)); return a + b }))
+	d.smethod("Concat(string str0, string str1) string", x2(func(f *frame, a, b string) string { return joinStrings(f, "", []string{a, b}) }))
 	d.smethod("Concat(string str0, string str1, string str2) string", x3(func(f *frame, a, b, c string) string {
-		f.alloc(len(a) + len(b) + len(c))
-		return a + b + c
+		return joinStrings(f, "", []string{a, b, c})
 	}))
 	d.smethod("Concat(string str0, string str1, string str2, string str3) string", x4(func(f *frame, a, b, c, d string) string {
-		f.alloc(len(a) + len(b) + len(c) + len(d))
-		return a + b + c + d
+		return joinStrings(f, "", []string{a, b, c, d})
 	}))
 	d.smethod("Concat(params string[] values) string", x1(func(f *frame, vs []string) string { return joinStrings(f, "", vs) }))
-	d.smethod("Concat(object arg0) string", f1(toStringAny))
+	d.smethod("Concat(object arg0) string", x1(func(f *frame, v any) string { return f.str(v) }))
 	d.smethod("Concat(object arg0, object arg1) string", x2(func(f *frame, a, b any) string {
-		return joinStrings(f, "", []string{toStringAny(a), toStringAny(b)})
+		return joinStrings(f, "", []string{f.str(a), f.str(b)})
 	}))
 	d.smethod("Concat(object arg0, object arg1, object arg2) string", x3(func(f *frame, a, b, c any) string {
-		return joinStrings(f, "", []string{toStringAny(a), toStringAny(b), toStringAny(c)})
+		return joinStrings(f, "", []string{f.str(a), f.str(b), f.str(c)})
 	}))
-	d.smethod("Concat(params object[] args) string", x1(func(f *frame, vs []any) string { return joinStrings(f, "", anysToStrings(vs)) }))
-	d.smethod("Concat(IEnumerable<string> values) string", x1(func(f *frame, vs any) string { return joinStrings(f, "", anyToStrings(vs)) }))
+	d.smethod("Concat(params object[] args) string", x1(func(f *frame, vs []any) string { return joinStrings(f, "", anysToStrings(f, vs)) }))
+	d.smethod("Concat(IEnumerable<string> values) string", x1(func(f *frame, vs any) string { return joinStrings(f, "", anyToStrings(f, vs)) }))
 	d.smethod("Join(string separator, params string[] value) string", x2(func(f *frame, sep string, vs []string) string { return joinStrings(f, sep, vs) }))
 	d.smethod("Join(string separator, IEnumerable<string> values) string", x2(func(f *frame, sep string, vs any) string {
-		return joinStrings(f, sep, anyToStrings(vs))
+		return joinStrings(f, sep, anyToStrings(f, vs))
 	}))
 	d.smethod("Join<T>(string separator, IEnumerable<T> values) string", x2(func(f *frame, sep string, vs any) string {
-		return joinStrings(f, sep, anysToStrings(toSlice(f, vs)))
+		return joinStrings(f, sep, anysToStrings(f, toSlice(f, vs)))
 	}))
 	d.smethod("Join(string separator, params object[] values) string", x2(func(f *frame, sep string, vs []any) string {
-		return joinStrings(f, sep, anysToStrings(vs))
+		return joinStrings(f, sep, anysToStrings(f, vs))
 	}))
 	d.smethod("Join(char separator, params string[] value) string", x2(func(f *frame, sep int32, vs []string) string {
 		return joinStrings(f, charString(sep), vs)
 	}))
 	d.smethod("Join(char separator, params object[] values) string", x2(func(f *frame, sep int32, vs []any) string {
-		return joinStrings(f, charString(sep), anysToStrings(vs))
+		return joinStrings(f, charString(sep), anysToStrings(f, vs))
 	}))
 	d.smethod("Join<T>(char separator, IEnumerable<T> values) string", x2(func(f *frame, sep int32, vs any) string {
-		return joinStrings(f, charString(sep), anysToStrings(toSlice(f, vs)))
+		return joinStrings(f, charString(sep), anysToStrings(f, toSlice(f, vs)))
 	}))
-	d.smethod("Format(string format, params object[] args) string", x2(func(f *frame, format string, args []any) string {
+	format := func(f *frame, format string, args []any) string {
 		mustNotNull(format, "format")
-		s, err := compositeFormat(format, args)
-		if err != "" {
-			throw("FormatException", "%s", err)
-		}
-		f.alloc(len(s))
-		return s
-	}))
-	d.smethod("Format(IFormatProvider provider, string format, params object[] args) string", x3(func(f *frame, _ any, format string, args []any) string {
-		s, err := compositeFormat(format, args)
+		s, err := compositeFormat(f, format, args)
 		if err != "" {
 			throw("FormatException", "%s", err)
 		}
 		return s
+	}
+	d.smethod("Format(string format, params object[] args) string", x2(format))
+	d.smethod("Format(IFormatProvider provider, string format, params object[] args) string", x3(func(f *frame, _ any, s string, args []any) string {
+		return format(f, s, args)
 	}))
 	d.ctor("(char c, int count)", x2(func(f *frame, c, n int32) string {
 		if n < 0 {
 			throw("ArgumentOutOfRangeException", "Count cannot be less than zero. (Parameter 'count')")
 		}
-		f.alloc(int(n))
-		return strings.Repeat(charString(c), int(n))
+		cs := charString(c)
+		f.allocN(int(n), len(cs))
+		f.work(int(n) * len(cs))
+		return strings.Repeat(cs, int(n))
 	}))
-	d.ctor("(char[] value)", f1(func(cs []any) string {
+	d.ctor("(char[] value)", x1(func(f *frame, cs []any) string {
+		f.elems(len(cs))
+		f.allocN(len(cs), 5) // the UTF-16 units, then at most 3 bytes of UTF-8 each
 		units := make([]uint16, len(cs))
 		for i, c := range cs {
 			units[i] = uint16(toI32(c))
@@ -635,7 +748,8 @@ type cultureInfo struct{}
 // compareNullable is string.Compare: null sorts first; cmp is a
 // StringComparison. Culture comparisons order letters without regard to case
 // first (invariant culture); ordinal ones return the difference of the first
-// differing UTF-16 code units, as .NET's CompareOrdinal does.
+// differing UTF-16 code units, as .NET's CompareOrdinal does. It allocates
+// nothing: sorting compares often.
 func compareNullable(a, b string, cmp int64) int {
 	switch {
 	case isNull(a) && isNull(b):
@@ -646,21 +760,90 @@ func compareNullable(a, b string, cmp int64) int {
 		return 1
 	}
 	if cmp < 4 {
-		if ignoreCase(cmp) {
-			return cultureCompare(strings.ToLower(a), strings.ToLower(b))
+		return cultureCmp(a, b, ignoreCase(cmp))
+	}
+	ra, rb := unitReader{s: a, fold: ignoreCase(cmp)}, unitReader{s: b, fold: ignoreCase(cmp)}
+	for {
+		ua, oka := ra.next()
+		ub, okb := rb.next()
+		switch {
+		case !oka && !okb:
+			return 0
+		case !oka:
+			return -1 - rb.rest()
+		case !okb:
+			return 1 + ra.rest()
+		case ua != ub:
+			return int(ua) - int(ub)
 		}
-		return cultureCompare(a, b)
 	}
-	if ignoreCase(cmp) {
-		a, b = strings.ToUpper(a), strings.ToUpper(b)
+}
+
+// unitReader reads the UTF-16 code units of a string, upper-cased if fold.
+type unitReader struct {
+	s       string
+	i       int
+	pending uint16 // the low surrogate of a pair (never 0)
+	fold    bool
+}
+
+func (r *unitReader) next() (uint16, bool) {
+	if r.pending != 0 {
+		p := r.pending
+		r.pending = 0
+		return p, true
 	}
-	ua, ub := toUTF16(a), toUTF16(b)
-	for i := 0; i < len(ua) && i < len(ub); i++ {
-		if ua[i] != ub[i] {
-			return int(ua[i]) - int(ub[i])
+	if r.i >= len(r.s) {
+		return 0, false
+	}
+	c, w := utf8.DecodeRuneInString(r.s[r.i:])
+	r.i += w
+	if r.fold {
+		c = unicode.ToUpper(c)
+	}
+	if c >= 0x10000 {
+		hi, lo := utf16.EncodeRune(c)
+		r.pending = uint16(lo)
+		return uint16(hi), true
+	}
+	return uint16(c), true
+}
+
+// rest counts the units left.
+func (r *unitReader) rest() int {
+	n := 0
+	for _, ok := r.next(); ok; _, ok = r.next() {
+		n++
+	}
+	return n
+}
+
+// cultureCmp compares as the invariant culture does for the text policies
+// handle: letters without regard to case first, then (unless fold) lower case
+// before upper case.
+func cultureCmp(a, b string, fold bool) int {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		ra, wa := utf8.DecodeRuneInString(a[i:])
+		rb, wb := utf8.DecodeRuneInString(b[j:])
+		if la, lb := unicode.ToLower(ra), unicode.ToLower(rb); la != lb {
+			if la < lb {
+				return -1
+			}
+			return 1
 		}
+		i, j = i+wa, j+wb
 	}
-	return len(ua) - len(ub)
+	switch {
+	case i < len(a):
+		return 1
+	case j < len(b):
+		return -1
+	case fold:
+		return 0
+	}
+	// same letters: lower case sorts first in the invariant culture
+	return -strings.Compare(a, b)
 }
 
 func countArg(n int32) int {
@@ -671,20 +854,21 @@ func countArg(n int32) int {
 }
 
 func joinStrings(f *frame, sep string, vs []string) string {
+	f.elems(len(vs))
 	total := 0
 	for _, v := range vs {
 		total += len(v) + len(sep)
 	}
-	if f != nil {
-		f.alloc(total)
-	}
+	f.alloc(total)
+	f.work(total)
 	return strings.Join(vs, sep)
 }
 
-func anysToStrings(vs []any) []string {
+func anysToStrings(f *frame, vs []any) []string {
+	f.allocN(len(vs), slotBytes)
 	out := make([]string, len(vs))
 	for i, v := range vs {
-		out[i] = toStringAny(v)
+		out[i] = f.str(v)
 	}
 	return out
 }
@@ -696,7 +880,7 @@ func declChar(u *universe) {
 	d.konst("MinValue", "char", int64(0))
 	is := func(name string, fn func(rune) bool) {
 		d.smethod(name+"(char c) bool", f1(func(c int32) bool { return fn(rune(c)) }))
-		d.smethod(name+"(string s, int index) bool", f2(func(s string, i int32) bool { return fn(rune(strIndex(s, i, -1))) }))
+		d.smethod(name+"(string s, int index) bool", x2(func(f *frame, s string, i int32) bool { return fn(rune(strIndex(f, s, i, -1))) })).selfMetered()
 	}
 	is("IsDigit", func(r rune) bool { return unicode.IsDigit(r) })
 	is("IsLetter", unicode.IsLetter)
@@ -737,14 +921,59 @@ func declChar(u *universe) {
 // ---- StringBuilder ----
 
 // StringBuilder is System.Text.StringBuilder.
-type StringBuilder struct{ b []byte }
+type StringBuilder struct {
+	b []byte
+	// nonASCII is set once text that is not ASCII was added: until then Length
+	// is the byte count.
+	nonASCII bool
+}
 
 // String returns the built string.
 func (s *StringBuilder) String() string { return string(s.b) }
 
+// view is the content without a copy; it must not outlive the next change.
+func (s *StringBuilder) view() string { return unsafe.String(unsafe.SliceData(s.b), len(s.b)) }
+
 func (s *StringBuilder) add(f *frame, str string) *StringBuilder {
 	f.alloc(len(str))
+	if !s.nonASCII && !isASCII(str) {
+		s.nonASCII = true
+	}
 	s.b = append(s.b, str...)
+	return s
+}
+
+// length is Length, in UTF-16 code units.
+func (s *StringBuilder) length(f *frame) int {
+	if !s.nonASCII {
+		return len(s.b)
+	}
+	f.work(len(s.b))
+	return utf16Len(s.view())
+}
+
+// offset converts a UTF-16 index to a byte offset, checking it against Length.
+func (s *StringBuilder) offset(f *frame, i int, param string) int {
+	if i < 0 || i > s.length(f) {
+		throw("ArgumentOutOfRangeException", "Index was out of range. (Parameter '%s')", param)
+	}
+	if !s.nonASCII {
+		return i
+	}
+	return u16{s: s.view()}.unitToByte(i)
+}
+
+// replace sets the content to the result of fn on it, unless fn returns its
+// input unchanged.
+func (s *StringBuilder) replace(f *frame, fn func(string) string) *StringBuilder {
+	v := s.view()
+	r := fn(v)
+	if len(r) == len(v) && unsafe.StringData(r) == unsafe.StringData(v) {
+		return s
+	}
+	f.alloc(len(r))
+	s.b = append(s.b[:0], r...)
+	s.nonASCII = s.nonASCII || !isASCII(r)
 	return s
 }
 
@@ -760,65 +989,61 @@ func declStringBuilder(u *universe) {
 		if n < 0 {
 			throw("ArgumentOutOfRangeException", "Count cannot be less than zero. (Parameter 'repeatCount')")
 		}
-		f.alloc(int(n))
-		return s.add(f, strings.Repeat(charString(c), int(n)))
+		cs := charString(c)
+		f.allocN(int(n), len(cs))
+		f.work(int(n) * len(cs))
+		return s.add(f, strings.Repeat(cs, int(n)))
 	}))
 	d.method("Append(bool value) StringBuilder", x2(func(f *frame, s *StringBuilder, v bool) *StringBuilder { return s.add(f, toStringAny(v)) }))
 	d.method("Append(int value) StringBuilder", x2(func(f *frame, s *StringBuilder, v int32) *StringBuilder { return s.add(f, toStringAny(v)) }))
 	d.method("Append(long value) StringBuilder", x2(func(f *frame, s *StringBuilder, v int64) *StringBuilder { return s.add(f, toStringAny(v)) }))
 	d.method("Append(double value) StringBuilder", x2(func(f *frame, s *StringBuilder, v float64) *StringBuilder { return s.add(f, formatDouble(v)) }))
-	d.method("Append(object value) StringBuilder", x2(func(f *frame, s *StringBuilder, v any) *StringBuilder { return s.add(f, toStringAny(v)) }))
+	d.method("Append(object value) StringBuilder", x2(func(f *frame, s *StringBuilder, v any) *StringBuilder { return s.add(f, f.str(v)) }))
 	d.method("AppendLine() StringBuilder", x1(func(f *frame, s *StringBuilder) *StringBuilder { return s.add(f, "\n") }))
-	d.method("AppendLine(string value) StringBuilder", x2(func(f *frame, s *StringBuilder, v string) *StringBuilder { return s.add(f, v+"\n") }))
+	d.method("AppendLine(string value) StringBuilder", x2(func(f *frame, s *StringBuilder, v string) *StringBuilder {
+		return s.add(f, v).add(f, "\n")
+	}))
 	d.method("AppendFormat(string format, params object[] args) StringBuilder", x3(func(f *frame, s *StringBuilder, format string, args []any) *StringBuilder {
-		str, err := compositeFormat(format, args)
+		str, err := compositeFormat(f, format, args)
 		if err != "" {
 			throw("FormatException", "%s", err)
 		}
 		return s.add(f, str)
 	}))
 	d.method("Insert(int index, string value) StringBuilder", x3(func(f *frame, s *StringBuilder, i int32, v string) *StringBuilder {
-		str := string(s.b)
-		u := newU16(str)
-		if i < 0 || int(i) > u.len() {
-			throw("ArgumentOutOfRangeException", "Index was out of range. (Parameter 'index')")
-		}
-		b := u.unitToByte(int(i))
-		f.alloc(len(v))
-		s.b = []byte(str[:b] + v + str[b:])
+		b := s.offset(f, int(i), "index")
+		f.alloc(len(s.b) + len(v))
+		s.b = slices.Insert(s.b, b, []byte(v)...)
+		s.nonASCII = s.nonASCII || !isASCII(v)
 		return s
 	}))
-	d.method("Remove(int startIndex, int length) StringBuilder", f3(func(s *StringBuilder, i, n int32) *StringBuilder {
-		str := string(s.b)
-		u := newU16(str)
-		if i < 0 || n < 0 || int(i+n) > u.len() {
+	d.method("Remove(int startIndex, int length) StringBuilder", x3(func(f *frame, s *StringBuilder, i, n int32) *StringBuilder {
+		if n < 0 || int64(i)+int64(n) > int64(s.length(f)) {
 			throw("ArgumentOutOfRangeException", "Index was out of range. (Parameter 'length')")
 		}
-		s.b = []byte(u.slice(0, int(i)) + u.slice(int(i+n), u.len()))
+		from, to := s.offset(f, int(i), "startIndex"), s.offset(f, int(i+n), "length")
+		s.b = append(s.b[:from], s.b[to:]...)
 		return s
 	}))
 	d.method("Replace(string oldValue, string newValue) StringBuilder", x3(func(f *frame, s *StringBuilder, o, n string) *StringBuilder {
-		s.b = []byte(replaceStr(f, string(s.b), o, n, 4))
-		return s
+		return s.replace(f, func(v string) string { return replaceStr(f, v, o, n, 4) })
 	}))
-	d.method("Replace(char oldChar, char newChar) StringBuilder", f3(func(s *StringBuilder, o, n int32) *StringBuilder {
-		s.b = []byte(strings.ReplaceAll(string(s.b), charString(o), charString(n)))
-		return s
+	d.method("Replace(char oldChar, char newChar) StringBuilder", x3(func(f *frame, s *StringBuilder, o, n int32) *StringBuilder {
+		return s.replace(f, func(v string) string { return replaceStr(f, v, charString(o), charString(n), 4) })
 	}))
-	d.method("Clear() StringBuilder", f1(func(s *StringBuilder) *StringBuilder { s.b = s.b[:0]; return s }))
-	d.method("ToString() string", f1(func(s *StringBuilder) string { return string(s.b) }))
-	m := d.prop("Length int", f1(func(s *StringBuilder) int32 { return int32(utf16Len(string(s.b))) }))
-	m.set = v2(func(s *StringBuilder, n int32) {
-		str := string(s.b)
-		u := newU16(str)
+	d.method("Clear() StringBuilder", f1(func(s *StringBuilder) *StringBuilder { s.b, s.nonASCII = s.b[:0], false; return s }))
+	d.method("ToString() string", x1(func(f *frame, s *StringBuilder) string { return f.str(s) }))
+	m := d.prop("Length int", x1(func(f *frame, s *StringBuilder) int32 { return int32(s.length(f)) }))
+	m.set = vx2(func(f *frame, s *StringBuilder, n int32) {
 		if n < 0 {
 			throw("ArgumentOutOfRangeException", "Length cannot be less than zero. (Parameter 'value')")
 		}
-		if int(n) <= u.len() {
-			s.b = []byte(u.slice(0, int(n)))
-		} else {
-			s.b = append(s.b, strings.Repeat("\x00", int(n)-u.len())...)
+		if l := s.length(f); int(n) > l {
+			f.alloc(int(n) - l)
+			s.b = append(s.b, make([]byte, int(n)-l)...)
+			return
 		}
+		s.b = s.b[:s.offset(f, int(n), "value")]
 	})
 }
 
@@ -864,14 +1089,26 @@ func (e *Encoding) getBytes(s string) []byte {
 		}
 		return b
 	case "UTF32":
-		rs := []rune(s)
-		b := make([]byte, 4*len(rs))
-		for i, r := range rs {
-			b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(r), byte(r>>8), byte(r>>16), byte(r>>24)
+		b := make([]byte, 0, 4*utf8.RuneCountInString(s))
+		for _, r := range s {
+			b = append(b, byte(r), byte(r>>8), byte(r>>16), byte(r>>24))
 		}
 		return b
 	}
 	return []byte(s)
+}
+
+// byteCount is len(e.getBytes(s)), without the bytes.
+func (e *Encoding) byteCount(s string) int {
+	switch e.name {
+	case "ASCII", "Latin1":
+		return utf16Len(s)
+	case "Unicode", "BigEndianUnicode":
+		return 2 * utf16Len(s)
+	case "UTF32":
+		return 4 * utf8.RuneCountInString(s)
+	}
+	return len(s)
 }
 
 func (e *Encoding) getString(b []byte) string {
@@ -887,11 +1124,11 @@ func (e *Encoding) getString(b []byte) string {
 		}
 		return string(out)
 	case "Latin1":
-		rs := make([]rune, len(b))
-		for i, c := range b {
-			rs[i] = rune(c)
+		out := make([]byte, 0, 2*len(b))
+		for _, c := range b {
+			out = utf8.AppendRune(out, rune(c))
 		}
-		return string(rs)
+		return string(out)
 	case "Unicode", "BigEndianUnicode":
 		units := make([]uint16, len(b)/2)
 		for i := range units {
@@ -901,7 +1138,7 @@ func (e *Encoding) getString(b []byte) string {
 				units[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
 			}
 		}
-		s := string(utf16.Decode(units))
+		s := fromUTF16(units)
 		if len(b)%2 == 1 {
 			s += "\uFFFD"
 		}
@@ -971,12 +1208,16 @@ func declEncoding(u *universe) {
 		throw("ArgumentException", "'%s' is not a supported encoding name", name)
 		return nil
 	}))
+	// the conversions allocate at most 4 bytes per byte or character in, with
+	// their temporary copies
 	d.method("GetBytes(string s) byte[]", x2(func(f *frame, e *Encoding, s string) []byte {
 		mustNotNull(s, "s")
-		f.alloc(len(s) * 2)
+		f.allocN(len(s), 4)
 		return e.getBytes(s)
 	}))
 	d.method("GetBytes(char[] chars) byte[]", x2(func(f *frame, e *Encoding, cs []any) []byte {
+		f.elems(len(cs))
+		f.allocN(len(cs), 2+3+4)
 		units := make([]uint16, len(cs))
 		for i, c := range cs {
 			units[i] = uint16(toI32(c))
@@ -987,16 +1228,17 @@ func declEncoding(u *universe) {
 		if b == nil {
 			throw("ArgumentNullException", "Value cannot be null. (Parameter 'bytes')")
 		}
-		f.alloc(len(b) * 2)
+		f.allocN(len(b), 4)
 		return e.getString(b)
 	}))
 	d.method("GetString(byte[] bytes, int index, int count) string", x4(func(f *frame, e *Encoding, b []byte, i, n int32) string {
-		if i < 0 || n < 0 || int(i+n) > len(b) {
+		if i < 0 || n < 0 || int(i)+int(n) > len(b) {
 			throw("ArgumentOutOfRangeException", "Index and count must refer to a location within the buffer. (Parameter 'bytes')")
 		}
+		f.allocN(int(n), 4)
 		return e.getString(b[i : i+n])
 	}))
-	d.method("GetByteCount(string s) int", f2(func(e *Encoding, s string) int32 { return int32(len(e.getBytes(s))) }))
+	d.method("GetByteCount(string s) int", f2(func(e *Encoding, s string) int32 { return int32(e.byteCount(s)) }))
 	d.method("GetPreamble() byte[]", f1(func(e *Encoding) []byte {
 		switch e.name {
 		case "UTF8":

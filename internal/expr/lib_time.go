@@ -907,7 +907,7 @@ func declTime(u *universe) {
 		return true
 	}))
 	styles := u.decl("System.Globalization.DateTimeStyles", tkEnum, "")
-	styles.enumV(map[string]int64{"None": 0, "AllowLeadingWhite": 1, "AllowTrailingWhite": 2, "AllowWhiteSpaces": 7, "AdjustToUniversal": 16, "AssumeLocal": 32, "AssumeUniversal": 64, "RoundtripKind": 128}, "None", "AllowLeadingWhite", "AllowTrailingWhite", "AllowWhiteSpaces", "AdjustToUniversal", "AssumeLocal", "AssumeUniversal", "RoundtripKind")
+	styles.flagsV(map[string]int64{"None": 0, "AllowLeadingWhite": 1, "AllowTrailingWhite": 2, "AllowWhiteSpaces": 7, "AdjustToUniversal": 16, "AssumeLocal": 32, "AssumeUniversal": 64, "RoundtripKind": 128}, "None", "AllowLeadingWhite", "AllowTrailingWhite", "AllowWhiteSpaces", "AdjustToUniversal", "AssumeLocal", "AssumeUniversal", "RoundtripKind")
 	dt.smethod("DaysInMonth(int year, int month) int", f2(func(y, m int32) int32 {
 		if m < 1 || m > 12 || y < 1 || y > 9999 {
 			throw("ArgumentOutOfRangeException", "Month must be between one and twelve. (Parameter 'month')")
@@ -949,9 +949,15 @@ func declTime(u *universe) {
 	dt.method("ToUniversalTime() DateTime", f1(func(t time.Time) any { return withKind(t, 1) }))
 	dt.method("ToLocalTime() DateTime", f1(func(t time.Time) any { return withKind(t, 2) }))
 	dt.method("ToString() string", f1(func(t time.Time) string { return formatDateTime(t, "G") }))
-	dt.method("ToString(string format) string", f2(formatDateTime))
+	dt.method("ToString(string format) string", x2(func(f *frame, t time.Time, format string) string {
+		chargeFormat(f, format)
+		return formatDateTime(t, format)
+	}))
 	dt.method("ToString(IFormatProvider provider) string", f2(func(t time.Time, _ any) string { return formatDateTime(t, "G") }))
-	dt.method("ToString(string format, IFormatProvider provider) string", f3(func(t time.Time, format string, _ any) string { return formatDateTime(t, format) }))
+	dt.method("ToString(string format, IFormatProvider provider) string", x3(func(f *frame, t time.Time, format string, _ any) string {
+		chargeFormat(f, format)
+		return formatDateTime(t, format)
+	}))
 	dt.method("ToShortDateString() string", f1(func(t time.Time) string { return formatDateTime(t, "d") }))
 	dt.method("ToLongDateString() string", f1(func(t time.Time) string { return formatDateTime(t, "D") }))
 	dt.method("ToShortTimeString() string", f1(func(t time.Time) string { return formatDateTime(t, "t") }))
@@ -1066,8 +1072,14 @@ func declTime(u *universe) {
 		return DateTimeOffset{d.In(time.FixedZone("", int(o/time.Second)))}
 	}))
 	dto.method("ToString() string", f1(func(d DateTimeOffset) string { return formatDateTimeOffset(d, "G") }))
-	dto.method("ToString(string format) string", f2(formatDateTimeOffset))
-	dto.method("ToString(string format, IFormatProvider formatProvider) string", f3(func(d DateTimeOffset, f string, _ any) string { return formatDateTimeOffset(d, f) }))
+	dto.method("ToString(string format) string", x2(func(f *frame, d DateTimeOffset, format string) string {
+		chargeFormat(f, format)
+		return formatDateTimeOffset(d, format)
+	}))
+	dto.method("ToString(string format, IFormatProvider formatProvider) string", x3(func(f *frame, d DateTimeOffset, format string, _ any) string {
+		chargeFormat(f, format)
+		return formatDateTimeOffset(d, format)
+	}))
 	dto.method("CompareTo(DateTimeOffset other) int", f2(func(a, b DateTimeOffset) int32 { return int32(a.Compare(b.Time)) }))
 	dto.method("Equals(DateTimeOffset other) bool", f2(func(a, b DateTimeOffset) bool { return a.Equal(b.Time) }))
 
@@ -1131,7 +1143,10 @@ func declTime(u *universe) {
 		return a
 	}))
 	ts.method("ToString() string", f1(func(d time.Duration) string { return formatTimeSpan(d, "c") }))
-	ts.method("ToString(string format) string", f2(formatTimeSpan))
+	ts.method("ToString(string format) string", x2(func(f *frame, d time.Duration, format string) string {
+		chargeFormat(f, format)
+		return formatTimeSpan(d, format)
+	}))
 	ts.method("CompareTo(TimeSpan value) int", f2(func(a, b time.Duration) int32 { return int32(cmpI64(int64(a), int64(b))) }))
 	ts.method("Equals(TimeSpan obj) bool", f2(func(a, b time.Duration) bool { return a == b }))
 }

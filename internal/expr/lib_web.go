@@ -285,9 +285,12 @@ func htmlEncode(s string) string {
 func declWeb(u *universe) {
 	d := u.decl("System.Uri", tkClass, "")
 	d.is = func(v any) bool { _, ok := v.(*Uri); return ok }
-	d.ctor("(string uriString)", f1(mustAbsUri))
-	d.ctor("(string uriString, UriKind uriKind)", f2(func(s string, k int64) *Uri {
+	// parsing a URI and printing its parts copy it a few times
+	uriCost := func(f *frame, n int) { f.allocN(n, 4) }
+	d.ctor("(string uriString)", x1(func(f *frame, s string) *Uri { uriCost(f, len(s)); return mustAbsUri(s) }))
+	d.ctor("(string uriString, UriKind uriKind)", x2(func(f *frame, s string, k int64) *Uri {
 		mustNotNull(s, "uriString")
+		uriCost(f, len(s))
 		x := newUri(s)
 		switch {
 		case k == 1 && !x.absolute:
@@ -297,10 +300,11 @@ func declWeb(u *universe) {
 		}
 		return x
 	}))
-	d.ctor("(Uri baseUri, string relativeUri)", f2(func(b *Uri, rel string) *Uri {
+	d.ctor("(Uri baseUri, string relativeUri)", x2(func(f *frame, b *Uri, rel string) *Uri {
 		if b == nil {
 			throw("ArgumentNullException", "Value cannot be null. (Parameter 'baseUri')")
 		}
+		uriCost(f, len(b.original)+len(rel))
 		b.requireAbs()
 		r, err := url.Parse(rel)
 		if err != nil {
@@ -310,12 +314,13 @@ func declWeb(u *universe) {
 		return &Uri{u: res, original: res.String(), absolute: true}
 	}))
 	d.smethod("EscapeDataString(string stringToEscape) string", x1(func(f *frame, s string) string { f.alloc(3 * len(s)); return escapeDataString(s) }))
-	d.smethod("UnescapeDataString(string stringToUnescape) string", f1(unescapeDataString))
-	d.smethod("EscapeUriString(string stringToEscape) string", f1(escapeURIString))
-	d.smethod("IsWellFormedUriString(string uriString, UriKind uriKind) bool", f2(func(s string, k int64) bool {
+	d.smethod("UnescapeDataString(string stringToUnescape) string", x1(func(f *frame, s string) string { f.alloc(len(s)); return unescapeDataString(s) }))
+	d.smethod("EscapeUriString(string stringToEscape) string", x1(func(f *frame, s string) string { f.alloc(3 * len(s)); return escapeURIString(s) }))
+	d.smethod("IsWellFormedUriString(string uriString, UriKind uriKind) bool", x2(func(f *frame, s string, k int64) bool {
 		if isNull(s) {
 			return false
 		}
+		uriCost(f, len(s))
 		x := newUri(s)
 		if strings.ContainsAny(s, " \\") {
 			return false
@@ -328,11 +333,12 @@ func declWeb(u *universe) {
 		}
 		return true
 	}))
-	d.smethod("TryCreate(string uriString, UriKind uriKind, out Uri result) bool", f3(func(s string, k int64, out *outRef) bool {
+	d.smethod("TryCreate(string uriString, UriKind uriKind, out Uri result) bool", x3(func(f *frame, s string, k int64, out *outRef) bool {
 		if isNull(s) {
 			out.set(nil)
 			return false
 		}
+		uriCost(f, len(s))
 		x := newUri(s)
 		if k == 1 && !x.absolute || k == 2 && x.absolute {
 			out.set(nil)
@@ -341,31 +347,35 @@ func declWeb(u *universe) {
 		out.set(x)
 		return true
 	}))
-	d.prop("AbsoluteUri string", f1(func(x *Uri) string { x.requireAbs(); return x.absoluteURI() }))
-	d.prop("AbsolutePath string", f1(func(x *Uri) string { x.requireAbs(); return x.path() }))
-	d.prop("PathAndQuery string", f1(func(x *Uri) string { x.requireAbs(); return x.path() + x.query() }))
-	d.prop("Query string", f1(func(x *Uri) string { x.requireAbs(); return x.query() }))
-	d.prop("Fragment string", f1(func(x *Uri) string {
+	uriPart := func(fn func(*Uri) string) implFn {
+		return x1(func(f *frame, x *Uri) string { uriCost(f, len(x.original)); return fn(x) })
+	}
+	d.prop("AbsoluteUri string", uriPart(func(x *Uri) string { x.requireAbs(); return x.absoluteURI() }))
+	d.prop("AbsolutePath string", uriPart(func(x *Uri) string { x.requireAbs(); return x.path() }))
+	d.prop("PathAndQuery string", uriPart(func(x *Uri) string { x.requireAbs(); return x.path() + x.query() }))
+	d.prop("Query string", uriPart(func(x *Uri) string { x.requireAbs(); return x.query() }))
+	d.prop("Fragment string", uriPart(func(x *Uri) string {
 		x.requireAbs()
 		if x.u.Fragment == "" {
 			return ""
 		}
 		return "#" + x.u.EscapedFragment()
 	}))
-	d.prop("Host string", f1(func(x *Uri) string { x.requireAbs(); return strings.ToLower(x.u.Hostname()) }))
-	d.prop("DnsSafeHost string", f1(func(x *Uri) string { x.requireAbs(); return strings.ToLower(x.u.Hostname()) }))
-	d.prop("Authority string", f1(func(x *Uri) string { x.requireAbs(); return x.authority() }))
+	d.prop("Host string", uriPart(func(x *Uri) string { x.requireAbs(); return strings.ToLower(x.u.Hostname()) }))
+	d.prop("DnsSafeHost string", uriPart(func(x *Uri) string { x.requireAbs(); return strings.ToLower(x.u.Hostname()) }))
+	d.prop("Authority string", uriPart(func(x *Uri) string { x.requireAbs(); return x.authority() }))
 	d.prop("Port int", f1(func(x *Uri) int32 { x.requireAbs(); return x.port() }))
 	d.prop("IsDefaultPort bool", f1(func(x *Uri) bool { x.requireAbs(); return x.port() == defaultPort(x.u.Scheme) }))
 	d.prop("Scheme string", f1(func(x *Uri) string { x.requireAbs(); return strings.ToLower(x.u.Scheme) }))
-	d.prop("UserInfo string", f1(func(x *Uri) string {
+	d.prop("UserInfo string", uriPart(func(x *Uri) string {
 		x.requireAbs()
 		if x.u.User == nil {
 			return ""
 		}
 		return x.u.User.String()
 	}))
-	d.prop("Segments string[]", f1(func(x *Uri) []string {
+	d.prop("Segments string[]", x1(func(f *frame, x *Uri) []string {
+		uriCost(f, len(x.original))
 		x.requireAbs()
 		p := x.path()
 		var segs []string
@@ -385,7 +395,8 @@ func declWeb(u *universe) {
 	}))
 	d.prop("IsAbsoluteUri bool", f1(func(x *Uri) bool { return x.absolute }))
 	d.prop("OriginalString string", f1(func(x *Uri) string { return x.original }))
-	d.method("GetLeftPart(UriPartial part) string", f2(func(x *Uri, p int64) string {
+	d.method("GetLeftPart(UriPartial part) string", x2(func(f *frame, x *Uri, p int64) string {
+		uriCost(f, len(x.original))
 		x.requireAbs()
 		base := strings.ToLower(x.u.Scheme) + "://"
 		switch p {
@@ -398,16 +409,17 @@ func declWeb(u *universe) {
 		}
 		return base + x.authority() + x.path() + x.query()
 	}))
-	d.method("ToString() string", f1((*Uri).String))
+	d.method("ToString() string", uriPart((*Uri).String))
 
 	w := u.decl("System.Net.WebUtility", tkClass, "")
 	w.smethod("UrlEncode(string value) string", x1(func(f *frame, s string) string { f.alloc(3 * len(s)); return urlEncode(s) }))
-	w.smethod("UrlDecode(string encodedValue) string", f1(urlDecode))
+	w.smethod("UrlDecode(string encodedValue) string", x1(func(f *frame, s string) string { f.alloc(len(s)); return urlDecode(s) }))
 	w.smethod("HtmlEncode(string value) string", x1(func(f *frame, s string) string { f.alloc(6 * len(s)); return htmlEncode(s) }))
-	w.smethod("HtmlDecode(string value) string", f1(func(s string) string {
+	w.smethod("HtmlDecode(string value) string", x1(func(f *frame, s string) string {
 		if isNull(s) {
 			return nullStr
 		}
+		f.alloc(2 * len(s))
 		return html.UnescapeString(s)
 	}))
 
@@ -461,12 +473,17 @@ func declWeb(u *universe) {
 		return &stringReader{s: s}
 	}))
 	sr.method("ReadToEnd() string", f1(func(r *stringReader) string { s := r.s[r.i:]; r.i = len(r.s); return s }))
-	sr.method("ReadLine() string", f1(func(r *stringReader) string {
+	sr.method("ReadLine() string", x1(func(f *frame, r *stringReader) string {
 		if r.i >= len(r.s) {
 			return nullStr
 		}
 		rest := r.s[r.i:]
 		j := strings.IndexAny(rest, "\r\n")
+		if j < 0 {
+			f.work(len(rest))
+		} else {
+			f.work(j)
+		}
 		if j < 0 {
 			r.i = len(r.s)
 			return rest
@@ -483,8 +500,8 @@ func declWeb(u *universe) {
 	sw.is = func(v any) bool { _, ok := v.(*StringBuilder); return ok }
 	sw.ctor("()", f0(func() *StringBuilder { return &StringBuilder{} }))
 	sw.method("Write(string value) void", vx2(func(f *frame, s *StringBuilder, v string) { s.add(f, v) }))
-	sw.method("WriteLine(string value) void", vx2(func(f *frame, s *StringBuilder, v string) { s.add(f, v+"\n") }))
-	sw.method("ToString() string", f1(func(s *StringBuilder) string { return s.String() }))
+	sw.method("WriteLine(string value) void", vx2(func(f *frame, s *StringBuilder, v string) { s.add(f, v).add(f, "\n") }))
+	sw.method("ToString() string", x1(func(f *frame, s *StringBuilder) string { return f.str(s) }))
 }
 
 type stringReader struct {

@@ -52,13 +52,12 @@ type XText struct {
 
 // XElement is an element.
 type XElement struct {
-	Name     XName
-	Prefix   string
-	Attrs    []*XAttribute
-	Nodes    []any // *XElement, *XText
-	parent   *XElement
-	doc      *XDocument
-	selfDone bool // written as <a/> in the source
+	Name   XName
+	Prefix string
+	Attrs  []*XAttribute
+	Nodes  []any // *XElement, *XText
+	parent *XElement
+	doc    *XDocument
 }
 
 // XDocument is a document.
@@ -66,8 +65,14 @@ type XDocument struct {
 	Root *XElement
 }
 
-// parseXML parses a document.
-func parseXML(s string) (*XDocument, error) {
+// xmlNodeBytes is what an element, an attribute or a text node costs the
+// allocation budget: the node, its slot in its parent and the decoder's copies
+// of its name and text.
+const xmlNodeBytes = 256
+
+// parseXML parses a document, charging f for each node as it makes it.
+func parseXML(f *frame, s string) (*XDocument, error) {
+	f.work(len(s))
 	d := xml.NewDecoder(strings.NewReader(s))
 	d.Strict = true
 	doc := &XDocument{}
@@ -93,6 +98,8 @@ func parseXML(s string) (*XDocument, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			f.allocN(1+len(t.Attr), xmlNodeBytes)
+			f.tick()
 			depth++
 			if depth > 256 {
 				return nil, errors.New("XML nesting is too deep")
@@ -120,7 +127,7 @@ func parseXML(s string) (*XDocument, error) {
 			}
 			if cur == nil {
 				if doc.Root != nil {
-					return nil, errors.New("There are multiple root elements")
+					return nil, errors.New("there are multiple root elements")
 				}
 				doc.Root = el
 				el.doc = doc
@@ -136,18 +143,19 @@ func parseXML(s string) (*XDocument, error) {
 			scopes = scopes[:len(scopes)-1]
 			cur = cur.parent
 		case xml.CharData:
+			f.alloc(xmlNodeBytes + 2*len(t))
 			if cur != nil {
 				cur.Nodes = append(cur.Nodes, &XText{Value: string(t), parent: cur})
 			} else if strings.TrimSpace(string(t)) != "" {
-				return nil, errors.New("Data at the root level is invalid")
+				return nil, errors.New("data at the root level is invalid")
 			}
 		}
 	}
 	if doc.Root == nil {
-		return nil, errors.New("Root element is missing")
+		return nil, errors.New("root element is missing")
 	}
 	if cur != nil {
-		return nil, errors.New("Unexpected end of file: <" + qname(cur.Prefix, cur.Name.Local) + "> is not closed")
+		return nil, errors.New("unexpected end of file: <" + qname(cur.Prefix, cur.Name.Local) + "> is not closed")
 	}
 	return doc, nil
 }
@@ -156,13 +164,13 @@ func parseXMLOrThrow(f *frame, s string) *XDocument {
 	if isNull(s) {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'text')")
 	}
-	if f != nil {
-		f.alloc(len(s) * 4)
-		f.stepN(len(s) / 1024)
-	}
-	d, err := parseXML(s)
+	d, err := parseXML(f, s)
 	if err != nil {
-		panic(&exception{typ: "XmlException", msg: strings.TrimPrefix(err.Error(), "XML syntax error on "), pos: -1, err: err})
+		msg, syntax := strings.CutPrefix(err.Error(), "XML syntax error on ")
+		if !syntax {
+			msg = strings.ToUpper(msg[:1]) + msg[1:] // .NET's messages start with a capital
+		}
+		panic(&exception{typ: "XmlException", msg: msg, pos: -1, err: err})
 	}
 	return d
 }
@@ -176,11 +184,12 @@ func parseXMLBody(f *frame, s, kind string) any {
 }
 
 // value is XElement.Value: all descendant text.
-func (e *XElement) value() string {
-	var b strings.Builder
+func (e *XElement) value(f *frame) string {
+	b := sink{f: f}
 	var walk func(*XElement)
 	walk = func(x *XElement) {
 		for _, n := range x.Nodes {
+			f.tick()
 			switch c := n.(type) {
 			case *XText:
 				b.WriteString(c.Value)
@@ -193,23 +202,30 @@ func (e *XElement) value() string {
 	return b.String()
 }
 
-func (e *XElement) elements() []*XElement {
+func (e *XElement) elements(f *frame) []*XElement {
+	f.elems(len(e.Nodes))
 	var out []*XElement
 	for _, n := range e.Nodes {
 		if c, ok := n.(*XElement); ok {
+			f.alloc(2 * slotBytes)
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-func (e *XElement) descendants(self bool) []*XElement {
-	var out []*XElement
+// descendants appends the descendant elements of e (and e itself if self), in
+// document order, to out.
+func (e *XElement) descendants(f *frame, self bool, out []*XElement) []*XElement {
 	if self {
+		f.alloc(2 * slotBytes)
 		out = append(out, e)
 	}
-	for _, c := range e.elements() {
-		out = append(out, c.descendants(true)...)
+	for _, n := range e.Nodes {
+		f.tick()
+		if c, ok := n.(*XElement); ok {
+			out = c.descendants(f, true, out)
+		}
 	}
 	return out
 }
@@ -223,7 +239,10 @@ func (e *XElement) attr(n XName) *XAttribute {
 	return nil
 }
 
-func (e *XElement) clone() *XElement {
+// clone copies e, charging f for each node copied.
+func (e *XElement) clone(f *frame) *XElement {
+	f.allocN(1+len(e.Attrs), xmlNodeBytes)
+	f.tick()
 	c := &XElement{Name: e.Name, Prefix: e.Prefix}
 	for _, a := range e.Attrs {
 		c.Attrs = append(c.Attrs, &XAttribute{Name: a.Name, Prefix: a.Prefix, Value: a.Value, parent: c})
@@ -231,10 +250,11 @@ func (e *XElement) clone() *XElement {
 	for _, n := range e.Nodes {
 		switch x := n.(type) {
 		case *XElement:
-			cc := x.clone()
+			cc := x.clone(f)
 			cc.parent = c
 			c.Nodes = append(c.Nodes, cc)
 		case *XText:
+			f.alloc(xmlNodeBytes)
 			c.Nodes = append(c.Nodes, &XText{Value: x.Value, cdata: x.cdata, parent: c})
 		}
 	}
@@ -250,14 +270,14 @@ func qname(prefix, local string) string {
 
 // writeXML writes an element as .NET's XElement.ToString() does: indented by two
 // spaces unless the element has mixed content.
-func writeXML(b *strings.Builder, e *XElement, indent bool, depth int) {
+func writeXML(b *sink, e *XElement, indent bool, depth int) {
 	b.WriteByte('<')
 	b.WriteString(qname(e.Prefix, e.Name.Local))
 	for _, a := range e.Attrs {
 		b.WriteByte(' ')
 		b.WriteString(qname(a.Prefix, a.Name.Local))
 		b.WriteString(`="`)
-		b.WriteString(xmlEscape(a.Value, true))
+		xmlEscape(b, a.Value, true)
 		b.WriteByte('"')
 	}
 	if len(e.Nodes) == 0 {
@@ -277,35 +297,56 @@ func writeXML(b *strings.Builder, e *XElement, indent bool, depth int) {
 			if !hasText && indent {
 				continue // whitespace between elements is re-indented
 			}
-			b.WriteString(xmlEscape(x.Value, false))
+			xmlEscape(b, x.Value, false)
 		case *XElement:
 			if indent && !hasText {
 				b.WriteString("\n")
-				b.WriteString(strings.Repeat("  ", depth+1))
+				for range depth + 1 {
+					b.WriteString("  ")
+				}
 			}
 			writeXML(b, x, indent && !hasText, depth+1)
 		}
 	}
 	if indent && !hasText {
 		b.WriteString("\n")
-		b.WriteString(strings.Repeat("  ", depth))
+		for range depth {
+			b.WriteString("  ")
+		}
 	}
 	b.WriteString("</")
 	b.WriteString(qname(e.Prefix, e.Name.Local))
 	b.WriteByte('>')
 }
 
-func xmlEscape(s string, attr bool) string {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+var (
+	xmlTextEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	xmlAttrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+)
+
+// xmlEscape writes s escaped for element text or, if attr, an attribute value.
+func xmlEscape(b *sink, s string, attr bool) {
+	r := xmlTextEscaper
 	if attr {
-		r = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+		r = xmlAttrEscaper
 	}
-	return r.Replace(s)
+	r.WriteString(b, s)
 }
 
-func xmlString(e *XElement, indent bool) string {
-	var b strings.Builder
+// xmlString is XElement.ToString(); f is charged for the text as it is written.
+func xmlString(f *frame, e *XElement, indent bool) string {
+	b := sink{f: f}
 	writeXML(&b, e, indent, 0)
+	return b.String()
+}
+
+// xattrString is XAttribute.ToString().
+func xattrString(f *frame, a *XAttribute) string {
+	b := sink{f: f}
+	b.WriteString(qname(a.Prefix, a.Name.Local))
+	b.WriteString(`="`)
+	xmlEscape(&b, a.Value, true)
+	b.WriteString(`"`)
 	return b.String()
 }
 
@@ -396,7 +437,7 @@ func nameMatch(e *XElement, name string) bool {
 
 // xpathSelect evaluates a path from an element (or from the document root for
 // absolute paths). Results are *XElement, *XAttribute or *XText.
-func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
+func xpathSelect(f *frame, ctx *XElement, doc *XDocument, path string) []any {
 	steps, abs, err := parseXPath(path)
 	if err != "" {
 		throw("XPathException", "%s", err)
@@ -424,8 +465,9 @@ func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
 			if st.attr {
 				if last {
 					for _, a := range c.Attrs {
+						f.tick()
 						if st.name == "*" || a.Name.Local == st.name {
-							out = append(out, a)
+							out = push(f, out, a)
 						}
 					}
 				}
@@ -434,8 +476,9 @@ func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
 			if st.text {
 				if last {
 					for _, n := range c.Nodes {
+						f.tick()
 						if t, ok := n.(*XText); ok {
-							out = append(out, t)
+							out = push(f, out, t)
 						}
 					}
 				}
@@ -443,14 +486,13 @@ func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
 			}
 			var cands []*XElement
 			if st.desc {
-				for _, d := range c.descendants(false) {
-					cands = append(cands, d)
-				}
+				cands = c.descendants(f, false, nil)
 			} else {
-				cands = c.elements()
+				cands = c.elements(f)
 			}
 			var matched []*XElement
 			for _, e := range cands {
+				f.tick()
 				if !nameMatch(e, st.name) {
 					continue
 				}
@@ -462,8 +504,8 @@ func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
 						}
 					} else {
 						ok := false
-						for _, ch := range e.elements() {
-							if nameMatch(ch, st.pred.child) && ch.value() == st.pred.value {
+						for _, ch := range e.elements(f) {
+							if nameMatch(ch, st.pred.child) && ch.value(f) == st.pred.value {
 								ok = true
 							}
 						}
@@ -472,6 +514,7 @@ func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
 						}
 					}
 				}
+				f.alloc(2 * slotBytes)
 				matched = append(matched, e)
 			}
 			if st.index > 0 {
@@ -481,6 +524,7 @@ func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
 					matched = nil
 				}
 			}
+			f.allocN(len(matched), 2*slotBytes)
 			next = append(next, matched...)
 		}
 		if (st.attr || st.text) && last {
@@ -490,7 +534,7 @@ func xpathSelect(ctx *XElement, doc *XDocument, path string) []any {
 	}
 	for _, e := range cur {
 		if e != virtualRoot {
-			out = append(out, e)
+			out = push(f, out, e)
 		}
 	}
 	return out
@@ -522,14 +566,17 @@ const (
 type xmlReader struct {
 	events []xmlEvent
 	i      int // -1 before the first Read
-	done   bool
 }
+
+// xmlEventBytes is an xmlEvent in a growing slice, amortised.
+const xmlEventBytes = 96
 
 func newXMLReader(f *frame, s string) *xmlReader {
 	d := parseXMLOrThrow(f, s)
 	r := &xmlReader{i: -1}
 	var walk func(e *XElement, depth int)
 	walk = func(e *XElement, depth int) {
+		f.alloc(2 * xmlEventBytes)
 		r.events = append(r.events, xmlEvent{kind: xntElement, el: e, depth: depth, empty: len(e.Nodes) == 0})
 		for _, n := range e.Nodes {
 			switch c := n.(type) {
@@ -540,6 +587,7 @@ func newXMLReader(f *frame, s string) *xmlReader {
 				if strings.TrimSpace(c.Value) == "" {
 					k = xntWhitespace
 				}
+				f.alloc(xmlEventBytes)
 				r.events = append(r.events, xmlEvent{kind: k, text: c.Value, depth: depth + 1})
 			}
 		}
@@ -661,49 +709,70 @@ func declXML(u *universe) {
 		}
 		return out
 	}
-	xcont.method("Descendants() IEnumerable<XElement>", f1(func(v any) []any { return toAny(elemsOf(v).descendants(false)) }))
-	xcont.method("Descendants(XName name) IEnumerable<XElement>", f2(func(v any, n XName) []any { return toAny(filter(elemsOf(v).descendants(false), n)) }))
-	xcont.method("Elements() IEnumerable<XElement>", f1(func(v any) []any { return toAny(elemsOf(v).elements()) }))
-	xcont.method("Elements(XName name) IEnumerable<XElement>", f2(func(v any, n XName) []any { return toAny(filter(elemsOf(v).elements(), n)) }))
-	xcont.method("Element(XName name) XElement", f2(func(v any, n XName) *XElement {
-		if es := filter(elemsOf(v).elements(), n); len(es) > 0 {
-			return es[0]
+	xcont.method("Descendants() IEnumerable<XElement>", x1(func(f *frame, v any) []any { return toAny(elemsOf(v).descendants(f, false, nil)) }))
+	xcont.method("Descendants(XName name) IEnumerable<XElement>", x2(func(f *frame, v any, n XName) []any {
+		return toAny(filter(elemsOf(v).descendants(f, false, nil), n))
+	}))
+	xcont.method("Elements() IEnumerable<XElement>", x1(func(f *frame, v any) []any { return toAny(elemsOf(v).elements(f)) }))
+	xcont.method("Elements(XName name) IEnumerable<XElement>", x2(func(f *frame, v any, n XName) []any { return toAny(filter(elemsOf(v).elements(f), n)) }))
+	xcont.method("Element(XName name) XElement", x2(func(f *frame, v any, n XName) *XElement {
+		e := elemsOf(v)
+		f.elems(len(e.Nodes))
+		for _, c := range e.Nodes {
+			if c, ok := c.(*XElement); ok && c.Name == n {
+				return c
+			}
 		}
 		return nil
 	}))
-	xcont.method("Nodes() IEnumerable<XNode>", f1(func(v any) []any { return append([]any(nil), elemsOf(v).Nodes...) }))
-	xcont.method("Add(object content) void", vx2(func(f *frame, v any, c any) { xmlAdd(elemsOf(v), c) }))
+	xcont.method("Nodes() IEnumerable<XNode>", x1(func(f *frame, v any) []any {
+		e := elemsOf(v)
+		f.allocN(len(e.Nodes), slotBytes)
+		return append([]any(nil), e.Nodes...)
+	}))
+	xcont.method("Add(object content) void", vx2(func(f *frame, v any, c any) { xmlAdd(f, elemsOf(v), c) }))
 
 	xdoc.smethod("Parse(string text) XDocument", x1(parseXMLOrThrow))
 	xdoc.prop("Root XElement", f1(func(d *XDocument) *XElement { return d.Root }))
-	xdoc.method("ToString() string", f1(func(d *XDocument) string { return xmlString(d.Root, true) }))
+	xdoc.method("ToString() string", x1(func(f *frame, d *XDocument) string { return xmlString(f, d.Root, true) }))
 
 	xel.smethod("Parse(string text) XElement", x1(func(f *frame, s string) *XElement { return parseXMLOrThrow(f, s).Root }))
-	xel.ctor("(XName name, params object[] content)", f2(func(n XName, content []any) *XElement {
+	xel.ctor("(XName name, params object[] content)", x2(func(f *frame, n XName, content []any) *XElement {
+		f.alloc(xmlNodeBytes)
 		e := &XElement{Name: n}
 		for _, c := range content {
-			xmlAdd(e, c)
+			xmlAdd(f, e, c)
 		}
 		return e
 	}))
 	xel.prop("Name XName", f1(func(e *XElement) XName { return e.Name }))
-	m := xel.prop("Value string", f1((*XElement).value))
+	m := xel.prop("Value string", x1(func(f *frame, e *XElement) string { return e.value(f) }))
 	m.set = v2(func(e *XElement, s string) { e.Nodes = []any{&XText{Value: s, parent: e}} })
 	xel.prop("Parent XElement", f1(func(e *XElement) *XElement { return e.parent }))
-	xel.prop("HasElements bool", f1(func(e *XElement) bool { return len(e.elements()) > 0 }))
+	xel.prop("HasElements bool", x1(func(f *frame, e *XElement) bool {
+		f.elems(len(e.Nodes))
+		for _, n := range e.Nodes {
+			if _, ok := n.(*XElement); ok {
+				return true
+			}
+		}
+		return false
+	}))
 	xel.prop("HasAttributes bool", f1(func(e *XElement) bool { return len(e.Attrs) > 0 }))
 	xel.prop("IsEmpty bool", f1(func(e *XElement) bool { return len(e.Nodes) == 0 }))
 	xel.method("Attribute(XName name) XAttribute", f2(func(e *XElement, n XName) *XAttribute { return e.attr(n) }))
-	xel.method("Attributes() IEnumerable<XAttribute>", f1(func(e *XElement) []any {
+	xel.method("Attributes() IEnumerable<XAttribute>", x1(func(f *frame, e *XElement) []any {
+		f.allocN(len(e.Attrs), slotBytes)
 		out := make([]any, len(e.Attrs))
 		for i, a := range e.Attrs {
 			out[i] = a
 		}
 		return out
 	}))
-	xel.method("DescendantsAndSelf() IEnumerable<XElement>", f1(func(e *XElement) []any { return toAny(e.descendants(true)) }))
-	xel.method("SetValue(object value) void", v2(func(e *XElement, v any) { e.Nodes = []any{&XText{Value: toStringAny(v), parent: e}} }))
-	xel.method("SetAttributeValue(XName name, object value) void", v3(func(e *XElement, n XName, v any) {
+	xel.method("DescendantsAndSelf() IEnumerable<XElement>", x1(func(f *frame, e *XElement) []any { return toAny(e.descendants(f, true, nil)) }))
+	xel.method("SetValue(object value) void", vx2(func(f *frame, e *XElement, v any) { e.Nodes = []any{&XText{Value: f.str(v), parent: e}} }))
+	xel.method("SetAttributeValue(XName name, object value) void", vx3(func(f *frame, e *XElement, n XName, v any) {
+		f.elems(len(e.Attrs))
 		if a := e.attr(n); a != nil {
 			if v == nil {
 				for i, x := range e.Attrs {
@@ -713,18 +782,20 @@ func declXML(u *universe) {
 				}
 				return
 			}
-			a.Value = toStringAny(v)
+			a.Value = f.str(v)
 			return
 		}
 		if v != nil {
-			e.Attrs = append(e.Attrs, &XAttribute{Name: n, Value: toStringAny(v), parent: e})
+			f.alloc(xmlNodeBytes)
+			e.Attrs = append(e.Attrs, &XAttribute{Name: n, Value: f.str(v), parent: e})
 		}
 	}))
-	xel.method("Remove() void", v1(func(e *XElement) {
+	xel.method("Remove() void", vx1(func(f *frame, e *XElement) {
 		if e.parent == nil {
 			throw("InvalidOperationException", "The parent is missing.")
 		}
 		p := e.parent
+		f.elems(len(p.Nodes))
 		for i, n := range p.Nodes {
 			if n == any(e) {
 				p.Nodes = append(p.Nodes[:i:i], p.Nodes[i+1:]...)
@@ -732,15 +803,15 @@ func declXML(u *universe) {
 		}
 		e.parent = nil
 	}))
-	xel.method("ToString() string", f1(func(e *XElement) string { return xmlString(e, true) }))
-	xnode.smethod("ReadFrom(XmlReader reader) XNode", f1(func(r *xmlReader) any {
+	xel.method("ToString() string", x1(func(f *frame, e *XElement) string { return xmlString(f, e, true) }))
+	xnode.smethod("ReadFrom(XmlReader reader) XNode", x1(func(f *frame, r *xmlReader) any {
 		ev := r.cur()
 		if ev == nil {
 			throw("InvalidOperationException", "The XmlReader state should be Interactive.")
 		}
 		switch ev.kind {
 		case xntElement:
-			el := ev.el.clone()
+			el := ev.el.clone(f)
 			r.skipSubtree()
 			return el
 		case xntText, xntWhitespace, xntCDATA:
@@ -753,10 +824,8 @@ func declXML(u *universe) {
 	xat.prop("Name XName", f1(func(a *XAttribute) XName { return a.Name }))
 	m = xat.prop("Value string", f1(func(a *XAttribute) string { return a.Value }))
 	m.set = v2(func(a *XAttribute, s string) { a.Value = s })
-	xat.ctor("(XName name, object value)", f2(func(n XName, v any) *XAttribute { return &XAttribute{Name: n, Value: toStringAny(v)} }))
-	xat.method("ToString() string", f1(func(a *XAttribute) string {
-		return qname(a.Prefix, a.Name.Local) + `="` + xmlEscape(a.Value, true) + `"`
-	}))
+	xat.ctor("(XName name, object value)", x2(func(f *frame, n XName, v any) *XAttribute { return &XAttribute{Name: n, Value: f.str(v)} }))
+	xat.method("ToString() string", x1(xattrString))
 	xtext.prop("Value string", f1(func(t *XText) string { return t.Value }))
 
 	// System.Xml
@@ -810,33 +879,33 @@ func declXML(u *universe) {
 		}
 		return &XElement{}, nil
 	}
-	node.method("SelectSingleNode(string xpath) XmlNode", f2(func(v any, p string) any {
+	node.method("SelectSingleNode(string xpath) XmlNode", x2(func(f *frame, v any, p string) any {
 		ctx, doc := ctxOf(v)
-		if r := xpathSelect(ctx, doc, p); len(r) > 0 {
+		if r := xpathSelect(f, ctx, doc, p); len(r) > 0 {
 			return r[0]
 		}
 		return nil
 	}))
-	node.method("SelectNodes(string xpath) XmlNodeList", f2(func(v any, p string) []any {
+	node.method("SelectNodes(string xpath) XmlNodeList", x2(func(f *frame, v any, p string) []any {
 		ctx, doc := ctxOf(v)
-		return xpathSelect(ctx, doc, p)
+		return xpathSelect(f, ctx, doc, p)
 	}))
-	nodeText := func(v any) string {
+	nodeText := func(f *frame, v any) string {
 		switch x := v.(type) {
 		case *XElement:
-			return x.value()
+			return x.value(f)
 		case *XAttribute:
 			return x.Value
 		case *XText:
 			return x.Value
 		case *xmlDocument:
 			if x.doc != nil {
-				return x.doc.Root.value()
+				return x.doc.Root.value(f)
 			}
 		}
 		return ""
 	}
-	node.prop("InnerText string", f1(nodeText))
+	node.prop("InnerText string", x1(nodeText))
 	node.prop("Value string", f1(func(v any) string {
 		switch x := v.(type) {
 		case *XAttribute:
@@ -866,30 +935,31 @@ func declXML(u *universe) {
 		}
 		return "#text"
 	}))
-	node.prop("OuterXml string", f1(func(v any) string {
+	node.prop("OuterXml string", x1(func(f *frame, v any) string {
 		if e, ok := v.(*XElement); ok {
-			return xmlString(e, false)
+			return xmlString(f, e, false)
 		}
-		return nodeText(v)
+		return nodeText(f, v)
 	}))
-	node.prop("InnerXml string", f1(func(v any) string {
+	node.prop("InnerXml string", x1(func(f *frame, v any) string {
 		e, ok := v.(*XElement)
 		if !ok {
-			return nodeText(v)
+			return nodeText(f, v)
 		}
-		var b strings.Builder
+		b := sink{f: f}
 		for _, n := range e.Nodes {
 			switch x := n.(type) {
 			case *XElement:
 				writeXML(&b, x, false, 0)
 			case *XText:
-				b.WriteString(xmlEscape(x.Value, false))
+				xmlEscape(&b, x.Value, false)
 			}
 		}
 		return b.String()
 	}))
-	node.prop("ChildNodes XmlNodeList", f1(func(v any) []any {
+	node.prop("ChildNodes XmlNodeList", x1(func(f *frame, v any) []any {
 		if e, ok := v.(*XElement); ok {
+			f.allocN(len(e.Nodes), slotBytes)
 			return append([]any{}, e.Nodes...)
 		}
 		return []any{}
@@ -902,11 +972,11 @@ func declXML(u *universe) {
 		}
 		return ""
 	}))
-	xe.method("GetElementsByTagName(string name) XmlNodeList", f2(func(e *XElement, n string) []any {
+	xe.method("GetElementsByTagName(string name) XmlNodeList", x2(func(f *frame, e *XElement, n string) []any {
 		var out []any
-		for _, d := range e.descendants(false) {
+		for _, d := range e.descendants(f, false, nil) {
 			if nameMatch(d, n) {
-				out = append(out, d)
+				out = push(f, out, d)
 			}
 		}
 		return out
@@ -978,12 +1048,12 @@ func declXML(u *universe) {
 		}
 		return nullStr
 	}))
-	xr.method("ReadElementContentAsString() string", f1(func(r *xmlReader) string {
+	xr.method("ReadElementContentAsString() string", x1(func(f *frame, r *xmlReader) string {
 		ev := r.cur()
 		if ev == nil || ev.kind != xntElement {
 			throw("XmlException", "ReadElementContentAsString method is not supported on node type %d.", r.cur().kind)
 		}
-		s := ev.el.value()
+		s := ev.el.value(f)
 		r.skipSubtree()
 		return s
 	}))
@@ -992,31 +1062,43 @@ func declXML(u *universe) {
 	xr.method("Close() void", v1(func(*xmlReader) {}))
 }
 
-// xmlAdd is XContainer.Add(content).
-func xmlAdd(e *XElement, c any) {
+// xmlAdd is XContainer.Add(content). An element that already has a parent, or
+// that is the root of e's tree (adding it would make a cycle), is copied, as
+// .NET does.
+func xmlAdd(f *frame, e *XElement, c any) {
 	switch x := c.(type) {
 	case nil:
 	case *XElement:
-		if x.parent != nil {
-			x = x.clone()
+		copyIt := x.parent != nil
+		for p := e; p != nil && !copyIt; p = p.parent {
+			f.tick()
+			copyIt = p == x
 		}
+		if copyIt {
+			x = x.clone(f)
+		}
+		f.alloc(2 * slotBytes)
 		x.parent = e
 		e.Nodes = append(e.Nodes, x)
 	case *XAttribute:
+		f.alloc(xmlNodeBytes)
 		e.Attrs = append(e.Attrs, &XAttribute{Name: x.Name, Prefix: x.Prefix, Value: x.Value, parent: e})
 	case *XText:
+		f.alloc(xmlNodeBytes)
 		e.Nodes = append(e.Nodes, &XText{Value: x.Value, parent: e})
 	case string:
+		f.alloc(xmlNodeBytes)
 		e.Nodes = append(e.Nodes, &XText{Value: x, parent: e})
 	case []any:
 		for _, v := range x {
-			xmlAdd(e, v)
+			xmlAdd(f, e, v)
 		}
 	default:
 		if isIterable(c) {
-			iterate(nil, c, func(v any) bool { xmlAdd(e, v); return true })
+			iterate(f, c, func(v any) bool { xmlAdd(f, e, v); return true })
 			return
 		}
-		e.Nodes = append(e.Nodes, &XText{Value: toStringAny(c), parent: e})
+		f.alloc(xmlNodeBytes)
+		e.Nodes = append(e.Nodes, &XText{Value: f.str(c), parent: e})
 	}
 }

@@ -183,6 +183,10 @@ func boxedUncached(o *operand) fnO {
 		return func(f *frame) any { return g(f) }
 	case repI64:
 		g := o.l
+		if t.kind == tkEnum {
+			d := t.def
+			return func(f *frame) any { return Enum{g(f), d} }
+		}
 		switch t.num {
 		case nkUInt:
 			return func(f *frame) any { return uint32(g(f)) }
@@ -303,6 +307,8 @@ func toI32(v any) int32 {
 		return int32(x)
 	case int:
 		return int32(x)
+	case Enum:
+		return int32(x.Value)
 	case int64:
 		return int32(x)
 	case uint32:
@@ -317,6 +323,8 @@ func toI64(v any) int64 {
 	switch x := v.(type) {
 	case int64:
 		return x
+	case Enum:
+		return x.Value
 	case int32:
 		return int64(x)
 	case uint32:
@@ -343,6 +351,8 @@ func toF64(v any) float64 {
 	switch x := v.(type) {
 	case float64:
 		return x
+	case Enum:
+		return float64(x.Value)
 	case float32:
 		return float64(x)
 	case int32:

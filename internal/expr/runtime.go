@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -39,6 +40,7 @@ type frame struct {
 
 	steps     int64 // steps left
 	allocLeft int64 // bytes left
+	ticks     int   // elements processed since the last step
 	depth     int
 
 	b []bool
@@ -50,6 +52,11 @@ type frame struct {
 
 	// liftA and liftB hold the unwrapped operands of a lifted nullable operator.
 	liftA, liftB any
+
+	// u16s caches the UTF-16 views of the two strings converted last (root
+	// frame only), so that a loop over one string pays for its conversion once.
+	u16s    [2]u16
+	u16next int
 
 	// the value of the last `return`
 	rb bool
@@ -127,6 +134,23 @@ func nre(pos int, what string) {
 	throwAt(pos, "NullReferenceException", "%s: %s is null", nreMsg, what)
 }
 
+// The budgets. A step is about the time of one loop iteration (some 30 ns);
+// library code is charged in steps by the size of what it processes: a step per
+// bytesPerStep bytes it scans, copies or converts and per elemsPerStep elements
+// it enumerates, copies or compares. The allocation budget counts the bytes an
+// evaluation allocates (not what it keeps), charged before the allocation: a
+// string or byte costs its length, an element of an array, a list, a dictionary
+// or a LINQ result slotBytes (2*slotBytes when it is appended to a growing
+// slice, which copies as it grows).
+const (
+	bytesPerStep = 256
+	elemsPerStep = 16
+	slotBytes    = 16
+	// dictEntryBytes is an entry of a dictionary or a set: its key and value
+	// slots and its place in the index.
+	dictEntryBytes = 96
+)
+
 // step counts one unit of work (a loop iteration, a call, a lambda invocation).
 func (f *frame) step(pos int) {
 	f.root.steps--
@@ -137,14 +161,48 @@ func (f *frame) step(pos int) {
 
 // stepN counts n units of work, for library calls whose cost grows with input.
 func (f *frame) stepN(n int) {
+	if f == nil {
+		return
+	}
 	f.root.steps -= int64(n)
 	if f.root.steps < 0 {
 		panic(&budgetError{msg: fmt.Sprintf("the expression exceeded its budget of %d steps", f.prog.limits.Steps), pos: f.pos})
 	}
 }
 
-// alloc charges n bytes against the allocation budget before they are allocated.
+// work charges the steps for processing n bytes.
+func (f *frame) work(n int) {
+	if n >= bytesPerStep {
+		f.stepN(n / bytesPerStep)
+	}
+}
+
+// tick charges a step per elemsPerStep calls, for work done an element at a
+// time.
+func (f *frame) tick() {
+	if f == nil {
+		return
+	}
+	r := f.root
+	if r.ticks++; r.ticks == elemsPerStep {
+		r.ticks = 0
+		f.stepN(1)
+	}
+}
+
+// elems charges the steps for processing n elements.
+func (f *frame) elems(n int) {
+	if n >= elemsPerStep {
+		f.stepN(n / elemsPerStep)
+	}
+}
+
+// alloc charges n bytes against the allocation budget before they are
+// allocated. A nil frame (library code called from Go) charges nothing.
 func (f *frame) alloc(n int) {
+	if f == nil {
+		return
+	}
 	if n < 0 {
 		n = 1 << 62
 	}
@@ -152,6 +210,93 @@ func (f *frame) alloc(n int) {
 	if f.root.allocLeft < 0 {
 		panic(&budgetError{msg: fmt.Sprintf("the expression exceeded its allocation budget of %d bytes", f.prog.limits.Alloc), pos: f.pos})
 	}
+}
+
+// allocN charges n items of size bytes each, refusing counts whose product
+// overflows.
+func (f *frame) allocN(n, size int) {
+	if n < 0 || size > 0 && n > (1<<62)/size {
+		f.alloc(-1)
+	}
+	f.alloc(n * size)
+}
+
+// push appends v to out after charging for the slot, amortising the copies of
+// a growing slice.
+func push(f *frame, out []any, v any) []any {
+	f.alloc(2 * slotBytes)
+	return append(out, v)
+}
+
+// u16 returns the UTF-16 view of s. The root frame keeps the last two views:
+// indexing, measuring or cutting the same string in a loop converts it once. A
+// conversion is charged: its steps, and for text that is not ASCII the UTF-16
+// copy.
+func (f *frame) u16(s string) u16 {
+	if f == nil || len(s) < 64 {
+		if f != nil && !isASCII(s) {
+			f.alloc(2 * len(s))
+		}
+		return newU16(s)
+	}
+	r := f.root
+	for i := range r.u16s {
+		if c := r.u16s[i].s; len(c) == len(s) && unsafe.StringData(c) == unsafe.StringData(s) {
+			return r.u16s[i]
+		}
+	}
+	f.work(len(s))
+	if !isASCII(s) {
+		f.alloc(2 * len(s))
+	}
+	u := newU16(s)
+	r.u16s[r.u16next] = u
+	r.u16next = 1 - r.u16next
+	return u
+}
+
+// sink is a strings.Builder that charges its frame's budgets for each piece
+// before writing it, so that a serialiser writing a document too large for the
+// budget stops when the budget runs out. A nil frame charges nothing.
+type sink struct {
+	strings.Builder
+	f       *frame
+	pending int // bytes written since the last step
+}
+
+func (s *sink) charge(n int) {
+	if s.f == nil {
+		return
+	}
+	s.f.alloc(n)
+	if s.pending += n; s.pending >= bytesPerStep {
+		s.f.stepN(s.pending / bytesPerStep)
+		s.pending %= bytesPerStep
+	}
+}
+
+// WriteString charges and writes p.
+func (s *sink) WriteString(p string) (int, error) {
+	s.charge(len(p))
+	return s.Builder.WriteString(p)
+}
+
+// WriteByte charges and writes c.
+func (s *sink) WriteByte(c byte) error {
+	s.charge(1)
+	return s.Builder.WriteByte(c)
+}
+
+// WriteRune charges and writes r.
+func (s *sink) WriteRune(r rune) (int, error) {
+	s.charge(utf8.RuneLen(r))
+	return s.Builder.WriteRune(r)
+}
+
+// Write charges and writes p.
+func (s *sink) Write(p []byte) (int, error) {
+	s.charge(len(p))
+	return s.Builder.Write(p)
 }
 
 // errorFromPanic converts what an evaluation panicked with into a RuntimeError.

@@ -92,9 +92,7 @@ func (t *Type) isNumeric() bool { return t.num != nkNone && t.kind == tkPrim }
 func (t *Type) isIntegral() bool {
 	return t.isNumeric() && t.num != nkFloat && t.num != nkDouble && t.num != nkDecimal
 }
-func (t *Type) isString() bool { return t == tString }
-func (t *Type) isObject() bool { return t == tObject }
-func (t *Type) isError() bool  { return t.kind == tkError }
+func (t *Type) isError() bool { return t.kind == tkError }
 
 // same reports whether two types are identical.
 func same(a, b *Type) bool {
@@ -131,12 +129,6 @@ var (
 	tErr     = &Type{Name: "?", kind: tkError, rep: repAny}
 	tLambda  = &Type{Name: "lambda expression", kind: tkLambda, rep: repAny}
 )
-
-var numByKind = map[numKind]*Type{
-	nkSByte: tSByte, nkByte: tByte, nkShort: tShort, nkUShort: tUShort, nkChar: tChar,
-	nkInt: tInt, nkUInt: tUInt, nkLong: tLong, nkULong: tULong, nkFloat: tFloat,
-	nkDouble: tDouble, nkDecimal: tDecimal,
-}
 
 // dotnetNames maps keyword types to their System names, for messages and for
 // `System.Int32` style references.
@@ -204,9 +196,19 @@ type typeDef struct {
 	is func(any) bool
 	// zero is default(T) for value types.
 	zero any
-	// enum values
+	// enum values, in declaration order; flags marks a [Flags] enum, whose
+	// values combine
 	enumVals map[string]int64
 	enumName []string
+	flags    bool
+}
+
+// qualified is the type's .NET name, with its namespace.
+func (d *typeDef) qualified() string {
+	if d.ns == "" {
+		return d.name
+	}
+	return d.ns + "." + d.name
 }
 
 // typeOf returns the Type of a non-generic library type.

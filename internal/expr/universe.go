@@ -36,7 +36,16 @@ type member struct {
 	k       any // constant value
 	// nullRecv lets the implementation see a null receiver (no NullReference check).
 	nullRecv bool
-	sig      string
+	// metered marks an implementation that charges its own work, or whose work
+	// does not grow with the size of its arguments: meterArgs leaves it alone.
+	metered bool
+	sig     string
+}
+
+// selfMetered marks m as charging its own work (see meterArgs).
+func (m *member) selfMetered() *member {
+	m.metered = true
+	return m
 }
 
 type pspec struct {
@@ -88,6 +97,11 @@ func buildUniverse() *universe {
 	declWeb(u)
 	declJwt(u)
 	declXML(u)
+	for _, d := range u.defs {
+		if d.kind == tkEnum {
+			declEnumMembers(d)
+		}
+	}
 	return u
 }
 
@@ -269,6 +283,46 @@ func (d *typeDef) enumV(vals map[string]int64, order ...string) {
 	}
 }
 
+// flagsV declares a [Flags] enum's members: their values combine, and print as
+// "IgnoreCase, Multiline".
+func (d *typeDef) flagsV(vals map[string]int64, order ...string) {
+	d.enumV(vals, order...)
+	d.flags = true
+}
+
+// declEnumMembers declares the members every enum has: ToString() gives the
+// member's name, as .NET does; ToString(format) takes "G", "D", "X" or "F";
+// HasFlag tests flags.
+func declEnumMembers(d *typeDef) {
+	d.method("ToString() string", f1(func(v int64) string { return enumName(d, v) }))
+	d.method("ToString(string format) string", f2(func(v int64, format string) string {
+		s, err := formatEnum(d, v, format)
+		if err != "" {
+			throw("FormatException", "%s", err)
+		}
+		return s
+	}))
+	d.method("GetHashCode() int", f1(func(v int64) int32 { return int32(v) }))
+	d.method("CompareTo(object target) int", f2(func(v int64, o any) int32 {
+		e, ok := o.(Enum)
+		switch {
+		case o == nil:
+			return 1
+		case !ok || e.def != d:
+			throw("ArgumentException", "Object must be the same type as the enum. The type passed in was '%s'; the enum type was '%s'.", dotnetTypeName(o), d.qualified())
+		}
+		return int32(cmpI64(v, e.Value))
+	}))
+	d.method("HasFlag(object flag) bool", f2(func(v int64, o any) bool {
+		e, ok := o.(Enum)
+		if !ok || e.def != d {
+			throw("ArgumentException", "The argument type, '%s', is not the same as the enum type '%s'.", dotnetTypeName(o), d.qualified())
+		}
+		return v&e.Value == e.Value
+	}))
+	d.is = func(v any) bool { e, ok := v.(Enum); return ok && e.def == d }
+}
+
 // extension declares an extension method; the first parameter is the receiver.
 func (u *universe) extension(sig string, impl implFn) *member {
 	name, tparams, params, result, _ := parseSig(sig)
@@ -278,25 +332,28 @@ func (u *universe) extension(sig string, impl implFn) *member {
 }
 
 // ---- adapters from Go functions to implFn ----
+//
+// Each call of a library member through an adapter is a step: the budget then
+// bounds the work of any expression, however many calls a loop body makes.
 
 func f0[R any](impl func() R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		pos := cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { f.pos = pos; return impl() })
+		return mkResult(cs.t, cs.n, func(f *frame) R { f.pos = pos; f.step(pos); return impl() })
 	}
 }
 
 func f1[A, R any](impl func(A) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, pos := getAs[A](args[0]), cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { av := a(f); f.pos = pos; return impl(av) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { av := a(f); f.pos = pos; f.step(pos); return impl(av) })
 	}
 }
 
 func f2[A, B, R any](impl func(A, B) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, pos := getAs[A](args[0]), getAs[B](args[1]), cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { av, bv := a(f), b(f); f.pos = pos; return impl(av, bv) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { av, bv := a(f), b(f); f.pos = pos; f.step(pos); return impl(av, bv) })
 	}
 }
 
@@ -306,6 +363,7 @@ func f3[A, B, C, R any](impl func(A, B, C) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv := a(f), b(f), cc(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(av, bv, cv)
 		})
 	}
@@ -317,6 +375,7 @@ func f4[A, B, C, D, R any](impl func(A, B, C, D) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv, dv := a(f), b(f), cc(f), d(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(av, bv, cv, dv)
 		})
 	}
@@ -328,6 +387,7 @@ func f5[A, B, C, D, E, R any](impl func(A, B, C, D, E) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv, dv, ev := a(f), b(f), cc(f), d(f), e(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(av, bv, cv, dv, ev)
 		})
 	}
@@ -338,21 +398,21 @@ func f5[A, B, C, D, E, R any](impl func(A, B, C, D, E) R) implFn {
 func x0[R any](impl func(*frame) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		pos := cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { f.pos = pos; return impl(f) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { f.pos = pos; f.step(pos); return impl(f) })
 	}
 }
 
 func x1[A, R any](impl func(*frame, A) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, pos := getAs[A](args[0]), cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { av := a(f); f.pos = pos; return impl(f, av) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { av := a(f); f.pos = pos; f.step(pos); return impl(f, av) })
 	}
 }
 
 func x2[A, B, R any](impl func(*frame, A, B) R) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, pos := getAs[A](args[0]), getAs[B](args[1]), cs.pos
-		return mkResult(cs.t, cs.n, func(f *frame) R { av, bv := a(f), b(f); f.pos = pos; return impl(f, av, bv) })
+		return mkResult(cs.t, cs.n, func(f *frame) R { av, bv := a(f), b(f); f.pos = pos; f.step(pos); return impl(f, av, bv) })
 	}
 }
 
@@ -362,6 +422,7 @@ func x3[A, B, C, R any](impl func(*frame, A, B, C) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv := a(f), b(f), cc(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(f, av, bv, cv)
 		})
 	}
@@ -373,6 +434,7 @@ func x4[A, B, C, D, R any](impl func(*frame, A, B, C, D) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv, dv := a(f), b(f), cc(f), d(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(f, av, bv, cv, dv)
 		})
 	}
@@ -382,50 +444,42 @@ func x4[A, B, C, D, R any](impl func(*frame, A, B, C, D) R) implFn {
 func v1[A any](impl func(A)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, pos := getAs[A](args[0]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av := a(f); f.pos = pos; impl(av) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av := a(f); f.pos = pos; f.step(pos); impl(av) }}
 	}
 }
 
 func v2[A, B any](impl func(A, B)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, pos := getAs[A](args[0]), getAs[B](args[1]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv := a(f), b(f); f.pos = pos; impl(av, bv) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv := a(f), b(f); f.pos = pos; f.step(pos); impl(av, bv) }}
 	}
 }
 
 func v3[A, B, C any](impl func(A, B, C)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, cc, pos := getAs[A](args[0]), getAs[B](args[1]), getAs[C](args[2]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv, cv := a(f), b(f), cc(f); f.pos = pos; impl(av, bv, cv) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv, cv := a(f), b(f), cc(f); f.pos = pos; f.step(pos); impl(av, bv, cv) }}
 	}
 }
 
 func vx1[A any](impl func(*frame, A)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, pos := getAs[A](args[0]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av := a(f); f.pos = pos; impl(f, av) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av := a(f); f.pos = pos; f.step(pos); impl(f, av) }}
 	}
 }
 
 func vx2[A, B any](impl func(*frame, A, B)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, pos := getAs[A](args[0]), getAs[B](args[1]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv := a(f), b(f); f.pos = pos; impl(f, av, bv) }}
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv := a(f), b(f); f.pos = pos; f.step(pos); impl(f, av, bv) }}
 	}
 }
 
 func vx3[A, B, C any](impl func(*frame, A, B, C)) implFn {
 	return func(c *checker, cs *site, args []*operand) *operand {
 		a, b, cc, pos := getAs[A](args[0]), getAs[B](args[1]), getAs[C](args[2]), cs.pos
-		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv, cv := a(f), b(f), cc(f); f.pos = pos; impl(f, av, bv, cv) }}
-	}
-}
-
-// constant returns an implementation that yields a fixed value of the member's
-// type.
-func constImpl(v any) implFn {
-	return func(c *checker, cs *site, args []*operand) *operand {
-		return c.constOperand(cs.t, cs.n, v)
+		return &operand{t: tVoid, n: cs.n, v: func(f *frame) { av, bv, cv := a(f), b(f), cc(f); f.pos = pos; f.step(pos); impl(f, av, bv, cv) }}
 	}
 }
 
@@ -435,6 +489,7 @@ func f6[A, B, C, D, E, G, R any](impl func(A, B, C, D, E, G) R) implFn {
 		return mkResult(cs.t, cs.n, func(f *frame) R {
 			av, bv, cv, dv, ev, gv := a(f), b(f), cc(f), d(f), e(f), g(f)
 			f.pos = pos
+			f.step(pos)
 			return impl(av, bv, cv, dv, ev, gv)
 		})
 	}

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -23,6 +22,22 @@ type Char uint16
 
 // String returns the character.
 func (c Char) String() string { return string(rune(c)) }
+
+// Enum is a boxed .NET enum value, such as DayOfWeek.Sunday or
+// JTokenType.Array.
+type Enum struct {
+	// Value is the member's number: (int)DayOfWeek.Sunday is 0.
+	Value int64
+	def   *typeDef
+}
+
+// String returns what .NET's ToString() gives: the member's name ("Sunday"),
+// the names of the flags that make up a [Flags] value ("IgnoreCase,
+// Multiline"), or the number if no member has it.
+func (e Enum) String() string { return enumName(e.def, e.Value) }
+
+// TypeName returns the enum type's .NET name, such as "System.DayOfWeek".
+func (e Enum) TypeName() string { return e.def.qualified() }
 
 // KeyValuePair is a boxed KeyValuePair<TKey, TValue>.
 type KeyValuePair struct {
@@ -280,14 +295,23 @@ func isIterable(v any) bool {
 	switch v.(type) {
 	case []string, []byte, []int32, []int64, []float64, []bool, []any, string,
 		*List, *Dict, *HashSet, *JArray, *JObject, http.Header, map[string]string,
-		map[string]any, url.Values, *MatchCollection, *GroupCollection, keysView, valuesView, *JProperty, *JValue:
+		map[string]any, url.Values, *MatchCollection, *GroupCollection, keysView, valuesView, *JProperty, *JValue,
+		rangeSeq, repeatSeq:
 		return true
 	}
 	return false
 }
 
-// iterate calls yield for each element of v (boxed) until it returns false.
+// iterate calls yield for each element of v (boxed) until it returns false,
+// charging a step per elemsPerStep elements.
 func iterate(f *frame, v any, yield func(any) bool) {
+	if f != nil {
+		inner := yield
+		yield = func(e any) bool {
+			f.tick()
+			return inner(e)
+		}
+	}
 	switch x := v.(type) {
 	case []string:
 		for _, s := range x {
@@ -332,8 +356,15 @@ func iterate(f *frame, v any, yield func(any) bool) {
 			}
 		}
 	case string:
-		for _, u := range toUTF16(x) {
-			if !yield(Char(u)) {
+		u := f.u16(x)
+		for i := range u.len() {
+			c := Char(0)
+			if u.ascii {
+				c = Char(x[i])
+			} else {
+				c = Char(u.units[i])
+			}
+			if !yield(c) {
 				return
 			}
 		}
@@ -419,6 +450,18 @@ func iterate(f *frame, v any, yield func(any) bool) {
 				return
 			}
 		}
+	case rangeSeq:
+		for i := range x.count {
+			if !yield(x.start + i) {
+				return
+			}
+		}
+	case repeatSeq:
+		for range x.count {
+			if !yield(x.v) {
+				return
+			}
+		}
 	case nil:
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'source')")
 	default:
@@ -430,17 +473,60 @@ func iterate(f *frame, v any, yield func(any) bool) {
 type keysView struct{ keys []any }
 type valuesView struct{ vals []any }
 
-// toSlice collects the elements of an enumerable.
+// toSlice collects the elements of an enumerable. An []any is returned as it
+// is (callers copy before changing it), charged for the enumeration.
 func toSlice(f *frame, v any) []any {
 	if a, ok := v.([]any); ok {
+		f.elems(len(a))
 		return a
 	}
 	var out []any
+	if n, ok := knownLen(v); ok {
+		f.allocN(n, slotBytes)
+		out = make([]any, 0, n)
+		iterate(f, v, func(x any) bool {
+			out = append(out, x)
+			return true
+		})
+		return out
+	}
 	iterate(f, v, func(x any) bool {
-		out = append(out, x)
+		out = push(f, out, x)
 		return true
 	})
 	return out
+}
+
+// knownLen returns the number of elements of a collection that knows it.
+func knownLen(v any) (int, bool) {
+	switch x := v.(type) {
+	case *List:
+		return len(x.Items), true
+	case *Dict:
+		return len(x.keys), true
+	case *HashSet:
+		return len(x.d.keys), true
+	case *JArray:
+		return len(x.Items), true
+	case *JObject:
+		return len(x.props), true
+	case keysView:
+		return len(x.keys), true
+	case valuesView:
+		return len(x.vals), true
+	case *MatchCollection:
+		return len(x.matches), true
+	case *GroupCollection:
+		return len(x.groups), true
+	case rangeSeq:
+		return int(x.count), true
+	case repeatSeq:
+		return int(x.count), true
+	}
+	if isArray(v) {
+		return arrLen(v), true
+	}
+	return 0, false
 }
 
 // ---- strings (UTF-16 semantics) ----
@@ -456,9 +542,43 @@ func isASCII(s string) bool {
 	return true
 }
 
-func toUTF16(s string) []uint16 { return utf16.Encode([]rune(s)) }
+// toUTF16 converts s to UTF-16 code units in one allocation (invalid UTF-8
+// becomes U+FFFD, as with []rune(s)).
+func toUTF16(s string) []uint16 {
+	u := make([]uint16, 0, utf16Len(s))
+	for _, r := range s {
+		u = utf16.AppendRune(u, r)
+	}
+	return u
+}
 
-func fromUTF16(u []uint16) string { return string(utf16.Decode(u)) }
+// fromUTF16 converts UTF-16 code units to a string; an unpaired surrogate
+// becomes U+FFFD, as with utf16.Decode.
+func fromUTF16(u []uint16) string {
+	n := 0
+	for _, c := range u {
+		if c < 0x80 {
+			n++
+		} else {
+			n += 3
+		}
+	}
+	b := make([]byte, 0, n)
+	for i := 0; i < len(u); i++ {
+		r := rune(u[i])
+		if utf16.IsSurrogate(r) {
+			r = utf8.RuneError
+			if i+1 < len(u) {
+				if d := utf16.DecodeRune(rune(u[i]), rune(u[i+1])); d != utf8.RuneError {
+					r = d
+					i++
+				}
+			}
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
 
 // utf16Len is C#'s string.Length.
 func utf16Len(s string) int {
@@ -476,18 +596,16 @@ func utf16Len(s string) int {
 	return n
 }
 
-func strIndex(s string, i int32, pos int) int32 {
-	if isASCII(s) {
-		if i < 0 || int(i) >= len(s) {
-			throwAt(pos, "IndexOutOfRangeException", "Index was outside the bounds of the array: index %d, length %d", i, len(s))
-		}
+// strIndex is s[i], a UTF-16 code unit.
+func strIndex(f *frame, s string, i int32, pos int) int32 {
+	u := f.u16(s)
+	if i < 0 || int(i) >= u.len() {
+		throwAt(pos, "IndexOutOfRangeException", "Index was outside the bounds of the array: index %d, length %d", i, u.len())
+	}
+	if u.ascii {
 		return int32(s[i])
 	}
-	u := toUTF16(s)
-	if i < 0 || int(i) >= len(u) {
-		throwAt(pos, "IndexOutOfRangeException", "Index was outside the bounds of the array: index %d, length %d", i, len(u))
-	}
-	return int32(u[i])
+	return int32(u.units[i])
 }
 
 // ---- equality ----
@@ -598,6 +716,8 @@ func dotnetTypeName(v any) string {
 		return "System.UInt64"
 	case Char:
 		return "System.Char"
+	case Enum:
+		return x.TypeName()
 	case time.Time:
 		return "System.DateTime"
 	case DateTimeOffset:
@@ -664,7 +784,11 @@ func dotnetTypeName(v any) string {
 
 // toStringAny is object.ToString() for a boxed value, with the invariant culture;
 // null is "".
-func toStringAny(v any) string {
+func toStringAny(v any) string { return (*frame)(nil).str(v) }
+
+// str is toStringAny in an evaluation: what prints a document, a builder or a
+// collection of values in full is charged to f as it is written.
+func (f *frame) str(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -707,18 +831,28 @@ func toStringAny(v any) string {
 		return formatTimeSpan(x, "c")
 	case Guid:
 		return x.String()
+	case Enum:
+		return x.String()
 	case JToken:
-		return jtokenToString(x)
+		return jtokenToString(f, x)
 	case *StringBuilder:
+		f.alloc(len(x.b))
+		f.work(len(x.b))
 		return x.String()
 	case *Uri:
 		return x.String()
 	case *url.URL:
 		return urlString(x)
 	case KeyValuePair:
-		return "[" + toStringAny(x.Key) + ", " + toStringAny(x.Value) + "]"
+		b := sink{f: f}
+		b.WriteString("[")
+		b.WriteString(f.str(x.Key))
+		b.WriteString(", ")
+		b.WriteString(f.str(x.Value))
+		b.WriteString("]")
+		return b.String()
 	case *Anon:
-		var b strings.Builder
+		b := sink{f: f}
 		b.WriteString("{ ")
 		for i, n := range x.Names {
 			if i > 0 {
@@ -726,7 +860,7 @@ func toStringAny(v any) string {
 			}
 			b.WriteString(n)
 			b.WriteString(" = ")
-			b.WriteString(toStringAny(x.Vals[i]))
+			b.WriteString(f.str(x.Vals[i]))
 		}
 		b.WriteString(" }")
 		return b.String()
@@ -747,11 +881,11 @@ func toStringAny(v any) string {
 	case XNamespace:
 		return x.URI
 	case *XElement:
-		return xmlString(x, true)
+		return xmlString(f, x, true)
 	case *XDocument:
-		return xmlString(x.Root, true)
+		return xmlString(f, x.Root, true)
 	case *XAttribute:
-		return qname(x.Prefix, x.Name.Local) + `="` + xmlEscape(x.Value, true) + `"`
+		return xattrString(f, x)
 	case *XText:
 		return x.Value
 	}
