@@ -105,4 +105,3 @@ func BenchmarkDataPlane(b *testing.B) {
 		}
 	}
 }
-
