@@ -358,6 +358,9 @@ func indexByte(b []byte, c byte) int {
 }
 
 func isTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -1,0 +1,107 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/lastmile-gw/lastmile/internal/http1"
+)
+
+// rawBackend answers every request on a keep-alive connection with 16 bytes,
+// doing as little as an HTTP server can, so that a profile of the data plane
+// shows the gateway and not the backend.
+func rawBackend(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n0123456789abcdef")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					if err := skipHead(br); err != nil {
+						return
+					}
+					if _, err := c.Write(resp); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// skipHead reads a request or response head up to its empty line and returns
+// its Content-Length.
+func skipHead(br *bufio.Reader) error {
+	_, err := readHead(br)
+	return err
+}
+
+func readHead(br *bufio.Reader) (int, error) {
+	n := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(line) <= 2 {
+			return n, nil
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+			n, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+}
+
+// BenchmarkDataPlane sends requests over one keep-alive connection through the
+// data plane as lastmile serves it (internal/http1, the gateway handler,
+// forward-request to a backend over loopback): subscription key, set-header, a
+// managed identity token from the cache, an outbound header. The client and
+// the backend are raw sockets, so the figures are the gateway's.
+func BenchmarkDataPlane(b *testing.B) {
+	srv := &http1.Server{Handler: benchHandler(b, rawBackend(b))}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET /orders/r25/17 HTTP/1.1\r\nHost: gw\r\nOcp-Apim-Subscription-Key: k1\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	br := bufio.NewReader(c)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		status, err := br.ReadSlice('\n')
+		if err != nil || !bytes.HasPrefix(status, []byte("HTTP/1.1 200")) {
+			b.Fatalf("status line %q: %v", status, err)
+		}
+		n, err := readHead(br)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := br.Discard(n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
