@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -60,22 +59,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// NewTransport returns the backend transport: HTTP/1.1 keep-alive with HTTP/2 where
-// the backend offers it, no implicit proxy from the environment, no transparent
+// NewTransport returns the backend transport: a Client speaking HTTP/1.1 with
+// keep-alive, no implicit proxy from the environment, no transparent
 // decompression (bodies pass through as the backend sent them), and the system
 // roots plus the PEM bundle in caFile, if given, for private backends.
-func NewTransport(caFile string) (*http.Transport, error) {
-	t := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-	}
+func NewTransport(caFile string) (*Client, error) {
+	c := &Client{TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
@@ -88,9 +77,9 @@ func NewTransport(caFile string) (*http.Transport, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("backend CA bundle %s: no PEM certificates found", caFile)
 		}
-		t.TLSClientConfig.RootCAs = pool
+		c.TLSConfig.RootCAs = pool
 	}
-	return t, nil
+	return c, nil
 }
 
 // Forward sends x.Request to x.Request.URL and sets x.Response with a streaming
@@ -107,13 +96,8 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 
 	// The timeout covers waiting for the response headers, as API Management's
 	// does; the body may stream for longer.
-	ctx, cancel := context.WithCancel(ctx)
-	timer := time.AfterFunc(opts.Timeout, cancel)
-	out = out.WithContext(ctx)
-	resp, err := f.roundTrip(out, opts.FollowRedirects)
-	timedOut := !timer.Stop()
+	resp, timedOut, cancel, err := f.send(ctx, out, opts)
 	if err != nil {
-		cancel()
 		switch {
 		case watch.err != nil:
 			// The client's body failed (bad framing, too slow, cut short):
@@ -129,12 +113,36 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	h := resp.Header
 	exchange.RemoveHopHeaders(h) // the backend's hop; outbound policies may add their own
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
-	body := exchange.NewStreamBody(exchange.CloseFunc(resp.Body, cancel), resp.ContentLength, &x.Buffers)
+	rb := resp.Body
+	if cancel != nil {
+		rb = exchange.CloseFunc(rb, cancel)
+	}
+	body := exchange.NewStreamBody(rb, resp.ContentLength, &x.Buffers)
 	x.Response = &exchange.Response{StatusCode: resp.StatusCode, StatusReason: reason, Headers: h, Body: body}
 	if opts.FailOnErrorStatusCode && resp.StatusCode >= 400 {
 		return &Error{Reason: "BackendErrorStatusCode", Message: fmt.Sprintf("the backend answered %d", resp.StatusCode), Status: resp.StatusCode}
 	}
 	return nil
+}
+
+// send sends out, waiting at most opts.Timeout for the response header, as API
+// Management's timeout does (the body may stream for longer). The Client does
+// that with its connection's deadline; any other transport gets a context
+// canceled by a timer, and cancel must be called when the response body is
+// done with.
+func (f *Forwarder) send(ctx context.Context, out *http.Request, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
+	if c, ok := f.Transport.(*Client); ok && !opts.FollowRedirects {
+		resp, err = c.roundTrip(out, opts.Timeout)
+		return resp, errors.Is(err, errHeaderTimeout), nil, err
+	}
+	ctx, cancel = context.WithCancel(ctx)
+	timer := time.AfterFunc(opts.Timeout, cancel)
+	resp, err = f.roundTrip(out.WithContext(ctx), opts.FollowRedirects)
+	timedOut = !timer.Stop()
+	if err != nil {
+		cancel()
+	}
+	return resp, timedOut, cancel, err
 }
 
 // bodyWatch records the first failure reading the request body, which

@@ -35,7 +35,7 @@ type generation struct {
 	idHandler http.Handler // the identity listener's handler
 
 	// The backend transport, rebuilt when backend.caFile or its content changes.
-	transport *http.Transport
+	transport *proxy.Client
 	caDigest  [sha256.Size]byte
 
 	snap *gateway.Snapshot

@@ -1,0 +1,702 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client is an http.RoundTripper for HTTP/1.1 backends (http and https) that
+// does a request's work on the caller's goroutine: it writes the request and
+// reads the response head itself, where http.Transport hands each request to
+// two goroutines per connection and back. That handoff, not the bytes, is most
+// of what forwarding costs. Keep-alive connections are pooled per backend,
+// most recently used first.
+//
+// A request body of unknown length, or longer than syncBodyLimit, is written
+// from a goroutine while the response is read, so a backend that answers
+// before reading it all (an early 413, say) is not deadlocked.
+type Client struct {
+	// Dialer opens connections; a net.Dialer with a 30 s timeout when nil.
+	Dialer *net.Dialer
+	// TLSConfig is used for https backends; ALPN offers only http/1.1.
+	TLSConfig *tls.Config
+	// MaxIdlePerHost bounds the idle connections kept for one backend; 256
+	// when zero.
+	MaxIdlePerHost int
+	// IdleTimeout closes connections idle for longer; 90 s when zero.
+	IdleTimeout time.Duration
+	// MaxResponseHeaderBytes bounds a response's header; 1 MiB when zero.
+	MaxResponseHeaderBytes int
+
+	mu   sync.Mutex
+	idle map[string][]*bconn
+}
+
+var _ http.RoundTripper = (*Client)(nil)
+
+// syncBodyLimit is the largest request body of known length written before
+// the response is read, on the caller's goroutine.
+const syncBodyLimit = 64 << 10
+
+// maxDrainResponse is how much of an unread response body is read to keep its
+// connection.
+const maxDrainResponse = 64 << 10
+
+var errClientClosedBody = errors.New("proxy: read on a closed response body")
+
+// bconn is a pooled backend connection.
+type bconn struct {
+	net.Conn
+	cr        capReader // under br: bounds what a response head may take
+	key       string
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	tp        textproto.Reader
+	idleSince time.Time
+	reused    bool
+}
+
+// RoundTrip sends req and returns the response, whose body streams from the
+// connection; the connection goes back to the pool when the body is read to
+// its end (or closed after a short drain).
+func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	return c.roundTrip(req, 0)
+}
+
+// roundTrip is RoundTrip with a bound on the wait for the response header
+// (0: none), enforced with the connection's deadline rather than a timer.
+func (c *Client) roundTrip(req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
+	if req.URL == nil || req.URL.Host == "" || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
+		closeBody(req)
+		return nil, fmt.Errorf("proxy: unsupported URL %q", req.URL.Redacted())
+	}
+	key := req.URL.Scheme + "://" + hostPort(req.URL.Scheme, req.URL.Host)
+	for attempt := 0; ; attempt++ {
+		bc, err := c.conn(req.Context(), key, req.URL.Scheme, attempt > 0)
+		if err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		resp, err := c.exchange(req, bc, headerTimeout)
+		if err == nil {
+			return resp, nil
+		}
+		var re *retryable
+		if attempt == 0 && errors.As(err, &re) && replayable(req) {
+			if req.GetBody != nil {
+				if req.Body, err = req.GetBody(); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if errors.As(err, &re) {
+			err = re.err
+		}
+		closeBody(req)
+		return nil, err
+	}
+}
+
+// retryable marks a failure on a reused connection before any of the response
+// arrived: the backend most likely closed it while it was idle.
+type retryable struct{ err error }
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+// replayable reports whether req may be sent again on a new connection: its
+// body can be read again, and the method is idempotent (or the request says
+// it may be repeated), as net/http decides.
+func replayable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, ok1 := req.Header["Idempotency-Key"]
+	_, ok2 := req.Header["X-Idempotency-Key"]
+	return ok1 || ok2
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+func hostPort(scheme, host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if scheme == "https" {
+		return net.JoinHostPort(host, "443")
+	}
+	return net.JoinHostPort(host, "80")
+}
+
+// conn returns an idle connection to key, or a new one.
+func (c *Client) conn(ctx context.Context, key, scheme string, fresh bool) (*bconn, error) {
+	if !fresh {
+		if bc := c.getIdle(key); bc != nil {
+			return bc, nil
+		}
+	}
+	d := c.Dialer
+	if d == nil {
+		d = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	}
+	addr := strings.TrimPrefix(key, scheme+"://")
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if scheme == "https" {
+		cfg := c.TLSConfig.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(nc, cfg)
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		nc = tc
+	}
+	bc := &bconn{Conn: nc, key: key, bw: bufio.NewWriterSize(nc, 4096)}
+	bc.cr = capReader{r: nc, n: unlimited}
+	bc.br = bufio.NewReaderSize(&bc.cr, 4096)
+	bc.tp.R = bc.br
+	return bc, nil
+}
+
+func (c *Client) getIdle(key string) *bconn {
+	timeout := c.IdleTimeout
+	if timeout <= 0 {
+		timeout = 90 * time.Second
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	list := c.idle[key]
+	if list == nil {
+		return nil
+	}
+	for len(list) > 0 {
+		bc := list[len(list)-1]
+		list[len(list)-1] = nil
+		list = list[:len(list)-1]
+		if time.Since(bc.idleSince) > timeout {
+			bc.Close()
+			continue
+		}
+		c.idle[key] = list
+		bc.reused = true
+		return bc
+	}
+	c.idle[key] = list
+	return nil
+}
+
+func (c *Client) putIdle(bc *bconn) {
+	max := c.MaxIdlePerHost
+	if max <= 0 {
+		max = 256
+	}
+	bc.idleSince = time.Now()
+	c.mu.Lock()
+	if c.idle == nil {
+		c.idle = map[string][]*bconn{}
+	}
+	if list := c.idle[bc.key]; len(list) < max {
+		c.idle[bc.key] = append(list, bc)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	bc.Close()
+}
+
+// CloseIdleConnections closes the pooled connections.
+func (c *Client) CloseIdleConnections() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, list := range c.idle {
+		for _, bc := range list {
+			bc.Close()
+		}
+		delete(c.idle, k)
+	}
+}
+
+// exchange writes req on bc and reads the response head.
+func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
+	ctx := req.Context()
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			c.putIdle(bc)
+			return nil, err
+		}
+		// A canceled request unblocks the connection's reads and writes.
+		stop = context.AfterFunc(ctx, func() { bc.SetDeadline(aLongTimeAgo) })
+	}
+	fail := func(err error, retry bool) (*http.Response, error) {
+		stop()
+		bc.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if retry && bc.reused {
+			return nil, &retryable{err}
+		}
+		return nil, err
+	}
+
+	length := req.ContentLength
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if !hasBody {
+		length = 0
+	}
+	chunked := hasBody && length < 0
+	writeHead(bc.bw, req, length, chunked)
+	var bodyDone chan error
+	if hasBody && !chunked && length <= syncBodyLimit {
+		if err := copyBody(bc.bw, req.Body, length, false); err != nil {
+			return fail(err, false)
+		}
+		req.Body.Close()
+		hasBody = false
+	}
+	if err := bc.bw.Flush(); err != nil {
+		return fail(err, true)
+	}
+	if hasBody {
+		bodyDone = make(chan error, 1)
+		go func() {
+			err := copyBody(bc.bw, req.Body, length, chunked)
+			if err == nil {
+				err = bc.bw.Flush()
+			}
+			req.Body.Close()
+			bodyDone <- err
+		}()
+	}
+
+	if headerTimeout > 0 {
+		bc.SetReadDeadline(time.Now().Add(headerTimeout))
+	}
+	bc.cr.n = int64(c.maxHeader())
+	resp, err := c.readResponse(bc, req)
+	bc.cr.n = unlimited
+	if headerTimeout > 0 {
+		bc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		if bodyDone != nil {
+			bc.Close()
+			<-bodyDone
+		}
+		if isTimeoutErr(err) && ctx.Err() == nil {
+			err = errHeaderTimeout
+		}
+		return fail(err, bodyDone == nil && errors.Is(err, io.EOF))
+	}
+	rb := resp.Body.(*respBody)
+	rb.stop, rb.bodyDone = stop, bodyDone
+	if rb.framing == framingNone {
+		rb.finish()
+	}
+	return resp, nil
+}
+
+// errHeaderTimeout is the failure of a response header that did not arrive in
+// time.
+var errHeaderTimeout = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "proxy: timeout awaiting response headers" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// writeHead writes the request line and header. Names that are not tokens are
+// dropped and CR or LF in values become spaces, so nothing a policy sets can
+// split the request.
+func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
+	w.WriteString(req.Method)
+	w.WriteByte(' ')
+	w.WriteString(req.URL.RequestURI())
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	w.WriteString(sanitizeValue(host))
+	w.WriteString("\r\n")
+	for k, vs := range req.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Trailer":
+			continue
+		case "User-Agent":
+			if len(vs) == 1 && vs[0] == "" {
+				continue // the caller sent none: add none
+			}
+		}
+		if !validToken(k) {
+			continue
+		}
+		for _, v := range vs {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(sanitizeValue(v))
+			w.WriteString("\r\n")
+		}
+	}
+	switch {
+	case chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case length > 0 || methodWantsLength(req.Method):
+		var buf [20]byte
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(buf[:0], length, 10))
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+}
+
+// methodWantsLength reports whether a body-less request still says
+// Content-Length: 0, as net/http does for methods that usually have a body.
+func methodWantsLength(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
+}
+
+func sanitizeValue(v string) string {
+	if strings.ContainsAny(v, "\r\n") {
+		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	return strings.TrimSpace(v)
+}
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// copyBody writes a request body: length bytes exactly, or chunked.
+func copyBody(w *bufio.Writer, r io.Reader, length int64, chunked bool) error {
+	if !chunked {
+		n, err := io.Copy(w, io.LimitReader(r, length))
+		if err != nil {
+			return err
+		}
+		if n != length {
+			return fmt.Errorf("proxy: request body ended after %d of %d bytes", n, length)
+		}
+		return nil
+	}
+	cw := httputil.NewChunkedWriter(w)
+	if _, err := io.Copy(cw, r); err != nil {
+		return err
+	}
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	_, err := w.WriteString("\r\n") // no trailers
+	return err
+}
+
+// Response body framings.
+const (
+	framingNone = iota // no body (HEAD, 204, 304)
+	framingLength
+	framingChunked
+	framingClose // until the backend closes the connection
+)
+
+// readResponse reads a response head (skipping 1xx interim responses) and
+// sets up its body's framing.
+func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, error) {
+	for {
+		line, err := bc.tp.ReadLine()
+		if err != nil {
+			return nil, err
+		}
+		proto, rest, ok1 := strings.Cut(line, " ")
+		code, reason, _ := strings.Cut(rest, " ")
+		status, err := strconv.Atoi(code)
+		if !ok1 || len(code) != 3 || err != nil || status < 100 {
+			return nil, fmt.Errorf("proxy: malformed status line from the backend")
+		}
+		major, minor, ok := http.ParseHTTPVersion(proto)
+		if !ok || major != 1 {
+			return nil, fmt.Errorf("proxy: the backend answered %q, not HTTP/1.x", proto)
+		}
+		hdr, err := readHeader(&bc.tp)
+		if err != nil {
+			return nil, err
+		}
+		if status < 200 {
+			if status == http.StatusSwitchingProtocols {
+				return nil, errors.New("proxy: the backend switched protocols, which is not supported")
+			}
+			continue // 100 Continue, 103 Early Hints
+		}
+		resp := &http.Response{
+			Status: code + " " + reason, StatusCode: status, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
+			Header: http.Header(hdr), Request: req, ContentLength: -1,
+		}
+		rb := &respBody{bc: bc, client: c}
+		rb.reusable = !(minor == 0 && !hasToken(hdr["Connection"], "keep-alive")) && !hasToken(hdr["Connection"], "close")
+		te, hasTE := hdr["Transfer-Encoding"]
+		switch {
+		case req.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
+			rb.framing, resp.ContentLength = framingNone, 0
+		case hasTE:
+			if !strings.EqualFold(strings.TrimSpace(te[len(te)-1]), "chunked") {
+				// A coding other than chunked last: the body ends with the
+				// connection (RFC 9112 §6.3).
+				rb.framing, rb.reusable = framingClose, false
+			} else {
+				rb.framing = framingChunked
+				rb.r = httputil.NewChunkedReader(bc.br)
+				resp.TransferEncoding = []string{"chunked"}
+				if _, ok := hdr["Content-Length"]; ok {
+					rb.reusable = false // both: the framing is suspect; do not reuse
+				}
+			}
+			delete(hdr, "Content-Length")
+			delete(hdr, "Transfer-Encoding")
+		default:
+			if cl, ok := hdr["Content-Length"]; ok {
+				n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64)
+				for _, v := range cl[1:] {
+					if strings.TrimSpace(v) != strings.TrimSpace(cl[0]) {
+						err = errors.New("differing values")
+					}
+				}
+				if err != nil || n < 0 {
+					return nil, fmt.Errorf("proxy: the backend sent an invalid Content-Length")
+				}
+				rb.framing, resp.ContentLength = framingLength, n
+				rb.remain = n
+				if n == 0 {
+					rb.framing = framingNone
+				}
+			} else {
+				rb.framing, rb.reusable = framingClose, false
+			}
+		}
+		if rb.framing == framingClose {
+			rb.r = bc.br
+		}
+		resp.Close = !rb.reusable
+		resp.Body = rb
+		return resp, nil
+	}
+}
+
+// readHeader reads header fields up to the empty line; the connection's
+// capReader bounds how much it can read.
+func readHeader(tp *textproto.Reader) (textproto.MIMEHeader, error) {
+	h, err := tp.ReadMIMEHeader()
+	if err != nil {
+		return nil, fmt.Errorf("proxy: malformed response header from the backend: %w", err)
+	}
+	return h, nil
+}
+
+func (c *Client) maxHeader() int {
+	if c.MaxResponseHeaderBytes > 0 {
+		return c.MaxResponseHeaderBytes
+	}
+	return 1 << 20
+}
+
+const unlimited = 1<<63 - 1
+
+// errHeaderTooLarge ends a response head over the limit.
+var errHeaderTooLarge = errors.New("proxy: the backend's response header is too large")
+
+// capReader reads at most n more bytes, then fails: it bounds a response head
+// without a limit in the header parser itself.
+type capReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	if c.n != unlimited {
+		c.n -= int64(n)
+	}
+	return n, err
+}
+
+func hasToken(values []string, tok string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// respBody streams a response body from its connection and gives the
+// connection back once the body ended.
+type respBody struct {
+	bc       *bconn
+	client   *Client
+	r        io.Reader // chunked or close-delimited
+	framing  int
+	remain   int64
+	reusable bool
+	done     bool
+	closed   bool
+	err      error
+	stop     func() bool
+	bodyDone chan error
+	mu       sync.Mutex
+}
+
+func (b *respBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, errClientClosedBody
+	}
+	if b.done {
+		return 0, io.EOF
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	var n int
+	var err error
+	switch b.framing {
+	case framingLength:
+		if int64(len(p)) > b.remain {
+			p = p[:b.remain]
+		}
+		n, err = b.bc.br.Read(p)
+		b.remain -= int64(n)
+		if b.remain == 0 {
+			err = io.EOF
+		} else if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	default:
+		n, err = b.r.Read(p)
+		if err == io.EOF && b.framing == framingChunked {
+			err = b.trailer()
+			if err == nil {
+				err = io.EOF
+			}
+		}
+	}
+	switch {
+	case err == io.EOF:
+		b.finish()
+	case err != nil:
+		b.err = err
+		b.reusable = false
+		b.finish()
+	}
+	return n, err
+}
+
+// trailer reads the (ignored) trailer section after the last chunk.
+func (b *respBody) trailer() error {
+	_, err := b.bc.tp.ReadMIMEHeader()
+	return err
+}
+
+// finish ends the exchange: the connection goes back to the pool if the
+// message ended cleanly and the request body was written whole.
+func (b *respBody) finish() {
+	if b.done {
+		return
+	}
+	b.done = true
+	// A canceled request poisoned the connection's deadline: do not reuse it.
+	reuse := b.stop() && b.reusable && b.err == nil
+	if b.bodyDone != nil {
+		if err := <-b.bodyDone; err != nil {
+			reuse = false
+		}
+	}
+	if reuse {
+		b.client.putIdle(b.bc)
+	} else {
+		b.bc.Close()
+	}
+}
+
+// Close ends the body. An unfinished small remainder is read so the
+// connection can be reused; otherwise the connection is closed.
+func (b *respBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if b.done {
+		return nil
+	}
+	if b.framing == framingLength && b.remain <= maxDrainResponse && b.reusable && b.bc.br.Buffered() >= int(b.remain) {
+		b.bc.br.Discard(int(b.remain))
+		b.remain = 0
+	} else {
+		b.reusable = false
+	}
+	if b.bodyDone != nil && !b.reusable {
+		b.bc.Close() // unblocks a request body still being written
+	}
+	b.finish()
+	return nil
+}
