@@ -77,6 +77,7 @@ func (r *Redis) Limits(o LimitOptions) *RedisLimits {
 	opts.ContextTimeoutEnabled = true
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = o.Timeout, o.Timeout, o.Timeout
 	opts.PoolTimeout = o.Timeout
+	opts.DialerRetries = 1 // the circuit decides when to try again
 	var id [8]byte
 	rand.Read(id[:])
 	l := &RedisLimits{
