@@ -55,6 +55,9 @@ func (x *Exchange) Done(ctx context.Context, u Usage) {
 		return
 	}
 	x.hooks.finished = true
+	if len(x.hooks.done) == 0 {
+		return
+	}
 	ctx = context.WithoutCancel(ctx)
 	for _, f := range x.hooks.done {
 		f(ctx, u)

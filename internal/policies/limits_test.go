@@ -21,6 +21,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
 	"github.com/lastmile-gw/lastmile/internal/store"
+	"github.com/lastmile-gw/lastmile/internal/store/storetest"
 )
 
 // compileLimitDoc compiles a whole policy document at scope, with
@@ -676,17 +677,33 @@ func TestLimitCompileErrors(t *testing.T) {
 	}
 }
 
+// BenchmarkRateLimitByKey is one rate-limit-by-key decision: the key from an
+// expression, hashed, and the bucket taken, in memory and in Redis (one
+// EVALSHA round trip to a local redis-server).
 func BenchmarkRateLimitByKey(b *testing.B) {
-	p := mustCompileLimit(b, policies.Deps{}, "api", inbound(`<rate-limit-by-key calls="1000000000" renewal-period="60"
-		counter-key="@(context.Request.IpAddress)" />`))
-	step := p.Steps(pipeline.Inbound)[0].Policy
-	ctx := context.Background()
-	x := newExchange(caller{})
-	x.Request.IPAddress = "192.0.2.1"
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := step.Apply(ctx, x); err != nil {
-			b.Fatal(err)
+	run := func(b *testing.B, limits policies.LimitStore) {
+		p := mustCompileLimit(b, policies.Deps{Limits: policies.Limits{Store: limits}}, "api", inbound(`<rate-limit-by-key calls="1000000000" renewal-period="60"
+			counter-key="@(context.Request.IpAddress)" />`))
+		step := p.Steps(pipeline.Inbound)[0].Policy
+		ctx := context.Background()
+		x := newExchange(caller{})
+		x.Request.IPAddress = "192.0.2.1"
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := step.Apply(ctx, x); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
+	b.Run("memory", func(b *testing.B) { run(b, store.NewMemoryLimits(0)) })
+	b.Run("redis", func(b *testing.B) {
+		r, err := store.NewRedis(context.Background(), store.RedisOptions{Address: storetest.StartRedis(b, "")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		l := r.Limits(store.LimitOptions{})
+		defer l.Close()
+		run(b, l)
+	})
 }

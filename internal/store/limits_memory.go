@@ -9,7 +9,7 @@ import (
 
 // DefaultMemoryCounters is how many rate buckets and quota windows together
 // MemoryLimits holds unless told otherwise.
-const DefaultMemoryCounters = 1 << 20
+const DefaultMemoryCounters = 1 << 18
 
 // MemoryLimits keeps traffic limits for one gateway instance. It is safe for
 // concurrent use; every decision holds one lock for a few map operations.
