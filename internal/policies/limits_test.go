@@ -707,3 +707,35 @@ func BenchmarkRateLimitByKey(b *testing.B) {
 		run(b, l)
 	})
 }
+
+// TestRateLimitScopes: at API scope each API counts apart; in a fragment,
+// every API that includes it shares the fragment's counter, as in API
+// Management.
+func TestRateLimitScopes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		frag, err := policyxml.Parse("fragments/limits/policy.xml", []byte(`<fragment><rate-limit calls="1" renewal-period="60" /></fragment>`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps := policies.Deps{Limits: policies.Limits{Store: store.NewMemoryLimits(0)}}
+		r := pipeline.NewRegistry()
+		policies.Register(r, deps)
+		compileAt := func(body string) *pipeline.Pipeline {
+			d, _ := policyxml.Parse("policy.xml", []byte(inbound(body)))
+			c, err := pipeline.NewCompiler(r, policies.Expressions, map[string]*policyxml.Document{"limits": frag}).Compile(d, "api")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pipeline.Compose(c)
+		}
+		inline := compileAt(`<rate-limit calls="1" renewal-period="60" />`)
+		shared := compileAt(`<include-fragment fragment-id="limits" />`)
+		status := func(p *pipeline.Pipeline, api string) int {
+			return call(t, p, caller{sub: "s", api: api}, exchange.Usage{}).Response.StatusCode
+		}
+		got := []int{status(inline, "a"), status(inline, "b"), status(inline, "a"), status(shared, "a"), status(shared, "b")}
+		if diff := cmp.Diff([]int{200, 200, 429, 200, 429}, got); diff != "" {
+			t.Errorf("inline via a, b, a; fragment via a, b (-want +got):\n%s", diff)
+		}
+	})
+}
