@@ -378,7 +378,7 @@ func TestRedisLimitsShared(t *testing.T) {
 func TestRedisLeases(t *testing.T) {
 	addr := storetest.StartRedis(t, "")
 	ctx := context.Background()
-	const ttl = 600 * time.Millisecond
+	const ttl = time.Second
 	holder := newRedisLimits(t, addr, LimitOptions{LeaseTTL: ttl})
 	other := newRedisLimits(t, addr, LimitOptions{LeaseTTL: ttl})
 	if _, ok, err := holder.Acquire(ctx, "c:lease", 1); !ok || err != nil {
