@@ -88,8 +88,8 @@
 //	  serviceName: lastmile  # context.Deployment.ServiceName. Default "lastmile"
 //	store:
 //	  # Shared state: memory (one process) or redis (shared by every gateway
-//	  # instance). It holds the token service's client assertion replay check.
-//	  # Default memory.
+//	  # instance). It holds the token service's client assertion replay check,
+//	  # the external value cache and the traffic limits' counters. Default memory.
 //	  type: memory
 //	  redis:                     # read only when type is redis
 //	    address: 127.0.0.1:6379  # host:port. Default "127.0.0.1:6379"
@@ -99,6 +99,19 @@
 //	    passwordEnv: ""
 //	    db: 0                    # database number, 0 or more. Default 0
 //	    tls: false               # connect with TLS. Default false
+//	    # The longest a traffic limit decision waits for Redis before it fails
+//	    # as failureMode says. Default 250ms; 10ms to 10s.
+//	    timeout: 250ms
+//	    # How long a limit-concurrency slot outlives an instance that died
+//	    # holding it. Default 30s; 3s to 10m.
+//	    leaseTTL: 30s
+//	  # What each kind of traffic limit does with a request when the store
+//	  # cannot decide (Redis down): open lets it through uncounted, closed
+//	  # refuses it with 503. Default open for all three.
+//	  failureMode:
+//	    rateLimit: open          # rate-limit, rate-limit-by-key
+//	    quota: open              # quota, quota-by-key
+//	    concurrency: open        # limit-concurrency
 //	limits: {}  # the data plane's limits; limits.go documents every key
 //
 // Errors name the file with line and column (lastmile.yaml:12:7: ...) and say what to
@@ -237,8 +250,9 @@ type Gateway struct {
 
 // Store selects where shared state lives.
 type Store struct {
-	Type  string // StoreMemory or StoreRedis
-	Redis Redis
+	Type        string // StoreMemory or StoreRedis
+	Redis       Redis
+	FailureMode FailureMode
 }
 
 // Redis is how to reach Redis when Store.Type is StoreRedis.
@@ -249,6 +263,10 @@ type Redis struct {
 	PasswordEnv string
 	DB          int
 	TLS         bool
+	// Timeout bounds each traffic limit decision's call to Redis.
+	Timeout time.Duration
+	// LeaseTTL is how long a limit-concurrency slot outlives its instance.
+	LeaseTTL time.Duration
 }
 
 // Default returns the configuration used when lastmile.yaml is absent.
@@ -258,8 +276,10 @@ func Default() *Config {
 		Listeners: Listeners{Gateway: DefaultGatewayListener, Identity: DefaultIdentityListener},
 		Backend:   Backend{Timeout: DefaultBackendTimeout},
 		Gateway:   Gateway{Region: DefaultRegion, ServiceName: DefaultServiceName},
-		Store:     Store{Type: DefaultStoreType, Redis: Redis{Address: DefaultRedisAddress}},
-		Limits:    DefaultLimits,
+		Store: Store{Type: DefaultStoreType,
+			Redis:       Redis{Address: DefaultRedisAddress, Timeout: DefaultRedisTimeout, LeaseTTL: DefaultLeaseTTL},
+			FailureMode: FailureMode{RateLimit: FailOpen, Quota: FailOpen, Concurrency: FailOpen}},
+		Limits: DefaultLimits,
 	}
 	defaultIdentityPlane(&c.Identity)
 	defaultTokenService(&c.Identity)

@@ -92,7 +92,8 @@ func TestParseFull(t *testing.T) {
 		Gateway:   Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
 		Store: Store{Type: "redis", Redis: Redis{
 			Address: "redis.internal:6380", Username: "gateway", PasswordEnv: "LASTMILE_TEST_REDIS_PASSWORD", DB: 3, TLS: true,
-		}},
+			Timeout: 100 * time.Millisecond, LeaseTTL: time.Minute,
+		}, FailureMode: FailureMode{RateLimit: "closed", Quota: "closed", Concurrency: "open"}},
 		Limits: Limits{RequestLine: 16 << 10, HeaderBytes: 64 << 10, HeaderCount: 200, HeaderTimeout: 10 * time.Second,
 			IdleTimeout: time.Minute, MinBodyRate: 1024, BodyGracePeriod: 2 * time.Second, MinResponseRate: 0,
 			BufferedBody: 4 << 20, BufferedBodies: 1 << 30},
@@ -147,8 +148,9 @@ func TestDefaults(t *testing.T) {
 		Listeners: Listeners{Gateway: ":8080", Identity: "127.0.0.1:8081"},
 		Backend:   Backend{Timeout: 300 * time.Second},
 		Gateway:   Gateway{Region: "local", ServiceName: "lastmile"},
-		Store:     Store{Type: "memory", Redis: Redis{Address: "127.0.0.1:6379"}},
-		Limits:    DefaultLimits,
+		Store: Store{Type: "memory", Redis: Redis{Address: "127.0.0.1:6379", Timeout: 250 * time.Millisecond, LeaseTTL: 30 * time.Second},
+			FailureMode: FailureMode{RateLimit: "open", Quota: "open", Concurrency: "open"}},
+		Limits: DefaultLimits,
 	}
 	for _, tc := range []struct {
 		name, src string
@@ -267,7 +269,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key with nothing close lists the valid keys",
 			src:  "store:\n  kind: redis\n",
-			want: `lastmile.yaml:2:3: unknown key "kind" in store; valid keys are type, redis`,
+			want: `lastmile.yaml:2:3: unknown key "kind" in store; valid keys are type, redis, failureMode`,
 		},
 		{
 			name: "unknown key in a list item",
@@ -449,6 +451,16 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown store type",
 			src:  "store:\n  type: mongo\n",
 			want: `lastmile.yaml:2:9: store.type: unknown store type "mongo"; use memory or redis`,
+		},
+		{
+			name: "unknown failure mode",
+			src:  "store:\n  failureMode:\n    quota: ignore\n",
+			want: `lastmile.yaml:3:12: store.failureMode.quota: "ignore" is not a failure mode; use open (let requests through uncounted) or closed (refuse them with 503)`,
+		},
+		{
+			name: "redis timeout out of range",
+			src:  "store:\n  redis:\n    timeout: 1m\n",
+			want: `lastmile.yaml:3:14: store.redis.timeout: 1m is out of range; use a duration from 10ms to 10s`,
 		},
 		{
 			name: "redis db is not a number",

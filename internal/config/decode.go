@@ -690,8 +690,11 @@ func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
 				}},
 				{"db", d.integer("store.redis.db", &s.Redis.DB, 0, 1<<20)},
 				{"tls", d.boolean("store.redis.tls", &s.Redis.TLS)},
+				{"timeout", d.duration("store.redis.timeout", &s.Redis.Timeout, 10*time.Millisecond, 10*time.Second)},
+				{"leaseTTL", d.duration("store.redis.leaseTTL", &s.Redis.LeaseTTL, 3*time.Second, 10*time.Minute)},
 			})
 		}},
+		{"failureMode", func(k, v *yaml.Node) { d.decodeFailureMode(v, &s.FailureMode) }},
 	})
 }
 

@@ -57,6 +57,13 @@ func (c *Config) Marshal() ([]byte, error) {
 				"passwordEnv", str(c.Store.Redis.PasswordEnv),
 				"db", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(c.Store.Redis.DB)},
 				"tls", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(c.Store.Redis.TLS)},
+				"timeout", str(formatDuration(c.Store.Redis.Timeout)),
+				"leaseTTL", str(formatDuration(c.Store.Redis.LeaseTTL)),
+			),
+			"failureMode", mapNode(
+				"rateLimit", str(c.Store.FailureMode.RateLimit),
+				"quota", str(c.Store.FailureMode.Quota),
+				"concurrency", str(c.Store.FailureMode.Concurrency),
 			),
 		),
 		"limits", marshalLimits(c.Limits),

@@ -52,6 +52,8 @@ type Exchange struct {
 	// all requests together within the gateway's budget. The gateway releases
 	// it when the request ends.
 	Buffers Buffers
+
+	hooks hooks // Defer, OnDone and Mark (hooks.go)
 }
 
 // Backend is the forwarding target that set-backend-service and rewrite-uri change.

@@ -102,15 +102,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	var sent int64 // response body bytes written
+	var read *countingReader
+	if r.Body != nil && r.Body != http.NoBody {
+		read = &countingReader{ReadCloser: r.Body}
+		r.Body = read
+	}
 	x := h.newExchange(r, snap, a, op, rest, q, params, requestID)
 	x.Request.RawParameters = raw
 	ctx := r.Context()
+	// However the request ends, what policies left for its end runs: a
+	// concurrency slot goes back, a bandwidth quota counts the bytes.
+	defer func() { x.Done(ctx, exchange.Usage{RequestBytes: read.count(), ResponseBytes: sent}) }()
 	key, _ := subscriptionKey(r, q, a)
 	prod, sub, authErr := snap.authorize(a, key)
 	stripKey(x, a)
 	if authErr != nil {
 		a.base.HandleError(ctx, x, authErr)
-		writeResponse(w, r, x.Response, h.log)
+		sent = writeResponse(w, r, x.Response, h.log)
 		h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 		closeBodies(x)
 		return
@@ -130,7 +139,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logFailure(x)
-	writeResponse(w, r, x.Response, h.log)
+	sent = writeResponse(w, r, x.Response, h.log)
 	h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 	closeBodies(x)
 }
@@ -306,8 +315,28 @@ func newGUID() string {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// writeResponse writes resp to the client, streaming a body nobody buffered.
-func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, log *slog.Logger) {
+// countingReader counts the bytes of the request body the gateway reads.
+type countingReader struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) count() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.n
+}
+
+// writeResponse writes resp to the client, streaming a body nobody buffered,
+// and returns how many bytes of the body it wrote.
+func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, log *slog.Logger) (written int64) {
 	h := w.Header()
 	for k, v := range resp.Headers {
 		h[k] = v
@@ -334,7 +363,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	}
 	w.WriteHeader(code)
 	if noBody || resp.Body == nil || n == 0 {
-		return
+		return 0
 	}
 	body := resp.Body.Reader()
 	defer body.Close()
@@ -345,8 +374,10 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	for {
 		nr, err := body.Read(*bp)
 		if nr > 0 {
-			if _, werr := w.Write((*bp)[:nr]); werr != nil {
-				return
+			nw, werr := w.Write((*bp)[:nr])
+			written += int64(nw)
+			if werr != nil {
+				return written
 			}
 			if flush {
 				rc.Flush()
@@ -356,7 +387,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 			if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
 				log.Debug("backend body ended early", "error", err)
 			}
-			return
+			return written
 		}
 	}
 }

@@ -261,6 +261,19 @@ func (c *Compiler) includeFragment(el *policyxml.Element) []Step {
 // Section returns the section being compiled.
 func (c *Compiler) Section() Section { return c.section }
 
+// Scope returns the scope of the document being compiled: "global",
+// "product", "api" or "operation".
+func (c *Compiler) Scope() string { return c.scope }
+
+// Fragment returns the id of the policy fragment being inlined, the innermost
+// one when fragments include each other, or "" outside fragments.
+func (c *Compiler) Fragment() string {
+	if len(c.fragStack) == 0 {
+		return ""
+	}
+	return c.fragStack[len(c.fragStack)-1]
+}
+
 // File returns the file being compiled.
 func (c *Compiler) File() string { return c.doc.File }
 

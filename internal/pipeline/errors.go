@@ -20,6 +20,9 @@ type Error struct {
 	// sees Message for a 4xx status and "Internal server error" for a 5xx, so that
 	// internal details never reach a client.
 	Public string
+	// Header is added to the caller's default response, such as the
+	// Retry-After of a rate limit.
+	Header http.Header
 	Err    error // the cause, for logs; never shown to the caller
 
 	info *StepInfo
@@ -97,6 +100,9 @@ func (e *Error) Response(requestID string) *exchange.Response {
 		msg = e.Message
 	}
 	r := ErrorResponse(status, msg, requestID)
+	for k, v := range e.Header {
+		r.Headers[k] = append([]string(nil), v...)
+	}
 	if busy {
 		r.Headers.Set("Retry-After", "1")
 	}

@@ -110,6 +110,10 @@ var ErrReturn = errors.New("pipeline: return response")
 // on-error. When Run returns, x.Response is what the client receives; Run returns
 // an error only if the client must not get a response at all (the request's
 // context was cancelled).
+//
+// What policies deferred with x.Defer runs once the response is decided: after
+// outbound, where a deferred failure is handled as an outbound policy's, or
+// after on-error, where it cannot change the response any more.
 func (p *Pipeline) Run(ctx context.Context, x *exchange.Exchange) error {
 	var err error
 	for i := 0; i < 3 && err == nil; i++ {
@@ -121,13 +125,44 @@ func (p *Pipeline) Run(ctx context.Context, x *exchange.Exchange) error {
 			// with no body.
 			x.Response = &exchange.Response{StatusCode: 200, StatusReason: "OK", Headers: make(map[string][]string)}
 		}
-		return nil
+		if err = runDeferred(ctx, x); err == nil {
+			return nil
+		}
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
+		// Nobody gets a response, but what the call counted still counts.
+		runDeferred(context.WithoutCancel(ctx), x)
 		return ctxErr
 	}
 	p.HandleError(ctx, x, err)
+	runDeferred(ctx, x)
 	return nil
+}
+
+// deferredStep is where failures of deferred work are reported: the end of
+// outbound.
+var deferredStep = &StepInfo{Section: Outbound}
+
+// runDeferred runs every function x.Defer registered, also after one fails,
+// and returns the first failure. Like runSteps, it turns a panic into an
+// error.
+func runDeferred(ctx context.Context, x *exchange.Exchange) error {
+	var first error
+	for _, f := range x.TakeDeferred() {
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = &Error{Reason: "InternalError", Message: "policy panicked", Status: 500,
+						Err: fmt.Errorf("panic: %v\n%s", r, debug.Stack())}
+				}
+			}()
+			return f(ctx)
+		}()
+		if err != nil && first == nil {
+			first = annotate(err, deferredStep)
+		}
+	}
+	return first
 }
 
 // HandleError records err as context.LastError, sets the caller's default error

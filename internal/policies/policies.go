@@ -56,6 +56,9 @@ type Deps struct {
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
+	// Limits is where rate-limit, rate-limit-by-key, quota, quota-by-key and
+	// limit-concurrency keep their counters.
+	Limits Limits
 }
 
 // Register adds every supported policy to r.
@@ -93,4 +96,9 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cache-lookup-value", all, d.cacheLookupValue)
 	r.Register("cache-store-value", all, d.cacheStoreValue)
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)
+	r.Register("rate-limit", in, d.rateLimit)
+	r.Register("rate-limit-by-key", in, d.rateLimitByKey)
+	r.Register("quota", in, d.quota)
+	r.Register("quota-by-key", in, d.quotaByKey)
+	r.Register("limit-concurrency", all, d.limitConcurrency)
 }

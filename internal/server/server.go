@@ -75,6 +75,7 @@ type Server struct {
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
+	limits   limitStore  // the traffic limits' counters (limits.go)
 }
 
 // New loads and checks the whole configuration, binds every listener, and only
@@ -112,6 +113,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 
 	fail := func(err error) (*Server, error) {
 		s.closeListeners()
+		if s.limits != nil {
+			s.limits.Close()
+		}
 		if s.shared != nil {
 			s.shared.Close()
 		}
@@ -139,6 +143,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 	s.caches = valueCaches(s.shared)
+	s.limits = openLimits(s.shared, cfg.Store, s.log)
 
 	// From here on the state directory is used.
 	if s.state, err = statedir.Open(o.StateDir); err != nil {
@@ -322,6 +327,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
 	s.workloadEnv.close()
+	s.limits.Close()
 	s.shared.Close()
 	if shutErr != nil {
 		s.log.Warn("shutdown finished; requests still in flight after the grace period were cut off", "took", time.Since(began).Round(time.Millisecond), "error", shutErr)
@@ -341,7 +347,7 @@ func (s *Server) Close() error {
 		merr = s.metricsSrv.Close()
 	}
 	s.workloadEnv.close()
-	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.shared.Close(), merr)
+	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.limits.Close(), s.shared.Close(), merr)
 }
 
 // closeListeners closes whatever New bound before it failed.

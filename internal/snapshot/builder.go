@@ -39,6 +39,10 @@ type Builder struct {
 	// shared store (Redis) when lastmile.yaml has one. An in-memory Internal
 	// cache is made on the first build when nil, and kept across reloads.
 	Cache policies.Caches
+	// Limits is where the traffic limit policies count (memory or Redis); an
+	// in-memory store per build when nil. The gateway passes one that lives
+	// across reloads, so that a reload does not reset the counters.
+	Limits policies.LimitStore
 
 	transportOnce sync.Once
 	transportErr  error
@@ -100,6 +104,7 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 		ForwardTimeout: cfg.Backend.Timeout,
 		Logger:         b.log(),
 		Cache:          b.valueCaches(cfg, validateOnly),
+		Limits:         b.limits(cfg),
 		SideRequests:   tr,
 	})
 	return reg, nil
@@ -154,5 +159,20 @@ func logHTTPSOnly(svc *apiops.Service, log *slog.Logger) {
 	}
 	if n > 0 {
 		log.Info("lastmile listens on plain HTTP (terminate TLS in front of it), so APIs that allow only https are served over http too", "apis", n)
+	}
+}
+
+// limits are the traffic limit policies' store, namespaced by the gateway's
+// service name, with lastmile.yaml's failure modes.
+func (b *Builder) limits(cfg *config.Config) policies.Limits {
+	f := cfg.Store.FailureMode
+	return policies.Limits{
+		Store:     b.Limits,
+		Namespace: cfg.Gateway.ServiceName,
+		FailClosed: policies.FailClosed{
+			RateLimit:   f.RateLimit == config.FailClosed,
+			Quota:       f.Quota == config.FailClosed,
+			Concurrency: f.Concurrency == config.FailClosed,
+		},
 	}
 }
