@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
@@ -29,7 +30,8 @@ type Forwarder interface {
 }
 
 // Backend is a backend entity (backends/<id>/backendInformation.json), the target
-// of set-backend-service backend-id.
+// of set-backend-service backend-id: a single backend with a URL, or a
+// load-balanced pool of single backends.
 type Backend struct {
 	URL string
 	// Header and Query are credentials sent with every forwarded request.
@@ -39,6 +41,18 @@ type Backend struct {
 	// Resource, when set, gets a managed-identity token for that resource (as
 	// ClientID, "" for the system-assigned identity) sent as a bearer token.
 	Resource, ClientID string
+	// Breaker is the backend's circuit breaker, or nil.
+	Breaker *balancer.Breaker
+	// Pool is set when the backend is a load-balanced pool; its members are
+	// backends by id.
+	Pool *balancer.Pool
+	// SessionCookie is the pool's session affinity cookie; "" when none.
+	SessionCookie string
+}
+
+// hasCredentials reports whether b adds anything to the requests sent to it.
+func (b *Backend) hasCredentials() bool {
+	return len(b.Header) > 0 || len(b.Query) > 0 || b.AuthScheme != "" || b.Resource != ""
 }
 
 // Deps are what the policies need from the rest of the gateway.
@@ -56,6 +70,10 @@ type Deps struct {
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
+	// OneWay sends send-one-way-request's requests; pass the same one to every
+	// reload so that its bounds hold for the process. Register makes one when
+	// nil.
+	OneWay *OneWay
 }
 
 // Register adds every supported policy to r.
@@ -68,6 +86,9 @@ func Register(r *pipeline.Registry, d Deps) {
 	}
 	if d.SideRequests == nil {
 		d.SideRequests = NewSideTransport()
+	}
+	if d.OneWay == nil {
+		d.OneWay = &OneWay{Logger: d.Logger}
 	}
 	all := pipeline.AllSections
 	in := pipeline.Inbound
@@ -93,4 +114,6 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cache-lookup-value", all, d.cacheLookupValue)
 	r.Register("cache-store-value", all, d.cacheStoreValue)
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)
+	r.Register("wait", in|pipeline.Backend|pipeline.Outbound, wait)
+	r.Register("send-one-way-request", all, d.sendOneWayRequest)
 }

@@ -117,6 +117,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 		Logger:    s.log,
 		Transport: g.transport,
 		Cache:     s.caches,
+		Breakers:  &s.breakers,
 	}
 	if g.snap, err = b.Build(ctx); err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -62,7 +63,9 @@ type Server struct {
 	cur     atomic.Pointer[generation]
 	swapped chan struct{} // tells runKeys that cur changed
 	caches  policies.Caches
-	issuer  string // derived from the identity listener when listeners.issuer is unset
+	// breakers are the backends' circuit breakers, kept across reloads.
+	breakers balancer.Breakers
+	issuer   string // derived from the identity listener when listeners.issuer is unset
 
 	gwLn, idLn  net.Listener
 	gwSrv       *http1.Server

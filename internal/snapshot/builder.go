@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
@@ -39,10 +40,15 @@ type Builder struct {
 	// shared store (Redis) when lastmile.yaml has one. An in-memory Internal
 	// cache is made on the first build when nil, and kept across reloads.
 	Cache policies.Caches
+	// Breakers keeps the backends' circuit breakers: pass the same one to the
+	// Builder of every reload so that a breaker whose rule did not change keeps
+	// its state. The Builder makes its own when nil.
+	Breakers *balancer.Breakers
 
 	transportOnce sync.Once
 	transportErr  error
 	cacheOnce     sync.Once
+	breakersOnce  sync.Once
 }
 
 // Build loads the configuration folder and compiles every policy document once.
@@ -96,13 +102,27 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	policies.Register(reg, policies.Deps{
 		Tokens:         b.Tokens,
 		Forwarder:      &proxy.Forwarder{Transport: tr},
-		Backends:       backends(svc),
+		Backends:       backends(svc, b.backendBreakers(validateOnly)),
 		ForwardTimeout: cfg.Backend.Timeout,
 		Logger:         b.log(),
 		Cache:          b.valueCaches(cfg, validateOnly),
 		SideRequests:   tr,
 	})
 	return reg, nil
+}
+
+// backendBreakers keeps circuit breakers across reloads; a validation gets
+// fresh ones, so that it changes nothing.
+func (b *Builder) backendBreakers(validateOnly bool) *balancer.Breakers {
+	if validateOnly {
+		return &balancer.Breakers{}
+	}
+	b.breakersOnce.Do(func() {
+		if b.Breakers == nil {
+			b.Breakers = &balancer.Breakers{}
+		}
+	})
+	return b.Breakers
 }
 
 // transport returns the backend transport, made from cfg on the first build.
