@@ -387,4 +387,3 @@ func TestPoolCompileErrors(t *testing.T) {
 		t.Errorf("error %q\nwant %q", got, want)
 	}
 }
-
