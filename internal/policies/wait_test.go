@@ -286,4 +286,3 @@ func TestSendOneWayRequestCompileErrors(t *testing.T) {
 		}
 	}
 }
-

@@ -65,7 +65,10 @@ type Server struct {
 	caches  policies.Caches
 	// breakers are the backends' circuit breakers, kept across reloads.
 	breakers balancer.Breakers
-	issuer   string // derived from the identity listener when listeners.issuer is unset
+	// oneWay sends send-one-way-request's requests, within bounds that hold
+	// across reloads; shutdown waits for them within its grace period.
+	oneWay policies.OneWay
+	issuer string // derived from the identity listener when listeners.issuer is unset
 
 	gwLn, idLn  net.Listener
 	gwSrv       *http1.Server
@@ -142,6 +145,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 	s.caches = valueCaches(s.shared)
+	s.oneWay.Logger = s.log
 
 	// From here on the state directory is used.
 	if s.state, err = statedir.Open(o.StateDir); err != nil {
@@ -320,6 +324,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	shutErr := errors.Join(s.gwSrv.Shutdown(shutCtx), s.idSrv.Shutdown(shutCtx))
+	if werr := s.oneWay.Wait(shutCtx); werr != nil {
+		shutErr = errors.Join(shutErr, fmt.Errorf("send-one-way-request requests still in flight: %w", werr))
+	}
 	if s.metricsSrv != nil {
 		shutErr = errors.Join(shutErr, s.metricsSrv.Shutdown(shutCtx))
 	}

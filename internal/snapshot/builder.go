@@ -44,6 +44,9 @@ type Builder struct {
 	// Builder of every reload so that a breaker whose rule did not change keeps
 	// its state. The Builder makes its own when nil.
 	Breakers *balancer.Breakers
+	// OneWay sends send-one-way-request's requests; pass the same one to every
+	// reload. Each build makes its own when nil.
+	OneWay *policies.OneWay
 
 	transportOnce sync.Once
 	transportErr  error
@@ -107,6 +110,7 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 		Logger:         b.log(),
 		Cache:          b.valueCaches(cfg, validateOnly),
 		SideRequests:   tr,
+		OneWay:         b.OneWay,
 	})
 	return reg, nil
 }
