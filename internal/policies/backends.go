@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -54,9 +55,10 @@ func (p *forwardRequestPolicy) forwardToPool(ctx context.Context, x *exchange.Ex
 		}
 		m := pool.Members()[i]
 		mb := p.backends[m.ID]
-		base, perr := parseBaseURL(mb.URL, urlpath.Clean)
-		if perr != nil {
-			return perr // checked at load; an expression's pool is checked here
+		base := p.bases[m.ID]
+		if base == nil {
+			_, perr := parseBaseURL(mb.URL, urlpath.Clean)
+			return perr // checked at load for a written backend-id; an expression's pool fails here
 		}
 		Retarget(x, base)
 		x.Backend.Tried = uint32(balancer.Set(x.Backend.Tried).Add(i))
@@ -74,6 +76,18 @@ func (p *forwardRequestPolicy) forwardToPool(ctx context.Context, x *exchange.Ex
 		}
 		return err
 	}
+}
+
+// bases parses the backends' URLs once; a URL that does not parse is left
+// out (set-backend-service reports it).
+func (d Deps) bases() map[string]*url.URL {
+	out := make(map[string]*url.URL, len(d.Backends))
+	for id, b := range d.Backends {
+		if u, err := parseBaseURL(b.URL, urlpath.Clean); err == nil {
+			out[id] = u
+		}
+	}
+	return out
 }
 
 // sendWithCredentials sends the request with the backend entity's credentials

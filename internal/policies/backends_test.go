@@ -387,3 +387,32 @@ func TestPoolCompileErrors(t *testing.T) {
 		t.Errorf("error %q\nwant %q", got, want)
 	}
 }
+
+// okForwarder answers 200 without a network.
+type okForwarder struct{}
+
+func (okForwarder) Forward(_ context.Context, x *exchange.Exchange, _ proxy.Options) error {
+	x.Response = &exchange.Response{StatusCode: 200, Headers: http.Header{}}
+	return nil
+}
+
+// BenchmarkForwardToPool is forward-request to a pool of three members with
+// breakers and credentials, without the network: choosing the member,
+// retargeting the URL, adding and removing the credentials, counting the
+// outcome.
+func BenchmarkForwardToPool(b *testing.B) {
+	deps := poolDeps(okForwarder{}, &rule429, balancer.Member{ID: "a"}, balancer.Member{ID: "b"}, balancer.Member{ID: "c"})
+	p, err := sideCompile(&testing.T{}, deps, sideDoc(`<set-backend-service backend-id="pool" />`, `<forward-request />`, "", ""))
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := sideExchange("GET", nil, "")
+	base, orig := x.Request.URL, x.Backend
+	b.ReportAllocs()
+	for b.Loop() {
+		x.Request.URL, x.Backend, x.Response = base, orig, nil
+		if err := p.Run(context.Background(), x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

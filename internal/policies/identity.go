@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/textproto"
+	"net/url"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -91,8 +92,10 @@ type forwardRequestPolicy struct {
 	fwd      Forwarder
 	opts     proxy.Options
 	backends map[string]Backend
-	tokens   TokenSource
-	logger   *slog.Logger
+	// bases are the backends' parsed URLs, for pool members.
+	bases  map[string]*url.URL
+	tokens TokenSource
+	logger *slog.Logger
 }
 
 func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
@@ -101,7 +104,7 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 	if d.Forwarder == nil {
 		return nil, c.Errorf(el.Pos, "forward-request needs a backend transport, which is not configured")
 	}
-	p := &forwardRequestPolicy{fwd: d.Forwarder, backends: d.Backends, tokens: d.Tokens, logger: d.Logger}
+	p := &forwardRequestPolicy{fwd: d.Forwarder, backends: d.Backends, bases: d.baseURLs, tokens: d.Tokens, logger: d.Logger}
 	p.opts.Timeout = c.SecondsAttr(el, "timeout", d.ForwardTimeout)
 	p.opts.FollowRedirects = c.BoolAttr(el, "follow-redirects", false)
 	p.opts.BufferRequestBody = c.BoolAttr(el, "buffer-request-body", false)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/balancer"
@@ -74,6 +75,8 @@ type Deps struct {
 	// reload so that its bounds hold for the process. Register makes one when
 	// nil.
 	OneWay *OneWay
+
+	baseURLs map[string]*url.URL // the Backends' parsed URLs, made by Register
 }
 
 // Register adds every supported policy to r.
@@ -90,6 +93,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	if d.OneWay == nil {
 		d.OneWay = &OneWay{Logger: d.Logger}
 	}
+	d.baseURLs = d.bases()
 	all := pipeline.AllSections
 	in := pipeline.Inbound
 	inBack := pipeline.Inbound | pipeline.Backend
