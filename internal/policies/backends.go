@@ -30,8 +30,9 @@ func (p *forwardRequestPolicy) forwardToBackend(ctx context.Context, x *exchange
 }
 
 // forwardToPool sends the request to a member of a load-balanced pool: the
-// session's member when the pool has session affinity and the client sent its
-// cookie, otherwise the one balancer.Pool.Select chooses, which skips members
+// session's member when the pool has session affinity, the client sent its
+// cookie and this request was not sent to it yet, otherwise the one
+// balancer.Pool.Select chooses, which skips members
 // whose circuit is open and prefers those this request was not sent to yet (a
 // retry goes elsewhere). A member the request cannot connect to did not get
 // it, so when the request can be sent again the next member is tried at once.
@@ -45,11 +46,13 @@ func (p *forwardRequestPolicy) forwardToPool(ctx context.Context, x *exchange.Ex
 	}
 	for {
 		now := time.Now()
-		failed := balancer.Set(x.Backend.Failed)
+		failed, tried := balancer.Set(x.Backend.Failed), balancer.Set(x.Backend.Tried)
 		i := session
-		if !pool.Available(now, i, failed) {
+		if !pool.Available(now, i, failed) || tried.Has(i) {
+			// The session's member is unavailable, or already failed this
+			// request (a retry): the session moves.
 			var until time.Time
-			if i, until = pool.Select(now, failed, balancer.Set(x.Backend.Tried)); i < 0 {
+			if i, until = pool.Select(now, failed, tried); i < 0 {
 				return unavailable("Backend pool "+id, until)
 			}
 		}
@@ -61,7 +64,7 @@ func (p *forwardRequestPolicy) forwardToPool(ctx context.Context, x *exchange.Ex
 			return perr // checked at load for a written backend-id; an expression's pool fails here
 		}
 		Retarget(x, base)
-		x.Backend.Tried = uint32(balancer.Set(x.Backend.Tried).Add(i))
+		x.Backend.Tried = uint32(tried.Add(i))
 		err := p.sendWithCredentials(ctx, x, &mb)
 		p.record(x, m.ID, m.Breaker, err)
 		if err != nil && replayable && connectFailed(err) {
