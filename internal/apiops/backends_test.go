@@ -228,3 +228,17 @@ func TestISODuration(t *testing.T) {
 		}
 	}
 }
+
+// FuzzISODuration: any string gives a duration in (0, a year] or a message,
+// never a panic.
+func FuzzISODuration(f *testing.F) {
+	for _, s := range []string{"PT1M", "P1D", "P1DT12H30M0.5S", "P1W", "PT", "P1Y", "PT1e9S", "P99999999999999999999D", "PT-1S", "PT0,5S"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, msg := isoDuration("f", s)
+		if (msg == "") != (d > 0) || d > maxBreakerDuration {
+			t.Errorf("isoDuration(%q) = %v, %q", s, d, msg)
+		}
+	})
+}

@@ -291,9 +291,11 @@ func TestSessionAffinity(t *testing.T) {
 		if got := x.Response.Headers.Get("x-member") + " " + x.Response.Headers.Get("Set-Cookie"); got != want {
 			t.Errorf("b tripped: %q, want %q", got, want)
 		}
-		x = runDoc(t, p, nil)
-		if got := x.Response.Headers.Get("Set-Cookie"); !strings.HasPrefix(got, "lm-session=") {
-			t.Errorf("no cookie: Set-Cookie %q, want the chosen member's", got)
+		for _, cookie := range []string{"", "lm-session=../../etc", "lm-session=" + strings.Repeat("f", 4096), `lm-session="unterminated`} {
+			x = runDoc(t, p, http.Header{"Cookie": {cookie}})
+			if got := x.Response.Headers.Get("Set-Cookie"); x.Response.StatusCode != 200 || !strings.HasPrefix(got, "lm-session=") {
+				t.Errorf("cookie %.40q: status %d, Set-Cookie %q; want 200 and the chosen member's cookie", cookie, x.Response.StatusCode, got)
+			}
 		}
 	})
 }
