@@ -30,7 +30,7 @@ type Member struct {
 type Set uint32
 
 // Has reports whether member i is in s.
-func (s Set) Has(i int) bool { return s&(1<<i) != 0 }
+func (s Set) Has(i int) bool { return i >= 0 && i < MaxMembers && s&(1<<i) != 0 }
 
 // Add returns s with member i.
 func (s Set) Add(i int) Set { return s | 1<<i }

@@ -32,11 +32,11 @@ func (p *forwardRequestPolicy) forwardToBackend(ctx context.Context, x *exchange
 // forwardToPool sends the request to a member of a load-balanced pool: the
 // session's member when the pool has session affinity, the client sent its
 // cookie and this request was not sent to it yet, otherwise the one
-// balancer.Pool.Select chooses, which skips members
-// whose circuit is open and prefers those this request was not sent to yet (a
-// retry goes elsewhere). A member the request cannot connect to did not get
-// it, so when the request can be sent again the next member is tried at once.
-// When no member is left, the request fails with 503.
+// balancer.Pool.Select chooses, which skips members whose circuit is open and
+// prefers those this request was not sent to yet (a retry goes elsewhere). A
+// member the request cannot connect to did not get it, so when the request can
+// be sent again the next member is tried at once. When no member is left, the
+// request fails with 503.
 func (p *forwardRequestPolicy) forwardToPool(ctx context.Context, x *exchange.Exchange, id string, b Backend) error {
 	pool := b.Pool
 	replayable := x.Request.Body == nil || x.Request.Body.Buffered() || p.opts.BufferRequestBody || p.opts.FollowRedirects
@@ -123,6 +123,8 @@ func (p *forwardRequestPolicy) sendWithCredentials(ctx context.Context, x *excha
 	return err
 }
 
+// setsAuthorization reports whether b puts its own Authorization header on the
+// requests sent to it.
 func setsAuthorization(b *Backend) bool {
 	if b.AuthScheme != "" || b.Resource != "" {
 		return true
