@@ -77,6 +77,16 @@ type Buffers struct {
 	budget *Budget
 	limit  int64
 	held   atomic.Int64
+	// parent, when set, is the Buffers this one charges instead (a Fork's).
+	parent *Buffers
+}
+
+// root returns the Buffers that a charge goes to.
+func (a *Buffers) root() *Buffers {
+	for a != nil && a.parent != nil {
+		a = a.parent
+	}
+	return a
 }
 
 // Init sets the budget and the limit for each body (DefaultBodyLimit when
@@ -86,6 +96,7 @@ func (a *Buffers) Init(b *Budget, limit int64) {
 }
 
 func (a *Buffers) bodyLimit() int64 {
+	a = a.root()
 	if a == nil || a.limit <= 0 {
 		return DefaultBodyLimit
 	}
@@ -94,6 +105,7 @@ func (a *Buffers) bodyLimit() int64 {
 
 // take charges n bytes, or fails with ErrBuffersFull.
 func (a *Buffers) take(n int64) error {
+	a = a.root()
 	if a == nil || a.budget == nil || a.budget.limit <= 0 || n <= 0 {
 		return nil
 	}
@@ -107,6 +119,7 @@ func (a *Buffers) take(n int64) error {
 
 // Release returns everything the request's bodies took.
 func (a *Buffers) Release() {
+	a = a.root()
 	if a == nil || a.budget == nil {
 		return
 	}
@@ -129,6 +142,7 @@ type Body struct {
 	peeked   bool     // Empty read the stream's first byte: it is not empty
 	request  bool     // the client's request body, not a response's
 	bufs     *Buffers // what buffering it is charged to; nil: DefaultBodyLimit, no budget
+	origin   *Body    // the body this one is a Fork of
 }
 
 // NewStreamBody returns a response body that reads from r, which is size bytes
@@ -293,6 +307,26 @@ func (b *Body) Empty() (bool, error) {
 type prefixed struct {
 	io.Reader
 	io.Closer
+}
+
+// Fork returns a body that a concurrent reader can read, consume and
+// preserve independently of b: for a buffered body, a copy that shares its
+// bytes, which nothing changes in place; an unbuffered body is returned as it
+// is and must not be read concurrently.
+func (b *Body) Fork() *Body {
+	if b == nil || !b.buffered {
+		return b
+	}
+	c := *b
+	c.origin = b
+	return &c
+}
+
+// Join records on b that its fork f was read without preserving it.
+func (b *Body) Join(f *Body) {
+	if b != nil && f != nil && f != b && f.consumed {
+		b.consumed = true
+	}
 }
 
 // Consumed reports whether a policy read the body without preserving it.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,10 +50,17 @@ func (fakeTokens) AccessToken(_ context.Context, clientID, resource string) (str
 //
 //	config/...     files of the configuration folder; by default there is one API
 //	               "api" at path /api in front of the test backend, with no
-//	               subscription required and no specification
+//	               subscription required and no specification. $BACKEND is
+//	               the test backend's URL, $DOWN a URL where nothing listens
+//	               (connections are refused)
 //	request.http   the client's request, as raw HTTP/1.1
 //	response.http  the backend's answer (optional; default 200 with body "backend")
+//	response/<segment>.http
+//	               the backend's answer to requests whose path starts with
+//	               /<segment>/, instead of response.http
 //	backend.http   what the backend must receive ("none" if nothing)
+//	unordered      (empty) the backend's requests are compared in sorted order,
+//	               for policies that send them concurrently
 //	want.http      what the client must receive
 //
 // Header lines that depend on the run (Date, ports, Go's User-Agent) are left out
@@ -84,11 +92,15 @@ func runGolden(t *testing.T, file string) {
 
 	var mu sync.Mutex
 	var got []string
-	respText, hasResp := section("response.http")
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		got = append(got, dumpRequest(r))
 		mu.Unlock()
+		segment, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		respText, hasResp := section("response/" + segment + ".http")
+		if !hasResp {
+			respText, hasResp = section("response.http")
+		}
 		if !hasResp {
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, "backend")
@@ -107,13 +119,20 @@ func runGolden(t *testing.T, file string) {
 	}))
 	defer backend.Close()
 
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + down.Addr().String()
+	down.Close()
+
 	dir := t.TempDir()
 	cfg := map[string]string{
 		"apis/api/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"api","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
 	}
 	for _, f := range ar.Files {
 		if name, ok := strings.CutPrefix(f.Name, "config/"); ok {
-			cfg[name] = strings.ReplaceAll(string(f.Data), "$BACKEND", backend.URL)
+			cfg[name] = strings.NewReplacer("$BACKEND", backend.URL, "$DOWN", downURL).Replace(string(f.Data))
 		}
 	}
 	for name, content := range cfg {
@@ -149,6 +168,9 @@ func runGolden(t *testing.T, file string) {
 
 	gotBackend := "none\n"
 	if len(got) > 0 {
+		if _, unordered := section("unordered"); unordered {
+			slices.Sort(got)
+		}
 		gotBackend = strings.Join(got, "---\n")
 	}
 	wantBackend, _ := section("backend.http")

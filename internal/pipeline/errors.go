@@ -20,8 +20,11 @@ type Error struct {
 	// sees Message for a 4xx status and "Internal server error" for a 5xx, so that
 	// internal details never reach a client.
 	Public string
-	// Header is added to the caller's default response, such as the
-	// Retry-After of a rate limit.
+	// StatusReason is the reason phrase of the caller's response
+	// (context.Response.StatusReason in on-error); http.StatusText(Status)
+	// when empty.
+	StatusReason string
+	// Header holds headers for the caller's response, such as Retry-After.
 	Header http.Header
 	Err    error // the cause, for logs; never shown to the caller
 
@@ -100,11 +103,14 @@ func (e *Error) Response(requestID string) *exchange.Response {
 		msg = e.Message
 	}
 	r := ErrorResponse(status, msg, requestID)
-	for k, v := range e.Header {
-		r.Headers[k] = append([]string(nil), v...)
-	}
 	if busy {
 		r.Headers.Set("Retry-After", "1")
+	}
+	if e.StatusReason != "" {
+		r.StatusReason = e.StatusReason
+	}
+	for k, v := range e.Header {
+		r.Headers[k] = append([]string(nil), v...)
 	}
 	return r
 }

@@ -9,8 +9,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
@@ -29,7 +31,8 @@ type Forwarder interface {
 }
 
 // Backend is a backend entity (backends/<id>/backendInformation.json), the target
-// of set-backend-service backend-id.
+// of set-backend-service backend-id: a single backend with a URL, or a
+// load-balanced pool of single backends.
 type Backend struct {
 	URL string
 	// Header and Query are credentials sent with every forwarded request.
@@ -39,6 +42,18 @@ type Backend struct {
 	// Resource, when set, gets a managed-identity token for that resource (as
 	// ClientID, "" for the system-assigned identity) sent as a bearer token.
 	Resource, ClientID string
+	// Breaker is the backend's circuit breaker, or nil.
+	Breaker *balancer.Breaker
+	// Pool is set when the backend is a load-balanced pool; its members are
+	// backends by id.
+	Pool *balancer.Pool
+	// SessionCookie is the pool's session affinity cookie; "" when none.
+	SessionCookie string
+}
+
+// hasCredentials reports whether b adds anything to the requests sent to it.
+func (b *Backend) hasCredentials() bool {
+	return len(b.Header) > 0 || len(b.Query) > 0 || b.AuthScheme != "" || b.Resource != ""
 }
 
 // Deps are what the policies need from the rest of the gateway.
@@ -59,6 +74,13 @@ type Deps struct {
 	// Limits is where rate-limit, rate-limit-by-key, quota, quota-by-key and
 	// limit-concurrency keep their counters.
 	Limits Limits
+
+	// OneWay sends send-one-way-request's requests; pass the same one to every
+	// reload so that its bounds hold for the process. Register makes one when
+	// nil.
+	OneWay *OneWay
+
+	baseURLs map[string]*url.URL // the Backends' parsed URLs, made by Register
 }
 
 // Register adds every supported policy to r.
@@ -72,6 +94,10 @@ func Register(r *pipeline.Registry, d Deps) {
 	if d.SideRequests == nil {
 		d.SideRequests = NewSideTransport()
 	}
+	if d.OneWay == nil {
+		d.OneWay = &OneWay{Logger: d.Logger}
+	}
+	d.baseURLs = d.bases()
 	all := pipeline.AllSections
 	in := pipeline.Inbound
 	inBack := pipeline.Inbound | pipeline.Backend
@@ -101,4 +127,6 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("quota", in, d.quota)
 	r.Register("quota-by-key", in, d.quotaByKey)
 	r.Register("limit-concurrency", all, d.limitConcurrency)
+	r.Register("wait", in|pipeline.Backend|pipeline.Outbound, wait)
+	r.Register("send-one-way-request", all, d.sendOneWayRequest)
 }

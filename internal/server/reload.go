@@ -118,6 +118,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 		Transport: g.transport,
 		Cache:     s.caches,
 		Limits:    s.limits,
+		Breakers:  &s.breakers,
+		OneWay:    &s.oneWay,
 	}
 	if g.snap, err = b.Build(ctx); err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -62,7 +63,12 @@ type Server struct {
 	cur     atomic.Pointer[generation]
 	swapped chan struct{} // tells runKeys that cur changed
 	caches  policies.Caches
-	issuer  string // derived from the identity listener when listeners.issuer is unset
+	// breakers are the backends' circuit breakers, kept across reloads.
+	breakers balancer.Breakers
+	// oneWay sends send-one-way-request's requests, within bounds that hold
+	// across reloads; shutdown waits for them within its grace period.
+	oneWay policies.OneWay
+	issuer string // derived from the identity listener when listeners.issuer is unset
 
 	gwLn, idLn  net.Listener
 	gwSrv       *http1.Server
@@ -144,6 +150,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.caches = valueCaches(s.shared)
 	s.limits = openLimits(s.shared, cfg.Store, s.log)
+	s.oneWay.Logger = s.log
 
 	// From here on the state directory is used.
 	if s.state, err = statedir.Open(o.StateDir); err != nil {
@@ -322,6 +329,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	shutErr := errors.Join(s.gwSrv.Shutdown(shutCtx), s.idSrv.Shutdown(shutCtx))
+	if werr := s.oneWay.Wait(shutCtx); werr != nil {
+		shutErr = errors.Join(shutErr, fmt.Errorf("send-one-way-request requests still in flight: %w", werr))
+	}
 	if s.metricsSrv != nil {
 		shutErr = errors.Join(shutErr, s.metricsSrv.Shutdown(shutCtx))
 	}

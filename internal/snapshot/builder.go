@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
@@ -43,10 +44,18 @@ type Builder struct {
 	// in-memory store per build when nil. The gateway passes one that lives
 	// across reloads, so that a reload does not reset the counters.
 	Limits policies.LimitStore
+	// Breakers keeps the backends' circuit breakers: pass the same one to the
+	// Builder of every reload so that a breaker whose rule did not change keeps
+	// its state. The Builder makes its own when nil.
+	Breakers *balancer.Breakers
+	// OneWay sends send-one-way-request's requests; pass the same one to every
+	// reload. Each build makes its own when nil.
+	OneWay *policies.OneWay
 
 	transportOnce sync.Once
 	transportErr  error
 	cacheOnce     sync.Once
+	breakersOnce  sync.Once
 }
 
 // Build loads the configuration folder and compiles every policy document once.
@@ -100,14 +109,29 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	policies.Register(reg, policies.Deps{
 		Tokens:         b.Tokens,
 		Forwarder:      &proxy.Forwarder{Transport: tr},
-		Backends:       backends(svc),
+		Backends:       backends(svc, b.backendBreakers(validateOnly)),
 		ForwardTimeout: cfg.Backend.Timeout,
 		Logger:         b.log(),
 		Cache:          b.valueCaches(cfg, validateOnly),
 		Limits:         b.limits(cfg),
 		SideRequests:   tr,
+		OneWay:         b.OneWay,
 	})
 	return reg, nil
+}
+
+// backendBreakers keeps circuit breakers across reloads; a validation gets
+// fresh ones, so that it changes nothing.
+func (b *Builder) backendBreakers(validateOnly bool) *balancer.Breakers {
+	if validateOnly {
+		return &balancer.Breakers{}
+	}
+	b.breakersOnce.Do(func() {
+		if b.Breakers == nil {
+			b.Breakers = &balancer.Breakers{}
+		}
+	})
+	return b.Breakers
 }
 
 // transport returns the backend transport, made from cfg on the first build.
