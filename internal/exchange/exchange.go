@@ -6,6 +6,7 @@
 package exchange
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"net/http"
 	"net/url"
@@ -48,6 +49,14 @@ type Exchange struct {
 	// not part of the expression `context`.
 	Backend Backend
 
+	// ClientHeaders are added to the response the client receives, whatever
+	// produced it: the backend, return-response, an error or on-error. The cors
+	// policy puts its headers here, so that a browser can read every answer,
+	// and so that a stored response never keeps one origin's headers for
+	// another. A header here replaces the response's, except Vary, which is
+	// merged. Gateway state, not part of the expression `context`.
+	ClientHeaders http.Header
+
 	// Buffers is what the request's bodies may buffer: each at most a limit,
 	// all requests together within the gateway's budget. The gateway releases
 	// it when the request ends.
@@ -65,6 +74,10 @@ type Backend struct {
 	// Token is the managed identity token a policy obtained for this request, so
 	// that forward-request can replace it once when the backend rejects it.
 	Token BackendToken
+	// Certificate is the client certificate authentication-certificate chose:
+	// forward-request presents it to this request's backend, and to no other
+	// host. Nil presents none.
+	Certificate *tls.Certificate
 }
 
 // BackendToken records which managed identity token a policy obtained: the

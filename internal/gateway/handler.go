@@ -77,7 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	requestID := newGUID()
 	if snap == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), nil, h.log)
 		h.Metrics.observe("", "", http.StatusServiceUnavailable, start, nil)
 		return
 	}
@@ -89,15 +89,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := appendSegments(segBuf[:0], r.URL.EscapedPath())
 	a, rest := snap.route(r, segs, q)
 	if a == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), nil, h.log)
 		h.Metrics.observe("", "", http.StatusNotFound, start, nil)
+		return
+	}
+	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, requestID, start) {
 		return
 	}
 	params := make(map[string]string, 2)
 	var raw map[string]string
 	op := a.operation(r.Method, rest, q, params, &raw)
 	if op == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), nil, h.log)
 		h.Metrics.observe(a.info.ID, "", http.StatusNotFound, start, nil)
 		return
 	}
@@ -109,8 +112,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	prod, sub, authErr := snap.authorize(a, key)
 	stripKey(x, a)
 	if authErr != nil {
+		refusalCORS(x, op.cors[""])
 		a.base.HandleError(ctx, x, authErr)
-		writeResponse(w, r, x.Response, h.log)
+		writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 		h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 		closeBodies(x)
 		return
@@ -130,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logFailure(x)
-	writeResponse(w, r, x.Response, h.log)
+	writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 	h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 	closeBodies(x)
 }
@@ -306,12 +310,14 @@ func newGUID() string {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// writeResponse writes resp to the client, streaming a body nobody buffered.
-func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, log *slog.Logger) {
+// writeResponse writes resp to the client, with the exchange's ClientHeaders
+// (extra) added, streaming a body nobody buffered.
+func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, extra http.Header, log *slog.Logger) {
 	h := w.Header()
 	for k, v := range resp.Headers {
 		h[k] = v
 	}
+	addClientHeaders(h, extra)
 	exchange.RemoveFixedHopHeaders(h) // the backend's own went when its response arrived
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // never guess a content type the response did not have

@@ -93,4 +93,5 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cache-lookup-value", all, d.cacheLookupValue)
 	r.Register("cache-store-value", all, d.cacheStoreValue)
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)
+	r.Register("cors", in, cors)
 }
