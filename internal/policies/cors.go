@@ -435,7 +435,7 @@ func parseOrigin(s string) (corsOrigin, bool) {
 	if !ok || !isScheme(scheme) || rest == "" {
 		return corsOrigin{}, false
 	}
-	host, port := rest, ""
+	host, port, hasPort := rest, "", false
 	if strings.HasPrefix(rest, "[") {
 		end := strings.IndexByte(rest, ']')
 		if end < 0 {
@@ -449,18 +449,18 @@ func parseOrigin(s string) (corsOrigin, bool) {
 			if rest[0] != ':' {
 				return corsOrigin{}, false
 			}
-			port = rest[1:]
+			port, hasPort = rest[1:], true
 		}
 	} else if i := strings.LastIndexByte(rest, ':'); i >= 0 {
-		host, port = rest[:i], rest[i+1:]
+		host, port, hasPort = rest[:i], rest[i+1:], true
 	}
 	if !isHostName(host) && !strings.HasPrefix(host, "[") {
 		return corsOrigin{}, false
 	}
 	o := corsOrigin{scheme: strings.ToLower(scheme), host: strings.ToLower(host)}
-	if port != "" {
+	if hasPort {
 		n, err := strconv.Atoi(port)
-		if err != nil || n < 0 || n > 65535 || port[0] == '+' || len(port) > 5 {
+		if err != nil || n < 0 || n > 65535 || port == "" || port[0] == '+' || port[0] == '-' || len(port) > 5 {
 			return corsOrigin{}, false
 		}
 		o.port = strconv.Itoa(n)
