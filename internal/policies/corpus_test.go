@@ -2,6 +2,7 @@ package policies_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -108,6 +109,9 @@ func compileCorpusFile(path string, expr pipeline.ExprCompiler, frags map[string
 	policies.Register(r, policies.Deps{
 		Tokens: &fakeTokens{}, Forwarder: nopForwarder{},
 		Backends: map[string]policies.Backend{"1": {URL: "https://backend.example"}},
+		// Certificates live in lastmile.yaml, which the corpus does not have: every
+		// certificate a document names is taken to be there, as backend "1" is.
+		Certificates: anyCertificates{},
 	})
 	if doc.Root != nil && doc.Root.Name == "fragment" {
 		// A fragment is compiled where it would be included; try every section and
@@ -134,16 +138,25 @@ func compileCorpusFile(path string, expr pipeline.ExprCompiler, frags map[string
 	return nil, nil
 }
 
+type anyCertificates struct{}
+
+var placeholderCertificate = &tls.Certificate{PrivateKey: struct{}{}}
+
+func (anyCertificates) ByID(string) (*tls.Certificate, bool) { return placeholderCertificate, true }
+func (anyCertificates) ByThumbprint(string) (*tls.Certificate, bool) {
+	return placeholderCertificate, true
+}
+
 type nopForwarder struct{}
 
 func (nopForwarder) Forward(context.Context, *exchange.Exchange, proxy.Options) error {
 	return nil
 }
 
-// minCompiled is how many corpus documents compile today (47 of 131). The test
+// minCompiled is how many corpus documents compile today (52 of 131). The test
 // fails when fewer do, so that no change loses coverage unnoticed: raise it
 // when a new policy or feature makes more of them compile.
-const minCompiled = 47
+const minCompiled = 52
 
 // TestCorpus compiles every corpus document and reports, per file, either that it
 // compiled or exactly why it cannot run yet; -v prints the table. It fails if a

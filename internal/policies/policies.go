@@ -56,6 +56,9 @@ type Deps struct {
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
+	// Certificates are lastmile.yaml's certificates, which
+	// authentication-certificate names; nil when it has none.
+	Certificates Certificates
 }
 
 // Register adds every supported policy to r.
@@ -94,4 +97,6 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cache-store-value", all, d.cacheStoreValue)
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)
 	r.Register("cors", in, cors)
+	r.Register("authentication-basic", in, basicAuth)
+	r.Register("authentication-certificate", in, d.authCertificate)
 }
