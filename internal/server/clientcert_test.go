@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/pem"
@@ -104,5 +105,14 @@ certificates:
 		if status != tt.wantStatus || len(body) < len(tt.want) || body[:len(tt.want)] != tt.want {
 			t.Errorf("GET %s %v: %d %q, want %d %q", tt.path, tt.header, status, body, tt.wantStatus, tt.want)
 		}
+	}
+
+	// A renewed certificate in the same file is presented after a reload.
+	certtest.WriteFile(t, cfgDir, "orders.pfx", certtest.PFX(t, ca.Client("orders-client-renewed"), pfxPassword))
+	if _, err := e.srv.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := e.get(t, "/by-id/x", nil); status != 200 || body != "orders-client-renewed " {
+		t.Errorf("after the reload: %d %q, want the renewed certificate", status, body)
 	}
 }
