@@ -113,6 +113,10 @@
 //	    quota: open              # quota, quota-by-key
 //	    concurrency: open        # limit-concurrency
 //	limits: {}  # the data plane's limits; limits.go documents every key
+//	# Certificates that policies name by certificate-id or thumbprint, such as
+//	# authentication-certificate's client certificates; certificates.go
+//	# documents every key. Default none.
+//	certificates: []
 //
 // Errors name the file with line and column (lastmile.yaml:12:7: ...) and say what to
 // do; Load reports all of them at once as an ErrorList.
@@ -165,6 +169,9 @@ type Config struct {
 	Gateway   Gateway
 	Store     Store
 	Limits    Limits
+	// Certificates are the certificates policies name, in file order (see
+	// certificates.go).
+	Certificates []Certificate
 }
 
 // Identity configures the embedded identity provider and the managed identities it

@@ -67,6 +67,10 @@ func (c *Config) Marshal() ([]byte, error) {
 			),
 		),
 		"limits", marshalLimits(c.Limits),
+		"certificates", seqOf(len(c.Certificates), func(i int) *yaml.Node {
+			cert := c.Certificates[i]
+			return mapNode("id", str(cert.ID), "file", str(cert.File), "passwordEnv", str(cert.PasswordEnv))
+		}),
 	)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)

@@ -6,6 +6,7 @@
 package exchange
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"maps"
 	"net/http"
@@ -51,6 +52,14 @@ type Exchange struct {
 	// not part of the expression `context`.
 	Backend Backend
 
+	// ClientHeaders are added to the response the client receives, whatever
+	// produced it: the backend, return-response, an error or on-error. The cors
+	// policy puts its headers here, so that a browser can read every answer,
+	// and so that a stored response never keeps one origin's headers for
+	// another. A header here replaces the response's, except Vary, which is
+	// merged. Gateway state, not part of the expression `context`.
+	ClientHeaders http.Header
+
 	// Buffers is what the request's bodies may buffer: each at most a limit,
 	// all requests together within the gateway's budget. The gateway releases
 	// it when the request ends.
@@ -77,6 +86,10 @@ type Backend struct {
 	// Token is the managed identity token a policy obtained for this request, so
 	// that forward-request can replace it once when the backend rejects it.
 	Token BackendToken
+	// Certificate is the client certificate authentication-certificate chose:
+	// forward-request presents it to this request's backend, and to no other
+	// host. Nil presents none.
+	Certificate *tls.Certificate
 }
 
 // BackendToken records which managed identity token a policy obtained: the
@@ -110,6 +123,8 @@ func (x *Exchange) Fork() *Exchange {
 		Tracing:      x.Tracing,
 		Trace:        x.Trace,
 		Backend:      x.Backend,
+
+		ClientHeaders: x.ClientHeaders.Clone(),
 	}
 	v.Buffers.parent = &x.Buffers
 	v.Request.Body = x.Request.Body.Fork()
@@ -136,6 +151,12 @@ func (x *Exchange) Join(v *Exchange) {
 	x.hooks.done = append(x.hooks.done, v.hooks.done...)
 	for k := range v.hooks.marks {
 		x.Mark(k)
+	}
+	for k, vals := range v.ClientHeaders {
+		if x.ClientHeaders == nil {
+			x.ClientHeaders = make(http.Header, len(v.ClientHeaders))
+		}
+		x.ClientHeaders[k] = vals
 	}
 	x.Request.Body.Join(v.Request.Body)
 	if x.Response != nil && v.Response != nil {

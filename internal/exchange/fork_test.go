@@ -20,8 +20,9 @@ func TestForkCopiesEveryField(t *testing.T) {
 		Variables: map[string]any{"a": "b"},
 		API:       &API{}, Operation: &Operation{}, Product: &Product{}, Subscription: &Subscription{},
 		User: &User{}, Deployment: &Deployment{}, LastError: &LastError{}, Tracing: true,
-		Trace:   func(string, string, string) {},
-		Backend: Backend{ID: "b", Failed: 1},
+		Trace:         func(string, string, string) {},
+		Backend:       Backend{ID: "b", Failed: 1},
+		ClientHeaders: map[string][]string{"Vary": {"Origin"}},
 	}
 	v := x.Fork()
 	rt := reflect.TypeFor[Exchange]()

@@ -77,7 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	requestID := newGUID()
 	if snap == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), nil, h.log)
 		h.Metrics.observe("", "", http.StatusServiceUnavailable, start, nil)
 		return
 	}
@@ -89,15 +89,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := appendSegments(segBuf[:0], r.URL.EscapedPath())
 	a, rest := snap.route(r, segs, q)
 	if a == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), nil, h.log)
 		h.Metrics.observe("", "", http.StatusNotFound, start, nil)
+		return
+	}
+	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, requestID, start) {
 		return
 	}
 	params := make(map[string]string, 2)
 	var raw map[string]string
 	op := a.operation(r.Method, rest, q, params, &raw)
 	if op == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), nil, h.log)
 		h.Metrics.observe(a.info.ID, "", http.StatusNotFound, start, nil)
 		return
 	}
@@ -118,8 +121,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	prod, sub, authErr := snap.authorize(a, key)
 	stripKey(x, a)
 	if authErr != nil {
+		refusalCORS(x, op.cors[""])
 		a.base.HandleError(ctx, x, authErr)
-		sent = writeResponse(w, r, x.Response, h.log)
+		sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 		h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 		closeBodies(x)
 		return
@@ -139,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logFailure(x)
-	sent = writeResponse(w, r, x.Response, h.log)
+	sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 	h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 	closeBodies(x)
 }
@@ -334,13 +338,15 @@ func (c *countingReader) count() int64 {
 	return c.n
 }
 
-// writeResponse writes resp to the client, streaming a body nobody buffered,
-// and returns how many bytes of the body it wrote.
-func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, log *slog.Logger) (written int64) {
+// writeResponse writes resp to the client, with the exchange's ClientHeaders
+// (extra) added, streaming a body nobody buffered, and returns how many bytes
+// of the body it wrote.
+func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, extra http.Header, log *slog.Logger) (written int64) {
 	h := w.Header()
 	for k, v := range resp.Headers {
 		h[k] = v
 	}
+	addClientHeaders(h, extra)
 	exchange.RemoveFixedHopHeaders(h) // the backend's own went when its response arrived
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // never guess a content type the response did not have

@@ -81,6 +81,10 @@ type Deps struct {
 	OneWay *OneWay
 
 	baseURLs map[string]*url.URL // the Backends' parsed URLs, made by Register
+
+	// Certificates are lastmile.yaml's certificates, which
+	// authentication-certificate names; nil when it has none.
+	Certificates Certificates
 }
 
 // Register adds every supported policy to r.
@@ -129,4 +133,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("limit-concurrency", all, d.limitConcurrency)
 	r.Register("wait", in|pipeline.Backend|pipeline.Outbound, wait)
 	r.Register("send-one-way-request", all, d.sendOneWayRequest)
+	r.Register("cors", in, cors)
+	r.Register("authentication-basic", in, basicAuth)
+	r.Register("authentication-certificate", in, d.authCertificate)
 }

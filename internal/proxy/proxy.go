@@ -28,10 +28,14 @@ import (
 
 // Forwarder implements forward-request.
 type Forwarder struct {
-	// Transport sends requests; NewTransport builds a suitable one.
+	// Transport sends requests; NewTransport builds a suitable one. A request
+	// with a client certificate (x.Backend.Certificate) goes through a clone of
+	// it that presents the certificate, which needs an *http.Transport.
 	Transport http.RoundTripper
 	// MaxRedirects bounds follow-redirects="true"; 10 when zero.
 	MaxRedirects int
+
+	certs clientTransports
 }
 
 // Options are forward-request's attributes.
@@ -105,12 +109,19 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 		return err
 	}
 
+	tr := f.Transport
+	if c := x.Backend.Certificate; c != nil {
+		if tr, err = f.certs.get(f.Transport, c); err != nil {
+			return &Error{Reason: "BackendConnectionFailure", Message: err.Error(), Status: 500, Err: err}
+		}
+	}
+
 	// The timeout covers waiting for the response headers, as API Management's
 	// does; the body may stream for longer.
 	ctx, cancel := context.WithCancel(ctx)
 	timer := time.AfterFunc(opts.Timeout, cancel)
 	out = out.WithContext(ctx)
-	resp, err := f.roundTrip(out, opts.FollowRedirects)
+	resp, err := f.roundTrip(out, tr, opts.FollowRedirects)
 	timedOut := !timer.Stop()
 	if err != nil {
 		cancel()
@@ -286,11 +297,13 @@ func bodyError(err error) *Error {
 	return &Error{Reason: "BodyReadFailure", Message: "could not read the request body: " + err.Error(), Status: exchange.BodyStatus(err), Err: err}
 }
 
-// roundTrip sends req, following redirects only when asked. Credentials go only to
-// the origin they were meant for: on a redirect to another scheme, host or port,
-// Authorization, Cookie and Proxy-Authorization are dropped.
-func (f *Forwarder) roundTrip(req *http.Request, follow bool) (*http.Response, error) {
-	resp, err := f.Transport.RoundTrip(req)
+// roundTrip sends req through tr, following redirects only when asked.
+// Credentials go only to the origin they were meant for: on a redirect to
+// another scheme, host or port, Authorization, Cookie and Proxy-Authorization
+// are dropped, and the request goes through f.Transport, which presents no
+// client certificate.
+func (f *Forwarder) roundTrip(req *http.Request, tr http.RoundTripper, follow bool) (*http.Response, error) {
+	resp, err := tr.RoundTrip(req)
 	if !follow || err != nil {
 		return resp, err
 	}
@@ -324,14 +337,16 @@ func (f *Forwarder) roundTrip(req *http.Request, follow bool) (*http.Response, e
 				return resp, nil
 			}
 		}
+		hop := tr
 		if !sameOrigin(origin, next) {
 			for _, k := range []string{"Authorization", "Cookie", "Proxy-Authorization"} {
 				nreq.Header.Del(k)
 			}
+			hop = f.Transport
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
-		if resp, err = f.Transport.RoundTrip(nreq); err != nil {
+		if resp, err = hop.RoundTrip(nreq); err != nil {
 			return nil, err
 		}
 		req = nreq

@@ -8,8 +8,11 @@ package snapshot
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 
@@ -105,8 +108,13 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	if err != nil {
 		return nil, err
 	}
+	certs, err := certificates(cfg)
+	if err != nil {
+		return nil, err
+	}
 	reg := pipeline.NewRegistry()
 	policies.Register(reg, policies.Deps{
+		Certificates:   certs,
 		Tokens:         b.Tokens,
 		Forwarder:      &proxy.Forwarder{Transport: tr},
 		Backends:       backends(svc, b.backendBreakers(validateOnly)),
@@ -132,6 +140,23 @@ func (b *Builder) backendBreakers(validateOnly bool) *balancer.Breakers {
 		}
 	})
 	return b.Breakers
+}
+
+// certificates reads lastmile.yaml's certificates; nil when there are none.
+// config.Load checked them, so an error means a file changed since.
+func certificates(cfg *config.Config) (policies.Certificates, error) {
+	if len(cfg.Certificates) == 0 {
+		return nil, nil
+	}
+	byID := make(map[string]*tls.Certificate, len(cfg.Certificates))
+	for _, c := range cfg.Certificates {
+		cert, err := c.Load(os.LookupEnv)
+		if err != nil {
+			return nil, fmt.Errorf("lastmile.yaml: certificate %s: %w", c.ID, err)
+		}
+		byID[c.ID] = cert
+	}
+	return policies.NewCertificateSet(byID), nil
 }
 
 // transport returns the backend transport, made from cfg on the first build.
