@@ -100,6 +100,7 @@
 //	    db: 0                    # database number, 0 or more. Default 0
 //	    tls: false               # connect with TLS. Default false
 //	limits: {}  # the data plane's limits; limits.go documents every key
+//	certificates: []  # certificates policies name by id; certificates.go documents every key
 //
 // Errors name the file with line and column (lastmile.yaml:12:7: ...) and say what to
 // do; Load reports all of them at once as an ErrorList.
@@ -152,6 +153,9 @@ type Config struct {
 	Gateway   Gateway
 	Store     Store
 	Limits    Limits
+	// Certificates are the certificates policies name by id, in file order
+	// (certificates.go).
+	Certificates []Certificate
 }
 
 // Identity configures the embedded identity provider and the managed identities it

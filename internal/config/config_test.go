@@ -548,7 +548,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "merge keys are refused",
 			src:  "base: &b\n  region: x\ngateway:\n  <<: *b\n",
-			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits\n" +
+			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, certificates\n" +
 				`lastmile.yaml:4:3: merge keys (<<) are not supported in lastmile.yaml; write the keys out`,
 		},
 		{

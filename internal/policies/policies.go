@@ -7,11 +7,14 @@ package policies
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
@@ -56,6 +59,27 @@ type Deps struct {
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
+	// Keys fetches and caches issuers' signing keys for validate-jwt's
+	// <openid-config> and validate-azure-ad-token; nil when policies are only
+	// compiled to be checked (nothing is fetched then).
+	Keys *jwks.Cache
+	// AllowInsecureIssuer permits openid-config and authentication-endpoint
+	// URLs on http on hosts other than loopback (identity.allowInsecureIssuer).
+	AllowInsecureIssuer bool
+	// Certificates are lastmile.yaml's certificates by id, for certificate-id
+	// and issuer-certificate-id. A certificate without Leaf stands for one that
+	// exists but was not read (lastmile validate on a single file).
+	Certificates map[string]tls.Certificate
+	// OwnTenant is lastmile's own identity provider, for
+	// validate-azure-ad-token; zero when there is none.
+	OwnTenant Tenant
+	// ClientCATrust are the certificates validate-client-certificate trusts as
+	// roots besides the system's (validate-trust): lastmile.yaml's CA
+	// certificates.
+	ClientCATrust *x509.CertPool
+	// Revocation checks client certificates against their issuers' CRLs
+	// (validate-revocation); nil when policies are only compiled.
+	Revocation RevocationChecker
 }
 
 // Register adds every supported policy to r.
@@ -93,4 +117,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cache-lookup-value", all, d.cacheLookupValue)
 	r.Register("cache-store-value", all, d.cacheStoreValue)
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)
+	r.Register("validate-jwt", in, d.validateJWT)
+	r.Register("validate-azure-ad-token", in, d.validateAzureADToken)
+	r.Register("validate-client-certificate", in, d.validateClientCertificate)
 }

@@ -8,6 +8,8 @@ package snapshot
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -17,9 +19,11 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
+	"github.com/lastmile-gw/lastmile/internal/revocation"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -39,10 +43,21 @@ type Builder struct {
 	// shared store (Redis) when lastmile.yaml has one. An in-memory Internal
 	// cache is made on the first build when nil, and kept across reloads.
 	Cache policies.Caches
+	// Keys fetches issuers' signing keys for validate-jwt and
+	// validate-azure-ad-token; made over Transport on the first build when nil,
+	// and kept across reloads.
+	Keys *jwks.Cache
+	// OwnTenant is lastmile's own identity provider, for
+	// validate-azure-ad-token with its tenant id; zero when there is none.
+	OwnTenant policies.Tenant
+	// Revocation checks client certificates against CRLs; made over Transport
+	// on the first build when nil.
+	Revocation policies.RevocationChecker
 
 	transportOnce sync.Once
 	transportErr  error
 	cacheOnce     sync.Once
+	keysOnce      sync.Once
 }
 
 // Build loads the configuration folder and compiles every policy document once.
@@ -92,17 +107,56 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	if err != nil {
 		return nil, err
 	}
+	d := policies.Deps{
+		Tokens:              b.Tokens,
+		Forwarder:           &proxy.Forwarder{Transport: tr},
+		Backends:            backends(svc),
+		ForwardTimeout:      cfg.Backend.Timeout,
+		Logger:              b.log(),
+		Cache:               b.valueCaches(cfg, validateOnly),
+		SideRequests:        tr,
+		AllowInsecureIssuer: cfg.Identity.AllowInsecureIssuer,
+		OwnTenant:           b.OwnTenant,
+	}
+	d.Certificates, d.ClientCATrust = certificates(cfg)
+	if !validateOnly {
+		b.keysOnce.Do(func() {
+			if b.Keys == nil {
+				b.Keys = jwks.NewCache(tr, jwks.Options{Logger: b.log()}, cfg.Identity.AllowInsecureIssuer)
+			}
+			if b.Revocation == nil {
+				b.Revocation = revocation.New(tr)
+			}
+		})
+		d.Keys, d.Revocation = b.Keys, b.Revocation
+	}
 	reg := pipeline.NewRegistry()
-	policies.Register(reg, policies.Deps{
-		Tokens:         b.Tokens,
-		Forwarder:      &proxy.Forwarder{Transport: tr},
-		Backends:       backends(svc),
-		ForwardTimeout: cfg.Backend.Timeout,
-		Logger:         b.log(),
-		Cache:          b.valueCaches(cfg, validateOnly),
-		SideRequests:   tr,
-	})
+	policies.Register(reg, d)
 	return reg, nil
+}
+
+// certificates are lastmile.yaml's certificates by id, and the roots
+// validate-client-certificate trusts: the system's and the CA certificates
+// among them (nil when there are none: the system's alone).
+func certificates(cfg *config.Config) (map[string]tls.Certificate, *x509.CertPool) {
+	m := make(map[string]tls.Certificate, len(cfg.Certificates))
+	var roots *x509.CertPool
+	for _, c := range cfg.Certificates {
+		m[c.ID] = c.TLS
+		for _, der := range c.TLS.Certificate {
+			ca, err := x509.ParseCertificate(der)
+			if err != nil || !ca.IsCA {
+				continue
+			}
+			if roots == nil {
+				if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
+					roots = x509.NewCertPool()
+				}
+			}
+			roots.AddCert(ca)
+		}
+	}
+	return m, roots
 }
 
 // transport returns the backend transport, made from cfg on the first build.

@@ -2,10 +2,12 @@ package snapshot
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
@@ -45,6 +47,7 @@ func ValidateFile(path string, expr pipeline.ExprCompiler) error {
 		Forwarder:    &proxy.Forwarder{Transport: http.DefaultTransport},
 		SideRequests: http.DefaultTransport,
 		Backends:     backendsNamedIn(doc.Root),
+		Certificates: certificatesNamedIn(doc.Root),
 	})
 	if doc.Root != nil && doc.Root.Name == "fragment" {
 		wrapper, _ := policyxml.Parse("(fragment check)", []byte(`<policies><inbound><include-fragment fragment-id="f" /></inbound></policies>`))
@@ -62,6 +65,27 @@ func backendsNamedIn(el *policyxml.Element) map[string]policies.Backend {
 	walk = func(e *policyxml.Element) {
 		if a := e.Attr("backend-id"); a != nil && !a.Value.IsExpression() {
 			m[a.Value.String()] = policies.Backend{URL: "https://backend.invalid"}
+		}
+		for _, c := range e.Elements() {
+			walk(c)
+		}
+	}
+	if el != nil {
+		walk(el)
+	}
+	return m
+}
+
+// certificatesNamedIn accepts every literal certificate-id and
+// issuer-certificate-id under el, as certificates that exist but are not read.
+func certificatesNamedIn(el *policyxml.Element) map[string]tls.Certificate {
+	m := map[string]tls.Certificate{}
+	var walk func(*policyxml.Element)
+	walk = func(e *policyxml.Element) {
+		for _, name := range []string{"certificate-id", "issuer-certificate-id"} {
+			if a := e.Attr(name); a != nil && !a.Value.IsExpression() {
+				m[strings.TrimSpace(a.Value.String())] = tls.Certificate{}
+			}
 		}
 		for _, c := range e.Elements() {
 			walk(c)
