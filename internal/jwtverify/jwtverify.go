@@ -111,8 +111,10 @@ type Token struct {
 	// Encrypted reports whether the token was a JWE.
 	Encrypted bool
 
-	jws       *jose.JSONWebSignature
-	plaintext []byte // the claims of an unsigned JWE
+	jws          *jose.JSONWebSignature
+	signingInput string // header.payload, as signed
+	signature    []byte
+	plaintext    []byte // the claims of an unsigned JWE
 }
 
 // Parse reads a compact JWS, or a compact JWE that it decrypts with one of dec.
@@ -165,6 +167,15 @@ func headerString(h map[string]json.RawMessage, name string) (string, error) {
 
 func parseJWS(raw string, encrypted bool) (*Token, error) {
 	seg, _, _ := strings.Cut(raw, ".")
+	cut := strings.LastIndexByte(raw, '.')
+	// Canonical base64url only: padding, stray characters or non-zero unused
+	// bits would let two strings carry one token.
+	for _, part := range strings.Split(raw, ".")[1:] {
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(part); err != nil {
+			return nil, fail(JwtInvalid, "The token's payload or signature is not base64url.")
+		}
+	}
+	sig, _ := base64.RawURLEncoding.Strict().DecodeString(raw[cut+1:])
 	h, err := header(seg)
 	if err != nil {
 		return nil, err
@@ -187,7 +198,7 @@ func parseJWS(raw string, encrypted bool) (*Token, error) {
 	if err != nil {
 		return nil, fail(JwtInvalid, "The token is not a well-formed JWS.")
 	}
-	return &Token{Compact: raw, Alg: alg, Kid: kid, Encrypted: encrypted, jws: jws}, nil
+	return &Token{Compact: raw, Alg: alg, Kid: kid, Encrypted: encrypted, jws: jws, signingInput: raw[:cut], signature: sig}, nil
 }
 
 func parseJWE(raw string, dec []DecryptionKey, requireSigned bool) (*Token, error) {
@@ -260,7 +271,7 @@ func (t *Token) Verify(keys ...[]Key) ([]byte, *Key, error) {
 					continue
 				}
 				tried = true
-				if payload, err := t.jws.Verify(k.Key); err == nil {
+				if payload, err := t.jws.Verify(k.Key); err == nil && t.pssSalt(k) {
 					return payload, k, nil
 				}
 			}
@@ -273,6 +284,15 @@ func (t *Token) Verify(keys ...[]Key) ([]byte, *Key, error) {
 		return nil, nil, fail(TokenSignatureKeyNotFound, "Signature validation failed: no key for the token's algorithm %s.", t.Alg)
 	}
 	return nil, nil, fail(TokenSignatureInvalid, "Signature validation failed: the signature does not verify with the %s key(s) that fit the token.", t.Alg)
+}
+
+// pssSalt checks what go-jose leaves open for PS256/384/512: the salt is as
+// long as the hash (RFC 7518 §3.5).
+func (t *Token) pssSalt(k *Key) bool {
+	if !strings.HasPrefix(t.Alg, "PS") {
+		return true
+	}
+	return directory.LookupAlgorithm(t.Alg).Verify(k.Key, []byte(t.signingInput), t.signature)
 }
 
 // fits reports whether k may check a signature made with alg: an HMAC secret
