@@ -124,7 +124,9 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 	if prev != nil && prev.transport == g.transport && prev.cfg.Identity.AllowInsecureIssuer == cfg.Identity.AllowInsecureIssuer {
 		g.keys, g.revocation = prev.keys, prev.revocation
 	} else {
-		g.keys = jwks.NewCache(g.transport, jwks.Options{Logger: s.log}, cfg.Identity.AllowInsecureIssuer)
+		o := s.opts.KeyFetch
+		o.Logger = s.log
+		g.keys = jwks.NewCache(g.transport, o, cfg.Identity.AllowInsecureIssuer)
 		g.revocation = revocation.New(g.transport)
 	}
 
