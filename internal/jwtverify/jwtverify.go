@@ -252,27 +252,47 @@ func (t *Token) Signed() bool { return t.jws != nil }
 
 // Verify checks the signature with the keys that fit the token: those whose ID
 // is the token's kid, then those without an ID (all of them when the token
-// names no kid), of a type and algorithm that fit the token's alg. It returns the payload and the key that verified it
-// (nil for an unsigned JWE that Parse accepted).
+// names no kid), of a type and algorithm that fit the token's alg. Keys bound
+// to issuers are tried only for tokens that claim one of them; a token that
+// only another issuer's key verifies is refused with TokenIssuerNotAllowed. It
+// returns the payload and the key that verified it (nil for an unsigned JWE
+// that Parse accepted).
 func (t *Token) Verify(keys ...[]Key) ([]byte, *Key, error) {
 	if t.jws == nil {
 		return t.plaintext, nil, nil
 	}
+	iss, bound := "", false
+	for _, group := range keys {
+		for i := range group {
+			bound = bound || group[i].Issuers != nil
+		}
+	}
+	if bound {
+		iss = unverifiedIssuer(t.jws.UnsafePayloadWithoutVerification())
+	}
 	tried := false
-	for pass := range 2 {
-		for _, group := range keys {
-			for i := range group {
-				k := &group[i]
-				// First the keys the token names, then those without an ID
-				// (every key, for a token that names none).
-				first := t.Kid != "" && k.ID == t.Kid
-				later := k.ID == "" || t.Kid == ""
-				if pass == 0 && !first || pass == 1 && (first || !later) || !fits(k, t.Alg) {
-					continue
-				}
-				tried = true
-				if payload, err := t.jws.Verify(k.Key); err == nil && t.pssSalt(k) {
-					return payload, k, nil
+	for _, ownIssuer := range []bool{true, false} {
+		for pass := range 2 {
+			for _, group := range keys {
+				for i := range group {
+					k := &group[i]
+					// First the keys the token names, then those without an ID
+					// (every key, for a token that names none).
+					first := t.Kid != "" && k.ID == t.Kid
+					later := k.ID == "" || t.Kid == ""
+					if pass == 0 && !first || pass == 1 && (first || !later) || !fits(k, t.Alg) {
+						continue
+					}
+					if (k.Issuers == nil || slices.Contains(k.Issuers, iss)) != ownIssuer {
+						continue
+					}
+					tried = true
+					if payload, err := t.jws.Verify(k.Key); err == nil && t.pssSalt(k) {
+						if !ownIssuer {
+							return nil, nil, fail(TokenIssuerNotAllowed, "Issuer validation failed: the token's issuer %q is not the issuer of the key that signed it.", clip(iss))
+						}
+						return payload, k, nil
+					}
 				}
 			}
 		}
@@ -284,6 +304,19 @@ func (t *Token) Verify(keys ...[]Key) ([]byte, *Key, error) {
 		return nil, nil, fail(TokenSignatureKeyNotFound, "Signature validation failed: no key for the token's algorithm %s.", t.Alg)
 	}
 	return nil, nil, fail(TokenSignatureInvalid, "Signature validation failed: the signature does not verify with the %s key(s) that fit the token.", t.Alg)
+}
+
+// unverifiedIssuer reads iss from a payload whose signature is not checked
+// yet, only to choose which keys to try.
+func unverifiedIssuer(payload []byte) string {
+	var c struct {
+		Iss any `json:"iss"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	s, _ := c.Iss.(string)
+	return s
 }
 
 // pssSalt checks what go-jose leaves open for PS256/384/512: the salt is as
