@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/revocation"
 )
 
 // RevocationChecker reports whether cert, issued by issuer, was revoked: nil
@@ -164,7 +166,11 @@ func (p *clientCertPolicy) check(ctx context.Context, x *exchange.Exchange) erro
 		}
 		for i := 0; i+1 < len(chain); i++ {
 			if err := p.revoker.Check(ctx, chain[i], chain[i+1]); err != nil {
-				return certFailure("ClientCertificateRevoked", "Invalid client certificate.", "Revocation check failed: "+err.Error()+".")
+				reason := "ClientCertificateRevocationUnknown"
+				if errors.Is(err, revocation.ErrRevoked) {
+					reason = "ClientCertificateRevoked"
+				}
+				return certFailure(reason, "Invalid client certificate.", "Revocation check failed for "+chain[i].Subject.String()+": "+err.Error()+".")
 			}
 		}
 	}
@@ -196,10 +202,13 @@ func (p *clientCertPolicy) chain(x *exchange.Exchange, cert *x509.Certificate, n
 		inter.AddCert(c)
 	}
 	opts := x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if !p.notBefore || !p.notAfter {
-		// The period was checked (or not) above; check the chain at a time
-		// inside it so that the verifier does not check it again.
-		opts.CurrentTime = cert.NotBefore.Add(cert.NotAfter.Sub(cert.NotBefore) / 2)
+	// The leaf's period was checked (or not, on purpose) above: build the
+	// chain at a time inside it, so that the verifier does not check it again.
+	switch {
+	case !p.notAfter && now.After(cert.NotAfter):
+		opts.CurrentTime = cert.NotAfter
+	case !p.notBefore && now.Before(cert.NotBefore):
+		opts.CurrentTime = cert.NotBefore
 	}
 	chains, err := cert.Verify(opts)
 	if err != nil || len(chains) == 0 {
