@@ -140,7 +140,7 @@ func header(seg string) (map[string]json.RawMessage, error) {
 	if err != nil {
 		return nil, fail(JwtInvalid, "The token's header is not base64url.")
 	}
-	h, err := directory.DecodeObject(data)
+	h, err := decodeObject(data)
 	if err != nil {
 		return nil, fail(JwtInvalid, "The token's header is not a JSON object: %s.", err)
 	}
@@ -359,7 +359,7 @@ type Claims struct {
 // without duplicate members, iss a string, aud a string or an array of
 // strings, exp and nbf numbers.
 func ParseClaims(payload []byte) (*Claims, error) {
-	obj, err := directory.DecodeObject(payload)
+	obj, err := decodeObject(payload)
 	if err != nil {
 		return nil, fail(JwtInvalid, "The token's claims are not a JSON object: %s.", err)
 	}

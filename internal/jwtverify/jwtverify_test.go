@@ -135,6 +135,8 @@ func TestVerify(t *testing.T) {
 		{"b64", handmade(`{"alg":"HS256","b64":false}`, `{}`, hmacKey), []jwtverify.Key{{Key: hmacKey}}, jwtverify.Rules{}, jwtverify.JwtInvalid},
 		{"duplicate alg", handmade(`{"alg":"HS256","alg":"none"}`, `{}`, hmacKey), []jwtverify.Key{{Key: hmacKey}}, jwtverify.Rules{}, jwtverify.JwtInvalid},
 		{"duplicate claim", handmade(`{"alg":"HS256"}`, `{"aud":"a","aud":"b","exp":9999999999}`, hmacKey), []jwtverify.Key{{Key: hmacKey}}, jwtverify.Rules{}, jwtverify.JwtInvalid},
+		{"duplicate claim, escaped", handmade(`{"alg":"HS256"}`, `{"aud":"a","\u0061ud":"b","exp":9999999999}`, hmacKey), []jwtverify.Key{{Key: hmacKey}}, jwtverify.Rules{}, jwtverify.JwtInvalid},
+		{"nested duplicates are data", handmade(`{"alg":"HS256"}`, `{"ctx":{"a":1,"b":{"a":2}},"list":[{"a":1},{"a":2}],"exp":9999999999}`, hmacKey), []jwtverify.Key{{Key: hmacKey}}, jwtverify.Rules{}, ""},
 		{"two parts", "abc.def", rsaPub, jwtverify.Rules{}, jwtverify.JwtInvalid},
 		{"not base64", "a!b.c.d", rsaPub, jwtverify.Rules{}, jwtverify.JwtInvalid},
 		{"too long", strings.Repeat("a", jwtverify.MaxTokenSize+1), rsaPub, jwtverify.Rules{}, jwtverify.JwtInvalid},
