@@ -1,0 +1,65 @@
+package policies_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lastmile-gw/lastmile/internal/policies"
+)
+
+// TestValidateJWTCompileErrors: mistakes that would make the policies refuse
+// every token, or accept tokens they should not, are load errors with their
+// position; secrets in keys never appear in them.
+func TestValidateJWTCompileErrors(t *testing.T) {
+	const key = `<issuer-signing-keys><key>c2VjcmV0LWtleS1mb3ItdGhlLWNvcnB1cy10ZXN0cy0zMg==</key></issuer-signing-keys>`
+	tests := []struct{ name, policy, want string }{
+		{"no token source", `<validate-jwt>` + key + `</validate-jwt>`,
+			"<validate-jwt> needs exactly one of header-name, query-parameter-name and token-value"},
+		{"two token sources", `<validate-jwt header-name="A" token-value="x">` + key + `</validate-jwt>`,
+			"<validate-jwt> needs exactly one of header-name, query-parameter-name and token-value"},
+		{"no keys", `<validate-jwt header-name="Authorization" />`,
+			"<validate-jwt> has no keys to verify signatures with, so it would refuse every token"},
+		{"a key that is not base64", `<validate-jwt header-name="A"><issuer-signing-keys><key>s3cr3t!!</key></issuer-signing-keys></validate-jwt>`,
+			"the key in <issuer-signing-keys> is not base64"},
+		{"a short HMAC key", `<validate-jwt header-name="A"><issuer-signing-keys><key>c2hvcnQ=</key></issuer-signing-keys></validate-jwt>`,
+			"the symmetric key in <issuer-signing-keys> is 5 bytes; HMAC keys must be at least 32 bytes"},
+		{"n without e", `<validate-jwt header-name="A"><issuer-signing-keys><key n="AQAB" /></issuer-signing-keys></validate-jwt>`,
+			"<key> needs both n and e"},
+		{"a small RSA key", `<validate-jwt header-name="A"><issuer-signing-keys><key n="` + strings.Repeat("A", 171) + `" e="AQAB" /></issuer-signing-keys></validate-jwt>`,
+			"the RSA key of <key>: RSA key of 0 bits"},
+		{"an unknown certificate", `<validate-jwt header-name="A"><issuer-signing-keys><key certificate-id="nope" /></issuer-signing-keys></validate-jwt>`,
+			`certificate "nope" is not in lastmile.yaml's certificates`},
+		{"openid-config over http", `<validate-jwt header-name="A"><openid-config url="http://idp.example.com/.well-known/openid-configuration" /></validate-jwt>`,
+			"uses http on a host other than loopback"},
+		{"openid-config without url", `<validate-jwt header-name="A"><openid-config /></validate-jwt>`,
+			"<openid-config> needs a url attribute"},
+		{"a bad clock-skew", `<validate-jwt header-name="A" clock-skew="five">` + key + `</validate-jwt>`,
+			`clock-skew of <validate-jwt>: must be whole seconds`},
+		{"a bad match", `<validate-jwt header-name="A">` + key + `<required-claims><claim name="roles" match="some" /></required-claims></validate-jwt>`,
+			`match of <claim> must be all or any, not "some"`},
+		{"a decryption key of the wrong size", `<validate-jwt header-name="A">` + key + `<decryption-keys><key>dGVzdA==</key></decryption-keys></validate-jwt>`,
+			"the symmetric key in <decryption-keys> is 4 bytes"},
+		{"validate-azure-ad-token without client applications", `<validate-azure-ad-token tenant-id="contoso.onmicrosoft.com" />`,
+			"<validate-azure-ad-token> needs <client-application-ids>"},
+		{"a tenant that is not a name", `<validate-azure-ad-token tenant-id="../evil"><client-application-ids><application-id>a</application-id></client-application-ids></validate-azure-ad-token>`,
+			`tenant-id must be a GUID or a domain name`},
+		{"too many identities", `<validate-client-certificate><identities>` + strings.Repeat(`<identity common-name="a" />`, 11) + `</identities></validate-client-certificate>`,
+			"<identities> takes at most 10 <identity> elements"},
+		{"a thumbprint that is not one", `<validate-client-certificate><identities><identity thumbprint="abc" /></identities></validate-client-certificate>`,
+			`thumbprint of <identity> must be a SHA-1 thumbprint`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := sideCompile(t, policies.Deps{}, "<policies><inbound>"+tt.policy+"</inbound></policies>")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got  %v\nwant %s", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), "policy.xml:1:") {
+				t.Errorf("no position: %v", err)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the error shows the key: %v", err)
+			}
+		})
+	}
+}
