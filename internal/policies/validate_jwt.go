@@ -786,8 +786,13 @@ func (p *jwtPolicy) fail(x *exchange.Exchange, err error) error {
 		public = "JWT not present."
 	}
 	if p.hasMessage {
-		if public, err = p.message.String(x); err != nil {
+		msg, err := p.message.String(x)
+		if err != nil {
 			return err
+		}
+		// An empty message would make the caller see LastError.Message.
+		if strings.TrimSpace(msg) != "" {
+			public = msg
 		}
 	}
 	return &pipeline.Error{Reason: ve.Reason, Message: ve.Message, Status: code, Public: public}

@@ -1,10 +1,20 @@
 package policies_test
 
 import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
 
 // TestValidateJWTCompileErrors: mistakes that would make the policies refuse
@@ -62,4 +72,73 @@ func TestValidateJWTCompileErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestValidateJWTRequests covers what the golden files do not: where the token
+// is, expressions in the attributes, and what the caller sees.
+func TestValidateJWTRequests(t *testing.T) {
+	secret := []byte("policy-test-hmac-secret-32-bytes")
+	keyXML := `<issuer-signing-keys><key>` + base64.StdEncoding.EncodeToString(secret) + `</key></issuer-signing-keys>`
+	sign := func(c jwt.MapClaims) string {
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+		return s
+	}
+	good := sign(jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()})
+	expired := sign(jwt.MapClaims{"exp": time.Now().Add(-2 * time.Minute).Unix()})
+	other := sign(jwt.MapClaims{"sub": "bob", "exp": time.Now().Add(time.Hour).Unix()})
+	tests := []struct {
+		name, attrs string
+		header      http.Header
+		wantStatus  int // 0: passes
+		wantBody    string
+	}{
+		{"token-value expression", `token-value="@(context.Request.Headers.GetValueOrDefault(&quot;X-Token&quot;, &quot;&quot;))"`,
+			http.Header{"X-Token": {good}}, 0, ""},
+		{"custom header keeps its value whole", `header-name="X-Token"`, http.Header{"X-Token": {"Bearer " + good}}, 401, `{"statusCode":401,"message":"Invalid JWT."}`},
+		{"the same token twice", `header-name="Authorization"`, http.Header{"Authorization": {"Bearer " + good, "Bearer " + good}}, 0, ""},
+		{"two different tokens", `header-name="Authorization"`, http.Header{"Authorization": {"Bearer " + good, "Bearer " + other}}, 401, `{"statusCode":401,"message":"Invalid JWT."}`},
+		{"clock-skew as a time span", `header-name="Authorization" clock-skew="00:05:00"`, http.Header{"Authorization": {"Bearer " + expired}}, 0, ""},
+		{"clock-skew in seconds, too short", `header-name="Authorization" clock-skew="60"`, http.Header{"Authorization": {"Bearer " + expired}}, 401, `{"statusCode":401,"message":"Invalid JWT."}`},
+		{"status and message from expressions", `header-name="Authorization" failed-validation-httpcode="@(403)" failed-validation-error-message="@(&quot;no: &quot; + context.Request.Method)"`,
+			http.Header{}, 403, `{"statusCode":403,"message":"no: GET"}`},
+		{"an empty message gives the default", `header-name="Authorization" failed-validation-error-message=""`, http.Header{"Authorization": {"Bearer " + expired}}, 401, `{"statusCode":401,"message":"Invalid JWT."}`},
+		{"require-expiration-time off", `header-name="Authorization" require-expiration-time="false"`, http.Header{"Authorization": {"Bearer " + sign(jwt.MapClaims{"sub": "x"})}}, 0, ""},
+		{"require-expiration-time on", `header-name="Authorization"`, http.Header{"Authorization": {"Bearer " + sign(jwt.MapClaims{"sub": "x"})}}, 401, `{"statusCode":401,"message":"Invalid JWT."}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := runHeaders(t, policies.Deps{}, `<validate-jwt `+tt.attrs+`>`+keyXML+`</validate-jwt>`, tt.header)
+			if tt.wantStatus == 0 {
+				if x.LastError != nil {
+					t.Errorf("refused: %s: %s", x.LastError.Reason, x.LastError.Message)
+				}
+				return
+			}
+			if x.Response == nil {
+				t.Fatal("passed")
+			}
+			body, _ := x.Response.Body.Bytes(true)
+			if x.Response.StatusCode != tt.wantStatus || string(body) != tt.wantBody {
+				t.Errorf("got %d %s, want %d %s", x.Response.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+}
+
+func runHeaders(t *testing.T, deps policies.Deps, inbound string, h http.Header) *exchange.Exchange {
+	t.Helper()
+	r := pipeline.NewRegistry()
+	policies.Register(r, deps)
+	doc, err := policyxml.Parse("policy.xml", []byte("<policies><inbound>"+inbound+"</inbound><backend /><outbound /><on-error /></policies>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := pipeline.NewCompiler(r, policies.Expressions, nil).Compile(doc, "operation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse("https://backend.example/api")
+	x := &exchange.Exchange{RequestID: "00000000-0000-4000-8000-000000000001", Request: exchange.Request{Method: "GET", URL: u, OriginalURL: u, Headers: h}}
+	pipeline.Compose(d).Run(context.Background(), x)
+	return x
 }
