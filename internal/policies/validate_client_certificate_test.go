@@ -38,8 +38,7 @@ type testPKI struct {
 func newPKI(t *testing.T) *testPKI {
 	t.Helper()
 	p := &testPKI{}
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var entries []x509.RevocationListEntry
 		for _, s := range p.revoked {
 			entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now().Add(-time.Hour)})
