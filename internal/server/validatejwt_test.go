@@ -200,6 +200,12 @@ func TestValidateJWTThroughServer(t *testing.T) {
 	forged := other.token(t, "k1", iss.claims("api://orders", time.Hour))
 	noRoles := iss.claims("api://orders", time.Hour)
 	delete(noRoles, "roles")
+	otherRole := iss.claims("api://orders", time.Hour)
+	otherRole["roles"] = []string{"Orders.Write"}
+	noExp := iss.claims("api://orders", time.Hour)
+	delete(noExp, "exp")
+	notYet := iss.claims("api://orders", time.Hour)
+	notYet["nbf"] = time.Now().Add(time.Hour).Unix()
 
 	tokens := []string{good, rotated}
 	for _, tt := range []struct {
@@ -216,6 +222,9 @@ func TestValidateJWTThroughServer(t *testing.T) {
 		{"crit header", critTok, "JwtInvalid", "Invalid JWT."},
 		{"another issuer's key", forged, "TokenIssuerNotAllowed", "Invalid JWT."},
 		{"missing claim", iss.token(t, "k1", noRoles), "TokenClaimNotFound", "Invalid JWT."},
+		{"claim value not allowed", iss.token(t, "k1", otherRole), "TokenClaimValueNotAllowed", "Invalid JWT."},
+		{"no expiration", iss.token(t, "k1", noExp), "JwtInvalid", "Invalid JWT."},
+		{"not valid yet", iss.token(t, "k1", notYet), "JwtInvalid", "Invalid JWT."},
 		{"garbage", "not-a-jwt", "JwtInvalid", "Invalid JWT."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,6 +287,19 @@ func TestUnknownKidsDoNotHammerTheIssuer(t *testing.T) {
 	}
 	if n := iss.fetches.Load(); n != 1 {
 		t.Errorf("JWKS fetches = %d, want 1", n)
+	}
+
+	// A reload that changes only policies keeps the cached keys.
+	writeFiles(t, cfgDir, map[string]string{"apis/orders/policy.xml": jwtPolicy(`<validate-jwt header-name="Authorization" clock-skew="30">
+				<openid-config url="` + iss.srv.URL + `/.well-known/openid-configuration" /></validate-jwt>`)})
+	if _, err := s.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := call(t, s, "/orders/1", iss.token(t, "k1", iss.claims("x", time.Hour))); status != 200 {
+		t.Fatalf("a good token after the reload: %d %s", status, body)
+	}
+	if n := iss.fetches.Load(); n != 1 {
+		t.Errorf("JWKS fetches after a reload = %d, want 1", n)
 	}
 }
 
