@@ -50,6 +50,9 @@ type jwtPolicy struct {
 	// tenant gives validate-azure-ad-token's sources per request, when its
 	// tenant-id is an expression; nil otherwise.
 	tenant func(x *exchange.Exchange) ([]*keySource, error)
+	// alsoIssuers are issuers the <openid-config> keys vouch for besides the
+	// configuration's own (singleSourceIssuers).
+	alsoIssuers []string
 	// clientApps, when not nil, must hold the token's appid or azp
 	// (validate-azure-ad-token).
 	clientApps []string
@@ -150,6 +153,7 @@ func (d Deps) validateJWT(c *pipeline.Compiler, el *policyxml.Element) (pipeline
 	if lit, isLit := p.requireSigned.Literal(); isLit && strings.EqualFold(strings.TrimSpace(lit), "false") {
 		signed = false
 	}
+	p.alsoIssuers = p.singleSourceIssuers()
 	if len(p.static) == 0 && len(p.sources) == 0 && (signed || len(p.dec) == 0) && !c.Failed() {
 		c.Report(c.Errorf(el.Pos, "<validate-jwt> has no keys to verify signatures with, so it would refuse every token: add <openid-config url=\"...\"/> or <issuer-signing-keys>"))
 	}
@@ -589,10 +593,9 @@ func (p *jwtPolicy) verify(ctx context.Context, tok *jwtverify.Token, sources []
 			}
 		}
 	}
-	issuers := p.singleSourceIssuers(sources)
 	for i, s := range sources {
 		if sets[i] != nil {
-			groups = append(groups, s.keys(sets[i], issuers))
+			groups = append(groups, s.keys(sets[i], p.alsoIssuers))
 		}
 	}
 	payload, key, err := tok.Verify(groups...)
@@ -607,8 +610,8 @@ func (p *jwtPolicy) verify(ctx context.Context, tok *jwtverify.Token, sources []
 // singleSourceIssuers are the literal <issuers> that a lone <openid-config>'s
 // keys also vouch for (Entra's v2 configuration with the v1 issuer listed, say).
 // With several configurations each one's keys vouch only for its own issuer.
-func (p *jwtPolicy) singleSourceIssuers(sources []*keySource) []string {
-	if len(sources) != 1 || len(p.issuers) == 0 || p.tenant != nil {
+func (p *jwtPolicy) singleSourceIssuers() []string {
+	if len(p.sources) != 1 || p.tenant != nil {
 		return nil
 	}
 	var out []string

@@ -2,16 +2,23 @@ package policies_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
@@ -141,4 +148,55 @@ func runHeaders(t *testing.T, deps policies.Deps, inbound string, h http.Header)
 	x := &exchange.Exchange{RequestID: "00000000-0000-4000-8000-000000000001", Request: exchange.Request{Method: "GET", URL: u, OriginalURL: u, Headers: h}}
 	pipeline.Compose(d).Run(context.Background(), x)
 	return x
+}
+
+// TestValidateJWTIssuerBinding: a lone <openid-config>'s keys vouch for its
+// issuer and the <issuers> listed beside it; with two configurations, each
+// one's keys vouch only for its own issuer.
+func TestValidateJWTIssuerBinding(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, name := range []string{"a", "b"} {
+		mux.HandleFunc("/"+name+"/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]string{"issuer": "https://" + name + ".example", "jwks_uri": srv.URL + "/keys"})
+		})
+	}
+	mux.HandleFunc("/keys", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k", Use: "sig"}}})
+	})
+	deps := policies.Deps{Keys: jwks.NewCache(http.DefaultTransport, jwks.Options{}, false)}
+	token := func(iss string) http.Header {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": iss, "exp": time.Now().Add(time.Hour).Unix()})
+		tok.Header["kid"] = "k"
+		s, _ := tok.SignedString(key)
+		return http.Header{"Authorization": {"Bearer " + s}}
+	}
+	config := func(name string) string {
+		return `<openid-config url="` + srv.URL + `/` + name + `/.well-known/openid-configuration" />`
+	}
+	listed := `<issuers><issuer>https://listed.example</issuer></issuers>`
+	for _, tt := range []struct {
+		name, policy, iss, want string
+	}{
+		{"its own issuer", config("a"), "https://a.example", ""},
+		{"an issuer listed beside a lone configuration", config("a") + listed, "https://listed.example", ""},
+		{"an issuer not listed", config("a") + listed, "https://other.example", "TokenIssuerNotAllowed"},
+		{"two configurations: each its own", config("a") + config("b"), "https://b.example", ""},
+		{"two configurations: not a listed issuer", config("a") + config("b") + listed, "https://listed.example", "TokenIssuerNotAllowed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			x := runHeaders(t, deps, `<validate-jwt header-name="Authorization">`+tt.policy+`</validate-jwt>`, token(tt.iss))
+			got := ""
+			if x.LastError != nil {
+				got = x.LastError.Reason
+			}
+			if got != tt.want {
+				t.Errorf("reason %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
