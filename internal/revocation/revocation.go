@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,7 +72,7 @@ func New(rt http.RoundTripper) *Checker {
 func (c *Checker) Check(ctx context.Context, cert, issuer *x509.Certificate) error {
 	var urls []string
 	for _, u := range cert.CRLDistributionPoints {
-		if len(u) > 7 && (u[:7] == "http://" || len(u) > 8 && u[:8] == "https://") {
+		if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
 			urls = append(urls, u)
 		}
 	}
@@ -113,6 +114,7 @@ func (c *Checker) crl(ctx context.Context, url string, issuer *x509.Certificate)
 			e.expires = time.Now().Add(ttl)
 		}
 		c.mu.Lock()
+		c.prune(time.Now())
 		c.cache[key] = e
 		c.mu.Unlock()
 		return crl, err
@@ -125,6 +127,26 @@ func (c *Checker) crl(ctx context.Context, url string, issuer *x509.Certificate)
 		return r.Val.(*x509.RevocationList), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// maxEntries bounds the cache: CRLs come from trusted certificates, so there
+// are few, but nothing should grow without bound.
+const maxEntries = 1024
+
+// prune drops expired entries when the cache is full, and everything when
+// that is not enough. c.mu is held.
+func (c *Checker) prune(now time.Time) {
+	if len(c.cache) < maxEntries {
+		return
+	}
+	for k, e := range c.cache {
+		if !now.Before(e.expires) {
+			delete(c.cache, k)
+		}
+	}
+	if len(c.cache) >= maxEntries {
+		clear(c.cache)
 	}
 }
 
