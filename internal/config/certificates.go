@@ -31,13 +31,38 @@ import (
 //
 // Certificates that are CAs (basic constraints CA:TRUE) are also trusted as
 // roots by validate-client-certificate's validate-trust.
+//
+// The cors branch defines the same section (certfile.Parse for the files);
+// the two are one: ID, File, PasswordEnv and Load.
 type Certificate struct {
-	ID          string
-	File        string // absolute
+	ID string
+	// File is the file's absolute path.
+	File string
+	// PasswordEnv names the environment variable with the PFX password.
 	PasswordEnv string
-	// TLS is what the file holds: the chain (leaf first, Leaf parsed) and the
-	// private key when there is one.
-	TLS tls.Certificate
+}
+
+// Load reads the certificate, with its chain (leaf first, Leaf parsed) and its
+// private key (nil when the file has none). lookupEnv finds the password
+// (os.LookupEnv outside tests). Errors name the file, never the password.
+func (c Certificate) Load(lookupEnv func(string) (string, bool)) (*tls.Certificate, error) {
+	password := ""
+	if c.PasswordEnv != "" {
+		v, ok := lookupEnv(c.PasswordEnv)
+		if !ok {
+			return nil, fmt.Errorf("environment variable %s is not set; set it to the password of %s", c.PasswordEnv, c.File)
+		}
+		password = v
+	}
+	data, err := readRegular(c.File)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := ParseCertificateFile(data, password)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.File, err)
+	}
+	return &cert, nil
 }
 
 func (d *decoder) decodeCertificates(n *yaml.Node, c *Config) {
@@ -73,21 +98,12 @@ func (d *decoder) decodeCertificates(n *yaml.Node, c *Config) {
 			p = abs
 		}
 		cert.File = p
-		password := ""
-		if cert.PasswordEnv != "" {
-			v, ok := d.lookupEnv(cert.PasswordEnv)
-			if !ok {
-				d.errorf(item, "%s.passwordEnv: environment variable %s is not set; set it to the PFX password", path, cert.PasswordEnv)
-				return
+		if _, err := cert.Load(d.lookupEnv); err != nil {
+			node := fileNode
+			if strings.Contains(err.Error(), "environment variable") {
+				node = item
 			}
-			password = v
-		}
-		data, err := readRegular(p)
-		if err == nil {
-			cert.TLS, err = ParseCertificateFile(data, password)
-		}
-		if err != nil {
-			d.errorf(fileNode, "%s.file: %v", path, err)
+			d.errorf(node, "%s: %v", path, err)
 			return
 		}
 		c.Certificates = append(c.Certificates, cert)

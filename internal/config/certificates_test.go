@@ -69,11 +69,15 @@ func TestCertificates(t *testing.T) {
 		t.Fatalf("%d certificates, want 3", len(c.Certificates))
 	}
 	for _, got := range c.Certificates {
-		if got.TLS.Leaf == nil || !got.TLS.Leaf.Equal(cert) {
+		loaded, err := got.Load(env)
+		if err != nil {
+			t.Fatalf("%s: %v", got.ID, err)
+		}
+		if loaded.Leaf == nil || !loaded.Leaf.Equal(cert) {
 			t.Errorf("%s: leaf not read", got.ID)
 		}
-		if wantKey := got.ID != "ca"; (got.TLS.PrivateKey != nil) != wantKey {
-			t.Errorf("%s: private key read = %v, want %v", got.ID, got.TLS.PrivateKey != nil, wantKey)
+		if wantKey := got.ID != "ca"; (loaded.PrivateKey != nil) != wantKey {
+			t.Errorf("%s: private key read = %v, want %v", got.ID, loaded.PrivateKey != nil, wantKey)
 		}
 		if !filepath.IsAbs(got.File) {
 			t.Errorf("%s: file %q is not absolute", got.ID, got.File)
@@ -81,8 +85,8 @@ func TestCertificates(t *testing.T) {
 	}
 
 	for _, tt := range []struct{ name, yaml, want string }{
-		{"a wrong PFX password", "certificates:\n  - id: a\n    file: client.pfx\n    passwordEnv: WRONG_PASSWORD\n", "lastmile.yaml:3:11: certificates[0].file: neither PEM nor a PFX that opens with the password given"},
-		{"an unset password variable", "certificates:\n  - id: a\n    file: client.pfx\n    passwordEnv: UNSET\n", "certificates[0].passwordEnv: environment variable UNSET is not set"},
+		{"a wrong PFX password", "certificates:\n  - id: a\n    file: client.pfx\n    passwordEnv: WRONG_PASSWORD\n", "client.pfx: neither PEM nor a PFX that opens with the password given"},
+		{"an unset password variable", "certificates:\n  - id: a\n    file: client.pfx\n    passwordEnv: UNSET\n", "certificates[0]: environment variable UNSET is not set"},
 		{"a key of another certificate", "certificates:\n  - id: a\n    file: mismatch.pem\n", "the private key is not the first certificate's"},
 		{"no certificate", "certificates:\n  - id: a\n    file: empty.pem\n", "no certificate in the file"},
 		{"a missing file", "certificates:\n  - id: a\n    file: nope.pem\n", "does not exist"},

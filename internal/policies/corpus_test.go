@@ -115,7 +115,7 @@ func compileCorpusFile(path string, expr pipeline.ExprCompiler, frags map[string
 		Tokens: &fakeTokens{}, Forwarder: nopForwarder{},
 		Backends: map[string]policies.Backend{"1": {URL: "https://backend.example"}},
 		// Certificates the decompiler's test data names; not read here.
-		Certificates: map[string]tls.Certificate{"cert-1": {}},
+		Certificates: policies.NewCertificateSet(map[string]*tls.Certificate{"cert-1": {}}),
 	})
 	if doc.Root != nil && doc.Root.Name == "fragment" {
 		// A fragment is compiled where it would be included; try every section and

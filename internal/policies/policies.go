@@ -7,7 +7,6 @@ package policies
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
 	"net/http"
@@ -66,10 +65,9 @@ type Deps struct {
 	// AllowInsecureIssuer permits openid-config and authentication-endpoint
 	// URLs on http on hosts other than loopback (identity.allowInsecureIssuer).
 	AllowInsecureIssuer bool
-	// Certificates are lastmile.yaml's certificates by id, for certificate-id
-	// and issuer-certificate-id. A certificate without Leaf stands for one that
-	// exists but was not read (lastmile validate on a single file).
-	Certificates map[string]tls.Certificate
+	// Certificates are lastmile.yaml's certificates, for certificate-id and
+	// issuer-certificate-id; nil when it has none.
+	Certificates Certificates
 	// OwnTenant is lastmile's own identity provider, for
 	// validate-azure-ad-token; zero when there is none.
 	OwnTenant Tenant

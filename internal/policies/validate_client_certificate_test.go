@@ -144,7 +144,7 @@ func TestValidateClientCertificate(t *testing.T) {
 	deps := policies.Deps{
 		ClientCATrust: roots,
 		Revocation:    revocation.New(http.DefaultTransport),
-		Certificates:  map[string]tls.Certificate{"issuing-ca": {Leaf: p.inter}, "root": {Leaf: p.root}},
+		Certificates:  policies.NewCertificateSet(map[string]*tls.Certificate{"issuing-ca": {Leaf: p.inter}, "root": {Leaf: p.root}}),
 	}
 	chain := func(leaf *x509.Certificate) []*x509.Certificate { return []*x509.Certificate{leaf, p.inter} }
 	all := `<validate-client-certificate>`

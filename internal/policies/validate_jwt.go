@@ -389,9 +389,13 @@ func (d Deps) decryptionKey(c *pipeline.Compiler, el *policyxml.Element) (jwtver
 }
 
 // certificate returns the certificate lastmile.yaml names id.
-func (d Deps) certificate(c *pipeline.Compiler, el *policyxml.Element, attr, id string) (tls.Certificate, bool) {
+func (d Deps) certificate(c *pipeline.Compiler, el *policyxml.Element, attr, id string) (*tls.Certificate, bool) {
 	id = strings.TrimSpace(id)
-	cert, ok := d.Certificates[id]
+	var cert *tls.Certificate
+	ok := false
+	if d.Certificates != nil {
+		cert, ok = d.Certificates.ByID(id)
+	}
 	if !ok {
 		c.Report(c.Errorf(el.Attr(attr).Value.Pos(), "certificate %q is not in lastmile.yaml's certificates; add it there (id, file, passwordEnv)", id))
 	}

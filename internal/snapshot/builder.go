@@ -10,8 +10,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 
@@ -118,7 +120,9 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 		AllowInsecureIssuer: cfg.Identity.AllowInsecureIssuer,
 		OwnTenant:           b.OwnTenant,
 	}
-	d.Certificates, d.ClientCATrust = certificates(cfg)
+	if d.Certificates, d.ClientCATrust, err = certificates(cfg); err != nil {
+		return nil, err
+	}
 	if !validateOnly {
 		b.keysOnce.Do(func() {
 			if b.Keys == nil {
@@ -135,15 +139,23 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	return reg, nil
 }
 
-// certificates are lastmile.yaml's certificates by id, and the roots
-// validate-client-certificate trusts: the system's and the CA certificates
-// among them (nil when there are none: the system's alone).
-func certificates(cfg *config.Config) (map[string]tls.Certificate, *x509.CertPool) {
-	m := make(map[string]tls.Certificate, len(cfg.Certificates))
+// certificates reads lastmile.yaml's certificates (nil when there are none),
+// and the roots validate-client-certificate trusts: the system's and the CA
+// certificates among them (nil when there are none: the system's alone).
+// config.Load checked the files, so an error means one changed since.
+func certificates(cfg *config.Config) (policies.Certificates, *x509.CertPool, error) {
+	if len(cfg.Certificates) == 0 {
+		return nil, nil, nil
+	}
+	byID := make(map[string]*tls.Certificate, len(cfg.Certificates))
 	var roots *x509.CertPool
 	for _, c := range cfg.Certificates {
-		m[c.ID] = c.TLS
-		for _, der := range c.TLS.Certificate {
+		cert, err := c.Load(os.LookupEnv)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lastmile.yaml: certificate %s: %w", c.ID, err)
+		}
+		byID[c.ID] = cert
+		for _, der := range cert.Certificate {
 			ca, err := x509.ParseCertificate(der)
 			if err != nil || !ca.IsCA {
 				continue
@@ -156,7 +168,7 @@ func certificates(cfg *config.Config) (map[string]tls.Certificate, *x509.CertPoo
 			roots.AddCert(ca)
 		}
 	}
-	return m, roots
+	return policies.NewCertificateSet(byID), roots, nil
 }
 
 // transport returns the backend transport, made from cfg on the first build.
