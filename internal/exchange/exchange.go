@@ -249,6 +249,10 @@ type Request struct {
 	RawParameters map[string]string
 	// Certificate is the client's TLS certificate, or nil.
 	Certificate *x509.Certificate
+	// CertificateChain are the other certificates the client sent after
+	// Certificate (intermediates), for validate-client-certificate; nil when
+	// none. Expressions do not see them.
+	CertificateChain []*x509.Certificate
 }
 
 // Response is context.Response, and also the IResponse that send-request stores

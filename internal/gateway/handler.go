@@ -221,6 +221,7 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 	x.Request.Body = exchange.NewRequestBody(r.Body, r.ContentLength, &x.Buffers)
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		x.Request.Certificate = r.TLS.PeerCertificates[0]
+		x.Request.CertificateChain = r.TLS.PeerCertificates[1:]
 	}
 	// The suffix is the escaped path below the API's path, trailing slash included.
 	suffix := ""

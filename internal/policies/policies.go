@@ -7,6 +7,7 @@ package policies
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
@@ -85,6 +87,23 @@ type Deps struct {
 	// Certificates are lastmile.yaml's certificates, which
 	// authentication-certificate names; nil when it has none.
 	Certificates Certificates
+	// Keys fetches and caches issuers' signing keys for validate-jwt's
+	// <openid-config> and validate-azure-ad-token; nil when policies are only
+	// compiled to be checked (nothing is fetched then).
+	Keys *jwks.Cache
+	// AllowInsecureIssuer permits openid-config and authentication-endpoint
+	// URLs on http on hosts other than loopback (identity.allowInsecureIssuer).
+	AllowInsecureIssuer bool
+	// OwnTenant is lastmile's own identity provider, for
+	// validate-azure-ad-token; zero when there is none.
+	OwnTenant Tenant
+	// ClientCATrust are the certificates validate-client-certificate trusts as
+	// roots besides the system's (validate-trust): lastmile.yaml's CA
+	// certificates.
+	ClientCATrust *x509.CertPool
+	// Revocation checks client certificates against their issuers' CRLs
+	// (validate-revocation); nil when policies are only compiled.
+	Revocation RevocationChecker
 }
 
 // Register adds every supported policy to r.
@@ -136,4 +155,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cors", in, cors)
 	r.Register("authentication-basic", in, basicAuth)
 	r.Register("authentication-certificate", in, d.authCertificate)
+	r.Register("validate-jwt", in, d.validateJWT)
+	r.Register("validate-azure-ad-token", in, d.validateAzureADToken)
+	r.Register("validate-client-certificate", in, d.validateClientCertificate)
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/http1"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
@@ -47,6 +48,11 @@ type Options struct {
 	Logger         *slog.Logger
 	// Expr compiles policy expressions; nil means expressions are refused.
 	Expr pipeline.ExprCompiler
+	// KeyFetch is the schedule on which validate-jwt and
+	// validate-azure-ad-token fetch issuers' signing keys; the zero value is
+	// API Management's (cached an hour, refetched at most every 5 minutes for
+	// an unknown kid).
+	KeyFetch jwks.Options
 }
 
 // Server is a running gateway and identity provider.

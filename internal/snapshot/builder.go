@@ -9,6 +9,7 @@ package snapshot
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,9 +22,11 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
+	"github.com/lastmile-gw/lastmile/internal/revocation"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
@@ -54,11 +57,22 @@ type Builder struct {
 	// OneWay sends send-one-way-request's requests; pass the same one to every
 	// reload. Each build makes its own when nil.
 	OneWay *policies.OneWay
+	// Keys fetches issuers' signing keys for validate-jwt and
+	// validate-azure-ad-token; made over Transport on the first build when nil,
+	// and kept across reloads.
+	Keys *jwks.Cache
+	// OwnTenant is lastmile's own identity provider, for
+	// validate-azure-ad-token with its tenant id; zero when there is none.
+	OwnTenant policies.Tenant
+	// Revocation checks client certificates against CRLs; made over Transport
+	// on the first build when nil.
+	Revocation policies.RevocationChecker
 
 	transportOnce sync.Once
 	transportErr  error
 	cacheOnce     sync.Once
 	breakersOnce  sync.Once
+	keysOnce      sync.Once
 }
 
 // Build loads the configuration folder and compiles every policy document once.
@@ -108,23 +122,35 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	if err != nil {
 		return nil, err
 	}
-	certs, err := certificates(cfg)
-	if err != nil {
+	d := policies.Deps{
+		Tokens:              b.Tokens,
+		Forwarder:           &proxy.Forwarder{Transport: tr},
+		Backends:            backends(svc, b.backendBreakers(validateOnly)),
+		ForwardTimeout:      cfg.Backend.Timeout,
+		Logger:              b.log(),
+		Cache:               b.valueCaches(cfg, validateOnly),
+		Limits:              b.limits(cfg),
+		SideRequests:        tr,
+		OneWay:              b.OneWay,
+		AllowInsecureIssuer: cfg.Identity.AllowInsecureIssuer,
+		OwnTenant:           b.OwnTenant,
+	}
+	if d.Certificates, d.ClientCATrust, err = certificates(cfg); err != nil {
 		return nil, err
 	}
+	if !validateOnly {
+		b.keysOnce.Do(func() {
+			if b.Keys == nil {
+				b.Keys = jwks.NewCache(tr, jwks.Options{Logger: b.log()}, cfg.Identity.AllowInsecureIssuer)
+			}
+			if b.Revocation == nil {
+				b.Revocation = revocation.New(tr)
+			}
+		})
+		d.Keys, d.Revocation = b.Keys, b.Revocation
+	}
 	reg := pipeline.NewRegistry()
-	policies.Register(reg, policies.Deps{
-		Certificates:   certs,
-		Tokens:         b.Tokens,
-		Forwarder:      &proxy.Forwarder{Transport: tr},
-		Backends:       backends(svc, b.backendBreakers(validateOnly)),
-		ForwardTimeout: cfg.Backend.Timeout,
-		Logger:         b.log(),
-		Cache:          b.valueCaches(cfg, validateOnly),
-		Limits:         b.limits(cfg),
-		SideRequests:   tr,
-		OneWay:         b.OneWay,
-	})
+	policies.Register(reg, d)
 	return reg, nil
 }
 
@@ -142,21 +168,36 @@ func (b *Builder) backendBreakers(validateOnly bool) *balancer.Breakers {
 	return b.Breakers
 }
 
-// certificates reads lastmile.yaml's certificates; nil when there are none.
-// config.Load checked them, so an error means a file changed since.
-func certificates(cfg *config.Config) (policies.Certificates, error) {
+// certificates reads lastmile.yaml's certificates (nil when there are none),
+// and the roots validate-client-certificate trusts: the system's and the CA
+// certificates among them (nil when there are none: the system's alone).
+// config.Load checked the files, so an error means one changed since.
+func certificates(cfg *config.Config) (policies.Certificates, *x509.CertPool, error) {
 	if len(cfg.Certificates) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	byID := make(map[string]*tls.Certificate, len(cfg.Certificates))
+	var roots *x509.CertPool
 	for _, c := range cfg.Certificates {
 		cert, err := c.Load(os.LookupEnv)
 		if err != nil {
-			return nil, fmt.Errorf("lastmile.yaml: certificate %s: %w", c.ID, err)
+			return nil, nil, fmt.Errorf("lastmile.yaml: certificate %s: %w", c.ID, err)
 		}
 		byID[c.ID] = cert
+		for _, der := range cert.Certificate {
+			ca, err := x509.ParseCertificate(der)
+			if err != nil || !ca.IsCA {
+				continue
+			}
+			if roots == nil {
+				if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
+					roots = x509.NewCertPool()
+				}
+			}
+			roots.AddCert(ca)
+		}
 	}
-	return policies.NewCertificateSet(byID), nil
+	return policies.NewCertificateSet(byID), roots, nil
 }
 
 // transport returns the backend transport, made from cfg on the first build.
