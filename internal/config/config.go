@@ -88,7 +88,9 @@
 //	  serviceName: lastmile  # context.Deployment.ServiceName. Default "lastmile"
 //	store:
 //	  # Shared state: memory (one process) or redis (shared by every gateway
-//	  # instance). It holds the token service's client assertion replay check.
+//	  # instance). It holds the token service's client assertion replay check,
+//	  # the external value cache, and with redis the identity provider's state
+//	  # (signing keys, identities, generated subscription keys), encrypted.
 //	  # Default memory.
 //	  type: memory
 //	  redis:                     # read only when type is redis
@@ -99,6 +101,13 @@
 //	    passwordEnv: ""
 //	    db: 0                    # database number, 0 or more. Default 0
 //	    tls: false               # connect with TLS. Default false
+//	  # With redis, one of these two must be set: the name of an environment
+//	  # variable, or a file (relative to this file's folder), holding the keys
+//	  # the identity state is encrypted with: 32 random bytes in base64 each,
+//	  # separated by white space or commas, the encrypting key first; the same
+//	  # on every instance. Default "": none.
+//	  encryptionKeyEnv: ""
+//	  encryptionKeyFile: ""
 //	limits: {}  # the data plane's limits; limits.go documents every key
 //
 // Errors name the file with line and column (lastmile.yaml:12:7: ...) and say what to
@@ -239,6 +248,13 @@ type Gateway struct {
 type Store struct {
 	Type  string // StoreMemory or StoreRedis
 	Redis Redis
+	// EncryptionKeyEnv names the environment variable that holds the keys
+	// the identity state is encrypted with in Redis (see
+	// statedir.ParseKeys); read only when Type is StoreRedis.
+	EncryptionKeyEnv string
+	// EncryptionKeyFile is the absolute path of a file holding those keys,
+	// instead of EncryptionKeyEnv.
+	EncryptionKeyFile string
 }
 
 // Redis is how to reach Redis when Store.Type is StoreRedis.

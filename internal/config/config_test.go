@@ -22,8 +22,11 @@ func TestParseFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := func(k string) (string, bool) {
-		if k == "LASTMILE_TEST_REDIS_PASSWORD" {
+		switch k {
+		case "LASTMILE_TEST_REDIS_PASSWORD":
 			return "not-printed", true
+		case "LASTMILE_TEST_STATE_KEY":
+			return testStateKey, true
 		}
 		return "", false
 	}
@@ -92,7 +95,7 @@ func TestParseFull(t *testing.T) {
 		Gateway:   Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
 		Store: Store{Type: "redis", Redis: Redis{
 			Address: "redis.internal:6380", Username: "gateway", PasswordEnv: "LASTMILE_TEST_REDIS_PASSWORD", DB: 3, TLS: true,
-		}},
+		}, EncryptionKeyEnv: "LASTMILE_TEST_STATE_KEY"},
 		Limits: Limits{RequestLine: 16 << 10, HeaderBytes: 64 << 10, HeaderCount: 200, HeaderTimeout: 10 * time.Second,
 			IdleTimeout: time.Minute, MinBodyRate: 1024, BodyGracePeriod: 2 * time.Second, MinResponseRate: 0,
 			BufferedBody: 4 << 20, BufferedBodies: 1 << 30},
@@ -267,7 +270,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key with nothing close lists the valid keys",
 			src:  "store:\n  kind: redis\n",
-			want: `lastmile.yaml:2:3: unknown key "kind" in store; valid keys are type, redis`,
+			want: `lastmile.yaml:2:3: unknown key "kind" in store; valid keys are type, redis, encryptionKeyEnv, encryptionKeyFile`,
 		},
 		{
 			name: "unknown key in a list item",
@@ -472,13 +475,15 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "password env holding a password",
-			src:  "store:\n  type: redis\n  redis:\n    passwordEnv: hunter2!\n",
-			want: `lastmile.yaml:4:18: store.redis.passwordEnv: "hunter2!" is not an environment variable name; write the variable's name (such as REDIS_PASSWORD), never the password itself`,
+			src:  "store:\n  type: redis\n  encryptionKeyEnv: K\n  redis:\n    passwordEnv: hunter2!\n",
+			env:  map[string]string{"K": testStateKey},
+			want: `lastmile.yaml:5:18: store.redis.passwordEnv: "hunter2!" is not an environment variable name; write the variable's name (such as REDIS_PASSWORD), never the password itself`,
 		},
 		{
 			name: "password env not set",
-			src:  "store:\n  type: redis\n  redis:\n    passwordEnv: REDIS_PASSWORD\n",
-			want: `lastmile.yaml:4:18: store.redis.passwordEnv: environment variable REDIS_PASSWORD is not set; set it to the Redis password, or remove passwordEnv if Redis has none`,
+			src:  "store:\n  type: redis\n  encryptionKeyEnv: K\n  redis:\n    passwordEnv: REDIS_PASSWORD\n",
+			env:  map[string]string{"K": testStateKey},
+			want: `lastmile.yaml:5:18: store.redis.passwordEnv: environment variable REDIS_PASSWORD is not set; set it to the Redis password, or remove passwordEnv if Redis has none`,
 		},
 		{
 			name: "listener without port",

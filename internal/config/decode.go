@@ -32,6 +32,7 @@ type decoder struct {
 	refs      refs
 	plane     identityPlaneRefs
 	tokens    tokenServiceRefs
+	storeKeys storeKeyRefs
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -72,6 +73,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 	d.crossCheck(c)
 	d.checkIdentityPlane(c)
 	d.checkTokenService(c)
+	d.checkStoreKeys(c)
 	d.errs.Sort()
 }
 
@@ -648,7 +650,7 @@ func checkCAFile(path string) error {
 var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
-	d.mapping(n, "store", []field{
+	d.mapping(n, "store", append([]field{
 		{"type", func(k, v *yaml.Node) {
 			v = resolve(v)
 			t, ok := d.scalar(v, "store.type", "memory or redis")
@@ -692,7 +694,7 @@ func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
 				{"tls", d.boolean("store.redis.tls", &s.Redis.TLS)},
 			})
 		}},
-	})
+	}, d.storeKeyFields(s)...))
 }
 
 // crossCheck reports what needs the whole file: duplicates and references.

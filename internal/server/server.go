@@ -53,6 +53,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	state   *statedir.Dir
+	ident   *IdentityState // keys, identities and subscription keys: state (memory store) or Redis
 	handler *gateway.Handler
 	// started is the configuration the server started with: the settings a
 	// reload cannot change are compared against it (see restartOnly).
@@ -143,6 +144,16 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	// From here on the state directory is used.
 	if s.state, err = statedir.Open(o.StateDir); err != nil {
 		return fail(err)
+	}
+	if s.ident, err = identityState(cfg.Store, s.state, s.shared, os.Getenv); err != nil {
+		return fail(err)
+	}
+	if err := s.ident.checkSwitch(ctx); err != nil {
+		return fail(err)
+	}
+	if s.ident.Shared != nil {
+		s.log.Info("the identity state (signing keys, identities, generated subscription keys) is kept in Redis, encrypted",
+			"redis", cfg.Store.Redis.Address, "encryption_key", s.ident.Shared.KeyIDs()[0], "state_dir", s.state.Path())
 	}
 	g, err := s.build(ctx, cfg, nil)
 	if err != nil {
