@@ -148,7 +148,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.ident, err = identityState(cfg.Store, s.state, s.shared, os.Getenv); err != nil {
 		return fail(err)
 	}
-	if err := s.ident.checkSwitch(ctx); err != nil {
+	if err := s.ident.checkSwitch(ctx, s.log); err != nil {
 		return fail(err)
 	}
 	if s.ident.Shared != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/idp"
@@ -104,12 +105,14 @@ func encryptionKeys(c config.Store, getenv func(string) string) (*statedir.Keys,
 // state directory holds identities and keys from before store.type: redis:
 // starting would give the gateway new identities and keys, breaking every
 // backend that trusts the old ones. The operator migrates them explicitly
-// (lastmile keys migrate), or moves the directory's idp folder away.
-func (s *IdentityState) checkSwitch(ctx context.Context) error {
+// (lastmile keys migrate), or moves the directory's idp folder away. When the
+// fleet already has its state, the directory's is only reported as unused.
+func (s *IdentityState) checkSwitch(ctx context.Context, log *slog.Logger) error {
 	if s.Shared == nil {
 		return nil
 	}
-	if has, err := idp.HasState(ctx, s.Shared); err != nil || has {
+	fleet, err := idp.HasState(ctx, s.Shared)
+	if err != nil {
 		return err
 	}
 	local, err := idp.HasState(ctx, s.Dir)
@@ -118,6 +121,11 @@ func (s *IdentityState) checkSwitch(ctx context.Context) error {
 	}
 	if migrated, err := idp.Migrated(ctx, s.Dir); err != nil || migrated {
 		return err
+	}
+	if fleet {
+		log.Warn("the state directory holds identities and signing keys from before store.type: redis; they are not used: this instance uses the fleet's, in Redis",
+			"state_dir", s.Dir.Path(), "redis", s.Where)
+		return nil
 	}
 	return fmt.Errorf("store.type is redis and Redis holds no identities yet, but the state directory %s holds this gateway's identities and signing keys from before: run `lastmile keys migrate --config DIR --state %s` once, before the fleet starts, to copy them (and generated subscription keys) to Redis, so that backends keep trusting the tenant, identities and keys they know; or move %s away to start the fleet with new ones",
 		s.Dir.Path(), s.Dir.Path(), s.Dir.File("idp"))
