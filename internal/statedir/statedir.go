@@ -1,8 +1,13 @@
 // Package statedir keeps what lastmile generates and must survive a restart: signing
 // keys, the system-assigned identity, generated client ids and subscription keys.
 //
-// The directory is created with mode 0700 and every file is written atomically with
-// mode 0600, because its contents are private keys and credentials.
+// A Dir is the state directory of one machine: it is created with mode 0700 and
+// every file is written atomically with mode 0600, because its contents are private
+// keys and credentials, and changes are made under a file lock. Shared keeps the
+// same documents in Redis for instances on different machines, each encrypted with
+// AES-256-GCM before it leaves the process, and changed under a lease that expires.
+// Both offer Read, Update and Describe, which is all the identity provider and the
+// subscription keys need.
 package statedir
 
 import (
