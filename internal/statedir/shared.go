@@ -130,10 +130,17 @@ func (s *Shared) acquire(ctx context.Context, lease string) (string, error) {
 	var b [16]byte
 	rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
+	held := func() error {
+		return fmt.Errorf("taking the lease %s on the shared state: another instance holds it (a lease lasts %v, so one held by an instance that died expires by then): %w",
+			lease, s.leaseTTL, context.Cause(ctx))
+	}
 	delay := 10 * time.Millisecond
-	for {
+	for tries := 0; ; tries++ {
 		ok, err := s.b.AcquireLease(ctx, lease, token, s.leaseTTL)
 		if err != nil {
+			if tries > 0 && ctx.Err() != nil {
+				return "", held() // the wait ran out during an attempt
+			}
 			return "", fmt.Errorf("taking the lease %s on the shared state: %w", lease, err)
 		}
 		if ok {
@@ -143,8 +150,7 @@ func (s *Shared) acquire(ctx context.Context, lease string) (string, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return "", fmt.Errorf("taking the lease %s on the shared state: another instance holds it (a lease lasts %v, so one held by an instance that died expires by then): %w",
-				lease, s.leaseTTL, context.Cause(ctx))
+			return "", held()
 		case <-t.C:
 		}
 		delay = min(2*delay, 250*time.Millisecond)

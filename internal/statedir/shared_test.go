@@ -155,7 +155,7 @@ func TestSharedLeaseExpires(t *testing.T) {
 	if ok, err := r.AcquireLease(ctx, "idp/lock", "a-dead-instance", ttl); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	err := s.Update(short, "idp/keys.json", func([]byte) ([]byte, error) { return []byte("{}"), nil })
 	if err == nil || !strings.Contains(err.Error(), "taking the lease idp/lock on the shared state: another instance holds it") {
