@@ -294,7 +294,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	keysDone, envDone := make(chan struct{}), make(chan struct{})
 	go func() { s.runKeys(bgCtx); close(keysDone) }()
 	go func() { s.workloadEnv.takeOver(bgCtx); close(envDone) }()
-	defer func() { stopBackground(); <-keysDone; <-envDone }()
+	stopBg := sync.OnceFunc(func() { stopBackground(); <-keysDone; <-envDone })
+	defer stopBg()
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
 	if s.metricsSrv != nil {
@@ -333,6 +334,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
 	s.workloadEnv.close()
+	stopBg() // the key maintenance uses the store (the identity state in Redis)
 	s.shared.Close()
 	if shutErr != nil {
 		s.log.Warn("shutdown finished; requests still in flight after the grace period were cut off", "took", time.Since(began).Round(time.Millisecond), "error", shutErr)
