@@ -102,8 +102,13 @@ func TestKeysOnRedis(t *testing.T) {
 	s2.Close()
 
 	// lastmile keys works on the fleet's keys.
-	if code, out, errOut := runCmd(t, nil, "keys", "rotate", "--config", cfg); code != 0 || !strings.Contains(out, "signs from now") {
-		t.Fatalf("keys rotate: %d %s%s", code, out, errOut)
+	code, out, errOut = runCmd(t, nil, "keys", "prepare", "--config", cfg)
+	prepared := regexp.MustCompile(`next ES256 key (\S+) is published`).FindStringSubmatch(out)
+	if code != 0 || prepared == nil {
+		t.Fatalf("keys prepare: %d %s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCmd(t, nil, "keys", "rotate", "--config", cfg); code != 0 || !strings.Contains(out, prepared[1]+" signs from now") {
+		t.Fatalf("keys rotate: %d %s%s; want the prepared key %s to sign", code, out, errOut, prepared[1])
 	}
 	st := openFleet(t, cfg)
 	var current string
