@@ -89,7 +89,9 @@
 //	store:
 //	  # Shared state: memory (one process) or redis (shared by every gateway
 //	  # instance). It holds the token service's client assertion replay check,
-//	  # the external value cache and the traffic limits' counters. Default memory.
+//	  # the external value cache, the traffic limits' counters, and with redis
+//	  # the identity provider's state (signing keys, identities, generated
+//	  # subscription keys), encrypted. Default memory.
 //	  type: memory
 //	  redis:                     # read only when type is redis
 //	    address: 127.0.0.1:6379  # host:port. Default "127.0.0.1:6379"
@@ -112,6 +114,13 @@
 //	    rateLimit: open          # rate-limit, rate-limit-by-key
 //	    quota: open              # quota, quota-by-key
 //	    concurrency: open        # limit-concurrency
+//	  # With redis, one of these two must be set: the name of an environment
+//	  # variable, or a file (relative to this file's folder), holding the keys
+//	  # the identity state is encrypted with: 32 random bytes in base64 each,
+//	  # separated by white space or commas, the encrypting key first; the same
+//	  # on every instance. Default "": none.
+//	  encryptionKeyEnv: ""
+//	  encryptionKeyFile: ""
 //	limits: {}  # the data plane's limits; limits.go documents every key
 //	# Certificates that policies name by certificate-id or thumbprint, such as
 //	# authentication-certificate's client certificates; certificates.go
@@ -260,6 +269,13 @@ type Store struct {
 	Type        string // StoreMemory or StoreRedis
 	Redis       Redis
 	FailureMode FailureMode
+	// EncryptionKeyEnv names the environment variable that holds the keys
+	// the identity state is encrypted with in Redis (see
+	// statedir.ParseKeys); read only when Type is StoreRedis.
+	EncryptionKeyEnv string
+	// EncryptionKeyFile is the absolute path of a file holding those keys,
+	// instead of EncryptionKeyEnv.
+	EncryptionKeyFile string
 }
 
 // Redis is how to reach Redis when Store.Type is StoreRedis.

@@ -27,6 +27,8 @@ func TestParseFull(t *testing.T) {
 			return "not-printed", true
 		case "LASTMILE_TEST_PFX_PASSWORD":
 			return "pfx-password", true
+		case "LASTMILE_TEST_STATE_KEY":
+			return testStateKey, true
 		}
 		return "", false
 	}
@@ -96,7 +98,7 @@ func TestParseFull(t *testing.T) {
 		Store: Store{Type: "redis", Redis: Redis{
 			Address: "redis.internal:6380", Username: "gateway", PasswordEnv: "LASTMILE_TEST_REDIS_PASSWORD", DB: 3, TLS: true,
 			Timeout: 100 * time.Millisecond, LeaseTTL: time.Minute,
-		}, FailureMode: FailureMode{RateLimit: "closed", Quota: "closed", Concurrency: "open"}},
+		}, FailureMode: FailureMode{RateLimit: "closed", Quota: "closed", Concurrency: "open"}, EncryptionKeyEnv: "LASTMILE_TEST_STATE_KEY"},
 		Limits: Limits{RequestLine: 16 << 10, HeaderBytes: 64 << 10, HeaderCount: 200, HeaderTimeout: 10 * time.Second,
 			IdleTimeout: time.Minute, MinBodyRate: 1024, BodyGracePeriod: 2 * time.Second, MinResponseRate: 0,
 			BufferedBody: 4 << 20, BufferedBodies: 1 << 30},
@@ -276,7 +278,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key with nothing close lists the valid keys",
 			src:  "store:\n  kind: redis\n",
-			want: `lastmile.yaml:2:3: unknown key "kind" in store; valid keys are type, redis, failureMode`,
+			want: `lastmile.yaml:2:3: unknown key "kind" in store; valid keys are type, redis, failureMode, encryptionKeyEnv, encryptionKeyFile`,
 		},
 		{
 			name: "unknown key in a list item",
@@ -491,13 +493,15 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "password env holding a password",
-			src:  "store:\n  type: redis\n  redis:\n    passwordEnv: hunter2!\n",
-			want: `lastmile.yaml:4:18: store.redis.passwordEnv: "hunter2!" is not an environment variable name; write the variable's name (such as REDIS_PASSWORD), never the password itself`,
+			src:  "store:\n  type: redis\n  encryptionKeyEnv: K\n  redis:\n    passwordEnv: hunter2!\n",
+			env:  map[string]string{"K": testStateKey},
+			want: `lastmile.yaml:5:18: store.redis.passwordEnv: "hunter2!" is not an environment variable name; write the variable's name (such as REDIS_PASSWORD), never the password itself`,
 		},
 		{
 			name: "password env not set",
-			src:  "store:\n  type: redis\n  redis:\n    passwordEnv: REDIS_PASSWORD\n",
-			want: `lastmile.yaml:4:18: store.redis.passwordEnv: environment variable REDIS_PASSWORD is not set; set it to the Redis password, or remove passwordEnv if Redis has none`,
+			src:  "store:\n  type: redis\n  encryptionKeyEnv: K\n  redis:\n    passwordEnv: REDIS_PASSWORD\n",
+			env:  map[string]string{"K": testStateKey},
+			want: `lastmile.yaml:5:18: store.redis.passwordEnv: environment variable REDIS_PASSWORD is not set; set it to the Redis password, or remove passwordEnv if Redis has none`,
 		},
 		{
 			name: "listener without port",

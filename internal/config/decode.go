@@ -32,6 +32,7 @@ type decoder struct {
 	refs      refs
 	plane     identityPlaneRefs
 	tokens    tokenServiceRefs
+	storeKeys storeKeyRefs
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -72,6 +73,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 	d.crossCheck(c)
 	d.checkIdentityPlane(c)
 	d.checkTokenService(c)
+	d.checkStoreKeys(c)
 	d.errs.Sort()
 }
 
@@ -649,7 +651,7 @@ func checkCAFile(path string) error {
 var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
-	d.mapping(n, "store", []field{
+	d.mapping(n, "store", append([]field{
 		{"type", func(k, v *yaml.Node) {
 			v = resolve(v)
 			t, ok := d.scalar(v, "store.type", "memory or redis")
@@ -696,7 +698,7 @@ func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
 			})
 		}},
 		{"failureMode", func(k, v *yaml.Node) { d.decodeFailureMode(v, &s.FailureMode) }},
-	})
+	}, d.storeKeyFields(s)...))
 }
 
 // crossCheck reports what needs the whole file: duplicates and references.

@@ -55,7 +55,7 @@ func TestCacheValuesShared(t *testing.T) {
 		name, store string
 		want        []string // X-Shared X-Internal for each step below
 	}{
-		{"redis", "store:\n  type: redis\n  redis:\n    address: " + addr + "\n", []string{
+		{"redis", redisStore(t, addr), []string{
 			"miss miss",     // a stores
 			"from-a miss",   // b reads a's shared value, not a's internal one
 			"from-a from-a", // a reads both
@@ -178,7 +178,7 @@ func TestCorpusBackendOAuth2WithCache(t *testing.T) {
 	}
 	cfgDir := t.TempDir()
 	writeFiles(t, cfgDir, map[string]string{
-		"lastmile.yaml":                   "store:\n  type: redis\n  redis:\n    address: " + addr + "\n",
+		"lastmile.yaml":                   redisStore(t, addr),
 		"apis/orders/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"orders","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
 		"apis/orders/policy.xml":          string(policy),
 		"named values/authorizationServer/namedValueInformation.json": namedValue("authorizationServer", tokenServer.URL+"/tenant/oauth2/token", false),

@@ -219,6 +219,7 @@ func TestRedisFaults(t *testing.T) {
 	cfgDir := t.TempDir()
 	writeFiles(t, cfgDir, limitConfig(`store:
   type: redis
+  encryptionKeyFile: `+stateKeyFile(t, testStateKey)+`
   redis:
     address: `+srv.Addr+`
     timeout: 200ms

@@ -133,7 +133,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 	b := &snapshot.Builder{
 		ConfigDir:  s.opts.ConfigDir,
 		Config:     cfg,
-		State:      s.state,
+		State:      s.ident.State,
 		Tokens:     tokenAdapter{g.tokens},
 		Expr:       s.opts.Expr,
 		Logger:     s.log,
@@ -179,7 +179,7 @@ func (s *Server) buildIdentityPlane(ctx context.Context, cfg *config.Config, g *
 	if err := addTokenService(cfg, &idpCfg); err != nil {
 		return err
 	}
-	p, err := idp.New(ctx, idpCfg, s.state, idp.WithLogger(s.log), idp.WithReplayStore(s.shared))
+	p, err := idp.New(ctx, idpCfg, s.ident.State, idp.WithLogger(s.log), idp.WithReplayStore(s.shared))
 	if err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func (s *Server) Reload(ctx context.Context) (needRestart []string, err error) {
 
 func (s *Server) reload(ctx context.Context) ([]string, error) {
 	prev := s.cur.Load()
-	if changed, err := prev.idp.ReloadKeys(); err != nil {
+	if changed, err := prev.idp.ReloadKeys(ctx); err != nil {
 		s.log.Error("reading the signing keys failed; still using the keys read before", "error", err)
 	} else if changed {
 		s.log.Info("signing keys reloaded")

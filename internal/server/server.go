@@ -60,6 +60,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	state   *statedir.Dir
+	ident   *IdentityState // keys, identities and subscription keys: state (memory store) or Redis
 	handler *gateway.Handler
 	// started is the configuration the server started with: the settings a
 	// reload cannot change are compared against it (see restartOnly).
@@ -161,6 +162,16 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	// From here on the state directory is used.
 	if s.state, err = statedir.Open(o.StateDir); err != nil {
 		return fail(err)
+	}
+	if s.ident, err = identityState(cfg.Store, s.state, s.shared, os.Getenv); err != nil {
+		return fail(err)
+	}
+	if err := s.ident.checkSwitch(ctx, s.log); err != nil {
+		return fail(err)
+	}
+	if s.ident.Shared != nil {
+		s.log.Info("the identity state (signing keys, identities, generated subscription keys) is kept in Redis, encrypted",
+			"redis", cfg.Store.Redis.Address, "encryption_key", s.ident.Shared.KeyIDs()[0], "state_dir", s.state.Path())
 	}
 	g, err := s.build(ctx, cfg, nil)
 	if err != nil {
@@ -301,7 +312,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	keysDone, envDone := make(chan struct{}), make(chan struct{})
 	go func() { s.runKeys(bgCtx); close(keysDone) }()
 	go func() { s.workloadEnv.takeOver(bgCtx); close(envDone) }()
-	defer func() { stopBackground(); <-keysDone; <-envDone }()
+	stopBg := sync.OnceFunc(func() { stopBackground(); <-keysDone; <-envDone })
+	defer stopBg()
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
 	if s.metricsSrv != nil {
@@ -343,6 +355,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
 	s.workloadEnv.close()
+	stopBg() // the key maintenance uses the store (the identity state in Redis)
 	s.limits.Close()
 	s.shared.Close()
 	if shutErr != nil {

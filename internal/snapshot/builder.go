@@ -27,7 +27,6 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
 	"github.com/lastmile-gw/lastmile/internal/revocation"
-	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
 // Builder compiles a configuration folder into a gateway.Snapshot. The same
@@ -36,7 +35,7 @@ import (
 type Builder struct {
 	ConfigDir string
 	Config    *config.Config
-	State     *statedir.Dir
+	State     State
 	Tokens    policies.TokenSource
 	Expr      pipeline.ExprCompiler
 	Logger    *slog.Logger
@@ -109,7 +108,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	}
 	logHTTPSOnly(svc, b.log())
 	if !validateOnly {
-		if sc.Subscriptions, err = subscriptionKeys(svc, b.State); err != nil {
+		if sc.Subscriptions, err = subscriptionKeys(ctx, svc, b.State); err != nil {
 			return nil, err
 		}
 	}
