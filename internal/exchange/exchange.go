@@ -48,6 +48,11 @@ type Exchange struct {
 	// not part of the expression `context`.
 	Backend Backend
 
+	// CacheLookup is what cache-lookup leaves for cache-store on a miss: where
+	// and how to store the response. Package policies owns its type; nil when
+	// cache-lookup did not run or did not apply to the request.
+	CacheLookup any
+
 	// Buffers is what the request's bodies may buffer: each at most a limit,
 	// all requests together within the gateway's budget. The gateway releases
 	// it when the request ends.

@@ -93,4 +93,6 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cache-lookup-value", all, d.cacheLookupValue)
 	r.Register("cache-store-value", all, d.cacheStoreValue)
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)
+	r.Register("cache-lookup", in, d.cacheLookup)
+	r.Register("cache-store", pipeline.Outbound, d.cacheStore)
 }
