@@ -85,6 +85,9 @@ func (a *Buffers) Init(b *Budget, limit int64) {
 	a.budget, a.limit = b, limit
 }
 
+// Limit is the most one body may buffer.
+func (a *Buffers) Limit() int64 { return a.bodyLimit() }
+
 func (a *Buffers) bodyLimit() int64 {
 	if a == nil || a.limit <= 0 {
 		return DefaultBodyLimit

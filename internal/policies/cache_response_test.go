@@ -224,33 +224,33 @@ func TestResponseCacheNotStored(t *testing.T) {
 	bearer := http.Header{"Authorization": {"Bearer secret"}}
 	tests := []struct {
 		name     string
-		origin   origin
+		origin   *origin
 		lookup   string // attributes of cache-lookup
 		store    string // attributes of cache-store
 		req      call
 		wantHits bool
 	}{
-		{"a cacheable GET", origin{}, ``, `duration="60"`, call{target: "/a"}, true},
-		{"POST", origin{}, ``, `duration="60"`, call{method: "POST", target: "/a"}, false},
-		{"HEAD", origin{}, ``, `duration="60"`, call{method: "HEAD", target: "/a"}, false},
-		{"a range", origin{}, ``, `duration="60"`, call{target: "/a", header: http.Header{"Range": {"bytes=0-1"}}}, false},
-		{"Authorization", origin{}, ``, `duration="60"`, call{target: "/a", header: bearer}, false},
-		{"Authorization with allow-private-response-caching", origin{}, `allow-private-response-caching="true"`, `duration="60"`, call{target: "/a", header: bearer}, true},
-		{"no-store from the backend", origin{headers: http.Header{"Cache-Control": {"max-age=60, no-store"}}}, ``, `duration="60"`, call{target: "/a"}, false},
-		{"private from the backend", origin{headers: http.Header{"Cache-Control": {"private"}}}, ``, `duration="60"`, call{target: "/a"}, false},
-		{"private allowed", origin{headers: http.Header{"Cache-Control": {"private"}}}, `allow-private-response-caching="true"`, `duration="60"`, call{target: "/a"}, true},
-		{"a cookie being set", origin{headers: http.Header{"Set-Cookie": {"session=1"}}}, ``, `duration="60"`, call{target: "/a"}, false},
-		{"Vary: *", origin{headers: http.Header{"Vary": {"*"}}}, ``, `duration="60"`, call{target: "/a"}, false},
-		{"404", origin{status: 404}, ``, `duration="60"`, call{target: "/a"}, false},
-		{"404 with cache-response", origin{status: 404}, ``, `duration="60" cache-response="true"`, call{target: "/a"}, true},
-		{"duration 0 from an expression", origin{}, ``, `duration="@(0)"`, call{target: "/a"}, false},
-		{"a body over the limit", origin{body: strings.Repeat("x", 2000)}, ``, `duration="60"`, call{target: "/a"}, false},
-		{"a body of unknown length over the limit", origin{body: strings.Repeat("x", 2000), unsized: true}, ``, `duration="60"`, call{target: "/a"}, false},
-		{"a body of unknown length under the limit", origin{body: strings.Repeat("x", 500), unsized: true}, ``, `duration="60"`, call{target: "/a"}, true},
+		{"a cacheable GET", &origin{}, ``, `duration="60"`, call{target: "/a"}, true},
+		{"POST", &origin{}, ``, `duration="60"`, call{method: "POST", target: "/a"}, false},
+		{"HEAD", &origin{}, ``, `duration="60"`, call{method: "HEAD", target: "/a"}, false},
+		{"a range", &origin{}, ``, `duration="60"`, call{target: "/a", header: http.Header{"Range": {"bytes=0-1"}}}, false},
+		{"Authorization", &origin{}, ``, `duration="60"`, call{target: "/a", header: bearer}, false},
+		{"Authorization with allow-private-response-caching", &origin{}, `allow-private-response-caching="true"`, `duration="60"`, call{target: "/a", header: bearer}, true},
+		{"no-store from the backend", &origin{headers: http.Header{"Cache-Control": {"max-age=60, no-store"}}}, ``, `duration="60"`, call{target: "/a"}, false},
+		{"private from the backend", &origin{headers: http.Header{"Cache-Control": {"private"}}}, ``, `duration="60"`, call{target: "/a"}, false},
+		{"private allowed", &origin{headers: http.Header{"Cache-Control": {"private"}}}, `allow-private-response-caching="true"`, `duration="60"`, call{target: "/a"}, true},
+		{"a cookie being set", &origin{headers: http.Header{"Set-Cookie": {"session=1"}}}, ``, `duration="60"`, call{target: "/a"}, false},
+		{"Vary: *", &origin{headers: http.Header{"Vary": {"*"}}}, ``, `duration="60"`, call{target: "/a"}, false},
+		{"404", &origin{status: 404}, ``, `duration="60"`, call{target: "/a"}, false},
+		{"404 with cache-response", &origin{status: 404}, ``, `duration="60" cache-response="true"`, call{target: "/a"}, true},
+		{"duration 0 from an expression", &origin{}, ``, `duration="@(0)"`, call{target: "/a"}, false},
+		{"a body over the limit", &origin{body: strings.Repeat("x", 2000)}, ``, `duration="60"`, call{target: "/a"}, false},
+		{"a body of unknown length over the limit", &origin{body: strings.Repeat("x", 2000), unsized: true}, ``, `duration="60"`, call{target: "/a"}, false},
+		{"a body of unknown length under the limit", &origin{body: strings.Repeat("x", 500), unsized: true}, ``, `duration="60"`, call{target: "/a"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &tt.origin
+			o := tt.origin
 			deps := policies.Deps{Cache: policies.Caches{MaxValueBytes: 1024}}
 			p := responseCache(t, deps, o, `<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" `+tt.lookup+` />`, `<cache-store `+tt.store+` />`)
 			for i := range 2 {

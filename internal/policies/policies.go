@@ -95,4 +95,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)
 	r.Register("cache-lookup", in, d.cacheLookup)
 	r.Register("cache-store", pipeline.Outbound, d.cacheStore)
+	inOutErr := pipeline.Inbound | pipeline.Outbound | pipeline.OnError
+	r.Register("json-to-xml", inOutErr, jsonToXML)
+	r.Register("xml-to-json", inOutErr, xmlToJSON)
 }
