@@ -15,7 +15,11 @@ type Dict struct {
 	keys     []string
 	vals     map[string]any
 	foldCase bool
+	text     string // what {{ dict }} prints, when set
 }
+
+// SetText sets what the Dict prints as, such as a URL object's URL.
+func (d *Dict) SetText(s string) { d.text = s }
 
 // NewDict returns an empty Dict; foldCase makes lookups ignore case.
 func NewDict(foldCase bool) *Dict { return &Dict{vals: map[string]any{}, foldCase: foldCase} }
@@ -105,6 +109,9 @@ func (d *Dict) Test() bool { return true }
 // String renders d as its entries, key=value, as a fallback for {{ dict }}.
 // It has a value receiver: Liquid prints a pointer's element.
 func (d Dict) String() string {
+	if d.text != "" {
+		return d.text
+	}
 	var b strings.Builder
 	for i, k := range d.keys {
 		if i > 0 {
