@@ -106,8 +106,8 @@ func TestLiquidCorpusXMLValues(t *testing.T) {
 	}))
 	defer backend.Close()
 	gw := serveFolder(t, map[string]string{
-		"apis/api/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"api","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
-		"apis/api/policy.xml":          corpusPolicy(t, "Extracting multiple values from xml documents.policy.xml"),
+		"apis/api/apiInformation.json":                            fmt.Sprintf(`{"properties":{"path":"api","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
+		"apis/api/policy.xml":                                     corpusPolicy(t, "Extracting multiple values from xml documents.policy.xml"),
 		"named values/my-send-request/namedValueInformation.json": fmt.Sprintf(`{"properties":{"displayName":"my-send-request","value":%q}}`, backend.URL+"/message1"),
 	}, nil)
 	resp, err := http.Get(gw.URL + "/api/x")

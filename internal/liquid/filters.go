@@ -171,7 +171,9 @@ func filterTable(b *budget) map[string]any {
 			}
 			return str(strings.ReplaceAll(in, old, nw))
 		},
-		"ReplaceFirst": func(v, s, r any) (string, error) { return str(strings.Replace(toString(v), toString(s), toString(r), 1)) },
+		"ReplaceFirst": func(v, s, r any) (string, error) {
+			return str(strings.Replace(toString(v), toString(s), toString(r), 1))
+		},
 		"Round": func(v any, places ...any) (any, error) {
 			if err := b.step(); err != nil {
 				return nil, err
@@ -273,9 +275,11 @@ func filterTable(b *budget) map[string]any {
 			}
 			return out, nil
 		},
-		"Strip":         func(v any) (string, error) { return str(strings.TrimSpace(toString(v))) },
-		"StripHtml":     func(v any) (string, error) { return str(stripHTML(toString(v))) },
-		"StripNewlines": func(v any) (string, error) { return str(strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(toString(v))) },
+		"Strip":     func(v any) (string, error) { return str(strings.TrimSpace(toString(v))) },
+		"StripHtml": func(v any) (string, error) { return str(stripHTML(toString(v))) },
+		"StripNewlines": func(v any) (string, error) {
+			return str(strings.NewReplacer("\r\n", "", "\n", "", "\r", "").Replace(toString(v)))
+		},
 		"Times": func(v, n any) (any, error) {
 			return arith(b, v, n, func(x, y int64) (any, error) { return x * y, nil }, func(x, y float64) any { return x * y })
 		},

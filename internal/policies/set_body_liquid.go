@@ -3,9 +3,9 @@ package policies
 import (
 	"context"
 	"fmt"
-	"slices"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
