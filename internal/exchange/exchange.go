@@ -153,6 +153,17 @@ type Operation struct {
 	Method      string
 	Name        string
 	URLTemplate string
+	// Examples are the responses the operation's specification documents, by
+	// status, for mock-response; expressions do not see them.
+	Examples []Example
+}
+
+// Example is a documented response of an operation: a status, a media type
+// and its example body (nil when the specification has none).
+type Example struct {
+	Status      int
+	ContentType string
+	Body        []byte
 }
 
 // Product is context.Product.

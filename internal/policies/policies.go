@@ -98,4 +98,5 @@ func Register(r *pipeline.Registry, d Deps) {
 	inOutErr := pipeline.Inbound | pipeline.Outbound | pipeline.OnError
 	r.Register("json-to-xml", inOutErr, jsonToXML)
 	r.Register("xml-to-json", inOutErr, xmlToJSON)
+	r.Register("mock-response", inOutErr, mockResponse)
 }
