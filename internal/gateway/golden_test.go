@@ -54,7 +54,8 @@ func (fakeTokens) AccessToken(_ context.Context, clientID, resource string) (str
 //	               subscription required and no specification
 //	request.http   the client's request, as raw HTTP/1.1; request-2.http,
 //	               request-3.http ... are sent after it, in order
-//	response.http  the backend's answer (optional; default 200 with body "backend")
+//	response.http  the backend's answer (optional; default 200 with body "backend");
+//	               $BACKEND in it is the backend's URL, and so is it in the dumps
 //	backend.http   what the backend must receive ("none" if nothing)
 //	want.http      what the client must receive (want-2.http ... for the others)
 //
@@ -97,7 +98,8 @@ func runGolden(t *testing.T, file string) {
 			io.WriteString(w, "backend")
 			return
 		}
-		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(normalizeHTTP(respText))), r)
+		text := strings.ReplaceAll(respText, "$BACKEND", "http://"+r.Host)
+		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(normalizeHTTP(text))), r)
 		if err != nil {
 			t.Errorf("response.http: %v", err)
 			return
@@ -161,13 +163,14 @@ func runGolden(t *testing.T, file string) {
 			t.Fatal(err)
 		}
 		name := "want" + suffix + ".http"
-		gotResps[name] = dumpResponse(resp)
+		// The backend's address changes from run to run.
+		gotResps[name] = strings.ReplaceAll(dumpResponse(resp), backend.URL, "$BACKEND")
 		wantResps[name], _ = section(name)
 	}
 
 	gotBackend := "none\n"
 	if len(got) > 0 {
-		gotBackend = strings.Join(got, "---\n")
+		gotBackend = strings.ReplaceAll(strings.Join(got, "---\n"), backend.URL, "$BACKEND")
 	}
 	wantBackend, _ := section("backend.http")
 	if *update {

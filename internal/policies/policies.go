@@ -99,4 +99,5 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("json-to-xml", inOutErr, jsonToXML)
 	r.Register("xml-to-json", inOutErr, xmlToJSON)
 	r.Register("mock-response", inOutErr, mockResponse)
+	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
 }
