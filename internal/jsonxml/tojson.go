@@ -265,7 +265,7 @@ func (c *converter) fields(e *Element) []jsonField {
 		kids = append(kids, jsonField{name: name, elems: []*Element{k}})
 	}
 	for _, a := range e.Attrs {
-		name := "@" + qname(a.Prefix, a.Local)
+		var name string
 		if c.o.Kind == Direct {
 			name = "@" + strings.ReplaceAll(qname(a.Prefix, a.Local), ":", "$")
 		} else {

@@ -1,6 +1,7 @@
 package liquid
 
 import (
+	"errors"
 	"fmt"
 	"html"
 	"math"
@@ -73,7 +74,7 @@ func filterTable(b *budget) map[string]any {
 			}
 			s, err := expr.FormatDateTime(t, f)
 			if err != nil {
-				return "", fmt.Errorf("Date: %w", err)
+				return "", fmt.Errorf("the Date filter: %w", err)
 			}
 			return str(s)
 		},
@@ -89,7 +90,7 @@ func filterTable(b *budget) map[string]any {
 		"DividedBy": func(v, n any) (any, error) {
 			return arith(b, v, n, func(x, y int64) (any, error) {
 				if y == 0 {
-					return nil, fmt.Errorf("DividedBy: division by zero")
+					return nil, errors.New("division by zero in DividedBy")
 				}
 				return x / y, nil
 			}, func(x, y float64) any { return x / y })
@@ -148,7 +149,7 @@ func filterTable(b *budget) map[string]any {
 		"Modulo": func(v, n any) (any, error) {
 			return arith(b, v, n, func(x, y int64) (any, error) {
 				if y == 0 {
-					return nil, fmt.Errorf("Modulo: division by zero")
+					return nil, errors.New("division by zero in Modulo")
 				}
 				return x % y, nil
 			}, func(x, y float64) any { return math.Mod(x, y) })
