@@ -179,37 +179,24 @@ func liquidXML(e *jsonxml.Element, nilNull bool) any {
 	for _, a := range attrs {
 		d.Set(a.Local, a.Value)
 	}
+	count := map[string]int{}
+	for _, k := range e.Children {
+		count[k.Local]++
+	}
 	for _, k := range e.Children {
 		v := liquidXML(k, nilNull)
-		prev, seen := d.Get(k.Local)
-		switch list := prev.(type) {
-		case []any:
-			if seen && repeated(e, k.Local) {
-				d.Set(k.Local, append(list, v))
-				continue
-			}
-		}
-		if seen && repeated(e, k.Local) {
-			d.Set(k.Local, []any{prev, v})
+		if count[k.Local] == 1 {
+			d.Set(k.Local, v)
 			continue
 		}
-		d.Set(k.Local, v)
+		list, _ := d.Get(k.Local)
+		items, _ := list.([]any)
+		d.Set(k.Local, append(items, v))
 	}
 	if strings.TrimSpace(e.Text) != "" {
 		d.Set("#text", e.Text)
 	}
 	return d
-}
-
-// repeated reports whether e has more than one child named local.
-func repeated(e *jsonxml.Element, local string) bool {
-	n := 0
-	for _, k := range e.Children {
-		if k.Local == local {
-			n++
-		}
-	}
-	return n > 1
 }
 
 // liquidContext is the documented context object of Liquid templates, with
