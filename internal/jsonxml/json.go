@@ -74,6 +74,9 @@ func (p *jsonParser) fromToken(tok json.Token, depth int) (*Value, error) {
 	if p.nodes++; p.nodes > p.l.Nodes {
 		return nil, nodesError(p.l.Nodes)
 	}
+	if err := p.l.charge(p.nodes); err != nil {
+		return nil, err
+	}
 	switch t := tok.(type) {
 	case nil:
 		return &Value{Kind: Null}, nil

@@ -18,6 +18,24 @@ type Limits struct {
 	Nodes int
 	// Output is the most bytes the converted document may take.
 	Output int
+	// Charge, when set, is told of the memory a parsed document takes as it
+	// grows (an estimate per node), so that the caller can count it against a
+	// budget; an error it returns stops the parse and is returned as it is.
+	Charge func(bytes int64) error
+}
+
+// nodeCost estimates the memory a parsed node holds beyond its text.
+const nodeCost = 128
+
+// chargeEvery is how many nodes are charged at once.
+const chargeEvery = 1024
+
+// charge charges for another chargeEvery nodes when n reaches a multiple.
+func (l Limits) charge(n int) error {
+	if l.Charge == nil || n%chargeEvery != 0 {
+		return nil
+	}
+	return l.Charge(chargeEvery * nodeCost)
 }
 
 // DefaultLimits are the limits of a conversion unless its options say

@@ -74,6 +74,9 @@ func ParseXML(data []byte, l Limits) (*Document, error) {
 			if nodes++; nodes > l.Nodes {
 				return nil, nodesError(l.Nodes)
 			}
+			if err := l.charge(nodes); err != nil {
+				return nil, err
+			}
 			if len(stack) >= l.Depth {
 				return nil, depthError(l.Depth)
 			}

@@ -94,7 +94,10 @@ func (p *convertPolicy) convert(x *exchange.Exchange, name, reason, contentType 
 		return pipeline.BodyFailure(name, err)
 	}
 	limit := x.Buffers.Limit()
-	out, err := fn(data, jsonxml.Limits{Output: int(min(limit, int64(maxInt)))})
+	out, err := fn(data, jsonxml.Limits{Output: int(min(limit, int64(maxInt))), Charge: x.Buffers.Take})
+	if errors.Is(err, exchange.ErrBuffersFull) {
+		return pipeline.BodyFailure(name, err) // 503: the gateway is busy
+	}
 	if err != nil {
 		// The client's body is the client's mistake (413 over a limit);
 		// the backend's is the backend's.

@@ -16,6 +16,12 @@ import (
 // convertRun runs a request with body through a document whose inbound is
 // inbound, with each body limited to limit bytes, and returns the exchange.
 func convertRun(t *testing.T, inbound, contentType, accept, body string, limit int64) *exchange.Exchange {
+	return convertRunBudget(t, inbound, contentType, accept, body, limit, 1<<30)
+}
+
+// convertRunBudget is convertRun with the gateway's buffers limited to budget
+// bytes.
+func convertRunBudget(t *testing.T, inbound, contentType, accept, body string, limit, budget int64) *exchange.Exchange {
 	t.Helper()
 	r := pipeline.NewRegistry()
 	policies.Register(r, policies.Deps{})
@@ -30,7 +36,7 @@ func convertRun(t *testing.T, inbound, contentType, accept, body string, limit i
 	u, _ := url.Parse("https://backend.example/x")
 	x := &exchange.Exchange{Request: exchange.Request{Method: "POST", URL: u, OriginalURL: u,
 		Headers: http.Header{"Content-Type": {contentType}, "Accept": {accept}}}}
-	x.Buffers.Init(exchange.NewBudget(1<<30), limit)
+	x.Buffers.Init(exchange.NewBudget(budget), limit)
 	x.Request.Body = exchange.NewRequestBody(readCloser{strings.NewReader(body)}, int64(len(body)), &x.Buffers)
 	if err := pipeline.Compose(d).Run(context.Background(), x); err != nil {
 		t.Fatal(err)
@@ -126,5 +132,21 @@ func TestConvertCompileErrors(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestConvertBudget: the memory a conversion's parse takes counts against the
+// gateway's buffer budget, so that many large documents at once get 503, not
+// an exhausted gateway.
+func TestConvertBudget(t *testing.T) {
+	body := "[" + strings.Repeat("1,", 20000) + "1]"
+	for _, policy := range []string{
+		`<json-to-xml apply="always" consider-accept-header="false" />`,
+		`<set-body template="liquid">{{ body | Size }}</set-body>`,
+	} {
+		x := convertRunBudget(t, policy, "application/json", "", body, 1<<20, 200_000)
+		if x.LastError == nil || x.Response.StatusCode != 503 {
+			t.Errorf("%s: got %d %+v, want 503", policy, x.Response.StatusCode, x.LastError)
+		}
 	}
 }

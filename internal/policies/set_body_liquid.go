@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -69,7 +70,7 @@ func (p *liquidBodyPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 		} else if p.response {
 			body = nil
 		}
-		if v, err := liquidBody(h, body, p.nilNull, limit); err != nil {
+		if v, err := liquidBody(h, body, p.nilNull, limit, x.Buffers.Take); err != nil {
 			return err
 		} else if v != nil {
 			vars["body"] = v
@@ -95,7 +96,7 @@ func (p *liquidBodyPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 
 // liquidBody reads a JSON or XML body (by its Content-Type) for the template,
 // keeping it for what comes after; any other body is not bound.
-func liquidBody(h http.Header, body *exchange.Body, nilNull bool, limit int) (any, error) {
+func liquidBody(h http.Header, body *exchange.Body, nilNull bool, limit int, charge func(int64) error) (any, error) {
 	if body == nil || body.Len() == 0 || body.Consumed() {
 		return nil, nil
 	}
@@ -111,15 +112,21 @@ func liquidBody(h http.Header, body *exchange.Body, nilNull bool, limit int) (an
 	// A body that does not parse (or is over the converters' limits) is not
 	// bound: the template may not need it, as when a policy has just set the
 	// Content-Type of the body the template is about to write.
-	lim := jsonxml.Limits{Output: limit}
+	lim := jsonxml.Limits{Output: limit, Charge: charge}
 	if json {
 		v, err := jsonxml.ParseJSON(data, lim)
+		if errors.Is(err, exchange.ErrBuffersFull) {
+			return nil, pipeline.BodyFailure("set-body", err)
+		}
 		if err != nil {
 			return nil, nil
 		}
 		return liquidJSON(v), nil
 	}
 	doc, err := jsonxml.ParseXML(data, lim)
+	if errors.Is(err, exchange.ErrBuffersFull) {
+		return nil, pipeline.BodyFailure("set-body", err)
+	}
 	if err != nil {
 		return nil, nil
 	}
