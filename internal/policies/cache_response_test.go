@@ -441,3 +441,37 @@ func BenchmarkResponseCacheHit(b *testing.B) {
 		b.Fatalf("backend called %d times", o.calls.Load())
 	}
 }
+
+// keyRecorder is a cache that records the keys it is given.
+type keyRecorder struct {
+	policies.ValueCache
+	keys []string
+}
+
+func (k *keyRecorder) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	k.keys = append(k.keys, key)
+	return k.ValueCache.Get(ctx, key)
+}
+
+func (k *keyRecorder) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	k.keys = append(k.keys, key)
+	return k.ValueCache.Set(ctx, key, v, ttl)
+}
+
+// TestResponseCacheKeyHashed: the store sees a hashed key under the response
+// namespace, never the values it is made of, such as a bearer token.
+func TestResponseCacheKeyHashed(t *testing.T) {
+	rec := &keyRecorder{ValueCache: store.NewMemory(0)}
+	p := responseCache(t, policies.Deps{Cache: policies.Caches{Internal: rec, Namespace: "svc"}}, &origin{},
+		`<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" allow-private-response-caching="true"><vary-by-header>Authorization</vary-by-header></cache-lookup>`,
+		`<cache-store duration="60" />`)
+	serve(t, p, call{target: "/a?secret-param=1", header: http.Header{"Authorization": {"Bearer s3cr3t-token"}}})
+	if len(rec.keys) != 2 {
+		t.Fatalf("keys %q, want a lookup and a store", rec.keys)
+	}
+	for _, k := range rec.keys {
+		if !strings.HasPrefix(k, "response:svc:") || len(k) != len("response:svc:")+43 || strings.Contains(k, "s3cr3t") {
+			t.Errorf("store key %q: want response:svc: and a SHA-256 in base64", k)
+		}
+	}
+}
