@@ -170,6 +170,9 @@ type Operation struct {
 	// slash, such as "/items/{id}"; API Management's optional query part is kept
 	// ("/search?q={q}").
 	URLTemplate string
+	// Examples are the responses the specification documents, for
+	// mock-response.
+	Examples []Example
 	// Policy is operations/<Name>/policy.xml, or nil.
 	Policy *Policy
 }

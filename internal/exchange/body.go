@@ -95,6 +95,9 @@ func (a *Buffers) Init(b *Budget, limit int64) {
 	a.budget, a.limit = b, limit
 }
 
+// Limit is the most one body may buffer.
+func (a *Buffers) Limit() int64 { return a.bodyLimit() }
+
 func (a *Buffers) bodyLimit() int64 {
 	a = a.root()
 	if a == nil || a.limit <= 0 {
@@ -116,6 +119,11 @@ func (a *Buffers) take(n int64) error {
 	a.held.Add(n)
 	return nil
 }
+
+// Take charges n more bytes that the request holds in memory (a copy of a
+// body being cached, say), or fails with ErrBuffersFull; Release returns them
+// with the rest when the request ends.
+func (a *Buffers) Take(n int64) error { return a.take(n) }
 
 // Release returns everything the request's bodies took.
 func (a *Buffers) Release() {
@@ -259,6 +267,18 @@ func (b *Body) readAll() error {
 	b.stream.Close()
 	b.buf, b.buffered, b.stream = data, true, nil
 	return nil
+}
+
+// WrapStream puts wrap around the body's stream when it has one that nobody
+// has read yet, so that wrap's reader sees every byte, in order, whoever reads
+// the body afterwards: a policy buffering it, or the gateway sending it on. It
+// reports whether it did; a buffered body has no stream to wrap.
+func (b *Body) WrapStream(wrap func(io.ReadCloser) io.ReadCloser) bool {
+	if b == nil || b.buffered || b.stream == nil {
+		return false
+	}
+	b.stream = wrap(b.stream)
+	return true
 }
 
 // Set replaces the body's content (set-body, find-and-replace). The body is no

@@ -60,6 +60,11 @@ type Exchange struct {
 	// merged. Gateway state, not part of the expression `context`.
 	ClientHeaders http.Header
 
+	// CacheLookup is what cache-lookup leaves for cache-store on a miss: where
+	// and how to store the response. Package policies owns its type; nil when
+	// cache-lookup did not run or did not apply to the request.
+	CacheLookup any
+
 	// Buffers is what the request's bodies may buffer: each at most a limit,
 	// all requests together within the gateway's budget. The gateway releases
 	// it when the request ends.
@@ -125,6 +130,7 @@ func (x *Exchange) Fork() *Exchange {
 		Backend:      x.Backend,
 
 		ClientHeaders: x.ClientHeaders.Clone(),
+		CacheLookup:   x.CacheLookup,
 	}
 	v.Buffers.parent = &x.Buffers
 	v.Request.Body = x.Request.Body.Fork()
@@ -286,6 +292,17 @@ type Operation struct {
 	Method      string
 	Name        string
 	URLTemplate string
+	// Examples are the responses the operation's specification documents, by
+	// status, for mock-response; expressions do not see them.
+	Examples []Example
+}
+
+// Example is a documented response of an operation: a status, a media type
+// and its example body (nil when the specification has none).
+type Example struct {
+	Status      int
+	ContentType string
+	Body        []byte
 }
 
 // Product is context.Product.

@@ -23,6 +23,7 @@ func TestForkCopiesEveryField(t *testing.T) {
 		Trace:         func(string, string, string) {},
 		Backend:       Backend{ID: "b", Failed: 1},
 		ClientHeaders: map[string][]string{"Vary": {"Origin"}},
+		CacheLookup:   "lookup",
 	}
 	v := x.Fork()
 	rt := reflect.TypeFor[Exchange]()

@@ -158,4 +158,11 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("validate-jwt", in, d.validateJWT)
 	r.Register("validate-azure-ad-token", in, d.validateAzureADToken)
 	r.Register("validate-client-certificate", in, d.validateClientCertificate)
+	r.Register("cache-lookup", in, d.cacheLookup)
+	r.Register("cache-store", pipeline.Outbound, d.cacheStore)
+	inOutErr := pipeline.Inbound | pipeline.Outbound | pipeline.OnError
+	r.Register("json-to-xml", inOutErr, jsonToXML)
+	r.Register("xml-to-json", inOutErr, xmlToJSON)
+	r.Register("mock-response", inOutErr, mockResponse)
+	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
 }

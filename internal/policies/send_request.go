@@ -144,11 +144,13 @@ func (d Deps) compileSideRequest(c *pipeline.Compiler, el *policyxml.Element, on
 				p.headers = append(p.headers, h)
 			}
 		case "set-body":
-			pol, err := compileSetBody(c, ch, false)
+			pol, err := compileSetBody(c, ch, false, true)
 			if err != nil {
 				c.Report(err)
 			} else if b, ok := pol.(*setBodyPolicy); ok {
 				p.body, p.hasBody = b.body, true
+			} else if _, ok := pol.(*liquidBodyPolicy); ok {
+				c.Report(c.Errorf(ch.Pos, `set-body template="liquid" is not supported inside send-request; build the body with a policy expression`))
 			}
 		case "authentication-managed-identity":
 			pol, err := d.managedIdentity(c, ch)
