@@ -8,7 +8,7 @@
 //	lastmile subscriptions        list subscription keys
 //	lastmile identity env         print the managed identity variables for local workloads
 //	lastmile token --resource R   get a token from the running lastmile and print its claims
-//	lastmile keys list|rotate|... the identity provider's signing keys: list, rotate, revoke
+//	lastmile keys list|rotate|... the identity provider's signing keys: list, rotate, revoke, migrate to Redis
 //	lastmile secret new|hash      client secrets for registered applications
 //	lastmile version              print the version
 package main
@@ -43,7 +43,7 @@ Usage:
   lastmile subscriptions --config DIR [--state DIR]
   lastmile identity env [--state DIR]
   lastmile token --resource R [--client-id C] [--raw] [--state DIR]
-  lastmile keys list|jwks|prepare|rotate|revoke [--state DIR] [--config DIR]
+  lastmile keys list|jwks|prepare|rotate|revoke|migrate|reencrypt [--state DIR] [--config DIR]
   lastmile secret new|hash
   lastmile version
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/server"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
 )
 
@@ -22,11 +25,24 @@ func cmdSubscriptions(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	state, err := sf.stateDir(getenv)
+	dir, err := sf.stateDir(getenv)
 	if err != nil {
 		return err
 	}
-	subs, err := snapshot.ListSubscriptions(ctx, sf.config, state, log)
+	// lastmile.yaml says where generated keys are kept: the state folder, or
+	// the fleet's Redis.
+	cfg := config.Default()
+	if sf.config != "" {
+		if cfg, err = config.Load(filepath.Join(sf.config, config.FileName)); err != nil {
+			return err
+		}
+	}
+	state, err := server.OpenIdentityState(ctx, cfg, dir, getenv)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	subs, err := snapshot.ListSubscriptions(ctx, sf.config, state.State, log)
 	if err != nil {
 		return err
 	}

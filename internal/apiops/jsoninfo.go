@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -128,14 +129,34 @@ func (f *infoFile) errorAt(path []string, msg string) *Error {
 }
 
 // locate returns the offset of the JSON value at path, a list of object keys
-// (matched as encoding/json does, exactly or else without regard to case). When a
-// key is missing it returns the offset of the innermost value that exists.
+// (matched as encoding/json does, exactly or else without regard to case) and
+// list indexes ("0" is a list's first element). When a key is missing it returns
+// the offset of the innermost value that exists.
 func locate(src []byte, path []string) int {
 	best := skipSep(src, 0)
 	dec := json.NewDecoder(bytes.NewReader(src))
 	for _, key := range path {
 		tok, err := dec.Token()
-		if err != nil || tok != json.Delim('{') {
+		if err != nil {
+			return best
+		}
+		if tok == json.Delim('[') {
+			i, err := strconv.Atoi(key)
+			if err != nil || i < 0 {
+				return best
+			}
+			for ; i > 0 && dec.More(); i-- {
+				if skipValue(dec) != nil {
+					return best
+				}
+			}
+			if i > 0 || !dec.More() {
+				return best
+			}
+			best = skipSep(src, int(dec.InputOffset()))
+			continue
+		}
+		if tok != json.Delim('{') {
 			return best
 		}
 		found := false
@@ -280,11 +301,6 @@ type backendProps struct {
 		ValidateCertificateChain *bool `json:"validateCertificateChain"`
 		ValidateCertificateName  *bool `json:"validateCertificateName"`
 	} `json:"tls"`
-	Pool *struct {
-		Services []struct {
-			ID       string `json:"id"`
-			Priority int    `json:"priority"`
-			Weight   int    `json:"weight"`
-		} `json:"services"`
-	} `json:"pool"`
+	Pool           *poolProps           `json:"pool"`
+	CircuitBreaker *circuitBreakerProps `json:"circuitBreaker"`
 }

@@ -830,7 +830,7 @@ func TestWarnings(t *testing.T) {
 	if got := len(rec.lines(slog.LevelWarn)); got != len(want) {
 		t.Errorf("%d warn log lines, want %d", got, len(want))
 	}
-	wantPool := &BackendPool{Services: []PoolService{{Backend: "b1", Priority: 1, Weight: 2}, {Backend: "gone"}}}
+	wantPool := &BackendPool{Services: []PoolService{{Backend: "b1", Priority: 1, Weight: 2}}}
 	if diff := cmp.Diff(wantPool, svc.Backends["pool"].Pool); diff != "" {
 		t.Errorf("pool (-want +got):\n%s", diff)
 	}

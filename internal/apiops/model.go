@@ -170,6 +170,9 @@ type Operation struct {
 	// slash, such as "/items/{id}"; API Management's optional query part is kept
 	// ("/search?q={q}").
 	URLTemplate string
+	// Examples are the responses the specification documents, for
+	// mock-response.
+	Examples []Example
 	// Policy is operations/<Name>/policy.xml, or nil.
 	Policy *Policy
 }
@@ -334,7 +337,10 @@ type Backend struct {
 	ResourceID  string
 	Credentials *BackendCredentials
 	TLS         *BackendTLS
-	Pool        *BackendPool
+	// Pool is set for a load-balanced pool (Type "Pool"), whose URL is unused.
+	Pool *BackendPool
+	// CircuitBreaker is the backend's circuit breaker rule, or nil.
+	CircuitBreaker *CircuitBreakerRule
 }
 
 // BackendCredentials are the credentials a backend entity adds to each request.
@@ -376,15 +382,24 @@ type BackendTLS struct {
 
 // BackendPool is a load-balanced pool of backends.
 type BackendPool struct {
+	// Services are the members, at most MaxPoolServices, each a backend in
+	// backends/ that is not a pool (members that are not there are left out
+	// with a warning).
 	Services []PoolService
+	// SessionCookie is the cookie that keeps a client's session on one member
+	// (sessionAffinity.sessionId.name); "" when the pool has no session affinity.
+	SessionCookie string
 }
 
 // PoolService is one member of a pool.
 type PoolService struct {
 	// Backend is the member backend's name (from its id, "/backends/<name>").
-	Backend  string
+	Backend string
+	// Priority is the member's priority group, 0 to 100: the lowest number is
+	// used first.
 	Priority int
-	Weight   int
+	// Weight is the member's share of its group's requests, 0 to 100.
+	Weight int
 }
 
 // Warning is a problem that does not stop the gateway.

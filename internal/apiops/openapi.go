@@ -190,6 +190,7 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 				DisplayName: o.Summary,
 				Method:      k.method,
 				URLTemplate: k.path,
+				Examples:    examples(o),
 			}}
 			if p, ok := idPos[k]; ok {
 				so.line, so.col = p[0], p[1]

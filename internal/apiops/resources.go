@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
@@ -269,10 +270,28 @@ func (l *loader) loadBackends() {
 		if t := p.TLS; t != nil {
 			b.TLS = &BackendTLS{ValidateCertificateChain: t.ValidateCertificateChain, ValidateCertificateName: t.ValidateCertificateName}
 		}
-		if pool := p.Pool; pool != nil {
-			b.Pool = &BackendPool{}
-			for _, s := range pool.Services {
-				b.Pool.Services = append(b.Pool.Services, PoolService{Backend: lastSegment(s.ID, "backends"), Priority: s.Priority, Weight: s.Weight})
+		rel := path.Join(dir, "backendInformation.json")
+		isPool := strings.EqualFold(p.Type, "Pool")
+		switch {
+		case isPool && p.Pool == nil:
+			l.add(info.errorAt([]string{"properties", "type"}, `the backend's type is Pool but it has no "pool"; list its members as "pool": {"services": [{"id": "/backends/<name>"}]}`))
+			continue
+		case p.Pool != nil && p.Type != "" && !isPool:
+			l.add(info.errorAt([]string{"properties", "type"}, fmt.Sprintf(`the backend has a "pool", so its type must be Pool, not %q`, p.Type)))
+			continue
+		case p.Pool != nil:
+			if b.Pool = l.pool(info, p.Pool); b.Pool == nil {
+				continue
+			}
+			b.Type = "Pool"
+		}
+		if cb := p.CircuitBreaker; cb != nil {
+			if b.Pool != nil {
+				l.add(info.errorAt([]string{"properties", "circuitBreaker"}, "a pool has no circuit breaker of its own: give each member backend its circuit breaker"))
+				continue
+			}
+			if b.CircuitBreaker = l.circuitBreaker(rel, info, cb); b.CircuitBreaker == nil {
+				continue
 			}
 		}
 		if b.URL == "" && b.Pool == nil {
@@ -286,11 +305,25 @@ func (l *loader) loadBackends() {
 		if b.Pool == nil {
 			continue
 		}
-		for _, s := range b.Pool.Services {
-			if _, ok := l.svc.Backends[s.Backend]; !ok {
-				l.warnf(path.Join(dirBackends, name, "backendInformation.json"), "pool member %q is not a backend in %s/; requests will not be sent to it", s.Backend, dirBackends)
+		rel := path.Join(dirBackends, name, "backendInformation.json")
+		info := l.infos[rel]
+		var members []PoolService
+		for i, s := range b.Pool.Services {
+			m, ok := l.svc.Backends[s.Backend]
+			switch {
+			case !ok:
+				l.warnf(rel, "pool member %q is not a backend in %s/; requests will not be sent to it", s.Backend, dirBackends)
+				continue
+			case m.Pool != nil:
+				l.add(info.errorAt([]string{"properties", "pool", "services", strconv.Itoa(i), "id"}, fmt.Sprintf("pool member %q is a pool itself; pools cannot be nested: list its members instead", s.Backend)))
+				continue
 			}
+			members = append(members, s)
 		}
+		if len(members) == 0 && len(b.Pool.Services) > 0 {
+			l.add(info.errorAt([]string{"properties", "pool", "services"}, fmt.Sprintf("none of the pool's members is a backend in %s/; add them, or remove the pool", dirBackends)))
+		}
+		b.Pool.Services = members
 	}
 }
 

@@ -88,8 +88,10 @@
 //	  serviceName: lastmile  # context.Deployment.ServiceName. Default "lastmile"
 //	store:
 //	  # Shared state: memory (one process) or redis (shared by every gateway
-//	  # instance). It holds the token service's client assertion replay check.
-//	  # Default memory.
+//	  # instance). It holds the token service's client assertion replay check,
+//	  # the external value cache, the traffic limits' counters, and with redis
+//	  # the identity provider's state (signing keys, identities, generated
+//	  # subscription keys), encrypted. Default memory.
 //	  type: memory
 //	  redis:                     # read only when type is redis
 //	    address: 127.0.0.1:6379  # host:port. Default "127.0.0.1:6379"
@@ -99,7 +101,31 @@
 //	    passwordEnv: ""
 //	    db: 0                    # database number, 0 or more. Default 0
 //	    tls: false               # connect with TLS. Default false
+//	    # The longest a traffic limit decision waits for Redis before it fails
+//	    # as failureMode says. Default 250ms; 10ms to 10s.
+//	    timeout: 250ms
+//	    # How long a limit-concurrency slot outlives an instance that died
+//	    # holding it. Default 30s; 3s to 10m.
+//	    leaseTTL: 30s
+//	  # What each kind of traffic limit does with a request when the store
+//	  # cannot decide (Redis down): open lets it through uncounted, closed
+//	  # refuses it with 503. Default open for all three.
+//	  failureMode:
+//	    rateLimit: open          # rate-limit, rate-limit-by-key
+//	    quota: open              # quota, quota-by-key
+//	    concurrency: open        # limit-concurrency
+//	  # With redis, one of these two must be set: the name of an environment
+//	  # variable, or a file (relative to this file's folder), holding the keys
+//	  # the identity state is encrypted with: 32 random bytes in base64 each,
+//	  # separated by white space or commas, the encrypting key first; the same
+//	  # on every instance. Default "": none.
+//	  encryptionKeyEnv: ""
+//	  encryptionKeyFile: ""
 //	limits: {}  # the data plane's limits; limits.go documents every key
+//	# Certificates that policies name by certificate-id or thumbprint, such as
+//	# authentication-certificate's client certificates; certificates.go
+//	# documents every key. Default none.
+//	certificates: []
 //
 // Errors name the file with line and column (lastmile.yaml:12:7: ...) and say what to
 // do; Load reports all of them at once as an ErrorList.
@@ -152,6 +178,9 @@ type Config struct {
 	Gateway   Gateway
 	Store     Store
 	Limits    Limits
+	// Certificates are the certificates policies name, in file order (see
+	// certificates.go).
+	Certificates []Certificate
 }
 
 // Identity configures the embedded identity provider and the managed identities it
@@ -237,8 +266,16 @@ type Gateway struct {
 
 // Store selects where shared state lives.
 type Store struct {
-	Type  string // StoreMemory or StoreRedis
-	Redis Redis
+	Type        string // StoreMemory or StoreRedis
+	Redis       Redis
+	FailureMode FailureMode
+	// EncryptionKeyEnv names the environment variable that holds the keys
+	// the identity state is encrypted with in Redis (see
+	// statedir.ParseKeys); read only when Type is StoreRedis.
+	EncryptionKeyEnv string
+	// EncryptionKeyFile is the absolute path of a file holding those keys,
+	// instead of EncryptionKeyEnv.
+	EncryptionKeyFile string
 }
 
 // Redis is how to reach Redis when Store.Type is StoreRedis.
@@ -249,6 +286,10 @@ type Redis struct {
 	PasswordEnv string
 	DB          int
 	TLS         bool
+	// Timeout bounds each traffic limit decision's call to Redis.
+	Timeout time.Duration
+	// LeaseTTL is how long a limit-concurrency slot outlives its instance.
+	LeaseTTL time.Duration
 }
 
 // Default returns the configuration used when lastmile.yaml is absent.
@@ -258,8 +299,10 @@ func Default() *Config {
 		Listeners: Listeners{Gateway: DefaultGatewayListener, Identity: DefaultIdentityListener},
 		Backend:   Backend{Timeout: DefaultBackendTimeout},
 		Gateway:   Gateway{Region: DefaultRegion, ServiceName: DefaultServiceName},
-		Store:     Store{Type: DefaultStoreType, Redis: Redis{Address: DefaultRedisAddress}},
-		Limits:    DefaultLimits,
+		Store: Store{Type: DefaultStoreType,
+			Redis:       Redis{Address: DefaultRedisAddress, Timeout: DefaultRedisTimeout, LeaseTTL: DefaultLeaseTTL},
+			FailureMode: FailureMode{RateLimit: FailOpen, Quota: FailOpen, Concurrency: FailOpen}},
+		Limits: DefaultLimits,
 	}
 	defaultIdentityPlane(&c.Identity)
 	defaultTokenService(&c.Identity)

@@ -22,8 +22,13 @@ func TestParseFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := func(k string) (string, bool) {
-		if k == "LASTMILE_TEST_REDIS_PASSWORD" {
+		switch k {
+		case "LASTMILE_TEST_REDIS_PASSWORD":
 			return "not-printed", true
+		case "LASTMILE_TEST_PFX_PASSWORD":
+			return "pfx-password", true
+		case "LASTMILE_TEST_STATE_KEY":
+			return testStateKey, true
 		}
 		return "", false
 	}
@@ -92,10 +97,15 @@ func TestParseFull(t *testing.T) {
 		Gateway:   Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
 		Store: Store{Type: "redis", Redis: Redis{
 			Address: "redis.internal:6380", Username: "gateway", PasswordEnv: "LASTMILE_TEST_REDIS_PASSWORD", DB: 3, TLS: true,
-		}},
+			Timeout: 100 * time.Millisecond, LeaseTTL: time.Minute,
+		}, FailureMode: FailureMode{RateLimit: "closed", Quota: "closed", Concurrency: "open"}, EncryptionKeyEnv: "LASTMILE_TEST_STATE_KEY"},
 		Limits: Limits{RequestLine: 16 << 10, HeaderBytes: 64 << 10, HeaderCount: 200, HeaderTimeout: 10 * time.Second,
 			IdleTimeout: time.Minute, MinBodyRate: 1024, BodyGracePeriod: 2 * time.Second, MinResponseRate: 0,
 			BufferedBody: 4 << 20, BufferedBodies: 1 << 30},
+		Certificates: []Certificate{
+			{ID: "orders-client", File: filepath.Join(testdataAbs(t), "client.pem")},
+			{ID: "orders-pfx", File: filepath.Join(testdataAbs(t), "client.pfx"), PasswordEnv: "LASTMILE_TEST_PFX_PASSWORD"},
+		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parse testdata/full.yaml (-want +got):\n%s", diff)
@@ -147,8 +157,9 @@ func TestDefaults(t *testing.T) {
 		Listeners: Listeners{Gateway: ":8080", Identity: "127.0.0.1:8081"},
 		Backend:   Backend{Timeout: 300 * time.Second},
 		Gateway:   Gateway{Region: "local", ServiceName: "lastmile"},
-		Store:     Store{Type: "memory", Redis: Redis{Address: "127.0.0.1:6379"}},
-		Limits:    DefaultLimits,
+		Store: Store{Type: "memory", Redis: Redis{Address: "127.0.0.1:6379", Timeout: 250 * time.Millisecond, LeaseTTL: 30 * time.Second},
+			FailureMode: FailureMode{RateLimit: "open", Quota: "open", Concurrency: "open"}},
+		Limits: DefaultLimits,
 	}
 	for _, tc := range []struct {
 		name, src string
@@ -267,7 +278,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key with nothing close lists the valid keys",
 			src:  "store:\n  kind: redis\n",
-			want: `lastmile.yaml:2:3: unknown key "kind" in store; valid keys are type, redis`,
+			want: `lastmile.yaml:2:3: unknown key "kind" in store; valid keys are type, redis, failureMode, encryptionKeyEnv, encryptionKeyFile`,
 		},
 		{
 			name: "unknown key in a list item",
@@ -451,6 +462,16 @@ func TestParseErrors(t *testing.T) {
 			want: `lastmile.yaml:2:9: store.type: unknown store type "mongo"; use memory or redis`,
 		},
 		{
+			name: "unknown failure mode",
+			src:  "store:\n  failureMode:\n    quota: ignore\n",
+			want: `lastmile.yaml:3:12: store.failureMode.quota: "ignore" is not a failure mode; use open (let requests through uncounted) or closed (refuse them with 503)`,
+		},
+		{
+			name: "redis timeout out of range",
+			src:  "store:\n  redis:\n    timeout: 1m\n",
+			want: `lastmile.yaml:3:14: store.redis.timeout: 1m is out of range; use a duration from 10ms to 10s`,
+		},
+		{
 			name: "redis db is not a number",
 			src:  "store:\n  redis:\n    db: one\n",
 			want: `lastmile.yaml:3:9: store.redis.db must be a whole number, not "one"`,
@@ -472,13 +493,15 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "password env holding a password",
-			src:  "store:\n  type: redis\n  redis:\n    passwordEnv: hunter2!\n",
-			want: `lastmile.yaml:4:18: store.redis.passwordEnv: "hunter2!" is not an environment variable name; write the variable's name (such as REDIS_PASSWORD), never the password itself`,
+			src:  "store:\n  type: redis\n  encryptionKeyEnv: K\n  redis:\n    passwordEnv: hunter2!\n",
+			env:  map[string]string{"K": testStateKey},
+			want: `lastmile.yaml:5:18: store.redis.passwordEnv: "hunter2!" is not an environment variable name; write the variable's name (such as REDIS_PASSWORD), never the password itself`,
 		},
 		{
 			name: "password env not set",
-			src:  "store:\n  type: redis\n  redis:\n    passwordEnv: REDIS_PASSWORD\n",
-			want: `lastmile.yaml:4:18: store.redis.passwordEnv: environment variable REDIS_PASSWORD is not set; set it to the Redis password, or remove passwordEnv if Redis has none`,
+			src:  "store:\n  type: redis\n  encryptionKeyEnv: K\n  redis:\n    passwordEnv: REDIS_PASSWORD\n",
+			env:  map[string]string{"K": testStateKey},
+			want: `lastmile.yaml:5:18: store.redis.passwordEnv: environment variable REDIS_PASSWORD is not set; set it to the Redis password, or remove passwordEnv if Redis has none`,
 		},
 		{
 			name: "listener without port",
@@ -546,9 +569,55 @@ func TestParseErrors(t *testing.T) {
 			want: `lastmile.yaml:2:16: limits.headerCount: 0 is out of range; use 1 to 10000`,
 		},
 		{
+			name: "a certificate without an id",
+			src:  "certificates:\n  - file: testdata/client.pem\n",
+			want: `lastmile.yaml:2:5: certificates[0] has no id; add id: <the certificate-id policies name it by>`,
+		},
+		{
+			name: "a certificate without a file",
+			src:  "certificates:\n  - id: a\n",
+			want: `lastmile.yaml:2:5: certificates[0] has no file; add file: <a PEM or PFX file>`,
+		},
+		{
+			name: "a certificate id with a space",
+			src:  "certificates:\n  - id: a b\n    file: testdata/client.pem\n",
+			want: `lastmile.yaml:2:9: certificates[0].id: "a b" is not a certificate id; use 1 to 80 letters, digits, '.', '-' and '_', starting with a letter or digit`,
+		},
+		{
+			name: "certificate ids that differ in case",
+			src:  "certificates:\n  - id: a\n    file: testdata/client.pem\n  - id: A\n    file: testdata/client.pem\n",
+			want: `lastmile.yaml:4:9: certificates[1].id: "A" is already the id of the certificate at line 2 (ids are not case-sensitive); ids must be unique`,
+		},
+		{
+			name: "a certificate file that does not exist",
+			src:  "certificates:\n  - id: a\n    file: /nonexistent/a.pem\n",
+			want: `lastmile.yaml:3:11: certificates[0]: /nonexistent/a.pem does not exist; point file at a PEM or PFX file (relative paths start from the folder of lastmile.yaml)`,
+		},
+		{
+			name: "a certificate file that is not one",
+			src:  "certificates:\n  - id: a\n    file: /dev/null\n",
+			want: `lastmile.yaml:3:11: certificates[0]: /dev/null is not a regular file; point file at a PEM or PFX file (relative paths start from the folder of lastmile.yaml)`,
+		},
+		{
+			name: "a PFX with the wrong password",
+			src:  "certificates:\n  - id: a\n    file: testdata/client.pfx\n    passwordEnv: PFX_PW\n",
+			env:  map[string]string{"PFX_PW": "guess"},
+			want: `lastmile.yaml:3:11: certificates[0]: ` + testdataAbs(t) + `/client.pfx: PKCS#12 (PFX): the password is wrong; point file at a PEM or PFX file (relative paths start from the folder of lastmile.yaml)`,
+		},
+		{
+			name: "a PFX password variable that is not set",
+			src:  "certificates:\n  - id: a\n    file: testdata/client.pfx\n    passwordEnv: PFX_PW\n",
+			want: `lastmile.yaml:4:18: certificates[0].passwordEnv: environment variable PFX_PW is not set; set it to the password of ` + testdataAbs(t) + `/client.pfx`,
+		},
+		{
+			name: "a password instead of a variable name",
+			src:  "certificates:\n  - id: a\n    file: testdata/client.pfx\n    passwordEnv: pass word!\n",
+			want: `lastmile.yaml:4:18: certificates[0].passwordEnv: "pass word!" is not an environment variable name; write the variable's name (such as ORDERS_PFX_PASSWORD), never the password itself`,
+		},
+		{
 			name: "merge keys are refused",
 			src:  "base: &b\n  region: x\ngateway:\n  <<: *b\n",
-			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits\n" +
+			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, certificates\n" +
 				`lastmile.yaml:4:3: merge keys (<<) are not supported in lastmile.yaml; write the keys out`,
 		},
 		{

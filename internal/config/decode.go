@@ -32,6 +32,7 @@ type decoder struct {
 	refs      refs
 	plane     identityPlaneRefs
 	tokens    tokenServiceRefs
+	storeKeys storeKeyRefs
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -72,6 +73,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 	d.crossCheck(c)
 	d.checkIdentityPlane(c)
 	d.checkTokenService(c)
+	d.checkStoreKeys(c)
 	d.errs.Sort()
 }
 
@@ -379,6 +381,7 @@ func (d *decoder) decodeConfig(root *yaml.Node, c *Config) {
 		}},
 		{"store", func(k, v *yaml.Node) { d.decodeStore(v, &c.Store, &r) }},
 		{"limits", func(k, v *yaml.Node) { d.decodeLimits(v, &c.Limits) }},
+		{"certificates", func(k, v *yaml.Node) { d.decodeCertificates(v, c) }},
 	})
 	d.refs = r
 }
@@ -648,7 +651,7 @@ func checkCAFile(path string) error {
 var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
-	d.mapping(n, "store", []field{
+	d.mapping(n, "store", append([]field{
 		{"type", func(k, v *yaml.Node) {
 			v = resolve(v)
 			t, ok := d.scalar(v, "store.type", "memory or redis")
@@ -690,9 +693,12 @@ func (d *decoder) decodeStore(n *yaml.Node, s *Store, r *refs) {
 				}},
 				{"db", d.integer("store.redis.db", &s.Redis.DB, 0, 1<<20)},
 				{"tls", d.boolean("store.redis.tls", &s.Redis.TLS)},
+				{"timeout", d.duration("store.redis.timeout", &s.Redis.Timeout, 10*time.Millisecond, 10*time.Second)},
+				{"leaseTTL", d.duration("store.redis.leaseTTL", &s.Redis.LeaseTTL, 3*time.Second, 10*time.Minute)},
 			})
 		}},
-	})
+		{"failureMode", func(k, v *yaml.Node) { d.decodeFailureMode(v, &s.FailureMode) }},
+	}, d.storeKeyFields(s)...))
 }
 
 // crossCheck reports what needs the whole file: duplicates and references.

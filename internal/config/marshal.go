@@ -12,7 +12,8 @@ import (
 // Marshal returns c as lastmile.yaml with every field written out, defaults
 // included, in the documented order. Parsing the result gives c back. It is what
 // an operator sees as the effective configuration; it holds no secrets (the Redis
-// password is only ever named, by passwordEnv).
+// password and the state encryption key are only ever named, by passwordEnv,
+// encryptionKeyEnv or encryptionKeyFile).
 func (c *Config) Marshal() ([]byte, error) {
 	id := mapNode(
 		"tenantId", str(c.Identity.TenantID),
@@ -57,9 +58,22 @@ func (c *Config) Marshal() ([]byte, error) {
 				"passwordEnv", str(c.Store.Redis.PasswordEnv),
 				"db", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(c.Store.Redis.DB)},
 				"tls", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(c.Store.Redis.TLS)},
+				"timeout", str(formatDuration(c.Store.Redis.Timeout)),
+				"leaseTTL", str(formatDuration(c.Store.Redis.LeaseTTL)),
 			),
+			"failureMode", mapNode(
+				"rateLimit", str(c.Store.FailureMode.RateLimit),
+				"quota", str(c.Store.FailureMode.Quota),
+				"concurrency", str(c.Store.FailureMode.Concurrency),
+			),
+			"encryptionKeyEnv", str(c.Store.EncryptionKeyEnv),
+			"encryptionKeyFile", str(c.Store.EncryptionKeyFile),
 		),
 		"limits", marshalLimits(c.Limits),
+		"certificates", seqOf(len(c.Certificates), func(i int) *yaml.Node {
+			cert := c.Certificates[i]
+			return mapNode("id", str(cert.ID), "file", str(cert.File), "passwordEnv", str(cert.PasswordEnv))
+		}),
 	)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)

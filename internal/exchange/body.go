@@ -77,6 +77,16 @@ type Buffers struct {
 	budget *Budget
 	limit  int64
 	held   atomic.Int64
+	// parent, when set, is the Buffers this one charges instead (a Fork's).
+	parent *Buffers
+}
+
+// root returns the Buffers that a charge goes to.
+func (a *Buffers) root() *Buffers {
+	for a != nil && a.parent != nil {
+		a = a.parent
+	}
+	return a
 }
 
 // Init sets the budget and the limit for each body (DefaultBodyLimit when
@@ -85,7 +95,11 @@ func (a *Buffers) Init(b *Budget, limit int64) {
 	a.budget, a.limit = b, limit
 }
 
+// Limit is the most one body may buffer.
+func (a *Buffers) Limit() int64 { return a.bodyLimit() }
+
 func (a *Buffers) bodyLimit() int64 {
+	a = a.root()
 	if a == nil || a.limit <= 0 {
 		return DefaultBodyLimit
 	}
@@ -94,6 +108,7 @@ func (a *Buffers) bodyLimit() int64 {
 
 // take charges n bytes, or fails with ErrBuffersFull.
 func (a *Buffers) take(n int64) error {
+	a = a.root()
 	if a == nil || a.budget == nil || a.budget.limit <= 0 || n <= 0 {
 		return nil
 	}
@@ -105,8 +120,14 @@ func (a *Buffers) take(n int64) error {
 	return nil
 }
 
+// Take charges n more bytes that the request holds in memory (a copy of a
+// body being cached, say), or fails with ErrBuffersFull; Release returns them
+// with the rest when the request ends.
+func (a *Buffers) Take(n int64) error { return a.take(n) }
+
 // Release returns everything the request's bodies took.
 func (a *Buffers) Release() {
+	a = a.root()
 	if a == nil || a.budget == nil {
 		return
 	}
@@ -129,6 +150,7 @@ type Body struct {
 	peeked   bool     // Empty read the stream's first byte: it is not empty
 	request  bool     // the client's request body, not a response's
 	bufs     *Buffers // what buffering it is charged to; nil: DefaultBodyLimit, no budget
+	origin   *Body    // the body this one is a Fork of
 }
 
 // NewStreamBody returns a response body that reads from r, which is size bytes
@@ -247,6 +269,18 @@ func (b *Body) readAll() error {
 	return nil
 }
 
+// WrapStream puts wrap around the body's stream when it has one that nobody
+// has read yet, so that wrap's reader sees every byte, in order, whoever reads
+// the body afterwards: a policy buffering it, or the gateway sending it on. It
+// reports whether it did; a buffered body has no stream to wrap.
+func (b *Body) WrapStream(wrap func(io.ReadCloser) io.ReadCloser) bool {
+	if b == nil || b.buffered || b.stream == nil {
+		return false
+	}
+	b.stream = wrap(b.stream)
+	return true
+}
+
 // Set replaces the body's content (set-body, find-and-replace). The body is no
 // longer consumed.
 func (b *Body) Set(p []byte) {
@@ -293,6 +327,26 @@ func (b *Body) Empty() (bool, error) {
 type prefixed struct {
 	io.Reader
 	io.Closer
+}
+
+// Fork returns a body that a concurrent reader can read, consume and
+// preserve independently of b: for a buffered body, a copy that shares its
+// bytes, which nothing changes in place; an unbuffered body is returned as it
+// is and must not be read concurrently.
+func (b *Body) Fork() *Body {
+	if b == nil || !b.buffered {
+		return b
+	}
+	c := *b
+	c.origin = b
+	return &c
+}
+
+// Join records on b that its fork f was read without preserving it.
+func (b *Body) Join(f *Body) {
+	if b != nil && f != nil && f != b && f.consumed {
+		b.consumed = true
+	}
 }
 
 // Consumed reports whether a policy read the body without preserving it.

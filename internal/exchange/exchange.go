@@ -6,9 +6,12 @@
 package exchange
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"time"
 )
 
@@ -40,7 +43,8 @@ type Exchange struct {
 	// LastError is set when a policy fails, before on-error runs.
 	LastError *LastError
 
-	// Tracing is context.Tracing; Trace receives context.Trace(message) calls.
+	// Tracing is context.Tracing; Trace receives context.Trace(message) calls,
+	// and must be safe for concurrent use (wait runs policies concurrently).
 	Tracing bool
 	Trace   func(source, severity, message string)
 
@@ -48,10 +52,25 @@ type Exchange struct {
 	// not part of the expression `context`.
 	Backend Backend
 
+	// ClientHeaders are added to the response the client receives, whatever
+	// produced it: the backend, return-response, an error or on-error. The cors
+	// policy puts its headers here, so that a browser can read every answer,
+	// and so that a stored response never keeps one origin's headers for
+	// another. A header here replaces the response's, except Vary, which is
+	// merged. Gateway state, not part of the expression `context`.
+	ClientHeaders http.Header
+
+	// CacheLookup is what cache-lookup leaves for cache-store on a miss: where
+	// and how to store the response. Package policies owns its type; nil when
+	// cache-lookup did not run or did not apply to the request.
+	CacheLookup any
+
 	// Buffers is what the request's bodies may buffer: each at most a limit,
 	// all requests together within the gateway's budget. The gateway releases
 	// it when the request ends.
 	Buffers Buffers
+
+	hooks hooks // Defer, OnDone and Mark (hooks.go)
 }
 
 // Backend is the forwarding target that set-backend-service and rewrite-uri change.
@@ -61,10 +80,21 @@ type Backend struct {
 	// set-backend-service chose.
 	BaseURL *url.URL
 	// ID is the backend entity chosen with set-backend-service backend-id, if any.
+	// When it is a load-balanced pool, forward-request chooses the member each
+	// time it sends the request, and BaseURL is that member's.
 	ID string
+	// Failed and Tried are the members of pool ID, by index, that this request
+	// could not connect to (forward-request does not choose them again) and
+	// that it was sent to (forward-request prefers others). set-backend-service
+	// clears them when it chooses another backend.
+	Failed, Tried uint32
 	// Token is the managed identity token a policy obtained for this request, so
 	// that forward-request can replace it once when the backend rejects it.
 	Token BackendToken
+	// Certificate is the client certificate authentication-certificate chose:
+	// forward-request presents it to this request's backend, and to no other
+	// host. Nil presents none.
+	Certificate *tls.Certificate
 }
 
 // BackendToken records which managed identity token a policy obtained: the
@@ -73,6 +103,116 @@ type Backend struct {
 // replacing it. It is never shown to expressions.
 type BackendToken struct {
 	ClientID, Resource, Value string
+}
+
+// Fork returns a view of x for a policy that runs beside others on the same
+// request (wait's children): it shares what they only read (the request, the
+// response, the context objects), has its own Variables (a copy) and its own
+// forks of the buffered bodies, and charges x's Buffers. Join takes a view's
+// variables and body state back. Every field of Exchange must be handled here
+// (a test checks).
+func (x *Exchange) Fork() *Exchange {
+	v := &Exchange{
+		RequestID:    x.RequestID,
+		Timestamp:    x.Timestamp,
+		Request:      x.Request,
+		Response:     x.Response,
+		Variables:    maps.Clone(x.Variables),
+		API:          x.API,
+		Operation:    x.Operation,
+		Product:      x.Product,
+		Subscription: x.Subscription,
+		User:         x.User,
+		Deployment:   x.Deployment,
+		LastError:    x.LastError,
+		Tracing:      x.Tracing,
+		Trace:        x.Trace,
+		Backend:      x.Backend,
+
+		ClientHeaders: x.ClientHeaders.Clone(),
+		CacheLookup:   x.CacheLookup,
+	}
+	v.Buffers.parent = &x.Buffers
+	v.Request.Body = x.Request.Body.Fork()
+	if x.Response != nil {
+		r := *x.Response
+		r.Body = r.Body.Fork()
+		v.Response = &r
+	}
+	for k, val := range v.Variables {
+		if r, ok := val.(*Response); ok && r != nil && r.Body.Buffered() {
+			c := *r
+			c.Body = r.Body.Fork()
+			v.Variables[k] = &c
+		}
+	}
+	return v
+}
+
+// Join takes back what the view v (from Fork) changed: the variables it set,
+// which bodies it consumed, and the work it left for later (Defer, OnDone,
+// Mark). A view starts with no hooks of its own.
+func (x *Exchange) Join(v *Exchange) {
+	x.hooks.deferred = append(x.hooks.deferred, v.hooks.deferred...)
+	x.hooks.done = append(x.hooks.done, v.hooks.done...)
+	for k := range v.hooks.marks {
+		x.Mark(k)
+	}
+	for k, vals := range v.ClientHeaders {
+		if x.ClientHeaders == nil {
+			x.ClientHeaders = make(http.Header, len(v.ClientHeaders))
+		}
+		x.ClientHeaders[k] = vals
+	}
+	x.Request.Body.Join(v.Request.Body)
+	if x.Response != nil && v.Response != nil {
+		x.Response.Body.Join(v.Response.Body)
+	}
+	for k, val := range v.Variables {
+		old, had := x.Variables[k]
+		if had {
+			if o, ok := old.(*Response); ok && o != nil {
+				if r, ok := val.(*Response); ok && r != nil && r != o && r.forkOf(o) {
+					o.Body.Join(r.Body)
+					continue
+				}
+			}
+			if same(old, val) {
+				continue
+			}
+		}
+		x.SetVar(k, val)
+	}
+}
+
+// forkOf reports whether r is the copy of o that Fork made.
+func (r *Response) forkOf(o *Response) bool {
+	return r.Body != nil && r.Body.origin == o.Body && r.StatusCode == o.StatusCode && r.StatusReason == o.StatusReason
+}
+
+// same reports whether a view's variable is still the value it was forked
+// with: equal, or for slices and maps the same one.
+func same(a, b any) (eq bool) {
+	ta := reflect.TypeOf(a)
+	if ta != reflect.TypeOf(b) {
+		return false
+	}
+	if ta == nil {
+		return true
+	}
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	switch ta.Kind() {
+	case reflect.Slice:
+		return va.Pointer() == vb.Pointer() && va.Len() == vb.Len()
+	case reflect.Map, reflect.Func:
+		return va.Pointer() == vb.Pointer()
+	}
+	defer func() {
+		if recover() != nil {
+			eq = false // a struct holding something not comparable
+		}
+	}()
+	return ta.Comparable() && a == b
 }
 
 // Elapsed is context.Elapsed: the time since Timestamp.
@@ -115,6 +255,10 @@ type Request struct {
 	RawParameters map[string]string
 	// Certificate is the client's TLS certificate, or nil.
 	Certificate *x509.Certificate
+	// CertificateChain are the other certificates the client sent after
+	// Certificate (intermediates), for validate-client-certificate; nil when
+	// none. Expressions do not see them.
+	CertificateChain []*x509.Certificate
 }
 
 // Response is context.Response, and also the IResponse that send-request stores
@@ -148,6 +292,17 @@ type Operation struct {
 	Method      string
 	Name        string
 	URLTemplate string
+	// Examples are the responses the operation's specification documents, by
+	// status, for mock-response; expressions do not see them.
+	Examples []Example
+}
+
+// Example is a documented response of an operation: a status, a media type
+// and its example body (nil when the specification has none).
+type Example struct {
+	Status      int
+	ContentType string
+	Body        []byte
 }
 
 // Product is context.Product.

@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,11 +52,20 @@ func (fakeTokens) AccessToken(_ context.Context, clientID, resource string) (str
 //
 //	config/...     files of the configuration folder; by default there is one API
 //	               "api" at path /api in front of the test backend, with no
-//	               subscription required and no specification
-//	request.http   the client's request, as raw HTTP/1.1
-//	response.http  the backend's answer (optional; default 200 with body "backend")
+//	               subscription required and no specification. $BACKEND is
+//	               the test backend's URL, $DOWN a URL where nothing listens
+//	               (connections are refused)
+//	request.http   the client's request, as raw HTTP/1.1; request-2.http,
+//	               request-3.http ... are sent after it, in order
+//	response.http  the backend's answer (optional; default 200 with body "backend");
+//	               $BACKEND in it is the backend's URL, and so is it in the dumps
+//	response/<segment>.http
+//	               the backend's answer to requests whose path starts with
+//	               /<segment>/, instead of response.http
 //	backend.http   what the backend must receive ("none" if nothing)
-//	want.http      what the client must receive
+//	unordered      (empty) the backend's requests are compared in sorted order,
+//	               for policies that send them concurrently
+//	want.http      what the client must receive (want-2.http ... for the others)
 //
 // Header lines that depend on the run (Date, ports, Go's User-Agent) are left out
 // of both dumps. The expected values are written by hand from API Management's
@@ -84,17 +96,22 @@ func runGolden(t *testing.T, file string) {
 
 	var mu sync.Mutex
 	var got []string
-	respText, hasResp := section("response.http")
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		got = append(got, dumpRequest(r))
 		mu.Unlock()
+		segment, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		respText, hasResp := section("response/" + segment + ".http")
+		if !hasResp {
+			respText, hasResp = section("response.http")
+		}
 		if !hasResp {
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, "backend")
 			return
 		}
-		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(normalizeHTTP(respText))), r)
+		text := strings.ReplaceAll(respText, "$BACKEND", "http://"+r.Host)
+		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(normalizeHTTP(text))), r)
 		if err != nil {
 			t.Errorf("response.http: %v", err)
 			return
@@ -107,13 +124,20 @@ func runGolden(t *testing.T, file string) {
 	}))
 	defer backend.Close()
 
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + down.Addr().String()
+	down.Close()
+
 	dir := t.TempDir()
 	cfg := map[string]string{
 		"apis/api/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"api","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
 	}
 	for _, f := range ar.Files {
 		if name, ok := strings.CutPrefix(f.Name, "config/"); ok {
-			cfg[name] = strings.ReplaceAll(string(f.Data), "$BACKEND", backend.URL)
+			cfg[name] = strings.NewReplacer("$BACKEND", backend.URL, "$DOWN", downURL).Replace(string(f.Data))
 		}
 	}
 	for name, content := range cfg {
@@ -131,35 +155,53 @@ func runGolden(t *testing.T, file string) {
 	gw := httptest.NewServer(h)
 	defer gw.Close()
 
-	reqText, ok := section("request.http")
-	if !ok {
-		t.Fatal("no request.http")
+	// request.http, then request-2.http, request-3.http ... in order, each
+	// answered as want.http, want-2.http ... say.
+	wantResps := map[string]string{}
+	gotResps := map[string]string{}
+	for i := 1; ; i++ {
+		suffix := ""
+		if i > 1 {
+			suffix = "-" + strconv.Itoa(i)
+		}
+		reqText, ok := section("request" + suffix + ".http")
+		if !ok {
+			if i == 1 {
+				t.Fatal("no request.http")
+			}
+			break
+		}
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(normalizeHTTP(reqText))))
+		if err != nil {
+			t.Fatalf("request%s.http: %v", suffix, err)
+		}
+		req.RequestURI = ""
+		req.URL.Scheme, req.URL.Host = "http", strings.TrimPrefix(gw.URL, "http://")
+		resp, err := gw.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "want" + suffix + ".http"
+		// The backend's address changes from run to run.
+		gotResps[name] = strings.ReplaceAll(dumpResponse(resp), backend.URL, "$BACKEND")
+		wantResps[name], _ = section(name)
 	}
-	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(normalizeHTTP(reqText))))
-	if err != nil {
-		t.Fatalf("request.http: %v", err)
-	}
-	req.RequestURI = ""
-	req.URL.Scheme, req.URL.Host = "http", strings.TrimPrefix(gw.URL, "http://")
-	resp, err := gw.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotResp := dumpResponse(resp)
 
 	gotBackend := "none\n"
 	if len(got) > 0 {
-		gotBackend = strings.Join(got, "---\n")
+		if _, unordered := section("unordered"); unordered {
+			slices.Sort(got)
+		}
+		gotBackend = strings.ReplaceAll(strings.Join(got, "---\n"), backend.URL, "$BACKEND")
 	}
 	wantBackend, _ := section("backend.http")
-	wantResp, _ := section("want.http")
 	if *update {
 		for i := range ar.Files {
-			switch ar.Files[i].Name {
-			case "backend.http":
+			name := ar.Files[i].Name
+			if name == "backend.http" {
 				ar.Files[i].Data = []byte(gotBackend)
-			case "want.http":
-				ar.Files[i].Data = []byte(gotResp)
+			} else if got, ok := gotResps[name]; ok {
+				ar.Files[i].Data = []byte(got)
 			}
 		}
 		os.WriteFile(file, txtar.Format(ar), 0o644)
@@ -168,8 +210,10 @@ func runGolden(t *testing.T, file string) {
 	if gotBackend != wantBackend {
 		t.Errorf("backend received:\n%s\nwant:\n%s", gotBackend, wantBackend)
 	}
-	if gotResp != wantResp {
-		t.Errorf("client received:\n%s\nwant:\n%s", gotResp, wantResp)
+	for _, name := range slices.Sorted(maps.Keys(gotResps)) {
+		if gotResps[name] != wantResps[name] {
+			t.Errorf("client received (%s):\n%s\nwant:\n%s", name, gotResps[name], wantResps[name])
+		}
 	}
 }
 

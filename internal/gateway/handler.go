@@ -77,7 +77,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	requestID := newGUID()
 	if snap == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), nil, h.log)
 		h.Metrics.observe("", "", http.StatusServiceUnavailable, start, nil)
 		return
 	}
@@ -89,28 +89,41 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := appendSegments(segBuf[:0], r.URL.EscapedPath())
 	a, rest := snap.route(r, segs, q)
 	if a == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), nil, h.log)
 		h.Metrics.observe("", "", http.StatusNotFound, start, nil)
+		return
+	}
+	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, requestID, start) {
 		return
 	}
 	params := make(map[string]string, 2)
 	var raw map[string]string
 	op := a.operation(r.Method, rest, q, params, &raw)
 	if op == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), nil, h.log)
 		h.Metrics.observe(a.info.ID, "", http.StatusNotFound, start, nil)
 		return
 	}
 
+	var sent int64 // response body bytes written
+	var read *countingReader
+	if r.Body != nil && r.Body != http.NoBody {
+		read = &countingReader{ReadCloser: r.Body}
+		r.Body = read
+	}
 	x := h.newExchange(r, snap, a, op, rest, q, params, requestID)
 	x.Request.RawParameters = raw
 	ctx := r.Context()
+	// However the request ends, what policies left for its end runs: a
+	// concurrency slot goes back, a bandwidth quota counts the bytes.
+	defer func() { x.Done(ctx, exchange.Usage{RequestBytes: read.count(), ResponseBytes: sent}) }()
 	key, _ := subscriptionKey(r, q, a)
 	prod, sub, authErr := snap.authorize(a, key)
 	stripKey(x, a)
 	if authErr != nil {
+		refusalCORS(x, op.cors[""])
 		a.base.HandleError(ctx, x, authErr)
-		writeResponse(w, r, x.Response, h.log)
+		sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 		h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 		closeBodies(x)
 		return
@@ -130,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logFailure(x)
-	writeResponse(w, r, x.Response, h.log)
+	sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 	h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
 	closeBodies(x)
 }
@@ -208,6 +221,7 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 	x.Request.Body = exchange.NewRequestBody(r.Body, r.ContentLength, &x.Buffers)
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		x.Request.Certificate = r.TLS.PeerCertificates[0]
+		x.Request.CertificateChain = r.TLS.PeerCertificates[1:]
 	}
 	// The suffix is the escaped path below the API's path, trailing slash included.
 	suffix := ""
@@ -306,12 +320,34 @@ func newGUID() string {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// writeResponse writes resp to the client, streaming a body nobody buffered.
-func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, log *slog.Logger) {
+// countingReader counts the bytes of the request body the gateway reads.
+type countingReader struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) count() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.n
+}
+
+// writeResponse writes resp to the client, with the exchange's ClientHeaders
+// (extra) added, streaming a body nobody buffered, and returns how many bytes
+// of the body it wrote.
+func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, extra http.Header, log *slog.Logger) (written int64) {
 	h := w.Header()
 	for k, v := range resp.Headers {
 		h[k] = v
 	}
+	addClientHeaders(h, extra)
 	exchange.RemoveFixedHopHeaders(h) // the backend's own went when its response arrived
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = nil // never guess a content type the response did not have
@@ -334,7 +370,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	}
 	w.WriteHeader(code)
 	if noBody || resp.Body == nil || n == 0 {
-		return
+		return 0
 	}
 	body := resp.Body.Reader()
 	defer body.Close()
@@ -345,8 +381,10 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	for {
 		nr, err := body.Read(*bp)
 		if nr > 0 {
-			if _, werr := w.Write((*bp)[:nr]); werr != nil {
-				return
+			nw, werr := w.Write((*bp)[:nr])
+			written += int64(nw)
+			if werr != nil {
+				return written
 			}
 			if flush {
 				rc.Flush()
@@ -356,7 +394,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 			if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
 				log.Debug("backend body ended early", "error", err)
 			}
-			return
+			return written
 		}
 	}
 }

@@ -21,7 +21,7 @@ func (h *Handler) refusePath(w http.ResponseWriter, r *http.Request, requestID s
 	p, err := urlpath.Clean(raw)
 	if err != nil {
 		h.log.Debug("request path refused", "request_id", requestID, "reason", err)
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, "Invalid request path: "+err.Error()+".", requestID), h.log)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, "Invalid request path: "+err.Error()+".", requestID), nil, h.log)
 		h.Metrics.observe("", "", http.StatusBadRequest, start, nil)
 		return true
 	}

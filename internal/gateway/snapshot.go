@@ -142,12 +142,19 @@ func newAPI(c APIConfig, products map[string]*product) (*api, error) {
 		}
 	}
 	for _, oc := range c.Operations {
-		a.ops = append(a.ops, &operation{
+		op := &operation{
 			info:      oc.Info,
 			method:    strings.ToUpper(oc.Info.Method),
 			tmpl:      oc.Template,
 			pipelines: maps.Clone(oc.Pipelines),
-		})
+			cors:      make(map[string][]corsStep, len(oc.Pipelines)),
+		}
+		for name, p := range oc.Pipelines {
+			if steps := corsSteps(p); len(steps) > 0 {
+				op.cors[name] = steps
+			}
+		}
+		a.ops = append(a.ops, op)
 	}
 	sortOperations(a.ops)
 	return a, nil
@@ -199,6 +206,9 @@ type operation struct {
 	tmpl   *Template // nil matches every path
 	// pipelines by product name; "" is the request without a product.
 	pipelines map[string]*pipeline.Pipeline
+	// cors are the cors policies of each pipeline's inbound section, for
+	// preflights; nil for a pipeline without one.
+	cors map[string][]corsStep
 }
 
 type product struct {
@@ -240,6 +250,28 @@ func (a *api) operation(method string, rest []string, q url.Values, params map[s
 		if op.method != method && op.method != "*" {
 			continue
 		}
+		if op.tmpl == nil || op.tmpl.match(rest, q, params, raw) {
+			return op
+		}
+	}
+	return nil
+}
+
+// definesOptions reports whether an operation of a is defined for OPTIONS
+// (not "*") on the path below the API.
+func (a *api) definesOptions(rest []string, q url.Values) bool {
+	for _, op := range a.ops {
+		if op.method == http.MethodOptions && (op.tmpl == nil || op.tmpl.match(rest, q, map[string]string{}, nil)) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyOperation is operation for whichever method comes first: the most
+// specific template that matches the path.
+func (a *api) anyOperation(rest []string, q url.Values, params map[string]string, raw *map[string]string) *operation {
+	for _, op := range a.ops {
 		if op.tmpl == nil || op.tmpl.match(rest, q, params, raw) {
 			return op
 		}

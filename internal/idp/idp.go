@@ -19,23 +19,25 @@
 // resource, audience, or scope=<resource>/.default.
 //
 // Everything generated (tenant id, identity and application object ids,
-// signing keys) is kept in the state directory, so a restart changes nothing
-// that backends rely on. Keys rotate on a SPIRE-style schedule (Run): the next
-// key is published well before it signs, and a retired key stays published until
-// the last token it signed has expired. Several instances may share the state
-// directory: changes are made under a file lock, and every instance re-reads the
-// key file when it changes, so all publish the same JWKS.
+// signing keys) is kept in the State, so a restart changes nothing that
+// backends rely on. Keys rotate on a SPIRE-style schedule (Run): the next key
+// is published well before it signs, and a retired key stays published until
+// the last token it signed has expired. Several instances may share the
+// state, a state directory on one machine or Redis (encrypted) across
+// machines: changes are made under the state's lock, and every instance
+// re-reads the keys when they change, so all publish the same JWKS.
 package idp
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/identity"
-	"github.com/lastmile-gw/lastmile/internal/statedir"
 	"github.com/lastmile-gw/lastmile/internal/store"
 )
 
@@ -50,7 +52,8 @@ type Provider struct {
 	identities []*principal          // system-assigned first
 	byClientID map[string]*principal // canonical client id
 	apps       map[string]*application
-	state      *statedir.Dir
+	state      State
+	idDoc      []byte // the identity document as last read or stored, to write back if it is lost
 	log        *slog.Logger
 	keys       *KeyStore
 	replay     ReplayStore
@@ -96,17 +99,18 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// New validates cfg and starts the identity provider on the state directory. On
-// first start it creates the tenant id (unless configured), the system-assigned
-// identity, the applications' object ids and the signing keys; later starts read
-// them back. Configuration problems are returned together, each a *ConfigError.
-func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (*Provider, error) {
+// New validates cfg and starts the identity provider on state (a state
+// directory, or statedir.Shared for a fleet). On first start it creates the
+// tenant id (unless configured), the system-assigned identity, the
+// applications' object ids and the signing keys; later starts read them back.
+// Configuration problems are returned together, each a *ConfigError.
+func New(ctx context.Context, cfg Config, state State, opts ...Option) (*Provider, error) {
 	o := options{log: slog.New(slog.DiscardHandler), replay: store.NewMemory(defaultReplayCacheSize)}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if state == nil {
-		return nil, fmt.Errorf("identity provider: no state directory")
+		return nil, fmt.Errorf("identity provider: no state")
 	}
 	c, err := compile(cfg)
 	if err != nil {
@@ -115,14 +119,10 @@ func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	unlock, err := state.Lock(lockCtx, lockFile)
-	cancel()
-	if err != nil {
+	if err := checkNotMigrated(ctx, state); err != nil {
 		return nil, err
 	}
-	tenant, ids, err := loadIdentities(state, c, o.log)
-	unlock()
+	tenant, ids, idDoc, err := loadIdentities(ctx, state, c, o.log)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (
 		byClientID: make(map[string]*principal, len(ids)),
 		apps:       make(map[string]*application, len(c.apps)),
 		state:      state,
+		idDoc:      idDoc,
 		log:        o.log,
 		keys:       keys,
 		replay:     o.replay,
@@ -180,8 +181,8 @@ func New(ctx context.Context, cfg Config, state *statedir.Dir, opts ...Option) (
 }
 
 // KeyReloadInterval is how often Run looks for key changes made by other
-// instances or by lastmile keys (a stat of the key file; it is read only when
-// it changed).
+// instances or by lastmile keys (it reads the key document, a few kilobytes,
+// from the state directory or Redis, and publishes it only when it changed).
 const KeyReloadInterval = 10 * time.Second
 
 // Run keeps the signing keys current until ctx is done: every KeyReloadInterval
@@ -208,7 +209,14 @@ func (p *Provider) Run(ctx context.Context) error {
 }
 
 func (p *Provider) maintain(ctx context.Context) {
-	if changed, err := p.keys.Reload(); err != nil {
+	p.restoreIdentities(ctx)
+	if changed, err := p.keys.Reload(ctx); errors.Is(err, fs.ErrNotExist) {
+		// Lost (deleted, or a Redis restarted without persistence): write back
+		// the keys held here before a new instance would make new ones.
+		if err := p.keys.update(ctx, func(*keyFile, time.Time) (bool, error) { return false, nil }); err != nil && ctx.Err() == nil {
+			p.log.Error("writing back the signing keys failed", "error", err)
+		}
+	} else if err != nil {
 		p.log.Error("reading the signing keys failed; still using the keys read before", "error", err)
 	} else if changed {
 		p.log.Info("picked up changed signing keys", "keys", len(p.keys.Keys()))
@@ -218,10 +226,33 @@ func (p *Provider) maintain(ctx context.Context) {
 	}
 }
 
-// ReloadKeys reads the signing keys again if the key file changed (lastmile
-// keys, or another instance, changed them), and reports whether it did. The
-// server calls it on SIGHUP; Run calls it every KeyReloadInterval.
-func (p *Provider) ReloadKeys() (bool, error) { return p.keys.Reload() }
+// ReloadKeys reads the signing keys again and publishes them if they changed
+// (lastmile keys, or another instance, changed them), and reports whether they
+// did. The server calls it on SIGHUP; Run calls it every KeyReloadInterval.
+func (p *Provider) ReloadKeys(ctx context.Context) (bool, error) { return p.keys.Reload(ctx) }
+
+// restoreIdentities writes the identity document back if it is gone from the
+// state (deleted, or lost by a Redis restarted without persistence), so that an
+// instance starting next finds this fleet's tenant and identities instead of
+// generating new ones.
+func (p *Provider) restoreIdentities(ctx context.Context) {
+	if _, err := p.state.Read(ctx, identitiesFile); !errors.Is(err, fs.ErrNotExist) || p.idDoc == nil {
+		return
+	}
+	err := p.state.Update(ctx, identitiesFile, func(old []byte) ([]byte, error) {
+		if old != nil {
+			return nil, nil
+		}
+		return p.idDoc, nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Error("writing back the managed identities failed", "error", err)
+		}
+		return
+	}
+	p.log.Warn("the managed identities were missing from the state; wrote back the ones this instance holds", "state", p.state.Describe(identitiesFile))
+}
 
 // Identity is a managed identity of the gateway.
 type Identity struct {

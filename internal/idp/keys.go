@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -12,10 +13,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,16 +23,11 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/lastmile-gw/lastmile/internal/directory"
-	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
 // keysFile keeps the signing keys. Private keys are kept only while a key can
 // sign (next and current); retired and revoked keys keep their public half.
 const keysFile = "idp/keys.json"
-
-// lockFile serializes changes to the identity provider's state files between
-// processes sharing a state directory (gateway instances, lastmile keys).
-const lockFile = "idp/lock"
 
 // keyFileVersion is the version written. Version 1 (the foundation's) has
 // ES256 keys only and no alg member; it is still read.
@@ -345,26 +340,26 @@ type KeyStoreOptions struct {
 	ReadOnly bool
 }
 
-// KeyStore is the set of signing keys in a state directory: the current key of
-// each algorithm, the next ones and the retired ones still published. Several
-// processes may share the directory: changes are made under a file lock and
-// written atomically, and Reload picks up changes made by others. It is safe for
-// concurrent use.
+// KeyStore is the set of signing keys in the identity provider's State: the
+// current key of each algorithm, the next ones and the retired ones still
+// published. Several processes may share the state (a state directory on one
+// machine, Redis for a fleet): changes are made under the state's lock, and
+// Reload picks up changes made by others. It is safe for concurrent use.
 type KeyStore struct {
-	state    *statedir.Dir
+	state    State
 	lifetime time.Duration
 	algs     []string
 	log      *slog.Logger
 
 	mu   sync.Mutex // serializes changes and reloads in this process
 	ring atomic.Pointer[keyring]
-	seen fs.FileInfo // the key file the ring was read from, for Reload
+	seen []byte // the key document the ring was read from, for Reload
 }
 
-// OpenKeyStore opens the signing keys of a state directory, creating the file
-// and any missing current key, and dropping retired keys past their publication
-// window.
-func OpenKeyStore(ctx context.Context, state *statedir.Dir, o KeyStoreOptions) (*KeyStore, error) {
+// OpenKeyStore opens the signing keys of a state, creating the key document
+// and any missing current key, and dropping retired keys past their
+// publication window.
+func OpenKeyStore(ctx context.Context, state State, o KeyStoreOptions) (*KeyStore, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -380,12 +375,14 @@ func OpenKeyStore(ctx context.Context, state *statedir.Dir, o KeyStoreOptions) (
 			s.algs = append(s.algs, a)
 		}
 	}
+	if err := checkNotMigrated(ctx, state); err != nil {
+		return nil, err
+	}
 	if o.ReadOnly {
-		if _, err := s.Reload(); err != nil {
+		if _, err := s.Reload(ctx); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no signing keys in %s yet: they are created when lastmile serve first starts", state.Describe(keysFile))
+		} else if err != nil {
 			return nil, err
-		}
-		if s.ring.Load() == nil {
-			return nil, fmt.Errorf("no signing keys in %s yet: they are created when lastmile serve first starts", state.File(keysFile))
 		}
 		return s, nil
 	}
@@ -395,105 +392,102 @@ func OpenKeyStore(ctx context.Context, state *statedir.Dir, o KeyStoreOptions) (
 	return s, nil
 }
 
-// readKeyFile reads the key file and the FileInfo of exactly what was read. A
-// missing file gives a nil FileInfo and an empty file.
-func (s *KeyStore) readKeyFile() (*keyFile, fs.FileInfo, error) {
-	path := s.state.File(keysFile)
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &keyFile{Version: keyFileVersion}, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading signing keys: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading signing keys: %w", err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, 16<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading signing keys: %w", err)
+// parseKeyFile decodes a key document; nil is an empty one (none yet).
+func (s *KeyStore) parseKeyFile(data []byte) (*keyFile, error) {
+	if data == nil {
+		return &keyFile{Version: keyFileVersion}, nil
 	}
 	var kf keyFile
 	if err := json.Unmarshal(data, &kf); err != nil {
-		return nil, nil, fmt.Errorf("state file %s: %w; restore it from a backup, or delete it to generate new keys (tokens signed by the old keys stop verifying)", path, err)
+		return nil, s.corrupt(err)
 	}
 	if kf.Version != 1 && kf.Version != keyFileVersion {
-		return nil, nil, fmt.Errorf("state file %s: version %d is not supported (this lastmile reads versions 1 and 2)", path, kf.Version)
+		return nil, fmt.Errorf("%s: version %d is not supported (this lastmile reads versions 1 and 2)", s.state.Describe(keysFile), kf.Version)
 	}
-	return &kf, fi, nil
+	return &kf, nil
 }
 
 func (s *KeyStore) corrupt(err error) error {
-	return fmt.Errorf("state file %s: %w; restore it from a backup, or delete it to generate new keys (tokens signed by the old keys stop verifying)", s.state.File(keysFile), err)
+	return fmt.Errorf("%s: %w; restore it from a backup, or delete it to generate new keys (tokens signed by the old keys stop verifying)", s.state.Describe(keysFile), err)
 }
 
-// update applies change to the key file under the state lock: it reads the
-// file fresh, drops expired retired keys, makes sure every algorithm in use has
-// a current key, applies change, writes the file if anything changed, and
-// publishes the result. Writing before publishing means a key never signs a
-// token before it is on disk.
+// update applies change to the key document under the state's lock: it reads
+// the document fresh, drops expired retired keys, makes sure every algorithm in
+// use has a current key, applies change, writes the document if anything
+// changed, and publishes the result. Writing before publishing means a key
+// never signs a token before it is stored.
+//
+// A document that is gone although this store read one before (deleted, or
+// lost by a Redis that was restarted without persistence) is written back from
+// the keys this store holds, rather than replaced with new keys that would
+// make every token issued so far fail to verify.
 func (s *KeyStore) update(ctx context.Context, change func(f *keyFile, now time.Time) (bool, error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	unlock, err := s.state.Lock(lockCtx, lockFile)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-
-	f, fi, err := s.readKeyFile()
-	if err != nil {
-		return err
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	changed := fi == nil || f.Version != keyFileVersion
-	f.Version = keyFileVersion
-	if lt := int64(s.lifetime / time.Second); f.TokenLifetime < lt {
-		f.TokenLifetime, changed = lt, true
-	}
-	if s.prune(f, now) {
-		changed = true
-	}
-	if fi != nil && currentKey(f.Keys, AlgES256) < 0 {
-		return s.corrupt(errors.New("no current ES256 signing key"))
-	}
-	for _, alg := range s.algs {
-		if currentKey(f.Keys, alg) < 0 {
-			k, err := newKey(alg, KeyCurrent, now)
-			if err != nil {
-				return err
-			}
-			f.Keys = append(f.Keys, k)
+	var ring *keyring
+	var saved []byte
+	err := s.state.Update(ctx, keysFile, func(old []byte) ([]byte, error) {
+		f, err := s.parseKeyFile(old)
+		if err != nil {
+			return nil, err
+		}
+		exists := old != nil
+		if held := s.ring.Load(); !exists && held != nil {
+			f.Keys = slices.Clone(held.keys)
+			s.log.Warn("the signing keys were missing from the state; wrote back the keys this instance holds", "state", s.state.Describe(keysFile), "keys", len(f.Keys))
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		changed := !exists || f.Version != keyFileVersion
+		f.Version = keyFileVersion
+		if lt := int64(s.lifetime / time.Second); f.TokenLifetime < lt {
+			f.TokenLifetime, changed = lt, true
+		}
+		if s.prune(f, now) {
 			changed = true
-			s.log.Info("generated a signing key", "kid", k.KeyID, "alg", alg, "state", k.State)
 		}
-	}
-	c, err := change(f, now)
+		if exists && currentKey(f.Keys, AlgES256) < 0 {
+			return nil, s.corrupt(errors.New("no current ES256 signing key"))
+		}
+		for _, alg := range s.algs {
+			if currentKey(f.Keys, alg) < 0 {
+				k, err := newKey(alg, KeyCurrent, now)
+				if err != nil {
+					return nil, err
+				}
+				f.Keys = append(f.Keys, k)
+				changed = true
+				s.log.Info("generated a signing key", "kid", k.KeyID, "alg", alg, "state", k.State)
+			}
+		}
+		c, err := change(f, now)
+		if err != nil {
+			return nil, err
+		}
+		changed = changed || c
+		if ring, err = buildKeyring(f.Keys); err != nil {
+			if !exists || c {
+				return nil, err
+			}
+			return nil, s.corrupt(err)
+		}
+		if !changed {
+			saved = old
+			return nil, nil
+		}
+		data, err := json.MarshalIndent(f, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("saving signing keys: %w", err)
+		}
+		saved = append(data, '\n')
+		return saved, nil
+	})
 	if err != nil {
 		return err
-	}
-	changed = changed || c
-	ring, err := buildKeyring(f.Keys)
-	if err != nil {
-		if fi == nil || c {
-			return err
-		}
-		return s.corrupt(err)
-	}
-	if changed {
-		if err := s.state.WriteJSON(keysFile, f); err != nil {
-			return fmt.Errorf("saving signing keys: %w", err)
-		}
-		if fi, err = os.Stat(s.state.File(keysFile)); err != nil {
-			return fmt.Errorf("saving signing keys: %w", err)
-		}
 	}
 	s.ring.Store(ring)
-	s.seen = fi
+	s.seen = saved
 	return nil
 }
 
@@ -530,24 +524,26 @@ func nextKey(keys []storedKey, alg string) int {
 	return -1
 }
 
-// Reload reads the key file again if it changed since it was last read (another
-// instance or lastmile keys changed it), and reports whether it did. Running
-// gateways call it periodically and on SIGHUP.
-func (s *KeyStore) Reload() (bool, error) {
+// Reload reads the key document again and, if it changed since it was last
+// read (another instance or lastmile keys changed it), publishes it and
+// reports that it did. Running gateways call it every KeyReloadInterval and on
+// SIGHUP. A missing document gives an error that matches fs.ErrNotExist.
+func (s *KeyStore) Reload(ctx context.Context) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.seen != nil {
-		if fi, err := os.Stat(s.state.File(keysFile)); err == nil && os.SameFile(fi, s.seen) &&
-			fi.ModTime().Equal(s.seen.ModTime()) && fi.Size() == s.seen.Size() {
-			return false, nil
-		}
+	data, err := s.state.Read(ctx, keysFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("the signing keys are missing (%w); this instance writes back the keys it holds", err)
 	}
-	f, fi, err := s.readKeyFile()
+	if err != nil {
+		return false, fmt.Errorf("loading signing keys: %w", err)
+	}
+	if s.seen != nil && bytes.Equal(data, s.seen) {
+		return false, nil
+	}
+	f, err := s.parseKeyFile(data)
 	if err != nil {
 		return false, err
-	}
-	if fi == nil {
-		return false, fmt.Errorf("the signing key file %s is missing; it is written again at the next key change", s.state.File(keysFile))
 	}
 	ring, err := buildKeyring(f.Keys)
 	if err != nil {
@@ -559,7 +555,7 @@ func (s *KeyStore) Reload() (bool, error) {
 		}
 	}
 	s.ring.Store(ring)
-	s.seen = fi
+	s.seen = data
 	return true, nil
 }
 

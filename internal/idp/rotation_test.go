@@ -179,10 +179,10 @@ func TestRunningGatewayPicksUpKeyCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if changed, err := p.ReloadKeys(); !changed || err != nil {
+		if changed, err := p.ReloadKeys(ctx); !changed || err != nil {
 			t.Fatalf("ReloadKeys = %v, %v", changed, err)
 		}
-		if changed, _ := p.ReloadKeys(); changed {
+		if changed, _ := p.ReloadKeys(ctx); changed {
 			t.Error("a second ReloadKeys without a change reported one")
 		}
 		if _, ok := jwksKeys(t, p.JWKS())[revoked.KeyID]; ok {
@@ -226,7 +226,7 @@ func TestSharedStateDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.ReloadKeys(); err != nil {
+	if _, err := b.ReloadKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
 	same("after a rotation by one instance")
@@ -251,7 +251,7 @@ func TestSharedStateDirectory(t *testing.T) {
 				if _, err := p.Rotate(ctx, []string{idp.AlgES256, idp.AlgRS256}[i%2]); err != nil {
 					t.Error(err)
 				}
-				if _, err := p.ReloadKeys(); err != nil {
+				if _, err := p.ReloadKeys(ctx); err != nil {
 					t.Error(err)
 				}
 				tok, err := p.Issue(ctx, "", []string{"api://orders", "api://federation"}[i%2])
@@ -266,7 +266,7 @@ func TestSharedStateDirectory(t *testing.T) {
 	}
 	wg.Wait()
 	for _, p := range []*idp.Provider{a, b} {
-		if _, err := p.ReloadKeys(); err != nil {
+		if _, err := p.ReloadKeys(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

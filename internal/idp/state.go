@@ -1,17 +1,34 @@
 package idp
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/directory"
-	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
+
+// State is where the identity provider keeps what it generates and must
+// survive a restart: the tenant id, the identities' ids and the signing keys,
+// each a JSON document with a slash-separated name. A state directory
+// (statedir.Dir) keeps them in files for the instances of one machine;
+// statedir.Shared keeps them in Redis, encrypted, for a fleet.
+type State interface {
+	// Read returns the document name; a missing one gives an error matching
+	// fs.ErrNotExist.
+	Read(ctx context.Context, name string) ([]byte, error)
+	// Update changes the document name under a lock that every process
+	// sharing the state respects: it calls change with the document (nil when
+	// there is none) and stores what change returns, unless that is nil.
+	Update(ctx context.Context, name string, change func(old []byte) ([]byte, error)) error
+	// Describe names the document in messages (a path, or a Redis key).
+	Describe(name string) string
+}
 
 // identitiesFile keeps the generated ids, so a restart keeps every identity's
 // client and object id, and the tenant id.
@@ -53,16 +70,42 @@ type principal struct {
 }
 
 // loadIdentities reads the persisted identities, creates the system-assigned
-// identity and any new user-assigned ones, and writes the file back if anything
-// was created. It returns the persisted tenant id and the active identities,
-// system-assigned first, then in configuration order.
-func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string, []*principal, error) {
+// identity and any new user-assigned ones, and stores the document back if
+// anything was created, all under the state's lock. It returns the persisted
+// tenant id, the active identities (system-assigned first, then in
+// configuration order) and the document as stored.
+func loadIdentities(ctx context.Context, state State, c *compiled, log *slog.Logger) (tenant string, ids []*principal, doc []byte, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = state.Update(ctx, identitiesFile, func(old []byte) ([]byte, error) {
+		var changed bool
+		var f identityFile
+		tenant, ids, f, changed, err = mergeIdentities(state, old, c, log)
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			doc = old
+			return nil, nil
+		}
+		data, err := json.MarshalIndent(&f, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("saving managed identities: %w", err)
+		}
+		doc = append(data, '\n')
+		return doc, nil
+	})
+	return tenant, ids, doc, err
+}
+
+// mergeIdentities decodes the identity document old (nil when there is none)
+// and adds what the configuration declares that it lacks.
+func mergeIdentities(state State, old []byte, c *compiled, log *slog.Logger) (string, []*principal, identityFile, bool, error) {
 	var f identityFile
 	now := time.Now().UTC().Truncate(time.Second)
 	changed := false
-	err := state.ReadJSON(identitiesFile, &f)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case old == nil:
 		f = identityFile{
 			Version:  1,
 			TenantID: directory.NewGUID(),
@@ -71,11 +114,13 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 		changed = true
 		log.Info("created the system-assigned managed identity",
 			"client_id", f.System.ClientID, "object_id", f.System.ObjectID, "tenant_id", f.TenantID)
-	case err != nil:
-		return "", nil, fmt.Errorf("loading managed identities: %w", err)
 	default:
-		if err := f.check(); err != nil {
-			return "", nil, fmt.Errorf("state file %s: %w; restore it from a backup, or delete it to create new identities (backends that check oid or appid must then be updated)", state.File(identitiesFile), err)
+		err := json.Unmarshal(old, &f)
+		if err == nil {
+			err = f.check()
+		}
+		if err != nil {
+			return "", nil, f, false, fmt.Errorf("%s: %w; restore it from a backup, or delete it to create new identities (backends that check oid or appid must then be updated)", state.Describe(identitiesFile), err)
 		}
 	}
 	if f.UserAssigned == nil {
@@ -135,7 +180,7 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 			// A conflict with the state, not within the configuration: it is
 			// named as lastmile.yaml names the identity.
 			errs = append(errs, fmt.Errorf("identity.userAssignedIdentities: the client id %s of %q is already the client id of %s (kept in %s); choose another, or remove clientId to have one generated",
-				p.clientID, p.name, prev, state.File(identitiesFile)))
+				p.clientID, p.name, prev, state.Describe(identitiesFile)))
 			continue
 		}
 		owner[p.clientID] = who
@@ -143,19 +188,13 @@ func loadIdentities(state *statedir.Dir, c *compiled, log *slog.Logger) (string,
 	for _, a := range c.apps {
 		if prev, dup := owner[a.clientID]; dup {
 			errs = append(errs, fmt.Errorf("identity.applications: the client id %s of %q is already the client id of %s (kept in %s); choose another",
-				a.clientID, a.name, prev, state.File(identitiesFile)))
+				a.clientID, a.name, prev, state.Describe(identitiesFile)))
 		}
 	}
 	if len(errs) > 0 {
-		return "", nil, errors.Join(errs...)
+		return "", nil, f, false, errors.Join(errs...)
 	}
-
-	if changed {
-		if err := state.WriteJSON(identitiesFile, &f); err != nil {
-			return "", nil, fmt.Errorf("saving managed identities: %w", err)
-		}
-	}
-	return f.TenantID, ids, nil
+	return f.TenantID, ids, f, changed, nil
 }
 
 func (f *identityFile) check() error {

@@ -290,6 +290,11 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, kind endpo
 // numbers as strings and echoes the resource, as Entra's does; the others write
 // RFC 6749 §5.1 JSON (with Entra v2's ext_expires_in).
 func (p *Provider) writeToken(w http.ResponseWriter, tok Token, kind endpointKind, now time.Time) {
+	// now was read before the token was made; under load the token's own
+	// issue time can be later, and expires_in must never exceed its lifetime.
+	if tok.IssuedAt.After(now) {
+		now = tok.IssuedAt
+	}
 	expiresIn := max(int64(tok.ExpiresAt.Sub(now)/time.Second), 0)
 	var body []byte
 	var err error

@@ -62,6 +62,7 @@ type Compiler struct {
 	path      []string
 	fragStack []string
 	errs      policyxml.ErrorList
+	marked    bool // MarkResumePoint was called inside the element being compiled
 }
 
 // NewCompiler returns a compiler for the policies in r. expr compiles policy
@@ -207,7 +208,11 @@ func (c *Compiler) element(el *policyxml.Element, counts map[string]int) []Step 
 		info.ID = a.Value.String()
 	}
 	n := len(c.errs)
+	outer := c.marked
+	c.marked = false
 	p, err := e.factory(c, el)
+	info.ResumePoint = c.marked
+	c.marked = outer || c.marked
 	if err != nil {
 		c.Report(err)
 	}
@@ -258,8 +263,26 @@ func (c *Compiler) includeFragment(el *policyxml.Element) []Step {
 	return c.Block(frag.Root)
 }
 
+// MarkResumePoint marks the policy being compiled, and every policy that
+// contains it, as a point after which outbound resumes when an inbound policy
+// returns ErrSkipToOutbound; cache-store calls it.
+func (c *Compiler) MarkResumePoint() { c.marked = true }
+
 // Section returns the section being compiled.
 func (c *Compiler) Section() Section { return c.section }
+
+// Scope returns the scope of the document being compiled: "global",
+// "product", "api" or "operation".
+func (c *Compiler) Scope() string { return c.scope }
+
+// Fragment returns the id of the policy fragment being inlined, the innermost
+// one when fragments include each other, or "" outside fragments.
+func (c *Compiler) Fragment() string {
+	if len(c.fragStack) == 0 {
+		return ""
+	}
+	return c.fragStack[len(c.fragStack)-1]
+}
 
 // File returns the file being compiled.
 func (c *Compiler) File() string { return c.doc.File }
@@ -491,7 +514,14 @@ func Compose(docs ...*Document) *Pipeline {
 			cur[i] = out
 		}
 	}
-	return &Pipeline{sections: cur}
+	p := &Pipeline{sections: cur}
+	for i, st := range cur[2] {
+		if st.Info != nil && st.Info.ResumePoint {
+			p.resume = i + 1
+			break
+		}
+	}
+	return p
 }
 
 // DefaultGlobal is the global policy API Management applies when none is

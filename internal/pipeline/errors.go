@@ -20,6 +20,12 @@ type Error struct {
 	// sees Message for a 4xx status and "Internal server error" for a 5xx, so that
 	// internal details never reach a client.
 	Public string
+	// StatusReason is the reason phrase of the caller's response
+	// (context.Response.StatusReason in on-error); http.StatusText(Status)
+	// when empty.
+	StatusReason string
+	// Header holds headers for the caller's response, such as Retry-After.
+	Header http.Header
 	Err    error // the cause, for logs; never shown to the caller
 
 	info *StepInfo
@@ -99,6 +105,12 @@ func (e *Error) Response(requestID string) *exchange.Response {
 	r := ErrorResponse(status, msg, requestID)
 	if busy {
 		r.Headers.Set("Retry-After", "1")
+	}
+	if e.StatusReason != "" {
+		r.StatusReason = e.StatusReason
+	}
+	for k, v := range e.Header {
+		r.Headers[k] = append([]string(nil), v...)
 	}
 	return r
 }

@@ -89,12 +89,20 @@ type StepInfo struct {
 	Path    string // position within the section, e.g. `choose[1]\when[1]\set-header[1]`
 	File    string
 	Pos     policyxml.Pos
+	// ResumePoint is set on a step that is, or contains, a policy whose
+	// factory called Compiler.MarkResumePoint (cache-store): outbound resumes
+	// after the first such step when an inbound policy returns
+	// ErrSkipToOutbound.
+	ResumePoint bool
 }
 
 // Pipeline is the effective policy of one operation in one product context: the
 // documents of every scope composed into four flat step lists.
 type Pipeline struct {
 	sections [4][]Step
+	// resume is where outbound starts after ErrSkipToOutbound: just after its
+	// first resume point, or 0 when it has none.
+	resume int
 }
 
 // Steps returns the steps of one section, for tests and for printing the effective
@@ -105,29 +113,78 @@ func (p *Pipeline) Steps(s Section) []Step { return p.sections[sectionIndex(s)] 
 // pipeline and send x.Response. Like fs.SkipAll, it is control flow, not failure.
 var ErrReturn = errors.New("pipeline: return response")
 
+// ErrSkipToOutbound is returned by an inbound policy that has set x.Response
+// itself, as cache-lookup does on a hit: the rest of inbound and the backend
+// section are skipped, and outbound runs from just after its first resume point
+// (the step holding cache-store, whose work the response already had), or whole
+// when it has none. API Management's trace says of a hit: "Processing will
+// continue from the step in the response pipeline that is after the
+// corresponding cache-store". Elsewhere it stops the pipeline as ErrReturn does.
+var ErrSkipToOutbound = errors.New("pipeline: skip to outbound")
+
 // Run runs the request through inbound, backend and outbound. When a policy fails,
 // it records context.LastError, sets the default error response, and runs
 // on-error. When Run returns, x.Response is what the client receives; Run returns
 // an error only if the client must not get a response at all (the request's
 // context was cancelled).
+//
+// What policies deferred with x.Defer runs once the response is decided: after
+// outbound, where a deferred failure is handled as an outbound policy's, or
+// after on-error, where it cannot change the response any more.
 func (p *Pipeline) Run(ctx context.Context, x *exchange.Exchange) error {
-	var err error
-	for i := 0; i < 3 && err == nil; i++ {
-		err = runSteps(ctx, x, p.sections[i])
+	err := runSteps(ctx, x, p.sections[0])
+	switch {
+	case err == nil:
+		if err = runSteps(ctx, x, p.sections[1]); err == nil {
+			err = runSteps(ctx, x, p.sections[2])
+		}
+	case errors.Is(err, ErrSkipToOutbound):
+		err = runSteps(ctx, x, p.sections[2][p.resume:])
 	}
-	if err == nil || errors.Is(err, ErrReturn) {
+	if err == nil || isStop(err) {
 		if x.Response == nil {
 			// No forward-request and no return-response: API Management answers 200
 			// with no body.
 			x.Response = &exchange.Response{StatusCode: 200, StatusReason: "OK", Headers: make(map[string][]string)}
 		}
-		return nil
+		if err = runDeferred(ctx, x); err == nil {
+			return nil
+		}
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
+		// Nobody gets a response, but what the call counted still counts.
+		runDeferred(context.WithoutCancel(ctx), x)
 		return ctxErr
 	}
 	p.HandleError(ctx, x, err)
+	runDeferred(ctx, x)
 	return nil
+}
+
+// deferredStep is where failures of deferred work are reported: the end of
+// outbound.
+var deferredStep = &StepInfo{Section: Outbound}
+
+// runDeferred runs every function x.Defer registered, also after one fails,
+// and returns the first failure. Like runSteps, it turns a panic into an
+// error.
+func runDeferred(ctx context.Context, x *exchange.Exchange) error {
+	var first error
+	for _, f := range x.TakeDeferred() {
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = &Error{Reason: "InternalError", Message: "policy panicked", Status: 500,
+						Err: fmt.Errorf("panic: %v\n%s", r, debug.Stack())}
+				}
+			}()
+			return f(ctx)
+		}()
+		if err != nil && first == nil {
+			first = annotate(err, deferredStep)
+		}
+	}
+	return first
 }
 
 // HandleError records err as context.LastError, sets the caller's default error
@@ -138,7 +195,7 @@ func (p *Pipeline) HandleError(ctx context.Context, x *exchange.Exchange, err er
 	x.LastError = pe.lastError()
 	x.Response = pe.Response(x.RequestID)
 	oerr := runSteps(ctx, x, p.sections[3])
-	if oerr == nil || errors.Is(oerr, ErrReturn) {
+	if oerr == nil || isStop(oerr) {
 		return
 	}
 	// A failing on-error section leaves the caller with a plain 500: there is no
@@ -165,13 +222,19 @@ func runSteps(ctx context.Context, x *exchange.Exchange, steps []Step) (err erro
 	for i := range steps {
 		cur = &steps[i]
 		if err := cur.Policy.Apply(ctx, x); err != nil {
-			if errors.Is(err, ErrReturn) {
+			if isStop(err) {
 				return err
 			}
 			return annotate(err, cur.Info)
 		}
 	}
 	return nil
+}
+
+// isStop reports whether err is control flow that ends a section with the
+// response set, not a failure.
+func isStop(err error) bool {
+	return errors.Is(err, ErrReturn) || errors.Is(err, ErrSkipToOutbound)
 }
 
 // RunSteps runs a nested block of steps, as choose and retry do. Errors are

@@ -285,3 +285,58 @@ func TestFragments(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipToOutbound: an inbound policy that returns ErrSkipToOutbound (as
+// cache-lookup does on a hit) skips the rest of inbound and the backend, and
+// outbound resumes after the first top-level step that is or contains a resume
+// point (cache-store), or runs whole when there is none.
+func TestSkipToOutbound(t *testing.T) {
+	r := registry()
+	r.Register("skip", pipeline.Inbound, func(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
+		return pipeline.PolicyFunc(func(ctx context.Context, x *exchange.Exchange) error {
+			x.Response = &exchange.Response{StatusCode: 200, Headers: http.Header{}}
+			return pipeline.ErrSkipToOutbound
+		}), nil
+	})
+	r.Register("mark", pipeline.Outbound, func(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
+		c.MarkResumePoint()
+		return pipeline.PolicyFunc(func(ctx context.Context, x *exchange.Exchange) error {
+			x.Response.Headers.Add("X-Trace", "mark")
+			return nil
+		}), nil
+	})
+	resp := func(name string) string {
+		return `<set-header name="X-Trace" exists-action="append"><value>` + name + `</value></set-header>`
+	}
+	tests := []struct {
+		name, outbound, want string
+	}{
+		{"no resume point", resp("a") + resp("b"), "a,b"},
+		{"after the mark", resp("a") + `<mark />` + resp("b"), "b"},
+		{"after the step that contains it", resp("a") + `<choose><when condition="true"><mark />` + resp("in") + `</when></choose>` + resp("b"), "b"},
+		{"the first mark", `<mark />` + resp("a") + `<mark />` + resp("b"), "a,mark,b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := pipeline.NewCompiler(r, nil, nil)
+			doc := compile(t, c, "policy.xml", "api", `<policies>
+				<inbound>`+trace("in-before")+`<skip />`+trace("in-after")+`</inbound>
+				<backend><set-status code="500" /></backend>
+				<outbound>`+tt.outbound+`</outbound>
+			</policies>`)
+			x := newExchange()
+			if err := pipeline.Compose(doc).Run(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+			if got := x.Request.Headers.Get("X-Trace"); got != "in-before" {
+				t.Errorf("inbound ran %q, want only in-before", got)
+			}
+			if x.Response.StatusCode != 200 {
+				t.Errorf("status %d: the backend section ran", x.Response.StatusCode)
+			}
+			if got := strings.Join(x.Response.Headers.Values("X-Trace"), ","); got != tt.want {
+				t.Errorf("outbound ran %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -141,13 +141,21 @@ type setBodyPolicy struct {
 }
 
 func setBody(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
-	return compileSetBody(c, el, c.Section()&(pipeline.Outbound|pipeline.OnError) != 0)
+	return compileSetBody(c, el, c.Section()&(pipeline.Outbound|pipeline.OnError) != 0, false)
 }
 
-func compileSetBody(c *pipeline.Compiler, el *policyxml.Element, response bool) (pipeline.Policy, error) {
+// compileSetBody compiles set-body; inReturn says it is inside
+// return-response, where a Liquid template has no body to read.
+func compileSetBody(c *pipeline.Compiler, el *policyxml.Element, response, inReturn bool) (pipeline.Policy, error) {
 	c.CheckAttrs(el, "template", "xsi-nil", "parse-date")
 	if t, ok := c.LiteralAttr(el, "template"); ok {
-		return nil, c.Errorf(el.Attr("template").Value.Pos(), "set-body template=%q (Liquid) is not supported yet; use a policy expression", t)
+		switch strings.TrimSpace(t) {
+		case "liquid":
+			return compileLiquidBody(c, el, response, inReturn)
+		case "none", "":
+		default:
+			return nil, c.Errorf(el.Attr("template").Value.Pos(), "set-body template must be liquid (or none), not %q", t)
+		}
 	}
 	var v pipeline.Value
 	if len(el.Elements()) > 0 {

@@ -76,40 +76,46 @@ type cachePolicy struct {
 
 // compileCache reads key and caching-type and picks the cache.
 func (d *Deps) compileCache(c *pipeline.Compiler, el *policyxml.Element) (cachePolicy, bool) {
+	p := cachePolicy{log: d.Logger, namespace: "cache:" + d.Cache.Namespace + ":"}
+	key, ok := c.RequiredAttr(el, "key")
+	p.key = key
+	var ok2 bool
+	p.cache, p.kind, ok2 = d.pickCache(c, el)
+	return p, ok && ok2
+}
+
+// pickCache reads caching-type and returns the cache it names and "internal"
+// or "external" for the log. The value and response caches share it.
+func (d *Deps) pickCache(c *pipeline.Compiler, el *policyxml.Element) (ValueCache, string, bool) {
 	if d.Cache.Internal == nil {
 		// Made on first use, so that every policy of one Register call shares
 		// it; compiling is single-threaded. SetNX is not used: no keys for it.
 		d.Cache.Internal = store.NewMemory(0)
 	}
-	p := cachePolicy{log: d.Logger, namespace: "cache:" + d.Cache.Namespace + ":"}
-	key, ok := c.RequiredAttr(el, "key")
-	p.key = key
 	ct := "prefer-external"
 	if s, present := c.LiteralAttr(el, "caching-type"); present {
 		ct = strings.TrimSpace(s)
 	} else if el.Attr("caching-type") != nil {
-		return p, false // an expression, already reported
+		return nil, "", false // an expression, already reported
 	}
 	switch ct {
 	case "prefer-external":
-		p.cache, p.kind = d.Cache.Internal, "internal"
 		if d.Cache.External != nil {
-			p.cache, p.kind = d.Cache.External, "external"
+			return d.Cache.External, "external", true
 		}
+		return d.Cache.Internal, "internal", true
 	case "external":
 		if d.Cache.External == nil {
 			c.Report(c.Errorf(el.Attr("caching-type").Value.Pos(),
 				`caching-type="external" needs an external cache, and none is configured: set store.type to redis (with store.redis.address) in lastmile.yaml so that every gateway instance shares one, or use caching-type="prefer-external", which falls back to the gateway's own cache`))
-			return p, false
+			return nil, "", false
 		}
-		p.cache, p.kind = d.Cache.External, "external"
+		return d.Cache.External, "external", true
 	case "internal":
-		p.cache, p.kind = d.Cache.Internal, "internal"
-	default:
-		c.Report(c.Errorf(el.Attr("caching-type").Value.Pos(), "caching-type must be prefer-external, external or internal, not %q", ct))
-		return p, false
+		return d.Cache.Internal, "internal", true
 	}
-	return p, ok
+	c.Report(c.Errorf(el.Attr("caching-type").Value.Pos(), "caching-type must be prefer-external, external or internal, not %q", ct))
+	return nil, "", false
 }
 
 // storeKey is where a policy's key lives in the store: the namespace and the
@@ -121,10 +127,17 @@ func (p *cachePolicy) storeKey(x *exchange.Exchange) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256([]byte(k))
+	return hashedKey(p.namespace, k), nil
+}
+
+// hashedKey is namespace followed by the SHA-256 of key, so that keys made
+// from request data have a bounded length and secrets in them (an
+// Authorization header) are never written to the store in clear.
+func hashedKey(namespace, key string) string {
+	sum := sha256.Sum256([]byte(key))
 	var b [43]byte // base64 without padding of 32 bytes
 	base64.RawURLEncoding.Encode(b[:], sum[:])
-	return p.namespace + string(b[:]), nil
+	return namespace + string(b[:])
 }
 
 func (p *cachePolicy) warn(ctx context.Context, x *exchange.Exchange, policy, msg string, err error) {

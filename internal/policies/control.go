@@ -91,7 +91,7 @@ func returnResponse(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Polic
 		case "set-header":
 			pol, err = compileSetHeader(c, ch, true)
 		case "set-body":
-			pol, err = compileSetBody(c, ch, true)
+			pol, err = compileSetBody(c, ch, true, true)
 		default:
 			c.Report(c.Errorf(ch.Pos, "unexpected <%s> in <return-response>; expected <set-status>, <set-header> or <set-body>", ch.Name))
 			continue

@@ -3,7 +3,9 @@ package policies
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/textproto"
+	"net/url"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -90,7 +92,10 @@ type forwardRequestPolicy struct {
 	fwd      Forwarder
 	opts     proxy.Options
 	backends map[string]Backend
-	tokens   TokenSource
+	// bases are the backends' parsed URLs, for pool members.
+	bases  map[string]*url.URL
+	tokens TokenSource
+	logger *slog.Logger
 }
 
 func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
@@ -99,7 +104,7 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 	if d.Forwarder == nil {
 		return nil, c.Errorf(el.Pos, "forward-request needs a backend transport, which is not configured")
 	}
-	p := &forwardRequestPolicy{fwd: d.Forwarder, backends: d.Backends, tokens: d.Tokens}
+	p := &forwardRequestPolicy{fwd: d.Forwarder, backends: d.Backends, bases: d.baseURLs, tokens: d.Tokens, logger: d.Logger}
 	p.opts.Timeout = c.SecondsAttr(el, "timeout", d.ForwardTimeout)
 	p.opts.FollowRedirects = c.BoolAttr(el, "follow-redirects", false)
 	p.opts.BufferRequestBody = c.BoolAttr(el, "buffer-request-body", false)
@@ -113,12 +118,22 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 	return p, nil
 }
 
+// Apply sends the request to the backend entity set-backend-service chose (a
+// pool's member, see backends.go), or to the request's URL.
 func (p *forwardRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
-	if x.Backend.ID != "" {
-		if err := p.credentials(ctx, x, p.backends[x.Backend.ID]); err != nil {
-			return err
-		}
+	b, ok := p.backends[x.Backend.ID]
+	if !ok {
+		return p.send(ctx, x)
 	}
+	if b.Pool != nil {
+		return p.forwardToPool(ctx, x, x.Backend.ID, b)
+	}
+	return p.forwardToBackend(ctx, x, x.Backend.ID, b)
+}
+
+// send forwards the request and, when the backend rejects the managed identity
+// token a policy sent, sends it once more with a new one.
+func (p *forwardRequestPolicy) send(ctx context.Context, x *exchange.Exchange) error {
 	replayable := x.Request.Body == nil || x.Request.Body.Buffered()
 	if err := p.forward(ctx, x); err != nil || !replayable {
 		return err

@@ -7,11 +7,15 @@ package policies
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
@@ -29,7 +33,8 @@ type Forwarder interface {
 }
 
 // Backend is a backend entity (backends/<id>/backendInformation.json), the target
-// of set-backend-service backend-id.
+// of set-backend-service backend-id: a single backend with a URL, or a
+// load-balanced pool of single backends.
 type Backend struct {
 	URL string
 	// Header and Query are credentials sent with every forwarded request.
@@ -39,6 +44,18 @@ type Backend struct {
 	// Resource, when set, gets a managed-identity token for that resource (as
 	// ClientID, "" for the system-assigned identity) sent as a bearer token.
 	Resource, ClientID string
+	// Breaker is the backend's circuit breaker, or nil.
+	Breaker *balancer.Breaker
+	// Pool is set when the backend is a load-balanced pool; its members are
+	// backends by id.
+	Pool *balancer.Pool
+	// SessionCookie is the pool's session affinity cookie; "" when none.
+	SessionCookie string
+}
+
+// hasCredentials reports whether b adds anything to the requests sent to it.
+func (b *Backend) hasCredentials() bool {
+	return len(b.Header) > 0 || len(b.Query) > 0 || b.AuthScheme != "" || b.Resource != ""
 }
 
 // Deps are what the policies need from the rest of the gateway.
@@ -56,6 +73,37 @@ type Deps struct {
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
+	// Limits is where rate-limit, rate-limit-by-key, quota, quota-by-key and
+	// limit-concurrency keep their counters.
+	Limits Limits
+
+	// OneWay sends send-one-way-request's requests; pass the same one to every
+	// reload so that its bounds hold for the process. Register makes one when
+	// nil.
+	OneWay *OneWay
+
+	baseURLs map[string]*url.URL // the Backends' parsed URLs, made by Register
+
+	// Certificates are lastmile.yaml's certificates, which
+	// authentication-certificate names; nil when it has none.
+	Certificates Certificates
+	// Keys fetches and caches issuers' signing keys for validate-jwt's
+	// <openid-config> and validate-azure-ad-token; nil when policies are only
+	// compiled to be checked (nothing is fetched then).
+	Keys *jwks.Cache
+	// AllowInsecureIssuer permits openid-config and authentication-endpoint
+	// URLs on http on hosts other than loopback (identity.allowInsecureIssuer).
+	AllowInsecureIssuer bool
+	// OwnTenant is lastmile's own identity provider, for
+	// validate-azure-ad-token; zero when there is none.
+	OwnTenant Tenant
+	// ClientCATrust are the certificates validate-client-certificate trusts as
+	// roots besides the system's (validate-trust): lastmile.yaml's CA
+	// certificates.
+	ClientCATrust *x509.CertPool
+	// Revocation checks client certificates against their issuers' CRLs
+	// (validate-revocation); nil when policies are only compiled.
+	Revocation RevocationChecker
 }
 
 // Register adds every supported policy to r.
@@ -69,6 +117,10 @@ func Register(r *pipeline.Registry, d Deps) {
 	if d.SideRequests == nil {
 		d.SideRequests = NewSideTransport()
 	}
+	if d.OneWay == nil {
+		d.OneWay = &OneWay{Logger: d.Logger}
+	}
+	d.baseURLs = d.bases()
 	all := pipeline.AllSections
 	in := pipeline.Inbound
 	inBack := pipeline.Inbound | pipeline.Backend
@@ -93,4 +145,24 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("cache-lookup-value", all, d.cacheLookupValue)
 	r.Register("cache-store-value", all, d.cacheStoreValue)
 	r.Register("cache-remove-value", all, d.cacheRemoveValue)
+	r.Register("rate-limit", in, d.rateLimit)
+	r.Register("rate-limit-by-key", in, d.rateLimitByKey)
+	r.Register("quota", in, d.quota)
+	r.Register("quota-by-key", in, d.quotaByKey)
+	r.Register("limit-concurrency", all, d.limitConcurrency)
+	r.Register("wait", in|pipeline.Backend|pipeline.Outbound, wait)
+	r.Register("send-one-way-request", all, d.sendOneWayRequest)
+	r.Register("cors", in, cors)
+	r.Register("authentication-basic", in, basicAuth)
+	r.Register("authentication-certificate", in, d.authCertificate)
+	r.Register("validate-jwt", in, d.validateJWT)
+	r.Register("validate-azure-ad-token", in, d.validateAzureADToken)
+	r.Register("validate-client-certificate", in, d.validateClientCertificate)
+	r.Register("cache-lookup", in, d.cacheLookup)
+	r.Register("cache-store", pipeline.Outbound, d.cacheStore)
+	inOutErr := pipeline.Inbound | pipeline.Outbound | pipeline.OnError
+	r.Register("json-to-xml", inOutErr, jsonToXML)
+	r.Register("xml-to-json", inOutErr, xmlToJSON)
+	r.Register("mock-response", inOutErr, mockResponse)
+	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
 }

@@ -45,15 +45,22 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 		return &setBackendServicePolicy{baseURL: base, computed: !ok}, nil
 	}
 	if lit, ok := id.Literal(); ok {
+		pos := el.Attr("backend-id").Value.Pos()
 		b, found := d.Backends[lit]
 		if !found {
-			return nil, c.Errorf(el.Attr("backend-id").Value.Pos(), "backend %q does not exist; add backends/%s/backendInformation.json", lit, lit)
+			return nil, c.Errorf(pos, "backend %q does not exist; add backends/%s/backendInformation.json", lit, lit)
 		}
-		if b.URL == "" {
-			return nil, c.Errorf(el.Attr("backend-id").Value.Pos(), "backend %q has no url; load-balanced backend pools are not supported yet", lit)
+		names := []string{lit}
+		if b.Pool != nil {
+			names = names[:0]
+			for _, m := range b.Pool.Members() {
+				names = append(names, m.ID)
+			}
 		}
-		if _, err := parseBaseURL(b.URL, urlpath.Clean); err != nil {
-			return nil, c.Errorf(el.Attr("backend-id").Value.Pos(), "backend %q: %s; fix url in backends/%s/backendInformation.json", lit, err.Message, lit)
+		for _, name := range names {
+			if _, err := parseBaseURL(d.Backends[name].URL, urlpath.Clean); err != nil {
+				return nil, c.Errorf(pos, "backend %q: %s; fix url in backends/%s/backendInformation.json", name, err.Message, name)
+			}
 		}
 	}
 	return &setBackendServicePolicy{backendID: id, byID: true, backends: d.Backends}, nil
@@ -106,15 +113,21 @@ func (p *setBackendServicePolicy) Apply(ctx context.Context, x *exchange.Exchang
 		if !ok {
 			return &pipeline.Error{Reason: "BackendNotFound", Message: "backend " + quoteShort(id) + " does not exist"}
 		}
+		if id != x.Backend.ID {
+			x.Backend.ID, x.Backend.Failed, x.Backend.Tried = id, 0, 0
+		}
+		if b.Pool != nil {
+			// forward-request chooses the member, each time it sends.
+			return nil
+		}
 		raw = b.URL
-		x.Backend.ID = id
 	} else {
 		s, err := p.baseURL.String(x)
 		if err != nil {
 			return err
 		}
 		raw = s
-		x.Backend.ID = ""
+		x.Backend.ID, x.Backend.Failed, x.Backend.Tried = "", 0, 0
 	}
 	rule := urlpath.Clean // a backend entity's url, or a written base-url
 	if p.computed {

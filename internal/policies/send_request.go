@@ -56,7 +56,17 @@ var sendRequestChildren = map[string]int{
 }
 
 func (d Deps) sendRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
-	c.CheckAttrs(el, "mode", "response-variable-name", "timeout", "ignore-error")
+	return d.compileSideRequest(c, el, false)
+}
+
+// compileSideRequest compiles send-request, or send-one-way-request, which
+// has no response variable and no ignore-error.
+func (d Deps) compileSideRequest(c *pipeline.Compiler, el *policyxml.Element, oneWay bool) (*sendRequestPolicy, error) {
+	if oneWay {
+		c.CheckAttrs(el, "mode", "timeout")
+	} else {
+		c.CheckAttrs(el, "mode", "response-variable-name", "timeout", "ignore-error")
+	}
 	p := &sendRequestPolicy{transport: d.SideRequests, logger: d.Logger, copyBody: c.Section() != pipeline.Outbound}
 	p.mode = pipeline.Literal("new")
 	if v, ok := c.Attr(el, "mode"); ok {
@@ -64,12 +74,14 @@ func (d Deps) sendRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline
 		if lit, isLit := v.Literal(); isLit {
 			m := strings.ToLower(strings.TrimSpace(lit))
 			if m != "new" && m != "copy" {
-				c.Report(c.Errorf(el.Attr("mode").Value.Pos(), "mode of <send-request> must be new or copy, not %q", el.Attr("mode").Value.Redacted()))
+				c.Report(c.Errorf(el.Attr("mode").Value.Pos(), "mode of <%s> must be new or copy, not %q", el.Name, el.Attr("mode").Value.Redacted()))
 			}
 			p.mode = pipeline.Literal(m)
 		}
 	}
-	if v, ok := c.RequiredAttr(el, "response-variable-name"); ok {
+	if oneWay {
+		// Nothing to store.
+	} else if v, ok := c.RequiredAttr(el, "response-variable-name"); ok {
 		if lit, isLit := v.Literal(); isLit && strings.TrimSpace(lit) == "" {
 			c.Report(c.Errorf(el.Attr("response-variable-name").Value.Pos(), "response-variable-name of <send-request> must not be empty"))
 		}
@@ -80,27 +92,29 @@ func (d Deps) sendRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline
 		p.timeout = v
 		if lit, isLit := v.Literal(); isLit {
 			if _, err := parseTimeout(lit); err != nil {
-				c.Report(c.Errorf(el.Attr("timeout").Value.Pos(), "timeout of <send-request> %s", err.Message))
+				c.Report(c.Errorf(el.Attr("timeout").Value.Pos(), "timeout of <%s> %s", el.Name, err.Message))
 			}
 		}
 	}
-	p.ignoreError = c.BoolAttr(el, "ignore-error", false)
+	if !oneWay {
+		p.ignoreError = c.BoolAttr(el, "ignore-error", false)
+	}
 
 	last, lastName := -1, ""
 	seen := map[string]bool{}
 	for _, ch := range el.Elements() {
 		rank, known := sendRequestChildren[ch.Name]
 		if !known {
-			c.Report(c.Errorf(ch.Pos, "unexpected <%s> in <send-request>; expected <set-url>, <set-method>, <set-header>, <set-body> or <authentication-managed-identity>", ch.Name))
+			c.Report(c.Errorf(ch.Pos, "unexpected <%s> in <%s>; expected <set-url>, <set-method>, <set-header>, <set-body> or <authentication-managed-identity>", ch.Name, el.Name))
 			continue
 		}
 		if seen[ch.Name] && ch.Name != "set-header" {
-			c.Report(c.Errorf(ch.Pos, "<%s> appears twice in <send-request>", ch.Name))
+			c.Report(c.Errorf(ch.Pos, "<%s> appears twice in <%s>", ch.Name, el.Name))
 			continue
 		}
 		seen[ch.Name] = true
 		if rank < last {
-			c.Report(c.Errorf(ch.Pos, "<%s> must come before <%s> in <send-request>", ch.Name, lastName))
+			c.Report(c.Errorf(ch.Pos, "<%s> must come before <%s> in <%s>", ch.Name, lastName, el.Name))
 		}
 		if rank > last {
 			last, lastName = rank, ch.Name
@@ -130,11 +144,13 @@ func (d Deps) sendRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline
 				p.headers = append(p.headers, h)
 			}
 		case "set-body":
-			pol, err := compileSetBody(c, ch, false)
+			pol, err := compileSetBody(c, ch, false, true)
 			if err != nil {
 				c.Report(err)
 			} else if b, ok := pol.(*setBodyPolicy); ok {
 				p.body, p.hasBody = b.body, true
+			} else if _, ok := pol.(*liquidBodyPolicy); ok {
+				c.Report(c.Errorf(ch.Pos, `set-body template="liquid" is not supported inside send-request; build the body with a policy expression`))
 			}
 		case "authentication-managed-identity":
 			pol, err := d.managedIdentity(c, ch)
@@ -142,15 +158,18 @@ func (d Deps) sendRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline
 				c.Report(err)
 			} else if mi, ok := pol.(*managedIdentityPolicy); ok {
 				p.mi = mi
+				if oneWay && mi.variable != "" {
+					c.Report(c.Errorf(ch.Attr("output-token-variable-name").NamePos, "output-token-variable-name has no use in <%s>: the request is sent after the policy is done, so no later policy could read the token; leave it out and the token goes in the Authorization header", el.Name))
+				}
 			}
 		case "authentication-certificate":
-			c.Report(c.Errorf(ch.Pos, "<authentication-certificate> in <send-request> is not supported yet; use <authentication-managed-identity> or a <set-header> with the credential"))
+			c.Report(c.Errorf(ch.Pos, "<authentication-certificate> in <%s> is not supported yet; use <authentication-managed-identity> or a <set-header> with the credential", el.Name))
 		case "proxy":
-			c.Report(c.Errorf(ch.Pos, "<proxy> in <send-request> is not supported yet; lastmile sends side requests directly"))
+			c.Report(c.Errorf(ch.Pos, "<proxy> in <%s> is not supported yet; lastmile sends side requests directly", el.Name))
 		}
 	}
 	if lit, isLit := p.mode.Literal(); isLit && lit == "new" && !p.hasURL {
-		c.Report(c.Errorf(el.Pos, "<send-request> needs a <set-url> unless mode is copy"))
+		c.Report(c.Errorf(el.Pos, "<%s> needs a <set-url> unless mode is copy", el.Name))
 	}
 	return p, nil
 }
@@ -179,7 +198,7 @@ func (p *sendRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) err
 	if err != nil {
 		return err
 	}
-	resp, ignorable, err := p.send(ctx, x)
+	resp, ignorable, err := p.sendNow(ctx, x)
 	switch {
 	case err == nil:
 		x.SetVar(name, resp)
@@ -193,11 +212,36 @@ func (p *sendRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) err
 	return err
 }
 
-// send builds the side request from the exchange and the children and sends it.
-// Failures of the request itself (an unusable URL, no token, no connection, no
-// answer in time) are ignorable; a policy expression that fails, or a
-// configuration value that is wrong, is not.
-func (p *sendRequestPolicy) send(ctx context.Context, x *exchange.Exchange) (resp *exchange.Response, ignorable bool, err error) {
+// sideRequest is a side request built from the exchange, ready to send.
+type sideRequest struct {
+	method   string
+	target   *url.URL
+	header   http.Header
+	body     []byte
+	timeout  time.Duration
+	resource string // the managed identity token's resource, when the request needs one
+}
+
+// sendNow builds the side request and sends it. Failures of the request itself
+// (an unusable URL, no token, no connection, no answer in time) are ignorable;
+// a policy expression that fails, or a configuration value that is wrong, is
+// not.
+func (p *sendRequestPolicy) sendNow(ctx context.Context, x *exchange.Exchange) (resp *exchange.Response, ignorable bool, err error) {
+	r, ignorable, err := p.build(x)
+	if err != nil {
+		return nil, ignorable, err
+	}
+	if p.mi != nil {
+		if err := p.authenticate(ctx, x, r.resource, r.header); err != nil {
+			return nil, true, err
+		}
+	}
+	resp, err = p.roundTrip(ctx, x, r.method, r.target, r.header, r.body, r.timeout)
+	return resp, err != nil, err
+}
+
+// build evaluates the side request's attributes and children on the exchange.
+func (p *sendRequestPolicy) build(x *exchange.Exchange) (r *sideRequest, ignorable bool, err error) {
 	mode, err := p.mode.String(x)
 	if err != nil {
 		return nil, false, err
@@ -285,17 +329,13 @@ func (p *sendRequestPolicy) send(ctx context.Context, x *exchange.Exchange) (res
 		}
 		body = []byte(s)
 	}
+	r = &sideRequest{method: method, target: target, header: h, body: body, timeout: timeout}
 	if p.mi != nil {
-		res, err := p.mi.resource.String(x)
-		if err != nil {
+		if r.resource, err = p.mi.resource.String(x); err != nil {
 			return nil, false, err
 		}
-		if err := p.authenticate(ctx, x, res, h); err != nil {
-			return nil, true, err
-		}
 	}
-	resp, err = p.roundTrip(ctx, x, method, target, h, body, timeout)
-	return resp, err != nil, err
+	return r, false, nil
 }
 
 // copyRequestBody returns the caller's request body for mode="copy", buffering it

@@ -17,8 +17,10 @@ import "strings"
 // if SubstituteNamedValues is called a second time.
 //
 // Liquid templates (set-body template="liquid") also use double braces: a tag
-// written without spaces, such as {{body.name}}, looks exactly like a named value
-// and is treated as one. Write Liquid tags with spaces, {{ body.name }}.
+// written without spaces, such as {{body.name}}, looks exactly like a named
+// value. Inside a Liquid set-body it is one when a named value of that name is
+// defined, and Liquid otherwise, so that templates written as in API
+// Management's documentation ({{body.customer.name}}) run.
 //
 // SubstituteNamedValues changes the tree, so call it before the document is shared
 // between goroutines.
@@ -39,9 +41,16 @@ type substituter struct {
 	lookup func(string) (string, bool)
 	errs   ErrorList
 	j      valueJoiner
+	liquid bool // inside set-body template="liquid": unknown names are Liquid
 }
 
 func (s *substituter) element(el *Element) {
+	if el.Name == "set-body" && !s.liquid {
+		if a := el.Attr("template"); a != nil && strings.TrimSpace(a.Value.Text) == "liquid" {
+			s.liquid = true
+			defer func() { s.liquid = false }()
+		}
+	}
 	for _, a := range el.Attrs {
 		a.Value = s.value(a.Value)
 	}
@@ -76,6 +85,9 @@ func (s *substituter) value(v Value) Value {
 		}
 		i = k + n
 		val, ok := s.lookup(name)
+		if !ok && s.liquid {
+			continue // a Liquid object, left as it is
+		}
 		if !ok {
 			s.errs = append(s.errs, s.d.Errorf(v.PosAt(k), "named value %q is not defined: add named values/%s/namedValueInformation.json", name, name))
 			continue

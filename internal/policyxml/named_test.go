@@ -324,3 +324,24 @@ func TestNamesNeverIncludeSubstitutedText(t *testing.T) {
 		}
 	}
 }
+
+// TestNamedValuesInLiquid: inside set-body template="liquid", {{name}} is a
+// named value when one is defined and Liquid otherwise; elsewhere an unknown
+// name is an error.
+func TestNamedValuesInLiquid(t *testing.T) {
+	src := `<policies><inbound><set-body template="liquid">{{known}} {{body.customer.name}}</set-body><set-header name="x"><value>{{unknown}}</value></set-header></inbound></policies>`
+	doc, err := Parse("p.xml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = doc.SubstituteNamedValues(func(name string) (string, bool) {
+		return "v", name == "known"
+	})
+	if err == nil || !strings.Contains(err.Error(), `named value "unknown" is not defined`) || strings.Contains(err.Error(), "body.customer.name") {
+		t.Errorf("err = %v, want only unknown reported", err)
+	}
+	body := doc.Root.Elements()[0].Elements()[0]
+	if got := body.Text().String(); got != "v {{body.customer.name}}" {
+		t.Errorf("liquid text = %q", got)
+	}
+}

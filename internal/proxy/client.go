@@ -300,6 +300,12 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 				err = bc.bw.Flush()
 			}
 			req.Body.Close()
+			if err != nil {
+				// The message cannot be completed: drop the connection, so
+				// that the backend sees it cut short and a read waiting
+				// for its answer ends now.
+				bc.Close()
+			}
 			bodyDone <- err
 		}()
 	}
@@ -308,6 +314,7 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 		bc.SetReadDeadline(time.Now().Add(headerTimeout))
 	}
 	bc.cr.n = int64(c.maxHeader())
+	before := bc.cr.total
 	resp, err := c.readResponse(bc, req)
 	bc.cr.n = unlimited
 	if headerTimeout > 0 {
@@ -319,9 +326,11 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 			<-bodyDone
 		}
 		if isTimeoutErr(err) && ctx.Err() == nil {
-			err = errHeaderTimeout
+			return fail(errHeaderTimeout, false)
 		}
-		return fail(err, bodyDone == nil && errors.Is(err, io.EOF))
+		// Nothing of an answer came (EOF, or a reset for the request the
+		// backend got after it closed the idle connection): safe to retry.
+		return fail(err, bodyDone == nil && bc.cr.total == before)
 	}
 	rb := resp.Body.(*respBody)
 	rb.stop, rb.bodyDone = stop, bodyDone
@@ -557,8 +566,9 @@ var errHeaderTooLarge = errors.New("proxy: the backend's response header is too 
 // capReader reads at most n more bytes, then fails: it bounds a response head
 // without a limit in the header parser itself.
 type capReader struct {
-	r io.Reader
-	n int64
+	r     io.Reader
+	n     int64
+	total int64 // bytes read on the connection, to tell whether a response began
 }
 
 func (c *capReader) Read(p []byte) (int, error) {
@@ -569,6 +579,7 @@ func (c *capReader) Read(p []byte) (int, error) {
 		p = p[:c.n]
 	}
 	n, err := c.r.Read(p)
+	c.total += int64(n)
 	if c.n != unlimited {
 		c.n -= int64(n)
 	}

@@ -27,10 +27,14 @@ import (
 
 // Forwarder implements forward-request.
 type Forwarder struct {
-	// Transport sends requests; NewTransport builds a suitable one.
+	// Transport sends requests; NewTransport builds a suitable one. A request
+	// with a client certificate (x.Backend.Certificate) goes through a clone of
+	// it that presents the certificate, which needs an *http.Transport.
 	Transport http.RoundTripper
 	// MaxRedirects bounds follow-redirects="true"; 10 when zero.
 	MaxRedirects int
+
+	certs clientTransports
 }
 
 // Options are forward-request's attributes.
@@ -94,9 +98,16 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 		return err
 	}
 
+	tr := f.Transport
+	if c := x.Backend.Certificate; c != nil {
+		if tr, err = f.certs.get(f.Transport, c); err != nil {
+			return &Error{Reason: "BackendConnectionFailure", Message: err.Error(), Status: 500, Err: err}
+		}
+	}
+
 	// The timeout covers waiting for the response headers, as API Management's
 	// does; the body may stream for longer.
-	resp, timedOut, cancel, err := f.send(ctx, out, opts)
+	resp, timedOut, cancel, err := f.send(ctx, out, tr, opts)
 	if err != nil {
 		switch {
 		case watch.err != nil:
@@ -130,14 +141,14 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 // that with its connection's deadline; any other transport gets a context
 // canceled by a timer, and cancel must be called when the response body is
 // done with.
-func (f *Forwarder) send(ctx context.Context, out *http.Request, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
-	if c, ok := f.Transport.(*Client); ok && !opts.FollowRedirects {
+func (f *Forwarder) send(ctx context.Context, out *http.Request, tr http.RoundTripper, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
+	if c, ok := tr.(*Client); ok && !opts.FollowRedirects {
 		resp, err = c.roundTrip(out, opts.Timeout)
 		return resp, errors.Is(err, errHeaderTimeout), nil, err
 	}
 	ctx, cancel = context.WithCancel(ctx)
 	timer := time.AfterFunc(opts.Timeout, cancel)
-	resp, err = f.roundTrip(out.WithContext(ctx), opts.FollowRedirects)
+	resp, err = f.roundTrip(out.WithContext(ctx), tr, opts.FollowRedirects)
 	timedOut = !timer.Stop()
 	if err != nil {
 		cancel()
@@ -294,11 +305,13 @@ func bodyError(err error) *Error {
 	return &Error{Reason: "BodyReadFailure", Message: "could not read the request body: " + err.Error(), Status: exchange.BodyStatus(err), Err: err}
 }
 
-// roundTrip sends req, following redirects only when asked. Credentials go only to
-// the origin they were meant for: on a redirect to another scheme, host or port,
-// Authorization, Cookie and Proxy-Authorization are dropped.
-func (f *Forwarder) roundTrip(req *http.Request, follow bool) (*http.Response, error) {
-	resp, err := f.Transport.RoundTrip(req)
+// roundTrip sends req through tr, following redirects only when asked.
+// Credentials go only to the origin they were meant for: on a redirect to
+// another scheme, host or port, Authorization, Cookie and Proxy-Authorization
+// are dropped, and the request goes through f.Transport, which presents no
+// client certificate.
+func (f *Forwarder) roundTrip(req *http.Request, tr http.RoundTripper, follow bool) (*http.Response, error) {
+	resp, err := tr.RoundTrip(req)
 	if !follow || err != nil {
 		return resp, err
 	}
@@ -332,14 +345,16 @@ func (f *Forwarder) roundTrip(req *http.Request, follow bool) (*http.Response, e
 				return resp, nil
 			}
 		}
+		hop := tr
 		if !sameOrigin(origin, next) {
 			for _, k := range []string{"Authorization", "Cookie", "Proxy-Authorization"} {
 				nreq.Header.Del(k)
 			}
+			hop = f.Transport
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
-		if resp, err = f.Transport.RoundTrip(nreq); err != nil {
+		if resp, err = hop.RoundTrip(nreq); err != nil {
 			return nil, err
 		}
 		req = nreq

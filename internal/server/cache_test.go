@@ -9,8 +9,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,7 +57,7 @@ func TestCacheValuesShared(t *testing.T) {
 		name, store string
 		want        []string // X-Shared X-Internal for each step below
 	}{
-		{"redis", "store:\n  type: redis\n  redis:\n    address: " + addr + "\n", []string{
+		{"redis", redisStore(t, addr), []string{
 			"miss miss",     // a stores
 			"from-a miss",   // b reads a's shared value, not a's internal one
 			"from-a from-a", // a reads both
@@ -178,7 +180,7 @@ func TestCorpusBackendOAuth2WithCache(t *testing.T) {
 	}
 	cfgDir := t.TempDir()
 	writeFiles(t, cfgDir, map[string]string{
-		"lastmile.yaml":                   "store:\n  type: redis\n  redis:\n    address: " + addr + "\n",
+		"lastmile.yaml":                   redisStore(t, addr),
 		"apis/orders/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"orders","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
 		"apis/orders/policy.xml":          string(policy),
 		"named values/authorizationServer/namedValueInformation.json": namedValue("authorizationServer", tokenServer.URL+"/tenant/oauth2/token", false),
@@ -227,5 +229,114 @@ func TestCorpusBackendOAuth2WithCache(t *testing.T) {
 	wantForm := url.Values{"client_id": {"orders-client"}, "scope": {"api://orders/.default"}, "client_secret": {"s3cret+value"}, "grant_type": {"client_credentials"}}
 	if diff := cmp.Diff(wantForm, tokenForms[0]); diff != "" {
 		t.Errorf("token request form (-want +got):\n%s", diff)
+	}
+}
+
+// countingBackend answers every request with its number, n=1, n=2 ..., or
+// with a body of size bytes when the query asks for one.
+func countingBackend(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := n.Add(1)
+		w.Header().Set("Content-Type", "text/plain")
+		if size, err := strconv.Atoi(r.URL.Query().Get("size")); err == nil {
+			io.WriteString(w, strings.Repeat("x", size))
+			return
+		}
+		fmt.Fprintf(w, "n=%d", i)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// responseCacheConfig is an API whose GETs are cached for a minute, varied by
+// the v query parameter.
+func responseCacheConfig(backendURL, store string) map[string]string {
+	return map[string]string{
+		"lastmile.yaml":                  "gateway:\n  serviceName: response-cache-test\n" + store,
+		"apis/cache/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"cache","serviceUrl":%q,"subscriptionRequired":false}}`, backendURL),
+		"apis/cache/policy.xml": `<policies>
+	<inbound><base />
+		<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" downstream-caching-type="public">
+			<vary-by-query-parameter>v</vary-by-query-parameter>
+		</cache-lookup>
+	</inbound>
+	<backend><base /></backend>
+	<outbound><base /><cache-store duration="60" /></outbound>
+	<on-error><base /></on-error>
+</policies>`,
+	}
+}
+
+// TestResponseCacheThroughServer: a response cached through one gateway is
+// served again without calling the backend; the parameter it varies by makes
+// another entry; a body over the cache's limit reaches the client whole and is
+// not cached. With Redis, a second gateway instance serves the first's cached
+// response; with the in-memory store, each instance has its own.
+func TestResponseCacheThroughServer(t *testing.T) {
+	addr := storetest.StartRedis(t, "")
+	tests := []struct {
+		name, store string
+		sharedHit   bool
+	}{
+		{"redis", redisStore(t, addr), true},
+		{"memory", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			backend, calls := countingBackend(t)
+			cfgDir := t.TempDir()
+			writeFiles(t, cfgDir, responseCacheConfig(backend.URL, tt.store))
+			a := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "unused"))
+			b := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "unused"))
+			get := func(e *env, path string) string {
+				t.Helper()
+				status, h, body := e.get(t, path, nil)
+				if status != 200 {
+					t.Fatalf("%s: status %d: %s", path, status, body)
+				}
+				if cc := h.Get("Cache-Control"); !strings.HasPrefix(cc, "public, max-age=") {
+					t.Errorf("%s: Cache-Control %q, want public with a max-age", path, cc)
+				}
+				return body
+			}
+			want := "n=1"
+			if !tt.sharedHit {
+				want = "n=2"
+			}
+			steps := []struct {
+				e          *env
+				path, want string
+				calls      int32
+			}{
+				{a, "/cache/items?v=1", "n=1", 1},
+				{a, "/cache/items?v=1", "n=1", 1},
+				{b, "/cache/items?v=1", want, map[bool]int32{true: 1, false: 2}[tt.sharedHit]},
+				{a, "/cache/items?v=2", "", 0},
+			}
+			for i, s := range steps {
+				before := calls.Load()
+				got := get(s.e, s.path)
+				if s.want != "" && got != s.want {
+					t.Errorf("step %d: %s answered %q, want %q", i+1, s.path, got, s.want)
+				}
+				if s.calls != 0 && calls.Load() != s.calls {
+					t.Errorf("step %d: the backend has had %d calls, want %d", i+1, calls.Load(), s.calls)
+				}
+				if s.want == "" && calls.Load() != before+1 {
+					t.Errorf("step %d: %s did not reach the backend", i+1, s.path)
+				}
+			}
+			const big = 2 << 20 // over the 1 MiB a cached value may take
+			for i := range 2 {
+				before := calls.Load()
+				if body := get(a, fmt.Sprintf("/cache/big?v=%d&size=%d", 9, big)); len(body) != big {
+					t.Errorf("big body %d: got %d bytes, want %d", i+1, len(body), big)
+				}
+				if calls.Load() != before+1 {
+					t.Errorf("big body %d was served from the cache", i+1)
+				}
+			}
+		})
 	}
 }

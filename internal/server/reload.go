@@ -9,13 +9,17 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/identity/agent"
 	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
+	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
+	"github.com/lastmile-gw/lastmile/internal/revocation"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
 )
 
@@ -37,6 +41,12 @@ type generation struct {
 	// The backend transport, rebuilt when backend.caFile or its content changes.
 	transport *proxy.Client
 	caDigest  [sha256.Size]byte
+	// Issuers' signing keys and CRLs, fetched over transport: kept while it is.
+	keys       *jwks.Cache
+	revocation *revocation.Checker
+	// ownTenant is the identity provider's tenant and keys, for
+	// validate-azure-ad-token: rebuilt with the identity plane.
+	ownTenant policies.Tenant
 
 	snap *gateway.Snapshot
 }
@@ -95,8 +105,11 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 	}
 	if prev != nil && reflect.DeepEqual(prev.ident, g.ident) {
 		g.idp, g.chain, g.tokens, g.agent, g.idHandler = prev.idp, prev.chain, prev.tokens, prev.agent, prev.idHandler
+		g.ownTenant = prev.ownTenant
 	} else if err := s.buildIdentityPlane(ctx, cfg, g); err != nil {
 		return nil, err
+	} else {
+		g.ownTenant = ownTenant(g.idp)
 	}
 
 	if g.caDigest, err = fileDigest(cfg.Backend.CAFile); err != nil {
@@ -108,20 +121,52 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 		return nil, err
 	}
 
+	if prev != nil && prev.transport == g.transport && prev.cfg.Identity.AllowInsecureIssuer == cfg.Identity.AllowInsecureIssuer {
+		g.keys, g.revocation = prev.keys, prev.revocation
+	} else {
+		o := s.opts.KeyFetch
+		o.Logger = s.log
+		g.keys = jwks.NewCache(g.transport, o, cfg.Identity.AllowInsecureIssuer)
+		g.revocation = revocation.New(g.transport)
+	}
+
 	b := &snapshot.Builder{
-		ConfigDir: s.opts.ConfigDir,
-		Config:    cfg,
-		State:     s.state,
-		Tokens:    tokenAdapter{g.tokens},
-		Expr:      s.opts.Expr,
-		Logger:    s.log,
-		Transport: g.transport,
-		Cache:     s.caches,
+		ConfigDir:  s.opts.ConfigDir,
+		Config:     cfg,
+		State:      s.ident.State,
+		Tokens:     tokenAdapter{g.tokens},
+		Expr:       s.opts.Expr,
+		Logger:     s.log,
+		Transport:  g.transport,
+		Cache:      s.caches,
+		Limits:     s.limits,
+		Breakers:   &s.breakers,
+		OneWay:     &s.oneWay,
+		Keys:       g.keys,
+		OwnTenant:  g.ownTenant,
+		Revocation: g.revocation,
 	}
 	if g.snap, err = b.Build(ctx); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// ownTenant is the identity provider as validate-azure-ad-token sees it: its
+// tenant id and the keys of its entra-v1 and entra-v2 issuers, read in process
+// (checked every minute, and at most every second when a token names a kid
+// the cached set lacks).
+func ownTenant(p *idp.Provider) policies.Tenant {
+	if p == nil {
+		return policies.Tenant{}
+	}
+	tid := strings.ToLower(p.TenantID())
+	o := jwks.Options{Refresh: time.Minute, MinInterval: time.Second, RetryAfter: time.Second}
+	return policies.Tenant{
+		ID: tid,
+		V1: jwks.NewSource("lastmile entra-v1 issuer", jwks.StaticFetcher{Issuer: idp.EntraV1Issuer(tid), JWKS: p.JWKS}, o),
+		V2: jwks.NewSource("lastmile entra-v2 issuer", jwks.StaticFetcher{Issuer: idp.EntraV2Issuer(tid), JWKS: p.JWKS}, o),
+	}
 }
 
 // buildIdentityPlane builds the identity provider, the token source chain, the
@@ -134,7 +179,7 @@ func (s *Server) buildIdentityPlane(ctx context.Context, cfg *config.Config, g *
 	if err := addTokenService(cfg, &idpCfg); err != nil {
 		return err
 	}
-	p, err := idp.New(ctx, idpCfg, s.state, idp.WithLogger(s.log), idp.WithReplayStore(s.shared))
+	p, err := idp.New(ctx, idpCfg, s.ident.State, idp.WithLogger(s.log), idp.WithReplayStore(s.shared))
 	if err != nil {
 		return err
 	}
@@ -181,7 +226,7 @@ func (s *Server) Reload(ctx context.Context) (needRestart []string, err error) {
 
 func (s *Server) reload(ctx context.Context) ([]string, error) {
 	prev := s.cur.Load()
-	if changed, err := prev.idp.ReloadKeys(); err != nil {
+	if changed, err := prev.idp.ReloadKeys(ctx); err != nil {
 		s.log.Error("reading the signing keys failed; still using the keys read before", "error", err)
 	} else if changed {
 		s.log.Info("signing keys reloaded")

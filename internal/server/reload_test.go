@@ -398,7 +398,7 @@ func TestReloadAppliesEverySetting(t *testing.T) {
 		next := c
 		next.listeners = strings.TrimSuffix(c.listeners, "") + "  gateway: 127.0.0.1:1\n  metrics: 127.0.0.1:0\n"
 		next.endpoints = "  managedIdentityEndpoints:\n    appService: false\n    imds:\n      listen: 127.0.0.1:0\n    socket: /tmp/lastmile-reload-test.sock\n"
-		next.store = "store:\n  type: redis\n"
+		next.store = "store:\n  type: redis\n  encryptionKeyFile: " + stateKeyFile(t, testStateKey) + "\n"
 		write(t, next.yaml())
 		restart, err := s.Reload(context.Background())
 		if err != nil {

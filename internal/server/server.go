@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -29,6 +30,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/http1"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
@@ -46,6 +48,11 @@ type Options struct {
 	Logger         *slog.Logger
 	// Expr compiles policy expressions; nil means expressions are refused.
 	Expr pipeline.ExprCompiler
+	// KeyFetch is the schedule on which validate-jwt and
+	// validate-azure-ad-token fetch issuers' signing keys; the zero value is
+	// API Management's (cached an hour, refetched at most every 5 minutes for
+	// an unknown kid).
+	KeyFetch jwks.Options
 }
 
 // Server is a running gateway and identity provider.
@@ -53,6 +60,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	state   *statedir.Dir
+	ident   *IdentityState // keys, identities and subscription keys: state (memory store) or Redis
 	handler *gateway.Handler
 	// started is the configuration the server started with: the settings a
 	// reload cannot change are compared against it (see restartOnly).
@@ -62,7 +70,12 @@ type Server struct {
 	cur     atomic.Pointer[generation]
 	swapped chan struct{} // tells runKeys that cur changed
 	caches  policies.Caches
-	issuer  string // derived from the identity listener when listeners.issuer is unset
+	// breakers are the backends' circuit breakers, kept across reloads.
+	breakers balancer.Breakers
+	// oneWay sends send-one-way-request's requests, within bounds that hold
+	// across reloads; shutdown waits for them within its grace period.
+	oneWay policies.OneWay
+	issuer string // derived from the identity listener when listeners.issuer is unset
 
 	gwLn, idLn  net.Listener
 	gwSrv       *http1.Server
@@ -75,6 +88,7 @@ type Server struct {
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
+	limits   limitStore  // the traffic limits' counters (limits.go)
 }
 
 // New loads and checks the whole configuration, binds every listener, and only
@@ -112,6 +126,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 
 	fail := func(err error) (*Server, error) {
 		s.closeListeners()
+		if s.limits != nil {
+			s.limits.Close()
+		}
 		if s.shared != nil {
 			s.shared.Close()
 		}
@@ -139,10 +156,22 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 	s.caches = valueCaches(s.shared)
+	s.limits = openLimits(s.shared, cfg.Store, s.log)
+	s.oneWay.Logger = s.log
 
 	// From here on the state directory is used.
 	if s.state, err = statedir.Open(o.StateDir); err != nil {
 		return fail(err)
+	}
+	if s.ident, err = identityState(cfg.Store, s.state, s.shared, os.Getenv); err != nil {
+		return fail(err)
+	}
+	if err := s.ident.checkSwitch(ctx, s.log); err != nil {
+		return fail(err)
+	}
+	if s.ident.Shared != nil {
+		s.log.Info("the identity state (signing keys, identities, generated subscription keys) is kept in Redis, encrypted",
+			"redis", cfg.Store.Redis.Address, "encryption_key", s.ident.Shared.KeyIDs()[0], "state_dir", s.state.Path())
 	}
 	g, err := s.build(ctx, cfg, nil)
 	if err != nil {
@@ -283,7 +312,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	keysDone, envDone := make(chan struct{}), make(chan struct{})
 	go func() { s.runKeys(bgCtx); close(keysDone) }()
 	go func() { s.workloadEnv.takeOver(bgCtx); close(envDone) }()
-	defer func() { stopBackground(); <-keysDone; <-envDone }()
+	stopBg := sync.OnceFunc(func() { stopBackground(); <-keysDone; <-envDone })
+	defer stopBg()
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()
 	if s.metricsSrv != nil {
@@ -317,11 +347,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	shutErr := errors.Join(s.gwSrv.Shutdown(shutCtx), s.idSrv.Shutdown(shutCtx))
+	if werr := s.oneWay.Wait(shutCtx); werr != nil {
+		shutErr = errors.Join(shutErr, fmt.Errorf("send-one-way-request requests still in flight: %w", werr))
+	}
 	if s.metricsSrv != nil {
 		shutErr = errors.Join(shutErr, s.metricsSrv.Shutdown(shutCtx))
 	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
 	s.workloadEnv.close()
+	stopBg() // the key maintenance uses the store (the identity state in Redis)
+	s.limits.Close()
 	s.shared.Close()
 	if shutErr != nil {
 		s.log.Warn("shutdown finished; requests still in flight after the grace period were cut off", "took", time.Since(began).Round(time.Millisecond), "error", shutErr)
@@ -341,7 +376,7 @@ func (s *Server) Close() error {
 		merr = s.metricsSrv.Close()
 	}
 	s.workloadEnv.close()
-	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.shared.Close(), merr)
+	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.limits.Close(), s.shared.Close(), merr)
 }
 
 // closeListeners closes whatever New bound before it failed.

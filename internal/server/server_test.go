@@ -561,7 +561,7 @@ func TestRedisStore(t *testing.T) {
 	backend := newVerifyingBackend(t, "api://orders")
 	cfgDir := t.TempDir()
 	files := testConfig(backend.srv.URL)
-	files["lastmile.yaml"] += "store:\n  type: redis\n  redis:\n    address: " + addr + "\n"
+	files["lastmile.yaml"] += redisStore(t, addr)
 	writeFiles(t, cfgDir, files)
 	e := start(t, cfgDir, t.TempDir(), backend)
 	if status, _, body := e.get(t, "/orders/1", key("shop-primary-key")); status != 200 {

@@ -76,10 +76,19 @@ func (c *compilation) operations(a *apiops.API, apiDoc *pipeline.Document) []gat
 			continue
 		}
 		out = append(out, gateway.OperationConfig{
-			Info:      &exchange.Operation{ID: o.Name, Method: o.Method, Name: cmp.Or(o.DisplayName, o.Name), URLTemplate: o.URLTemplate},
+			Info:      &exchange.Operation{ID: o.Name, Method: o.Method, Name: cmp.Or(o.DisplayName, o.Name), URLTemplate: o.URLTemplate, Examples: examples(o)},
 			Template:  t,
 			Pipelines: c.pipelines(a, apiDoc, c.compile(o.Policy, "operation")),
 		})
+	}
+	return out
+}
+
+// examples are an operation's documented responses, for mock-response.
+func examples(o *apiops.Operation) []exchange.Example {
+	var out []exchange.Example
+	for _, e := range o.Examples {
+		out = append(out, exchange.Example{Status: e.Status, ContentType: e.ContentType, Body: e.Body})
 	}
 	return out
 }

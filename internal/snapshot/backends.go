@@ -5,15 +5,35 @@ import (
 	"slices"
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 )
 
 // backends are the folder's backend entities, as set-backend-service and
-// send-request use them.
-func backends(svc *apiops.Service) map[string]policies.Backend {
+// forward-request use them, with their circuit breakers from breakers (which
+// keeps a breaker's state across reloads while its rule stays the same).
+func backends(svc *apiops.Service, breakers *balancer.Breakers) map[string]policies.Backend {
 	out := make(map[string]policies.Backend, len(svc.Backends))
+	breakerOf := map[string]*balancer.Breaker{}
 	for name, be := range svc.Backends {
-		pb := policies.Backend{URL: be.URL}
+		if r := be.CircuitBreaker; r != nil {
+			rule := balancer.Rule{Count: r.Count, Percentage: r.Percentage, Interval: r.Interval, ErrorReasons: r.ErrorReasons,
+				TripDuration: r.TripDuration, AcceptRetryAfter: r.AcceptRetryAfter}
+			for _, sr := range r.StatusCodeRanges {
+				rule.StatusRanges = append(rule.StatusRanges, balancer.StatusRange{Min: sr.Min, Max: sr.Max})
+			}
+			breakerOf[name] = breakers.Get(name, rule)
+		}
+	}
+	for name, be := range svc.Backends {
+		pb := policies.Backend{URL: be.URL, Breaker: breakerOf[name]}
+		if p := be.Pool; p != nil {
+			members := make([]balancer.Member, 0, len(p.Services))
+			for _, s := range p.Services {
+				members = append(members, balancer.Member{ID: s.Backend, Priority: s.Priority, Weight: s.Weight, Breaker: breakerOf[s.Backend]})
+			}
+			pb.Pool, pb.SessionCookie = balancer.NewPool(name, members), p.SessionCookie
+		}
 		if c := be.Credentials; c != nil {
 			pb.Header, pb.Query = c.Header, c.Query
 			if a := c.Authorization; a != nil {

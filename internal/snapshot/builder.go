@@ -8,19 +8,25 @@ package snapshot
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
+	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
-	"github.com/lastmile-gw/lastmile/internal/statedir"
+	"github.com/lastmile-gw/lastmile/internal/revocation"
 )
 
 // Builder compiles a configuration folder into a gateway.Snapshot. The same
@@ -29,7 +35,7 @@ import (
 type Builder struct {
 	ConfigDir string
 	Config    *config.Config
-	State     *statedir.Dir
+	State     State
 	Tokens    policies.TokenSource
 	Expr      pipeline.ExprCompiler
 	Logger    *slog.Logger
@@ -39,10 +45,33 @@ type Builder struct {
 	// shared store (Redis) when lastmile.yaml has one. An in-memory Internal
 	// cache is made on the first build when nil, and kept across reloads.
 	Cache policies.Caches
+	// Limits is where the traffic limit policies count (memory or Redis); an
+	// in-memory store per build when nil. The gateway passes one that lives
+	// across reloads, so that a reload does not reset the counters.
+	Limits policies.LimitStore
+	// Breakers keeps the backends' circuit breakers: pass the same one to the
+	// Builder of every reload so that a breaker whose rule did not change keeps
+	// its state. The Builder makes its own when nil.
+	Breakers *balancer.Breakers
+	// OneWay sends send-one-way-request's requests; pass the same one to every
+	// reload. Each build makes its own when nil.
+	OneWay *policies.OneWay
+	// Keys fetches issuers' signing keys for validate-jwt and
+	// validate-azure-ad-token; made over Transport on the first build when nil,
+	// and kept across reloads.
+	Keys *jwks.Cache
+	// OwnTenant is lastmile's own identity provider, for
+	// validate-azure-ad-token with its tenant id; zero when there is none.
+	OwnTenant policies.Tenant
+	// Revocation checks client certificates against CRLs; made over Transport
+	// on the first build when nil.
+	Revocation policies.RevocationChecker
 
 	transportOnce sync.Once
 	transportErr  error
 	cacheOnce     sync.Once
+	breakersOnce  sync.Once
+	keysOnce      sync.Once
 }
 
 // Build loads the configuration folder and compiles every policy document once.
@@ -79,7 +108,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	}
 	logHTTPSOnly(svc, b.log())
 	if !validateOnly {
-		if sc.Subscriptions, err = subscriptionKeys(svc, b.State); err != nil {
+		if sc.Subscriptions, err = subscriptionKeys(ctx, svc, b.State); err != nil {
 			return nil, err
 		}
 	}
@@ -92,17 +121,82 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	if err != nil {
 		return nil, err
 	}
+	d := policies.Deps{
+		Tokens:              b.Tokens,
+		Forwarder:           &proxy.Forwarder{Transport: tr},
+		Backends:            backends(svc, b.backendBreakers(validateOnly)),
+		ForwardTimeout:      cfg.Backend.Timeout,
+		Logger:              b.log(),
+		Cache:               b.valueCaches(cfg, validateOnly),
+		Limits:              b.limits(cfg),
+		SideRequests:        tr,
+		OneWay:              b.OneWay,
+		AllowInsecureIssuer: cfg.Identity.AllowInsecureIssuer,
+		OwnTenant:           b.OwnTenant,
+	}
+	if d.Certificates, d.ClientCATrust, err = certificates(cfg); err != nil {
+		return nil, err
+	}
+	if !validateOnly {
+		b.keysOnce.Do(func() {
+			if b.Keys == nil {
+				b.Keys = jwks.NewCache(tr, jwks.Options{Logger: b.log()}, cfg.Identity.AllowInsecureIssuer)
+			}
+			if b.Revocation == nil {
+				b.Revocation = revocation.New(tr)
+			}
+		})
+		d.Keys, d.Revocation = b.Keys, b.Revocation
+	}
 	reg := pipeline.NewRegistry()
-	policies.Register(reg, policies.Deps{
-		Tokens:         b.Tokens,
-		Forwarder:      &proxy.Forwarder{Transport: tr},
-		Backends:       backends(svc),
-		ForwardTimeout: cfg.Backend.Timeout,
-		Logger:         b.log(),
-		Cache:          b.valueCaches(cfg, validateOnly),
-		SideRequests:   tr,
-	})
+	policies.Register(reg, d)
 	return reg, nil
+}
+
+// backendBreakers keeps circuit breakers across reloads; a validation gets
+// fresh ones, so that it changes nothing.
+func (b *Builder) backendBreakers(validateOnly bool) *balancer.Breakers {
+	if validateOnly {
+		return &balancer.Breakers{}
+	}
+	b.breakersOnce.Do(func() {
+		if b.Breakers == nil {
+			b.Breakers = &balancer.Breakers{}
+		}
+	})
+	return b.Breakers
+}
+
+// certificates reads lastmile.yaml's certificates (nil when there are none),
+// and the roots validate-client-certificate trusts: the system's and the CA
+// certificates among them (nil when there are none: the system's alone).
+// config.Load checked the files, so an error means one changed since.
+func certificates(cfg *config.Config) (policies.Certificates, *x509.CertPool, error) {
+	if len(cfg.Certificates) == 0 {
+		return nil, nil, nil
+	}
+	byID := make(map[string]*tls.Certificate, len(cfg.Certificates))
+	var roots *x509.CertPool
+	for _, c := range cfg.Certificates {
+		cert, err := c.Load(os.LookupEnv)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lastmile.yaml: certificate %s: %w", c.ID, err)
+		}
+		byID[c.ID] = cert
+		for _, der := range cert.Certificate {
+			ca, err := x509.ParseCertificate(der)
+			if err != nil || !ca.IsCA {
+				continue
+			}
+			if roots == nil {
+				if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
+					roots = x509.NewCertPool()
+				}
+			}
+			roots.AddCert(ca)
+		}
+	}
+	return policies.NewCertificateSet(byID), roots, nil
 }
 
 // transport returns the backend transport, made from cfg on the first build.
@@ -154,5 +248,20 @@ func logHTTPSOnly(svc *apiops.Service, log *slog.Logger) {
 	}
 	if n > 0 {
 		log.Info("lastmile listens on plain HTTP (terminate TLS in front of it), so APIs that allow only https are served over http too", "apis", n)
+	}
+}
+
+// limits are the traffic limit policies' store, namespaced by the gateway's
+// service name, with lastmile.yaml's failure modes.
+func (b *Builder) limits(cfg *config.Config) policies.Limits {
+	f := cfg.Store.FailureMode
+	return policies.Limits{
+		Store:     b.Limits,
+		Namespace: cfg.Gateway.ServiceName,
+		FailClosed: policies.FailClosed{
+			RateLimit:   f.RateLimit == config.FailClosed,
+			Quota:       f.Quota == config.FailClosed,
+			Concurrency: f.Concurrency == config.FailClosed,
+		},
 	}
 }

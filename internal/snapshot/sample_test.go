@@ -54,7 +54,7 @@ func TestAPIOpsSampleSubscriptions(t *testing.T) {
 	if diff := cmp.Diff(subs, again.Subscriptions()); diff != "" {
 		t.Errorf("generated keys changed on rebuild (-first +second):\n%s", diff)
 	}
-	listed, err := snapshot.ListSubscriptions(context.Background(), dir, stateDir, nil)
+	listed, err := snapshot.ListSubscriptions(context.Background(), dir, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,23 @@
 // Package statedir keeps what lastmile generates and must survive a restart: signing
 // keys, the system-assigned identity, generated client ids and subscription keys.
 //
-// The directory is created with mode 0700 and every file is written atomically with
-// mode 0600, because its contents are private keys and credentials.
+// A Dir is the state directory of one machine: it is created with mode 0700 and
+// every file is written atomically with mode 0600, because its contents are private
+// keys and credentials, and changes are made under a file lock. Shared keeps the
+// same documents in Redis for instances on different machines, each encrypted with
+// AES-256-GCM before it leaves the process, and changed under a lease that expires.
+// Both offer Read, Update and Describe, which is all the identity provider and the
+// subscription keys need.
 package statedir
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 )
@@ -150,3 +157,39 @@ func (d *Dir) LoadOrCreateJSON(name string, v any, create func() error) error {
 	}
 	return d.WriteJSON(name, v)
 }
+
+// Read returns the content of name, like ReadFile: a missing file gives an
+// error that matches fs.ErrNotExist. With Update and Describe it makes a Dir a
+// state store that Shared (in Redis) can stand in for.
+func (d *Dir) Read(_ context.Context, name string) ([]byte, error) {
+	return d.ReadFile(name)
+}
+
+// Update changes the file name under the lock of its folder (the file "lock"
+// beside it, see Lock), so that processes sharing the directory never
+// interleave a read-modify-write of it: it reads the file (nil when it does not
+// exist), calls change with its content, and writes what change returns,
+// atomically with mode 0600. When change returns nil nothing is written; an
+// error from change is returned as it is.
+func (d *Dir) Update(ctx context.Context, name string, change func(old []byte) ([]byte, error)) error {
+	unlock, err := d.Lock(ctx, lockName(name))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	old, err := d.ReadFile(name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading state %s: %w", name, err)
+	}
+	data, err := change(old)
+	if err != nil || data == nil {
+		return err
+	}
+	return d.WriteFile(name, data)
+}
+
+// Describe names the file name in messages: "state file <absolute path>".
+func (d *Dir) Describe(name string) string { return "state file " + d.File(name) }
+
+// lockName is the lock that guards name: "lock" in its folder.
+func lockName(name string) string { return path.Join(path.Dir(name), "lock") }

@@ -1,0 +1,392 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// rawServer answers each connection with handle, which reads the request
+// itself; it counts the connections it accepted.
+func rawServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) (addr string, conns *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns = new(atomic.Int32)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				handle(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+// readRequestHead reads one request head and returns its lines.
+func readRequestHead(br *bufio.Reader) ([]string, error) {
+	var lines []string
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			return lines, err
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if l == "" {
+			return lines, nil
+		}
+		lines = append(lines, l)
+	}
+}
+
+func get(t *testing.T, c *Client, url string) (*http.Response, string, error) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp, string(data), err
+}
+
+func TestClientResponses(t *testing.T) {
+	tests := []struct {
+		name     string
+		response string // what the backend writes after reading the request head
+		method   string
+		want     string // body
+		wantErr  string
+		reused   bool // the connection is reused for a second request
+		close    bool // the backend closes the connection after the response
+	}{
+		{name: "content-length", response: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", want: "hello", reused: true},
+		{name: "chunked with a trailer", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n", want: "hello!", reused: true},
+		{name: "interim responses are skipped", response: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", want: "ok", reused: true},
+		{name: "204 has no body", response: "HTTP/1.1 204 No Content\r\n\r\n", want: "", reused: true},
+		{name: "HEAD has no body", method: "HEAD", response: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", want: "", reused: true},
+		{name: "until the connection closes", response: "HTTP/1.1 200 OK\r\n\r\nstreamed", want: "streamed"},
+		{name: "Connection: close", response: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", want: "ok"},
+		{name: "HTTP/1.0 without keep-alive", response: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", want: "ok"},
+		{name: "both Content-Length and chunked: chunked, and never reused", response: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", want: "ok"},
+		{name: "two different Content-Lengths", response: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", wantErr: "invalid Content-Length"},
+		{name: "a negative Content-Length", response: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", wantErr: "invalid Content-Length"},
+		{name: "a malformed status line", response: "HTTP/1.1 OK\r\n\r\n", wantErr: "malformed status line"},
+		{name: "HTTP/2 on an HTTP/1 connection", response: "HTTP/2.0 200 OK\r\n\r\n", wantErr: "not HTTP/1.x"},
+		{name: "a switch of protocols", response: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", wantErr: "switched protocols"},
+		{name: "a body cut short", response: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", wantErr: "unexpected EOF", close: true},
+		{name: "a bad chunk", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", wantErr: "invalid byte in chunk length"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, conns := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				for {
+					if _, err := readRequestHead(br); err != nil {
+						return
+					}
+					io.WriteString(c, tc.response)
+					if tc.close {
+						return
+					}
+					if !strings.Contains(tc.response, "Content-Length") && !strings.Contains(tc.response, "chunked") && !strings.HasPrefix(tc.response, "HTTP/1.1 204") && tc.method != "HEAD" {
+						return // a close-delimited body ends with the connection
+					}
+				}
+			})
+			c := &Client{}
+			req, _ := http.NewRequest(cmpOr(tc.method, "GET"), "http://"+addr+"/x", nil)
+			resp, err := c.RoundTrip(req)
+			var body []byte
+			if err == nil {
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || string(body) != tc.want {
+				t.Fatalf("body %q, %v; want %q", body, err, tc.want)
+			}
+			if !tc.reused {
+				return
+			}
+			req, _ = http.NewRequest(cmpOr(tc.method, "GET"), "http://"+addr+"/y", nil)
+			if resp, err = c.RoundTrip(req); err != nil {
+				t.Fatal(err)
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if n := conns.Load(); n != 1 {
+				t.Errorf("%d connections for two requests, want the first reused", n)
+			}
+		})
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func TestClientRequestHead(t *testing.T) {
+	got := make(chan []string, 1)
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		lines, _ := readRequestHead(br)
+		got <- lines
+		io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+	})
+	req, _ := http.NewRequest("POST", "http://"+addr+"/a%2Fb/c?q=1", nil)
+	req.Host = "virtual.example"
+	req.Header = http.Header{
+		"X-Injected":        {"a\r\nX-Evil: 1"},
+		"Bad Name":          {"x"},
+		"User-Agent":        {""},
+		"Transfer-Encoding": {"chunked"},
+		"Connection":        {"close"},
+		"Content-Length":    {"99"},
+		"Host":              {"ignored.example"},
+	}
+	resp, err := (&Client{}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	lines := <-got
+	want := map[string]bool{
+		"POST /a%2Fb/c?q=1 HTTP/1.1": true, "Host: virtual.example": true,
+		"X-Injected: a  X-Evil: 1": true, "Content-Length: 0": true,
+	}
+	for _, l := range lines {
+		if !want[l] {
+			t.Errorf("unexpected request line %q", l)
+		}
+		delete(want, l)
+	}
+	for l := range want {
+		t.Errorf("missing request line %q", l)
+	}
+}
+
+func TestClientRetriesAClosedIdleConnection(t *testing.T) {
+	var served atomic.Int32
+	addr, conns := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		// Each connection serves one request, then closes without saying
+		// so, as a backend with a short keep-alive timeout does.
+		if _, err := readRequestHead(br); err != nil {
+			return
+		}
+		served.Add(1)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	c := &Client{}
+	for i := range 3 {
+		if _, body, err := get(t, c, "http://"+addr+"/"); err != nil || body != "ok" {
+			t.Fatalf("request %d: %q, %v", i, body, err)
+		}
+		time.Sleep(20 * time.Millisecond) // let the close arrive
+	}
+	if served.Load() != 3 || conns.Load() < 3 {
+		t.Errorf("served %d on %d connections", served.Load(), conns.Load())
+	}
+
+	// A POST is not replayed on a new connection: it fails.
+	t.Run("not for a POST", func(t *testing.T) {
+		c := &Client{}
+		req, _ := http.NewRequest("POST", "http://"+addr+"/", strings.NewReader("x"))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("x")), nil }
+		resp, err := c.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		time.Sleep(20 * time.Millisecond)
+		req, _ = http.NewRequest("POST", "http://"+addr+"/", strings.NewReader("x"))
+		if _, err := c.RoundTrip(req); err == nil {
+			t.Error("a POST on a connection the backend closed succeeded: was it sent twice?")
+		}
+	})
+}
+
+func TestClientHeaderTimeout(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		readRequestHead(br)
+		<-release
+	})
+	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	_, err := (&Client{}).roundTrip(req, 50*time.Millisecond)
+	if !errors.Is(err, errHeaderTimeout) {
+		t.Fatalf("err %v, want the header timeout", err)
+	}
+}
+
+func TestClientCanceled(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		readRequestHead(br)
+		<-release
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/", nil)
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	if _, err := (&Client{}).RoundTrip(req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}
+
+func TestClientResponseHeaderLimit(t *testing.T) {
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		readRequestHead(br)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		for range 1000 {
+			fmt.Fprintf(c, "X-Big: %s\r\n", strings.Repeat("a", 1000))
+		}
+	})
+	_, _, err := get(t, &Client{MaxResponseHeaderBytes: 64 << 10}, "http://"+addr+"/")
+	if err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("err %v, want the header refused as too large", err)
+	}
+}
+
+// TestClientStreamsRequestBodies sends a body of unknown length while the
+// backend answers early, and one whose source fails half-way: the backend
+// then sees the message cut short and the caller gets the source's error.
+func TestClientStreamsRequestBodies(t *testing.T) {
+	t.Run("an early answer", func(t *testing.T) {
+		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(413)
+		}))
+		defer be.Close()
+		pr, pw := io.Pipe()
+		go func() {
+			for range 100 {
+				if _, err := pw.Write(make([]byte, 32<<10)); err != nil {
+					return
+				}
+			}
+			pw.Close()
+		}()
+		req, _ := http.NewRequest("POST", be.URL, pr)
+		req.ContentLength = -1
+		resp, err := (&Client{}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		pr.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	})
+	t.Run("a failing source", func(t *testing.T) {
+		var mu sync.Mutex
+		var backendErr error
+		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, err := io.ReadAll(r.Body)
+			mu.Lock()
+			backendErr = err
+			mu.Unlock()
+		}))
+		defer be.Close()
+		src := io.MultiReader(strings.NewReader(strings.Repeat("x", 100<<10)), &failing{})
+		req, _ := http.NewRequest("POST", be.URL, src)
+		req.ContentLength = -1
+		done := make(chan error, 1)
+		go func() {
+			_, err := (&Client{}).RoundTrip(req)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatal("a request whose body failed succeeded")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the request hung after its body failed")
+		}
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		if backendErr == nil {
+			t.Error("the backend read a complete body")
+		}
+	})
+}
+
+type failing struct{}
+
+func (*failing) Read([]byte) (int, error) { return 0, errors.New("source failed") }
+
+func BenchmarkClient(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				br := bufio.NewReader(c)
+				for {
+					if _, err := readRequestHead(br); err != nil {
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n0123456789abcdef")
+				}
+			}()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/x"
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"Client", &Client{}},
+		{"http.Transport", &http.Transport{MaxIdleConnsPerHost: 64}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req, _ := http.NewRequest("GET", url, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := bc.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
