@@ -126,6 +126,10 @@
 //	# authentication-certificate's client certificates; certificates.go
 //	# documents every key. Default none.
 //	certificates: []
+//	# OpenTelemetry (traces and metrics over OTLP, off by default), the access
+//	# log (on by default) and request traces for developers (Ocp-Apim-Trace);
+//	# telemetry.go documents every key.
+//	telemetry: {}
 //
 // Errors name the file with line and column (lastmile.yaml:12:7: ...) and say what to
 // do; Load reports all of them at once as an ErrorList.
@@ -181,6 +185,9 @@ type Config struct {
 	// Certificates are the certificates policies name, in file order (see
 	// certificates.go).
 	Certificates []Certificate
+	// Telemetry is OpenTelemetry, the access log and request traces (see
+	// telemetry.go).
+	Telemetry Telemetry
 }
 
 // Identity configures the embedded identity provider and the managed identities it
@@ -302,7 +309,8 @@ func Default() *Config {
 		Store: Store{Type: DefaultStoreType,
 			Redis:       Redis{Address: DefaultRedisAddress, Timeout: DefaultRedisTimeout, LeaseTTL: DefaultLeaseTTL},
 			FailureMode: FailureMode{RateLimit: FailOpen, Quota: FailOpen, Concurrency: FailOpen}},
-		Limits: DefaultLimits,
+		Limits:    DefaultLimits,
+		Telemetry: DefaultTelemetry,
 	}
 	defaultIdentityPlane(&c.Identity)
 	defaultTokenService(&c.Identity)

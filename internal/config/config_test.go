@@ -106,6 +106,15 @@ func TestParseFull(t *testing.T) {
 			{ID: "orders-client", File: filepath.Join(testdataAbs(t), "client.pem")},
 			{ID: "orders-pfx", File: filepath.Join(testdataAbs(t), "client.pfx"), PasswordEnv: "LASTMILE_TEST_PFX_PASSWORD"},
 		},
+		Telemetry: Telemetry{
+			ServiceName:        "contoso-gateway",
+			ResourceAttributes: []Attribute{{"deployment.environment.name", "production"}, {"service.namespace", "contoso"}},
+			Traces:             TelemetrySignal{Exporter: "otlp", Sampler: "parentbased_traceidratio", SamplerArg: "0.25"},
+			Metrics:            TelemetrySignal{Exporter: "none", Interval: 30 * time.Second},
+			OTLP:               OTLP{Endpoint: "https://collector.internal:4318", Protocol: "http/protobuf"},
+			AccessLog:          AccessLog{Enabled: true, File: filepath.Join(testdataAbs(t), "access.log"), Format: "json"},
+			RequestTrace:       RequestTrace{Enabled: false, TTL: 5 * time.Minute, MaxTraces: 20},
+		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parse testdata/full.yaml (-want +got):\n%s", diff)
@@ -159,7 +168,8 @@ func TestDefaults(t *testing.T) {
 		Gateway:   Gateway{Region: "local", ServiceName: "lastmile"},
 		Store: Store{Type: "memory", Redis: Redis{Address: "127.0.0.1:6379", Timeout: 250 * time.Millisecond, LeaseTTL: 30 * time.Second},
 			FailureMode: FailureMode{RateLimit: "open", Quota: "open", Concurrency: "open"}},
-		Limits: DefaultLimits,
+		Limits:    DefaultLimits,
+		Telemetry: DefaultTelemetry,
 	}
 	for _, tc := range []struct {
 		name, src string
@@ -265,6 +275,31 @@ func TestParseErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
+		{
+			name: "telemetry exporter other than otlp or none",
+			src:  "telemetry:\n  traces:\n    exporter: zipkin\n",
+			want: `lastmile.yaml:3:15: telemetry.traces.exporter: "zipkin" is not one of otlp, none; use one of them`,
+		},
+		{
+			name: "telemetry sampler ratio out of range",
+			src:  "telemetry:\n  traces:\n    samplerArg: 1.5\n",
+			want: `lastmile.yaml:3:17: telemetry.traces.samplerArg: "1.5" is not a ratio; write a number from 0 to 1, such as 0.25`,
+		},
+		{
+			name: "telemetry endpoint that is not a URL",
+			src:  "telemetry:\n  otlp:\n    endpoint: collector:4317\n",
+			want: `lastmile.yaml:3:15: telemetry.otlp.endpoint: "collector:4317" is not an OTLP endpoint; write the collector's base URL, such as http://collector:4318 (https for TLS)`,
+		},
+		{
+			name: "telemetry resource attribute that is not a string",
+			src:  "telemetry:\n  resourceAttributes:\n    a: [1]\n",
+			want: `lastmile.yaml:3:8: telemetry.resourceAttributes.a must be a string, not a list`,
+		},
+		{
+			name: "request trace ttl out of range",
+			src:  "telemetry:\n  requestTrace:\n    ttl: 2s\n",
+			want: `lastmile.yaml:3:10: telemetry.requestTrace.ttl: 2s is out of range; use a duration from 1m to 24h`,
+		},
 		{
 			name: "unknown top-level key suggests the nearest",
 			src:  "identty:\n  tokenLifetime: 1h\n",
@@ -617,7 +652,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "merge keys are refused",
 			src:  "base: &b\n  region: x\ngateway:\n  <<: *b\n",
-			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, certificates\n" +
+			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, certificates, telemetry\n" +
 				`lastmile.yaml:4:3: merge keys (<<) are not supported in lastmile.yaml; write the keys out`,
 		},
 		{

@@ -382,6 +382,7 @@ func (d *decoder) decodeConfig(root *yaml.Node, c *Config) {
 		{"store", func(k, v *yaml.Node) { d.decodeStore(v, &c.Store, &r) }},
 		{"limits", func(k, v *yaml.Node) { d.decodeLimits(v, &c.Limits) }},
 		{"certificates", func(k, v *yaml.Node) { d.decodeCertificates(v, c) }},
+		{"telemetry", func(k, v *yaml.Node) { d.decodeTelemetry(v, &c.Telemetry) }},
 	})
 	d.refs = r
 }

@@ -74,6 +74,7 @@ func (c *Config) Marshal() ([]byte, error) {
 			cert := c.Certificates[i]
 			return mapNode("id", str(cert.ID), "file", str(cert.File), "passwordEnv", str(cert.PasswordEnv))
 		}),
+		"telemetry", marshalTelemetry(c.Telemetry),
 	)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
