@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"reflect"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 )
 
 // Exchange is the per-request state, the `context` of API Management expressions.
@@ -45,8 +47,21 @@ type Exchange struct {
 
 	// Tracing is context.Tracing; Trace receives context.Trace(message) calls,
 	// and must be safe for concurrent use (wait runs policies concurrently).
+	// Both are set when the request is traced: for its developer (Recorder),
+	// or by OpenTelemetry, where the messages become span events.
 	Tracing bool
 	Trace   func(source, severity, message string)
+
+	// Recorder records the request's step-by-step trace for its developer
+	// (Ocp-Apim-Trace); nil when nobody asked for one. Policies add what
+	// they decided with its Data and Append methods. Gateway state, not part
+	// of the expression `context`.
+	Recorder *reqtrace.Recorder
+
+	// Report is what the access log says about the request besides its
+	// response, filled in by policies as they run. Gateway state, not part
+	// of the expression `context`.
+	Report Report
 
 	// Backend is where forward-request sends the request. It is gateway state,
 	// not part of the expression `context`.
@@ -71,6 +86,34 @@ type Exchange struct {
 	Buffers Buffers
 
 	hooks hooks // Defer, OnDone and Mark (hooks.go)
+}
+
+// Report is what the access log says about a request besides its response.
+type Report struct {
+	// BackendTime is how long forward-request waited for the backend's
+	// response headers, every attempt together; BackendTries counts the
+	// attempts.
+	BackendTime  time.Duration
+	BackendTries int
+	// Cache is what cache-lookup found: "hit", "miss", or "" when it did not
+	// look.
+	Cache string
+	// Token is how the last managed identity token was obtained: "hit",
+	// "refresh", "outage", "issued" (see identity.Outcome), "error", or ""
+	// when no policy asked for one.
+	Token string
+}
+
+// join adds what a view (Fork), which starts with an empty Report, found.
+func (r *Report) join(v Report) {
+	r.BackendTime += v.BackendTime
+	r.BackendTries += v.BackendTries
+	if v.Cache != "" {
+		r.Cache = v.Cache
+	}
+	if v.Token != "" {
+		r.Token = v.Token
+	}
 }
 
 // Backend is the forwarding target that set-backend-service and rewrite-uri change.
@@ -109,7 +152,7 @@ type BackendToken struct {
 // request (wait's children): it shares what they only read (the request, the
 // response, the context objects), has its own Variables (a copy) and its own
 // forks of the buffered bodies, and charges x's Buffers. Join takes a view's
-// variables and body state back. Every field of Exchange must be handled here
+// variables, body state and Report back. Every field of Exchange must be handled here
 // (a test checks).
 func (x *Exchange) Fork() *Exchange {
 	v := &Exchange{
@@ -127,6 +170,7 @@ func (x *Exchange) Fork() *Exchange {
 		LastError:    x.LastError,
 		Tracing:      x.Tracing,
 		Trace:        x.Trace,
+		Recorder:     x.Recorder.Fork(),
 		Backend:      x.Backend,
 
 		ClientHeaders: x.ClientHeaders.Clone(),
@@ -153,6 +197,7 @@ func (x *Exchange) Fork() *Exchange {
 // which bodies it consumed, and the work it left for later (Defer, OnDone,
 // Mark). A view starts with no hooks of its own.
 func (x *Exchange) Join(v *Exchange) {
+	x.Report.join(v.Report)
 	x.hooks.deferred = append(x.hooks.deferred, v.hooks.deferred...)
 	x.hooks.done = append(x.hooks.done, v.hooks.done...)
 	for k := range v.hooks.marks {

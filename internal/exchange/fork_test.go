@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 )
 
 // TestForkCopiesEveryField fails when Exchange gains a field that Fork does not
@@ -24,6 +26,8 @@ func TestForkCopiesEveryField(t *testing.T) {
 		Backend:       Backend{ID: "b", Failed: 1},
 		ClientHeaders: map[string][]string{"Vary": {"Origin"}},
 		CacheLookup:   "lookup",
+		Recorder:      reqtrace.New(reqtrace.Options{}),
+		Report:        Report{BackendTries: 1, Token: "hit"},
 	}
 	v := x.Fork()
 	rt := reflect.TypeFor[Exchange]()
@@ -44,6 +48,22 @@ func TestForkCopiesEveryField(t *testing.T) {
 		case "Response":
 			if v.Response == nil || v.Response.StatusCode != 200 {
 				t.Error("Response not copied")
+			}
+			continue
+		case "Recorder":
+			if v.Recorder == nil || v.Recorder == x.Recorder {
+				t.Error("the fork has no Recorder view of its own")
+			}
+			continue
+		case "Report":
+			// A view starts with an empty report; Join adds what it found.
+			if v.Report != (Report{}) {
+				t.Error("the fork's Report is not empty")
+			}
+			v.Report = Report{BackendTries: 2, Cache: "miss"}
+			x.Join(v)
+			if want := (Report{BackendTries: 3, Cache: "miss", Token: "hit"}); x.Report != want {
+				t.Errorf("Report after Join = %+v, want %+v", x.Report, want)
 			}
 			continue
 		case "hooks":

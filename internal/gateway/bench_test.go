@@ -11,14 +11,15 @@ import (
 	"testing"
 
 	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
 
 type benchTokens struct{}
 
-func (benchTokens) AccessToken(context.Context, string, string) (string, error) {
-	return "eyJ.bench.token", nil
+func (benchTokens) AccessToken(context.Context, string, string) (policies.AccessToken, error) {
+	return policies.AccessToken{Value: "eyJ.bench.token", Outcome: "hit"}, nil
 }
 
 // benchHandler builds a gateway for an API with 50 operations whose pipeline sets

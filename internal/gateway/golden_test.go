@@ -37,14 +37,14 @@ var goldenExpr pipeline.ExprCompiler = policies.Expressions
 // fakeTokens gives deterministic tokens, so that golden files can show them.
 type fakeTokens struct{}
 
-func (fakeTokens) AccessToken(_ context.Context, clientID, resource string) (string, error) {
+func (fakeTokens) AccessToken(_ context.Context, clientID, resource string) (policies.AccessToken, error) {
 	if strings.Contains(resource, "unregistered") {
-		return "", fmt.Errorf("AADSTS500011: the resource principal named %q was not found", resource)
+		return policies.AccessToken{}, fmt.Errorf("AADSTS500011: the resource principal named %q was not found", resource)
 	}
 	if clientID == "" {
 		clientID = "system"
 	}
-	return "token(" + clientID + "," + resource + ")", nil
+	return policies.AccessToken{Value: "token(" + clientID + "," + resource + ")", Outcome: "hit"}, nil
 }
 
 // TestGolden runs each testdata/golden/*.txtar through a real gateway and a real

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -104,6 +105,7 @@ type cacheOptions struct {
 	refreshTimeout     time.Duration
 	invalidateInterval time.Duration
 	log                *slog.Logger
+	observer           CacheObserver
 }
 
 // CacheOption configures a Cache.
@@ -195,6 +197,54 @@ func WithLogger(l *slog.Logger) CacheOption {
 	}
 }
 
+// WithObserver sets who is told how each token was served and how each call
+// to the source went, for metrics. Default: nobody.
+func WithObserver(o CacheObserver) CacheOption {
+	return func(opt *cacheOptions) { opt.observer = o }
+}
+
+// CacheObserver is told what a Cache does. Its methods must be safe for
+// concurrent use and cheap: TokenServed is called on every request.
+type CacheObserver interface {
+	// TokenServed is called once per Token or Get call.
+	TokenServed(o Outcome)
+	// SourceCalled is called after each call to the source: how long it took
+	// and how it failed (nil when it gave a token).
+	SourceCalled(d time.Duration, err error)
+}
+
+// Outcome is how Cache served a request for a token.
+type Outcome uint8
+
+// The outcomes, as the access log, the request trace, spans and metrics name
+// them.
+const (
+	// Hit is a cached token, with no refresh due.
+	Hit Outcome = iota + 1
+	// Refresh is a cached token, served while a refresh starts in the
+	// background (the token is past its refresh time).
+	Refresh
+	// Outage is a cached token served while the source is failing: the
+	// serve-through-outage of the Cache's documentation.
+	Outage
+	// Issued is a token the request waited for: the key had no usable token,
+	// and the source gave one.
+	Issued
+	// Failed is no token: the source failed, is backing off, or refused the
+	// key.
+	Failed
+)
+
+var outcomeNames = [...]string{"", "hit", "refresh", "outage", "issued", "error"}
+
+// String returns the outcome's name: hit, refresh, outage, issued or error.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
 // NewCache returns a Cache in front of src.
 func NewCache(src TokenSource, opts ...CacheOption) *Cache {
 	c := &Cache{
@@ -225,6 +275,25 @@ func NewCache(src TokenSource, opts ...CacheOption) *Cache {
 // (matching ErrConfiguration for configuration errors), an *UnavailableError while
 // backing off, or ctx's error if ctx ends while waiting for the source.
 func (c *Cache) Token(ctx context.Context, clientID, resource string) (Token, error) {
+	tok, _, err := c.Get(ctx, clientID, resource)
+	return tok, err
+}
+
+// Get is Token, and says how the token was served. When ctx carries a span
+// that records, the lookup gets a span of its own whose attributes say which
+// outcome it had (never the token).
+func (c *Cache) Get(ctx context.Context, clientID, resource string) (Token, Outcome, error) {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		return c.traced(ctx, span, clientID, resource)
+	}
+	tok, o, err := c.get(ctx, clientID, resource)
+	if c.opt.observer != nil {
+		c.opt.observer.TokenServed(o)
+	}
+	return tok, o, err
+}
+
+func (c *Cache) get(ctx context.Context, clientID, resource string) (Token, Outcome, error) {
 	k := cacheKey{clientID: lowerASCII(clientID), resource: NormalizeResource(resource)}
 	if e := (*c.entries.Load())[k]; e != nil {
 		return c.use(ctx, e)
@@ -234,21 +303,25 @@ func (c *Cache) Token(ctx context.Context, clientID, resource string) (Token, er
 
 // use serves e's token if it is usable, starting a background refresh when it is
 // due, and otherwise waits for the source.
-func (c *Cache) use(ctx context.Context, e *entry) (Token, error) {
+func (c *Cache) use(ctx context.Context, e *entry) (Token, Outcome, error) {
 	st := e.st.Load()
 	now := time.Now()
 	if now.Before(st.usableUntil) {
-		if !now.Before(st.refreshAt) && !now.Before(st.retryAt) && !e.inFlight.Load() {
-			c.refreshAsync(ctx, e)
+		o := Hit
+		if st.failures > 0 {
+			o = Outage
 		}
-		return st.tok, nil
+		if !now.Before(st.refreshAt) && !now.Before(st.retryAt) && !e.inFlight.Load() && c.refreshAsync(ctx, e) && o == Hit {
+			o = Refresh
+		}
+		return st.tok, o, nil
 	}
 	return c.wait(ctx, e)
 }
 
 // miss handles a key with no entry: a remembered configuration error, or a new
 // entry whose first call to the source every concurrent request waits for.
-func (c *Cache) miss(ctx context.Context, k cacheKey, clientID, resource string) (Token, error) {
+func (c *Cache) miss(ctx context.Context, k cacheKey, clientID, resource string) (Token, Outcome, error) {
 	c.mu.Lock()
 	if e := (*c.entries.Load())[k]; e != nil { // created while we waited for mu
 		c.mu.Unlock()
@@ -257,7 +330,7 @@ func (c *Cache) miss(ctx context.Context, k cacheKey, clientID, resource string)
 	if n, ok := c.negative[k]; ok {
 		if time.Now().Before(n.until) {
 			c.mu.Unlock()
-			return Token{}, n.err
+			return Token{}, Failed, n.err
 		}
 		delete(c.negative, k)
 	}
@@ -271,20 +344,20 @@ func (c *Cache) miss(ctx context.Context, k cacheKey, clientID, resource string)
 
 // wait returns a token for an entry with no usable token: it joins the call to the
 // source in progress, starts one, or reports the backoff.
-func (c *Cache) wait(ctx context.Context, e *entry) (Token, error) {
+func (c *Cache) wait(ctx context.Context, e *entry) (Token, Outcome, error) {
 	e.mu.Lock()
 	st := e.st.Load()
 	now := time.Now()
 	if now.Before(st.usableUntil) { // refreshed meanwhile
 		e.mu.Unlock()
-		return st.tok, nil
+		return st.tok, Hit, nil
 	}
 	if !e.inFlight.Load() && now.Before(st.retryAt) {
 		e.mu.Unlock()
 		if st.cfgErr {
-			return Token{}, st.lastErr
+			return Token{}, Failed, st.lastErr
 		}
-		return Token{}, &UnavailableError{Err: st.lastErr, RetryAfter: st.retryAt.Sub(now)}
+		return Token{}, Failed, &UnavailableError{Err: st.lastErr, RetryAfter: st.retryAt.Sub(now)}
 	}
 	// Joins the call in progress, or starts one. (A call in progress is still
 	// registered in c.flights: run clears inFlight under e.mu, which we hold.)
@@ -294,27 +367,30 @@ func (c *Cache) wait(ctx context.Context, e *entry) (Token, error) {
 }
 
 // await waits for a call to the source, or for ctx; the call goes on either way.
-func (c *Cache) await(ctx context.Context, call <-chan singleflight.Result) (Token, error) {
+func (c *Cache) await(ctx context.Context, call <-chan singleflight.Result) (Token, Outcome, error) {
 	select {
 	case r := <-call:
 		if r.Err != nil {
-			return Token{}, r.Err
+			return Token{}, Failed, r.Err
 		}
-		return r.Val.(Token), nil
+		return r.Val.(Token), Issued, nil
 	case <-ctx.Done():
-		return Token{}, ctx.Err()
+		return Token{}, Failed, ctx.Err()
 	}
 }
 
-// refreshAsync starts a background refresh of e unless one is running or not due.
-func (c *Cache) refreshAsync(ctx context.Context, e *entry) {
+// refreshAsync starts a background refresh of e unless one is running or not
+// due, and reports whether it started one.
+func (c *Cache) refreshAsync(ctx context.Context, e *entry) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.st.Load()
 	now := time.Now()
 	if !e.inFlight.Load() && !now.Before(st.refreshAt) && !now.Before(st.retryAt) {
 		c.start(ctx, e)
+		return true
 	}
+	return false
 }
 
 // start begins a call to the source for e, or joins the one in progress. The
@@ -337,8 +413,12 @@ func (c *Cache) start(ctx context.Context, e *entry) <-chan singleflight.Result 
 // run calls the source, records the outcome in e and returns what the requests
 // waiting for the call get.
 func (c *Cache) run(ctx context.Context, e *entry) (Token, error) {
-	tok, err := c.src.Token(ctx, e.clientID, e.resource)
+	began := time.Now()
+	tok, err := c.callSource(ctx, e)
 	now := time.Now()
+	if c.opt.observer != nil {
+		c.opt.observer.SourceCalled(now.Sub(began), err)
+	}
 
 	e.mu.Lock()
 	old := e.st.Load()

@@ -132,14 +132,14 @@ var ErrSkipToOutbound = errors.New("pipeline: skip to outbound")
 // outbound, where a deferred failure is handled as an outbound policy's, or
 // after on-error, where it cannot change the response any more.
 func (p *Pipeline) Run(ctx context.Context, x *exchange.Exchange) error {
-	err := runSteps(ctx, x, p.sections[0])
+	err := runSection(ctx, x, Inbound, p.sections[0])
 	switch {
 	case err == nil:
-		if err = runSteps(ctx, x, p.sections[1]); err == nil {
-			err = runSteps(ctx, x, p.sections[2])
+		if err = runSection(ctx, x, Backend, p.sections[1]); err == nil {
+			err = runSection(ctx, x, Outbound, p.sections[2])
 		}
 	case errors.Is(err, ErrSkipToOutbound):
-		err = runSteps(ctx, x, p.sections[2][p.resume:])
+		err = runSection(ctx, x, Outbound, p.sections[2][p.resume:])
 	}
 	if err == nil || isStop(err) {
 		if x.Response == nil {
@@ -194,7 +194,7 @@ func (p *Pipeline) HandleError(ctx context.Context, x *exchange.Exchange, err er
 	pe := AsError(err)
 	x.LastError = pe.lastError()
 	x.Response = pe.Response(x.RequestID)
-	oerr := runSteps(ctx, x, p.sections[3])
+	oerr := runSection(ctx, x, OnError, p.sections[3])
 	if oerr == nil || isStop(oerr) {
 		return
 	}
@@ -221,7 +221,15 @@ func runSteps(ctx context.Context, x *exchange.Exchange, steps []Step) (err erro
 	}()
 	for i := range steps {
 		cur = &steps[i]
-		if err := cur.Policy.Apply(ctx, x); err != nil {
+		var before *stepState
+		if x.Recorder != nil {
+			before = startStep(x, cur.Info)
+		}
+		err := cur.Policy.Apply(ctx, x)
+		if before != nil {
+			endStep(x, cur.Info, before, err)
+		}
+		if err != nil {
 			if isStop(err) {
 				return err
 			}

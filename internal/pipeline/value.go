@@ -54,6 +54,7 @@ func (v Value) String(x *exchange.Exchange) (string, error) {
 	if err != nil {
 		return "", v.fail(err)
 	}
+	v.recordExpr(x, s)
 	return s, nil
 }
 
@@ -67,6 +68,7 @@ func (v Value) Bool(x *exchange.Exchange) (bool, error) {
 	if err != nil {
 		return false, v.fail(err)
 	}
+	v.recordExpr(x, b)
 	return b, nil
 }
 
@@ -80,6 +82,7 @@ func (v Value) Any(x *exchange.Exchange) (any, error) {
 	if err != nil {
 		return nil, v.fail(err)
 	}
+	v.recordExpr(x, a)
 	return a, nil
 }
 

@@ -24,7 +24,7 @@ func (p *forwardRequestPolicy) forwardToBackend(ctx context.Context, x *exchange
 	if until, open := b.Breaker.Open(time.Now()); open {
 		return unavailable("Backend "+id, until)
 	}
-	err := p.sendWithCredentials(ctx, x, &b)
+	err := p.sendWithCredentials(ctx, x, id, &b)
 	p.record(x, id, b.Breaker, err)
 	return err
 }
@@ -65,7 +65,7 @@ func (p *forwardRequestPolicy) forwardToPool(ctx context.Context, x *exchange.Ex
 		}
 		Retarget(x, base)
 		x.Backend.Tried = uint32(tried.Add(i))
-		err := p.sendWithCredentials(ctx, x, &mb)
+		err := p.sendWithCredentials(ctx, x, m.ID, &mb)
 		p.record(x, m.ID, m.Breaker, err)
 		if err != nil && replayable && connectFailed(err) {
 			x.Backend.Failed = uint32(failed.Add(i))
@@ -96,9 +96,9 @@ func (d Deps) bases() map[string]*url.URL {
 // sendWithCredentials sends the request with the backend entity's credentials
 // added, and takes them out again afterwards: they go to that backend only,
 // never to another member a retry chooses, and later policies do not see them.
-func (p *forwardRequestPolicy) sendWithCredentials(ctx context.Context, x *exchange.Exchange, b *Backend) error {
+func (p *forwardRequestPolicy) sendWithCredentials(ctx context.Context, x *exchange.Exchange, id string, b *Backend) error {
 	if !b.hasCredentials() {
-		return p.send(ctx, x)
+		return p.send(ctx, x, id)
 	}
 	h, u, tok := x.Request.Headers, x.Request.URL, x.Backend.Token
 	if h == nil {
@@ -109,7 +109,7 @@ func (p *forwardRequestPolicy) sendWithCredentials(ctx context.Context, x *excha
 	x.Request.URL = &cu
 	err := p.credentials(ctx, x, *b)
 	if err == nil {
-		err = p.send(ctx, x)
+		err = p.send(ctx, x, id)
 	}
 	if !setsAuthorization(b) {
 		// A policy's token that forward-request replaced after a rejection

@@ -68,7 +68,7 @@ func (p *managedIdentityPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	if err != nil {
 		return err
 	}
-	tok, err := p.tokens.AccessToken(ctx, p.clientID, res)
+	tok, err := accessToken(ctx, p.tokens, x, p.clientID, res)
 	if err != nil {
 		if p.ignoreError {
 			return nil
@@ -94,8 +94,9 @@ type forwardRequestPolicy struct {
 	backends map[string]Backend
 	// bases are the backends' parsed URLs, for pool members.
 	bases  map[string]*url.URL
-	tokens TokenSource
-	logger *slog.Logger
+	tokens  TokenSource
+	logger  *slog.Logger
+	metrics Metrics
 }
 
 func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
@@ -104,7 +105,7 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 	if d.Forwarder == nil {
 		return nil, c.Errorf(el.Pos, "forward-request needs a backend transport, which is not configured")
 	}
-	p := &forwardRequestPolicy{fwd: d.Forwarder, backends: d.Backends, bases: d.baseURLs, tokens: d.Tokens, logger: d.Logger}
+	p := &forwardRequestPolicy{fwd: d.Forwarder, backends: d.Backends, bases: d.baseURLs, tokens: d.Tokens, logger: d.Logger, metrics: d.Metrics}
 	p.opts.Timeout = c.SecondsAttr(el, "timeout", d.ForwardTimeout)
 	p.opts.FollowRedirects = c.BoolAttr(el, "follow-redirects", false)
 	p.opts.BufferRequestBody = c.BoolAttr(el, "buffer-request-body", false)
@@ -123,7 +124,7 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 func (p *forwardRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 	b, ok := p.backends[x.Backend.ID]
 	if !ok {
-		return p.send(ctx, x)
+		return p.send(ctx, x, "")
 	}
 	if b.Pool != nil {
 		return p.forwardToPool(ctx, x, x.Backend.ID, b)
@@ -131,26 +132,31 @@ func (p *forwardRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) 
 	return p.forwardToBackend(ctx, x, x.Backend.ID, b)
 }
 
-// send forwards the request and, when the backend rejects the managed identity
-// token a policy sent, sends it once more with a new one.
-func (p *forwardRequestPolicy) send(ctx context.Context, x *exchange.Exchange) error {
+// send forwards the request to backend entity id ("" for a URL) and, when
+// the backend rejects the managed identity token a policy sent, sends it once
+// more with a new one.
+func (p *forwardRequestPolicy) send(ctx context.Context, x *exchange.Exchange, id string) error {
 	replayable := x.Request.Body == nil || x.Request.Body.Buffered()
-	if err := p.forward(ctx, x); err != nil || !replayable {
+	if err := p.forward(ctx, x, id); err != nil || !replayable {
 		return err
 	}
 	if p.refreshRejectedToken(ctx, x) {
-		return p.forward(ctx, x)
+		return p.forward(ctx, x, id)
 	}
 	return nil
 }
 
-// forward calls the Forwarder and turns its failure into the policy's error.
-func (p *forwardRequestPolicy) forward(ctx context.Context, x *exchange.Exchange) error {
-	err := p.fwd.Forward(ctx, x, p.opts)
+// forward makes one attempt: it calls the Forwarder, turns its failure into
+// the policy's error, and tells the request's report, trace and span, and the
+// metrics, how the attempt went (see backendCall).
+func (p *forwardRequestPolicy) forward(ctx context.Context, x *exchange.Exchange, id string) error {
+	call := startCall(ctx, x, "forward-request", id)
+	err := p.fwd.Forward(call.ctx, x, p.opts)
 	var pe *proxy.Error
 	if errors.As(err, &pe) {
-		return &pipeline.Error{Source: "forward-request", Reason: pe.Reason, Message: pe.Message, Status: pe.Status, Err: pe.Err}
+		err = &pipeline.Error{Source: "forward-request", Reason: pe.Reason, Message: pe.Message, Status: pe.Status, Err: pe.Err}
 	}
+	call.end(x, err, p.metrics)
 	return err
 }
 
@@ -178,7 +184,7 @@ func (p *forwardRequestPolicy) refreshRejectedToken(ctx context.Context, x *exch
 		return false
 	}
 	inv.InvalidateToken(t.ClientID, t.Resource)
-	tok, err := p.tokens.AccessToken(ctx, t.ClientID, t.Resource)
+	tok, err := accessToken(ctx, p.tokens, x, t.ClientID, t.Resource)
 	if err != nil || tok == t.Value {
 		// No new token (the cache keeps tokens younger than its invalidate
 		// interval): the backend's 401 stands.
@@ -233,7 +239,7 @@ func (p *forwardRequestPolicy) credentials(ctx context.Context, x *exchange.Exch
 		if p.tokens == nil {
 			return &pipeline.Error{Reason: "TokenAcquisitionFailure", Message: "backend " + x.Backend.ID + " needs a managed identity token, but the gateway has no identity", Status: 500}
 		}
-		tok, err := p.tokens.AccessToken(ctx, b.ClientID, b.Resource)
+		tok, err := accessToken(ctx, p.tokens, x, b.ClientID, b.Resource)
 		if err != nil {
 			return &pipeline.Error{Reason: "TokenAcquisitionFailure", Message: "backend " + x.Backend.ID + ": could not obtain a managed identity token: " + err.Error(), Status: 500, Err: err}
 		}
@@ -241,4 +247,25 @@ func (p *forwardRequestPolicy) credentials(ctx context.Context, x *exchange.Exch
 		x.Request.Headers.Set("Authorization", "Bearer "+tok)
 	}
 	return nil
+}
+
+// accessToken gets a managed identity token from src for a policy of the
+// request x, and notes how it was served in x's report and trace (nil x:
+// a request in the background, after the caller's). The trace shows the
+// identity, the resource and the outcome, never the token.
+func accessToken(ctx context.Context, src TokenSource, x *exchange.Exchange, clientID, resource string) (string, error) {
+	tok, err := src.AccessToken(ctx, clientID, resource)
+	if x == nil {
+		return tok.Value, err
+	}
+	outcome := tok.Outcome
+	if err != nil {
+		outcome = "error"
+	}
+	x.Report.Token = outcome
+	if x.Recorder != nil {
+		x.Recorder.Secret(tok.Value)
+		x.Recorder.Append("tokens", map[string]any{"clientId": clientID, "resource": resource, "outcome": outcome})
+	}
+	return tok.Value, err
 }

@@ -26,9 +26,9 @@ type rotatingTokens struct {
 	asked       []string
 }
 
-func (r *rotatingTokens) AccessToken(ctx context.Context, clientID, resource string) (string, error) {
+func (r *rotatingTokens) AccessToken(ctx context.Context, clientID, resource string) (policies.AccessToken, error) {
 	r.asked = append(r.asked, clientID+"|"+resource)
-	return fmt.Sprintf("tok-%d", r.n), nil
+	return policies.AccessToken{Value: fmt.Sprintf("tok-%d", r.n), Outcome: "issued"}, nil
 }
 
 func (r *rotatingTokens) InvalidateToken(clientID, resource string) {

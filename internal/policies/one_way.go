@@ -155,7 +155,7 @@ func (p *oneWayPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 // discards (a bounded part of) the response.
 func (p *oneWayPolicy) sendInBackground(ctx context.Context, requestID string, r *sideRequest) error {
 	if p.mi != nil {
-		tok, err := p.mi.tokens.AccessToken(ctx, p.mi.clientID, r.resource)
+		tok, err := accessToken(ctx, p.mi.tokens, nil, p.mi.clientID, r.resource)
 		switch {
 		case err == nil:
 			r.header.Set("Authorization", "Bearer "+tok)

@@ -23,7 +23,16 @@ import (
 // TokenSource gets access tokens for the gateway's managed identities.
 // clientID "" is the system-assigned identity.
 type TokenSource interface {
-	AccessToken(ctx context.Context, clientID, resource string) (string, error)
+	AccessToken(ctx context.Context, clientID, resource string) (AccessToken, error)
+}
+
+// AccessToken is a managed identity token and how the gateway got it.
+type AccessToken struct {
+	Value string
+	// Outcome says how the token cache served it (identity.Outcome: hit,
+	// refresh, outage, issued), for the access log and the request trace;
+	// "" when the source does not say.
+	Outcome string
 }
 
 // Forwarder sends the request to the backend and sets x.Response
@@ -104,6 +113,8 @@ type Deps struct {
 	// Revocation checks client certificates against their issuers' CRLs
 	// (validate-revocation); nil when policies are only compiled.
 	Revocation RevocationChecker
+	// Metrics counts limit decisions and backend calls; nil counts nothing.
+	Metrics Metrics
 }
 
 // Register adds every supported policy to r.

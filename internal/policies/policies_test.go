@@ -21,12 +21,12 @@ type fakeTokens struct {
 	err   error
 }
 
-func (f *fakeTokens) AccessToken(ctx context.Context, clientID, resource string) (string, error) {
+func (f *fakeTokens) AccessToken(ctx context.Context, clientID, resource string) (policies.AccessToken, error) {
 	f.calls = append(f.calls, clientID+"|"+resource)
 	if f.err != nil {
-		return "", f.err
+		return policies.AccessToken{}, f.err
 	}
-	return "tok-for-" + clientID + "-" + resource, nil
+	return policies.AccessToken{Value: "tok-for-" + clientID + "-" + resource, Outcome: "issued"}, nil
 }
 
 // run compiles inbound policies into a pipeline, runs it on a GET request for

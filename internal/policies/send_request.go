@@ -18,6 +18,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
 
 // send-request sends a side request and stores the response in a variable as an
@@ -357,7 +358,7 @@ func copyRequestBody(b *exchange.Body) ([]byte, error) {
 // variable the element names). It leaves the main request's token alone.
 func (p *sendRequestPolicy) authenticate(ctx context.Context, x *exchange.Exchange, resource string, h http.Header) error {
 	mi := p.mi
-	tok, err := mi.tokens.AccessToken(ctx, mi.clientID, resource)
+	tok, err := accessToken(ctx, mi.tokens, x, mi.clientID, resource)
 	if err != nil {
 		if mi.ignoreError {
 			return nil
@@ -372,12 +373,19 @@ func (p *sendRequestPolicy) authenticate(ctx context.Context, x *exchange.Exchan
 	return nil
 }
 
-func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange, method string, target *url.URL, h http.Header, body []byte, timeout time.Duration) (*exchange.Response, error) {
+func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange, method string, target *url.URL, h http.Header, body []byte, timeout time.Duration) (_ *exchange.Response, err error) {
+	status := 0
 	where := redactURL(target.String())
 	var rd io.Reader
 	if len(body) > 0 {
 		rd = bytes.NewReader(body)
 	}
+	call := startCall(ctx, x, "send-request", "")
+	// The span ends when the response head arrives: the body belongs to the
+	// policies that read it.
+	defer func() { call.finish(status, err) }()
+	ctx = call.ctx
+	proxy.InjectTraceContext(ctx, h)
 	// reqCtx ends when the timeout fires before the headers arrive, or when the
 	// response body is closed.
 	reqCtx, cancel := context.WithCancel(ctx)
@@ -412,6 +420,7 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 		}
 		return nil, &pipeline.Error{Reason: "BackendConnectionFailure", Message: "send-request could not reach " + where + ": " + transportReason(err), Status: 500, Err: err}
 	}
+	status = resp.StatusCode
 	exchange.RemoveHopHeaders(resp.Header)
 	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
 	if reason == "" {

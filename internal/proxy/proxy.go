@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Forwarder implements forward-request.
@@ -197,6 +199,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 	// The client's own hop-by-hop headers went when the request arrived; what
 	// a policy set is kept, whatever the client's Connection header named.
 	exchange.RemoveFixedHopHeaders(h)
+	InjectTraceContext(ctx, h)
 	host := h.Get("Host")
 	h.Del("Host")
 
@@ -257,6 +260,18 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	}
 	return out, watch, nil
+}
+
+// InjectTraceContext puts the span of ctx into h as W3C traceparent (and
+// tracestate), replacing what the client sent, so that the backend's spans
+// are children of the gateway's. When ctx has no span (OpenTelemetry is
+// off), h is left as it is: the client's trace context passes through.
+func InjectTraceContext(ctx context.Context, h http.Header) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return
+	}
+	h.Del("Tracestate")
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(h))
 }
 
 // primeSize is how much of a request body of unknown length (chunked) is read

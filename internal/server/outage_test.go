@@ -20,6 +20,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
 	"github.com/lastmile-gw/lastmile/internal/statedir"
 )
@@ -58,9 +59,9 @@ func (s *switchable) count() int {
 
 type cacheTokens struct{ c *identity.Cache }
 
-func (t cacheTokens) AccessToken(ctx context.Context, clientID, resource string) (string, error) {
-	tok, err := t.c.Token(ctx, clientID, resource)
-	return tok.Value, err
+func (t cacheTokens) AccessToken(ctx context.Context, clientID, resource string) (policies.AccessToken, error) {
+	tok, o, err := t.c.Get(ctx, clientID, resource)
+	return policies.AccessToken{Value: tok.Value, Outcome: o.String()}, err
 }
 
 // inMemory sends requests to a handler without a network, so that the whole

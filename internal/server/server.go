@@ -263,12 +263,13 @@ func idpConfig(cfg *config.Config, issuer string) idp.Config {
 	return c
 }
 
-// tokenAdapter gives policies the cached token's value.
+// tokenAdapter gives policies the cached token's value and how the cache
+// served it.
 type tokenAdapter struct{ c *identity.Cache }
 
-func (t tokenAdapter) AccessToken(ctx context.Context, clientID, resource string) (string, error) {
-	tok, err := t.c.Token(ctx, clientID, resource)
-	return tok.Value, err
+func (t tokenAdapter) AccessToken(ctx context.Context, clientID, resource string) (policies.AccessToken, error) {
+	tok, o, err := t.c.Get(ctx, clientID, resource)
+	return policies.AccessToken{Value: tok.Value, Outcome: o.String()}, err
 }
 
 // loopbackAddr names a listener's address for URLs: an unspecified host

@@ -89,6 +89,6 @@ func (anyCertificates) ByThumbprint(string) (*tls.Certificate, bool) {
 // noTokens stands in for the identity provider when only compiling.
 type noTokens struct{}
 
-func (noTokens) AccessToken(context.Context, string, string) (string, error) {
-	return "", errors.New("validation only: no identity provider")
+func (noTokens) AccessToken(context.Context, string, string) (policies.AccessToken, error) {
+	return policies.AccessToken{}, errors.New("validation only: no identity provider")
 }
