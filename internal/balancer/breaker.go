@@ -79,6 +79,8 @@ type Breaker struct {
 	// openUntil is when the open circuit closes, in Unix nanoseconds; the
 	// circuit is closed at and after it (0: never opened).
 	openUntil atomic.Int64
+	// trips counts the times the circuit opened, for metrics.
+	trips atomic.Int64
 
 	mu sync.Mutex
 	// fails are the times of the last Count failures, a ring whose oldest entry
@@ -103,6 +105,9 @@ func NewBreaker(r Rule) *Breaker {
 	}
 	return b
 }
+
+// Trips returns how many times the circuit opened.
+func (b *Breaker) Trips() int64 { return b.trips.Load() }
 
 // Rule returns the breaker's rule.
 func (b *Breaker) Rule() Rule { return b.rule }
@@ -177,6 +182,7 @@ func (b *Breaker) Record(now time.Time, o Outcome) (time.Time, bool) {
 	}
 	until := n + int64(d)
 	b.openUntil.Store(until)
+	b.trips.Add(1)
 	// The circuit closes with nothing counted.
 	clear(b.fails)
 	b.next, b.filled = 0, 0
@@ -190,6 +196,15 @@ func (b *Breaker) Record(now time.Time, o Outcome) (time.Time, bool) {
 type Breakers struct {
 	mu sync.Mutex
 	m  map[string]*Breaker
+}
+
+// Each calls fn for every backend's breaker, in no order, for metrics.
+func (s *Breakers) Each(fn func(id string, b *Breaker)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, b := range s.m {
+		fn(id, b)
+	}
 }
 
 // Get returns the breaker of backend id for rule r: the one it had if its rule

@@ -6,7 +6,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
@@ -57,7 +56,7 @@ func isPreflight(r *http.Request) bool {
 // and writes nothing, when the request is to be handled as any other: an
 // operation is defined for OPTIONS on the path, no operation matches the path,
 // or the operation has no cors policy.
-func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapshot, a *api, rest []string, q url.Values, requestID string, start time.Time) bool {
+func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapshot, a *api, rest []string, q url.Values, o *outcome) bool {
 	if a.definesOptions(rest, q) {
 		return false // API Management: such an operation does its own preflight handling
 	}
@@ -88,7 +87,7 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapsh
 	if len(steps) == 0 {
 		return false
 	}
-	x := h.newExchange(r, snap, a, op, rest, q, params, requestID)
+	x := h.newExchange(r, snap, a, op, rest, q, params, o.requestID)
 	x.Request.RawParameters = raw
 	if prod != nil {
 		x.Product = prod.info
@@ -119,8 +118,9 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapsh
 		x.Response = &exchange.Response{StatusCode: http.StatusOK, StatusReason: "OK", Headers: make(http.Header)}
 	}
 	h.logFailure(x)
-	writeResponse(w, r, x.Response, nil, h.log)
-	h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
+	o.sent = writeResponse(w, r, x.Response, nil, h.log)
+	o.op, o.status, o.x = op.info.ID, x.Response.StatusCode, x
+	h.finish(r, o)
 	closeBodies(x)
 	return true
 }

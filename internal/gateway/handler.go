@@ -22,6 +22,8 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
+	"github.com/lastmile-gw/lastmile/internal/reqtrace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // StatusPath is the readiness endpoint on the data plane, as on API Management's
@@ -40,6 +42,15 @@ type Handler struct {
 	Budget *exchange.Budget
 	// Metrics, when not nil, count requests and policy failures.
 	Metrics *Metrics
+	// Tracer, when not nil, gives every request an OpenTelemetry server span,
+	// child of the client's W3C traceparent.
+	Tracer trace.Tracer
+	// AccessLog, when not nil, gets one line per request (docs/observability.md).
+	AccessLog *slog.Logger
+	// Traces, when not nil, keeps the request traces that callers with a
+	// subscription allowing tracing ask for (Ocp-Apim-Trace); nil turns them
+	// off.
+	Traces *reqtrace.Store
 }
 
 // NewHandler returns a Handler with no configuration; it answers 503 until Swap
@@ -74,14 +85,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	start := time.Now()
-	requestID := newGUID()
-	if snap == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, requestID), nil, h.log)
-		h.Metrics.observe("", "", http.StatusServiceUnavailable, start, nil)
+	if strings.HasPrefix(r.URL.Path, TracePath) {
+		h.serveTrace(w, r)
 		return
 	}
-	if h.refusePath(w, r, requestID, start) {
+	o := outcome{start: time.Now(), requestID: newGUID(), counted: true}
+	if h.Tracer != nil {
+		r = h.startSpan(r)
+	}
+	if snap == nil {
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, o.requestID), nil, h.log)
+		o.status = http.StatusServiceUnavailable
+		h.finish(r, &o)
+		return
+	}
+	if h.refusePath(w, r, &o) {
 		return
 	}
 	q := r.URL.Query()
@@ -89,42 +107,50 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := appendSegments(segBuf[:0], r.URL.EscapedPath())
 	a, rest := snap.route(r, segs, q)
 	if a == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), nil, h.log)
-		h.Metrics.observe("", "", http.StatusNotFound, start, nil)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, o.requestID), nil, h.log)
+		o.status = http.StatusNotFound
+		h.finish(r, &o)
 		return
 	}
-	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, requestID, start) {
+	o.api = a.info.ID
+	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, &o) {
 		return
 	}
 	params := make(map[string]string, 2)
 	var raw map[string]string
 	op := a.operation(r.Method, rest, q, params, &raw)
 	if op == nil {
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, requestID), nil, h.log)
-		h.Metrics.observe(a.info.ID, "", http.StatusNotFound, start, nil)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, o.requestID), nil, h.log)
+		o.status = http.StatusNotFound
+		h.finish(r, &o)
 		return
 	}
-
-	var sent int64 // response body bytes written
-	var read *countingReader
-	if r.Body != nil && r.Body != http.NoBody {
-		read = &countingReader{ReadCloser: r.Body}
-		r.Body = read
+	o.op = op.info.ID
+	if h.Tracer != nil {
+		o.route = "/" + a.info.Path + op.info.URLTemplate
 	}
-	x := h.newExchange(r, snap, a, op, rest, q, params, requestID)
+
+	if r.Body != nil && r.Body != http.NoBody {
+		o.read = &countingReader{ReadCloser: r.Body}
+		r.Body = o.read
+	}
+	x := h.newExchange(r, snap, a, op, rest, q, params, o.requestID)
 	x.Request.RawParameters = raw
+	o.x = x
 	ctx := r.Context()
 	// However the request ends, what policies left for its end runs: a
 	// concurrency slot goes back, a bandwidth quota counts the bytes.
-	defer func() { x.Done(ctx, exchange.Usage{RequestBytes: read.count(), ResponseBytes: sent}) }()
+	defer func() { x.Done(ctx, exchange.Usage{RequestBytes: o.read.count(), ResponseBytes: o.sent}) }()
 	key, _ := subscriptionKey(r, q, a)
 	prod, sub, authErr := snap.authorize(a, key)
 	stripKey(x, a)
+	traceMessages(ctx, x)
 	if authErr != nil {
 		refusalCORS(x, op.cors[""])
 		a.base.HandleError(ctx, x, authErr)
-		sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
-		h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
+		o.sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
+		o.status = x.Response.StatusCode
+		h.finish(r, &o)
 		closeBodies(x)
 		return
 	}
@@ -137,14 +163,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if prod != nil {
 		x.Product, name = prod.info, prod.name
 	}
+	h.startRecorder(r, snap, sub, x, &o)
+	if x.Recorder != nil {
+		traceMessages(ctx, x)
+	}
 	if err := op.pipelines[name].Run(ctx, x); err != nil {
 		// The client went away; there is nobody to answer.
+		o.status, o.counted = 499, false
+		h.finish(r, &o)
 		closeBodies(x)
 		return
 	}
 	h.logFailure(x)
-	sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
-	h.Metrics.observe(a.info.ID, op.info.ID, x.Response.StatusCode, start, x.LastError)
+	h.finishRecorder(r, x)
+	o.sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
+	o.status = x.Response.StatusCode
+	h.finish(r, &o)
 	closeBodies(x)
 }
 

@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/urlpath"
@@ -13,16 +12,17 @@ import (
 // sent, before routing. A clean path replaces r.URL's, so that routing,
 // context.Request.OriginalUrl and the backend URL all start from it; a path the
 // rules refuse gets 400 and refusePath reports true.
-func (h *Handler) refusePath(w http.ResponseWriter, r *http.Request, requestID string, start time.Time) bool {
+func (h *Handler) refusePath(w http.ResponseWriter, r *http.Request, o *outcome) bool {
 	raw := requestPath(r)
 	if raw == "*" { // OPTIONS *: no path to clean
 		return false
 	}
 	p, err := urlpath.Clean(raw)
 	if err != nil {
-		h.log.Debug("request path refused", "request_id", requestID, "reason", err)
-		writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, "Invalid request path: "+err.Error()+".", requestID), nil, h.log)
-		h.Metrics.observe("", "", http.StatusBadRequest, start, nil)
+		h.log.Debug("request path refused", "request_id", o.requestID, "reason", err)
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, "Invalid request path: "+err.Error()+".", o.requestID), nil, h.log)
+		o.status = http.StatusBadRequest
+		h.finish(r, o)
 		return true
 	}
 	if p != r.URL.EscapedPath() {

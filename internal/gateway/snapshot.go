@@ -23,6 +23,7 @@ type Snapshot struct {
 	list       []apiops.Subscription
 	deployment *exchange.Deployment
 	warnings   []string
+	secrets    []string // named values marked secret, kept out of request traces
 }
 
 // SnapshotConfig is what NewSnapshot builds a Snapshot from. Everything in it is
@@ -37,6 +38,9 @@ type SnapshotConfig struct {
 	Deployment    *exchange.Deployment
 	// Warnings are the configuration's problems that do not stop the gateway.
 	Warnings []string
+	// Secrets are the values of named values marked secret: a request trace
+	// never shows them.
+	Secrets []string
 }
 
 // APIConfig is one API of a SnapshotConfig.
@@ -83,6 +87,7 @@ func NewSnapshot(c SnapshotConfig) (*Snapshot, error) {
 		list:       slices.Clone(c.Subscriptions),
 		deployment: c.Deployment,
 		warnings:   slices.Clone(c.Warnings),
+		secrets:    slices.Clone(c.Secrets),
 	}
 	products := make(map[string]*product, len(c.Products))
 	for _, p := range c.Products {
@@ -100,7 +105,7 @@ func NewSnapshot(c SnapshotConfig) (*Snapshot, error) {
 		sub := &subscription{
 			info: exchange.Subscription{ID: sc.Name, Name: cmp.Or(sc.DisplayName, sc.Name),
 				PrimaryKey: sc.PrimaryKey, SecondaryKey: sc.SecondaryKey},
-			scope: sc.Scope, target: sc.Target, active: sc.Active(),
+			scope: sc.Scope, target: sc.Target, active: sc.Active(), allowTracing: sc.AllowTracing,
 		}
 		for _, k := range []string{sc.PrimaryKey, sc.SecondaryKey} {
 			if k == "" {
@@ -221,6 +226,9 @@ type subscription struct {
 	scope  apiops.ScopeKind
 	target string // API or product name
 	active bool
+	// allowTracing lets the subscription's callers ask for request traces
+	// (Ocp-Apim-Trace).
+	allowTracing bool
 }
 
 // route finds the API for a request path, longest prefix first.

@@ -55,6 +55,7 @@ type Provider struct {
 	state      State
 	idDoc      []byte // the identity document as last read or stored, to write back if it is lost
 	log        *slog.Logger
+	observer   IssueObserver
 	keys       *KeyStore
 	replay     ReplayStore
 	secrets    *secretCache
@@ -73,8 +74,23 @@ type Provider struct {
 type Option func(*options)
 
 type options struct {
-	log    *slog.Logger
-	replay ReplayStore
+	log      *slog.Logger
+	replay   ReplayStore
+	observer IssueObserver
+}
+
+// IssueObserver is told of every token the provider issues, or fails to, for
+// metrics. Its method must be safe for concurrent use.
+type IssueObserver interface {
+	// TokenIssued reports one token request: grant is "managed_identity"
+	// (Issue: the gateway's and local workloads' managed identities) or
+	// "application" (the token endpoint), err nil when a token was issued.
+	TokenIssued(grant string, err error)
+}
+
+// WithObserver sets who is told of issued tokens. Default: nobody.
+func WithObserver(obs IssueObserver) Option {
+	return func(o *options) { o.observer = obs }
 }
 
 // WithReplayStore sets where client assertion ids are remembered. Several
@@ -143,6 +159,7 @@ func New(ctx context.Context, cfg Config, state State, opts ...Option) (*Provide
 		state:      state,
 		idDoc:      idDoc,
 		log:        o.log,
+		observer:   o.observer,
 		keys:       keys,
 		replay:     o.replay,
 		secrets:    newSecretCache(2),

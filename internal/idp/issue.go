@@ -156,6 +156,14 @@ func EntraV2Issuer(tenantID string) string {
 // as registered. The resource's profile and signing algorithm apply. Refusals
 // are *Error values matching identity.ErrConfiguration.
 func (p *Provider) Issue(ctx context.Context, clientID, resource string) (Token, error) {
+	tok, err := p.issueFor(ctx, clientID, resource)
+	if p.observer != nil {
+		p.observer.TokenIssued("managed_identity", err)
+	}
+	return tok, err
+}
+
+func (p *Provider) issueFor(ctx context.Context, clientID, resource string) (Token, error) {
 	if err := ctx.Err(); err != nil {
 		return Token{}, err
 	}

@@ -277,6 +277,9 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, kind endpo
 		return
 	}
 	tok, err := p.issue(&app.principal, res, acr)
+	if p.observer != nil {
+		p.observer.TokenIssued("application", err)
+	}
 	if err != nil {
 		p.log.Error("issuing a token failed", "client_id", app.clientID, "aud", res.id, "error", err)
 		p.writeError(w, r, &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: "the token could not be signed; see lastmile's log"})

@@ -165,6 +165,8 @@ func (p *cacheLookupPolicy) Apply(ctx context.Context, x *exchange.Exchange) err
 		} else if acceptsEncoding(x.Request.Headers, e.Headers.Get("Content-Encoding")) {
 			x.Response = &exchange.Response{StatusCode: e.Status, StatusReason: e.Reason, Headers: e.Headers, Body: exchange.NewBytesBody(e.body)}
 			setDownstream(x.Response.Headers, st.downstream, st.mustReval, time.Until(e.Expires))
+			x.Report.Cache = "hit"
+			x.Recorder.Data("cache", "hit")
 			return pipeline.ErrSkipToOutbound
 		}
 	}
@@ -172,6 +174,8 @@ func (p *cacheLookupPolicy) Apply(ctx context.Context, x *exchange.Exchange) err
 		x.Request.Headers.Del(h)
 	}
 	x.CacheLookup = st
+	x.Report.Cache = "miss"
+	x.Recorder.Data("cache", "miss")
 	return nil
 }
 

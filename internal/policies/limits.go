@@ -76,6 +76,42 @@ func (d *Deps) limiter(failClosed func(FailClosed) bool) limiter {
 	return limiter{store: d.Limits.Store, namespace: d.Limits.Namespace, failClosed: failClosed(d.Limits.FailClosed), log: d.Logger}
 }
 
+// counted wraps a limit policy's factory so that its decisions are counted in
+// d.Metrics; without metrics it is the factory itself.
+func (d *Deps) counted(name string, f pipeline.Factory) pipeline.Factory {
+	if d.Metrics == nil {
+		return f
+	}
+	m := d.Metrics
+	return func(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
+		p, err := f(c, el)
+		if p == nil || err != nil {
+			return p, err
+		}
+		return pipeline.PolicyFunc(func(ctx context.Context, x *exchange.Exchange) error {
+			err := p.Apply(ctx, x)
+			m.LimitDecision(name, limitDecision(err))
+			return err
+		}), nil
+	}
+}
+
+// limitDecision names what a limit policy's result means: allowed, refused
+// (the limit is exceeded), unavailable (the store could not decide and the
+// policy failed closed), or error (its key expression failed, say).
+func limitDecision(err error) string {
+	if err == nil {
+		return "allowed"
+	}
+	switch pipeline.AsError(err).Reason {
+	case ReasonRateLimitExceeded, ReasonQuotaExceeded, ReasonConcurrencyExceeded:
+		return "refused"
+	case ReasonLimitUnavailable:
+		return "unavailable"
+	}
+	return "error"
+}
+
 // key is where a counter lives in the store: its kind, the namespace and the
 // SHA-256 of what identifies it. Hashing bounds the length of keys made from
 // request data and keeps secrets used as counter keys out of the store's key

@@ -2,8 +2,6 @@ package policies
 
 import (
 	"context"
-	"errors"
-	"net"
 	"net/url"
 	"strconv"
 	"time"
@@ -94,6 +92,10 @@ func (c *backendCall) end(x *exchange.Exchange, err error, m Metrics) {
 	d := time.Since(c.start)
 	x.Report.BackendTime += d
 	x.Report.BackendTries++
+	if m == nil && x.Recorder == nil {
+		c.finish(0, err)
+		return
+	}
 	outcome := callOutcome(x, err)
 	if m != nil {
 		m.BackendCall(c.backend, outcome, d)
@@ -108,15 +110,11 @@ func (c *backendCall) end(x *exchange.Exchange, err error, m Metrics) {
 		}
 		x.Recorder.Append("attempts", a)
 	}
-	status := 0
-	if x.Response != nil {
-		status = x.Response.StatusCode
-	}
-	c.finish(status, err)
+	c.finish(0, err)
 }
 
-// finish ends the span, if any, with the response's status (0: none) or the
-// failure.
+// finish ends the span, if any, with the response's status (0: x's) or
+// the failure.
 func (c *backendCall) finish(status int, err error) {
 	if c.span == nil {
 		return
@@ -138,29 +136,27 @@ func (c *backendCall) finish(status int, err error) {
 // callOutcome names how a backend attempt ended, from a small fixed set: the
 // status class, or the failure's reason.
 func callOutcome(x *exchange.Exchange, err error) string {
-	var pe *pipeline.Error
-	switch {
-	case err == nil || errors.As(err, &pe) && pe.Reason == "BackendErrorStatusCode":
+	reason := ""
+	if err != nil {
+		reason = pipeline.AsError(err).Reason
+	}
+	switch reason {
+	case "", "BackendErrorStatusCode":
 		if x.Response == nil {
 			return "none"
 		}
 		return statusClass(x.Response.StatusCode)
-	case errors.As(err, &pe):
-		switch pe.Reason {
-		case "BackendConnectionFailure", "Timeout", "ClientConnectionFailure", "BodyReadFailure", "BackendUrlNotSet":
-			return pe.Reason
-		}
-	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return "BackendConnectionFailure"
+	case "BackendConnectionFailure", "Timeout", "ClientConnectionFailure", "BodyReadFailure", "BackendUrlNotSet":
+		return reason
 	}
 	return "error"
 }
 
+var statusClasses = [...]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
 func statusClass(code int) string {
 	if code < 100 || code > 599 {
-		return "other"
+		return statusClasses[0]
 	}
-	return strconv.Itoa(code/100) + "xx"
+	return statusClasses[code/100]
 }

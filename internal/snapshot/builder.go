@@ -100,7 +100,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	if err != nil {
 		return nil, err
 	}
-	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log())}
+	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secretValues(svc)}
 	sc.Products = c.products() // before the APIs, whose pipelines include product policies
 	sc.APIs = c.apis()
 	if len(c.errs) > 0 {
@@ -214,6 +214,19 @@ func (b *Builder) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return b.Logger
+}
+
+// secretValues are the values of the named values marked secret, which
+// request traces cut out of everything they show.
+func secretValues(svc *apiops.Service) []string {
+	var out []string
+	for _, nv := range svc.NamedValues {
+		if nv.Secret && nv.HasValue && nv.Value != "" {
+			out = append(out, nv.Value)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // deployment is context.Deployment: the gateway as lastmile.yaml names it.

@@ -23,6 +23,9 @@ type RedisOptions struct {
 	// ValueBytes is the largest value Set accepts (ErrTooLarge beyond it);
 	// DefaultValueLimits.ValueBytes when zero.
 	ValueBytes int
+	// Observer, when not nil, is told how each command went (for metrics).
+	// Commands of traced requests get spans whether or not it is set.
+	Observer RedisObserver
 }
 
 // Redis is a Store shared by every gateway instance that uses the same Redis.
@@ -48,6 +51,7 @@ func NewRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	c := redis.NewClient(opts)
+	c.AddHook(redisHook{obs: o.Observer})
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
