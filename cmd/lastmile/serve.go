@@ -73,6 +73,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		StateDir:       state,
 		Logger:         log,
 		Expr:           exprCompiler(),
+		Version:        buildVersion(),
 	})
 	if err != nil {
 		return err

@@ -145,6 +145,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 		Keys:       g.keys,
 		OwnTenant:  g.ownTenant,
 		Revocation: g.revocation,
+		Metrics:    s.obs.policyMetrics(),
 	}
 	if g.snap, err = b.Build(ctx); err != nil {
 		return nil, err
@@ -179,7 +180,7 @@ func (s *Server) buildIdentityPlane(ctx context.Context, cfg *config.Config, g *
 	if err := addTokenService(cfg, &idpCfg); err != nil {
 		return err
 	}
-	p, err := idp.New(ctx, idpCfg, s.ident.State, idp.WithLogger(s.log), idp.WithReplayStore(s.shared))
+	p, err := idp.New(ctx, idpCfg, s.ident.State, append(s.obs.idpOptions(), idp.WithLogger(s.log), idp.WithReplayStore(s.shared))...)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func (s *Server) buildIdentityPlane(ctx context.Context, cfg *config.Config, g *
 		return err
 	}
 	g.idp = p
-	g.tokens = identity.NewCache(g.chain, identity.WithLogger(s.log))
+	g.tokens = identity.NewCache(g.chain, append(s.obs.cacheObserver(), identity.WithLogger(s.log))...)
 	if g.agent, err = s.newAgent(cfg, g); err != nil {
 		return err
 	}
@@ -286,6 +287,7 @@ func (s *Server) restartOnly(cfg *config.Config) []string {
 	check("store", cfg.Store != old.Store)
 	// The data plane's HTTP server and body budget are made once, at start.
 	check("limits", cfg.Limits != old.Limits)
+	check("telemetry", !reflect.DeepEqual(cfg.Telemetry, old.Telemetry))
 	return out
 }
 

@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lastmile-gw/lastmile/internal/balancer"
@@ -48,6 +46,8 @@ type Options struct {
 	Logger         *slog.Logger
 	// Expr compiles policy expressions; nil means expressions are refused.
 	Expr pipeline.ExprCompiler
+	// Version is the version the telemetry reports (service.version).
+	Version string
 	// KeyFetch is the schedule on which validate-jwt and
 	// validate-azure-ad-token fetch issuers' signing keys; the zero value is
 	// API Management's (cached an hour, refetched at most every 5 minutes for
@@ -85,6 +85,7 @@ type Server struct {
 
 	metricsLn  net.Listener // nil without listeners.metrics
 	metricsSrv *http.Server
+	obs        observability // metrics, OpenTelemetry, access log, request traces (telemetry.go)
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
@@ -126,6 +127,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 
 	fail := func(err error) (*Server, error) {
 		s.closeListeners()
+		s.obs.close(ctx)
 		if s.limits != nil {
 			s.limits.Close()
 		}
@@ -148,11 +150,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err := s.listenIdentityPlane(cfg); err != nil {
 		return fail(err)
 	}
+	if err := s.setupObservability(ctx, cfg); err != nil {
+		return fail(err)
+	}
 	s.issuer = "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
 	if err := s.checkIssuer(cfg); err != nil {
 		return fail(err)
 	}
-	if s.shared, err = openStore(ctx, cfg.Store, os.Getenv); err != nil {
+	if s.shared, err = openStore(ctx, cfg.Store, os.Getenv, s.obs.redisObserver()); err != nil {
 		return fail(err)
 	}
 	s.caches = valueCaches(s.shared)
@@ -180,12 +185,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.cur.Store(g)
 	s.handler = gateway.NewHandler(s.log)
 	s.handler.Swap(g.snap)
+	s.handler.Metrics = s.obs.metrics
+	s.handler.Tracer = s.obs.tel.Tracer()
+	s.handler.AccessLog = s.obs.access
+	s.handler.Traces = s.obs.traces
 	if s.metricsLn != nil {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		s.handler.Metrics = gateway.NewMetrics(reg)
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.obs.reg, promhttp.HandlerOpts{}))
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 
@@ -330,6 +336,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.metricsLn != nil {
 		attrs = append(attrs, "metrics_listen", s.metricsLn.Addr().String())
 	}
+	attrs = append(attrs, s.obs.settings(g.cfg.Telemetry)...)
 	env := s.plane.env
 	for _, kv := range [][2]string{{"identity_endpoint", env.IdentityEndpoint}, {"imds", env.IMDSHost}, {"identity_socket", env.Socket}} {
 		if kv[1] != "" {
@@ -356,6 +363,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
 	s.workloadEnv.close()
+	// The spans of the last requests go out before the exporters stop.
+	if terr := s.obs.close(shutCtx); terr != nil {
+		s.log.Warn("telemetry could not send what it held", "error", terr)
+	}
 	stopBg() // the key maintenance uses the store (the identity state in Redis)
 	s.limits.Close()
 	s.shared.Close()
@@ -377,6 +388,9 @@ func (s *Server) Close() error {
 		merr = s.metricsSrv.Close()
 	}
 	s.workloadEnv.close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s.obs.close(ctx)
 	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.limits.Close(), s.shared.Close(), merr)
 }
 
@@ -421,7 +435,7 @@ func valueCaches(shared sharedStore) policies.Caches {
 // openStore opens the store lastmile.yaml names: memory, or Redis when several
 // instances run together (so that, for example, a client assertion is accepted
 // once across all of them).
-func openStore(ctx context.Context, c config.Store, getenv func(string) string) (sharedStore, error) {
+func openStore(ctx context.Context, c config.Store, getenv func(string) string, obs store.RedisObserver) (sharedStore, error) {
 	if c.Type != config.StoreRedis {
 		return store.NewMemory(1 << 18), nil
 	}
@@ -431,6 +445,7 @@ func openStore(ctx context.Context, c config.Store, getenv func(string) string) 
 	}
 	r, err := store.NewRedis(ctx, store.RedisOptions{
 		Address: c.Redis.Address, Username: c.Redis.Username, Password: password, DB: c.Redis.DB, TLS: c.Redis.TLS,
+		Observer: obs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)

@@ -47,7 +47,7 @@ func OpenIdentityState(ctx context.Context, cfg *config.Config, dir string, gete
 	if err != nil {
 		return nil, err
 	}
-	shared, err := openStore(ctx, cfg.Store, getenv)
+	shared, err := openStore(ctx, cfg.Store, getenv, nil)
 	if err != nil {
 		return nil, err
 	}

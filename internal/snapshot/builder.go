@@ -66,6 +66,9 @@ type Builder struct {
 	// Revocation checks client certificates against CRLs; made over Transport
 	// on the first build when nil.
 	Revocation policies.RevocationChecker
+	// Metrics counts the policies' limit decisions and backend calls; nil
+	// counts nothing.
+	Metrics policies.Metrics
 
 	transportOnce sync.Once
 	transportErr  error
@@ -133,6 +136,7 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 		OneWay:              b.OneWay,
 		AllowInsecureIssuer: cfg.Identity.AllowInsecureIssuer,
 		OwnTenant:           b.OwnTenant,
+		Metrics:             b.Metrics,
 	}
 	if d.Certificates, d.ClientCATrust, err = certificates(cfg); err != nil {
 		return nil, err
