@@ -92,8 +92,12 @@ func (c *backendCall) end(x *exchange.Exchange, err error, m Metrics) {
 	d := time.Since(c.start)
 	x.Report.BackendTime += d
 	x.Report.BackendTries++
+	status := 0
+	if x.Response != nil {
+		status = x.Response.StatusCode
+	}
 	if m == nil && x.Recorder == nil {
-		c.finish(0, err)
+		c.finish(status, err)
 		return
 	}
 	outcome := callOutcome(x, err)
@@ -110,10 +114,10 @@ func (c *backendCall) end(x *exchange.Exchange, err error, m Metrics) {
 		}
 		x.Recorder.Append("attempts", a)
 	}
-	c.finish(0, err)
+	c.finish(status, err)
 }
 
-// finish ends the span, if any, with the response's status (0: x's) or
+// finish ends the span, if any, with the response's status (0: none) or
 // the failure.
 func (c *backendCall) finish(status int, err error) {
 	if c.span == nil {
