@@ -194,7 +194,7 @@ func (h *Handler) startRecorder(r *http.Request, snap *Snapshot, sub *subscripti
 		}
 		secrets := append(snap.secrets[:len(snap.secrets):len(snap.secrets)], sub.info.PrimaryKey, sub.info.SecondaryKey)
 		rec = reqtrace.New(reqtrace.Options{RequestID: x.RequestID, Start: o.start, Secrets: secrets,
-			Headers: []string{x.API.SubscriptionKeyHeader}})
+			Headers: []string{x.API.SubscriptionKeyHeader}, Dir: snap.dir})
 	}
 	x.Recorder = rec
 	if x.Subscription != nil {

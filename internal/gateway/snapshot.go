@@ -24,6 +24,7 @@ type Snapshot struct {
 	deployment *exchange.Deployment
 	warnings   []string
 	secrets    []string // named values marked secret, kept out of request traces
+	dir        string   // the configuration folder, which request traces show policy files relative to
 }
 
 // SnapshotConfig is what NewSnapshot builds a Snapshot from. Everything in it is
@@ -41,6 +42,9 @@ type SnapshotConfig struct {
 	// Secrets are the values of named values marked secret: a request trace
 	// never shows them.
 	Secrets []string
+	// Dir is the configuration folder, which request traces show policy
+	// files relative to.
+	Dir string
 }
 
 // APIConfig is one API of a SnapshotConfig.
@@ -88,6 +92,7 @@ func NewSnapshot(c SnapshotConfig) (*Snapshot, error) {
 		deployment: c.Deployment,
 		warnings:   slices.Clone(c.Warnings),
 		secrets:    slices.Clone(c.Secrets),
+		dir:        c.Dir,
 	}
 	products := make(map[string]*product, len(c.Products))
 	for _, p := range c.Products {

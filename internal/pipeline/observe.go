@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -172,7 +173,11 @@ func traceString(v any) string {
 	case float64:
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
-	return "(" + fmt.Sprintf("%T", v) + ")"
+	name := strings.TrimLeft(fmt.Sprintf("%T", v), "*[]")
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return "(" + name + ")"
 }
 
 // recordExpr records an expression's value in the request's trace.

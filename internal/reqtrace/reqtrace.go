@@ -21,6 +21,7 @@ package reqtrace
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -47,10 +48,10 @@ type Trace struct {
 	Request   Message   `json:"request"`
 	API       *API      `json:"api,omitempty"`
 	// Entries are by section, each in the order things happened.
-	Entries  Sections  `json:"traceEntries"`
-	Response *Message  `json:"response,omitempty"`
-	Error    *Error    `json:"lastError,omitempty"`
-	Dropped  int       `json:"droppedEntries,omitempty"` // entries over MaxEntries
+	Entries  Sections `json:"traceEntries"`
+	Response *Message `json:"response,omitempty"`
+	Error    *Error   `json:"lastError,omitempty"`
+	Dropped  int      `json:"droppedEntries,omitempty"` // entries over MaxEntries
 }
 
 // Sections are a trace's entries by policy section.
@@ -150,6 +151,10 @@ type Options struct {
 	// Headers are headers whose values are never shown, beside
 	// Authorization, Proxy-Authorization, Cookie and Set-Cookie.
 	Headers []string
+	// Dir is the configuration folder: policy files are shown relative to
+	// it, so that a trace does not tell its reader where the server keeps
+	// them.
+	Dir string
 }
 
 // Recorder records one request's trace. It is safe for concurrent use (wait
@@ -170,11 +175,12 @@ type doc struct {
 	n       int
 	secrets []string
 	hide    map[string]bool
+	dir     string
 }
 
 // New returns a Recorder for a request that started at o.Start.
 func New(o Options) *Recorder {
-	d := &doc{start: o.Start, section: "inbound", hide: map[string]bool{
+	d := &doc{start: o.Start, section: "inbound", dir: o.Dir, hide: map[string]bool{
 		"authorization": true, "proxy-authorization": true, "cookie": true, "set-cookie": true,
 	}}
 	d.t.RequestID, d.t.Started = o.RequestID, o.Start.UTC()
@@ -262,6 +268,9 @@ func (r *Recorder) Section(name string) {
 func (r *Recorder) StartPolicy(p Policy) {
 	if r == nil {
 		return
+	}
+	if rel, err := filepath.Rel(r.d.dir, p.File); r.d.dir != "" && err == nil && filepath.IsLocal(rel) {
+		p.File = filepath.ToSlash(rel)
 	}
 	now := time.Now()
 	e := &Entry{Source: p.Name, Timestamp: now.UTC(), Elapsed: millis(now.Sub(r.d.start)), Policy: &p, section: p.Section}
@@ -558,5 +567,11 @@ func FromContext(ctx context.Context) *Recorder {
 }
 
 // typeName names a value a trace does not show, such as a parsed JWT or a
-// response stored in a variable.
-func typeName(v any) string { return strings.TrimPrefix(fmt.Sprintf("%T", v), "*") }
+// response stored in a variable: Jwt, not *expr.Jwt.
+func typeName(v any) string {
+	name := strings.TrimLeft(fmt.Sprintf("%T", v), "*[]")
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}

@@ -103,7 +103,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	if err != nil {
 		return nil, err
 	}
-	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secretValues(svc)}
+	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secretValues(svc), Dir: b.ConfigDir}
 	sc.Products = c.products() // before the APIs, whose pipelines include product policies
 	sc.APIs = c.apis()
 	if len(c.errs) > 0 {
