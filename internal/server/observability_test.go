@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
+	"github.com/lastmile-gw/lastmile/internal/store/storetest"
 )
 
 // observedConfig is tracedConfig with a named value marked secret that a
@@ -266,4 +269,90 @@ func TestRequestTrace(t *testing.T) {
 			t.Errorf("status %d, want 404", resp.StatusCode)
 		}
 	})
+}
+
+// TestMetricsOfWhatPoliciesDecide runs requests through a gateway whose store is a real Redis
+// and reads /metrics: the token cache's outcomes, the token source's calls
+// and the identity provider's issuance, the rate limit's decisions, the
+// backend attempts by backend entity, a circuit breaker that opened, and the
+// Redis commands the limit ran.
+func TestMetricsOfWhatPoliciesDecide(t *testing.T) {
+	redisSrv := storetest.NewServer(t, "")
+	backend := newVerifyingBackend(t, "api://orders")
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	defer failing.Close()
+	cfgDir := t.TempDir()
+	policy := func(inbound string) string {
+		return `<policies><inbound><base />` + inbound + `</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`
+	}
+	writeFiles(t, cfgDir, map[string]string{
+		"lastmile.yaml": `identity:
+  resources:
+    - id: api://orders
+listeners:
+  metrics: 127.0.0.1:0
+store:
+  type: redis
+  encryptionKeyFile: ` + stateKeyFile(t, testStateKey) + `
+  redis:
+    address: ` + redisSrv.Addr + `
+`,
+		"apis/orders/apiInformation.json": `{"properties":{"path":"orders","subscriptionRequired":false}}`,
+		"apis/orders/policy.xml": policy(`<rate-limit-by-key calls="1" renewal-period="300" counter-key="@(context.Request.Headers.GetValueOrDefault(&quot;X-Key&quot;, &quot;&quot;))" />
+			<authentication-managed-identity resource="api://orders" />
+			<set-backend-service backend-id="orders-backend" />`),
+		"apis/broken/apiInformation.json":                 `{"properties":{"path":"broken","subscriptionRequired":false}}`,
+		"apis/broken/policy.xml":                          policy(`<set-backend-service backend-id="broken-backend" />`),
+		"backends/orders-backend/backendInformation.json": `{"properties": {"url": "` + backend.srv.URL + `", "protocol": "http"}}`,
+		"backends/broken-backend/backendInformation.json": `{"properties": {"url": "` + failing.URL + `", "protocol": "http", "circuitBreaker": {"rules": [` +
+			`{"failureCondition": {"count": 1, "interval": "PT1M", "statusCodeRanges": [{"min": 500, "max": 599}]}, "tripDuration": "PT1H"}]}}}`,
+	})
+	s, _ := serveUntil(t, cfgDir, nil)
+	backend.issuer = s.Issuer()
+	for _, tc := range []struct {
+		path, key string
+		want      int
+	}{
+		{"/orders/1", "a", 200}, {"/orders/1", "a", 429}, {"/orders/1", "b", 200},
+		{"/broken/1", "", 500}, {"/broken/1", "", 503},
+	} {
+		if resp, body := get(t, s.GatewayURL()+tc.path, map[string]string{"X-Key": tc.key}); resp.StatusCode != tc.want {
+			t.Fatalf("GET %s (key %q): %d, want %d: %s", tc.path, tc.key, resp.StatusCode, tc.want, body)
+		}
+	}
+	resp, text := get(t, s.MetricsURL(), nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("metrics: %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`lastmile_token_cache_requests_total{outcome="issued"} 1`,
+		`lastmile_token_cache_requests_total{outcome="hit"} 1`,
+		`lastmile_token_source_duration_seconds_count{result="ok"} 1`,
+		`lastmile_idp_tokens_total{grant="managed_identity",result="ok"} 1`,
+		`lastmile_limit_decisions_total{decision="allowed",policy="rate-limit-by-key"} 2`,
+		`lastmile_limit_decisions_total{decision="refused",policy="rate-limit-by-key"} 1`,
+		`lastmile_backend_requests_total{backend="orders-backend",outcome="2xx"} 2`,
+		`lastmile_backend_requests_total{backend="broken-backend",outcome="5xx"} 1`,
+		`lastmile_backend_duration_seconds_count{backend="orders-backend"} 2`,
+		`lastmile_backend_circuit_open{backend="broken-backend"} 1`,
+		`lastmile_backend_circuit_trips_total{backend="broken-backend"} 1`,
+		`lastmile_requests_total{api="orders",code="429",operation="*"} 1`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^lastmile_redis_command_duration_seconds_count\{command="evalsha"\} [1-9]`).MatchString(text) {
+		t.Errorf("metrics lack the rate limit's Redis commands:\n%s", grepLines(text, "lastmile_redis"))
+	}
+}
+
+func grepLines(text, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

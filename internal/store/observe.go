@@ -62,14 +62,15 @@ func (h redisHook) observe(ctx context.Context, name string, run func(context.Co
 			trace.WithAttributes(attribute.String("db.system.name", "redis"), attribute.String("db.operation.name", name)))
 	}
 	err := run(ctx)
+	failed := err
 	if errors.Is(err, redis.Nil) {
-		err = nil
+		failed = nil // a missing key is an answer
 	}
 	if h.obs != nil {
-		h.obs.RedisCommand(name, time.Since(start), err)
+		h.obs.RedisCommand(name, time.Since(start), failed)
 	}
 	if span != nil {
-		if err != nil {
+		if failed != nil {
 			span.SetStatus(codes.Error, "redis command failed")
 		}
 		span.End()
