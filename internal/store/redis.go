@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // RedisOptions say how to reach Redis.
@@ -46,6 +47,11 @@ func NewRedis(ctx context.Context, o RedisOptions) (*Redis, error) {
 		DialTimeout:  5 * time.Second,
 		ReadTimeout:  2 * time.Second,
 		WriteTimeout: 2 * time.Second,
+		// No CLIENT SETINFO nor CLIENT MAINT_NOTIFICATIONS on connect: older
+		// Redis versions refuse them, which would count as failed commands
+		// for every new connection; lastmile uses neither.
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
 	if o.TLS {
 		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
