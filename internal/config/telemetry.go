@@ -3,7 +3,7 @@ package config
 import (
 	"net/url"
 	"path/filepath"
-		"strconv"
+	"strconv"
 	"strings"
 	"time"
 

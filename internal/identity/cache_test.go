@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 )
 
@@ -666,6 +667,66 @@ func BenchmarkCacheHitParallel(b *testing.B) {
 				return
 			}
 			i++
+		}
+	})
+}
+
+type outcomeLog struct {
+	mu      sync.Mutex
+	served  []string
+	sources []string
+}
+
+func (o *outcomeLog) TokenServed(oc identity.Outcome) {
+	o.mu.Lock()
+	o.served = append(o.served, oc.String())
+	o.mu.Unlock()
+}
+
+func (o *outcomeLog) SourceCalled(d time.Duration, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err != nil {
+		o.sources = append(o.sources, "error")
+		return
+	}
+	o.sources = append(o.sources, "ok")
+}
+
+// TestCacheOutcomes follows one key through its life and checks what Get
+// says of each request, and what the observer hears: issued (waited for the
+// source), hit, refresh (past half-life, a refresh starts), outage (served
+// while refreshes fail), error (at the margin, with the source down).
+func TestCacheOutcomes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newFake(time.Hour)
+		obs := &outcomeLog{}
+		c := identity.NewCache(src, identity.WithRefreshJitter(0), identity.WithObserver(obs))
+		var got []string
+		get := func() {
+			_, o, _ := c.Get(t.Context(), "", res)
+			got = append(got, o.String())
+			synctest.Wait()
+		}
+		get()                        // issued
+		get()                        // hit
+		time.Sleep(31 * time.Minute) // past half-life
+		src.set(errOutage)
+		get()                        // refresh (it fails in the background)
+		get()                        // outage
+		time.Sleep(25 * time.Minute) // past the margin
+		get()                        // error
+		want := []string{"issued", "hit", "refresh", "outage", "error"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("outcomes (-want +got):\n%s", diff)
+		}
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		if diff := cmp.Diff(want, obs.served); diff != "" {
+			t.Errorf("observed outcomes (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"ok", "error", "error"}, obs.sources); diff != "" {
+			t.Errorf("observed source calls (-want +got):\n%s", diff)
 		}
 	})
 }

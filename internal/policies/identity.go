@@ -93,7 +93,7 @@ type forwardRequestPolicy struct {
 	opts     proxy.Options
 	backends map[string]Backend
 	// bases are the backends' parsed URLs, for pool members.
-	bases  map[string]*url.URL
+	bases   map[string]*url.URL
 	tokens  TokenSource
 	logger  *slog.Logger
 	metrics Metrics
