@@ -3,11 +3,18 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/lastmile-gw/lastmile/internal/http1"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // rawBackend answers every request on a keep-alive connection with 16 bytes,
@@ -73,7 +80,35 @@ func readHead(br *bufio.Reader) (int, error) {
 // managed identity token from the cache, an outbound header. The client and
 // the backend are raw sockets, so the figures are the gateway's.
 func BenchmarkDataPlane(b *testing.B) {
-	srv := &http1.Server{Handler: benchHandler(b, rawBackend(b))}
+	runDataPlane(b, benchHandler(b, rawBackend(b)))
+}
+
+// BenchmarkDataPlaneObserved is BenchmarkDataPlane with what an operator turns
+// on: every request traced by OpenTelemetry (the SDK, sampling all, batching
+// to an exporter that drops the spans), or the access log (slog's JSON
+// handler, writing nowhere), or both.
+func BenchmarkDataPlaneObserved(b *testing.B) {
+	for _, tc := range []struct {
+		name            string
+		otel, accessLog bool
+	}{{"otel", true, false}, {"accesslog", false, true}, {"both", true, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := benchHandler(b, rawBackend(b))
+			if tc.otel {
+				tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+				b.Cleanup(func() { tp.Shutdown(context.Background()) })
+				h.Tracer = tp.Tracer("bench")
+			}
+			if tc.accessLog {
+				h.AccessLog = slog.New(slog.NewJSONHandler(io.Discard, nil))
+			}
+			runDataPlane(b, h)
+		})
+	}
+}
+
+func runDataPlane(b *testing.B, h http.Handler) {
+	srv := &http1.Server{Handler: h}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
