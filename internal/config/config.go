@@ -75,6 +75,10 @@
 //	  # Where Prometheus metrics are served (GET /metrics), host:port. Default
 //	  # "": no metrics listener.
 //	  metrics: ""
+//	  # TLS, off by default (plain HTTP): listeners.tls for every listener,
+//	  # or a listener written as a mapping of address and tls, and the ACME
+//	  # HTTP-01 challenge listener; tls.go documents every key.
+//	  acmeHTTP: ""
 //	backend:
 //	  # An extra PEM bundle of CA certificates trusted for backend TLS, on top of
 //	  # the system roots. Relative paths are relative to the folder that holds
@@ -248,6 +252,11 @@ type Listeners struct {
 	// Metrics is where Prometheus metrics are served (GET /metrics); "" means
 	// nowhere.
 	Metrics string
+	// ACMEHTTP is where ACME HTTP-01 challenges are answered; "" means
+	// nowhere (tls.go).
+	ACMEHTTP string
+	// TLS are the listeners' TLS settings (tls.go).
+	TLS ListenersTLS
 }
 
 // Backend holds settings for connections to backends.

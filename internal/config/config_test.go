@@ -92,7 +92,20 @@ func TestParseFull(t *testing.T) {
 			Keys:                KeyRotation{RotationPeriod: 720 * time.Hour, Prepublish: 48 * time.Hour},
 			AllowInsecureIssuer: true,
 		},
-		Listeners: Listeners{Gateway: "0.0.0.0:9080", Identity: "127.0.0.1:9081", Issuer: "https://login.example.com/lastmile", Metrics: "127.0.0.1:9464"},
+		Listeners: Listeners{Gateway: "0.0.0.0:9080", Identity: "127.0.0.1:9081", Issuer: "https://login.example.com/lastmile", Metrics: "127.0.0.1:9464",
+			ACMEHTTP: ":80",
+			TLS: ListenersTLS{
+				Gateway: &TLS{
+					Certificates: []CertificateFile{{File: filepath.Join(testdataAbs(t), "client.pem")},
+						{File: filepath.Join(testdataAbs(t), "client.pfx"), PasswordEnv: "LASTMILE_TEST_PFX_PASSWORD"}},
+					ClientCertificates: ClientCertificates{Mode: "verify-if-given", CAFile: filepath.Join(testdataAbs(t), "ca.pem")},
+				},
+				Identity: &TLS{
+					ACME: &ACME{Domains: []string{"login.example.com", "api.example.com"}, Email: "ops@example.com",
+						DirectoryURL: "https://acme-staging-v02.api.letsencrypt.org/directory", CAFile: filepath.Join(testdataAbs(t), "ca.pem")},
+					ClientCertificates: ClientCertificates{Mode: "none"},
+				},
+			}},
 		Backend:   Backend{CAFile: filepath.Join(testdataAbs(t), "ca.pem"), Timeout: 45 * time.Second},
 		Gateway:   Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
 		Store: Store{Type: "redis", Redis: Redis{
