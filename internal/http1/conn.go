@@ -115,7 +115,9 @@ func (c *conn) serve() {
 	if tc, ok := isTLS(c.rwc); ok {
 		tc.SetDeadline(time.Now().Add(s.readHeaderTimeout()))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			s.logger().Debug("TLS handshake failed", "remote", c.remoteAddr, "error", err)
+			if !c.refusePlainHTTP(err) {
+				s.logger().Debug("TLS handshake failed", "remote", c.remoteAddr, "error", err)
+			}
 			return
 		}
 		tc.SetDeadline(time.Time{})
@@ -382,6 +384,40 @@ func (c *conn) reject(status int, reason string) {
 	b.Write(body)
 	b.Flush()
 	c.srv.logger().Debug("refused a request", "remote", c.remoteAddr, "status", status, "reason", reason)
+}
+
+// refusePlainHTTP answers a client that sent plain HTTP to a TLS listener
+// with a 400 on the raw connection, as net/http does, so that it learns why
+// instead of seeing the connection drop. It reports whether it did.
+func (c *conn) refusePlainHTTP(err error) bool {
+	var re tls.RecordHeaderError
+	if !errors.As(err, &re) || re.Conn == nil || !looksLikeHTTP(re.RecordHeader) {
+		return false
+	}
+	const status, reason = http.StatusBadRequest, "this listener serves HTTPS; the client sent plain HTTP"
+	ctype, body := "text/plain; charset=utf-8", []byte(http.StatusText(status)+": "+reason+"\n")
+	if f := c.srv.ErrorBody; f != nil {
+		ctype, body = f(status, reason)
+	}
+	c.rwc = re.Conn // close lingers on the TCP connection so that the answer arrives
+	re.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(re.Conn, "HTTP/1.1 "+statusLine(status)+"\r\nContent-Type: "+ctype+"\r\nContent-Length: "+
+		strconv.Itoa(len(body))+"\r\nConnection: close\r\n\r\n"+string(body))
+	c.srv.logger().Debug("refused a request", "remote", c.remoteAddr, "status", status, "reason", reason)
+	return true
+}
+
+// looksLikeHTTP reports whether what a TLS listener read as a record header
+// is the start of an HTTP request: a method, whose first three characters
+// are upper-case letters. A TLS record starts with a content type byte from
+// 20 to 24.
+func looksLikeHTTP(hdr [5]byte) bool {
+	for _, b := range hdr[:3] {
+		if b < 'A' || b > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *conn) close() {

@@ -53,6 +53,9 @@ type Options struct {
 	// API Management's (cached an hour, refetched at most every 5 minutes for
 	// an unknown kid).
 	KeyFetch jwks.Options
+	// TLSCheckInterval is how often the listeners' certificate files are
+	// checked for changes; 0 means DefaultTLSCheckInterval.
+	TLSCheckInterval time.Duration
 }
 
 // Server is a running gateway and identity provider.
@@ -85,6 +88,12 @@ type Server struct {
 
 	metricsLn  net.Listener // nil without listeners.metrics
 	metricsSrv *http.Server
+
+	// TLS on the listeners (tls.go): nil for a listener serving plain HTTP.
+	gwTLS, idTLS, metricsTLS *listenerTLS
+	acme                     []*acmeManager // one per distinct acme setting
+	acmeLn                   net.Listener   // nil without listeners.acmeHTTP
+	acmeSrv                  *http.Server
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
@@ -145,10 +154,18 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			return fail(fmt.Errorf("metrics listener: %w", err))
 		}
 	}
+	if addr := cfg.Listeners.ACMEHTTP; addr != "" {
+		if s.acmeLn, err = net.Listen("tcp", addr); err != nil {
+			return fail(fmt.Errorf("ACME HTTP-01 listener (listeners.acmeHTTP): %w", err))
+		}
+	}
 	if err := s.listenIdentityPlane(cfg); err != nil {
 		return fail(err)
 	}
 	s.issuer = "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+	if cfg.Listeners.TLS.Identity != nil {
+		s.issuer = "https://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+	}
 	if err := s.checkIssuer(cfg); err != nil {
 		return fail(err)
 	}
@@ -162,6 +179,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	// From here on the state directory is used.
 	if s.state, err = statedir.Open(o.StateDir); err != nil {
 		return fail(err)
+	}
+	if err := s.startTLS(cfg); err != nil {
+		return fail(err)
+	}
+	if s.acmeLn != nil {
+		s.acmeSrv = &http.Server{Handler: acmeHTTPHandler(s.acme), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	}
 	if s.ident, err = identityState(cfg.Store, s.state, s.shared, os.Getenv); err != nil {
 		return fail(err)
@@ -281,11 +305,15 @@ func loopbackAddr(a *net.TCPAddr) string {
 }
 
 // GatewayURL is the data plane's base URL, as a client on this host reaches it.
-func (s *Server) GatewayURL() string { return "http://" + loopbackAddr(s.gwLn.Addr().(*net.TCPAddr)) }
+func (s *Server) GatewayURL() string {
+	return scheme(s.gwTLS) + "://" + loopbackAddr(s.gwLn.Addr().(*net.TCPAddr))
+}
 
 // IdentityURL is the identity listener's base URL, as a client on this host
 // reaches it.
-func (s *Server) IdentityURL() string { return "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr)) }
+func (s *Server) IdentityURL() string {
+	return scheme(s.idTLS) + "://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+}
 
 // Issuer is the identity provider's issuer URL.
 func (s *Server) Issuer() string { return s.cur.Load().idp.Issuer() }
@@ -304,7 +332,7 @@ const shutdownGrace = 10 * time.Second
 // letting requests in flight finish for up to shutdownGrace. It logs when the
 // shutdown starts and when it is done.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 3+len(s.plane.servers))
+	errc := make(chan error, 4+len(s.plane.servers))
 	// In the background: the signing keys (rotation schedule, and changes by
 	// other instances or lastmile keys, picked up every idp.KeyReloadInterval),
 	// and identity.env, taken over when the instance that owns it stops.
@@ -319,7 +347,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.metricsSrv != nil {
 		go func() { errc <- s.metricsSrv.Serve(s.metricsLn) }()
 	}
+	if s.acmeSrv != nil {
+		go func() { errc <- s.acmeSrv.Serve(s.acmeLn) }()
+	}
 	s.serveIdentityPlane(errc)
+	// TLS: certificate files checked for changes, ACME certificates obtained
+	// now rather than at the first handshake.
+	go s.watchCertificates(bgCtx, cmp.Or(s.opts.TLSCheckInterval, DefaultTLSCheckInterval))
+	for _, m := range s.acme {
+		go m.obtain(bgCtx)
+	}
 	g := s.cur.Load()
 	attrs := []any{
 		"gateway_listen", s.gwLn.Addr().String(), "gateway_url", s.GatewayURL(),
@@ -328,6 +365,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if s.metricsLn != nil {
 		attrs = append(attrs, "metrics_listen", s.metricsLn.Addr().String())
+	}
+	if s.acmeLn != nil {
+		attrs = append(attrs, "acme_http_listen", s.acmeLn.Addr().String())
 	}
 	env := s.plane.env
 	for _, kv := range [][2]string{{"identity_endpoint", env.IdentityEndpoint}, {"imds", env.IMDSHost}, {"identity_socket", env.Socket}} {
@@ -353,6 +393,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.metricsSrv != nil {
 		shutErr = errors.Join(shutErr, s.metricsSrv.Shutdown(shutCtx))
 	}
+	if s.acmeSrv != nil {
+		shutErr = errors.Join(shutErr, s.acmeSrv.Shutdown(shutCtx))
+	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
 	s.workloadEnv.close()
 	stopBg() // the key maintenance uses the store (the identity state in Redis)
@@ -375,13 +418,16 @@ func (s *Server) Close() error {
 	if s.metricsSrv != nil {
 		merr = s.metricsSrv.Close()
 	}
+	if s.acmeSrv != nil {
+		merr = errors.Join(merr, s.acmeSrv.Close())
+	}
 	s.workloadEnv.close()
 	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.limits.Close(), s.shared.Close(), merr)
 }
 
 // closeListeners closes whatever New bound before it failed.
 func (s *Server) closeListeners() {
-	for _, ln := range append([]net.Listener{s.gwLn, s.idLn, s.metricsLn}, s.plane.lns...) {
+	for _, ln := range append([]net.Listener{s.gwLn, s.idLn, s.metricsLn, s.acmeLn}, s.plane.lns...) {
 		if ln != nil {
 			ln.Close()
 		}
@@ -393,7 +439,16 @@ func (s *Server) MetricsURL() string {
 	if s.metricsLn == nil {
 		return ""
 	}
-	return "http://" + loopbackAddr(s.metricsLn.Addr().(*net.TCPAddr)) + "/metrics"
+	return scheme(s.metricsTLS) + "://" + loopbackAddr(s.metricsLn.Addr().(*net.TCPAddr)) + "/metrics"
+}
+
+// ACMEHTTPURL is the base URL of the ACME HTTP-01 challenge listener, or ""
+// when listeners.acmeHTTP is unset.
+func (s *Server) ACMEHTTPURL() string {
+	if s.acmeLn == nil {
+		return ""
+	}
+	return "http://" + loopbackAddr(s.acmeLn.Addr().(*net.TCPAddr))
 }
 
 // sharedStore is the state several instances share; in memory for one.
