@@ -143,11 +143,16 @@ func acmeHTTPHandler(managers []*acmeManager) http.Handler {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		h, ok := handlers[strings.ToLower(strings.TrimSuffix(host, "."))]
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		h, ok := handlers[host]
 		if !ok {
 			http.Error(w, "not an ACME domain of this server", http.StatusNotFound)
 			return
 		}
+		// autocert checks the host against its domains as it is: without
+		// the port, which a CA validating on another port than 80 sends.
+		r = r.Clone(r.Context())
+		r.Host = host
 		h.ServeHTTP(w, r)
 	})
 }

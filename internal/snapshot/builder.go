@@ -106,7 +106,9 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	if len(c.errs) > 0 {
 		return nil, c.errs
 	}
-	logHTTPSOnly(svc, b.log())
+	if cfg.Listeners.TLS.Gateway == nil {
+		logHTTPSOnly(svc, b.log())
+	}
 	if !validateOnly {
 		if sc.Subscriptions, err = subscriptionKeys(ctx, svc, b.State); err != nil {
 			return nil, err
