@@ -25,6 +25,18 @@ if ! command -v redis-server >/dev/null; then
 	fi
 fi
 
+echo "== curl, for the TLS listener tests"
+# curl (OpenSSL) is the non-Go client that checks lastmile's TLS listeners against
+# a test CA; from Debian's packages, only when missing.
+if ! command -v curl >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+	else
+		echo "curl is missing and cannot be installed here: the curl TLS test will be skipped"
+	fi
+fi
+
 echo "== node, for the @azure/identity client tests"
 # The managed identity endpoints are tested with Microsoft's Node client too. Install
 # Node from Debian's packages when it is missing, then the test project's locked
