@@ -313,8 +313,9 @@ func serialOf(c *tls.Certificate) string { return c.Leaf.SerialNumber.String() }
 // tools do) is served to new connections within the check interval, while a
 // connection made before keeps its certificate and keeps working; a broken
 // file leaves the certificate being served, reported once; a reload (SIGHUP)
-// switches to another file, a PFX whose password is in the environment; and
-// turning TLS off is named as needing a restart.
+// switches to another file, a PFX whose password is in the environment, and
+// then to client certificates required; turning TLS off is named as needing a
+// restart.
 func TestTLSCertificateReload(t *testing.T) {
 	ca := certtest.NewCA(t, "listener CA")
 	first, second, third := ca.Server(), ca.Server(), ca.Server()
@@ -370,6 +371,19 @@ func TestTLSCertificateReload(t *testing.T) {
 	waitForSerial(t, addr, ca.Pool(), serialOf(third))
 	if got := old.get(t, "/echo/c"); got != "200 OK none" {
 		t.Errorf("the old connection after the reload: %s", got)
+	}
+
+	// Client certificate settings apply on reload too: now one is required.
+	writeFiles(t, cfgDir, map[string]string{"lastmile.yaml": "listeners:\n  tls:\n    certificates:\n      - file: server.pfx\n        passwordEnv: LASTMILE_TEST_LISTENER_PFX\n    clientCertificates:\n      mode: require\n"})
+	if restart, err := s.Reload(context.Background()); err != nil || len(restart) > 0 {
+		t.Fatalf("Reload: %v (restart needed: %v)", err, restart)
+	}
+	if resp, err := httpsClient(ca.Pool(), false).Get(s.GatewayURL() + "/echo/x"); err == nil {
+		resp.Body.Close()
+		t.Errorf("without a client certificate after the reload: %s, want the handshake refused", resp.Status)
+	}
+	if resp, body := get(t, httpsClient(ca.Pool(), false, *ca.Client("anyone")), s.GatewayURL()+"/echo/x"); resp.StatusCode != 200 || body != "CN=anyone" {
+		t.Errorf("with a client certificate after the reload: %d %s", resp.StatusCode, body)
 	}
 
 	// Turning TLS off needs a restart: the listeners keep serving TLS.
