@@ -69,8 +69,8 @@
 //	  # The public issuer URL when clients reach the identity listener through
 //	  # another name: https (http only on loopback, unless
 //	  # identity.allowInsecureIssuer), no query, fragment or trailing /.
-//	  # Default "": the issuer is http://<identity listener>, with 127.0.0.1 for
-//	  # an unspecified address such as 0.0.0.0.
+//	  # Default "": the issuer is http://<identity listener> (https:// when it
+//	  # serves TLS), with 127.0.0.1 for an unspecified address such as 0.0.0.0.
 //	  issuer: ""
 //	  # Where Prometheus metrics are served (GET /metrics), host:port. Default
 //	  # "": no metrics listener.
@@ -247,7 +247,8 @@ type Assignment struct {
 type Listeners struct {
 	Gateway  string
 	Identity string
-	// Issuer is the public issuer URL; "" means http://<Identity>.
+	// Issuer is the public issuer URL; "" means http://<Identity>, or
+	// https://<Identity> when the identity listener serves TLS.
 	Issuer string
 	// Metrics is where Prometheus metrics are served (GET /metrics); "" means
 	// nowhere.

@@ -106,8 +106,8 @@ func TestParseFull(t *testing.T) {
 					ClientCertificates: ClientCertificates{Mode: "none"},
 				},
 			}},
-		Backend:   Backend{CAFile: filepath.Join(testdataAbs(t), "ca.pem"), Timeout: 45 * time.Second},
-		Gateway:   Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
+		Backend: Backend{CAFile: filepath.Join(testdataAbs(t), "ca.pem"), Timeout: 45 * time.Second},
+		Gateway: Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
 		Store: Store{Type: "redis", Redis: Redis{
 			Address: "redis.internal:6380", Username: "gateway", PasswordEnv: "LASTMILE_TEST_REDIS_PASSWORD", DB: 3, TLS: true,
 			Timeout: 100 * time.Millisecond, LeaseTTL: time.Minute,

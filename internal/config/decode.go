@@ -564,12 +564,7 @@ func (d *decoder) decodeListeners(n *yaml.Node, l *Listeners) {
 			d.listener("listeners.metrics", &l.Metrics, own["metrics"], true)(k, v) // "": no metrics listener
 		}},
 		{"acmeHTTP", func(k, v *yaml.Node) {
-			before := l.ACMEHTTP
-			d.listener("listeners.acmeHTTP", &l.ACMEHTTP, &listenerTLS{}, true)(k, v)
-			if resolve(v).Kind == yaml.MappingNode {
-				d.errorf(resolve(v), "listeners.acmeHTTP is an address alone (host:port, such as \":80\"): it serves plain HTTP for the CA")
-				l.ACMEHTTP = before
-			} else if l.ACMEHTTP != "" {
+			if d.address("listeners.acmeHTTP", &l.ACMEHTTP, true)(k, v); l.ACMEHTTP != "" {
 				acmeHTTPNode = k
 			}
 		}},

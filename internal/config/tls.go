@@ -171,20 +171,8 @@ type listenerTLS struct {
 }
 
 // listener decodes a listener: an address, or a mapping of address and tls.
-// A null or empty address keeps the default.
 func (d *decoder) listener(path string, addr *string, own *listenerTLS, optional bool) func(k, v *yaml.Node) {
-	address := func(k, v *yaml.Node) {
-		v = resolve(v)
-		s, ok := d.scalar(v, path, "a host:port address")
-		if !ok || s == "" && optional {
-			return
-		}
-		if err := checkHostPort(s); err != nil {
-			d.errorf(v, "%s: %q %v; write host:port, such as \":8080\" or \"127.0.0.1:8081\" (quoted)", path, s, err)
-			return
-		}
-		*addr = s
-	}
+	address := d.address(path, addr, optional)
 	return func(k, v *yaml.Node) {
 		if resolve(v).Kind != yaml.MappingNode {
 			address(k, v)
@@ -203,6 +191,23 @@ func (d *decoder) listener(path string, addr *string, own *listenerTLS, optional
 				own.tls = d.decodeTLS(v, path+".tls")
 			}},
 		})
+	}
+}
+
+// address decodes a host:port; with optional, "" means no listener. A null
+// keeps the default.
+func (d *decoder) address(path string, dst *string, optional bool) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		v = resolve(v)
+		s, ok := d.scalar(v, path, "a host:port address")
+		if !ok || s == "" && optional {
+			return
+		}
+		if err := checkHostPort(s); err != nil {
+			d.errorf(v, "%s: %q %v; write host:port, such as \":8080\" or \"127.0.0.1:8081\" (quoted)", path, s, err)
+			return
+		}
+		*dst = s
 	}
 }
 
@@ -460,15 +465,16 @@ func (d *decoder) filePath(v *yaml.Node, path string) (string, bool) {
 	return s, true
 }
 
+// marshalListener writes a listener as its address alone, or with the TLS
+// it serves (listeners.tls written out on each listener).
 func marshalListener(addr string, t *TLS) *yaml.Node {
 	if t == nil {
 		return str(addr)
 	}
-	certs := seqOf(len(t.Certificates), func(i int) *yaml.Node {
+	n := mapNode("certificates", seqOf(len(t.Certificates), func(i int) *yaml.Node {
 		c := t.Certificates[i]
 		return mapNode("file", str(c.File), "passwordEnv", str(c.PasswordEnv))
-	})
-	n := mapNode()
+	}))
 	if t.ACME != nil {
 		n = mapNode("acme", mapNode(
 			"domains", flowStrings(t.ACME.Domains),
@@ -476,8 +482,6 @@ func marshalListener(addr string, t *TLS) *yaml.Node {
 			"directoryURL", str(t.ACME.DirectoryURL),
 			"caFile", str(t.ACME.CAFile),
 		))
-	} else {
-		n = mapNode("certificates", certs)
 	}
 	n.Content = append(n.Content, mapNode("clientCertificates", mapNode(
 		"mode", str(t.ClientCertificates.Mode),

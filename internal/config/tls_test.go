@@ -140,7 +140,7 @@ func TestListenersTLSErrors(t *testing.T) {
 			"lastmile.yaml:7:15: listeners.tls.clientCertificates.caFile is used only by the modes verify and verify-if-given"},
 		{"acmeHTTP without acme", "listeners:\n  acmeHTTP: \":80\"\n  tls:\n" + certs,
 			"lastmile.yaml:2:3: listeners.acmeHTTP answers ACME challenges, but no listener's tls uses acme"},
-		{"acmeHTTP with tls", "listeners:\n  acmeHTTP:\n    address: \":80\"\n", "lastmile.yaml:3:5: listeners.acmeHTTP is an address alone"},
+		{"acmeHTTP with tls", "listeners:\n  acmeHTTP:\n    address: \":80\"\n", "lastmile.yaml:3:5: listeners.acmeHTTP must be a host:port address, not a mapping"},
 		{"tls on no metrics listener", "listeners:\n  metrics:\n    tls:\n" + strings.ReplaceAll(certs, "    ", "      "),
 			"lastmile.yaml:2:3: listeners.metrics has tls but no address"},
 		{"a bad address in the mapping", "listeners:\n  gateway:\n    address: nope\n", `lastmile.yaml:3:14: listeners.gateway: "nope" is not host:port`},

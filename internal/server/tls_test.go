@@ -272,7 +272,9 @@ func dialTLS(t *testing.T, addr string, roots *x509.CertPool) *rawTLS {
 	return &rawTLS{c: c, br: bufio.NewReader(c)}
 }
 
-func (r *rawTLS) serial() string { return r.c.ConnectionState().PeerCertificates[0].SerialNumber.String() }
+func (r *rawTLS) serial() string {
+	return r.c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
 
 func (r *rawTLS) get(t *testing.T, path string) string {
 	t.Helper()
