@@ -57,12 +57,18 @@ type conn struct {
 	sent100     bool
 	respStarted bool
 
-	bgRunning bool
-	bgAbort   atomic.Bool
-	bgWG      sync.WaitGroup
-	bgByte    [1]byte
-	gone      atomic.Bool // the background read saw the client go away
-	handedOff bool        // served by HTTP/2 now
+	// The watch for a client that goes away (watchFired), guarded by bgMu.
+	bgMu         sync.Mutex
+	watch        *time.Timer
+	watchDue     bool // the watch delay passed while the request ran
+	bodyComplete bool // the request body was read to its end (or there is none)
+	handlerDone  bool
+	bgRunning    bool
+	bgAbort      atomic.Bool
+	bgWG         sync.WaitGroup
+	bgByte       [1]byte
+	gone         atomic.Bool // the background read saw the client go away
+	handedOff    bool        // served by HTTP/2 now
 }
 
 // connReader reads from the connection, first returning a byte the background
@@ -218,19 +224,20 @@ func (c *conn) serveRequest(ctx context.Context, req *http.Request, fr framing) 
 	c.body, c.expect100, c.sent100, c.respStarted = nil, false, false, false
 	c.broken.Store(false)
 	c.bodyStart = time.Now()
-	if fr.chunked || fr.length > 0 {
+	hasBody := fr.chunked || fr.length > 0
+	if hasBody {
 		c.body = &body{c: c, remain: max(fr.length, 0), chunked: fr.chunked}
 		c.expect100 = fr.expect
 		req.Body = c.body
 	} else {
 		req.Body = http.NoBody
-		c.rwc.SetReadDeadline(time.Time{})
-		c.startBackgroundRead()
 	}
+	c.armWatch(!hasBody)
 	w := &response{c: c, req: req, hdr: make(http.Header, 8), cl: -1, closeAfter: fr.close || s.closing.Load()}
 	c.handle(w, req)
 	cancel()
 
+	c.disarmWatch()
 	drained := c.endBody()
 	c.stopBackgroundRead()
 	if c.expect100 && !c.sent100 && c.body != nil && !c.body.eof {
@@ -321,21 +328,70 @@ func (c *conn) continue100() {
 // bodyFailed records that the request body's framing was lost.
 func (c *conn) bodyFailed() { c.broken.Store(true) }
 
+// watchDelay is how long a request runs before the server starts watching
+// its connection for the client going away. Most requests are done sooner, and
+// the watch (a goroutine blocked in a read) would cost them more than all the
+// rest of the connection handling; a request that waits on a slow backend is
+// canceled within this delay of its client leaving.
+const watchDelay = 50 * time.Millisecond
+
+// armWatch starts the timer after which the connection is watched, for a
+// request whose body is complete (bodyComplete: none) or will be.
+func (c *conn) armWatch(bodyComplete bool) {
+	c.bgMu.Lock()
+	c.bodyComplete, c.watchDue, c.handlerDone = bodyComplete, false, false
+	c.bgMu.Unlock()
+	if c.watch == nil {
+		c.watch = time.AfterFunc(watchDelay, c.watchFired)
+	} else {
+		c.watch.Reset(watchDelay)
+	}
+}
+
+// watchFired runs on the timer's goroutine: the request is still running, so
+// watch the connection once its body has been read.
+func (c *conn) watchFired() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.handlerDone {
+		return
+	}
+	c.watchDue = true
+	if c.bodyComplete {
+		c.startBackgroundRead()
+	}
+}
+
+// disarmWatch stops the timer once the handler returned; a watch it started
+// is stopped by stopBackgroundRead.
+func (c *conn) disarmWatch() {
+	c.watch.Stop()
+	c.bgMu.Lock()
+	c.handlerDone = true
+	c.bgMu.Unlock()
+}
+
 // bodyDone is called when the request body reached its end: from then on, a
 // read on the connection tells whether the client went away.
 func (c *conn) bodyDone() {
-	c.rwc.SetReadDeadline(time.Time{})
-	c.startBackgroundRead()
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	c.bodyComplete = true
+	if c.watchDue && !c.handlerDone {
+		c.startBackgroundRead()
+	}
 }
 
 // startBackgroundRead watches the idle connection while the handler runs, so
 // that a client that goes away cancels the request's context (and with it the
-// backend call), as net/http does.
+// backend call), as net/http does. It runs with bgMu held, once the request's
+// body is complete: nothing else reads the connection then.
 func (c *conn) startBackgroundRead() {
 	if c.bgRunning || c.br.Buffered() > 0 || c.cr.pending {
 		return // a pipelined request is waiting: the client is there
 	}
 	c.bgRunning = true
+	c.rwc.SetReadDeadline(time.Time{})
 	c.bgWG.Add(1)
 	go func() {
 		defer c.bgWG.Done()
@@ -352,7 +408,10 @@ func (c *conn) startBackgroundRead() {
 }
 
 func (c *conn) stopBackgroundRead() {
-	if !c.bgRunning {
+	c.bgMu.Lock()
+	running := c.bgRunning
+	c.bgMu.Unlock()
+	if !running {
 		return
 	}
 	c.bgAbort.Store(true)
@@ -385,6 +444,9 @@ func (c *conn) reject(status int, reason string) {
 }
 
 func (c *conn) close() {
+	if c.watch != nil {
+		c.watch.Stop()
+	}
 	c.state.Store(stateIdle)
 	c.srv.trackConn(c, false)
 	if c.handedOff {
