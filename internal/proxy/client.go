@@ -72,24 +72,26 @@ type bconn struct {
 // connection; the connection goes back to the pool when the body is read to
 // its end (or closed after a short drain).
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	return c.roundTrip(req, 0)
+	return c.roundTrip(req.Context(), req, 0)
 }
 
-// roundTrip is RoundTrip with a bound on the wait for the response header
-// (0: none), enforced with the connection's deadline rather than a timer.
-func (c *Client) roundTrip(req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
+// roundTrip is RoundTrip with the request's context given apart (so that a
+// request needs no copy to carry one) and a bound on the wait for the
+// response header (0: none), enforced with the connection's deadline rather
+// than a timer.
+func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
 	if req.URL == nil || req.URL.Host == "" || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
 		closeBody(req)
 		return nil, fmt.Errorf("proxy: unsupported URL %q", req.URL.Redacted())
 	}
 	key := req.URL.Scheme + "://" + hostPort(req.URL.Scheme, req.URL.Host)
 	for attempt := 0; ; attempt++ {
-		bc, err := c.conn(req.Context(), key, req.URL.Scheme, attempt > 0)
+		bc, err := c.conn(ctx, key, req.URL.Scheme, attempt > 0)
 		if err != nil {
 			closeBody(req)
 			return nil, err
 		}
-		resp, err := c.exchange(req, bc, headerTimeout)
+		resp, err := c.exchange(ctx, req, bc, headerTimeout)
 		if err == nil {
 			return resp, nil
 		}
@@ -251,19 +253,23 @@ func (c *Client) CloseIdleConnections() {
 }
 
 // exchange writes req on bc and reads the response head.
-func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
-	ctx := req.Context()
-	stop := func() bool { return true }
-	if ctx.Done() != nil {
-		if err := ctx.Err(); err != nil {
-			c.putIdle(bc)
-			return nil, err
-		}
-		// A canceled request unblocks the connection's reads and writes.
-		stop = context.AfterFunc(ctx, func() { bc.SetDeadline(aLongTimeAgo) })
+func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
+	if err := ctx.Err(); err != nil {
+		c.putIdle(bc)
+		return nil, err
 	}
+	// A canceled request unblocks the connection's reads and writes. The hook
+	// costs more than the rest of a fast exchange, so it is set only when the
+	// backend is slow to answer, or its answer streams (see below).
+	var stop func() bool
+	hook := func() {
+		if stop == nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() { bc.SetDeadline(aLongTimeAgo) })
+		}
+	}
+	unhook := func() bool { return stop == nil || stop() }
 	fail := func(err error, retry bool) (*http.Response, error) {
-		stop()
+		unhook()
 		bc.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -293,6 +299,7 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 		return fail(err, true)
 	}
 	if hasBody {
+		hook()
 		bodyDone = make(chan error, 1)
 		go func() {
 			err := copyBody(bc.bw, req.Body, length, chunked)
@@ -310,14 +317,30 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 		}()
 	}
 
+	var deadline time.Time
 	if headerTimeout > 0 {
-		bc.SetReadDeadline(time.Now().Add(headerTimeout))
+		deadline = time.Now().Add(headerTimeout)
 	}
-	bc.cr.n = int64(c.maxHeader())
 	before := bc.cr.total
+	if stop == nil && ctx.Done() != nil {
+		// Wait briefly for the answer's first byte; a backend slower than
+		// that gets the cancellation hook.
+		quick := time.Now().Add(slowAnswer)
+		if deadline.IsZero() || quick.Before(deadline) {
+			bc.SetReadDeadline(quick)
+			if _, err := bc.br.Peek(1); err != nil && isTimeoutErr(err) {
+				hook()
+				if ctx.Err() != nil {
+					return fail(ctx.Err(), false)
+				}
+			}
+		}
+	}
+	bc.SetReadDeadline(deadline)
+	bc.cr.n = int64(c.maxHeader())
 	resp, err := c.readResponse(bc, req)
 	bc.cr.n = unlimited
-	if headerTimeout > 0 {
+	if !deadline.IsZero() {
 		bc.SetReadDeadline(time.Time{})
 	}
 	if err != nil {
@@ -333,12 +356,19 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 		return fail(err, bodyDone == nil && bc.cr.total == before)
 	}
 	rb := resp.Body.(*respBody)
-	rb.stop, rb.bodyDone = stop, bodyDone
+	if rb.framing == framingChunked || rb.framing == framingClose {
+		hook() // a stream (server-sent events...) may wait long for its next bytes
+	}
+	rb.stop, rb.bodyDone = unhook, bodyDone
 	if rb.framing == framingNone {
 		rb.finish()
 	}
 	return resp, nil
 }
+
+// slowAnswer is how long the Client waits for a response's first byte before
+// it arranges for a cancellation of the request to interrupt the wait.
+const slowAnswer = 20 * time.Millisecond
 
 // errHeaderTimeout is the failure of a response header that did not arrive in
 // time.
