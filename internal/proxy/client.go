@@ -10,11 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // Client is an http.RoundTripper for HTTP/1.1 backends (http and https) that
@@ -63,7 +64,8 @@ type bconn struct {
 	key       string
 	br        *bufio.Reader
 	bw        *bufio.Writer
-	tp        textproto.Reader
+	head      []byte // the response head being read, reused
+	starts    []int
 	idleSince time.Time
 	reused    bool
 }
@@ -190,7 +192,6 @@ func (c *Client) conn(ctx context.Context, key, scheme string, fresh bool) (*bco
 	bc := &bconn{Conn: nc, key: key, bw: bufio.NewWriterSize(nc, 4096)}
 	bc.cr = capReader{r: nc, n: unlimited}
 	bc.br = bufio.NewReaderSize(&bc.cr, 4096)
-	bc.tp.R = bc.br
 	return bc, nil
 }
 
@@ -399,7 +400,7 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 	if host == "" {
 		host = req.URL.Host
 	}
-	w.WriteString(sanitizeValue(host))
+	w.WriteString(httpfield.Sanitize(host))
 	w.WriteString("\r\n")
 	for k, vs := range req.Header {
 		switch k {
@@ -410,13 +411,13 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 				continue // the caller sent none: add none
 			}
 		}
-		if !validToken(k) {
+		if !httpfield.ValidName(k) {
 			continue
 		}
 		for _, v := range vs {
 			w.WriteString(k)
 			w.WriteString(": ")
-			w.WriteString(sanitizeValue(v))
+			w.WriteString(httpfield.Sanitize(v))
 			w.WriteString("\r\n")
 		}
 	}
@@ -436,26 +437,6 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 // Content-Length: 0, as net/http does for methods that usually have a body.
 func methodWantsLength(m string) bool {
 	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
-}
-
-func sanitizeValue(v string) string {
-	if strings.ContainsAny(v, "\r\n") {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-	}
-	return strings.TrimSpace(v)
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // copyBody writes a request body: length bytes exactly, or chunked.
@@ -493,12 +474,13 @@ const (
 // sets up its body's framing.
 func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, error) {
 	for {
-		line, err := bc.tp.ReadLine()
+		head, err := c.readHead(bc)
 		if err != nil {
 			return nil, err
 		}
+		line := head[:bc.starts[1]]
 		proto, rest, ok1 := strings.Cut(line, " ")
-		code, reason, _ := strings.Cut(rest, " ")
+		code, _, _ := strings.Cut(rest, " ")
 		status, err := strconv.Atoi(code)
 		if !ok1 || len(code) != 3 || err != nil || status < 100 {
 			return nil, fmt.Errorf("proxy: malformed status line from the backend")
@@ -507,9 +489,9 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 		if !ok || major != 1 {
 			return nil, fmt.Errorf("proxy: the backend answered %q, not HTTP/1.x", proto)
 		}
-		hdr, err := readHeader(&bc.tp)
+		hdr, err := httpfield.Parse(head, bc.starts, 1)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("proxy: malformed response header from the backend: %w", err)
 		}
 		if status < 200 {
 			if status == http.StatusSwitchingProtocols {
@@ -518,11 +500,11 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 			continue // 100 Continue, 103 Early Hints
 		}
 		resp := &http.Response{
-			Status: code + " " + reason, StatusCode: status, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
-			Header: http.Header(hdr), Request: req, ContentLength: -1,
+			Status: line[len(proto)+1:], StatusCode: status, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
+			Header: hdr, Request: req, ContentLength: -1,
 		}
 		rb := &respBody{bc: bc, client: c}
-		rb.reusable = !(minor == 0 && !hasToken(hdr["Connection"], "keep-alive")) && !hasToken(hdr["Connection"], "close")
+		rb.reusable = !(minor == 0 && !httpfield.HasToken(hdr["Connection"], "keep-alive")) && !httpfield.HasToken(hdr["Connection"], "close")
 		te, hasTE := hdr["Transfer-Encoding"]
 		switch {
 		case req.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
@@ -544,9 +526,9 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 			delete(hdr, "Transfer-Encoding")
 		default:
 			if cl, ok := hdr["Content-Length"]; ok {
-				n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64)
+				n, err := strconv.ParseInt(cl[0], 10, 64)
 				for _, v := range cl[1:] {
-					if strings.TrimSpace(v) != strings.TrimSpace(cl[0]) {
+					if v != cl[0] {
 						err = errors.New("differing values")
 					}
 				}
@@ -571,14 +553,28 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 	}
 }
 
-// readHeader reads header fields up to the empty line; the connection's
-// capReader bounds how much it can read.
-func readHeader(tp *textproto.Reader) (textproto.MIMEHeader, error) {
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		return nil, fmt.Errorf("proxy: malformed response header from the backend: %w", err)
+// readHead reads a response head into bc.head, line starts in bc.starts, and
+// returns it as one string (every header value is a substring of it). The
+// connection's capReader bounds how much it can read.
+func (c *Client) readHead(bc *bconn) (string, error) {
+	bc.head, bc.starts = bc.head[:0], bc.starts[:0]
+	for {
+		start := len(bc.head)
+		var err error
+		if bc.head, err = httpfield.ReadLine(bc.br, bc.head, c.maxHeader()); err != nil {
+			if errors.Is(err, httpfield.ErrLineTooLong) {
+				err = errHeaderTooLarge
+			}
+			return "", err
+		}
+		bc.starts = append(bc.starts, start)
+		if len(bc.head) == start && len(bc.starts) > 1 {
+			return string(bc.head), nil
+		}
+		if len(bc.starts) == 1 && len(bc.head) == start {
+			return "", errors.New("proxy: an empty status line from the backend")
+		}
 	}
-	return h, nil
 }
 
 func (c *Client) maxHeader() int {
@@ -614,17 +610,6 @@ func (c *capReader) Read(p []byte) (int, error) {
 		c.n -= int64(n)
 	}
 	return n, err
-}
-
-func hasToken(values []string, tok string) bool {
-	for _, v := range values {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), tok) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // respBody streams a response body from its connection and gives the
@@ -690,10 +675,20 @@ func (b *respBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// trailer reads the (ignored) trailer section after the last chunk.
+// trailer reads the (ignored) trailer section after the last chunk, bounded
+// like a head.
 func (b *respBody) trailer() error {
-	_, err := b.bc.tp.ReadMIMEHeader()
-	return err
+	total := 0
+	for {
+		buf, err := httpfield.ReadLine(b.bc.br, b.bc.head[:0], b.client.maxHeader()-total)
+		if err != nil {
+			return err
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		total += len(buf) + 2
+	}
 }
 
 // finish ends the exchange: the connection goes back to the pool if the
