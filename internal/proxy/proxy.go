@@ -224,7 +224,7 @@ func (f *Forwarder) outgoing(x *exchange.Exchange, opts Options) (*http.Request,
 	var watch *bodyWatch
 	var body io.ReadCloser
 	length := int64(0)
-	if b := x.Request.Body; b != nil && !b.Consumed() {
+	if b := x.Request.Body; b != nil && !b.Consumed() && b.Len() != 0 {
 		if opts.BufferRequestBody || opts.FollowRedirects {
 			if _, err := b.Bytes(true); err != nil {
 				return nil, watch, bodyError(err)
