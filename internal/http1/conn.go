@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -143,6 +144,14 @@ func (c *conn) serve() {
 			return
 		}
 		c.rwc.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+		if c.br.Buffered() == 0 {
+			// Let the other connections' work run first: by the time this
+			// one reads, its client has more often sent the next request,
+			// and the read finds it instead of failing (EAGAIN) and parking.
+			// Under load this saves most of those reads; idle, it costs
+			// nothing.
+			runtime.Gosched()
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			return // closed, idle too long, or shut down
 		}

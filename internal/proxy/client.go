@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -299,6 +300,11 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, hea
 	if err := bc.bw.Flush(); err != nil {
 		return fail(err, true)
 	}
+	// Let the other requests run while the backend answers: the read below
+	// then more often finds the answer instead of failing (EAGAIN) and
+	// parking (see http1's connection loop).
+	runtime.Gosched()
+
 	if hasBody {
 		hook()
 		bodyDone = make(chan error, 1)
