@@ -317,7 +317,7 @@ func (b *body) setDeadline() {
 	d := b.c.bodyStart.Add(b.c.srv.bodyGrace() + time.Duration(float64(b.read)/float64(rate)*float64(time.Second)))
 	if !d.Equal(b.deadline) {
 		b.deadline = d
-		b.c.rwc.SetReadDeadline(d)
+		b.c.setReadDeadline(d)
 	}
 }
 

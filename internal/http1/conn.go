@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -53,6 +54,9 @@ type conn struct {
 	cancel    context.CancelFunc
 	broken    atomic.Bool // the request body's framing failed: close after the response
 
+	idleSetAt     time.Time // when the idle deadline was set; zero once replaced
+	writeDeadline time.Time // the write deadline set last (deadlineWriter)
+
 	wmu         sync.Mutex // orders a 100 Continue against the response's start
 	expect100   bool
 	sent100     bool
@@ -60,9 +64,9 @@ type conn struct {
 
 	// The watch for a client that goes away (watchFired), guarded by bgMu.
 	bgMu         sync.Mutex
-	watch        *time.Timer
-	watchDue     bool // the watch delay passed while the request ran
-	bodyComplete bool // the request body was read to its end (or there is none)
+	reqStart     atomic.Int64 // when the running request began (since epoch); 0 between requests
+	watchDue     bool         // the watch delay passed while the request ran
+	bodyComplete bool         // the request body was read to its end (or there is none)
 	handlerDone  bool
 	bgRunning    bool
 	bgAbort      atomic.Bool
@@ -97,7 +101,14 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 		if rate == 0 {
 			rate = DefaultMinResponseRate
 		}
-		w.c.rwc.SetWriteDeadline(time.Now().Add(5*time.Second + time.Duration(len(p))*time.Second/time.Duration(rate)))
+		// The deadline moves only when it would move by more than a second,
+		// so that a busy connection does not update a timer for every write:
+		// each write still gets at least 4 s plus its size at the rate.
+		d := time.Now().Add(5*time.Second + time.Duration(len(p))*time.Second/time.Duration(rate))
+		if d.Sub(w.c.writeDeadline) > time.Second {
+			w.c.writeDeadline = d
+			w.c.rwc.SetWriteDeadline(d)
+		}
 	}
 	return w.c.rwc.Write(p)
 }
@@ -143,7 +154,7 @@ func (c *conn) serve() {
 		if s.closing.Load() {
 			return
 		}
-		c.rwc.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+		c.idleDeadline()
 		if c.br.Buffered() == 0 {
 			// Let the other connections' work run first: by the time this
 			// one reads, its client has more often sent the next request,
@@ -160,7 +171,9 @@ func (c *conn) serve() {
 			c.handOff(&prefixConn{Conn: c.rwc, pre: c.buffered()})
 			return
 		}
-		c.rwc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout()))
+		if !c.headBuffered() {
+			c.setReadDeadline(time.Now().Add(s.readHeaderTimeout()))
+		}
 		lines, err := c.readHead()
 		var req *http.Request
 		var fr framing
@@ -179,6 +192,34 @@ func (c *conn) serve() {
 		}
 	}
 }
+
+// idleDeadline gives the connection the idle timeout to wait for its next
+// request. The deadline is moved at most once a second while nothing else
+// replaced it: the timeout is then up to a second shorter, and a busy
+// connection does not pay a timer update for every request.
+func (c *conn) idleDeadline() {
+	now := time.Now()
+	if c.idleSetAt.IsZero() || now.Sub(c.idleSetAt) > time.Second {
+		c.setReadDeadline(now.Add(c.srv.idleTimeout()))
+		c.idleSetAt = now
+	}
+}
+
+// setReadDeadline sets the connection's read deadline; the idle deadline is
+// set afresh before the next request.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.idleSetAt = time.Time{}
+	c.rwc.SetReadDeadline(t)
+}
+
+// headBuffered reports whether the whole request head has already arrived,
+// so that reading it cannot block and needs no header timeout of its own.
+func (c *conn) headBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, crlfcrlf) || bytes.Contains(b, lflf)
+}
+
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
 
 // isHTTP2Preface reports whether the connection opens with the HTTP/2 preface.
 // It waits for more bytes only while what arrived could still be one.
@@ -289,7 +330,7 @@ func (c *conn) endBody() bool {
 	if !b.mu.TryLock() {
 		// Something the handler started (a request to a backend) is still
 		// reading the body: stop it; the connection cannot be reused.
-		c.rwc.SetReadDeadline(aLongTimeAgo)
+		c.setReadDeadline(aLongTimeAgo)
 		b.mu.Lock()
 		b.closed = true
 		b.mu.Unlock()
@@ -341,28 +382,28 @@ func (c *conn) bodyFailed() { c.broken.Store(true) }
 // its connection for the client going away. Most requests are done sooner, and
 // the watch (a goroutine blocked in a read) would cost them more than all the
 // rest of the connection handling; a request that waits on a slow backend is
-// canceled within this delay of its client leaving.
+// canceled within about this delay of its client leaving.
 const watchDelay = 50 * time.Millisecond
 
-// armWatch starts the timer after which the connection is watched, for a
-// request whose body is complete (bodyComplete: none) or will be.
+// epoch is the origin of conn.reqStart, read on the monotonic clock.
+var epoch = time.Now()
+
+// armWatch notes that a request began: the server's watcher (Server.watch)
+// starts watching the connection if the request is still running after
+// watchDelay. bodyComplete says the request has no body to read first.
 func (c *conn) armWatch(bodyComplete bool) {
 	c.bgMu.Lock()
 	c.bodyComplete, c.watchDue, c.handlerDone = bodyComplete, false, false
 	c.bgMu.Unlock()
-	if c.watch == nil {
-		c.watch = time.AfterFunc(watchDelay, c.watchFired)
-	} else {
-		c.watch.Reset(watchDelay)
-	}
+	c.reqStart.Store(int64(time.Since(epoch)))
 }
 
-// watchFired runs on the timer's goroutine: the request is still running, so
-// watch the connection once its body has been read.
+// watchFired is called by the server's watcher for a request that has run
+// for watchDelay: watch the connection once its body has been read.
 func (c *conn) watchFired() {
 	c.bgMu.Lock()
 	defer c.bgMu.Unlock()
-	if c.handlerDone {
+	if c.handlerDone || c.watchDue {
 		return
 	}
 	c.watchDue = true
@@ -371,10 +412,10 @@ func (c *conn) watchFired() {
 	}
 }
 
-// disarmWatch stops the timer once the handler returned; a watch it started
-// is stopped by stopBackgroundRead.
+// disarmWatch notes that the handler returned; a watch that started is
+// stopped by stopBackgroundRead.
 func (c *conn) disarmWatch() {
-	c.watch.Stop()
+	c.reqStart.Store(0)
 	c.bgMu.Lock()
 	c.handlerDone = true
 	c.bgMu.Unlock()
@@ -400,7 +441,7 @@ func (c *conn) startBackgroundRead() {
 		return // a pipelined request is waiting: the client is there
 	}
 	c.bgRunning = true
-	c.rwc.SetReadDeadline(time.Time{})
+	c.setReadDeadline(time.Time{})
 	c.bgWG.Add(1)
 	go func() {
 		defer c.bgWG.Done()
@@ -424,7 +465,7 @@ func (c *conn) stopBackgroundRead() {
 		return
 	}
 	c.bgAbort.Store(true)
-	c.rwc.SetReadDeadline(aLongTimeAgo)
+	c.setReadDeadline(aLongTimeAgo)
 	c.bgWG.Wait()
 	c.bgAbort.Store(false)
 	c.bgRunning = false
@@ -436,7 +477,8 @@ func (c *conn) reject(status int, reason string) {
 	if f := c.srv.ErrorBody; f != nil {
 		ctype, body = f(status, reason)
 	}
-	c.rwc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.writeDeadline = time.Now().Add(5 * time.Second)
+	c.rwc.SetWriteDeadline(c.writeDeadline)
 	b := c.bw
 	b.WriteString("HTTP/1.1 ")
 	b.WriteString(statusLine(status))
@@ -453,9 +495,6 @@ func (c *conn) reject(status int, reason string) {
 }
 
 func (c *conn) close() {
-	if c.watch != nil {
-		c.watch.Stop()
-	}
 	c.state.Store(stateIdle)
 	c.srv.trackConn(c, false)
 	if c.handedOff {

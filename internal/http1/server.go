@@ -86,6 +86,9 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
+	watchOnce sync.Once
+	done      chan struct{} // closed when the server shuts down: stops the watcher
+	doneOnce  sync.Once
 	h2        atomic.Pointer[http.Server] // serves the connections handed to h2ln, once started
 	h2ln      *connListener
 	h2once    sync.Once
@@ -129,6 +132,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.track(ln, false)
+	s.watchOnce.Do(func() { go s.watch(s.stopped()) })
 	var delay time.Duration
 	for {
 		rwc, err := ln.Accept()
@@ -191,12 +195,51 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 	return true
 }
 
+// stopped returns the channel closed when the server shuts down.
+func (s *Server) stopped() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
+
+func (s *Server) stop() {
+	done := s.stopped()
+	s.doneOnce.Do(func() { close(done) })
+}
+
+// watch starts watching the connections whose request has run for
+// watchDelay, so that a client that goes away cancels it. One goroutine for
+// the server, twice per delay, instead of a timer per request.
+func (s *Server) watch(done chan struct{}) {
+	t := time.NewTicker(watchDelay / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		late := int64(time.Since(epoch) - watchDelay)
+		s.mu.Lock()
+		for c := range s.conns {
+			if start := c.reqStart.Load(); start != 0 && start <= late {
+				c.watchFired()
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
 // Shutdown stops accepting, closes idle connections, lets requests in flight
 // finish (their connections close after the response; HTTP/2 ones get a
 // GOAWAY) and returns when all are done or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.closeListeners()
+	defer s.stop()
 	h2done := make(chan error, 1)
 	go func() {
 		var err error
@@ -223,6 +266,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.closeListeners()
+	s.stop()
 	if h2 := s.h2.Load(); h2 != nil {
 		h2.Close()
 	}

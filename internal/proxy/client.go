@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -61,14 +62,17 @@ var errClientClosedBody = errors.New("proxy: read on a closed response body")
 // bconn is a pooled backend connection.
 type bconn struct {
 	net.Conn
-	cr        capReader // under br: bounds what a response head may take
-	key       string
-	br        *bufio.Reader
-	bw        *bufio.Writer
-	head      []byte // the response head being read, reused
-	starts    []int
-	idleSince time.Time
-	reused    bool
+	cr     capReader // under br: bounds what a response head may take
+	key    string
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	head   []byte // the response head being read, reused
+	starts []int
+	// staleDeadline says the read deadline may be a past exchange's: clear it
+	// before a read that may block (freshDeadline).
+	staleDeadline bool
+	idleSince     time.Time
+	reused        bool
 }
 
 // RoundTrip sends req and returns the response, whose body streams from the
@@ -329,27 +333,31 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, hea
 		deadline = time.Now().Add(headerTimeout)
 	}
 	before := bc.cr.total
-	if stop == nil && ctx.Done() != nil {
-		// Wait briefly for the answer's first byte; a backend slower than
-		// that gets the cancellation hook.
-		quick := time.Now().Add(slowAnswer)
-		if deadline.IsZero() || quick.Before(deadline) {
-			bc.SetReadDeadline(quick)
-			if _, err := bc.br.Peek(1); err != nil && isTimeoutErr(err) {
-				hook()
-				if ctx.Err() != nil {
-					return fail(ctx.Err(), false)
-				}
-			}
-		}
+	// Wait briefly for the answer's first byte; a backend slower than that
+	// gets the cancellation hook and the full header timeout. A head that has
+	// then arrived whole is read without touching the deadline again, and the
+	// short deadline left behind is cleared before any later read that may
+	// block (staleDeadline): one timer update for most exchanges, not three.
+	first := time.Now().Add(slowAnswer)
+	if !deadline.IsZero() && deadline.Before(first) {
+		first = deadline
 	}
-	bc.SetReadDeadline(deadline)
+	bc.SetReadDeadline(first)
+	bc.staleDeadline = true
+	if _, err := bc.br.Peek(1); err != nil && isTimeoutErr(err) && (deadline.IsZero() || time.Now().Before(deadline)) {
+		hook()
+		if ctx.Err() != nil {
+			return fail(ctx.Err(), false)
+		}
+		bc.SetReadDeadline(deadline)
+		bc.staleDeadline = !deadline.IsZero()
+	} else if err == nil && !headComplete(bc.br) {
+		bc.SetReadDeadline(deadline)
+		bc.staleDeadline = !deadline.IsZero()
+	}
 	bc.cr.n = int64(c.maxHeader())
 	resp, err := c.readResponse(bc, req)
 	bc.cr.n = unlimited
-	if !deadline.IsZero() {
-		bc.SetReadDeadline(time.Time{})
-	}
 	if err != nil {
 		if bodyDone != nil {
 			bc.Close()
@@ -559,6 +567,25 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 	}
 }
 
+// headComplete reports whether a whole response head is buffered.
+func headComplete(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, crlfcrlf) || bytes.Contains(b, lflf)
+}
+
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
+
+// freshDeadline clears a deadline left from the head's wait before a body
+// read that could block on the network: any read of a chunked or unframed
+// body (its reader may fill the buffer again), a read of a sized body only
+// when nothing is buffered.
+func (bc *bconn) freshDeadline(sized bool) {
+	if bc.staleDeadline && (!sized || bc.br.Buffered() == 0) {
+		bc.SetReadDeadline(time.Time{})
+		bc.staleDeadline = false
+	}
+}
+
 // readHead reads a response head into bc.head, line starts in bc.starts, and
 // returns it as one string (every header value is a substring of it). The
 // connection's capReader bounds how much it can read.
@@ -649,6 +676,7 @@ func (b *respBody) Read(p []byte) (int, error) {
 	}
 	var n int
 	var err error
+	b.bc.freshDeadline(b.framing == framingLength)
 	switch b.framing {
 	case framingLength:
 		if int64(len(p)) > b.remain {
@@ -684,6 +712,7 @@ func (b *respBody) Read(p []byte) (int, error) {
 // trailer reads the (ignored) trailer section after the last chunk, bounded
 // like a head.
 func (b *respBody) trailer() error {
+	b.bc.freshDeadline(false)
 	total := 0
 	for {
 		buf, err := httpfield.ReadLine(b.bc.br, b.bc.head[:0], b.client.maxHeader()-total)
