@@ -23,6 +23,8 @@ const (
 	stateNew int32 = iota
 	stateActive
 	stateIdle
+	stateCooling // idle, asked to give its buffers back
+	stateParked  // idle without a goroutine, in the server's parker
 )
 
 // maxDrain is how much of a request body the handler left unread the server
@@ -54,8 +56,11 @@ type conn struct {
 	cancel    context.CancelFunc
 	broken    atomic.Bool // the request body's framing failed: close after the response
 
-	idleSetAt     time.Time // when the idle deadline was set; zero once replaced
-	writeDeadline time.Time // the write deadline set last (deadlineWriter)
+	idleSetAt     time.Time    // when the idle deadline was set; zero once replaced
+	idleSince     atomic.Int64 // when the connection last became idle (since epoch)
+	coolMu        sync.Mutex   // orders the watcher's cool against the wait's end
+	parkedFD      int          // the descriptor the parker knows the connection by
+	writeDeadline time.Time    // the write deadline set last (deadlineWriter)
 
 	wmu         sync.Mutex // orders a 100 Continue against the response's start
 	expect100   bool
@@ -120,16 +125,9 @@ var (
 
 func (c *conn) serve() {
 	s := c.srv
-	defer func() {
-		if v := recover(); v != nil {
-			s.logger().Error("panic serving a connection", "remote", c.remoteAddr, "panic", v, "stack", string(debug.Stack()))
-		}
-		c.close()
-	}()
-	ctx := s.BaseContext
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	parked := false
+	defer func() { c.end(recover(), parked) }()
+	ctx := s.baseContext()
 	if tc, ok := isTLS(c.rwc); ok {
 		tc.SetDeadline(time.Now().Add(s.readHeaderTimeout()))
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -145,14 +143,38 @@ func (c *conn) serve() {
 		}
 	}
 	c.cr.c = c
-	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(&c.cr)
-	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(deadlineWriter{c})
+	c.acquireBuffers()
+	parked = c.loop(ctx, true)
+}
+
+// resume serves a parked connection again: its next request arrived.
+func (c *conn) resume() {
+	parked := false
+	defer func() { c.end(recover(), parked) }()
+	c.acquireBuffers()
+	parked = c.loop(c.srv.baseContext(), false)
+}
+
+// end closes the connection when its goroutine stops, unless it was parked
+// (then it is no longer this goroutine's to touch).
+func (c *conn) end(panicked any, parked bool) {
+	if panicked != nil {
+		c.srv.logger().Error("panic serving a connection", "remote", c.remoteAddr, "panic", panicked, "stack", string(debug.Stack()))
+	}
+	if !parked {
+		c.close()
+	}
+}
+
+// loop serves requests until the connection ends (false) or is parked
+// (true). first says the connection is new: only then may it be HTTP/2.
+func (c *conn) loop(ctx context.Context, first bool) bool {
+	s := c.srv
 	for n := 0; ; n++ {
+		c.idleSince.Store(int64(time.Since(epoch)))
 		c.state.Store(stateIdle)
 		if s.closing.Load() {
-			return
+			return false
 		}
 		c.idleDeadline()
 		if c.br.Buffered() == 0 {
@@ -163,13 +185,12 @@ func (c *conn) serve() {
 			// nothing.
 			runtime.Gosched()
 		}
-		if _, err := c.br.Peek(1); err != nil {
-			return // closed, idle too long, or shut down
+		if err := c.waitRequest(); err != nil {
+			return err == errParked // closed, idle too long, or shut down
 		}
-		c.state.Store(stateActive)
-		if n == 0 && c.tlsState == nil && s.HTTP2 && c.isHTTP2Preface() {
+		if n == 0 && first && c.tlsState == nil && s.HTTP2 && c.isHTTP2Preface() {
 			c.handOff(&prefixConn{Conn: c.rwc, pre: c.buffered()})
-			return
+			return false
 		}
 		if !c.headBuffered() {
 			c.setReadDeadline(time.Now().Add(s.readHeaderTimeout()))
@@ -185,12 +206,96 @@ func (c *conn) serve() {
 			if errors.As(err, &he) {
 				c.reject(he.status, he.reason)
 			}
-			return
+			return false
 		}
 		if !c.serveRequest(ctx, req, fr) {
-			return
+			return false
 		}
 	}
+}
+
+// errParked ends a connection's goroutine: the connection waits for its next
+// request in the server's parker, without one.
+var errParked = errors.New("parked")
+
+// acquireBuffers takes the connection's read and write buffers from the
+// pools. coolMu guards the pointers against the watcher's look (cold).
+func (c *conn) acquireBuffers() {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(&c.cr)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(deadlineWriter{c})
+	c.coolMu.Lock()
+	c.br, c.bw = br, bw
+	c.coolMu.Unlock()
+}
+
+// coolAfter is how long a keep-alive connection waits for its next request
+// with its buffers and goroutine before it gives them back: a busy connection
+// keeps them, and thousands of idle ones cost little more than their sockets
+// (see parker).
+const coolAfter = time.Second
+
+// waitRequest waits for the first byte of the next request. The server's
+// watcher interrupts the wait of a connection idle for coolAfter (cool); the
+// connection then gives its buffers back and is parked (errParked), or, where
+// the parker cannot take it (not Linux, TLS), waits with a one-byte read,
+// which the connection reader returns first once the buffers are taken again.
+func (c *conn) waitRequest() error {
+	for {
+		if c.br == nil {
+			n, err := c.rwc.Read(c.bgByte[:])
+			if n == 1 {
+				c.cr.pending = true
+				c.acquireBuffers()
+				c.coolMu.Lock()
+				c.state.Store(stateActive)
+				c.coolMu.Unlock()
+				return nil
+			}
+			return err
+		}
+		_, err := c.br.Peek(1)
+		c.coolMu.Lock()
+		cooling := c.state.Load() == stateCooling
+		c.state.Store(stateActive)
+		if cooling {
+			// The watcher set the deadline to the past: put the idle one
+			// back, whatever woke this read.
+			idle := time.Duration(c.idleSince.Load()) - time.Since(epoch)
+			c.setReadDeadline(time.Now().Add(idle + c.srv.idleTimeout()))
+		}
+		c.coolMu.Unlock()
+		if err == nil {
+			return nil
+		}
+		if !cooling || !isTimeout(err) || c.br.Buffered() > 0 {
+			return err
+		}
+		c.releaseBuffers(false)
+		c.head, c.lines = nil, nil
+		c.coolMu.Lock()
+		c.state.Store(stateParked)
+		c.coolMu.Unlock()
+		if c.srv.parker.park(c) {
+			return errParked // c belongs to the parker now
+		}
+		c.coolMu.Lock()
+		c.state.Store(stateIdle)
+		c.coolMu.Unlock()
+	}
+}
+
+// cool interrupts the wait of an idle connection so that it gives its buffers
+// back (see waitRequest); the server's watcher calls it.
+func (c *conn) cool() {
+	c.coolMu.Lock()
+	defer c.coolMu.Unlock()
+	if c.state.Load() != stateIdle || c.br == nil {
+		return
+	}
+	c.state.Store(stateCooling)
+	c.rwc.SetReadDeadline(aLongTimeAgo)
 }
 
 // idleDeadline gives the connection the idle timeout to wait for its next
@@ -498,7 +603,7 @@ func (c *conn) close() {
 	c.state.Store(stateIdle)
 	c.srv.trackConn(c, false)
 	if c.handedOff {
-		c.releaseBuffers()
+		c.releaseBuffers(true)
 		return
 	}
 	// Let the client read the response before the close: closing with unread
@@ -509,18 +614,32 @@ func (c *conn) close() {
 		io.CopyN(io.Discard, tc, 64<<10)
 	}
 	c.rwc.Close()
-	c.releaseBuffers()
+	c.releaseBuffers(true)
 }
 
-func (c *conn) releaseBuffers() {
-	if c.br != nil {
-		c.br.Reset(nil)
-		readerPool.Put(c.br)
-		c.br = nil
+// releaseBuffers gives the connection's buffers back: to the pools for the
+// next connections, or, when pool is false (an idle connection going to
+// sleep), to the garbage collector, so that many idle connections free their
+// memory instead of filling the pools with it.
+func (c *conn) releaseBuffers(pool bool) {
+	c.coolMu.Lock()
+	br, bw := c.br, c.bw
+	c.br, c.bw = nil, nil
+	c.coolMu.Unlock()
+	if br != nil && pool {
+		br.Reset(nil)
+		readerPool.Put(br)
 	}
-	if c.bw != nil {
-		c.bw.Reset(nil)
-		writerPool.Put(c.bw)
-		c.bw = nil
+	if bw != nil && pool {
+		bw.Reset(nil)
+		writerPool.Put(bw)
 	}
+}
+
+// cold reports whether the connection has given its buffers back. Only the
+// watcher asks, holding the server's lock; a stale answer costs one more cool.
+func (c *conn) cold() bool {
+	c.coolMu.Lock()
+	defer c.coolMu.Unlock()
+	return c.br == nil
 }
