@@ -124,10 +124,10 @@
 //	limits: {}  # the data plane's limits; limits.go documents every key
 //	shutdown:
 //	  # How long requests in flight may take to finish after SIGTERM or SIGINT.
-//	  # The listeners stop accepting at once and idle keep-alive connections
-//	  # close; what still runs after this is cut off. Under Kubernetes, keep it
-//	  # below terminationGracePeriodSeconds minus the preStop sleep. Default
-//	  # 10s; 0s to 1h.
+//	  # The data plane stops accepting at once and closes idle keep-alive
+//	  # connections; what still runs after this is cut off. Under Kubernetes,
+//	  # keep it below terminationGracePeriodSeconds minus the preStop sleep.
+//	  # Default 10s; 0s to 1h.
 //	  gracePeriod: 10s
 //	# Certificates that policies name by certificate-id or thumbprint, such as
 //	# authentication-certificate's client certificates; certificates.go
