@@ -75,4 +75,6 @@ echo "== go test"
 # result as it finishes, then every failed test's full output, a summary, and
 # every skipped test with its reason. Both exit non-zero on a failure, and
 # pipefail (above) keeps that status.
-go test -race -count=1 -json ./... | go run ./scripts/testreport
+# -timeout: deploy builds lastmile as the Dockerfile does (-trimpath), which on a
+# cold build cache compiles every dependency again and can outlast the default 10m.
+go test -race -count=1 -timeout 30m -json ./... | go run ./scripts/testreport

@@ -126,6 +126,13 @@
 //	  encryptionKeyEnv: ""
 //	  encryptionKeyFile: ""
 //	limits: {}  # the data plane's limits; limits.go documents every key
+//	shutdown:
+//	  # How long requests in flight may take to finish after SIGTERM or SIGINT.
+//	  # The data plane stops accepting at once and closes idle keep-alive
+//	  # connections; what still runs after this is cut off. Under Kubernetes,
+//	  # keep it below terminationGracePeriodSeconds minus the preStop sleep.
+//	  # Default 10s; 0s to 1h.
+//	  gracePeriod: 10s
 //	# Certificates that policies name by certificate-id or thumbprint, such as
 //	# authentication-certificate's client certificates; certificates.go
 //	# documents every key. Default none.
@@ -165,6 +172,7 @@ const (
 	DefaultServiceName      = "lastmile"
 	DefaultStoreType        = StoreMemory
 	DefaultRedisAddress     = "127.0.0.1:6379"
+	DefaultShutdownGrace    = 10 * time.Second
 )
 
 // Store types accepted in store.type.
@@ -182,6 +190,7 @@ type Config struct {
 	Gateway   Gateway
 	Store     Store
 	Limits    Limits
+	Shutdown  Shutdown
 	// Certificates are the certificates policies name, in file order (see
 	// certificates.go).
 	Certificates []Certificate
@@ -274,6 +283,13 @@ type Gateway struct {
 	ServiceName string
 }
 
+// Shutdown says how lastmile stops.
+type Shutdown struct {
+	// GracePeriod is how long requests in flight may take to finish once a
+	// shutdown began; what still runs after it is cut off.
+	GracePeriod time.Duration
+}
+
 // Store selects where shared state lives.
 type Store struct {
 	Type        string // StoreMemory or StoreRedis
@@ -312,7 +328,8 @@ func Default() *Config {
 		Store: Store{Type: DefaultStoreType,
 			Redis:       Redis{Address: DefaultRedisAddress, Timeout: DefaultRedisTimeout, LeaseTTL: DefaultLeaseTTL},
 			FailureMode: FailureMode{RateLimit: FailOpen, Quota: FailOpen, Concurrency: FailOpen}},
-		Limits: DefaultLimits,
+		Limits:   DefaultLimits,
+		Shutdown: Shutdown{GracePeriod: DefaultShutdownGrace},
 	}
 	defaultIdentityPlane(&c.Identity)
 	defaultTokenService(&c.Identity)

@@ -381,6 +381,11 @@ func (d *decoder) decodeConfig(root *yaml.Node, c *Config) {
 		}},
 		{"store", func(k, v *yaml.Node) { d.decodeStore(v, &c.Store, &r) }},
 		{"limits", func(k, v *yaml.Node) { d.decodeLimits(v, &c.Limits) }},
+		{"shutdown", func(k, v *yaml.Node) {
+			d.mapping(v, "shutdown", []field{
+				{"gracePeriod", d.duration("shutdown.gracePeriod", &c.Shutdown.GracePeriod, 0, time.Hour)},
+			})
+		}},
 		{"certificates", func(k, v *yaml.Node) { d.decodeCertificates(v, c) }},
 	})
 	d.refs = r

@@ -71,6 +71,7 @@ func (c *Config) Marshal() ([]byte, error) {
 			"encryptionKeyFile", str(c.Store.EncryptionKeyFile),
 		),
 		"limits", marshalLimits(c.Limits),
+		"shutdown", mapNode("gracePeriod", str(formatDuration(c.Shutdown.GracePeriod))),
 		"certificates", seqOf(len(c.Certificates), func(i int) *yaml.Node {
 			cert := c.Certificates[i]
 			return mapNode("id", str(cert.ID), "file", str(cert.File), "passwordEnv", str(cert.PasswordEnv))

@@ -325,12 +325,14 @@ func (s *Server) Provider() *idp.Provider { return s.cur.Load().idp }
 // Snapshot returns the configuration being served.
 func (s *Server) Snapshot() *gateway.Snapshot { return s.handler.Snapshot() }
 
-// shutdownGrace is how long requests in flight may take to finish at shutdown.
-const shutdownGrace = 10 * time.Second
-
-// Serve serves both listeners until ctx is done, then shuts down gracefully,
-// letting requests in flight finish for up to shutdownGrace. It logs when the
-// shutdown starts and when it is done.
+// Serve serves both listeners until ctx is done, then shuts down gracefully.
+// The data plane stops accepting and closes its idle keep-alive connections at
+// once, and requests in flight finish; meanwhile the identity listener still
+// serves, since a request in flight may need it (a policy that calls the token
+// endpoint). Then the identity listener, the metrics listener and the managed
+// identity endpoints drain the same way. All of it shares one deadline,
+// shutdown.gracePeriod as the configuration being served says; what still runs
+// then is cut off. It logs when the shutdown starts and when it is done.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 4+len(s.plane.servers))
 	// In the background: the signing keys (rotation schedule, and changes by
@@ -379,12 +381,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	var err error
 	select {
 	case <-ctx.Done():
-		s.log.Info("shutdown started: no new connections; requests in flight may finish", "grace", shutdownGrace, "cause", context.Cause(ctx))
 	case err = <-errc:
-		s.log.Error("a listener failed; shutting down", "error", err)
+	}
+	grace := s.cur.Load().cfg.Shutdown.GracePeriod // as configured now: a reload applies it
+	if err == nil {
+		s.log.Info("shutdown started: no new connections; requests in flight may finish", "grace", grace, "cause", context.Cause(ctx))
+	} else {
+		s.log.Error("a listener failed; shutting down", "error", err, "grace", grace)
 	}
 	began := time.Now()
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	shutErr := errors.Join(s.gwSrv.Shutdown(shutCtx), s.idSrv.Shutdown(shutCtx))
 	if werr := s.oneWay.Wait(shutCtx); werr != nil {
@@ -397,6 +403,16 @@ func (s *Server) Serve(ctx context.Context) error {
 		shutErr = errors.Join(shutErr, s.acmeSrv.Shutdown(shutCtx))
 	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
+	if shutErr != nil {
+		// The grace period is over: cut off what still runs now, not when the
+		// process exits.
+		s.gwSrv.Close()
+		s.idSrv.Close()
+		s.closeIdentityPlane((*http.Server).Close)
+		if s.metricsSrv != nil {
+			s.metricsSrv.Close()
+		}
+	}
 	s.workloadEnv.close()
 	stopBg() // the key maintenance uses the store (the identity state in Redis)
 	s.limits.Close()
