@@ -50,6 +50,7 @@ trap cleanup EXIT
 
 go build -o "$work/lastmile" ./cmd/lastmile
 go build -o "$work/revproxy" ./scripts/benchproxy
+go build -o "$work/benchload" ./scripts/benchload
 
 # The backend: nginx on CPU 1, 16 bytes per response.
 mkdir -p "$work/be" "$work/px"
@@ -169,6 +170,8 @@ wait_up() {
 
 hz=$(getconf CLK_TCK)
 results=()
+latencies=()
+last_rps=0
 # measure NAME PID URL [HEADER]
 measure() {
 	local name=$1 pid=$2 url=$3 hdr=${4:-}
@@ -189,6 +192,14 @@ measure() {
 	local us
 	us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
 	results+=("$(printf '| %-34s | %8s | %10s | %8s | %s' "$name" "$us" "$rps" "$p99" "$errs")")
+	last_rps=${rps%.*}
+}
+
+# latency URL [HEADER]: p50/p99 at half the last measured saturation rate,
+# open loop, from CPU 1.
+latency() {
+	local rate=$((last_rps / 2))
+	taskset -c 1 "$work/benchload" -url "$1" ${2:+-H "$2"} -rate "$rate" -duration 10s -conns "$CONNS"
 }
 
 sleep 0.5
@@ -198,7 +209,12 @@ for t in $TARGETS; do
 	haproxy) pid=$(start haproxy); measure "HAProxy (1 thread)" "$pid" http://127.0.0.1:18082/x ;;
 	revproxy) pid=$(start revproxy); measure "Go httputil.ReverseProxy" "$pid" http://127.0.0.1:18083/x ;;
 	lastmile-pass) pid=$(start lastmile); measure "lastmile, pass-through" "$pid" http://127.0.0.1:18084/pass/x ;;
-	lastmile-mi) pid=$(start lastmile); measure "lastmile, key + set-header + MI token" "$pid" http://127.0.0.1:18084/mi/x "Ocp-Apim-Subscription-Key: bench-key" ;;
+	lastmile-mi)
+		pid=$(start lastmile)
+		measure "lastmile, key + set-header + MI token" "$pid" http://127.0.0.1:18084/mi/x "Ocp-Apim-Subscription-Key: bench-key"
+		latencies+=("backend directly at $((last_rps / 2))/s:  $(latency http://127.0.0.1:18080/x)")
+		latencies+=("through lastmile (MI path) at $((last_rps / 2))/s: $(latency http://127.0.0.1:18084/mi/x "Ocp-Apim-Subscription-Key: bench-key")")
+		;;
 	*) echo "unknown target $t" >&2; exit 2 ;;
 	esac
 	kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -210,3 +226,8 @@ echo
 echo "| target                             | CPU µs/req | requests/s | p99      | errors"
 echo "|------------------------------------|----------|------------|----------|-------"
 printf '%s\n' "${results[@]}"
+if [ ${#latencies[@]} -gt 0 ]; then
+	echo
+	echo "Latency at half of lastmile's saturation rate (open loop; the added latency is the difference):"
+	printf '  %s\n' "${latencies[@]}"
+fi
