@@ -73,6 +73,12 @@ type Deps struct {
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
+	// Vectors is where the semantic cache policies keep prompts' embeddings
+	// and responses: Redis when lastmile.yaml's store.type is redis, so that
+	// every instance shares them, else the gateway's memory. Register makes an
+	// in-memory one when nil; the gateway passes one that lives across
+	// reloads.
+	Vectors VectorCache
 	// Limits is where rate-limit, rate-limit-by-key, quota, quota-by-key and
 	// limit-concurrency keep their counters.
 	Limits Limits
@@ -165,4 +171,9 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("xml-to-json", inOutErr, xmlToJSON)
 	r.Register("mock-response", inOutErr, mockResponse)
 	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
+	r.Register("llm-content-safety", in, d.contentSafety)
+	for _, prefix := range []string{"llm", "azure-openai"} {
+		r.Register(prefix+"-semantic-cache-lookup", in, d.semanticCacheLookup)
+		r.Register(prefix+"-semantic-cache-store", pipeline.Outbound, d.semanticCacheStore)
+	}
 }
