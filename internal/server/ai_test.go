@@ -287,8 +287,8 @@ func TestSemanticCache(t *testing.T) {
 		{paraphrase, "", "answer 1", 1},   // distance 0.184: a hit
 		{nearButAbove, "", "answer 2", 2}, // distance 0.646: a miss, then stored
 		{unrelatedPrompt, "", "answer 3", 3},
-		{firstPrompt, "", "answer 1", 3},    // still cached
-		{nearButAbove, "", "answer 2", 3},   // cached by the third step
+		{firstPrompt, "", "answer 1", 3},     // still cached
+		{nearButAbove, "", "answer 2", 3},    // cached by the third step
 		{firstPrompt, "blue", "answer 4", 4}, // another partition
 	}
 	for i, s := range steps {

@@ -137,7 +137,9 @@ type vectorEntry struct {
 	dropped   bool
 }
 
-func (e *vectorEntry) size() int64 { return int64(4*len(e.vec)+len(e.value)+len(e.partition)) + entryOverhead }
+func (e *vectorEntry) size() int64 {
+	return int64(4*len(e.vec)+len(e.value)+len(e.partition)) + entryOverhead
+}
 
 // NewMemoryVectors returns an empty in-memory semantic cache within l.
 func NewMemoryVectors(l VectorLimits) *MemoryVectors {
