@@ -82,15 +82,23 @@ func vectorBytes(v []float32) []byte {
 	return out
 }
 
-func bytesVector(b []byte) ([]float32, bool) {
-	if len(b)%4 != 0 {
-		return nil, false
+// bytesDistance is cosineDistance of q and the unit vector encoded in b
+// (vectorBytes), read in place; len(b) is 4*len(q).
+func bytesDistance(q []float32, b string) float64 {
+	var s0, s1 float32
+	i := 0
+	for ; i+2 <= len(q); i += 2 {
+		s0 += q[i] * math.Float32frombits(le32(b[4*i:]))
+		s1 += q[i+1] * math.Float32frombits(le32(b[4*i+4:]))
 	}
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	if i < len(q) {
+		s0 += q[i] * math.Float32frombits(le32(b[4*i:]))
 	}
-	return out, true
+	return min(max(1-(float64(s0)+float64(s1)), 0), 2)
+}
+
+func le32(b string) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
 // Nearest returns the unexpired entry of partition whose vector is nearest to
@@ -191,8 +199,7 @@ func (v *RedisVectors) scanNearest(ctx context.Context, p string, q []float32, m
 		if !ok || err != nil || n <= now || len(vec) != 4*len(q) {
 			continue
 		}
-		ev, _ := bytesVector([]byte(vec))
-		if d := cosineDistance(q, ev); d < bestD {
+		if d := bytesDistance(q, vec); d < bestD {
 			bestID, bestD = id, d
 		}
 	}
