@@ -105,17 +105,21 @@ func (d *Deps) semanticCacheLookup(c *pipeline.Compiler, el *policyxml.Element) 
 			ok = false
 		}
 		p.embeddings = b
-	} else if el.Attr("embeddings-backend-id") == nil {
-		c.Report(c.Errorf(el.Pos, "<%s> needs an embeddings-backend-id attribute: the backend entity of the embeddings API", el.Name))
-		ok = false
+	} else {
+		if el.Attr("embeddings-backend-id") == nil {
+			c.Report(c.Errorf(el.Pos, "<%s> needs an embeddings-backend-id attribute: the backend entity of the embeddings API", el.Name))
+		}
+		ok = false // missing, or an expression (reported)
 	}
 	if auth, present := c.LiteralAttr(el, "embeddings-backend-auth"); present {
 		if strings.TrimSpace(auth) != "system-assigned" {
 			c.Report(c.Errorf(el.Attr("embeddings-backend-auth").Value.Pos(), `embeddings-backend-auth must be "system-assigned" (the gateway's system-assigned managed identity), not %q`, auth))
 			ok = false
 		}
-	} else if el.Attr("embeddings-backend-auth") == nil {
-		c.Report(c.Errorf(el.Pos, `<%s> needs embeddings-backend-auth="system-assigned"`, el.Name))
+	} else {
+		if el.Attr("embeddings-backend-auth") == nil {
+			c.Report(c.Errorf(el.Pos, `<%s> needs embeddings-backend-auth="system-assigned"`, el.Name))
+		}
 		ok = false
 	}
 	p.ignoreSystem = c.BoolValue(el, "ignore-system-messages", false)
