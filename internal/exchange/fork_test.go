@@ -24,6 +24,8 @@ func TestForkCopiesEveryField(t *testing.T) {
 		Backend:       Backend{ID: "b", Failed: 1},
 		ClientHeaders: map[string][]string{"Vary": {"Origin"}},
 		CacheLookup:   "lookup",
+
+		SemanticCacheLookup: "semantic",
 	}
 	v := x.Fork()
 	rt := reflect.TypeFor[Exchange]()

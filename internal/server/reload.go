@@ -140,6 +140,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 		Transport:  g.transport,
 		Cache:      s.caches,
 		Limits:     s.limits,
+		Vectors:    s.vectors,
+		Metrics:    s.customMetrics,
 		Breakers:   &s.breakers,
 		OneWay:     &s.oneWay,
 		Keys:       g.keys,

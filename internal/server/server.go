@@ -24,6 +24,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/custommetrics"
 	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
@@ -73,6 +74,11 @@ type Server struct {
 	cur     atomic.Pointer[generation]
 	swapped chan struct{} // tells runKeys that cur changed
 	caches  policies.Caches
+	// vectors is the semantic cache: Redis's when the store is Redis.
+	vectors policies.VectorCache
+	// customMetrics are emit-metric's, exported on listeners.metrics; nil
+	// without it.
+	customMetrics *custommetrics.Registry
 	// breakers are the backends' circuit breakers, kept across reloads.
 	breakers balancer.Breakers
 	// oneWay sends send-one-way-request's requests, within bounds that hold
@@ -173,6 +179,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 	s.caches = valueCaches(s.shared)
+	s.vectors = vectorCache(ctx, s.shared, s.log)
+	if s.metricsLn != nil {
+		s.customMetrics = custommetrics.New(custommetrics.Limits{}, s.log)
+	}
 	s.limits = openLimits(s.shared, cfg.Store, s.log)
 	s.oneWay.Logger = s.log
 
@@ -208,6 +218,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		s.handler.Metrics = gateway.NewMetrics(reg)
+		reg.MustRegister(s.customMetrics)
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -486,6 +497,19 @@ func valueCaches(shared sharedStore) policies.Caches {
 		return policies.Caches{Internal: s}
 	}
 	return policies.Caches{}
+}
+
+// vectorCache is the semantic cache: in Redis when the store is Redis, so
+// that every instance shares it (with RediSearch's vector index when the
+// server has it, which is logged), else in memory. It lives as long as the
+// server: a reload keeps the entries.
+func vectorCache(ctx context.Context, shared sharedStore, log *slog.Logger) policies.VectorCache {
+	if r, ok := shared.(*store.Redis); ok {
+		v := store.NewRedisVectors(ctx, r, store.VectorLimits{})
+		log.Info("the semantic cache keeps its vectors in Redis", "search", v.Mode())
+		return v
+	}
+	return store.NewMemoryVectors(store.VectorLimits{})
 }
 
 // openStore opens the store lastmile.yaml names: memory, or Redis when several
