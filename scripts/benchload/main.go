@@ -65,7 +65,9 @@ func main() {
 	}
 	wg.Wait()
 	slices.Sort(latencies)
-	p := func(q float64) time.Duration { return latencies[int(q*float64(len(latencies)-1))].Round(time.Microsecond) }
+	p := func(q float64) time.Duration {
+		return latencies[int(q*float64(len(latencies)-1))].Round(time.Microsecond)
+	}
 	fmt.Printf("requests %d failed %d p50 %s p90 %s p99 %s max %s\n", total, failed,
 		p(0.50), p(0.90), p(0.99), p(1))
 	if failed > 0 {
