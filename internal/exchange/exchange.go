@@ -80,6 +80,12 @@ type Exchange struct {
 	// cache-lookup did not run or did not apply to the request.
 	CacheLookup any
 
+	// SemanticCacheLookup is what llm-semantic-cache-lookup leaves for
+	// llm-semantic-cache-store on a miss (the prompt's embedding and its
+	// partition), apart from CacheLookup so that both caches can be used on
+	// one request. Package policies owns its type.
+	SemanticCacheLookup any
+
 	// Buffers is what the request's bodies may buffer: each at most a limit,
 	// all requests together within the gateway's budget. The gateway releases
 	// it when the request ends.
@@ -175,6 +181,8 @@ func (x *Exchange) Fork() *Exchange {
 
 		ClientHeaders: x.ClientHeaders.Clone(),
 		CacheLookup:   x.CacheLookup,
+
+		SemanticCacheLookup: x.SemanticCacheLookup,
 	}
 	v.Buffers.parent = &x.Buffers
 	v.Request.Body = x.Request.Body.Fork()

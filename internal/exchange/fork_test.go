@@ -22,12 +22,13 @@ func TestForkCopiesEveryField(t *testing.T) {
 		Variables: map[string]any{"a": "b"},
 		API:       &API{}, Operation: &Operation{}, Product: &Product{}, Subscription: &Subscription{},
 		User: &User{}, Deployment: &Deployment{}, LastError: &LastError{}, Tracing: true,
-		Trace:         func(string, string, string) {},
-		Backend:       Backend{ID: "b", Failed: 1},
-		ClientHeaders: map[string][]string{"Vary": {"Origin"}},
-		CacheLookup:   "lookup",
-		Recorder:      reqtrace.New(reqtrace.Options{}),
-		Report:        Report{BackendTries: 1, Token: "hit"},
+		Trace:               func(string, string, string) {},
+		Backend:             Backend{ID: "b", Failed: 1},
+		ClientHeaders:       map[string][]string{"Vary": {"Origin"}},
+		CacheLookup:         "lookup",
+		Recorder:            reqtrace.New(reqtrace.Options{}),
+		Report:              Report{BackendTries: 1, Token: "hit"},
+		SemanticCacheLookup: "semantic",
 	}
 	v := x.Fork()
 	rt := reflect.TypeFor[Exchange]()

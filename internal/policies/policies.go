@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/balancer"
+	"github.com/lastmile-gw/lastmile/internal/custommetrics"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
@@ -82,6 +83,16 @@ type Deps struct {
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
+	// Vectors is where the semantic cache policies keep prompts' embeddings
+	// and responses: Redis when lastmile.yaml's store.type is redis, so that
+	// every instance shares them, else the gateway's memory. Register makes an
+	// in-memory one when nil; the gateway passes one that lives across
+	// reloads.
+	Vectors VectorCache
+	// CustomMetrics keeps emit-metric's custom metrics for Prometheus and
+	// OpenTelemetry; nil when nothing exports metrics (the policy then does
+	// nothing).
+	CustomMetrics *custommetrics.Registry
 	// Limits is where rate-limit, rate-limit-by-key, quota, quota-by-key and
 	// limit-concurrency keep their counters.
 	Limits Limits
@@ -176,4 +187,11 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("xml-to-json", inOutErr, xmlToJSON)
 	r.Register("mock-response", inOutErr, mockResponse)
 	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
+	r.Register("llm-content-safety", in, d.contentSafety)
+	r.Register("emit-metric", all, d.emitMetric)
+	r.Register("get-authorization-context", in, getAuthorizationContext)
+	for _, prefix := range []string{"llm", "azure-openai"} {
+		r.Register(prefix+"-semantic-cache-lookup", in, d.semanticCacheLookup)
+		r.Register(prefix+"-semantic-cache-store", pipeline.Outbound, d.semanticCacheStore)
+	}
 }
