@@ -11,6 +11,7 @@
 #   scripts/bench-peers.sh                  # 10 s per target, 64 connections
 #   DURATION=30s CONNS=256 scripts/bench-peers.sh
 #   TARGETS="lastmile-mi revproxy" scripts/bench-peers.sh
+#   ACCESS_LOG=true TARGETS=lastmile-mi scripts/bench-peers.sh  # with lastmile's access log
 #
 # It installs nginx, haproxy and wrk from Debian's packages when they are
 # missing (as root). Ports 18080-18095 on 127.0.0.1 must be free.
@@ -109,7 +110,13 @@ EOF
 # key, set-header, a cached token, forward).
 cfg=$work/cfg
 mkdir -p "$cfg/apis/pass" "$cfg/apis/mi" "$cfg/products/bench/apis/mi" "$cfg/subscriptions/bench"
+# The access log is off, as nginx's and HAProxy's are here; ACCESS_LOG=true
+# appends lastmile's to a file, to measure what it costs.
 cat >"$cfg/lastmile.yaml" <<EOF
+telemetry:
+  accessLog:
+    enabled: ${ACCESS_LOG:-false}
+    file: $work/access.log
 identity:
   resources:
     - id: api://bench
