@@ -152,10 +152,22 @@ func HasToken(values []string, tok string) bool {
 // does), so that nothing a policy or a peer put in a header can split a
 // message, and surrounding whitespace goes.
 func Sanitize(v string) string {
-	if strings.ContainsAny(v, "\r\n") {
-		v = newlineToSpace.Replace(v)
+	// One pass over the usual value, which needs nothing done: this runs for
+	// every field of every head the data plane writes.
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' {
+			return strings.TrimSpace(newlineToSpace.Replace(v))
+		}
 	}
-	return strings.TrimSpace(v)
+	if len(v) > 0 && (maybeSpace(v[0]) || maybeSpace(v[len(v)-1])) {
+		return strings.TrimSpace(v)
+	}
+	return v
+}
+
+// maybeSpace reports whether c may be (part of) what strings.TrimSpace trims.
+func maybeSpace(c byte) bool {
+	return c <= ' ' || c >= 0x80
 }
 
 var newlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")

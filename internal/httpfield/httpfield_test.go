@@ -79,3 +79,12 @@ func TestSanitizeHasTokenCanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestSanitizeTrimsAsTrimSpace(t *testing.T) {
+	for _, v := range []string{"", "a", " a", "a\t", "\u00a0a\u0085", "a\u00a0", "\x00a\x7f", "a b", "é", "a\rb", "\n"} {
+		want := strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v))
+		if got := Sanitize(v); got != want {
+			t.Errorf("Sanitize(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
