@@ -127,7 +127,7 @@ func TestParseRequest(t *testing.T) {
 func TestIncludeUsage(t *testing.T) {
 	tests := []struct {
 		name, path, body, want string
-		changed              bool
+		changed                bool
 	}{
 		{"a stream without options", "/v1/chat/completions", ` {"model":"m","stream":true,"messages":[]}`,
 			` {"stream_options":{"include_usage":true},"model":"m","stream":true,"messages":[]}`, true},

@@ -177,7 +177,7 @@ type messageJSON struct {
 	ToolCalls []struct {
 		Function funcCall `json:"function"`
 	} `json:"tool_calls"`
-	FunctionCall *funcCall      `json:"function_call"`
+	FunctionCall *funcCall       `json:"function_call"`
 	Name         string          `json:"name"`
 	Arguments    string          `json:"arguments"` // a Responses function_call item
 	Output       json.RawMessage `json:"output"`    // a Responses function_call_output item
