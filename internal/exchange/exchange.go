@@ -65,6 +65,11 @@ type Exchange struct {
 	// cache-lookup did not run or did not apply to the request.
 	CacheLookup any
 
+	// LLM is what the llm-* policies of a request share: its parsed prompt,
+	// and the token usage of the model's answer. Package policies owns its
+	// type; nil when no such policy ran.
+	LLM any
+
 	// Buffers is what the request's bodies may buffer: each at most a limit,
 	// all requests together within the gateway's budget. The gateway releases
 	// it when the request ends.
@@ -131,6 +136,7 @@ func (x *Exchange) Fork() *Exchange {
 
 		ClientHeaders: x.ClientHeaders.Clone(),
 		CacheLookup:   x.CacheLookup,
+		LLM:           x.LLM,
 	}
 	v.Buffers.parent = &x.Buffers
 	v.Request.Body = x.Request.Body.Fork()
@@ -150,9 +156,10 @@ func (x *Exchange) Fork() *Exchange {
 }
 
 // Join takes back what the view v (from Fork) changed: the variables it set,
-// which bodies it consumed, and the work it left for later (Defer, OnDone,
-// Mark). A view starts with no hooks of its own.
+// which bodies it consumed, and the work it left for later (AfterBackend,
+// Defer, OnDone, Mark). A view starts with no hooks of its own.
 func (x *Exchange) Join(v *Exchange) {
+	x.hooks.afterBackend = append(x.hooks.afterBackend, v.hooks.afterBackend...)
 	x.hooks.deferred = append(x.hooks.deferred, v.hooks.deferred...)
 	x.hooks.done = append(x.hooks.done, v.hooks.done...)
 	for k := range v.hooks.marks {

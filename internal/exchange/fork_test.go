@@ -24,6 +24,7 @@ func TestForkCopiesEveryField(t *testing.T) {
 		Backend:       Backend{ID: "b", Failed: 1},
 		ClientHeaders: map[string][]string{"Vary": {"Origin"}},
 		CacheLookup:   "lookup",
+		LLM:           "llm",
 	}
 	v := x.Fork()
 	rt := reflect.TypeFor[Exchange]()
@@ -48,11 +49,12 @@ func TestForkCopiesEveryField(t *testing.T) {
 			continue
 		case "hooks":
 			// A view starts without hooks; Join hands its own to x.
+			v.AfterBackend(func(context.Context) error { return nil })
 			v.Defer(func(context.Context) error { return nil })
 			v.OnDone(func(context.Context, Usage) {})
 			v.Mark("k")
 			x.Join(v)
-			if len(x.hooks.deferred) != 1 || len(x.hooks.done) != 1 || x.Mark("k") {
+			if len(x.hooks.afterBackend) != 1 || len(x.hooks.deferred) != 1 || len(x.hooks.done) != 1 || x.Mark("k") {
 				t.Error("Join does not take the view's hooks")
 			}
 			continue
