@@ -494,3 +494,31 @@ func FuzzStreamMeter(f *testing.F) {
 		}
 	})
 }
+
+func TestBodyMeter(t *testing.T) {
+	vector := strings.Repeat("0.0123456789,", 20000)
+	body := `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[` + vector + `1]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":8,"total_tokens":8}}`
+	for _, piece := range []int{1, 1000, MaxTailBytes - 1, MaxTailBytes, 3 * MaxTailBytes} {
+		m := NewBodyMeter(Embeddings)
+		for i := 0; i < len(body); i += piece {
+			m.Write([]byte(body[i:min(i+piece, len(body))]))
+		}
+		u, ok := m.Usage()
+		if !ok || u != (Usage{Prompt: 8, Total: 8}) {
+			t.Errorf("pieces of %d: Usage = %+v, %v", piece, u, ok)
+		}
+		if cap(m.tail) > 3*MaxTailBytes {
+			t.Errorf("pieces of %d: kept %d bytes", piece, cap(m.tail))
+		}
+	}
+	m := NewBodyMeter(Vertex)
+	m.Write([]byte(`{"candidates":[{"content":{"parts":[{"text":"the \"usage\": word"}]}}],"usageMetadata": {"promptTokenCount":3,"candidatesTokenCount":4}}`))
+	if u, ok := m.Usage(); !ok || u.Total != 7 {
+		t.Errorf("vertex: %+v %v", u, ok)
+	}
+	m = NewBodyMeter(ChatCompletions)
+	m.Write([]byte(`{"error":{"message":"the usage: none"}}`))
+	if _, ok := m.Usage(); ok {
+		t.Error("a body without usage has one")
+	}
+}

@@ -1,6 +1,9 @@
 package llm
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Usage is the tokens of one call. Completion includes reasoning tokens, as
 // every API reports them; Cached is the part of Prompt served from the
@@ -139,6 +142,60 @@ func ParseUsage(shape Shape, body []byte) (u Usage, ok bool) {
 			continue
 		}
 		if p := j.read(shape); p.hasPrompt && p.hasCompletion {
+			return p.Usage, true
+		}
+	}
+	return Usage{}, false
+}
+
+// MaxTailBytes is how much of the end of a response body a BodyMeter keeps.
+const MaxTailBytes = 64 << 10
+
+// BodyMeter reads the usage of a response body too large to buffer, as it
+// passes: it keeps the body's last MaxTailBytes, where the APIs put their
+// usage object (after the choices, the data or the candidates), and reads the
+// last "usage" or "usageMetadata" object found there. Write never fails.
+type BodyMeter struct {
+	shape Shape
+	tail  []byte
+}
+
+// NewBodyMeter returns a meter for a response body of shape.
+func NewBodyMeter(shape Shape) *BodyMeter { return &BodyMeter{shape: shape} }
+
+// Write reads the next bytes of the body.
+func (m *BodyMeter) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= MaxTailBytes {
+		m.tail = append(m.tail[:0], p[len(p)-MaxTailBytes:]...)
+		return n, nil
+	}
+	if over := len(m.tail) + len(p) - 2*MaxTailBytes; over > 0 {
+		// Keep the last MaxTailBytes, moving them once per MaxTailBytes read.
+		keep := m.tail[len(m.tail)-(MaxTailBytes-len(p)):]
+		m.tail = append(m.tail[:0], keep...)
+	}
+	m.tail = append(m.tail, p...)
+	return n, nil
+}
+
+// Usage reads the usage from the end of the body, as ParseUsage does.
+func (m *BodyMeter) Usage() (Usage, bool) {
+	for _, key := range []string{`"usageMetadata"`, `"usage"`} {
+		i := bytes.LastIndex(m.tail, []byte(key))
+		if i < 0 {
+			continue
+		}
+		rest := bytes.TrimLeft(m.tail[i+len(key):], " \t\r\n")
+		rest, ok := bytes.CutPrefix(rest, []byte(":"))
+		if !ok {
+			continue
+		}
+		var u usageJSON
+		if json.NewDecoder(bytes.NewReader(rest)).Decode(&u) != nil {
+			continue
+		}
+		if p := u.read(m.shape); p.hasPrompt && p.hasCompletion {
 			return p.Usage, true
 		}
 	}
