@@ -145,6 +145,10 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 		Keys:       g.keys,
 		OwnTenant:  g.ownTenant,
 		Revocation: g.revocation,
+		Estimator:  s.estimator,
+	}
+	if s.tokens != nil {
+		b.TokenMetrics = s.tokens // not a nil pointer in an interface
 	}
 	if g.snap, err = b.Build(ctx); err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/http1"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
+	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
@@ -85,6 +86,11 @@ type Server struct {
 
 	metricsLn  net.Listener // nil without listeners.metrics
 	metricsSrv *http.Server
+	registry   *prometheus.Registry // nil without listeners.metrics
+	// tokens are the token metrics policies emit (nil without
+	// listeners.metrics), kept across reloads; estimator counts prompts.
+	tokens    *gateway.TokenMetrics
+	estimator *llm.Estimator
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
@@ -155,6 +161,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.shared, err = openStore(ctx, cfg.Store, os.Getenv); err != nil {
 		return fail(err)
 	}
+	if s.metricsLn != nil {
+		s.registry = prometheus.NewRegistry()
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		s.tokens = gateway.NewTokenMetrics(s.registry, 0, s.log)
+	}
+	s.estimator = llm.NewEstimator()
 	s.caches = valueCaches(s.shared)
 	s.limits = openLimits(s.shared, cfg.Store, s.log)
 	s.oneWay.Logger = s.log
@@ -181,11 +193,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.handler = gateway.NewHandler(s.log)
 	s.handler.Swap(g.snap)
 	if s.metricsLn != nil {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		s.handler.Metrics = gateway.NewMetrics(reg)
+		s.handler.Metrics = gateway.NewMetrics(s.registry)
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 

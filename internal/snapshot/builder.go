@@ -23,6 +23,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
+	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
@@ -66,6 +67,12 @@ type Builder struct {
 	// Revocation checks client certificates against CRLs; made over Transport
 	// on the first build when nil.
 	Revocation policies.RevocationChecker
+	// TokenMetrics receives the token metrics policies emit; nil when
+	// nothing exports them.
+	TokenMetrics policies.TokenRecorder
+	// Estimator counts prompt tokens for the token policies; each build makes
+	// its own when nil.
+	Estimator *llm.Estimator
 
 	transportOnce sync.Once
 	transportErr  error
@@ -133,6 +140,10 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 		OneWay:              b.OneWay,
 		AllowInsecureIssuer: cfg.Identity.AllowInsecureIssuer,
 		OwnTenant:           b.OwnTenant,
+		Estimator:           b.Estimator,
+	}
+	if !validateOnly {
+		d.TokenMetrics = b.TokenMetrics
 	}
 	if d.Certificates, d.ClientCATrust, err = certificates(cfg); err != nil {
 		return nil, err
