@@ -50,6 +50,7 @@ trap cleanup EXIT
 
 go build -o "$work/lastmile" ./cmd/lastmile
 go build -o "$work/revproxy" ./scripts/benchproxy
+go build -o "$work/benchload" ./scripts/benchload
 
 # The backend: nginx on CPU 1, 16 bytes per response.
 mkdir -p "$work/be" "$work/px"
@@ -169,6 +170,8 @@ wait_up() {
 
 hz=$(getconf CLK_TCK)
 results=()
+latencies=()
+last_rps=0
 # measure NAME PID URL [HEADER]
 measure() {
 	local name=$1 pid=$2 url=$3 hdr=${4:-}
@@ -189,20 +192,54 @@ measure() {
 	local us
 	us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
 	results+=("$(printf '| %-34s | %8s | %10s | %8s | %s' "$name" "$us" "$rps" "$p99" "$errs")")
+	last_rps=${rps%.*}
 }
 
-sleep 0.5
-for t in $TARGETS; do
-	case $t in
-	nginx) pid=$(start nginx); measure "nginx (1 worker)" "$pid" http://127.0.0.1:18081/x ;;
-	haproxy) pid=$(start haproxy); measure "HAProxy (1 thread)" "$pid" http://127.0.0.1:18082/x ;;
-	revproxy) pid=$(start revproxy); measure "Go httputil.ReverseProxy" "$pid" http://127.0.0.1:18083/x ;;
-	lastmile-pass) pid=$(start lastmile); measure "lastmile, pass-through" "$pid" http://127.0.0.1:18084/pass/x ;;
-	lastmile-mi) pid=$(start lastmile); measure "lastmile, key + set-header + MI token" "$pid" http://127.0.0.1:18084/mi/x "Ocp-Apim-Subscription-Key: bench-key" ;;
-	*) echo "unknown target $t" >&2; exit 2 ;;
+# latency URL [HEADER]: p50/p99 at half the last measured saturation rate,
+# open loop, from CPU 1.
+# latency URL HEADER RATE: open-loop p50/p99 at RATE requests/s, from CPU 1.
+latency() {
+	taskset -c 1 "$work/benchload" -url "$1" ${2:+-H "$2"} -rate "$3" -duration 10s -conns "$CONNS"
+}
+
+# url NAME: the URL and header that measure a target.
+url() {
+	case $1 in
+	nginx) echo "http://127.0.0.1:18081/x" ;;
+	haproxy) echo "http://127.0.0.1:18082/x" ;;
+	revproxy) echo "http://127.0.0.1:18083/x" ;;
+	lastmile-pass) echo "http://127.0.0.1:18084/pass/x" ;;
+	lastmile-mi) echo "http://127.0.0.1:18084/mi/x" ;;
 	esac
+}
+header() { [ "$1" = lastmile-mi ] && echo "Ocp-Apim-Subscription-Key: bench-key" || true; }
+proc() { case $1 in lastmile-*) echo lastmile ;; *) echo "$1" ;; esac; }
+declare -A names=([nginx]="nginx (1 worker)" [haproxy]="HAProxy (1 thread)" [revproxy]="Go httputil.ReverseProxy"
+	[lastmile-pass]="lastmile, pass-through" [lastmile-mi]="lastmile, key + set-header + MI token")
+
+sleep 0.5
+sat=0
+for t in $TARGETS; do
+	[ -n "${names[$t]:-}" ] || { echo "unknown target $t" >&2; exit 2; }
+	pid=$(start "$(proc "$t")")
+	measure "${names[$t]}" "$pid" "$(url "$t")" "$(header "$t")"
+	case $t in lastmile-mi | lastmile-pass) [ "$sat" -gt 0 ] || sat=$last_rps ;; esac
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 done
+
+# Open-loop latency of every target at one rate: half of lastmile's saturation
+# (its managed-identity path when measured, else pass-through).
+if [ "$sat" -gt 0 ]; then
+	rate=$((sat / 2))
+	latencies+=("$(printf '%-38s %s' "backend directly" "$(latency http://127.0.0.1:18080/x "" "$rate")")")
+	for t in $TARGETS; do
+		pid=$(start "$(proc "$t")")
+		h=$(header "$t")
+		wait_up ${h:+-H "$h"} "$(url "$t")"
+		latencies+=("$(printf '%-38s %s' "${names[$t]}" "$(latency "$(url "$t")" "$(header "$t")" "$rate")")")
+		kill "$pid"; wait "$pid" 2>/dev/null || true
+	done
+fi
 
 echo
 echo "wrk -t1 -c$CONNS -d$DURATION, 16-byte responses; proxy on CPU 0 with one worker, backend and wrk on CPU 1"
@@ -210,3 +247,8 @@ echo
 echo "| target                             | CPU µs/req | requests/s | p99      | errors"
 echo "|------------------------------------|----------|------------|----------|-------"
 printf '%s\n' "${results[@]}"
+if [ ${#latencies[@]} -gt 0 ]; then
+	echo
+	echo "Open-loop latency at $rate requests/s, half of lastmile's saturation rate (the latency a proxy adds is the difference from the backend's):"
+	printf '  %s\n' "${latencies[@]}"
+fi

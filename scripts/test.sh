@@ -25,6 +25,18 @@ if ! command -v redis-server >/dev/null; then
 	fi
 fi
 
+echo "== curl, for the TLS listener tests"
+# curl (OpenSSL) is the non-Go client that checks lastmile's TLS listeners against
+# a test CA; from Debian's packages, only when missing.
+if ! command -v curl >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+	else
+		echo "curl is missing and cannot be installed here: the curl TLS test will be skipped"
+	fi
+fi
+
 echo "== node, for the @azure/identity client tests"
 # The managed identity endpoints are tested with Microsoft's Node client too. Install
 # Node from Debian's packages when it is missing, then the test project's locked
@@ -63,4 +75,6 @@ echo "== go test"
 # result as it finishes, then every failed test's full output, a summary, and
 # every skipped test with its reason. Both exit non-zero on a failure, and
 # pipefail (above) keeps that status.
-go test -race -count=1 -json ./... | go run ./scripts/testreport
+# -timeout: deploy builds lastmile as the Dockerfile does (-trimpath), which on a
+# cold build cache compiles every dependency again and can outlast the default 10m.
+go test -race -count=1 -timeout 30m -json ./... | go run ./scripts/testreport

@@ -138,6 +138,17 @@ func TestValidate(t *testing.T) {
 
 // TestValidateRefusesTimeoutsThatFailEveryRequest: `lastmile validate` refuses
 // what would fail every request at run time, with the position.
+// TestValidateSemanticCacheFile: a single policy file names its embeddings
+// backend; like backend-id, it is taken to exist (the configuration folder
+// with its backends is not at hand).
+func TestValidateSemanticCacheFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policy.xml")
+	os.WriteFile(file, []byte(`<policies><inbound><azure-openai-semantic-cache-lookup score-threshold="0.8" embeddings-backend-id="embeddings-backend" embeddings-backend-auth="system-assigned" /></inbound><outbound><azure-openai-semantic-cache-store duration="60" /></outbound></policies>`), 0o644)
+	if code, out, _ := runCmd(t, nil, "validate", file); code != 0 {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
 func TestValidateRefusesTimeoutsThatFailEveryRequest(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "policy.xml")
 	os.WriteFile(file, []byte("<policies>\n  <inbound><base /></inbound>\n  <backend>\n    <forward-request timeout=\"0\" />\n  </backend>\n</policies>\n"), 0o644)

@@ -50,7 +50,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // startProcess runs lastmile with args in a new process.
-func startProcess(t *testing.T, args ...string) *process {
+func startProcess(t testing.TB, args ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(os.Args[0], args...), stderr: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), "LASTMILE_TEST_MAIN=1")
@@ -71,7 +71,7 @@ func startProcess(t *testing.T, args ...string) *process {
 }
 
 // waitFor waits until the process has written text (or exited).
-func (p *process) waitFor(t *testing.T, text string) {
+func (p *process) waitFor(t testing.TB, text string) {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for !strings.Contains(p.stderr.String(), text) {
@@ -104,7 +104,7 @@ func (p *process) exit(t *testing.T) int {
 }
 
 // logged returns the value of a key=value attribute the process logged.
-func (p *process) logged(t *testing.T, key string) string {
+func (p *process) logged(t testing.TB, key string) string {
 	t.Helper()
 	m := regexp.MustCompile(`\b` + key + `=("[^"]*"|\S+)`).FindStringSubmatch(p.stderr.String())
 	if m == nil {
@@ -114,7 +114,7 @@ func (p *process) logged(t *testing.T, key string) string {
 }
 
 // writeConfig writes a configuration folder with one API and lastmile.yaml.
-func writeConfig(t *testing.T, dir, yaml string) {
+func writeConfig(t testing.TB, dir, yaml string) {
 	t.Helper()
 	files := map[string]string{
 		"apis/echo/apiInformation.json": `{"properties":{"path":"echo","serviceUrl":"http://127.0.0.1:1","subscriptionRequired":false}}`,

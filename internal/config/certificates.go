@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v4"
-
-	"github.com/lastmile-gw/lastmile/internal/certfile"
 )
 
 // Certificate is one certificate that policies name, as API Management names
@@ -43,23 +41,7 @@ var certificateIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$
 // file has none). lookupEnv finds the password (os.LookupEnv outside tests).
 // Errors name the file and never the password.
 func (c Certificate) Load(lookupEnv func(string) (string, bool)) (*tls.Certificate, error) {
-	password := ""
-	if c.PasswordEnv != "" {
-		v, ok := lookupEnv(c.PasswordEnv)
-		if !ok {
-			return nil, fmt.Errorf("environment variable %s is not set; set it to the password of %s", c.PasswordEnv, c.File)
-		}
-		password = v
-	}
-	data, err := readRegular(c.File)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := certfile.Parse(data, password)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.File, err)
-	}
-	return cert, nil
+	return CertificateFile{File: c.File, PasswordEnv: c.PasswordEnv}.Load(lookupEnv)
 }
 
 func (d *decoder) decodeCertificates(n *yaml.Node, c *Config) {

@@ -69,12 +69,16 @@
 //	  # The public issuer URL when clients reach the identity listener through
 //	  # another name: https (http only on loopback, unless
 //	  # identity.allowInsecureIssuer), no query, fragment or trailing /.
-//	  # Default "": the issuer is http://<identity listener>, with 127.0.0.1 for
-//	  # an unspecified address such as 0.0.0.0.
+//	  # Default "": the issuer is http://<identity listener> (https:// when it
+//	  # serves TLS), with 127.0.0.1 for an unspecified address such as 0.0.0.0.
 //	  issuer: ""
 //	  # Where Prometheus metrics are served (GET /metrics), host:port. Default
 //	  # "": no metrics listener.
 //	  metrics: ""
+//	  # TLS, off by default (plain HTTP): listeners.tls for every listener,
+//	  # or a listener written as a mapping of address and tls, and the ACME
+//	  # HTTP-01 challenge listener; tls.go documents every key.
+//	  acmeHTTP: ""
 //	backend:
 //	  # An extra PEM bundle of CA certificates trusted for backend TLS, on top of
 //	  # the system roots. Relative paths are relative to the folder that holds
@@ -122,6 +126,13 @@
 //	  encryptionKeyEnv: ""
 //	  encryptionKeyFile: ""
 //	limits: {}  # the data plane's limits; limits.go documents every key
+//	shutdown:
+//	  # How long requests in flight may take to finish after SIGTERM or SIGINT.
+//	  # The data plane stops accepting at once and closes idle keep-alive
+//	  # connections; what still runs after this is cut off. Under Kubernetes,
+//	  # keep it below terminationGracePeriodSeconds minus the preStop sleep.
+//	  # Default 10s; 0s to 1h.
+//	  gracePeriod: 10s
 //	# Certificates that policies name by certificate-id or thumbprint, such as
 //	# authentication-certificate's client certificates; certificates.go
 //	# documents every key. Default none.
@@ -161,6 +172,7 @@ const (
 	DefaultServiceName      = "lastmile"
 	DefaultStoreType        = StoreMemory
 	DefaultRedisAddress     = "127.0.0.1:6379"
+	DefaultShutdownGrace    = 10 * time.Second
 )
 
 // Store types accepted in store.type.
@@ -178,6 +190,7 @@ type Config struct {
 	Gateway   Gateway
 	Store     Store
 	Limits    Limits
+	Shutdown  Shutdown
 	// Certificates are the certificates policies name, in file order (see
 	// certificates.go).
 	Certificates []Certificate
@@ -243,11 +256,17 @@ type Assignment struct {
 type Listeners struct {
 	Gateway  string
 	Identity string
-	// Issuer is the public issuer URL; "" means http://<Identity>.
+	// Issuer is the public issuer URL; "" means http://<Identity>, or
+	// https://<Identity> when the identity listener serves TLS.
 	Issuer string
 	// Metrics is where Prometheus metrics are served (GET /metrics); "" means
 	// nowhere.
 	Metrics string
+	// ACMEHTTP is where ACME HTTP-01 challenges are answered; "" means
+	// nowhere (tls.go).
+	ACMEHTTP string
+	// TLS are the listeners' TLS settings (tls.go).
+	TLS ListenersTLS
 }
 
 // Backend holds settings for connections to backends.
@@ -262,6 +281,13 @@ type Backend struct {
 type Gateway struct {
 	Region      string
 	ServiceName string
+}
+
+// Shutdown says how lastmile stops.
+type Shutdown struct {
+	// GracePeriod is how long requests in flight may take to finish once a
+	// shutdown began; what still runs after it is cut off.
+	GracePeriod time.Duration
 }
 
 // Store selects where shared state lives.
@@ -302,7 +328,8 @@ func Default() *Config {
 		Store: Store{Type: DefaultStoreType,
 			Redis:       Redis{Address: DefaultRedisAddress, Timeout: DefaultRedisTimeout, LeaseTTL: DefaultLeaseTTL},
 			FailureMode: FailureMode{RateLimit: FailOpen, Quota: FailOpen, Concurrency: FailOpen}},
-		Limits: DefaultLimits,
+		Limits:   DefaultLimits,
+		Shutdown: Shutdown{GracePeriod: DefaultShutdownGrace},
 	}
 	defaultIdentityPlane(&c.Identity)
 	defaultTokenService(&c.Identity)

@@ -92,9 +92,22 @@ func TestParseFull(t *testing.T) {
 			Keys:                KeyRotation{RotationPeriod: 720 * time.Hour, Prepublish: 48 * time.Hour},
 			AllowInsecureIssuer: true,
 		},
-		Listeners: Listeners{Gateway: "0.0.0.0:9080", Identity: "127.0.0.1:9081", Issuer: "https://login.example.com/lastmile", Metrics: "127.0.0.1:9464"},
-		Backend:   Backend{CAFile: filepath.Join(testdataAbs(t), "ca.pem"), Timeout: 45 * time.Second},
-		Gateway:   Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
+		Listeners: Listeners{Gateway: "0.0.0.0:9080", Identity: "127.0.0.1:9081", Issuer: "https://login.example.com/lastmile", Metrics: "127.0.0.1:9464",
+			ACMEHTTP: ":80",
+			TLS: ListenersTLS{
+				Gateway: &TLS{
+					Certificates: []CertificateFile{{File: filepath.Join(testdataAbs(t), "client.pem")},
+						{File: filepath.Join(testdataAbs(t), "client.pfx"), PasswordEnv: "LASTMILE_TEST_PFX_PASSWORD"}},
+					ClientCertificates: ClientCertificates{Mode: "verify-if-given", CAFile: filepath.Join(testdataAbs(t), "ca.pem")},
+				},
+				Identity: &TLS{
+					ACME: &ACME{Domains: []string{"login.example.com", "api.example.com"}, Email: "ops@example.com",
+						DirectoryURL: "https://acme-staging-v02.api.letsencrypt.org/directory", CAFile: filepath.Join(testdataAbs(t), "ca.pem")},
+					ClientCertificates: ClientCertificates{Mode: "none"},
+				},
+			}},
+		Backend: Backend{CAFile: filepath.Join(testdataAbs(t), "ca.pem"), Timeout: 45 * time.Second},
+		Gateway: Gateway{Region: "westeurope", ServiceName: "contoso-gw"},
 		Store: Store{Type: "redis", Redis: Redis{
 			Address: "redis.internal:6380", Username: "gateway", PasswordEnv: "LASTMILE_TEST_REDIS_PASSWORD", DB: 3, TLS: true,
 			Timeout: 100 * time.Millisecond, LeaseTTL: time.Minute,
@@ -102,6 +115,7 @@ func TestParseFull(t *testing.T) {
 		Limits: Limits{RequestLine: 16 << 10, HeaderBytes: 64 << 10, HeaderCount: 200, HeaderTimeout: 10 * time.Second,
 			IdleTimeout: time.Minute, MinBodyRate: 1024, BodyGracePeriod: 2 * time.Second, MinResponseRate: 0,
 			BufferedBody: 4 << 20, BufferedBodies: 1 << 30},
+		Shutdown: Shutdown{GracePeriod: 45 * time.Second},
 		Certificates: []Certificate{
 			{ID: "orders-client", File: filepath.Join(testdataAbs(t), "client.pem")},
 			{ID: "orders-pfx", File: filepath.Join(testdataAbs(t), "client.pfx"), PasswordEnv: "LASTMILE_TEST_PFX_PASSWORD"},
@@ -159,7 +173,8 @@ func TestDefaults(t *testing.T) {
 		Gateway:   Gateway{Region: "local", ServiceName: "lastmile"},
 		Store: Store{Type: "memory", Redis: Redis{Address: "127.0.0.1:6379", Timeout: 250 * time.Millisecond, LeaseTTL: 30 * time.Second},
 			FailureMode: FailureMode{RateLimit: "open", Quota: "open", Concurrency: "open"}},
-		Limits: DefaultLimits,
+		Limits:   DefaultLimits,
+		Shutdown: Shutdown{GracePeriod: 10 * time.Second},
 	}
 	for _, tc := range []struct {
 		name, src string
@@ -569,6 +584,16 @@ func TestParseErrors(t *testing.T) {
 			want: `lastmile.yaml:2:16: limits.headerCount: 0 is out of range; use 1 to 10000`,
 		},
 		{
+			name: "a grace period without a unit",
+			src:  "shutdown:\n  gracePeriod: 30\n",
+			want: `lastmile.yaml:2:16: shutdown.gracePeriod: 30 has no unit; write a duration such as 30s`,
+		},
+		{
+			name: "a grace period over an hour",
+			src:  "shutdown:\n  gracePeriod: 2h\n",
+			want: `lastmile.yaml:2:16: shutdown.gracePeriod: 2h is out of range; use a duration from 0s to 1h`,
+		},
+		{
 			name: "a certificate without an id",
 			src:  "certificates:\n  - file: testdata/client.pem\n",
 			want: `lastmile.yaml:2:5: certificates[0] has no id; add id: <the certificate-id policies name it by>`,
@@ -617,7 +642,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "merge keys are refused",
 			src:  "base: &b\n  region: x\ngateway:\n  <<: *b\n",
-			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, certificates\n" +
+			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, shutdown, certificates\n" +
 				`lastmile.yaml:4:3: merge keys (<<) are not supported in lastmile.yaml; write the keys out`,
 		},
 		{

@@ -381,6 +381,11 @@ func (d *decoder) decodeConfig(root *yaml.Node, c *Config) {
 		}},
 		{"store", func(k, v *yaml.Node) { d.decodeStore(v, &c.Store, &r) }},
 		{"limits", func(k, v *yaml.Node) { d.decodeLimits(v, &c.Limits) }},
+		{"shutdown", func(k, v *yaml.Node) {
+			d.mapping(v, "shutdown", []field{
+				{"gracePeriod", d.duration("shutdown.gracePeriod", &c.Shutdown.GracePeriod, 0, time.Hour)},
+			})
+		}},
 		{"certificates", func(k, v *yaml.Node) { d.decodeCertificates(v, c) }},
 	})
 	d.refs = r
@@ -552,29 +557,23 @@ func (d *decoder) hasKey(n *yaml.Node, key string) bool {
 }
 
 func (d *decoder) decodeListeners(n *yaml.Node, l *Listeners) {
-	addr := func(path string, dst *string) func(k, v *yaml.Node) {
-		return func(k, v *yaml.Node) {
-			v = resolve(v)
-			s, ok := d.scalar(v, path, "a host:port address")
-			if !ok {
-				return
-			}
-			if err := checkHostPort(s); err != nil {
-				d.errorf(v, "%s: %q %v; write host:port, such as \":8080\" or \"127.0.0.1:8081\" (quoted)", path, s, err)
-				return
-			}
-			*dst = s
-		}
-	}
+	// Each listener's own tls (tls.go), and the one shared by the others.
+	own := map[string]*listenerTLS{"gateway": {}, "identity": {}, "metrics": {}}
+	var shared *TLS
+	var metricsNode, acmeHTTPNode *yaml.Node
 	d.mapping(n, "listeners", []field{
-		{"gateway", addr("listeners.gateway", &l.Gateway)},
-		{"identity", addr("listeners.identity", &l.Identity)},
+		{"gateway", d.listener("listeners.gateway", &l.Gateway, own["gateway"], false)},
+		{"identity", d.listener("listeners.identity", &l.Identity, own["identity"], false)},
 		{"metrics", func(k, v *yaml.Node) {
-			if s, ok := d.scalar(resolve(v), "listeners.metrics", "a host:port address"); ok && s == "" {
-				return // no metrics listener
-			}
-			addr("listeners.metrics", &l.Metrics)(k, v)
+			metricsNode = k
+			d.listener("listeners.metrics", &l.Metrics, own["metrics"], true)(k, v) // "": no metrics listener
 		}},
+		{"acmeHTTP", func(k, v *yaml.Node) {
+			if d.address("listeners.acmeHTTP", &l.ACMEHTTP, true)(k, v); l.ACMEHTTP != "" {
+				acmeHTTPNode = k
+			}
+		}},
+		{"tls", func(k, v *yaml.Node) { shared = d.decodeTLS(v, "listeners.tls") }},
 		{"issuer", func(k, v *yaml.Node) {
 			v = resolve(v)
 			// Checked once identity.allowInsecureIssuer is known (checkTokenService).
@@ -583,6 +582,7 @@ func (d *decoder) decodeListeners(n *yaml.Node, l *Listeners) {
 			}
 		}},
 	})
+	d.applyTLS(l, shared, own, metricsNode, acmeHTTPNode)
 }
 
 func checkHostPort(s string) error {

@@ -37,10 +37,11 @@ func (c *Config) Marshal() ([]byte, error) {
 	root := mapNode(
 		"identity", id,
 		"listeners", mapNode(
-			"gateway", str(c.Listeners.Gateway),
-			"identity", str(c.Listeners.Identity),
+			"gateway", marshalListener(c.Listeners.Gateway, c.Listeners.TLS.Gateway),
+			"identity", marshalListener(c.Listeners.Identity, c.Listeners.TLS.Identity),
 			"issuer", str(c.Listeners.Issuer),
-			"metrics", str(c.Listeners.Metrics),
+			"metrics", marshalListener(c.Listeners.Metrics, c.Listeners.TLS.Metrics),
+			"acmeHTTP", str(c.Listeners.ACMEHTTP),
 		),
 		"backend", mapNode(
 			"caFile", str(c.Backend.CAFile),
@@ -70,6 +71,7 @@ func (c *Config) Marshal() ([]byte, error) {
 			"encryptionKeyFile", str(c.Store.EncryptionKeyFile),
 		),
 		"limits", marshalLimits(c.Limits),
+		"shutdown", mapNode("gracePeriod", str(formatDuration(c.Shutdown.GracePeriod))),
 		"certificates", seqOf(len(c.Certificates), func(i int) *yaml.Node {
 			cert := c.Certificates[i]
 			return mapNode("id", str(cert.ID), "file", str(cert.File), "passwordEnv", str(cert.PasswordEnv))

@@ -69,6 +69,11 @@ type Exchange struct {
 	// and the token usage of the model's answer. Package policies owns its
 	// type; nil when no such policy ran.
 	LLM any
+	// SemanticCacheLookup is what llm-semantic-cache-lookup leaves for
+	// llm-semantic-cache-store on a miss (the prompt's embedding and its
+	// partition), apart from CacheLookup so that both caches can be used on
+	// one request. Package policies owns its type.
+	SemanticCacheLookup any
 
 	// Buffers is what the request's bodies may buffer: each at most a limit,
 	// all requests together within the gateway's budget. The gateway releases
@@ -137,6 +142,8 @@ func (x *Exchange) Fork() *Exchange {
 		ClientHeaders: x.ClientHeaders.Clone(),
 		CacheLookup:   x.CacheLookup,
 		LLM:           x.LLM,
+
+		SemanticCacheLookup: x.SemanticCacheLookup,
 	}
 	v.Buffers.parent = &x.Buffers
 	v.Request.Body = x.Request.Body.Fork()
@@ -170,6 +177,17 @@ func (x *Exchange) Join(v *Exchange) {
 			x.ClientHeaders = make(http.Header, len(v.ClientHeaders))
 		}
 		x.ClientHeaders[k] = vals
+	}
+	// State a policy of the view left for a later one (a lookup's miss, the
+	// llm-* policies' prompt and usage) stays when x had none.
+	if x.CacheLookup == nil {
+		x.CacheLookup = v.CacheLookup
+	}
+	if x.LLM == nil {
+		x.LLM = v.LLM
+	}
+	if x.SemanticCacheLookup == nil {
+		x.SemanticCacheLookup = v.SemanticCacheLookup
 	}
 	x.Request.Body.Join(v.Request.Body)
 	if x.Response != nil && v.Response != nil {

@@ -25,6 +25,8 @@ func TestForkCopiesEveryField(t *testing.T) {
 		ClientHeaders: map[string][]string{"Vary": {"Origin"}},
 		CacheLookup:   "lookup",
 		LLM:           "llm",
+
+		SemanticCacheLookup: "semantic",
 	}
 	v := x.Fork()
 	rt := reflect.TypeFor[Exchange]()
@@ -117,5 +119,20 @@ func TestForkAndJoin(t *testing.T) {
 	x.Buffers.Release()
 	if budget.Used() != 0 {
 		t.Errorf("budget used %d after Release, want 0", budget.Used())
+	}
+}
+
+// TestJoinKeepsPolicyState: what a policy in a view (a wait branch) leaves for
+// a later policy of the request survives Join, and never replaces the
+// exchange's own.
+func TestJoinKeepsPolicyState(t *testing.T) {
+	x := &Exchange{CacheLookup: "mine"}
+	v := x.Fork()
+	v.CacheLookup, v.LLM, v.SemanticCacheLookup = "view's", "llm", "semantic"
+	x.Join(v)
+	got := []any{x.CacheLookup, x.LLM, x.SemanticCacheLookup}
+	want := []any{"mine", "llm", "semantic"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after Join: %v, want %v", got, want)
 	}
 }

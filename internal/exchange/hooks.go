@@ -11,9 +11,9 @@ import (
 type hooks struct {
 	afterBackend []func(ctx context.Context) error
 	deferred     []func(ctx context.Context) error
-	done     []func(ctx context.Context, u Usage)
-	marks    map[string]struct{}
-	finished bool
+	done         []func(ctx context.Context, u Usage)
+	marks        map[string]struct{}
+	finished     bool
 }
 
 // AfterBackend registers f to run when the backend section has produced the

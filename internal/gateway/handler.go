@@ -84,7 +84,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.refusePath(w, r, requestID, start) {
 		return
 	}
-	q := r.URL.Query()
+	var q url.Values // nil reads as empty: most requests have no query
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
 	var segBuf [16]string
 	segs := appendSegments(segBuf[:0], r.URL.EscapedPath())
 	a, rest := snap.route(r, segs, q)
@@ -198,7 +201,7 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 		hdr = make(http.Header)
 	}
 	exchange.RemoveHopHeaders(hdr)
-	hdr.Set("Host", r.Host)
+	hdr["Host"] = []string{r.Host}
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = r.RemoteAddr
@@ -376,8 +379,10 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	defer body.Close()
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	flush := strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") || n < 0
-	rc := http.NewResponseController(w)
+	var rc *http.ResponseController // a stream is flushed as it comes
+	if strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") || n < 0 {
+		rc = http.NewResponseController(w)
+	}
 	for {
 		nr, err := body.Read(*bp)
 		if nr > 0 {
@@ -386,7 +391,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 			if werr != nil {
 				return written
 			}
-			if flush {
+			if rc != nil {
 				rc.Flush()
 			}
 		}

@@ -87,6 +87,19 @@ func ParseTemplate(raw string) (*Template, error) {
 	return t, nil
 }
 
+// setParam sets a path parameter, decoded, and in *raw as the client escaped
+// it when that differs (*raw made only then: most paths have no escapes).
+func setParam(params map[string]string, raw *map[string]string, name, escaped string) {
+	v := unescape(escaped)
+	params[name] = v
+	if raw != nil && v != escaped {
+		if *raw == nil {
+			*raw = make(map[string]string, 2)
+		}
+		(*raw)[name] = escaped
+	}
+}
+
 // match matches the path below the API's path (segments, already split and
 // cleaned) and the query. On success it fills params with the decoded values and,
 // when raw is not nil, *raw with the path parameters that had escapes, as the
@@ -119,29 +132,19 @@ func (t *Template) match(segs []string, query url.Values, params map[string]stri
 			return false
 		}
 	}
-	set := func(name, escaped string) {
-		v := unescape(escaped)
-		params[name] = v
-		if raw != nil && v != escaped {
-			if *raw == nil {
-				*raw = make(map[string]string, 2)
-			}
-			(*raw)[name] = escaped
-		}
-	}
 	for i, s := range t.segs {
 		switch {
 		case s.re != nil:
 			m := s.re.FindStringSubmatch(segs[i])
 			for j, n := range s.names {
-				set(n, m[j+1])
+				setParam(params, raw, n, m[j+1])
 			}
 		case s.param != "":
-			set(s.param, segs[i])
+			setParam(params, raw, s.param, segs[i])
 		}
 	}
 	if t.wildcard != "" {
-		set(t.wildcard, strings.Join(segs[len(t.segs):], "/"))
+		setParam(params, raw, t.wildcard, strings.Join(segs[len(t.segs):], "/"))
 	}
 	for _, qp := range t.query {
 		if qp.param != "" {

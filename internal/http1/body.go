@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // BodyError is a failure of a client's request body: bad chunked framing, a body
@@ -295,7 +297,7 @@ func (b *body) trailer() error {
 		if len(line) == 2 {
 			return nil
 		}
-		if i := indexByte(line, ':'); i <= 0 || !validFieldName(line[:i]) {
+		if i := indexByte(line, ':'); i <= 0 || !httpfield.ValidName(line[:i]) {
 			return errBadTrailer
 		}
 	}
@@ -315,7 +317,7 @@ func (b *body) setDeadline() {
 	d := b.c.bodyStart.Add(b.c.srv.bodyGrace() + time.Duration(float64(b.read)/float64(rate)*float64(time.Second)))
 	if !d.Equal(b.deadline) {
 		b.deadline = d
-		b.c.rwc.SetReadDeadline(d)
+		b.c.setReadDeadline(d)
 	}
 }
 

@@ -2,12 +2,14 @@ package http1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -21,6 +23,8 @@ const (
 	stateNew int32 = iota
 	stateActive
 	stateIdle
+	stateCooling // idle, asked to give its buffers back
+	stateParked  // idle without a goroutine, in the server's parker
 )
 
 // maxDrain is how much of a request body the handler left unread the server
@@ -52,17 +56,29 @@ type conn struct {
 	cancel    context.CancelFunc
 	broken    atomic.Bool // the request body's framing failed: close after the response
 
+	idleSetAt     time.Time    // when the idle deadline was set; zero once replaced
+	idleSince     atomic.Int64 // when the connection last became idle (since epoch)
+	coolMu        sync.Mutex   // orders the watcher's cool against the wait's end
+	parkedFD      int          // the descriptor the parker knows the connection by
+	writeDeadline time.Time    // the write deadline set last (deadlineWriter)
+
 	wmu         sync.Mutex // orders a 100 Continue against the response's start
 	expect100   bool
 	sent100     bool
 	respStarted bool
 
-	bgRunning bool
-	bgAbort   atomic.Bool
-	bgWG      sync.WaitGroup
-	bgByte    [1]byte
-	gone      atomic.Bool // the background read saw the client go away
-	handedOff bool        // served by HTTP/2 now
+	// The watch for a client that goes away (watchFired), guarded by bgMu.
+	bgMu         sync.Mutex
+	reqStart     atomic.Int64 // when the running request began (since epoch); 0 between requests
+	watchDue     bool         // the watch delay passed while the request ran
+	bodyComplete bool         // the request body was read to its end (or there is none)
+	handlerDone  bool
+	bgRunning    bool
+	bgAbort      atomic.Bool
+	bgWG         sync.WaitGroup
+	bgByte       [1]byte
+	gone         atomic.Bool // the background read saw the client go away
+	handedOff    bool        // served by HTTP/2 now
 }
 
 // connReader reads from the connection, first returning a byte the background
@@ -90,7 +106,14 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 		if rate == 0 {
 			rate = DefaultMinResponseRate
 		}
-		w.c.rwc.SetWriteDeadline(time.Now().Add(5*time.Second + time.Duration(len(p))*time.Second/time.Duration(rate)))
+		// The deadline moves only when it would move by more than a second,
+		// so that a busy connection does not update a timer for every write:
+		// each write still gets at least 4 s plus its size at the rate.
+		d := time.Now().Add(5*time.Second + time.Duration(len(p))*time.Second/time.Duration(rate))
+		if d.Sub(w.c.writeDeadline) > time.Second {
+			w.c.writeDeadline = d
+			w.c.rwc.SetWriteDeadline(d)
+		}
 	}
 	return w.c.rwc.Write(p)
 }
@@ -102,20 +125,15 @@ var (
 
 func (c *conn) serve() {
 	s := c.srv
-	defer func() {
-		if v := recover(); v != nil {
-			s.logger().Error("panic serving a connection", "remote", c.remoteAddr, "panic", v, "stack", string(debug.Stack()))
-		}
-		c.close()
-	}()
-	ctx := s.BaseContext
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	parked := false
+	defer func() { c.end(recover(), parked) }()
+	ctx := s.baseContext()
 	if tc, ok := isTLS(c.rwc); ok {
 		tc.SetDeadline(time.Now().Add(s.readHeaderTimeout()))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			s.logger().Debug("TLS handshake failed", "remote", c.remoteAddr, "error", err)
+			if !c.refusePlainHTTP(err) {
+				s.logger().Debug("TLS handshake failed", "remote", c.remoteAddr, "error", err)
+			}
 			return
 		}
 		tc.SetDeadline(time.Time{})
@@ -127,25 +145,58 @@ func (c *conn) serve() {
 		}
 	}
 	c.cr.c = c
-	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(&c.cr)
-	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(deadlineWriter{c})
+	c.acquireBuffers()
+	parked = c.loop(ctx, true)
+}
+
+// resume serves a parked connection again: its next request arrived.
+func (c *conn) resume() {
+	parked := false
+	defer func() { c.end(recover(), parked) }()
+	c.acquireBuffers()
+	parked = c.loop(c.srv.baseContext(), false)
+}
+
+// end closes the connection when its goroutine stops, unless it was parked
+// (then it is no longer this goroutine's to touch).
+func (c *conn) end(panicked any, parked bool) {
+	if panicked != nil {
+		c.srv.logger().Error("panic serving a connection", "remote", c.remoteAddr, "panic", panicked, "stack", string(debug.Stack()))
+	}
+	if !parked {
+		c.close()
+	}
+}
+
+// loop serves requests until the connection ends (false) or is parked
+// (true). first says the connection is new: only then may it be HTTP/2.
+func (c *conn) loop(ctx context.Context, first bool) bool {
+	s := c.srv
 	for n := 0; ; n++ {
+		c.idleSince.Store(int64(time.Since(epoch)))
 		c.state.Store(stateIdle)
 		if s.closing.Load() {
-			return
+			return false
 		}
-		c.rwc.SetReadDeadline(time.Now().Add(s.idleTimeout()))
-		if _, err := c.br.Peek(1); err != nil {
-			return // closed, idle too long, or shut down
+		c.idleDeadline()
+		if c.br.Buffered() == 0 {
+			// Let the other connections' work run first: by the time this
+			// one reads, its client has more often sent the next request,
+			// and the read finds it instead of failing (EAGAIN) and parking.
+			// Under load this saves most of those reads; idle, it costs
+			// nothing.
+			runtime.Gosched()
 		}
-		c.state.Store(stateActive)
-		if n == 0 && c.tlsState == nil && s.HTTP2 && c.isHTTP2Preface() {
+		if err := c.waitRequest(); err != nil {
+			return err == errParked // closed, idle too long, or shut down
+		}
+		if n == 0 && first && c.tlsState == nil && s.HTTP2 && c.isHTTP2Preface() {
 			c.handOff(&prefixConn{Conn: c.rwc, pre: c.buffered()})
-			return
+			return false
 		}
-		c.rwc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout()))
+		if !c.headBuffered() {
+			c.setReadDeadline(time.Now().Add(s.readHeaderTimeout()))
+		}
 		lines, err := c.readHead()
 		var req *http.Request
 		var fr framing
@@ -157,13 +208,125 @@ func (c *conn) serve() {
 			if errors.As(err, &he) {
 				c.reject(he.status, he.reason)
 			}
-			return
+			return false
 		}
 		if !c.serveRequest(ctx, req, fr) {
-			return
+			return false
 		}
 	}
 }
+
+// errParked ends a connection's goroutine: the connection waits for its next
+// request in the server's parker, without one.
+var errParked = errors.New("parked")
+
+// acquireBuffers takes the connection's read and write buffers from the
+// pools. coolMu guards the pointers against the watcher's look (cold).
+func (c *conn) acquireBuffers() {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(&c.cr)
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(deadlineWriter{c})
+	c.coolMu.Lock()
+	c.br, c.bw = br, bw
+	c.coolMu.Unlock()
+}
+
+// coolAfter is how long a keep-alive connection waits for its next request
+// with its buffers and goroutine before it gives them back: a busy connection
+// keeps them, and thousands of idle ones cost little more than their sockets
+// (see parker).
+const coolAfter = time.Second
+
+// waitRequest waits for the first byte of the next request. The server's
+// watcher interrupts the wait of a connection idle for coolAfter (cool); the
+// connection then gives its buffers back and is parked (errParked), or, where
+// the parker cannot take it (not Linux, TLS), waits with a one-byte read,
+// which the connection reader returns first once the buffers are taken again.
+func (c *conn) waitRequest() error {
+	for {
+		if c.br == nil {
+			n, err := c.rwc.Read(c.bgByte[:])
+			if n == 1 {
+				c.cr.pending = true
+				c.acquireBuffers()
+				c.coolMu.Lock()
+				c.state.Store(stateActive)
+				c.coolMu.Unlock()
+				return nil
+			}
+			return err
+		}
+		_, err := c.br.Peek(1)
+		c.coolMu.Lock()
+		cooling := c.state.Load() == stateCooling
+		c.state.Store(stateActive)
+		if cooling {
+			// The watcher set the deadline to the past: put the idle one
+			// back, whatever woke this read.
+			idle := time.Duration(c.idleSince.Load()) - time.Since(epoch)
+			c.setReadDeadline(time.Now().Add(idle + c.srv.idleTimeout()))
+		}
+		c.coolMu.Unlock()
+		if err == nil {
+			return nil
+		}
+		if !cooling || !isTimeout(err) || c.br.Buffered() > 0 {
+			return err
+		}
+		c.releaseBuffers(false)
+		c.head, c.lines = nil, nil
+		c.coolMu.Lock()
+		c.state.Store(stateParked)
+		c.coolMu.Unlock()
+		if c.srv.parker.park(c) {
+			return errParked // c belongs to the parker now
+		}
+		c.coolMu.Lock()
+		c.state.Store(stateIdle)
+		c.coolMu.Unlock()
+	}
+}
+
+// cool interrupts the wait of an idle connection so that it gives its buffers
+// back (see waitRequest); the server's watcher calls it.
+func (c *conn) cool() {
+	c.coolMu.Lock()
+	defer c.coolMu.Unlock()
+	if c.state.Load() != stateIdle || c.br == nil {
+		return
+	}
+	c.state.Store(stateCooling)
+	c.rwc.SetReadDeadline(aLongTimeAgo)
+}
+
+// idleDeadline gives the connection the idle timeout to wait for its next
+// request. The deadline is moved at most once a second while nothing else
+// replaced it: the timeout is then up to a second shorter, and a busy
+// connection does not pay a timer update for every request.
+func (c *conn) idleDeadline() {
+	now := time.Now()
+	if c.idleSetAt.IsZero() || now.Sub(c.idleSetAt) > time.Second {
+		c.setReadDeadline(now.Add(c.srv.idleTimeout()))
+		c.idleSetAt = now
+	}
+}
+
+// setReadDeadline sets the connection's read deadline; the idle deadline is
+// set afresh before the next request.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.idleSetAt = time.Time{}
+	c.rwc.SetReadDeadline(t)
+}
+
+// headBuffered reports whether the whole request head has already arrived,
+// so that reading it cannot block and needs no header timeout of its own.
+func (c *conn) headBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, crlfcrlf) || bytes.Contains(b, lflf)
+}
+
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
 
 // isHTTP2Preface reports whether the connection opens with the HTTP/2 preface.
 // It waits for more bytes only while what arrived could still be one.
@@ -218,19 +381,20 @@ func (c *conn) serveRequest(ctx context.Context, req *http.Request, fr framing) 
 	c.body, c.expect100, c.sent100, c.respStarted = nil, false, false, false
 	c.broken.Store(false)
 	c.bodyStart = time.Now()
-	if fr.chunked || fr.length > 0 {
+	hasBody := fr.chunked || fr.length > 0
+	if hasBody {
 		c.body = &body{c: c, remain: max(fr.length, 0), chunked: fr.chunked}
 		c.expect100 = fr.expect
 		req.Body = c.body
 	} else {
 		req.Body = http.NoBody
-		c.rwc.SetReadDeadline(time.Time{})
-		c.startBackgroundRead()
 	}
+	c.armWatch(!hasBody)
 	w := &response{c: c, req: req, hdr: make(http.Header, 8), cl: -1, closeAfter: fr.close || s.closing.Load()}
 	c.handle(w, req)
 	cancel()
 
+	c.disarmWatch()
 	drained := c.endBody()
 	c.stopBackgroundRead()
 	if c.expect100 && !c.sent100 && c.body != nil && !c.body.eof {
@@ -273,7 +437,7 @@ func (c *conn) endBody() bool {
 	if !b.mu.TryLock() {
 		// Something the handler started (a request to a backend) is still
 		// reading the body: stop it; the connection cannot be reused.
-		c.rwc.SetReadDeadline(aLongTimeAgo)
+		c.setReadDeadline(aLongTimeAgo)
 		b.mu.Lock()
 		b.closed = true
 		b.mu.Unlock()
@@ -321,21 +485,70 @@ func (c *conn) continue100() {
 // bodyFailed records that the request body's framing was lost.
 func (c *conn) bodyFailed() { c.broken.Store(true) }
 
+// watchDelay is how long a request runs before the server starts watching
+// its connection for the client going away. Most requests are done sooner, and
+// the watch (a goroutine blocked in a read) would cost them more than all the
+// rest of the connection handling; a request that waits on a slow backend is
+// canceled within about this delay of its client leaving.
+const watchDelay = 50 * time.Millisecond
+
+// epoch is the origin of conn.reqStart, read on the monotonic clock.
+var epoch = time.Now()
+
+// armWatch notes that a request began: the server's watcher (Server.watch)
+// starts watching the connection if the request is still running after
+// watchDelay. bodyComplete says the request has no body to read first.
+func (c *conn) armWatch(bodyComplete bool) {
+	c.bgMu.Lock()
+	c.bodyComplete, c.watchDue, c.handlerDone = bodyComplete, false, false
+	c.bgMu.Unlock()
+	c.reqStart.Store(int64(time.Since(epoch)))
+}
+
+// watchFired is called by the server's watcher for a request that has run
+// for watchDelay: watch the connection once its body has been read.
+func (c *conn) watchFired() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.handlerDone || c.watchDue {
+		return
+	}
+	c.watchDue = true
+	if c.bodyComplete {
+		c.startBackgroundRead()
+	}
+}
+
+// disarmWatch notes that the handler returned; a watch that started is
+// stopped by stopBackgroundRead.
+func (c *conn) disarmWatch() {
+	c.reqStart.Store(0)
+	c.bgMu.Lock()
+	c.handlerDone = true
+	c.bgMu.Unlock()
+}
+
 // bodyDone is called when the request body reached its end: from then on, a
 // read on the connection tells whether the client went away.
 func (c *conn) bodyDone() {
-	c.rwc.SetReadDeadline(time.Time{})
-	c.startBackgroundRead()
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	c.bodyComplete = true
+	if c.watchDue && !c.handlerDone {
+		c.startBackgroundRead()
+	}
 }
 
 // startBackgroundRead watches the idle connection while the handler runs, so
 // that a client that goes away cancels the request's context (and with it the
-// backend call), as net/http does.
+// backend call), as net/http does. It runs with bgMu held, once the request's
+// body is complete: nothing else reads the connection then.
 func (c *conn) startBackgroundRead() {
 	if c.bgRunning || c.br.Buffered() > 0 || c.cr.pending {
 		return // a pipelined request is waiting: the client is there
 	}
 	c.bgRunning = true
+	c.setReadDeadline(time.Time{})
 	c.bgWG.Add(1)
 	go func() {
 		defer c.bgWG.Done()
@@ -352,11 +565,14 @@ func (c *conn) startBackgroundRead() {
 }
 
 func (c *conn) stopBackgroundRead() {
-	if !c.bgRunning {
+	c.bgMu.Lock()
+	running := c.bgRunning
+	c.bgMu.Unlock()
+	if !running {
 		return
 	}
 	c.bgAbort.Store(true)
-	c.rwc.SetReadDeadline(aLongTimeAgo)
+	c.setReadDeadline(aLongTimeAgo)
 	c.bgWG.Wait()
 	c.bgAbort.Store(false)
 	c.bgRunning = false
@@ -368,7 +584,8 @@ func (c *conn) reject(status int, reason string) {
 	if f := c.srv.ErrorBody; f != nil {
 		ctype, body = f(status, reason)
 	}
-	c.rwc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.writeDeadline = time.Now().Add(5 * time.Second)
+	c.rwc.SetWriteDeadline(c.writeDeadline)
 	b := c.bw
 	b.WriteString("HTTP/1.1 ")
 	b.WriteString(statusLine(status))
@@ -384,11 +601,45 @@ func (c *conn) reject(status int, reason string) {
 	c.srv.logger().Debug("refused a request", "remote", c.remoteAddr, "status", status, "reason", reason)
 }
 
+// refusePlainHTTP answers a client that sent plain HTTP to a TLS listener
+// with a 400 on the raw connection, as net/http does, so that it learns why
+// instead of seeing the connection drop. It reports whether it did.
+func (c *conn) refusePlainHTTP(err error) bool {
+	var re tls.RecordHeaderError
+	if !errors.As(err, &re) || re.Conn == nil || !looksLikeHTTP(re.RecordHeader) {
+		return false
+	}
+	const status, reason = http.StatusBadRequest, "this listener serves HTTPS; the client sent plain HTTP"
+	ctype, body := "text/plain; charset=utf-8", []byte(http.StatusText(status)+": "+reason+"\n")
+	if f := c.srv.ErrorBody; f != nil {
+		ctype, body = f(status, reason)
+	}
+	c.rwc = re.Conn // close lingers on the TCP connection so that the answer arrives
+	re.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(re.Conn, "HTTP/1.1 "+statusLine(status)+"\r\nContent-Type: "+ctype+"\r\nContent-Length: "+
+		strconv.Itoa(len(body))+"\r\nConnection: close\r\n\r\n"+string(body))
+	c.srv.logger().Debug("refused a request", "remote", c.remoteAddr, "status", status, "reason", reason)
+	return true
+}
+
+// looksLikeHTTP reports whether what a TLS listener read as a record header
+// is the start of an HTTP request: a method, whose first three characters
+// are upper-case letters. A TLS record starts with a content type byte from
+// 20 to 24.
+func looksLikeHTTP(hdr [5]byte) bool {
+	for _, b := range hdr[:3] {
+		if b < 'A' || b > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
 func (c *conn) close() {
 	c.state.Store(stateIdle)
 	c.srv.trackConn(c, false)
 	if c.handedOff {
-		c.releaseBuffers()
+		c.releaseBuffers(true)
 		return
 	}
 	// Let the client read the response before the close: closing with unread
@@ -399,18 +650,32 @@ func (c *conn) close() {
 		io.CopyN(io.Discard, tc, 64<<10)
 	}
 	c.rwc.Close()
-	c.releaseBuffers()
+	c.releaseBuffers(true)
 }
 
-func (c *conn) releaseBuffers() {
-	if c.br != nil {
-		c.br.Reset(nil)
-		readerPool.Put(c.br)
-		c.br = nil
+// releaseBuffers gives the connection's buffers back: to the pools for the
+// next connections, or, when pool is false (an idle connection going to
+// sleep), to the garbage collector, so that many idle connections free their
+// memory instead of filling the pools with it.
+func (c *conn) releaseBuffers(pool bool) {
+	c.coolMu.Lock()
+	br, bw := c.br, c.bw
+	c.br, c.bw = nil, nil
+	c.coolMu.Unlock()
+	if br != nil && pool {
+		br.Reset(nil)
+		readerPool.Put(br)
 	}
-	if c.bw != nil {
-		c.bw.Reset(nil)
-		writerPool.Put(c.bw)
-		c.bw = nil
+	if bw != nil && pool {
+		bw.Reset(nil)
+		writerPool.Put(bw)
 	}
+}
+
+// cold reports whether the connection has given its buffers back. Only the
+// watcher asks, holding the server's lock; a stale answer costs one more cool.
+func (c *conn) cold() bool {
+	c.coolMu.Lock()
+	defer c.coolMu.Unlock()
+	return c.br == nil
 }

@@ -1,12 +1,13 @@
 package http1
 
 import (
-	"bufio"
 	"errors"
 	"net/http"
 	"net/textproto"
 	"net/url"
 	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // headError is a request head the server refuses before any handler sees it.
@@ -74,34 +75,16 @@ func (c *conn) readHead() ([]int, error) {
 	}
 }
 
-var errLineTooLong = errors.New("line too long")
+var errLineTooLong = httpfield.ErrLineTooLong
 
 // readLine appends the next line to c.head without its terminator and returns
-// it. Lines end in CRLF or a bare LF (RFC 9112 §2.2); a CR anywhere else is
-// refused by the callers' character checks.
+// it (see httpfield.ReadLine).
 func (c *conn) readLine(max int) ([]byte, error) {
 	start := len(c.head)
-	for {
-		frag, err := c.br.ReadSlice('\n')
-		if len(c.head)-start+len(frag) > max+2 {
-			return nil, errLineTooLong
-		}
-		c.head = append(c.head, frag...)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, err
-		}
+	var err error
+	if c.head, err = httpfield.ReadLine(c.br, c.head, max); err != nil {
+		return nil, err
 	}
-	line := c.head[start : len(c.head)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	if len(line) > max {
-		return nil, errLineTooLong
-	}
-	c.head = c.head[:start+len(line)]
 	return c.head[start:], nil
 }
 
@@ -119,7 +102,7 @@ func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
 	reqLine := h[lines[0]:end(0)]
 	method, rest, ok1 := strings.Cut(reqLine, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
-	if !ok1 || !ok2 || !validToken(method) || target == "" {
+	if !ok1 || !ok2 || !httpfield.ValidName(method) || target == "" {
 		return nil, fr, badRequest("malformed request line")
 	}
 	major, minor, ok := parseVersion(proto)
@@ -135,22 +118,9 @@ func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
 		}
 	}
 
-	hdr := make(http.Header, len(lines))
-	for i := 1; i < len(lines)-1; i++ {
-		line := h[lines[i]:end(i)]
-		if line[0] == ' ' || line[0] == '\t' {
-			return nil, fr, badRequest("obsolete line folding in a header field")
-		}
-		name, value, found := strings.Cut(line, ":")
-		if !found || !validFieldName(name) {
-			return nil, fr, badRequest("malformed header field")
-		}
-		value = strings.Trim(value, " \t") // OWS only: a CR is refused, not trimmed
-		if !validFieldValue(value) {
-			return nil, fr, badRequest("invalid character in a header field value")
-		}
-		key := canonicalKey(name)
-		hdr[key] = append(hdr[key], value)
+	hdr, err := httpfield.Parse(h, lines, 1)
+	if err != nil {
+		return nil, fr, badRequest(err.Error())
 	}
 
 	req := &http.Request{
@@ -163,7 +133,6 @@ func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
 		RemoteAddr: c.remoteAddr,
 		TLS:        c.tlsState,
 	}
-	var err error
 	switch {
 	case method == http.MethodConnect:
 		return nil, fr, &headError{405, "CONNECT is not supported"}
@@ -222,9 +191,9 @@ func framingOf(h http.Header, minor int) (framing, error) {
 	fr := framing{}
 	conn := h["Connection"]
 	if minor == 0 {
-		fr.close = !hasToken(conn, "keep-alive")
+		fr.close = !httpfield.HasToken(conn, "keep-alive")
 	} else {
-		fr.close = hasToken(conn, "close")
+		fr.close = httpfield.HasToken(conn, "close")
 	}
 	if ex, ok := h["Expect"]; ok {
 		if len(ex) != 1 || !strings.EqualFold(ex[0], "100-continue") {
@@ -243,7 +212,7 @@ func framingOf(h http.Header, minor int) (framing, error) {
 			return fr, badRequest("Transfer-Encoding in an HTTP/1.0 request")
 		}
 		if len(te) != 1 || !strings.EqualFold(textproto.TrimString(te[0]), "chunked") {
-			if hasToken(te, "chunked") {
+			if httpfield.HasToken(te, "chunked") {
 				return fr, badRequest("chunked must be the only transfer coding")
 			}
 			return fr, &headError{501, "unsupported transfer coding"}
@@ -293,69 +262,6 @@ func parseVersion(p string) (major, minor int, ok bool) {
 	return int(ma - '0'), int(mi - '0'), true
 }
 
-// hasToken reports whether a comma-separated field contains tok.
-func hasToken(values []string, tok string) bool {
-	for _, v := range values {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(textproto.TrimString(t), tok) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// tchar is RFC 9110's token character set.
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-32] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-func validFieldName[T string | []byte](s T) bool {
-	if len(s) == 0 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tchar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// validFieldValue refuses control characters other than HTAB (CR, LF and NUL
-// among them); obs-text (0x80-0xff) is allowed.
-func validFieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // validHost accepts a uri-host with an optional port: the characters of a
 // reg-name, an IPv6 literal and percent-encodings; nothing that could split a
 // URL or a header.
@@ -370,46 +276,4 @@ func validHost(h string) bool {
 		}
 	}
 	return true
-}
-
-// commonKeys holds canonical header names, so that the usual ones cost no
-// allocation whatever case the client wrote them in.
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
-		"Cache-Control", "Connection", "Content-Encoding", "Content-Length", "Content-Type",
-		"Cookie", "Date", "Expect", "Forwarded", "From", "Host", "If-Match", "If-Modified-Since",
-		"If-None-Match", "If-Range", "If-Unmodified-Since", "Keep-Alive", "Max-Forwards",
-		"Origin", "Pragma", "Proxy-Authorization", "Proxy-Connection", "Range", "Referer",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "User-Agent", "Via", "Warning",
-		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id",
-		"Traceparent", "Tracestate", "Ocp-Apim-Subscription-Key", "Ocp-Apim-Trace",
-		"Access-Control-Request-Method", "Access-Control-Request-Headers",
-		"Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest",
-	} {
-		m[k] = k
-	}
-	return m
-}()
-
-// canonicalKey is textproto.CanonicalMIMEHeaderKey without an allocation for
-// names that are already canonical or common.
-func canonicalKey(name string) string {
-	if k, ok := commonKeys[name]; ok {
-		return k
-	}
-	upper := true
-	for i := 0; i < len(name); i++ {
-		b := name[i]
-		if upper && 'a' <= b && b <= 'z' || !upper && 'A' <= b && b <= 'Z' {
-			k := textproto.CanonicalMIMEHeaderKey(name)
-			if ck, ok := commonKeys[k]; ok {
-				return ck
-			}
-			return k
-		}
-		upper = b == '-'
-	}
-	return name
 }

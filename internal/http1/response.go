@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // response is the http.ResponseWriter of one HTTP/1.x request.
@@ -72,7 +74,7 @@ func (w *response) WriteHeader(code int) {
 		}
 	}
 	delete(h, "Transfer-Encoding")
-	if hasToken(h["Connection"], "close") || w.c.srv.closing.Load() {
+	if httpfield.HasToken(h["Connection"], "close") || w.c.srv.closing.Load() {
 		w.closeAfter = true
 	}
 	delete(h, "Connection")
@@ -95,16 +97,13 @@ func (w *response) writeHead(code int, final bool) {
 	b.WriteString(statusLine(code))
 	b.WriteString("\r\n")
 	for k, vs := range w.hdr {
-		if !validFieldName(k) {
+		if !httpfield.ValidName(k) {
 			continue
 		}
 		for _, v := range vs {
 			b.WriteString(k)
 			b.WriteString(": ")
-			if strings.ContainsAny(v, "\r\n") {
-				v = newlineToSpace.Replace(v)
-			}
-			b.WriteString(strings.TrimSpace(v))
+			b.WriteString(httpfield.Sanitize(v))
 			b.WriteString("\r\n")
 		}
 	}
@@ -126,8 +125,6 @@ func (w *response) writeHead(code int, final bool) {
 	}
 	b.WriteString("\r\n")
 }
-
-var newlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
 
 func (w *response) Write(p []byte) (int, error) {
 	if !w.wroteHeader {

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -86,6 +87,10 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
+	parker    parker
+	watchOnce sync.Once
+	done      chan struct{} // closed when the server shuts down: stops the watcher
+	doneOnce  sync.Once
 	h2        atomic.Pointer[http.Server] // serves the connections handed to h2ln, once started
 	h2ln      *connListener
 	h2once    sync.Once
@@ -129,6 +134,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	defer s.track(ln, false)
+	s.watchOnce.Do(func() { go s.watch(s.stopped()) })
 	var delay time.Duration
 	for {
 		rwc, err := ln.Accept()
@@ -191,12 +197,80 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 	return true
 }
 
+// stopped returns the channel closed when the server shuts down.
+func (s *Server) stopped() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
+
+func (s *Server) stop() {
+	done := s.stopped()
+	s.doneOnce.Do(func() { close(done) })
+}
+
+// watch starts watching the connections whose request has run for
+// watchDelay, so that a client that goes away cancels it. One goroutine for
+// the server, twice per delay, instead of a timer per request.
+func (s *Server) watch(done chan struct{}) {
+	t := time.NewTicker(watchDelay / 2)
+	defer t.Stop()
+	lastShrink := -time.Hour
+	var lastParked, prevParked int64
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		now := time.Since(epoch)
+		late, cold, expired := int64(now-watchDelay), int64(now-coolAfter), int64(now-s.idleTimeout())
+		var stale []*conn
+		s.mu.Lock()
+		for c := range s.conns {
+			if start := c.reqStart.Load(); start != 0 && start <= late {
+				c.watchFired()
+			}
+			switch st := c.state.Load(); {
+			case st == stateIdle && c.idleSince.Load() <= cold && !c.cold():
+				c.cool()
+			case st == stateParked && c.idleSince.Load() <= expired:
+				stale = append(stale, c)
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range stale {
+			if s.parker.take(c) {
+				go c.close() // parked past the idle timeout
+			}
+		}
+		parked := s.parker.parked()
+		if parked-lastParked >= coolBatch && parked == prevParked && now-lastShrink > time.Second {
+			// Many connections went to sleep, and the wave is over: give
+			// their stacks and buffers back to the system now, instead of
+			// at the next collection, which an idle process may not run
+			// for minutes.
+			lastShrink, lastParked = now, parked
+			debug.FreeOSMemory()
+		}
+		prevParked = parked
+	}
+}
+
+// coolBatch is how many connections going to sleep make the server give
+// memory back at once.
+const coolBatch = 256
+
 // Shutdown stops accepting, closes idle connections, lets requests in flight
 // finish (their connections close after the response; HTTP/2 ones get a
 // GOAWAY) and returns when all are done or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.closeListeners()
+	defer s.stop()
 	h2done := make(chan error, 1)
 	go func() {
 		var err error
@@ -223,6 +297,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	s.closeListeners()
+	s.stop()
 	if h2 := s.h2.Load(); h2 != nil {
 		h2.Close()
 	}
@@ -230,6 +305,9 @@ func (s *Server) Close() error {
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.rwc.Close()
+		if s.parker.take(c) {
+			delete(s.conns, c) // nobody else will end it
+		}
 	}
 	return nil
 }
@@ -248,8 +326,13 @@ func (s *Server) closeIdle() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.state.Load() == stateIdle {
+		switch c.state.Load() {
+		case stateIdle, stateCooling:
 			c.rwc.Close()
+		case stateParked:
+			if s.parker.take(c) {
+				go c.close()
+			}
 		}
 	}
 	return len(s.conns)

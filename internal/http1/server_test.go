@@ -566,3 +566,56 @@ func TestHTTP2(t *testing.T) {
 		}
 	})
 }
+
+// TestIdleConnectionsPark: a keep-alive connection idle for a while gives its
+// buffers and goroutine back, and serves its next request as before; shutdown
+// and the idle timeout close parked connections.
+func TestIdleConnectionsPark(t *testing.T) {
+	s := &http1.Server{Handler: &recorder{}, IdleTimeout: 4 * time.Second}
+	addr := serve(t, s)
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	get := func(c net.Conn, br *bufio.Reader, path string) string {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		return string(data)
+	}
+	c, br := dial()
+	if got := get(c, br, "/first"); got != `GET /first ""` {
+		t.Fatalf("first: %q", got)
+	}
+	time.Sleep(1500 * time.Millisecond) // parked after a second idle
+	if got := get(c, br, "/after-parking"); got != `GET /after-parking ""` {
+		t.Fatalf("after parking: %q", got)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	// A request split across the wake-up: the first bytes wake it, the rest follow.
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /split HT")
+	time.Sleep(100 * time.Millisecond)
+	io.WriteString(c, "TP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("split request: %v %v", resp, err)
+	}
+	io.ReadAll(resp.Body)
+
+	// The idle timeout (4 s) closes a parked connection.
+	c2, br2 := dial()
+	get(c2, br2, "/x")
+	c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br2.ReadByte(); err != io.EOF {
+		t.Errorf("a connection idle past the timeout: %v, want EOF", err)
+	}
+}

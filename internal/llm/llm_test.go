@@ -84,7 +84,12 @@ func TestParseRequest(t *testing.T) {
 			"messages":[{"role":"user","content":"Hello"},{"role":"assistant","content":[{"type":"thinking","thinking":"hm"},{"type":"tool_use","id":"t","name":"calc","input":{"a":1}}]},
 			{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"2"}]},{"type":"image","source":{"type":"base64"}}]}]}`,
 		want: &Request{Shape: AnthropicMessages, Model: "claude-sonnet-4-5", Messages: []Message{{Role: "system", Text: "You are terse."},
-			{Role: "user", Text: "Hello"}, {Role: "assistant", Text: "hm\ncalc\n{\"a\":1}"}, {Role: "user", Text: "2", Images: 1}}},
+			{Role: "user", Text: "Hello"}, {Role: "assistant", Text: "hm\ncalc\n{\"a\":1}"}, {Role: "tool", Text: "2"}, {Role: "user", Images: 1}}},
+	}, {
+		name: "anthropic tool results amid text",
+		path: "/v1/messages",
+		body: `{"messages":[{"role":"user","content":[{"type":"text","text":"U"},{"type":"tool_result","tool_use_id":"x","content":"R1"},{"type":"tool_result","tool_use_id":"y","content":[{"type":"text","text":"R2"}]},{"type":"text","text":"V"}]}]}`,
+		want: &Request{Shape: AnthropicMessages, Messages: []Message{{Role: "user", Text: "U"}, {Role: "tool", Text: "R1"}, {Role: "tool", Text: "R2"}, {Role: "user", Text: "V"}}},
 	}, {
 		name: "anthropic by the body",
 		body: `{"model":"claude-3","system":"Be kind.","messages":[{"role":"user","content":"Hi"}]}`,

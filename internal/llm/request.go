@@ -233,6 +233,31 @@ func (r *Request) addMessage(m messageJSON) {
 		r.addContent("tool", m.Output)
 		return
 	}
+	// Anthropic's tool results come in the user's turn, as tool_result
+	// blocks: they are the tools' words (documents to Prompt Shields), so
+	// each is a tool message of its own, in the order of the blocks.
+	var parts []json.RawMessage
+	if _, ok := stringOf(m.Content); !ok && json.Unmarshal(m.Content, &parts) == nil {
+		start := 0
+		for i, raw := range parts {
+			var p struct {
+				Type string `json:"type"`
+			}
+			if json.Unmarshal(raw, &p) != nil || p.Type != "tool_result" {
+				continue
+			}
+			if i > start {
+				r.addContent(role(m.Role), joinParts(parts[start:i]))
+			}
+			var tr partJSON
+			json.Unmarshal(raw, &tr)
+			r.add(contentMessage("tool", tr.Content))
+			start = i + 1
+		}
+		if start > 0 {
+			m.Content = joinParts(parts[start:])
+		}
+	}
 	msg := contentMessage(role(m.Role), m.Content)
 	var calls []string
 	for _, c := range m.ToolCalls {
@@ -243,6 +268,12 @@ func (r *Request) addMessage(m messageJSON) {
 	}
 	msg.Text = joinText(append([]string{msg.Text}, calls...)...)
 	r.add(msg)
+}
+
+// joinParts is a JSON array of parts.
+func joinParts(parts []json.RawMessage) json.RawMessage {
+	b, _ := json.Marshal(parts)
+	return b
 }
 
 // addContent adds a message whose content is a string or an array of parts.
@@ -287,7 +318,7 @@ func (p *partJSON) collect(texts []string, images *int) []string {
 	if p.Type == "tool_use" {
 		texts = append(texts, p.Name, string(p.Input))
 	}
-	if p.Type == "tool_result" {
+	if p.Type == "tool_result" { // in a system prompt or a tool result
 		m := contentMessage("", p.Content)
 		*images += m.Images
 		texts = append(texts, m.Text)

@@ -113,7 +113,13 @@ func compileCorpusFile(path string, expr pipeline.ExprCompiler, frags map[string
 	r := pipeline.NewRegistry()
 	policies.Register(r, policies.Deps{
 		Tokens: &fakeTokens{}, Forwarder: nopForwarder{},
-		Backends: map[string]policies.Backend{"1": {URL: "https://backend.example"}},
+		Backends: map[string]policies.Backend{"1": {URL: "https://backend.example"},
+			// The AI gateway documents' embeddings and content safety backends,
+			// entities of the API Management instance that the corpus lacks.
+			"embeddings-backend":     {URL: "https://aoai.example/openai/deployments/embeddings/embeddings"},
+			"my-embeddings":          {URL: "https://aoai.example/openai/deployments/embeddings/embeddings"},
+			"content-safety-backend": {URL: "https://contentsafety.example", Resource: "https://cognitiveservices.azure.com"},
+		},
 		// Certificates live in lastmile.yaml, which the corpus does not have: every
 		// certificate a document names is taken to be there, as backend "1" is.
 		Certificates: anyCertificates{},
@@ -280,6 +286,13 @@ var documentErrors = []struct{ file, msg string }{
 	// Decompiler test data: a 4-byte key that no JWE algorithm takes, and no
 	// key to verify the token it decrypts with.
 	{"Test.Decompiling/TestData/validate-jwt.xml", "the symmetric key in <decryption-keys> is 4 bytes"},
+	// Decompiler test data with attributes and values API Management does not
+	// document: no cache-id attribute, embeddings-backend-auth must be
+	// "system-assigned", and only the default dimensions may omit their value.
+	{"Test.Decompiling/TestData/azure-openai-semantic-cache-lookup.xml", `unknown attribute "cache-id"`},
+	{"Test.Decompiling/TestData/llm-semantic-cache-lookup.xml", `unknown attribute "cache-id"`},
+	{"Test.Decompiling/TestData/llm-semantic-cache-lookup.xml", `embeddings-backend-auth must be "system-assigned"`},
+	{"Test.Decompiling/TestData/emit-metric.xml", `dimension "Method" needs a value`},
 	// Fragments the landing zone deploys from files whose names differ from the ids.
 	{"genai-policy.xml", "policy fragment "},
 	{"managed-identity-fragment.xml", `policy fragment "routing-headers" does not exist`},

@@ -13,10 +13,10 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 )
 
-// The llm-* and azure-openai-* token policies share one llmCall per request
-// (x.LLM): the prompt, parsed once from the request body, and the model's
-// usage, read once from its answer and handed to every policy that watches
-// it.
+// The llm-* and azure-openai-* policies share one llmCall per request
+// (x.LLM): the prompt, parsed once from the request body (llmPromptOf), and,
+// for the token policies, the model's usage, read once from its answer and
+// handed to every policy that watches it.
 //
 // The usage is read when the backend section has produced the response
 // (exchange.AfterBackend), so that outbound sees it:
@@ -31,8 +31,10 @@ import (
 //     the APIs put their usage (llm.BodyMeter).
 type llmCall struct {
 	req      *llm.Request // the prompt; Shape Unknown when the body is not an LLM request
+	body     []byte       // the request body req was parsed from
 	est      *llm.Estimator
 	estimate int64 // the prompt's estimated tokens; -1 until estimated
+	metered  bool  // llmCallOf set the call up to read the usage
 
 	watchers []usageWatch
 	answered bool // the backend answered
@@ -68,34 +70,66 @@ type usageReport struct {
 	Status int
 }
 
-// llmCallOf returns the request's llmCall, parsing the request body the first
-// time: a body that is not JSON is not an LLM request, and fails nothing.
-func llmCallOf(x *exchange.Exchange, est *llm.Estimator) (*llmCall, error) {
-	if c, ok := x.LLM.(*llmCall); ok {
-		return c, nil
+// llmPromptOf returns the request's prompt: the body parsed once, and again
+// only when a policy such as set-body replaced it since. The semantic cache,
+// content safety and the token policies all read this one parse. A body that
+// is not JSON, or empty, gives a Request of Shape Unknown and no messages.
+func llmPromptOf(x *exchange.Exchange) (*llm.Request, error) {
+	c, ok := x.LLM.(*llmCall)
+	if !ok {
+		c = &llmCall{estimate: -1}
+		x.LLM = c
 	}
-	c := &llmCall{req: &llm.Request{}, est: est, estimate: -1}
-	x.LLM = c
 	if empty, err := x.Request.Body.Empty(); err != nil {
 		return nil, pipeline.BodyFailure("reading the LLM request", err)
-	} else if !empty {
-		body, err := x.Request.Body.Bytes(true)
-		if err != nil {
-			return nil, pipeline.BodyFailure("reading the LLM request", err)
+	} else if empty {
+		if c.req == nil || c.body != nil {
+			c.req, c.body, c.estimate = &llm.Request{}, nil, -1
 		}
-		path := ""
-		if u := x.Request.URL; u != nil {
-			path = u.Path
-		}
-		if llm.ShapeOf(path) == llm.Unknown && x.Request.OriginalURL != nil {
-			path = x.Request.OriginalURL.Path
-		}
-		if r, err := llm.ParseRequest(path, body); err == nil {
-			c.req = r
-			if out, changed := llm.IncludeUsage(r, body); changed {
-				x.Request.Body.Set(out)
-			}
-		}
+		return c.req, nil
+	}
+	body, err := x.Request.Body.Bytes(true)
+	if err != nil {
+		return nil, pipeline.BodyFailure("reading the LLM request", err)
+	}
+	if c.req != nil && sameBytes(body, c.body) {
+		return c.req, nil
+	}
+	path := ""
+	if u := x.Request.URL; u != nil {
+		path = u.Path
+	}
+	if llm.ShapeOf(path) == llm.Unknown && x.Request.OriginalURL != nil {
+		path = x.Request.OriginalURL.Path
+	}
+	c.req, c.body, c.estimate = &llm.Request{}, body, -1
+	if r, err := llm.ParseRequest(path, body); err == nil {
+		c.req = r
+	}
+	return c.req, nil
+}
+
+// sameBytes reports whether a and b are the same slice, not merely equal.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// llmCallOf returns the request's llmCall, set up to read the model's usage
+// the first time: it asks a stream for its usage chunk and the model for an
+// uncompressed answer. A body that is not an LLM request fails nothing.
+func llmCallOf(x *exchange.Exchange, est *llm.Estimator) (*llmCall, error) {
+	req, err := llmPromptOf(x)
+	if err != nil {
+		return nil, err
+	}
+	c := x.LLM.(*llmCall)
+	if c.metered {
+		return c, nil
+	}
+	c.metered, c.est = true, est
+	if out, changed := llm.IncludeUsage(req, c.body); changed {
+		x.Request.Body.Set(out)
+		c.body = out // the same prompt
 	}
 	// The usage is read from the response: ask the model for it uncompressed.
 	x.Request.Headers.Del("Accept-Encoding")
@@ -236,4 +270,6 @@ func (s *meteredStream) Close() error {
 }
 
 // successful reports whether a status says the model did the work.
-func successful(status int) bool { return status >= http.StatusOK && status < http.StatusMultipleChoices }
+func successful(status int) bool {
+	return status >= http.StatusOK && status < http.StatusMultipleChoices
+}

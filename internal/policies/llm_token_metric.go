@@ -122,7 +122,7 @@ type tokenMetricPolicy struct {
 type tokenDimension struct {
 	name  string
 	value *pipeline.Value // nil for a default dimension
-	def   string         // the default dimension's key
+	def   string          // the default dimension's key
 }
 
 // llmEmitTokenMetric compiles llm-emit-token-metric: at most 5 dimensions.

@@ -72,9 +72,9 @@ func chatStream(usage bool) string {
 	return s + "data: [DONE]\n\n"
 }
 
-const chatBody = `{"model":"gpt-4o","messages":[{"role":"user","content":"Hello, world!"}]}`
+const helloChat = `{"model":"gpt-4o","messages":[{"role":"user","content":"Hello, world!"}]}`
 
-// chatPrompt is chatBody's estimate: one message (4 tokens of text, 4 of
+// chatPrompt is helloChat's estimate: one message (4 tokens of text, 4 of
 // format) and the reply's 3.
 const chatPrompt = 11
 
@@ -198,7 +198,7 @@ func TestTokenLimitFromUsage(t *testing.T) {
 				tokens-consumed-header-name="x-used" tokens-consumed-variable-name="used" retry-after-variable-name="wait" />`))
 		var got []llmOutcome
 		for range 3 {
-			got = append(got, llmOutcomeOf(llmCall(t, p, chatBody, nil), "x-left", "x-used", "Retry-After", "X-Consumed-In-Outbound", "X-Reason"))
+			got = append(got, llmOutcomeOf(llmCall(t, p, helloChat, nil), "x-left", "x-used", "Retry-After", "X-Consumed-In-Outbound", "X-Reason"))
 		}
 		want := []llmOutcome{
 			{Status: 200, Header: map[string]string{"x-left": "40", "x-used": "60", "X-Consumed-In-Outbound": "60"}},
@@ -227,7 +227,7 @@ func TestTokenLimitEstimate(t *testing.T) {
 				remaining-tokens-variable-name="left" tokens-consumed-variable-name="used" remaining-tokens-header-name="x-left" />
 			<set-header name="x-left-inbound"><value>@(context.Variables["left"].ToString())</value></set-header>
 			<set-header name="x-used-inbound"><value>@(context.Variables["used"].ToString())</value></set-header>`))
-		x := llmCall(t, p, chatBody, nil)
+		x := llmCall(t, p, helloChat, nil)
 		// Inbound: 40 - 11 estimated; the backend got that estimate in
 		// tokens-consumed, outbound the real 15; the header says 40 - 15.
 		if got, want := m.headers[0].Get("x-left-inbound")+"/"+m.headers[0].Get("x-used-inbound"), fmt.Sprintf("%d/%d", 40-chatPrompt, chatPrompt); got != want {
@@ -236,9 +236,9 @@ func TestTokenLimitEstimate(t *testing.T) {
 		if got := llmOutcomeOf(x, "x-left", "X-Consumed-In-Outbound"); got.Header["x-left"] != "25" || got.Header["X-Consumed-In-Outbound"] != "15" {
 			t.Errorf("first call: %+v, want 25 left and 15 consumed", got)
 		}
-		llmCall(t, p, chatBody, nil) // 10 left
+		llmCall(t, p, helloChat, nil) // 10 left
 		// An 11-token prompt does not fit in 10: refused before the model.
-		x = llmCall(t, p, chatBody, nil)
+		x = llmCall(t, p, helloChat, nil)
 		if x.Response.StatusCode != 429 || len(m.bodies) != 2 {
 			t.Errorf("third call: %d after %d model calls; want 429 after 2", x.Response.StatusCode, len(m.bodies))
 		}
@@ -275,7 +275,7 @@ func TestTokenLimitGivesBack(t *testing.T) {
 				limits := store.NewMemoryLimits(0)
 				deps := policies.Deps{Forwarder: fwd, Limits: policies.Limits{Store: limits}}
 				p := mustCompileLimit(t, deps, "api", llmDoc(`<llm-token-limit counter-key="k" tokens-per-minute="100" estimate-prompt-tokens="true" remaining-tokens-header-name="x-left" />`))
-				x := llmCall(t, p, chatBody, nil)
+				x := llmCall(t, p, helloChat, nil)
 				if got := x.Response.Headers.Get("x-left"); got != tt.want {
 					t.Errorf("x-left = %q, want %s", got, tt.want)
 				}
@@ -283,7 +283,7 @@ func TestTokenLimitGivesBack(t *testing.T) {
 				probe := mustCompileLimit(t, policies.Deps{Forwarder: fwd, Limits: policies.Limits{Store: limits}}, "api",
 					`<policies><inbound><llm-token-limit counter-key="k" tokens-per-minute="100" estimate-prompt-tokens="false" remaining-tokens-variable-name="left" />
 					<return-response><set-header name="x-left"><value>@(context.Variables["left"].ToString())</value></set-header></return-response></inbound></policies>`)
-				if got := llmCall(t, probe, chatBody, nil).Response.Headers.Get("x-left"); got != tt.want {
+				if got := llmCall(t, probe, helloChat, nil).Response.Headers.Get("x-left"); got != tt.want {
 					t.Errorf("the store holds %s tokens, want %s", got, tt.want)
 				}
 			})
@@ -302,7 +302,7 @@ func TestTokenQuota(t *testing.T) {
 				remaining-quota-tokens-header-name="x-quota" remaining-quota-tokens-variable-name="quota" retry-after-header-name="x-retry" />`))
 		var got []llmOutcome
 		for range 3 {
-			got = append(got, llmOutcomeOf(llmCall(t, p, chatBody, nil), "x-quota", "x-retry", "X-Reason"))
+			got = append(got, llmOutcomeOf(llmCall(t, p, helloChat, nil), "x-quota", "x-retry", "X-Reason"))
 		}
 		want := []llmOutcome{
 			{Status: 200, Header: map[string]string{"x-quota": "50"}},
@@ -397,7 +397,7 @@ func TestEmitTokenMetric(t *testing.T) {
 			<dimension name="Client" value="@(context.Request.Headers.GetValueOrDefault(&quot;x-client&quot;, &quot;none&quot;))" />
 		</llm-emit-token-metric>
 		<set-backend-service backend-id="aoai-east" />`))
-	llmCall(t, p, chatBody, http.Header{"X-Client": {"app-1"}})
+	llmCall(t, p, helloChat, http.Header{"X-Client": {"app-1"}})
 	llmCall(t, p, `{"messages":[{"role":"user","content":"fail"}]}`, nil)
 	llmCall(t, p, `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Hello, world!"}]}`, nil)
 	dims := func(client string) []policies.Dimension {

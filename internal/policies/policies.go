@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/balancer"
+	"github.com/lastmile-gw/lastmile/internal/custommetrics"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/llm"
@@ -74,6 +75,15 @@ type Deps struct {
 	// Cache is where cache-lookup-value, cache-store-value and
 	// cache-remove-value keep values.
 	Cache Caches
+	// Vectors is where the semantic cache policies keep prompts' embeddings
+	// and responses: Redis when lastmile.yaml's store.type is redis, so that
+	// every instance shares them, else the gateway's memory. Register makes an
+	// in-memory one when nil; the gateway passes one that lives across
+	// reloads.
+	Vectors VectorCache
+	// Metrics keeps emit-metric's custom metrics for Prometheus; nil when
+	// lastmile.yaml has no listeners.metrics (the policy then does nothing).
+	Metrics *custommetrics.Registry
 	// Limits is where rate-limit, rate-limit-by-key, quota, quota-by-key,
 	// limit-concurrency and the token limits keep their counters.
 	Limits Limits
@@ -177,6 +187,13 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("azure-openai-token-limit", in, d.azureOpenAITokenLimit)
 	r.Register("llm-emit-token-metric", in, d.llmEmitTokenMetric)
 	r.Register("azure-openai-emit-token-metric", in, d.azureOpenAIEmitTokenMetric)
+	r.Register("llm-content-safety", in, d.contentSafety)
+	r.Register("emit-metric", all, d.emitMetric)
+	r.Register("get-authorization-context", in, getAuthorizationContext)
+	for _, prefix := range []string{"llm", "azure-openai"} {
+		r.Register(prefix+"-semantic-cache-lookup", in, d.semanticCacheLookup)
+		r.Register(prefix+"-semantic-cache-store", pipeline.Outbound, d.semanticCacheStore)
+	}
 }
 
 // estimator returns the token estimator, made on first use so that every

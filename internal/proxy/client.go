@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // Client is an http.RoundTripper for HTTP/1.1 backends (http and https) that
@@ -59,37 +62,43 @@ var errClientClosedBody = errors.New("proxy: read on a closed response body")
 // bconn is a pooled backend connection.
 type bconn struct {
 	net.Conn
-	cr        capReader // under br: bounds what a response head may take
-	key       string
-	br        *bufio.Reader
-	bw        *bufio.Writer
-	tp        textproto.Reader
-	idleSince time.Time
-	reused    bool
+	cr     capReader // under br: bounds what a response head may take
+	key    string
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	head   []byte // the response head being read, reused
+	starts []int
+	// staleDeadline says the read deadline may be a past exchange's: clear it
+	// before a read that may block (freshDeadline).
+	staleDeadline bool
+	idleSince     time.Time
+	reused        bool
 }
 
 // RoundTrip sends req and returns the response, whose body streams from the
 // connection; the connection goes back to the pool when the body is read to
 // its end (or closed after a short drain).
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	return c.roundTrip(req, 0)
+	return c.roundTrip(req.Context(), req, 0)
 }
 
-// roundTrip is RoundTrip with a bound on the wait for the response header
-// (0: none), enforced with the connection's deadline rather than a timer.
-func (c *Client) roundTrip(req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
+// roundTrip is RoundTrip with the request's context given apart (so that a
+// request needs no copy to carry one) and a bound on the wait for the
+// response header (0: none), enforced with the connection's deadline rather
+// than a timer.
+func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
 	if req.URL == nil || req.URL.Host == "" || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
 		closeBody(req)
 		return nil, fmt.Errorf("proxy: unsupported URL %q", req.URL.Redacted())
 	}
 	key := req.URL.Scheme + "://" + hostPort(req.URL.Scheme, req.URL.Host)
 	for attempt := 0; ; attempt++ {
-		bc, err := c.conn(req.Context(), key, req.URL.Scheme, attempt > 0)
+		bc, err := c.conn(ctx, key, req.URL.Scheme, attempt > 0)
 		if err != nil {
 			closeBody(req)
 			return nil, err
 		}
-		resp, err := c.exchange(req, bc, headerTimeout)
+		resp, err := c.exchange(ctx, req, bc, headerTimeout)
 		if err == nil {
 			return resp, nil
 		}
@@ -188,7 +197,6 @@ func (c *Client) conn(ctx context.Context, key, scheme string, fresh bool) (*bco
 	bc := &bconn{Conn: nc, key: key, bw: bufio.NewWriterSize(nc, 4096)}
 	bc.cr = capReader{r: nc, n: unlimited}
 	bc.br = bufio.NewReaderSize(&bc.cr, 4096)
-	bc.tp.R = bc.br
 	return bc, nil
 }
 
@@ -251,19 +259,23 @@ func (c *Client) CloseIdleConnections() {
 }
 
 // exchange writes req on bc and reads the response head.
-func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
-	ctx := req.Context()
-	stop := func() bool { return true }
-	if ctx.Done() != nil {
-		if err := ctx.Err(); err != nil {
-			c.putIdle(bc)
-			return nil, err
-		}
-		// A canceled request unblocks the connection's reads and writes.
-		stop = context.AfterFunc(ctx, func() { bc.SetDeadline(aLongTimeAgo) })
+func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
+	if err := ctx.Err(); err != nil {
+		c.putIdle(bc)
+		return nil, err
 	}
+	// A canceled request unblocks the connection's reads and writes. The hook
+	// costs more than the rest of a fast exchange, so it is set only when the
+	// backend is slow to answer, or its answer streams (see below).
+	var stop func() bool
+	hook := func() {
+		if stop == nil && ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() { bc.SetDeadline(aLongTimeAgo) })
+		}
+	}
+	unhook := func() bool { return stop == nil || stop() }
 	fail := func(err error, retry bool) (*http.Response, error) {
-		stop()
+		unhook()
 		bc.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -292,7 +304,13 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 	if err := bc.bw.Flush(); err != nil {
 		return fail(err, true)
 	}
+	// Let the other requests run while the backend answers: the read below
+	// then more often finds the answer instead of failing (EAGAIN) and
+	// parking (see http1's connection loop).
+	runtime.Gosched()
+
 	if hasBody {
+		hook()
 		bodyDone = make(chan error, 1)
 		go func() {
 			err := copyBody(bc.bw, req.Body, length, chunked)
@@ -310,16 +328,36 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 		}()
 	}
 
+	var deadline time.Time
 	if headerTimeout > 0 {
-		bc.SetReadDeadline(time.Now().Add(headerTimeout))
+		deadline = time.Now().Add(headerTimeout)
+	}
+	before := bc.cr.total
+	// Wait briefly for the answer's first byte; a backend slower than that
+	// gets the cancellation hook and the full header timeout. A head that has
+	// then arrived whole is read without touching the deadline again, and the
+	// short deadline left behind is cleared before any later read that may
+	// block (staleDeadline): one timer update for most exchanges, not three.
+	first := time.Now().Add(slowAnswer)
+	if !deadline.IsZero() && deadline.Before(first) {
+		first = deadline
+	}
+	bc.SetReadDeadline(first)
+	bc.staleDeadline = true
+	if _, err := bc.br.Peek(1); err != nil && isTimeoutErr(err) && (deadline.IsZero() || time.Now().Before(deadline)) {
+		hook()
+		if ctx.Err() != nil {
+			return fail(ctx.Err(), false)
+		}
+		bc.SetReadDeadline(deadline)
+		bc.staleDeadline = !deadline.IsZero()
+	} else if err == nil && !headComplete(bc.br) {
+		bc.SetReadDeadline(deadline)
+		bc.staleDeadline = !deadline.IsZero()
 	}
 	bc.cr.n = int64(c.maxHeader())
-	before := bc.cr.total
 	resp, err := c.readResponse(bc, req)
 	bc.cr.n = unlimited
-	if headerTimeout > 0 {
-		bc.SetReadDeadline(time.Time{})
-	}
 	if err != nil {
 		if bodyDone != nil {
 			bc.Close()
@@ -333,12 +371,19 @@ func (c *Client) exchange(req *http.Request, bc *bconn, headerTimeout time.Durat
 		return fail(err, bodyDone == nil && bc.cr.total == before)
 	}
 	rb := resp.Body.(*respBody)
-	rb.stop, rb.bodyDone = stop, bodyDone
+	if rb.framing == framingChunked || rb.framing == framingClose {
+		hook() // a stream (server-sent events...) may wait long for its next bytes
+	}
+	rb.stop, rb.bodyDone = unhook, bodyDone
 	if rb.framing == framingNone {
 		rb.finish()
 	}
 	return resp, nil
 }
+
+// slowAnswer is how long the Client waits for a response's first byte before
+// it arranges for a cancellation of the request to interrupt the wait.
+const slowAnswer = 20 * time.Millisecond
 
 // errHeaderTimeout is the failure of a response header that did not arrive in
 // time.
@@ -369,7 +414,7 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 	if host == "" {
 		host = req.URL.Host
 	}
-	w.WriteString(sanitizeValue(host))
+	w.WriteString(httpfield.Sanitize(host))
 	w.WriteString("\r\n")
 	for k, vs := range req.Header {
 		switch k {
@@ -380,13 +425,13 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 				continue // the caller sent none: add none
 			}
 		}
-		if !validToken(k) {
+		if !httpfield.ValidName(k) {
 			continue
 		}
 		for _, v := range vs {
 			w.WriteString(k)
 			w.WriteString(": ")
-			w.WriteString(sanitizeValue(v))
+			w.WriteString(httpfield.Sanitize(v))
 			w.WriteString("\r\n")
 		}
 	}
@@ -406,26 +451,6 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 // Content-Length: 0, as net/http does for methods that usually have a body.
 func methodWantsLength(m string) bool {
 	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
-}
-
-func sanitizeValue(v string) string {
-	if strings.ContainsAny(v, "\r\n") {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-	}
-	return strings.TrimSpace(v)
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // copyBody writes a request body: length bytes exactly, or chunked.
@@ -463,12 +488,13 @@ const (
 // sets up its body's framing.
 func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, error) {
 	for {
-		line, err := bc.tp.ReadLine()
+		head, err := c.readHead(bc)
 		if err != nil {
 			return nil, err
 		}
+		line := head[:bc.starts[1]]
 		proto, rest, ok1 := strings.Cut(line, " ")
-		code, reason, _ := strings.Cut(rest, " ")
+		code, _, _ := strings.Cut(rest, " ")
 		status, err := strconv.Atoi(code)
 		if !ok1 || len(code) != 3 || err != nil || status < 100 {
 			return nil, fmt.Errorf("proxy: malformed status line from the backend")
@@ -477,9 +503,9 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 		if !ok || major != 1 {
 			return nil, fmt.Errorf("proxy: the backend answered %q, not HTTP/1.x", proto)
 		}
-		hdr, err := readHeader(&bc.tp)
+		hdr, err := httpfield.Parse(head, bc.starts, 1)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("proxy: malformed response header from the backend: %w", err)
 		}
 		if status < 200 {
 			if status == http.StatusSwitchingProtocols {
@@ -488,11 +514,11 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 			continue // 100 Continue, 103 Early Hints
 		}
 		resp := &http.Response{
-			Status: code + " " + reason, StatusCode: status, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
-			Header: http.Header(hdr), Request: req, ContentLength: -1,
+			Status: line[len(proto)+1:], StatusCode: status, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
+			Header: hdr, Request: req, ContentLength: -1,
 		}
 		rb := &respBody{bc: bc, client: c}
-		rb.reusable = !(minor == 0 && !hasToken(hdr["Connection"], "keep-alive")) && !hasToken(hdr["Connection"], "close")
+		rb.reusable = !(minor == 0 && !httpfield.HasToken(hdr["Connection"], "keep-alive")) && !httpfield.HasToken(hdr["Connection"], "close")
 		te, hasTE := hdr["Transfer-Encoding"]
 		switch {
 		case req.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
@@ -514,9 +540,9 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 			delete(hdr, "Transfer-Encoding")
 		default:
 			if cl, ok := hdr["Content-Length"]; ok {
-				n, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64)
+				n, err := strconv.ParseInt(cl[0], 10, 64)
 				for _, v := range cl[1:] {
-					if strings.TrimSpace(v) != strings.TrimSpace(cl[0]) {
+					if v != cl[0] {
 						err = errors.New("differing values")
 					}
 				}
@@ -541,14 +567,47 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 	}
 }
 
-// readHeader reads header fields up to the empty line; the connection's
-// capReader bounds how much it can read.
-func readHeader(tp *textproto.Reader) (textproto.MIMEHeader, error) {
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		return nil, fmt.Errorf("proxy: malformed response header from the backend: %w", err)
+// headComplete reports whether a whole response head is buffered.
+func headComplete(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, crlfcrlf) || bytes.Contains(b, lflf)
+}
+
+var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
+
+// freshDeadline clears a deadline left from the head's wait before a body
+// read that could block on the network: any read of a chunked or unframed
+// body (its reader may fill the buffer again), a read of a sized body only
+// when nothing is buffered.
+func (bc *bconn) freshDeadline(sized bool) {
+	if bc.staleDeadline && (!sized || bc.br.Buffered() == 0) {
+		bc.SetReadDeadline(time.Time{})
+		bc.staleDeadline = false
 	}
-	return h, nil
+}
+
+// readHead reads a response head into bc.head, line starts in bc.starts, and
+// returns it as one string (every header value is a substring of it). The
+// connection's capReader bounds how much it can read.
+func (c *Client) readHead(bc *bconn) (string, error) {
+	bc.head, bc.starts = bc.head[:0], bc.starts[:0]
+	for {
+		start := len(bc.head)
+		var err error
+		if bc.head, err = httpfield.ReadLine(bc.br, bc.head, c.maxHeader()); err != nil {
+			if errors.Is(err, httpfield.ErrLineTooLong) {
+				err = errHeaderTooLarge
+			}
+			return "", err
+		}
+		bc.starts = append(bc.starts, start)
+		if len(bc.head) == start && len(bc.starts) > 1 {
+			return string(bc.head), nil
+		}
+		if len(bc.starts) == 1 && len(bc.head) == start {
+			return "", errors.New("proxy: an empty status line from the backend")
+		}
+	}
 }
 
 func (c *Client) maxHeader() int {
@@ -586,17 +645,6 @@ func (c *capReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func hasToken(values []string, tok string) bool {
-	for _, v := range values {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), tok) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // respBody streams a response body from its connection and gives the
 // connection back once the body ended.
 type respBody struct {
@@ -628,6 +676,7 @@ func (b *respBody) Read(p []byte) (int, error) {
 	}
 	var n int
 	var err error
+	b.bc.freshDeadline(b.framing == framingLength)
 	switch b.framing {
 	case framingLength:
 		if int64(len(p)) > b.remain {
@@ -660,10 +709,21 @@ func (b *respBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// trailer reads the (ignored) trailer section after the last chunk.
+// trailer reads the (ignored) trailer section after the last chunk, bounded
+// like a head.
 func (b *respBody) trailer() error {
-	_, err := b.bc.tp.ReadMIMEHeader()
-	return err
+	b.bc.freshDeadline(false)
+	total := 0
+	for {
+		buf, err := httpfield.ReadLine(b.bc.br, b.bc.head[:0], b.client.maxHeader()-total)
+		if err != nil {
+			return err
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		total += len(buf) + 2
+	}
 }
 
 // finish ends the exchange: the connection goes back to the pool if the

@@ -93,7 +93,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &Error{Reason: "BackendUrlNotSet", Message: "the request has no backend URL: set serviceUrl on the API or use set-backend-service", Status: 500}
 	}
-	out, watch, err := f.outgoing(ctx, x, opts)
+	out, watch, err := f.outgoing(x, opts)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	resp, timedOut, cancel, err := f.send(ctx, out, tr, opts)
 	if err != nil {
 		switch {
-		case watch.err != nil:
+		case watch != nil && watch.err != nil:
 			// The client's body failed (bad framing, too slow, cut short):
 			// the client's error, and the backend got no complete message.
 			return bodyError(watch.err)
@@ -143,7 +143,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 // done with.
 func (f *Forwarder) send(ctx context.Context, out *http.Request, tr http.RoundTripper, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
 	if c, ok := tr.(*Client); ok && !opts.FollowRedirects {
-		resp, err = c.roundTrip(out, opts.Timeout)
+		resp, err = c.roundTrip(ctx, out, opts.Timeout)
 		return resp, errors.Is(err, errHeaderTimeout), nil, err
 	}
 	ctx, cancel = context.WithCancel(ctx)
@@ -155,6 +155,8 @@ func (f *Forwarder) send(ctx context.Context, out *http.Request, tr http.RoundTr
 	}
 	return resp, timedOut, cancel, err
 }
+
+var noUserAgent = []string{""}
 
 // bodyWatch records the first failure reading the request body, which
 // http.Transport reports only as a failed round trip.
@@ -189,7 +191,7 @@ func sanitize(err error) string {
 }
 
 // outgoing builds the request for the backend from the exchange.
-func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Options) (*http.Request, *bodyWatch, error) {
+func (f *Forwarder) outgoing(x *exchange.Exchange, opts Options) (*http.Request, *bodyWatch, error) {
 	h := x.Request.Headers.Clone()
 	if h == nil {
 		h = make(http.Header)
@@ -202,24 +204,27 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 
 	// X-Forwarded-*: append the caller to any chain it brought, as
 	// httputil.ProxyRequest.SetXForwarded does.
+	// One backing array for the three values: the hot path allocates once.
+	xf := make([]string, 3)
 	if ip := x.Request.IPAddress; ip != "" {
-		if prior := h.Values("X-Forwarded-For"); len(prior) > 0 {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
-		h.Set("X-Forwarded-For", ip)
+		xf[0] = ip
+		h["X-Forwarded-For"] = xf[0:1:1]
 	}
 	if o := x.Request.OriginalURL; o != nil {
-		h.Set("X-Forwarded-Host", o.Host)
-		h.Set("X-Forwarded-Proto", o.Scheme)
+		xf[1], xf[2] = o.Host, o.Scheme
+		h["X-Forwarded-Host"], h["X-Forwarded-Proto"] = xf[1:2:2], xf[2:3:3]
 	}
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // do not add Go's default
+		h["User-Agent"] = noUserAgent // do not add Go's default
 	}
 
-	watch := &bodyWatch{}
+	var watch *bodyWatch
 	var body io.ReadCloser
 	length := int64(0)
-	if b := x.Request.Body; b != nil && !b.Consumed() {
+	if b := x.Request.Body; b != nil && !b.Consumed() && b.Len() != 0 {
 		if opts.BufferRequestBody || opts.FollowRedirects {
 			if _, err := b.Bytes(true); err != nil {
 				return nil, watch, bodyError(err)
@@ -234,17 +239,15 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 			}
 		}
 	}
-	out, err := http.NewRequestWithContext(ctx, x.Request.Method, x.Request.URL.String(), nil)
-	if err != nil {
-		if body != nil {
-			body.Close()
-		}
-		return nil, watch, &Error{Reason: "InvalidRequest", Message: "could not build the backend request: " + sanitize(err), Status: 500, Err: err}
+	// The request is made directly, not through a URL string parsed again;
+	// the exchange's URL is read, never changed, by the transport. Its
+	// context is set by send.
+	out := &http.Request{
+		Method: x.Request.Method, URL: x.Request.URL, Header: h, ContentLength: length,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: x.Request.URL.Host,
 	}
-	out.Header = h
-	out.ContentLength = length
 	if length != 0 && body != nil {
-		watch.r = body
+		watch = &bodyWatch{r: body}
 		out.Body = watch
 	} else if body != nil {
 		body.Close()

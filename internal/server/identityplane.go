@@ -158,6 +158,10 @@ func (s *Server) newAgent(cfg *config.Config, g *generation) (*agent.Agent, erro
 				s.log.Info("the App Service managed identity endpoint answers loopback callers only; the identity listener is on "+a.String(),
 					"endpoint", s.plane.env.IdentityEndpoint)
 			}
+			if s.idTLS != nil {
+				s.log.Info("the identity listener serves TLS, so the App Service endpoint is https: local workloads must trust its certificate for 127.0.0.1; the IMDS listener and the socket serve them without TLS",
+					"endpoint", s.plane.env.IdentityEndpoint)
+			}
 		}
 	}
 	return agent.New(ac)

@@ -191,14 +191,24 @@ func TestLimitConcurrencyServer(t *testing.T) {
 	// A client that goes away in the middle of a stream gives its slot back.
 	proceed = make(chan struct{})
 	defer close(proceed)
-	c, err := net.Dial("tcp", strings.TrimPrefix(e.srv.GatewayURL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(c, "GET /stream/x HTTP/1.1\r\nHost: gw\r\nX-Key: k\r\n\r\n")
-	head, _ := bufio.NewReader(c).ReadString('\n')
-	if !strings.HasPrefix(head, "HTTP/1.1 200") {
-		t.Fatalf("the stream that will be abandoned: %q", head)
+	// (waitStatus's own streams were abandoned too: their slots come back as
+	// soon as the gateway notices, which takes a moment.)
+	var c net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var err error
+		if c, err = net.Dial("tcp", strings.TrimPrefix(e.srv.GatewayURL(), "http://")); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET /stream/x HTTP/1.1\r\nHost: gw\r\nX-Key: k\r\n\r\n")
+		head, _ := bufio.NewReader(c).ReadString('\n')
+		if strings.HasPrefix(head, "HTTP/1.1 200") {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream that will be abandoned: %q", head)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if s, _, _ := do(t, e, "GET", "/stream/x", "k", nil); s != 429 {
 		t.Errorf("while the abandoned stream runs: %d, want 429", s)

@@ -140,6 +140,8 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 		Transport:  g.transport,
 		Cache:      s.caches,
 		Limits:     s.limits,
+		Vectors:    s.vectors,
+		Metrics:    s.customMetrics,
 		Breakers:   &s.breakers,
 		OneWay:     &s.oneWay,
 		Keys:       g.keys,
@@ -208,10 +210,11 @@ func (s *Server) buildIdentityPlane(ctx context.Context, cfg *config.Config, g *
 // for configuration and policy errors.
 //
 // Every setting of lastmile.yaml takes effect on reload except the listeners'
-// addresses, the managed identity endpoints' switches and addresses, and the
-// shared store (see restartOnly); those that changed are returned, and logged,
-// as needing a restart. The signing keys are read again if the key file
-// changed (lastmile keys).
+// addresses, whether they serve TLS and their ACME settings, the managed
+// identity endpoints' switches and addresses, and the shared store (see
+// restartOnly); those that changed are returned, and logged, as needing a
+// restart. The signing keys are read again if the key file changed (lastmile
+// keys), and the listeners' certificate files are read again.
 func (s *Server) Reload(ctx context.Context) (needRestart []string, err error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -247,10 +250,17 @@ func (s *Server) reload(ctx context.Context) ([]string, error) {
 	e.AppService, e.IMDSListen, e.Socket = s.started.Identity.Endpoints.AppService, s.started.Identity.Endpoints.IMDSListen, s.started.Identity.Endpoints.Socket
 	cfg.Store = s.started.Store
 
+	// The listeners' certificate files are read again, and their settings
+	// applied, with everything else or not at all.
+	commitTLS, err := s.prepareTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	g, err := s.build(ctx, cfg, prev)
 	if err != nil {
 		return nil, err
 	}
+	commitTLS()
 	s.cur.Store(g)
 	s.handler.Swap(g.snap)
 	if g.idp != prev.idp {
@@ -290,7 +300,10 @@ func (s *Server) restartOnly(cfg *config.Config) []string {
 	check("store", cfg.Store != old.Store)
 	// The data plane's HTTP server and body budget are made once, at start.
 	check("limits", cfg.Limits != old.Limits)
-	return out
+	// TLS turned on or off on a listener, the ACME settings (their managers
+	// hold renewal timers and the account), the HTTP-01 listener; the
+	// certificate files and client certificate settings are applied.
+	return append(out, s.restartOnlyTLS(cfg)...)
 }
 
 // runKeys runs the current identity provider's key maintenance (idp.Run) until

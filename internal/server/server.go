@@ -24,14 +24,15 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/custommetrics"
 	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/http1"
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
-	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
+	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
@@ -54,6 +55,9 @@ type Options struct {
 	// API Management's (cached an hour, refetched at most every 5 minutes for
 	// an unknown kid).
 	KeyFetch jwks.Options
+	// TLSCheckInterval is how often the listeners' certificate files are
+	// checked for changes; 0 means DefaultTLSCheckInterval.
+	TLSCheckInterval time.Duration
 }
 
 // Server is a running gateway and identity provider.
@@ -71,6 +75,11 @@ type Server struct {
 	cur     atomic.Pointer[generation]
 	swapped chan struct{} // tells runKeys that cur changed
 	caches  policies.Caches
+	// vectors is the semantic cache: Redis's when the store is Redis.
+	vectors policies.VectorCache
+	// customMetrics are emit-metric's, exported on listeners.metrics; nil
+	// without it.
+	customMetrics *custommetrics.Registry
 	// breakers are the backends' circuit breakers, kept across reloads.
 	breakers balancer.Breakers
 	// oneWay sends send-one-way-request's requests, within bounds that hold
@@ -91,6 +100,12 @@ type Server struct {
 	// listeners.metrics), kept across reloads; estimator counts prompts.
 	tokens    *gateway.TokenMetrics
 	estimator *llm.Estimator
+
+	// TLS on the listeners (tls.go): nil for a listener serving plain HTTP.
+	gwTLS, idTLS, metricsTLS *listenerTLS
+	acme                     []*acmeManager // one per distinct acme setting
+	acmeLn                   net.Listener   // nil without listeners.acmeHTTP
+	acmeSrv                  *http.Server
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
@@ -151,10 +166,18 @@ func New(ctx context.Context, o Options) (*Server, error) {
 			return fail(fmt.Errorf("metrics listener: %w", err))
 		}
 	}
+	if addr := cfg.Listeners.ACMEHTTP; addr != "" {
+		if s.acmeLn, err = net.Listen("tcp", addr); err != nil {
+			return fail(fmt.Errorf("ACME HTTP-01 listener (listeners.acmeHTTP): %w", err))
+		}
+	}
 	if err := s.listenIdentityPlane(cfg); err != nil {
 		return fail(err)
 	}
 	s.issuer = "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+	if cfg.Listeners.TLS.Identity != nil {
+		s.issuer = "https://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+	}
 	if err := s.checkIssuer(cfg); err != nil {
 		return fail(err)
 	}
@@ -162,18 +185,31 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 	if s.metricsLn != nil {
+		// One registry for every metric: the gateway's (lastmile_requests_total...),
+		// the token policies' (lastmile_llm_*) and emit-metric's
+		// (lastmile_custom_*), whose prefixes keep them apart.
 		s.registry = prometheus.NewRegistry()
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		s.tokens = gateway.NewTokenMetrics(s.registry, 0, s.log)
+		s.customMetrics = custommetrics.New(custommetrics.Limits{}, s.log)
+		s.registry.MustRegister(s.customMetrics)
 	}
 	s.estimator = llm.NewEstimator()
 	s.caches = valueCaches(s.shared)
+	s.vectors = vectorCache(ctx, s.shared, s.log)
 	s.limits = openLimits(s.shared, cfg.Store, s.log)
 	s.oneWay.Logger = s.log
 
 	// From here on the state directory is used.
 	if s.state, err = statedir.Open(o.StateDir); err != nil {
 		return fail(err)
+	}
+	if err := s.startTLS(cfg); err != nil {
+		return fail(err)
+	}
+	if s.acmeLn != nil {
+		s.acmeSrv = &http.Server{Handler: acmeHTTPHandler(s.acme), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	}
 	if s.ident, err = identityState(cfg.Store, s.state, s.shared, os.Getenv); err != nil {
 		return fail(err)
@@ -291,11 +327,15 @@ func loopbackAddr(a *net.TCPAddr) string {
 }
 
 // GatewayURL is the data plane's base URL, as a client on this host reaches it.
-func (s *Server) GatewayURL() string { return "http://" + loopbackAddr(s.gwLn.Addr().(*net.TCPAddr)) }
+func (s *Server) GatewayURL() string {
+	return scheme(s.gwTLS) + "://" + loopbackAddr(s.gwLn.Addr().(*net.TCPAddr))
+}
 
 // IdentityURL is the identity listener's base URL, as a client on this host
 // reaches it.
-func (s *Server) IdentityURL() string { return "http://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr)) }
+func (s *Server) IdentityURL() string {
+	return scheme(s.idTLS) + "://" + loopbackAddr(s.idLn.Addr().(*net.TCPAddr))
+}
 
 // Issuer is the identity provider's issuer URL.
 func (s *Server) Issuer() string { return s.cur.Load().idp.Issuer() }
@@ -307,14 +347,16 @@ func (s *Server) Provider() *idp.Provider { return s.cur.Load().idp }
 // Snapshot returns the configuration being served.
 func (s *Server) Snapshot() *gateway.Snapshot { return s.handler.Snapshot() }
 
-// shutdownGrace is how long requests in flight may take to finish at shutdown.
-const shutdownGrace = 10 * time.Second
-
-// Serve serves both listeners until ctx is done, then shuts down gracefully,
-// letting requests in flight finish for up to shutdownGrace. It logs when the
-// shutdown starts and when it is done.
+// Serve serves both listeners until ctx is done, then shuts down gracefully.
+// The data plane stops accepting and closes its idle keep-alive connections at
+// once, and requests in flight finish; meanwhile the identity listener still
+// serves, since a request in flight may need it (a policy that calls the token
+// endpoint). Then the identity listener, the metrics listener and the managed
+// identity endpoints drain the same way. All of it shares one deadline,
+// shutdown.gracePeriod as the configuration being served says; what still runs
+// then is cut off. It logs when the shutdown starts and when it is done.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 3+len(s.plane.servers))
+	errc := make(chan error, 4+len(s.plane.servers))
 	// In the background: the signing keys (rotation schedule, and changes by
 	// other instances or lastmile keys, picked up every idp.KeyReloadInterval),
 	// and identity.env, taken over when the instance that owns it stops.
@@ -329,7 +371,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.metricsSrv != nil {
 		go func() { errc <- s.metricsSrv.Serve(s.metricsLn) }()
 	}
+	if s.acmeSrv != nil {
+		go func() { errc <- s.acmeSrv.Serve(s.acmeLn) }()
+	}
 	s.serveIdentityPlane(errc)
+	// TLS: certificate files checked for changes, ACME certificates obtained
+	// now rather than at the first handshake.
+	go s.watchCertificates(bgCtx, cmp.Or(s.opts.TLSCheckInterval, DefaultTLSCheckInterval))
+	for _, m := range s.acme {
+		go m.obtain(bgCtx)
+	}
 	g := s.cur.Load()
 	attrs := []any{
 		"gateway_listen", s.gwLn.Addr().String(), "gateway_url", s.GatewayURL(),
@@ -338,6 +389,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if s.metricsLn != nil {
 		attrs = append(attrs, "metrics_listen", s.metricsLn.Addr().String())
+	}
+	if s.acmeLn != nil {
+		attrs = append(attrs, "acme_http_listen", s.acmeLn.Addr().String())
 	}
 	env := s.plane.env
 	for _, kv := range [][2]string{{"identity_endpoint", env.IdentityEndpoint}, {"imds", env.IMDSHost}, {"identity_socket", env.Socket}} {
@@ -349,12 +403,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	var err error
 	select {
 	case <-ctx.Done():
-		s.log.Info("shutdown started: no new connections; requests in flight may finish", "grace", shutdownGrace, "cause", context.Cause(ctx))
 	case err = <-errc:
-		s.log.Error("a listener failed; shutting down", "error", err)
+	}
+	grace := s.cur.Load().cfg.Shutdown.GracePeriod // as configured now: a reload applies it
+	if err == nil {
+		s.log.Info("shutdown started: no new connections; requests in flight may finish", "grace", grace, "cause", context.Cause(ctx))
+	} else {
+		s.log.Error("a listener failed; shutting down", "error", err, "grace", grace)
 	}
 	began := time.Now()
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	shutErr := errors.Join(s.gwSrv.Shutdown(shutCtx), s.idSrv.Shutdown(shutCtx))
 	if werr := s.oneWay.Wait(shutCtx); werr != nil {
@@ -363,7 +421,20 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.metricsSrv != nil {
 		shutErr = errors.Join(shutErr, s.metricsSrv.Shutdown(shutCtx))
 	}
+	if s.acmeSrv != nil {
+		shutErr = errors.Join(shutErr, s.acmeSrv.Shutdown(shutCtx))
+	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
+	if shutErr != nil {
+		// The grace period is over: cut off what still runs now, not when the
+		// process exits.
+		s.gwSrv.Close()
+		s.idSrv.Close()
+		s.closeIdentityPlane((*http.Server).Close)
+		if s.metricsSrv != nil {
+			s.metricsSrv.Close()
+		}
+	}
 	s.workloadEnv.close()
 	stopBg() // the key maintenance uses the store (the identity state in Redis)
 	s.limits.Close()
@@ -385,13 +456,16 @@ func (s *Server) Close() error {
 	if s.metricsSrv != nil {
 		merr = s.metricsSrv.Close()
 	}
+	if s.acmeSrv != nil {
+		merr = errors.Join(merr, s.acmeSrv.Close())
+	}
 	s.workloadEnv.close()
 	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.limits.Close(), s.shared.Close(), merr)
 }
 
 // closeListeners closes whatever New bound before it failed.
 func (s *Server) closeListeners() {
-	for _, ln := range append([]net.Listener{s.gwLn, s.idLn, s.metricsLn}, s.plane.lns...) {
+	for _, ln := range append([]net.Listener{s.gwLn, s.idLn, s.metricsLn, s.acmeLn}, s.plane.lns...) {
 		if ln != nil {
 			ln.Close()
 		}
@@ -403,7 +477,16 @@ func (s *Server) MetricsURL() string {
 	if s.metricsLn == nil {
 		return ""
 	}
-	return "http://" + loopbackAddr(s.metricsLn.Addr().(*net.TCPAddr)) + "/metrics"
+	return scheme(s.metricsTLS) + "://" + loopbackAddr(s.metricsLn.Addr().(*net.TCPAddr)) + "/metrics"
+}
+
+// ACMEHTTPURL is the base URL of the ACME HTTP-01 challenge listener, or ""
+// when listeners.acmeHTTP is unset.
+func (s *Server) ACMEHTTPURL() string {
+	if s.acmeLn == nil {
+		return ""
+	}
+	return "http://" + loopbackAddr(s.acmeLn.Addr().(*net.TCPAddr))
 }
 
 // sharedStore is the state several instances share; in memory for one.
@@ -425,6 +508,19 @@ func valueCaches(shared sharedStore) policies.Caches {
 		return policies.Caches{Internal: s}
 	}
 	return policies.Caches{}
+}
+
+// vectorCache is the semantic cache: in Redis when the store is Redis, so
+// that every instance shares it (with RediSearch's vector index when the
+// server has it, which is logged), else in memory. It lives as long as the
+// server: a reload keeps the entries.
+func vectorCache(ctx context.Context, shared sharedStore, log *slog.Logger) policies.VectorCache {
+	if r, ok := shared.(*store.Redis); ok {
+		v := store.NewRedisVectors(ctx, r, store.VectorLimits{})
+		log.Info("the semantic cache keeps its vectors in Redis", "search", v.Mode())
+		return v
+	}
+	return store.NewMemoryVectors(store.VectorLimits{})
 }
 
 // openStore opens the store lastmile.yaml names: memory, or Redis when several

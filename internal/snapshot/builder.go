@@ -20,6 +20,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/balancer"
 	"github.com/lastmile-gw/lastmile/internal/config"
+	"github.com/lastmile-gw/lastmile/internal/custommetrics"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
@@ -28,6 +29,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
 	"github.com/lastmile-gw/lastmile/internal/revocation"
+	"github.com/lastmile-gw/lastmile/internal/store"
 )
 
 // Builder compiles a configuration folder into a gateway.Snapshot. The same
@@ -46,6 +48,13 @@ type Builder struct {
 	// shared store (Redis) when lastmile.yaml has one. An in-memory Internal
 	// cache is made on the first build when nil, and kept across reloads.
 	Cache policies.Caches
+	// Vectors is where the semantic cache policies keep embeddings and
+	// responses (memory or Redis); an in-memory one is made on the first build
+	// when nil, and kept across reloads.
+	Vectors policies.VectorCache
+	// Metrics keeps emit-metric's custom metrics; nil when nothing exports
+	// them (no listeners.metrics).
+	Metrics *custommetrics.Registry
 	// Limits is where the traffic limit policies count (memory or Redis); an
 	// in-memory store per build when nil. The gateway passes one that lives
 	// across reloads, so that a reload does not reset the counters.
@@ -77,6 +86,7 @@ type Builder struct {
 	transportOnce sync.Once
 	transportErr  error
 	cacheOnce     sync.Once
+	vectorsOnce   sync.Once
 	breakersOnce  sync.Once
 	keysOnce      sync.Once
 }
@@ -113,7 +123,9 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	if len(c.errs) > 0 {
 		return nil, c.errs
 	}
-	logHTTPSOnly(svc, b.log())
+	if cfg.Listeners.TLS.Gateway == nil {
+		logHTTPSOnly(svc, b.log())
+	}
 	if !validateOnly {
 		if sc.Subscriptions, err = subscriptionKeys(ctx, svc, b.State); err != nil {
 			return nil, err
@@ -136,6 +148,8 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 		Logger:              b.log(),
 		Cache:               b.valueCaches(cfg, validateOnly),
 		Limits:              b.limits(cfg),
+		Vectors:             b.vectors(),
+		Metrics:             b.Metrics,
 		SideRequests:        tr,
 		OneWay:              b.OneWay,
 		AllowInsecureIssuer: cfg.Identity.AllowInsecureIssuer,
@@ -162,6 +176,17 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	reg := pipeline.NewRegistry()
 	policies.Register(reg, d)
 	return reg, nil
+}
+
+// vectors is the semantic cache, made in memory on the first build when the
+// Builder has none, so that a reload keeps it.
+func (b *Builder) vectors() policies.VectorCache {
+	b.vectorsOnce.Do(func() {
+		if b.Vectors == nil {
+			b.Vectors = store.NewMemoryVectors(store.VectorLimits{})
+		}
+	})
+	return b.Vectors
 }
 
 // backendBreakers keeps circuit breakers across reloads; a validation gets

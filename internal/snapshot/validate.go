@@ -57,13 +57,16 @@ func ValidateFile(path string, expr pipeline.ExprCompiler) error {
 	return err
 }
 
-// backendsNamedIn accepts every literal backend-id under el.
+// backendsNamedIn accepts every literal backend-id (and embeddings-backend-id)
+// under el.
 func backendsNamedIn(el *policyxml.Element) map[string]policies.Backend {
 	m := map[string]policies.Backend{}
 	var walk func(*policyxml.Element)
 	walk = func(e *policyxml.Element) {
-		if a := e.Attr("backend-id"); a != nil && !a.Value.IsExpression() {
-			m[a.Value.String()] = policies.Backend{URL: "https://backend.invalid"}
+		for _, name := range []string{"backend-id", "embeddings-backend-id"} {
+			if a := e.Attr(name); a != nil && !a.Value.IsExpression() {
+				m[a.Value.String()] = policies.Backend{URL: "https://backend.invalid"}
+			}
 		}
 		for _, c := range e.Elements() {
 			walk(c)

@@ -1,0 +1,207 @@
+// Package httpfield reads and writes HTTP/1.1 message heads for the data plane:
+// the client's requests (internal/http1) and the backends' responses
+// (internal/proxy). One set of rules for lines, field names and values, so that
+// both sides of the gateway agree on what a head says, and no allocation for
+// what need not be copied.
+package httpfield
+
+import (
+	"bufio"
+	"errors"
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// ErrLineTooLong is returned by ReadLine for a line over its limit.
+var ErrLineTooLong = errors.New("line too long")
+
+// ReadLine appends the next line from br to buf, without its terminator, and
+// returns the grown buffer. Lines end in CRLF or a bare LF (RFC 9112 §2.2); a
+// CR anywhere else stays in the line for the field checks to refuse. A line
+// longer than max bytes fails with ErrLineTooLong.
+func ReadLine(br *bufio.Reader, buf []byte, max int) ([]byte, error) {
+	start := len(buf)
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(buf)-start+len(frag) > max+2 {
+			return buf, ErrLineTooLong
+		}
+		buf = append(buf, frag...)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return buf, err
+		}
+	}
+	line := buf[start : len(buf)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) > max {
+		return buf, ErrLineTooLong
+	}
+	return buf[:start+len(line)], nil
+}
+
+// FieldError is a malformed header field.
+type FieldError string
+
+func (e FieldError) Error() string { return string(e) }
+
+// Parse reads the header fields of a head: head holds the lines without their
+// terminators, and starts[i] is where line i begins; lines from..len(starts)-1
+// are fields, and the head ends at len(head). Every value is a substring of
+// head, and all share one backing array, so a head costs a few allocations
+// whatever its size. Obsolete line folding, a name that is not a token or
+// whitespace before the colon, and control characters in a value (CR, LF,
+// NUL...) are refused.
+func Parse(head string, starts []int, from int) (http.Header, error) {
+	n := len(starts) - from
+	if n <= 0 {
+		return http.Header{}, nil
+	}
+	hdr := make(http.Header, n)
+	vals := make([]string, n)
+	for i := from; i < len(starts); i++ {
+		end := len(head)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		line := head[starts[i]:end]
+		if line == "" {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return nil, FieldError("obsolete line folding in a header field")
+		}
+		name, value, found := strings.Cut(line, ":")
+		if !found || !ValidName(name) {
+			return nil, FieldError("malformed header field")
+		}
+		value = strings.Trim(value, " \t") // OWS only: a CR is refused, not trimmed
+		if !ValidValue(value) {
+			return nil, FieldError("invalid character in a header field value")
+		}
+		key := CanonicalKey(name)
+		if prior, ok := hdr[key]; ok {
+			hdr[key] = append(prior, value) // rare: a repeated field
+			continue
+		}
+		j := i - from
+		vals[j] = value
+		hdr[key] = vals[j : j+1 : j+1]
+	}
+	return hdr, nil
+}
+
+// tchar is RFC 9110's token character set.
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-32] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// ValidName reports whether s is a token: a field name or a method.
+func ValidName[T string | []byte](s T) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidValue refuses control characters other than HTAB (CR, LF and NUL
+// among them); obs-text (0x80-0xff) is allowed.
+func ValidValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// HasToken reports whether a comma-separated field contains tok, in any case.
+func HasToken(values []string, tok string) bool {
+	for _, v := range values {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(textproto.TrimString(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Sanitize makes a value safe to write: CR and LF become spaces (as net/http
+// does), so that nothing a policy or a peer put in a header can split a
+// message, and surrounding whitespace goes.
+func Sanitize(v string) string {
+	if strings.ContainsAny(v, "\r\n") {
+		v = newlineToSpace.Replace(v)
+	}
+	return strings.TrimSpace(v)
+}
+
+var newlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
+
+// commonKeys holds canonical header names, so that the usual ones cost no
+// allocation whatever case the peer wrote them in.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges", "Age",
+		"Authorization", "Cache-Control", "Connection", "Content-Disposition", "Content-Encoding",
+		"Content-Language", "Content-Length", "Content-Location", "Content-Range", "Content-Type",
+		"Cookie", "Date", "Etag", "Expect", "Expires", "Forwarded", "From", "Host", "If-Match",
+		"If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since", "Keep-Alive",
+		"Last-Modified", "Link", "Location", "Max-Forwards", "Origin", "Pragma",
+		"Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Range", "Referer",
+		"Retry-After", "Server", "Set-Cookie", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+		"User-Agent", "Vary", "Via", "Warning", "Www-Authenticate",
+		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id",
+		"Traceparent", "Tracestate", "Ocp-Apim-Subscription-Key", "Ocp-Apim-Trace",
+		"Access-Control-Request-Method", "Access-Control-Request-Headers",
+		"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+		"Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest",
+	} {
+		m[k] = k
+	}
+	return m
+}()
+
+// CanonicalKey is textproto.CanonicalMIMEHeaderKey without an allocation for
+// names that are already canonical or common.
+func CanonicalKey(name string) string {
+	if k, ok := commonKeys[name]; ok {
+		return k
+	}
+	upper := true
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if upper && 'a' <= b && b <= 'z' || !upper && 'A' <= b && b <= 'Z' {
+			k := textproto.CanonicalMIMEHeaderKey(name)
+			if ck, ok := commonKeys[k]; ok {
+				return ck
+			}
+			return k
+		}
+		upper = b == '-'
+	}
+	return name
+}

@@ -1,0 +1,81 @@
+package httpfield
+
+import (
+	"bufio"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		lines   []string // without terminators; the last is the empty line
+		want    http.Header
+		wantErr string
+	}{
+		{"fields", []string{"content-type: text/plain", "X-A:  1 ", "x-a: 2", ""}, http.Header{"Content-Type": {"text/plain"}, "X-A": {"1", "2"}}, ""},
+		{"an empty value", []string{"X-Empty:", ""}, http.Header{"X-Empty": {""}}, ""},
+		{"tab inside a value", []string{"X: a\tb", ""}, http.Header{"X": {"a\tb"}}, ""},
+		{"obsolete folding", []string{"X: a", " b", ""}, nil, "obsolete line folding"},
+		{"space before the colon", []string{"X : a", ""}, nil, "malformed header field"},
+		{"no colon", []string{"X", ""}, nil, "malformed header field"},
+		{"a CR in a value", []string{"X: a\rb", ""}, nil, "invalid character"},
+		{"a leading CR is not trimmed", []string{"X:\ra", ""}, nil, "invalid character"},
+		{"NUL", []string{"X: a\x00", ""}, nil, "invalid character"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var head strings.Builder
+			var starts []int
+			for _, l := range tc.lines {
+				starts = append(starts, head.Len())
+				head.WriteString(l)
+			}
+			got, err := Parse(head.String(), starts, 0)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReadLine(t *testing.T) {
+	br := bufio.NewReaderSize(strings.NewReader("a\r\nbb\nccc\r\n"+strings.Repeat("x", 100)+"\n"), 16)
+	var buf []byte
+	var err error
+	for _, want := range []string{"a", "bb", "ccc"} {
+		start := len(buf)
+		if buf, err = ReadLine(br, buf, 50); err != nil || string(buf[start:]) != want {
+			t.Fatalf("line %q, %v; want %q", buf[start:], err, want)
+		}
+	}
+	if _, err = ReadLine(br, buf, 50); err != ErrLineTooLong {
+		t.Errorf("a 100-byte line with max 50: %v", err)
+	}
+}
+
+func TestSanitizeHasTokenCanonical(t *testing.T) {
+	if got := Sanitize(" a\r\nSet-Cookie: x\nb "); got != "a Set-Cookie: x b" {
+		t.Errorf("Sanitize = %q", got)
+	}
+	if !HasToken([]string{"keep-alive, Close"}, "close") || HasToken([]string{"closed"}, "close") {
+		t.Error("HasToken")
+	}
+	for in, want := range map[string]string{"content-length": "Content-Length", "X-CUSTOM-thing": "X-Custom-Thing", "Already-Fine": "Already-Fine"} {
+		if got := CanonicalKey(in); got != want {
+			t.Errorf("CanonicalKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
