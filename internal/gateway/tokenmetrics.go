@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lastmile-gw/lastmile/internal/custommetrics"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 )
 
@@ -16,8 +17,8 @@ import (
 const DefaultTokenSeries = 10000
 
 // TokenOverflow is every dimension's value in the series that counts the
-// calls whose label set came after TokenMetrics was full.
-const TokenOverflow = "__overflow__"
+// calls whose label set came after TokenMetrics was full: emit-metric's.
+const TokenOverflow = custommetrics.Overflow
 
 // maxLabelValue is the longest label value kept; longer ones are cut.
 const maxLabelValue = 128
@@ -32,7 +33,7 @@ const maxLabelValue = 128
 //	lastmile_llm_reasoning_tokens_total  when responses report them
 //
 // each labelled with the policy's namespace and one label per dimension
-// (policies.MetricLabel of its name: "API ID" is api_id). Dimension values
+// (custommetrics.Sanitize of its name: "API ID" is api_id, as for emit-metric). Dimension values
 // come from requests, so the number of label sets is bounded: past the
 // maximum, new label sets count in one series per policy shape whose
 // dimension values are all TokenOverflow, and the log says so once. Values are
@@ -73,7 +74,7 @@ func (m *TokenMetrics) RecordTokens(_ context.Context, t policies.TokenMetric) {
 	values := make([]string, 1, len(t.Dimensions)+1)
 	labels[0], values[0] = "namespace", labelValue(t.Namespace)
 	for _, d := range t.Dimensions {
-		labels = append(labels, policies.MetricLabel(d.Name))
+		labels = append(labels, custommetrics.Sanitize(d.Name))
 		values = append(values, labelValue(d.Value))
 	}
 	key := seriesKey(labels, values)
@@ -120,15 +121,8 @@ func seriesKey(labels, values []string) string {
 	return b.String()
 }
 
-// labelValue makes s a label value: valid UTF-8 (Prometheus refuses anything
-// else), at most maxLabelValue bytes.
-func labelValue(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= maxLabelValue {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxLabelValue], "") // a character cut in two goes
-}
+// labelValue makes s a label value, as emit-metric's are.
+func labelValue(s string) string { return custommetrics.LabelValue(s, maxLabelValue) }
 
 // Describe sends nothing: the label names come from the policies, so
 // TokenMetrics is an unchecked collector.

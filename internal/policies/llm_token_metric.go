@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/lastmile-gw/lastmile/internal/custommetrics"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
@@ -26,7 +27,7 @@ type TokenMetric struct {
 	// Namespace is the policy's namespace ("API Management" by default).
 	Namespace string
 	// Dimensions are the policy's dimensions, in its order: each name as
-	// written, with MetricLabel its label name.
+	// written, with custommetrics.Sanitize its label name.
 	Dimensions []Dimension
 	// Usage is the call's tokens. Cached and reasoning tokens are there
 	// when Usage.HasCached and Usage.HasReasoning say so.
@@ -49,21 +50,6 @@ func (rs TokenRecorders) RecordTokens(ctx context.Context, m TokenMetric) {
 	for _, r := range rs {
 		r.RecordTokens(ctx, m)
 	}
-}
-
-// MetricLabel is the label name that exports a dimension (Prometheus and
-// OpenTelemetry alike): lower case, with every character but a letter, a digit
-// or "_" replaced by "_", so that "API ID" is api_id.
-func MetricLabel(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(strings.TrimSpace(name)) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
 }
 
 // defaultDimension is the value of a default dimension (a name without a
@@ -160,7 +146,7 @@ func (d *Deps) emitTokenMetric(c *pipeline.Compiler, el *policyxml.Element, maxD
 			ok = false
 			continue
 		}
-		label := MetricLabel(name)
+		label := custommetrics.Sanitize(name)
 		switch prev, dup := labels[label]; {
 		case strings.Trim(label, "_") == "":
 			c.Report(c.Errorf(dim.Attr("name").Value.Pos(), "dimension name %q has no letter or digit", name))
