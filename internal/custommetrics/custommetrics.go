@@ -86,7 +86,8 @@ func New(l Limits, log *slog.Logger) *Registry {
 }
 
 // Sanitize is a name as Prometheus takes it: lowercase letters, digits and
-// underscores.
+// underscores. Every metric lastmile exports names its labels with it, the
+// token metrics too.
 func Sanitize(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
@@ -195,15 +196,17 @@ func (m *Metric) Emit(namespace string, values []string, value float64) error {
 	return nil
 }
 
-// cut makes s a label value: valid UTF-8 (Prometheus refuses anything else),
-// at most ValueBytes long.
-func (r *Registry) cut(s string) string {
+// cut makes s a label value within the registry's limit.
+func (r *Registry) cut(s string) string { return LabelValue(s, r.limits.ValueBytes) }
+
+// LabelValue makes s a label value: valid UTF-8 (Prometheus refuses anything
+// else), at most max bytes; a character cut in two is dropped.
+func LabelValue(s string, max int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= r.limits.ValueBytes {
+	if len(s) <= max {
 		return s
 	}
-	// A rune cut in two is dropped.
-	return strings.ToValidUTF8(s[:r.limits.ValueBytes], "")
+	return strings.ToValidUTF8(s[:max], "")
 }
 
 // Describe sends nothing: the metrics are defined by policies, as they are

@@ -80,6 +80,10 @@ type Exchange struct {
 	// cache-lookup did not run or did not apply to the request.
 	CacheLookup any
 
+	// LLM is what the llm-* policies of a request share: its parsed prompt,
+	// and the token usage of the model's answer. Package policies owns its
+	// type; nil when no such policy ran.
+	LLM any
 	// SemanticCacheLookup is what llm-semantic-cache-lookup leaves for
 	// llm-semantic-cache-store on a miss (the prompt's embedding and its
 	// partition), apart from CacheLookup so that both caches can be used on
@@ -181,6 +185,7 @@ func (x *Exchange) Fork() *Exchange {
 
 		ClientHeaders: x.ClientHeaders.Clone(),
 		CacheLookup:   x.CacheLookup,
+		LLM:           x.LLM,
 
 		SemanticCacheLookup: x.SemanticCacheLookup,
 	}
@@ -202,10 +207,11 @@ func (x *Exchange) Fork() *Exchange {
 }
 
 // Join takes back what the view v (from Fork) changed: the variables it set,
-// which bodies it consumed, and the work it left for later (Defer, OnDone,
-// Mark). A view starts with no hooks of its own.
+// which bodies it consumed, and the work it left for later (AfterBackend,
+// Defer, OnDone, Mark). A view starts with no hooks of its own.
 func (x *Exchange) Join(v *Exchange) {
 	x.Report.join(v.Report)
+	x.hooks.afterBackend = append(x.hooks.afterBackend, v.hooks.afterBackend...)
 	x.hooks.deferred = append(x.hooks.deferred, v.hooks.deferred...)
 	x.hooks.done = append(x.hooks.done, v.hooks.done...)
 	for k := range v.hooks.marks {
@@ -216,6 +222,17 @@ func (x *Exchange) Join(v *Exchange) {
 			x.ClientHeaders = make(http.Header, len(v.ClientHeaders))
 		}
 		x.ClientHeaders[k] = vals
+	}
+	// State a policy of the view left for a later one (a lookup's miss, the
+	// llm-* policies' prompt and usage) stays when x had none.
+	if x.CacheLookup == nil {
+		x.CacheLookup = v.CacheLookup
+	}
+	if x.LLM == nil {
+		x.LLM = v.LLM
+	}
+	if x.SemanticCacheLookup == nil {
+		x.SemanticCacheLookup = v.SemanticCacheLookup
 	}
 	x.Request.Body.Join(v.Request.Body)
 	if x.Response != nil && v.Response != nil {

@@ -28,6 +28,7 @@ func TestForkCopiesEveryField(t *testing.T) {
 		CacheLookup:         "lookup",
 		Recorder:            reqtrace.New(reqtrace.Options{}),
 		Report:              Report{BackendTries: 1, Token: "hit"},
+		LLM:                 "llm",
 		SemanticCacheLookup: "semantic",
 	}
 	v := x.Fork()
@@ -69,11 +70,12 @@ func TestForkCopiesEveryField(t *testing.T) {
 			continue
 		case "hooks":
 			// A view starts without hooks; Join hands its own to x.
+			v.AfterBackend(func(context.Context) error { return nil })
 			v.Defer(func(context.Context) error { return nil })
 			v.OnDone(func(context.Context, Usage) {})
 			v.Mark("k")
 			x.Join(v)
-			if len(x.hooks.deferred) != 1 || len(x.hooks.done) != 1 || x.Mark("k") {
+			if len(x.hooks.afterBackend) != 1 || len(x.hooks.deferred) != 1 || len(x.hooks.done) != 1 || x.Mark("k") {
 				t.Error("Join does not take the view's hooks")
 			}
 			continue
@@ -136,5 +138,20 @@ func TestForkAndJoin(t *testing.T) {
 	x.Buffers.Release()
 	if budget.Used() != 0 {
 		t.Errorf("budget used %d after Release, want 0", budget.Used())
+	}
+}
+
+// TestJoinKeepsPolicyState: what a policy in a view (a wait branch) leaves for
+// a later policy of the request survives Join, and never replaces the
+// exchange's own.
+func TestJoinKeepsPolicyState(t *testing.T) {
+	x := &Exchange{CacheLookup: "mine"}
+	v := x.Fork()
+	v.CacheLookup, v.LLM, v.SemanticCacheLookup = "view's", "llm", "semantic"
+	x.Join(v)
+	got := []any{x.CacheLookup, x.LLM, x.SemanticCacheLookup}
+	want := []any{"mine", "llm", "semantic"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after Join: %v, want %v", got, want)
 	}
 }

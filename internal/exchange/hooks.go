@@ -9,10 +9,28 @@ import (
 // hooks are what policies leave for later in a request: work for when the
 // pipeline has decided the response, and for when the request is over.
 type hooks struct {
-	deferred []func(ctx context.Context) error
-	done     []func(ctx context.Context, u Usage)
-	marks    map[string]struct{}
-	finished bool
+	afterBackend []func(ctx context.Context) error
+	deferred     []func(ctx context.Context) error
+	done         []func(ctx context.Context, u Usage)
+	marks        map[string]struct{}
+	finished     bool
+}
+
+// AfterBackend registers f to run when the backend section has produced the
+// response, before outbound: once, however often a retry forwarded the
+// request. It does not run when the backend section did not finish (a policy
+// failed, or return-response answered) or did not run (inbound answered). The
+// token limits read the model's usage there, so that outbound sees it.
+func (x *Exchange) AfterBackend(f func(ctx context.Context) error) {
+	x.hooks.afterBackend = append(x.hooks.afterBackend, f)
+}
+
+// TakeAfterBackend returns the functions AfterBackend registered, in order,
+// and forgets them, so that each runs once.
+func (x *Exchange) TakeAfterBackend() []func(ctx context.Context) error {
+	f := x.hooks.afterBackend
+	x.hooks.afterBackend = nil
+	return f
 }
 
 // Defer registers f to run once the pipeline has decided the response: at the

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/tools/txtar"
 
 	"github.com/lastmile-gw/lastmile/internal/gateway"
@@ -66,6 +68,8 @@ func (fakeTokens) AccessToken(_ context.Context, clientID, resource string) (pol
 //	unordered      (empty) the backend's requests are compared in sorted order,
 //	               for policies that send them concurrently
 //	want.http      what the client must receive (want-2.http ... for the others)
+//	metrics.prom   the token metrics the policies emitted (lastmile_llm_*
+//	               lines of the Prometheus exposition, sorted)
 //
 // Header lines that depend on the run (Date, ports, Go's User-Agent) are left out
 // of both dumps. The expected values are written by hand from API Management's
@@ -146,7 +150,9 @@ func runGolden(t *testing.T, file string) {
 		os.WriteFile(p, []byte(content), 0o644)
 	}
 	st, _ := statedir.Open(t.TempDir())
-	snap, err := (&snapshot.Builder{ConfigDir: dir, State: st, Tokens: fakeTokens{}, Expr: goldenExpr}).Build(context.Background())
+	reg := prometheus.NewRegistry()
+	snap, err := (&snapshot.Builder{ConfigDir: dir, State: st, Tokens: fakeTokens{}, Expr: goldenExpr,
+		TokenMetrics: gateway.NewTokenMetrics(reg, 0, nil)}).Build(context.Background())
 	if err != nil {
 		t.Fatalf("configuration: %v", err)
 	}
@@ -195,11 +201,16 @@ func runGolden(t *testing.T, file string) {
 		gotBackend = strings.ReplaceAll(strings.Join(got, "---\n"), backend.URL, "$BACKEND")
 	}
 	wantBackend, _ := section("backend.http")
+	gw.Close() // the handlers are done: a stream's tokens are counted when it is sent
+	gotMetrics := tokenMetrics(t, reg)
+	wantMetrics, hasMetrics := section("metrics.prom")
 	if *update {
 		for i := range ar.Files {
 			name := ar.Files[i].Name
 			if name == "backend.http" {
 				ar.Files[i].Data = []byte(gotBackend)
+			} else if name == "metrics.prom" {
+				ar.Files[i].Data = []byte(gotMetrics)
 			} else if got, ok := gotResps[name]; ok {
 				ar.Files[i].Data = []byte(got)
 			}
@@ -210,11 +221,31 @@ func runGolden(t *testing.T, file string) {
 	if gotBackend != wantBackend {
 		t.Errorf("backend received:\n%s\nwant:\n%s", gotBackend, wantBackend)
 	}
+	if (hasMetrics || gotMetrics != "") && gotMetrics != wantMetrics {
+		t.Errorf("token metrics:\n%s\nwant (metrics.prom):\n%s", gotMetrics, wantMetrics)
+	}
 	for _, name := range slices.Sorted(maps.Keys(gotResps)) {
 		if gotResps[name] != wantResps[name] {
 			t.Errorf("client received (%s):\n%s\nwant:\n%s", name, gotResps[name], wantResps[name])
 		}
 	}
+}
+
+// tokenMetrics are the token metrics' lines of reg's exposition, sorted.
+func tokenMetrics(t *testing.T, reg *prometheus.Registry) string {
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	var lines []string
+	for _, l := range strings.Split(rec.Body.String(), "\n") {
+		if strings.HasPrefix(l, "lastmile_llm_") {
+			lines = append(lines, l)
+		}
+	}
+	slices.Sort(lines)
+	if len(lines) == 0 {
+		return ""
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // normalizeHTTP turns the archive's \n line ends into HTTP's \r\n in the head.

@@ -122,3 +122,73 @@ func TestErrorHeader(t *testing.T) {
 		t.Error("the response shares the error's header values")
 	}
 }
+
+// afterBackendProbe is a test policy that leaves work for the end of the
+// backend section: it records the response it finds (status and X-Out) in
+// the variable "after", and fails there when told.
+func afterBackendProbe(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
+	c.CheckAttrs(el, "then")
+	then, _ := c.LiteralAttr(el, "then")
+	return pipeline.PolicyFunc(func(ctx context.Context, x *exchange.Exchange) error {
+		x.AfterBackend(func(ctx context.Context) error {
+			seen := "no response"
+			if r := x.Response; r != nil {
+				seen = fmt.Sprintf("%d out=%s", r.StatusCode, r.Headers.Get("X-Out"))
+			}
+			x.SetVar("after", append(varStrings(x, "after"), seen))
+			if then == "fail" {
+				return &pipeline.Error{Reason: "AfterBackendFailure", Message: "the work failed", Status: 502}
+			}
+			return nil
+		})
+		return nil
+	}), nil
+}
+
+// TestAfterBackend: work left for the end of the backend section runs once,
+// after every retry of it and before outbound, which sees what it did; it
+// does not run when inbound answered or the backend section failed; its
+// failure goes to on-error as the backend section's.
+func TestAfterBackend(t *testing.T) {
+	tests := []struct {
+		name, inbound, backend string
+		wantAfter              []string
+		wantStatus             int
+		wantError, wantOut     string
+	}{
+		{name: "before outbound, once after retries", inbound: `<after-backend-probe />`,
+			backend:   `<retry condition="@(context.Response == null || context.Response.StatusCode != 203)" count="3" interval="0"><set-status code="@(context.Response == null ? 500 : 203)" reason="x" /></retry>`,
+			wantAfter: []string{"203 out="}, wantStatus: 203, wantOut: "o after=203 out="},
+		{name: "not when inbound answered", inbound: `<after-backend-probe /><return-response><set-status code="201" reason="Created" /></return-response>`,
+			wantStatus: 201},
+		{name: "not when the backend section failed", inbound: `<after-backend-probe />`,
+			backend: `<set-status code="@(int.Parse(&quot;oops&quot;))" reason="x" />`, wantStatus: 500, wantError: "ExpressionValueEvaluationFailure in backend"},
+		{name: "a failure goes to on-error", inbound: `<after-backend-probe then="fail" /><after-backend-probe />`, backend: `<set-status code="200" reason="OK" />`,
+			wantAfter: []string{"200 out=", "200 out="}, wantStatus: 502, wantError: "AfterBackendFailure in backend"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := pipeline.NewRegistry()
+			policies.Register(r, policies.Deps{})
+			r.Register("after-backend-probe", pipeline.Inbound, afterBackendProbe)
+			c := pipeline.NewCompiler(r, policies.Expressions, nil)
+			doc := compile(t, c, "policy.xml", "api", `<policies><inbound>`+tt.inbound+`</inbound><backend>`+tt.backend+`</backend>
+				<outbound><set-header name="X-Out"><value>@("o" + (context.Variables.ContainsKey("after") ? " after=" + string.Join(",", (string[])context.Variables["after"]) : ""))</value></set-header></outbound>
+				<on-error><set-header name="X-Error"><value>@(context.LastError.Reason + " in " + context.LastError.Section)</value></set-header></on-error></policies>`)
+			x := newExchange()
+			if err := pipeline.Compose(doc).Run(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.wantAfter, varStrings(x, "after")); diff != "" {
+				t.Errorf("the work saw (-want +got):\n%s", diff)
+			}
+			h := x.Response.Headers
+			if x.Response.StatusCode != tt.wantStatus || h.Get("X-Error") != tt.wantError || h.Get("X-Out") != tt.wantOut {
+				t.Errorf("response %d, X-Error %q, X-Out %q; want %d, %q, %q", x.Response.StatusCode, h.Get("X-Error"), h.Get("X-Out"), tt.wantStatus, tt.wantError, tt.wantOut)
+			}
+			if tt.wantAfter != nil && len(x.TakeAfterBackend()) != 0 {
+				t.Error("work is left over")
+			}
+		})
+	}
+}

@@ -136,7 +136,9 @@ func (p *Pipeline) Run(ctx context.Context, x *exchange.Exchange) error {
 	switch {
 	case err == nil:
 		if err = runSection(ctx, x, Backend, p.sections[1]); err == nil {
-			err = runSection(ctx, x, Outbound, p.sections[2])
+			if err = runHooks(ctx, x, x.TakeAfterBackend(), afterBackendStep); err == nil {
+				err = runSection(ctx, x, Outbound, p.sections[2])
+			}
 		}
 	case errors.Is(err, ErrSkipToOutbound):
 		err = runSection(ctx, x, Outbound, p.sections[2][p.resume:])
@@ -161,16 +163,25 @@ func (p *Pipeline) Run(ctx context.Context, x *exchange.Exchange) error {
 	return nil
 }
 
-// deferredStep is where failures of deferred work are reported: the end of
-// outbound.
-var deferredStep = &StepInfo{Section: Outbound}
+// Where failures of the exchange's hooks are reported: work AfterBackend left
+// at the end of the backend section, work Defer left at the end of outbound.
+var (
+	afterBackendStep = &StepInfo{Section: Backend}
+	deferredStep     = &StepInfo{Section: Outbound}
+)
 
 // runDeferred runs every function x.Defer registered, also after one fails,
-// and returns the first failure. Like runSteps, it turns a panic into an
-// error.
+// and returns the first failure.
 func runDeferred(ctx context.Context, x *exchange.Exchange) error {
+	return runHooks(ctx, x, x.TakeDeferred(), deferredStep)
+}
+
+// runHooks runs every function of fs, also after one fails, and returns the
+// first failure, reported at step. Like runSteps, it turns a panic into an
+// error.
+func runHooks(ctx context.Context, x *exchange.Exchange, fs []func(context.Context) error, step *StepInfo) error {
 	var first error
-	for _, f := range x.TakeDeferred() {
+	for _, f := range fs {
 		err := func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
@@ -181,7 +192,7 @@ func runDeferred(ctx context.Context, x *exchange.Exchange) error {
 			return f(ctx)
 		}()
 		if err != nil && first == nil {
-			first = annotate(err, deferredStep)
+			first = annotate(err, step)
 		}
 	}
 	return first

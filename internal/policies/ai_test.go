@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
@@ -150,6 +152,10 @@ func TestSemanticLookupFailures(t *testing.T) {
 		{"not an LLM request", srv.URL, `{"hello":"world"}`, 0},
 		{"not JSON", srv.URL, `hello`, 0},
 		{"streaming", srv.URL, `{"stream":true,"messages":[{"role":"user","content":"hi"}]}`, 0},
+		// The embedding sees the text only: one question about two pictures
+		// would share a response.
+		{"a picture", srv.URL, `{"messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"https://x/1.png"}}]}]}`, 0},
+		{"token ids", srv.URL, `{"model":"gpt-3.5-turbo-instruct","prompt":[[1,2,3]]}`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,6 +206,7 @@ func TestContentSafetyFailures(t *testing.T) {
 		{"the service answers garbage", srv.URL, chatBody("hi"), 1, 500},
 		{"the service is down", "http://127.0.0.1:1", chatBody("hi"), 0, 500},
 		{"no text", srv.URL, `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, 0, 200},
+		{"messages of an unexpected type: the whole body", srv.URL + "/broken", `{"messages":"hi"}`, 1, 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,5 +300,69 @@ func TestAIBackendCredentials(t *testing.T) {
 	p.Run(context.Background(), x)
 	if x.Response == nil || x.Response.StatusCode != 500 {
 		t.Errorf("without a token: %+v", x.Response)
+	}
+}
+
+// TestContentSafetyReadsTheBodySent: content safety checks the prompt the
+// model will get. A token policy before it parsed the client's prompt;
+// set-body replaced it since, and the replacement is what is analyzed. An
+// Anthropic tool_result block is a document to Prompt Shields, not the
+// user's words.
+func TestContentSafetyReadsTheBodySent(t *testing.T) {
+	var analyzed, users []string
+	var docs [][]string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Text       string   `json:"text"`
+			UserPrompt string   `json:"userPrompt"`
+			Documents  []string `json:"documents"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		if strings.HasSuffix(r.URL.Path, "text:shieldPrompt") {
+			users, docs = append(users, req.UserPrompt), append(docs, req.Documents)
+			io.WriteString(w, `{"userPromptAnalysis":{"attackDetected":false},"documentsAnalysis":[]}`)
+			return
+		}
+		analyzed = append(analyzed, req.Text)
+		io.WriteString(w, `{"categoriesAnalysis":[{"category":"Hate","severity":0}]}`)
+	}))
+	defer srv.Close()
+	doc := `<policies><inbound>
+		<llm-emit-token-metric><dimension name="API ID" /></llm-emit-token-metric>
+		<set-body>{"messages":[{"role":"user","content":"replaced"}]}</set-body>
+		<llm-content-safety backend-id="cs" shield-prompt="true"><categories><category name="Hate" threshold="2" /></categories></llm-content-safety>
+	</inbound></policies>`
+	deps := aiDeps(srv.URL)
+	deps.TokenMetrics = &tokenRecorder{}
+	p, err := compileAI(t, deps, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background(), aiExchange(chatBody("original"))); err != nil {
+		t.Fatal(err)
+	}
+	anthropic := `{"model":"claude","messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"page text"},{"type":"text","text":"Summarize it"}]}]}`
+	if err := p.Run(context.Background(), aiExchange(anthropic)); err != nil {
+		t.Fatal(err)
+	}
+	// set-body replaced the second body too.
+	want := []string{"replaced", "replaced"}
+	if diff := cmp.Diff(want, analyzed); diff != "" {
+		t.Errorf("text:analyze got (-want +got):\n%s", diff)
+	}
+
+	p, err = compileAI(t, aiDeps(srv.URL), `<policies><inbound><llm-content-safety backend-id="cs" shield-prompt="true" /></inbound></policies>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, docs = nil, nil
+	if err := p.Run(context.Background(), aiExchange(anthropic)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"Summarize it"}, users); diff != "" {
+		t.Errorf("userPrompt (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([][]string{{"page text"}}, docs); diff != "" {
+		t.Errorf("documents (-want +got):\n%s", diff)
 	}
 }

@@ -246,19 +246,24 @@ func safetyTexts(x *exchange.Exchange) (all, user string, docs []string, err err
 	if b == nil {
 		return "", "", nil, nil
 	}
-	data, err := b.Bytes(true)
+	pr, err := llmPromptOf(x)
 	if err != nil {
 		return "", "", nil, pipeline.BodyFailure("llm-content-safety could not read the request body", err)
 	}
-	pr, ok := parsePrompt(data)
-	if !ok {
-		if !utf8.Valid(data) {
+	if len(pr.Messages) == 0 {
+		// Not an LLM request, or one whose prompt could not be read (a field
+		// of an unexpected type the model may still accept): the whole body.
+		data, err := b.Bytes(true)
+		if err != nil || !utf8.Valid(data) {
 			return "", "", nil, nil
 		}
 		return string(data), string(data), nil, nil
 	}
 	var texts, users []string
 	for _, m := range pr.Messages {
+		if m.Text == "" {
+			continue // a picture
+		}
 		texts = append(texts, m.Text)
 		switch m.Role {
 		case "user":

@@ -17,6 +17,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/custommetrics"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
+	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
 )
@@ -93,9 +94,16 @@ type Deps struct {
 	// OpenTelemetry; nil when nothing exports metrics (the policy then does
 	// nothing).
 	CustomMetrics *custommetrics.Registry
-	// Limits is where rate-limit, rate-limit-by-key, quota, quota-by-key and
-	// limit-concurrency keep their counters.
+	// Limits is where rate-limit, rate-limit-by-key, quota, quota-by-key,
+	// limit-concurrency and the token limits keep their counters.
 	Limits Limits
+	// Estimator counts the tokens of prompts and of streamed completions for
+	// the token limits and metrics; Register makes one when nil.
+	Estimator *llm.Estimator
+	// TokenMetrics receives what llm-emit-token-metric and
+	// azure-openai-emit-token-metric emit; nil drops it (no metrics are
+	// exported).
+	TokenMetrics TokenRecorder
 
 	// OneWay sends send-one-way-request's requests; pass the same one to every
 	// reload so that its bounds hold for the process. Register makes one when
@@ -187,6 +195,10 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("xml-to-json", inOutErr, xmlToJSON)
 	r.Register("mock-response", inOutErr, mockResponse)
 	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
+	r.Register("llm-token-limit", in, d.llmTokenLimit)
+	r.Register("azure-openai-token-limit", in, d.azureOpenAITokenLimit)
+	r.Register("llm-emit-token-metric", in, d.llmEmitTokenMetric)
+	r.Register("azure-openai-emit-token-metric", in, d.azureOpenAIEmitTokenMetric)
 	r.Register("llm-content-safety", in, d.contentSafety)
 	r.Register("emit-metric", all, d.emitMetric)
 	r.Register("get-authorization-context", in, getAuthorizationContext)
@@ -194,4 +206,13 @@ func Register(r *pipeline.Registry, d Deps) {
 		r.Register(prefix+"-semantic-cache-lookup", in, d.semanticCacheLookup)
 		r.Register(prefix+"-semantic-cache-store", pipeline.Outbound, d.semanticCacheStore)
 	}
+}
+
+// estimator returns the token estimator, made on first use so that every
+// policy of one Register call shares it.
+func (d *Deps) estimator() *llm.Estimator {
+	if d.Estimator == nil {
+		d.Estimator = llm.NewEstimator()
+	}
+	return d.Estimator
 }

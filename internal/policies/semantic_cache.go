@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 	"github.com/lastmile-gw/lastmile/internal/store"
@@ -210,15 +211,14 @@ func (p *semanticLookupPolicy) prompt(x *exchange.Exchange) (text, model, why st
 	if b == nil {
 		return "", "", "no request body"
 	}
-	data, err := b.Bytes(true)
+	pr, err := llmPromptOf(x)
 	if err != nil {
 		return "", "", "the request body cannot be read: " + err.Error()
 	}
-	pr, ok := parsePrompt(data)
-	if !ok {
+	if pr.Shape == llm.Unknown {
 		return "", "", "the request body is not an LLM request"
 	}
-	if pr.Stream || (x.Request.URL != nil && strings.Contains(x.Request.URL.Path, ":streamGenerateContent")) {
+	if pr.Stream {
 		return "", "", "a streaming request"
 	}
 	ignore, err := p.ignoreSystem.Bool(x)
@@ -226,14 +226,21 @@ func (p *semanticLookupPolicy) prompt(x *exchange.Exchange) (text, model, why st
 		return "", "", "ignore-system-messages: " + err.Error()
 	}
 	var texts []string
+	n := 0
 	for _, m := range pr.Messages {
 		if ignore && m.Role == "system" {
 			continue
 		}
+		if m.Images > 0 || m.Tokens > 0 {
+			// Two prompts of one text and different pictures (or token
+			// ids) would share an embedding, and a response.
+			return "", "", "the prompt has images or token ids, which its embedding would not see"
+		}
+		n++
 		texts = append(texts, m.Text)
 	}
-	if p.maxMessages > 0 && len(texts) > p.maxMessages {
-		return "", "", fmt.Sprintf("%d messages, more than max-message-count %d", len(texts), p.maxMessages)
+	if p.maxMessages > 0 && n > p.maxMessages {
+		return "", "", fmt.Sprintf("%d messages, more than max-message-count %d", n, p.maxMessages)
 	}
 	text = strings.Join(texts, "\n")
 	switch {

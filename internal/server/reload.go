@@ -148,6 +148,10 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 		OwnTenant:     g.ownTenant,
 		Revocation:    g.revocation,
 		Metrics:       s.obs.policyMetrics(),
+		Estimator:     s.estimator,
+	}
+	if s.tokens != nil {
+		b.TokenMetrics = s.tokens // not a nil pointer in an interface
 	}
 	if g.snap, err = b.Build(ctx); err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/identity"
 	"github.com/lastmile-gw/lastmile/internal/idp"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
+	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
@@ -95,6 +96,10 @@ type Server struct {
 	metricsLn  net.Listener // nil without listeners.metrics
 	metricsSrv *http.Server
 	obs        observability // metrics, OpenTelemetry, access log, request traces (telemetry.go)
+	// tokens are the token metrics policies emit (nil when no one reads
+	// metrics), kept across reloads; estimator counts prompts.
+	tokens    *gateway.TokenMetrics
+	estimator *llm.Estimator
 
 	// TLS on the listeners (tls.go): nil for a listener serving plain HTTP.
 	gwTLS, idTLS, metricsTLS *listenerTLS
@@ -183,9 +188,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.shared, err = openStore(ctx, cfg.Store, os.Getenv, s.obs.redisObserver()); err != nil {
 		return fail(err)
 	}
+	s.estimator = llm.NewEstimator()
 	s.caches = valueCaches(s.shared)
 	s.vectors = vectorCache(ctx, s.shared, s.log)
 	if s.obs.metrics != nil { // someone reads metrics
+		// One registry for every metric: the gateway's (lastmile_requests_total...),
+		// the token policies' (lastmile_llm_*) and emit-metric's
+		// (lastmile_custom_*), whose prefixes keep them apart.
+		s.tokens = gateway.NewTokenMetrics(s.obs.reg, 0, s.log)
 		s.customMetrics = custommetrics.New(custommetrics.Limits{}, s.log)
 		s.obs.reg.MustRegister(s.customMetrics)
 	}

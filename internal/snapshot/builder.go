@@ -24,6 +24,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
+	"github.com/lastmile-gw/lastmile/internal/llm"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
@@ -78,6 +79,12 @@ type Builder struct {
 	// Metrics counts the policies' limit decisions and backend calls; nil
 	// counts nothing.
 	Metrics policies.Metrics
+	// TokenMetrics receives the token metrics policies emit; nil when
+	// nothing exports them.
+	TokenMetrics policies.TokenRecorder
+	// Estimator counts prompt tokens for the token policies; each build makes
+	// its own when nil.
+	Estimator *llm.Estimator
 
 	transportOnce sync.Once
 	transportErr  error
@@ -151,6 +158,10 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 		AllowInsecureIssuer: cfg.Identity.AllowInsecureIssuer,
 		OwnTenant:           b.OwnTenant,
 		Metrics:             b.Metrics,
+		Estimator:           b.Estimator,
+	}
+	if !validateOnly {
+		d.TokenMetrics = b.TokenMetrics
 	}
 	if d.Certificates, d.ClientCATrust, err = certificates(cfg); err != nil {
 		return nil, err

@@ -45,8 +45,10 @@ const (
 	RatePeek
 	// RateAdd takes n tokens from every bucket whether or not they hold them,
 	// for a call that already happened (an increment decided at the end of the
-	// pipeline). A bucket's debt is at most Calls tokens, so that one large
-	// increment blocks the key for at most about one Period.
+	// pipeline, the tokens a model's response used). A bucket's debt is at
+	// most Calls tokens, so that one large increment blocks the key for at
+	// most about one Period. A negative n gives -n tokens back (an estimate
+	// that was too high), up to a full bucket.
 	RateAdd
 )
 
@@ -91,7 +93,8 @@ const (
 	QuotaPeek
 	// QuotaAdd counts calls and bytes in every window whether or not they
 	// have room: the bytes of a request that ended, or an increment decided
-	// at the end of the pipeline.
+	// at the end of the pipeline. Negative calls or bytes take back what was
+	// counted (an estimate that was too high), down to none.
 	QuotaAdd
 )
 
@@ -106,6 +109,10 @@ type QuotaResult struct {
 	// RenewsIn is how long until the Limiting window ends; 0 when it never
 	// does (Period 0).
 	RenewsIn time.Duration
+	// Remaining is how many calls the window with the fewest left still
+	// allows after the decision, never less than 0; -1 when no window limits
+	// calls.
+	Remaining int64
 }
 
 // tokensAfter refills a bucket that held tokens elapsed ago: Calls per Period,

@@ -71,7 +71,7 @@ func (m *MemoryLimits) Rate(_ context.Context, buckets []Bucket, n int64, mode R
 	if res.Allowed && mode != RatePeek {
 		m.room(now, len(buckets))
 		for i, b := range buckets {
-			t := math.Max(tokens[i]-float64(n), -float64(b.Calls))
+			t := min(max(tokens[i]-float64(n), -float64(b.Calls)), float64(b.Calls))
 			tokens[i] = t
 			s := m.buckets[b.Key]
 			if s == nil {
@@ -123,19 +123,29 @@ func (m *MemoryLimits) Quota(_ context.Context, windows []Window, calls, bytes i
 			res = QuotaResult{Limiting: i, Bandwidth: bw, RenewsIn: renewsIn(end, now)}
 		}
 	}
-	if !res.Allowed || mode == QuotaPeek {
-		return res, nil
+	count := res.Allowed && mode != QuotaPeek
+	if count {
+		m.room(nowTime, len(windows))
 	}
-	m.room(nowTime, len(windows))
+	res.Remaining = -1
 	for _, w := range windows {
 		index, end := windowAt(w, now)
 		s := m.windows[w.Key]
 		if s == nil || s.index != index {
-			s = &memWindow{index: index, end: end}
-			m.windows[w.Key] = s
+			if !count {
+				s = &memWindow{}
+			} else {
+				s = &memWindow{index: index, end: end}
+				m.windows[w.Key] = s
+			}
 		}
-		s.calls += calls
-		s.bytes += bytes
+		if count {
+			s.calls = max(s.calls+calls, 0)
+			s.bytes = max(s.bytes+bytes, 0)
+		}
+		if w.Calls > 0 && (res.Remaining < 0 || w.Calls-s.calls < res.Remaining) {
+			res.Remaining = max(w.Calls-s.calls, 0)
+		}
 	}
 	return res, nil
 }

@@ -143,7 +143,7 @@ if allowed == 1 then
   for i, key in ipairs(KEYS) do
     if mode ~= 1 then
       local calls, period = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
-      local tok = math.max(tokens[i] - n, -calls)
+      local tok = math.min(math.max(tokens[i] - n, -calls), calls)
       tokens[i] = tok
       redis.call('HSET', key, 't', string.format('%.17g', tok), 'at', string.format('%.0f', now))
       redis.call('PEXPIRE', key, math.ceil((calls - tok) * period / calls / 1000) + 1000)
@@ -185,7 +185,8 @@ func (l *RedisLimits) Rate(ctx context.Context, buckets []Bucket, n int64, mode 
 // hash holds its index (w), calls (c) and bytes (b), and expires a minute
 // after the window ends. It returns allowed (0/1), the limiting window's index
 // (from 0), whether it refused for bytes (0/1), and when it renews in
-// milliseconds (-1: never).
+// milliseconds (-1: never), and the calls left in the window with the fewest
+// (-1: no window limits calls).
 var quotaScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -215,18 +216,26 @@ for i, key in ipairs(KEYS) do
     end
   end
 end
-if allowed == 1 and mode ~= 1 then
-  for i, key in ipairs(KEYS) do
-    redis.call('HSET', key, 'w', string.format('%.0f', idx[i]), 'c', string.format('%.0f', used[i][1] + n),
-      'b', string.format('%.0f', used[i][2] + bytes))
+local count = allowed == 1 and mode ~= 1
+local left = -1
+for i, key in ipairs(KEYS) do
+  if count then
+    used[i] = {math.max(used[i][1] + n, 0), math.max(used[i][2] + bytes, 0)}
+    redis.call('HSET', key, 'w', string.format('%.0f', idx[i]), 'c', string.format('%.0f', used[i][1]),
+      'b', string.format('%.0f', used[i][2]))
     if ends[i] >= 0 then
       redis.call('PEXPIREAT', key, string.format('%.0f', ends[i] + 60000))
     else
       redis.call('PERSIST', key)
     end
   end
+  local maxc = tonumber(ARGV[4 * i])
+  if maxc > 0 then
+    local l = math.max(maxc - used[i][1], 0)
+    if left < 0 or l < left then left = l end
+  end
 end
-return {allowed, limiting, bw, renews}
+return {allowed, limiting, bw, renews, left}
 `)
 
 // Quota applies mode to the windows for calls and bytes, in one round trip.
@@ -247,10 +256,10 @@ func (l *RedisLimits) Quota(ctx context.Context, windows []Window, calls, bytes 
 	if err != nil {
 		return QuotaResult{}, err
 	}
-	if len(out) != 4 {
+	if len(out) != 5 {
 		return QuotaResult{}, fmt.Errorf("redis: quota script returned %d values", len(out))
 	}
-	res := QuotaResult{Allowed: out[0] == 1, Limiting: int(out[1]), Bandwidth: out[2] == 1}
+	res := QuotaResult{Allowed: out[0] == 1, Limiting: int(out[1]), Bandwidth: out[2] == 1, Remaining: out[4]}
 	if out[3] > 0 {
 		res.RenewsIn = time.Duration(out[3]) * time.Millisecond
 	}

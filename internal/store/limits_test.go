@@ -133,6 +133,20 @@ func limitConformance(t *testing.T, mk func() limitStore, bubble bool) {
 		}
 	})
 
+	run("rate: a negative increment gives tokens back, up to a full bucket", func(t *testing.T) {
+		b := Bucket{Key: "rl:refund", Calls: 100, Period: time.Hour}
+		rate(t, 80, RateTake, b)
+		if r := rate(t, -30, RateAdd, b); !r.Allowed || r.Remaining != 50 {
+			t.Errorf("give 30 back at 20: %+v, want 50 left", r)
+		}
+		if r := rate(t, -500, RateAdd, b); r.Remaining != 100 {
+			t.Errorf("give 500 back: %+v, want the bucket full at 100", r)
+		}
+		if r := rate(t, 101, RatePeek, b); r.Allowed {
+			t.Errorf("a bucket over full: %+v", r)
+		}
+	})
+
 	run("rate: keys are separate", func(t *testing.T) {
 		for i := range 3 {
 			b := Bucket{Key: fmt.Sprintf("rl:sep:%d", i), Calls: 1, Period: time.Minute}
@@ -225,6 +239,32 @@ func limitConformance(t *testing.T, mk func() limitStore, bubble bool) {
 		quota(t, 1, 0, QuotaAdd, product, op) // counted whatever the room
 		if r := quota(t, 9, 0, QuotaPeek, product); r.Allowed {
 			t.Errorf("QuotaAdd did not count: %+v", r)
+		}
+	})
+
+	run("quota: what is left, and giving back", func(t *testing.T) {
+		wide := Window{Key: "q:left-wide", Calls: 1000, Period: time.Hour}
+		narrow := Window{Key: "q:left-narrow", Calls: 300, Period: time.Hour}
+		if r := quota(t, 100, 0, QuotaTake, wide, narrow); !r.Allowed || r.Remaining != 200 {
+			t.Errorf("take 100: %+v, want 200 left in the narrow window", r)
+		}
+		if r := quota(t, 1, 0, QuotaPeek, wide); r.Remaining != 900 {
+			t.Errorf("peek the wide window: %+v, want 900 left", r)
+		}
+		if r := quota(t, 250, 0, QuotaTake, wide, narrow); r.Allowed || r.Remaining != 200 {
+			t.Errorf("take 250 of 200: %+v, want refused with 200 left", r)
+		}
+		if r := quota(t, -60, 0, QuotaAdd, wide, narrow); r.Remaining != 260 {
+			t.Errorf("give 60 back: %+v, want 260 left", r)
+		}
+		if r := quota(t, -5000, 0, QuotaAdd, wide, narrow); r.Remaining != 300 {
+			t.Errorf("give back more than was counted: %+v, want 300 left, not more", r)
+		}
+		if r := quota(t, 400, 0, QuotaAdd, narrow); !r.Allowed || r.Remaining != 0 {
+			t.Errorf("add past the window: %+v, want 0 left", r)
+		}
+		if r := quota(t, 0, 10, QuotaAdd, Window{Key: "q:left-bytes", Bytes: 100, Period: time.Hour}); r.Remaining != -1 {
+			t.Errorf("a bytes-only window: %+v, want Remaining -1", r)
 		}
 	})
 
