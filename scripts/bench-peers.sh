@@ -158,10 +158,12 @@ start() {
 
 # cputicks PID: user+system clock ticks of the process and its children (nginx's
 # worker is its master's child), all threads.
+# With a second argument "user" or "system", only that part.
 cputicks() {
-	local total=0 p
+	local total=0 p field='$14 + $15'
+	case ${2:-} in user) field='$14' ;; system) field='$15' ;; esac
 	for p in "$1" $(pgrep -P "$1" || true); do
-		total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+		total=$((total + $(awk "{print $field}" "/proc/$p/stat")))
 	done
 	echo "$total"
 }
@@ -188,17 +190,21 @@ measure() {
 	taskset -c 1 wrk "${args[@]}" -d2s "$url" >/dev/null # warm up: connections, token cache
 	local before after out
 	before=$(cputicks "$pid")
+	local ubefore uafter
+	ubefore=$(cputicks "$pid" user)
 	out=$(taskset -c 1 wrk "${args[@]}" "-d$DURATION" "$url")
 	after=$(cputicks "$pid")
+	uafter=$(cputicks "$pid" user)
 	local reqs rps p99
 	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
 	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
 	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 	local errs
 	errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-	local us
+	local us user
 	us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
-	results+=("$(printf '| %-34s | %8s | %10s | %8s | %s' "$name" "$us" "$rps" "$p99" "$errs")")
+	user=$(awk -v t=$((uafter - ubefore)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+	results+=("$(printf '| %-34s | %8s | %8s | %10s | %8s | %s' "$name" "$us" "$user" "$rps" "$p99" "$errs")")
 	last_rps=${rps%.*}
 }
 
@@ -251,8 +257,8 @@ fi
 echo
 echo "wrk -t1 -c$CONNS -d$DURATION, 16-byte responses; proxy on CPU 0 with one worker, backend and wrk on CPU 1"
 echo
-echo "| target                             | CPU µs/req | requests/s | p99      | errors"
-echo "|------------------------------------|----------|------------|----------|-------"
+echo "| target                             | CPU µs/req | of it user | requests/s | p99      | errors"
+echo "|------------------------------------|----------|----------|------------|----------|-------"
 printf '%s\n' "${results[@]}"
 if [ ${#latencies[@]} -gt 0 ]; then
 	echo
