@@ -448,15 +448,23 @@ func (r *Recorder) Finish(status int, headers map[string][]string, lastError *Er
 // trace never shows one, whatever it is called.
 var jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 
-func (d *doc) scrub(s string) string {
-	for _, sec := range d.secrets {
-		if strings.Contains(s, sec) {
+// Redact returns s with every one of secrets, and anything shaped like a JWT,
+// replaced by Redacted: the one rule for what a trace, and a console, never
+// shows.
+func Redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Redacted)
 		}
 	}
 	if strings.Contains(s, "eyJ") {
 		s = jwtShape.ReplaceAllString(s, Redacted)
 	}
+	return s
+}
+
+func (d *doc) scrub(s string) string {
+	s = Redact(s, d.secrets)
 	if len(s) > MaxStringBytes {
 		s = s[:MaxStringBytes] + "...(truncated)"
 	}
