@@ -214,6 +214,15 @@ func (h *Handler) startRecorder(r *http.Request, snap *Snapshot, sub *subscripti
 		rec = reqtrace.New(reqtrace.Options{RequestID: x.RequestID, Start: o.start, Secrets: secrets,
 			Headers: []string{x.API.SubscriptionKeyHeader}, Dir: snap.dir})
 	}
+	if reqtrace.FromContext(r.Context()) == rec {
+		// An in-process caller's recorder (a console's "Try it") learns what
+		// one the handler starts is told at once.
+		rec.SetRequestID(x.RequestID)
+		rec.Hide(x.API.SubscriptionKeyHeader)
+		for _, s := range snap.secrets {
+			rec.Secret(s)
+		}
+	}
 	x.Recorder = rec
 	if x.Subscription != nil {
 		rec.Secret(x.Subscription.Key)
