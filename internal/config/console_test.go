@@ -88,8 +88,8 @@ func TestConsoleErrors(t *testing.T) {
 		},
 		{
 			name: "tls without an address",
-			src:  "listeners:\n  console:\n    tls: false\n",
-			want: ``,
+			src:  "listeners:\n  console:\n    tls:\n      certificates:\n        - file: testdata/client.pem\n",
+			want: `lastmile.yaml:2:3: listeners.console has tls but no address; give it an address, or remove tls`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,7 +23,7 @@ const (
 	// MaxTryBody is the largest request body "Try it" sends.
 	MaxTryBody = 1 << 20
 	// MaxShownBody is how much of the response body it shows.
-	MaxShownBody = 64 << 10
+	MaxShownBody  = 64 << 10
 	maxTryHeaders = 100
 )
 

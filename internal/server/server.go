@@ -96,14 +96,14 @@ type Server struct {
 	metricsSrv *http.Server
 	consoleLn  net.Listener // nil without listeners.console
 	consoleSrv *http.Server
-	console    consoleState // console.go
+	console    consoleState  // console.go
 	obs        observability // metrics, OpenTelemetry, access log, request traces (telemetry.go)
 
 	// TLS on the listeners (tls.go): nil for a listener serving plain HTTP.
 	gwTLS, idTLS, metricsTLS, consoleTLS *listenerTLS
-	acme                     []*acmeManager // one per distinct acme setting
-	acmeLn                   net.Listener   // nil without listeners.acmeHTTP
-	acmeSrv                  *http.Server
+	acme                                 []*acmeManager // one per distinct acme setting
+	acmeLn                               net.Listener   // nil without listeners.acmeHTTP
+	acmeSrv                              *http.Server
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
