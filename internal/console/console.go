@@ -110,8 +110,9 @@ var static embed.FS
 // Handler serves the console: the front end at / and the JSON API below
 // /api/.
 type Handler struct {
-	o   Options
-	mux *http.ServeMux
+	o     Options
+	mux   *http.ServeMux
+	tries chan struct{} // a slot per "Try it" in flight
 }
 
 // New returns the console's handler.
@@ -122,7 +123,7 @@ func New(o Options) *Handler {
 	if o.Traffic == nil {
 		o.Traffic = NewTraffic()
 	}
-	h := &Handler{o: o, mux: http.NewServeMux()}
+	h := &Handler{o: o, mux: http.NewServeMux(), tries: make(chan struct{}, MaxConcurrentTries)}
 	files, _ := fs.Sub(static, "static")
 	h.mux.Handle("GET /{$}", serveFile(files, "index.html"))
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(files)))

@@ -25,6 +25,9 @@ const (
 	// MaxShownBody is how much of the response body it shows.
 	MaxShownBody  = 64 << 10
 	maxTryHeaders = 100
+	// MaxConcurrentTries bounds the "Try it" requests in flight at once
+	// (503 beyond): each may hold a backend call and its shown body.
+	MaxConcurrentTries = 16
 )
 
 type tryRequest struct {
@@ -78,6 +81,12 @@ func (h *Handler) try(w http.ResponseWriter, r *http.Request) (any, error) {
 	req, err := h.clientRequest(r, in, snap)
 	if err != nil {
 		return nil, err
+	}
+	select {
+	case h.tries <- struct{}{}:
+		defer func() { <-h.tries }()
+	default:
+		return nil, errorf(http.StatusServiceUnavailable, "too many Try it requests are in flight; try again when one has finished")
 	}
 	rec := reqtrace.New(reqtrace.Options{Start: time.Now(), Dir: snap.Dir()})
 	var trace *reqtrace.Trace
