@@ -110,6 +110,14 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Errorf("the API list shows %q", apis)
 	}
 
+	// An API: its operations, and the backend pool its policies name with
+	// the members' breakers.
+	open("#/api/orders", `#operations tr[data-operation="get-order"]`, "1b-api")
+	if page := text("main"); !strings.Contains(page, "GET") || !strings.Contains(page, "/orders/{id}") ||
+		!strings.Contains(page, "orders-pool") || !strings.Contains(page, "priority 1, weight 3") {
+		t.Errorf("the API page shows %q", page)
+	}
+
 	// The operation's effective policy in product shop's context, with origins.
 	open("#/op/orders/get-order?product=shop", `#policy .step[data-policy="set-variable"]`, "2-effective-policy")
 	policy := text("#policy")

@@ -86,7 +86,7 @@ async function viewAPIs() {
 }
 
 async function viewAPI(id) {
-  const a = await api("/api/apis/" + encodeURIComponent(id));
+  const [a, backends] = await Promise.all([api("/api/apis/" + encodeURIComponent(id)), api("/api/backends")]);
   const ops = (a.operations || []).map(o => el("tr", { "data-operation": o.id },
     el("td", { class: "method" }, o.method),
     el("td", { class: "mono" }, el("a", { href: "#/op/" + encodeURIComponent(a.id) + "/" + encodeURIComponent(o.id) }, "/" + a.path + o.urlTemplate)),
@@ -98,7 +98,8 @@ async function viewAPI(id) {
     el("p", {}, "Subscription key: ", a.subscriptionRequired ? "required, in header " : "not required; header ",
       el("code", {}, a.subscriptionKeyHeader), " or query ", el("code", {}, a.subscriptionKeyQuery)),
     el("h2", {}, "Operations"),
-    el("table", { id: "operations" }, el("tr", {}, ["Method", "URL", "Name", "Backends", "Product contexts"].map(h => el("th", {}, h))), ops));
+    el("table", { id: "operations" }, el("tr", {}, ["Method", "URL", "Name", "Backends", "Product contexts"].map(h => el("th", {}, h))), ops),
+    a.backends.length ? [el("h2", {}, "Backends its policies name"), backendTable(backends.filter(b => a.backends.includes(b.id)))] : "");
 }
 
 // ---- an operation: its effective policy and Try it ----
@@ -208,13 +209,18 @@ function breaker(b) {
   return b.open ? pill("open until " + when(b.openUntil), "bad") : pill("closed · " + b.trips + " trips", "ok");
 }
 
-async function viewBackends() {
-  const bs = await api("/api/backends");
-  show("Backends", el("table", { id: "backends" },
+function backendTable(bs) {
+  return el("table", { class: "backends" },
     el("tr", {}, ["Backend", "URL", "Circuit breaker", "Pool members"].map(h => el("th", {}, h))),
     bs.map(b => el("tr", { "data-backend": b.id }, el("td", { class: "mono" }, b.id), el("td", { class: "mono" }, b.url || ""),
       el("td", {}, breaker(b.circuitBreaker)),
-      el("td", {}, (b.pool || []).map(m => el("div", {}, el("span", { class: "mono" }, m.id), " priority " + m.priority + ", weight " + m.weight + " ", breaker(m.circuitBreaker))))))));
+      el("td", {}, (b.pool || []).map(m => el("div", {}, el("span", { class: "mono" }, m.id), " priority " + m.priority + ", weight " + m.weight + " ", breaker(m.circuitBreaker)))))));
+}
+
+async function viewBackends() {
+  const t = backendTable(await api("/api/backends"));
+  t.id = "backends";
+  show("Backends", t);
 }
 
 // ---- live traffic ----
