@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -451,6 +452,10 @@ func (h *Handler) validation(w http.ResponseWriter, r *http.Request) (any, error
 				p.File, p.Message = relFile(st.ConfigDir, m[1]), m[4]
 				p.Line, _ = strconv.Atoi(m[2])
 				p.Column, _ = strconv.Atoi(m[3])
+			} else if file, msg, ok := strings.Cut(w, ": "); ok && st.ConfigDir != "" && exists(filepath.Join(st.ConfigDir, file)) {
+				// "file: message", a file or folder of the configuration
+				// without a line.
+				p.File, p.Message = filepath.ToSlash(file), msg
 			}
 			p.Message = redact(p.Message)
 			warnings = append(warnings, p)
@@ -467,6 +472,11 @@ func (h *Handler) validation(w http.ResponseWriter, r *http.Request) (any, error
 		out["lastReload"] = rj
 	}
 	return out, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // problems lists an error's positioned problems (a configuration or policy

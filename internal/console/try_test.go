@@ -10,11 +10,14 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 )
 
-type fakeSource struct{ snap *gateway.Snapshot }
+type fakeSource struct {
+	snap  *gateway.Snapshot
+	cache TokenCache
+}
 
 func (f fakeSource) Snapshot() *gateway.Snapshot { return f.snap }
 func (f fakeSource) Directory() Directory        { return nil }
-func (f fakeSource) TokenCache() TokenCache      { return nil }
+func (f fakeSource) TokenCache() TokenCache      { return f.cache }
 func (f fakeSource) Status() Status              { return Status{} }
 
 // Try it holds at most MaxConcurrentTries requests in flight: one more gets
@@ -30,7 +33,7 @@ func TestTryConcurrencyBound(t *testing.T) {
 			<-release
 			w.WriteHeader(http.StatusNoContent)
 		})
-		h := New(Options{Source: fakeSource{snap}, DataPlane: plane, GatewayHost: "gw"})
+		h := New(Options{Source: fakeSource{snap: snap}, DataPlane: plane, GatewayHost: "gw"})
 		try := func(codes chan<- int) {
 			req := httptest.NewRequest("POST", "http://127.0.0.1/api/try", bytes.NewReader([]byte(`{"path":"/x"}`)))
 			req.Header.Set("Content-Type", "application/json")

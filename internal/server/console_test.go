@@ -135,6 +135,7 @@ paths:
 		"named values/backend-key/namedValueInformation.json":  `{"properties":{"displayName":"backend-key","value":"` + consoleSecretValue + `","secret":true}}`,
 		"products/shop/productInformation.json":                `{"properties":{"displayName":"Shop","state":"published","subscriptionRequired":true}}`,
 		"products/shop/apis/orders/productApiInformation.json": `{}`,
+		"products/shop/apis/ghost/productApiInformation.json":  `{}`, // a warning: no such API
 		"products/shop/policy.xml": `<policies>
 	<inbound>
 		<base />
@@ -540,15 +541,17 @@ func TestConsoleAPI(t *testing.T) {
 
 	// A reload that fails leaves the old configuration serving; validation
 	// says what to fix, where.
+	type problem struct {
+		File, Message string
+		Line, Column  int
+	}
 	var val struct {
-		Errors []struct {
-			File, Message string
-			Line, Column  int
-		}
-		LastReload *struct{ OK bool }
+		Errors, Warnings []problem
+		LastReload       *struct{ OK bool }
 	}
 	c.get("/api/validation", &val)
-	if len(val.Errors) != 0 || val.LastReload != nil {
+	if len(val.Errors) != 0 || val.LastReload != nil || len(val.Warnings) != 1 || !strings.HasPrefix(val.Warnings[0].File, "products/shop") ||
+		!strings.Contains(val.Warnings[0].Message, `"ghost"`) {
 		t.Errorf("validation before any reload = %+v", val)
 	}
 	writeFiles(t, c.cfgDir, map[string]string{"apis/orders/policy.xml": "<policies><inbound><base /><no-such-policy /></inbound></policies>"})
