@@ -94,7 +94,7 @@ func (h *Handler) try(w http.ResponseWriter, r *http.Request) (any, error) {
 	rw := &captured{header: http.Header{}}
 	start := time.Now()
 	h.o.DataPlane.ServeHTTP(rw, req.WithContext(ctx))
-	out := tryResponse{Status: rw.status, Headers: []headerJSON{}, BodyBytes: rw.n, BodyTruncated: rw.n > int64(rw.body.Len()),
+	out := tryResponse{Status: rw.status, Headers: []headerJSON{}, BodyBytes: rw.n,
 		DurationMs: float64(time.Since(start).Microseconds()) / 1000, Trace: trace}
 	if out.Status == 0 {
 		out.Status = http.StatusOK
@@ -107,15 +107,7 @@ func (h *Handler) try(w http.ResponseWriter, r *http.Request) (any, error) {
 			out.Headers = append(out.Headers, headerJSON{Name: name, Value: snap.Redact(rec.Redact(v))})
 		}
 	}
-	body := rw.body.Bytes()
-	if out.BodyTruncated {
-		body = body[:lastRuneStart(body)] // a character cut at the limit is left out
-	}
-	if utf8.Valid(body) {
-		out.Body = snap.Redact(rec.Redact(string(body)))
-	} else {
-		out.BodyBinary = true
-	}
+	out.Body, out.BodyTruncated, out.BodyBinary = shownBody(rw, func(s string) string { return snap.Redact(rec.Redact(s)) })
 	if trace == nil {
 		// The request ended before a pipeline ran (no route, refused path):
 		// the trace says what is known.
@@ -123,6 +115,37 @@ func (h *Handler) try(w http.ResponseWriter, r *http.Request) (any, error) {
 		out.Trace = trace
 	}
 	return out, nil
+}
+
+// redactMargin is how much more of a body than MaxShownBody is kept, so that
+// a secret or token that MaxShownBody would cut in two is still whole when
+// it is cut out.
+const redactMargin = 8 << 10
+
+// shownBody is the response body as "Try it" shows it: text, redacted, at
+// most MaxShownBody. Redaction runs before the cut: a body cut where the
+// capture ended loses the margin after redaction, so that no part of a
+// secret the capture cut in two is shown.
+func shownBody(c *captured, redact func(string) string) (text string, truncated, binary bool) {
+	body := c.body.Bytes()
+	cut := c.n > int64(len(body))
+	if cut {
+		body = body[:lastRuneStart(body)] // a character cut at the limit is left out
+	}
+	if !utf8.Valid(body) {
+		return "", cut, true
+	}
+	text = redact(string(body))
+	if cut {
+		text = text[:max(0, len(text)-redactMargin)]
+	}
+	if len(text) > MaxShownBody {
+		text, cut = text[:MaxShownBody], true
+	}
+	if cut {
+		text = text[:lastRuneStart([]byte(text))]
+	}
+	return text, cut, false
 }
 
 // lastRuneStart is len(b), or less so that a rune cut at the end is left out.
@@ -226,7 +249,8 @@ func hasCTL(s string) bool {
 	return false
 }
 
-// captured is the data plane's response, its body kept up to MaxShownBody.
+// captured is the data plane's response, its body kept up to MaxShownBody
+// and redactMargin.
 type captured struct {
 	header http.Header
 	status int
@@ -247,7 +271,7 @@ func (c *captured) Write(p []byte) (int, error) {
 		c.status = http.StatusOK
 	}
 	c.n += int64(len(p))
-	if room := MaxShownBody - c.body.Len(); room > 0 {
+	if room := MaxShownBody + redactMargin - c.body.Len(); room > 0 {
 		c.body.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
