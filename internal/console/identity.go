@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 )
 
 type identityJSON struct {
@@ -74,11 +76,17 @@ func timePtr(t time.Time) *time.Time {
 func (h *Handler) identity(w http.ResponseWriter, r *http.Request) (any, error) {
 	now := time.Now()
 	out := map[string]any{}
+	// Errors come from token sources and the identity provider, which keep
+	// tokens out of them; what looks like one is cut out all the same.
+	redact := func(s string) string { return reqtrace.Redact(s, nil) }
+	if snap := h.o.Source.Snapshot(); snap != nil {
+		redact = snap.Redact
+	}
 	cache := []cacheEntryJSON{}
 	if tc := h.o.Source.TokenCache(); tc != nil {
 		for _, e := range tc.Entries() {
 			cj := cacheEntryJSON{ClientID: e.ClientID, Resource: e.Resource, HasToken: e.HasToken, Failures: e.Failures,
-				RetryAt: timePtr(e.RetryAt), LastError: e.LastError}
+				RetryAt: timePtr(e.RetryAt), LastError: redact(e.LastError)}
 			if e.HasToken {
 				cj.Obtained, cj.ExpiresAt, cj.UsableUntil, cj.NextRefresh = timePtr(e.Obtained), timePtr(e.ExpiresAt), timePtr(e.UsableUntil), timePtr(e.RefreshAt)
 			}
@@ -139,7 +147,7 @@ func (h *Handler) identity(w http.ResponseWriter, r *http.Request) (any, error) 
 	recent := []issuanceJSON{}
 	for _, is := range d.RecentIssuance() {
 		recent = append(recent, issuanceJSON{Time: is.Time.UTC(), Grant: is.Grant, ClientID: is.ClientID, Resource: is.Resource,
-			KeyID: is.KeyID, TokenID: is.TokenID, ExpiresAt: timePtr(is.ExpiresAt), Error: is.Error})
+			KeyID: is.KeyID, TokenID: is.TokenID, ExpiresAt: timePtr(is.ExpiresAt), Error: redact(is.Error)})
 	}
 	out["recentIssuance"] = recent
 	return out, nil
