@@ -180,3 +180,48 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", shots)
 }
+
+// TestConsoleBrowserSignIn opens a console that needs a token: the page asks
+// for one, and with a token lastmile issued to an application assigned the
+// console's role it lists the APIs; the token is not in the page.
+func TestConsoleBrowserSignIn(t *testing.T) {
+	ctx := browser(t)
+	backend := newEchoBackend(t)
+	s, c := startConsole(t, consoleConfig(backend.srv.URL, "0.0.0.0:0", `console:
+  auth:
+    lastmile:
+      audience: api://lastmile-console
+      role: Console.Admin
+`))
+	token := clientToken(t, s, "5d2f4a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b", consoleOpsSecret, "api://lastmile-console")
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(t.ArtifactDir(), name+".png"), png, 0o644)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(c.base+"/"), chromedp.WaitVisible(chromedp.CSS("#login-token"))); err != nil {
+		t.Fatal(err)
+	}
+	shot("1-sign-in")
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#login-error"))); !strings.Contains(msg, "bearer token") {
+		t.Errorf("the sign-in dialog says %q, want why", msg)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#login-token"), token),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#apis tr[data-api="orders"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	shot("2-signed-in")
+	html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(html, token) {
+		t.Error("the page holds the token")
+	}
+}
