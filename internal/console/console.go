@@ -143,6 +143,8 @@ func New(o Options) *Handler {
 	return h
 }
 
+// ServeHTTP serves the console, with the headers that keep browsers from
+// running anything but its own code.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	// Everything the front end loads is its own: no inline script, no other
