@@ -131,6 +131,18 @@ paths:
 	<outbound><base /></outbound>
 	<on-error><base /></on-error>
 </policies>`,
+		"apis/status/policy.xml": `<policies>
+	<inbound>
+		<base />
+		<check-header name="X-Probe" failed-check-httpcode="400" failed-check-error-message="X-Probe is required" ignore-case="true" />
+	</inbound>
+	<backend><base /></backend>
+	<outbound><base /></outbound>
+	<on-error>
+		<base />
+		<set-header name="X-On-Error" exists-action="override"><value>@(context.LastError.Reason)</value></set-header>
+	</on-error>
+</policies>`,
 		"apis/status/apiInformation.json":                      fmt.Sprintf(`{"properties":{"path":"status","serviceUrl":%q,"subscriptionRequired":false}}`, backend+"/status"),
 		"named values/backend-key/namedValueInformation.json":  `{"properties":{"displayName":"backend-key","value":"` + consoleSecretValue + `","secret":true}}`,
 		"products/shop/productInformation.json":                `{"properties":{"displayName":"Shop","state":"published","subscriptionRequired":true}}`,
@@ -454,6 +466,27 @@ func TestConsoleAPI(t *testing.T) {
 	if first.Trace.RequestID == "" {
 		t.Errorf("try's trace has no request id")
 	}
+	// A policy that fails: on-error runs, and the trace has context.LastError.
+	status, data := c.do(http.MethodPost, "/api/try", map[string]any{"method": "GET", "path": "/status/up"}, nil)
+	var failed struct {
+		Status  int
+		Headers []struct{ Name, Value string }
+		Trace   struct {
+			TraceEntries map[string][]struct{ Source string }
+			LastError    *struct{ Source, Reason, Message, Section string }
+		}
+	}
+	if err := json.Unmarshal(data, &failed); err != nil || status != 200 {
+		t.Fatalf("try: %d %s", status, data)
+	}
+	le := failed.Trace.LastError
+	if failed.Status != 400 || le == nil || le.Source != "check-header" || le.Section != "inbound" ||
+		len(failed.Trace.TraceEntries["on-error"]) == 0 || failed.Trace.TraceEntries["on-error"][0].Source != "set-header" {
+		t.Fatalf("try of a failing policy: status %d, lastError %+v, on-error %+v", failed.Status, le, failed.Trace.TraceEntries["on-error"])
+	}
+	if !slices.Contains(failed.Headers, struct{ Name, Value string }{"X-On-Error", le.Reason}) {
+		t.Errorf("on-error's header is not in the response: %+v", failed.Headers)
+	}
 	// Without a key, the API refuses as it would any client.
 	if r := c.try(map[string]any{"method": "GET", "path": "/orders/42"}); r.Status != 401 {
 		t.Errorf("try without a key: %d, want 401", r.Status)
@@ -481,8 +514,8 @@ func TestConsoleAPI(t *testing.T) {
 		}
 	}
 	c.get("/api/traffic", &traffic)
-	if len(traffic.Recent) != 4 || traffic.Recent[0].API != "status" || traffic.Recent[1].Status != 401 || traffic.Recent[3].Path != "/orders/42" ||
-		traffic.Recent[3].Operation != "get-order" || traffic.Recent[3].DurationMs <= 0 {
+	if len(traffic.Recent) != 5 || traffic.Recent[0].API != "status" || traffic.Recent[1].Status != 401 || traffic.Recent[2].Status != 400 ||
+		traffic.Recent[4].Path != "/orders/42" || traffic.Recent[4].Operation != "get-order" || traffic.Recent[4].DurationMs <= 0 {
 		t.Errorf("recent requests = %+v", traffic.Recent)
 	}
 	var ordersTraffic = -1
