@@ -69,6 +69,18 @@ if ! /usr/bin/python3 -c 'import azure.identity, msal' >/dev/null 2>&1; then
 	fi
 fi
 
+echo "== chromium, for the console's browser tests"
+# The web console is tested in a real headless Chromium driven by chromedp; from
+# Debian's packages, only when missing.
+if ! command -v chromium >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	else
+		echo "chromium is missing and cannot be installed here: the console's browser test will be skipped"
+	fi
+fi
+
 echo "== go test"
 # -race catches data races in the concurrent paths (token cache, snapshot swaps).
 # The JSON stream goes through scripts/testreport, which prints each package's
@@ -77,4 +89,7 @@ echo "== go test"
 # pipefail (above) keeps that status.
 # -timeout: deploy builds lastmile as the Dockerfile does (-trimpath), which on a
 # cold build cache compiles every dependency again and can outlast the default 10m.
-go test -race -count=1 -timeout 30m -json ./... | go run ./scripts/testreport
+# -artifacts keeps what tests save with t.ArtifactDir (the console's screenshots)
+# under test-artifacts/_artifacts/, one folder per test; the test's output names it.
+rm -rf test-artifacts && mkdir -p test-artifacts
+go test -race -count=1 -timeout 30m -artifacts -outputdir "$PWD/test-artifacts" -json ./... | go run ./scripts/testreport

@@ -72,7 +72,11 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fmt.Fprintf(stdout, "  gateway:          %s\n", gw)
 	fmt.Fprintf(stdout, "  identity issuer:  %s (discovery: %s/.well-known/openid-configuration)\n", s.Issuer(), s.Issuer())
 	fmt.Fprintf(stdout, "  sample backend:   %s (verifies every token against the issuer's JWKS)\n", backendURL)
-	fmt.Fprintf(stdout, "  configuration:    %s\n\n", cfgDir)
+	fmt.Fprintf(stdout, "  configuration:    %s\n", cfgDir)
+	if u := s.ConsoleURL(); u != "" {
+		fmt.Fprintf(stdout, "  web console:      %s/\n", u)
+	}
+	fmt.Fprintln(stdout)
 
 	steps := []struct{ title, path string }{
 		{"GET /orders/42: the gateway's system-assigned identity", "/orders/42"},

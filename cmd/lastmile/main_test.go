@@ -45,7 +45,7 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"token verified:", "audience (aud):    api://orders", "roles:             Orders.Read\n",
 		"roles:             Orders.Read, Orders.Write", "client id (appid): 0b6f1c1e-2a7d-4c1e-9b1f-5d7f6c0e9a11",
-		"curl -i -H 'Ocp-Apim-Subscription-Key: ",
+		"curl -i -H 'Ocp-Apim-Subscription-Key: ", "web console:      http://127.0.0.1:",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

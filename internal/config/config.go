@@ -75,6 +75,8 @@
 //	  # Where Prometheus metrics are served (GET /metrics), host:port. Default
 //	  # "": no metrics listener.
 //	  metrics: ""
+//	  # The web console, host:port; console.go documents it. Default "": none.
+//	  console: ""
 //	  # TLS, off by default (plain HTTP): listeners.tls for every listener,
 //	  # or a listener written as a mapping of address and tls, and the ACME
 //	  # HTTP-01 challenge listener; tls.go documents every key.
@@ -201,6 +203,8 @@ type Config struct {
 	// Telemetry is OpenTelemetry, the access log and request traces (see
 	// telemetry.go).
 	Telemetry Telemetry
+	// Console is the web console's authentication (see console.go).
+	Console Console
 }
 
 // Identity configures the embedded identity provider and the managed identities it
@@ -272,6 +276,9 @@ type Listeners struct {
 	// ACMEHTTP is where ACME HTTP-01 challenges are answered; "" means
 	// nowhere (tls.go).
 	ACMEHTTP string
+	// Console is where the web console is served; "" means nowhere
+	// (console.go).
+	Console string
 	// TLS are the listeners' TLS settings (tls.go).
 	TLS ListenersTLS
 }

@@ -93,8 +93,13 @@ func TestParseFull(t *testing.T) {
 			AllowInsecureIssuer: true,
 		},
 		Listeners: Listeners{Gateway: "0.0.0.0:9080", Identity: "127.0.0.1:9081", Issuer: "https://login.example.com/lastmile", Metrics: "127.0.0.1:9464",
-			ACMEHTTP: ":80",
+			ACMEHTTP: ":80", Console: "0.0.0.0:9090",
 			TLS: ListenersTLS{
+				Console: &TLS{
+					Certificates: []CertificateFile{{File: filepath.Join(testdataAbs(t), "client.pem")},
+						{File: filepath.Join(testdataAbs(t), "client.pfx"), PasswordEnv: "LASTMILE_TEST_PFX_PASSWORD"}},
+					ClientCertificates: ClientCertificates{Mode: "verify-if-given", CAFile: filepath.Join(testdataAbs(t), "ca.pem")},
+				},
 				Gateway: &TLS{
 					Certificates: []CertificateFile{{File: filepath.Join(testdataAbs(t), "client.pem")},
 						{File: filepath.Join(testdataAbs(t), "client.pfx"), PasswordEnv: "LASTMILE_TEST_PFX_PASSWORD"}},
@@ -129,6 +134,10 @@ func TestParseFull(t *testing.T) {
 			AccessLog:          AccessLog{Enabled: true, File: filepath.Join(testdataAbs(t), "access.log"), Format: "json"},
 			RequestTrace:       RequestTrace{Enabled: false, TTL: 5 * time.Minute, MaxTraces: 20},
 		},
+		Console: Console{Auth: &ConsoleAuth{
+			Lastmile: &ConsoleIssuer{Audience: "api://orders", Role: "Orders.Write"},
+			OIDC:     &ConsoleIssuer{Issuer: "https://login.example.com/tenant/v2.0", Audience: "api://lastmile-console", Role: "Console.Admin"},
+		}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parse testdata/full.yaml (-want +got):\n%s", diff)
@@ -677,7 +686,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "merge keys are refused",
 			src:  "base: &b\n  region: x\ngateway:\n  <<: *b\n",
-			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, shutdown, certificates, telemetry\n" +
+			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, shutdown, certificates, telemetry, console\n" +
 				`lastmile.yaml:4:3: merge keys (<<) are not supported in lastmile.yaml; write the keys out`,
 		},
 		{

@@ -33,6 +33,7 @@ type decoder struct {
 	plane     identityPlaneRefs
 	tokens    tokenServiceRefs
 	storeKeys storeKeyRefs
+	console   consoleRefs
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -74,6 +75,7 @@ func (d *decoder) decodeFile(src []byte, c *Config) {
 	d.checkIdentityPlane(c)
 	d.checkTokenService(c)
 	d.checkStoreKeys(c)
+	d.checkConsole(c)
 	d.errs.Sort()
 }
 
@@ -388,6 +390,7 @@ func (d *decoder) decodeConfig(root *yaml.Node, c *Config) {
 		}},
 		{"certificates", func(k, v *yaml.Node) { d.decodeCertificates(v, c) }},
 		{"telemetry", func(k, v *yaml.Node) { d.decodeTelemetry(v, &c.Telemetry) }},
+		{"console", func(k, v *yaml.Node) { d.decodeConsole(v, &c.Console) }},
 	})
 	d.refs = r
 }
@@ -559,15 +562,20 @@ func (d *decoder) hasKey(n *yaml.Node, key string) bool {
 
 func (d *decoder) decodeListeners(n *yaml.Node, l *Listeners) {
 	// Each listener's own tls (tls.go), and the one shared by the others.
-	own := map[string]*listenerTLS{"gateway": {}, "identity": {}, "metrics": {}}
+	own := map[string]*listenerTLS{"gateway": {}, "identity": {}, "metrics": {}, "console": {}}
 	var shared *TLS
-	var metricsNode, acmeHTTPNode *yaml.Node
+	var metricsNode, consoleNode, acmeHTTPNode *yaml.Node
 	d.mapping(n, "listeners", []field{
 		{"gateway", d.listener("listeners.gateway", &l.Gateway, own["gateway"], false)},
 		{"identity", d.listener("listeners.identity", &l.Identity, own["identity"], false)},
 		{"metrics", func(k, v *yaml.Node) {
 			metricsNode = k
 			d.listener("listeners.metrics", &l.Metrics, own["metrics"], true)(k, v) // "": no metrics listener
+		}},
+		{"console", func(k, v *yaml.Node) {
+			consoleNode = k
+			d.console.listener = resolve(v)
+			d.listener("listeners.console", &l.Console, own["console"], true)(k, v) // "": no console
 		}},
 		{"acmeHTTP", func(k, v *yaml.Node) {
 			if d.address("listeners.acmeHTTP", &l.ACMEHTTP, true)(k, v); l.ACMEHTTP != "" {
@@ -583,7 +591,7 @@ func (d *decoder) decodeListeners(n *yaml.Node, l *Listeners) {
 			}
 		}},
 	})
-	d.applyTLS(l, shared, own, metricsNode, acmeHTTPNode)
+	d.applyTLS(l, shared, own, metricsNode, consoleNode, acmeHTTPNode)
 }
 
 func checkHostPort(s string) error {

@@ -41,6 +41,7 @@ func (c *Config) Marshal() ([]byte, error) {
 			"identity", marshalListener(c.Listeners.Identity, c.Listeners.TLS.Identity),
 			"issuer", str(c.Listeners.Issuer),
 			"metrics", marshalListener(c.Listeners.Metrics, c.Listeners.TLS.Metrics),
+			"console", marshalListener(c.Listeners.Console, c.Listeners.TLS.Console),
 			"acmeHTTP", str(c.Listeners.ACMEHTTP),
 		),
 		"backend", mapNode(
@@ -77,6 +78,7 @@ func (c *Config) Marshal() ([]byte, error) {
 			return mapNode("id", str(cert.ID), "file", str(cert.File), "passwordEnv", str(cert.PasswordEnv))
 		}),
 		"telemetry", marshalTelemetry(c.Telemetry),
+		"console", marshalConsole(c.Console),
 	)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
@@ -128,4 +130,25 @@ func formatDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+func marshalConsole(c Console) *yaml.Node {
+	if c.Auth == nil {
+		return mapNode()
+	}
+	issuer := func(ci *ConsoleIssuer, withIssuer bool) *yaml.Node {
+		n := mapNode("audience", str(ci.Audience), "role", str(ci.Role))
+		if withIssuer {
+			n = mapNode("issuer", str(ci.Issuer), "audience", str(ci.Audience), "role", str(ci.Role))
+		}
+		return n
+	}
+	auth := mapNode()
+	if c.Auth.Lastmile != nil {
+		auth.Content = append(auth.Content, str("lastmile"), issuer(c.Auth.Lastmile, false))
+	}
+	if c.Auth.OIDC != nil {
+		auth.Content = append(auth.Content, str("oidc"), issuer(c.Auth.OIDC, true))
+	}
+	return mapNode("auth", auth)
 }

@@ -150,12 +150,12 @@ var clientCertModes = []string{ClientCertNone, ClientCertRequest, ClientCertRequ
 // ListenersTLS are the TLS settings of each listener, listeners.tls applied;
 // nil for a listener that serves plain HTTP.
 type ListenersTLS struct {
-	Gateway, Identity, Metrics *TLS
+	Gateway, Identity, Metrics, Console *TLS
 }
 
 // anyACME reports whether a listener's TLS uses acme.
 func (l ListenersTLS) anyACME() bool {
-	for _, t := range []*TLS{l.Gateway, l.Identity, l.Metrics} {
+	for _, t := range []*TLS{l.Gateway, l.Identity, l.Metrics, l.Console} {
 		if t != nil && t.ACME != nil {
 			return true
 		}
@@ -212,7 +212,7 @@ func (d *decoder) address(path string, dst *string, optional bool) func(k, v *ya
 }
 
 // applyTLS gives each listener its own tls, or the shared one.
-func (d *decoder) applyTLS(l *Listeners, shared *TLS, own map[string]*listenerTLS, metricsNode *yaml.Node, acmeHTTP *yaml.Node) {
+func (d *decoder) applyTLS(l *Listeners, shared *TLS, own map[string]*listenerTLS, metricsNode, consoleNode *yaml.Node, acmeHTTP *yaml.Node) {
 	pick := func(o *listenerTLS) *TLS {
 		if o.set {
 			return o.tls
@@ -224,6 +224,11 @@ func (d *decoder) applyTLS(l *Listeners, shared *TLS, own map[string]*listenerTL
 		l.TLS.Metrics = pick(own["metrics"])
 	} else if own["metrics"].tls != nil {
 		d.errorf(metricsNode, "listeners.metrics has tls but no address; give it an address, or remove tls")
+	}
+	if l.Console != "" {
+		l.TLS.Console = pick(own["console"])
+	} else if own["console"].tls != nil {
+		d.errorf(consoleNode, "listeners.console has tls but no address; give it an address, or remove tls")
 	}
 	if acmeHTTP != nil && !l.TLS.anyACME() {
 		d.errorf(acmeHTTP, "listeners.acmeHTTP answers ACME challenges, but no listener's tls uses acme; remove it, or add acme to a tls")

@@ -13,6 +13,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/lastmile-gw/lastmile/internal/console"
 	"github.com/lastmile-gw/lastmile/internal/http1"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -86,12 +87,13 @@ func BenchmarkDataPlane(b *testing.B) {
 // BenchmarkDataPlaneObserved is BenchmarkDataPlane with what an operator turns
 // on: every request traced by OpenTelemetry (the SDK, sampling all, batching
 // to an exporter that drops the spans), or the access log (slog's JSON
-// handler, writing nowhere), or both.
+// handler, writing nowhere), or both; or the web console's live traffic.
 func BenchmarkDataPlaneObserved(b *testing.B) {
 	for _, tc := range []struct {
 		name            string
 		otel, accessLog bool
-	}{{"otel", true, false}, {"accesslog", false, true}, {"both", true, true}} {
+		console         bool
+	}{{"otel", true, false, false}, {"accesslog", false, true, false}, {"both", true, true, false}, {"console", false, false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := benchHandler(b, rawBackend(b))
 			if tc.otel {
@@ -101,6 +103,9 @@ func BenchmarkDataPlaneObserved(b *testing.B) {
 			}
 			if tc.accessLog {
 				h.AccessLog = slog.New(slog.NewJSONHandler(io.Discard, nil))
+			}
+			if tc.console {
+				h.Requests = console.NewTraffic()
 			}
 			runDataPlane(b, h)
 		})

@@ -51,6 +51,9 @@ type Handler struct {
 	// subscription allowing tracing ask for (Ocp-Apim-Trace); nil turns them
 	// off.
 	Traces *reqtrace.Store
+	// Requests, when not nil, is told of every answered request (a console's
+	// live traffic).
+	Requests RequestObserver
 }
 
 // NewHandler returns a Handler with no configuration; it answers 503 until Swap

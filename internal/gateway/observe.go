@@ -92,6 +92,9 @@ func (h *Handler) finish(r *http.Request, o *outcome) {
 	if h.AccessLog != nil {
 		h.accessLog(r, o, le)
 	}
+	if h.Requests != nil {
+		h.requestDone(r, o)
+	}
 	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
 		endSpan(span, r, o, le)
 	}
@@ -140,6 +143,21 @@ func (h *Handler) accessLog(r *http.Request, o *outcome, le *exchange.LastError)
 		add(slog.String("trace_id", sc.TraceID().String()))
 	}
 	h.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request", a[:n]...)
+}
+
+// requestDone tells h.Requests of an answered request.
+func (h *Handler) requestDone(r *http.Request, o *outcome) {
+	d := RequestDone{Start: o.start, Duration: time.Since(o.start), RequestID: o.requestID,
+		Method: r.Method, Path: r.URL.EscapedPath(), API: o.api, Operation: o.op, Status: o.status}
+	if x := o.x; x != nil {
+		if x.Product != nil {
+			d.Product = x.Product.ID
+		}
+		if x.Subscription != nil {
+			d.Subscription = x.Subscription.ID
+		}
+	}
+	h.Requests.RequestDone(d)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -195,6 +213,15 @@ func (h *Handler) startRecorder(r *http.Request, snap *Snapshot, sub *subscripti
 		secrets := append(snap.secrets[:len(snap.secrets):len(snap.secrets)], sub.info.PrimaryKey, sub.info.SecondaryKey)
 		rec = reqtrace.New(reqtrace.Options{RequestID: x.RequestID, Start: o.start, Secrets: secrets,
 			Headers: []string{x.API.SubscriptionKeyHeader}, Dir: snap.dir})
+	}
+	if reqtrace.FromContext(r.Context()) == rec {
+		// An in-process caller's recorder (a console's "Try it") learns what
+		// one the handler starts is told at once.
+		rec.SetRequestID(x.RequestID)
+		rec.Hide(x.API.SubscriptionKeyHeader)
+		for _, s := range snap.secrets {
+			rec.Secret(s)
+		}
 	}
 	x.Recorder = rec
 	if x.Subscription != nil {

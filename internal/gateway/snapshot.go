@@ -24,7 +24,9 @@ type Snapshot struct {
 	deployment *exchange.Deployment
 	warnings   []string
 	secrets    []string // named values marked secret, kept out of request traces
-	dir        string   // the configuration folder, which request traces show policy files relative to
+	redact     []string // secrets and every subscription key: what Redact cuts out
+	backends   []BackendInfo
+	dir        string // the configuration folder, which request traces show policy files relative to
 }
 
 // SnapshotConfig is what NewSnapshot builds a Snapshot from. Everything in it is
@@ -45,6 +47,8 @@ type SnapshotConfig struct {
 	// Dir is the configuration folder, which request traces show policy
 	// files relative to.
 	Dir string
+	// Backends are the backend entities, for a console (Snapshot.Backends).
+	Backends []BackendInfo
 }
 
 // APIConfig is one API of a SnapshotConfig.
@@ -92,6 +96,8 @@ func NewSnapshot(c SnapshotConfig) (*Snapshot, error) {
 		deployment: c.Deployment,
 		warnings:   slices.Clone(c.Warnings),
 		secrets:    slices.Clone(c.Secrets),
+		redact:     slices.Clone(c.Secrets),
+		backends:   slices.Clone(c.Backends),
 		dir:        c.Dir,
 	}
 	products := make(map[string]*product, len(c.Products))
@@ -116,6 +122,7 @@ func NewSnapshot(c SnapshotConfig) (*Snapshot, error) {
 			if k == "" {
 				continue
 			}
+			s.redact = append(s.redact, k)
 			if other, dup := s.subs[k]; dup {
 				return nil, fmt.Errorf("subscriptions %s and %s have the same key; keys must be unique", other.info.ID, sc.Name)
 			}

@@ -126,7 +126,8 @@ type compiled struct {
 	resources           map[string]*resource   // by identity.NormalizeResource(ID)
 	apps                []*application         // ClientID canonical; object ids filled from state
 	schedule            KeySchedule
-	algorithms          []string // signing algorithms resources use
+	algorithms          []string   // signing algorithms resources use
+	declared            []Resource // the resources as configured, for Provider.Resources
 }
 
 type resource struct {
@@ -141,7 +142,8 @@ func compile(cfg Config) (*compiled, error) {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	c := &compiled{lifetime: cfg.TokenLifetime, resources: make(map[string]*resource), allowInsecureIssuer: cfg.AllowInsecureIssuer}
+	c := &compiled{lifetime: cfg.TokenLifetime, resources: make(map[string]*resource), allowInsecureIssuer: cfg.AllowInsecureIssuer,
+		declared: slices.Clone(cfg.Resources)}
 
 	// Issuer.
 	c.issuer = cfg.Issuer

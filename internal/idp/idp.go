@@ -60,6 +60,7 @@ type Provider struct {
 	replay     ReplayStore
 	secrets    *secretCache
 	fetch      *fetcher
+	recent     issuanceLog // the last tokens issued, for a console (inspect.go)
 
 	basePath                              string // the issuer URL's path
 	discoveryPath, metadataPath, jwksPath string

@@ -157,6 +157,7 @@ func EntraV2Issuer(tenantID string) string {
 // are *Error values matching identity.ErrConfiguration.
 func (p *Provider) Issue(ctx context.Context, clientID, resource string) (Token, error) {
 	tok, err := p.issueFor(ctx, clientID, resource)
+	p.recent.add(GrantManagedIdentity, clientID, resource, tok, err)
 	if p.observer != nil {
 		p.observer.TokenIssued("managed_identity", err)
 	}

@@ -277,6 +277,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, kind endpo
 		return
 	}
 	tok, err := p.issue(&app.principal, res, acr)
+	p.recent.add(GrantApplication, app.clientID, res.id, tok, err)
 	if p.observer != nil {
 		p.observer.TokenIssued("application", err)
 	}

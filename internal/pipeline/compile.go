@@ -203,6 +203,7 @@ func (c *Compiler) element(el *policyxml.Element, counts map[string]int) []Step 
 		Path:    strings.Join(c.path, `\`),
 		File:    c.doc.File,
 		Pos:     el.Pos,
+		Source:  el.OuterXML(),
 	}
 	if a := el.Attr("id"); a != nil {
 		info.ID = a.Value.String()

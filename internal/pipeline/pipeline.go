@@ -89,6 +89,9 @@ type StepInfo struct {
 	Path    string // position within the section, e.g. `choose[1]\when[1]\set-header[1]`
 	File    string
 	Pos     policyxml.Pos
+	// Source is the element as written in File (policyxml.Element.OuterXML):
+	// named values appear as {{name}}, never their values.
+	Source string
 	// ResumePoint is set on a step that is, or contains, a policy whose
 	// factory called Compiler.MarkResumePoint (cache-store): outbound resumes
 	// after the first such step when an inbound policy returns

@@ -345,3 +345,32 @@ func TestNamedValuesInLiquid(t *testing.T) {
 		t.Errorf("liquid text = %q", got)
 	}
 }
+
+// OuterXML shows an element as written: a console shows it as the policy's
+// origin, so a named value marked secret must not appear substituted.
+func TestOuterXMLKeepsReferences(t *testing.T) {
+	src := "<policies>\n  <inbound>\n    <set-header name=\"k\"><value>{{secret}}</value></set-header>\n    <base />\n  </inbound>\n</policies>"
+	doc, err := Parse("p.xml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.SubstituteNamedValues(lookupIn(map[string]string{"secret": "hunter2"})); err != nil {
+		t.Fatal(err)
+	}
+	inbound := doc.Root.Elements()[0]
+	tests := []struct {
+		el   *Element
+		want string
+	}{
+		{inbound.Elements()[0], `<set-header name="k"><value>{{secret}}</value></set-header>`},
+		{inbound.Elements()[1], `<base />`},
+	}
+	for _, tt := range tests {
+		if got := tt.el.OuterXML(); got != tt.want {
+			t.Errorf("OuterXML() = %q, want %q", got, tt.want)
+		}
+	}
+	if got := (&Element{}).OuterXML(); got != "" {
+		t.Errorf("OuterXML() of an element without a document = %q, want empty", got)
+	}
+}

@@ -126,6 +126,17 @@ func (e *Element) InnerXML() string {
 	return substituteInner(inner, e.doc.named)
 }
 
+// OuterXML returns the element's source exactly as written in its file, from
+// its start tag to the end of its end tag. Unlike InnerXML it shows {{name}}
+// references to named values as written, never their values (a named value
+// may be a secret): what a console shows as the policy's origin.
+func (e *Element) OuterXML() string {
+	if e.doc == nil || e.End.Offset <= e.Pos.Offset || e.End.Offset > len(e.doc.src) {
+		return ""
+	}
+	return e.doc.src[e.Pos.Offset:e.End.Offset]
+}
+
 // InnerPos returns the position just after the start tag, where InnerXML begins.
 func (e *Element) InnerPos() Pos {
 	if e.doc == nil {

@@ -222,6 +222,52 @@ func (d *doc) addSecret(s string) {
 	d.secrets = append(d.secrets, s)
 }
 
+// SetRequestID records the request's id (context.RequestId), for a Recorder
+// started before the gateway gave the request one.
+func (r *Recorder) SetRequestID(id string) {
+	if r == nil {
+		return
+	}
+	r.d.mu.Lock()
+	r.d.t.RequestID = id
+	r.d.mu.Unlock()
+}
+
+// Hide adds a header whose values the trace never shows, such as the API's
+// subscription key header.
+func (r *Recorder) Hide(header string) {
+	if r == nil || header == "" {
+		return
+	}
+	r.d.mu.Lock()
+	r.d.hide[strings.ToLower(header)] = true
+	r.d.mu.Unlock()
+}
+
+// Redact returns s with what the trace cuts out cut out too: its secrets
+// (those of Options, and every one added with Secret, such as the tokens
+// the request obtained) and anything shaped like a JWT. A console uses it on
+// the response body it shows beside the trace; it may be called after
+// Finish.
+func (r *Recorder) Redact(s string) string {
+	if r == nil {
+		return Redact(s, nil)
+	}
+	r.d.mu.Lock()
+	defer r.d.mu.Unlock()
+	return Redact(s, r.d.secrets)
+}
+
+// Hidden reports whether the trace hides the values of header name.
+func (r *Recorder) Hidden(name string) bool {
+	if r == nil {
+		return false
+	}
+	r.d.mu.Lock()
+	defer r.d.mu.Unlock()
+	return r.d.hide[strings.ToLower(name)]
+}
+
 // SetRequest records the request as the gateway received it.
 func (r *Recorder) SetRequest(method, url string, h map[string][]string) {
 	if r == nil {
@@ -448,15 +494,23 @@ func (r *Recorder) Finish(status int, headers map[string][]string, lastError *Er
 // trace never shows one, whatever it is called.
 var jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 
-func (d *doc) scrub(s string) string {
-	for _, sec := range d.secrets {
-		if strings.Contains(s, sec) {
+// Redact returns s with every one of secrets, and anything shaped like a JWT,
+// replaced by Redacted: the one rule for what a trace, and a console, never
+// shows.
+func Redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Redacted)
 		}
 	}
 	if strings.Contains(s, "eyJ") {
 		s = jwtShape.ReplaceAllString(s, Redacted)
 	}
+	return s
+}
+
+func (d *doc) scrub(s string) string {
+	s = Redact(s, d.secrets)
 	if len(s) > MaxStringBytes {
 		s = s[:MaxStringBytes] + "...(truncated)"
 	}

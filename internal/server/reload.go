@@ -220,6 +220,7 @@ func (s *Server) Reload(ctx context.Context) (needRestart []string, err error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	needRestart, err = s.reload(ctx)
+	s.console.reloaded(err, needRestart)
 	switch {
 	case err != nil:
 		s.log.Error("reload failed; still serving the previous configuration", "error", err)
@@ -247,6 +248,7 @@ func (s *Server) reload(ctx context.Context) ([]string, error) {
 	// What cannot change yet is kept as it runs, so that the rest of the new
 	// configuration is built against the listeners and store that exist.
 	cfg.Listeners.Gateway, cfg.Listeners.Identity, cfg.Listeners.Metrics = s.started.Listeners.Gateway, s.started.Listeners.Identity, s.started.Listeners.Metrics
+	cfg.Listeners.Console, cfg.Console = s.started.Listeners.Console, s.started.Console
 	e := &cfg.Identity.Endpoints
 	e.AppService, e.IMDSListen, e.Socket = s.started.Identity.Endpoints.AppService, s.started.Identity.Endpoints.IMDSListen, s.started.Identity.Endpoints.Socket
 	cfg.Store = s.started.Store
@@ -294,6 +296,8 @@ func (s *Server) restartOnly(cfg *config.Config) []string {
 	check("listeners.gateway", s.opts.Listen == "" && cfg.Listeners.Gateway != old.Listeners.Gateway)
 	check("listeners.identity", s.opts.IdentityListen == "" && cfg.Listeners.Identity != old.Listeners.Identity)
 	check("listeners.metrics", cfg.Listeners.Metrics != old.Listeners.Metrics)
+	check("listeners.console", cfg.Listeners.Console != old.Listeners.Console)
+	check("console", !reflect.DeepEqual(cfg.Console, old.Console))
 	e, oe := cfg.Identity.Endpoints, old.Identity.Endpoints
 	check("identity.managedIdentityEndpoints.appService", e.AppService != oe.AppService)
 	check("identity.managedIdentityEndpoints.imds.listen", e.IMDSListen != oe.IMDSListen)

@@ -396,20 +396,21 @@ func TestReloadAppliesEverySetting(t *testing.T) {
 	})
 	t.Run("settings that need a restart are named", func(t *testing.T) {
 		next := c
-		next.listeners = strings.TrimSuffix(c.listeners, "") + "  gateway: 127.0.0.1:1\n  metrics: 127.0.0.1:0\n"
+		next.listeners = strings.TrimSuffix(c.listeners, "") + "  gateway: 127.0.0.1:1\n  metrics: 127.0.0.1:0\n  console: 127.0.0.1:0\n"
 		next.endpoints = "  managedIdentityEndpoints:\n    appService: false\n    imds:\n      listen: 127.0.0.1:0\n    socket: /tmp/lastmile-reload-test.sock\n"
-		next.store = "store:\n  type: redis\n  encryptionKeyFile: " + stateKeyFile(t, testStateKey) + "\n"
+		next.store = "store:\n  type: redis\n  encryptionKeyFile: " + stateKeyFile(t, testStateKey) + "\n" +
+			"console:\n  auth:\n    oidc:\n      issuer: https://idp.example.com\n      audience: api://console\n      role: Admin\n"
 		write(t, next.yaml())
 		restart, err := s.Reload(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"listeners.metrics", "identity.managedIdentityEndpoints.appService",
+		want := []string{"listeners.metrics", "listeners.console", "console", "identity.managedIdentityEndpoints.appService",
 			"identity.managedIdentityEndpoints.imds.listen", "identity.managedIdentityEndpoints.socket", "store"}
 		if diff := cmp.Diff(want, restart); diff != "" {
 			t.Errorf("restart needed (-want +got):\n%s", diff)
 		}
-		if !strings.Contains(logs.String(), "restart_needed=\"listeners.metrics, identity.managedIdentityEndpoints.appService") {
+		if !strings.Contains(logs.String(), "restart_needed=\"listeners.metrics, listeners.console, console, identity.managedIdentityEndpoints.appService") {
 			t.Errorf("the log does not name them:\n%s", logs.String())
 		}
 		// The gateway listener came from the command line, so the file's

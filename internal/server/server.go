@@ -95,6 +95,9 @@ type Server struct {
 
 	metricsLn  net.Listener // nil without listeners.metrics
 	metricsSrv *http.Server
+	consoleLn  net.Listener // nil without listeners.console
+	consoleSrv *http.Server
+	console    consoleState  // console.go
 	obs        observability // metrics, OpenTelemetry, access log, request traces (telemetry.go)
 	// tokens are the token metrics policies emit (nil when no one reads
 	// metrics), kept across reloads; estimator counts prompts.
@@ -102,10 +105,10 @@ type Server struct {
 	estimator *llm.Estimator
 
 	// TLS on the listeners (tls.go): nil for a listener serving plain HTTP.
-	gwTLS, idTLS, metricsTLS *listenerTLS
-	acme                     []*acmeManager // one per distinct acme setting
-	acmeLn                   net.Listener   // nil without listeners.acmeHTTP
-	acmeSrv                  *http.Server
+	gwTLS, idTLS, metricsTLS, consoleTLS *listenerTLS
+	acme                                 []*acmeManager // one per distinct acme setting
+	acmeLn                               net.Listener   // nil without listeners.acmeHTTP
+	acmeSrv                              *http.Server
 
 	reloadMu sync.Mutex
 	shared   sharedStore // replay protection (and more) across instances
@@ -166,6 +169,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		if s.metricsLn, err = net.Listen("tcp", addr); err != nil {
 			return fail(fmt.Errorf("metrics listener: %w", err))
 		}
+	}
+	if err := s.listenConsole(cfg); err != nil {
+		return fail(err)
 	}
 	if addr := cfg.Listeners.ACMEHTTP; addr != "" {
 		if s.acmeLn, err = net.Listen("tcp", addr); err != nil {
@@ -234,6 +240,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.handler.Tracer = s.obs.tel.Tracer()
 	s.handler.AccessLog = s.obs.access
 	s.handler.Traces = s.obs.traces
+	if err := s.setupConsole(cfg, g); err != nil {
+		return fail(err)
+	}
 	if s.metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.obs.reg, promhttp.HandlerOpts{}))
@@ -362,7 +371,7 @@ func (s *Server) Snapshot() *gateway.Snapshot { return s.handler.Snapshot() }
 // shutdown.gracePeriod as the configuration being served says; what still runs
 // then is cut off. It logs when the shutdown starts and when it is done.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 4+len(s.plane.servers))
+	errc := make(chan error, 5+len(s.plane.servers))
 	// In the background: the signing keys (rotation schedule, and changes by
 	// other instances or lastmile keys, picked up every idp.KeyReloadInterval),
 	// and identity.env, taken over when the instance that owns it stops.
@@ -379,6 +388,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	if s.acmeSrv != nil {
 		go func() { errc <- s.acmeSrv.Serve(s.acmeLn) }()
+	}
+	if s.consoleSrv != nil {
+		go func() { errc <- s.consoleSrv.Serve(s.consoleLn) }()
 	}
 	s.serveIdentityPlane(errc)
 	// TLS: certificate files checked for changes, ACME certificates obtained
@@ -399,6 +411,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	attrs = append(attrs, s.obs.settings(g.cfg.Telemetry)...)
 	if s.acmeLn != nil {
 		attrs = append(attrs, "acme_http_listen", s.acmeLn.Addr().String())
+	}
+	if s.consoleLn != nil {
+		attrs = append(attrs, "console_url", s.ConsoleURL())
 	}
 	env := s.plane.env
 	for _, kv := range [][2]string{{"identity_endpoint", env.IdentityEndpoint}, {"imds", env.IMDSHost}, {"identity_socket", env.Socket}} {
@@ -431,6 +446,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.acmeSrv != nil {
 		shutErr = errors.Join(shutErr, s.acmeSrv.Shutdown(shutCtx))
 	}
+	if s.consoleSrv != nil {
+		shutErr = errors.Join(shutErr, s.consoleSrv.Shutdown(shutCtx))
+	}
 	shutErr = errors.Join(shutErr, s.closeIdentityPlane(func(srv *http.Server) error { return srv.Shutdown(shutCtx) }))
 	if shutErr != nil {
 		// The grace period is over: cut off what still runs now, not when the
@@ -440,6 +458,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.closeIdentityPlane((*http.Server).Close)
 		if s.metricsSrv != nil {
 			s.metricsSrv.Close()
+		}
+		if s.consoleSrv != nil {
+			s.consoleSrv.Close()
 		}
 	}
 	s.workloadEnv.close()
@@ -470,6 +491,9 @@ func (s *Server) Close() error {
 	if s.acmeSrv != nil {
 		merr = errors.Join(merr, s.acmeSrv.Close())
 	}
+	if s.consoleSrv != nil {
+		merr = errors.Join(merr, s.consoleSrv.Close())
+	}
 	s.workloadEnv.close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -479,7 +503,7 @@ func (s *Server) Close() error {
 
 // closeListeners closes whatever New bound before it failed.
 func (s *Server) closeListeners() {
-	for _, ln := range append([]net.Listener{s.gwLn, s.idLn, s.metricsLn, s.acmeLn}, s.plane.lns...) {
+	for _, ln := range append([]net.Listener{s.gwLn, s.idLn, s.metricsLn, s.consoleLn, s.acmeLn}, s.plane.lns...) {
 		if ln != nil {
 			ln.Close()
 		}

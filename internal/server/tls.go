@@ -187,12 +187,13 @@ func certNames(c *x509.Certificate) string {
 }
 
 // tlsListeners are the listeners that serve TLS, with the configuration's
-// settings for each; a future listener (a console) adds itself here.
+// settings for each.
 func (s *Server) tlsListeners() []tlsListener {
 	return []tlsListener{
 		{"listeners.gateway", &s.gwLn, &s.gwTLS, true, func(c *config.Config) *config.TLS { return c.Listeners.TLS.Gateway }},
 		{"listeners.identity", &s.idLn, &s.idTLS, true, func(c *config.Config) *config.TLS { return c.Listeners.TLS.Identity }},
 		{"listeners.metrics", &s.metricsLn, &s.metricsTLS, true, func(c *config.Config) *config.TLS { return c.Listeners.TLS.Metrics }},
+		{"listeners.console", &s.consoleLn, &s.consoleTLS, true, func(c *config.Config) *config.TLS { return c.Listeners.TLS.Console }},
 	}
 }
 

@@ -94,8 +94,8 @@ func getTLS(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-// TestTLSListeners serves TLS on the data plane, the identity listener and
-// the metrics listener from one shared listeners.tls, and reaches each with
+// TestTLSListeners serves TLS on the data plane, the identity listener, the
+// metrics listener and the console from one shared listeners.tls, and reaches each with
 // Go clients that check the chain against the test CA: HTTP/2 and HTTP/1.1
 // (ALPN), TLS 1.2 and 1.3 but not 1.1, the issuer on https, and a client
 // that does not trust the CA refused.
@@ -103,6 +103,7 @@ func TestTLSListeners(t *testing.T) {
 	ca := certtest.NewCA(t, "listener CA")
 	cfgDir := tlsFolder(t, ca, mergeFiles(echoAPI, map[string]string{"lastmile.yaml": `listeners:
   metrics: 127.0.0.1:0
+  console: 127.0.0.1:0
   tls:
     certificates:
       - file: server.pem
@@ -110,7 +111,7 @@ func TestTLSListeners(t *testing.T) {
 	s, _ := serveTLS(t, cfgDir, t.TempDir(), nil)
 	h2, h1 := httpsClient(ca.Pool(), true), httpsClient(ca.Pool(), false)
 
-	for _, u := range []string{s.GatewayURL(), s.IdentityURL(), s.MetricsURL(), s.Issuer()} {
+	for _, u := range []string{s.GatewayURL(), s.IdentityURL(), s.MetricsURL(), s.ConsoleURL(), s.Issuer()} {
 		if !strings.HasPrefix(u, "https://127.0.0.1:") {
 			t.Errorf("URL %s, want https://127.0.0.1:...", u)
 		}
@@ -143,6 +144,11 @@ func TestTLSListeners(t *testing.T) {
 	t.Run("metrics listener", func(t *testing.T) {
 		if resp, body := getTLS(t, h2, s.MetricsURL()); resp.StatusCode != 200 || !strings.Contains(body, "go_goroutines") {
 			t.Errorf("metrics: %d", resp.StatusCode)
+		}
+	})
+	t.Run("console", func(t *testing.T) {
+		if resp, body := getTLS(t, h2, s.ConsoleURL()+"/api/apis"); resp.StatusCode != 200 || resp.Proto != "HTTP/2.0" || !strings.Contains(body, `"echo"`) {
+			t.Errorf("console: %d %s %.200s", resp.StatusCode, resp.Proto, body)
 		}
 	})
 	t.Run("TLS versions", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/balancer"
+	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 )
 
@@ -44,6 +45,21 @@ func backends(svc *apiops.Service, breakers *balancer.Breakers) map[string]polic
 			}
 		}
 		out[name] = pb
+	}
+	return out
+}
+
+// backendInfo describes the backends for a console, without their
+// credentials, by id.
+func backendInfo(bes map[string]policies.Backend) []gateway.BackendInfo {
+	out := make([]gateway.BackendInfo, 0, len(bes))
+	for _, id := range slices.Sorted(maps.Keys(bes)) {
+		be := bes[id]
+		bi := gateway.BackendInfo{ID: id, URL: be.URL, Breaker: be.Breaker}
+		if be.Pool != nil {
+			bi.Pool = be.Pool.Members()
+		}
+		out = append(out, bi)
 	}
 	return out
 }

@@ -112,7 +112,8 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	if cfg == nil {
 		cfg = config.Default()
 	}
-	reg, err := b.registry(svc, cfg, validateOnly)
+	bes := backends(svc, b.backendBreakers(validateOnly))
+	reg, err := b.registry(svc, cfg, bes, validateOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,8 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	if err != nil {
 		return nil, err
 	}
-	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secretValues(svc), Dir: b.ConfigDir}
+	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secretValues(svc), Dir: b.ConfigDir,
+		Backends: backendInfo(bes)}
 	sc.Products = c.products() // before the APIs, whose pipelines include product policies
 	sc.APIs = c.apis()
 	if len(c.errs) > 0 {
@@ -138,7 +140,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 }
 
 // registry registers every policy with what it needs from this build.
-func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly bool) (*pipeline.Registry, error) {
+func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, bes map[string]policies.Backend, validateOnly bool) (*pipeline.Registry, error) {
 	tr, err := b.transport(cfg)
 	if err != nil {
 		return nil, err
@@ -146,7 +148,7 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, validateOnly
 	d := policies.Deps{
 		Tokens:              b.Tokens,
 		Forwarder:           &proxy.Forwarder{Transport: tr},
-		Backends:            backends(svc, b.backendBreakers(validateOnly)),
+		Backends:            bes,
 		ForwardTimeout:      cfg.Backend.Timeout,
 		Logger:              b.log(),
 		Cache:               b.valueCaches(cfg, validateOnly),
