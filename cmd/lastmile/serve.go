@@ -62,6 +62,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	tuneGC(getenv, log)
 	state, err := sf.stateDir(getenv)
 	if err != nil {
 		return err
