@@ -64,7 +64,14 @@ func (m *meeting) RoundTrip(req *http.Request) (*http.Response, error) {
 	select {
 	case <-m.all:
 	case <-req.Context().Done():
-		return end()
+		// When the meeting is complete too, select would pick either at
+		// random: a request whose others all arrived answers, whatever
+		// happened to them since, so that what is cancelled is decided.
+		select {
+		case <-m.all:
+		default:
+			return end()
+		}
 	}
 	if m.fail[req.URL.Path] {
 		return nil, errors.New("connection refused")
