@@ -289,17 +289,9 @@ type cacheStorePolicy struct {
 func (d *Deps) cacheStore(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
 	c.CheckAttrs(el, "duration", "cache-response")
 	c.CheckChildren(el)
-	duration, ok := c.RequiredAttr(el, "duration")
-	if ok {
-		if lit, isLit := duration.Literal(); isLit {
-			n, err := parseDuration(lit)
-			if err == nil && n < 1 {
-				err = errors.New("must be at least 1 second")
-			}
-			if err != nil {
-				return nil, c.Errorf(el.Attr("duration").Value.Pos(), "duration %s; write a whole number of seconds such as 3600, or a policy expression", err)
-			}
-		}
+	duration, ok, err := durationAttr(c, el)
+	if err != nil {
+		return nil, err
 	}
 	// On a cache hit, outbound resumes after this policy: the cached response
 	// already had what the policies before it did.

@@ -211,22 +211,34 @@ type cacheStoreValuePolicy struct {
 	maxBytes        int
 }
 
+// durationAttr reads the required duration attribute of the cache stores: a
+// literal must be a whole number of seconds, at least 1; an expression is
+// checked when it runs. ok is false when it is absent.
+func durationAttr(c *pipeline.Compiler, el *policyxml.Element) (duration pipeline.Value, ok bool, err error) {
+	duration, ok = c.RequiredAttr(el, "duration")
+	if !ok {
+		return duration, false, nil
+	}
+	if lit, isLit := duration.Literal(); isLit {
+		n, err := parseDuration(lit)
+		if err == nil && n < 1 {
+			err = errors.New("must be at least 1 second")
+		}
+		if err != nil {
+			return duration, false, c.Errorf(el.Attr("duration").Value.Pos(), "duration %s; write a whole number of seconds such as 3600, or a policy expression", err)
+		}
+	}
+	return duration, true, nil
+}
+
 func (d *Deps) cacheStoreValue(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
 	c.CheckAttrs(el, "key", "value", "duration", "caching-type")
 	c.CheckChildren(el)
 	cp, ok := d.compileCache(c, el)
 	value, ok2 := c.RequiredAttr(el, "value")
-	duration, ok3 := c.RequiredAttr(el, "duration")
-	if ok3 {
-		if lit, isLit := duration.Literal(); isLit {
-			n, err := parseDuration(lit)
-			if err == nil && n < 1 {
-				err = errors.New("must be at least 1 second")
-			}
-			if err != nil {
-				return nil, c.Errorf(el.Attr("duration").Value.Pos(), "duration %s; write a whole number of seconds such as 3600, or a policy expression", err)
-			}
-		}
+	duration, ok3, err := durationAttr(c, el)
+	if err != nil {
+		return nil, err
 	}
 	if !ok || !ok2 || !ok3 {
 		return nil, nil

@@ -178,6 +178,21 @@ func countAttr(c *pipeline.Compiler, el *policyxml.Element, name string, lo, hi 
 	return n, true
 }
 
+// incrementAttrs reads the increment-condition and increment-count of a
+// rate-limit-by-key or quota-by-key. deferred says either is an expression, so
+// that the counting waits for the response they may read.
+func incrementAttrs(c *pipeline.Compiler, el *policyxml.Element) (cond, count pipeline.Value, deferred bool) {
+	cond = c.BoolValue(el, "increment-condition", true)
+	count = pipeline.Literal("1")
+	if v, has := c.Attr(el, "increment-count"); has {
+		count = v
+		if _, isLit := v.Literal(); isLit {
+			countAttr(c, el, "increment-count", 0, math.MaxInt32)
+		}
+	}
+	return cond, count, cond.IsExpr() || count.IsExpr()
+}
+
 // parseCount reads a whole number from lo to hi that an expression gave.
 func parseCount(policy, name, s string, lo, hi int64) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)

@@ -243,15 +243,7 @@ func (d *Deps) quotaByKey(c *pipeline.Compiler, el *policyxml.Element) (pipeline
 		}
 		p.start = t.UTC()
 	}
-	p.cond = c.BoolValue(el, "increment-condition", true)
-	p.count = pipeline.Literal("1")
-	if v, has := c.Attr(el, "increment-count"); has {
-		p.count = v
-		if _, isLit := v.Literal(); isLit {
-			countAttr(c, el, "increment-count", 0, math.MaxInt32)
-		}
-	}
-	p.deferred = p.cond.IsExpr() || p.count.IsExpr()
+	p.cond, p.count, p.deferred = incrementAttrs(c, el)
 	if ok != [3]bool{true, true, true} {
 		return nil, nil
 	}

@@ -296,17 +296,9 @@ type semanticStorePolicy struct {
 func (d *Deps) semanticCacheStore(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
 	c.CheckAttrs(el, "duration")
 	c.CheckChildren(el)
-	duration, ok := c.RequiredAttr(el, "duration")
-	if ok {
-		if lit, isLit := duration.Literal(); isLit {
-			n, err := parseDuration(lit)
-			if err == nil && n < 1 {
-				err = errors.New("must be at least 1 second")
-			}
-			if err != nil {
-				return nil, c.Errorf(el.Attr("duration").Value.Pos(), "duration %s; write a whole number of seconds such as 3600, or a policy expression", err)
-			}
-		}
+	duration, ok, err := durationAttr(c, el)
+	if err != nil {
+		return nil, err
 	}
 	// On a hit, outbound resumes after this policy: the cached response is
 	// not stored again.
