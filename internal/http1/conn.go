@@ -53,14 +53,17 @@ type conn struct {
 	// The current request.
 	body      *body
 	bodyStart time.Time
-	cancel    context.CancelFunc
+	reqCtx    *reqContext        // the request's context, when its parent cannot be canceled
+	cancel    context.CancelFunc // else: its cancel
+	resp      response           // the current response
+	respHdr   http.Header        // an empty header map for the next response
 	broken    atomic.Bool // the request body's framing failed: close after the response
 
-	idleSetAt     time.Time    // when the idle deadline was set; zero once replaced
+	idleSetAt     time.Duration // when the idle deadline was set (since epoch, coarse); zero once replaced
 	idleSince     atomic.Int64 // when the connection last became idle (since epoch)
 	coolMu        sync.Mutex   // orders the watcher's cool against the wait's end
 	parkedFD      int          // the descriptor the parker knows the connection by
-	writeDeadline time.Time    // the write deadline set last (deadlineWriter)
+	writeDue      time.Duration // the write deadline set last (since epoch, coarse; deadlineWriter)
 
 	wmu         sync.Mutex // orders a 100 Continue against the response's start
 	expect100   bool
@@ -108,11 +111,12 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 		}
 		// The deadline moves only when it would move by more than a second,
 		// so that a busy connection does not update a timer for every write:
-		// each write still gets at least 4 s plus its size at the rate.
-		d := time.Now().Add(5*time.Second + time.Duration(len(p))*time.Second/time.Duration(rate))
-		if d.Sub(w.c.writeDeadline) > time.Second {
-			w.c.writeDeadline = d
-			w.c.rwc.SetWriteDeadline(d)
+		// each write still gets at least 4 s (less the coarse clock's lag, a
+		// tick) plus its size at the rate.
+		allow := 5*time.Second + time.Duration(len(p))*time.Second/time.Duration(rate)
+		if due := w.c.srv.now() + allow; due-w.c.writeDue > time.Second {
+			w.c.writeDue = due
+			w.c.rwc.SetWriteDeadline(time.Now().Add(allow))
 		}
 	}
 	return w.c.rwc.Write(p)
@@ -173,7 +177,7 @@ func (c *conn) end(panicked any, parked bool) {
 func (c *conn) loop(ctx context.Context, first bool) bool {
 	s := c.srv
 	for n := 0; ; n++ {
-		c.idleSince.Store(int64(time.Since(epoch)))
+		c.idleSince.Store(int64(s.now()))
 		c.state.Store(stateIdle)
 		if s.closing.Load() {
 			return false
@@ -198,10 +202,11 @@ func (c *conn) loop(ctx context.Context, first bool) bool {
 			c.setReadDeadline(time.Now().Add(s.readHeaderTimeout()))
 		}
 		lines, err := c.readHead()
-		var req *http.Request
+		var req http.Request
 		var fr framing
+		st := new(reqState)
 		if err == nil {
-			req, fr, err = c.parseHead(lines)
+			fr, err = c.parseHead(lines, &req, &st.url)
 		}
 		if err != nil {
 			var he *headError
@@ -210,7 +215,7 @@ func (c *conn) loop(ctx context.Context, first bool) bool {
 			}
 			return false
 		}
-		if !c.serveRequest(ctx, req, fr) {
+		if !c.serveRequest(ctx, st, &req, fr) {
 			return false
 		}
 	}
@@ -305,9 +310,9 @@ func (c *conn) cool() {
 // replaced it: the timeout is then up to a second shorter, and a busy
 // connection does not pay a timer update for every request.
 func (c *conn) idleDeadline() {
-	now := time.Now()
-	if c.idleSetAt.IsZero() || now.Sub(c.idleSetAt) > time.Second {
-		c.setReadDeadline(now.Add(c.srv.idleTimeout()))
+	now := c.srv.now()
+	if c.idleSetAt == 0 || now-c.idleSetAt > time.Second {
+		c.setReadDeadline(time.Now().Add(c.srv.idleTimeout()))
 		c.idleSetAt = now
 	}
 }
@@ -315,7 +320,7 @@ func (c *conn) idleDeadline() {
 // setReadDeadline sets the connection's read deadline; the idle deadline is
 // set afresh before the next request.
 func (c *conn) setReadDeadline(t time.Time) {
-	c.idleSetAt = time.Time{}
+	c.idleSetAt = 0
 	c.rwc.SetReadDeadline(t)
 }
 
@@ -370,29 +375,44 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// serveRequest runs the handler for one request and reports whether the
-// connection can carry another.
-func (c *conn) serveRequest(ctx context.Context, req *http.Request, fr framing) bool {
+// serveRequest runs the handler for one request, whose context, URL and body
+// reader st holds, and reports whether the connection can carry another.
+func (c *conn) serveRequest(parent context.Context, st *reqState, base *http.Request, fr framing) bool {
 	s := c.srv
-	ctx, cancel := context.WithCancel(ctx)
-	c.cancel = cancel
-	defer cancel()
-	req = req.WithContext(ctx)
+	var ctx context.Context
+	if parent.Done() == nil {
+		st.ctx.parent = parent
+		ctx, c.reqCtx, c.cancel = &st.ctx, &st.ctx, nil
+	} else {
+		ctx, c.cancel = context.WithCancel(parent)
+		c.reqCtx = nil
+	}
+	defer c.cancelRequest()
+	req := base.WithContext(ctx)
 	c.body, c.expect100, c.sent100, c.respStarted = nil, false, false, false
 	c.broken.Store(false)
-	c.bodyStart = time.Now()
 	hasBody := fr.chunked || fr.length > 0
 	if hasBody {
-		c.body = &body{c: c, remain: max(fr.length, 0), chunked: fr.chunked}
+		c.bodyStart = time.Now()
+		st.body = body{c: c, remain: max(fr.length, 0), chunked: fr.chunked}
+		c.body = &st.body
 		c.expect100 = fr.expect
 		req.Body = c.body
 	} else {
 		req.Body = http.NoBody
 	}
 	c.armWatch(!hasBody)
-	w := &response{c: c, req: req, hdr: make(http.Header, 8), cl: -1, closeAfter: fr.close || s.closing.Load()}
+	// The response and its header map are the connection's, used again by
+	// its next request: a handler must not use them after it returns, as
+	// net/http documents.
+	hdr := c.respHdr
+	if hdr == nil {
+		hdr = make(http.Header, 8)
+	}
+	w := &c.resp
+	*w = response{c: c, req: req, hdr: hdr, cl: -1, closeAfter: fr.close || s.closing.Load()}
 	c.handle(w, req)
-	cancel()
+	c.cancelRequest()
 
 	c.disarmWatch()
 	drained := c.endBody()
@@ -405,7 +425,28 @@ func (c *conn) serveRequest(ctx context.Context, req *http.Request, fr framing) 
 		w.closeAfter = true
 	}
 	w.finish()
+	if len(w.hdr) <= maxKeptFields {
+		clear(w.hdr)
+		c.respHdr = w.hdr
+	} else {
+		c.respHdr = nil
+	}
+	w.req = nil
 	return !w.closeAfter && w.werr == nil
+}
+
+// maxKeptFields is how many response header fields a map may have held and
+// still be kept for the connection's next response: a larger one goes back
+// to the collector rather than stay with the connection.
+const maxKeptFields = 32
+
+// cancelRequest cancels the running request's context.
+func (c *conn) cancelRequest() {
+	if c.reqCtx != nil {
+		c.reqCtx.cancel()
+	} else if c.cancel != nil {
+		c.cancel()
+	}
 }
 
 // handle calls the handler, answering 500 if it panics before responding.
@@ -502,7 +543,7 @@ func (c *conn) armWatch(bodyComplete bool) {
 	c.bgMu.Lock()
 	c.bodyComplete, c.watchDue, c.handlerDone = bodyComplete, false, false
 	c.bgMu.Unlock()
-	c.reqStart.Store(int64(time.Since(epoch)))
+	c.reqStart.Store(int64(c.srv.now()))
 }
 
 // watchFired is called by the server's watcher for a request that has run
@@ -559,7 +600,7 @@ func (c *conn) startBackgroundRead() {
 		}
 		if err != nil && !c.bgAbort.Load() {
 			c.gone.Store(true)
-			c.cancel()
+			c.cancelRequest()
 		}
 	}()
 }
@@ -584,8 +625,8 @@ func (c *conn) reject(status int, reason string) {
 	if f := c.srv.ErrorBody; f != nil {
 		ctype, body = f(status, reason)
 	}
-	c.writeDeadline = time.Now().Add(5 * time.Second)
-	c.rwc.SetWriteDeadline(c.writeDeadline)
+	c.writeDue = c.srv.now() + 5*time.Second
+	c.rwc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	b := c.bw
 	b.WriteString("HTTP/1.1 ")
 	b.WriteString(statusLine(status))
@@ -594,7 +635,7 @@ func (c *conn) reject(status int, reason string) {
 	b.WriteString("\r\nContent-Length: ")
 	b.WriteString(strconv.Itoa(len(body)))
 	b.WriteString("\r\nConnection: close\r\nDate: ")
-	b.WriteString(httpDate())
+	b.WriteString(c.srv.date())
 	b.WriteString("\r\n\r\n")
 	b.Write(body)
 	b.Flush()
@@ -662,6 +703,7 @@ func (c *conn) releaseBuffers(pool bool) {
 	br, bw := c.br, c.bw
 	c.br, c.bw = nil, nil
 	c.coolMu.Unlock()
+	c.respHdr = nil
 	if br != nil && pool {
 		br.Reset(nil)
 		readerPool.Put(br)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -38,8 +39,12 @@ func parse(data []byte) (*http.Request, framing, *conn, error) {
 	if err != nil {
 		return nil, framing{}, c, err
 	}
-	req, fr, err := c.parseHead(lines)
-	return req, fr, c, err
+	var req http.Request
+	fr, err := c.parseHead(lines, &req, new(url.URL))
+	if err != nil {
+		return nil, fr, c, err
+	}
+	return &req, fr, c, err
 }
 
 // FuzzRequestHead checks that whatever this server accepts, net/http's own
@@ -116,6 +121,27 @@ func FuzzChunkedBody(f *testing.F) {
 		rest, _ := io.ReadAll(c.br)
 		if used := data[:len(data)-len(rest)]; !bytes.HasSuffix(used, []byte("\r\n\r\n")) {
 			t.Fatalf("the body ended at %q, not at an empty line", used)
+		}
+	})
+}
+
+// FuzzOriginForm checks that the server's own reading of a request target in
+// origin form gives exactly the URL url.ParseRequestURI gives.
+func FuzzOriginForm(f *testing.F) {
+	for _, s := range []string{"/", "/a/b", "/a?b=c", "/a?", "/a??", "/a?b?", "/a%2Fb", "/a(b)", "/a b", "/a:b@c;d=e,f+g$h&i", "//x/y", "/a?#x", "/é", "*", "http://h/p", "/a/../b", "/~user/.x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		var got url.URL
+		if !originForm(target, &got) {
+			return
+		}
+		want, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Fatalf("originForm(%q) accepted what url.ParseRequestURI refuses: %v", target, err)
+		}
+		if got != *want {
+			t.Fatalf("originForm(%q) = %#v, url.ParseRequestURI = %#v", target, got, *want)
 		}
 	})
 }

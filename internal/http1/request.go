@@ -88,8 +88,9 @@ func (c *conn) readLine(max int) ([]byte, error) {
 	return c.head[start:], nil
 }
 
-// parseHead turns the lines readHead collected into a request.
-func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
+// parseHead turns the lines readHead collected into req. A target in origin
+// form is parsed into u.
+func (c *conn) parseHead(lines []int, req *http.Request, u *url.URL) (framing, error) {
 	var fr framing
 	// One string for the whole head: every field value is a substring of it.
 	h := string(c.head)
@@ -103,27 +104,27 @@ func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
 	method, rest, ok1 := strings.Cut(reqLine, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 || !httpfield.ValidName(method) || target == "" {
-		return nil, fr, badRequest("malformed request line")
+		return fr, badRequest("malformed request line")
 	}
 	major, minor, ok := parseVersion(proto)
 	if !ok {
-		return nil, fr, badRequest("malformed HTTP version")
+		return fr, badRequest("malformed HTTP version")
 	}
 	if major != 1 {
-		return nil, fr, &headError{505, "HTTP version not supported"}
+		return fr, &headError{505, "HTTP version not supported"}
 	}
 	for i := 0; i < len(target); i++ {
 		if b := target[i]; b <= ' ' || b >= 0x7f {
-			return nil, fr, badRequest("invalid character in the request target")
+			return fr, badRequest("invalid character in the request target")
 		}
 	}
 
 	hdr, err := httpfield.Parse(h, lines, 1)
 	if err != nil {
-		return nil, fr, badRequest(err.Error())
+		return fr, badRequest(err.Error())
 	}
 
-	req := &http.Request{
+	*req = http.Request{
 		Method:     method,
 		Proto:      proto,
 		ProtoMajor: major,
@@ -135,14 +136,18 @@ func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
 	}
 	switch {
 	case method == http.MethodConnect:
-		return nil, fr, &headError{405, "CONNECT is not supported"}
+		return fr, &headError{405, "CONNECT is not supported"}
 	case target == "*":
 		if method != http.MethodOptions {
-			return nil, fr, badRequest("asterisk-form is only allowed with OPTIONS")
+			return fr, badRequest("asterisk-form is only allowed with OPTIONS")
 		}
 		req.URL = &url.URL{Path: "*"}
 	case target[0] == '/':
-		req.URL, err = url.ParseRequestURI(target)
+		if originForm(target, u) {
+			req.URL = u
+		} else {
+			req.URL, err = url.ParseRequestURI(target)
+		}
 	default:
 		// absolute-form (RFC 9112 §3.2.2): its authority replaces Host.
 		req.URL, err = url.ParseRequestURI(target)
@@ -151,17 +156,17 @@ func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
 		}
 	}
 	if err != nil {
-		return nil, fr, badRequest("malformed request target")
+		return fr, badRequest("malformed request target")
 	}
 
 	hosts := hdr["Host"]
 	switch {
 	case len(hosts) > 1:
-		return nil, fr, badRequest("more than one Host header")
+		return fr, badRequest("more than one Host header")
 	case len(hosts) == 0 && minor >= 1:
-		return nil, fr, badRequest("missing Host header")
+		return fr, badRequest("missing Host header")
 	case len(hosts) == 1 && !validHost(hosts[0]):
-		return nil, fr, badRequest("malformed Host header")
+		return fr, badRequest("malformed Host header")
 	}
 	if req.URL.Host != "" {
 		req.Host = req.URL.Host
@@ -171,15 +176,51 @@ func (c *conn) parseHead(lines []int) (*http.Request, framing, error) {
 	delete(hdr, "Host") // as net/http does: it lives in req.Host
 
 	if fr, err = framingOf(hdr, minor); err != nil {
-		return nil, fr, err
+		return fr, err
 	}
 	if fr.chunked {
 		req.TransferEncoding = []string{"chunked"}
 	}
 	req.ContentLength = fr.length
 	req.Close = fr.close
-	return req, fr, nil
+	return fr, nil
 }
+
+// originForm parses target, a request target in origin form, into u as
+// url.ParseRequestURI would, when it is made only of characters that a path
+// never escapes (most are): u.Path is then the target's path as it is, with
+// no RawPath. It reports false, leaving the rest to url.ParseRequestURI, for
+// anything else.
+func originForm(target string, u *url.URL) bool {
+	path, query, hasQuery := strings.Cut(target, "?")
+	if path == "" || path[0] != '/' || hasQuery && query == "" {
+		return false // an empty query is url.URL.ForceQuery
+	}
+	for i := 0; i < len(path); i++ {
+		if !plainPath[path[i]] {
+			return false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if b := query[i]; b <= ' ' || b >= 0x7f {
+			return false // refused before; checked again so that this stands alone
+		}
+	}
+	*u = url.URL{Path: path, RawQuery: query}
+	return true
+}
+
+// plainPath is the characters url.URL.EscapedPath leaves as they are:
+// unreserved ones and the reserved ones a path may hold (RFC 3986 §3.3).
+var plainPath = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	for _, c := range "-_.~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()
 
 // framingOf applies RFC 9112 §6 to a request's fields. It is strict where
 // intermediaries disagree, because a disagreement is request smuggling:

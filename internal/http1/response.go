@@ -110,7 +110,7 @@ func (w *response) writeHead(code int, final bool) {
 	if final {
 		if _, ok := w.hdr["Date"]; !ok {
 			b.WriteString("Date: ")
-			b.WriteString(httpDate())
+			b.WriteString(w.c.srv.date())
 			b.WriteString("\r\n")
 		}
 		if w.chunked {

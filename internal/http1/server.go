@@ -94,6 +94,7 @@ type Server struct {
 	h2        atomic.Pointer[http.Server] // serves the connections handed to h2ln, once started
 	h2ln      *connListener
 	h2once    sync.Once
+	clock     clock
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -216,6 +217,7 @@ func (s *Server) stop() {
 // watchDelay, so that a client that goes away cancels it. One goroutine for
 // the server, twice per delay, instead of a timer per request.
 func (s *Server) watch(done chan struct{}) {
+	s.clock.tick(time.Now())
 	t := time.NewTicker(watchDelay / 2)
 	defer t.Stop()
 	lastShrink := -time.Hour
@@ -226,7 +228,9 @@ func (s *Server) watch(done chan struct{}) {
 			return
 		case <-t.C:
 		}
-		now := time.Since(epoch)
+		wall := time.Now()
+		s.clock.tick(wall)
+		now := wall.Sub(epoch)
 		late, cold, expired := int64(now-watchDelay), int64(now-coolAfter), int64(now-s.idleTimeout())
 		var stale []*conn
 		s.mu.Lock()
