@@ -87,15 +87,14 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapsh
 	if len(steps) == 0 {
 		return false
 	}
-	x := h.newExchange(r, snap, a, op, rest, q, params, o.requestID)
+	st := h.newExchange(r, snap, a, op, rest, q, params, o.requestID, o.start)
+	x := &st.x
 	x.Request.RawParameters = raw
 	if prod != nil {
 		x.Product = prod.info
 	}
 	if sub != nil {
-		s := sub.info
-		s.Key = key
-		x.Subscription = &s
+		x.Subscription = st.subscription(sub, key)
 	}
 	ctx := r.Context()
 	answered := false

@@ -5,10 +5,11 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -140,7 +141,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		o.read = &countingReader{ReadCloser: r.Body}
 		r.Body = o.read
 	}
-	x := h.newExchange(r, snap, a, op, rest, q, params, o.requestID)
+	st := h.newExchange(r, snap, a, op, rest, q, params, o.requestID, o.start)
+	x := &st.x
 	x.Request.RawParameters = raw
 	o.x = x
 	ctx := r.Context()
@@ -161,9 +163,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sub != nil {
-		s := sub.info // a copy: the exchange must not change the snapshot
-		s.Key = key
-		x.Subscription = &s
+		x.Subscription = st.subscription(sub, key)
 	}
 	name := ""
 	if prod != nil {
@@ -221,10 +221,28 @@ func closeBodies(x *exchange.Exchange) {
 	x.Buffers.Release()
 }
 
+// exchangeState is the exchange of a request with what it points to, in one
+// allocation instead of four.
+type exchangeState struct {
+	x    exchange.Exchange
+	orig url.URL
+	host [1]string
+	sub  exchange.Subscription
+}
+
+// subscription returns the exchange's copy of sub's information with the
+// key the request used: the exchange must not change the snapshot.
+func (st *exchangeState) subscription(sub *subscription, key string) *exchange.Subscription {
+	st.sub = sub.info
+	st.sub.Key = key
+	return &st.sub
+}
+
 // newExchange builds the request's context. Request.URL starts as the API's
 // service URL joined with the path below the API, and the query string.
-func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *operation, rest []string, q url.Values, params map[string]string, requestID string) *exchange.Exchange {
-	orig := *r.URL
+func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *operation, rest []string, q url.Values, params map[string]string, requestID string, start time.Time) *exchangeState {
+	st := &exchangeState{orig: *r.URL}
+	orig := &st.orig
 	orig.Host = r.Host
 	orig.Scheme = "http"
 	if r.TLS != nil {
@@ -238,17 +256,19 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 		hdr = make(http.Header)
 	}
 	exchange.RemoveHopHeaders(hdr)
-	hdr["Host"] = []string{r.Host}
+	st.host[0] = r.Host
+	hdr["Host"] = st.host[:]
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	x := &exchange.Exchange{
+	x := &st.x
+	*x = exchange.Exchange{
 		RequestID: requestID,
-		Timestamp: time.Now().UTC(),
+		Timestamp: start.UTC(),
 		Request: exchange.Request{
 			Method:            r.Method,
-			OriginalURL:       &orig,
+			OriginalURL:       orig,
 			Headers:           hdr,
 			IPAddress:         ip,
 			MatchedParameters: params,
@@ -277,7 +297,7 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 	} else {
 		x.Request.URL = &url.URL{Path: suffix, RawQuery: r.URL.RawQuery}
 	}
-	return x
+	return st
 }
 
 // stripKey removes the subscription key from what the backend will receive.
@@ -339,9 +359,13 @@ func (s *Snapshot) authorize(a *api, key string) (*product, *subscription, error
 }
 
 // newGUID returns a random (version 4) GUID in canonical lower-case form.
+// The bits come from math/rand/v2's generator (ChaCha8, seeded from the
+// system at start, per thread): a request ID must be unique, not secret, and
+// crypto/rand cost five times as much on the hot path.
 func newGUID() string {
 	var b [16]byte
-	rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	const hex = "0123456789abcdef"
@@ -404,7 +428,11 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	case noBody:
 		h.Del("Content-Length")
 	case n >= 0:
-		h.Set("Content-Length", strconv.FormatInt(n, 10))
+		// Usually the backend's own value, already there: keep it.
+		var buf [20]byte
+		if v := strconv.AppendInt(buf[:0], n, 10); len(h["Content-Length"]) != 1 || h["Content-Length"][0] != string(v) {
+			h["Content-Length"] = []string{string(v)}
+		}
 	default:
 		h.Del("Content-Length")
 	}

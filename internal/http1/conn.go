@@ -206,7 +206,7 @@ func (c *conn) loop(ctx context.Context, first bool) bool {
 		var fr framing
 		st := new(reqState)
 		if err == nil {
-			fr, err = c.parseHead(lines, &req, &st.url)
+			fr, err = c.parseHead(lines, &req, &st.url, st.fields[:])
 		}
 		if err != nil {
 			var he *headError

@@ -10,11 +10,12 @@ import (
 )
 
 // reqState is what one request allocates, in one allocation: its context,
-// its URL and its body's reader.
+// its URL, its body's reader and its header values.
 type reqState struct {
-	ctx  reqContext
-	url  url.URL
-	body body
+	ctx    reqContext
+	url    url.URL
+	body   body
+	fields [8]string // the header values, when there are at most 8
 }
 
 // reqContext is a request's context when its parent can never be canceled

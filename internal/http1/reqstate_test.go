@@ -28,6 +28,7 @@ func TestRequestContext(t *testing.T) {
 		stopped    bool
 		stoppedRan bool
 		child      context.Context
+		stopChild  context.CancelFunc
 		doneEarly  <-chan struct{}
 		reqCtx     context.Context
 	)
@@ -44,7 +45,7 @@ func TestRequestContext(t *testing.T) {
 			mu.Unlock()
 		})
 		stopped = stop()
-		child, _ = context.WithTimeout(ctx, time.Hour) //nolint:govet // canceled by its parent
+		child, stopChild = context.WithTimeout(ctx, time.Hour)
 		doneEarly = ctx.Done()
 		w.Write([]byte("ok"))
 	})}
@@ -64,6 +65,7 @@ func TestRequestContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a context derived from the request's was not canceled with it")
 	}
+	stopChild()
 	select {
 	case <-doneEarly:
 	case <-time.After(10 * time.Second):

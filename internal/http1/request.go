@@ -89,8 +89,8 @@ func (c *conn) readLine(max int) ([]byte, error) {
 }
 
 // parseHead turns the lines readHead collected into req. A target in origin
-// form is parsed into u.
-func (c *conn) parseHead(lines []int, req *http.Request, u *url.URL) (framing, error) {
+// form is parsed into u; fields, when long enough, holds the header values.
+func (c *conn) parseHead(lines []int, req *http.Request, u *url.URL, fields []string) (framing, error) {
 	var fr framing
 	// One string for the whole head: every field value is a substring of it.
 	h := string(c.head)
@@ -119,7 +119,7 @@ func (c *conn) parseHead(lines []int, req *http.Request, u *url.URL) (framing, e
 		}
 	}
 
-	hdr, err := httpfield.Parse(h, lines, 1)
+	hdr, err := httpfield.ParseInto(fields, h, lines, 1)
 	if err != nil {
 		return fr, badRequest(err.Error())
 	}

@@ -58,12 +58,24 @@ func (e FieldError) Error() string { return string(e) }
 // whitespace before the colon, and control characters in a value (CR, LF,
 // NUL...) are refused.
 func Parse(head string, starts []int, from int) (http.Header, error) {
+	return ParseInto(nil, head, starts, from)
+}
+
+// ParseInto is Parse keeping the values in scratch when it is long enough
+// (one string per field): a caller that allocates it with other things
+// saves an allocation.
+func ParseInto(scratch []string, head string, starts []int, from int) (http.Header, error) {
 	n := len(starts) - from
 	if n <= 0 {
 		return http.Header{}, nil
 	}
 	hdr := make(http.Header, n)
-	vals := make([]string, n)
+	var vals []string
+	if len(scratch) >= n {
+		vals = scratch[:n:n]
+	} else {
+		vals = make([]string, n)
+	}
 	for i := from; i < len(starts); i++ {
 		end := len(head)
 		if i+1 < len(starts) {
