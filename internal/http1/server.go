@@ -215,7 +215,8 @@ func (s *Server) stop() {
 
 // watch starts watching the connections whose request has run for
 // watchDelay, so that a client that goes away cancels it. One goroutine for
-// the server, twice per delay, instead of a timer per request.
+// the server, twice per delay, instead of a timer per request. It also ticks
+// the server's coarse clock.
 func (s *Server) watch(done chan struct{}) {
 	s.clock.tick(time.Now())
 	t := time.NewTicker(watchDelay / 2)
