@@ -125,17 +125,22 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	}
 	h := resp.Header
 	exchange.RemoveHopHeaders(h) // the backend's hop; outbound policies may add their own
-	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
 	rb := resp.Body
 	if cancel != nil {
 		rb = exchange.CloseFunc(rb, cancel)
 	}
-	body := exchange.NewStreamBody(rb, resp.ContentLength, &x.Buffers)
-	x.Response = &exchange.Response{StatusCode: resp.StatusCode, StatusReason: reason, Headers: h, Body: body}
+	x.Response = exchange.NewStreamResponse(resp.StatusCode, reasonPhrase(resp), h, rb, resp.ContentLength, &x.Buffers)
 	if opts.FailOnErrorStatusCode && resp.StatusCode >= 400 {
 		return &Error{Reason: "BackendErrorStatusCode", Message: fmt.Sprintf("the backend answered %d", resp.StatusCode), Status: resp.StatusCode}
 	}
 	return nil
+}
+
+// reasonPhrase is resp.Status without its leading status code.
+func reasonPhrase(resp *http.Response) string {
+	var buf [20]byte // the code's digits, formatted without allocating
+	code := strconv.AppendInt(buf[:0], int64(resp.StatusCode), 10)
+	return strings.TrimSpace(strings.TrimPrefix(resp.Status, string(code)))
 }
 
 // send sends out, waiting at most opts.Timeout for the response header, as API
