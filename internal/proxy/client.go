@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -103,14 +104,15 @@ type bconn struct {
 // connection; the connection goes back to the pool when the body is read to
 // its end (or closed after a short drain).
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	return c.roundTrip(req.Context(), req, 0)
+	return c.roundTrip(req.Context(), req, 0, nil)
 }
 
 // roundTrip is RoundTrip with the request's context given apart (so that a
-// request needs no copy to carry one) and a bound on the wait for the
-// response header (0: none), enforced with the connection's deadline rather
-// than a timer.
-func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
+// request needs no copy to carry one), a bound on the wait for the response
+// header (0: none), enforced with the connection's deadline rather than a
+// timer, and forwarding's changes to req.Header, made as it is written (nil:
+// none).
+func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration, fw *forwarded) (*http.Response, error) {
 	if req.URL == nil || req.URL.Host == "" || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
 		closeBody(req)
 		return nil, fmt.Errorf("proxy: unsupported URL %q", req.URL.Redacted())
@@ -122,7 +124,7 @@ func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout
 			closeBody(req)
 			return nil, err
 		}
-		resp, err := c.exchange(ctx, req, bc, headerTimeout)
+		resp, err := c.exchange(ctx, req, fw, bc, headerTimeout)
 		if err == nil {
 			return resp, nil
 		}
@@ -271,7 +273,7 @@ func (c *Client) CloseIdleConnections() {
 }
 
 // exchange writes req on bc and reads the response head.
-func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
+func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		c.putIdle(bc)
 		return nil, err
@@ -286,7 +288,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, hea
 		length = 0
 	}
 	chunked := hasBody && length < 0
-	writeHead(bc.bw, req, length, chunked)
+	writeHead(bc.bw, req, fw, length, chunked)
 	var bodyDone chan error
 	if hasBody && !chunked && length <= syncBodyLimit {
 		if err := copyBody(bc.bw, req.Body, length, false); err != nil {
@@ -429,13 +431,13 @@ func isTimeoutErr(err error) bool {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-// writeHead writes the request line and header. Names that are not tokens are
-// dropped and CR or LF in values become spaces, so nothing a policy sets can
-// split the request.
-func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
+// writeHead writes the request line and header, with forwarding's changes
+// when fw is not nil. Names that are not tokens are dropped and CR or LF in
+// values become spaces, so nothing a policy sets can split the request.
+func writeHead(w *bufio.Writer, req *http.Request, fw *forwarded, length int64, chunked bool) {
 	w.WriteString(req.Method)
 	w.WriteByte(' ')
-	w.WriteString(req.URL.RequestURI())
+	writeRequestURI(w, req.URL)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	host := req.Host
 	if host == "" {
@@ -452,15 +454,15 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 				continue // the caller sent none: add none
 			}
 		}
-		if !httpfield.ValidName(k) {
+		if fw != nil && fw.replaces(k) {
 			continue
 		}
 		for _, v := range vs {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(httpfield.Sanitize(v))
-			w.WriteString("\r\n")
+			writeField(w, k, v)
 		}
+	}
+	if fw != nil {
+		fw.each(func(k, v string) { writeField(w, k, v) })
 	}
 	switch {
 	case chunked:
@@ -470,6 +472,31 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 		w.Write(strconv.AppendInt(w.AvailableBuffer(), length, 10))
 		w.WriteString("\r\n")
 	}
+	w.WriteString("\r\n")
+}
+
+// writeRequestURI writes u.RequestURI() without building it: with a query,
+// that is a concatenation.
+func writeRequestURI(w *bufio.Writer, u *url.URL) {
+	if u.RawQuery == "" && !u.ForceQuery {
+		w.WriteString(u.RequestURI())
+		return
+	}
+	path := *u
+	path.RawQuery, path.ForceQuery = "", false
+	w.WriteString(path.RequestURI())
+	w.WriteByte('?')
+	w.WriteString(u.RawQuery)
+}
+
+// writeField writes a header field, none if its name is not a token.
+func writeField(w *bufio.Writer, k, v string) {
+	if !httpfield.ValidName(k) {
+		return
+	}
+	w.WriteString(k)
+	w.WriteString(": ")
+	w.WriteString(httpfield.Sanitize(v))
 	w.WriteString("\r\n")
 }
 
