@@ -1,10 +1,10 @@
 // Package proxy sends a request to its backend for forward-request.
 //
-// It is a thin layer over http.Transport rather than httputil.ReverseProxy because
-// API Management runs the outbound section after the backend answers and before
-// anything reaches the client: the response is handed back as an Exchange value and
-// the gateway writes it later. Hop-by-hop header handling and X-Forwarded-* follow
-// net/http/httputil.
+// It is a layer over a transport (its own Client, or any http.RoundTripper)
+// rather than httputil.ReverseProxy because API Management runs the outbound
+// section after the backend answers and before anything reaches the client: the
+// response is handed back as an Exchange value and the gateway writes it later.
+// Hop-by-hop header handling and X-Forwarded-* follow net/http/httputil.
 package proxy
 
 import (
