@@ -167,13 +167,29 @@ func NewRequestBody(r io.ReadCloser, size int64, bufs *Buffers) *Body {
 }
 
 func newStreamBody(r io.ReadCloser, size int64, bufs *Buffers, request bool) *Body {
+	b := streamBody(r, size, bufs, request)
+	return &b
+}
+
+func streamBody(r io.ReadCloser, size int64, bufs *Buffers, request bool) Body {
 	if r == nil || r == http.NoBody || size == 0 {
 		if r != nil {
 			r.Close()
 		}
-		return &Body{buffered: true, request: request}
+		return Body{buffered: true, request: request}
 	}
-	return &Body{stream: r, size: size, bufs: bufs, request: request}
+	return Body{stream: r, size: size, bufs: bufs, request: request}
+}
+
+// NewStreamResponse returns a response with the given status, reason and
+// header whose body is NewStreamBody(r, size, bufs), both in one allocation.
+func NewStreamResponse(status int, reason string, h http.Header, r io.ReadCloser, size int64, bufs *Buffers) *Response {
+	m := &struct {
+		resp Response
+		body Body
+	}{body: streamBody(r, size, bufs, false)}
+	m.resp = Response{StatusCode: status, StatusReason: reason, Headers: h, Body: &m.body}
+	return &m.resp
 }
 
 // NewBytesBody returns a buffered body holding p.

@@ -44,14 +44,15 @@ func RemoveFixedHopHeaders(h http.Header) {
 	// none of them: looking at each field is cheaper than a delete (a hash)
 	// per name, and this runs four times per request.
 	for k := range h {
-		if isHopHeader(k) {
+		if IsHopHeader(k) {
 			delete(h, k)
 		}
 	}
 }
 
-// isHopHeader reports whether the canonical name k is in hopHeaders.
-func isHopHeader(k string) bool {
+// IsHopHeader reports whether the canonical name k is a hop-by-hop header
+// (one of hopHeaders), which RemoveFixedHopHeaders removes.
+func IsHopHeader(k string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":

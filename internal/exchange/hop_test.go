@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestHopHeaderListsAgree keeps isHopHeader's switch and hopHeaders the same
+// TestHopHeaderListsAgree keeps IsHopHeader's switch and hopHeaders the same
 // set, and checks both ways of removing them.
 func TestHopHeaderListsAgree(t *testing.T) {
 	for _, k := range hopHeaders {
-		if !isHopHeader(k) {
-			t.Errorf("isHopHeader(%q) = false", k)
+		if !IsHopHeader(k) {
+			t.Errorf("IsHopHeader(%q) = false", k)
 		}
 	}
 	for _, extra := range []int{0, 30} {

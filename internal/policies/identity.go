@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/identity"
@@ -26,7 +27,14 @@ type managedIdentityPolicy struct {
 	clientID    string
 	variable    string
 	ignoreError bool
+	// last is the Authorization value of the last token, when resource is a
+	// literal (one token, renewed now and then): a cached token's header is
+	// not built again for every request.
+	last *atomic.Pointer[bearer]
 }
+
+// bearer is a token and its Authorization header value.
+type bearer struct{ token, header string }
 
 func (d Deps) managedIdentity(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
 	c.CheckAttrs(el, "resource", "client-id", "output-token-variable-name", "ignore-error", "authentication-provider")
@@ -39,6 +47,9 @@ func (d Deps) managedIdentity(c *pipeline.Compiler, el *policyxml.Element) (pipe
 		return nil, c.Errorf(el.Attr("resource").Value.Pos(), "resource must not be empty: name the backend's App ID URI or client id")
 	}
 	p := &managedIdentityPolicy{tokens: d.Tokens, resource: res}
+	if _, isLit := res.Literal(); isLit {
+		p.last = new(atomic.Pointer[bearer])
+	}
 	p.clientID, _ = c.LiteralAttr(el, "client-id")
 	p.clientID = strings.TrimSpace(p.clientID)
 	p.variable, _ = c.LiteralAttr(el, "output-token-variable-name")
@@ -81,8 +92,21 @@ func (p *managedIdentityPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 		x.SetVar(p.variable, tok)
 		return nil
 	}
-	x.Request.Headers.Set("Authorization", "Bearer "+tok)
+	x.Request.Headers.Set("Authorization", p.bearer(tok))
 	return nil
+}
+
+// bearer returns "Bearer " + tok.
+func (p *managedIdentityPolicy) bearer(tok string) string {
+	if p.last == nil {
+		return "Bearer " + tok
+	}
+	if b := p.last.Load(); b != nil && b.token == tok {
+		return b.header
+	}
+	b := &bearer{token: tok, header: "Bearer " + tok}
+	p.last.Store(b)
+	return b.header
 }
 
 // forward-request sends the request to the backend. When set-backend-service
@@ -152,9 +176,11 @@ func (p *forwardRequestPolicy) send(ctx context.Context, x *exchange.Exchange, i
 func (p *forwardRequestPolicy) forward(ctx context.Context, x *exchange.Exchange, id string) error {
 	call := startCall(ctx, x, "forward-request", id)
 	err := p.fwd.Forward(call.ctx, x, p.opts)
-	var pe *proxy.Error
-	if errors.As(err, &pe) {
-		err = &pipeline.Error{Source: "forward-request", Reason: pe.Reason, Message: pe.Message, Status: pe.Status, Err: pe.Err}
+	if err != nil {
+		var pe *proxy.Error // declared here: it escapes, so costs an allocation
+		if errors.As(err, &pe) {
+			err = &pipeline.Error{Source: "forward-request", Reason: pe.Reason, Message: pe.Message, Status: pe.Status, Err: pe.Err}
+		}
 	}
 	call.end(x, err, p.metrics)
 	return err

@@ -3,9 +3,11 @@ package policies_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -227,6 +229,64 @@ func TestIPFilter(t *testing.T) {
 		if x.Response.StatusCode != tt.wantStatus {
 			t.Errorf("%s: status %d, want %d", tt.policy, x.Response.StatusCode, tt.wantStatus)
 		}
+	}
+}
+
+// ctxTokens hands out the token a request's context carries, as a cache that
+// renews its token does between requests.
+type ctxTokens struct{}
+
+type tokenKey struct{}
+
+func (ctxTokens) AccessToken(ctx context.Context, clientID, resource string) (policies.AccessToken, error) {
+	return policies.AccessToken{Value: ctx.Value(tokenKey{}).(string), Outcome: "hit"}, nil
+}
+
+// TestManagedIdentityHeaderFollowsTheToken runs one compiled policy on many
+// requests, some at once, while the token changes: the policy keeps the
+// header of its last token, and each request must still carry its own.
+func TestManagedIdentityHeaderFollowsTheToken(t *testing.T) {
+	for _, resource := range []string{`api://orders`, `@("api://" + "orders")`} {
+		t.Run(resource, func(t *testing.T) {
+			r := pipeline.NewRegistry()
+			policies.Register(r, policies.Deps{Tokens: ctxTokens{}})
+			doc, err := policyxml.Parse("policy.xml", []byte(`<policies><inbound><authentication-managed-identity resource="`+
+				strings.ReplaceAll(resource, `"`, "&quot;")+`" /></inbound><backend /><outbound /><on-error /></policies>`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := pipeline.NewCompiler(r, policies.Expressions, nil).Compile(doc, "operation")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := pipeline.Compose(d)
+			send := func(tok string) string {
+				u, _ := url.Parse("https://backend.example/api")
+				x := &exchange.Exchange{Request: exchange.Request{Method: "GET", URL: u, OriginalURL: u, Headers: http.Header{}}}
+				if err := p.Run(context.WithValue(context.Background(), tokenKey{}, tok), x); err != nil {
+					t.Error(err)
+				}
+				return x.Request.Headers.Get("Authorization")
+			}
+			for _, tok := range []string{"tok-0", "tok-0", "tok-1", "tok-1", "tok-0"} {
+				if got, want := send(tok), "Bearer "+tok; got != want {
+					t.Errorf("Authorization = %q, want %q", got, want)
+				}
+			}
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Go(func() {
+					for i := range 200 {
+						tok := fmt.Sprintf("tok-%d", (g+i)%3)
+						if got, want := send(tok), "Bearer "+tok; got != want {
+							t.Errorf("Authorization = %q, want %q", got, want)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
 	}
 }
 

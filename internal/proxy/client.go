@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -44,7 +45,28 @@ type Client struct {
 	MaxResponseHeaderBytes int
 
 	mu   sync.Mutex
-	idle map[string][]*bconn
+	idle map[poolKey][]*bconn
+}
+
+// poolKey names a backend's connection pool: its scheme, host and port (the
+// scheme's default when the URL has none). Its fields are parts of the URL or
+// constants, so finding a pool allocates nothing.
+type poolKey struct {
+	scheme, host, port string
+}
+
+// addr is the address to dial.
+func (k poolKey) addr() string { return net.JoinHostPort(k.host, k.port) }
+
+func newPoolKey(scheme, host string) poolKey {
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		return poolKey{scheme, h, p}
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if scheme == "https" {
+		return poolKey{scheme, host, "443"}
+	}
+	return poolKey{scheme, host, "80"}
 }
 
 var _ http.RoundTripper = (*Client)(nil)
@@ -63,7 +85,7 @@ var errClientClosedBody = errors.New("proxy: read on a closed response body")
 type bconn struct {
 	net.Conn
 	cr     capReader // under br: bounds what a response head may take
-	key    string
+	key    poolKey
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	head   []byte // the response head being read, reused
@@ -73,32 +95,36 @@ type bconn struct {
 	staleDeadline bool
 	idleSince     time.Time
 	reused        bool
+	// stop removes the current exchange's cancellation hook (see hook); nil
+	// when none is set.
+	stop func() bool
 }
 
 // RoundTrip sends req and returns the response, whose body streams from the
 // connection; the connection goes back to the pool when the body is read to
 // its end (or closed after a short drain).
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	return c.roundTrip(req.Context(), req, 0)
+	return c.roundTrip(req.Context(), req, 0, nil)
 }
 
 // roundTrip is RoundTrip with the request's context given apart (so that a
-// request needs no copy to carry one) and a bound on the wait for the
-// response header (0: none), enforced with the connection's deadline rather
-// than a timer.
-func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
+// request needs no copy to carry one), a bound on the wait for the response
+// header (0: none), enforced with the connection's deadline rather than a
+// timer, and forwarding's changes to req.Header, made as it is written (nil:
+// none).
+func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration, fw *forwarded) (*http.Response, error) {
 	if req.URL == nil || req.URL.Host == "" || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
 		closeBody(req)
 		return nil, fmt.Errorf("proxy: unsupported URL %q", req.URL.Redacted())
 	}
-	key := req.URL.Scheme + "://" + hostPort(req.URL.Scheme, req.URL.Host)
+	key := newPoolKey(req.URL.Scheme, req.URL.Host)
 	for attempt := 0; ; attempt++ {
-		bc, err := c.conn(ctx, key, req.URL.Scheme, attempt > 0)
+		bc, err := c.conn(ctx, key, attempt > 0)
 		if err != nil {
 			closeBody(req)
 			return nil, err
 		}
-		resp, err := c.exchange(ctx, req, bc, headerTimeout)
+		resp, err := c.exchange(ctx, req, fw, bc, headerTimeout)
 		if err == nil {
 			return resp, nil
 		}
@@ -148,19 +174,8 @@ func closeBody(req *http.Request) {
 	}
 }
 
-func hostPort(scheme, host string) string {
-	if _, _, err := net.SplitHostPort(host); err == nil {
-		return host
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if scheme == "https" {
-		return net.JoinHostPort(host, "443")
-	}
-	return net.JoinHostPort(host, "80")
-}
-
 // conn returns an idle connection to key, or a new one.
-func (c *Client) conn(ctx context.Context, key, scheme string, fresh bool) (*bconn, error) {
+func (c *Client) conn(ctx context.Context, key poolKey, fresh bool) (*bconn, error) {
 	if !fresh {
 		if bc := c.getIdle(key); bc != nil {
 			return bc, nil
@@ -170,18 +185,17 @@ func (c *Client) conn(ctx context.Context, key, scheme string, fresh bool) (*bco
 	if d == nil {
 		d = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	}
-	addr := strings.TrimPrefix(key, scheme+"://")
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := d.DialContext(ctx, "tcp", key.addr())
 	if err != nil {
 		return nil, err
 	}
-	if scheme == "https" {
+	if key.scheme == "https" {
 		cfg := c.TLSConfig.Clone()
 		if cfg == nil {
 			cfg = &tls.Config{}
 		}
 		if cfg.ServerName == "" {
-			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			cfg.ServerName = key.host
 		}
 		cfg.NextProtos = []string{"http/1.1"}
 		tc := tls.Client(nc, cfg)
@@ -200,7 +214,7 @@ func (c *Client) conn(ctx context.Context, key, scheme string, fresh bool) (*bco
 	return bc, nil
 }
 
-func (c *Client) getIdle(key string) *bconn {
+func (c *Client) getIdle(key poolKey) *bconn {
 	timeout := c.IdleTimeout
 	if timeout <= 0 {
 		timeout = 90 * time.Second
@@ -235,7 +249,7 @@ func (c *Client) putIdle(bc *bconn) {
 	bc.idleSince = time.Now()
 	c.mu.Lock()
 	if c.idle == nil {
-		c.idle = map[string][]*bconn{}
+		c.idle = map[poolKey][]*bconn{}
 	}
 	if list := c.idle[bc.key]; len(list) < max {
 		c.idle[bc.key] = append(list, bc)
@@ -259,7 +273,7 @@ func (c *Client) CloseIdleConnections() {
 }
 
 // exchange writes req on bc and reads the response head.
-func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
+func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		c.putIdle(bc)
 		return nil, err
@@ -267,24 +281,6 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, hea
 	// A canceled request unblocks the connection's reads and writes. The hook
 	// costs more than the rest of a fast exchange, so it is set only when the
 	// backend is slow to answer, or its answer streams (see below).
-	var stop func() bool
-	hook := func() {
-		if stop == nil && ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, func() { bc.SetDeadline(aLongTimeAgo) })
-		}
-	}
-	unhook := func() bool { return stop == nil || stop() }
-	fail := func(err error, retry bool) (*http.Response, error) {
-		unhook()
-		bc.Close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if retry && bc.reused {
-			return nil, &retryable{err}
-		}
-		return nil, err
-	}
 
 	length := req.ContentLength
 	hasBody := req.Body != nil && req.Body != http.NoBody
@@ -292,17 +288,17 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, hea
 		length = 0
 	}
 	chunked := hasBody && length < 0
-	writeHead(bc.bw, req, length, chunked)
+	writeHead(bc.bw, req, fw, length, chunked)
 	var bodyDone chan error
 	if hasBody && !chunked && length <= syncBodyLimit {
 		if err := copyBody(bc.bw, req.Body, length, false); err != nil {
-			return fail(err, false)
+			return bc.fail(ctx, err, false)
 		}
 		req.Body.Close()
 		hasBody = false
 	}
 	if err := bc.bw.Flush(); err != nil {
-		return fail(err, true)
+		return bc.fail(ctx, err, true)
 	}
 	// Let the other requests run while the backend answers: the read below
 	// then more often finds the answer instead of failing (EAGAIN) and
@@ -310,7 +306,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, hea
 	runtime.Gosched()
 
 	if hasBody {
-		hook()
+		bc.hook(ctx)
 		bodyDone = make(chan error, 1)
 		go func() {
 			err := copyBody(bc.bw, req.Body, length, chunked)
@@ -345,9 +341,9 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, hea
 	bc.SetReadDeadline(first)
 	bc.staleDeadline = true
 	if _, err := bc.br.Peek(1); err != nil && isTimeoutErr(err) && (deadline.IsZero() || time.Now().Before(deadline)) {
-		hook()
+		bc.hook(ctx)
 		if ctx.Err() != nil {
-			return fail(ctx.Err(), false)
+			return bc.fail(ctx, ctx.Err(), false)
 		}
 		bc.SetReadDeadline(deadline)
 		bc.staleDeadline = !deadline.IsZero()
@@ -364,21 +360,54 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, bc *bconn, hea
 			<-bodyDone
 		}
 		if isTimeoutErr(err) && ctx.Err() == nil {
-			return fail(errHeaderTimeout, false)
+			return bc.fail(ctx, errHeaderTimeout, false)
 		}
 		// Nothing of an answer came (EOF, or a reset for the request the
 		// backend got after it closed the idle connection): safe to retry.
-		return fail(err, bodyDone == nil && bc.cr.total == before)
+		return bc.fail(ctx, err, bodyDone == nil && bc.cr.total == before)
 	}
 	rb := resp.Body.(*respBody)
 	if rb.framing == framingChunked || rb.framing == framingClose {
-		hook() // a stream (server-sent events...) may wait long for its next bytes
+		bc.hook(ctx) // a stream (server-sent events...) may wait long for its next bytes
 	}
-	rb.stop, rb.bodyDone = unhook, bodyDone
+	rb.bodyDone = bodyDone
 	if rb.framing == framingNone {
 		rb.finish()
 	}
 	return resp, nil
+}
+
+// hook arranges for a cancellation of ctx to interrupt the connection's reads
+// and writes, once per exchange; unhook removes it.
+func (bc *bconn) hook(ctx context.Context) {
+	if bc.stop == nil && ctx.Done() != nil {
+		bc.stop = context.AfterFunc(ctx, bc.interrupt)
+	}
+}
+
+func (bc *bconn) interrupt() { bc.SetDeadline(aLongTimeAgo) }
+
+// unhook removes the exchange's cancellation hook. It reports false when the
+// hook already ran: the connection's deadline is poisoned.
+func (bc *bconn) unhook() bool {
+	stop := bc.stop
+	bc.stop = nil
+	return stop == nil || stop()
+}
+
+// fail ends an exchange that failed with err: the connection is closed, and
+// the failure is the context's if it ended, or retryable when retry says no
+// part of an answer came on a reused connection.
+func (bc *bconn) fail(ctx context.Context, err error, retry bool) (*http.Response, error) {
+	bc.unhook()
+	bc.Close()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if retry && bc.reused {
+		return nil, &retryable{err}
+	}
+	return nil, err
 }
 
 // slowAnswer is how long the Client waits for a response's first byte before
@@ -402,13 +431,13 @@ func isTimeoutErr(err error) bool {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-// writeHead writes the request line and header. Names that are not tokens are
-// dropped and CR or LF in values become spaces, so nothing a policy sets can
-// split the request.
-func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
+// writeHead writes the request line and header, with forwarding's changes
+// when fw is not nil. Names that are not tokens are dropped and CR or LF in
+// values become spaces, so nothing a policy sets can split the request.
+func writeHead(w *bufio.Writer, req *http.Request, fw *forwarded, length int64, chunked bool) {
 	w.WriteString(req.Method)
 	w.WriteByte(' ')
-	w.WriteString(req.URL.RequestURI())
+	writeRequestURI(w, req.URL)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	host := req.Host
 	if host == "" {
@@ -425,25 +454,49 @@ func writeHead(w *bufio.Writer, req *http.Request, length int64, chunked bool) {
 				continue // the caller sent none: add none
 			}
 		}
-		if !httpfield.ValidName(k) {
+		if fw != nil && fw.replaces(k) {
 			continue
 		}
 		for _, v := range vs {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(httpfield.Sanitize(v))
-			w.WriteString("\r\n")
+			writeField(w, k, v)
 		}
+	}
+	if fw != nil {
+		fw.each(func(k, v string) { writeField(w, k, v) })
 	}
 	switch {
 	case chunked:
 		w.WriteString("Transfer-Encoding: chunked\r\n")
 	case length > 0 || methodWantsLength(req.Method):
-		var buf [20]byte
 		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(buf[:0], length, 10))
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), length, 10))
 		w.WriteString("\r\n")
 	}
+	w.WriteString("\r\n")
+}
+
+// writeRequestURI writes u.RequestURI() without building it: with a query,
+// that is a concatenation.
+func writeRequestURI(w *bufio.Writer, u *url.URL) {
+	if u.RawQuery == "" && !u.ForceQuery {
+		w.WriteString(u.RequestURI())
+		return
+	}
+	path := *u
+	path.RawQuery, path.ForceQuery = "", false
+	w.WriteString(path.RequestURI())
+	w.WriteByte('?')
+	w.WriteString(u.RawQuery)
+}
+
+// writeField writes a header field, none if its name is not a token.
+func writeField(w *bufio.Writer, k, v string) {
+	if !httpfield.ValidName(k) {
+		return
+	}
+	w.WriteString(k)
+	w.WriteString(": ")
+	w.WriteString(httpfield.Sanitize(v))
 	w.WriteString("\r\n")
 }
 
@@ -513,11 +566,17 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 			}
 			continue // 100 Continue, 103 Early Hints
 		}
-		resp := &http.Response{
+		// One allocation for the response and its body.
+		both := &struct {
+			resp http.Response
+			body respBody
+		}{}
+		resp, rb := &both.resp, &both.body
+		*resp = http.Response{
 			Status: line[len(proto)+1:], StatusCode: status, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
 			Header: hdr, Request: req, ContentLength: -1,
 		}
-		rb := &respBody{bc: bc, client: c}
+		rb.bc, rb.client = bc, c
 		rb.reusable = !(minor == 0 && !httpfield.HasToken(hdr["Connection"], "keep-alive")) && !httpfield.HasToken(hdr["Connection"], "close")
 		te, hasTE := hdr["Transfer-Encoding"]
 		switch {
@@ -657,7 +716,6 @@ type respBody struct {
 	done     bool
 	closed   bool
 	err      error
-	stop     func() bool
 	bodyDone chan error
 	mu       sync.Mutex
 }
@@ -734,7 +792,7 @@ func (b *respBody) finish() {
 	}
 	b.done = true
 	// A canceled request poisoned the connection's deadline: do not reuse it.
-	reuse := b.stop() && b.reusable && b.err == nil
+	reuse := b.bc.unhook() && b.reusable && b.err == nil
 	if b.bodyDone != nil {
 		if err := <-b.bodyDone; err != nil {
 			reuse = false

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,33 @@ func rawServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) (addr st
 		}
 	}()
 	return ln.Addr().String(), conns
+}
+
+func TestWriteRequestURI(t *testing.T) {
+	for _, raw := range []string{
+		"http://h/", "http://h", "http://h/a%2Fb/c?x=1&y=%20", "http://h/p?", "http://h/?q", "http://h/a b",
+		"http://h/p?x=1#frag", "mailto:someone@example.com?subject=hi", "http:////double?x",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		w := bufio.NewWriter(&b)
+		writeRequestURI(w, u)
+		w.Flush()
+		if got, want := b.String(), u.RequestURI(); got != want {
+			t.Errorf("writeRequestURI(%q) = %q, want %q", raw, got, want)
+		}
+	}
+	u := &url.URL{Scheme: "http", Host: "h", Opaque: "//h/o", RawQuery: "a=b"}
+	var b strings.Builder
+	w := bufio.NewWriter(&b)
+	writeRequestURI(w, u)
+	w.Flush()
+	if got, want := b.String(), u.RequestURI(); got != want {
+		t.Errorf("writeRequestURI(opaque //) = %q, want %q", got, want)
+	}
 }
 
 // readRequestHead reads one request head and returns its lines.
@@ -241,7 +269,7 @@ func TestClientHeaderTimeout(t *testing.T) {
 		<-release
 	})
 	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
-	_, err := (&Client{}).roundTrip(context.Background(), req, 50*time.Millisecond)
+	_, err := (&Client{}).roundTrip(context.Background(), req, 50*time.Millisecond, nil)
 	if !errors.Is(err, errHeaderTimeout) {
 		t.Fatalf("err %v, want the header timeout", err)
 	}

@@ -1,10 +1,10 @@
 // Package proxy sends a request to its backend for forward-request.
 //
-// It is a thin layer over http.Transport rather than httputil.ReverseProxy because
-// API Management runs the outbound section after the backend answers and before
-// anything reaches the client: the response is handed back as an Exchange value and
-// the gateway writes it later. Hop-by-hop header handling and X-Forwarded-* follow
-// net/http/httputil.
+// It is a layer over a transport (its own Client, or any http.RoundTripper)
+// rather than httputil.ReverseProxy because API Management runs the outbound
+// section after the backend answers and before anything reaches the client: the
+// response is handed back as an Exchange value and the gateway writes it later.
+// Hop-by-hop header handling and X-Forwarded-* follow net/http/httputil.
 package proxy
 
 import (
@@ -125,17 +125,22 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	}
 	h := resp.Header
 	exchange.RemoveHopHeaders(h) // the backend's hop; outbound policies may add their own
-	reason := strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
 	rb := resp.Body
 	if cancel != nil {
 		rb = exchange.CloseFunc(rb, cancel)
 	}
-	body := exchange.NewStreamBody(rb, resp.ContentLength, &x.Buffers)
-	x.Response = &exchange.Response{StatusCode: resp.StatusCode, StatusReason: reason, Headers: h, Body: body}
+	x.Response = exchange.NewStreamResponse(resp.StatusCode, reasonPhrase(resp), h, rb, resp.ContentLength, &x.Buffers)
 	if opts.FailOnErrorStatusCode && resp.StatusCode >= 400 {
 		return &Error{Reason: "BackendErrorStatusCode", Message: fmt.Sprintf("the backend answered %d", resp.StatusCode), Status: resp.StatusCode}
 	}
 	return nil
+}
+
+// reasonPhrase is resp.Status without its leading status code.
+func reasonPhrase(resp *http.Response) string {
+	var buf [20]byte // the code's digits, formatted without allocating
+	code := strconv.AppendInt(buf[:0], int64(resp.StatusCode), 10)
+	return strings.TrimSpace(strings.TrimPrefix(resp.Status, string(code)))
 }
 
 // send sends out, waiting at most opts.Timeout for the response header, as API
@@ -143,11 +148,14 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 // that with its connection's deadline; any other transport gets a context
 // canceled by a timer, and cancel must be called when the response body is
 // done with.
-func (f *Forwarder) send(ctx context.Context, out *http.Request, tr http.RoundTripper, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
+func (f *Forwarder) send(ctx context.Context, o *outRequest, tr http.RoundTripper, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
+	out := &o.Request
 	if c, ok := tr.(*Client); ok && !opts.FollowRedirects {
-		resp, err = c.roundTrip(ctx, out, opts.Timeout)
+		resp, err = c.roundTrip(ctx, out, opts.Timeout, &o.fw)
 		return resp, errors.Is(err, errHeaderTimeout), nil, err
 	}
+	// Other transports (and redirects) take the header as an http.Header.
+	out.Header = o.fw.header(out.Header)
 	ctx, cancel = context.WithCancel(ctx)
 	timer := time.AfterFunc(opts.Timeout, cancel)
 	resp, err = f.roundTrip(out.WithContext(ctx), tr, opts.FollowRedirects)
@@ -192,36 +200,103 @@ func sanitize(err error) string {
 	return err.Error()
 }
 
-// outgoing builds the request for the backend from the exchange.
-func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Options) (*http.Request, *bodyWatch, error) {
-	h := x.Request.Headers.Clone()
+// outRequest is a request for the backend with what forwarding changes in its
+// header, in one allocation.
+type outRequest struct {
+	http.Request
+	fw forwarded
+}
+
+// forwarded is what forwarding changes in the exchange's request header,
+// which it never changes itself (outbound policies read it, and a retry
+// forwards it again): the names it removes or replaces, and its own fields.
+// The Client writes the exchange's header through it, without a copy; other
+// transports get a copy with the changes made (header).
+type forwarded struct {
+	// xff, xfHost and xfProto are X-Forwarded-For, -Host and -Proto, set when
+	// hasXFF and hasOrigin say.
+	xff, xfHost, xfProto string
+	hasXFF, hasOrigin    bool
+	// trace is the W3C trace context (InjectTraceContext): nil when the
+	// request has no span, and the client's passes through.
+	trace http.Header
+}
+
+// replaces reports whether the header field named k is not forwarded as it
+// is: a hop-by-hop header (the client's own went when the request arrived;
+// what a policy set goes, whatever the client's Connection header named),
+// Host (the request's), or one that forwarding sets itself.
+func (fw *forwarded) replaces(k string) bool {
+	switch k {
+	case "Host":
+		return true
+	case "X-Forwarded-For":
+		return fw.hasXFF
+	case "X-Forwarded-Host", "X-Forwarded-Proto":
+		return fw.hasOrigin
+	case "Traceparent", "Tracestate":
+		return fw.trace != nil
+	}
+	return exchange.IsHopHeader(k)
+}
+
+// each calls fn with each of forwarding's own fields.
+func (fw *forwarded) each(fn func(k, v string)) {
+	if fw.hasXFF {
+		fn("X-Forwarded-For", fw.xff)
+	}
+	if fw.hasOrigin {
+		fn("X-Forwarded-Host", fw.xfHost)
+		fn("X-Forwarded-Proto", fw.xfProto)
+	}
+	for k, vs := range fw.trace {
+		for _, v := range vs {
+			fn(k, v)
+		}
+	}
+}
+
+// header returns a copy of base with forwarding's changes made.
+func (fw *forwarded) header(base http.Header) http.Header {
+	h := base.Clone()
 	if h == nil {
 		h = make(http.Header)
 	}
-	// The client's own hop-by-hop headers went when the request arrived; what
-	// a policy set is kept, whatever the client's Connection header named.
-	exchange.RemoveFixedHopHeaders(h)
-	InjectTraceContext(ctx, h)
+	for k := range h {
+		if fw.replaces(k) {
+			delete(h, k)
+		}
+	}
+	fw.each(func(k, v string) { h[k] = append(h[k], v) })
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = noUserAgent // do not add Go's default
+	}
+	return h
+}
+
+// outgoing builds the request for the backend from the exchange. Its Header
+// is the exchange's, which must not be changed: send applies forwarding's
+// changes (out.fw) as it writes the request, or to a copy.
+func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Options) (*outRequest, *bodyWatch, error) {
+	h := x.Request.Headers
+	o := &outRequest{}
+	fw := &o.fw
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		fw.trace = make(http.Header, 2)
+		InjectTraceContext(ctx, fw.trace)
+	}
 	host := h.Get("Host")
-	h.Del("Host")
 
 	// X-Forwarded-*: append the caller to any chain it brought, as
 	// httputil.ProxyRequest.SetXForwarded does.
-	// One backing array for the three values: the hot path allocates once.
-	xf := make([]string, 3)
 	if ip := x.Request.IPAddress; ip != "" {
 		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
-		xf[0] = ip
-		h["X-Forwarded-For"] = xf[0:1:1]
+		fw.xff, fw.hasXFF = ip, true
 	}
-	if o := x.Request.OriginalURL; o != nil {
-		xf[1], xf[2] = o.Host, o.Scheme
-		h["X-Forwarded-Host"], h["X-Forwarded-Proto"] = xf[1:2:2], xf[2:3:3]
-	}
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = noUserAgent // do not add Go's default
+	if orig := x.Request.OriginalURL; orig != nil {
+		fw.xfHost, fw.xfProto, fw.hasOrigin = orig.Host, orig.Scheme, true
 	}
 
 	var watch *bodyWatch
@@ -245,10 +320,11 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 	// The request is made directly, not through a URL string parsed again;
 	// the exchange's URL is read, never changed, by the transport. Its
 	// context is set by send.
-	out := &http.Request{
+	o.Request = http.Request{
 		Method: x.Request.Method, URL: x.Request.URL, Header: h, ContentLength: length,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: x.Request.URL.Host,
 	}
+	out := &o.Request
 	if length != 0 && body != nil {
 		watch = &bodyWatch{r: body}
 		out.Body = watch
@@ -262,7 +338,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 		data, _ := buffered.Bytes(true)
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	}
-	return out, watch, nil
+	return o, watch, nil
 }
 
 // InjectTraceContext puts the span of ctx into h as W3C traceparent (and
