@@ -57,13 +57,13 @@ type conn struct {
 	cancel    context.CancelFunc // else: its cancel
 	resp      response           // the current response
 	respHdr   http.Header        // an empty header map for the next response
-	broken    atomic.Bool // the request body's framing failed: close after the response
+	broken    atomic.Bool        // the request body's framing failed: close after the response
 
-	idleSetAt     time.Duration // when the idle deadline was set (since epoch, coarse); zero once replaced
-	idleSince     atomic.Int64 // when the connection last became idle (since epoch)
-	coolMu        sync.Mutex   // orders the watcher's cool against the wait's end
-	parkedFD      int          // the descriptor the parker knows the connection by
-	writeDue      time.Duration // the write deadline set last (since epoch, coarse; deadlineWriter)
+	idleSetAt time.Duration // when the idle deadline was set (since epoch, coarse); zero once replaced
+	idleSince atomic.Int64  // when the connection last became idle (since epoch)
+	coolMu    sync.Mutex    // orders the watcher's cool against the wait's end
+	parkedFD  int           // the descriptor the parker knows the connection by
+	writeDue  time.Duration // the write deadline set last (since epoch, coarse; deadlineWriter)
 
 	wmu         sync.Mutex // orders a 100 Continue against the response's start
 	expect100   bool
