@@ -430,7 +430,8 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	case n >= 0:
 		// Usually the backend's own value, already there: keep it.
 		var buf [20]byte
-		if v := strconv.AppendInt(buf[:0], n, 10); len(h["Content-Length"]) != 1 || h["Content-Length"][0] != string(v) {
+		v := strconv.AppendInt(buf[:0], n, 10)
+		if cl := h["Content-Length"]; len(cl) != 1 || cl[0] != string(v) {
 			h["Content-Length"] = []string{string(v)}
 		}
 	default:

@@ -13,19 +13,14 @@ import (
 // system clock, which costs about a tenth of a microsecond a call on a
 // virtual machine, and a request made about ten such calls.
 type clock struct {
-	mono atomic.Int64           // time.Since(epoch) at the last tick; 0 before the first
-	date atomic.Pointer[string] // the Date header of the last tick's second
-	sec  int64                  // that second; the watcher's only
+	mono atomic.Int64 // time.Since(epoch) at the last tick; 0 before the first
 }
 
-// tick records the time; only the watcher calls it.
+// tick records the time, and the Date header of its second; only the
+// watcher calls it.
 func (c *clock) tick(now time.Time) {
 	c.mono.Store(max(int64(now.Sub(epoch)), 1))
-	if sec := now.Unix(); sec != c.sec {
-		c.sec = sec
-		d := now.UTC().Format(http.TimeFormat)
-		c.date.Store(&d)
-	}
+	dateAt(now)
 }
 
 // now is the time since epoch as of the last tick, or the exact time when the
@@ -37,10 +32,29 @@ func (s *Server) now() time.Duration {
 	return time.Since(epoch)
 }
 
-// date is the Date header's value, to within a tick.
+// date is the Date header's value: as of the last tick, or of now when the
+// watcher has not ticked yet.
 func (s *Server) date() string {
-	if d := s.clock.date.Load(); d != nil {
-		return *d
+	if s.clock.mono.Load() != 0 {
+		return dateCache.Load().s
 	}
-	return httpDate()
+	return dateAt(time.Now())
+}
+
+// dateCache is the Date header of one second, formatted once.
+var dateCache atomic.Pointer[dateEntry]
+
+type dateEntry struct {
+	sec int64
+	s   string
+}
+
+// dateAt returns the Date header for now, formatting it once a second.
+func dateAt(now time.Time) string {
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.s
+	}
+	d := &dateEntry{now.Unix(), now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.s
 }

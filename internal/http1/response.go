@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
@@ -97,14 +95,8 @@ func (w *response) writeHead(code int, final bool) {
 	b.WriteString(statusLine(code))
 	b.WriteString("\r\n")
 	for k, vs := range w.hdr {
-		if !httpfield.ValidName(k) {
-			continue
-		}
 		for _, v := range vs {
-			b.WriteString(k)
-			b.WriteString(": ")
-			b.WriteString(httpfield.Sanitize(v))
-			b.WriteString("\r\n")
+			httpfield.WriteField(b, k, v)
 		}
 	}
 	if final {
@@ -216,21 +208,3 @@ var statusLines = func() (t [1000]string) {
 }()
 
 func statusLine(code int) string { return statusLines[code] }
-
-// The Date header, formatted once a second.
-var dateCache atomic.Pointer[dateEntry]
-
-type dateEntry struct {
-	sec int64
-	s   string
-}
-
-func httpDate() string {
-	now := time.Now()
-	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
-		return d.s
-	}
-	d := &dateEntry{now.Unix(), now.UTC().Format(http.TimeFormat)}
-	dateCache.Store(d)
-	return d.s
-}

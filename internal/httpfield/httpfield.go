@@ -176,6 +176,19 @@ func Sanitize(v string) string {
 	return v
 }
 
+// WriteField writes the field "name: value" to w, with the value sanitised;
+// nothing when the name is not a token. Both sides of the data plane write
+// their heads with it, so nothing a policy or a peer sets can split one.
+func WriteField(w *bufio.Writer, name, value string) {
+	if !ValidName(name) {
+		return
+	}
+	w.WriteString(name)
+	w.WriteString(": ")
+	w.WriteString(Sanitize(value))
+	w.WriteString("\r\n")
+}
+
 // trimOWS removes spaces and tabs around v, as strings.Trim(v, " \t") does
 // without building its set for every field.
 func trimOWS(v string) string {

@@ -2,6 +2,7 @@ package httpfield
 
 import (
 	"bufio"
+	"bytes"
 	"net/http"
 	"strings"
 	"testing"
@@ -85,6 +86,25 @@ func TestSanitizeTrimsAsTrimSpace(t *testing.T) {
 		want := strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v))
 		if got := Sanitize(v); got != want {
 			t.Errorf("Sanitize(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestWriteField(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"X-A", "b", "X-A: b\r\n"},
+		{"X-A", " b\t", "X-A: b\r\n"},
+		{"X-A", "b\r\nX-Injected: 1", "X-A: b X-Injected: 1\r\n"},
+		{"X A", "b", ""},
+		{"X-A\r\nX-B", "b", ""},
+		{"", "b", ""},
+	} {
+		var buf bytes.Buffer
+		w := bufio.NewWriter(&buf)
+		WriteField(w, tc.name, tc.value)
+		w.Flush()
+		if got := buf.String(); got != tc.want {
+			t.Errorf("WriteField(%q, %q) = %q, want %q", tc.name, tc.value, got, tc.want)
 		}
 	}
 }

@@ -458,11 +458,11 @@ func writeHead(w *bufio.Writer, req *http.Request, fw *forwarded, length int64, 
 			continue
 		}
 		for _, v := range vs {
-			writeField(w, k, v)
+			httpfield.WriteField(w, k, v)
 		}
 	}
 	if fw != nil {
-		fw.each(func(k, v string) { writeField(w, k, v) })
+		fw.each(func(k, v string) { httpfield.WriteField(w, k, v) })
 	}
 	switch {
 	case chunked:
@@ -487,17 +487,6 @@ func writeRequestURI(w *bufio.Writer, u *url.URL) {
 	w.WriteString(path.RequestURI())
 	w.WriteByte('?')
 	w.WriteString(u.RawQuery)
-}
-
-// writeField writes a header field, none if its name is not a token.
-func writeField(w *bufio.Writer, k, v string) {
-	if !httpfield.ValidName(k) {
-		return
-	}
-	w.WriteString(k)
-	w.WriteString(": ")
-	w.WriteString(httpfield.Sanitize(v))
-	w.WriteString("\r\n")
 }
 
 // methodWantsLength reports whether a body-less request still says
