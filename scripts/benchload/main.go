@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -33,6 +34,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
 	conns := flag.Int("conns", 64, "keep-alive connections")
 	header := flag.String("H", "", "a request header, as Name: value")
+	slow := flag.Duration("slow", 0, "also print, for each 10 ms window of the run, how many requests due in it took longer than this (0: no)")
 	flag.Parse()
 	u, err := url.Parse(*target)
 	if *target == "" || err != nil || u.Scheme != "http" {
@@ -64,6 +66,9 @@ func main() {
 		}()
 	}
 	wg.Wait()
+	if *slow > 0 {
+		printSlow(latencies, interval, *slow)
+	}
 	slices.Sort(latencies)
 	p := func(q float64) time.Duration {
 		return latencies[int(q*float64(len(latencies)-1))].Round(time.Microsecond)
@@ -169,4 +174,23 @@ func roundTrip(conn net.Conn, br *bufio.Reader, req []byte) bool {
 		return ok && err == nil
 	}
 	return false
+}
+
+// printSlow prints "offset:count" for every 10 ms window of the run in which
+// requests took longer than limit, by when they were due: whether slow
+// answers come alone or in bursts, and when (to set beside a server's
+// collector trace, GODEBUG=gctrace=1).
+func printSlow(latencies []time.Duration, interval, limit time.Duration) {
+	const window = 10 * time.Millisecond
+	counts := map[time.Duration]int{}
+	for i, l := range latencies {
+		if l > limit {
+			counts[time.Duration(i)*interval/window*window]++
+		}
+	}
+	fmt.Printf("slower than %s, per %s window by due time:", limit, window)
+	for _, at := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Printf(" %s:%d", at, counts[at])
+	}
+	fmt.Println()
 }
