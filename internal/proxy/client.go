@@ -104,14 +104,20 @@ type bconn struct {
 // connection; the connection goes back to the pool when the body is read to
 // its end (or closed after a short drain).
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	return c.roundTrip(req.Context(), req, 0, nil)
+	resp, err := c.roundTrip(req.Context(), req, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp.Request = req
+	return resp, nil
 }
 
 // roundTrip is RoundTrip with the request's context given apart (so that a
 // request needs no copy to carry one), a bound on the wait for the response
 // header (0: none), enforced with the connection's deadline rather than a
 // timer, and forwarding's changes to req.Header, made as it is written (nil:
-// none).
+// none). Nothing it returns or starts keeps req (the response's Request is
+// left nil), so that a caller may keep req on its stack.
 func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration, fw *forwarded) (*http.Response, error) {
 	if req.URL == nil || req.URL.Host == "" || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
 		closeBody(req)
@@ -308,12 +314,13 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 	if hasBody {
 		bc.hook(ctx)
 		bodyDone = make(chan error, 1)
+		body := req.Body // the goroutine must not keep req
 		go func() {
-			err := copyBody(bc.bw, req.Body, length, chunked)
+			err := copyBody(bc.bw, body, length, chunked)
 			if err == nil {
 				err = bc.bw.Flush()
 			}
-			req.Body.Close()
+			body.Close()
 			if err != nil {
 				// The message cannot be completed: drop the connection, so
 				// that the backend sees it cut short and a read waiting
@@ -352,7 +359,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 		bc.staleDeadline = !deadline.IsZero()
 	}
 	bc.cr.n = int64(c.maxHeader())
-	resp, err := c.readResponse(bc, req)
+	resp, err := c.readResponse(bc, req.Method)
 	bc.cr.n = unlimited
 	if err != nil {
 		if bodyDone != nil {
@@ -526,9 +533,9 @@ const (
 	framingClose // until the backend closes the connection
 )
 
-// readResponse reads a response head (skipping 1xx interim responses) and
-// sets up its body's framing.
-func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, error) {
+// readResponse reads a response head (skipping 1xx interim responses) to a
+// request made with method, and sets up its body's framing.
+func (c *Client) readResponse(bc *bconn, method string) (*http.Response, error) {
 	for {
 		head, err := c.readHead(bc)
 		if err != nil {
@@ -563,13 +570,13 @@ func (c *Client) readResponse(bc *bconn, req *http.Request) (*http.Response, err
 		resp, rb := &both.resp, &both.body
 		*resp = http.Response{
 			Status: line[len(proto)+1:], StatusCode: status, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
-			Header: hdr, Request: req, ContentLength: -1,
+			Header: hdr, ContentLength: -1,
 		}
 		rb.bc, rb.client = bc, c
 		rb.reusable = !(minor == 0 && !httpfield.HasToken(hdr["Connection"], "keep-alive")) && !httpfield.HasToken(hdr["Connection"], "close")
 		te, hasTE := hdr["Transfer-Encoding"]
 		switch {
-		case req.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
+		case method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified:
 			rb.framing, resp.ContentLength = framingNone, 0
 		case hasTE:
 			if !strings.EqualFold(strings.TrimSpace(te[len(te)-1]), "chunked") {

@@ -94,6 +94,9 @@ func get(t *testing.T, c *Client, url string) (*http.Response, string, error) {
 		return nil, "", err
 	}
 	defer resp.Body.Close()
+	if resp.Request != req {
+		t.Errorf("the response's Request is %p, want the request sent (%p), as http.RoundTripper's callers expect", resp.Request, req)
+	}
 	data, err := io.ReadAll(resp.Body)
 	return resp, string(data), err
 }

@@ -95,7 +95,8 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &Error{Reason: "BackendUrlNotSet", Message: "the request has no backend URL: set serviceUrl on the API or use set-backend-service", Status: 500}
 	}
-	out, watch, err := f.outgoing(ctx, x, opts)
+	var out outRequest // on the stack: nothing keeps the request once the response head is read
+	watch, err := f.outgoing(ctx, x, opts, &out)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 
 	// The timeout covers waiting for the response headers, as API Management's
 	// does; the body may stream for longer.
-	resp, timedOut, cancel, err := f.send(ctx, out, tr, opts)
+	resp, timedOut, cancel, err := f.send(ctx, &out, tr, opts)
 	if err != nil {
 		switch {
 		case watch != nil && watch.err != nil:
@@ -277,9 +278,8 @@ func (fw *forwarded) header(base http.Header) http.Header {
 // outgoing builds the request for the backend from the exchange. Its Header
 // is the exchange's, which must not be changed: send applies forwarding's
 // changes (out.fw) as it writes the request, or to a copy.
-func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Options) (*outRequest, *bodyWatch, error) {
+func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Options, o *outRequest) (*bodyWatch, error) {
 	h := x.Request.Headers
-	o := &outRequest{}
 	fw := &o.fw
 	if trace.SpanContextFromContext(ctx).IsValid() {
 		fw.trace = make(http.Header, 2)
@@ -305,7 +305,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 	if b := x.Request.Body; b != nil && !b.Consumed() && b.Len() != 0 {
 		if opts.BufferRequestBody || opts.FollowRedirects {
 			if _, err := b.Bytes(true); err != nil {
-				return nil, watch, bodyError(err)
+				return watch, bodyError(err)
 			}
 		}
 		length = b.Len()
@@ -313,7 +313,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 		if length < 0 {
 			var err error
 			if body, length, err = prime(body); err != nil {
-				return nil, watch, bodyError(err)
+				return watch, bodyError(err)
 			}
 		}
 	}
@@ -338,7 +338,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 		data, _ := buffered.Bytes(true)
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	}
-	return o, watch, nil
+	return watch, nil
 }
 
 // InjectTraceContext puts the span of ctx into h as W3C traceparent (and
