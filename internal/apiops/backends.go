@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // MaxPoolServices is the most members a backend pool may have, as in API
@@ -161,7 +162,7 @@ func (l *loader) pool(info *infoFile, p *poolProps) *BackendPool {
 		switch {
 		case !strings.EqualFold(sid.Source, "Cookie"):
 			fail(at("sessionAffinity", "sessionId", "source"), fmt.Sprintf(`sessionId "source" must be "Cookie", not %q`, sid.Source))
-		case !cookieName.MatchString(sid.Name):
+		case !validCookieName(sid.Name):
 			fail(at("sessionAffinity", "sessionId", "name"), fmt.Sprintf(`sessionId "name" must be a cookie name (letters, digits and !#$%%&'*+-.^_|~), not %q`, sid.Name))
 		default:
 			out.SessionCookie = sid.Name
@@ -173,8 +174,9 @@ func (l *loader) pool(info *infoFile, p *poolProps) *BackendPool {
 	return out
 }
 
-// cookieName is an RFC 6265 cookie name (an RFC 9110 token).
-var cookieName = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]{1,128}$")
+// validCookieName reports whether s is an RFC 6265 cookie name (an RFC 9110
+// token) of at most 128 characters.
+func validCookieName(s string) bool { return len(s) <= 128 && httpfield.ValidName(s) }
 
 // circuitBreaker reads and checks a backend's "circuitBreaker" object.
 func (l *loader) circuitBreaker(rel string, info *infoFile, cb *circuitBreakerProps) *CircuitBreakerRule {

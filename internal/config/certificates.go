@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v4"
@@ -35,7 +34,24 @@ type Certificate struct {
 	PasswordEnv string
 }
 
-var certificateIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+// validCertificateID reports whether s is a certificate id: a letter or
+// digit, then up to 79 letters, digits, dots, underscores and hyphens. This
+// and the other checks of counted repetitions in this package are loops, not
+// regular expressions: a compiled program stays on the heap for the
+// process's life, for the collector to scan in every cycle.
+func validCertificateID(s string) bool {
+	if len(s) == 0 || len(s) > 80 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Load reads the certificate, with its chain and private key (nil when the
 // file has none). lookupEnv finds the password (os.LookupEnv outside tests).
@@ -61,7 +77,7 @@ func (d *decoder) decodeCertificates(n *yaml.Node, c *Config) {
 				if !ok {
 					return
 				}
-				if !certificateIDPattern.MatchString(s) {
+				if !validCertificateID(s) {
 					d.errorf(v, "%s.id: %q is not a certificate id; use 1 to 80 letters, digits, '.', '-' and '_', starting with a letter or digit", path, s)
 					return
 				}

@@ -67,7 +67,6 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,7 +180,19 @@ type identityPlaneRefs struct {
 // maxSocketPath is the longest Unix socket path Linux accepts (sun_path less the NUL).
 const maxSocketPath = 107
 
-var sha256Pattern = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+// validSHA256 reports whether s is a SHA-256 digest in hex: 64 hex digits.
+func validSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 func (d *decoder) decodeSources(n *yaml.Node, id *Identity) {
 	seen := map[string]*yaml.Node{}
@@ -496,7 +507,7 @@ func (d *decoder) decodeWorkloads(n *yaml.Node, id *Identity) {
 				if !ok || s == "" {
 					return
 				}
-				if !sha256Pattern.MatchString(s) {
+				if !validSHA256(s) {
 					d.errorf(v, "%s.sha256: %q is not a SHA-256 digest; write 64 hex digits, as sha256sum prints them", path, s)
 					return
 				}

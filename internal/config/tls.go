@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v4"
@@ -378,7 +377,20 @@ func (d *decoder) decodeACME(n *yaml.Node, path string) *ACME {
 	return a
 }
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// validDNSLabel reports whether l is a DNS label in lower case: 1 to 63
+// letters, digits and hyphens, not starting or ending with a hyphen.
+func validDNSLabel(l string) bool {
+	if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // checkDomain says what is wrong with a DNS name for an ACME certificate, or
 // "".
@@ -396,7 +408,7 @@ func checkDomain(s string) string {
 		return "has a single label; write a fully qualified name such as api.example.com"
 	}
 	for _, l := range labels {
-		if !dnsLabel.MatchString(l) {
+		if !validDNSLabel(l) {
 			return "is not a DNS name; use letters, digits and hyphens in dot-separated labels"
 		}
 	}
