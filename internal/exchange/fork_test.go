@@ -68,6 +68,13 @@ func TestForkCopiesEveryField(t *testing.T) {
 				t.Errorf("Report after Join = %+v, want %+v", x.Report, want)
 			}
 			continue
+		case "finished":
+			// Whether Done ran is the request's own record: a view starts
+			// without it, and Join does not take it.
+			if v.finished {
+				t.Error("the fork starts finished")
+			}
+			continue
 		case "hooks":
 			// A view starts without hooks; Join hands its own to x.
 			v.AfterBackend(func(context.Context) error { return nil })

@@ -7,13 +7,22 @@ import (
 )
 
 // hooks are what policies leave for later in a request: work for when the
-// pipeline has decided the response, and for when the request is over.
+// pipeline has decided the response, and for when the request is over. Most
+// requests leave nothing, so an exchange makes them on first use (hooksFor):
+// they would otherwise be a seventh of its size.
 type hooks struct {
 	afterBackend []func(ctx context.Context) error
 	deferred     []func(ctx context.Context) error
 	done         []func(ctx context.Context, u Usage)
 	marks        map[string]struct{}
-	finished     bool
+}
+
+// hooksFor returns x's hooks, made on first use.
+func (x *Exchange) hooksFor() *hooks {
+	if x.hooks == nil {
+		x.hooks = &hooks{}
+	}
+	return x.hooks
 }
 
 // AfterBackend registers f to run when the backend section has produced the
@@ -22,12 +31,16 @@ type hooks struct {
 // failed, or return-response answered) or did not run (inbound answered). The
 // token limits read the model's usage there, so that outbound sees it.
 func (x *Exchange) AfterBackend(f func(ctx context.Context) error) {
-	x.hooks.afterBackend = append(x.hooks.afterBackend, f)
+	h := x.hooksFor()
+	h.afterBackend = append(h.afterBackend, f)
 }
 
 // TakeAfterBackend returns the functions AfterBackend registered, in order,
 // and forgets them, so that each runs once.
 func (x *Exchange) TakeAfterBackend() []func(ctx context.Context) error {
+	if x.hooks == nil {
+		return nil
+	}
 	f := x.hooks.afterBackend
 	x.hooks.afterBackend = nil
 	return f
@@ -39,12 +52,16 @@ func (x *Exchange) TakeAfterBackend() []func(ctx context.Context) error {
 // there when their increment depends on the response, and limits put their
 // headers on the response.
 func (x *Exchange) Defer(f func(ctx context.Context) error) {
-	x.hooks.deferred = append(x.hooks.deferred, f)
+	h := x.hooksFor()
+	h.deferred = append(h.deferred, f)
 }
 
 // TakeDeferred returns the functions Defer registered, in order, and forgets
 // them, so that each runs once.
 func (x *Exchange) TakeDeferred() []func(ctx context.Context) error {
+	if x.hooks == nil {
+		return nil
+	}
 	d := x.hooks.deferred
 	x.hooks.deferred = nil
 	return d
@@ -63,37 +80,40 @@ type Usage struct {
 // gateway calls Done. ctx carries the request's values but is not cancelled
 // with it.
 func (x *Exchange) OnDone(f func(ctx context.Context, u Usage)) {
-	x.hooks.done = append(x.hooks.done, f)
+	h := x.hooksFor()
+	h.done = append(h.done, f)
 }
 
 // Done runs the functions OnDone registered, in order, once; later calls do
 // nothing.
 func (x *Exchange) Done(ctx context.Context, u Usage) {
-	if x.hooks.finished {
+	if x.finished {
 		return
 	}
-	x.hooks.finished = true
-	if len(x.hooks.done) == 0 {
+	x.finished = true
+	h := x.hooks
+	if h == nil || len(h.done) == 0 {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	for _, f := range x.hooks.done {
+	for _, f := range h.done {
 		f(ctx, u)
 	}
-	x.hooks.done = nil
+	h.done = nil
 }
 
 // Mark records key for this request and reports whether it was new, for
 // policies that must act once per request however often they run (quota-by-key
 // counts a key once when several policies would).
 func (x *Exchange) Mark(key string) bool {
-	if _, ok := x.hooks.marks[key]; ok {
+	h := x.hooksFor()
+	if _, ok := h.marks[key]; ok {
 		return false
 	}
-	if x.hooks.marks == nil {
-		x.hooks.marks = make(map[string]struct{}, 2)
+	if h.marks == nil {
+		h.marks = make(map[string]struct{}, 2)
 	}
-	x.hooks.marks[key] = struct{}{}
+	h.marks[key] = struct{}{}
 	return true
 }
 

@@ -394,8 +394,7 @@ func (c *conn) serveRequest(parent context.Context, st *reqState, base *http.Req
 	hasBody := fr.chunked || fr.length > 0
 	if hasBody {
 		c.bodyStart = time.Now()
-		st.body = body{c: c, remain: max(fr.length, 0), chunked: fr.chunked}
-		c.body = &st.body
+		c.body = &body{c: c, remain: max(fr.length, 0), chunked: fr.chunked}
 		c.expect100 = fr.expect
 		req.Body = c.body
 	} else {
