@@ -60,16 +60,14 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapsh
 	if a.definesOptions(rest, q) {
 		return false // API Management: such an operation does its own preflight handling
 	}
-	params := make(map[string]string, 2)
-	var raw map[string]string
+	var params, raw map[string]string
 	// The operation the browser is about to call, else any operation on the path:
 	// an API whose specification has only GET /items/{id} still answers the
 	// preflight of OPTIONS /items/42.
-	op := a.operation(r.Header.Get("Access-Control-Request-Method"), rest, q, params, &raw)
+	op := a.operation(r.Header.Get("Access-Control-Request-Method"), rest, q, &params, &raw)
 	if op == nil {
-		clear(params)
-		raw = nil
-		op = a.anyOperation(rest, q, params, &raw)
+		params, raw = nil, nil
+		op = a.anyOperation(rest, q, &params, &raw)
 	}
 	if op == nil {
 		return false

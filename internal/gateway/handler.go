@@ -123,9 +123,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, &o) {
 		return
 	}
-	params := make(map[string]string, 2)
-	var raw map[string]string
-	op := a.operation(r.Method, rest, q, params, &raw)
+	var params, raw map[string]string // made when the template has parameters
+	op := a.operation(r.Method, rest, q, &params, &raw)
 	if op == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, o.requestID), nil, h.log)
 		o.status = http.StatusNotFound

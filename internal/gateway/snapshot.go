@@ -265,7 +265,7 @@ func (s *Snapshot) route(r *http.Request, segs []string, q url.Values) (*api, []
 
 // operation finds the operation of a for method and the path below the API, and
 // fills params and raw as Template.match does.
-func (a *api) operation(method string, rest []string, q url.Values, params map[string]string, raw *map[string]string) *operation {
+func (a *api) operation(method string, rest []string, q url.Values, params, raw *map[string]string) *operation {
 	for _, op := range a.ops {
 		if op.method != method && op.method != "*" {
 			continue
@@ -281,7 +281,7 @@ func (a *api) operation(method string, rest []string, q url.Values, params map[s
 // (not "*") on the path below the API.
 func (a *api) definesOptions(rest []string, q url.Values) bool {
 	for _, op := range a.ops {
-		if op.method == http.MethodOptions && (op.tmpl == nil || op.tmpl.match(rest, q, map[string]string{}, nil)) {
+		if op.method == http.MethodOptions && (op.tmpl == nil || op.tmpl.match(rest, q, new(map[string]string), nil)) {
 			return true
 		}
 	}
@@ -290,7 +290,7 @@ func (a *api) definesOptions(rest []string, q url.Values) bool {
 
 // anyOperation is operation for whichever method comes first: the most
 // specific template that matches the path.
-func (a *api) anyOperation(rest []string, q url.Values, params map[string]string, raw *map[string]string) *operation {
+func (a *api) anyOperation(rest []string, q url.Values, params, raw *map[string]string) *operation {
 	for _, op := range a.ops {
 		if op.tmpl == nil || op.tmpl.match(rest, q, params, raw) {
 			return op

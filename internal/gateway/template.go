@@ -87,11 +87,12 @@ func ParseTemplate(raw string) (*Template, error) {
 	return t, nil
 }
 
-// setParam sets a path parameter, decoded, and in *raw as the client escaped
-// it when that differs (*raw made only then: most paths have no escapes).
-func setParam(params map[string]string, raw *map[string]string, name, escaped string) {
+// setParam sets a path parameter in *params, decoded, and in *raw as the
+// client escaped it when that differs. Both maps are made on first use: most
+// routes have no parameters, and most paths no escapes.
+func setParam(params, raw *map[string]string, name, escaped string) {
 	v := unescape(escaped)
-	params[name] = v
+	putParam(params, name, v)
 	if raw != nil && v != escaped {
 		if *raw == nil {
 			*raw = make(map[string]string, 2)
@@ -101,11 +102,11 @@ func setParam(params map[string]string, raw *map[string]string, name, escaped st
 }
 
 // match matches the path below the API's path (segments, already split and
-// cleaned) and the query. On success it fills params with the decoded values and,
+// cleaned) and the query. On success it fills *params with the decoded values and,
 // when raw is not nil, *raw with the path parameters that had escapes, as the
 // client escaped them ({*rest} with its slashes), for rewrite-uri to forward
 // unchanged. *raw is made only when needed: most paths have no escapes.
-func (t *Template) match(segs []string, query url.Values, params map[string]string, raw *map[string]string) bool {
+func (t *Template) match(segs []string, query url.Values, params, raw *map[string]string) bool {
 	if t.wildcard == "" && len(segs) != len(t.segs) {
 		return false
 	}
@@ -148,10 +149,18 @@ func (t *Template) match(segs []string, query url.Values, params map[string]stri
 	}
 	for _, qp := range t.query {
 		if qp.param != "" {
-			params[qp.param] = query.Get(qp.name)
+			putParam(params, qp.param, query.Get(qp.name))
 		}
 	}
 	return true
+}
+
+// putParam sets name in *params, making the map on first use.
+func putParam(params *map[string]string, name, v string) {
+	if *params == nil {
+		*params = make(map[string]string, 2)
+	}
+	(*params)[name] = v
 }
 
 func unescape(s string) string {

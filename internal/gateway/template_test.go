@@ -35,7 +35,7 @@ func TestTemplateMatch(t *testing.T) {
 		}
 		q, _ := url.ParseQuery(tt.query)
 		got := map[string]string{}
-		ok := tm.match(splitPath(tt.path), q, got, nil)
+		ok := tm.match(splitPath(tt.path), q, &got, nil)
 		if !ok {
 			got = nil
 		}
@@ -66,10 +66,10 @@ func FuzzTemplate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		tm.match(splitPath(u.EscapedPath()), u.Query(), map[string]string{}, nil)
+		tm.match(splitPath(u.EscapedPath()), u.Query(), new(map[string]string), nil)
 		// A template without parameters matches its own path.
 		if !strings.ContainsAny(tmpl, "{}?%") {
-			if !tm.match(splitPath(tmpl), url.Values{}, map[string]string{}, nil) {
+			if !tm.match(splitPath(tmpl), url.Values{}, new(map[string]string), nil) {
 				t.Errorf("template %q does not match itself", tmpl)
 			}
 		}
@@ -97,7 +97,7 @@ func TestTemplateMatchRaw(t *testing.T) {
 		u, _ := url.Parse(tt.path)
 		got := map[string]string{}
 		var raw map[string]string
-		if !tm.match(splitPath(u.EscapedPath()), u.Query(), got, &raw) {
+		if !tm.match(splitPath(u.EscapedPath()), u.Query(), &got, &raw) {
 			t.Fatalf("%s does not match %s", tt.tmpl, tt.path)
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
