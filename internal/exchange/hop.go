@@ -20,13 +20,28 @@ var hopHeaders = []string{
 // Authorization" removes its own Authorization, never one a policy sets later.
 func RemoveHopHeaders(h http.Header) {
 	for _, f := range h["Connection"] {
-		for _, name := range strings.Split(f, ",") {
-			if name = textproto.TrimString(name); name != "" {
+		for name := range strings.SplitSeq(f, ",") {
+			switch name = textproto.TrimString(name); {
+			case name == "":
+			case strings.EqualFold(name, "keep-alive"), strings.EqualFold(name, "close"):
+				// The usual options, whose canonical names are known: Del
+				// would allocate one per request to find them.
+				delete(h, canonicalOption(name))
+			default:
 				h.Del(name)
 			}
 		}
 	}
 	RemoveFixedHopHeaders(h)
+}
+
+// canonicalOption is the field name of the connection option keep-alive or
+// close, in any case.
+func canonicalOption(name string) string {
+	if len(name) == len("close") {
+		return "Close"
+	}
+	return "Keep-Alive"
 }
 
 // RemoveFixedHopHeaders deletes the hop-by-hop headers themselves from a
