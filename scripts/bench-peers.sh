@@ -11,6 +11,7 @@
 #   scripts/bench-peers.sh                  # 10 s per target, 64 connections
 #   DURATION=30s CONNS=256 scripts/bench-peers.sh
 #   TARGETS="lastmile-mi revproxy" scripts/bench-peers.sh
+#   ROUNDS=5 scripts/bench-peers.sh         # more rounds of the latency comparison
 #   ACCESS_LOG=true TARGETS=lastmile-mi scripts/bench-peers.sh  # with lastmile's access log
 #
 # It installs nginx, haproxy and wrk from Debian's packages when they are
@@ -19,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-3}
 TARGETS=${TARGETS:-"nginx haproxy revproxy lastmile-pass lastmile-mi"}
 
 missing=()
@@ -215,6 +217,19 @@ latency() {
 	taskset -c 1 "$work/benchload" -url "$1" ${2:+-H "$2"} -rate "$3" -duration 10s -conns "$CONNS"
 }
 
+# summarize LINES: benchload's summary lines of one target's rounds, as each
+# round's p99 and share over 1 ms, and the median p99.
+summarize() {
+	awk '
+		function ms(v) { if (v ~ /µs$/) return v / 1000; if (v ~ /ms$/) return v + 0; return v * 1000 }
+		NF { for (i = 1; i < NF; i++) { if ($i == "p99") p = $(i + 1); if ($i == "over-1ms") o = $(i + 1) }
+		     n++; v[n] = ms(p); rounds = rounds sprintf("%s%s (%s over 1 ms)", n > 1 ? ", " : "", p, o) }
+		END {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+			printf "p99 median %.2fms; rounds: %s", v[int((n + 1) / 2)], rounds
+		}' <<<"$1"
+}
+
 # url NAME: the URL and header that measure a target.
 url() {
 	case $1 in
@@ -241,19 +256,28 @@ for t in $TARGETS; do
 done
 
 # Open-loop latency of every target at one rate: half of lastmile's saturation
-# (its managed-identity path when measured, else pass-through).
+# (its managed-identity path when measured, else pass-through). The targets
+# take turns for ROUNDS rounds, so that a slow spell of the machine falls on
+# one round of each rather than on one target; each line gives every round and
+# the median p99.
 if [ "$sat" -gt 0 ]; then
 	rate=$((sat / 2))
-	latencies+=("$(printf '%-38s %s' "backend directly" "$(latency http://127.0.0.1:18080/x "" "$rate")")")
-	for t in $TARGETS; do
-		pid=$(start "$(proc "$t")")
-		h=$(header "$t")
-		wait_up ${h:+-H "$h"} "$(url "$t")"
-		latencies+=("$(printf '%-38s %s' "${names[$t]}" "$(latency "$(url "$t")" "$(header "$t")" "$rate")")")
-		kill "$pid"; wait "$pid" 2>/dev/null || true
+	declare -A rounds=()
+	for _ in $(seq "$ROUNDS"); do
+		rounds[backend]+="$(latency http://127.0.0.1:18080/x "" "$rate")"$'\n'
+		for t in $TARGETS; do
+			pid=$(start "$(proc "$t")")
+			h=$(header "$t")
+			wait_up ${h:+-H "$h"} "$(url "$t")"
+			rounds[$t]+="$(latency "$(url "$t")" "$(header "$t")" "$rate")"$'\n'
+			kill "$pid"; wait "$pid" 2>/dev/null || true
+		done
+	done
+	names[backend]="backend directly"
+	for t in backend $TARGETS; do
+		latencies+=("$(printf '%-38s %s' "${names[$t]}" "$(summarize "${rounds[$t]}")")")
 	done
 fi
-
 echo
 echo "wrk -t1 -c$CONNS -d$DURATION, 16-byte responses; proxy on CPU 0 with one worker, backend and wrk on CPU 1"
 echo
@@ -262,6 +286,6 @@ echo "|------------------------------------|----------|----------|------------|-
 printf '%s\n' "${results[@]}"
 if [ ${#latencies[@]} -gt 0 ]; then
 	echo
-	echo "Open-loop latency at $rate requests/s, half of lastmile's saturation rate (the latency a proxy adds is the difference from the backend's):"
+	echo "Open-loop latency at $rate requests/s, half of lastmile's saturation rate, $ROUNDS rounds taken in turns (the latency a proxy adds is the difference from the backend's):"
 	printf '  %s\n' "${latencies[@]}"
 fi
