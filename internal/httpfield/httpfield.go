@@ -234,22 +234,41 @@ var commonKeys = func() map[string]string {
 }()
 
 // CanonicalKey is textproto.CanonicalMIMEHeaderKey without an allocation for
-// names that are already canonical or common.
+// names that are already canonical (checked first: most are) or common in any
+// case (canonicalised on the stack and found in commonKeys).
 func CanonicalKey(name string) string {
-	if k, ok := commonKeys[name]; ok {
-		return k
-	}
 	upper := true
 	for i := 0; i < len(name); i++ {
 		b := name[i]
 		if upper && 'a' <= b && b <= 'z' || !upper && 'A' <= b && b <= 'Z' {
-			k := textproto.CanonicalMIMEHeaderKey(name)
-			if ck, ok := commonKeys[k]; ok {
-				return ck
-			}
-			return k
+			return canonicalize(name)
 		}
 		upper = b == '-'
 	}
 	return name
+}
+
+// canonicalize is CanonicalKey for a name that is not canonical.
+func canonicalize(name string) string {
+	var buf [64]byte
+	if len(name) > len(buf) || !ValidName(name) {
+		return textproto.CanonicalMIMEHeaderKey(name) // which leaves an invalid name as it is
+	}
+	b := buf[:len(name)]
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b[i] = c
+		upper = c == '-'
+	}
+	if k, ok := commonKeys[string(b)]; ok {
+		return k
+	}
+	return string(b)
 }

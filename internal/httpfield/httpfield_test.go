@@ -3,7 +3,9 @@ package httpfield
 import (
 	"bufio"
 	"bytes"
+	"math/rand/v2"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"testing"
 
@@ -105,6 +107,47 @@ func TestWriteField(t *testing.T) {
 		w.Flush()
 		if got := buf.String(); got != tc.want {
 			t.Errorf("WriteField(%q, %q) = %q, want %q", tc.name, tc.value, got, tc.want)
+		}
+	}
+}
+
+// TestCanonicalKeyAllocations: a name already canonical costs nothing, and
+// neither does a usual one in another case.
+func TestCanonicalKeyAllocations(t *testing.T) {
+	for _, name := range []string{"Content-Type", "X-Request-Source", "content-type", "OCP-APIM-SUBSCRIPTION-KEY", "traceparent"} {
+		if n := testing.AllocsPerRun(100, func() { CanonicalKey(name) }); n != 0 {
+			t.Errorf("CanonicalKey(%q) made %v allocations, want none", name, n)
+		}
+	}
+}
+
+func BenchmarkCanonicalKey(b *testing.B) {
+	names := []string{"Host", "User-Agent", "Accept", "Ocp-Apim-Subscription-Key", "X-Request-Source", "Content-Type", "Content-Length", "Server", "Date", "Connection"}
+	for b.Loop() {
+		for _, n := range names {
+			CanonicalKey(n)
+		}
+	}
+}
+
+// TestCanonicalKeyAsTextproto compares CanonicalKey with
+// textproto.CanonicalMIMEHeaderKey on random names, valid and not.
+func TestCanonicalKeyAsTextproto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const chars = "aZkK-09_ :\xe9"
+	for range 20000 {
+		n := rng.IntN(70)
+		pick := chars
+		if rng.IntN(2) == 0 {
+			pick = chars[:6] // letters, digits and hyphens only
+		}
+		var b strings.Builder
+		for range n {
+			b.WriteByte(pick[rng.IntN(len(pick))])
+		}
+		name := b.String()
+		if got, want := CanonicalKey(name), textproto.CanonicalMIMEHeaderKey(name); got != want {
+			t.Errorf("CanonicalKey(%q) = %q, want %q", name, got, want)
 		}
 	}
 }
