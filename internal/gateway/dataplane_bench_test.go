@@ -145,3 +145,27 @@ func runDataPlane(b *testing.B, h http.Handler) {
 		}
 	}
 }
+
+// TestDataPlaneGarbage bounds what a request allocates on the data plane, as
+// BenchmarkDataPlane measures it. On one CPU the collector is what makes most
+// of lastmile's slow answers (ARCHITECTURE.md, "Tail latency and the
+// collector"), and it runs once per so many bytes allocated: a change that
+// adds garbage to every request makes the tail worse. Raise the bounds only
+// with a reason.
+func TestDataPlaneGarbage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the data-plane benchmark for a second; skipped with -short")
+	}
+	r := testing.Benchmark(BenchmarkDataPlane)
+	if r.N == 0 {
+		t.Fatal("the benchmark did not run")
+	}
+	const maxBytes, maxAllocs = 3600, 22 // 3,473 B and 22 allocations when written
+	// The race detector (as in CI) makes allocations larger, not more.
+	if got := r.AllocedBytesPerOp(); got > maxBytes && !raceEnabled {
+		t.Errorf("a request allocates %d bytes, want at most %d", got, maxBytes)
+	}
+	if got := r.AllocsPerOp(); got > maxAllocs {
+		t.Errorf("a request makes %d allocations, want at most %d", got, maxAllocs)
+	}
+}
