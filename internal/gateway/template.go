@@ -94,10 +94,7 @@ func setParam(params, raw *map[string]string, name, escaped string) {
 	v := unescape(escaped)
 	putParam(params, name, v)
 	if raw != nil && v != escaped {
-		if *raw == nil {
-			*raw = make(map[string]string, 2)
-		}
-		(*raw)[name] = escaped
+		putParam(raw, name, escaped)
 	}
 }
 
@@ -155,12 +152,12 @@ func (t *Template) match(segs []string, query url.Values, params, raw *map[strin
 	return true
 }
 
-// putParam sets name in *params, making the map on first use.
-func putParam(params *map[string]string, name, v string) {
-	if *params == nil {
-		*params = make(map[string]string, 2)
+// putParam sets name in *m, making the map on first use.
+func putParam(m *map[string]string, name, v string) {
+	if *m == nil {
+		*m = make(map[string]string, 2)
 	}
-	(*params)[name] = v
+	(*m)[name] = v
 }
 
 func unescape(s string) string {

@@ -202,7 +202,7 @@ func sanitize(err error) string {
 }
 
 // outRequest is a request for the backend with what forwarding changes in its
-// header, in one allocation.
+// header, in one value (Forward keeps it on its stack).
 type outRequest struct {
 	http.Request
 	fw forwarded
