@@ -210,24 +210,27 @@ measure() {
 	last_rps=${rps%.*}
 }
 
-# latency URL [HEADER]: p50/p99 at half the last measured saturation rate,
-# open loop, from CPU 1.
 # latency URL HEADER RATE: open-loop p50/p99 at RATE requests/s, from CPU 1.
 latency() {
 	taskset -c 1 "$work/benchload" -url "$1" ${2:+-H "$2"} -rate "$3" -duration 10s -conns "$CONNS"
 }
 
-# summarize LINES: benchload's summary lines of one target's rounds, as each
-# round's p99 and share over 1 ms, and the median p99.
-summarize() {
-	awk '
-		function ms(v) { if (v ~ /µs$/) return v / 1000; if (v ~ /ms$/) return v + 0; return v * 1000 }
-		NF { for (i = 1; i < NF; i++) { if ($i == "p99") p = $(i + 1); if ($i == "over-1ms") o = $(i + 1) }
-		     n++; v[n] = ms(p); rounds = rounds sprintf("%s%s (%s over 1 ms)", n > 1 ? ", " : "", p, o) }
-		END {
-			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-			printf "p99 median %.2fms; rounds: %s", v[int((n + 1) / 2)], rounds
-		}' <<<"$1"
+# field NAME LINE: the value after NAME in one of benchload's summary lines;
+# ms turns a duration (µs, ms or s) into milliseconds.
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$2"; }
+ms() { awk -v v="$1" 'BEGIN { if (v ~ /µs$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else print v * 1000 }'; }
+
+# saturation NAME: a short closed-loop run of lastmile's target NAME; prints
+# its requests per second.
+saturation() {
+	local pid h out
+	pid=$(start lastmile)
+	h=$(header "$1")
+	wait_up ${h:+-H "$h"} "$(url "$1")"
+	taskset -c 1 wrk -t1 "-c$CONNS" ${h:+-H "$h"} -d1s "$(url "$1")" >/dev/null
+	out=$(taskset -c 1 wrk -t1 "-c$CONNS" ${h:+-H "$h"} -d4s "$(url "$1")")
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+	awk '/Requests\/sec/ { printf "%d", $2 }' <<<"$out"
 }
 
 # url NAME: the URL and header that measure a target.
@@ -251,31 +254,44 @@ for t in $TARGETS; do
 	[ -n "${names[$t]:-}" ] || { echo "unknown target $t" >&2; exit 2; }
 	pid=$(start "$(proc "$t")")
 	measure "${names[$t]}" "$pid" "$(url "$t")" "$(header "$t")"
-	case $t in lastmile-mi | lastmile-pass) [ "$sat" -gt 0 ] || sat=$last_rps ;; esac
+	# The managed-identity path sets the latency runs' rate when it is measured.
+	case $t in lastmile-mi) sat=$last_rps satt=$t ;; lastmile-pass) [ "$sat" -gt 0 ] || { sat=$last_rps satt=$t; } ;; esac
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 
-# Open-loop latency of every target at one rate: half of lastmile's saturation
-# (its managed-identity path when measured, else pass-through). The targets
-# take turns for ROUNDS rounds, so that a slow spell of the machine falls on
-# one round of each rather than on one target; each line gives every round and
-# the median p99.
+# Open-loop latency at half of lastmile's saturation (its managed-identity
+# path when measured, else pass-through). A shared VM's speed drifts, by as
+# much as a third within an hour, so each round measures the saturation again
+# and runs every target at half of it, or at half of the 10-second figure
+# above when that is lower: a 4-second run in a fast spell must not set a
+# rate the next minute cannot keep. The targets take turns, so that a slow
+# spell falls on one round of each rather than on one target. The latency a
+# proxy adds is its p99 less the backend's in the same round; the summary
+# gives its median over the rounds.
 if [ "$sat" -gt 0 ]; then
-	rate=$((sat / 2))
-	declare -A rounds=()
-	for _ in $(seq "$ROUNDS"); do
-		rounds[backend]+="$(latency http://127.0.0.1:18080/x "" "$rate")"$'\n'
+	declare -A added=()
+	for r in $(seq "$ROUNDS"); do
+		now=$(saturation "$satt")
+		rate=$(($(( now < sat ? now : sat )) / 2))
+		line=$(latency http://127.0.0.1:18080/x "" "$rate")
+		base=$(ms "$(field p99 "$line")")
+		latencies+=("round $r at $rate requests/s ($satt saturated at $now/s just before):")
+		latencies+=("$(printf '  %-38s p99 %8s  %5s over 1 ms' "backend directly" "$(field p99 "$line")" "$(field over-1ms "$line")")")
 		for t in $TARGETS; do
 			pid=$(start "$(proc "$t")")
 			h=$(header "$t")
 			wait_up ${h:+-H "$h"} "$(url "$t")"
-			rounds[$t]+="$(latency "$(url "$t")" "$(header "$t")" "$rate")"$'\n'
+			line=$(latency "$(url "$t")" "$h" "$rate")
 			kill "$pid"; wait "$pid" 2>/dev/null || true
+			a=$(awk -v p="$(ms "$(field p99 "$line")")" -v b="$base" 'BEGIN { printf "%.2f", p - b }')
+			added[$t]+="$a "
+			latencies+=("$(printf '  %-38s p99 %8s  %5s over 1 ms, adds %sms' "${names[$t]}" "$(field p99 "$line")" "$(field over-1ms "$line")" "$a")")
 		done
 	done
-	names[backend]="backend directly"
-	for t in backend $TARGETS; do
-		latencies+=("$(printf '%-38s %s' "${names[$t]}" "$(summarize "${rounds[$t]}")")")
+	latencies+=("median p99 added over the rounds:")
+	for t in $TARGETS; do
+		latencies+=("$(printf '  %-38s %sms (rounds: %s)' "${names[$t]}" \
+			"$(tr ' ' '\n' <<<"${added[$t]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" "${added[$t]% }")")
 	done
 fi
 echo
@@ -286,6 +302,6 @@ echo "|------------------------------------|----------|----------|------------|-
 printf '%s\n' "${results[@]}"
 if [ ${#latencies[@]} -gt 0 ]; then
 	echo
-	echo "Open-loop latency at $rate requests/s, half of lastmile's saturation rate, $ROUNDS rounds taken in turns (the latency a proxy adds is the difference from the backend's):"
-	printf '  %s\n' "${latencies[@]}"
+	echo "Open-loop latency, 10 s per target, $ROUNDS rounds taken in turns (the latency a proxy adds is its p99 less the backend's):"
+	printf '%s\n' "${latencies[@]}"
 fi
