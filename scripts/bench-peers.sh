@@ -260,8 +260,8 @@ for t in $TARGETS; do
 done
 
 # Open-loop latency at half of lastmile's saturation (its managed-identity
-# path when measured, else pass-through). A shared VM's speed drifts, by as
-# much as a third within an hour, so each round measures the saturation again
+# path when measured, else pass-through). A shared VM's speed drifts, by half
+# or more within an hour, so each round measures the saturation again
 # and runs every target at half of it, or at half of the 10-second figure
 # above when that is lower: a 4-second run in a fast spell must not set a
 # rate the next minute cannot keep. The targets take turns, so that a slow
