@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"go.yaml.in/yaml/v4"
 )
 
@@ -37,21 +38,8 @@ type Certificate struct {
 // validCertificateID reports whether s is a certificate id: a letter or
 // digit, then up to 79 letters, digits, dots, underscores and hyphens. This
 // and the other checks of counted repetitions in this package are loops, not
-// regular expressions: a compiled program stays on the heap for the
-// process's life, for the collector to scan in every cycle.
-func validCertificateID(s string) bool {
-	if len(s) == 0 || len(s) > 80 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
-			return false
-		}
-	}
-	return true
-}
+// regular expressions (see directory.IsIdentifier).
+func validCertificateID(s string) bool { return directory.IsIdentifier(s, 80, "._-") }
 
 // Load reads the certificate, with its chain and private key (nil when the
 // file has none). lookupEnv finds the password (os.LookupEnv outside tests).

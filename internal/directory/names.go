@@ -16,17 +16,29 @@ const MaxNameLength = 128
 // application or a workload, or "": 1 to 128 letters, digits, '.', '_' or '-',
 // starting with a letter or digit.
 func CheckName(s string) string {
-	if s == "" || len(s) > MaxNameLength {
+	if !IsIdentifier(s, MaxNameLength, "._-") {
 		return fmt.Sprintf("%q is not a valid name; use 1 to %d letters, digits, '.', '-' and '_', starting with a letter or digit", clip(s), MaxNameLength)
+	}
+	return ""
+}
+
+// IsIdentifier reports whether s has 1 to max bytes, ASCII letters and
+// digits and, after the first, the bytes of punct: the shape of names here,
+// of tenant ids and of certificate ids. A loop rather than a regular
+// expression: the compiled program of a long counted repetition stays on the
+// heap for the process's life, for the collector to scan in every cycle.
+func IsIdentifier(s string, max int, punct string) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
-			return fmt.Sprintf("%q is not a valid name; use 1 to %d letters, digits, '.', '-' and '_', starting with a letter or digit", clip(s), MaxNameLength)
+		if !alnum && (i == 0 || strings.IndexByte(punct, c) < 0) {
+			return false
 		}
 	}
-	return ""
+	return true
 }
 
 // IsSystemName reports whether s names the system-assigned identity. Names

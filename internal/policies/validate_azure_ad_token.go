@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/expr"
 	"github.com/lastmile-gw/lastmile/internal/jwks"
@@ -29,23 +30,8 @@ const DefaultAuthenticationEndpoint = "https://login.microsoftonline.com"
 
 // validTenant reports whether s is a tenant id as it may appear in a URL
 // path: a GUID or a domain name such as contoso.onmicrosoft.com (a letter or
-// digit, then up to 252 letters, digits, dots and hyphens). A loop, not a
-// regular expression: the compiled program of a counted repetition this long
-// stays on the heap for the process's life, for the collector to scan in
-// every cycle.
-func validTenant(s string) bool {
-	if len(s) == 0 || len(s) > 253 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-		if !alnum && (i == 0 || c != '.' && c != '-') {
-			return false
-		}
-	}
-	return true
-}
+// digit, then up to 252 letters, digits, dots and hyphens).
+func validTenant(s string) bool { return directory.IsIdentifier(s, 253, ".-") }
 
 // maxTenants bounds the tenants a tenant-id expression may name, since each
 // has its own key sources.
