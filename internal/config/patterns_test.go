@@ -3,8 +3,11 @@ package config
 import (
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lastmile-gw/lastmile/internal/randtext"
 )
 
 // TestPatternChecks compares the hand-written checks with the regular
@@ -27,22 +30,8 @@ func TestPatternChecks(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range checks {
-		inputs := c.cases
-		for range 5000 {
-			n := rng.IntN(90)
-			if rng.IntN(4) == 0 {
-				n = 60 + rng.IntN(8) // near the DNS and hex lengths
-			}
-			chars := c.chars
-			if rng.IntN(2) == 0 {
-				chars = chars[:len(chars)-2] // mostly valid characters: the last two are not
-			}
-			var b strings.Builder
-			for range n {
-				b.WriteByte(chars[rng.IntN(len(chars))])
-			}
-			inputs = append(inputs, b.String())
-		}
+		valid, invalid := c.chars[:len(c.chars)-2], c.chars[len(c.chars)-2:] // the last two are not valid
+		inputs := slices.Concat(c.cases, randtext.Strings(rng, 5000, 89, valid, invalid))
 		for _, s := range inputs {
 			if got, want := c.check(s), c.re.MatchString(s); got != want {
 				t.Errorf("%s(%q) = %v, want %v", c.name, s, got, want)

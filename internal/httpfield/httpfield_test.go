@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/lastmile-gw/lastmile/internal/randtext"
 )
 
 func TestParse(t *testing.T) {
@@ -133,19 +134,7 @@ func BenchmarkCanonicalKey(b *testing.B) {
 // TestCanonicalKeyAsTextproto compares CanonicalKey with
 // textproto.CanonicalMIMEHeaderKey on random names, valid and not.
 func TestCanonicalKeyAsTextproto(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	const chars = "aZkK-09_ :\xe9"
-	for range 20000 {
-		n := rng.IntN(70)
-		pick := chars
-		if rng.IntN(2) == 0 {
-			pick = chars[:6] // letters, digits and hyphens only
-		}
-		var b strings.Builder
-		for range n {
-			b.WriteByte(pick[rng.IntN(len(pick))])
-		}
-		name := b.String()
+	for _, name := range randtext.Strings(rand.New(rand.NewPCG(7, 8)), 20000, 69, "aZkK-09", "_ :\xe9") {
 		if got, want := CanonicalKey(name), textproto.CanonicalMIMEHeaderKey(name); got != want {
 			t.Errorf("CanonicalKey(%q) = %q, want %q", name, got, want)
 		}
