@@ -19,7 +19,7 @@ import (
 
 // rawServer answers each connection with handle, which reads the request
 // itself; it counts the connections it accepted.
-func rawServer(t *testing.T, handle func(c net.Conn, br *bufio.Reader)) (addr string, conns *atomic.Int32) {
+func rawServer(t testing.TB, handle func(c net.Conn, br *bufio.Reader)) (addr string, conns *atomic.Int32) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -377,29 +377,7 @@ type failing struct{}
 func (*failing) Read([]byte) (int, error) { return 0, errors.New("source failed") }
 
 func BenchmarkClient(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				br := bufio.NewReader(c)
-				for {
-					if _, err := readRequestHead(br); err != nil {
-						return
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n0123456789abcdef")
-				}
-			}()
-		}
-	}()
-	url := "http://" + ln.Addr().String() + "/x"
+	url := "http://" + rawBackend(b, "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n0123456789abcdef") + "/x"
 	for _, bc := range []struct {
 		name string
 		rt   http.RoundTripper

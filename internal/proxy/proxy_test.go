@@ -194,41 +194,26 @@ func TestForwardAllocations(t *testing.T) {
 // rawBackend serves answer to every request on a keep-alive connection,
 // allocating nothing per request (its allocations would count as the
 // client's in testing.AllocsPerRun).
-func rawBackend(t *testing.T, answer string) string {
+func rawBackend(t testing.TB, answer string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	resp := []byte(answer)
-	go func() {
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			for { // the request head, up to its empty line
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				if len(line) <= 2 {
+					break
+				}
+			}
+			if _, err := c.Write(resp); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					for { // the request head, up to its empty line
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	return ln.Addr().String()
+	})
+	return addr
 }
 
 func TestStreamsBodies(t *testing.T) {
