@@ -94,6 +94,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := outcome{start: time.Now(), requestID: newGUID(), counted: true}
+	if rel, ok := w.(requestReleaser); ok {
+		defer func() {
+			if o.x == nil || o.x.Recorder == nil {
+				rel.ReleaseRequest()
+			}
+		}()
+	}
 	if h.Tracer != nil {
 		r = h.startSpan(r)
 	}
@@ -186,6 +193,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.finish(r, &o)
 	closeBodies(x)
 }
+
+// requestReleaser is a ResponseWriter (http1's) whose server can parse the
+// connection's next request into this one's http.Request, header map and
+// URL once the handler returns. The gateway releases every request but a
+// traced one, whose recorder holds header value slices until its trace is
+// finished: nothing else it or a policy starts keeps the request's map, its
+// value slices or its URL past the request. What outlives it
+// (send-one-way-request, the proxy's body writer) copies what it needs or
+// holds only the body and the context, which are never reused. ARCHITECTURE.md
+// ("What is reused after a request") has the audit.
+type requestReleaser interface{ ReleaseRequest() }
 
 // ErrorBody renders a response the HTTP server sends itself (a malformed
 // request, a limit) in API Management's error shape.

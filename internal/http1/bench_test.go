@@ -18,11 +18,13 @@ import (
 // (gateway), it splits a proxied request's cost by stage.
 func BenchmarkServer(b *testing.B) {
 	for _, tc := range []struct {
-		name string
-		srv  func(http.Handler) interface{ Serve(net.Listener) error }
+		name    string
+		srv     func(http.Handler) interface{ Serve(net.Listener) error }
+		release bool // the handler releases the request, as the gateway does
 	}{
-		{"http1", func(h http.Handler) interface{ Serve(net.Listener) error } { return &http1.Server{Handler: h} }},
-		{"net-http", func(h http.Handler) interface{ Serve(net.Listener) error } { return &http.Server{Handler: h} }},
+		{"http1", func(h http.Handler) interface{ Serve(net.Listener) error } { return &http1.Server{Handler: h} }, false},
+		{"http1-released", func(h http.Handler) interface{ Serve(net.Listener) error } { return &http1.Server{Handler: h} }, true},
+		{"net-http", func(h http.Handler) interface{ Serve(net.Listener) error } { return &http.Server{Handler: h} }, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +32,9 @@ func BenchmarkServer(b *testing.B) {
 				w.Header()["Content-Type"] = []string{"text/plain"}
 				w.Header()["Content-Length"] = []string{"16"}
 				w.Write([]byte("0123456789abcdef"))
+				if tc.release {
+					w.(interface{ ReleaseRequest() }).ReleaseRequest()
+				}
 			})
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

@@ -57,6 +57,8 @@ type conn struct {
 	cancel    context.CancelFunc // else: its cancel
 	resp      response           // the current response
 	respHdr   http.Header        // an empty header map for the next response
+	released  bool               // the handler released the request (ReleaseRequest)
+	spare     *reqState          // a released request's state, for the next request
 	broken    atomic.Bool        // the request body's framing failed: close after the response
 
 	idleSetAt time.Duration // when the idle deadline was set (since epoch, coarse); zero once replaced
@@ -202,11 +204,15 @@ func (c *conn) loop(ctx context.Context, first bool) bool {
 			c.setReadDeadline(time.Now().Add(s.readHeaderTimeout()))
 		}
 		lines, err := c.readHead()
-		var req http.Request
 		var fr framing
-		st := new(reqState)
+		st := c.spare
+		c.spare = nil
+		if st == nil {
+			st = new(reqState)
+		}
 		if err == nil {
-			fr, err = c.parseHead(lines, &req, &st.url, st.fields[:])
+			fr, err = c.parseHead(lines, &st.req, &st.url, st.hdr, st.fields[:])
+			st.hdr = st.req.Header
 		}
 		if err != nil {
 			var he *headError
@@ -215,8 +221,12 @@ func (c *conn) loop(ctx context.Context, first bool) bool {
 			}
 			return false
 		}
-		if !c.serveRequest(ctx, st, &req, fr) {
+		if !c.serveRequest(ctx, st, fr) {
 			return false
+		}
+		if c.released {
+			st.reset()
+			c.spare = st
 		}
 	}
 }
@@ -375,20 +385,22 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// serveRequest runs the handler for one request, whose context, URL and body
-// reader st holds, and reports whether the connection can carry another.
-func (c *conn) serveRequest(parent context.Context, st *reqState, base *http.Request, fr framing) bool {
+// serveRequest runs the handler for the request parsed into st, and reports
+// whether the connection can carry another.
+func (c *conn) serveRequest(parent context.Context, st *reqState, fr framing) bool {
 	s := c.srv
 	var ctx context.Context
 	if parent.Done() == nil {
-		st.ctx.parent = parent
-		ctx, c.reqCtx, c.cancel = &st.ctx, &st.ctx, nil
+		rc := &reqContext{parent: parent}
+		ctx, c.reqCtx, c.cancel = rc, rc, nil
 	} else {
 		ctx, c.cancel = context.WithCancel(parent)
 		c.reqCtx = nil
 	}
 	defer c.cancelRequest()
-	req := base.WithContext(ctx)
+	st.req = *st.req.WithContext(ctx) // inlined: the copy stays on the stack
+	req := &st.req
+	c.released = false
 	c.body, c.expect100, c.sent100, c.respStarted = nil, false, false, false
 	c.broken.Store(false)
 	hasBody := fr.chunked || fr.length > 0
@@ -457,6 +469,7 @@ func (c *conn) handle(w *response, req *http.Request) {
 			}
 			c.srv.logger().Error("panic serving a request", "method", req.Method, "remote", c.remoteAddr, "panic", v, "stack", string(debug.Stack()))
 			w.closeAfter = true
+			c.released = false // what the handler started may still hold the request
 			if !w.wroteHeader {
 				w.hdr = http.Header{}
 				w.WriteHeader(http.StatusInternalServerError)
@@ -702,7 +715,7 @@ func (c *conn) releaseBuffers(pool bool) {
 	br, bw := c.br, c.bw
 	c.br, c.bw = nil, nil
 	c.coolMu.Unlock()
-	c.respHdr = nil
+	c.respHdr, c.spare = nil, nil
 	if br != nil && pool {
 		br.Reset(nil)
 		readerPool.Put(br)

@@ -40,7 +40,7 @@ func parse(data []byte) (*http.Request, framing, *conn, error) {
 		return nil, framing{}, c, err
 	}
 	var req http.Request
-	fr, err := c.parseHead(lines, &req, new(url.URL), nil)
+	fr, err := c.parseHead(lines, &req, new(url.URL), nil, nil)
 	if err != nil {
 		return nil, fr, c, err
 	}

@@ -2,6 +2,7 @@ package http1
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"slices"
 	"sync"
@@ -9,20 +10,35 @@ import (
 	"time"
 )
 
-// reqState is what one request allocates, in one allocation: its context,
-// its URL and its header values. A body's reader is allocated apart, only
-// for a request that has a body: with it, reqState would be a size class
-// larger for every request.
+// reqState is what one request allocates for its head, in one allocation:
+// the http.Request, its URL, its header map and values. A handler that calls
+// ReleaseRequest lets the connection parse its next request into the same
+// state. A body's reader is allocated apart, only for a request that has a
+// body, and so is the context: contexts derived from it (WithoutCancel, an
+// AfterFunc's stop) may still ask it for values after the request.
 type reqState struct {
-	ctx    reqContext
+	req    http.Request
 	url    url.URL
-	fields [8]string // the header values, when there are at most 8
+	hdr    http.Header // the map the head was parsed into
+	fields [8]string   // the header values, when there are at most 8
+}
+
+// reset empties st for the connection's next request. The header map is kept
+// unless it grew large: a larger one goes back to the collector rather than
+// stay with the connection.
+func (st *reqState) reset() {
+	hdr := st.hdr
+	if len(hdr) > maxKeptFields {
+		hdr = nil
+	}
+	clear(hdr)
+	*st = reqState{hdr: hdr}
 }
 
 // reqContext is a request's context when its parent can never be canceled
 // (the server's base context, usually Background): canceled when the handler
 // returns or the client goes away. It replaces context.WithCancel, which
-// costs two allocations a request: it lives in reqState, and makes its Done
+// costs two allocations a request: it is one, and makes its Done
 // channel only for a caller that asks (most fast requests have none). It
 // implements AfterFunc, so context.AfterFunc and the contexts derived from it
 // need no goroutine to watch it.

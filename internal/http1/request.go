@@ -89,8 +89,9 @@ func (c *conn) readLine(max int) ([]byte, error) {
 }
 
 // parseHead turns the lines readHead collected into req. A target in origin
-// form is parsed into u; fields, when long enough, holds the header values.
-func (c *conn) parseHead(lines []int, req *http.Request, u *url.URL, fields []string) (framing, error) {
+// form is parsed into u; the header fields into hdr (nil makes a map), with
+// their values in fields when it is long enough.
+func (c *conn) parseHead(lines []int, req *http.Request, u *url.URL, hdr http.Header, fields []string) (framing, error) {
 	var fr framing
 	// One string for the whole head: every field value is a substring of it.
 	h := string(c.head)
@@ -119,7 +120,7 @@ func (c *conn) parseHead(lines []int, req *http.Request, u *url.URL, fields []st
 		}
 	}
 
-	hdr, err := httpfield.ParseInto(fields, h, lines, 1)
+	hdr, err := httpfield.ParseInto(hdr, fields, h, lines, 1)
 	if err != nil {
 		return fr, badRequest(err.Error())
 	}

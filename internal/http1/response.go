@@ -32,6 +32,14 @@ var (
 
 func (w *response) Header() http.Header { return w.hdr }
 
+// ReleaseRequest tells the server that once the handler returns, nothing it
+// started uses the request any more: not the *http.Request, its Header map
+// or the slices in it, nor its URL. The server then parses the connection's
+// next request into them rather than allocating new ones. The request's
+// context and body are never reused, so they are free of this promise.
+// Handlers that do not call it keep net/http's rules.
+func (w *response) ReleaseRequest() { w.c.released = true }
+
 // WriteHeader starts the response. 1xx statuses other than 100 and 101 are
 // sent as informational responses (103 Early Hints); the server sends 100
 // Continue itself, and protocol upgrades are not supported.

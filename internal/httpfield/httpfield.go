@@ -58,18 +58,21 @@ func (e FieldError) Error() string { return string(e) }
 // whitespace before the colon, and control characters in a value (CR, LF,
 // NUL...) are refused.
 func Parse(head string, starts []int, from int) (http.Header, error) {
-	return ParseInto(nil, head, starts, from)
+	return ParseInto(nil, nil, head, starts, from)
 }
 
-// ParseInto is Parse keeping the values in scratch when it is long enough
-// (one string per field): a caller that allocates it with other things
-// saves an allocation.
-func ParseInto(scratch []string, head string, starts []int, from int) (http.Header, error) {
+// ParseInto is Parse into hdr, which must be empty (nil makes a map),
+// keeping the values in scratch when it is long enough (one string per
+// field): a caller that keeps a map and the scratch from one message to the
+// next allocates nothing for them.
+func ParseInto(hdr http.Header, scratch []string, head string, starts []int, from int) (http.Header, error) {
 	n := len(starts) - from
-	if n <= 0 {
-		return http.Header{}, nil
+	if hdr == nil {
+		hdr = make(http.Header, max(n, 0))
 	}
-	hdr := make(http.Header, n)
+	if n <= 0 {
+		return hdr, nil
+	}
 	var vals []string
 	if len(scratch) >= n {
 		vals = scratch[:n:n]

@@ -1,0 +1,144 @@
+package server_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/reqtrace"
+)
+
+// TestRequestStateReuse pipelines requests with headers of their own down one
+// connection, through a policy that copies a header in an expression and
+// sends a one-way copy of each request, some of them traced. The server
+// parses a request into the state of the one before it once the gateway has
+// released that (every request but a traced one): no backend, no one-way
+// copy and no trace may show a header of another request.
+func TestRequestStateReuse(t *testing.T) {
+	backend, oneWay := newRecordingBackend(t), newRecordingBackend(t)
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"lastmile.yaml":                 "identity: {}\n",
+		"apis/echo/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"echo","serviceUrl":%q,"subscriptionRequired":true}}`, backend.srv.URL),
+		"apis/echo/policy.xml": `<policies><inbound><base />
+			<set-header name="X-Copied" exists-action="override"><value>@(context.Request.Headers.GetValueOrDefault("X-Id", ""))</value></set-header>
+			<set-header name="X-Id" exists-action="append"><value>again</value></set-header>
+			<send-one-way-request mode="copy"><set-url>` + oneWay.srv.URL + `/one-way</set-url></send-one-way-request>
+		</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`,
+		"subscriptions/dev/subscriptionInformation.json": `{"properties":{"scope":"/apis","state":"active","primaryKey":"dev-primary-key","secondaryKey":"dev-secondary-key","allowTracing":true}}`,
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://none"))
+	addr := strings.TrimPrefix(e.srv.GatewayURL(), "http://")
+
+	const n = 40
+	traced := func(i int) bool { return i%5 == 2 }
+	var raw strings.Builder
+	for i := range n {
+		id := fmt.Sprintf("id-%03d", i)
+		fmt.Fprintf(&raw, "GET /echo/%s HTTP/1.1\r\nHost: gw\r\nOcp-Apim-Subscription-Key: dev-primary-key\r\nX-Id: %s\r\nX-Secret-%s: s%s\r\n", id, id, id, id)
+		if traced(i) {
+			raw.WriteString("Ocp-Apim-Trace: true\r\n")
+		}
+		if i%3 == 0 {
+			raw.WriteString("Accept: a/b\r\nX-Extra: 1\r\n") // a map that grew
+		}
+		raw.WriteString("\r\n")
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, raw.String()); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var traces []string
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("response %d: status %d: %s", i, resp.StatusCode, body)
+		}
+		if loc := resp.Header.Get(gateway.TraceLocationHeader); traced(i) != (loc != "") {
+			t.Errorf("response %d: trace location %q", i, loc)
+		} else if loc != "" {
+			traces = append(traces, loc)
+		}
+	}
+
+	// own reports what in h is not request id's own.
+	own := func(id string, h http.Header) string {
+		var bad []string
+		for k, v := range h {
+			if s, ok := strings.CutPrefix(k, "X-Secret-"); ok && (!strings.EqualFold(s, id) || v[0] != "s"+id) || k == "X-Id" && v[0] != id {
+				bad = append(bad, k+": "+v[0])
+			}
+		}
+		if h.Get("X-Secret-"+id) != "s"+id && h.Get("x-secret-"+id) != "s"+id {
+			bad = append(bad, "no X-Secret-"+id)
+		}
+		return strings.Join(bad, ", ")
+	}
+	for _, r := range backend.requests() {
+		id := strings.TrimPrefix(r.Target, "/")
+		if bad := own(id, r.Header); bad != "" || r.Header.Get("X-Copied") != id {
+			t.Errorf("the backend's request %s: %s; X-Copied %q", id, bad, r.Header.Get("X-Copied"))
+		}
+	}
+	if got := len(backend.requests()); got != n {
+		t.Errorf("the backend got %d requests, want %d", got, n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(oneWay.requests()) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ids := map[string]bool{}
+	for _, r := range oneWay.requests() {
+		id := r.Header.Get("X-Copied")
+		ids[id] = true
+		if bad := own(id, r.Header); bad != "" {
+			t.Errorf("the one-way copy of request %s: %s", id, bad)
+		}
+	}
+	if len(ids) != n {
+		t.Errorf("one-way copies of %d distinct requests, want %d", len(ids), n)
+	}
+	// A trace shows the request's headers, and what set-header changed in
+	// them (X-Id's value before): neither may be another request's.
+	idRE := regexp.MustCompile(`id-\d\d\d`)
+	for _, loc := range traces {
+		tresp, body := get(t, strings.Replace(loc, "http://gw", e.srv.GatewayURL(), 1), nil)
+		if tresp.StatusCode != 200 {
+			t.Fatalf("GET trace: %d %s", tresp.StatusCode, body)
+		}
+		var tr reqtrace.Trace
+		if err := json.Unmarshal([]byte(body), &tr); err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header(tr.Request.Headers)
+		id := h.Get("X-Id")
+		if bad := own(id, h); bad != "" || id == "" {
+			t.Errorf("the trace of request %s: %s", id, bad)
+		}
+		for _, got := range idRE.FindAllString(body, -1) {
+			if got != id {
+				t.Errorf("the trace of request %s shows %s", id, got)
+				break
+			}
+		}
+	}
+}
