@@ -345,6 +345,22 @@ type Response struct {
 	StatusReason string
 	Headers      http.Header
 	Body         *Body
+
+	pooled http.Header // Headers as the backend's response came, from a pool (MarkPooled)
+}
+
+// MarkPooled notes that Headers was taken from a pool (the proxy's client
+// parses backend responses into pooled maps), so that it can go back once
+// the request is done.
+func (r *Response) MarkPooled() { r.pooled = r.Headers }
+
+// PooledHeaders returns the map MarkPooled noted when Headers is still that
+// map, else nil: a map a policy put in its place belongs to someone else.
+func (r *Response) PooledHeaders() http.Header {
+	if r == nil || r.pooled == nil || reflect.ValueOf(r.pooled).UnsafePointer() != reflect.ValueOf(r.Headers).UnsafePointer() {
+		return nil
+	}
+	return r.pooled
 }
 
 // API is context.Api.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
@@ -35,6 +36,9 @@ const StatusPath = "/status-0123456789abcdef"
 type Handler struct {
 	snap atomic.Pointer[Snapshot]
 	log  *slog.Logger
+	// states holds the exchanges of finished requests, for the next ones:
+	// see ServeHTTP for when one is given back.
+	states sync.Pool
 	// BodyLimit bounds how much of one request or response body a policy may
 	// buffer (413 for a request body over it).
 	BodyLimit int64
@@ -94,23 +98,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := outcome{start: time.Now(), requestID: newGUID(), counted: true}
-	if rel, ok := w.(requestReleaser); ok {
-		defer func() {
-			if o.x == nil || o.x.Recorder == nil {
-				rel.ReleaseRequest()
-			}
-		}()
+	h.serve(w, r, snap, &o)
+	// The request is done with: its http.Request, header map and URL go back
+	// to the server (requestReleaser), its exchange to h.states and the
+	// backend response's header map to its pool, for the next requests, but
+	// for a traced request, whose recorder holds header
+	// values, and after a panic, which skips this: whatever the request
+	// started may still run.
+	if o.x != nil && o.x.Recorder != nil {
+		return
 	}
+	if rel, ok := w.(requestReleaser); ok {
+		rel.ReleaseRequest()
+	}
+	if st := o.state; st != nil {
+		httpfield.Recycle(st.x.Response.PooledHeaders())
+		*st = exchangeState{}
+		h.states.Put(st)
+	}
+}
+
+// serve answers a request for an API, recording what happened in o.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, o *outcome) {
 	if h.Tracer != nil {
 		r = h.startSpan(r)
 	}
 	if snap == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusServiceUnavailable, errNoSnapshot, o.requestID), nil, h.log)
 		o.status = http.StatusServiceUnavailable
-		h.finish(r, &o)
+		h.finish(r, o)
 		return
 	}
-	if h.refusePath(w, r, &o) {
+	if h.refusePath(w, r, o) {
 		return
 	}
 	var q url.Values // nil reads as empty: most requests have no query
@@ -123,11 +142,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, o.requestID), nil, h.log)
 		o.status = http.StatusNotFound
-		h.finish(r, &o)
+		h.finish(r, o)
 		return
 	}
 	o.api = a.info.ID
-	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, &o) {
+	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, o) {
 		return
 	}
 	var params, raw map[string]string // made when the template has parameters
@@ -135,7 +154,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if op == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, o.requestID), nil, h.log)
 		o.status = http.StatusNotFound
-		h.finish(r, &o)
+		h.finish(r, o)
 		return
 	}
 	o.op = op.info.ID
@@ -150,7 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := h.newExchange(r, snap, a, op, rest, q, params, o.requestID, o.start)
 	x := &st.x
 	x.Request.RawParameters = raw
-	o.x = x
+	o.x, o.state = x, st
 	ctx := r.Context()
 	// However the request ends, what policies left for its end runs: a
 	// concurrency slot goes back, a bandwidth quota counts the bytes.
@@ -164,7 +183,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.base.HandleError(ctx, x, authErr)
 		o.sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 		o.status = x.Response.StatusCode
-		h.finish(r, &o)
+		h.finish(r, o)
 		closeBodies(x)
 		return
 	}
@@ -175,14 +194,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if prod != nil {
 		x.Product, name = prod.info, prod.name
 	}
-	h.startRecorder(r, snap, sub, x, &o)
+	h.startRecorder(r, snap, sub, x, o)
 	if x.Recorder != nil {
 		traceMessages(ctx, x)
 	}
 	if err := op.pipelines[name].Run(ctx, x); err != nil {
 		// The client went away; there is nobody to answer.
 		o.status, o.counted = 499, false
-		h.finish(r, &o)
+		h.finish(r, o)
 		closeBodies(x)
 		return
 	}
@@ -190,19 +209,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.finishRecorder(r, x)
 	o.sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 	o.status = x.Response.StatusCode
-	h.finish(r, &o)
+	h.finish(r, o)
 	closeBodies(x)
 }
 
 // requestReleaser is a ResponseWriter (http1's) whose server can parse the
 // connection's next request into this one's http.Request, header map and
-// URL once the handler returns. The gateway releases every request but a
-// traced one, whose recorder holds header value slices until its trace is
-// finished: nothing else it or a policy starts keeps the request's map, its
-// value slices or its URL past the request. What outlives it
+// URL once the handler returns. Nothing the gateway or a policy starts keeps
+// them, or the exchange, past the request: what outlives it
 // (send-one-way-request, the proxy's body writer) copies what it needs or
-// holds only the body and the context, which are never reused. ARCHITECTURE.md
-// ("What is reused after a request") has the audit.
+// holds only the body and the context, which are never reused.
+// ARCHITECTURE.md ("What is reused after a request") has the audit.
 type requestReleaser interface{ ReleaseRequest() }
 
 // ErrorBody renders a response the HTTP server sends itself (a malformed
@@ -258,7 +275,11 @@ func (st *exchangeState) subscription(sub *subscription, key string) *exchange.S
 // newExchange builds the request's context. Request.URL starts as the API's
 // service URL joined with the path below the API, and the query string.
 func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *operation, rest []string, q url.Values, params map[string]string, requestID string, start time.Time) *exchangeState {
-	st := &exchangeState{orig: *r.URL}
+	st, _ := h.states.Get().(*exchangeState)
+	if st == nil {
+		st = new(exchangeState)
+	}
+	st.orig = *r.URL
 	orig := &st.orig
 	orig.Host = r.Host
 	orig.Scheme = "http"

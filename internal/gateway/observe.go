@@ -38,6 +38,7 @@ type outcome struct {
 	status    int    // 499 when the client went away before the answer
 	counted   bool   // the request counts in the request metrics
 	x         *exchange.Exchange
+	state     *exchangeState // x's allocation, reused once the request is done
 	sent      int64
 	read      *countingReader
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"sync"
 )
 
 // ErrLineTooLong is returned by ReadLine for a line over its limit.
@@ -59,6 +60,30 @@ func (e FieldError) Error() string { return string(e) }
 // NUL...) are refused.
 func Parse(head string, starts []int, from int) (http.Header, error) {
 	return ParseInto(nil, nil, head, starts, from)
+}
+
+// headerPool holds emptied header maps for ParsePooled.
+var headerPool sync.Pool
+
+// ParsePooled is Parse into a map from a pool: give it back with Recycle once
+// nothing uses it.
+func ParsePooled(head string, starts []int, from int) (http.Header, error) {
+	h, _ := headerPool.Get().(http.Header)
+	return ParseInto(h, nil, head, starts, from)
+}
+
+// maxPooledFields is how many fields a map may hold and still go back to the
+// pool: a larger one goes to the collector, so the pool holds small maps.
+const maxPooledFields = 32
+
+// Recycle empties h and gives it to ParsePooled's pool. The caller promises
+// that nothing uses h any more; the value slices are not reused.
+func Recycle(h http.Header) {
+	if h == nil || len(h) > maxPooledFields {
+		return
+	}
+	clear(h)
+	headerPool.Put(h)
 }
 
 // ParseInto is Parse into hdr, which must be empty (nil makes a map),

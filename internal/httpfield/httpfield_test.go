@@ -3,6 +3,7 @@ package httpfield
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/textproto"
@@ -52,6 +53,47 @@ func TestParse(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestParsePooled parses heads into maps that go back to the pool in
+// between: each result holds its own head's fields only, and a map too large
+// is not pooled.
+func TestParsePooled(t *testing.T) {
+	many := []string{"HTTP/1.1 200 OK"}
+	for i := range 40 {
+		many = append(many, fmt.Sprintf("X-%d: y", i))
+	}
+	heads := [][]string{
+		{"HTTP/1.1 200 OK", "A: 1", "Secret-One: s1", ""},
+		{"HTTP/1.1 200 OK", "B: 2", ""},
+		{"HTTP/1.1 204 No Content", ""},
+		append(many, ""),
+		{"HTTP/1.1 200 OK", "D: 4", ""},
+	}
+	for _, lines := range heads {
+		var head strings.Builder
+		var starts []int
+		for _, l := range lines {
+			starts = append(starts, head.Len())
+			head.WriteString(l)
+		}
+		want, err := Parse(head.String(), starts, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParsePooled(head.String(), starts, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ParsePooled(%q) (-want +got):\n%s", lines, diff)
+		}
+		n := len(got)
+		Recycle(got)
+		if want := map[bool]int{true: 0, false: n}[n <= maxPooledFields]; len(got) != want {
+			t.Errorf("after Recycle of %d fields: %d left, want %d", n, len(got), want)
+		}
 	}
 }
 

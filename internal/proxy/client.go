@@ -552,7 +552,7 @@ func (c *Client) readResponse(bc *bconn, method string) (*http.Response, error) 
 		if !ok || major != 1 {
 			return nil, fmt.Errorf("proxy: the backend answered %q, not HTTP/1.x", proto)
 		}
-		hdr, err := httpfield.Parse(head, bc.starts, 1)
+		hdr, err := httpfield.ParsePooled(head, bc.starts, 1)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: malformed response header from the backend: %w", err)
 		}

@@ -131,6 +131,9 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 		rb = exchange.CloseFunc(rb, cancel)
 	}
 	x.Response = exchange.NewStreamResponse(resp.StatusCode, reasonPhrase(resp), h, rb, resp.ContentLength, &x.Buffers)
+	if _, ok := resp.Body.(*respBody); ok {
+		x.Response.MarkPooled() // Client's header maps are httpfield.ParsePooled's
+	}
 	if opts.FailOnErrorStatusCode && resp.StatusCode >= 400 {
 		return &Error{Reason: "BackendErrorStatusCode", Message: fmt.Sprintf("the backend answered %d", resp.StatusCode), Status: resp.StatusCode}
 	}

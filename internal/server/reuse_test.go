@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +17,31 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 )
 
-// TestRequestStateReuse pipelines requests with headers of their own down one
-// connection, through a policy that copies a header in an expression and
-// sends a one-way copy of each request, some of them traced. The server
-// parses a request into the state of the one before it once the gateway has
-// released that (every request but a traced one): no backend, no one-way
-// copy and no trace may show a header of another request.
+// TestRequestStateReuse pipelines requests with headers and subscriptions of
+// their own down one connection, through a policy that copies a header in an
+// expression, sets a variable for some requests only, names the subscription
+// and sends a one-way copy of each request; some requests are traced, some go
+// to no API. The server parses a request into the state of the one before it
+// once the gateway has released that, and the gateway reuses exchanges and
+// the backend responses' header maps: no backend, no one-way copy, no trace
+// and no response may show a header, variable or subscription of another
+// request.
 func TestRequestStateReuse(t *testing.T) {
 	backend, oneWay := newRecordingBackend(t), newRecordingBackend(t)
+	// The backend answers with headers of the request's own, many of them
+	// to some: a map too large to be pooled.
+	record := backend.srv.Config.Handler
+	backend.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := strings.TrimPrefix(r.URL.Path, "/")
+		w.Header().Set("X-Back-Id", id)
+		w.Header().Set("X-Back-Secret-"+id, "b"+id)
+		if strings.HasSuffix(id, "5") {
+			for i := range 40 {
+				w.Header().Set(fmt.Sprintf("X-Many-%d", i), id)
+			}
+		}
+		record.ServeHTTP(w, r)
+	})
 	cfgDir := t.TempDir()
 	writeFiles(t, cfgDir, map[string]string{
 		"lastmile.yaml":                 "identity: {}\n",
@@ -31,19 +49,31 @@ func TestRequestStateReuse(t *testing.T) {
 		"apis/echo/policy.xml": `<policies><inbound><base />
 			<set-header name="X-Copied" exists-action="override"><value>@(context.Request.Headers.GetValueOrDefault("X-Id", ""))</value></set-header>
 			<set-header name="X-Id" exists-action="append"><value>again</value></set-header>
+			<choose><when condition="@(context.Request.Headers.GetValueOrDefault(&quot;X-Copied&quot;, &quot;&quot;).EndsWith(&quot;0&quot;))">
+				<set-variable name="v" value="@(context.Request.Headers.GetValueOrDefault(&quot;X-Copied&quot;, &quot;&quot;))" />
+			</when></choose>
+			<set-header name="X-Var" exists-action="override"><value>@((string)context.Variables.GetValueOrDefault("v", "none"))</value></set-header>
+			<set-header name="X-Sub" exists-action="override"><value>@(context.Subscription.Id)</value></set-header>
 			<send-one-way-request mode="copy"><set-url>` + oneWay.srv.URL + `/one-way</set-url></send-one-way-request>
-		</inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`,
+		</inbound><backend><base /></backend><outbound><base />
+			<set-header name="X-Out" exists-action="override"><value>@(context.Response.Headers.GetValueOrDefault("X-Back-Id", ""))</value></set-header>
+		</outbound><on-error><base /></on-error></policies>`,
 		"subscriptions/dev/subscriptionInformation.json": `{"properties":{"scope":"/apis","state":"active","primaryKey":"dev-primary-key","secondaryKey":"dev-secondary-key","allowTracing":true}}`,
+		"subscriptions/ops/subscriptionInformation.json": `{"properties":{"scope":"/apis","state":"active","primaryKey":"ops-primary-key","secondaryKey":"ops-secondary-key","allowTracing":true}}`,
 	})
 	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://none"))
 	addr := strings.TrimPrefix(e.srv.GatewayURL(), "http://")
 
 	const n = 40
 	traced := func(i int) bool { return i%5 == 2 }
+	sub := func(i int) string { return [...]string{"dev", "ops"}[i/2%2] }
 	var raw strings.Builder
 	for i := range n {
 		id := fmt.Sprintf("id-%03d", i)
-		fmt.Fprintf(&raw, "GET /echo/%s HTTP/1.1\r\nHost: gw\r\nOcp-Apim-Subscription-Key: dev-primary-key\r\nX-Id: %s\r\nX-Secret-%s: s%s\r\n", id, id, id, id)
+		if i%7 == 3 { // a request no API answers, between the others
+			raw.WriteString("GET /nowhere HTTP/1.1\r\nHost: gw\r\nX-Id: lost\r\nX-Secret-lost: slost\r\n\r\n")
+		}
+		fmt.Fprintf(&raw, "GET /echo/%s HTTP/1.1\r\nHost: gw\r\nOcp-Apim-Subscription-Key: %s-primary-key\r\nX-Id: %s\r\nX-Secret-%s: s%s\r\n", id, sub(i), id, id, id)
 		if traced(i) {
 			raw.WriteString("Ocp-Apim-Trace: true\r\n")
 		}
@@ -64,6 +94,13 @@ func TestRequestStateReuse(t *testing.T) {
 	br := bufio.NewReader(c)
 	var traces []string
 	for i := range n {
+		if i%7 == 3 {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != 404 {
+				t.Fatalf("the request to no API: %v %v", resp, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+		}
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
 			t.Fatalf("response %d: %v", i, err)
@@ -72,6 +109,16 @@ func TestRequestStateReuse(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("response %d: status %d: %s", i, resp.StatusCode, body)
+		}
+		id := fmt.Sprintf("id-%03d", i)
+		for k, v := range resp.Header {
+			if strings.HasPrefix(k, "X-Back-") && k != "X-Back-Id" && !strings.EqualFold(k, "X-Back-Secret-"+id) || k == "X-Back-Id" && v[0] != id ||
+				strings.HasPrefix(k, "X-Many-") && v[0] != id {
+				t.Errorf("response %d: %s: %s", i, k, v[0])
+			}
+		}
+		if got := resp.Header.Get("X-Out"); got != id {
+			t.Errorf("response %d: X-Out %q, want %q", i, got, id)
 		}
 		if loc := resp.Header.Get(gateway.TraceLocationHeader); traced(i) != (loc != "") {
 			t.Errorf("response %d: trace location %q", i, loc)
@@ -97,6 +144,17 @@ func TestRequestStateReuse(t *testing.T) {
 		id := strings.TrimPrefix(r.Target, "/")
 		if bad := own(id, r.Header); bad != "" || r.Header.Get("X-Copied") != id {
 			t.Errorf("the backend's request %s: %s; X-Copied %q", id, bad, r.Header.Get("X-Copied"))
+		}
+		i, _ := strconv.Atoi(strings.TrimPrefix(id, "id-"))
+		wantVar := "none"
+		if strings.HasSuffix(id, "0") {
+			wantVar = id
+		}
+		if got := r.Header.Get("X-Var"); got != wantVar {
+			t.Errorf("the backend's request %s: variable %q, want %q", id, got, wantVar)
+		}
+		if got := r.Header.Get("X-Sub"); got != sub(i) {
+			t.Errorf("the backend's request %s: subscription %q, want %q", id, got, sub(i))
 		}
 	}
 	if got := len(backend.requests()); got != n {
