@@ -85,7 +85,8 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapsh
 	if len(steps) == 0 {
 		return false
 	}
-	st := h.newExchange(r, snap, a, op, rest, q, params, o.requestID, o.start)
+	st := h.getState()
+	h.newExchange(st, r, snap, a, op, rest, q, params, o.requestID, o.start)
 	x := &st.x
 	x.Request.RawParameters = raw
 	if prod != nil {

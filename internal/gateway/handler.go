@@ -113,7 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if st := o.state; st != nil {
 		httpfield.Recycle(st.x.Response.PooledHeaders())
-		*st = exchangeState{}
+		st.reset()
 		h.states.Put(st)
 	}
 }
@@ -149,8 +149,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, o) {
 		return
 	}
-	var params, raw map[string]string // made when the template has parameters
+	// The exchange's allocation comes first: it keeps the map the template's
+	// parameters go in from one request to the next.
+	st := h.getState()
+	o.state = st
+	params := st.params // made when the template has parameters
+	var raw map[string]string
 	op := a.operation(r.Method, rest, q, &params, &raw)
+	if st.params = params; len(params) == 0 {
+		params = nil
+	}
 	if op == nil {
 		writeResponse(w, r, pipeline.ErrorResponse(http.StatusNotFound, msgNotFound, o.requestID), nil, h.log)
 		o.status = http.StatusNotFound
@@ -166,10 +174,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		o.read = &countingReader{ReadCloser: r.Body}
 		r.Body = o.read
 	}
-	st := h.newExchange(r, snap, a, op, rest, q, params, o.requestID, o.start)
+	h.newExchange(st, r, snap, a, op, rest, q, params, o.requestID, o.start)
 	x := &st.x
 	x.Request.RawParameters = raw
-	o.x, o.state = x, st
+	o.x = x
 	ctx := r.Context()
 	// However the request ends, what policies left for its end runs: a
 	// concurrency slot goes back, a bandwidth quota counts the bytes.
@@ -258,10 +266,33 @@ func closeBodies(x *exchange.Exchange) {
 // exchangeState is the exchange of a request with what it points to, in one
 // allocation instead of four.
 type exchangeState struct {
-	x    exchange.Exchange
-	orig url.URL
-	host [1]string
-	sub  exchange.Subscription
+	x      exchange.Exchange
+	orig   url.URL
+	host   [1]string
+	sub    exchange.Subscription
+	params map[string]string // the template's parameters (x's MatchedParameters)
+}
+
+// getState returns an exchange's allocation, from the pool when it has one.
+func (h *Handler) getState() *exchangeState {
+	if st, ok := h.states.Get().(*exchangeState); ok {
+		return st
+	}
+	return new(exchangeState)
+}
+
+// maxKeptParams is how many template parameters a map may hold and still be
+// kept: a larger one goes back to the collector.
+const maxKeptParams = 8
+
+// reset empties st for another request, keeping its parameters' map.
+func (st *exchangeState) reset() {
+	params := st.params
+	if len(params) > maxKeptParams {
+		params = nil
+	}
+	clear(params)
+	*st = exchangeState{params: params}
 }
 
 // subscription returns the exchange's copy of sub's information with the
@@ -274,11 +305,7 @@ func (st *exchangeState) subscription(sub *subscription, key string) *exchange.S
 
 // newExchange builds the request's context. Request.URL starts as the API's
 // service URL joined with the path below the API, and the query string.
-func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *operation, rest []string, q url.Values, params map[string]string, requestID string, start time.Time) *exchangeState {
-	st, _ := h.states.Get().(*exchangeState)
-	if st == nil {
-		st = new(exchangeState)
-	}
+func (h *Handler) newExchange(st *exchangeState, r *http.Request, snap *Snapshot, a *api, op *operation, rest []string, q url.Values, params map[string]string, requestID string, start time.Time) {
 	st.orig = *r.URL
 	orig := &st.orig
 	orig.Host = r.Host
@@ -335,7 +362,6 @@ func (h *Handler) newExchange(r *http.Request, snap *Snapshot, a *api, op *opera
 	} else {
 		x.Request.URL = &url.URL{Path: suffix, RawQuery: r.URL.RawQuery}
 	}
-	return st
 }
 
 // stripKey removes the subscription key from what the backend will receive.

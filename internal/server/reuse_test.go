@@ -200,3 +200,56 @@ func TestRequestStateReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateParametersReuse pipelines requests that alternate between an
+// operation with a template parameter and one without, down one connection:
+// the exchange's parameters map is reused from one request to the next, and
+// a request must see its own parameters and none of the one before.
+func TestTemplateParametersReuse(t *testing.T) {
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"lastmile.yaml":                  "identity: {}\n",
+		"apis/param/apiInformation.json": `{"properties":{"path":"param","serviceUrl":"http://127.0.0.1:9","subscriptionRequired":false}}`,
+		"apis/param/specification.yaml": `openapi: 3.0.1
+info: {title: param, version: "1"}
+paths:
+  /fixed:
+    get: {operationId: fixed, responses: {"200": {description: ok}}}
+  /{id}:
+    get: {operationId: by-id, responses: {"200": {description: ok}}}
+`,
+		"apis/param/policy.xml": `<policies><inbound><base /><return-response>
+			<set-header name="X-Param" exists-action="override"><value>@(context.Request.MatchedParameters.GetValueOrDefault("id", "none") + "/" + context.Request.MatchedParameters.Count)</value></set-header>
+		</return-response></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`,
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://none"))
+	var raw strings.Builder
+	var want []string
+	for i := range 20 {
+		if i%2 == 0 {
+			fmt.Fprintf(&raw, "GET /param/id-%d HTTP/1.1\r\nHost: gw\r\n\r\n", i)
+			want = append(want, fmt.Sprintf("id-%d/1", i))
+		} else {
+			raw.WriteString("GET /param/fixed HTTP/1.1\r\nHost: gw\r\n\r\n")
+			want = append(want, "none/0")
+		}
+	}
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.srv.GatewayURL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, raw.String())
+	br := bufio.NewReader(c)
+	for i, w := range want {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if got := resp.Header.Get("X-Param"); resp.StatusCode != 200 || got != w {
+			t.Errorf("response %d: status %d, parameters %q, want %q", i, resp.StatusCode, got, w)
+		}
+	}
+}
