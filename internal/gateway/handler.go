@@ -101,10 +101,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, snap, &o)
 	// The request is done with: its http.Request, header map and URL go back
 	// to the server (requestReleaser), its exchange to h.states and the
-	// backend response's header map to its pool, for the next requests, but
-	// for a traced request, whose recorder holds header
-	// values, and after a panic, which skips this: whatever the request
-	// started may still run.
+	// backend response's header map to its pool, for the next requests. Not
+	// for a traced request, whose recorder holds header values, nor after a
+	// panic, which skips this: whatever the request started may still run.
 	if o.x != nil && o.x.Recorder != nil {
 		return
 	}
