@@ -9,11 +9,10 @@ import (
 )
 
 // serverGCPercent is the collector's target for lastmile serve when GOGC is
-// not set. The data plane allocates a few kilobytes per request and keeps
-// almost none of it, so with Go's default of 100 the collector runs dozens of
-// times a second under load and takes about a tenth of a request's CPU; at
-// 400 it runs a quarter as often, for a heap up to five times what is live
-// (a live heap is typically tens of megabytes).
+// not set. The data plane allocates about a kilobyte per request and keeps
+// almost none of it, so with Go's default of 100 the collector runs several
+// times a second under load; at 400 it runs a quarter as often, for a heap
+// up to five times what is live (a live heap is typically tens of megabytes).
 const serverGCPercent = 400
 
 // tuneGC sets the garbage collector for a long-running server, unless the
