@@ -8,18 +8,23 @@
 # the proxy process's user+system time during the run divided by the requests
 # wrk completed, so it does not depend on how busy CPU 1 is.
 #
-#   scripts/bench-peers.sh                  # 10 s per target, 64 connections
+# A shared VM's speed drifts, by half or more within an hour, so every target is
+# measured in CPU_ROUNDS rounds taken in turns, and the table gives each
+# target's median (with every round's CPU figure beside it).
+#
+#   scripts/bench-peers.sh                  # 3 rounds of 5 s per target, 64 connections
 #   DURATION=30s CONNS=256 scripts/bench-peers.sh
 #   TARGETS="lastmile-mi revproxy" scripts/bench-peers.sh
-#   ROUNDS=5 scripts/bench-peers.sh         # more rounds of the latency comparison
+#   CPU_ROUNDS=5 ROUNDS=5 scripts/bench-peers.sh  # more rounds of the CPU and latency comparisons
 #   ACCESS_LOG=true TARGETS=lastmile-mi scripts/bench-peers.sh  # with lastmile's access log
 #
 # It installs nginx, haproxy and wrk from Debian's packages when they are
 # missing (as root). Ports 18080-18095 on 127.0.0.1 must be free.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
 CONNS=${CONNS:-64}
+CPU_ROUNDS=${CPU_ROUNDS:-3}
 ROUNDS=${ROUNDS:-3}
 TARGETS=${TARGETS:-"nginx haproxy revproxy lastmile-pass lastmile-mi"}
 
@@ -183,9 +188,10 @@ hz=$(getconf CLK_TCK)
 results=()
 latencies=()
 last_rps=0
-# measure NAME PID URL [HEADER]
+# measure PID URL [HEADER]: one closed-loop run; sets m_us, m_user, m_rps,
+# m_p99 and m_errs.
 measure() {
-	local name=$1 pid=$2 url=$3 hdr=${4:-}
+	local pid=$1 url=$2 hdr=${3:-}
 	local args=(-t1 "-c$CONNS" --latency)
 	[ -n "$hdr" ] && args+=(-H "$hdr")
 	wait_up ${hdr:+-H "$hdr"} "$url"
@@ -203,11 +209,9 @@ measure() {
 	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 	local errs
 	errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-	local us user
-	us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
-	user=$(awk -v t=$((uafter - ubefore)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
-	results+=("$(printf '| %-34s | %8s | %8s | %10s | %8s | %s' "$name" "$us" "$user" "$rps" "$p99" "$errs")")
-	last_rps=${rps%.*}
+	m_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+	m_user=$(awk -v t=$((uafter - ubefore)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+	m_rps=${rps%.*} m_p99=$p99 m_errs=$errs
 }
 
 # latency URL HEADER RATE: open-loop p50/p99 at RATE requests/s, from CPU 1.
@@ -218,7 +222,7 @@ latency() {
 # field NAME LINE: the value after NAME in one of benchload's summary lines;
 # ms turns a duration (µs, ms or s) into milliseconds.
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$2"; }
-ms() { awk -v v="$1" 'BEGIN { if (v ~ /µs$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else print v * 1000 }'; }
+ms() { awk -v v="$1" 'BEGIN { if (v ~ /(µs|us)$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else print v * 1000 }'; }
 
 # saturation NAME: a short closed-loop run of lastmile's target NAME; prints
 # its requests per second.
@@ -248,15 +252,30 @@ proc() { case $1 in lastmile-*) echo lastmile ;; *) echo "$1" ;; esac; }
 declare -A names=([nginx]="nginx (1 worker)" [haproxy]="HAProxy (1 thread)" [revproxy]="Go httputil.ReverseProxy"
 	[lastmile-pass]="lastmile, pass-through" [lastmile-mi]="lastmile, key + set-header + MI token")
 
+# median: the median of the numbers on stdin, one per line (the lower of the
+# middle two when there is an even count).
+median() { grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 sleep 0.5
-sat=0
 for t in $TARGETS; do
 	[ -n "${names[$t]:-}" ] || { echo "unknown target $t" >&2; exit 2; }
-	pid=$(start "$(proc "$t")")
-	measure "${names[$t]}" "$pid" "$(url "$t")" "$(header "$t")"
+done
+declare -A r_us=() r_user=() r_rps=() r_p99=() r_errs=()
+for r in $(seq "$CPU_ROUNDS"); do
+	for t in $TARGETS; do
+		pid=$(start "$(proc "$t")")
+		measure "$pid" "$(url "$t")" "$(header "$t")"
+		kill "$pid"; wait "$pid" 2>/dev/null || true
+		r_us[$t]+="$m_us " r_user[$t]+="$m_user " r_rps[$t]+="$m_rps " r_p99[$t]+="$(ms "$m_p99") " r_errs[$t]+="$m_errs"
+	done
+done
+sat=0
+for t in $TARGETS; do
+	rps=$(tr ' ' '\n' <<<"${r_rps[$t]}" | median)
+	results+=("$(printf '| %-34s | %8s | %8s | %10s | %8s | %s' "${names[$t]}" "$(tr ' ' '\n' <<<"${r_us[$t]}" | median)" \
+		"$(tr ' ' '\n' <<<"${r_user[$t]}" | median)" "$rps" "$(tr ' ' '\n' <<<"${r_p99[$t]}" | median)ms" "${r_us[$t]% }${r_errs[$t]:+; ${r_errs[$t]}}")")
 	# The managed-identity path sets the latency runs' rate when it is measured.
-	case $t in lastmile-mi) sat=$last_rps satt=$t ;; lastmile-pass) [ "$sat" -gt 0 ] || { sat=$last_rps satt=$t; } ;; esac
-	kill "$pid"; wait "$pid" 2>/dev/null || true
+	case $t in lastmile-mi) sat=$rps satt=$t ;; lastmile-pass) [ "$sat" -gt 0 ] || { sat=$rps satt=$t; } ;; esac
 done
 
 # Open-loop latency at half of lastmile's saturation (its managed-identity
@@ -267,7 +286,9 @@ done
 # rate the next minute cannot keep. The targets take turns, so that a slow
 # spell falls on one round of each rather than on one target. The latency a
 # proxy adds is its p99 less the backend's in the same round; the summary
-# gives its median over the rounds.
+# gives its median over the rounds. Each target is warmed up for 2 s first,
+# as for the CPU table: a process started a moment before would otherwise
+# spend the first part of its 10 s opening connections and growing its heap.
 if [ "$sat" -gt 0 ]; then
 	declare -A added=()
 	for r in $(seq "$ROUNDS"); do
@@ -281,6 +302,9 @@ if [ "$sat" -gt 0 ]; then
 			pid=$(start "$(proc "$t")")
 			h=$(header "$t")
 			wait_up ${h:+-H "$h"} "$(url "$t")"
+			# Warm up as for the CPU table (connections, token cache, a heap
+			# grown to its working size): the rounds measure steady state.
+			taskset -c 1 wrk -t1 "-c$CONNS" ${h:+-H "$h"} -d2s "$(url "$t")" >/dev/null
 			line=$(latency "$(url "$t")" "$h" "$rate")
 			kill "$pid"; wait "$pid" 2>/dev/null || true
 			a=$(awk -v p="$(ms "$(field p99 "$line")")" -v b="$base" 'BEGIN { printf "%.2f", p - b }')
@@ -291,13 +315,14 @@ if [ "$sat" -gt 0 ]; then
 	latencies+=("median p99 added over the rounds:")
 	for t in $TARGETS; do
 		latencies+=("$(printf '  %-38s %sms (rounds: %s)' "${names[$t]}" \
-			"$(tr ' ' '\n' <<<"${added[$t]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" "${added[$t]% }")")
+			"$(tr ' ' '\n' <<<"${added[$t]}" | median)" "${added[$t]% }")")
 	done
 fi
 echo
-echo "wrk -t1 -c$CONNS -d$DURATION, 16-byte responses; proxy on CPU 0 with one worker, backend and wrk on CPU 1"
+echo "wrk -t1 -c$CONNS -d$DURATION, 16-byte responses; proxy on CPU 0 with one worker, backend and wrk on CPU 1;"
+echo "medians of $CPU_ROUNDS rounds taken in turns"
 echo
-echo "| target                             | CPU µs/req | of it user | requests/s | p99      | errors"
+echo "| target                             | CPU µs/req | of it user | requests/s | p99      | CPU µs/req in each round; errors"
 echo "|------------------------------------|----------|----------|------------|----------|-------"
 printf '%s\n' "${results[@]}"
 if [ ${#latencies[@]} -gt 0 ]; then
