@@ -17,15 +17,16 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 )
 
-// TestRequestStateReuse pipelines requests with headers and subscriptions of
-// their own down one connection, through a policy that copies a header in an
-// expression, sets a variable for some requests only, names the subscription
-// and sends a one-way copy of each request; some requests are traced, some go
-// to no API. The server parses a request into the state of the one before it
-// once the gateway has released that, and the gateway reuses exchanges and
-// the backend responses' header maps: no backend, no one-way copy, no trace
-// and no response may show a header, variable or subscription of another
-// request.
+// TestRequestStateReuse pipelines requests with headers, subscriptions and
+// bodies (Content-Length, chunked) of their own down one connection, through
+// a policy that copies a header in an expression, sets a variable for some
+// requests only, names the subscription and sends a one-way copy of each
+// request; some requests are traced, some go to no API, and the backend
+// answers each with headers of its own. The server parses a request into the
+// state of the one before it once the gateway has released that, and the
+// gateway reuses exchanges and the backend responses' header maps: no
+// backend, no one-way copy, no trace and no response may show a header,
+// body, variable or subscription of another request.
 func TestRequestStateReuse(t *testing.T) {
 	backend, oneWay := newRecordingBackend(t), newRecordingBackend(t)
 	// The backend answers with headers of the request's own, many of them
@@ -73,14 +74,25 @@ func TestRequestStateReuse(t *testing.T) {
 		if i%7 == 3 { // a request no API answers, between the others
 			raw.WriteString("GET /nowhere HTTP/1.1\r\nHost: gw\r\nX-Id: lost\r\nX-Secret-lost: slost\r\n\r\n")
 		}
-		fmt.Fprintf(&raw, "GET /echo/%s HTTP/1.1\r\nHost: gw\r\nOcp-Apim-Subscription-Key: %s-primary-key\r\nX-Id: %s\r\nX-Secret-%s: s%s\r\n", id, sub(i), id, id, id)
+		method := "GET"
+		if i%4 == 1 {
+			method = "POST"
+		}
+		fmt.Fprintf(&raw, "%s /echo/%s HTTP/1.1\r\nHost: gw\r\nOcp-Apim-Subscription-Key: %s-primary-key\r\nX-Id: %s\r\nX-Secret-%s: s%s\r\n", method, id, sub(i), id, id, id)
 		if traced(i) {
 			raw.WriteString("Ocp-Apim-Trace: true\r\n")
 		}
 		if i%3 == 0 {
 			raw.WriteString("Accept: a/b\r\nX-Extra: 1\r\n") // a map that grew
 		}
-		raw.WriteString("\r\n")
+		switch {
+		case method == "POST" && i%8 == 1:
+			fmt.Fprintf(&raw, "Content-Length: %d\r\n\r\nbody-%s", len("body-"+id), id)
+		case method == "POST":
+			fmt.Fprintf(&raw, "Transfer-Encoding: chunked\r\n\r\n%x\r\nbody-%s\r\n0\r\n\r\n", len("body-"+id), id)
+		default:
+			raw.WriteString("\r\n")
+		}
 	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -146,6 +158,9 @@ func TestRequestStateReuse(t *testing.T) {
 			t.Errorf("the backend's request %s: %s; X-Copied %q", id, bad, r.Header.Get("X-Copied"))
 		}
 		i, _ := strconv.Atoi(strings.TrimPrefix(id, "id-"))
+		if wantBody := map[bool]string{true: "body-" + id}[i%4 == 1]; r.Body != wantBody || r.BodyErr != nil {
+			t.Errorf("the backend's request %s: body %q (%v), want %q", id, r.Body, r.BodyErr, wantBody)
+		}
 		wantVar := "none"
 		if strings.HasSuffix(id, "0") {
 			wantVar = id
