@@ -2,8 +2,10 @@ package http1_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -94,11 +96,32 @@ func TestReleaseRequest(t *testing.T) {
 // TestReleaseRequestConcurrent runs released requests with distinct headers
 // on several pipelined connections at once (with -race, the reuse's
 // ordering): each handler must see its own request's headers and no other's.
+// The requests have from 2 to 46 fields, some repeated, so that the reused
+// state moves across the 8 values it holds in place and the 32 fields past
+// which a map is not kept; every third one has a body.
 func TestReleaseRequestConcurrent(t *testing.T) {
+	// fields: request id's extra fields, name and value, a name twice when
+	// it repeats.
+	fields := func(id int) [][2]string {
+		var f [][2]string
+		for k := range id % 45 {
+			f = append(f, [2]string{fmt.Sprintf("X-F-%d", k%40), fmt.Sprint(id)})
+		}
+		return f
+	}
 	var bad sync.Map
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimPrefix(r.URL.Path, "/")
+		n, _ := strconv.Atoi(id)
 		want := http.Header{"X-Id": {id}, "X-Id-" + id: {id}}
+		for _, f := range fields(n) {
+			want[f[0]] = append(want[f[0]], f[1])
+		}
+		body, err := io.ReadAll(r.Body)
+		if wantBody := map[bool]string{true: "body " + id}[n%3 == 0]; string(body) != wantBody || err != nil {
+			bad.Store(id+" body", fmt.Sprintf("%q %v", body, err))
+		}
+		delete(r.Header, "Content-Length")
 		if !reflect.DeepEqual(r.Header, want) || r.Host != "x" {
 			bad.Store(id, fmt.Sprint(r.Header))
 		}
@@ -112,8 +135,16 @@ func TestReleaseRequestConcurrent(t *testing.T) {
 		wg.Go(func() {
 			var raw strings.Builder
 			for i := range 50 {
-				id := fmt.Sprint(c*1000 + i)
-				fmt.Fprintf(&raw, "GET /%s HTTP/1.1\r\nHost: x\r\nX-Id: %s\r\nX-Id-%s: %s\r\n\r\n", id, id, id, id)
+				n := c*1000 + i
+				fmt.Fprintf(&raw, "GET /%d HTTP/1.1\r\nHost: x\r\nX-Id: %d\r\nX-Id-%d: %d\r\n", n, n, n, n)
+				for _, f := range fields(n) {
+					fmt.Fprintf(&raw, "%s: %s\r\n", f[0], f[1])
+				}
+				if body := fmt.Sprintf("body %d", n); n%3 == 0 {
+					fmt.Fprintf(&raw, "Content-Length: %d\r\n\r\n%s", len(body), body)
+				} else {
+					raw.WriteString("\r\n")
+				}
 			}
 			if resps, _, _ := roundTrip(t, addr, raw.String()); len(resps) != 50 {
 				t.Errorf("connection %d: %d responses, want 50", c, len(resps))
