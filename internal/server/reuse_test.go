@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,6 +266,84 @@ paths:
 		io.Copy(io.Discard, resp.Body)
 		if got := resp.Header.Get("X-Param"); resp.StatusCode != 200 || got != w {
 			t.Errorf("response %d: status %d, parameters %q, want %q", i, resp.StatusCode, got, w)
+		}
+	}
+}
+
+// TestRequestStateReuseHTTP2 sends concurrent requests with headers of their
+// own as streams of one h2c connection: each has its own handler goroutine,
+// and the exchanges and backend header maps they reuse go back and forth
+// between them. Every backend request and client response must carry its
+// own request's values only.
+func TestRequestStateReuseHTTP2(t *testing.T) {
+	backend := newRecordingBackend(t)
+	record := backend.srv.Config.Handler
+	backend.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := strings.TrimPrefix(r.URL.Path, "/")
+		w.Header().Set("X-Back-Id", id)
+		w.Header().Set("X-Back-Secret-"+id, "b"+id)
+		record.ServeHTTP(w, r)
+	})
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"lastmile.yaml":                 "identity: {}\n",
+		"apis/echo/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"echo","serviceUrl":%q,"subscriptionRequired":false}}`, backend.srv.URL),
+		"apis/echo/policy.xml": `<policies><inbound><base />
+			<set-header name="X-Copied" exists-action="override"><value>@(context.Request.Headers.GetValueOrDefault("X-Id", ""))</value></set-header>
+		</inbound><backend><base /></backend><outbound><base />
+			<set-header name="X-Out" exists-action="override"><value>@(context.Response.Headers.GetValueOrDefault("X-Back-Id", "") + "/" + context.Request.Headers.GetValueOrDefault("X-Id", ""))</value></set-header>
+		</outbound><on-error><base /></on-error></policies>`,
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://none"))
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &p}, Timeout: 20 * time.Second}
+	defer client.CloseIdleConnections()
+
+	const workers, each = 16, 12
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("id-%02d-%02d", w, i)
+				req, _ := http.NewRequest("GET", e.srv.GatewayURL()+"/echo/"+id, nil)
+				req.Header.Set("X-Id", id)
+				req.Header.Set("X-Secret-"+id, "s"+id)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+					t.Errorf("%s: %s %d", id, resp.Proto, resp.StatusCode)
+				}
+				if got := resp.Header.Get("X-Out"); got != id+"/"+id {
+					t.Errorf("%s: X-Out %q", id, got)
+				}
+				for k := range resp.Header {
+					if strings.HasPrefix(k, "X-Back-Secret-") && !strings.EqualFold(k, "X-Back-Secret-"+id) {
+						t.Errorf("%s: the response has %s", id, k)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := backend.requests()
+	if len(got) != workers*each {
+		t.Errorf("the backend got %d requests, want %d", len(got), workers*each)
+	}
+	for _, r := range got {
+		id := strings.TrimPrefix(r.Target, "/")
+		for k := range r.Header {
+			if strings.HasPrefix(k, "X-Secret-") && !strings.EqualFold(k, "X-Secret-"+id) {
+				t.Errorf("the backend's request %s has %s", id, k)
+			}
+		}
+		if r.Header.Get("X-Copied") != id || r.Header.Get("X-Id") != id {
+			t.Errorf("the backend's request %s: X-Id %q, X-Copied %q", id, r.Header.Get("X-Id"), r.Header.Get("X-Copied"))
 		}
 	}
 }
