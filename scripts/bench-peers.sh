@@ -187,7 +187,6 @@ wait_up() {
 hz=$(getconf CLK_TCK)
 results=()
 latencies=()
-last_rps=0
 # measure PID URL [HEADER]: one closed-loop run; sets m_us, m_user, m_rps,
 # m_p99 and m_errs.
 measure() {

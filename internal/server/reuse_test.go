@@ -18,6 +18,26 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 )
 
+// newIDBackend is a recording backend that answers a request for /ID with
+// headers of that id's own (X-Back-Id, X-Back-Secret-ID), and 40 more to an
+// id ending in 5: a map too large to be pooled.
+func newIDBackend(t *testing.T) *recordingBackend {
+	b := newRecordingBackend(t)
+	record := b.srv.Config.Handler
+	b.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := strings.TrimPrefix(r.URL.Path, "/")
+		w.Header().Set("X-Back-Id", id)
+		w.Header().Set("X-Back-Secret-"+id, "b"+id)
+		if strings.HasSuffix(id, "5") {
+			for i := range 40 {
+				w.Header().Set(fmt.Sprintf("X-Many-%d", i), id)
+			}
+		}
+		record.ServeHTTP(w, r)
+	})
+	return b
+}
+
 // TestRequestStateReuse pipelines requests with headers, subscriptions and
 // bodies (Content-Length, chunked) of their own down one connection, through
 // a policy that copies a header in an expression, sets a variable for some
@@ -29,21 +49,7 @@ import (
 // backend, no one-way copy, no trace and no response may show a header,
 // body, variable or subscription of another request.
 func TestRequestStateReuse(t *testing.T) {
-	backend, oneWay := newRecordingBackend(t), newRecordingBackend(t)
-	// The backend answers with headers of the request's own, many of them
-	// to some: a map too large to be pooled.
-	record := backend.srv.Config.Handler
-	backend.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := strings.TrimPrefix(r.URL.Path, "/")
-		w.Header().Set("X-Back-Id", id)
-		w.Header().Set("X-Back-Secret-"+id, "b"+id)
-		if strings.HasSuffix(id, "5") {
-			for i := range 40 {
-				w.Header().Set(fmt.Sprintf("X-Many-%d", i), id)
-			}
-		}
-		record.ServeHTTP(w, r)
-	})
+	backend, oneWay := newIDBackend(t), newRecordingBackend(t)
 	cfgDir := t.TempDir()
 	writeFiles(t, cfgDir, map[string]string{
 		"lastmile.yaml":                 "identity: {}\n",
@@ -276,14 +282,7 @@ paths:
 // between them. Every backend request and client response must carry its
 // own request's values only.
 func TestRequestStateReuseHTTP2(t *testing.T) {
-	backend := newRecordingBackend(t)
-	record := backend.srv.Config.Handler
-	backend.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := strings.TrimPrefix(r.URL.Path, "/")
-		w.Header().Set("X-Back-Id", id)
-		w.Header().Set("X-Back-Secret-"+id, "b"+id)
-		record.ServeHTTP(w, r)
-	})
+	backend := newIDBackend(t)
 	cfgDir := t.TempDir()
 	writeFiles(t, cfgDir, map[string]string{
 		"lastmile.yaml":                 "identity: {}\n",
