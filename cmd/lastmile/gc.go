@@ -9,10 +9,11 @@ import (
 )
 
 // serverGCPercent is the collector's target for lastmile serve when GOGC is
-// not set. The data plane allocates about a kilobyte per request and keeps
-// almost none of it, so with Go's default of 100 the collector runs several
-// times a second under load; at 400 it runs a quarter as often, for a heap
-// up to five times what is live (a live heap is typically tens of megabytes).
+// not set. The data plane allocates about half a kilobyte per request and
+// keeps almost none of it, so with Go's default of 100 the collector runs
+// a few times a second under load; at 400 it runs a quarter as often, for a
+// heap up to five times what is live (a live heap is typically tens of
+// megabytes).
 const serverGCPercent = 400
 
 // tuneGC sets the garbage collector for a long-running server, unless the

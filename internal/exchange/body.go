@@ -192,6 +192,26 @@ func NewStreamResponse(status int, reason string, h http.Header, r io.ReadCloser
 	return &m.resp
 }
 
+// SetRequestStream sets the request's body to NewRequestBody(r, size,
+// &x.Buffers), kept in x itself.
+func (x *Exchange) SetRequestStream(r io.ReadCloser, size int64) {
+	x.own.reqBody = streamBody(r, size, &x.Buffers, true)
+	x.Request.Body = &x.own.reqBody
+}
+
+// NewStreamResponse is the package's NewStreamResponse charged to x's
+// buffers. The first response is kept in x itself; later ones (a retry's,
+// another forward's) are allocated, since a variable may still hold the first.
+func (x *Exchange) NewStreamResponse(status int, reason string, h http.Header, r io.ReadCloser, size int64) *Response {
+	if x.own.respUsed {
+		return NewStreamResponse(status, reason, h, r, size, &x.Buffers)
+	}
+	x.own.respUsed = true
+	x.own.respBody = streamBody(r, size, &x.Buffers, false)
+	x.own.resp = Response{StatusCode: status, StatusReason: reason, Headers: h, Body: &x.own.respBody}
+	return &x.own.resp
+}
+
 // NewBytesBody returns a buffered body holding p.
 func NewBytesBody(p []byte) *Body { return &Body{buf: p, buffered: true} }
 

@@ -3,6 +3,7 @@ package exchange
 import (
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -179,5 +180,32 @@ func TestBodyEmptyKeepsContent(t *testing.T) {
 	}
 	if data, _ := io.ReadAll(b.Reader()); len(data) != 0 {
 		t.Errorf("an empty stream forwards %q", data)
+	}
+}
+
+// TestExchangeOwnBodies: the request body and the first backend response live
+// in the exchange; a second response (a retry's) does not overwrite the first,
+// which a variable may hold.
+func TestExchangeOwnBodies(t *testing.T) {
+	x := &Exchange{}
+	x.SetRequestStream(io.NopCloser(strings.NewReader("req")), 3)
+	if got, err := x.Request.Body.Bytes(true); err != nil || string(got) != "req" {
+		t.Fatalf("request body = %q, %v", got, err)
+	}
+	first := x.NewStreamResponse(200, "OK", http.Header{"A": {"1"}}, io.NopCloser(strings.NewReader("one")), 3)
+	x.SetVar("kept", first)
+	second := x.NewStreamResponse(503, "Service Unavailable", http.Header{"A": {"2"}}, io.NopCloser(strings.NewReader("two")), 3)
+	if first == second || first.Body == second.Body {
+		t.Fatal("the second response reused the first's room")
+	}
+	for _, tc := range []struct {
+		r            *Response
+		status       int
+		header, want string
+	}{{first, 200, "1", "one"}, {second, 503, "2", "two"}} {
+		got, err := tc.r.Body.Bytes(true)
+		if err != nil || string(got) != tc.want || tc.r.StatusCode != tc.status || tc.r.Headers.Get("A") != tc.header {
+			t.Errorf("response %d = %d %q %q, %v; want %d %q %q", tc.status, tc.r.StatusCode, tc.r.Headers.Get("A"), got, err, tc.status, tc.header, tc.want)
+		}
 	}
 }

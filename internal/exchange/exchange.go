@@ -100,6 +100,16 @@ type Exchange struct {
 	Buffers Buffers
 
 	hooks *hooks // Defer, OnDone and Mark (hooks.go); made on first use
+
+	// own holds the client's request body and the first backend response in
+	// the exchange itself (SetRequestStream, NewStreamResponse): a gateway
+	// that reuses exchanges then allocates neither.
+	own struct {
+		reqBody  Body
+		resp     Response
+		respBody Body
+		respUsed bool
+	}
 }
 
 // Report is what the access log says about a request besides its response.

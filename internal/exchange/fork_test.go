@@ -75,6 +75,15 @@ func TestForkCopiesEveryField(t *testing.T) {
 				t.Error("the fork starts finished")
 			}
 			continue
+		case "own":
+			// The room for the request's body and first response is the
+			// exchange's own: a view starts with it empty.
+			x.SetRequestStream(nil, 0)
+			x.NewStreamResponse(200, "OK", nil, nil, 0)
+			if w := x.Fork(); !reflect.ValueOf(w.own).IsZero() {
+				t.Error("the fork shares the exchange's own bodies")
+			}
+			continue
 		case "hooks":
 			// A view starts without hooks; Join hands its own to x.
 			v.AfterBackend(func(context.Context) error { return nil })

@@ -262,14 +262,16 @@ func closeBodies(x *exchange.Exchange) {
 	x.Buffers.Release()
 }
 
-// exchangeState is the exchange of a request with what it points to, in one
-// allocation instead of four.
+// exchangeState is the exchange of a request with what it points to (its
+// URLs, the Host header's value, the subscription's copy; the exchange holds
+// its request body and first response), in one allocation instead of seven.
 type exchangeState struct {
-	x      exchange.Exchange
-	orig   url.URL
-	host   [1]string
-	sub    exchange.Subscription
-	params map[string]string // the template's parameters (x's MatchedParameters)
+	x       exchange.Exchange
+	orig    url.URL
+	backend url.URL // x's Request.URL as routing set it; policies may replace it
+	host    [1]string
+	sub     exchange.Subscription
+	params  map[string]string // the template's parameters (x's MatchedParameters)
 }
 
 // getState returns an exchange's allocation, from the pool when it has one.
@@ -342,7 +344,7 @@ func (h *Handler) newExchange(st *exchangeState, r *http.Request, snap *Snapshot
 		Deployment: snap.deployment,
 	}
 	x.Buffers.Init(h.Budget, h.BodyLimit)
-	x.Request.Body = exchange.NewRequestBody(r.Body, r.ContentLength, &x.Buffers)
+	x.SetRequestStream(r.Body, r.ContentLength)
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		x.Request.Certificate = r.TLS.PeerCertificates[0]
 		x.Request.CertificateChain = r.TLS.PeerCertificates[1:]
@@ -357,7 +359,8 @@ func (h *Handler) newExchange(st *exchangeState, r *http.Request, snap *Snapshot
 	}
 	if base := a.info.ServiceURL; base != nil {
 		x.Backend.BaseURL = base
-		x.Request.URL = policies.JoinURL(base, suffix, r.URL.RawQuery)
+		policies.SetJoinedURL(&st.backend, base, suffix, r.URL.RawQuery)
+		x.Request.URL = &st.backend
 	} else {
 		x.Request.URL = &url.URL{Path: suffix, RawQuery: r.URL.RawQuery}
 	}

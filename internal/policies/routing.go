@@ -163,7 +163,15 @@ func Suffix(x *exchange.Exchange) string {
 // Both paths must follow the path rules (base from ParseBaseURL, suffix from
 // urlpath.Clean): the result is then below base's path, with every escape kept.
 func JoinURL(base *url.URL, suffix, rawQuery string) *url.URL {
-	u := *base
+	u := new(url.URL)
+	SetJoinedURL(u, base, suffix, rawQuery)
+	return u
+}
+
+// SetJoinedURL sets *u to JoinURL(base, suffix, rawQuery), for a caller that
+// keeps the URL with the rest of a request's state.
+func SetJoinedURL(u, base *url.URL, suffix, rawQuery string) {
+	*u = *base
 	u.User = nil
 	u.Fragment, u.RawFragment = "", ""
 	p := strings.TrimSuffix(urlpath.Escaped(base), "/")
@@ -174,9 +182,8 @@ func JoinURL(base *url.URL, suffix, rawQuery string) *url.URL {
 	if p == "" {
 		p = "/"
 	}
-	urlpath.SetPath(&u, p)
+	urlpath.SetPath(u, p)
 	u.RawQuery = rawQuery
-	return &u
 }
 
 // rewrite-uri replaces the path (and adds query parameters) below the backend base

@@ -104,7 +104,7 @@ type bconn struct {
 // connection; the connection goes back to the pool when the body is read to
 // its end (or closed after a short drain).
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.roundTrip(req.Context(), req, 0, nil)
+	resp, err := c.roundTrip(req.Context(), req, 0, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +117,10 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 // header (0: none), enforced with the connection's deadline rather than a
 // timer, and forwarding's changes to req.Header, made as it is written (nil:
 // none). Nothing it returns or starts keeps req (the response's Request is
-// left nil), so that a caller may keep req on its stack.
-func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration, fw *forwarded) (*http.Response, error) {
+// left nil), so that a caller may keep req on its stack. The response is
+// written into into when it is not nil, so that a caller may keep that on its
+// stack too; only the body's state is allocated.
+func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout time.Duration, fw *forwarded, into *http.Response) (*http.Response, error) {
 	if req.URL == nil || req.URL.Host == "" || (req.URL.Scheme != "http" && req.URL.Scheme != "https") {
 		closeBody(req)
 		return nil, fmt.Errorf("proxy: unsupported URL %q", req.URL.Redacted())
@@ -130,7 +132,7 @@ func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout
 			closeBody(req)
 			return nil, err
 		}
-		resp, err := c.exchange(ctx, req, fw, bc, headerTimeout)
+		resp, err := c.exchange(ctx, req, fw, bc, headerTimeout, into)
 		if err == nil {
 			return resp, nil
 		}
@@ -279,7 +281,7 @@ func (c *Client) CloseIdleConnections() {
 }
 
 // exchange writes req on bc and reads the response head.
-func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded, bc *bconn, headerTimeout time.Duration) (*http.Response, error) {
+func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded, bc *bconn, headerTimeout time.Duration, into *http.Response) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		c.putIdle(bc)
 		return nil, err
@@ -359,7 +361,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 		bc.staleDeadline = !deadline.IsZero()
 	}
 	bc.cr.n = int64(c.maxHeader())
-	resp, err := c.readResponse(bc, req.Method)
+	resp, err := c.readResponse(bc, req.Method, into)
 	bc.cr.n = unlimited
 	if err != nil {
 		if bodyDone != nil {
@@ -535,7 +537,8 @@ const (
 
 // readResponse reads a response head (skipping 1xx interim responses) to a
 // request made with method, and sets up its body's framing.
-func (c *Client) readResponse(bc *bconn, method string) (*http.Response, error) {
+// readResponse reads a response head into into (a new response when nil).
+func (c *Client) readResponse(bc *bconn, method string, into *http.Response) (*http.Response, error) {
 	for {
 		head, err := c.readHead(bc)
 		if err != nil {
@@ -562,12 +565,10 @@ func (c *Client) readResponse(bc *bconn, method string) (*http.Response, error) 
 			}
 			continue // 100 Continue, 103 Early Hints
 		}
-		// One allocation for the response and its body.
-		both := &struct {
-			resp http.Response
-			body respBody
-		}{}
-		resp, rb := &both.resp, &both.body
+		resp, rb := into, &respBody{}
+		if resp == nil {
+			resp = new(http.Response)
+		}
 		*resp = http.Response{
 			Status: line[len(proto)+1:], StatusCode: status, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
 			Header: hdr, ContentLength: -1,

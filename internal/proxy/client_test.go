@@ -272,7 +272,7 @@ func TestClientHeaderTimeout(t *testing.T) {
 		<-release
 	})
 	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
-	_, err := (&Client{}).roundTrip(context.Background(), req, 50*time.Millisecond, nil)
+	_, err := (&Client{}).roundTrip(context.Background(), req, 50*time.Millisecond, nil, nil)
 	if !errors.Is(err, errHeaderTimeout) {
 		t.Fatalf("err %v, want the header timeout", err)
 	}

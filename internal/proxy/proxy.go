@@ -130,7 +130,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	if cancel != nil {
 		rb = exchange.CloseFunc(rb, cancel)
 	}
-	x.Response = exchange.NewStreamResponse(resp.StatusCode, reasonPhrase(resp), h, rb, resp.ContentLength, &x.Buffers)
+	x.Response = x.NewStreamResponse(resp.StatusCode, reasonPhrase(resp), h, rb, resp.ContentLength)
 	if _, ok := resp.Body.(*respBody); ok {
 		x.Response.MarkPooled() // Client's header maps are httpfield.ParsePooled's
 	}
@@ -155,7 +155,7 @@ func reasonPhrase(resp *http.Response) string {
 func (f *Forwarder) send(ctx context.Context, o *outRequest, tr http.RoundTripper, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
 	out := &o.Request
 	if c, ok := tr.(*Client); ok && !opts.FollowRedirects {
-		resp, err = c.roundTrip(ctx, out, opts.Timeout, &o.fw)
+		resp, err = c.roundTrip(ctx, out, opts.Timeout, &o.fw, &o.resp)
 		return resp, errors.Is(err, errHeaderTimeout), nil, err
 	}
 	// Other transports (and redirects) take the header as an http.Header.
@@ -209,6 +209,9 @@ func sanitize(err error) string {
 type outRequest struct {
 	http.Request
 	fw forwarded
+	// resp is the Client's response (its body is allocated apart): Forward
+	// keeps what it needs of it in the exchange before it returns.
+	resp http.Response
 }
 
 // forwarded is what forwarding changes in the exchange's request header,

@@ -193,6 +193,10 @@ func TestRequestStateReuse(t *testing.T) {
 		if bad := own(id, r.Header); bad != "" {
 			t.Errorf("the one-way copy of request %s: %s", id, bad)
 		}
+		i, _ := strconv.Atoi(strings.TrimPrefix(id, "id-"))
+		if wantBody := map[bool]string{true: "body-" + id}[i%4 == 1]; r.Body != wantBody {
+			t.Errorf("the one-way copy of request %s: body %q, want %q", id, r.Body, wantBody)
+		}
 	}
 	if len(ids) != n {
 		t.Errorf("one-way copies of %d distinct requests, want %d", len(ids), n)
