@@ -16,6 +16,7 @@
 #   DURATION=30s CONNS=256 scripts/bench-peers.sh
 #   TARGETS="lastmile-mi revproxy" scripts/bench-peers.sh
 #   CPU_ROUNDS=5 ROUNDS=5 scripts/bench-peers.sh  # more rounds of the CPU and latency comparisons
+#   ROUNDS=0 scripts/bench-peers.sh         # the CPU table alone
 #   ACCESS_LOG=true TARGETS=lastmile-mi scripts/bench-peers.sh  # with lastmile's access log
 #
 # It installs nginx, haproxy and wrk from Debian's packages when they are
@@ -271,8 +272,15 @@ done
 sat=0
 for t in $TARGETS; do
 	rps=$(tr ' ' '\n' <<<"${r_rps[$t]}" | median)
-	results+=("$(printf '| %-34s | %8s | %8s | %10s | %8s | %s' "${names[$t]}" "$(tr ' ' '\n' <<<"${r_us[$t]}" | median)" \
-		"$(tr ' ' '\n' <<<"${r_user[$t]}" | median)" "$rps" "$(tr ' ' '\n' <<<"${r_p99[$t]}" | median)ms" "${r_us[$t]% }${r_errs[$t]:+; ${r_errs[$t]}}")")
+	# Against nginx: the median of the ratios within each round, whose runs
+	# are closer in time than the rounds are, so a slow spell moves fewer.
+	vs=""
+	if [ -n "${r_us[nginx]:-}" ]; then
+		vs=$(paste -d' ' <(tr ' ' '\n' <<<"${r_us[$t]}" | grep .) <(tr ' ' '\n' <<<"${r_us[nginx]}" | grep .) |
+			awk '{ printf "%.2f\n", $1 / $2 }' | median)
+	fi
+	results+=("$(printf '| %-34s | %8s | %8s | %6s | %10s | %8s | %s' "${names[$t]}" "$(tr ' ' '\n' <<<"${r_us[$t]}" | median)" \
+		"$(tr ' ' '\n' <<<"${r_user[$t]}" | median)" "${vs:--}" "$rps" "$(tr ' ' '\n' <<<"${r_p99[$t]}" | median)ms" "${r_us[$t]% }${r_errs[$t]:+; ${r_errs[$t]}}")")
 	# The managed-identity path sets the latency runs' rate when it is measured.
 	case $t in lastmile-mi) sat=$rps satt=$t ;; lastmile-pass) [ "$sat" -gt 0 ] || { sat=$rps satt=$t; } ;; esac
 done
@@ -288,7 +296,7 @@ done
 # gives its median over the rounds. Each target is warmed up for 2 s first,
 # as for the CPU table: a process started a moment before would otherwise
 # spend the first part of its 10 s opening connections and growing its heap.
-if [ "$sat" -gt 0 ]; then
+if [ "$sat" -gt 0 ] && [ "$ROUNDS" -gt 0 ]; then
 	declare -A added=()
 	for r in $(seq "$ROUNDS"); do
 		now=$(saturation "$satt")
@@ -321,8 +329,8 @@ echo
 echo "wrk -t1 -c$CONNS -d$DURATION, 16-byte responses; proxy on CPU 0 with one worker, backend and wrk on CPU 1;"
 echo "medians of $CPU_ROUNDS rounds taken in turns"
 echo
-echo "| target                             | CPU µs/req | of it user | requests/s | p99      | CPU µs/req in each round; errors"
-echo "|------------------------------------|----------|----------|------------|----------|-------"
+echo "| target                             | CPU µs/req | of it user | × nginx | requests/s | p99      | CPU µs/req in each round; errors"
+echo "|------------------------------------|----------|----------|--------|------------|----------|-------"
 printf '%s\n' "${results[@]}"
 if [ ${#latencies[@]} -gt 0 ]; then
 	echo
