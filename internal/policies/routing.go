@@ -169,7 +169,7 @@ func JoinURL(base *url.URL, suffix, rawQuery string) *url.URL {
 }
 
 // SetJoinedURL sets *u to JoinURL(base, suffix, rawQuery), for a caller that
-// keeps the URL with the rest of a request's state.
+// keeps the URL with the rest of a request's state. u must not be base.
 func SetJoinedURL(u, base *url.URL, suffix, rawQuery string) {
 	*u = *base
 	u.User = nil
