@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // Connection states, for Shutdown: idle connections are closed at once, active
@@ -436,20 +438,10 @@ func (c *conn) serveRequest(parent context.Context, st *reqState, fr framing) bo
 		w.closeAfter = true
 	}
 	w.finish()
-	if len(w.hdr) <= maxKeptFields {
-		clear(w.hdr)
-		c.respHdr = w.hdr
-	} else {
-		c.respHdr = nil
-	}
+	c.respHdr = httpfield.Emptied(w.hdr) // kept for the connection's next response
 	w.req = nil
 	return !w.closeAfter && w.werr == nil
 }
-
-// maxKeptFields is how many response header fields a map may have held and
-// still be kept for the connection's next response: a larger one goes back
-// to the collector rather than stay with the connection.
-const maxKeptFields = 32
 
 // cancelRequest cancels the running request's context.
 func (c *conn) cancelRequest() {

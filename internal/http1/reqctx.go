@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // reqState is what one request allocates for its head, in one allocation:
@@ -23,16 +25,10 @@ type reqState struct {
 	fields [8]string   // the header values, when there are at most 8
 }
 
-// reset empties st for the connection's next request. The header map is kept
-// unless it grew large: a larger one goes back to the collector rather than
-// stay with the connection.
+// reset empties st for the connection's next request, keeping the header map
+// unless it grew large (httpfield.Emptied).
 func (st *reqState) reset() {
-	hdr := st.hdr
-	if len(hdr) > maxKeptFields {
-		hdr = nil
-	}
-	clear(hdr)
-	*st = reqState{hdr: hdr}
+	*st = reqState{hdr: httpfield.Emptied(st.hdr)}
 }
 
 // reqContext is a request's context when its parent can never be canceled

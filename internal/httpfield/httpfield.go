@@ -72,18 +72,27 @@ func ParsePooled(head string, starts []int, from int) (http.Header, error) {
 	return ParseInto(h, nil, head, starts, from)
 }
 
-// maxPooledFields is how many fields a map may hold and still go back to the
-// pool: a larger one goes to the collector, so the pool holds small maps.
-const maxPooledFields = 32
+// maxReusedFields is how many fields a map may have held and still be kept
+// for another message: a larger one goes back to the collector rather than
+// stay in a pool or with a connection.
+const maxReusedFields = 32
 
-// Recycle empties h and gives it to ParsePooled's pool. The caller promises
-// that nothing uses h any more; the value slices are not reused.
-func Recycle(h http.Header) {
-	if h == nil || len(h) > maxPooledFields {
-		return
+// Emptied returns h emptied for another message, or nil when it is nil or
+// grew past what is worth keeping. The caller promises that nothing uses h
+// any more; the value slices are not reused.
+func Emptied(h http.Header) http.Header {
+	if len(h) > maxReusedFields {
+		return nil
 	}
 	clear(h)
-	headerPool.Put(h)
+	return h
+}
+
+// Recycle empties h and gives it to ParsePooled's pool (Emptied).
+func Recycle(h http.Header) {
+	if h = Emptied(h); h != nil {
+		headerPool.Put(h)
+	}
 }
 
 // ParseInto is Parse into hdr, which must be empty (nil makes a map),

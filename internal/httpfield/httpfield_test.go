@@ -91,7 +91,7 @@ func TestParsePooled(t *testing.T) {
 		}
 		n := len(got)
 		Recycle(got)
-		if want := map[bool]int{true: 0, false: n}[n <= maxPooledFields]; len(got) != want {
+		if want := map[bool]int{true: 0, false: n}[n <= maxReusedFields]; len(got) != want {
 			t.Errorf("after Recycle of %d fields: %d left, want %d", n, len(got), want)
 		}
 	}
