@@ -52,8 +52,14 @@ func (b *lockedBuffer) String() string {
 // startProcess runs lastmile with args in a new process.
 func startProcess(t testing.TB, args ...string) *process {
 	t.Helper()
+	return startProcessEnv(t, os.Environ(), args...)
+}
+
+// startProcessEnv runs lastmile with args in a new process with environment env.
+func startProcessEnv(t testing.TB, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{cmd: exec.Command(os.Args[0], args...), stderr: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), "LASTMILE_TEST_MAIN=1")
+	p.cmd.Env = append(env, "LASTMILE_TEST_MAIN=1")
 	p.cmd.Stdout = p.stderr
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
