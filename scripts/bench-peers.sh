@@ -10,7 +10,10 @@
 #
 # A shared VM's speed drifts, by half or more within an hour, so every target is
 # measured in CPU_ROUNDS rounds taken in turns, and the table gives each
-# target's median (with every round's CPU figure beside it).
+# target's median (with every round's CPU figure beside it). Before the
+# latency rounds it measures how often the machine itself stops each CPU
+# (scripts/benchstall): a latency target below the machine's own stalls cannot
+# be judged on it.
 #
 #   scripts/bench-peers.sh                  # 3 rounds of 5 s per target, 64 connections
 #   DURATION=30s CONNS=256 scripts/bench-peers.sh
@@ -60,6 +63,7 @@ trap cleanup EXIT
 go build -o "$work/lastmile" ./cmd/lastmile
 go build -o "$work/revproxy" ./scripts/benchproxy
 go build -o "$work/benchload" ./scripts/benchload
+go build -o "$work/benchstall" ./scripts/benchstall
 
 # The backend: nginx on CPU 1, 16 bytes per response.
 mkdir -p "$work/be" "$work/px"
@@ -297,6 +301,13 @@ done
 # as for the CPU table: a process started a moment before would otherwise
 # spend the first part of its 10 s opening connections and growing its heap.
 if [ "$sat" -gt 0 ] && [ "$ROUNDS" -gt 0 ]; then
+	# The machine's own stalls, with both CPUs busy as they are under load: no
+	# proxy can answer in under 1 ms while its CPU is taken away.
+	latencies+=("the machine itself, both CPUs busy (scripts/benchstall):")
+	taskset -c 1 "$work/benchstall" -name "  CPU 1" >"$work/stall1" &
+	latencies+=("$(taskset -c 0 "$work/benchstall" -name "  CPU 0")")
+	wait $!
+	latencies+=("$(cat "$work/stall1")")
 	declare -A added=()
 	for r in $(seq "$ROUNDS"); do
 		now=$(saturation "$satt")
