@@ -536,8 +536,8 @@ const (
 )
 
 // readResponse reads a response head (skipping 1xx interim responses) to a
-// request made with method, and sets up its body's framing.
-// readResponse reads a response head into into (a new response when nil).
+// request made with method into into (a new response when nil), and sets up
+// its body's framing.
 func (c *Client) readResponse(bc *bconn, method string, into *http.Response) (*http.Response, error) {
 	for {
 		head, err := c.readHead(bc)
