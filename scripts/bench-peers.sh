@@ -308,7 +308,7 @@ if [ "$sat" -gt 0 ] && [ "$ROUNDS" -gt 0 ]; then
 	latencies+=("$(taskset -c 0 "$work/benchstall" -name "  CPU 0")")
 	wait $!
 	latencies+=("$(cat "$work/stall1")")
-	declare -A added=()
+	declare -A added=() halfcpu=()
 	for r in $(seq "$ROUNDS"); do
 		now=$(saturation "$satt")
 		rate=$(($(( now < sat ? now : sat )) / 2))
@@ -323,17 +323,24 @@ if [ "$sat" -gt 0 ] && [ "$ROUNDS" -gt 0 ]; then
 			# Warm up as for the CPU table (connections, token cache, a heap
 			# grown to its working size): the rounds measure steady state.
 			taskset -c 1 wrk -t1 "-c$CONNS" ${h:+-H "$h"} -d2s "$(url "$t")" >/dev/null
+			before=$(cputicks "$pid")
 			line=$(latency "$(url "$t")" "$h" "$rate")
+			after=$(cputicks "$pid")
 			kill "$pid"; wait "$pid" 2>/dev/null || true
 			a=$(awk -v p="$(ms "$(field p99 "$line")")" -v b="$base" 'BEGIN { printf "%.2f", p - b }')
 			added[$t]+="$a "
-			latencies+=("$(printf '  %-38s p99 %8s  %5s over 1 ms, adds %sms' "${names[$t]}" "$(field p99 "$line")" "$(field over-1ms "$line")" "$a")")
+			# CPU per request at this rate: more than at saturation, since
+			# a proxy that is idle between requests pays to sleep and wake.
+			c=$(awk -v t=$((after - before)) -v hz="$hz" -v n=$((rate * 10)) 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+			halfcpu[$t]+="$c "
+			latencies+=("$(printf '  %-38s p99 %8s  %5s over 1 ms, adds %sms; CPU %s µs/req' "${names[$t]}" "$(field p99 "$line")" "$(field over-1ms "$line")" "$a" "$c")")
 		done
 	done
-	latencies+=("median p99 added over the rounds:")
+	latencies+=("median p99 added over the rounds, and median CPU per request at the rounds' rates:")
 	for t in $TARGETS; do
-		latencies+=("$(printf '  %-38s %sms (rounds: %s)' "${names[$t]}" \
-			"$(tr ' ' '\n' <<<"${added[$t]}" | median)" "${added[$t]% }")")
+		latencies+=("$(printf '  %-38s %sms (rounds: %s); CPU %s µs/req (rounds: %s)' "${names[$t]}" \
+			"$(tr ' ' '\n' <<<"${added[$t]}" | median)" "${added[$t]% }" \
+			"$(tr ' ' '\n' <<<"${halfcpu[$t]}" | median)" "${halfcpu[$t]% }")")
 	done
 fi
 echo
