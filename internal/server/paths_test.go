@@ -265,6 +265,14 @@ func TestPathTraversal(t *testing.T) {
 		{"/files/a%7f", nil, 400, ""},
 		{"/files/a%zz", nil, 400, ""},
 
+		// A request target has no fragment: backends disagree on what a '#' ends.
+		{"/files/hello.txt#x", nil, 400, ""},
+		{"/files/hello.txt?x=1#y", nil, 400, ""},
+		{"/files/hello.txt?x=#&y=2", nil, 400, ""},
+		{"/files/x#/../hello.txt", nil, 400, ""},
+		{"/files/hello.txt?x=%23", nil, 200, "/public/hello.txt?x=%23"},
+		{"/files/a%23b", nil, 404, "/public/a%23b"},
+
 		// rewrite-uri: path parameters are forwarded as the client escaped them.
 		{"/rw/items/hello.txt", nil, 200, "/public/hello.txt"},
 		{"/rw/items/a%2fb", nil, 404, "/public/a%2fb"},
@@ -396,5 +404,53 @@ func TestServiceURLPathRules(t *testing.T) {
 	status, body := rawGet(t, strings.TrimPrefix(s.GatewayURL(), "http://"), "/a/hello.txt", nil)
 	if got := backend.since(0); status != 200 || body != "hello" || len(got) != 1 || got[0] != "/public/hello.txt" {
 		t.Errorf("GET /a/hello.txt: %d %q, backend got %q; want 200 \"hello\" from /public/hello.txt", status, body, got)
+	}
+}
+
+// TestRequestTargetOverHTTP2 checks that the request-target rules hold for an
+// h2c :path too, which net/http's HTTP/2 server, not http1, parses.
+func TestRequestTargetOverHTTP2(t *testing.T) {
+	backend := newNaiveBackend(t)
+	gw := startPathGateway(t, backend.srv.URL)
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &p}}
+	defer client.CloseIdleConnections()
+	tests := []struct {
+		path       string // sent as :path, byte for byte
+		wantStatus int
+		wantTarget string
+	}{
+		{"/files/hello.txt", 200, "/public/hello.txt"},
+		{"/files/hello.txt#x", 400, ""},
+		{"/files/hello.txt?x=1#y", 400, ""},
+		{"/files/caf\xc3\xa9.txt", 200, "/public/caf%C3%A9.txt"},
+		{"/files/..%2fsecret.txt", 400, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			req, err := http.NewRequest("GET", "http://"+gw+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.URL.Opaque = tt.path // RequestURI sends it as it is
+			n := backend.count()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 {
+				t.Fatalf("answered over %s, want HTTP/2", resp.Proto)
+			}
+			got := strings.Join(backend.since(n), ", ")
+			if resp.StatusCode != tt.wantStatus || got != tt.wantTarget {
+				t.Errorf("status %d, backend got %q; want %d, %q (body %q)", resp.StatusCode, got, tt.wantStatus, tt.wantTarget, body)
+			}
+			if resp.StatusCode == 400 && !strings.Contains(string(body), `{"statusCode":400,"message":"Invalid request`) {
+				t.Errorf("400 body %q is not the gateway's", body)
+			}
+		})
 	}
 }
