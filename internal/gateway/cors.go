@@ -116,7 +116,7 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapsh
 		x.Response = &exchange.Response{StatusCode: http.StatusOK, StatusReason: "OK", Headers: make(http.Header)}
 	}
 	h.logFailure(x)
-	o.sent = writeResponse(w, r, x.Response, nil, h.log)
+	o.sent, o.cut = writeResponse(w, r, x.Response, nil, h.log)
 	o.op, o.status, o.x = op.info.ID, x.Response.StatusCode, x
 	h.finish(r, o)
 	closeBodies(x)

@@ -99,6 +99,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	o := outcome{start: time.Now(), requestID: newGUID(), counted: true}
 	h.serve(w, r, snap, &o)
+	if o.cut != nil {
+		// The body broke after the status went out. Ending the response
+		// normally would hand the client a complete-looking message (a
+		// chunked body's last chunk); aborting cuts the connection (HTTP/1.1)
+		// or resets the stream (HTTP/2), as httputil.ReverseProxy does.
+		panic(http.ErrAbortHandler)
+	}
 	// The request is done with: its http.Request, header map and URL go back
 	// to the server (requestReleaser), its exchange to h.states and the
 	// backend response's header map to its pool, for the next requests. Not
@@ -188,7 +195,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	if authErr != nil {
 		refusalCORS(x, op.cors[""])
 		a.base.HandleError(ctx, x, authErr)
-		o.sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
+		o.sent, o.cut = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 		o.status = x.Response.StatusCode
 		h.finish(r, o)
 		closeBodies(x)
@@ -214,7 +221,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	}
 	h.logFailure(x)
 	h.finishRecorder(r, x)
-	o.sent = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
+	o.sent, o.cut = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 	o.status = x.Response.StatusCode
 	h.finish(r, o)
 	closeBodies(x)
@@ -471,8 +478,9 @@ func (c *countingReader) count() int64 {
 
 // writeResponse writes resp to the client, with the exchange's ClientHeaders
 // (extra) added, streaming a body nobody buffered, and returns how many bytes
-// of the body it wrote.
-func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, extra http.Header, log *slog.Logger) (written int64) {
+// of the body it wrote, and the error that ended the body early, if any (not
+// the client's going away).
+func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Response, extra http.Header, log *slog.Logger) (written int64, cut error) {
 	h := w.Header()
 	for k, v := range resp.Headers {
 		h[k] = v
@@ -505,7 +513,7 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	}
 	w.WriteHeader(code)
 	if noBody || resp.Body == nil || n == 0 {
-		return 0
+		return 0, nil
 	}
 	body := resp.Body.Reader()
 	defer body.Close()
@@ -521,17 +529,18 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 			nw, werr := w.Write((*bp)[:nr])
 			written += int64(nw)
 			if werr != nil {
-				return written
+				return written, nil
 			}
 			if rc != nil {
 				rc.Flush()
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
-				log.Debug("backend body ended early", "error", err)
+			if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+				return written, nil
 			}
-			return written
+			log.Debug("backend body ended early", "error", err)
+			return written, err
 		}
 	}
 }

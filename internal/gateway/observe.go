@@ -40,6 +40,7 @@ type outcome struct {
 	x         *exchange.Exchange
 	state     *exchangeState // x's allocation, reused once the request is done
 	sent      int64
+	cut       error // what ended the response body early, after the status went out
 	read      *countingReader
 }
 

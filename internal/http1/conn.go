@@ -168,7 +168,7 @@ func (c *conn) resume() {
 // end closes the connection when its goroutine stops, unless it was parked
 // (then it is no longer this goroutine's to touch).
 func (c *conn) end(panicked any, parked bool) {
-	if panicked != nil {
+	if panicked != nil && panicked != http.ErrAbortHandler {
 		c.srv.logger().Error("panic serving a connection", "remote", c.remoteAddr, "panic", panicked, "stack", string(debug.Stack()))
 	}
 	if !parked {
@@ -452,11 +452,17 @@ func (c *conn) cancelRequest() {
 	}
 }
 
-// handle calls the handler, answering 500 if it panics before responding.
+// handle calls the handler, answering 500 if it panics before responding, and
+// cutting the response short if it panics with http.ErrAbortHandler.
 func (c *conn) handle(w *response, req *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
+				// What was written goes out, but not the message's end: the
+				// close then tells the client the response was cut short.
+				if w.wroteHeader {
+					w.FlushError()
+				}
 				panic(v)
 			}
 			c.srv.logger().Error("panic serving a request", "method", req.Method, "remote", c.remoteAddr, "panic", v, "stack", string(debug.Stack()))

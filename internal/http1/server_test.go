@@ -403,6 +403,11 @@ func TestResponses(t *testing.T) {
 			io.WriteString(w, "ignored")
 		case "/panic":
 			panic("boom")
+		case "/abort":
+			io.WriteString(w, "part")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "buffered")
+			panic(http.ErrAbortHandler)
 		case "/hints":
 			w.Header().Set("Link", "</a.css>; rel=preload")
 			w.WriteHeader(103)
@@ -446,6 +451,17 @@ func TestResponses(t *testing.T) {
 		resps, _, closed := roundTrip(t, addr, "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
 		if len(resps) != 1 || resps[0].StatusCode != 500 || !closed {
 			t.Fatalf("got %v closed %v", resps, closed)
+		}
+	})
+	t.Run("a handler that aborts cuts the response short", func(t *testing.T) {
+		c, _ := net.Dial("tcp", addr)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n")
+		data, err := io.ReadAll(c)
+		// What it wrote goes out, then the close, without the last chunk.
+		if err != nil || !strings.HasSuffix(string(data), "\r\n\r\n4\r\npart\r\n8\r\nbuffered\r\n") {
+			t.Fatalf("read %q, %v; want the chunks written and EOF, no last chunk", data, err)
 		}
 	})
 	t.Run("103 Early Hints before the response", func(t *testing.T) {

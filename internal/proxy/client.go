@@ -184,10 +184,18 @@ func closeBody(req *http.Request) {
 
 // conn returns an idle connection to key, or a new one.
 func (c *Client) conn(ctx context.Context, key poolKey, fresh bool) (*bconn, error) {
-	if !fresh {
-		if bc := c.getIdle(key); bc != nil {
+	for !fresh {
+		bc, idle := c.getIdle(key)
+		if bc == nil {
+			break
+		}
+		// A connection idle for a while may have been closed, or been sent
+		// what the backend says before it closes one (some send a 408),
+		// which the next read would take for this request's answer.
+		if idle < checkIdleAfter || !bc.stale() {
 			return bc, nil
 		}
+		bc.Close()
 	}
 	d := c.Dialer
 	if d == nil {
@@ -222,7 +230,14 @@ func (c *Client) conn(ctx context.Context, key poolKey, fresh bool) (*bconn, err
 	return bc, nil
 }
 
-func (c *Client) getIdle(key poolKey) *bconn {
+// checkIdleAfter is how long a connection must have been idle before conn
+// asks the kernel whether the backend sent anything on it since: the check is
+// a system call, and a connection reused sooner was seldom closed meanwhile.
+const checkIdleAfter = time.Second
+
+// getIdle takes the most recently used idle connection to key, and says how
+// long it was idle.
+func (c *Client) getIdle(key poolKey) (*bconn, time.Duration) {
 	timeout := c.IdleTimeout
 	if timeout <= 0 {
 		timeout = 90 * time.Second
@@ -231,28 +246,36 @@ func (c *Client) getIdle(key poolKey) *bconn {
 	defer c.mu.Unlock()
 	list := c.idle[key]
 	if list == nil {
-		return nil
+		return nil, 0
 	}
 	for len(list) > 0 {
 		bc := list[len(list)-1]
 		list[len(list)-1] = nil
 		list = list[:len(list)-1]
-		if time.Since(bc.idleSince) > timeout {
+		idle := time.Since(bc.idleSince)
+		if idle > timeout {
 			bc.Close()
 			continue
 		}
 		c.idle[key] = list
 		bc.reused = true
-		return bc
+		return bc, idle
 	}
 	c.idle[key] = list
-	return nil
+	return nil, 0
 }
 
 func (c *Client) putIdle(bc *bconn) {
 	max := c.MaxIdlePerHost
 	if max <= 0 {
 		max = 256
+	}
+	if bc.br.Buffered() > 0 {
+		// The backend sent more than the message it framed (a body on a 204
+		// or a HEAD answer, a Content-Length too small): the next read would
+		// take the rest for another request's answer.
+		bc.Close()
+		return
 	}
 	bc.idleSince = time.Now()
 	c.mu.Lock()

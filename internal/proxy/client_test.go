@@ -177,6 +177,114 @@ func TestClientResponses(t *testing.T) {
 	}
 }
 
+// TestClientNeverReadsUnframedBytes: bytes a backend sends beyond the message
+// it framed must never be read as the next request's answer, which may be
+// another client's.
+func TestClientNeverReadsUnframedBytes(t *testing.T) {
+	const leak = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nLEAKED"
+	tests := []struct {
+		name, method, response string
+	}{
+		{"a Content-Length too small", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + leak},
+		{"a body on a 204", "GET", "HTTP/1.1 204 No Content\r\n\r\n" + leak},
+		{"a body on a 304", "GET", "HTTP/1.1 304 Not Modified\r\n\r\n" + leak},
+		{"a body on a HEAD answer", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nLEAKED" + leak},
+		{"bytes after the last chunk", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" + leak},
+		{"an empty line too many", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var first atomic.Bool
+			addr, conns := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				for {
+					if _, err := readRequestHead(br); err != nil {
+						return
+					}
+					if first.CompareAndSwap(false, true) {
+						io.WriteString(c, tc.response) // one write: it all arrives together
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+				}
+			})
+			c := &Client{}
+			req, _ := http.NewRequest(tc.method, "http://"+addr+"/first", nil)
+			resp, err := c.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for i := range 2 {
+				if resp, body, err := get(t, c, "http://"+addr+"/next"); err != nil || resp.StatusCode != 200 || body != "real" {
+					t.Fatalf("request %d after it: %q, %v; want the backend's answer to it", i+2, body, err)
+				}
+			}
+			if n := conns.Load(); n != 2 {
+				t.Errorf("%d connections, want 2: the first closed, the second reused", n)
+			}
+		})
+	}
+}
+
+// TestClientChecksALongIdleConnection: a connection idle for over a second is
+// checked before it is used. What the backend sent on it meanwhile (a 408 as
+// it gave up on the connection) is not taken for the next answer, and one it
+// closed is not tried, so that even a request that cannot be retried goes out
+// on a new connection.
+func TestClientChecksALongIdleConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		method string
+		idle   func(c net.Conn) // what the backend does after its first answer
+	}{
+		{"a 408 on the idle connection", "GET", func(c net.Conn) {
+			io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+		}},
+		{"the backend closed it", "POST", func(c net.Conn) { c.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var first atomic.Bool
+			addr, conns := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				for {
+					if _, err := readRequestHead(br); err != nil {
+						return
+					}
+					if tc.method == "POST" {
+						br.Discard(1) // the body, "x"
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+					if first.CompareAndSwap(false, true) {
+						tc.idle(c)
+					}
+				}
+			})
+			c := &Client{}
+			for i := range 2 {
+				if i == 1 {
+					time.Sleep(checkIdleAfter + 100*time.Millisecond)
+				}
+				req, _ := http.NewRequest(tc.method, "http://"+addr+"/", strings.NewReader("x"))
+				if tc.method == "GET" {
+					req.Body = nil
+				}
+				resp, err := c.RoundTrip(req)
+				if err != nil {
+					t.Fatalf("request %d: %v", i+1, err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || string(body) != "real" {
+					t.Fatalf("request %d: %d %q, %v; want the backend's answer to it", i+1, resp.StatusCode, body, err)
+				}
+			}
+			if n := conns.Load(); n != 2 {
+				t.Errorf("%d connections, want 2", n)
+			}
+		})
+	}
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a

@@ -305,3 +305,113 @@ func TestBodyLimits(t *testing.T) {
 		}
 	})
 }
+
+// misframingBackend answers by the request's path: "/extra" with more bytes
+// than the message it frames (a whole second response), "/brokenchunk" with a
+// chunked body whose framing breaks after a first chunk, "/short" with a body
+// shorter than its Content-Length (then it closes), and anything else with
+// "real".
+func misframingBackend(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					switch req.URL.Path {
+					case "/extra":
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nLEAKED")
+					case "/brokenchunk":
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\nzz\r\n")
+						return
+					case "/short":
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+						return
+					default:
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// TestMisframedBackendAnswers: what a backend sends beyond its message never
+// reaches another request, and a body that breaks after the status went out
+// reaches the client cut short, never as a complete message.
+func TestMisframedBackendAnswers(t *testing.T) {
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"apis/m/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"m","serviceUrl":%q,"subscriptionRequired":false}}`, misframingBackend(t)),
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://none"))
+	addr := strings.TrimPrefix(e.srv.GatewayURL(), "http://")
+
+	t.Run("bytes beyond the message never answer another client", func(t *testing.T) {
+		for i := range 5 {
+			resp, body, _ := rawExchange(t, addr, "GET /m/extra HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+			if resp.StatusCode != 200 || body != "ok" {
+				t.Fatalf("extra %d: %d %q", i, resp.StatusCode, body)
+			}
+			resp, body, _ = rawExchange(t, addr, "GET /m/plain HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+			if resp.StatusCode != 200 || body != "real" {
+				t.Fatalf("the next client got %d %q, want its own answer", resp.StatusCode, body)
+			}
+		}
+	})
+
+	for _, path := range []string{"/m/brokenchunk", "/m/short"} {
+		t.Run("a body that breaks is cut short: "+path, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: gw\r\n\r\n", path)
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || err != io.ErrUnexpectedEOF {
+				t.Fatalf("%d, body %q, %v; want 200 and the body cut short", resp.StatusCode, body, err)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("the connection stayed open after a cut response: %v", err)
+			}
+		})
+	}
+
+	t.Run("over HTTP/2 the stream is reset", func(t *testing.T) {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		client := &http.Client{Transport: &http.Transport{Protocols: &p}}
+		defer client.CloseIdleConnections()
+		resp, err := client.Get(e.srv.GatewayURL() + "/m/brokenchunk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if resp.ProtoMajor != 2 || err == nil {
+			t.Fatalf("%s: body %q, %v; want an HTTP/2 stream error", resp.Proto, body, err)
+		}
+	})
+}
