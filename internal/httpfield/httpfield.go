@@ -197,14 +197,15 @@ func HasToken(values []string, tok string) bool {
 	return false
 }
 
-// Sanitize makes a value safe to write: CR and LF become spaces (as net/http
-// does), so that nothing a policy or a peer put in a header can split a
-// message, and surrounding whitespace goes.
+// Sanitize makes a value safe to write: CR, LF and NUL become spaces (RFC 9110
+// §5.5; net/http does it for CR and LF), so that nothing a policy put in a
+// header can split a message or end it early for a peer that reads C
+// strings, and surrounding whitespace goes.
 func Sanitize(v string) string {
 	// The usual value needs nothing done, and this runs for every field of
 	// every head the data plane writes (a bearer token is a kilobyte):
 	// IndexByte is vectorised.
-	if strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 {
+	if strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, 0) >= 0 {
 		return strings.TrimSpace(newlineToSpace.Replace(v))
 	}
 	if len(v) > 0 && (maybeSpace(v[0]) || maybeSpace(v[len(v)-1])) {
@@ -243,7 +244,7 @@ func maybeSpace(c byte) bool {
 	return c <= ' ' || c >= 0x80
 }
 
-var newlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
+var newlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\x00", " ")
 
 // commonKeys holds canonical header names, so that the usual ones cost no
 // allocation whatever case the peer wrote them in.

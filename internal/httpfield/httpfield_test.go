@@ -116,6 +116,9 @@ func TestSanitizeHasTokenCanonical(t *testing.T) {
 	if got := Sanitize(" a\r\nSet-Cookie: x\nb "); got != "a Set-Cookie: x b" {
 		t.Errorf("Sanitize = %q", got)
 	}
+	if got := Sanitize("a\x00b\x00"); got != "a b" {
+		t.Errorf("Sanitize with NUL = %q, want %q", got, "a b")
+	}
 	if !HasToken([]string{"keep-alive, Close"}, "close") || HasToken([]string{"closed"}, "close") {
 		t.Error("HasToken")
 	}
@@ -128,7 +131,7 @@ func TestSanitizeHasTokenCanonical(t *testing.T) {
 
 func TestSanitizeTrimsAsTrimSpace(t *testing.T) {
 	for _, v := range []string{"", "a", " a", "a\t", "\u00a0a\u0085", "a\u00a0", "\x00a\x7f", "a b", "é", "a\rb", "\n"} {
-		want := strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v))
+		want := strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\x00", " ").Replace(v))
 		if got := Sanitize(v); got != want {
 			t.Errorf("Sanitize(%q) = %q, want %q", v, got, want)
 		}

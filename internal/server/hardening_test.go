@@ -415,3 +415,30 @@ func TestMisframedBackendAnswers(t *testing.T) {
 		}
 	})
 }
+
+// TestPolicyHeadersCannotSplitMessages: a header value a policy computes from
+// the request (here a decoded query parameter) cannot add a header or end a
+// head early, towards the backend or the client: CR, LF and NUL become spaces.
+func TestPolicyHeadersCannotSplitMessages(t *testing.T) {
+	rb := newRecordingBackend(t)
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"apis/q/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"q","serviceUrl":%q,"subscriptionRequired":false}}`, rb.srv.URL),
+		"apis/q/policy.xml": `<policies><inbound><base />
+			<set-header name="X-Q" exists-action="override"><value>@(context.Request.Url.Query.GetValueOrDefault("q", ""))</value></set-header>
+		</inbound><backend><base /></backend><outbound><base />
+			<set-header name="X-Out" exists-action="override"><value>@(context.Request.Url.Query.GetValueOrDefault("q", ""))</value></set-header>
+		</outbound><on-error><base /></on-error></policies>`,
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://none"))
+	addr := strings.TrimPrefix(e.srv.GatewayURL(), "http://")
+	resp, _, _ := rawExchange(t, addr, "GET /q/x?q=a%0d%0aInjected:%20yes%0ab%00c HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+	const want = "a Injected: yes b c"
+	if got := resp.Header.Get("X-Out"); got != want || resp.Header.Get("Injected") != "" {
+		t.Errorf("to the client: X-Out %q, Injected %q; want %q and none", got, resp.Header.Get("Injected"), want)
+	}
+	got := rb.requests()
+	if len(got) != 1 || got[0].Header.Get("X-Q") != want || got[0].Header.Get("Injected") != "" {
+		t.Fatalf("to the backend: %+v; want X-Q %q and no Injected", got, want)
+	}
+}
