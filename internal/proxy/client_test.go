@@ -285,6 +285,33 @@ func TestClientChecksALongIdleConnection(t *testing.T) {
 	}
 }
 
+// TestClientKeepsALongIdleTLSConnection: over TLS 1.3 the server sends session
+// tickets after the handshake; they must not make an idle connection look
+// stale, or every request after a pause would pay for a new handshake.
+func TestClientKeepsALongIdleTLSConnection(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	c := &Client{TLSConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(checkIdleAfter + 100*time.Millisecond)
+		}
+		if _, body, err := get(t, c, srv.URL+"/"); err != nil || body != "ok" {
+			t.Fatalf("request %d: %q, %v", i+1, body, err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections, want the first reused after its pause", n)
+	}
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
