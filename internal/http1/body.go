@@ -47,7 +47,7 @@ type body struct {
 	c       *conn
 	remain  int64 // Content-Length bytes left; for chunked, bytes left of the current chunk
 	chunked bool
-	started bool // the first chunk-size line was read
+	crlfDue bool // the CRLF after a chunk's data is still to be read
 	eof     bool
 	err     error // sticky: the first failure
 	closed  bool
@@ -112,13 +112,17 @@ func (b *body) read1(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		if b.remain == 0 {
-			if b.started {
+			// Each step is recorded as it completes: a read may return
+			// between the CRLF and the next size line, when the client has
+			// sent one but not yet the other.
+			if b.crlfDue {
 				if err := b.crlf(n == 0); err != nil {
 					if err == errWouldBlock {
 						return n, nil
 					}
 					return n, err
 				}
+				b.crlfDue = false
 			}
 			size, err := b.chunkSize(n == 0)
 			if err == errWouldBlock {
@@ -127,14 +131,13 @@ func (b *body) read1(p []byte) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			b.started = true
 			if size == 0 {
 				if err := b.trailer(); err != nil {
 					return n, err
 				}
 				return n, io.EOF
 			}
-			b.remain = size
+			b.remain, b.crlfDue = size, true
 		}
 		if b.c.br.Buffered() == 0 {
 			if n > 0 {

@@ -635,3 +635,48 @@ func TestIdleConnectionsPark(t *testing.T) {
 		t.Errorf("a connection idle past the timeout: %v, want EOF", err)
 	}
 }
+
+// TestChunkedBodyInPieces sends a chunked body split at every byte, with a
+// pause between the pieces so that the server reads each one before the next
+// arrives: the body's reader must resume wherever a read left it (after the
+// data, after the CRLF, inside a size line or the trailer).
+func TestChunkedBodyInPieces(t *testing.T) {
+	addr := serve(t, &http1.Server{Handler: &recorder{}})
+	const body = "5;e=1\r\nhello\r\n1\r\n,\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
+	const want = `POST /a "hello, world"`
+	send := func(t *testing.T, pieces []string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+		for _, p := range pieces {
+			time.Sleep(20 * time.Millisecond)
+			io.WriteString(c, p)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(got) != want {
+			t.Errorf("pieces %q: %d %q, want 200 %q", pieces, resp.StatusCode, got, want)
+		}
+	}
+	for i := 1; i < len(body); i++ {
+		t.Run(fmt.Sprintf("split at %d", i), func(t *testing.T) {
+			t.Parallel()
+			send(t, []string{body[:i], body[i:]})
+		})
+	}
+	t.Run("a byte at a time", func(t *testing.T) {
+		t.Parallel()
+		send(t, strings.Split(body, ""))
+	})
+	t.Run("a line at a time", func(t *testing.T) {
+		t.Parallel()
+		send(t, strings.SplitAfter(body, "\n"))
+	})
+}

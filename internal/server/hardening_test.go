@@ -189,6 +189,33 @@ func TestRequestFraming(t *testing.T) {
 		})
 	}
 
+	// A client streaming an upload sends each chunk as it has it: the
+	// gateway reads each before the next arrives, streamed or buffered.
+	for _, api := range []string{"echo", "buffer"} {
+		t.Run("a chunked body sent a chunk at a time reaches the backend whole: "+api, func(t *testing.T) {
+			before := len(rb.requests())
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "POST /%s/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", api)
+			for _, piece := range []string{"5\r\nhello\r\n", "1\r\n,\r\n", "6\r\n world\r\n", "0\r\n\r\n"} {
+				time.Sleep(50 * time.Millisecond)
+				io.WriteString(c, piece)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("response %v, %v; want 200", resp, err)
+			}
+			got := rb.requests()[before:]
+			if len(got) != 1 || got[0].Body != "hello, world" || got[0].BodyErr != nil {
+				t.Errorf("the backend got %+v, want one request with the whole body", got)
+			}
+		})
+	}
+
 	t.Run("a long chunked body whose framing breaks late never reaches the backend complete", func(t *testing.T) {
 		before := len(rb.requests())
 		c, err := net.Dial("tcp", addr)
