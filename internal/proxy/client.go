@@ -384,7 +384,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 		bc.staleDeadline = !deadline.IsZero()
 	}
 	bc.cr.n = int64(c.maxHeader())
-	resp, err := c.readResponse(bc, req.Method, into)
+	resp, err := c.readResponse(ctx, bc, req.Method, deadline, into)
 	bc.cr.n = unlimited
 	if err != nil {
 		if bodyDone != nil {
@@ -560,8 +560,9 @@ const (
 
 // readResponse reads a response head (skipping 1xx interim responses) to a
 // request made with method into into (a new response when nil), and sets up
-// its body's framing.
-func (c *Client) readResponse(bc *bconn, method string, into *http.Response) (*http.Response, error) {
+// its body's framing. deadline is the header timeout's (zero: none), for a
+// final head that comes after an interim one.
+func (c *Client) readResponse(ctx context.Context, bc *bconn, method string, deadline time.Time, into *http.Response) (*http.Response, error) {
 	for {
 		head, err := c.readHead(bc)
 		if err != nil {
@@ -586,7 +587,15 @@ func (c *Client) readResponse(bc *bconn, method string, into *http.Response) (*h
 			if status == http.StatusSwitchingProtocols {
 				return nil, errors.New("proxy: the backend switched protocols, which is not supported")
 			}
-			continue // 100 Continue, 103 Early Hints
+			// 100 Continue, 103 Early Hints. It came whole, but the final
+			// answer may not have: wait for that under the header timeout,
+			// not the short first-byte deadline exchange may have left.
+			if !headComplete(bc.br) {
+				bc.hook(ctx)
+				bc.SetReadDeadline(deadline)
+				bc.staleDeadline = !deadline.IsZero()
+			}
+			continue
 		}
 		resp, rb := into, &respBody{}
 		if resp == nil {

@@ -399,6 +399,49 @@ func TestClientRetriesAClosedIdleConnection(t *testing.T) {
 	})
 }
 
+// TestClientInterimThenPause: a final answer that comes a while after an
+// interim one (103 Early Hints sent as soon as the backend knows them) is
+// waited for under the header timeout, not the short first-byte wait.
+func TestClientInterimThenPause(t *testing.T) {
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := readRequestHead(br); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
+			time.Sleep(3 * slowAnswer)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	for _, timeout := range []time.Duration{0, 10 * time.Second} {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		resp, err := (&Client{}).roundTrip(context.Background(), req, timeout, nil, nil)
+		if err != nil {
+			t.Fatalf("header timeout %v: %v", timeout, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "ok" || err != nil {
+			t.Errorf("header timeout %v: %d %q, %v", timeout, resp.StatusCode, body, err)
+		}
+	}
+
+	t.Run("the header timeout still bounds the wait", func(t *testing.T) {
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			readRequestHead(br)
+			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
+			<-release
+		})
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		_, err := (&Client{}).roundTrip(context.Background(), req, 100*time.Millisecond, nil, nil)
+		if !errors.Is(err, errHeaderTimeout) {
+			t.Fatalf("err %v, want the header timeout", err)
+		}
+	})
+}
+
 func TestClientHeaderTimeout(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
