@@ -442,6 +442,54 @@ func TestClientInterimThenPause(t *testing.T) {
 	})
 }
 
+// TestClientResponsesInPieces has the backend send each answer in two pieces,
+// split at every byte, with a pause longer than the first-byte wait between
+// them: reading must resume wherever the first piece left it (inside the
+// status line, a field, the body, a chunk or the trailer, or between an
+// interim answer and the final one).
+func TestClientResponsesInPieces(t *testing.T) {
+	for _, tc := range []struct{ name, method, response, want string }{
+		{"content-length", "GET", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", "hello"},
+		{"chunked with a trailer", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nhel\r\n2\r\nlo\r\n0\r\nX-T: 1\r\n\r\n", "hello"},
+		{"interim answers first", "GET", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "hello"},
+		{"HEAD", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				for {
+					head, err := readRequestHead(br)
+					if err != nil {
+						return
+					}
+					var i int
+					fmt.Sscanf(strings.Fields(head[0])[1], "/%d", &i)
+					io.WriteString(c, tc.response[:i])
+					time.Sleep(3 * slowAnswer)
+					io.WriteString(c, tc.response[i:])
+				}
+			})
+			c := &Client{}
+			var wg sync.WaitGroup // every split at once: each waits for its pause
+			for i := 1; i < len(tc.response); i++ {
+				wg.Go(func() {
+					req, _ := http.NewRequest(tc.method, fmt.Sprintf("http://%s/%d", addr, i), nil)
+					resp, err := c.roundTrip(context.Background(), req, 10*time.Second, nil, nil)
+					if err != nil {
+						t.Errorf("split at %d: %v", i, err)
+						return
+					}
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || string(body) != tc.want || err != nil {
+						t.Errorf("split at %d: %d %q, %v; want 200 %q", i, resp.StatusCode, body, err, tc.want)
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
 func TestClientHeaderTimeout(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
