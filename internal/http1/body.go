@@ -310,18 +310,24 @@ func (b *body) trailer() error {
 // sent what it sent so far, after a grace period, as Kestrel (the server under
 // API Management's self-hosted gateway) does.
 func (b *body) setDeadline() {
-	rate := b.c.srv.MinBodyRate
+	d, ok := b.c.srv.bodyDeadline(b.c.bodyStart, b.read)
+	if ok && !d.Equal(b.deadline) {
+		b.deadline = d
+		b.c.setReadDeadline(d)
+	}
+}
+
+// bodyDeadline is when a body that started at start and has delivered read
+// bytes must have sent its next byte; false when the check is off.
+func (s *Server) bodyDeadline(start time.Time, read int64) (time.Time, bool) {
+	rate := s.MinBodyRate
 	if rate < 0 {
-		return
+		return time.Time{}, false
 	}
 	if rate == 0 {
 		rate = DefaultMinBodyRate
 	}
-	d := b.c.bodyStart.Add(b.c.srv.bodyGrace() + time.Duration(float64(b.read)/float64(rate)*float64(time.Second)))
-	if !d.Equal(b.deadline) {
-		b.deadline = d
-		b.c.setReadDeadline(d)
-	}
+	return start.Add(s.bodyGrace() + time.Duration(float64(read)/float64(rate)*float64(time.Second))), true
 }
 
 func (b *body) netErr(err error) error {

@@ -351,7 +351,7 @@ func (s *Server) http2Server() *http.Server {
 		p.SetHTTP2(true)
 		p.SetUnencryptedHTTP2(true)
 		h2 := &http.Server{
-			Handler:           s.Handler,
+			Handler:           http.HandlerFunc(s.serveHTTP2Request),
 			Protocols:         &p,
 			IdleTimeout:       s.idleTimeout(),
 			ReadHeaderTimeout: s.readHeaderTimeout(),

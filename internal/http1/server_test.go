@@ -353,6 +353,49 @@ func TestSlowClients(t *testing.T) {
 	})
 }
 
+// TestSlowBodyOverHTTP2: an HTTP/2 request body gets the same minimum data
+// rate as an HTTP/1.1 one, through the stream's read deadline, while a body
+// that keeps up passes.
+func TestSlowBodyOverHTTP2(t *testing.T) {
+	addr := serve(t, &http1.Server{Handler: &recorder{}, HTTP2: true, MinBodyRate: 1000, BodyGrace: 300 * time.Millisecond})
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &p}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	send := func(every time.Duration, n int, piece string) (*http.Response, string) {
+		pr, pw := io.Pipe()
+		go func() {
+			for range n {
+				time.Sleep(every)
+				if _, err := io.WriteString(pw, piece); err != nil {
+					return
+				}
+			}
+			pw.Close()
+		}()
+		resp, err := client.Post("http://"+addr+"/", "text/plain", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		pw.CloseWithError(errors.New("done"))
+		return resp, string(body)
+	}
+	t.Run("a byte every 50 ms gets 408", func(t *testing.T) {
+		resp, body := send(50*time.Millisecond, 100, "x")
+		if resp.ProtoMajor != 2 || resp.StatusCode != 408 {
+			t.Fatalf("%s %d %q; want 408 over HTTP/2", resp.Proto, resp.StatusCode, body)
+		}
+	})
+	t.Run("a body above the rate passes", func(t *testing.T) {
+		resp, body := send(20*time.Millisecond, 20, strings.Repeat("x", 100)) // 5,000 bytes/s
+		if resp.ProtoMajor != 2 || resp.StatusCode != 200 || !strings.Contains(body, strings.Repeat("x", 2000)) {
+			t.Fatalf("%s %d %.60q; want 200 with the whole body", resp.Proto, resp.StatusCode, body)
+		}
+	})
+}
+
 func TestExpectContinue(t *testing.T) {
 	t.Run("the handler reads the body: 100 first", func(t *testing.T) {
 		addr := serve(t, &http1.Server{Handler: &recorder{}})
