@@ -10,9 +10,10 @@ import (
 )
 
 // refusePath refuses a request target with a fragment and applies the path
-// rules (internal/urlpath) to the path the client sent, before routing. A clean path replaces r.URL's, so that routing,
-// context.Request.OriginalUrl and the backend URL all start from it; a path the
-// rules refuse gets 400 and refusePath reports true.
+// rules (internal/urlpath) to the path the client sent, before routing. A
+// clean path replaces r.URL's, so that routing, context.Request.OriginalUrl
+// and the backend URL all start from it; a target the rules refuse gets 400
+// and refusePath reports true.
 func (h *Handler) refusePath(w http.ResponseWriter, r *http.Request, o *outcome) bool {
 	// A request target has no fragment (RFC 9112 §3.2), and backends disagree
 	// on a '#' in one: many URL parsers (Node's, Python's) cut the target
@@ -39,7 +40,7 @@ var errFragment = errors.New("a '#' in the request target")
 
 // refuse answers 400 with message, before routing.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, o *outcome, message string, reason error) bool {
-	h.log.Debug("request path refused", "request_id", o.requestID, "reason", reason)
+	h.log.Debug("request target refused", "request_id", o.requestID, "reason", reason)
 	writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, message, o.requestID), nil, h.log)
 	o.status = http.StatusBadRequest
 	h.finish(r, o)

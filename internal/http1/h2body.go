@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// serveHTTP2Request is the handler of the HTTP/2 server: the request body gets the
+// serveHTTP2Request is the HTTP/2 server's handler: the request body gets the
 // same minimum data rate as an HTTP/1.1 body (408 below it), through the
-// stream's read deadline, since HTTP/2 streams share a connection whose
-// deadline cannot be the stream's.
+// stream's read deadline, since the streams share a connection whose deadline
+// cannot be any one stream's.
 func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		if _, on := s.bodyDeadline(time.Time{}, 0); on {
@@ -25,6 +25,7 @@ func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 // on every read of a fast body.
 const deadlineSlack = 50 * time.Millisecond
 
+// h2Body is an HTTP/2 request body under the minimum data rate.
 type h2Body struct {
 	mu       sync.Mutex
 	body     io.ReadCloser
