@@ -823,8 +823,19 @@ func (b *respBody) finish() {
 	// A canceled request poisoned the connection's deadline: do not reuse it.
 	reuse := b.bc.unhook() && b.reusable && b.err == nil
 	if b.bodyDone != nil {
-		if err := <-b.bodyDone; err != nil {
+		select {
+		case err := <-b.bodyDone:
+			if err != nil {
+				reuse = false
+			}
+		default:
+			// The backend answered before it read the whole request body
+			// (a 413 or 401 to a large upload). Waiting for the rest would
+			// hold the answer back for as long as the client keeps sending,
+			// or for ever if the backend stopped reading: close instead,
+			// which also ends the body's writer, as http.Transport does.
 			reuse = false
+			b.bc.Close()
 		}
 	}
 	if reuse {

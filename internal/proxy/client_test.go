@@ -490,6 +490,67 @@ func TestClientResponsesInPieces(t *testing.T) {
 	}
 }
 
+// endless is a request body that never ends on its own.
+type endless struct{ closed atomic.Bool }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.closed.Load() {
+		return 0, errors.New("closed")
+	}
+	clear(p)
+	return len(p), nil
+}
+
+func (e *endless) Close() error { e.closed.Store(true); return nil }
+
+// TestClientEarlyAnswer: a backend that answers before it has read the
+// request body (a 413 to a large upload) and then stops reading must not hold
+// its answer back: the answer is delivered whole, the connection closed, and
+// the body's writer stops.
+func TestClientEarlyAnswer(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		readRequestHead(br)
+		io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
+		<-release // never reads the body, never closes
+	})
+	for _, length := range []int64{-1, 1 << 30} { // chunked, and a length
+		t.Run(fmt.Sprint(length), func(t *testing.T) { earlyAnswer(t, addr, length) })
+	}
+}
+
+func earlyAnswer(t *testing.T, addr string, length int64) {
+	body := &endless{}
+	done := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/", body)
+		req.ContentLength = length
+		resp, err := (&Client{}).RoundTrip(req)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- fmt.Sprintf("%d %s %v", resp.StatusCode, data, err)
+	}()
+	select {
+	case got := <-done:
+		if got != "413 too big! <nil>" {
+			t.Fatalf("got %q, want the backend's 413 whole", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the answer was held back while the request body could not be written")
+	}
+	for i := 0; !body.closed.Load(); i++ {
+		if i == 100 {
+			t.Fatal("the request body's writer did not stop")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func TestClientHeaderTimeout(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })

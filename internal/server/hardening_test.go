@@ -336,15 +336,17 @@ func TestBodyLimits(t *testing.T) {
 // misframingBackend answers by the request's path: "/extra" with more bytes
 // than the message it frames (a whole second response), "/brokenchunk" with a
 // chunked body whose framing breaks after a first chunk, "/short" with a body
-// shorter than its Content-Length (then it closes), and anything else with
-// "real".
+// shorter than its Content-Length (then it closes), "/early" with a 413 as
+// soon as it has the head (then it neither reads nor closes), and anything
+// else with "real".
 func misframingBackend(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	hold := make(chan struct{})
+	t.Cleanup(func() { close(hold); ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -367,6 +369,10 @@ func misframingBackend(t *testing.T) string {
 						return
 					case "/short":
 						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+						return
+					case "/early":
+						io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
+						<-hold
 						return
 					default:
 						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
@@ -425,6 +431,32 @@ func TestMisframedBackendAnswers(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("an answer before the backend read the upload reaches the client at once", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "POST /m/early HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n", 1<<30)
+		go func() { // the client keeps sending, as uploaders do
+			chunk := make([]byte, 64<<10)
+			for {
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer while the upload could not go on: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 413 || string(body) != "too big!" {
+			t.Fatalf("%d %q, want the backend's 413", resp.StatusCode, body)
+		}
+	})
 
 	t.Run("over HTTP/2 the stream is reset", func(t *testing.T) {
 		var p http.Protocols
