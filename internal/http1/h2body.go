@@ -39,7 +39,7 @@ type h2Body struct {
 func (b *h2Body) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if d, _ := b.srv.bodyDeadline(b.start, b.read); d.After(b.deadline.Add(deadlineSlack)) || b.deadline.IsZero() {
+	if d, _ := b.srv.bodyDeadline(b.start, b.read); d.After(b.deadline.Add(deadlineSlack)) { // also when none is set yet
 		b.deadline = d
 		b.rc.SetReadDeadline(d)
 	}

@@ -86,6 +86,21 @@ func roundTrip(t *testing.T, addr, raw string) (resps []*http.Response, bodies [
 	return roundTripHalf(t, addr, raw, false)
 }
 
+// readToClose writes raw to a new connection and reads until the server closes
+// it (or 5 s pass).
+func readToClose(t *testing.T, addr, raw string) (string, error) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, raw)
+	data, err := io.ReadAll(c)
+	return string(data), err
+}
+
 // roundTripHalf is roundTrip that, with halfClose, shuts the connection's
 // sending side after the request, as a client that sent all it had does.
 func roundTripHalf(t *testing.T, addr, raw string, halfClose bool) (resps []*http.Response, bodies []string, closed bool) {
@@ -469,12 +484,8 @@ func TestResponses(t *testing.T) {
 		}
 	})
 	t.Run("a body shorter than its Content-Length closes the connection", func(t *testing.T) {
-		c, _ := net.Dial("tcp", addr)
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(c, "GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
-		data, err := io.ReadAll(c)
-		if err != nil || !strings.HasSuffix(string(data), "\r\n\r\nabc") {
+		data, err := readToClose(t, addr, "GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
+		if err != nil || !strings.HasSuffix(data, "\r\n\r\nabc") {
 			t.Fatalf("read %q, %v; want the short body and EOF", data, err)
 		}
 	})
@@ -497,23 +508,15 @@ func TestResponses(t *testing.T) {
 		}
 	})
 	t.Run("a handler that aborts cuts the response short", func(t *testing.T) {
-		c, _ := net.Dial("tcp", addr)
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(c, "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n")
-		data, err := io.ReadAll(c)
+		data, err := readToClose(t, addr, "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n")
 		// What it wrote goes out, then the close, without the last chunk.
-		if err != nil || !strings.HasSuffix(string(data), "\r\n\r\n4\r\npart\r\n8\r\nbuffered\r\n") {
+		if err != nil || !strings.HasSuffix(data, "\r\n\r\n4\r\npart\r\n8\r\nbuffered\r\n") {
 			t.Fatalf("read %q, %v; want the chunks written and EOF, no last chunk", data, err)
 		}
 	})
 	t.Run("103 Early Hints before the response", func(t *testing.T) {
-		c, _ := net.Dial("tcp", addr)
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(c, "GET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-		data, _ := io.ReadAll(c)
-		if !strings.HasPrefix(string(data), "HTTP/1.1 103 Early Hints\r\n") || !strings.Contains(string(data), "HTTP/1.1 200 OK\r\n") {
+		data, _ := readToClose(t, addr, "GET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if !strings.HasPrefix(data, "HTTP/1.1 103 Early Hints\r\n") || !strings.Contains(data, "HTTP/1.1 200 OK\r\n") {
 			t.Fatalf("got %q", data)
 		}
 	})

@@ -426,20 +426,6 @@ func TestClientInterimThenPause(t *testing.T) {
 		}
 	}
 
-	t.Run("the header timeout still bounds the wait", func(t *testing.T) {
-		release := make(chan struct{})
-		t.Cleanup(func() { close(release) })
-		addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-			readRequestHead(br)
-			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
-			<-release
-		})
-		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
-		_, err := (&Client{}).roundTrip(context.Background(), req, 100*time.Millisecond, nil, nil)
-		if !errors.Is(err, errHeaderTimeout) {
-			t.Fatalf("err %v, want the header timeout", err)
-		}
-	})
 }
 
 // TestClientResponsesInPieces has the backend send each answer in two pieces,
@@ -551,17 +537,22 @@ func earlyAnswer(t *testing.T, addr string, length int64) {
 	}
 }
 
+// TestClientHeaderTimeout: the header timeout bounds the wait for the final
+// answer, also after an interim one.
 func TestClientHeaderTimeout(t *testing.T) {
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		readRequestHead(br)
-		<-release
-	})
-	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
-	_, err := (&Client{}).roundTrip(context.Background(), req, 50*time.Millisecond, nil, nil)
-	if !errors.Is(err, errHeaderTimeout) {
-		t.Fatalf("err %v, want the header timeout", err)
+	for _, first := range []string{"", "HTTP/1.1 100 Continue\r\n\r\n"} {
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			readRequestHead(br)
+			io.WriteString(c, first)
+			<-release
+		})
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		_, err := (&Client{}).roundTrip(context.Background(), req, 50*time.Millisecond, nil, nil)
+		if !errors.Is(err, errHeaderTimeout) {
+			t.Fatalf("after %q: err %v, want the header timeout", first, err)
+		}
 	}
 }
 

@@ -83,12 +83,7 @@ limits:
 // whether the connection was then closed.
 func rawExchange(t *testing.T, addr, raw string) (*http.Response, string, bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialGateway(t, addr)
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +96,19 @@ func rawExchange(t *testing.T, addr, raw string) (*http.Response, string, bool) 
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	_, err = br.ReadByte()
 	return resp, string(data), err == io.EOF
+}
+
+// dialGateway opens a connection to addr that closes with the test, with 10 s
+// to do its work.
+func dialGateway(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
 }
 
 func startHardening(t *testing.T) (*env, *recordingBackend, string) {
@@ -194,12 +202,7 @@ func TestRequestFraming(t *testing.T) {
 	for _, api := range []string{"echo", "buffer"} {
 		t.Run("a chunked body sent a chunk at a time reaches the backend whole: "+api, func(t *testing.T) {
 			before := len(rb.requests())
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c := dialGateway(t, addr)
 			fmt.Fprintf(c, "POST /%s/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", api)
 			for _, piece := range []string{"5\r\nhello\r\n", "1\r\n,\r\n", "6\r\n world\r\n", "0\r\n\r\n"} {
 				time.Sleep(50 * time.Millisecond)
@@ -218,12 +221,7 @@ func TestRequestFraming(t *testing.T) {
 
 	t.Run("a long chunked body whose framing breaks late never reaches the backend complete", func(t *testing.T) {
 		before := len(rb.requests())
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dialGateway(t, addr)
 		chunk := strings.Repeat("a", 16<<10)
 		fmt.Fprintf(c, "POST /echo/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", len(chunk), chunk)
 		time.Sleep(200 * time.Millisecond) // let the first part go on to the backend
@@ -273,12 +271,7 @@ func TestBodyLimits(t *testing.T) {
 		size := 60 << 10
 		conns := make([]net.Conn, n)
 		for i := range conns {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c := dialGateway(t, addr)
 			fmt.Fprintf(c, "POST /buffer/a HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", size, strings.Repeat("z", size-1))
 			conns[i] = c
 		}
@@ -410,12 +403,7 @@ func TestMisframedBackendAnswers(t *testing.T) {
 
 	for _, path := range []string{"/m/brokenchunk", "/m/short"} {
 		t.Run("a body that breaks is cut short: "+path, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c := dialGateway(t, addr)
 			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: gw\r\n\r\n", path)
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
@@ -433,12 +421,7 @@ func TestMisframedBackendAnswers(t *testing.T) {
 	}
 
 	t.Run("an answer before the backend read the upload reaches the client at once", func(t *testing.T) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dialGateway(t, addr)
 		fmt.Fprintf(c, "POST /m/early HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n", 1<<30)
 		go func() { // the client keeps sending, as uploaders do
 			chunk := make([]byte, 64<<10)
