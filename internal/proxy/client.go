@@ -833,9 +833,13 @@ func (b *respBody) finish() {
 			// (a 413 or 401 to a large upload). Waiting for the rest would
 			// hold the answer back for as long as the client keeps sending,
 			// or for ever if the backend stopped reading: close instead,
-			// which also ends the body's writer, as http.Transport does.
+			// which fails the body writer's next write, as http.Transport
+			// does. The writer is still joined, since it reads the client's
+			// body, which is the caller's again once the exchange ends; a
+			// read it is blocked in ends by the client's body deadlines.
 			reuse = false
 			b.bc.Close()
+			<-b.bodyDone
 		}
 	}
 	if reuse {
