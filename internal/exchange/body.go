@@ -143,6 +143,7 @@ var ErrBodyConsumed = errors.New("body was already read without preserveContent"
 // content, as IMessageBody.As<T>(preserveContent) does in API Management.
 type Body struct {
 	stream   io.ReadCloser // the original stream, nil once buffered
+	source   io.Closer     // the stream as made, before WrapStream
 	size     int64         // the stream's length if known, else -1
 	buf      []byte
 	buffered bool
@@ -178,7 +179,7 @@ func streamBody(r io.ReadCloser, size int64, bufs *Buffers, request bool) Body {
 		}
 		return Body{buffered: true, request: request}
 	}
-	return Body{stream: r, size: size, bufs: bufs, request: request}
+	return Body{stream: r, source: r, size: size, bufs: bufs, request: request}
 }
 
 // NewStreamResponse returns a response with the given status, reason and
@@ -418,6 +419,17 @@ func (b *Body) Reader() io.ReadCloser {
 	default:
 		return io.NopCloser(bytes.NewReader(b.buf))
 	}
+}
+
+// Source returns the stream the body was made from, beneath what WrapStream
+// put around it, or nil. Whoever sends the stream on closes it to end a read
+// of it that is blocked in another goroutine: the source's Close must allow
+// that, as the gateway's request bodies do.
+func (b *Body) Source() io.Closer {
+	if b == nil {
+		return nil
+	}
+	return b.source
 }
 
 // Close releases an unread stream.

@@ -51,6 +51,7 @@ type body struct {
 	eof     bool
 	err     error // sticky: the first failure
 	closed  bool
+	cut     bool // Close interrupted a read: the connection's deadline is spent
 
 	read     int64 // payload bytes delivered, for the data rate
 	excess   int64 // chunked framing beyond what the data justifies
@@ -343,9 +344,21 @@ func (b *body) netErr(err error) error {
 	return errShortBody
 }
 
-// Close marks the body as done for the handler. The server still reads what
-// is left of it, to keep the connection, once the handler returns.
-func (b *body) Close() error { return nil }
+// Close marks the body as done for the handler: later reads fail. A read
+// blocked in another goroutine (a backend transport's writer, after the
+// backend answered early) is interrupted. The server still reads what is
+// left of the body once the handler returns, to keep the connection, unless a
+// read had to be interrupted.
+func (b *body) Close() error {
+	if !b.mu.TryLock() {
+		b.c.rwc.SetReadDeadline(aLongTimeAgo)
+		b.mu.Lock()
+		b.cut = true
+	}
+	b.closed = true
+	b.mu.Unlock()
+	return nil
+}
 
 func unhex(c byte) int {
 	switch {

@@ -428,16 +428,17 @@ func (c *conn) serveRequest(parent context.Context, st *reqState, fr framing) bo
 	c.cancelRequest()
 
 	c.disarmWatch()
-	drained := c.endBody()
+	complete, drainable := c.endBody()
 	c.stopBackgroundRead()
-	if c.expect100 && !c.sent100 && c.body != nil && !c.body.eof {
-		// The client may still be waiting to send the body it announced.
+	if !complete && !drainable || c.broken.Load() || c.gone.Load() {
 		w.closeAfter = true
 	}
-	if !drained || c.broken.Load() || c.gone.Load() {
-		w.closeAfter = true
-	}
+	// The response goes out before the rest of the body is read, as net/http
+	// does: the client may wait for it before sending more, or never send it.
 	w.finish()
+	if !complete && !w.closeAfter && w.werr == nil && !c.drainBody() {
+		w.closeAfter = true
+	}
 	c.respHdr = httpfield.Emptied(w.hdr) // kept for the connection's next response
 	w.req = nil
 	return !w.closeAfter && w.werr == nil
@@ -477,31 +478,35 @@ func (c *conn) handle(w *response, req *http.Request) {
 	c.srv.Handler.ServeHTTP(w, req)
 }
 
-// endBody closes the request body after the handler returned, and reads what
-// the handler left of it, up to maxDrain, so the connection can be reused. It
-// reports whether the body was read to its end.
-func (c *conn) endBody() bool {
+// endBody closes the request body after the handler returned, ending a read
+// that something the handler started (a request to a backend) is still
+// blocked in. It reports whether the body was read to its end and, if not,
+// whether the rest may be read after the response (drainBody) to keep the
+// connection: not when a read failed or was cut short, when the client still
+// waits for a 100 Continue, or when more than maxDrain is known to be left.
+func (c *conn) endBody() (complete, drainable bool) {
 	b := c.body
 	if b == nil {
-		return true
+		return true, false
 	}
-	if !b.mu.TryLock() {
-		// Something the handler started (a request to a backend) is still
-		// reading the body: stop it; the connection cannot be reused.
-		c.setReadDeadline(aLongTimeAgo)
-		b.mu.Lock()
-		b.closed = true
-		b.mu.Unlock()
-		return false
-	}
+	b.Close()
+	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.closed = true
+	if b.cut || b.err != nil {
+		return false, false
+	}
 	if b.eof {
-		return true
+		return true, false
 	}
-	if b.err != nil || (c.expect100 && !c.sent100) {
-		return false
-	}
+	return false, !(c.expect100 && !c.sent100) && (b.chunked || b.remain <= maxDrain)
+}
+
+// drainBody reads and discards what the handler left of the request body, up
+// to maxDrain, and reports whether it reached the body's end.
+func (c *conn) drainBody() bool {
+	b := c.body
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	var buf [4096]byte
 	for total := 0; total < maxDrain; {
 		n, err := b.read1(buf[:])

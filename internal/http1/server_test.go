@@ -726,3 +726,109 @@ func TestChunkedBodyInPieces(t *testing.T) {
 		send(t, strings.SplitAfter(body, "\n"))
 	})
 }
+
+// TestAnswerBeforeTheRestOfTheBody: a client that sent part of its body and
+// waits gets the answer of a handler that did not read the body at once. The
+// rest, when it comes and is at most maxDrain, is read afterwards and the
+// connection kept; a larger rest closes the connection after the answer.
+func TestAnswerBeforeTheRestOfTheBody(t *testing.T) {
+	// The body's deadline is far beyond the client's: only an answer that
+	// does not wait for the body's rest arrives in time.
+	addr := serve(t, &http1.Server{BodyGrace: time.Minute, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "no") // the body is never read
+	})})
+	for _, tc := range []struct {
+		name   string
+		length int
+		keep   bool
+	}{
+		{"a small rest is read after the answer", 64 << 10, true},
+		{"a large rest closes the connection", 1 << 20, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", tc.length)
+			c.Write(make([]byte, 1<<10)) // then waits
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer while the body's rest was not sent: %v", err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			if string(got) != "no" || resp.Close {
+				t.Fatalf("answer %q, close %v; want %q", got, resp.Close, "no")
+			}
+			if !tc.keep {
+				if _, err := br.ReadByte(); err != io.EOF {
+					t.Fatalf("read %v, want the connection closed", err)
+				}
+				return
+			}
+			c.Write(make([]byte, tc.length-1<<10))
+			io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err = http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("the connection was not kept after the body's rest: %v", err)
+			}
+			got, _ = io.ReadAll(resp.Body)
+			if string(got) != "no" {
+				t.Fatalf("second answer %q", got)
+			}
+		})
+	}
+}
+
+// TestCloseEndsABlockedRead: closing a request body ends a read of it that
+// another goroutine is blocked in (a backend transport's writer whose backend
+// answered early), and the connection is closed after the answer.
+func TestCloseEndsABlockedRead(t *testing.T) {
+	readErr := make(chan error, 1)
+	addr := serve(t, &http1.Server{BodyGrace: time.Minute, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := make(chan struct{})
+		go func() {
+			buf := make([]byte, 4<<10)
+			for {
+				if _, err := r.Body.Read(buf); err != nil {
+					readErr <- err
+					return
+				}
+				select {
+				case <-started:
+				default:
+					close(started)
+				}
+			}
+		}()
+		<-started
+		time.Sleep(50 * time.Millisecond) // the reader is blocked now: the client sends nothing more
+		r.Body.Close()
+		if err := <-readErr; err == nil {
+			t.Error("the read ended without an error")
+		}
+		io.WriteString(w, "early")
+	})})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nsome")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: the blocked read was not ended: %v", err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if string(got) != "early" {
+		t.Fatalf("answer %q, want %q", got, "early")
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read %v, want the connection closed after the answer", err)
+	}
+}

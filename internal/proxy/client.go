@@ -303,6 +303,17 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
+// stopWriter ends a request body's writer that has not finished and waits for
+// it: closing the connection fails its next write, and closing the body ends a
+// read of it the writer is blocked in (a client that stopped sending), as
+// http.Transport does. The writer is joined because the body is the caller's
+// again once the exchange ends.
+func stopWriter(bc *bconn, body io.Closer, done <-chan error) {
+	bc.Close()
+	body.Close()
+	<-done
+}
+
 // exchange writes req on bc and reads the response head.
 func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded, bc *bconn, headerTimeout time.Duration, into *http.Response) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
@@ -388,8 +399,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 	bc.cr.n = unlimited
 	if err != nil {
 		if bodyDone != nil {
-			bc.Close()
-			<-bodyDone
+			stopWriter(bc, req.Body, bodyDone)
 		}
 		if isTimeoutErr(err) && ctx.Err() == nil {
 			return bc.fail(ctx, errHeaderTimeout, false)
@@ -402,7 +412,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 	if rb.framing == framingChunked || rb.framing == framingClose {
 		bc.hook(ctx) // a stream (server-sent events...) may wait long for its next bytes
 	}
-	rb.bodyDone = bodyDone
+	rb.bodyDone, rb.reqBody = bodyDone, req.Body
 	if rb.framing == framingNone {
 		rb.finish()
 	}
@@ -745,7 +755,8 @@ type respBody struct {
 	done     bool
 	closed   bool
 	err      error
-	bodyDone chan error
+	bodyDone chan error // the request body's writer's end, if it was still running
+	reqBody  io.Closer
 	mu       sync.Mutex
 }
 
@@ -833,13 +844,9 @@ func (b *respBody) finish() {
 			// (a 413 or 401 to a large upload). Waiting for the rest would
 			// hold the answer back for as long as the client keeps sending,
 			// or for ever if the backend stopped reading: close instead,
-			// which fails the body writer's next write, as http.Transport
-			// does. The writer is still joined, since it reads the client's
-			// body, which is the caller's again once the exchange ends; a
-			// read it is blocked in ends by the client's body deadlines.
+			// as http.Transport does.
 			reuse = false
-			b.bc.Close()
-			<-b.bodyDone
+			stopWriter(b.bc, b.reqBody, b.bodyDone)
 		}
 	}
 	if reuse {

@@ -173,10 +173,14 @@ func (f *Forwarder) send(ctx context.Context, o *outRequest, tr http.RoundTrippe
 var noUserAgent = []string{""}
 
 // bodyWatch records the first failure reading the request body, which
-// http.Transport reports only as a failed round trip.
+// http.Transport reports only as a failed round trip. Closing it closes the
+// body's source, not the policies' wrappers around it: a transport may close
+// the body while its writer is still reading it, to end that read (see
+// exchange.Body.Source).
 type bodyWatch struct {
-	r   io.Reader
-	err error
+	r      io.Reader
+	source io.Closer
+	err    error
 }
 
 func (w *bodyWatch) Read(p []byte) (int, error) {
@@ -187,7 +191,12 @@ func (w *bodyWatch) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (w *bodyWatch) Close() error { return nil }
+func (w *bodyWatch) Close() error {
+	if w.source == nil {
+		return nil
+	}
+	return w.source.Close()
+}
 
 // sanitize keeps a transport error's message free of URL credentials and query
 // strings, which may carry secrets.
@@ -332,7 +341,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 	}
 	out := &o.Request
 	if length != 0 && body != nil {
-		watch = &bodyWatch{r: body}
+		watch = &bodyWatch{r: body, source: x.Request.Body.Source()}
 		out.Body = watch
 	} else if body != nil {
 		body.Close()

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // recordingBackend records what reached it, including whether the body it
@@ -438,6 +442,73 @@ func TestMisframedBackendAnswers(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 413 || string(body) != "too big!" {
 			t.Fatalf("%d %q, want the backend's 413", resp.StatusCode, body)
+		}
+	})
+
+	// A client that stopped sending (it waits for the answer) still gets it
+	// at once: the body's writer, blocked reading the client, is stopped. The
+	// body's deadline, 5 s plus what 10 KiB earn at 240 bytes/s, is far later.
+	t.Run("an early answer reaches a client that stopped sending", func(t *testing.T) {
+		c := dialGateway(t, addr)
+		fmt.Fprintf(c, "POST /m/early HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n", 1<<20)
+		c.Write(make([]byte, 10<<10))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != 413 || string(body) != "too big!" || err != nil {
+			t.Fatalf("%d %q %v, want the backend's 413 whole", resp.StatusCode, body, err)
+		}
+	})
+	t.Run("over HTTP/2 an early answer reaches a client that stopped sending", func(t *testing.T) {
+		// Go's client stops its upload once the answer came; this one keeps
+		// the stream open, as other clients may. The head and the body's
+		// start go in one write, so the gateway has read what was sent
+		// before the answer comes.
+		var out, head bytes.Buffer
+		out.WriteString(http2.ClientPreface)
+		fr := http2.NewFramer(&out, nil)
+		fr.WriteSettings()
+		enc := hpack.NewEncoder(&head)
+		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "gw"}, {":path", "/m/early"}, {"content-length", fmt.Sprint(1 << 20)}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: head.Bytes(), EndHeaders: true})
+		fr.WriteData(1, false, make([]byte, 10<<10))
+		c := dialGateway(t, addr)
+		c.Write(out.Bytes())
+		fr = http2.NewFramer(c, c)
+		dec := hpack.NewDecoder(4096, nil)
+		var status string
+		var body []byte
+		for ended := false; !ended; {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("no whole answer (status %q, body %q): %v", status, body, err)
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck()
+				}
+			case *http2.HeadersFrame:
+				fields, _ := dec.DecodeFull(f.HeaderBlockFragment())
+				for _, hf := range fields {
+					if hf.Name == ":status" {
+						status = hf.Value
+					}
+				}
+				ended = f.StreamEnded()
+			case *http2.DataFrame:
+				body = append(body, f.Data()...)
+				ended = f.StreamEnded()
+			case *http2.RSTStreamFrame:
+				t.Fatalf("stream reset (%v) before the answer ended: status %q, body %q", f.ErrCode, status, body)
+			}
+		}
+		if status != "413" || string(body) != "too big!" {
+			t.Fatalf("%s %q, want the backend's 413 whole", status, body)
 		}
 	})
 
