@@ -636,10 +636,7 @@ func (c *conn) stopBackgroundRead() {
 
 // reject answers a request the server refuses itself and ends the connection.
 func (c *conn) reject(status int, reason string) {
-	ctype, body := "text/plain; charset=utf-8", []byte(http.StatusText(status)+": "+reason+"\n")
-	if f := c.srv.ErrorBody; f != nil {
-		ctype, body = f(status, reason)
-	}
+	ctype, body := c.srv.errorBody(status, reason)
 	c.writeDue = c.srv.now() + 5*time.Second
 	c.rwc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	b := c.bw
@@ -655,6 +652,14 @@ func (c *conn) reject(status int, reason string) {
 	b.Write(body)
 	b.Flush()
 	c.srv.logger().Debug("refused a request", "remote", c.remoteAddr, "status", status, "reason", reason)
+}
+
+// errorBody renders the body of a response the server sends itself.
+func (s *Server) errorBody(status int, reason string) (contentType string, body []byte) {
+	if s.ErrorBody != nil {
+		return s.ErrorBody(status, reason)
+	}
+	return "text/plain; charset=utf-8", []byte(http.StatusText(status) + ": " + reason + "\n")
 }
 
 // refusePlainHTTP answers a client that sent plain HTTP to a TLS listener

@@ -7,17 +7,51 @@ import (
 	"time"
 )
 
-// serveHTTP2Request is the HTTP/2 server's handler: the request body gets the
-// same minimum data rate as an HTTP/1.1 body (408 below it), through the
-// stream's read deadline, since the streams share a connection whose deadline
-// cannot be any one stream's.
+// serveHTTP2Request is the HTTP/2 server's handler. The request head gets the
+// limits of an HTTP/1.1 one (414, 431), and the request body the same minimum
+// data rate (408 below it), through the stream's read deadline, since the
+// streams share a connection whose deadline cannot be any one stream's.
 func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
+	if status, reason := s.checkHTTP2Head(r); status != 0 {
+		ctype, body := s.errorBody(status, reason)
+		w.Header().Set("Content-Type", ctype)
+		w.WriteHeader(status)
+		w.Write(body)
+		s.logger().Debug("refused a request", "remote", r.RemoteAddr, "status", status, "reason", reason)
+		return
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		if _, on := s.bodyDeadline(time.Time{}, 0); on {
 			r.Body = &h2Body{body: r.Body, rc: http.NewResponseController(w), srv: s, start: time.Now()}
 		}
 	}
 	s.Handler.ServeHTTP(w, r)
+}
+
+// checkHTTP2Head applies the HTTP/1.1 head's limits to an HTTP/2 request, as
+// the same request sent as HTTP/1.1 would have them counted: the request line
+// (414), and the fields with their Host, or how many there are (431). The
+// HTTP/2 server decodes up to twice the byte limit (http2Server), so that a
+// head just over it gets this answer rather than net/http's own.
+func (s *Server) checkHTTP2Head(r *http.Request) (status int, reason string) {
+	line := len(r.Method) + 1 + len(r.RequestURI) + len(" HTTP/1.1")
+	if line > s.maxRequestLine() {
+		return http.StatusRequestURITooLong, "request line too long"
+	}
+	size, count := line+2+len("Host: ")+len(r.Host)+2, 1
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			size += len(k) + 2 + len(v) + 2
+			count++
+		}
+	}
+	switch {
+	case count > s.maxHeaderCount():
+		return http.StatusRequestHeaderFieldsTooLarge, "too many request header fields"
+	case size+2 > s.maxHeaderBytes():
+		return http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"
+	}
+	return 0, ""
 }
 
 // deadlineSlack is how far behind the rule a stream's deadline may lag before

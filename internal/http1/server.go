@@ -355,7 +355,7 @@ func (s *Server) http2Server() *http.Server {
 			Protocols:         &p,
 			IdleTimeout:       s.idleTimeout(),
 			ReadHeaderTimeout: s.readHeaderTimeout(),
-			MaxHeaderBytes:    s.maxHeaderBytes(),
+			MaxHeaderBytes:    2 * s.maxHeaderBytes(), // checkHTTP2Head has the limit itself
 			ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
 			BaseContext:       func(net.Listener) context.Context { return s.baseContext() },
 		}

@@ -319,6 +319,54 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestLimitsOverHTTP2: an HTTP/2 request head has the limits of the same
+// request sent as HTTP/1.1, answered by the server's own error body. Go's
+// client adds two fields (User-Agent, Accept-Encoding) to Host and the test's.
+func TestLimitsOverHTTP2(t *testing.T) {
+	addr := serve(t, &http1.Server{Handler: &recorder{}, HTTP2: true, MaxRequestLine: 100, MaxHeaderBytes: 1024, MaxHeaderCount: 5,
+		ErrorBody: func(status int, msg string) (string, []byte) { return "text/x-test", []byte(msg) }})
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &p}}
+	defer client.CloseIdleConnections()
+	tests := []struct {
+		name    string
+		path    string
+		headers int
+		value   int // bytes of one more header's value
+		want    int
+		body    string
+	}{
+		{"within the limits", "/", 1, 900, 200, ""},
+		{"request line too long", "/" + strings.Repeat("a", 200), 0, 0, 414, "request line too long"},
+		{"header section too large", "/", 0, 1100, 431, "request header fields too large"},
+		{"too many fields", "/", 3, 0, 431, "too many request header fields"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://"+addr+tc.path, nil)
+			for i := range tc.headers {
+				req.Header.Set(fmt.Sprint("X-", i), "1")
+			}
+			if tc.value > 0 {
+				req.Header.Set("X-Big", strings.Repeat("v", tc.value))
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 || resp.StatusCode != tc.want {
+				t.Fatalf("%s %d %q, want %d over HTTP/2", resp.Proto, resp.StatusCode, data, tc.want)
+			}
+			if tc.body != "" && (string(data) != tc.body || resp.Header.Get("Content-Type") != "text/x-test") {
+				t.Errorf("body %q (%s), want the server's error body %q", data, resp.Header.Get("Content-Type"), tc.body)
+			}
+		})
+	}
+}
+
 func TestSlowClients(t *testing.T) {
 	rec := &recorder{}
 	addr := serve(t, &http1.Server{Handler: rec, ReadHeaderTimeout: 300 * time.Millisecond,
