@@ -28,12 +28,19 @@ func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 	s.Handler.ServeHTTP(w, r)
 }
 
-// checkHTTP2Head applies the HTTP/1.1 head's limits to an HTTP/2 request, as
-// the same request sent as HTTP/1.1 would have them counted: the request line
-// (414), and the fields with their Host, or how many there are (431). The
+// checkHTTP2Head applies the HTTP/1.1 head's rules to an HTTP/2 request, as
+// the same request sent as HTTP/1.1 would have them: a Host (the :authority)
+// that is there and well-formed (400), the request line's length (414), and
+// the fields with their Host, their bytes or how many there are (431). The
 // HTTP/2 server decodes up to twice the byte limit (http2Server), so that a
 // head just over it gets this answer rather than net/http's own.
 func (s *Server) checkHTTP2Head(r *http.Request) (status int, reason string) {
+	switch {
+	case r.Host == "":
+		return http.StatusBadRequest, "missing Host header"
+	case !validHost(r.Host):
+		return http.StatusBadRequest, "malformed Host header"
+	}
 	line := len(r.Method) + 1 + len(r.RequestURI) + len(" HTTP/1.1")
 	if line > s.maxRequestLine() {
 		return http.StatusRequestURITooLong, "request line too long"

@@ -463,49 +463,10 @@ func TestMisframedBackendAnswers(t *testing.T) {
 	})
 	t.Run("over HTTP/2 an early answer reaches a client that stopped sending", func(t *testing.T) {
 		// Go's client stops its upload once the answer came; this one keeps
-		// the stream open, as other clients may. The head and the body's
-		// start go in one write, so the gateway has read what was sent
-		// before the answer comes.
-		var out, head bytes.Buffer
-		out.WriteString(http2.ClientPreface)
-		fr := http2.NewFramer(&out, nil)
-		fr.WriteSettings()
-		enc := hpack.NewEncoder(&head)
-		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "gw"}, {":path", "/m/early"}, {"content-length", fmt.Sprint(1 << 20)}} {
-			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-		}
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: head.Bytes(), EndHeaders: true})
-		fr.WriteData(1, false, make([]byte, 10<<10))
-		c := dialGateway(t, addr)
-		c.Write(out.Bytes())
-		fr = http2.NewFramer(c, c)
-		dec := hpack.NewDecoder(4096, nil)
-		var status string
-		var body []byte
-		for ended := false; !ended; {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				t.Fatalf("no whole answer (status %q, body %q): %v", status, body, err)
-			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() {
-					fr.WriteSettingsAck()
-				}
-			case *http2.HeadersFrame:
-				fields, _ := dec.DecodeFull(f.HeaderBlockFragment())
-				for _, hf := range fields {
-					if hf.Name == ":status" {
-						status = hf.Value
-					}
-				}
-				ended = f.StreamEnded()
-			case *http2.DataFrame:
-				body = append(body, f.Data()...)
-				ended = f.StreamEnded()
-			case *http2.RSTStreamFrame:
-				t.Fatalf("stream reset (%v) before the answer ended: status %q, body %q", f.ErrCode, status, body)
-			}
+		// the stream open, as other clients may.
+		status, body, err := h2Exchange(t, addr, [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "gw"}, {":path", "/m/early"}, {"content-length", fmt.Sprint(1 << 20)}}, make([]byte, 10<<10))
+		if err != nil {
+			t.Fatalf("no whole answer (status %q, body %q): %v", status, body, err)
 		}
 		if status != "413" || string(body) != "too big!" {
 			t.Fatalf("%s %q, want the backend's 413 whole", status, body)
@@ -527,6 +488,100 @@ func TestMisframedBackendAnswers(t *testing.T) {
 			t.Fatalf("%s: body %q, %v; want an HTTP/2 stream error", resp.Proto, body, err)
 		}
 	})
+}
+
+// h2Exchange sends one request over a new h2c connection from raw frames, as
+// no Go client would send it: fields in the order given, and data without the
+// stream's end (the client then waits). The preface, the head and the data go
+// in one write, so the gateway has read them all before it answers. It
+// returns the answer's status and body once the stream ends.
+func h2Exchange(t *testing.T, addr string, fields [][2]string, data []byte) (status string, body []byte, err error) {
+	t.Helper()
+	var out, head bytes.Buffer
+	out.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&out, nil)
+	fr.WriteSettings()
+	enc := hpack.NewEncoder(&head)
+	for _, f := range fields {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: head.Bytes(), EndHeaders: true, EndStream: data == nil})
+	if data != nil {
+		fr.WriteData(1, false, data)
+	}
+	c := dialGateway(t, addr)
+	c.Write(out.Bytes())
+	fr = http2.NewFramer(c, c)
+	dec := hpack.NewDecoder(4096, nil)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return status, body, err
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.HeadersFrame:
+			fields, _ := dec.DecodeFull(f.HeaderBlockFragment())
+			for _, hf := range fields {
+				if hf.Name == ":status" {
+					status = hf.Value
+				}
+			}
+			if f.StreamEnded() {
+				return status, body, nil
+			}
+		case *http2.DataFrame:
+			body = append(body, f.Data()...)
+			if f.StreamEnded() {
+				return status, body, nil
+			}
+		case *http2.RSTStreamFrame:
+			return status, body, fmt.Errorf("stream reset: %v", f.ErrCode)
+		}
+	}
+}
+
+// TestHTTP2Authority: over HTTP/2 the :authority is held to the rules of an
+// HTTP/1.1 Host header, as Go's and other clients cannot be relied on to: it
+// reaches policies, the backend's X-Forwarded-Host and the log.
+func TestHTTP2Authority(t *testing.T) {
+	_, rb, addr := startHardening(t)
+	for _, tc := range []struct {
+		authority string
+		want      string
+	}{
+		{"gw", "200"},
+		{"gw:8080", "200"},
+		{"a b", "400"},
+		{"a{b}", "400"},
+		{`a"b`, "400"},
+		{"a/b", "400"},
+		{"", "400"}, // no :authority and no Host
+	} {
+		name := tc.authority
+		if name == "" {
+			name = "none"
+		}
+		t.Run(name, func(t *testing.T) {
+			fields := [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/echo/x"}}
+			if tc.authority != "" {
+				fields = append(fields, [2]string{":authority", tc.authority})
+			}
+			before := len(rb.requests())
+			status, body, err := h2Exchange(t, addr, fields, nil)
+			if err != nil || status != tc.want {
+				t.Fatalf("%s %q %v, want %s", status, body, err, tc.want)
+			}
+			if got := rb.requests(); tc.want == "200" && got[len(got)-1].Header.Get("X-Forwarded-Host") != tc.authority {
+				t.Errorf("X-Forwarded-Host %q, want %q", got[len(got)-1].Header.Get("X-Forwarded-Host"), tc.authority)
+			} else if tc.want != "200" && len(got) != before {
+				t.Error("a refused request reached the backend")
+			}
+		})
+	}
 }
 
 // TestPolicyHeadersCannotSplitMessages: a header value a policy computes from
