@@ -30,7 +30,8 @@ func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 
 // checkHTTP2Head applies the HTTP/1.1 head's rules to an HTTP/2 request, as
 // the same request sent as HTTP/1.1 would have them: a Host (the :authority)
-// that is there and well-formed (400), the request line's length (414), and
+// that is there and well-formed, a :path of printable ASCII without spaces
+// (400; the query is forwarded as sent), the request line's length (414), and
 // the fields with their Host, their bytes or how many there are (431). The
 // HTTP/2 server decodes up to twice the byte limit (http2Server), so that a
 // head just over it gets this answer rather than net/http's own.
@@ -40,6 +41,8 @@ func (s *Server) checkHTTP2Head(r *http.Request) (status int, reason string) {
 		return http.StatusBadRequest, "missing Host header"
 	case !validHost(r.Host):
 		return http.StatusBadRequest, "malformed Host header"
+	case !validTarget(r.RequestURI):
+		return http.StatusBadRequest, "invalid character in the request target"
 	}
 	line := len(r.Method) + 1 + len(r.RequestURI) + len(" HTTP/1.1")
 	if line > s.maxRequestLine() {

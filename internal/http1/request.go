@@ -114,10 +114,8 @@ func (c *conn) parseHead(lines []int, req *http.Request, u *url.URL, hdr http.He
 	if major != 1 {
 		return fr, &headError{505, "HTTP version not supported"}
 	}
-	for i := 0; i < len(target); i++ {
-		if b := target[i]; b <= ' ' || b >= 0x7f {
-			return fr, badRequest("invalid character in the request target")
-		}
+	if !validTarget(target) {
+		return fr, badRequest("invalid character in the request target")
 	}
 
 	hdr, err := httpfield.ParseInto(hdr, fields, h, lines, 1)
@@ -302,6 +300,18 @@ func parseVersion(p string) (major, minor int, ok bool) {
 		return 0, 0, false
 	}
 	return int(ma - '0'), int(mi - '0'), true
+}
+
+// validTarget reports whether a request target has only the bytes an HTTP/1.1
+// request line may carry: printable ASCII, no space (RFC 9112 §3.2; clients
+// escape the rest). A backend gets the target in its request line.
+func validTarget(target string) bool {
+	for i := 0; i < len(target); i++ {
+		if b := target[i]; b <= ' ' || b >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // validHost accepts a uri-host with an optional port: the characters of a

@@ -528,7 +528,25 @@ func writeRequestURI(w *bufio.Writer, u *url.URL) {
 	path.RawQuery, path.ForceQuery = "", false
 	w.WriteString(path.RequestURI())
 	w.WriteByte('?')
-	w.WriteString(u.RawQuery)
+	writeQuery(w, u.RawQuery)
+}
+
+// writeQuery writes a raw query, escaping the bytes a request line cannot
+// carry (spaces, control characters, non-ASCII): url.Parse keeps a query as
+// written, so a URL a policy built from a string (a base-url expression) may
+// hold them. The client's own query never does: the server refuses it.
+func writeQuery(w *bufio.Writer, q string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(q); i++ {
+		if b := q[i]; b <= ' ' || b >= 0x7f {
+			w.WriteString(q[:i])
+			w.WriteByte('%')
+			w.WriteByte(hex[b>>4])
+			w.WriteByte(hex[b&15])
+			q, i = q[i+1:], -1
+		}
+	}
+	w.WriteString(q)
 }
 
 // methodWantsLength reports whether a body-less request still says

@@ -70,6 +70,27 @@ func TestWriteRequestURI(t *testing.T) {
 	}
 }
 
+// TestWriteRequestURIQuery: a query url.Parse kept with bytes a request line
+// cannot carry (from a policy's base-url expression) goes out escaped, so the
+// backend's request line stays three tokens.
+func TestWriteRequestURIQuery(t *testing.T) {
+	for _, tc := range []struct{ query, want string }{
+		{"a=1&b=%20", "/p?a=1&b=%20"},
+		{"a=1 HTTP/1.1", "/p?a=1%20HTTP/1.1"},
+		{"q=caf\xc3\xa9", "/p?q=caf%C3%A9"},
+		{"x=\x01\x7f", "/p?x=%01%7F"},
+		{" ", "/p?%20"},
+	} {
+		var b strings.Builder
+		w := bufio.NewWriter(&b)
+		writeRequestURI(w, &url.URL{Scheme: "http", Host: "h", Path: "/p", RawQuery: tc.query})
+		w.Flush()
+		if got := b.String(); got != tc.want {
+			t.Errorf("query %q: got %q, want %q", tc.query, got, tc.want)
+		}
+	}
+}
+
 // readRequestHead reads one request head and returns its lines.
 func readRequestHead(br *bufio.Reader) ([]string, error) {
 	var lines []string

@@ -544,29 +544,31 @@ func h2Exchange(t *testing.T, addr string, fields [][2]string, data []byte) (sta
 	}
 }
 
-// TestHTTP2Authority: over HTTP/2 the :authority is held to the rules of an
-// HTTP/1.1 Host header, as Go's and other clients cannot be relied on to: it
-// reaches policies, the backend's X-Forwarded-Host and the log.
-func TestHTTP2Authority(t *testing.T) {
+// TestHTTP2Head: over HTTP/2 the :authority and :path are held to the rules
+// of an HTTP/1.1 Host header and request target, as Go's and other clients
+// cannot be relied on to: the authority reaches policies and the backend's
+// X-Forwarded-Host, and the query goes to the backend as sent.
+func TestHTTP2Head(t *testing.T) {
 	_, rb, addr := startHardening(t)
 	for _, tc := range []struct {
-		authority string
-		want      string
+		name, authority, path string
+		want                  string
 	}{
-		{"gw", "200"},
-		{"gw:8080", "200"},
-		{"a b", "400"},
-		{"a{b}", "400"},
-		{`a"b`, "400"},
-		{"a/b", "400"},
-		{"", "400"}, // no :authority and no Host
+		{"an authority", "gw", "/echo/x", "200"},
+		{"an authority with a port", "gw:8080", "/echo/x", "200"},
+		{"escapes", "gw", "/echo/a%20b?q=%20%C3%A9", "200"},
+		{"a space in the authority", "a b", "/echo/x", "400"},
+		{"braces in the authority", "a{b}", "/echo/x", "400"},
+		{"a quote in the authority", `a"b`, "/echo/x", "400"},
+		{"a slash in the authority", "a/b", "/echo/x", "400"},
+		{"no authority and no Host", "", "/echo/x", "400"},
+		{"a space in the path", "gw", "/echo/a b", "400"},
+		{"a space in the query", "gw", "/echo/x?a=1 HTTP/1.1", "400"},
+		{"non-ASCII in the path", "gw", "/echo/é", "400"},
+		{"non-ASCII in the query", "gw", "/echo/x?q=é", "400"},
 	} {
-		name := tc.authority
-		if name == "" {
-			name = "none"
-		}
-		t.Run(name, func(t *testing.T) {
-			fields := [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/echo/x"}}
+		t.Run(tc.name, func(t *testing.T) {
+			fields := [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", tc.path}}
 			if tc.authority != "" {
 				fields = append(fields, [2]string{":authority", tc.authority})
 			}
@@ -575,10 +577,12 @@ func TestHTTP2Authority(t *testing.T) {
 			if err != nil || status != tc.want {
 				t.Fatalf("%s %q %v, want %s", status, body, err, tc.want)
 			}
-			if got := rb.requests(); tc.want == "200" && got[len(got)-1].Header.Get("X-Forwarded-Host") != tc.authority {
-				t.Errorf("X-Forwarded-Host %q, want %q", got[len(got)-1].Header.Get("X-Forwarded-Host"), tc.authority)
-			} else if tc.want != "200" && len(got) != before {
+			got := rb.requests()
+			switch {
+			case tc.want != "200" && len(got) != before:
 				t.Error("a refused request reached the backend")
+			case tc.want == "200" && got[len(got)-1].Header.Get("X-Forwarded-Host") != tc.authority:
+				t.Errorf("X-Forwarded-Host %q, want %q", got[len(got)-1].Header.Get("X-Forwarded-Host"), tc.authority)
 			}
 		})
 	}

@@ -424,7 +424,8 @@ func TestRequestTargetOverHTTP2(t *testing.T) {
 		{"/files/hello.txt", 200, "/public/hello.txt"},
 		{"/files/hello.txt#x", 400, ""},
 		{"/files/hello.txt?x=1#y", 400, ""},
-		{"/files/caf\xc3\xa9.txt", 200, "/public/caf%C3%A9.txt"},
+		{"/files/caf%C3%A9.txt", 200, "/public/caf%C3%A9.txt"},
+		{"/files/caf\xc3\xa9.txt", 400, ""}, // as over HTTP/1.1: clients escape it
 		{"/files/..%2fsecret.txt", 400, ""},
 	}
 	for _, tt := range tests {
@@ -448,7 +449,7 @@ func TestRequestTargetOverHTTP2(t *testing.T) {
 			if resp.StatusCode != tt.wantStatus || got != tt.wantTarget {
 				t.Errorf("status %d, backend got %q; want %d, %q (body %q)", resp.StatusCode, got, tt.wantStatus, tt.wantTarget, body)
 			}
-			if resp.StatusCode == 400 && !strings.Contains(string(body), `{"statusCode":400,"message":"Invalid request`) {
+			if resp.StatusCode == 400 && !strings.HasPrefix(string(body), `{"statusCode":400,"message":`) {
 				t.Errorf("400 body %q is not the gateway's", body)
 			}
 		})
