@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // serveHTTP2Request is the HTTP/2 server's handler. The request head gets the
@@ -29,14 +31,22 @@ func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkHTTP2Head applies the HTTP/1.1 head's rules to an HTTP/2 request, as
-// the same request sent as HTTP/1.1 would have them: a Host (the :authority)
-// that is there and well-formed, a :path of printable ASCII without spaces
+// the same request sent as HTTP/1.1 would have them: a :method that is a token
+// (a backend gets it in its request line), no CONNECT (405), '*' only with
+// OPTIONS, a Host (the :authority) that is there and well-formed, a :path of
+// printable ASCII without spaces
 // (400; the query is forwarded as sent), the request line's length (414), and
 // the fields with their Host, their bytes or how many there are (431). The
 // HTTP/2 server decodes up to twice the byte limit (http2Server), so that a
 // head just over it gets this answer rather than net/http's own.
 func (s *Server) checkHTTP2Head(r *http.Request) (status int, reason string) {
 	switch {
+	case !httpfield.ValidName(r.Method):
+		return http.StatusBadRequest, "malformed request line"
+	case r.Method == http.MethodConnect:
+		return http.StatusMethodNotAllowed, "CONNECT is not supported"
+	case r.RequestURI == "*" && r.Method != http.MethodOptions:
+		return http.StatusBadRequest, "asterisk-form is only allowed with OPTIONS"
 	case r.Host == "":
 		return http.StatusBadRequest, "missing Host header"
 	case !validHost(r.Host):

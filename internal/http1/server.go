@@ -356,8 +356,10 @@ func (s *Server) http2Server() *http.Server {
 			IdleTimeout:       s.idleTimeout(),
 			ReadHeaderTimeout: s.readHeaderTimeout(),
 			MaxHeaderBytes:    2 * s.maxHeaderBytes(), // checkHTTP2Head has the limit itself
-			ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
-			BaseContext:       func(net.Listener) context.Context { return s.baseContext() },
+			// OPTIONS * goes to the handler, as over HTTP/1.1.
+			DisableGeneralOptionsHandler: true,
+			ErrorLog:                     slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
+			BaseContext:                  func(net.Listener) context.Context { return s.baseContext() },
 		}
 		s.h2ln = &connListener{ch: make(chan net.Conn), done: make(chan struct{})}
 		s.h2.Store(h2)

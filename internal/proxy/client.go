@@ -125,6 +125,10 @@ func (c *Client) roundTrip(ctx context.Context, req *http.Request, headerTimeout
 		closeBody(req)
 		return nil, fmt.Errorf("proxy: unsupported URL %q", req.URL.Redacted())
 	}
+	if !httpfield.ValidName(req.Method) { // it starts the request line
+		closeBody(req)
+		return nil, fmt.Errorf("proxy: invalid method %q", req.Method)
+	}
 	key := newPoolKey(req.URL.Scheme, req.URL.Host)
 	for attempt := 0; ; attempt++ {
 		bc, err := c.conn(ctx, key, attempt > 0)

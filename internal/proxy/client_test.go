@@ -711,3 +711,19 @@ func BenchmarkClient(b *testing.B) {
 		})
 	}
 }
+
+// TestClientRefusesAnInvalidMethod: a method is the request line's first
+// token; one that is not a token never reaches the backend.
+func TestClientRefusesAnInvalidMethod(t *testing.T) {
+	addr, conns := rawServer(t, func(c net.Conn, br *bufio.Reader) {})
+	for _, m := range []string{"G ET", "GET /admin?", "GET\r\nX: y", ""} {
+		req := &http.Request{Method: m, URL: &url.URL{Scheme: "http", Host: addr, Path: "/"}, Header: http.Header{}}
+		if resp, err := (&Client{}).RoundTrip(req); err == nil {
+			resp.Body.Close()
+			t.Errorf("method %q was sent", m)
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("%d connections to the backend, want none", n)
+	}
+}

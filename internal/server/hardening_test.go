@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -551,24 +552,33 @@ func h2Exchange(t *testing.T, addr string, fields [][2]string, data []byte) (sta
 func TestHTTP2Head(t *testing.T) {
 	_, rb, addr := startHardening(t)
 	for _, tc := range []struct {
-		name, authority, path string
-		want                  string
+		name, method, authority, path string
+		want                          string
 	}{
-		{"an authority", "gw", "/echo/x", "200"},
-		{"an authority with a port", "gw:8080", "/echo/x", "200"},
-		{"escapes", "gw", "/echo/a%20b?q=%20%C3%A9", "200"},
-		{"a space in the authority", "a b", "/echo/x", "400"},
-		{"braces in the authority", "a{b}", "/echo/x", "400"},
-		{"a quote in the authority", `a"b`, "/echo/x", "400"},
-		{"a slash in the authority", "a/b", "/echo/x", "400"},
-		{"no authority and no Host", "", "/echo/x", "400"},
-		{"a space in the path", "gw", "/echo/a b", "400"},
-		{"a space in the query", "gw", "/echo/x?a=1 HTTP/1.1", "400"},
-		{"non-ASCII in the path", "gw", "/echo/é", "400"},
-		{"non-ASCII in the query", "gw", "/echo/x?q=é", "400"},
+		{"an authority", "", "gw", "/echo/x", "200"},
+		{"an authority with a port", "", "gw:8080", "/echo/x", "200"},
+		{"escapes", "", "gw", "/echo/a%20b?q=%20%C3%A9", "200"},
+		{"a space in the authority", "", "a b", "/echo/x", "400"},
+		{"braces in the authority", "", "a{b}", "/echo/x", "400"},
+		{"a quote in the authority", "", `a"b`, "/echo/x", "400"},
+		{"a slash in the authority", "", "a/b", "/echo/x", "400"},
+		{"no authority and no Host", "", "", "/echo/x", "400"},
+		{"a space in the path", "", "gw", "/echo/a b", "400"},
+		{"a space in the query", "", "gw", "/echo/x?a=1 HTTP/1.1", "400"},
+		{"non-ASCII in the path", "", "gw", "/echo/é", "400"},
+		{"non-ASCII in the query", "", "gw", "/echo/x?q=é", "400"},
+		{"a space in the method", "G ET", "gw", "/echo/x", "400"},
+		{"a request line in the method", "GET /admin?", "gw", "/echo/x", "400"},
+		{"CONNECT", "CONNECT", "gw", "", "405"},
+		{"an asterisk without OPTIONS", "GET", "gw", "*", "400"},
+		{"OPTIONS *", "OPTIONS", "gw", "*", "404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fields := [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", tc.path}}
+			method := cmp.Or(tc.method, "GET")
+			fields := [][2]string{{":method", method}, {":scheme", "http"}, {":path", tc.path}}
+			if method == "CONNECT" { // RFC 9113 §8.5: no :scheme, no :path
+				fields = fields[:1]
+			}
 			if tc.authority != "" {
 				fields = append(fields, [2]string{":authority", tc.authority})
 			}
