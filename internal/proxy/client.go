@@ -307,15 +307,22 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
-// stopWriter ends a request body's writer that has not finished and waits for
-// it: closing the connection fails its next write, and closing the body ends a
-// read of it the writer is blocked in (a client that stopped sending), as
-// http.Transport does. The writer is joined because the body is the caller's
-// again once the exchange ends.
-func stopWriter(bc *bconn, body io.Closer, done <-chan error) {
+// bodyWriter is a request body being written by its own goroutine while the
+// answer is read.
+type bodyWriter struct {
+	body io.ReadCloser
+	done chan error // the write's outcome, once it ended
+}
+
+// stop ends a writer that has not finished and waits for it: closing the
+// connection fails its next write, and closing the body ends a read of it the
+// writer is blocked in (a client that stopped sending), as http.Transport
+// does. The writer is joined because the body is the caller's again once the
+// exchange ends.
+func (w *bodyWriter) stop(bc *bconn) {
 	bc.Close()
-	body.Close()
-	<-done
+	w.body.Close()
+	<-w.done
 }
 
 // exchange writes req on bc and reads the response head.
@@ -335,7 +342,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 	}
 	chunked := hasBody && length < 0
 	writeHead(bc.bw, req, fw, length, chunked)
-	var bodyDone chan error
+	var writer *bodyWriter
 	if hasBody && !chunked && length <= syncBodyLimit {
 		if err := copyBody(bc.bw, req.Body, length, false); err != nil {
 			return bc.fail(ctx, err, false)
@@ -353,21 +360,20 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 
 	if hasBody {
 		bc.hook(ctx)
-		bodyDone = make(chan error, 1)
-		body := req.Body // the goroutine must not keep req
+		writer = &bodyWriter{body: req.Body, done: make(chan error, 1)} // the goroutine must not keep req
 		go func() {
-			err := copyBody(bc.bw, body, length, chunked)
+			err := copyBody(bc.bw, writer.body, length, chunked)
 			if err == nil {
 				err = bc.bw.Flush()
 			}
-			body.Close()
+			writer.body.Close()
 			if err != nil {
 				// The message cannot be completed: drop the connection, so
 				// that the backend sees it cut short and a read waiting
 				// for its answer ends now.
 				bc.Close()
 			}
-			bodyDone <- err
+			writer.done <- err
 		}()
 	}
 
@@ -402,21 +408,21 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 	resp, err := c.readResponse(ctx, bc, req.Method, deadline, into)
 	bc.cr.n = unlimited
 	if err != nil {
-		if bodyDone != nil {
-			stopWriter(bc, req.Body, bodyDone)
+		if writer != nil {
+			writer.stop(bc)
 		}
 		if isTimeoutErr(err) && ctx.Err() == nil {
 			return bc.fail(ctx, errHeaderTimeout, false)
 		}
 		// Nothing of an answer came (EOF, or a reset for the request the
 		// backend got after it closed the idle connection): safe to retry.
-		return bc.fail(ctx, err, bodyDone == nil && bc.cr.total == before)
+		return bc.fail(ctx, err, writer == nil && bc.cr.total == before)
 	}
 	rb := resp.Body.(*respBody)
 	if rb.framing == framingChunked || rb.framing == framingClose {
 		bc.hook(ctx) // a stream (server-sent events...) may wait long for its next bytes
 	}
-	rb.bodyDone, rb.reqBody = bodyDone, req.Body
+	rb.writer = writer
 	if rb.framing == framingNone {
 		rb.finish()
 	}
@@ -777,8 +783,7 @@ type respBody struct {
 	done     bool
 	closed   bool
 	err      error
-	bodyDone chan error // the request body's writer's end, if it was still running
-	reqBody  io.Closer
+	writer   *bodyWriter // the request body's, if it was still being written
 	mu       sync.Mutex
 }
 
@@ -855,9 +860,9 @@ func (b *respBody) finish() {
 	b.done = true
 	// A canceled request poisoned the connection's deadline: do not reuse it.
 	reuse := b.bc.unhook() && b.reusable && b.err == nil
-	if b.bodyDone != nil {
+	if b.writer != nil {
 		select {
-		case err := <-b.bodyDone:
+		case err := <-b.writer.done:
 			if err != nil {
 				reuse = false
 			}
@@ -868,7 +873,7 @@ func (b *respBody) finish() {
 			// or for ever if the backend stopped reading: close instead,
 			// as http.Transport does.
 			reuse = false
-			stopWriter(b.bc, b.reqBody, b.bodyDone)
+			b.writer.stop(b.bc)
 		}
 	}
 	if reuse {
@@ -896,7 +901,7 @@ func (b *respBody) Close() error {
 	} else {
 		b.reusable = false
 	}
-	if b.bodyDone != nil && !b.reusable {
+	if b.writer != nil && !b.reusable {
 		b.bc.Close() // unblocks a request body still being written
 	}
 	b.finish()
