@@ -20,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -112,6 +113,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	// does; the body may stream for longer.
 	resp, timedOut, cancel, err := f.send(ctx, &out, tr, opts)
 	if err != nil {
+		watch.Close() // Client has stopped its writer; another transport may not have
 		switch {
 		case watch != nil && watch.err != nil:
 			// The client's body failed (bad framing, too slow, cut short):
@@ -128,7 +130,10 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	exchange.RemoveHopHeaders(h) // the backend's hop; outbound policies may add their own
 	rb := resp.Body
 	if cancel != nil {
-		rb = exchange.CloseFunc(rb, cancel)
+		// Another transport may still be writing the request body when its
+		// answer ended: stop it then, as Client does, so that nothing reads
+		// the body after the exchange.
+		rb = &endFunc{ReadCloser: rb, fn: func() { cancel(); watch.Close() }}
 	}
 	x.Response = x.NewStreamResponse(resp.StatusCode, reasonPhrase(resp), h, rb, resp.ContentLength)
 	if _, ok := resp.Body.(*respBody); ok {
@@ -172,18 +177,28 @@ func (f *Forwarder) send(ctx context.Context, o *outRequest, tr http.RoundTrippe
 
 var noUserAgent = []string{""}
 
-// bodyWatch records the first failure reading the request body, which
-// http.Transport reports only as a failed round trip. Closing it closes the
-// body's source, not the policies' wrappers around it: a transport may close
-// the body while its writer is still reading it, to end that read (see
+// bodyWatch is the request body a transport reads. It records the first
+// failure reading it, which http.Transport reports only as a failed round
+// trip. Closing it ends a read in progress and waits for it: nothing reads
+// the body afterwards. It closes the body's source for that, not the
+// policies' wrappers around it, whose state the read may be using (see
 // exchange.Body.Source).
 type bodyWatch struct {
+	mu     sync.Mutex // held by a read
 	r      io.Reader
 	source io.Closer
 	err    error
+	closed bool
 }
 
+var errWatchClosed = errors.New("proxy: read on a closed request body")
+
 func (w *bodyWatch) Read(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, errWatchClosed
+	}
 	n, err := w.r.Read(p)
 	if err != nil && err != io.EOF && w.err == nil {
 		w.err = err
@@ -192,10 +207,45 @@ func (w *bodyWatch) Read(p []byte) (int, error) {
 }
 
 func (w *bodyWatch) Close() error {
+	if w == nil {
+		return nil
+	}
+	if !w.mu.TryLock() {
+		w.closeSource() // ends the read in progress
+		w.mu.Lock()
+	}
+	w.closed = true
+	w.mu.Unlock()
+	return w.closeSource()
+}
+
+func (w *bodyWatch) closeSource() error {
 	if w.source == nil {
 		return nil
 	}
 	return w.source.Close()
+}
+
+// endFunc is a response body that calls fn once when it ends: at its end, on
+// a failed read, or when it is closed.
+type endFunc struct {
+	io.ReadCloser
+	once sync.Once
+	fn   func()
+}
+
+func (e *endFunc) Read(p []byte) (int, error) {
+	n, err := e.ReadCloser.Read(p)
+	if err != nil {
+		e.once.Do(e.fn)
+	}
+	return n, err
+}
+
+func (e *endFunc) Close() error {
+	err := e.ReadCloser.Close()
+	e.once.Do(e.fn)
+	return err
 }
 
 // sanitize keeps a transport error's message free of URL credentials and query

@@ -344,3 +344,63 @@ func TestBackendCABundle(t *testing.T) {
 		t.Error("a missing CA file was accepted")
 	}
 }
+
+// readCount is a policy's wrapper around a request body: plain state, which
+// the race detector watches.
+type readCount struct {
+	io.ReadCloser
+	n int
+}
+
+func (r *readCount) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n += n
+	return n, err
+}
+
+// TestEarlyAnswerStopsTheBodysReader: when a backend answered before it read
+// the request body, and the client stopped sending, the answer still ends, and
+// once it has, nothing reads the body any more, whichever transport took it:
+// the body's source is closed, which ends the read blocked in it.
+func TestEarlyAnswerStopsTheBodysReader(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		readRequestHead(br)
+		io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
+		<-release
+	})
+	for name, tr := range map[string]http.RoundTripper{"Client": &Client{}, "http.Transport": &http.Transport{}} {
+		t.Run(name, func(t *testing.T) {
+			src := &upload{stall: true, closed: make(chan struct{})}
+			x := newX(t, "POST", "http://"+addr+"/", nil, 0)
+			x.Request.Body = exchange.NewRequestBody(src, 1<<20, nil)
+			var wrap *readCount
+			x.Request.Body.WrapStream(func(rc io.ReadCloser) io.ReadCloser { wrap = &readCount{ReadCloser: rc}; return wrap })
+			done := make(chan error, 1)
+			go func() {
+				err := (&Forwarder{Transport: tr}).Forward(context.Background(), x, opts())
+				if err == nil {
+					_, err = x.Response.Body.Bytes(false)
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil || x.Response.StatusCode != 413 {
+					t.Fatalf("%v, want the backend's 413", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the answer did not end while the body's read was blocked")
+			}
+			select {
+			case <-src.closed:
+			default:
+				t.Fatal("the body's source was not closed when the answer ended")
+			}
+			// Read after the answer ended: the race detector reports it if
+			// the transport still reads the body.
+			t.Logf("%d bytes of the body were read", wrap.n)
+		})
+	}
+}
