@@ -109,21 +109,30 @@ func (r *connReader) Read(p []byte) (int, error) {
 type deadlineWriter struct{ c *conn }
 
 func (w deadlineWriter) Write(p []byte) (int, error) {
-	if rate := w.c.srv.MinResponseRate; rate >= 0 {
-		if rate == 0 {
-			rate = DefaultMinResponseRate
-		}
+	if allow, on := w.c.srv.writeAllow(len(p)); on {
 		// The deadline moves only when it would move by more than a second,
 		// so that a busy connection does not update a timer for every write:
 		// each write still gets at least 4 s (less the coarse clock's lag, a
 		// tick) plus its size at the rate.
-		allow := 5*time.Second + time.Duration(len(p))*time.Second/time.Duration(rate)
 		if due := w.c.srv.now() + allow; due-w.c.writeDue > time.Second {
 			w.c.writeDue = due
 			w.c.rwc.SetWriteDeadline(time.Now().Add(allow))
 		}
 	}
 	return w.c.rwc.Write(p)
+}
+
+// writeAllow is how long a write of n bytes to a client may take: 5 s plus n
+// at the minimum response rate; false when the rate is off.
+func (s *Server) writeAllow(n int) (time.Duration, bool) {
+	rate := s.MinResponseRate
+	if rate < 0 {
+		return 0, false
+	}
+	if rate == 0 {
+		rate = DefaultMinResponseRate
+	}
+	return 5*time.Second + time.Duration(n)*time.Second/time.Duration(rate), true
 }
 
 var (

@@ -27,7 +27,102 @@ func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 			r.Body = &h2Body{body: r.Body, rc: http.NewResponseController(w), srv: s, start: time.Now()}
 		}
 	}
-	s.Handler.ServeHTTP(w, r)
+	if _, on := s.writeAllow(0); !on {
+		s.Handler.ServeHTTP(w, r)
+		return
+	}
+	rw := &h2Response{ResponseWriter: w, srv: s}
+	defer rw.end()
+	s.Handler.ServeHTTP(rw, r)
+	if rw.wrote {
+		rw.Flush() // the last bytes wait for the client's window too
+	}
+}
+
+// h2Response is an HTTP/2 response under the minimum response rate: a write
+// or flush that the client's flow control holds for longer than the rate
+// allows has the stream reset, as deadlineWriter's deadline cuts an HTTP/1.1
+// connection, so a client that stops reading holds neither the stream nor the
+// backend connection behind it. The stream's own write deadline cannot do it:
+// it is a timer that resets the stream between writes too, which would cut an
+// event stream that is quiet for a while.
+type h2Response struct {
+	http.ResponseWriter
+	srv   *Server
+	wrote bool // the handler's goroutine's own
+
+	mu    sync.Mutex
+	busy  bool      // a write or flush is in progress
+	due   time.Time // when it must be done
+	timer *time.Timer
+	armed bool // the timer is pending
+	ended bool // the handler returned: the stream is not ours to reset
+}
+
+func (w *h2Response) Write(p []byte) (int, error) {
+	w.wrote = true
+	w.begin(len(p))
+	n, err := w.ResponseWriter.Write(p)
+	w.done()
+	return n, err
+}
+
+func (w *h2Response) Flush() {
+	w.begin(0)
+	w.ResponseWriter.(http.Flusher).Flush()
+	w.done()
+}
+
+// Unwrap lets http.ResponseController reach the stream's own controls.
+func (w *h2Response) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *h2Response) begin(n int) {
+	allow, _ := w.srv.writeAllow(n)
+	w.mu.Lock()
+	w.busy, w.due = true, time.Now().Add(allow)
+	switch {
+	case w.timer == nil:
+		w.timer, w.armed = time.AfterFunc(allow, w.check), true
+	case !w.armed:
+		w.timer.Reset(allow)
+		w.armed = true
+	}
+	// A pending timer fires at an earlier due, and moves itself on (check).
+	w.mu.Unlock()
+}
+
+func (w *h2Response) done() {
+	w.mu.Lock()
+	w.busy = false
+	w.mu.Unlock()
+}
+
+// check runs when the timer fires: it resets the stream if a write is still
+// held past its due, and otherwise waits for that due, or for the next write.
+func (w *h2Response) check() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.armed = false
+	if w.ended || !w.busy {
+		return
+	}
+	if d := time.Until(w.due); d > 0 {
+		w.timer.Reset(d)
+		w.armed = true
+		return
+	}
+	// A deadline in the past resets the stream at once, which ends the write.
+	http.NewResponseController(w.ResponseWriter).SetWriteDeadline(aLongTimeAgo)
+}
+
+// end stops the watch when the handler returned.
+func (w *h2Response) end() {
+	w.mu.Lock()
+	w.ended = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.mu.Unlock()
 }
 
 // checkHTTP2Head applies the HTTP/1.1 head's rules to an HTTP/2 request, as

@@ -2,6 +2,7 @@ package http1_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/http1"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // seen is what the handler observed of one request.
@@ -673,6 +676,83 @@ func TestHTTP2(t *testing.T) {
 			if string(data) != want {
 				t.Errorf("%s: got %q, want %q", proto, data, want)
 			}
+		}
+	})
+}
+
+// TestSlowReaderOverHTTP2: over HTTP/2 a client that stops reading (it never
+// opens its flow-control window again) has its stream reset once a write has
+// waited longer than the minimum response rate allows (5 s, plus the write's
+// size at the rate), as over HTTP/1.1; a stream that is only quiet for longer
+// than that, between writes, is not cut.
+func TestSlowReaderOverHTTP2(t *testing.T) {
+	addr := serve(t, &http1.Server{HTTP2: true, MinResponseRate: 1 << 20, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/quiet" {
+			io.WriteString(w, "a")
+			w.(http.Flusher).Flush()
+			time.Sleep(6 * time.Second)
+			io.WriteString(w, "b")
+			return
+		}
+		chunk := make([]byte, 32<<10)
+		for range 64 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})})
+	t.Run("a client that stops reading", func(t *testing.T) {
+		t.Parallel()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(c, http2.ClientPreface)
+		fr := http2.NewFramer(c, c)
+		fr.WriteSettings()
+		var head bytes.Buffer
+		enc := hpack.NewEncoder(&head)
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "x"}, {":path", "/big"}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: head.Bytes(), EndHeaders: true, EndStream: true})
+		start, got := time.Now(), 0
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("after %d bytes and %v: %v; want the stream reset", got, time.Since(start), err)
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					fr.WriteSettingsAck() // and never a WINDOW_UPDATE
+				}
+			case *http2.DataFrame:
+				got += len(f.Data())
+			case *http2.RSTStreamFrame:
+				if got > 1<<16 {
+					t.Errorf("%d bytes went past the flow-control window", got)
+				}
+				return
+			}
+		}
+	})
+	t.Run("a quiet stream", func(t *testing.T) {
+		t.Parallel()
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		client := &http.Client{Transport: &http.Transport{Protocols: &p}, Timeout: 15 * time.Second}
+		defer client.CloseIdleConnections()
+		resp, err := client.Get("http://" + addr + "/quiet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if string(body) != "ab" || err != nil {
+			t.Fatalf("%q %v; want the whole stream", body, err)
 		}
 	})
 }
