@@ -10,9 +10,10 @@ import (
 )
 
 // serveHTTP2Request is the HTTP/2 server's handler. The request head gets the
-// limits of an HTTP/1.1 one (414, 431), and the request body the same minimum
-// data rate (408 below it), through the stream's read deadline, since the
-// streams share a connection whose deadline cannot be any one stream's.
+// rules and limits of an HTTP/1.1 one (checkHTTP2Head), the request body the
+// same minimum data rate (408 below it), through the stream's read deadline,
+// since the streams share a connection whose deadline cannot be any one
+// stream's, and the response the same minimum rate (h2Response).
 func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 	if status, reason := s.checkHTTP2Head(r); status != 0 {
 		ctype, body := s.errorBody(status, reason)
@@ -126,14 +127,14 @@ func (w *h2Response) end() {
 }
 
 // checkHTTP2Head applies the HTTP/1.1 head's rules to an HTTP/2 request, as
-// the same request sent as HTTP/1.1 would have them: a :method that is a token
-// (a backend gets it in its request line), no CONNECT (405), '*' only with
+// the same request sent as HTTP/1.1 would have them, since a backend gets it
+// as HTTP/1.1: a :method that is a token, no CONNECT (405), '*' only with
 // OPTIONS, a Host (the :authority) that is there and well-formed, a :path of
-// printable ASCII without spaces
-// (400; the query is forwarded as sent), the request line's length (414), and
-// the fields with their Host, their bytes or how many there are (431). The
-// HTTP/2 server decodes up to twice the byte limit (http2Server), so that a
-// head just over it gets this answer rather than net/http's own.
+// printable ASCII without spaces (400; the query is forwarded as sent), the
+// request line's length (414), and the fields with their Host, their bytes or
+// how many there are (431). The HTTP/2 server decodes up to twice the byte
+// limit (http2Server), so that a head just over it gets this answer rather
+// than net/http's own.
 func (s *Server) checkHTTP2Head(r *http.Request) (status int, reason string) {
 	switch {
 	case !httpfield.ValidName(r.Method):
