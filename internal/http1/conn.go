@@ -510,6 +510,24 @@ func (c *conn) endBody() (complete, drainable bool) {
 	return false, !(c.expect100 && !c.sent100) && (b.chunked || b.remain <= maxDrain)
 }
 
+// bodyForcesClose reports whether what is known of the request body when the
+// response starts already means the connection closes after it (see
+// endBody): a failed or cut read, a client still waiting for 100 Continue, or
+// more left than maxDrain. The response then says so, as net/http's does. A
+// body being read right now is not looked at; the answer may then close
+// without saying so.
+func (c *conn) bodyForcesClose() bool {
+	b := c.body
+	if b == nil || !b.mu.TryLock() {
+		return false
+	}
+	defer b.mu.Unlock()
+	if b.eof {
+		return false
+	}
+	return b.cut || b.err != nil || c.expect100 && !c.sent100 || !b.chunked && b.remain > maxDrain
+}
+
 // drainBody reads and discards what the handler left of the request body, up
 // to maxDrain, and reports whether it reached the body's end.
 func (c *conn) drainBody() bool {

@@ -80,7 +80,7 @@ func (w *response) WriteHeader(code int) {
 		}
 	}
 	delete(h, "Transfer-Encoding")
-	if httpfield.HasToken(h["Connection"], "close") || w.c.srv.closing.Load() {
+	if httpfield.HasToken(h["Connection"], "close") || w.c.srv.closing.Load() || w.c.bodyForcesClose() {
 		w.closeAfter = true
 	}
 	delete(h, "Connection")

@@ -858,7 +858,8 @@ func TestChunkedBodyInPieces(t *testing.T) {
 // TestAnswerBeforeTheRestOfTheBody: a client that sent part of its body and
 // waits gets the answer of a handler that did not read the body at once. The
 // rest, when it comes and is at most maxDrain, is read afterwards and the
-// connection kept; a larger rest closes the connection after the answer.
+// connection kept; a larger rest closes the connection, and the answer says
+// so.
 func TestAnswerBeforeTheRestOfTheBody(t *testing.T) {
 	// The body's deadline is far beyond the client's: only an answer that
 	// does not wait for the body's rest arrives in time.
@@ -888,8 +889,8 @@ func TestAnswerBeforeTheRestOfTheBody(t *testing.T) {
 				t.Fatalf("no answer while the body's rest was not sent: %v", err)
 			}
 			got, _ := io.ReadAll(resp.Body)
-			if string(got) != "no" || resp.Close {
-				t.Fatalf("answer %q, close %v; want %q", got, resp.Close, "no")
+			if string(got) != "no" || resp.Close == tc.keep {
+				t.Fatalf("answer %q, Connection: close %v; want %q, %v", got, resp.Close, "no", !tc.keep)
 			}
 			if !tc.keep {
 				if _, err := br.ReadByte(); err != io.EOF {
@@ -953,8 +954,8 @@ func TestCloseEndsABlockedRead(t *testing.T) {
 		t.Fatalf("no answer: the blocked read was not ended: %v", err)
 	}
 	got, _ := io.ReadAll(resp.Body)
-	if string(got) != "early" {
-		t.Fatalf("answer %q, want %q", got, "early")
+	if string(got) != "early" || !resp.Close {
+		t.Fatalf("answer %q, Connection: close %v; want %q and a close", got, resp.Close, "early")
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("read %v, want the connection closed after the answer", err)
