@@ -89,16 +89,24 @@ func roundTrip(t *testing.T, addr, raw string) (resps []*http.Response, bodies [
 	return roundTripHalf(t, addr, raw, false)
 }
 
-// readToClose writes raw to a new connection and reads until the server closes
-// it (or 5 s pass).
-func readToClose(t *testing.T, addr, raw string) (string, error) {
+// dialFor opens a connection to addr that gives up after d, closed when the
+// test ends.
+func dialFor(t *testing.T, addr string, d time.Duration) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(d))
+	return c
+}
+
+// readToClose writes raw to a new connection and reads until the server closes
+// it (or 5 s pass).
+func readToClose(t *testing.T, addr, raw string) (string, error) {
+	t.Helper()
+	c := dialFor(t, addr, 5*time.Second)
 	io.WriteString(c, raw)
 	data, err := io.ReadAll(c)
 	return string(data), err
@@ -108,12 +116,8 @@ func readToClose(t *testing.T, addr, raw string) (string, error) {
 // sending side after the request, as a client that sent all it had does.
 func roundTripHalf(t *testing.T, addr, raw string, halfClose bool) (resps []*http.Response, bodies []string, closed bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialFor(t, addr, 5*time.Second)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -703,12 +707,7 @@ func TestSlowReaderOverHTTP2(t *testing.T) {
 	})})
 	t.Run("a client that stops reading", func(t *testing.T) {
 		t.Parallel()
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(20 * time.Second))
+		c := dialFor(t, addr, 20*time.Second)
 		io.WriteString(c, http2.ClientPreface)
 		fr := http2.NewFramer(c, c)
 		fr.WriteSettings()
@@ -819,12 +818,7 @@ func TestChunkedBodyInPieces(t *testing.T) {
 	const body = "5;e=1\r\nhello\r\n1\r\n,\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
 	const want = `POST /a "hello, world"`
 	send := func(t *testing.T, pieces []string) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dialFor(t, addr, 10*time.Second)
 		io.WriteString(c, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
 		for _, p := range pieces {
 			time.Sleep(20 * time.Millisecond)
@@ -875,12 +869,7 @@ func TestAnswerBeforeTheRestOfTheBody(t *testing.T) {
 		{"a large rest closes the connection", 1 << 20, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c := dialFor(t, addr, 10*time.Second)
 			fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", tc.length)
 			c.Write(make([]byte, 1<<10)) // then waits
 			br := bufio.NewReader(c)
@@ -941,12 +930,7 @@ func TestCloseEndsABlockedRead(t *testing.T) {
 		}
 		io.WriteString(w, "early")
 	})})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialFor(t, addr, 10*time.Second)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nsome")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
