@@ -2,9 +2,7 @@ package server
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -96,12 +94,7 @@ func (s *Server) setupConsole(cfg *config.Config, g *generation) error {
 		}
 		o.Auth = ts
 	}
-	s.consoleSrv = &http.Server{
-		Handler:           console.New(o),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	s.consoleSrv = s.sideServer(console.New(o))
 	return nil
 }
 

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/config"
 	"github.com/lastmile-gw/lastmile/internal/identity"
@@ -89,15 +87,11 @@ func endpointsOn(e config.ManagedIdentityEndpoints) bool {
 func (s *Server) listenIdentityPlane(cfg *config.Config) error {
 	e := cfg.Identity.Endpoints
 	newServer := func(h func(*agent.Agent) http.Handler) *http.Server {
-		return &http.Server{
-			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				h(s.cur.Load().agent).ServeHTTP(w, r)
-			}),
-			ConnContext:       s.connContext(),
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		}
+		srv := s.sideServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h(s.cur.Load().agent).ServeHTTP(w, r)
+		}))
+		srv.ConnContext = s.connContext()
+		return srv
 	}
 	if e.IMDSListen != "" {
 		ln, err := net.Listen("tcp", e.IMDSListen)

@@ -216,8 +216,8 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 	if s.acmeLn != nil {
-		s.acmeSrv = &http.Server{Handler: acmeHTTPHandler(s.acme), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
-			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		s.acmeSrv = s.sideServer(acmeHTTPHandler(s.acme))
+		s.acmeSrv.IdleTimeout = 30 * time.Second
 	}
 	if s.ident, err = identityState(cfg.Store, s.state, s.shared, os.Getenv); err != nil {
 		return fail(err)
@@ -246,17 +246,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.obs.reg, promhttp.HandlerOpts{}))
-		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.metricsSrv = s.sideServer(mux)
 	}
 
 	s.gwSrv = gatewayServer(s.handler, cfg.Limits, s.log)
-	s.idSrv = &http.Server{
-		Handler:           s.identityHandler(),
-		ConnContext:       s.connContext(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	s.idSrv = s.sideServer(s.identityHandler())
+	s.idSrv.ConnContext = s.connContext()
 	if err := s.publishWorkloadEnvironment(cfg); err != nil {
 		return fail(err)
 	}
@@ -580,4 +575,16 @@ func openStore(ctx context.Context, c config.Store, getenv func(string) string, 
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return r, nil
+}
+
+// sideServer is the net/http server of a listener beside the data plane (the
+// identity endpoints, the console, metrics, ACME): bounded waits for a head
+// and on an idle connection, and net/http's complaints in the debug log.
+func (s *Server) sideServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 }
