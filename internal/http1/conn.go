@@ -501,6 +501,11 @@ func (c *conn) endBody() (complete, drainable bool) {
 	b.Close()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return c.bodyLeft(b)
+}
+
+// bodyLeft is endBody's answer for what is known of b now; b.mu is held.
+func (c *conn) bodyLeft(b *body) (complete, drainable bool) {
 	if b.cut || b.err != nil {
 		return false, false
 	}
@@ -511,21 +516,19 @@ func (c *conn) endBody() (complete, drainable bool) {
 }
 
 // bodyForcesClose reports whether what is known of the request body when the
-// response starts already means the connection closes after it (see
-// endBody): a failed or cut read, a client still waiting for 100 Continue, or
-// more left than maxDrain. The response then says so, as net/http's does. A
-// body being read right now is not looked at; the answer may then close
-// without saying so.
+// response starts already means the connection closes after it (bodyLeft): a
+// failed or cut read, a client still waiting for 100 Continue, or more left
+// than maxDrain. The response then says so, as net/http's does. A body being
+// read right now is not looked at; the answer may then close without saying
+// so.
 func (c *conn) bodyForcesClose() bool {
 	b := c.body
 	if b == nil || !b.mu.TryLock() {
 		return false
 	}
 	defer b.mu.Unlock()
-	if b.eof {
-		return false
-	}
-	return b.cut || b.err != nil || c.expect100 && !c.sent100 || !b.chunked && b.remain > maxDrain
+	complete, drainable := c.bodyLeft(b)
+	return !complete && !drainable
 }
 
 // drainBody reads and discards what the handler left of the request body, up

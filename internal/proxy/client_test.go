@@ -522,18 +522,27 @@ func (u *upload) Read(p []byte) (int, error) {
 
 func (u *upload) Close() error { u.once.Do(func() { close(u.closed) }); return nil }
 
-// TestClientEarlyAnswer: a backend that answers before it has read the
-// request body (a 413 to a large upload) and then stops reading must not hold
-// its answer back, whether the client keeps sending or stopped: the answer is
-// delivered whole, and the body's writer has stopped once it ended.
-func TestClientEarlyAnswer(t *testing.T) {
+func newUpload(stall bool) *upload { return &upload{stall: stall, closed: make(chan struct{})} }
+
+// earlyBackend answers 413 as soon as it has a request's head, then neither
+// reads the body nor closes, and returns its address.
+func earlyBackend(t *testing.T) string {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
 		readRequestHead(br)
 		io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
-		<-release // never reads the body, never closes
+		<-release
 	})
+	return addr
+}
+
+// TestClientEarlyAnswer: a backend that answers before it has read the
+// request body (a 413 to a large upload) and then stops reading must not hold
+// its answer back, whether the client keeps sending or stopped: the answer is
+// delivered whole, and the body's writer has stopped once it ended.
+func TestClientEarlyAnswer(t *testing.T) {
+	addr := earlyBackend(t)
 	for _, stall := range []bool{false, true} {
 		for _, length := range []int64{-1, 1 << 30} { // chunked, and a length
 			t.Run(fmt.Sprintf("stall=%v/%d", stall, length), func(t *testing.T) { earlyAnswer(t, addr, length, stall) })
@@ -542,7 +551,7 @@ func TestClientEarlyAnswer(t *testing.T) {
 }
 
 func earlyAnswer(t *testing.T, addr string, length int64, stall bool) {
-	body := &upload{stall: stall, closed: make(chan struct{})}
+	body := newUpload(stall)
 	done := make(chan string, 1)
 	go func() {
 		req, _ := http.NewRequest("POST", "http://"+addr+"/", body)

@@ -363,16 +363,10 @@ func (r *readCount) Read(p []byte) (int, error) {
 // once it has, nothing reads the body any more, whichever transport took it:
 // the body's source is closed, which ends the read blocked in it.
 func TestEarlyAnswerStopsTheBodysReader(t *testing.T) {
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		readRequestHead(br)
-		io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
-		<-release
-	})
+	addr := earlyBackend(t)
 	for name, tr := range map[string]http.RoundTripper{"Client": &Client{}, "http.Transport": &http.Transport{}} {
 		t.Run(name, func(t *testing.T) {
-			src := &upload{stall: true, closed: make(chan struct{})}
+			src := newUpload(true)
 			x := newX(t, "POST", "http://"+addr+"/", nil, 0)
 			x.Request.Body = exchange.NewRequestBody(src, 1<<20, nil)
 			var wrap *readCount
