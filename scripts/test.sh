@@ -37,10 +37,11 @@ if ! command -v curl >/dev/null; then
 	fi
 fi
 
-echo "== node, for the @azure/identity client tests"
-# The managed identity endpoints are tested with Microsoft's Node client too. Install
-# Node from Debian's packages when it is missing, then the test project's locked
-# dependencies (again only when the lock file changed).
+echo "== node, for the @azure/identity client tests and the Azure Storage emulator"
+# The managed identity endpoints are tested with Microsoft's Node client too, and
+# the gateway's tokens with Microsoft's Azure Storage emulator (Azurite). Install
+# Node from Debian's packages when it is missing, then each test project's locked
+# dependencies (again only when its lock file changed).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		apt-get update -qq
@@ -50,10 +51,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	fi
 fi
 if command -v npm >/dev/null; then
-	node_dir=internal/identity/agent/testdata/node
-	if ! cmp -s "$node_dir/package-lock.json" "$node_dir/node_modules/.lastmile-lock"; then
-		(cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.lastmile-lock)
-	fi
+	for node_dir in internal/identity/agent/testdata/node internal/server/testdata/azurite; do
+		if ! cmp -s "$node_dir/package-lock.json" "$node_dir/node_modules/.lastmile-lock"; then
+			(cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.lastmile-lock)
+		fi
+	done
 fi
 
 echo "== python3-azure and python3-msal, for the Python client tests"
