@@ -239,7 +239,7 @@ func declContext(u *universe) {
 		}
 		return p
 	}))
-	iurl.prop("Query _Query", x1(func(f *frame, u *url.URL) url.Values { urlCost(f, u); return parseQuery(u.RawQuery) }))
+	iurl.prop("Query _Query", x1(func(f *frame, u *url.URL) url.Values { urlCost(f, u); return ParseQuery(u.RawQuery) }))
 	iurl.prop("QueryString string", f1(func(u *url.URL) string {
 		if u.RawQuery == "" {
 			return ""
@@ -646,9 +646,10 @@ func urlString(u *url.URL) string {
 	return u.String()
 }
 
-// parseQuery parses a query string, keeping parameters that fail to decode as
-// they are.
-func parseQuery(raw string) url.Values {
+// ParseQuery parses a query string as IUrl.Query does: only "&" separates
+// parameters (";" is data, as in .NET), and a name or value that fails to decode
+// is kept as written.
+func ParseQuery(raw string) url.Values {
 	q := url.Values{}
 	for raw != "" {
 		var part string

@@ -195,6 +195,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("xml-to-json", inOutErr, xmlToJSON)
 	r.Register("mock-response", inOutErr, mockResponse)
 	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
+	r.Register("jsonp", pipeline.Outbound, jsonp)
 	r.Register("llm-token-limit", in, d.llmTokenLimit)
 	r.Register("azure-openai-token-limit", in, d.azureOpenAITokenLimit)
 	r.Register("llm-emit-token-metric", in, d.llmEmitTokenMetric)
