@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/lastmile-gw/lastmile/internal/apispec"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
 
@@ -173,6 +174,9 @@ type Operation struct {
 	// Examples are the responses the specification documents, for
 	// mock-response.
 	Examples []Example
+	// Spec is what the specification says of the operation's messages, for the
+	// validation policies.
+	Spec *apispec.Operation
 	// Policy is operations/<Name>/policy.xml, or nil.
 	Policy *Policy
 }

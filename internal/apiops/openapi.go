@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lastmile-gw/lastmile/internal/apispec"
 	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
@@ -156,14 +157,15 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 	}
 
 	type item struct {
-		path string
-		ops  map[string]*openapi3.Operation
+		path   string
+		ops    map[string]*openapi3.Operation
+		params openapi3.Parameters
 	}
 	var items []item
 	if t.Paths != nil {
 		for p, pi := range t.Paths.Map() {
 			if pi != nil {
-				items = append(items, item{p, pi.Operations()})
+				items = append(items, item{p, pi.Operations(), pi.Parameters})
 			}
 		}
 	}
@@ -172,7 +174,7 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 		if j, err := json.Marshal(raw); err == nil && json.Unmarshal(j, &extra) == nil {
 			for p, pi := range extra.Map() {
 				if pi != nil {
-					items = append(items, item{p, pi.Operations()})
+					items = append(items, item{p, pi.Operations(), pi.Parameters})
 				}
 			}
 		}
@@ -191,6 +193,7 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 				Method:      k.method,
 				URLTemplate: k.path,
 				Examples:    examples(o),
+				Spec:        apispec.FromOpenAPI(it.params, o),
 			}}
 			if p, ok := idPos[k]; ok {
 				so.line, so.col = p[0], p[1]

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/lastmile-gw/lastmile/internal/apispec"
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 )
 
@@ -398,6 +399,9 @@ type Operation struct {
 	// Examples are the responses the operation's specification documents, by
 	// status, for mock-response; expressions do not see them.
 	Examples []Example
+	// Spec is what the specification says of the operation's messages, for the
+	// validation policies; nil for an API without a specification.
+	Spec *apispec.Operation
 }
 
 // Example is a documented response of an operation: a status, a media type

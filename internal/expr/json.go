@@ -278,6 +278,9 @@ func (o *JObject) removeProp(p *JProperty) bool {
 	return false
 }
 
+// Append adds t at the end, as JArray.Add does.
+func (a *JArray) Append(t JToken) { a.add(nil, t) }
+
 func (a *JArray) add(f *frame, t JToken) {
 	if t == nil {
 		t = &JValue{Kind: JNull}

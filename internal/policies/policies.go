@@ -196,6 +196,11 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("mock-response", inOutErr, mockResponse)
 	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
 	r.Register("jsonp", pipeline.Outbound, jsonp)
+	outErr := pipeline.Outbound | pipeline.OnError
+	r.Register("validate-parameters", in, validateParameters)
+	r.Register("validate-headers", outErr, validateHeaders)
+	r.Register("validate-status-code", outErr, validateStatusCode)
+	r.Register("validate-content", inOutErr, validateContent)
 	r.Register("llm-token-limit", in, d.llmTokenLimit)
 	r.Register("azure-openai-token-limit", in, d.azureOpenAITokenLimit)
 	r.Register("llm-emit-token-metric", in, d.llmEmitTokenMetric)

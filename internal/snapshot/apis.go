@@ -76,7 +76,7 @@ func (c *compilation) operations(a *apiops.API, apiDoc *pipeline.Document) []gat
 			continue
 		}
 		out = append(out, gateway.OperationConfig{
-			Info:      &exchange.Operation{ID: o.Name, Method: o.Method, Name: cmp.Or(o.DisplayName, o.Name), URLTemplate: o.URLTemplate, Examples: examples(o)},
+			Info:      &exchange.Operation{ID: o.Name, Method: o.Method, Name: cmp.Or(o.DisplayName, o.Name), URLTemplate: o.URLTemplate, Examples: examples(o), Spec: o.Spec},
 			Template:  t,
 			Pipelines: c.pipelines(a, apiDoc, c.compile(o.Policy, "operation")),
 		})

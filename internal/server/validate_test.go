@@ -1,0 +1,253 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// petsSpec is the API both test APIs of TestValidationPolicies import.
+const petsSpec = `openapi: 3.0.1
+info: {title: pets, version: "1"}
+paths:
+  /pets/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer, minimum: 1}}
+    get:
+      operationId: get-pet
+      parameters:
+        - {name: fields, in: query, schema: {type: string, enum: [name, all]}}
+        - {name: tags, in: query, schema: {type: array, items: {type: string, maxLength: 5}}}
+        - {name: X-Trace, in: header, schema: {type: string, pattern: "^[a-f0-9]{8}$"}}
+      responses:
+        "200":
+          description: a pet
+          headers:
+            X-Rate-Remaining: {schema: {type: integer, minimum: 0}}
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Pet"}
+        "404": {description: no such pet}
+  /pets:
+    post:
+      operationId: add-pet
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Pet"}
+      responses:
+        "201":
+          description: added
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Pet"}
+        "4XX": {description: refused}
+components:
+  schemas:
+    Pet:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string, minLength: 1}
+        age: {type: integer, minimum: 0}
+`
+
+// TestValidationPolicies runs validate-parameters, validate-content,
+// validate-headers and validate-status-code through the real server against
+// an OpenAPI specification: prevented requests get 400 with API Management's
+// message and never reach the backend; prevented responses become 502 with a
+// message that tells nothing of the backend; detected ones pass and are
+// listed in errors-variable-name.
+func TestValidationPolicies(t *testing.T) {
+	var calls atomic.Int32
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.Copy(io.Discard, r.Body)
+		json := func(status int, body string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+		}
+		switch strings.TrimPrefix(r.URL.Path, "/out") {
+		case "/pets/1":
+			w.Header().Set("X-Rate-Remaining", "5")
+			json(200, `{"name":"Rex","age":3}`)
+		case "/pets/2":
+			w.Header().Set("X-Powered-By", "PHP/5.6")
+			json(200, `{"name":"Rex"}`)
+		case "/pets/3":
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(500)
+			io.WriteString(w, "NullReferenceException at Pets.Get() in C:\\src\\Pets.cs:line 42")
+		case "/pets/4":
+			json(200, `{"age":-1}`)
+		case "/pets/5":
+			w.Header().Set("X-Rate-Remaining", "lots")
+			json(200, `{"name":"Rex"}`)
+		case "/pets/6":
+			w.WriteHeader(404)
+		case "/pets/7":
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<p>Rex</p>")
+		case "/pets/8":
+			json(200, `{"name":"`+strings.Repeat("x", 2000)+`"}`)
+		case "/pets/9":
+			w.WriteHeader(418)
+		default: // the API without response validation
+			if r.Method == http.MethodPost {
+				json(201, `{"name":"Rex"}`)
+				return
+			}
+			json(200, `{"name":"Rex"}`)
+		}
+	}))
+	t.Cleanup(backend.Close)
+
+	api := func(path string) string {
+		return fmt.Sprintf(`{"properties":{"path":%q,"serviceUrl":%q,"subscriptionRequired":false}}`, path, backend.URL+"/"+path)
+	}
+	// on-error answers with the findings, so that the test sees them.
+	onError := `<on-error><base /><set-header name="X-Reason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header>` +
+		`<set-header name="X-Errors" exists-action="override"><value>@(context.Variables.ContainsKey("errs") ? ((JArray)context.Variables["errs"]).ToString(Newtonsoft.Json.Formatting.None).Replace("\n", " ") : "")</value></set-header></on-error>`
+	detected := `<set-header name="X-Errors" exists-action="override"><value>@(context.Variables.ContainsKey("errs") ? ((JArray)context.Variables["errs"]).ToString(Newtonsoft.Json.Formatting.None).Replace("\n", " ") : "")</value></set-header>`
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"apis/in/apiInformation.json": api("in"),
+		"apis/in/specification.yaml":  petsSpec,
+		"apis/in/policy.xml": `<policies><inbound><base />
+			<validate-parameters specified-parameter-action="prevent" unspecified-parameter-action="prevent" errors-variable-name="errs">
+				<headers specified-parameter-action="prevent" unspecified-parameter-action="detect">
+					<parameter name="Host" action="ignore" />
+					<parameter name="User-Agent" action="ignore" />
+					<parameter name="Accept-Encoding" action="ignore" />
+					<parameter name="X-Forbidden" action="prevent" />
+				</headers>
+				<query unspecified-parameter-action="prevent"><parameter name="debug" action="detect" /></query>
+			</validate-parameters>
+			<validate-content unspecified-content-type-action="prevent" max-size="1024" size-exceeded-action="prevent" errors-variable-name="errs">
+				<content-type-map missing-content-type-value="application/json"><type from="application/hal+json" to="application/json" /></content-type-map>
+				<content type="application/json" validate-as="json" action="prevent" allow-additional-properties="false" />
+			</validate-content>
+			</inbound><backend><base /></backend><outbound><base />` + detected + `</outbound>` + onError + `</policies>`,
+		"apis/out/apiInformation.json": api("out"),
+		"apis/out/specification.yaml":  petsSpec,
+		"apis/out/policy.xml": `<policies><inbound><base /></inbound><backend><base /></backend><outbound><base />
+			<validate-status-code unspecified-status-code-action="prevent" errors-variable-name="errs"><status-code code="418" action="detect" /></validate-status-code>
+			<validate-headers specified-header-action="prevent" unspecified-header-action="prevent" errors-variable-name="errs"><header name="X-Powered-By" action="@(context.Request.Headers.GetValueOrDefault(&quot;X-Mode&quot;, &quot;prevent&quot;))" /></validate-headers>
+			<validate-content unspecified-content-type-action="prevent" max-size="1024" size-exceeded-action="prevent" errors-variable-name="errs"><content validate-as="json" action="prevent" /></validate-content>
+			` + detected + `</outbound>` + onError + `</policies>`,
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://unused"))
+
+	const internal = `{"statusCode":502,"message":"The request could not be processed due to an internal error. Contact the API owner.","activityId":"`
+	tests := []struct {
+		name, method, target, body string
+		header                     map[string]string
+		status                     int
+		reason                     string // X-Reason (on-error)
+		bodyPrefix                 string // of the response
+		errors                     string // in X-Errors
+		reachesBackend             bool
+	}{
+		// validate-parameters
+		{name: "valid parameters", method: "GET", target: "/in/pets/7?fields=name&tags=a,b&tags=c", header: map[string]string{"X-Trace": "0a1b2c3d"},
+			status: 200, reachesBackend: true},
+		{name: "a path parameter below its minimum", method: "GET", target: "/in/pets/0", status: 400, reason: "Bad request",
+			bodyPrefix: `{"statusCode":400,"message":"Value of the path parameter id does not conform to the definition.`, errors: `"Type":"PathParameter","ValidationRule":"IncorrectMessage"`},
+		{name: "a path parameter that is not an integer", method: "GET", target: "/in/pets/rex", status: 400, reason: "Bad request",
+			bodyPrefix: `{"statusCode":400,"message":"Value of the path parameter id cannot be parsed according to the definition.`},
+		{name: "a query value outside its enum", method: "GET", target: "/in/pets/1?fields=secret", status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Value of the query parameter fields does not conform to the definition.`},
+		{name: "a scalar query parameter twice", method: "GET", target: "/in/pets/1?fields=name&fields=all", status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Request cannot contain multiple values for the query parameter fields."`},
+		{name: "an array item too long", method: "GET", target: "/in/pets/1?tags=a,toolong", status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Value of the query parameter tags does not conform to the definition.`},
+		{name: "an unspecified query parameter", method: "GET", target: "/in/pets/1?admin=true", status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Unspecified query parameter admin is not allowed."}`, errors: `{"Name":"admin","Type":"QueryParameter","ValidationRule":"Unspecified","Details":"Unspecified query parameter admin is not allowed.","Action":"prevent"}`},
+		{name: "an unspecified query parameter, detected", method: "GET", target: "/in/pets/1?debug=1", status: 200, reachesBackend: true,
+			errors: `{"Name":"debug","Type":"QueryParameter","ValidationRule":"Unspecified","Details":"Unspecified query parameter debug is not allowed.","Action":"detect"}`},
+		{name: "a header against its pattern", method: "GET", target: "/in/pets/1", header: map[string]string{"X-Trace": "nothex!!"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Value of the header X-Trace does not conform to the definition.`},
+		{name: "an unspecified header, detected", method: "GET", target: "/in/pets/1", header: map[string]string{"X-Custom": "1"}, status: 200, reachesBackend: true,
+			errors: `"Name":"X-Custom","Type":"RequestHeader","ValidationRule":"Unspecified","Details":"Unspecified header X-Custom is not allowed.","Action":"detect"`},
+		{name: "an unspecified header, prevented by name", method: "GET", target: "/in/pets/1", header: map[string]string{"x-forbidden": "1"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Unspecified header X-Forbidden is not allowed."}`},
+		// validate-content on requests
+		{name: "a valid body", method: "POST", target: "/in/pets", body: `{"name":"Rex","age":2}`, header: map[string]string{"Content-Type": "application/json"}, status: 201, reachesBackend: true},
+		{name: "a mapped content type", method: "POST", target: "/in/pets", body: `{"name":"Rex"}`, header: map[string]string{"Content-Type": "application/hal+json"}, status: 201, reachesBackend: true},
+		{name: "a body without its required property", method: "POST", target: "/in/pets", body: `{"age":2}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet, which is associated with the content type application/json.`},
+		{name: "a property of the wrong type", method: "POST", target: "/in/pets", body: `{"name":"Rex","age":"two"}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet`},
+		{name: "an additional property, refused by the override", method: "POST", target: "/in/pets", body: `{"name":"Rex","isAdmin":true}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet`},
+		{name: "a body that is not JSON", method: "POST", target: "/in/pets", body: `{"name":`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet, which is associated with the content type application/json.\n\nThe body is not JSON`},
+		{name: "JSON with a second value after the first", method: "POST", target: "/in/pets", body: `{"name":"Rex"}{"name":"Max"}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform`},
+		{name: "no content type: the mapped one", method: "POST", target: "/in/pets", body: `{"age":1}`, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet`},
+		{name: "an unspecified content type", method: "POST", target: "/in/pets", body: `<pet/>`, header: map[string]string{"Content-Type": "application/xml"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Unspecified content type application/xml is not allowed."}`},
+		{name: "a body over max-size", method: "POST", target: "/in/pets", body: `{"name":"` + strings.Repeat("x", 2000) + `"}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Request's body is 2011 bytes long and it exceeds the limit of 1024 bytes."}`},
+		// validate-status-code, validate-headers, validate-content on responses
+		{name: "a valid response", method: "GET", target: "/out/pets/1", status: 200, reachesBackend: true},
+		{name: "an unspecified response header", method: "GET", target: "/out/pets/2", status: 502, reason: "Response not allowed", bodyPrefix: internal,
+			errors: `{"Name":"X-Powered-By","Type":"ResponseHeader","ValidationRule":"Unspecified","Details":"Unspecified header X-Powered-By is not allowed.","Action":"prevent"}`, reachesBackend: true},
+		{name: "an unspecified response header, detected by an expression", method: "GET", target: "/out/pets/2", header: map[string]string{"X-Mode": "detect"}, status: 200,
+			errors: `"Details":"Unspecified header X-Powered-By is not allowed.","Action":"detect"`, reachesBackend: true},
+		{name: "an undocumented 500 with a stack trace", method: "GET", target: "/out/pets/3", status: 502, reason: "Response not allowed", bodyPrefix: internal,
+			errors: `{"Name":"500","Type":"StatusCode","ValidationRule":"Unspecified","Details":"Response status code 500 is not allowed.","Action":"prevent"}`, reachesBackend: true},
+		{name: "an undocumented status, detected by its override", method: "GET", target: "/out/pets/9", status: 418,
+			errors: `"Details":"Response status code 418 is not allowed.","Action":"detect"`, reachesBackend: true},
+		{name: "a response body against its schema", method: "GET", target: "/out/pets/4", status: 502, bodyPrefix: internal,
+			errors: `"Type":"ResponseBody","ValidationRule":"IncorrectMessage","Details":"Body of the response does not conform to the definition Pet`, reachesBackend: true},
+		{name: "a response header against its schema", method: "GET", target: "/out/pets/5", status: 502, bodyPrefix: internal,
+			errors: `"Details":"Value of the header X-Rate-Remaining cannot be parsed according to the definition."`, reachesBackend: true},
+		{name: "a documented status without a body", method: "GET", target: "/out/pets/6", status: 404, reachesBackend: true},
+		{name: "an unspecified response content type", method: "GET", target: "/out/pets/7", status: 502, bodyPrefix: internal,
+			errors: `"Details":"Unspecified content type text/html is not allowed."`, reachesBackend: true},
+		{name: "a response body over max-size", method: "GET", target: "/out/pets/8", status: 502, bodyPrefix: internal,
+			errors: `"Details":"Response's body is 2011 bytes long and it exceeds the configured limit of 1024 bytes."`, reachesBackend: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := calls.Load()
+			req, _ := http.NewRequest(tt.method, e.srv.GatewayURL()+tt.target, strings.NewReader(tt.body))
+			if tt.body == "" {
+				req.Body = nil
+			}
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status || !strings.HasPrefix(string(body), tt.bodyPrefix) {
+				t.Errorf("%s %s: %d %q\nwant %d %q...", tt.method, tt.target, resp.StatusCode, body, tt.status, tt.bodyPrefix)
+			}
+			if tt.reason != "" && resp.Header.Get("X-Reason") != tt.reason {
+				t.Errorf("LastError.Reason %q, want %q", resp.Header.Get("X-Reason"), tt.reason)
+			}
+			// A prevented message lists its finding; one that passed without
+			// findings lists none.
+			if got := resp.Header.Get("X-Errors"); !strings.Contains(got, tt.errors) || tt.errors == "" && tt.status < 400 && got != "" {
+				t.Errorf("errors variable %s\nwant it to hold %s", got, tt.errors)
+			}
+			if reached := calls.Load() != before; reached != tt.reachesBackend {
+				t.Errorf("reached the backend: %t, want %t", reached, tt.reachesBackend)
+			}
+			if strings.Contains(string(body), "NullReferenceException") || strings.Contains(string(body), "PHP") {
+				t.Errorf("the backend's details leaked: %s", body)
+			}
+		})
+	}
+}
