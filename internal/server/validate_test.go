@@ -250,4 +250,28 @@ func TestValidationPolicies(t *testing.T) {
 			}
 		})
 	}
+
+	// A chunked body has no Content-Length: its size is what arrives.
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		prefix     string
+	}{
+		{"a chunked body over max-size", `{"name":"` + strings.Repeat("x", 5000) + `"}`, 400, `{"statusCode":400,"message":"Request's body is 5011 bytes long and it exceeds the limit of 1024 bytes."}`},
+		{"a chunked body within max-size", `{"name":"Rex"}`, 201, `{"name":"Rex"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", e.srv.GatewayURL()+"/in/pets", io.MultiReader(strings.NewReader(tt.body)))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if req.ContentLength != 0 || resp.StatusCode != tt.status || string(body) != tt.prefix {
+				t.Errorf("%d %q (sent with length %d), want %d %q", resp.StatusCode, body, req.ContentLength, tt.status, tt.prefix)
+			}
+		})
+	}
 }
