@@ -163,6 +163,10 @@ type Backend struct {
 	// forward-request presents it to this request's backend, and to no other
 	// host. Nil presents none.
 	Certificate *tls.Certificate
+	// Proxy is the HTTP proxy the proxy policy chose (http://host:port, with
+	// its user and password): forward-request goes through it. Nil goes
+	// directly. It is never shown to expressions.
+	Proxy *url.URL
 }
 
 // BackendToken records which managed identity token a policy obtained: the

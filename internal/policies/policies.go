@@ -196,6 +196,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("mock-response", inOutErr, mockResponse)
 	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
 	r.Register("jsonp", pipeline.Outbound, jsonp)
+	r.Register("proxy", in, proxyRoute)
 	outErr := pipeline.Outbound | pipeline.OnError
 	r.Register("validate-parameters", in, validateParameters)
 	r.Register("validate-headers", outErr, validateHeaders)

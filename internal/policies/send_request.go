@@ -45,6 +45,15 @@ type sendRequestPolicy struct {
 	body    pipeline.Value
 	hasBody bool
 	mi      *managedIdentityPolicy
+	via     *proxyPolicy // <proxy>; nil sends directly
+	router  ProxyRouter  // what routes through via
+}
+
+// ProxyRouter gives the transport that sends through an HTTP proxy, for
+// send-request's <proxy>: proxy.Forwarder, whose transports for proxies
+// forward-request uses too.
+type ProxyRouter interface {
+	Via(proxy *url.URL) (http.RoundTripper, error)
 }
 
 const defaultSendTimeout = 60 * time.Second
@@ -106,7 +115,7 @@ func (d Deps) compileSideRequest(c *pipeline.Compiler, el *policyxml.Element, on
 	for _, ch := range el.Elements() {
 		rank, known := sendRequestChildren[ch.Name]
 		if !known {
-			c.Report(c.Errorf(ch.Pos, "unexpected <%s> in <%s>; expected <set-url>, <set-method>, <set-header>, <set-body> or <authentication-managed-identity>", ch.Name, el.Name))
+			c.Report(c.Errorf(ch.Pos, "unexpected <%s> in <%s>; expected <set-url>, <set-method>, <set-header>, <set-body>, <authentication-managed-identity> or <proxy>", ch.Name, el.Name))
 			continue
 		}
 		if seen[ch.Name] && ch.Name != "set-header" {
@@ -166,7 +175,13 @@ func (d Deps) compileSideRequest(c *pipeline.Compiler, el *policyxml.Element, on
 		case "authentication-certificate":
 			c.Report(c.Errorf(ch.Pos, "<authentication-certificate> in <%s> is not supported yet; use <authentication-managed-identity> or a <set-header> with the credential", el.Name))
 		case "proxy":
-			c.Report(c.Errorf(ch.Pos, "<proxy> in <%s> is not supported yet; lastmile sends side requests directly", el.Name))
+			pol, err := proxyRoute(c, ch)
+			if err != nil {
+				c.Report(err)
+			} else if via, ok := pol.(*proxyPolicy); ok {
+				p.via = via
+				p.router, _ = d.Forwarder.(ProxyRouter)
+			}
 		}
 	}
 	if lit, isLit := p.mode.Literal(); isLit && lit == "new" && !p.hasURL {
@@ -406,9 +421,25 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 	if len(body) > 0 {
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
+	tr := p.transport
+	if p.via != nil {
+		u, err := p.via.target(x)
+		if err == nil && p.router == nil {
+			err = &pipeline.Error{Reason: "InvalidProxy", Message: "send-request through a proxy needs the gateway's own transport", Status: 500}
+		}
+		if err == nil {
+			if tr, err = p.router.Via(u); err != nil {
+				err = &pipeline.Error{Reason: "InvalidProxy", Message: err.Error(), Status: 500, Err: err}
+			}
+		}
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	start := time.Now()
 	timer := time.AfterFunc(timeout, cancel)
-	resp, err := p.transport.RoundTrip(req)
+	resp, err := tr.RoundTrip(req)
 	timedOut := !timer.Stop()
 	if err != nil {
 		cancel()

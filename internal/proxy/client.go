@@ -43,6 +43,11 @@ type Client struct {
 	IdleTimeout time.Duration
 	// MaxResponseHeaderBytes bounds a response's header; 1 MiB when zero.
 	MaxResponseHeaderBytes int
+	// Proxy, when set, is an HTTP proxy (http://host:port, with a user and
+	// password for Basic authentication) that every request goes through: a
+	// CONNECT tunnel for https backends, absolute-form requests for http ones.
+	// Its credentials go only to the proxy.
+	Proxy *url.URL
 
 	mu   sync.Mutex
 	idle map[poolKey][]*bconn
@@ -84,12 +89,16 @@ var errClientClosedBody = errors.New("proxy: read on a closed response body")
 // bconn is a pooled backend connection.
 type bconn struct {
 	net.Conn
-	cr     capReader // under br: bounds what a response head may take
-	key    poolKey
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	head   []byte // the response head being read, reused
-	starts []int
+	// proxied is set on a connection to an HTTP proxy that carries plain
+	// requests: they are written in absolute form, with proxyAuth.
+	proxied   bool
+	proxyAuth string
+	cr        capReader // under br: bounds what a response head may take
+	key       poolKey
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	head      []byte // the response head being read, reused
+	starts    []int
 	// staleDeadline says the read deadline may be a past exchange's: clear it
 	// before a read that may block (freshDeadline).
 	staleDeadline bool
@@ -205,9 +214,19 @@ func (c *Client) conn(ctx context.Context, key poolKey, fresh bool) (*bconn, err
 	if d == nil {
 		d = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	}
-	nc, err := d.DialContext(ctx, "tcp", key.addr())
+	addr, auth := key.addr(), ""
+	if c.Proxy != nil {
+		addr, auth = proxyAddr(c.Proxy), proxyAuthorization(c.Proxy)
+	}
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if c.Proxy != nil && key.scheme == "https" {
+		if err := connect(ctx, nc, key.addr(), auth); err != nil {
+			nc.Close()
+			return nil, err
+		}
 	}
 	if key.scheme == "https" {
 		cfg := c.TLSConfig.Clone()
@@ -229,6 +248,9 @@ func (c *Client) conn(ctx context.Context, key poolKey, fresh bool) (*bconn, err
 		nc = tc
 	}
 	bc := &bconn{Conn: nc, key: key, bw: bufio.NewWriterSize(nc, 4096)}
+	if c.Proxy != nil && key.scheme == "http" {
+		bc.proxied, bc.proxyAuth = true, auth
+	}
 	bc.cr = capReader{r: nc, n: unlimited}
 	bc.br = bufio.NewReaderSize(&bc.cr, 4096)
 	return bc, nil
@@ -341,7 +363,7 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 		length = 0
 	}
 	chunked := hasBody && length < 0
-	writeHead(bc.bw, req, fw, length, chunked)
+	writeHead(bc, req, fw, length, chunked)
 	var writer *bodyWriter
 	if hasBody && !chunked && length <= syncBodyLimit {
 		if err := copyBody(bc.bw, req.Body, length, false); err != nil {
@@ -486,9 +508,15 @@ var aLongTimeAgo = time.Unix(1, 0)
 // writeHead writes the request line and header, with forwarding's changes
 // when fw is not nil. Names that are not tokens are dropped and CR or LF in
 // values become spaces, so nothing a policy sets can split the request.
-func writeHead(w *bufio.Writer, req *http.Request, fw *forwarded, length int64, chunked bool) {
+func writeHead(bc *bconn, req *http.Request, fw *forwarded, length int64, chunked bool) {
+	w := bc.bw
 	w.WriteString(req.Method)
 	w.WriteByte(' ')
+	if bc.proxied { // absolute form, for the proxy
+		w.WriteString(req.URL.Scheme)
+		w.WriteString("://")
+		w.WriteString(req.URL.Host)
+	}
 	writeRequestURI(w, req.URL)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	host := req.Host
@@ -515,6 +543,9 @@ func writeHead(w *bufio.Writer, req *http.Request, fw *forwarded, length int64, 
 	}
 	if fw != nil {
 		fw.each(func(k, v string) { httpfield.WriteField(w, k, v) })
+	}
+	if bc.proxyAuth != "" {
+		httpfield.WriteField(w, "Proxy-Authorization", bc.proxyAuth)
 	}
 	switch {
 	case chunked:

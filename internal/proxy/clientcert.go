@@ -5,12 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync"
 )
 
-// maxClientTransports bounds the transports kept for client certificates. The
-// certificates lastmile.yaml names are few; authentication-certificate's body
-// can compute any number, so the least recently used transport goes.
+// maxClientTransports bounds the transports kept for client certificates and
+// proxies. The certificates lastmile.yaml names are few; authentication-
+// certificate's body and proxy's expressions can compute any number, so the
+// least recently used transport goes.
 const maxClientTransports = 64
 
 // clientTransports keeps one transport per client certificate, each a clone
@@ -36,16 +38,27 @@ type idleCloser interface {
 	CloseIdleConnections()
 }
 
-// get returns the transport that presents c, made from base on first use.
-func (ct *clientTransports) get(base http.RoundTripper, c *tls.Certificate) (http.RoundTripper, error) {
+// get returns the transport that presents c (when not nil) and goes through
+// the HTTP proxy via (when not nil), made from base on first use.
+func (ct *clientTransports) get(base http.RoundTripper, c *tls.Certificate, via *url.URL) (http.RoundTripper, error) {
 	switch base.(type) {
-	case *Client, *http.Transport:
+	case *Client:
+	case *http.Transport:
+		if via != nil {
+			return nil, errors.New("an HTTP proxy needs the gateway's own HTTP transport")
+		}
 	default:
-		return nil, errors.New("a client certificate needs the gateway's own HTTP transport")
+		return nil, errors.New("a client certificate or an HTTP proxy needs the gateway's own HTTP transport")
 	}
 	h := sha256.New()
-	for _, der := range c.Certificate {
-		h.Write(der)
+	if c != nil {
+		for _, der := range c.Certificate {
+			h.Write(der)
+		}
+	}
+	h.Write([]byte{0})
+	if via != nil {
+		h.Write([]byte(via.String())) // with its credentials: each has its pool
 	}
 	var key [sha256.Size]byte
 	h.Sum(key[:0])
@@ -62,6 +75,9 @@ func (ct *clientTransports) get(base http.RoundTripper, c *tls.Certificate) (htt
 	}
 	// Presented whatever CAs the server asks for: the policy chose it.
 	present := func(cfg *tls.Config) *tls.Config {
+		if c == nil {
+			return cfg
+		}
 		if cfg = cfg.Clone(); cfg == nil {
 			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
@@ -73,7 +89,7 @@ func (ct *clientTransports) get(base http.RoundTripper, c *tls.Certificate) (htt
 	switch b := base.(type) {
 	case *Client:
 		t = &Client{Dialer: b.Dialer, TLSConfig: present(b.TLSConfig), MaxIdlePerHost: b.MaxIdlePerHost,
-			IdleTimeout: b.IdleTimeout, MaxResponseHeaderBytes: b.MaxResponseHeaderBytes}
+			IdleTimeout: b.IdleTimeout, MaxResponseHeaderBytes: b.MaxResponseHeaderBytes, Proxy: via}
 	case *http.Transport:
 		bt := b.Clone()
 		bt.TLSClientConfig = present(b.TLSClientConfig)

@@ -31,8 +31,9 @@ import (
 // Forwarder implements forward-request.
 type Forwarder struct {
 	// Transport sends requests; NewTransport builds a suitable one. A request
-	// with a client certificate (x.Backend.Certificate) goes through a clone of
-	// it that presents the certificate, which needs an *http.Transport.
+	// with a client certificate (x.Backend.Certificate) or an HTTP proxy
+	// (x.Backend.Proxy) goes through a clone of it that presents the
+	// certificate and dials the proxy (a proxy needs a *Client).
 	Transport http.RoundTripper
 	// MaxRedirects bounds follow-redirects="true"; 10 when zero.
 	MaxRedirects int
@@ -46,6 +47,12 @@ type Options struct {
 	FollowRedirects       bool
 	BufferRequestBody     bool
 	FailOnErrorStatusCode bool
+}
+
+// Via returns the transport that sends through the HTTP proxy u (with its
+// credentials), for send-request's <proxy>; the same forward-request uses.
+func (f *Forwarder) Via(u *url.URL) (http.RoundTripper, error) {
+	return f.certs.get(f.Transport, nil, u)
 }
 
 // Error is a failed forward: API Management's LastError reason, a message that
@@ -103,8 +110,8 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	}
 
 	tr := f.Transport
-	if c := x.Backend.Certificate; c != nil {
-		if tr, err = f.certs.get(f.Transport, c); err != nil {
+	if c, via := x.Backend.Certificate, x.Backend.Proxy; c != nil || via != nil {
+		if tr, err = f.certs.get(f.Transport, c, via); err != nil {
 			return &Error{Reason: "BackendConnectionFailure", Message: err.Error(), Status: 500, Err: err}
 		}
 	}
@@ -125,6 +132,16 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 			return &Error{Reason: "ClientConnectionFailure", Message: "the client went away", Status: 499, Err: err}
 		}
 		return &Error{Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + sanitize(err), Status: 500, Err: err}
+	}
+	if resp.StatusCode == http.StatusProxyAuthRequired && x.Backend.Proxy != nil {
+		// The proxy's answer, not the backend's: the gateway's credentials
+		// for it are wrong, which the client can do nothing about.
+		resp.Body.Close()
+		if cancel != nil {
+			cancel()
+		}
+		watch.Close()
+		return &Error{Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + ErrProxyAuth.Error(), Status: 500, Err: ErrProxyAuth}
 	}
 	h := resp.Header
 	exchange.RemoveHopHeaders(h) // the backend's hop; outbound policies may add their own
