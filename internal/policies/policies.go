@@ -197,6 +197,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
 	r.Register("jsonp", pipeline.Outbound, jsonp)
 	r.Register("proxy", in, proxyRoute)
+	r.Register("log-to-eventhub", all, d.logToEventHub)
 	outErr := pipeline.Outbound | pipeline.OnError
 	r.Register("validate-parameters", in, validateParameters)
 	r.Register("validate-headers", outErr, validateHeaders)
