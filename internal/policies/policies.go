@@ -198,6 +198,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("jsonp", pipeline.Outbound, jsonp)
 	r.Register("proxy", in, proxyRoute)
 	r.Register("log-to-eventhub", all, d.logToEventHub)
+	r.Register("send-service-bus-message", inOutErr, d.sendServiceBusMessage)
 	outErr := pipeline.Outbound | pipeline.OnError
 	r.Register("validate-parameters", in, validateParameters)
 	r.Register("validate-headers", outErr, validateHeaders)
