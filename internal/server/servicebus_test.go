@@ -40,7 +40,7 @@ func TestSendServiceBusMessage(t *testing.T) {
 	cfgDir := t.TempDir()
 	certtest.WriteFile(t, cfgDir, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
 	writeFiles(t, cfgDir, map[string]string{
-		"lastmile.yaml": "backend:\n  caFile: ca.pem\nidentity:\n  resources:\n    - id: https://servicebus.azure.net\n",
+		"lastmile.yaml":                   "backend:\n  caFile: ca.pem\nidentity:\n  resources:\n    - id: https://servicebus.azure.net\n",
 		"apis/orders/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"orders","serviceUrl":%q,"subscriptionRequired":false}}`, verifier.srv.URL),
 		"apis/orders/policy.xml": `<policies><inbound><base />
 			<send-service-bus-message queue-name="new orders" namespace="` + namespace + `">
