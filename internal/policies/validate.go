@@ -164,9 +164,15 @@ func (v *validation) finish(x *exchange.Exchange, fs []finding) error {
 	return e
 }
 
-// noSchema is the finding for an operation without a specification.
-func noSchema(act string) []finding {
-	return []finding{{Type: validationTypeAPISchema, Details: detailsSchemaNotFound, Public: publicValidationInternal, Action: act}}
+// noSchema finishes a validation of an operation without a specification:
+// one ApiSchema finding, under the action act gives, after the findings
+// before it.
+func (v *validation) noSchema(x *exchange.Exchange, act *pipeline.Value, before ...finding) error {
+	a, err := action(x, act)
+	if err != nil {
+		return err
+	}
+	return v.finish(x, append(before, finding{Type: validationTypeAPISchema, Details: detailsSchemaNotFound, Public: publicValidationInternal, Action: a}))
 }
 
 // ---- validate-status-code ----
@@ -206,16 +212,16 @@ func (p *validateStatusCodePolicy) Apply(ctx context.Context, x *exchange.Exchan
 	if x.Response == nil {
 		return nil
 	}
-	act, err := action(x, p.codes[x.Response.StatusCode], p.unspecified)
-	if err != nil || act == actionIgnore {
-		return err
-	}
 	spec := operationSpec(x)
 	if spec == nil {
-		return p.finish(x, noSchema(act))
+		return p.noSchema(x, p.unspecified)
 	}
 	if spec.Response(x.Response.StatusCode) != nil {
 		return nil // documented: the overrides are for the others
+	}
+	act, err := action(x, p.codes[x.Response.StatusCode], p.unspecified)
+	if err != nil || act == actionIgnore {
+		return err
 	}
 	code := strconv.Itoa(x.Response.StatusCode)
 	return p.finish(x, []finding{{Name: code, Type: "StatusCode", Rule: validationRuleUnspecified,
@@ -285,11 +291,7 @@ func (p *validateHeadersPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	}
 	spec := operationSpec(x)
 	if spec == nil {
-		act, err := action(x, p.specified)
-		if err != nil {
-			return err
-		}
-		return p.finish(x, noSchema(act))
+		return p.noSchema(x, p.specified)
 	}
 	def := spec.Response(r.StatusCode)
 	var fs []finding
@@ -383,11 +385,7 @@ func validateParameters(c *pipeline.Compiler, el *policyxml.Element) (pipeline.P
 func (p *validateParametersPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 	spec := operationSpec(x)
 	if spec == nil {
-		act, err := action(x, p.specified)
-		if err != nil {
-			return err
-		}
-		return p.finish(x, noSchema(act))
+		return p.noSchema(x, p.specified)
 	}
 	var query map[string][]string
 	if u := x.Request.OriginalURL; u != nil {

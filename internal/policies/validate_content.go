@@ -179,11 +179,7 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	}
 	spec := operationSpec(x)
 	if spec == nil {
-		act, err := action(x, p.unspecified)
-		if err != nil {
-			return err
-		}
-		return p.finish(x, append(fs, noSchema(act)...))
+		return p.noSchema(x, p.unspecified, fs...)
 	}
 	content := spec.Request
 	if p.response {

@@ -133,6 +133,9 @@ func TestValidationPolicies(t *testing.T) {
 				<content type="application/json" validate-as="json" action="prevent" allow-additional-properties="false" />
 			</validate-content>
 			</inbound><backend><base /></backend><outbound><base />` + detected + `</outbound>` + onError + `</policies>`,
+		"apis/nospec/apiInformation.json": api("nospec"),
+		"apis/nospec/policy.xml": `<policies><inbound><base /></inbound><backend><base /></backend><outbound><base />
+			<validate-status-code unspecified-status-code-action="detect" errors-variable-name="errs" />` + detected + `</outbound>` + onError + `</policies>`,
 		"apis/out/apiInformation.json": api("out"),
 		"apis/out/specification.yaml":  petsSpec,
 		"apis/out/policy.xml": `<policies><inbound><base /></inbound><backend><base /></backend><outbound><base />
@@ -195,6 +198,8 @@ func TestValidationPolicies(t *testing.T) {
 			bodyPrefix: `{"statusCode":400,"message":"Unspecified content type application/xml is not allowed."}`},
 		{name: "a body over max-size", method: "POST", target: "/in/pets", body: `{"name":"` + strings.Repeat("x", 2000) + `"}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
 			bodyPrefix: `{"statusCode":400,"message":"Request's body is 2011 bytes long and it exceeds the limit of 1024 bytes."}`},
+		{name: "an API without a specification", method: "GET", target: "/nospec/pets/1", status: 200, reachesBackend: true,
+			errors: `{"Name":"","Type":"ApiSchema","ValidationRule":"","Details":"API's schema does not exist or it could not be resolved.","Action":"detect"}`},
 		// validate-status-code, validate-headers, validate-content on responses
 		{name: "a valid response", method: "GET", target: "/out/pets/1", status: 200, reachesBackend: true},
 		{name: "an unspecified response header", method: "GET", target: "/out/pets/2", status: 502, reason: "Response not allowed", bodyPrefix: internal,
