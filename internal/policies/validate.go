@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -421,8 +422,8 @@ func (p *validateParametersPolicy) Apply(ctx context.Context, x *exchange.Exchan
 			continue // API Management checks values, not presence
 		}
 		if f, bad := checkValues(prm.Schema, values, kind+" "+prm.Name, "Request"); bad {
-			f.Name, f.Type, f.Action = prm.Name, typ, act
-			f.Public = publicDetails(f.Details)
+			// The request's own mistake, told to its client.
+			f.Name, f.Type, f.Action, f.Public = prm.Name, typ, act, f.Details
 			fs = append(fs, f)
 		}
 	}
@@ -468,10 +469,6 @@ func (p *validateParametersPolicy) rulesFor(in string) (*paramRules, string, str
 	}
 	return nil, "", ""
 }
-
-// publicDetails is a request finding's public message: its details, which
-// say nothing of the gateway.
-func publicDetails(d string) string { return d }
 
 // checkValues checks a parameter's or header's values against its schema:
 // what names it ("query parameter q", "header X-Rate"), message "Request" or
@@ -539,7 +536,9 @@ func parseScalar(sch *openapi3.Schema, s string) (any, error) {
 		return float64(n), nil
 	case sch.Type.Is(openapi3.TypeNumber):
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || strings.ContainsAny(s, "xXpP_") {
+			// NaN passes every bound; hex and Go's digit separators are not
+			// JSON numbers.
 			return nil, errors.New("the value is not a number")
 		}
 		return f, nil

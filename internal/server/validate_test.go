@@ -22,6 +22,7 @@ paths:
       parameters:
         - {name: fields, in: query, schema: {type: string, enum: [name, all]}}
         - {name: tags, in: query, schema: {type: array, items: {type: string, maxLength: 5}}}
+        - {name: weight, in: query, schema: {type: number, maximum: 100}}
         - {name: X-Trace, in: header, schema: {type: string, pattern: "^[a-f0-9]{8}$"}}
       responses:
         "200":
@@ -161,6 +162,11 @@ func TestValidationPolicies(t *testing.T) {
 			status: 200, reachesBackend: true},
 		{name: "a path parameter below its minimum", method: "GET", target: "/in/pets/0", status: 400, reason: "Bad request",
 			bodyPrefix: `{"statusCode":400,"message":"Value of the path parameter id does not conform to the definition.`, errors: `"Type":"PathParameter","ValidationRule":"IncorrectMessage"`},
+		{name: "NaN, which would pass every bound", method: "GET", target: "/in/pets/1?weight=NaN", status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Value of the query parameter weight cannot be parsed according to the definition.\n\nthe value is not a number"}`},
+		{name: "a number over its maximum", method: "GET", target: "/in/pets/1?weight=1e3", status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Value of the query parameter weight does not conform to the definition.`},
+		{name: "a number within it", method: "GET", target: "/in/pets/1?weight=12.5", status: 200, reachesBackend: true},
 		{name: "a path parameter that is not an integer", method: "GET", target: "/in/pets/rex", status: 400, reason: "Bad request",
 			bodyPrefix: `{"statusCode":400,"message":"Value of the path parameter id cannot be parsed according to the definition.`},
 		{name: "a query value outside its enum", method: "GET", target: "/in/pets/1?fields=secret", status: 400,
