@@ -159,14 +159,58 @@ type Backend struct {
 	// Token is the managed identity token a policy obtained for this request, so
 	// that forward-request can replace it once when the backend rejects it.
 	Token BackendToken
-	// Certificate is the client certificate authentication-certificate chose:
-	// forward-request presents it to this request's backend, and to no other
-	// host. Nil presents none.
-	Certificate *tls.Certificate
-	// Proxy is the HTTP proxy the proxy policy chose (http://host:port, with
-	// its user and password): forward-request goes through it. Nil goes
-	// directly. It is never shown to expressions.
-	Proxy *url.URL
+	// via is how forward-request reaches the backend, when a policy chose
+	// something other than a direct connection: behind a pointer made on first
+	// use, so that the exchange stays in its size class. Set it through
+	// SetCertificate and SetProxy, which copy it: forks share the pointer.
+	via *backendVia
+}
+
+type backendVia struct {
+	certificate *tls.Certificate
+	proxy       *url.URL
+}
+
+// Certificate is the client certificate authentication-certificate chose:
+// forward-request presents it to this request's backend, and to no other
+// host. Nil presents none.
+func (b *Backend) Certificate() *tls.Certificate {
+	if b.via == nil {
+		return nil
+	}
+	return b.via.certificate
+}
+
+// Proxy is the HTTP proxy the proxy policy chose (http://host:port, with its
+// user and password): forward-request goes through it. Nil goes directly. It
+// is never shown to expressions.
+func (b *Backend) Proxy() *url.URL {
+	if b.via == nil {
+		return nil
+	}
+	return b.via.proxy
+}
+
+// SetCertificate sets Certificate.
+func (b *Backend) SetCertificate(c *tls.Certificate) {
+	v := b.copyVia()
+	v.certificate = c
+	b.via = v
+}
+
+// SetProxy sets Proxy.
+func (b *Backend) SetProxy(u *url.URL) {
+	v := b.copyVia()
+	v.proxy = u
+	b.via = v
+}
+
+func (b *Backend) copyVia() *backendVia {
+	if b.via == nil {
+		return &backendVia{}
+	}
+	v := *b.via
+	return &v
 }
 
 // BackendToken records which managed identity token a policy obtained: the

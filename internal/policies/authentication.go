@@ -176,7 +176,7 @@ func (p *certificatePolicy) Apply(ctx context.Context, x *exchange.Exchange) err
 	if err != nil {
 		return err
 	}
-	x.Backend.Certificate = cert
+	x.Backend.SetCertificate(cert)
 	return nil
 }
 

@@ -87,7 +87,7 @@ func TestAuthenticationCertificate(t *testing.T) {
 			if x.LastError != nil {
 				t.Fatalf("LastError %+v", x.LastError)
 			}
-			got := x.Backend.Certificate
+			got := x.Backend.Certificate()
 			switch {
 			case got == nil:
 				t.Fatal("no certificate for the backend")
@@ -117,8 +117,8 @@ func TestAuthenticationCertificate(t *testing.T) {
 			if strings.Contains(le.Message, "guess-s3cret") {
 				t.Errorf("LastError shows the password: %q", le.Message)
 			}
-			if x.Response.StatusCode != 500 || x.Backend.Certificate != nil {
-				t.Errorf("status %d, certificate %v; want 500 and none", x.Response.StatusCode, x.Backend.Certificate)
+			if x.Response.StatusCode != 500 || x.Backend.Certificate() != nil {
+				t.Errorf("status %d, certificate %v; want 500 and none", x.Response.StatusCode, x.Backend.Certificate())
 			}
 		})
 	}

@@ -66,7 +66,7 @@ func (p *proxyPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 	if err != nil {
 		return err
 	}
-	x.Backend.Proxy = u
+	x.Backend.SetProxy(u)
 	return nil
 }
 

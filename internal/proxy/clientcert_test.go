@@ -63,7 +63,7 @@ func TestClientCertificate(t *testing.T) {
 
 	send := func(url string, c *tls.Certificate) (string, error) {
 		x := newX(t, "GET", url+"/who", nil, 0)
-		x.Backend.Certificate = c
+		x.Backend.SetCertificate(c)
 		if err := f.Forward(context.Background(), x, opts()); err != nil {
 			return "", err
 		}
@@ -129,7 +129,7 @@ func TestClientCertificateNotOnRedirect(t *testing.T) {
 		{"/same", "alice"}, // the same origin: the certificate again
 	} {
 		x := newX(t, "GET", first.URL+tt.path, nil, 0)
-		x.Backend.Certificate = ca.Client("alice")
+		x.Backend.SetCertificate(ca.Client("alice"))
 		if err := f.Forward(context.Background(), x, o); err != nil {
 			t.Fatal(err)
 		}

@@ -31,8 +31,8 @@ import (
 // Forwarder implements forward-request.
 type Forwarder struct {
 	// Transport sends requests; NewTransport builds a suitable one. A request
-	// with a client certificate (x.Backend.Certificate) or an HTTP proxy
-	// (x.Backend.Proxy) goes through a clone of it that presents the
+	// with a client certificate (x.Backend.Certificate()) or an HTTP proxy
+	// (x.Backend.Proxy()) goes through a clone of it that presents the
 	// certificate and dials the proxy (a proxy needs a *Client).
 	Transport http.RoundTripper
 	// MaxRedirects bounds follow-redirects="true"; 10 when zero.
@@ -110,7 +110,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	}
 
 	tr := f.Transport
-	if c, via := x.Backend.Certificate, x.Backend.Proxy; c != nil || via != nil {
+	if c, via := x.Backend.Certificate(), x.Backend.Proxy(); c != nil || via != nil {
 		if tr, err = f.certs.get(f.Transport, c, via); err != nil {
 			return &Error{Reason: "BackendConnectionFailure", Message: err.Error(), Status: 500, Err: err}
 		}
@@ -133,7 +133,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 		}
 		return &Error{Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + sanitize(err), Status: 500, Err: err}
 	}
-	if resp.StatusCode == http.StatusProxyAuthRequired && x.Backend.Proxy != nil {
+	if resp.StatusCode == http.StatusProxyAuthRequired && x.Backend.Proxy() != nil {
 		// The proxy's answer, not the backend's: the gateway's credentials
 		// for it are wrong, which the client can do nothing about.
 		resp.Body.Close()

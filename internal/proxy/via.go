@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -77,8 +78,8 @@ func connect(ctx context.Context, nc net.Conn, addr, auth string) error {
 		_, err := io.ReadFull(nc, one[:])
 		c := one[0]
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil {
+				return fmt.Errorf("proxy CONNECT: the proxy did not answer in time: %w", context.DeadlineExceeded)
 			}
 			return fmt.Errorf("proxy CONNECT: reading the proxy's answer: %w", err)
 		}
