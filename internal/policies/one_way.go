@@ -166,7 +166,7 @@ func (p *oneWayPolicy) sendInBackground(ctx context.Context, requestID string, r
 	// The response is read here, without buffering: the exchange is only
 	// for the log line roundTrip writes.
 	x := &exchange.Exchange{RequestID: requestID}
-	resp, err := p.roundTrip(ctx, x, r.method, r.target, r.header, r.body, r.timeout)
+	resp, err := p.roundTrip(ctx, x, r.transport, r.method, r.target, r.header, r.body, r.timeout)
 	if err != nil {
 		return err
 	}

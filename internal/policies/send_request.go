@@ -236,6 +236,8 @@ type sideRequest struct {
 	body     []byte
 	timeout  time.Duration
 	resource string // the managed identity token's resource, when the request needs one
+	// transport sends it: the gateway's, or the one through <proxy>.
+	transport http.RoundTripper
 }
 
 // sendNow builds the side request and sends it. Failures of the request itself
@@ -252,7 +254,7 @@ func (p *sendRequestPolicy) sendNow(ctx context.Context, x *exchange.Exchange) (
 			return nil, true, err
 		}
 	}
-	resp, err = p.roundTrip(ctx, x, r.method, r.target, r.header, r.body, r.timeout)
+	resp, err = p.roundTrip(ctx, x, r.transport, r.method, r.target, r.header, r.body, r.timeout)
 	return resp, err != nil, err
 }
 
@@ -345,7 +347,20 @@ func (p *sendRequestPolicy) build(x *exchange.Exchange) (r *sideRequest, ignorab
 		}
 		body = []byte(s)
 	}
-	r = &sideRequest{method: method, target: target, header: h, body: body, timeout: timeout}
+	r = &sideRequest{method: method, target: target, header: h, body: body, timeout: timeout, transport: p.transport}
+	if p.via != nil {
+		// Chosen now, from this exchange: a one-way request is sent later.
+		u, err := p.via.target(x)
+		if err != nil {
+			return nil, false, err
+		}
+		if p.router == nil {
+			return nil, false, &pipeline.Error{Reason: "InvalidProxy", Message: "send-request through a proxy needs the gateway's own transport"}
+		}
+		if r.transport, err = p.router.Via(u); err != nil {
+			return nil, false, &pipeline.Error{Reason: "InvalidProxy", Message: err.Error(), Err: err}
+		}
+	}
 	if p.mi != nil {
 		if r.resource, err = p.mi.resource.String(x); err != nil {
 			return nil, false, err
@@ -388,7 +403,7 @@ func (p *sendRequestPolicy) authenticate(ctx context.Context, x *exchange.Exchan
 	return nil
 }
 
-func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange, method string, target *url.URL, h http.Header, body []byte, timeout time.Duration) (_ *exchange.Response, err error) {
+func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange, tr http.RoundTripper, method string, target *url.URL, h http.Header, body []byte, timeout time.Duration) (_ *exchange.Response, err error) {
 	status := 0
 	where := redactURL(target.String())
 	var rd io.Reader
@@ -420,22 +435,6 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 	req.ContentLength = int64(len(body))
 	if len(body) > 0 {
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	}
-	tr := p.transport
-	if p.via != nil {
-		u, err := p.via.target(x)
-		if err == nil && p.router == nil {
-			err = &pipeline.Error{Reason: "InvalidProxy", Message: "send-request through a proxy needs the gateway's own transport", Status: 500}
-		}
-		if err == nil {
-			if tr, err = p.router.Via(u); err != nil {
-				err = &pipeline.Error{Reason: "InvalidProxy", Message: err.Error(), Status: 500, Err: err}
-			}
-		}
-		if err != nil {
-			cancel()
-			return nil, err
-		}
 	}
 	start := time.Now()
 	timer := time.AfterFunc(timeout, cancel)

@@ -179,7 +179,7 @@ func (p *serviceBusPolicy) send(ctx context.Context, requestID, clientID string,
 	}
 	h.Set("Authorization", "Bearer "+tok)
 	x := &exchange.Exchange{RequestID: requestID}
-	resp, err := p.side.roundTrip(ctx, x, http.MethodPost, target, h, body, serviceBusTimeout)
+	resp, err := p.side.roundTrip(ctx, x, p.side.transport, http.MethodPost, target, h, body, serviceBusTimeout)
 	if err != nil {
 		return err
 	}

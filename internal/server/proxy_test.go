@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/certfile/certtest"
 )
@@ -155,7 +156,11 @@ func TestProxyPolicy(t *testing.T) {
 		"apis/anonymous/apiInformation.json":                     api("anonymous", plain.URL),
 		"apis/anonymous/policy.xml":                              doc(`<proxy url="` + proxyURL + `" />`),
 		"apis/direct/apiInformation.json":                        api("direct", plain.URL),
-		"apis/side/apiInformation.json":                          api("side", plain.URL),
+		"apis/oneway/apiInformation.json":                        api("oneway", plain.URL),
+		"apis/oneway/policy.xml": doc(`<send-one-way-request mode="new" timeout="10"><set-url>` + plain.URL + `/oneway/x</set-url>` +
+			`<proxy url="@(context.Request.Headers.GetValueOrDefault(&quot;X-Proxy&quot;, &quot;&quot;))" username="` + user + `" password="{{proxy-password}}" /></send-one-way-request>` +
+			`<return-response><set-status code="202" reason="Accepted" /></return-response>`),
+		"apis/side/apiInformation.json": api("side", plain.URL),
 		"apis/side/policy.xml": doc(`<send-request mode="new" response-variable-name="r" timeout="10"><set-url>` + plain.URL + `/side/x</set-url>` + via + `</send-request>` +
 			`<return-response><set-body>@(((IResponse)context.Variables["r"]).Body.As&lt;string&gt;())</set-body></return-response>`),
 	})
@@ -215,6 +220,31 @@ func TestProxyPolicy(t *testing.T) {
 			}
 		})
 	}
+	// A one-way request is sent after its exchange: its proxy is chosen from
+	// the exchange when the policy runs.
+	t.Run("send-one-way-request's <proxy>, from an expression", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", e.srv.GatewayURL()+"/oneway/x", nil)
+		req.Header.Set("X-Proxy", proxyURL)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		want := "GET http://" + plainHost + "/oneway/x " + gatewayAuth
+		var seen []string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if seen = append(seen, px.take()...); len(seen) > 0 {
+				break
+			}
+		}
+		if strings.Join(seen, "\n") != want {
+			t.Errorf("the proxy saw %q, want %q", seen, want)
+		}
+		takeBackend()
+	})
 	if got := lastError(t, e.srv.GatewayURL()+"/wrong/x"); !strings.Contains(got, "BackendConnectionFailure") || !strings.Contains(got, "407") {
 		t.Errorf("LastError for refused credentials: %q, want BackendConnectionFailure naming the 407", got)
 	}
