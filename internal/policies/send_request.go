@@ -3,6 +3,7 @@ package policies
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -45,15 +46,17 @@ type sendRequestPolicy struct {
 	body    pipeline.Value
 	hasBody bool
 	mi      *managedIdentityPolicy
-	via     *proxyPolicy // <proxy>; nil sends directly
-	router  ProxyRouter  // what routes through via
+	cert    *certificatePolicy // <authentication-certificate>; nil presents none
+	via     *proxyPolicy       // <proxy>; nil sends directly
+	router  Router             // the transport for cert and via
 }
 
-// ProxyRouter gives the transport that sends through an HTTP proxy, for
-// send-request's <proxy>: proxy.Forwarder, whose transports for proxies
-// forward-request uses too.
-type ProxyRouter interface {
-	Via(proxy *url.URL) (http.RoundTripper, error)
+// Router gives the transport that presents a client certificate and goes
+// through an HTTP proxy (either may be nil), for send-request's
+// <authentication-certificate> and <proxy>: proxy.Forwarder, whose
+// transports forward-request uses too.
+type Router interface {
+	Via(cert *tls.Certificate, proxy *url.URL) (http.RoundTripper, error)
 }
 
 const defaultSendTimeout = 60 * time.Second
@@ -173,14 +176,20 @@ func (d Deps) compileSideRequest(c *pipeline.Compiler, el *policyxml.Element, on
 				}
 			}
 		case "authentication-certificate":
-			c.Report(c.Errorf(ch.Pos, "<authentication-certificate> in <%s> is not supported yet; use <authentication-managed-identity> or a <set-header> with the credential", el.Name))
+			pol, err := d.authCertificate(c, ch)
+			if err != nil {
+				c.Report(err)
+			} else if cert, ok := pol.(*certificatePolicy); ok {
+				p.cert = cert
+				p.router, _ = d.Forwarder.(Router)
+			}
 		case "proxy":
 			pol, err := proxyRoute(c, ch)
 			if err != nil {
 				c.Report(err)
 			} else if via, ok := pol.(*proxyPolicy); ok {
 				p.via = via
-				p.router, _ = d.Forwarder.(ProxyRouter)
+				p.router, _ = d.Forwarder.(Router)
 			}
 		}
 	}
@@ -348,17 +357,25 @@ func (p *sendRequestPolicy) build(x *exchange.Exchange) (r *sideRequest, ignorab
 		body = []byte(s)
 	}
 	r = &sideRequest{method: method, target: target, header: h, body: body, timeout: timeout, transport: p.transport}
-	if p.via != nil {
+	if p.cert != nil || p.via != nil {
 		// Chosen now, from this exchange: a one-way request is sent later.
-		u, err := p.via.target(x)
-		if err != nil {
-			return nil, false, err
+		var cert *tls.Certificate
+		var via *url.URL
+		if p.cert != nil {
+			if cert, err = p.cert.certificate(x); err != nil {
+				return nil, false, err
+			}
+		}
+		if p.via != nil {
+			if via, err = p.via.target(x); err != nil {
+				return nil, false, err
+			}
 		}
 		if p.router == nil {
-			return nil, false, &pipeline.Error{Reason: "InvalidProxy", Message: "send-request through a proxy needs the gateway's own transport"}
+			return nil, false, &pipeline.Error{Reason: "InvalidTransport", Message: "a client certificate or a proxy in send-request needs the gateway's own transport"}
 		}
-		if r.transport, err = p.router.Via(u); err != nil {
-			return nil, false, &pipeline.Error{Reason: "InvalidProxy", Message: err.Error(), Err: err}
+		if r.transport, err = p.router.Via(cert, via); err != nil {
+			return nil, false, &pipeline.Error{Reason: "InvalidTransport", Message: err.Error(), Err: err}
 		}
 	}
 	if p.mi != nil {

@@ -49,10 +49,14 @@ type Options struct {
 	FailOnErrorStatusCode bool
 }
 
-// Via returns the transport that sends through the HTTP proxy u (with its
-// credentials), for send-request's <proxy>; the same forward-request uses.
-func (f *Forwarder) Via(u *url.URL) (http.RoundTripper, error) {
-	return f.certs.get(f.Transport, nil, u)
+// Via returns the transport that presents cert and goes through the HTTP
+// proxy u (either may be nil), for send-request's <authentication-certificate>
+// and <proxy>: the same forward-request uses.
+func (f *Forwarder) Via(cert *tls.Certificate, u *url.URL) (http.RoundTripper, error) {
+	if cert == nil && u == nil {
+		return f.Transport, nil
+	}
+	return f.certs.get(f.Transport, cert, u)
 }
 
 // Error is a failed forward: API Management's LastError reason, a message that

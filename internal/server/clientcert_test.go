@@ -70,14 +70,20 @@ certificates:
   - id: billing-client
     file: billing.pem
 `,
-		"apis/by-id/apiInformation.json":                         api("by-id", required.URL),
-		"apis/by-id/policy.xml":                                  doc(`<authentication-certificate certificate-id="orders-client" />`),
-		"apis/by-thumbprint/apiInformation.json":                 api("by-thumbprint", required.URL),
-		"apis/by-thumbprint/policy.xml":                          doc(`<authentication-certificate thumbprint="` + certfile.Thumbprint(billing.Leaf) + `" />`),
-		"apis/by-expression/apiInformation.json":                 api("by-expression", optional.URL),
-		"apis/by-expression/policy.xml":                          doc(`<authentication-certificate certificate-id="@(context.Request.Headers.GetValueOrDefault(&quot;X-Cert&quot;, &quot;orders-client&quot;))" />`),
-		"apis/none/apiInformation.json":                          api("none", optional.URL),
-		"apis/none-required/apiInformation.json":                 api("none-required", required.URL),
+		"apis/by-id/apiInformation.json":         api("by-id", required.URL),
+		"apis/by-id/policy.xml":                  doc(`<authentication-certificate certificate-id="orders-client" />`),
+		"apis/by-thumbprint/apiInformation.json": api("by-thumbprint", required.URL),
+		"apis/by-thumbprint/policy.xml":          doc(`<authentication-certificate thumbprint="` + certfile.Thumbprint(billing.Leaf) + `" />`),
+		"apis/by-expression/apiInformation.json": api("by-expression", optional.URL),
+		"apis/by-expression/policy.xml":          doc(`<authentication-certificate certificate-id="@(context.Request.Headers.GetValueOrDefault(&quot;X-Cert&quot;, &quot;orders-client&quot;))" />`),
+		"apis/none/apiInformation.json":          api("none", optional.URL),
+		"apis/none-required/apiInformation.json": api("none-required", required.URL),
+		"apis/side/apiInformation.json":          api("side", optional.URL),
+		"apis/side/policy.xml": doc(`<send-request response-variable-name="r" ignore-error="true"><set-url>@(context.Request.Headers.GetValueOrDefault("X-Url", ""))</set-url><authentication-certificate certificate-id="@(context.Request.Headers.GetValueOrDefault(&quot;X-Cert&quot;, &quot;orders-client&quot;))" /></send-request>` +
+			`<return-response><set-body>@(context.Variables["r"] == null ? "no response" : ((IResponse)context.Variables["r"]).Body.As&lt;string&gt;())</set-body></return-response>`),
+		"apis/side-none/apiInformation.json": api("side-none", optional.URL),
+		"apis/side-none/policy.xml": doc(`<send-request response-variable-name="r" ignore-error="true"><set-url>` + required.URL + `/x</set-url></send-request>` +
+			`<return-response><set-body>@(context.Variables["r"] == null ? "no response" : ((IResponse)context.Variables["r"]).Body.As&lt;string&gt;())</set-body></return-response>`),
 		"apis/basic/apiInformation.json":                         api("basic", optional.URL),
 		"apis/basic/policy.xml":                                  doc(`<authentication-basic username="svc" password="{{basic-password}}" />`),
 		"named values/basic-password/namedValueInformation.json": `{"properties":{"displayName":"basic-password","value":"b4sic-s3cret","secret":true}}`,
@@ -99,6 +105,10 @@ certificates:
 		{"/none/x", nil, 200, "none "},
 		{"/basic/x", nil, 200, "none " + basic},
 		{"/none-required/x", nil, 500, `{"statusCode":500,"message":"Internal server error","activityId":"`},
+		// send-request's own <authentication-certificate>, to a backend that requires one.
+		{"/side/x", http.Header{"X-Url": {required.URL + "/x"}}, 200, "orders-client "},
+		{"/side/x", http.Header{"X-Url": {required.URL + "/x"}, "X-Cert": {"billing-client"}}, 200, "billing-client "},
+		{"/side-none/x", nil, 200, "no response"},
 		{"/by-expression/x", http.Header{"X-Cert": {"unknown"}}, 500, `{"statusCode":500,"message":"Internal server error","activityId":"`},
 	} {
 		status, _, body := e.get(t, tt.path, tt.header)
