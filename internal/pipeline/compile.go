@@ -561,6 +561,11 @@ var knownPolicies = func() map[string]bool {
 
 // article is "an" before a vowel, else "a": "an interval attribute".
 func article(word string) string {
+	for _, you := range []string{"uri", "url", "use", "uni"} { // a url, a username
+		if strings.HasPrefix(word, you) {
+			return "a"
+		}
+	}
 	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
 		return "an"
 	}

@@ -40,7 +40,7 @@ func TestAuthenticationBasicErrors(t *testing.T) {
 	const secret = "pass-s3cret"
 	for _, tt := range []struct{ name, policy, want string }{
 		{"no password", `<authentication-basic username="u" />`, "<authentication-basic> needs a password attribute"},
-		{"no username", `<authentication-basic password="` + secret + `" />`, "<authentication-basic> needs an username attribute"},
+		{"no username", `<authentication-basic password="` + secret + `" />`, "<authentication-basic> needs a username attribute"},
 		{"a colon in the username", `<authentication-basic username="a:b" password="` + secret + `" />`, "username of <authentication-basic> must not contain ':'"},
 		{"a child", `<authentication-basic username="u" password="p"><value /></authentication-basic>`, "<authentication-basic> takes no child elements"},
 	} {

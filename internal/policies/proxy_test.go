@@ -11,7 +11,7 @@ import (
 // internal/server's TestProxyPolicy.
 func TestProxyErrors(t *testing.T) {
 	tests := []struct{ policy, want string }{
-		{`<proxy />`, `<proxy> needs an url attribute`},
+		{`<proxy />`, `<proxy> needs a url attribute`},
 		{`<proxy url="https://proxy.example:8443" />`, `url of <proxy>: only http proxies are supported`},
 		{`<proxy url="proxy.example:8080" />`, `url of <proxy>: it must be http://host:port`},
 		{`<proxy url="http://u:p@proxy.example:8080" />`, `url of <proxy>: give the user and password in username and password, not in the URL`},
