@@ -489,6 +489,21 @@ func (c *Compiler) CheckChildren(el *policyxml.Element, allowed ...string) {
 	}
 }
 
+// CheckOnce reports each child of el named one of names that comes after one
+// of the same name.
+func (c *Compiler) CheckOnce(el *policyxml.Element, names ...string) {
+	seen := map[string]bool{}
+	for _, ch := range el.Elements() {
+		if !slices.Contains(names, ch.Name) {
+			continue
+		}
+		if seen[ch.Name] {
+			c.Report(c.Errorf(ch.Pos, "<%s> appears twice in <%s>", ch.Name, el.Name))
+		}
+		seen[ch.Name] = true
+	}
+}
+
 // Compose builds the effective pipeline from documents ordered from the broadest
 // scope to the narrowest (global, product, API, operation); nil documents are
 // skipped. In each section, a narrower document's <base/> is replaced by the

@@ -73,13 +73,16 @@ func (p *jsonpPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 	b.WriteByte('(')
 	// U+2028 and U+2029 are valid in JSON strings but ended a line in
 	// JavaScript before ES2019; escaped, they mean the same in both.
-	b.WriteString(strings.NewReplacer("\u2028", `\u2028`, "\u2029", `\u2029`).Replace(string(data)))
+	b.WriteString(lineSeparators.Replace(string(data)))
 	b.WriteString(");")
 	r.Body.Set([]byte(b.String()))
 	r.Headers.Set("Content-Type", "application/javascript; charset=utf-8")
 	r.Headers.Set("X-Content-Type-Options", "nosniff")
 	return nil
 }
+
+// lineSeparators escapes U+2028 and U+2029 (see Apply).
+var lineSeparators = strings.NewReplacer("\u2028", `\u2028`, "\u2029", `\u2029`)
 
 // isCallback reports whether s is a JavaScript identifier or a dotted path of
 // them (jQuery.cb_1), in ASCII: nothing that could end the call or start

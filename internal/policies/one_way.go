@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,21 +135,39 @@ func (p *oneWayPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 	if err != nil {
 		return err
 	}
-	requestID, where := x.RequestID, redactURL(r.target.String())
+	requestID := x.RequestID
+	p.sender.send(ctx, "send-one-way-request", requestID, r.target, int64(len(r.body)), r.timeout, func(ctx context.Context) error {
+		return p.sendInBackground(ctx, requestID, r)
+	})
+	return nil
+}
+
+// send runs fn in the background within timeout, for the policy named
+// policy: its failure, or its being dropped over the bounds, is logged with
+// the request id and target.
+func (o *OneWay) send(ctx context.Context, policy, requestID string, target *url.URL, size int64, timeout time.Duration, fn func(context.Context) error) {
+	where := redactURL(target.String())
 	// The request's context ends with the request; this one only with the
 	// timeout.
 	bg := context.WithoutCancel(ctx)
-	sent := p.sender.start(int64(len(r.body)), func() {
-		ctx, cancel := context.WithTimeout(bg, r.timeout)
+	sent := o.start(size, func() {
+		ctx, cancel := context.WithTimeout(bg, timeout)
 		defer cancel()
-		if err := p.sendInBackground(ctx, requestID, r); err != nil {
-			p.sender.warn("send-one-way-request failed", "request_id", requestID, "url", where, "error", err.Error())
+		if err := fn(ctx); err != nil {
+			o.warn(policy+" failed", "request_id", requestID, "url", where, "error", err.Error())
 		}
 	})
 	if !sent {
-		p.sender.warn("send-one-way-request dropped: too many one-way requests in flight", "request_id", requestID, "url", where)
+		o.warn(policy+" dropped: too many one-way requests in flight", "request_id", requestID, "url", where)
 	}
-	return nil
+}
+
+// discard reads and drops (a bounded part of) a response the sender does not
+// use, so that its connection can be kept.
+func discard(resp *exchange.Response) error {
+	rd := resp.Body.Reader()
+	io.Copy(io.Discard, io.LimitReader(rd, 64<<10))
+	return rd.Close()
 }
 
 // sendInBackground gets the token the request needs, sends it, and reads and
@@ -170,7 +189,5 @@ func (p *oneWayPolicy) sendInBackground(ctx context.Context, requestID string, r
 	if err != nil {
 		return err
 	}
-	rd := resp.Body.Reader()
-	io.Copy(io.Discard, io.LimitReader(rd, 64<<10))
-	return rd.Close()
+	return discard(resp)
 }

@@ -3,7 +3,6 @@ package policies
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,13 +65,12 @@ func (d Deps) sendServiceBusMessage(c *pipeline.Compiler, el *policyxml.Element)
 	if v, ok := c.Attr(el, "client-id"); ok {
 		p.clientID = &v
 	}
+	c.CheckOnce(el, "payload", "message-properties")
 	payloads := 0
 	for _, ch := range el.Elements() {
 		switch ch.Name {
 		case "payload":
-			if payloads++; payloads > 1 {
-				c.Report(c.Errorf(ch.Pos, "<payload> appears twice in <send-service-bus-message>"))
-			}
+			payloads++
 			c.CheckAttrs(ch)
 			c.CheckChildren(ch)
 			p.payload = c.Value(ch.Text())
@@ -155,19 +153,10 @@ func (p *serviceBusPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 		q, _ := json.Marshal(strings.TrimSpace(v))
 		h.Set(prop.name, string(q))
 	}
-	requestID, where := x.RequestID, target.String()
-	body := []byte(payload)
-	bg := context.WithoutCancel(ctx)
-	sent := p.sender.start(int64(len(body)), func() {
-		ctx, cancel := context.WithTimeout(bg, serviceBusTimeout)
-		defer cancel()
-		if err := p.send(ctx, requestID, clientID, target, h, body); err != nil {
-			p.sender.warn("send-service-bus-message failed", "request_id", requestID, "url", where, "error", err.Error())
-		}
+	requestID, body := x.RequestID, []byte(payload)
+	p.sender.send(ctx, "send-service-bus-message", requestID, target, int64(len(body)), serviceBusTimeout, func(ctx context.Context) error {
+		return p.send(ctx, requestID, clientID, target, h, body)
 	})
-	if !sent {
-		p.sender.warn("send-service-bus-message dropped: too many one-way requests in flight", "request_id", requestID, "url", where)
-	}
 	return nil
 }
 
@@ -183,9 +172,7 @@ func (p *serviceBusPolicy) send(ctx context.Context, requestID, clientID string,
 	if err != nil {
 		return err
 	}
-	rd := resp.Body.Reader()
-	io.Copy(io.Discard, io.LimitReader(rd, 64<<10))
-	rd.Close()
+	discard(resp)
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 		return &pipeline.Error{Reason: "ServiceBusRefused", Message: "Service Bus answered " + http.StatusText(resp.StatusCode)}
 	}

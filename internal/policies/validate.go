@@ -354,13 +354,8 @@ func validateParameters(c *pipeline.Compiler, el *policyxml.Element) (pipeline.P
 	p := &validateParametersPolicy{validation: compileValidation(c, el)}
 	p.specified, _ = actionAttr(c, el, "specified-parameter-action", true)
 	p.unspecified, _ = actionAttr(c, el, "unspecified-parameter-action", true)
-	seen := map[string]bool{}
+	c.CheckOnce(el, "headers", "query", "path")
 	for _, ch := range el.Elements() {
-		if seen[ch.Name] {
-			c.Report(c.Errorf(ch.Pos, "<%s> appears twice in <%s>", ch.Name, el.Name))
-			continue
-		}
-		seen[ch.Name] = true
 		var r paramRules
 		r.specified, _ = actionAttr(c, ch, "specified-parameter-action", false)
 		if ch.Name == "path" {

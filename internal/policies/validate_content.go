@@ -56,14 +56,10 @@ func validateContent(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Poli
 	} else {
 		p.maxSize = n
 	}
-	maps := 0
+	c.CheckOnce(el, "content-type-map")
 	for _, ch := range el.Elements() {
 		switch ch.Name {
 		case "content-type-map":
-			if maps++; maps > 1 {
-				c.Report(c.Errorf(ch.Pos, "<content-type-map> appears twice in <validate-content>"))
-				continue
-			}
 			c.CheckAttrs(ch, "any-content-type-value", "missing-content-type-value")
 			c.CheckChildren(ch, "type")
 			p.anyType = mediaAttr(c, ch, "any-content-type-value")

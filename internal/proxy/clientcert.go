@@ -15,12 +15,13 @@ import (
 // least recently used transport goes.
 const maxClientTransports = 64
 
-// clientTransports keeps one transport per client certificate, each a clone
-// of the base transport that presents that certificate. TLS authenticates a
-// connection, not a request, so a connection made with one certificate (or
-// none) must never carry a request meant for another: separate transports
-// have separate connection pools, and separate TLS configurations, so no
-// session is resumed across certificates either.
+// clientTransports keeps one transport per client certificate and HTTP
+// proxy, each a clone of the base transport that presents that certificate
+// and dials that proxy. TLS authenticates a connection, not a request, so a
+// connection made with one certificate (or none) must never carry a request
+// meant for another: separate transports have separate connection pools, and
+// separate TLS configurations, so no session is resumed across certificates
+// either. A proxy's credentials likewise stay with its own connections.
 type clientTransports struct {
 	mu   sync.Mutex
 	m    map[[sha256.Size]byte]*clientTransport

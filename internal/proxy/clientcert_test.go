@@ -145,14 +145,14 @@ func TestClientTransportsBounded(t *testing.T) {
 	ca := certtest.NewCA(t, "ca")
 	f := trustingForwarder(t, ca)
 	for i := range maxClientTransports + 10 {
-		if _, err := f.certs.get(f.Transport, ca.Client(fmt.Sprint("c", i)), nil); err != nil {
+		if _, err := f.routes.get(f.Transport, ca.Client(fmt.Sprint("c", i)), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := len(f.certs.m); n != maxClientTransports {
+	if n := len(f.routes.m); n != maxClientTransports {
 		t.Errorf("%d transports kept, want %d", n, maxClientTransports)
 	}
-	if _, err := (&Forwarder{Transport: roundTripFunc(nil)}).certs.get(roundTripFunc(nil), ca.Client("x"), nil); err == nil || !strings.Contains(err.Error(), "own HTTP transport") {
+	if _, err := (&Forwarder{Transport: roundTripFunc(nil)}).routes.get(roundTripFunc(nil), ca.Client("x"), nil); err == nil || !strings.Contains(err.Error(), "own HTTP transport") {
 		t.Errorf("a foreign RoundTripper: %v", err)
 	}
 }

@@ -38,7 +38,7 @@ type Forwarder struct {
 	// MaxRedirects bounds follow-redirects="true"; 10 when zero.
 	MaxRedirects int
 
-	certs clientTransports
+	routes clientTransports
 }
 
 // Options are forward-request's attributes.
@@ -56,7 +56,7 @@ func (f *Forwarder) Via(cert *tls.Certificate, u *url.URL) (http.RoundTripper, e
 	if cert == nil && u == nil {
 		return f.Transport, nil
 	}
-	return f.certs.get(f.Transport, cert, u)
+	return f.routes.get(f.Transport, cert, u)
 }
 
 // Error is a failed forward: API Management's LastError reason, a message that
@@ -115,7 +115,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 
 	tr := f.Transport
 	if c, via := x.Backend.Certificate(), x.Backend.Proxy(); c != nil || via != nil {
-		if tr, err = f.certs.get(f.Transport, c, via); err != nil {
+		if tr, err = f.routes.get(f.Transport, c, via); err != nil {
 			return &Error{Reason: "BackendConnectionFailure", Message: err.Error(), Status: 500, Err: err}
 		}
 	}
