@@ -127,8 +127,13 @@ func TestQuotaBandwidthServer(t *testing.T) {
 // TestLimitConcurrencyServer: a slot is held while the response streams and
 // given back when it ends, also when the client goes away in the middle.
 func TestLimitConcurrencyServer(t *testing.T) {
-	proceed := make(chan struct{})
+	// proceed ends the streams; the second phase replaces it while streams of
+	// the first may still be running, so it is read and replaced atomically.
+	var proceed atomic.Pointer[chan struct{}]
+	phase1 := make(chan struct{})
+	proceed.Store(&phase1)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stop := *proceed.Load()
 		w.Header().Set("Content-Type", "text/event-stream")
 		rc := http.NewResponseController(w)
 		for i := 0; ; i++ {
@@ -137,7 +142,7 @@ func TestLimitConcurrencyServer(t *testing.T) {
 				return
 			}
 			select {
-			case <-proceed:
+			case <-stop:
 				return
 			case <-r.Context().Done():
 				return
@@ -168,7 +173,7 @@ func TestLimitConcurrencyServer(t *testing.T) {
 		t.Errorf("a second request while the first streams: %d %s", s, body)
 	}
 	// The first stream ends: its slot comes back.
-	close(proceed)
+	close(phase1)
 	io.Copy(io.Discard, first.Body)
 	first.Body.Close()
 	waitStatus := func(want int) {
@@ -189,8 +194,9 @@ func TestLimitConcurrencyServer(t *testing.T) {
 	waitStatus(200)
 
 	// A client that goes away in the middle of a stream gives its slot back.
-	proceed = make(chan struct{})
-	defer close(proceed)
+	phase2 := make(chan struct{})
+	proceed.Store(&phase2)
+	defer close(phase2)
 	// (waitStatus's own streams were abandoned too: their slots come back as
 	// soon as the gateway notices, which takes a moment.)
 	var c net.Conn
