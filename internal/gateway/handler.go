@@ -135,7 +135,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		h.finish(r, o)
 		return
 	}
-	if h.refusePath(w, r, o) {
+	if h.refusePath(w, r, o) || h.serveCrossDomain(w, r, snap, o) {
 		return
 	}
 	var q url.Values // nil reads as empty: most requests have no query

@@ -18,15 +18,16 @@ import (
 // subscriptions. NewSnapshot builds it and nothing changes it afterwards; a
 // reload builds a new one and the Handler swaps it in atomically.
 type Snapshot struct {
-	apis       []*api                   // longest path first
-	subs       map[string]*subscription // by key
-	list       []apiops.Subscription
-	deployment *exchange.Deployment
-	warnings   []string
-	secrets    []string // named values marked secret, kept out of request traces
-	redact     []string // secrets and every subscription key: what Redact cuts out
-	backends   []BackendInfo
-	dir        string // the configuration folder, which request traces show policy files relative to
+	apis        []*api                   // longest path first
+	subs        map[string]*subscription // by key
+	list        []apiops.Subscription
+	deployment  *exchange.Deployment
+	warnings    []string
+	secrets     []string // named values marked secret, kept out of request traces
+	redact      []string // secrets and every subscription key: what Redact cuts out
+	backends    []BackendInfo
+	dir         string // the configuration folder, which request traces show policy files relative to
+	crossDomain []byte // /crossdomain.xml, when the global policy has cross-domain
 }
 
 // SnapshotConfig is what NewSnapshot builds a Snapshot from. Everything in it is
@@ -49,6 +50,9 @@ type SnapshotConfig struct {
 	Dir string
 	// Backends are the backend entities, for a console (Snapshot.Backends).
 	Backends []BackendInfo
+	// Global is the global policy alone, for what the gateway answers outside
+	// every API: /crossdomain.xml, from its cross-domain policies.
+	Global *pipeline.Pipeline
 }
 
 // APIConfig is one API of a SnapshotConfig.
@@ -91,14 +95,15 @@ type OperationConfig struct {
 // with the same key, and products the configuration does not have.
 func NewSnapshot(c SnapshotConfig) (*Snapshot, error) {
 	s := &Snapshot{
-		subs:       make(map[string]*subscription, 2*len(c.Subscriptions)),
-		list:       slices.Clone(c.Subscriptions),
-		deployment: c.Deployment,
-		warnings:   slices.Clone(c.Warnings),
-		secrets:    slices.Clone(c.Secrets),
-		redact:     slices.Clone(c.Secrets),
-		backends:   slices.Clone(c.Backends),
-		dir:        c.Dir,
+		subs:        make(map[string]*subscription, 2*len(c.Subscriptions)),
+		list:        slices.Clone(c.Subscriptions),
+		deployment:  c.Deployment,
+		warnings:    slices.Clone(c.Warnings),
+		secrets:     slices.Clone(c.Secrets),
+		redact:      slices.Clone(c.Secrets),
+		backends:    slices.Clone(c.Backends),
+		dir:         c.Dir,
+		crossDomain: crossDomainFile(c.Global),
 	}
 	products := make(map[string]*product, len(c.Products))
 	for _, p := range c.Products {

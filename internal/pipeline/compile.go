@@ -272,6 +272,10 @@ func (c *Compiler) MarkResumePoint() { c.marked = true }
 // Section returns the section being compiled.
 func (c *Compiler) Section() Section { return c.section }
 
+// TopLevel reports whether the policy being compiled is a direct child of its
+// section (a fragment's top-level policies count as where it is included).
+func (c *Compiler) TopLevel() bool { return len(c.path) == 1 }
+
 // Scope returns the scope of the document being compiled: "global",
 // "product", "api" or "operation".
 func (c *Compiler) Scope() string { return c.scope }

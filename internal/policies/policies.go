@@ -183,6 +183,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("wait", in|pipeline.Backend|pipeline.Outbound, wait)
 	r.Register("send-one-way-request", all, d.sendOneWayRequest)
 	r.Register("cors", in, cors)
+	r.Register("cross-domain", in, crossDomain)
 	r.Register("authentication-basic", in, basicAuth)
 	r.Register("authentication-certificate", in, d.authCertificate)
 	r.Register("validate-jwt", in, d.validateJWT)

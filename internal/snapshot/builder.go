@@ -125,6 +125,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 		Backends: backendInfo(bes)}
 	sc.Products = c.products() // before the APIs, whose pipelines include product policies
 	sc.APIs = c.apis()
+	sc.Global = pipeline.Compose(c.global)
 	if len(c.errs) > 0 {
 		return nil, c.errs
 	}
