@@ -92,6 +92,10 @@
 //	gateway:
 //	  region: local          # context.Deployment.Region. Default "local"
 //	  serviceName: lastmile  # context.Deployment.ServiceName. Default "lastmile"
+//	dapr:
+//	  # The Dapr sidecar's HTTP API, for set-backend-service backend-id="dapr",
+//	  # publish-to-dapr and invoke-dapr-binding. Default http://localhost:3500.
+//	  url: http://localhost:3500
 //	store:
 //	  # Shared state: memory (one process) or redis (shared by every gateway
 //	  # instance). It holds the token service's client assertion replay check,
@@ -176,9 +180,12 @@ const (
 	DefaultBackendTimeout   = 300 * time.Second
 	DefaultRegion           = "local"
 	DefaultServiceName      = "lastmile"
-	DefaultStoreType        = StoreMemory
-	DefaultRedisAddress     = "127.0.0.1:6379"
-	DefaultShutdownGrace    = 10 * time.Second
+	// DefaultDaprURL is where API Management's self-hosted gateway finds the
+	// Dapr sidecar.
+	DefaultDaprURL       = "http://localhost:3500"
+	DefaultStoreType     = StoreMemory
+	DefaultRedisAddress  = "127.0.0.1:6379"
+	DefaultShutdownGrace = 10 * time.Second
 )
 
 // Store types accepted in store.type.
@@ -205,6 +212,15 @@ type Config struct {
 	Telemetry Telemetry
 	// Console is the web console's authentication (see console.go).
 	Console Console
+	// Dapr is the Dapr sidecar that the Dapr policies call.
+	Dapr Dapr
+}
+
+// Dapr is the Dapr runtime next to the gateway, which set-backend-service
+// backend-id="dapr", publish-to-dapr and invoke-dapr-binding call.
+type Dapr struct {
+	// URL is the sidecar's HTTP API, such as http://localhost:3500.
+	URL string
 }
 
 // Identity configures the embedded identity provider and the managed identities it
@@ -345,6 +361,7 @@ func Default() *Config {
 		Limits:    DefaultLimits,
 		Telemetry: DefaultTelemetry,
 		Shutdown:  Shutdown{GracePeriod: DefaultShutdownGrace},
+		Dapr:      Dapr{URL: DefaultDaprURL},
 	}
 	defaultIdentityPlane(&c.Identity)
 	defaultTokenService(&c.Identity)

@@ -138,6 +138,7 @@ func TestParseFull(t *testing.T) {
 			Lastmile: &ConsoleIssuer{Audience: "api://orders", Role: "Orders.Write"},
 			OIDC:     &ConsoleIssuer{Issuer: "https://login.example.com/tenant/v2.0", Audience: "api://lastmile-console", Role: "Console.Admin"},
 		}},
+		Dapr: Dapr{URL: "http://dapr.internal:3500"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parse testdata/full.yaml (-want +got):\n%s", diff)
@@ -194,6 +195,7 @@ func TestDefaults(t *testing.T) {
 		Limits:    DefaultLimits,
 		Telemetry: DefaultTelemetry,
 		Shutdown:  Shutdown{GracePeriod: 10 * time.Second},
+		Dapr:      Dapr{URL: "http://localhost:3500"},
 	}
 	for _, tc := range []struct {
 		name, src string
@@ -684,9 +686,14 @@ func TestParseErrors(t *testing.T) {
 			want: `lastmile.yaml:4:18: certificates[0].passwordEnv: "pass word!" is not an environment variable name; write the variable's name (such as ORDERS_PFX_PASSWORD), never the password itself`,
 		},
 		{
+			name: "a Dapr URL with a path",
+			src:  "dapr:\n  url: http://localhost:3500/v1.0\n",
+			want: `lastmile.yaml:2:8: dapr.url: "http://localhost:3500/v1.0" is not the Dapr sidecar's address; write its scheme, host and port, such as http://localhost:3500`,
+		},
+		{
 			name: "merge keys are refused",
 			src:  "base: &b\n  region: x\ngateway:\n  <<: *b\n",
-			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, shutdown, certificates, telemetry, console\n" +
+			want: "lastmile.yaml:1:1: unknown key \"base\" at the top level; valid keys are identity, listeners, backend, gateway, store, limits, shutdown, certificates, telemetry, console, dapr\n" +
 				`lastmile.yaml:4:3: merge keys (<<) are not supported in lastmile.yaml; write the keys out`,
 		},
 		{

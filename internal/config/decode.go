@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -391,8 +392,29 @@ func (d *decoder) decodeConfig(root *yaml.Node, c *Config) {
 		{"certificates", func(k, v *yaml.Node) { d.decodeCertificates(v, c) }},
 		{"telemetry", func(k, v *yaml.Node) { d.decodeTelemetry(v, &c.Telemetry) }},
 		{"console", func(k, v *yaml.Node) { d.decodeConsole(v, &c.Console) }},
+		{"dapr", func(k, v *yaml.Node) {
+			d.mapping(v, "dapr", []field{{"url", d.daprURL(&c.Dapr.URL)}})
+		}},
 	})
 	d.refs = r
+}
+
+// daprURL decodes the Dapr sidecar's base URL: http or https, a host, and
+// nothing after it, since the policies add Dapr's API paths.
+func (d *decoder) daprURL(dst *string) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		v = resolve(v)
+		s, ok := d.scalar(v, "dapr.url", "a URL")
+		if !ok {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			d.errorf(v, "dapr.url: %q is not the Dapr sidecar's address; write its scheme, host and port, such as http://localhost:3500", s)
+			return
+		}
+		*dst = strings.TrimSuffix(s, "/")
+	}
 }
 
 func (d *decoder) nonEmpty(path string, dst *string) func(k, v *yaml.Node) {

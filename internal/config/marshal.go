@@ -79,6 +79,7 @@ func (c *Config) Marshal() ([]byte, error) {
 		}),
 		"telemetry", marshalTelemetry(c.Telemetry),
 		"console", marshalConsole(c.Console),
+		"dapr", mapNode("url", str(c.Dapr.URL)),
 	)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)

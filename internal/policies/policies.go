@@ -134,6 +134,9 @@ type Deps struct {
 	Revocation RevocationChecker
 	// Metrics counts limit decisions and backend calls; nil counts nothing.
 	Metrics Metrics
+	// Dapr is the Dapr sidecar's HTTP API (lastmile.yaml's dapr.url), which
+	// the Dapr policies call; DefaultDaprURL when nil.
+	Dapr *url.URL
 }
 
 // Register adds every supported policy to r.
@@ -151,6 +154,9 @@ func Register(r *pipeline.Registry, d Deps) {
 		d.OneWay = &OneWay{Logger: d.Logger}
 	}
 	d.baseURLs = d.bases()
+	if d.Dapr == nil {
+		d.Dapr, _ = url.Parse(DefaultDaprURL)
+	}
 	all := pipeline.AllSections
 	in := pipeline.Inbound
 	inBack := pipeline.Inbound | pipeline.Backend
@@ -200,6 +206,8 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("proxy", in, proxyRoute)
 	r.Register("log-to-eventhub", all, d.logToEventHub)
 	r.Register("send-service-bus-message", inOutErr, d.sendServiceBusMessage)
+	r.Register("publish-to-dapr", in, d.publishToDapr)
+	r.Register("invoke-dapr-binding", inOutErr, d.invokeDaprBinding)
 	outErr := pipeline.Outbound | pipeline.OnError
 	r.Register("validate-parameters", in, validateParameters)
 	r.Register("validate-headers", outErr, validateHeaders)

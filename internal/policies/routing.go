@@ -26,8 +26,13 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 	c.CheckAttrs(el, "base-url", "backend-id", "sf-resolve-condition", "sf-service-instance-name",
 		"sf-partition-key", "sf-replica-type", "sf-listener-name", "dapr-app-id", "dapr-method", "dapr-namespace")
 	for _, a := range el.Attrs {
-		if strings.HasPrefix(a.Name, "sf-") || strings.HasPrefix(a.Name, "dapr-") {
-			return nil, c.Errorf(a.NamePos, "set-backend-service %s (Service Fabric and Dapr backends) is not supported by lastmile", a.Name)
+		if strings.HasPrefix(a.Name, "sf-") {
+			return nil, c.Errorf(a.NamePos, "set-backend-service %s (Service Fabric backends) is not supported by lastmile", a.Name)
+		}
+	}
+	for _, a := range el.Attrs {
+		if strings.HasPrefix(a.Name, "dapr-") {
+			return d.daprBackend(c, el)
 		}
 	}
 	base, hasBase := c.Attr(el, "base-url")

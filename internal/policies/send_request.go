@@ -49,6 +49,15 @@ type sendRequestPolicy struct {
 	cert    *certificatePolicy // <authentication-certificate>; nil presents none
 	via     *proxyPolicy       // <proxy>; nil sends directly
 	router  Router             // the transport for cert and via
+	label   string             // the policy in messages and spans; "" is send-request
+}
+
+// name is the policy that sends, for messages and spans.
+func (p *sendRequestPolicy) name() string {
+	if p.label == "" {
+		return "send-request"
+	}
+	return p.label
 }
 
 // Router gives the transport that presents a client certificate and goes
@@ -427,7 +436,7 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 	if len(body) > 0 {
 		rd = bytes.NewReader(body)
 	}
-	call := startCall(ctx, x, "send-request", "")
+	call := startCall(ctx, x, p.name(), "")
 	// The span ends when the response head arrives: the body belongs to the
 	// policies that read it.
 	defer func() { call.finish(status, err) }()
@@ -439,7 +448,7 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 	req, err := http.NewRequestWithContext(reqCtx, method, target.String(), rd)
 	if err != nil {
 		cancel()
-		return nil, &pipeline.Error{Reason: "InvalidRequest", Message: "send-request could not build the request to " + where, Status: 500, Err: err}
+		return nil, &pipeline.Error{Reason: "InvalidRequest", Message: p.name() + " could not build the request to " + where, Status: 500, Err: err}
 	}
 	if host := h.Get("Host"); host != "" {
 		req.Host = host
@@ -461,11 +470,11 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 		cancel()
 		switch {
 		case timedOut:
-			return nil, &pipeline.Error{Reason: "Timeout", Message: fmt.Sprintf("send-request to %s did not get a response within %s", where, timeout), Status: 500, Err: err}
+			return nil, &pipeline.Error{Reason: "Timeout", Message: fmt.Sprintf("%s to %s did not get a response within %s", p.name(), where, timeout), Status: 500, Err: err}
 		case ctx.Err() != nil:
 			return nil, &pipeline.Error{Reason: "ClientConnectionFailure", Message: "the client went away", Status: 499, Err: err}
 		}
-		return nil, &pipeline.Error{Reason: "BackendConnectionFailure", Message: "send-request could not reach " + where + ": " + transportReason(err), Status: 500, Err: err}
+		return nil, &pipeline.Error{Reason: "BackendConnectionFailure", Message: p.name() + " could not reach " + where + ": " + transportReason(err), Status: 500, Err: err}
 	}
 	status = resp.StatusCode
 	exchange.RemoveHopHeaders(resp.Header)
@@ -473,7 +482,7 @@ func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange,
 	if reason == "" {
 		reason = http.StatusText(resp.StatusCode)
 	}
-	p.logger.DebugContext(ctx, "send-request", "request_id", x.RequestID, "method", method, "url", where,
+	p.logger.DebugContext(ctx, p.name(), "request_id", x.RequestID, "method", method, "url", where,
 		"status", resp.StatusCode, "duration", time.Since(start))
 	return &exchange.Response{
 		StatusCode:   resp.StatusCode,

@@ -61,27 +61,9 @@ func compileLiquidBody(c *pipeline.Compiler, el *policyxml.Element, response, in
 }
 
 func (p *liquidBodyPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
-	vars := map[string]any{"context": liquidContext(x)}
-	limit := int(min(x.Buffers.Limit(), int64(maxInt)))
-	if !p.noBody {
-		h, body := x.Request.Headers, x.Request.Body
-		if p.response && x.Response != nil {
-			h, body = x.Response.Headers, x.Response.Body
-		} else if p.response {
-			body = nil
-		}
-		if v, err := liquidBody(h, body, p.nilNull, limit, x.Buffers.Take); err != nil {
-			return err
-		} else if v != nil {
-			vars["body"] = v
-		}
-	}
-	out, err := p.tpl.Render(vars, liquid.Limits{Output: limit, Alloc: 4 * limit})
+	out, err := p.render(x, "set-body")
 	if err != nil {
-		return &pipeline.Error{Reason: ReasonLiquidFailure, Message: "set-body: " + err.Error(), Err: err}
-	}
-	if err := x.Buffers.Take(int64(len(out))); err != nil {
-		return pipeline.BodyFailure("set-body", err)
+		return err
 	}
 	if p.response {
 		if x.Response == nil {
@@ -92,6 +74,34 @@ func (p *liquidBodyPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 	}
 	setBodyBytes(&x.Request.Body, out)
 	return nil
+}
+
+// render renders the template for the policy named policy, charging the
+// output to the exchange's buffers.
+func (p *liquidBodyPolicy) render(x *exchange.Exchange, policy string) ([]byte, error) {
+	vars := map[string]any{"context": liquidContext(x)}
+	limit := int(min(x.Buffers.Limit(), int64(maxInt)))
+	if !p.noBody {
+		h, body := x.Request.Headers, x.Request.Body
+		if p.response && x.Response != nil {
+			h, body = x.Response.Headers, x.Response.Body
+		} else if p.response {
+			body = nil
+		}
+		if v, err := liquidBody(h, body, p.nilNull, limit, x.Buffers.Take); err != nil {
+			return nil, err
+		} else if v != nil {
+			vars["body"] = v
+		}
+	}
+	out, err := p.tpl.Render(vars, liquid.Limits{Output: limit, Alloc: 4 * limit})
+	if err != nil {
+		return nil, &pipeline.Error{Reason: ReasonLiquidFailure, Message: policy + ": " + err.Error(), Err: err}
+	}
+	if err := x.Buffers.Take(int64(len(out))); err != nil {
+		return nil, pipeline.BodyFailure(policy, err)
+	}
+	return out, nil
 }
 
 // liquidBody reads a JSON or XML body (by its Content-Type) for the template,

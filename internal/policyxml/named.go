@@ -45,11 +45,9 @@ type substituter struct {
 }
 
 func (s *substituter) element(el *Element) {
-	if el.Name == "set-body" && !s.liquid {
-		if a := el.Attr("template"); a != nil && strings.TrimSpace(a.Value.Text) == "liquid" {
-			s.liquid = true
-			defer func() { s.liquid = false }()
-		}
+	if liquidTemplate(el) && !s.liquid {
+		s.liquid = true
+		defer func() { s.liquid = false }()
 	}
 	for _, a := range el.Attrs {
 		a.Value = s.value(a.Value)
@@ -62,6 +60,23 @@ func (s *substituter) element(el *Element) {
 			c.Value = s.value(c.Value)
 		}
 	}
+}
+
+// liquidTemplate reports whether el's text is a Liquid template, where {{name}}
+// is Liquid's unless a named value has that name: set-body template="liquid",
+// and the Dapr policies' template="Liquid".
+func liquidTemplate(el *Element) bool {
+	a := el.Attr("template")
+	if a == nil {
+		return false
+	}
+	switch t := strings.TrimSpace(a.Value.Text); el.Name {
+	case "set-body":
+		return t == "liquid"
+	case "publish-to-dapr", "invoke-dapr-binding":
+		return strings.EqualFold(t, "liquid")
+	}
+	return false
 }
 
 func (s *substituter) value(v Value) Value {

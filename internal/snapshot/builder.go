@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sync"
@@ -165,6 +166,9 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, bes map[stri
 	}
 	if !validateOnly {
 		d.TokenMetrics = b.TokenMetrics
+	}
+	if d.Dapr, err = url.Parse(cfg.Dapr.URL); err != nil { // checked when lastmile.yaml was read
+		return nil, fmt.Errorf("dapr.url: %w", err)
 	}
 	if d.Certificates, d.ClientCATrust, err = certificates(cfg); err != nil {
 		return nil, err
