@@ -164,10 +164,10 @@ func (nopForwarder) Forward(context.Context, *exchange.Exchange, proxy.Options) 
 	return nil
 }
 
-// minCompiled is how many corpus documents compile today (98 of 131). The test
+// minCompiled is how many corpus documents compile today (99 of 131). The test
 // fails when fewer do, so that no change loses coverage unnoticed: raise it
 // when a new policy or feature makes more of them compile.
-const minCompiled = 98
+const minCompiled = 99
 
 // TestCorpus compiles every corpus document and reports, per file, either that it
 // compiled or exactly why it cannot run yet; -v prints the table. It fails if a

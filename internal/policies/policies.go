@@ -210,6 +210,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("invoke-dapr-binding", inOutErr, d.invokeDaprBinding)
 	outErr := pipeline.Outbound | pipeline.OnError
 	r.Register("validate-parameters", in, validateParameters)
+	r.Register("validate-odata-request", in, validateODataRequest)
 	r.Register("validate-headers", outErr, validateHeaders)
 	r.Register("validate-status-code", outErr, validateStatusCode)
 	r.Register("validate-content", inOutErr, validateContent)

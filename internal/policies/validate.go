@@ -54,6 +54,11 @@ const (
 type finding struct {
 	Name, Type, Rule, Details, Public string
 	Action                            string
+	// Reason and Status, when set, replace the policy's for a prevented
+	// request: validate-odata-request says what was wrong, and answers 413 to
+	// a body too large.
+	Reason string
+	Status int
 }
 
 // actionAttr compiles an action attribute: ignore, prevent or detect, or an
@@ -108,18 +113,25 @@ type validation struct {
 }
 
 func compileValidation(c *pipeline.Compiler, el *policyxml.Element) validation {
-	v := validation{name: el.Name, response: c.Section()&(pipeline.Outbound|pipeline.OnError) != 0}
-	if el.Attr("errors-variable-name") != nil {
-		name, ok := c.LiteralAttr(el, "errors-variable-name")
-		switch {
-		case !ok:
-			c.Report(c.Errorf(el.Attr("errors-variable-name").Value.Pos(), "errors-variable-name of <%s> must be a name, not a policy expression", el.Name))
-		case strings.TrimSpace(name) == "":
-			c.Report(c.Errorf(el.Attr("errors-variable-name").Value.Pos(), "errors-variable-name of <%s> must not be empty", el.Name))
-		}
-		v.errorsVar = name
+	return validation{name: el.Name, errorsVar: errorsVarAttr(c, el, "errors-variable-name"),
+		response: c.Section()&(pipeline.Outbound|pipeline.OnError) != 0}
+}
+
+// errorsVarAttr reads the name of the variable that findings go to from
+// attribute attr (validate-odata-request calls it error-variable-name); ""
+// when absent.
+func errorsVarAttr(c *pipeline.Compiler, el *policyxml.Element, attr string) string {
+	if el.Attr(attr) == nil {
+		return ""
 	}
-	return v
+	name, ok := c.LiteralAttr(el, attr)
+	switch {
+	case !ok:
+		c.Report(c.Errorf(el.Attr(attr).Value.Pos(), "%s of <%s> must be a name, not a policy expression", attr, el.Name))
+	case strings.TrimSpace(name) == "":
+		c.Report(c.Errorf(el.Attr(attr).Value.Pos(), "%s of <%s> must not be empty", attr, el.Name))
+	}
+	return name
 }
 
 // finish records the findings that are not ignored in the errors variable
@@ -159,6 +171,12 @@ func (v *validation) finish(x *exchange.Exchange, fs []finding) error {
 		return nil
 	}
 	e := &pipeline.Error{Source: v.name, Reason: ReasonValidationBadRequest, Message: prevented.Details, Public: prevented.Public, Status: http.StatusBadRequest}
+	if prevented.Reason != "" {
+		e.Reason = prevented.Reason
+	}
+	if prevented.Status != 0 {
+		e.Status = prevented.Status
+	}
 	if v.response {
 		e.Reason, e.Status, e.Public = ReasonValidationNotAllowed, http.StatusBadGateway, publicValidationInternal
 	}

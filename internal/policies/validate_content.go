@@ -147,23 +147,18 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	}
 	var fs []finding
 
-	n := body.Len()
-	if n < 0 {
-		data, err := body.Bytes(true)
-		if err != nil {
-			return pipeline.BodyFailure(p.name, err)
-		}
-		n = int64(len(data))
+	n, err := bodySize(body)
+	if err != nil {
+		return pipeline.BodyFailure(p.name, err)
 	}
 	if n > p.maxSize {
 		act, err := action(x, p.sizeExceeded)
 		if err != nil {
 			return err
 		}
-		size, limit := strconv.FormatInt(n, 10), strconv.FormatInt(p.maxSize, 10)
-		fs = append(fs, finding{Type: typ, Rule: validationRuleSizeLimit, Action: act,
-			Details: msg + "'s body is " + size + " bytes long and it exceeds the configured limit of " + limit + " bytes.",
-			Public:  public(msg + "'s body is " + size + " bytes long and it exceeds the limit of " + limit + " bytes.")})
+		f := sizeFinding(msg, strconv.FormatInt(n, 10), p.maxSize)
+		f.Public, f.Action = public(f.Public), act
+		fs = append(fs, f)
 		if act == actionPrevent {
 			return p.finish(x, fs)
 		}
@@ -218,6 +213,26 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 		fs = append(fs, finding{Name: ct, Type: typ, Rule: validationRuleIncorrect, Details: d, Public: public(d), Action: act})
 	}
 	return p.finish(x, fs)
+}
+
+// bodySize is a body's length: its Content-Length, or for a chunked one what
+// arrives, buffered (and kept for whoever reads the body next) up to the
+// body limit.
+func bodySize(b *exchange.Body) (int64, error) {
+	if n := b.Len(); n >= 0 {
+		return n, nil
+	}
+	data, err := b.Bytes(true)
+	return int64(len(data)), err
+}
+
+// sizeFinding is the SizeLimit finding of a message ("Request", "Response")
+// whose body is size bytes ("2011", "more than 65536") over limit.
+func sizeFinding(msg, size string, limit int64) finding {
+	l := strconv.FormatInt(limit, 10)
+	return finding{Type: msg + "Body", Rule: validationRuleSizeLimit,
+		Details: msg + "'s body is " + size + " bytes long and it exceeds the configured limit of " + l + " bytes.",
+		Public:  msg + "'s body is " + size + " bytes long and it exceeds the limit of " + l + " bytes."}
 }
 
 // mapType applies <content-type-map>: a <type> that matches, else

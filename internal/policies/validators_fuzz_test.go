@@ -55,3 +55,29 @@ func FuzzCheckXML(f *testing.F) {
 		}
 	})
 }
+
+// FuzzODataQuery: validate-odata-request's query checker never panics, gives
+// a bounded number of findings, and its messages are bounded (a quoted value
+// is cut at 100 bytes, at most 4 bytes each once escaped) and free of
+// control characters whatever the client sent.
+func FuzzODataQuery(f *testing.F) {
+	for _, s := range []string{"$filter=Name%20eq%20'Milk'&$top=10", "$expand=A($filter=b;$top=1)", "$top=1&TOP=2", "$search=%22a", "$filter=('')",
+		"$foo%0A=1", "%24top=x", "@p=1&$filter=a%20eq%20@p", "$format=application/json;x=%22", "=&&=", "$filter=\"\\"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, raw string, v401 bool) {
+		fs := checkODataQuery(nil, raw, v401)
+		if len(fs) > maxODataFindings {
+			t.Fatalf("%d findings", len(fs))
+		}
+		for _, fd := range fs {
+			if len(fd.Details) > 600 || strings.ContainsFunc(fd.Details, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+				t.Fatalf("details %q", fd.Details)
+			}
+			if fd.Reason != ReasonInvalidQueryOption && fd.Reason != ReasonUnknownQueryOption || fd.Action != actionPrevent {
+				t.Fatalf("finding %+v", fd)
+			}
+		}
+	})
+}
