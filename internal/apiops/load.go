@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/lastmile-gw/lastmile/internal/graphql"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
 
@@ -481,6 +482,23 @@ func (l *loader) loadSpec(a *API, specs []string) bool {
 	}
 	a.Spec = path.Join(a.Dir, chosen)
 	kind := specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(chosen), "."))]
+	if kind == "graphql" {
+		src, ok := l.readFile(a.Spec)
+		if !ok {
+			return false
+		}
+		schema, err := graphql.ParseSchema(l.display(a.Spec), src)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				e = &Error{File: l.display(a.Spec), Msg: err.Error()}
+			}
+			l.add(e)
+			return false
+		}
+		a.GraphQL = schema
+		return true
+	}
 	if kind != "openapi" {
 		return true // checkSupport reports it
 	}
@@ -603,7 +621,9 @@ func (l *loader) checkSupport(a *API) {
 	switch a.Type {
 	case "http", "":
 	case "graphql":
-		why = "GraphQL APIs are not served yet"
+		if a.ServiceURL == "" {
+			why = "synthetic GraphQL APIs (resolvers instead of a backend) are not served yet"
+		}
 	case "soap":
 		why = "SOAP APIs are not served yet"
 	case "websocket":
@@ -611,14 +631,15 @@ func (l *loader) checkSupport(a *API) {
 	case "grpc":
 		why = "gRPC APIs are not served yet"
 	case "odata":
-		why = "OData APIs are not served yet"
 	default:
 		why = fmt.Sprintf("APIs of type %q are not served", a.Type)
 	}
 	if why == "" && a.Spec != "" {
 		switch specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(a.Spec), "."))] {
 		case "graphql":
-			why = "GraphQL APIs are not served yet"
+			if a.Type != "graphql" {
+				why = fmt.Sprintf("an API of type %q cannot have a GraphQL schema; set \"type\": \"graphql\" in apiInformation.json", a.Type)
+			}
 		case "wsdl":
 			why = "APIs described by WSDL are not served yet"
 		case "wadl":

@@ -262,6 +262,14 @@ func TestLoadErrors(t *testing.T) {
 			wantPrefix: "apis/soap/operations/Broken/policy.xml:1:",
 		},
 		{
+			name: "a GraphQL schema that does not load",
+			changes: map[string]*string{
+				"apis/gql/apiInformation.json":   s(info(`    "path": "gql"`, `    "type": "graphql"`, `    "serviceUrl": "https://gql.example"`)),
+				"apis/gql/specification.graphql": s("type Query {\n  orders: [Order]\n}\n"),
+			},
+			want: []string{`apis/gql/specification.graphql:2:12: the GraphQL schema does not load: Undefined type Order.`},
+		},
+		{
 			name:    "specification that is not OpenAPI",
 			changes: map[string]*string{"apis/orders/specification.yaml": s("title: hello\n")},
 			want:    []string{`apis/orders/specification.yaml:1:1: the specification is not an OpenAPI document: it has neither "openapi" nor "swagger" at the top level`},
@@ -812,6 +820,10 @@ func TestWarnings(t *testing.T) {
 		"products/p/apis/ghost/productApiInformation.json": s("{}"),
 		"apis/orders;rev=2/apiInformation.json":            s(info(`    "path": "orders-next"`)),
 		"apis/ws/apiInformation.json":                      s(info(`    "path": "ws"`, `    "type": "websocket"`)),
+		"apis/synthetic/apiInformation.json":               s(info(`    "path": "synthetic"`, `    "type": "graphql"`, `    "serviceUrl": ""`)),
+		"apis/gql/apiInformation.json":                     s(info(`    "path": "gql"`, `    "type": "graphql"`, `    "serviceUrl": "https://gql.example"`)),
+		"apis/gql/specification.graphql":                   s("type Query { orders: [String] }\n"),
+		"apis/odata/apiInformation.json":                   s(info(`    "path": "odata"`, `    "type": "odata"`)),
 		"backends/pool/backendInformation.json":            s(info(`    "type": "Pool"`, `    "pool": {"services": [{"id": "/backends/b1", "priority": 1, "weight": 2}, {"id": "/backends/gone"}]}`)),
 		"backends/b1/backendInformation.json":              s(info(`    "url": "https://b1"`)),
 	}))
@@ -820,6 +832,7 @@ func TestWarnings(t *testing.T) {
 	}
 	want := []Warning{
 		{"apis/orders;rev=2", `revision 2 has path "orders-next" but the current revision (apis/orders) has "orders"; only the current revision is served`},
+		{"apis/synthetic", "synthetic GraphQL APIs (resolvers instead of a backend) are not served yet; requests under /synthetic will get 404"},
 		{"apis/ws", "WebSocket APIs are not served yet; requests under /ws will get 404"},
 		{"backends/pool/backendInformation.json", `pool member "gone" is not a backend in backends/; requests will not be sent to it`},
 		{"products/p/apis/ghost", `product p lists API "ghost", which is not in apis/; it is left out of the product`},
@@ -833,6 +846,14 @@ func TestWarnings(t *testing.T) {
 	wantPool := &BackendPool{Services: []PoolService{{Backend: "b1", Priority: 1, Weight: 2}}}
 	if diff := cmp.Diff(wantPool, svc.Backends["pool"].Pool); diff != "" {
 		t.Errorf("pool (-want +got):\n%s", diff)
+	}
+	for _, a := range svc.Served() {
+		if a.Name == "gql" && a.GraphQL == nil {
+			t.Error("the GraphQL API's schema was not read")
+		}
+	}
+	if got := len(svc.Served()); got != 3 { // orders, gql, odata
+		t.Errorf("%d APIs served, want 3", got)
 	}
 	if got := svc.Products["p"].APIs; !cmp.Equal(got, []string{"orders"}) {
 		t.Errorf("product APIs = %q, want [orders]", got)

@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/apispec"
+	"github.com/lastmile-gw/lastmile/internal/graphql"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
 
@@ -131,6 +132,10 @@ type API struct {
 	Policy *Policy
 	// Spec is the specification file relative to Service.Dir, or "" when there is none.
 	Spec string
+	// GraphQL is the schema of a GraphQL API (its specification.graphql), or
+	// nil. A GraphQL API with a backend passes requests through; the schema is
+	// for validate-graphql-request.
+	GraphQL *graphql.Schema
 	// Operations come from the specification, sorted by URL template and method. An
 	// API without a specification has none (it matches everything under its path).
 	Operations []*Operation

@@ -175,7 +175,7 @@ func TestLoadSample(t *testing.T) {
 				Name: "graphql-api", Dir: "apis/graphql-api", DisplayName: "graphql-api",
 				Description: "GraphQL API using specification.graphql.", Path: "graphql-api",
 				ServiceURL: "https://httpbin.org", IsCurrent: true, Type: "graphql",
-				Unsupported: "GraphQL APIs are not served yet", Spec: "apis/graphql-api/specification.graphql",
+				Spec:     "apis/graphql-api/specification.graphql",
 				Products: []string{"product2"},
 			}),
 			defaultKeys(apiView{
@@ -244,6 +244,7 @@ func TestLoadSample(t *testing.T) {
 		}
 		want := []string{
 			"apis/basic-api /basic-api",
+			"apis/graphql-api /graphql-api",
 			"apis/revisioned-api /revisioned-api",
 			"apis/versioned-api-v1 /versioned-api/v1",
 			"apis/versioned-api-v2 /versioned-api/v2",
@@ -425,7 +426,6 @@ func TestLoadSample(t *testing.T) {
 
 	t.Run("warnings", func(t *testing.T) {
 		want := []Warning{
-			{"apis/graphql-api", "GraphQL APIs are not served yet; requests under /graphql-api will get 404"},
 			{"apis/soap-api", "SOAP APIs are not served yet; requests under /soap-api will get 404"},
 			{"apis/wadl-api", "APIs described by WADL are not served yet; requests under /wadl-api will get 404"},
 		}

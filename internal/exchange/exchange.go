@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/apispec"
+	"github.com/lastmile-gw/lastmile/internal/graphql"
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 )
 
@@ -436,6 +437,9 @@ type API struct {
 	// context.Api.SubscriptionKeyParameterNames.Header and .Query.
 	SubscriptionKeyHeader string
 	SubscriptionKeyQuery  string
+	// GraphQL is a GraphQL API's schema, for validate-graphql-request; nil
+	// for other APIs. Expressions do not see it.
+	GraphQL *graphql.Schema
 }
 
 // Operation is context.Operation.

@@ -42,7 +42,7 @@ func TestAPIOpsSampleRoutes(t *testing.T) {
 		{"GET", "/revisioned-api/revision/details", "revisioned-api", ""}, // only in rev 2, which is not current
 		{"GET", "/versioned-api/v1/version", "versioned-api-v1", "get-version-v1"},
 		{"GET", "/versioned-api/v2/version", "versioned-api-v2", "get-version-v2"},
-		{"POST", "/graphql-api", "", ""},
+		{"POST", "/graphql-api", "graphql-api", "*"}, // a GraphQL pass-through API: one operation
 		{"GET", "/soap-api", "", ""},
 		{"GET", "/wadl-api/x", "", ""},
 		{"GET", "/nothing", "", ""},
@@ -72,7 +72,7 @@ func TestAPIOpsSampleServes(t *testing.T) {
 		{"GET", "/basic-api/items", "", 401, "missing subscription key"},
 		{"GET", "/basic-api/items", "wrong", 401, "invalid subscription key"},
 		{"GET", "/versioned-api/v2/version", "", 403, `"Caller IP address 192.0.2.1 is not allowed. Access denied."`},
-		{"GET", "/graphql-api", "", 404, "Resource not found"},
+		{"GET", "/graphql-api", "", 403, `"Caller IP address 192.0.2.1 is not allowed. Access denied."`}, // also in product2
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(tt.method, tt.path, nil)

@@ -26,7 +26,11 @@ type Error struct {
 	StatusReason string
 	// Header holds headers for the caller's response, such as Retry-After.
 	Header http.Header
-	Err    error // the cause, for logs; never shown to the caller
+	// Body, when set, is the caller's response body instead of API
+	// Management's error shape, typed by Header's Content-Type:
+	// validate-graphql-request's GraphQL errors block.
+	Body []byte
+	Err  error // the cause, for logs; never shown to the caller
 
 	info *StepInfo
 }
@@ -103,6 +107,9 @@ func (e *Error) Response(requestID string) *exchange.Response {
 		msg = e.Message
 	}
 	r := ErrorResponse(status, msg, requestID)
+	if e.Body != nil {
+		r.Body = exchange.NewBytesBody(e.Body)
+	}
 	if busy {
 		r.Headers.Set("Retry-After", "1")
 	}

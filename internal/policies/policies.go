@@ -214,6 +214,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	r.Register("validate-headers", outErr, validateHeaders)
 	r.Register("validate-status-code", outErr, validateStatusCode)
 	r.Register("validate-content", inOutErr, validateContent)
+	r.Register("validate-graphql-request", in, validateGraphQLRequest)
 	r.Register("llm-token-limit", in, d.llmTokenLimit)
 	r.Register("azure-openai-token-limit", in, d.azureOpenAITokenLimit)
 	r.Register("llm-emit-token-metric", in, d.llmEmitTokenMetric)

@@ -30,6 +30,7 @@ func (c *compilation) api(a *apiops.API) (gateway.APIConfig, bool) {
 		ID: a.Name, Name: cmp.Or(a.DisplayName, a.Name), Path: a.Path,
 		Revision: a.Revision, Version: a.Version, IsCurrentRevision: a.IsCurrent,
 		Protocols: a.Protocols, SubscriptionKeyHeader: a.KeyHeader, SubscriptionKeyQuery: a.KeyQuery,
+		GraphQL: a.GraphQL,
 	}
 	if a.ServiceURL != "" {
 		u, err := policies.ParseBaseURL(a.ServiceURL)
