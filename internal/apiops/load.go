@@ -536,6 +536,7 @@ func (l *loader) loadOperationPolicies(a *API, folders []string, specOK bool) {
 		case i >= 0:
 			a.Operations[i].Policy = pol
 		case unsupportedSpec || a.Type != "http" || !specOK:
+			a.opPolicies++
 		case a.Spec == "":
 			l.errorf(dir, "there is a policy for operation %q, but the API has no specification to define operations; add %s/specification.yaml or remove the folder", op, a.Dir)
 		default:
@@ -625,7 +626,6 @@ func (l *loader) checkSupport(a *API) {
 			why = "synthetic GraphQL APIs (resolvers instead of a backend) are not served yet"
 		}
 	case "soap":
-		why = "SOAP APIs are not served yet"
 	case "websocket":
 		why = "WebSocket APIs are not served yet"
 	case "grpc":
@@ -641,10 +641,17 @@ func (l *loader) checkSupport(a *API) {
 				why = fmt.Sprintf("an API of type %q cannot have a GraphQL schema; set \"type\": \"graphql\" in apiInformation.json", a.Type)
 			}
 		case "wsdl":
-			why = "APIs described by WSDL are not served yet"
+			if a.Type != "soap" {
+				why = "APIs described by WSDL are not served yet" // SOAP to REST: operations from the WSDL
+			}
 		case "wadl":
 			why = "APIs described by WADL are not served yet"
 		}
+	}
+	if why == "" && a.opPolicies > 0 && a.Type != "http" && a.Type != "" {
+		// Served as one pass-through operation, the API would skip them.
+		kind := map[string]string{"soap": "SOAP", "graphql": "GraphQL", "odata": "OData"}[a.Type]
+		why = fmt.Sprintf("%s APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies)", kind)
 	}
 	if why == "" {
 		return

@@ -824,6 +824,10 @@ func TestWarnings(t *testing.T) {
 		"apis/gql/apiInformation.json":                     s(info(`    "path": "gql"`, `    "type": "graphql"`, `    "serviceUrl": "https://gql.example"`)),
 		"apis/gql/specification.graphql":                   s("type Query { orders: [String] }\n"),
 		"apis/odata/apiInformation.json":                   s(info(`    "path": "odata"`, `    "type": "odata"`)),
+		"apis/soapwsdl/apiInformation.json":                s(info(`    "path": "soapwsdl"`, `    "type": "soap"`)),
+		"apis/soapwsdl/specification.wsdl":                 s("<definitions />"),
+		"apis/soapops/apiInformation.json":                 s(info(`    "path": "soapops"`, `    "type": "soap"`)),
+		"apis/soapops/operations/GetQuote/policy.xml":      s(emptyPolicies),
 		"backends/pool/backendInformation.json":            s(info(`    "type": "Pool"`, `    "pool": {"services": [{"id": "/backends/b1", "priority": 1, "weight": 2}, {"id": "/backends/gone"}]}`)),
 		"backends/b1/backendInformation.json":              s(info(`    "url": "https://b1"`)),
 	}))
@@ -832,6 +836,7 @@ func TestWarnings(t *testing.T) {
 	}
 	want := []Warning{
 		{"apis/orders;rev=2", `revision 2 has path "orders-next" but the current revision (apis/orders) has "orders"; only the current revision is served`},
+		{"apis/soapops", "SOAP APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies); requests under /soapops will get 404"},
 		{"apis/synthetic", "synthetic GraphQL APIs (resolvers instead of a backend) are not served yet; requests under /synthetic will get 404"},
 		{"apis/ws", "WebSocket APIs are not served yet; requests under /ws will get 404"},
 		{"backends/pool/backendInformation.json", `pool member "gone" is not a backend in backends/; requests will not be sent to it`},
@@ -852,8 +857,8 @@ func TestWarnings(t *testing.T) {
 			t.Error("the GraphQL API's schema was not read")
 		}
 	}
-	if got := len(svc.Served()); got != 3 { // orders, gql, odata
-		t.Errorf("%d APIs served, want 3", got)
+	if got := len(svc.Served()); got != 4 { // orders, gql, odata, soapwsdl
+		t.Errorf("%d APIs served, want 4", got)
 	}
 	if got := svc.Products["p"].APIs; !cmp.Equal(got, []string{"orders"}) {
 		t.Errorf("product APIs = %q, want [orders]", got)

@@ -136,6 +136,8 @@ type API struct {
 	// nil. A GraphQL API with a backend passes requests through; the schema is
 	// for validate-graphql-request.
 	GraphQL *graphql.Schema
+
+	opPolicies int // operation policies the API's specification gives no operation to
 	// Operations come from the specification, sorted by URL template and method. An
 	// API without a specification has none (it matches everything under its path).
 	Operations []*Operation

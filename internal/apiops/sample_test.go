@@ -201,8 +201,7 @@ func TestLoadSample(t *testing.T) {
 			}),
 			defaultKeys(apiView{
 				Name: "soap-api", Dir: "apis/soap-api", DisplayName: "SoapApiService", Description: "SOAP API",
-				Path: "soap-api", ServiceURL: "https://example.com/soap", IsCurrent: true, Type: "soap",
-				Unsupported: "SOAP APIs are not served yet", Products: []string{"product2"},
+				Path: "soap-api", ServiceURL: "https://example.com/soap", IsCurrent: true, Type: "soap", Products: []string{"product2"},
 			}),
 			defaultKeys(apiView{
 				Name: "versioned-api-v1", Dir: "apis/versioned-api-v1", DisplayName: "versioned-api-v1",
@@ -246,6 +245,7 @@ func TestLoadSample(t *testing.T) {
 			"apis/basic-api /basic-api",
 			"apis/graphql-api /graphql-api",
 			"apis/revisioned-api /revisioned-api",
+			"apis/soap-api /soap-api",
 			"apis/versioned-api-v1 /versioned-api/v1",
 			"apis/versioned-api-v2 /versioned-api/v2",
 		}
@@ -426,7 +426,6 @@ func TestLoadSample(t *testing.T) {
 
 	t.Run("warnings", func(t *testing.T) {
 		want := []Warning{
-			{"apis/soap-api", "SOAP APIs are not served yet; requests under /soap-api will get 404"},
 			{"apis/wadl-api", "APIs described by WADL are not served yet; requests under /wadl-api will get 404"},
 		}
 		if diff := cmp.Diff(want, svc.Warnings); diff != "" {
