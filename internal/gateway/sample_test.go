@@ -43,7 +43,7 @@ func TestAPIOpsSampleRoutes(t *testing.T) {
 		{"GET", "/versioned-api/v1/version", "versioned-api-v1", "get-version-v1"},
 		{"GET", "/versioned-api/v2/version", "versioned-api-v2", "get-version-v2"},
 		{"POST", "/graphql-api", "graphql-api", "*"}, // a GraphQL pass-through API: one operation
-		{"POST", "/soap-api", "soap-api", "*"}, // SOAP pass-through, no WSDL: one operation
+		{"POST", "/soap-api", "soap-api", "*"},       // SOAP pass-through, no WSDL: one operation
 		{"GET", "/wadl-api/x", "", ""},
 		{"GET", "/nothing", "", ""},
 	}
