@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -446,8 +447,8 @@ func (p *validateParametersPolicy) Apply(ctx context.Context, x *exchange.Exchan
 		if err != nil || act == actionIgnore {
 			return err
 		}
-		d := "Unspecified " + kind + " " + name + " is not allowed."
-		fs = append(fs, finding{Name: name, Type: typ, Rule: validationRuleUnspecified, Details: d, Public: d, Action: act})
+		d := "Unspecified " + kind + " " + clientName(name) + " is not allowed."
+		fs = append(fs, finding{Name: clientName(name), Type: typ, Rule: validationRuleUnspecified, Details: d, Public: d, Action: act})
 		return nil
 	}
 	for _, name := range slices.Sorted(maps.Keys(query)) {
@@ -636,4 +637,29 @@ func withAdditional(s *openapi3.Schema, allow bool, seen map[*openapi3.Schema]*o
 		c.AdditionalProperties = openapi3.AdditionalProperties{Has: s.AdditionalProperties.Has, Schema: ref(s.AdditionalProperties.Schema)}
 	}
 	return c
+}
+
+// clientName is a name the client chose (a query parameter's, a header's) as
+// findings repeat it: cut at 100 bytes, control characters shown as \uXXXX,
+// so that a message never carries a client's long or invisible text.
+func clientName(s string) string {
+	cut := len(s) > 100
+	if cut {
+		s = strings.ToValidUTF8(s[:100], "")
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		var b strings.Builder
+		for _, r := range s {
+			if unicode.IsControl(r) {
+				fmt.Fprintf(&b, "\\u%04x", r)
+				continue
+			}
+			b.WriteRune(r)
+		}
+		s = b.String()
+	}
+	if cut {
+		s += "..."
+	}
+	return s
 }

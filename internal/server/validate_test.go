@@ -177,6 +177,8 @@ func TestValidationPolicies(t *testing.T) {
 			bodyPrefix: `{"statusCode":400,"message":"Value of the query parameter tags does not conform to the definition.`},
 		{name: "an unspecified query parameter", method: "GET", target: "/in/pets/1?admin=true", status: 400,
 			bodyPrefix: `{"statusCode":400,"message":"Unspecified query parameter admin is not allowed."}`, errors: `{"Name":"admin","Type":"QueryParameter","ValidationRule":"Unspecified","Details":"Unspecified query parameter admin is not allowed.","Action":"prevent"}`},
+		{name: "an unspecified query parameter with a long name and a line break", method: "GET", target: "/in/pets/1?a%0A" + strings.Repeat("b", 200) + "=1", status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Unspecified query parameter a\\u000a` + strings.Repeat("b", 98) + `... is not allowed."}`},
 		{name: "an unspecified query parameter, detected", method: "GET", target: "/in/pets/1?debug=1", status: 200, reachesBackend: true,
 			errors: `{"Name":"debug","Type":"QueryParameter","ValidationRule":"Unspecified","Details":"Unspecified query parameter debug is not allowed.","Action":"detect"}`},
 		{name: "a header against its pattern", method: "GET", target: "/in/pets/1", header: map[string]string{"X-Trace": "nothex!!"}, status: 400,
