@@ -435,6 +435,14 @@ func (c *conn) serveRequest(parent context.Context, st *reqState, fr framing) bo
 	*w = response{c: c, req: req, hdr: hdr, cl: -1, closeAfter: fr.close || s.closing.Load()}
 	c.handle(w, req)
 	c.cancelRequest()
+	if w.hijacked {
+		// The handler had the connection and closed it; the server forgets
+		// it without touching it.
+		c.disarmWatch()
+		c.handedOff = true
+		w.req = nil
+		return false
+	}
 
 	c.disarmWatch()
 	complete, drainable := c.endBody()
@@ -478,7 +486,7 @@ func (c *conn) handle(w *response, req *http.Request) {
 			c.srv.logger().Error("panic serving a request", "method", req.Method, "remote", c.remoteAddr, "panic", v, "stack", string(debug.Stack()))
 			w.closeAfter = true
 			c.released = false // what the handler started may still hold the request
-			if !w.wroteHeader {
+			if !w.wroteHeader && !w.hijacked {
 				w.hdr = http.Header{}
 				w.WriteHeader(http.StatusInternalServerError)
 			}

@@ -1,9 +1,13 @@
 package http1
 
 import (
+	"bufio"
+	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
@@ -21,6 +25,7 @@ type response struct {
 	chunked     bool
 	noBody      bool // HEAD, 1xx, 204 and 304 have no body
 	closeAfter  bool
+	hijacked    bool // Hijack took the connection
 	werr        error
 	scratch     [20]byte
 }
@@ -28,7 +33,43 @@ type response struct {
 var (
 	_ http.ResponseWriter = (*response)(nil)
 	_ http.Flusher        = (*response)(nil)
+	_ http.Hijacker       = (*response)(nil)
 )
+
+// Hijack hands the connection to the handler for a protocol the request
+// upgrades to (the gateway's WebSocket tunnels): only before the response
+// began, and only for a request without a body, so that the request's
+// framing is over. Bytes the client sent after the request, already read,
+// come first from the returned connection. From then on the server neither
+// reads, writes nor times the connection; the handler closes it. It stays
+// counted as active, so Shutdown waits for it until its grace period ends,
+// and Close closes it.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c := w.c
+	switch {
+	case w.hijacked:
+		return nil, nil, errors.New("http1: the connection was already hijacked")
+	case w.wroteHeader:
+		return nil, nil, errors.New("http1: cannot hijack the connection after the response began")
+	case c.body != nil:
+		return nil, nil, errors.New("http1: cannot hijack the connection of a request with a body")
+	}
+	c.disarmWatch() // no background read may start now
+	c.stopBackgroundRead()
+	var pre []byte
+	if n := c.br.Buffered(); n > 0 {
+		b, _ := c.br.Peek(n)
+		pre = append(pre, b...)
+	}
+	if c.cr.pending {
+		pre = append(pre, c.bgByte[0])
+		c.cr.pending = false
+	}
+	c.rwc.SetDeadline(time.Time{})
+	w.hijacked = true
+	conn := &prefixConn{Conn: c.rwc, pre: pre}
+	return conn, bufio.NewReadWriter(bufio.NewReader(conn), bufio.NewWriter(conn)), nil
+}
 
 func (w *response) Header() http.Header { return w.hdr }
 
