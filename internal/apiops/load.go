@@ -436,6 +436,11 @@ func (l *loader) loadAPI(folder string) *API {
 		}
 	}
 	specOK := l.loadSpec(a, specs)
+	if a.Type == "websocket" {
+		// API Management's WebSocket APIs have one operation, whose policies
+		// run on the handshake.
+		a.Operations = []*Operation{{Name: "onHandshake", DisplayName: "onHandshake", Method: "GET", URLTemplate: "/"}}
+	}
 	l.loadOperationPolicies(a, opFolders, specOK)
 	return a
 }
@@ -627,7 +632,6 @@ func (l *loader) checkSupport(a *API) {
 		}
 	case "soap":
 	case "websocket":
-		why = "WebSocket APIs are not served yet"
 	case "grpc":
 		why = "gRPC APIs are not served yet"
 	case "odata":
@@ -650,7 +654,7 @@ func (l *loader) checkSupport(a *API) {
 	}
 	if why == "" && a.opPolicies > 0 && a.Type != "http" && a.Type != "" {
 		// Served as one pass-through operation, the API would skip them.
-		kind := map[string]string{"soap": "SOAP", "graphql": "GraphQL", "odata": "OData"}[a.Type]
+		kind := map[string]string{"soap": "SOAP", "graphql": "GraphQL", "odata": "OData", "websocket": "WebSocket"}[a.Type]
 		why = fmt.Sprintf("%s APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies)", kind)
 	}
 	if why == "" {

@@ -820,6 +820,9 @@ func TestWarnings(t *testing.T) {
 		"products/p/apis/ghost/productApiInformation.json": s("{}"),
 		"apis/orders;rev=2/apiInformation.json":            s(info(`    "path": "orders-next"`)),
 		"apis/ws/apiInformation.json":                      s(info(`    "path": "ws"`, `    "type": "websocket"`)),
+		"apis/ws/operations/onHandshake/policy.xml":        s(emptyPolicies),
+		"apis/wsops/apiInformation.json":                   s(info(`    "path": "wsops"`, `    "type": "websocket"`)),
+		"apis/wsops/operations/onMessage/policy.xml":       s(emptyPolicies),
 		"apis/synthetic/apiInformation.json":               s(info(`    "path": "synthetic"`, `    "type": "graphql"`, `    "serviceUrl": ""`)),
 		"apis/gql/apiInformation.json":                     s(info(`    "path": "gql"`, `    "type": "graphql"`, `    "serviceUrl": "https://gql.example"`)),
 		"apis/gql/specification.graphql":                   s("type Query { orders: [String] }\n"),
@@ -838,7 +841,7 @@ func TestWarnings(t *testing.T) {
 		{"apis/orders;rev=2", `revision 2 has path "orders-next" but the current revision (apis/orders) has "orders"; only the current revision is served`},
 		{"apis/soapops", "SOAP APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies); requests under /soapops will get 404"},
 		{"apis/synthetic", "synthetic GraphQL APIs (resolvers instead of a backend) are not served yet; requests under /synthetic will get 404"},
-		{"apis/ws", "WebSocket APIs are not served yet; requests under /ws will get 404"},
+		{"apis/wsops", "WebSocket APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies); requests under /wsops will get 404"},
 		{"backends/pool/backendInformation.json", `pool member "gone" is not a backend in backends/; requests will not be sent to it`},
 		{"products/p/apis/ghost", `product p lists API "ghost", which is not in apis/; it is left out of the product`},
 	}
@@ -856,9 +859,12 @@ func TestWarnings(t *testing.T) {
 		if a.Name == "gql" && a.GraphQL == nil {
 			t.Error("the GraphQL API's schema was not read")
 		}
+		if a.Name == "ws" && (len(a.Operations) != 1 || a.Operations[0].Name != "onHandshake" || a.Operations[0].Policy == nil) {
+			t.Errorf("the WebSocket API's operations: %+v, want onHandshake with its policy", a.Operations)
+		}
 	}
-	if got := len(svc.Served()); got != 4 { // orders, gql, odata, soapwsdl
-		t.Errorf("%d APIs served, want 4", got)
+	if got := len(svc.Served()); got != 5 { // orders, gql, odata, soapwsdl, ws
+		t.Errorf("%d APIs served, want 5", got)
 	}
 	if got := svc.Products["p"].APIs; !cmp.Equal(got, []string{"orders"}) {
 		t.Errorf("product APIs = %q, want [orders]", got)

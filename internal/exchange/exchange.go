@@ -56,7 +56,11 @@ type Exchange struct {
 	// after Tracing, to keep the gateway's exchange allocation in a smaller
 	// size class.
 	finished bool
-	Trace    func(source, severity, message string)
+	// WebSocket says the request is the handshake of a WebSocket API, which
+	// forward-request upgrades and the gateway then tunnels. Gateway state,
+	// in the same padding.
+	WebSocket bool
+	Trace     func(source, severity, message string)
 
 	// Recorder records the request's step-by-step trace for its developer
 	// (Ocp-Apim-Trace); nil when nobody asked for one. Policies add what

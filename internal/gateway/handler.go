@@ -152,6 +152,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		return
 	}
 	o.api = a.info.ID
+	if a.webSocket {
+		if problem := handshakeProblem(r); problem != "" {
+			writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, problem, o.requestID), nil, h.log)
+			o.status = http.StatusBadRequest
+			h.finish(r, o)
+			return
+		}
+	}
 	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, o) {
 		return
 	}
@@ -183,6 +191,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	h.newExchange(st, r, snap, a, op, rest, q, params, o.requestID, o.start)
 	x := &st.x
 	x.Request.RawParameters = raw
+	x.WebSocket = a.webSocket
 	o.x = x
 	ctx := r.Context()
 	// However the request ends, what policies left for its end runs: a
@@ -221,6 +230,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	}
 	h.logFailure(x)
 	h.finishRecorder(r, x)
+	if x.Response.StatusCode == http.StatusSwitchingProtocols {
+		// A WebSocket backend accepted the handshake; anything else that
+		// answers 101 has no tunnel to relay, and gets a 502.
+		o.sent, o.status = h.tunnel(w, r, x)
+		h.finish(r, o)
+		closeBodies(x)
+		return
+	}
 	o.sent, o.cut = writeResponse(w, r, x.Response, x.ClientHeaders, h.log)
 	o.status = x.Response.StatusCode
 	h.finish(r, o)

@@ -77,6 +77,9 @@ type APIConfig struct {
 	// Base runs the global and API on-error sections for failures before an
 	// operation's pipeline runs, such as a missing subscription key.
 	Base *pipeline.Pipeline
+	// WebSocket says the API is a WebSocket API: its requests must be
+	// WebSocket handshakes, which forward-request upgrades.
+	WebSocket bool
 }
 
 // OperationConfig is one operation of an APIConfig.
@@ -142,6 +145,7 @@ func newAPI(c APIConfig, products map[string]*product) (*api, error) {
 		info:        c.Info,
 		prefix:      splitPath(c.Path),
 		keyRequired: c.KeyRequired,
+		webSocket:   c.WebSocket,
 		products:    make(map[string]*product, len(c.Products)),
 		base:        c.Base,
 	}
@@ -203,6 +207,9 @@ type api struct {
 	// base runs subscription failures and other pre-pipeline errors through the
 	// global and API on-error sections.
 	base *pipeline.Pipeline
+	// webSocket: the API's requests are WebSocket handshakes, tunnelled once
+	// the backend accepts one.
+	webSocket bool
 }
 
 // versioning selects one API of a version set by query or header; the Segment

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/textproto"
 	"net/url"
 	"strings"
@@ -146,6 +147,16 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 // Apply sends the request to the backend entity set-backend-service chose (a
 // pool's member, see backends.go), or to the request's URL.
 func (p *forwardRequestPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
+	err := p.apply(ctx, x)
+	if err == nil && x.WebSocket && x.Response != nil && x.Response.StatusCode == http.StatusSwitchingProtocols {
+		// The backend's connection is a WebSocket tunnel now: the gateway
+		// relays it, and outbound has no message to work on.
+		return pipeline.ErrReturn
+	}
+	return err
+}
+
+func (p *forwardRequestPolicy) apply(ctx context.Context, x *exchange.Exchange) error {
 	b, ok := p.backends[x.Backend.ID]
 	if !ok {
 		return p.send(ctx, x, "")

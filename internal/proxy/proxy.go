@@ -107,6 +107,9 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &Error{Reason: "BackendUrlNotSet", Message: "the request has no backend URL: set serviceUrl on the API or use set-backend-service", Status: 500}
 	}
+	if x.WebSocket {
+		return f.upgrade(ctx, x, opts)
+	}
 	var out outRequest // on the stack: nothing keeps the request once the response head is read
 	watch, err := f.outgoing(ctx, x, opts, &out)
 	if err != nil {

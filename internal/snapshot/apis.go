@@ -3,6 +3,7 @@ package snapshot
 import (
 	"cmp"
 	"path/filepath"
+	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -33,7 +34,16 @@ func (c *compilation) api(a *apiops.API) (gateway.APIConfig, bool) {
 		GraphQL: a.GraphQL,
 	}
 	if a.ServiceURL != "" {
-		u, err := policies.ParseBaseURL(a.ServiceURL)
+		su := a.ServiceURL
+		if a.Type == "websocket" {
+			// The handshake is an HTTP request: ws is http, wss is https.
+			if rest, ok := strings.CutPrefix(su, "ws://"); ok {
+				su = "http://" + rest
+			} else if rest, ok := strings.CutPrefix(su, "wss://"); ok {
+				su = "https://" + rest
+			}
+		}
+		u, err := policies.ParseBaseURL(su)
 		if err != nil {
 			c.fail(filepath.Join(c.svc.Dir, a.Dir, "apiInformation.json"), "serviceUrl: %s", err)
 			return gateway.APIConfig{}, false
@@ -41,6 +51,7 @@ func (c *compilation) api(a *apiops.API) (gateway.APIConfig, bool) {
 		info.ServiceURL = u
 	}
 	ac := gateway.APIConfig{
+		WebSocket:   a.Type == "websocket",
 		Info:        info,
 		Path:        a.RoutePath(),
 		KeyRequired: a.SubscriptionRequired,
