@@ -247,6 +247,7 @@ func (x *Exchange) Fork() *Exchange {
 		Deployment:   x.Deployment,
 		LastError:    x.LastError,
 		Tracing:      x.Tracing,
+		WebSocket:    x.WebSocket,
 		Trace:        x.Trace,
 		Recorder:     x.Recorder.Fork(),
 		Backend:      x.Backend,
