@@ -633,7 +633,6 @@ func (l *loader) checkSupport(a *API) {
 	case "soap":
 	case "websocket":
 	case "grpc":
-		why = "gRPC APIs are not served yet"
 	case "odata":
 	default:
 		why = fmt.Sprintf("APIs of type %q are not served", a.Type)
@@ -654,7 +653,7 @@ func (l *loader) checkSupport(a *API) {
 	}
 	if why == "" && a.opPolicies > 0 && a.Type != "http" && a.Type != "" {
 		// Served as one pass-through operation, the API would skip them.
-		kind := map[string]string{"soap": "SOAP", "graphql": "GraphQL", "odata": "OData", "websocket": "WebSocket"}[a.Type]
+		kind := map[string]string{"soap": "SOAP", "graphql": "GraphQL", "odata": "OData", "websocket": "WebSocket", "grpc": "gRPC"}[a.Type]
 		why = fmt.Sprintf("%s APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies)", kind)
 	}
 	if why == "" {

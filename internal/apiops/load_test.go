@@ -821,6 +821,8 @@ func TestWarnings(t *testing.T) {
 		"apis/orders;rev=2/apiInformation.json":            s(info(`    "path": "orders-next"`)),
 		"apis/ws/apiInformation.json":                      s(info(`    "path": "ws"`, `    "type": "websocket"`)),
 		"apis/ws/operations/onHandshake/policy.xml":        s(emptyPolicies),
+		"apis/rpc/apiInformation.json":                     s(info(`    "path": "rpc"`, `    "type": "grpc"`)),
+		"apis/rpc/specification.proto":                     s("syntax = \"proto3\";\n"),
 		"apis/wsops/apiInformation.json":                   s(info(`    "path": "wsops"`, `    "type": "websocket"`)),
 		"apis/wsops/operations/onMessage/policy.xml":       s(emptyPolicies),
 		"apis/synthetic/apiInformation.json":               s(info(`    "path": "synthetic"`, `    "type": "graphql"`, `    "serviceUrl": ""`)),
@@ -863,8 +865,8 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("the WebSocket API's operations: %+v, want onHandshake with its policy", a.Operations)
 		}
 	}
-	if got := len(svc.Served()); got != 5 { // orders, gql, odata, soapwsdl, ws
-		t.Errorf("%d APIs served, want 5", got)
+	if got := len(svc.Served()); got != 6 { // orders, gql, odata, soapwsdl, ws, rpc
+		t.Errorf("%d APIs served, want 6", got)
 	}
 	if got := svc.Products["p"].APIs; !cmp.Equal(got, []string{"orders"}) {
 		t.Errorf("product APIs = %q, want [orders]", got)

@@ -60,7 +60,11 @@ type Exchange struct {
 	// forward-request upgrades and the gateway then tunnels. Gateway state,
 	// in the same padding.
 	WebSocket bool
-	Trace     func(source, severity, message string)
+	// GRPC says the request is a gRPC call to a gRPC API, which
+	// forward-request sends over HTTP/2 with its trailers. Gateway state, in
+	// the same padding.
+	GRPC  bool
+	Trace func(source, severity, message string)
 
 	// Recorder records the request's step-by-step trace for its developer
 	// (Ocp-Apim-Trace); nil when nobody asked for one. Policies add what
@@ -248,6 +252,7 @@ func (x *Exchange) Fork() *Exchange {
 		LastError:    x.LastError,
 		Tracing:      x.Tracing,
 		WebSocket:    x.WebSocket,
+		GRPC:         x.GRPC,
 		Trace:        x.Trace,
 		Recorder:     x.Recorder.Fork(),
 		Backend:      x.Backend,

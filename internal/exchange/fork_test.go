@@ -21,7 +21,7 @@ func TestForkCopiesEveryField(t *testing.T) {
 		Response:  &Response{StatusCode: 200},
 		Variables: map[string]any{"a": "b"},
 		API:       &API{}, Operation: &Operation{}, Product: &Product{}, Subscription: &Subscription{},
-		User: &User{}, Deployment: &Deployment{}, LastError: &LastError{}, Tracing: true, WebSocket: true,
+		User: &User{}, Deployment: &Deployment{}, LastError: &LastError{}, Tracing: true, WebSocket: true, GRPC: true,
 		Trace:               func(string, string, string) {},
 		Backend:             Backend{ID: "b", Failed: 1},
 		ClientHeaders:       map[string][]string{"Vary": {"Origin"}},

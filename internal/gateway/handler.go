@@ -152,8 +152,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		return
 	}
 	o.api = a.info.ID
-	if a.webSocket {
-		if problem := handshakeProblem(r); problem != "" {
+	if a.webSocket || a.grpc {
+		problem := grpcProblem
+		if a.webSocket {
+			problem = handshakeProblem
+		}
+		if problem := problem(r); problem != "" {
 			writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, problem, o.requestID), nil, h.log)
 			o.status = http.StatusBadRequest
 			h.finish(r, o)
@@ -191,7 +195,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	h.newExchange(st, r, snap, a, op, rest, q, params, o.requestID, o.start)
 	x := &st.x
 	x.Request.RawParameters = raw
-	x.WebSocket = a.webSocket
+	x.WebSocket, x.GRPC = a.webSocket, a.grpc
 	o.x = x
 	ctx := r.Context()
 	// However the request ends, what policies left for its end runs: a
@@ -553,7 +557,11 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+			if errors.Is(err, io.EOF) {
+				addTrailers(w, resp.Body.Source())
+				return written, nil
+			}
+			if errors.Is(err, context.Canceled) {
 				return written, nil
 			}
 			log.Debug("backend body ended early", "error", err)

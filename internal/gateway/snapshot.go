@@ -80,6 +80,9 @@ type APIConfig struct {
 	// WebSocket says the API is a WebSocket API: its requests must be
 	// WebSocket handshakes, which forward-request upgrades.
 	WebSocket bool
+	// GRPC says the API is a gRPC API: its requests must be gRPC calls over
+	// HTTP/2, which forward-request sends over HTTP/2 with their trailers.
+	GRPC bool
 }
 
 // OperationConfig is one operation of an APIConfig.
@@ -146,6 +149,7 @@ func newAPI(c APIConfig, products map[string]*product) (*api, error) {
 		prefix:      splitPath(c.Path),
 		keyRequired: c.KeyRequired,
 		webSocket:   c.WebSocket,
+		grpc:        c.GRPC,
 		products:    make(map[string]*product, len(c.Products)),
 		base:        c.Base,
 	}
@@ -210,6 +214,7 @@ type api struct {
 	// webSocket: the API's requests are WebSocket handshakes, tunnelled once
 	// the backend accepts one.
 	webSocket bool
+	grpc      bool // the API's requests are gRPC calls
 }
 
 // versioning selects one API of a version set by query or header; the Segment

@@ -39,6 +39,7 @@ type Forwarder struct {
 	MaxRedirects int
 
 	routes clientTransports
+	h2     h2Transport // gRPC calls' HTTP/2 transport (grpc.go)
 }
 
 // Options are forward-request's attributes.
@@ -107,8 +108,11 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &Error{Reason: "BackendUrlNotSet", Message: "the request has no backend URL: set serviceUrl on the API or use set-backend-service", Status: 500}
 	}
-	if x.WebSocket {
+	switch {
+	case x.WebSocket:
 		return f.upgrade(ctx, x, opts)
+	case x.GRPC:
+		return f.forwardGRPC(ctx, x, opts)
 	}
 	var out outRequest // on the stack: nothing keeps the request once the response head is read
 	watch, err := f.outgoing(ctx, x, opts, &out)
@@ -127,18 +131,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 	// does; the body may stream for longer.
 	resp, timedOut, cancel, err := f.send(ctx, &out, tr, opts)
 	if err != nil {
-		watch.Close() // Client has stopped its writer; another transport may not have
-		switch {
-		case watch != nil && watch.err != nil:
-			// The client's body failed (bad framing, too slow, cut short):
-			// the client's error, and the backend got no complete message.
-			return bodyError(watch.err)
-		case timedOut:
-			return &Error{Reason: "Timeout", Message: fmt.Sprintf("the backend did not answer within %s", opts.Timeout), Status: 500, Err: err}
-		case ctx.Err() != nil && errors.Is(err, context.Canceled):
-			return &Error{Reason: "ClientConnectionFailure", Message: "the client went away", Status: 499, Err: err}
-		}
-		return &Error{Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + sanitize(err), Status: 500, Err: err}
+		return sendError(ctx, watch, err, timedOut, opts)
 	}
 	if resp.StatusCode == http.StatusProxyAuthRequired && x.Backend.Proxy() != nil {
 		// The proxy's answer, not the backend's: the gateway's credentials
@@ -167,6 +160,22 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 		return &Error{Reason: "BackendErrorStatusCode", Message: fmt.Sprintf("the backend answered %d", resp.StatusCode), Status: resp.StatusCode}
 	}
 	return nil
+}
+
+// sendError is the forward's error for a request that got no answer.
+func sendError(ctx context.Context, watch *bodyWatch, err error, timedOut bool, opts Options) error {
+	watch.Close() // Client has stopped its writer; another transport may not have
+	switch {
+	case watch != nil && watch.err != nil:
+		// The client's body failed (bad framing, too slow, cut short):
+		// the client's error, and the backend got no complete message.
+		return bodyError(watch.err)
+	case timedOut:
+		return &Error{Reason: "Timeout", Message: fmt.Sprintf("the backend did not answer within %s", opts.Timeout), Status: 500, Err: err}
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return &Error{Reason: "ClientConnectionFailure", Message: "the client went away", Status: 499, Err: err}
+	}
+	return &Error{Reason: "BackendConnectionFailure", Message: "could not reach the backend: " + sanitize(err), Status: 500, Err: err}
 }
 
 // reasonPhrase is resp.Status without its leading status code.
@@ -310,6 +319,8 @@ type forwarded struct {
 	// trace is the W3C trace context (InjectTraceContext): nil when the
 	// request has no span, and the client's passes through.
 	trace http.Header
+	// te sends TE: trailers, which gRPC requires of a call.
+	te bool
 }
 
 // replaces reports whether the header field named k is not forwarded as it
@@ -338,6 +349,9 @@ func (fw *forwarded) each(fn func(k, v string)) {
 	if fw.hasOrigin {
 		fn("X-Forwarded-Host", fw.xfHost)
 		fn("X-Forwarded-Proto", fw.xfProto)
+	}
+	if fw.te {
+		fn("Te", "trailers")
 	}
 	for k, vs := range fw.trace {
 		for _, v := range vs {
@@ -387,6 +401,9 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 	if orig := x.Request.OriginalURL; orig != nil {
 		fw.xfHost, fw.xfProto, fw.hasOrigin = orig.Host, orig.Scheme, true
 	}
+	if x.GRPC {
+		fw.te = true
+	}
 
 	var watch *bodyWatch
 	var body io.ReadCloser
@@ -399,7 +416,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 		}
 		length = b.Len()
 		body = b.Reader()
-		if length < 0 {
+		if length < 0 && !x.GRPC { // a gRPC stream goes on as it comes, both ways at once
 			var err error
 			if body, length, err = prime(body); err != nil {
 				return watch, bodyError(err)

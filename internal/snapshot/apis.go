@@ -35,12 +35,12 @@ func (c *compilation) api(a *apiops.API) (gateway.APIConfig, bool) {
 	}
 	if a.ServiceURL != "" {
 		su := a.ServiceURL
-		if a.Type == "websocket" {
-			// The handshake is an HTTP request: ws is http, wss is https.
-			if rest, ok := strings.CutPrefix(su, "ws://"); ok {
-				su = "http://" + rest
-			} else if rest, ok := strings.CutPrefix(su, "wss://"); ok {
-				su = "https://" + rest
+		// A WebSocket handshake and a gRPC call are HTTP requests: ws and
+		// grpc are http, wss and grpcs are https.
+		for _, m := range [][2]string{{"ws://", "http://"}, {"wss://", "https://"}, {"grpc://", "http://"}, {"grpcs://", "https://"}} {
+			if rest, ok := strings.CutPrefix(su, m[0]); ok {
+				su = m[1] + rest
+				break
 			}
 		}
 		u, err := policies.ParseBaseURL(su)
@@ -52,6 +52,7 @@ func (c *compilation) api(a *apiops.API) (gateway.APIConfig, bool) {
 	}
 	ac := gateway.APIConfig{
 		WebSocket:   a.Type == "websocket",
+		GRPC:        a.Type == "grpc",
 		Info:        info,
 		Path:        a.RoutePath(),
 		KeyRequired: a.SubscriptionRequired,
