@@ -27,7 +27,7 @@ import (
 )
 
 // writeFiles writes files (slash-separated relative paths) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -44,7 +44,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 // real API would, with golang-jwt (an independent JOSE implementation) and keys
 // fetched through the issuer's discovery document and JWKS.
 type verifyingBackend struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	issuer   string
 	audience string
@@ -61,7 +61,7 @@ type received struct {
 	Kid         string
 }
 
-func newVerifyingBackend(t *testing.T, audience string) *verifyingBackend {
+func newVerifyingBackend(t testing.TB, audience string) *verifyingBackend {
 	b := &verifyingBackend{t: t, audience: audience}
 	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(b.srv.Close)
@@ -234,7 +234,7 @@ type env struct {
 	done    chan error
 }
 
-func start(t *testing.T, configDir, stateDir string, backend *verifyingBackend) *env {
+func start(t testing.TB, configDir, stateDir string, backend *verifyingBackend) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, server.Options{
