@@ -143,7 +143,11 @@ func (s *Schema) Check(req Request, maxDepth int, decide Decide) (*Result, error
 		res.Errors = coded(gqlerror.List{gqlerror.Errorf("the query selects more than %d fields, fragments expanded", MaxFields)}, "GRAPHQL_VALIDATION_FAILED")
 		return res, nil
 	}
-	if errs := validator.ValidateWithRules(s.s, doc, nil); len(errs) > 0 {
+	// Validate, deprecated for ValidateWithRules, keeps its rules sorted
+	// once; ValidateWithRules builds and sorts them on every call, which
+	// doubled this check's time.
+	//lint:ignore SA1019 see above
+	if errs := validator.Validate(s.s, doc); len(errs) > 0 {
 		res.Errors = coded(errs, "GRAPHQL_VALIDATION_FAILED")
 		return res, nil
 	}
