@@ -17,15 +17,22 @@ import (
 // it comes while the answer streams back, and the answer's trailers kept for
 // the client (trailerBody).
 func (f *Forwarder) forwardGRPC(ctx context.Context, x *exchange.Exchange, opts Options) error {
-	if x.Backend.Certificate() != nil || x.Backend.Proxy() != nil {
-		return &Error{Reason: "BackendConnectionFailure", Message: "a gRPC backend cannot be reached with a client certificate or through an HTTP proxy yet", Status: 500}
+	if x.Backend.Proxy() != nil {
+		return &Error{Reason: "BackendConnectionFailure", Message: "a gRPC backend cannot be reached through an HTTP proxy yet", Status: 500}
+	}
+	tr := f.h2.get(f.Transport)
+	if c := x.Backend.Certificate(); c != nil {
+		var err error
+		if tr, err = f.h2.routes.get(tr, c, nil); err != nil {
+			return &Error{Reason: "BackendConnectionFailure", Message: err.Error(), Status: 500, Err: err}
+		}
 	}
 	out := new(outRequest)
 	watch, err := f.outgoing(ctx, x, opts, out)
 	if err != nil {
 		return err
 	}
-	resp, timedOut, cancel, err := f.send(ctx, out, f.h2.get(f.Transport), opts)
+	resp, timedOut, cancel, err := f.send(ctx, out, tr, opts)
 	if err != nil {
 		return sendError(ctx, watch, err, timedOut, opts)
 	}
@@ -46,6 +53,9 @@ func (f *Forwarder) forwardGRPC(ctx context.Context, x *exchange.Exchange, opts 
 type h2Transport struct {
 	once sync.Once
 	tr   *http.Transport
+	// routes are its clones that present a client certificate
+	// (authentication-certificate), apart from the HTTP/1.1 Client's.
+	routes clientTransports
 }
 
 func (h *h2Transport) get(base http.RoundTripper) http.RoundTripper {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/lastmile-gw/lastmile/internal/certfile/certtest"
@@ -32,6 +33,15 @@ type grpcBackend struct {
 func (grpcBackend) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
 	if s := req.GetResponseStatus(); s != nil {
 		return nil, grpcstatus.Error(codes.Code(s.GetCode()), s.GetMessage())
+	}
+	if req.GetFillUsername() { // "who presented which client certificate?"
+		who := "nobody"
+		if p, ok := peer.FromContext(ctx); ok {
+			if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+				who = ti.State.PeerCertificates[0].Subject.CommonName
+			}
+		}
+		return &testgrpc.SimpleResponse{Username: who}, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	grpc.SetTrailer(ctx, metadata.Pairs("x-backend-trailer", "done"))
@@ -84,15 +94,18 @@ func TestGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsSrv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{*ca.Server()}})))
+	tlsSrv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{*ca.Server()}, ClientCAs: ca.Pool(), ClientAuth: tls.VerifyClientCertIfGiven})))
 	testgrpc.RegisterTestServiceServer(tlsSrv, grpcBackend{})
 	go tlsSrv.Serve(tlsLn)
 	t.Cleanup(tlsSrv.Stop)
 
 	cfgDir := t.TempDir()
+	certtest.WriteFile(t, cfgDir, "orders.pem", certtest.PEM(t, ca.Client("orders-client"), false))
 	certtest.WriteFile(t, cfgDir, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
 	writeFiles(t, cfgDir, map[string]string{
-		"lastmile.yaml":                                   "backend:\n  caFile: ca.pem\n",
+		"lastmile.yaml":                                   "backend:\n  caFile: ca.pem\ncertificates:\n  - id: orders-client\n    file: orders.pem\n",
+		"apis/mtls/apiInformation.json":                   fmt.Sprintf(`{"properties":{"path":"mtls","type":"grpc","serviceUrl":"grpcs://%s","subscriptionRequired":false}}`, tlsLn.Addr()),
+		"apis/mtls/policy.xml":                            `<policies><inbound><authentication-certificate certificate-id="orders-client" /></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
 		"apis/secure/apiInformation.json":                 fmt.Sprintf(`{"properties":{"path":"secure","type":"grpc","serviceUrl":"grpcs://%s","subscriptionRequired":false}}`, tlsLn.Addr()),
 		"apis/tests/apiInformation.json":                  fmt.Sprintf(`{"properties":{"path":"","type":"grpc","serviceUrl":"grpc://%s","subscriptionRequired":true}}`, ln.Addr()),
 		"apis/tests/policy.xml":                           `<policies><inbound><base /><set-header name="X-Team" exists-action="override"><value>blue</value></set-header></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`,
@@ -204,6 +217,17 @@ func TestGRPC(t *testing.T) {
 		err := conn.Invoke(ctx, "/secure/grpc.testing.TestService/UnaryCall", &testgrpc.SimpleRequest{Payload: &testgrpc.Payload{Body: []byte("over tls")}}, &resp)
 		if err != nil || !strings.HasSuffix(string(resp.GetPayload().GetBody()), "body=over tls") {
 			t.Errorf("%v %v", resp.GetPayload(), err)
+		}
+	})
+	t.Run("a client certificate to a grpcs backend", func(t *testing.T) {
+		for _, tt := range []struct{ path, want string }{{"/mtls", "orders-client"}, {"/secure", "nobody"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			var resp testgrpc.SimpleResponse
+			err := conn.Invoke(ctx, tt.path+"/grpc.testing.TestService/UnaryCall", &testgrpc.SimpleRequest{FillUsername: true}, &resp)
+			cancel()
+			if err != nil || resp.GetUsername() != tt.want {
+				t.Errorf("%s: %q %v, want %q", tt.path, resp.GetUsername(), err, tt.want)
+			}
 		}
 	})
 	t.Run("HTTP/1.1 is refused", func(t *testing.T) {
