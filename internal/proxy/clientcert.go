@@ -45,9 +45,6 @@ func (ct *clientTransports) get(base http.RoundTripper, c *tls.Certificate, via 
 	switch base.(type) {
 	case *Client:
 	case *http.Transport:
-		if via != nil {
-			return nil, errors.New("an HTTP proxy needs the gateway's own HTTP transport")
-		}
 	default:
 		return nil, errors.New("a client certificate or an HTTP proxy needs the gateway's own HTTP transport")
 	}
@@ -94,6 +91,10 @@ func (ct *clientTransports) get(base http.RoundTripper, c *tls.Certificate, via 
 	case *http.Transport:
 		bt := b.Clone()
 		bt.TLSClientConfig = present(b.TLSClientConfig)
+		if via != nil {
+			// CONNECT for https targets; its credentials go only to the proxy.
+			bt.Proxy = http.ProxyURL(via)
+		}
 		t = bt
 	}
 	if ct.m == nil {

@@ -17,13 +17,14 @@ import (
 // it comes while the answer streams back, and the answer's trailers kept for
 // the client (trailerBody).
 func (f *Forwarder) forwardGRPC(ctx context.Context, x *exchange.Exchange, opts Options) error {
-	if x.Backend.Proxy() != nil {
-		return &Error{Reason: "BackendConnectionFailure", Message: "a gRPC backend cannot be reached through an HTTP proxy yet", Status: 500}
+	c, via := x.Backend.Certificate(), x.Backend.Proxy()
+	if via != nil && x.Request.URL.Scheme != "https" {
+		return &Error{Reason: "BackendConnectionFailure", Message: "a gRPC backend on h2c cannot be reached through an HTTP proxy; use grpcs, which tunnels with CONNECT", Status: 500}
 	}
 	tr := f.h2.get(f.Transport)
-	if c := x.Backend.Certificate(); c != nil {
+	if c != nil || via != nil {
 		var err error
-		if tr, err = f.h2.routes.get(tr, c, nil); err != nil {
+		if tr, err = f.h2.routes.get(tr, c, via); err != nil {
 			return &Error{Reason: "BackendConnectionFailure", Message: err.Error(), Status: 500, Err: err}
 		}
 	}
@@ -54,7 +55,8 @@ type h2Transport struct {
 	once sync.Once
 	tr   *http.Transport
 	// routes are its clones that present a client certificate
-	// (authentication-certificate), apart from the HTTP/1.1 Client's.
+	// (authentication-certificate) or tunnel through an HTTP proxy (the
+	// proxy policy), apart from the HTTP/1.1 Client's.
 	routes clientTransports
 }
 

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -99,6 +100,7 @@ func TestGRPC(t *testing.T) {
 	go tlsSrv.Serve(tlsLn)
 	t.Cleanup(tlsSrv.Stop)
 
+	proxy := newTestProxy(t, "gw", "pw")
 	cfgDir := t.TempDir()
 	certtest.WriteFile(t, cfgDir, "orders.pem", certtest.PEM(t, ca.Client("orders-client"), false))
 	certtest.WriteFile(t, cfgDir, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
@@ -106,6 +108,10 @@ func TestGRPC(t *testing.T) {
 		"lastmile.yaml":                                   "backend:\n  caFile: ca.pem\ncertificates:\n  - id: orders-client\n    file: orders.pem\n",
 		"apis/mtls/apiInformation.json":                   fmt.Sprintf(`{"properties":{"path":"mtls","type":"grpc","serviceUrl":"grpcs://%s","subscriptionRequired":false}}`, tlsLn.Addr()),
 		"apis/mtls/policy.xml":                            `<policies><inbound><authentication-certificate certificate-id="orders-client" /></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
+		"apis/viaproxy/apiInformation.json":               fmt.Sprintf(`{"properties":{"path":"viaproxy","type":"grpc","serviceUrl":"grpcs://%s","subscriptionRequired":false}}`, tlsLn.Addr()),
+		"apis/viaproxy/policy.xml":                        `<policies><inbound><proxy url="http://` + proxy.ln.Addr().String() + `" username="gw" password="pw" /></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
+		"apis/h2cproxy/apiInformation.json":               fmt.Sprintf(`{"properties":{"path":"h2cproxy","type":"grpc","serviceUrl":"grpc://%s","subscriptionRequired":false}}`, ln.Addr()),
+		"apis/h2cproxy/policy.xml":                        `<policies><inbound><proxy url="http://` + proxy.ln.Addr().String() + `" username="gw" password="pw" /></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
 		"apis/secure/apiInformation.json":                 fmt.Sprintf(`{"properties":{"path":"secure","type":"grpc","serviceUrl":"grpcs://%s","subscriptionRequired":false}}`, tlsLn.Addr()),
 		"apis/tests/apiInformation.json":                  fmt.Sprintf(`{"properties":{"path":"","type":"grpc","serviceUrl":"grpc://%s","subscriptionRequired":true}}`, ln.Addr()),
 		"apis/tests/policy.xml":                           `<policies><inbound><base /><set-header name="X-Team" exists-action="override"><value>blue</value></set-header></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`,
@@ -228,6 +234,27 @@ func TestGRPC(t *testing.T) {
 			if err != nil || resp.GetUsername() != tt.want {
 				t.Errorf("%s: %q %v, want %q", tt.path, resp.GetUsername(), err, tt.want)
 			}
+		}
+	})
+	t.Run("through an HTTP proxy", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var resp testgrpc.SimpleResponse
+		err := conn.Invoke(ctx, "/viaproxy/grpc.testing.TestService/UnaryCall", &testgrpc.SimpleRequest{Payload: &testgrpc.Payload{Body: []byte("via proxy")}}, &resp)
+		if err != nil || !strings.HasSuffix(string(resp.GetPayload().GetBody()), "body=via proxy") {
+			t.Errorf("%v %v", resp.GetPayload(), err)
+		}
+		auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("gw:pw"))
+		if got := proxy.take(); len(got) != 1 || got[0] != "CONNECT "+tlsLn.Addr().String()+" "+auth {
+			t.Errorf("the proxy saw %q", got)
+		}
+		// h2c cannot be tunnelled: refused, and the proxy sees nothing.
+		err = conn.Invoke(ctx, "/h2cproxy/grpc.testing.TestService/UnaryCall", &testgrpc.SimpleRequest{}, &resp)
+		if grpcstatus.Code(err) != codes.Unknown && grpcstatus.Code(err) != codes.Internal {
+			t.Errorf("h2c through a proxy: %v, want the gateway's 500", err)
+		}
+		if got := proxy.take(); len(got) != 0 {
+			t.Errorf("the proxy saw %q", got)
 		}
 	})
 	t.Run("HTTP/1.1 is refused", func(t *testing.T) {
