@@ -164,6 +164,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 			return
 		}
 	}
+	// GraphQL subscriptions come as WebSocket handshakes (graphql-ws); the
+	// check reads the Upgrade header before the hop-by-hop headers go.
+	subscription := a.graphQL && r.Header["Upgrade"] != nil && handshakeProblem(r) == ""
 	if isPreflight(r) && h.preflight(w, r, snap, a, rest, q, o) {
 		return
 	}
@@ -195,7 +198,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	h.newExchange(st, r, snap, a, op, rest, q, params, o.requestID, o.start)
 	x := &st.x
 	x.Request.RawParameters = raw
-	x.WebSocket, x.GRPC = a.webSocket, a.grpc
+	x.WebSocket, x.GRPC = a.webSocket || subscription, a.grpc
 	o.x = x
 	ctx := r.Context()
 	// However the request ends, what policies left for its end runs: a

@@ -83,6 +83,9 @@ type APIConfig struct {
 	// GRPC says the API is a gRPC API: its requests must be gRPC calls over
 	// HTTP/2, which forward-request sends over HTTP/2 with their trailers.
 	GRPC bool
+	// GraphQL says the API is a GraphQL API: besides its HTTP requests, a
+	// WebSocket handshake (subscriptions, graphql-ws) is tunnelled.
+	GraphQL bool
 }
 
 // OperationConfig is one operation of an APIConfig.
@@ -150,6 +153,7 @@ func newAPI(c APIConfig, products map[string]*product) (*api, error) {
 		keyRequired: c.KeyRequired,
 		webSocket:   c.WebSocket,
 		grpc:        c.GRPC,
+		graphQL:     c.GraphQL,
 		products:    make(map[string]*product, len(c.Products)),
 		base:        c.Base,
 	}
@@ -215,6 +219,7 @@ type api struct {
 	// the backend accepts one.
 	webSocket bool
 	grpc      bool // the API's requests are gRPC calls
+	graphQL   bool // a WebSocket handshake to the API is tunnelled (subscriptions)
 }
 
 // versioning selects one API of a version set by query or header; the Segment

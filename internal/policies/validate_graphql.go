@@ -136,6 +136,12 @@ func graphQLAction(s string) (graphql.Action, *pipeline.Error) {
 }
 
 func (p *validateGraphQLPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
+	if x.WebSocket {
+		// Operations inside a WebSocket (graphql-ws subscriptions, and
+		// queries and mutations too) are frames the gateway does not
+		// read: refused, so that no rule can be bypassed that way.
+		return p.refuse(x, gqlerror.List{gqlerror.Errorf("GraphQL over WebSocket is not validated by this gateway; use HTTP, or remove validate-graphql-request from this API")}, http.StatusBadRequest)
+	}
 	if x.API == nil || x.API.GraphQL == nil {
 		return &pipeline.Error{Reason: "NoGraphQLSchema", Message: "validate-graphql-request applies to GraphQL APIs with a schema (the API's specification.graphql); this API has none"}
 	}

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	gqlserver "github.com/graph-gophers/graphql-go"
 )
 
@@ -190,5 +192,66 @@ func TestGraphQL(t *testing.T) {
 				t.Errorf("the backend executed %q, want %q", s, tt.sent)
 			}
 		})
+	}
+}
+
+// TestGraphQLSubscriptions tunnels a GraphQL API's WebSocket handshake
+// (graphql-ws, as subscriptions use) to its backend, and refuses it where
+// validate-graphql-request applies: the gateway does not read the frames, so
+// no rule could hold inside them.
+func TestGraphQLSubscriptions(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil || c.Write(r.Context(), typ, msg) != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(backend.Close)
+	gql := func(path string) string {
+		return fmt.Sprintf(`{"properties":{"path":%q,"type":"graphql","serviceUrl":%q,"subscriptionRequired":false}}`, path, backend.URL)
+	}
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"apis/sub/apiInformation.json":       gql("sub"),
+		"apis/sub/specification.graphql":     missionsSchema,
+		"apis/checked/apiInformation.json":   gql("checked"),
+		"apis/checked/specification.graphql": missionsSchema,
+		"apis/checked/policy.xml":            `<policies><inbound><validate-graphql-request max-size="1024" /></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://unused"))
+	ws := "ws" + strings.TrimPrefix(e.srv.GatewayURL(), "http")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	c, _, err := websocket.Dial(ctx, ws+"/sub", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if c.Subprotocol() != "graphql-transport-ws" {
+		t.Errorf("subprotocol %q", c.Subprotocol())
+	}
+	const init = `{"type":"connection_init"}`
+	if err := c.Write(ctx, websocket.MessageText, []byte(init)); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.Read(ctx); err != nil || string(msg) != init {
+		t.Errorf("%q %v", msg, err)
+	}
+
+	_, resp, err := websocket.Dial(ctx, ws+"/checked", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a handshake under validate-graphql-request: %v %v, want 400", resp, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "GraphQL over WebSocket is not validated") {
+		t.Errorf("%s", body)
 	}
 }

@@ -53,6 +53,7 @@ func (c *compilation) api(a *apiops.API) (gateway.APIConfig, bool) {
 	ac := gateway.APIConfig{
 		WebSocket:   a.Type == "websocket",
 		GRPC:        a.Type == "grpc",
+		GraphQL:     a.Type == "graphql",
 		Info:        info,
 		Path:        a.RoutePath(),
 		KeyRequired: a.SubscriptionRequired,
