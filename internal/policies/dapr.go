@@ -61,7 +61,7 @@ func (d Deps) compileDaprCall(c *pipeline.Compiler, el *policyxml.Element) daprC
 	if v, ok := c.Attr(el, "timeout"); ok {
 		call.timeout = v
 		if lit, isLit := v.Literal(); isLit {
-			if _, err := daprTimeout(lit); err != nil {
+			if _, err := parseTimeout(lit, maxDaprTimeout); err != nil {
 				c.Report(c.Errorf(el.Attr("timeout").Value.Pos(), "timeout of <%s> %s", el.Name, err.Message))
 			}
 		}
@@ -102,15 +102,6 @@ func (call *daprCall) content(x *exchange.Exchange, v pipeline.Value, policy str
 	return []byte(strings.TrimSpace(s)), err
 }
 
-// daprTimeout parses a timeout in whole seconds from 1 to 240.
-func daprTimeout(s string) (time.Duration, *pipeline.Error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 || n > maxDaprTimeout {
-		return 0, &pipeline.Error{Reason: "InvalidTimeout", Message: "must be a whole number of seconds from 1 to 240, not " + quoteShort(s)}
-	}
-	return time.Duration(n) * time.Second, nil
-}
-
 // daprName checks a name that becomes one segment of a Dapr API path: an app
 // id, a namespace, a pub/sub component, a topic, a binding.
 func daprName(what, s string) *pipeline.Error {
@@ -131,7 +122,7 @@ func (call *daprCall) send(ctx context.Context, x *exchange.Exchange, path strin
 	if err != nil {
 		return err
 	}
-	timeout, perr := daprTimeout(ts)
+	timeout, perr := parseTimeout(ts, maxDaprTimeout)
 	if perr != nil {
 		perr.Message = call.side.name() + " timeout " + perr.Message
 		return perr

@@ -113,7 +113,7 @@ func (d Deps) compileSideRequest(c *pipeline.Compiler, el *policyxml.Element, on
 	if v, ok := c.Attr(el, "timeout"); ok {
 		p.timeout = v
 		if lit, isLit := v.Literal(); isLit {
-			if _, err := parseTimeout(lit); err != nil {
+			if _, err := parseTimeout(lit, pipeline.MaxSeconds); err != nil {
 				c.Report(c.Errorf(el.Attr("timeout").Value.Pos(), "timeout of <%s> %s", el.Name, err.Message))
 			}
 		}
@@ -208,12 +208,13 @@ func (d Deps) compileSideRequest(c *pipeline.Compiler, el *policyxml.Element, on
 	return p, nil
 }
 
-// parseTimeout parses a timeout in whole seconds, from 1 to a day (a larger
-// number would overflow a time.Duration into a timeout that fires at once).
-func parseTimeout(s string) (time.Duration, *pipeline.Error) {
+// parseTimeout parses a timeout in whole seconds, from 1 to max: at most a
+// day (pipeline.MaxSeconds; a larger number would overflow a time.Duration
+// into a timeout that fires at once), or a policy's own bound.
+func parseTimeout(s string, max int) (time.Duration, *pipeline.Error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 || n > pipeline.MaxSeconds {
-		return 0, &pipeline.Error{Reason: "InvalidTimeout", Message: "must be a whole number of seconds from 1 to " + strconv.Itoa(pipeline.MaxSeconds) + ", not " + quoteShort(s)}
+	if err != nil || n < 1 || n > max {
+		return 0, &pipeline.Error{Reason: "InvalidTimeout", Message: "must be a whole number of seconds from 1 to " + strconv.Itoa(max) + ", not " + quoteShort(s)}
 	}
 	return time.Duration(n) * time.Second, nil
 }
@@ -294,7 +295,7 @@ func (p *sendRequestPolicy) build(x *exchange.Exchange) (r *sideRequest, ignorab
 	if err != nil {
 		return nil, false, err
 	}
-	timeout, perr := parseTimeout(ts)
+	timeout, perr := parseTimeout(ts, pipeline.MaxSeconds)
 	if perr != nil {
 		perr.Message = "send-request timeout " + perr.Message
 		return nil, false, perr

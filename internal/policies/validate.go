@@ -153,14 +153,7 @@ func (v *validation) finish(x *exchange.Exchange, fs []finding) error {
 			continue
 		}
 		if list == nil {
-			list, _ = x.Variables[v.errorsVar].(*expr.JArray)
-			if list == nil {
-				list = expr.NewJArray()
-				if x.Variables == nil {
-					x.Variables = map[string]any{}
-				}
-				x.Variables[v.errorsVar] = list
-			}
+			list = errorsList(x, v.errorsVar)
 		}
 		o := expr.NewJObject()
 		for _, kv := range [][2]string{{"Name", f.Name}, {"Type", f.Type}, {"ValidationRule", f.Rule}, {"Details", f.Details}, {"Action", f.Action}} {
@@ -639,27 +632,35 @@ func withAdditional(s *openapi3.Schema, allow bool, seen map[*openapi3.Schema]*o
 	return c
 }
 
-// clientName is a name the client chose (a query parameter's, a header's) as
-// findings repeat it: cut at 100 bytes, control characters shown as \uXXXX,
-// so that a message never carries a client's long or invisible text.
-func clientName(s string) string {
-	cut := len(s) > 100
-	if cut {
-		s = strings.ToValidUTF8(s[:100], "")
-	}
-	if strings.ContainsFunc(s, unicode.IsControl) {
-		var b strings.Builder
-		for _, r := range s {
-			if unicode.IsControl(r) {
-				fmt.Fprintf(&b, "\\u%04x", r)
-				continue
-			}
-			b.WriteRune(r)
+// errorsList is the JArray in variable name that validation policies append
+// their errors to, made when the variable holds none.
+func errorsList(x *exchange.Exchange, name string) *expr.JArray {
+	list, _ := x.Variables[name].(*expr.JArray)
+	if list == nil {
+		list = expr.NewJArray()
+		if x.Variables == nil {
+			x.Variables = map[string]any{}
 		}
-		s = b.String()
+		x.Variables[name] = list
 	}
-	if cut {
-		s += "..."
+	return list
+}
+
+// clientName is a name the client chose (a query parameter's, a header's) as
+// findings repeat it: cut as clipValue cuts, control characters shown as
+// \uXXXX, so that a message never carries a client's long or invisible text.
+func clientName(s string) string {
+	s = clipValue(s)
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
 	}
-	return s
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

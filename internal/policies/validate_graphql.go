@@ -256,14 +256,7 @@ func (p *validateGraphQLPolicy) record(x *exchange.Exchange, errs gqlerror.List)
 		if name == "" {
 			continue
 		}
-		list, _ := x.Variables[name].(*expr.JArray)
-		if list == nil {
-			list = expr.NewJArray()
-			if x.Variables == nil {
-				x.Variables = map[string]any{}
-			}
-			x.Variables[name] = list
-		}
+		list := errorsList(x, name)
 		for _, e := range errs {
 			data, _ := json.Marshal(e)
 			if tok, err := expr.ParseJToken(string(data)); err == nil {

@@ -15,7 +15,9 @@ import (
 
 // forwardGRPC sends a gRPC call (x.GRPC) over HTTP/2, its body streaming as
 // it comes while the answer streams back, and the answer's trailers kept for
-// the client (trailerBody).
+// the client (trailerBody). It is Forward's path apart, not a branch in it:
+// keeping the response for its trailers would make Forward's on-stack request
+// escape to the heap for every request (TestForwardAllocations).
 func (f *Forwarder) forwardGRPC(ctx context.Context, x *exchange.Exchange, opts Options) error {
 	c, via := x.Backend.Certificate(), x.Backend.Proxy()
 	if via != nil && x.Request.URL.Scheme != "https" {

@@ -341,6 +341,26 @@ func (fw *forwarded) replaces(k string) bool {
 	return exchange.IsHopHeader(k)
 }
 
+// set fills in forwarding's fields for x's request.
+func (fw *forwarded) set(ctx context.Context, x *exchange.Exchange) {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		fw.trace = make(http.Header, 2)
+		InjectTraceContext(ctx, fw.trace)
+	}
+	// X-Forwarded-*: append the caller to any chain it brought, as
+	// httputil.ProxyRequest.SetXForwarded does.
+	if ip := x.Request.IPAddress; ip != "" {
+		if prior := x.Request.Headers["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		fw.xff, fw.hasXFF = ip, true
+	}
+	if orig := x.Request.OriginalURL; orig != nil {
+		fw.xfHost, fw.xfProto, fw.hasOrigin = orig.Host, orig.Scheme, true
+	}
+	fw.te = x.GRPC
+}
+
 // each calls fn with each of forwarding's own fields.
 func (fw *forwarded) each(fn func(k, v string)) {
 	if fw.hasXFF {
@@ -383,27 +403,8 @@ func (fw *forwarded) header(base http.Header) http.Header {
 // changes (out.fw) as it writes the request, or to a copy.
 func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Options, o *outRequest) (*bodyWatch, error) {
 	h := x.Request.Headers
-	fw := &o.fw
-	if trace.SpanContextFromContext(ctx).IsValid() {
-		fw.trace = make(http.Header, 2)
-		InjectTraceContext(ctx, fw.trace)
-	}
+	o.fw.set(ctx, x)
 	host := h.Get("Host")
-
-	// X-Forwarded-*: append the caller to any chain it brought, as
-	// httputil.ProxyRequest.SetXForwarded does.
-	if ip := x.Request.IPAddress; ip != "" {
-		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		fw.xff, fw.hasXFF = ip, true
-	}
-	if orig := x.Request.OriginalURL; orig != nil {
-		fw.xfHost, fw.xfProto, fw.hasOrigin = orig.Host, orig.Scheme, true
-	}
-	if x.GRPC {
-		fw.te = true
-	}
 
 	var watch *bodyWatch
 	var body io.ReadCloser

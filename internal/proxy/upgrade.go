@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -94,26 +93,13 @@ func (f *Forwarder) upgrade(ctx context.Context, x *exchange.Exchange, opts Opti
 }
 
 // handshake is the request for the backend: the client's handshake as
-// policies left it, with the gateway's forwarding headers.
+// policies left it, with forwarding's changes (hop-by-hop headers,
+// X-Forwarded-*, trace context) made as for any forwarded request.
 func (f *Forwarder) handshake(ctx context.Context, x *exchange.Exchange) *http.Request {
-	h := make(http.Header, len(x.Request.Headers)+4)
-	for k, v := range x.Request.Headers {
-		h[k] = v
-	}
-	exchange.RemoveHopHeaders(h)
-	host := h.Get("Host")
-	delete(h, "Host")
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // not Go's
-	}
-	if ip := x.Request.IPAddress; ip != "" {
-		h["X-Forwarded-For"] = []string{strings.Join(append(h["X-Forwarded-For"][:len(h["X-Forwarded-For"]):len(h["X-Forwarded-For"])], ip), ", ")}
-	}
-	if orig := x.Request.OriginalURL; orig != nil {
-		h.Set("X-Forwarded-Host", orig.Host)
-		h.Set("X-Forwarded-Proto", orig.Scheme)
-	}
-	InjectTraceContext(ctx, h)
+	var fw forwarded
+	fw.set(ctx, x)
+	host := x.Request.Headers.Get("Host")
+	h := fw.header(x.Request.Headers)
 	h.Set("Connection", "Upgrade")
 	h.Set("Upgrade", "websocket")
 	u := *x.Request.URL
