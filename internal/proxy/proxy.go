@@ -398,13 +398,22 @@ func (fw *forwarded) header(base http.Header) http.Header {
 	return h
 }
 
+// backendHost is the Host header the backend gets: the backend URL's host,
+// unless a policy set another. The client's Host, which names the gateway,
+// is the one that arrived with the request and is never forwarded.
+func backendHost(x *exchange.Exchange) string {
+	if host, orig := x.Request.Headers.Get("Host"), x.Request.OriginalURL; host != "" && orig != nil && !strings.EqualFold(host, orig.Host) {
+		return host // a policy chose the Host header
+	}
+	return x.Request.URL.Host
+}
+
 // outgoing builds the request for the backend from the exchange. Its Header
 // is the exchange's, which must not be changed: send applies forwarding's
 // changes (out.fw) as it writes the request, or to a copy.
 func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Options, o *outRequest) (*bodyWatch, error) {
 	h := x.Request.Headers
 	o.fw.set(ctx, x)
-	host := h.Get("Host")
 
 	var watch *bodyWatch
 	var body io.ReadCloser
@@ -429,7 +438,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 	// context is set by send.
 	o.Request = http.Request{
 		Method: x.Request.Method, URL: x.Request.URL, Header: h, ContentLength: length,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: x.Request.URL.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 	}
 	out := &o.Request
 	if length != 0 && body != nil {
@@ -438,9 +447,7 @@ func (f *Forwarder) outgoing(ctx context.Context, x *exchange.Exchange, opts Opt
 	} else if body != nil {
 		body.Close()
 	}
-	if orig := x.Request.OriginalURL; host != "" && orig != nil && !strings.EqualFold(host, orig.Host) {
-		out.Host = host // a policy chose the Host header
-	}
+	out.Host = backendHost(x)
 	if buffered := x.Request.Body; buffered != nil && buffered.Buffered() && length > 0 {
 		data, _ := buffered.Bytes(true)
 		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }

@@ -98,15 +98,11 @@ func (f *Forwarder) upgrade(ctx context.Context, x *exchange.Exchange, opts Opti
 func (f *Forwarder) handshake(ctx context.Context, x *exchange.Exchange) *http.Request {
 	var fw forwarded
 	fw.set(ctx, x)
-	host := x.Request.Headers.Get("Host")
 	h := fw.header(x.Request.Headers)
 	h.Set("Connection", "Upgrade")
 	h.Set("Upgrade", "websocket")
 	u := *x.Request.URL
-	if host == "" {
-		host = u.Host
-	}
-	return &http.Request{Method: http.MethodGet, URL: &u, Host: host, Header: h, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+	return &http.Request{Method: http.MethodGet, URL: &u, Host: backendHost(x), Header: h, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
 }
 
 // upgradeError turns a failed handshake into the forward's error.

@@ -80,41 +80,57 @@ func TestUpgradeFailures(t *testing.T) {
 	})
 
 	t.Run("the handshake the backend gets", func(t *testing.T) {
-		got := make(chan *http.Request, 1)
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer ln.Close()
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			r, _ := http.ReadRequest(bufio.NewReader(c))
-			got <- r
-			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\nearly")
-			time.Sleep(time.Second)
-		}()
-		x := newX(t, "GET", "http://"+ln.Addr().String()+"/socket?room=1", nil, 0)
-		x.WebSocket = true
-		x.Request.Headers["Sec-Websocket-Key"] = []string{"k"}
-		x.Request.Headers["Upgrade"] = []string{"h2c"} // a client's own hop-by-hop header never reaches the backend
-		if err := forwarder(t).Forward(context.Background(), x, opts()); err != nil {
-			t.Fatal(err)
-		}
-		r := <-got
-		h := r.Header
-		if r.URL.RequestURI() != "/socket?room=1" || r.Host != "gateway.example" || h.Get("Upgrade") != "websocket" || h.Get("Connection") != "Upgrade" ||
-			h.Get("Sec-Websocket-Key") != "k" || h.Get("X-Forwarded-For") != "203.0.113.9" || h.Get("User-Agent") != "" {
-			t.Errorf("%s %s %v", r.URL, r.Host, h)
-		}
-		tun, ok := x.Response.Body.Source().(*Tunnel)
-		if x.Response.StatusCode != 101 || !ok || x.Response.Headers.Get("Sec-Websocket-Accept") != "abc" {
-			t.Fatalf("%d %T", x.Response.StatusCode, x.Response.Body.Source())
-		}
-		defer tun.Close()
-		early := make([]byte, 5)
-		if _, err := io.ReadFull(tun, early); err != nil || !strings.EqualFold(string(early), "early") {
-			t.Errorf("%q %v, want what the backend sent with its 101", early, err)
-		}
+		handshake(t, "", "")
 	})
+	t.Run("a Host a policy set", func(t *testing.T) {
+		handshake(t, "chat.internal", "chat.internal")
+	})
+}
+
+// handshake forwards a WebSocket handshake whose Host header a policy set to
+// setHost ("": left as the client sent it) and checks what the backend got;
+// wantHost "" is the backend's own address.
+func handshake(t *testing.T, setHost, wantHost string) {
+	got := make(chan *http.Request, 1)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r, _ := http.ReadRequest(bufio.NewReader(c))
+		got <- r
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\nearly")
+		time.Sleep(time.Second)
+	}()
+	x := newX(t, "GET", "http://"+ln.Addr().String()+"/socket?room=1", nil, 0)
+	x.WebSocket = true
+	x.Request.Headers["Sec-Websocket-Key"] = []string{"k"}
+	x.Request.Headers["Upgrade"] = []string{"h2c"} // a client's own hop-by-hop header never reaches the backend
+	if setHost != "" {
+		x.Request.Headers.Set("Host", setHost)
+	}
+	if wantHost == "" {
+		wantHost = ln.Addr().String() // the client's Host names the gateway, not the backend
+	}
+	if err := forwarder(t).Forward(context.Background(), x, opts()); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	h := r.Header
+	if r.URL.RequestURI() != "/socket?room=1" || r.Host != wantHost || h.Get("Upgrade") != "websocket" || h.Get("Connection") != "Upgrade" ||
+		h.Get("Sec-Websocket-Key") != "k" || h.Get("X-Forwarded-For") != "203.0.113.9" || h.Get("User-Agent") != "" {
+		t.Errorf("%s %s (want %s) %v", r.URL, r.Host, wantHost, h)
+	}
+	tun, ok := x.Response.Body.Source().(*Tunnel)
+	if x.Response.StatusCode != 101 || !ok || x.Response.Headers.Get("Sec-Websocket-Accept") != "abc" {
+		t.Fatalf("%d %T", x.Response.StatusCode, x.Response.Body.Source())
+	}
+	defer tun.Close()
+	early := make([]byte, 5)
+	if _, err := io.ReadFull(tun, early); err != nil || !strings.EqualFold(string(early), "early") {
+		t.Errorf("%q %v, want what the backend sent with its 101", early, err)
+	}
 }

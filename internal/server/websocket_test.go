@@ -47,7 +47,9 @@ func TestWebSocket(t *testing.T) {
 		defer c.CloseNow()
 		defer ended.Add(1)
 		ctx := r.Context()
-		hello := fmt.Sprintf("hello path=%s query=%s via=%s key=%q proto=%s", r.URL.Path, r.URL.RawQuery, r.Header.Get("X-Via"), r.Header.Get("Ocp-Apim-Subscription-Key"), c.Subprotocol())
+		// The Host the backend gets names the backend, not the gateway.
+		ownHost := r.Host == r.Context().Value(http.LocalAddrContextKey).(net.Addr).String()
+		hello := fmt.Sprintf("hello path=%s query=%s via=%s key=%q proto=%s own-host=%v", r.URL.Path, r.URL.RawQuery, r.Header.Get("X-Via"), r.Header.Get("Ocp-Apim-Subscription-Key"), c.Subprotocol(), ownHost)
 		if err := c.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
 			return
 		}
@@ -126,7 +128,7 @@ func TestWebSocket(t *testing.T) {
 		if resp.Header.Get("X-Outbound") != "" {
 			t.Error("outbound ran on the 101")
 		}
-		talk(t, c, `hello path=/socket query=room=1 via=lastmile key="" proto=chat`)
+		talk(t, c, `hello path=/socket query=room=1 via=lastmile key="" proto=chat own-host=true`)
 		c.Close(websocket.StatusNormalClosure, "bye")
 	})
 	t.Run("wss backend", func(t *testing.T) {
@@ -137,7 +139,7 @@ func TestWebSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.CloseNow()
-		talk(t, c, `hello path=/socket query= via= key="" proto=`)
+		talk(t, c, `hello path=/socket query= via= key="" proto= own-host=true`)
 		c.Close(websocket.StatusNormalClosure, "bye")
 	})
 
@@ -205,7 +207,7 @@ func TestWebSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c2.CloseNow()
-		talk(t, c2, `hello path=/socket query= via= key="" proto=`)
+		talk(t, c2, `hello path=/socket query= via= key="" proto= own-host=true`)
 	})
 
 	t.Run("a frame sent with the handshake is not lost", func(t *testing.T) {
