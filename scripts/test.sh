@@ -37,6 +37,19 @@ if ! command -v curl >/dev/null; then
 	fi
 fi
 
+echo "== xsltproc, for the XSLT comparison test"
+# internal/xslt's TestAgainstXsltproc runs stylesheets through libxslt's
+# xsltproc too and compares the outputs; from Debian's packages, only when
+# missing.
+if ! command -v xsltproc >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xsltproc >/dev/null
+	else
+		echo "xsltproc is missing and cannot be installed here: the XSLT comparison test will be skipped"
+	fi
+fi
+
 echo "== node, for the @azure/identity client tests and the Azure Storage emulator"
 # The managed identity endpoints are tested with Microsoft's Node client too, and
 # the gateway's tokens with Microsoft's Azure Storage emulator (Azurite). Install

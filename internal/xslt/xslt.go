@@ -1,0 +1,95 @@
+// Package xslt is an XSLT 1.0 processor for the xsl-transform policy: it
+// compiles a stylesheet once and applies it to documents parsed by
+// internal/xpath, as .NET's XslCompiledTransform (which API Management runs)
+// does for real stylesheets.
+//
+// The stylesheet is trusted (the operator's) but the document is not (a
+// request or response body): every transform is bounded in template
+// recursion, output size and evaluation steps, watches its context, and
+// reports failures without quoting the document.
+//
+// Refused when compiling, with an error saying what to do: xsl:include and
+// xsl:import (no file access), document(), msxsl:script and extension
+// functions other than msxsl:node-set() and exsl:node-set() (and
+// exsl:object-type()), and unknown XSLT elements outside forwards-compatible
+// mode. A version other than 1.0 runs in forwards-compatible mode.
+//
+// Choices where XSLT leaves them open or where this processor approximates:
+//   - Output is always UTF-8; xsl:output encoding is accepted and ignored, and
+//     the XML declaration says encoding="utf-8" as XslCompiledTransform's does.
+//   - disable-output-escaping is honoured in the output, ignored in result
+//     tree fragments.
+//   - Result tree fragments are node-sets of one document node to XPath, so
+//     paths into them work without node-set() (as in libxslt; .NET requires
+//     the call).
+//   - xsl:sort compares text case-insensitively, then by case-order
+//     (lower-first by default, as .NET's culture-aware comparison); lang is
+//     ignored. xsl:number ignores lang and letter-value.
+//   - Non-terminating xsl:message output is dropped.
+//   - Indentation (indent="yes", the html default) is two spaces per level,
+//     and none inside an element with text children.
+package xslt
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Error is a problem in a stylesheet at a 1-based line and column of its
+// source, or a failure of a transform: at the instruction that failed, or
+// without a position (Line 0) for the limits.
+type Error struct {
+	Line, Col int
+	Msg       string
+}
+
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg)
+}
+
+// ErrorList is several problems in a stylesheet, in source order.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Limits bound a transform. Zero fields take the defaults.
+type Limits struct {
+	MaxOutput int64 // bytes of output, and of the result tree fragments built on the way; default 4 MiB
+	MaxDepth  int   // nested template instantiations; default 1,000
+	MaxSteps  int64 // evaluation steps (instructions and XPath steps together); default 10,000,000
+}
+
+// The defaults of Limits.
+const (
+	DefaultMaxOutput = 4 << 20
+	DefaultMaxDepth  = 1000
+	DefaultMaxSteps  = 10_000_000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxOutput <= 0 {
+		l.MaxOutput = DefaultMaxOutput
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxSteps <= 0 {
+		l.MaxSteps = DefaultMaxSteps
+	}
+	return l
+}
+
+// Result is a transform's output.
+type Result struct {
+	Body      []byte
+	MediaType string // xsl:output's media-type, else application/xml, text/html or text/plain by method
+}
