@@ -63,7 +63,10 @@ func Parse(data []byte, lim Limits) (*Node, error) {
 		if se, ok := err.(*SyntaxError); ok {
 			return nil, se
 		}
+		// After reading past a newline and backing up, encoding/xml can
+		// report column 0: clamp to the 1-based range.
 		line, col := d.InputPos()
+		line, col = max(line, 1), max(col, 1)
 		msg := err.Error()
 		var xe *xml.SyntaxError
 		var ee encodingError
