@@ -28,6 +28,7 @@ type exec struct {
 	vars    *binding    // the local variables in scope
 	varErr  error       // a failure inside the Variable callback, which cannot return one
 	lookup  func(xpath.QName) (xpath.Value, bool)
+	free    []*xpath.Context // contexts to reuse
 
 	keys  map[keyIndex]map[string]xpath.NodeSet
 	trees map[*xpath.Node]int // tree numbers for generate-id
@@ -113,7 +114,10 @@ func (x *exec) wrap(err error) error {
 	return &Error{Msg: "" + err.Error()}
 }
 
-var errSteps = errors.New("too many steps")
+var (
+	errSteps    = errors.New("too many steps")
+	errLateAttr = errors.New("an attribute can be added only to an element, before its children")
+)
 
 // tick pays a step for an instruction and now and then looks at the context.
 func (x *exec) tick() error {
@@ -128,6 +132,14 @@ func (x *exec) tick() error {
 		}
 	}
 	return x.out.failed()
+}
+
+// at places errLateAttr, which copying cannot.
+func (x *exec) at(err error, line, col int, what string) error {
+	if errors.Is(err, errLateAttr) {
+		return x.runtimeErr(line, col, "%s: %v", what, err)
+	}
+	return err
 }
 
 // runtimeErr is a failure of the instruction at line:col of the stylesheet.
@@ -419,7 +431,7 @@ func (x *exec) instr(in instr, f focus) error {
 		if ns, ok := v.(xpath.NodeSet); ok {
 			for _, n := range ns {
 				if err := x.copyNode(n); err != nil {
-					return err
+					return x.at(err, in.sel.line, in.sel.col, "xsl:copy-of")
 				}
 			}
 			return nil
@@ -443,7 +455,7 @@ func (x *exec) instr(in instr, f focus) error {
 		}
 		return x.run(in.body, f)
 	case *copyInstr:
-		return x.copy(in, f)
+		return x.at(x.copy(in, f), in.line, in.col, "xsl:copy")
 	case *message:
 		s, err := x.text(in.body, f)
 		if err != nil {
@@ -603,7 +615,9 @@ func (x *exec) copyNode(n *xpath.Node) error {
 		}
 		x.out.endElement()
 	case xpath.AttributeNode:
-		x.out.attribute(qname{n.Space, n.Local}, n.Prefix, n.Data)
+		if !x.out.attribute(qname{n.Space, n.Local}, n.Prefix, n.Data) {
+			return errLateAttr
+		}
 	case xpath.TextNode:
 		x.out.text(n.Data, false)
 	case xpath.CommentNode:
@@ -683,7 +697,9 @@ func (x *exec) attribute(in *attributeInstr, f focus) error {
 	if prefix == "xmlns" {
 		prefix = ""
 	}
-	x.out.attribute(name, prefix, v)
+	if !x.out.attribute(name, prefix, v) {
+		return x.runtimeErr(in.line, in.col, "xsl:attribute: %v", errLateAttr)
+	}
 	return nil
 }
 

@@ -25,7 +25,16 @@ func FuzzTransform(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	lim := Limits{MaxOutput: 64 << 10, MaxDepth: 200, MaxSteps: 200_000}
+	// Within these limits a run takes milliseconds; much longer means some
+	// work escapes the step budget.
+	const slow = 2 * time.Second
 	f.Fuzz(func(t *testing.T, src, input string) {
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > slow {
+				t.Errorf("took %v", d)
+			}
+		}()
 		s, err := Compile([]byte(src))
 		if err != nil {
 			if strings.Contains(err.Error(), "internal error") {

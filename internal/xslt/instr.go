@@ -72,8 +72,9 @@ type ifInstr struct {
 }
 
 type copyInstr struct {
-	sets []qname
-	body []instr
+	sets      []qname
+	body      []instr
+	line, col int
 }
 
 type message struct {
@@ -300,7 +301,7 @@ func (c *compiler) instruction(n *snode, ctx *bodyCtx) instr {
 		return &textInstr{text: b.String(), raw: c.yes(n, "disable-output-escaping")}
 	case "copy":
 		c.checkAttrs(n, ctx.fc, "use-attribute-sets")
-		return &copyInstr{sets: c.useSets(n, "use-attribute-sets"), body: c.body(n.children, ctx)}
+		return &copyInstr{sets: c.useSets(n, "use-attribute-sets"), body: c.body(n.children, ctx), line: n.line, col: n.col}
 	case "variable":
 		if v := c.variable(n, ctx, false); v != nil {
 			return v

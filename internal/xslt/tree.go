@@ -93,23 +93,24 @@ func (b *builder) endElement() {
 }
 
 // attribute adds an attribute to the open element, replacing one of the same
-// name. Attributes after children, or outside an element, are ignored, which
-// is the recovery XSLT 1.0 §7.1.3 allows.
-func (b *builder) attribute(name qname, prefix, value string) {
+// name. It refuses one after the element's children or outside an element
+// (false), which XslCompiledTransform and libxslt report as errors.
+func (b *builder) attribute(name qname, prefix, value string) bool {
 	p := b.top()
 	if p.kind != rElem || len(p.children) > 0 {
-		return
+		return false
 	}
 	if !b.charge(len(name.local) + len(name.space) + len(value)) {
-		return
+		return true
 	}
 	for _, a := range p.attrs {
 		if a.name == name {
 			a.value, a.prefix = value, prefix
-			return
+			return true
 		}
 	}
 	p.attrs = append(p.attrs, &rnode{kind: rAttr, name: name, prefix: prefix, value: value})
+	return true
 }
 
 // namespace adds a namespace node to the open element; a second binding of a
@@ -163,7 +164,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 type sink interface {
 	startElement(name qname, prefix string)
 	endElement()
-	attribute(name qname, prefix, value string)
+	attribute(name qname, prefix, value string) bool // false: after children or outside an element
 	namespace(prefix, uri string)
 	text(s string, raw bool)
 	comment(s string)
@@ -220,9 +221,12 @@ func (r *rtfSink) endElement() {
 	}
 }
 
-func (r *rtfSink) attribute(name qname, prefix, value string) {
-	if r.kids[len(r.kids)-1] || !r.charge(len(name.space)+len(name.local)+len(value)) {
-		return
+func (r *rtfSink) attribute(name qname, prefix, value string) bool {
+	if r.kids[len(r.kids)-1] {
+		return false
+	}
+	if !r.charge(len(name.space) + len(name.local) + len(value)) {
+		return true
 	}
 	if name.space == "" {
 		prefix = ""
@@ -230,6 +234,7 @@ func (r *rtfSink) attribute(name qname, prefix, value string) {
 		prefix = "ns0" // a namespaced attribute needs a prefix; the Builder fixes up its binding
 	}
 	r.b.Attr(name.space, prefix, name.local, value)
+	return true
 }
 
 func (r *rtfSink) namespace(prefix, uri string) {
@@ -272,13 +277,13 @@ type textSink struct {
 	err   error
 }
 
-func (t *textSink) startElement(qname, string)      { t.depth++ }
-func (t *textSink) endElement()                     { t.depth-- }
-func (t *textSink) attribute(qname, string, string) {}
-func (t *textSink) namespace(string, string)        {}
-func (t *textSink) comment(string)                  {}
-func (t *textSink) pi(string, string)               {}
-func (t *textSink) failed() error                   { return t.err }
+func (t *textSink) startElement(qname, string)           { t.depth++ }
+func (t *textSink) endElement()                          { t.depth-- }
+func (t *textSink) attribute(qname, string, string) bool { return true }
+func (t *textSink) namespace(string, string)             {}
+func (t *textSink) comment(string)                       {}
+func (t *textSink) pi(string, string)                    {}
+func (t *textSink) failed() error                        { return t.err }
 
 func (t *textSink) text(s string, _ bool) {
 	if t.depth > 0 || t.err != nil {

@@ -468,12 +468,27 @@ func walkAll(n *xpath.Node, visit func(*xpath.Node) bool) {
 	}
 }
 
+// context returns an XPath context for node n, from the free list when it
+// can: evaluations nest (a key() indexing, a global's first use), so each
+// takes its own and gives it back.
+func (x *exec) context(n *xpath.Node) *xpath.Context {
+	if k := len(x.free); k > 0 {
+		c := x.free[k-1]
+		x.free = x.free[:k-1]
+		*c = xpath.Context{Node: n, Variable: x.lookup, Budget: &x.budget, Extra: x}
+		return c
+	}
+	return &xpath.Context{Node: n, Variable: x.lookup, Budget: &x.budget, Extra: x}
+}
+
 // eval evaluates an expression where f says.
 func (x *exec) eval(e *expr, f focus) (xpath.Value, error) {
 	savedCur, savedVars := x.current, x.vars
 	x.current, x.vars = f.node, f.vars
-	c := xpath.Context{Node: f.node, Position: f.pos, Size: f.size, Variable: x.lookup, Budget: &x.budget, Extra: x}
-	v, err := e.x.Evaluate(&c)
+	c := x.context(f.node)
+	c.Position, c.Size = f.pos, f.size
+	v, err := e.x.Evaluate(c)
+	x.free = append(x.free, c)
 	x.current, x.vars = savedCur, savedVars
 	if err == nil && x.varErr != nil {
 		err, x.varErr = x.varErr, nil
@@ -546,8 +561,9 @@ func typeName(v xpath.Value) string {
 func (x *exec) match(p *xpath.Pattern, n *xpath.Node) (bool, error) {
 	savedCur, savedVars := x.current, x.vars
 	x.current, x.vars = n, nil
-	c := xpath.Context{Node: n, Variable: x.lookup, Budget: &x.budget, Extra: x}
-	ok, err := p.Match(&c, n)
+	c := x.context(n)
+	ok, err := p.Match(c, n)
+	x.free = append(x.free, c)
 	x.current, x.vars = savedCur, savedVars
 	if err == nil && x.varErr != nil {
 		err, x.varErr = x.varErr, nil

@@ -603,6 +603,17 @@ func TestRuntimeErrors(t *testing.T) {
 			want:  "1:",
 		},
 		{
+			name:  "attribute after children",
+			sheet: sheet("<xsl:template match=\"/\"><r><x/>\n<xsl:attribute name=\"a\">1</xsl:attribute></r></xsl:template>"),
+			want:  "2:1: xsl:attribute: an attribute can be added only to an element, before its children",
+		},
+		{
+			name:  "copied attribute after children",
+			sheet: sheet("<xsl:template match=\"/\"><r><x/>\n<xsl:copy-of select=\"*/@*\"/></r></xsl:template>"),
+			input: `<a b="1"/>`,
+			want:  "2:1: xsl:copy-of: an attribute can be added only to an element, before its children",
+		},
+		{
 			name:  "select that is not a node-set",
 			sheet: sheet("<xsl:template match=\"/\">\n<xsl:apply-templates select=\"'x'\"/></xsl:template>"),
 			want:  `2:1: select="'x'" must select nodes, but gives a string`,

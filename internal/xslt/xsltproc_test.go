@@ -117,6 +117,37 @@ func TestAgainstXsltproc(t *testing.T) {
 		{name: "forwards-compatible fallback", sheet: `<xsl:stylesheet version="2.0" ` + xslNS + `><xsl:template match="/"><r><xsl:for-each-group select="//book" group-by="@lang"><xsl:fallback><fallback/></xsl:fallback></xsl:for-each-group><v><xsl:value-of select="system-property('xsl:version') &gt;= 1"/></v></r></xsl:template></xsl:stylesheet>`},
 		{name: "disable-output-escaping", sheet: sheet(`<xsl:template match="/"><r><xsl:text disable-output-escaping="yes">&lt;raw/&gt;</xsl:text><xsl:value-of select="'&lt;esc/&gt;'"/></r></xsl:template>`)},
 		{name: "conversions and comparisons", sheet: sheet(`<xsl:template match="/"><r a="{//book[1]/price = 9.5}" b="{//price &gt; 10}" c="{'10' &lt; '9'}" d="{number('x')}" e="{1 div 0}" f="{-1 div 0}" h="{boolean(//nothing)}" i="{string(10 div 4)}" j="{3 mod 2}|{-3 mod 2}" k="{sum(//price)}"/></xsl:template>`)},
+		{name: "positional patterns", sheet: sheet(`<xsl:template match="/"><r><xsl:apply-templates select="//book | //tag"/></r></xsl:template>
+			<xsl:template match="book[2]"><second/></xsl:template><xsl:template match="book[last()]"><last/></xsl:template><xsl:template match="book"><book/></xsl:template>
+			<xsl:template match="tags/tag[position() = 1]"><first-tag/></xsl:template><xsl:template match="tag"><tag/></xsl:template>`)},
+		{name: "node type patterns", sheet: sheet(`<xsl:template match="/"><r><xsl:apply-templates select="/catalog/node() | //@*"/></r></xsl:template>
+			<xsl:template match="text()"><t/></xsl:template><xsl:template match="comment()"><c><xsl:value-of select="."/></c></xsl:template>
+			<xsl:template match="processing-instruction('proc')"><p><xsl:value-of select="."/></p></xsl:template><xsl:template match="@id"><id v="{.}"/></xsl:template><xsl:template match="@*"><a n="{name()}"/></xsl:template>
+			<xsl:template match="*"><e n="{local-name()}" u="{namespace-uri()}"/></xsl:template>`)},
+		{name: "descendant and root patterns", sheet: sheet(`<xsl:template match="/"><r><xsl:apply-templates/></r></xsl:template><xsl:template match="/catalog"><cat><xsl:apply-templates select="*"/></cat></xsl:template>
+			<xsl:template match="catalog//tag"><deep><xsl:value-of select="."/></deep></xsl:template><xsl:template match="book/*"/><xsl:template match="book"><b><xsl:apply-templates/></b></xsl:template>`)},
+		{name: "key with node-set values and key patterns", sheet: sheet(`<xsl:key name="t" match="book" use="tags/tag"/><xsl:template match="/"><r><xsl:for-each select="key('t', //tag)"><b id="{@id}"/></xsl:for-each><xsl:apply-templates select="//book"/></r></xsl:template>
+			<xsl:template match="key('t', 'scifi')"><scifi id="{@id}"/></xsl:template><xsl:template match="book"/>`)},
+		{name: "xsl:copy of attributes and text", sheet: sheet(`<xsl:template match="/"><r><xsl:for-each select="//book[1]/@* | //ext:note/@*" xmlns:ext="urn:ext"><xsl:copy/></xsl:for-each><xsl:for-each select="//book[1]/title/text() | //comment()"><xsl:copy/></xsl:for-each></r></xsl:template>`)},
+		{name: "element names from the document", sheet: sheet(`<xsl:template match="*"><xsl:element name="{translate(local-name(), 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')}" namespace="{namespace-uri()}"><xsl:for-each select="@*"><xsl:attribute name="{local-name()}-x" namespace="{namespace-uri()}"><xsl:value-of select="."/></xsl:attribute></xsl:for-each><xsl:apply-templates/></xsl:element></xsl:template>`)},
+		{name: "prefix conflicts in the output", sheet: `<xsl:stylesheet version="1.0" ` + xslNS + ` xmlns:p="urn:one">
+			<xsl:template match="/"><p:r><xsl:attribute name="q:b" namespace="urn:one" xmlns:q="urn:q">2</xsl:attribute><xsl:element name="p:x" namespace="urn:two"><xsl:attribute name="p:a" namespace="urn:three">1</xsl:attribute><p:y/></xsl:element></p:r></xsl:template></xsl:stylesheet>`},
+		{name: "default namespace undeclared and redeclared", sheet: `<xsl:stylesheet version="1.0" ` + xslNS + `>
+			<xsl:template match="/"><r xmlns="urn:d"><a xmlns=""><b xmlns="urn:d"><xsl:element name="c"/><xsl:element name="d" namespace="urn:d"/></b></a><xsl:copy-of select="//title[1]"/></r></xsl:template></xsl:stylesheet>`},
+		{name: "sort by several keys in apply-templates", sheet: sheet(`<xsl:template match="/"><r><xsl:apply-templates select="//tag"><xsl:sort select="."/><xsl:sort select="../../@year" data-type="number" order="descending"/></xsl:apply-templates></r></xsl:template>
+			<xsl:template match="tag"><t v="{.}" y="{../../@year}" p="{position()}"/></xsl:template>`)},
+		{name: "variables holding node-sets, numbers and booleans", sheet: sheet(`<xsl:variable name="books" select="//book"/><xsl:variable name="n" select="count($books)"/><xsl:variable name="many" select="$n &gt; 2"/>
+			<xsl:template match="/"><r n="{$n}" many="{$many}" first="{$books[1]/title}" cheap="{count($books[price &lt; 10])}"><xsl:for-each select="$books"><xsl:variable name="b" select="."/><i t="{$b/title}" rank="{count($books[price &gt; $b/price]) + 1}"/></xsl:for-each></r></xsl:template>`)},
+		{name: "number level single with from", sheet: sheet(`<xsl:template match="/"><r><xsl:for-each select="//tag | //title"><n><xsl:number count="tag|title" from="book"/>/<xsl:number level="any" count="book|tag"/>/<xsl:number level="multiple" count="*"/></n></xsl:for-each></r></xsl:template>`)},
+		{name: "text method with xsl:text and entities", sheet: sheet(`<xsl:output method="text"/><xsl:template match="book"><xsl:text>[</xsl:text><xsl:value-of select="@id"/>	<xsl:value-of select="title"/><xsl:text>]&#10;</xsl:text></xsl:template><xsl:template match="text()"/>`)},
+		{name: "html with doctype and empty elements", sheet: sheet(`<xsl:output method="html" indent="no" doctype-public="-//W3C//DTD HTML 4.01//EN" doctype-system="http://www.w3.org/TR/html4/strict.dtd"/><xsl:template match="/"><html><body><img src="a.png" alt="{//book[1]/title}"/><hr/><p>x<br/>y</p><select><option selected="selected">1</option></select></body></html></xsl:template>`)},
+		{name: "copy-of a result tree fragment with namespaces", sheet: `<xsl:stylesheet version="1.0" ` + xslNS + ` xmlns:n="urn:n"><xsl:variable name="v"><n:a n:x="1"><b/></n:a>text</xsl:variable>
+			<xsl:template match="/"><r><xsl:copy-of select="$v"/><s><xsl:value-of select="$v"/></s></r></xsl:template></xsl:stylesheet>`},
+		{name: "exclude-result-prefixes with #default", sheet: `<xsl:stylesheet version="1.0" ` + xslNS + ` xmlns="urn:d" xmlns:k="urn:k" exclude-result-prefixes="#default k">
+			<xsl:template match="/"><r><k:x/><y/></r></xsl:template></xsl:stylesheet>`},
+		{name: "xsl:call-template keeps the context", sheet: sheet(`<xsl:template match="book"><xsl:call-template name="show"><xsl:with-param name="extra" select="position()"/></xsl:call-template></xsl:template>
+			<xsl:template name="show"><xsl:param name="extra"/><s id="{@id}" pos="{position()}" last="{last()}" extra="{$extra}"/></xsl:template>
+			<xsl:template match="/"><r><xsl:apply-templates select="//book"/></r></xsl:template>`)},
 		{name: "empty and missing values", sheet: sheet(`<xsl:template match="/"><r a="{//nothing}" b="{count(//tags[not(*)])}"><xsl:value-of select="//nothing"/><xsl:apply-templates select="//nothing"/><xsl:for-each select="//tags[not(tag)]"><empty/></xsl:for-each></r></xsl:template>`)},
 	}
 	dir := t.TempDir()
