@@ -55,7 +55,8 @@ const XMLNamespace = "http://www.w3.org/XML/1998/namespace"
 const xmlnsNamespace = "http://www.w3.org/2000/xmlns/"
 
 // Node is a node of a parsed tree. A tree never changes after Parse (or after
-// Builder.Document), so any number of goroutines may read it.
+// Builder.Document), so any number of goroutines may read it. Make trees with
+// Parse, Builder or StripSpace: they number Order, which ordering relies on.
 type Node struct {
 	Kind   Kind
 	Space  string // namespace URI of an element's or attribute's name; "" for none

@@ -315,3 +315,63 @@ func TestStripSpace(t *testing.T) {
 		t.Errorf("string-values %q and %q", StringValue(doc), StringValue(got))
 	}
 }
+
+func TestErrorStrings(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{&SyntaxError{Line: 2, Col: 5, Msg: "no root element"}, "xml syntax error at line 2, column 5: no root element"},
+		{&SyntaxError{Offset: 3, Msg: "unknown axis x"}, "xpath syntax error at offset 3: unknown axis x"},
+		{ErrBudget, "xpath: the expression needs more steps than allowed"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+	var kinds []string
+	for k := Kind(0); k <= NamespaceNode; k++ {
+		kinds = append(kinds, k.String())
+	}
+	want := []string{"invalid", "document", "element", "attribute", "text", "comment", "processing-instruction", "namespace"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("Kind.String (-want +got)\n%s", diff)
+	}
+}
+
+// TestBuilderDetails: redeclaring a prefix replaces it, text split by other
+// nodes stays apart, and elements nest as started.
+func TestBuilderDetails(t *testing.T) {
+	b := NewBuilder()
+	b.StartElement("", "", "r")
+	b.Namespace("p", "urn:one")
+	b.Namespace("p", "urn:two")
+	b.Namespace("", "urn:default-but-unused")
+	b.Text("a")
+	b.Comment("c")
+	b.Text("b")
+	b.StartElement("", "", "x")
+	b.EndElement()
+	b.Text("c")
+	b.Text("d")
+	b.EndElement()
+	b.EndElement() // one too many: ignored
+	doc := b.Document()
+	checkTree(t, doc)
+	want := `0 /
+  1 <r {}>
+    2 ns xml=http://www.w3.org/XML/1998/namespace
+    3 ns p=urn:two
+    4 text(a) "a"
+    5 comment(c) "c"
+    6 text(b) "b"
+    7 <x {}>
+      8 ns xml=http://www.w3.org/XML/1998/namespace
+      9 ns p=urn:two
+    10 text(cd) "cd"
+`
+	if diff := cmp.Diff(want, dump(doc)); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
