@@ -79,6 +79,18 @@ type spaceRule struct {
 	order        int
 }
 
+// fragment reports whether an xsl:variable's value is a result tree
+// fragment (content rather than select). Parameters are left out: a caller
+// may pass them a node-set.
+func (v *variable) fragment() bool { return !v.param && v.sel == nil && len(v.body) > 0 }
+
+// fragmentPath reports a path into a result tree fragment, which XSLT 1.0
+// (and XslCompiledTransform) refuse.
+func (c *compiler) fragmentPath(r varRef) {
+	c.errorf(r.n, "%s: $%s is a result tree fragment, which a path cannot enter: write msxsl:node-set($%s) (namespace %s) or exsl:node-set($%s) (namespace %s)",
+		r.attr, r.name.local, r.name.local, nsMSXSL, r.name.local, nsEXSL)
+}
+
 // compiler holds what compiling a stylesheet needs beyond the result.
 type compiler struct {
 	s       *Stylesheet
@@ -90,7 +102,7 @@ type compiler struct {
 	setRefs []setRef        // likewise for attribute sets
 	// locals are the local variables in scope where compiling is; references
 	// to others wait in pendingVars for the globals to be known.
-	locals      []qname
+	locals      []*variable
 	pendingVars []varRef
 }
 
@@ -355,8 +367,12 @@ func (c *compiler) resolve() {
 		}
 	}
 	for _, r := range c.pendingVars {
-		if _, ok := c.s.global[r.name]; !ok {
+		g, ok := c.s.global[r.name]
+		switch {
+		case !ok:
 			c.errorf(r.n, "%s: the variable $%s is not defined: declare it with xsl:variable or xsl:param before using it", r.attr, r.name.local)
+		case r.path && g.fragment():
+			c.fragmentPath(r)
 		}
 	}
 	for _, ct := range c.calls {
@@ -533,7 +549,7 @@ func (c *compiler) templateBody(n *snode, ctx *bodyCtx) ([]*variable, []instr) {
 				}
 			}
 			params = append(params, v)
-			c.locals = append(c.locals, v.name)
+			c.locals = append(c.locals, v)
 		}
 		kids = kids[1:]
 	}

@@ -158,7 +158,7 @@ func (c *compiler) body(nodes []*snode, ctx *bodyCtx) []instr {
 		if in := c.instruction(n, ctx); in != nil {
 			out = append(out, in)
 			if v, ok := in.(*variable); ok {
-				c.locals = append(c.locals, v.name)
+				c.locals = append(c.locals, v)
 			}
 		}
 	}

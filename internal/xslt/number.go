@@ -325,8 +325,7 @@ func (df *decimalFormat) formatNumber(v float64, pattern string) (string, error)
 		return np.prefix + df.infinity + np.suffix, nil
 	}
 	v *= np.multiplier
-	s := strconv.FormatFloat(v, 'f', np.maxFrac, 64)
-	intDigits, frac, _ := strings.Cut(s, ".")
+	intDigits, frac := roundHalfUp(strconv.FormatFloat(v, 'f', -1, 64), np.maxFrac)
 	frac = strings.TrimRight(frac, "0")
 	for len(frac) < np.minFrac {
 		frac += "0"
@@ -354,6 +353,32 @@ func (df *decimalFormat) formatNumber(v float64, pattern string) (string, error)
 	}
 	b.WriteString(np.suffix)
 	return b.String(), nil
+}
+
+// roundHalfUp rounds a non-negative decimal number (digits, an optional
+// point and more digits) to frac fraction digits, halves away from zero as
+// .NET's number formatting does. It works on the shortest decimal form of the
+// float, so 1.005 rounds to 1.01 as written rather than by its binary value.
+func roundHalfUp(s string, frac int) (string, string) {
+	intPart, fracPart, _ := strings.Cut(s, ".")
+	if len(fracPart) <= frac {
+		return intPart, fracPart
+	}
+	up := fracPart[frac] >= '5'
+	digits := []byte(intPart + fracPart[:frac])
+	for i := len(digits) - 1; up && i >= 0; i-- {
+		if digits[i] == '9' {
+			digits[i] = '0'
+			continue
+		}
+		digits[i]++
+		up = false
+	}
+	if up {
+		digits = append([]byte{'1'}, digits...)
+	}
+	n := len(digits) - frac
+	return string(digits[:n]), string(digits[n:])
 }
 
 // writeDigits writes ASCII digits in the decimal format's digit family.

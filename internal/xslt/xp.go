@@ -80,8 +80,13 @@ func (c *compiler) checkVars(n *snode, attr, src string) {
 				}
 				q.space = uri
 			}
-			if !slices.Contains(c.locals, q) {
-				c.pendingVars = append(c.pendingVars, varRef{q, n, attr})
+			rest := strings.TrimLeft(src[j:], " \t\r\n")
+			ref := varRef{q, n, attr, strings.HasPrefix(rest, "/") || strings.HasPrefix(rest, "[")}
+			switch v := innermost(c.locals, q); {
+			case v == nil:
+				c.pendingVars = append(c.pendingVars, ref)
+			case ref.path && v.fragment():
+				c.fragmentPath(ref)
 			}
 		}
 	}
@@ -95,6 +100,17 @@ type varRef struct {
 	name qname
 	n    *snode
 	attr string
+	path bool // followed by / or [: used as a node-set
+}
+
+// innermost is the local variable named q that hides the others.
+func innermost(locals []*variable, q qname) *variable {
+	for i := len(locals) - 1; i >= 0; i-- {
+		if locals[i].name == q {
+			return locals[i]
+		}
+	}
+	return nil
 }
 
 func (c *compiler) pattern(n *snode, attr, src string) *pattern {

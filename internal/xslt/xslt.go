@@ -19,9 +19,10 @@
 //     the XML declaration says encoding="utf-8" as XslCompiledTransform's does.
 //   - disable-output-escaping is honoured in the output, ignored in result
 //     tree fragments.
-//   - Result tree fragments are node-sets of one document node to XPath, so
-//     paths into them work without node-set() (as in libxslt; .NET requires
-//     the call).
+//   - A result tree fragment is a node-set of one document node to XPath.
+//     A path into an xsl:variable that holds one ($v/a, $v[1]) is refused
+//     when compiling, as XslCompiledTransform does; one passed to a parameter
+//     by xsl:with-param is not checked and can be navigated (as in libxslt).
 //   - xsl:sort compares text case-insensitively, then by case-order
 //     (lower-first by default, as .NET's culture-aware comparison); lang is
 //     ignored. xsl:number ignores lang and letter-value.

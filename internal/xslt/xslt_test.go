@@ -240,9 +240,16 @@ func TestTransform(t *testing.T) {
 					format-number(1234567.891, '#.###,00', 'eu'), ' ',
 					format-number(0.5, '#.##'), ' ',
 					format-number('x', '0'), ' ',
-					format-number(12, '000'))"/></xsl:template>`),
+					format-number(12, '000'), ' ',
+					format-number(0.125, '0.00'), ' ',
+					format-number(2.5, '0'), ' ',
+					format-number(1.005, '0.00'), ' ',
+					format-number(9.999, '0.00'), ' ',
+					format-number(-0.001, '0.00'), ' ',
+					format-number(1 div 0, '#'), ' ',
+					format-number(1234567, '#,##,###'))"/></xsl:template>`),
 			input: `<r/>`,
-			want:  `1,234.50 25.6% (3.00) -3 1.234.567,89 .5 NaN 012`,
+			want:  `1,234.50 25.6% (3.00) -3 1.234.567,89 .5 NaN 012 0.13 3 1.01 10.00 0.00 Infinity 1,234,567`,
 		},
 		{
 			name: "xsl:element and xsl:attribute with namespaces",
@@ -504,6 +511,15 @@ func TestCompileErrors(t *testing.T) {
 			want: []string{
 				"2:25: select: the variable $nope is not defined",
 				"2:55: select: the variable $late is not defined",
+			},
+		},
+		{
+			name: "paths into result tree fragments",
+			sheet: sheet("\n<xsl:variable name=\"g\"><a/></xsl:variable><xsl:template match=\"/\"><xsl:variable name=\"l\"><a/></xsl:variable>" +
+				"<xsl:value-of select=\"count($g/a)\"/><xsl:value-of select=\"$l [1]\"/><xsl:value-of select=\"string($l)\"/></xsl:template>"),
+			want: []string{
+				"2:109: select: $g is a result tree fragment, which a path cannot enter: write msxsl:node-set($g)",
+				"2:145: select: $l is a result tree fragment",
 			},
 		},
 		{
