@@ -16,7 +16,8 @@ type exec struct {
 	lim     Limits
 	budget  int64 // steps left, shared with XPath (Context.Budget)
 	used    int64 // bytes of result trees built so far
-	depth   int
+	depth   int // template instantiations
+	nesting int // instruction sequences, templates included
 	ticks   int
 	params  map[string]string
 	globals []global
@@ -233,6 +234,11 @@ func (x *exec) instantiate(t *template, f focus, params []arg) error {
 // run runs a sequence of instructions; a variable is in scope for the
 // instructions after it.
 func (x *exec) run(body []instr, f focus) error {
+	x.nesting++
+	defer func() { x.nesting-- }()
+	if x.nesting > maxNesting {
+		return &Error{Msg: fmt.Sprintf("instructions nest more than %d deep", maxNesting)}
+	}
 	for _, in := range body {
 		if err := x.tick(); err != nil {
 			return err

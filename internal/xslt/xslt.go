@@ -65,7 +65,7 @@ func (l ErrorList) Error() string {
 // Limits bound a transform. Zero fields take the defaults.
 type Limits struct {
 	MaxOutput int64 // bytes of output, and of the result tree fragments built on the way; default 4 MiB
-	MaxDepth  int   // nested template instantiations; default 1,000
+	MaxDepth  int   // nested template instantiations; default 1,000, at most 10,000 (Go's stack)
 	MaxSteps  int64 // evaluation steps (instructions and XPath steps together); default 10,000,000
 }
 
@@ -76,6 +76,14 @@ const (
 	DefaultMaxSteps  = 10_000_000
 )
 
+// maxDepth bounds MaxDepth, and maxNesting the instructions running inside
+// each other (templates included), so that neither can reach Go's stack
+// limit, which would end the process: a level costs a few KB of stack.
+const (
+	maxDepth   = 10_000
+	maxNesting = 100_000
+)
+
 func (l Limits) withDefaults() Limits {
 	if l.MaxOutput <= 0 {
 		l.MaxOutput = DefaultMaxOutput
@@ -83,6 +91,7 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
 	}
+	l.MaxDepth = min(l.MaxDepth, maxDepth)
 	if l.MaxSteps <= 0 {
 		l.MaxSteps = DefaultMaxSteps
 	}

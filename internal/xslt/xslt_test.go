@@ -589,6 +589,12 @@ func TestRuntimeErrors(t *testing.T) {
 			want:  "templates nest more than 10 deep (endless recursion?)",
 		},
 		{
+			name:  "MaxDepth is capped below Go's stack limit",
+			sheet: sheet(`<xsl:template match="/"><xsl:apply-templates select="."/></xsl:template>`),
+			lim:   Limits{MaxDepth: 1_000_000},
+			want:  "templates nest more than 10000 deep (endless recursion?)",
+		},
+		{
 			name:  "output too big",
 			sheet: sheet(`<xsl:template match="/"><xsl:for-each select="//*"><xsl:copy-of select="/"/></xsl:for-each></xsl:template>`),
 			input: `<a><b>` + strings.Repeat("<c>0123456789</c>", 100) + `</b></a>`,
@@ -668,6 +674,38 @@ func TestRuntimeErrors(t *testing.T) {
 				t.Errorf("the error quotes the document: %q", err)
 			}
 		})
+	}
+}
+
+// TestConcurrent runs one stylesheet on one document from many goroutines:
+// both are shared and must not change (go test -race).
+func TestConcurrent(t *testing.T) {
+	s, err := Compile([]byte(reshape))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := xpath.Parse(benchDoc(), xpath.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Transform(context.Background(), doc, nil, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			res, err := s.Transform(context.Background(), doc, nil, Limits{})
+			if err == nil && string(res.Body) != string(want.Body) {
+				err = errors.New("a different output")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 
