@@ -16,8 +16,8 @@ type exec struct {
 	lim     Limits
 	budget  int64 // steps left, shared with XPath (Context.Budget)
 	used    int64 // bytes of result trees built so far
-	depth   int // template instantiations
-	nesting int // instruction sequences, templates included
+	depth   int   // template instantiations
+	nesting int   // instruction sequences, templates included
 	ticks   int
 	params  map[string]string
 	globals []global
