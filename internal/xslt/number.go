@@ -505,21 +505,21 @@ func (x *exec) countNodes(in *numberInstr, n *xpath.Node) ([]int, error) {
 		}
 		return nums, nil
 	}
-	// any: the nodes up to n in document order, after the last from.
+	// any: the nodes up to n in document order, from the last that matches
+	// from (itself included, as XSLT 2.0 makes clear and libxslt does).
 	num := 0
 	var err error
 	walkAll(n.Root(), func(m *xpath.Node) bool {
 		if m.Kind == xpath.AttributeNode && m != n {
 			return true
 		}
-		var stop, ok bool
+		var restart, ok bool
 		if m != n {
-			if stop, err = from(m); err != nil {
+			if restart, err = from(m); err != nil {
 				return false
 			}
-			if stop {
+			if restart {
 				num = 0
-				return true
 			}
 		}
 		if ok, err = count(m); err != nil {
@@ -530,7 +530,7 @@ func (x *exec) countNodes(in *numberInstr, n *xpath.Node) ([]int, error) {
 		}
 		return m != n
 	})
-	if err != nil || num == 0 {
+	if err != nil {
 		return nil, err
 	}
 	return []int{num}, nil

@@ -276,6 +276,13 @@ func TestTransform(t *testing.T) {
 			want:  `<root xmlns="urn:default" xmlns:a="urn:a" xmlns:unused="urn:unused"><a:child xmlns:x="urn:x" x:attr="1"><inner /></a:child></root>`,
 		},
 		{
+			name: "literal result elements copy namespaces declared on xsl: elements around them",
+			sheet: sheet(`<xsl:output omit-xml-declaration="yes"/>
+				<xsl:template match="/"><r><xsl:for-each select="*" xmlns:e="urn:e"><n/></xsl:for-each></r></xsl:template>`),
+			input: `<a/>`,
+			want:  `<r><n xmlns:e="urn:e" /></r>`,
+		},
+		{
 			name: "namespace-alias",
 			sheet: `<xsl:stylesheet version="1.0" ` + xslNS + ` xmlns:axsl="urn:alias">
 				<xsl:namespace-alias stylesheet-prefix="axsl" result-prefix="xsl"/>
