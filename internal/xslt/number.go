@@ -476,16 +476,16 @@ func (x *exec) countNodes(in *numberInstr, n *xpath.Node) ([]int, error) {
 	}
 	switch in.level {
 	case "single", "multiple":
+		// Only below the nearest node matching from (XSLT 1.0 §7.7, as
+		// libxslt reads it: that node, even n itself, is not counted).
 		var nums []int
 		for a := n; a != nil; a = a.Parent {
-			if a != n {
-				stop, err := from(a)
-				if err != nil {
-					return nil, err
-				}
-				if stop {
-					break
-				}
+			stop, err := from(a)
+			if err != nil {
+				return nil, err
+			}
+			if stop {
+				break
 			}
 			ok, err := count(a)
 			if err != nil {
@@ -514,13 +514,11 @@ func (x *exec) countNodes(in *numberInstr, n *xpath.Node) ([]int, error) {
 			return true
 		}
 		var restart, ok bool
-		if m != n {
-			if restart, err = from(m); err != nil {
-				return false
-			}
-			if restart {
-				num = 0
-			}
+		if restart, err = from(m); err != nil {
+			return false
+		}
+		if restart {
+			num = 0
 		}
 		if ok, err = count(m); err != nil {
 			return false

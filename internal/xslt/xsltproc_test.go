@@ -163,6 +163,7 @@ func TestAgainstXsltproc(t *testing.T) {
 		// around them, which XSLT 1.0 §7.1.1 (and XslCompiledTransform) copy.
 		{name: "text nodes and normalize-space in templates", sheet: `<xsl:stylesheet version="1.0" ` + xslNS + ` xmlns:ext="urn:ext" exclude-result-prefixes="ext"><xsl:template match="/"><r><xsl:for-each select="//ext:note/node()"><n kind="{concat(name(), '|', normalize-space(.))}"/></xsl:for-each></r></xsl:template></xsl:stylesheet>`},
 		{name: "for-each over an empty node-set and over numbers of nodes", sheet: sheet(`<xsl:template match="/"><r><xsl:for-each select="//nothing"><never/></xsl:for-each><xsl:for-each select="(//book)[position() &lt;= 2]"><first-two n="{position()}"/></xsl:for-each><xsl:for-each select="//book[position() = last()]"><last/></xsl:for-each></r></xsl:template>`)},
+		{name: "numbering with from matching the node or its ancestors", sheet: sheet(`<xsl:output method="text"/><xsl:template match="/"><xsl:for-each select="//b | //c"><xsl:value-of select="name()"/>:<xsl:number count="a|b|c" from="b"/>,<xsl:number level="multiple" count="a|b|c" from="b"/>,<xsl:number level="any" count="a|b|c" from="b"/>;</xsl:for-each></xsl:template>`), input: `<r><a/><b><a/><c/></b><b><c/><c/></b></r>`},
 		{name: "empty and missing values", sheet: sheet(`<xsl:template match="/"><r a="{//nothing}" b="{count(//tags[not(*)])}"><xsl:value-of select="//nothing"/><xsl:apply-templates select="//nothing"/><xsl:for-each select="//tags[not(tag)]"><empty/></xsl:for-each></r></xsl:template>`)},
 	}
 	dir := t.TempDir()
