@@ -44,8 +44,9 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzEvaluate: any expression compiles or fails with a *SyntaxError, and a
-// compiled one evaluates within its budget without panicking; any pattern
-// likewise matches or fails against every node.
+// compiled one evaluates within its budget without panicking, on the sample
+// or on a fuzzed document; any pattern likewise matches or fails against
+// every node.
 func FuzzEvaluate(f *testing.F) {
 	for _, s := range []string{
 		"//e[@n > 2]/..", "count(//*) div 2", "$ns[last()]/@n", "id('g1')//text()",
@@ -54,12 +55,23 @@ func FuzzEvaluate(f *testing.F) {
 		"translate(normalize-space(.), 'abc', 'AB')", "preceding-sibling::*[position() mod 2]",
 		"(//b)[2]/ancestor::*[1]", "p:c/@*", "processing-instruction('t')", "round(-0.5) * 3",
 	} {
-		f.Add(s)
+		f.Add(s, "")
 	}
-	doc := mustParse(f, sample)
-	all := mustEval(doc, "/ | //node() | //@* | //namespace::*").(NodeSet)
-	st := patternStatic(doc)
-	f.Fuzz(func(t *testing.T, src string) {
+	f.Add("//x[2]/preceding::node()[1]", `<x xmlns:q="u"><x q:a="1">t<!--c--></x><x><?p?></x></x>`)
+	f.Add("id('i')/ancestor-or-self::*[lang('en')]", `<r xml:lang="en"><a xml:id="i"/></r>`)
+	f.Add("$unsorted[1] | key('k', 'v')", `<e><e n="v"/></e>`)
+	sampleDoc := mustParse(f, sample)
+	f.Fuzz(func(t *testing.T, src, xml string) {
+		doc := sampleDoc
+		if xml != "" {
+			d, err := Parse([]byte(xml), Limits{MaxDepth: 32, MaxNodes: 500})
+			if err != nil {
+				return
+			}
+			doc = d
+		}
+		all := mustEval(doc, "/ | //node() | //@* | //namespace::*").(NodeSet)
+		st := patternStatic(doc)
 		if e, err := Compile(src, st); err == nil {
 			for _, n := range []*Node{doc, all[len(all)/2], all[len(all)-1]} {
 				budget := int64(20000)

@@ -19,7 +19,7 @@ func patternStatic(doc *Node) Static {
 		return func(c *Context, args []Value) (Value, error) {
 			var out NodeSet
 			for _, e := range mustEval(doc, "//e").(NodeSet) {
-				if e.Attrs[0].Data == String(args[1]) {
+				if len(e.Attrs) > 0 && e.Attrs[0].Data == String(args[1]) {
 					out = append(out, e)
 				}
 			}
