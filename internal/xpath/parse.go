@@ -92,22 +92,39 @@ func (e encodingError) Error() string {
 // parser builds a tree from encoding/xml's raw tokens; it does the namespace
 // processing itself to keep prefixes and refuse undeclared ones.
 type parser struct {
-	lim    Limits
-	d      *xml.Decoder
-	doc    *Node
-	cur    *Node       // the open element, or the document
-	scopes [][]binding // in-scope namespaces, one entry per open element and the document
-	nodes  int
-	order  int
-	slab   []Node
-	text   []byte // text not yet made a node, so that adjacent runs and CDATA merge in linear time
-	line   int    // where the current token starts
-	col    int
+	lim     Limits
+	d       *xml.Decoder
+	doc     *Node
+	cur     *Node       // the open element, or the document
+	scopes  [][]binding // in-scope namespaces, one entry per open element and the document
+	nodes   int
+	order   int
+	slab    []Node
+	ptrSlab []*Node
+	text    []byte // text not yet made a node, so that adjacent runs and CDATA merge in linear time
+	line    int    // where the current token starts
+	col     int
 }
 
 // errorf is a syntax error at the start of the current token.
 func (p *parser) errorf(format string, args ...any) error {
 	return &SyntaxError{Line: p.line, Col: p.col, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ptrs returns an empty slice with room for n pointers, cut from a shared
+// chunk: element after element, namespace and attribute lists then cost no
+// allocation of their own. The capacity is exact, so appending past it
+// cannot reach a neighbour's list.
+func (p *parser) ptrs(n int) []*Node {
+	if n > 64 {
+		return make([]*Node, 0, n)
+	}
+	if len(p.ptrSlab) < n {
+		p.ptrSlab = make([]*Node, 1024)
+	}
+	s := p.ptrSlab[:0:n]
+	p.ptrSlab = p.ptrSlab[n:]
+	return s
 }
 
 // node allocates from a slab: far fewer allocations than one per node.
@@ -243,6 +260,7 @@ func (p *parser) start(t xml.StartElement) error {
 	if err := p.name(e, t.Name, scope, true); err != nil {
 		return err
 	}
+	e.Namespaces = p.ptrs(len(scope))
 	for _, b := range scope {
 		if b.uri == "" {
 			continue
@@ -251,6 +269,7 @@ func (p *parser) start(t xml.StartElement) error {
 		ns.Prefix, ns.Data, ns.Parent = b.prefix, b.uri, e
 		e.Namespaces = append(e.Namespaces, ns)
 	}
+	e.Attrs = p.ptrs(len(t.Attr) - len(decls))
 	var seen map[QName]bool
 	for _, a := range t.Attr {
 		if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
