@@ -20,6 +20,8 @@ func FuzzTransform(f *testing.F) {
 		{sheet(`<xsl:variable name="v"><x/></xsl:variable><xsl:template match="/"><xsl:copy-of select="msxsl:node-set($v)" xmlns:msxsl="urn:schemas-microsoft-com:xslt"/><xsl:value-of select="format-number(1.5, '#,##0.0')"/></xsl:template>`), `<a/>`},
 		{sheet(`<xsl:output method="html"/><xsl:template match="/"><html><head/><xsl:element name="{name(*)}"><xsl:attribute name="a" namespace="urn:x">1</xsl:attribute></xsl:element></html></xsl:template>`), `<a/>`},
 		{sheet(`<xsl:template match="/"><xsl:call-template name="t"/></xsl:template><xsl:template name="t"><xsl:call-template name="t"/></xsl:template>`), `<a/>`},
+		{sheet(`<xsl:output indent="yes" cdata-section-elements="c"/><xsl:strip-space elements="*"/><xsl:template match="*"><xsl:copy><xsl:number level="multiple" count="*" format="1.a"/><c><xsl:value-of select="format-number(count(*), '#,##0.0;(0)')"/></c><xsl:apply-templates select="*"><xsl:sort select="name()" order="descending"/></xsl:apply-templates></xsl:copy></xsl:template>`), "<a>\n <b/> <c><d/></c></a>"},
+		{reshape, string(benchDoc()[:600]) + "</order></orders>"},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])

@@ -398,12 +398,13 @@ func fnKey(c *xpath.Context, args []xpath.Value, sc *scope) (xpath.Value, error)
 	}
 	var out xpath.NodeSet
 	for _, n := range ns {
-		if err := c.Spend(1); err != nil {
+		found := idx[xpath.StringValue(n)]
+		if err := c.Spend(1 + len(found)); err != nil {
 			return nil, err
 		}
-		out = xpath.Union(out, idx[xpath.StringValue(n)])
+		out = append(out, found...)
 	}
-	return out, nil
+	return xpath.Sort(out), nil
 }
 
 func (x *exec) keyIndex(q qname, defs []*keyDef, root *xpath.Node) (map[string]xpath.NodeSet, error) {
