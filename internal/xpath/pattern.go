@@ -1,6 +1,9 @@
 package xpath
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Pattern is one alternative of an XSLT 1.0 pattern (XSLT 1.0 §5.2): "a|b"
 // compiles to two. It is immutable and safe for concurrent use.
@@ -193,7 +196,8 @@ func (p *Pattern) Match(c *Context, n *Node) (bool, error) {
 		if p.anchor == anchorRoot {
 			return n.Kind == DocumentNode && n.Parent == nil, nil
 		}
-		return p.inKey(c, n, n)
+		ns, err := p.keyNodes(c, n)
+		return slices.Contains(ns, n), err
 	}
 	return p.matchFrom(c, len(p.steps)-1, n)
 }
@@ -234,40 +238,33 @@ func (p *Pattern) anchorMatch(c *Context, sep string, n *Node) (bool, error) {
 		}
 		return n.Root().Kind == DocumentNode, nil
 	case anchorKey:
-		if sep == "/" {
-			if n.Parent == nil {
-				return false, nil
-			}
-			return p.inKey(c, n, n.Parent)
+		if n.Parent == nil {
+			return false, nil
+		}
+		ns, err := p.keyNodes(c, n)
+		if err != nil || sep == "/" {
+			return slices.Contains(ns, n.Parent), err
 		}
 		for a := n.Parent; a != nil; a = a.Parent {
-			if ok, err := p.inKey(c, n, a); ok || err != nil {
-				return ok, err
+			if slices.Contains(ns, a) {
+				return true, nil
 			}
 		}
+		return false, nil
 	}
 	return p.anchor == anchorNone, nil
 }
 
-// inKey reports whether x is among the nodes the id() or key() call selects
-// in n's document.
-func (p *Pattern) inKey(c *Context, n, x *Node) (bool, error) {
+// keyNodes evaluates the id() or key() call in n's document.
+func (p *Pattern) keyNodes(c *Context, n *Node) (NodeSet, error) {
 	sub := *c
 	sub.Node, sub.Position, sub.Size = n, 1, 1
 	v, err := p.key.eval(&sub)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	ns, ok := v.(NodeSet)
-	if !ok {
-		return false, nil
-	}
-	for _, m := range ns {
-		if m == x {
-			return true, nil
-		}
-	}
-	return false, nil
+	ns, _ := v.(NodeSet)
+	return ns, c.Spend(len(ns))
 }
 
 func (p *Pattern) stepMatch(c *Context, s *patStep, n *Node) (bool, error) {
