@@ -47,6 +47,9 @@ func (c *Context) Spend(k int) error {
 
 // Evaluate evaluates the expression in a context (nil: no context node).
 func (e *Expr) Evaluate(c *Context) (Value, error) {
+	if e == nil || e.root == nil {
+		return nil, errors.New("xpath: evaluating an expression that was not compiled")
+	}
 	if c == nil {
 		c = &Context{}
 	}

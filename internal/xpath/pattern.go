@@ -189,8 +189,8 @@ func (p *Pattern) Match(c *Context, n *Node) (bool, error) {
 	if c == nil {
 		c = &Context{}
 	}
-	if n == nil {
-		return false, nil
+	if n == nil || len(p.steps) == 0 && p.anchor == anchorNone {
+		return false, nil // no node, or a Pattern that was not compiled
 	}
 	if len(p.steps) == 0 {
 		if p.anchor == anchorRoot {

@@ -645,6 +645,13 @@ func TestEvaluateErrors(t *testing.T) {
 	if v, err := e.Evaluate(&Context{}); err != nil || v != "ab" {
 		t.Errorf("a constant without a context node: got %v, %v", v, err)
 	}
+	// Zero values fail or match nothing rather than panic.
+	if _, err := new(Expr).Evaluate(nil); err == nil {
+		t.Error("an Expr that was not compiled evaluated")
+	}
+	if ok, err := new(Pattern).Match(nil, doc); ok || err != nil {
+		t.Errorf("a Pattern that was not compiled: %v, %v", ok, err)
+	}
 }
 
 // TestExtensionFunctions: functions beyond the core library get evaluated
