@@ -340,6 +340,13 @@ func core(name string) (fn coreFn, lo, hi int, ok bool) {
 	return nil, 0, 0, false
 }
 
+// IsCoreFunction reports whether XPath's core library has a function of
+// that (unprefixed) name, for XSLT's function-available().
+func IsCoreFunction(name string) bool {
+	_, _, _, ok := core(name)
+	return ok
+}
+
 // coreType is the type a core library function returns.
 func coreType(name string) valueType {
 	switch name {

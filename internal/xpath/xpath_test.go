@@ -852,3 +852,11 @@ func TestParseQName(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCoreFunction(t *testing.T) {
+	for name, want := range map[string]bool{"concat": true, "lang": true, "round": true, "key": false, "current": false, "": false, "p:concat": false} {
+		if got := IsCoreFunction(name); got != want {
+			t.Errorf("IsCoreFunction(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
