@@ -64,10 +64,9 @@ type (
 	expr interface {
 		eval(c *Context) (Value, error)
 	}
-	numberExpr float64
-	stringExpr string
-	varExpr    QName
-	callExpr   struct {
+	literal  struct{ v Value } // a string or a number, boxed once at compile time
+	varExpr  QName
+	callExpr struct {
 		name string // as written, for errors
 		core coreFn
 		ext  Function
@@ -600,9 +599,9 @@ func (p *xparser) primary() (expr, error) {
 		_, err = p.expect(tRParen, "')'")
 		return e, err
 	case tLiteral:
-		return stringExpr(t.s), nil
+		return literal{t.s}, nil
 	case tNumber:
-		return numberExpr(t.num), nil
+		return literal{t.num}, nil
 	case tFunc:
 		return p.call(t)
 	}
@@ -677,10 +676,13 @@ const (
 
 func typeOf(e expr) valueType {
 	switch e := e.(type) {
-	case numberExpr, *negExpr:
+	case literal:
+		if _, ok := e.v.(string); ok {
+			return typeString
+		}
 		return typeNumber
-	case stringExpr:
-		return typeString
+	case *negExpr:
+		return typeNumber
 	case *logicExpr:
 		return typeBool
 	case *chainExpr:

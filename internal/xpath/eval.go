@@ -79,9 +79,7 @@ func check(v Value, what string) (Value, error) {
 	return nil, fmt.Errorf("xpath: %s is a %T, which is not an XPath value", what, v)
 }
 
-func (e numberExpr) eval(*Context) (Value, error) { return float64(e), nil }
-
-func (e stringExpr) eval(*Context) (Value, error) { return string(e), nil }
+func (e literal) eval(*Context) (Value, error) { return e.v, nil }
 
 func (e varExpr) eval(c *Context) (Value, error) {
 	name := "$" + e.Local
@@ -268,8 +266,8 @@ func (c *Context) filter(ns NodeSet, preds []expr) (NodeSet, error) {
 
 func (e *pathExpr) eval(c *Context) (Value, error) {
 	var set NodeSet
-	switch {
-	case e.filter != nil:
+	steps := e.steps
+	if e.filter != nil {
 		v, err := e.filter.eval(c)
 		if err != nil {
 			return nil, err
@@ -279,7 +277,7 @@ func (e *pathExpr) eval(c *Context) (Value, error) {
 			return nil, fmt.Errorf("xpath: a path continues from a node-set, not a %s", typeName(v))
 		}
 		set = ns
-	default:
+	} else {
 		n, err := c.node()
 		if err != nil {
 			return nil, err
@@ -287,9 +285,17 @@ func (e *pathExpr) eval(c *Context) (Value, error) {
 		if e.abs {
 			n = n.Root()
 		}
-		set = NodeSet{n}
+		if len(steps) == 0 {
+			return NodeSet{n}, nil
+		}
+		// The first step starts from one node: no set to allocate for it.
+		one := [1]*Node{n}
+		if set, err = c.step(steps[0], one[:]); err != nil {
+			return nil, err
+		}
+		steps = steps[1:]
 	}
-	for _, s := range e.steps {
+	for _, s := range steps {
 		var err error
 		if set, err = c.step(s, set); err != nil {
 			return nil, err

@@ -130,7 +130,7 @@ func (p *xparser) keyCall() (expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, stringExpr(lit.s))
+		args = append(args, literal{lit.s})
 	}
 	if _, err := p.expect(tRParen, "')'"); err != nil {
 		return nil, err
