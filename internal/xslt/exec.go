@@ -92,7 +92,7 @@ func (s *Stylesheet) Transform(ctx context.Context, doc *xpath.Node, params map[
 	if b.err != nil {
 		return nil, x.wrap(b.err)
 	}
-	body, mediaType, ok := serialize(&s.out, b.root, lim.MaxOutput)
+	body, mediaType, ok := serialize(&s.out, b.result(), lim.MaxOutput)
 	if !ok {
 		return nil, x.wrap(errTooBig)
 	}
@@ -120,19 +120,25 @@ var (
 	errLateAttr = errors.New("an attribute can be added only to an element, before its children")
 )
 
-// tick pays a step for an instruction and now and then looks at the context.
+// tick pays a step for an instruction.
 func (x *exec) tick() error {
-	x.budget--
+	if err := x.spend(1); err != nil {
+		return err
+	}
+	return x.out.failed()
+}
+
+// spend pays k steps and now and then looks at the context.
+func (x *exec) spend(k int) error {
+	x.budget -= int64(k)
 	if x.budget < 0 {
 		return errSteps
 	}
 	x.ticks++
 	if x.ticks&1023 == 0 {
-		if err := x.ctx.Err(); err != nil {
-			return err
-		}
+		return x.ctx.Err()
 	}
-	return x.out.failed()
+	return nil
 }
 
 // at places errLateAttr, which copying cannot.

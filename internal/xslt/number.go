@@ -22,22 +22,22 @@ type numberFormat struct {
 func parseNumberFormat(f string) numberFormat {
 	var nf numberFormat
 	isAlnum := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
-	var parts []string // alternating separator, token, separator, ...
-	cur, curAlnum := "", false
+	// parts alternate: separator (maybe empty), token, separator, token...
+	var parts []string
+	start, alnum := 0, false
 	for i, r := range f {
 		a := isAlnum(r)
-		if i > 0 && a != curAlnum {
-			parts = append(parts, cur)
-			cur = ""
+		switch {
+		case i == 0 && a:
+			parts = append(parts, "")
+		case i > 0 && a != alnum:
+			parts = append(parts, f[start:i])
+			start = i
 		}
-		if i == 0 && a {
-			parts = append(parts, "") // an empty prefix
-		}
-		cur += string(r)
-		curAlnum = a
+		alnum = a
 	}
-	if cur != "" {
-		parts = append(parts, cur)
+	if start < len(f) {
+		parts = append(parts, f[start:])
 	}
 	if len(parts) == 0 {
 		return numberFormat{tokens: []string{"1"}}
@@ -443,6 +443,9 @@ func (x *exec) numberInstr(in *numberInstr, f focus) error {
 // countNodes numbers node n by level, count and from.
 func (x *exec) countNodes(in *numberInstr, n *xpath.Node) ([]int, error) {
 	count := func(m *xpath.Node) (bool, error) {
+		if err := x.spend(1); err != nil {
+			return false, err
+		}
 		if in.count != nil {
 			return x.matchAny(in.count, m)
 		}

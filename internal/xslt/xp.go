@@ -596,11 +596,3 @@ func (x *exec) matchAny(p *pattern, n *xpath.Node) (bool, error) {
 	}
 	return false, nil
 }
-
-func (x *exec) spend(k int) error {
-	x.budget -= int64(k)
-	if x.budget < 0 {
-		return errSteps
-	}
-	return nil
-}

@@ -3,6 +3,7 @@ package xslt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -713,6 +714,64 @@ func TestConcurrent(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestHostileDocuments checks that what a document can make large costs
+// in proportion: namespaces in scope are not copied (nor counted) again on
+// every element, appended text is not counted as new nodes, and numbering
+// every node is bounded by the steps.
+func TestHostileDocuments(t *testing.T) {
+	var decls strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&decls, ` xmlns:p%d="urn:%d"`, i, i)
+	}
+	tests := []struct {
+		name    string
+		sheet   string
+		input   string
+		lim     Limits
+		wantLen int
+		wantErr string
+	}{
+		{
+			name:    "namespaces declared once, on the root",
+			sheet:   msIdentity,
+			input:   `<r` + decls.String() + `>` + strings.Repeat("<e/>", 2000) + `</r>`,
+			lim:     Limits{MaxOutput: 64 << 10},
+			wantLen: len(`<r` + decls.String() + `>`+"\n"+`</r>`) + 2000*len("  <e />\n"),
+		},
+		{
+			name:    "appended text",
+			sheet:   sheet(`<xsl:output omit-xml-declaration="yes"/><xsl:template match="/"><r><xsl:for-each select="//e"><xsl:value-of select="'abcdefghij'"/></xsl:for-each></r></xsl:template>`),
+			input:   `<r>` + strings.Repeat("<e/>", 100_000) + `</r>`,
+			lim:     Limits{MaxOutput: 1_100_000},
+			wantLen: len("<r></r>") + 1_000_000,
+		},
+		{
+			name:    "numbering every node",
+			sheet:   sheet(`<xsl:template match="/"><r><xsl:for-each select="//e"><xsl:number level="any"/></xsl:for-each></r></xsl:template>`),
+			input:   `<r>` + strings.Repeat("<e/>", 20_000) + `</r>`,
+			lim:     Limits{MaxSteps: 1_000_000},
+			wantErr: "the transform needs more than 1000000 steps",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := transform(t, tt.sheet, tt.input, nil, tt.lim)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Body) != tt.wantLen {
+				t.Errorf("output is %d bytes, want %d", len(res.Body), tt.wantLen)
+			}
+		})
 	}
 }
 
