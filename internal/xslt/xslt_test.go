@@ -739,7 +739,7 @@ func TestHostileDocuments(t *testing.T) {
 			sheet:   msIdentity,
 			input:   `<r` + decls.String() + `>` + strings.Repeat("<e/>", 2000) + `</r>`,
 			lim:     Limits{MaxOutput: 64 << 10},
-			wantLen: len(`<r` + decls.String() + `>`+"\n"+`</r>`) + 2000*len("  <e />\n"),
+			wantLen: len(`<r`+decls.String()+`>`+"\n"+`</r>`) + 2000*len("  <e />\n"),
 		},
 		{
 			name:    "appended text",
