@@ -217,6 +217,8 @@ func (x *exec) instantiate(t *template, f focus, params []arg) error {
 	}
 	defer x.leave()
 	f.vars = nil
+	var live int64 // what the defaults hold, until the template ends
+	defer func() { x.used -= live }()
 	for _, p := range t.params {
 		var v xpath.Value
 		found := false
@@ -227,10 +229,12 @@ func (x *exec) instantiate(t *template, f focus, params []arg) error {
 			}
 		}
 		if !found {
+			var cost int64
 			var err error
-			if v, err = x.varValue(p, f); err != nil {
+			if v, cost, err = x.varValue(p, f); err != nil {
 				return err
 			}
+			live += cost
 		}
 		f.vars = &binding{p.name, v, f.vars}
 	}
@@ -245,15 +249,18 @@ func (x *exec) run(body []instr, f focus) error {
 	if x.nesting > maxNesting {
 		return &Error{Msg: fmt.Sprintf("instructions nest more than %d deep", maxNesting)}
 	}
+	var live int64 // what this body's variables hold, until it ends
+	defer func() { x.used -= live }()
 	for _, in := range body {
 		if err := x.tick(); err != nil {
 			return err
 		}
 		if v, ok := in.(*variable); ok {
-			val, err := x.varValue(v, f)
+			val, cost, err := x.varValue(v, f)
 			if err != nil {
 				return err
 			}
+			live += cost
 			f.vars = &binding{v.name, val, f.vars}
 			continue
 		}
@@ -266,27 +273,29 @@ func (x *exec) run(body []instr, f focus) error {
 
 // varValue evaluates a variable's select, or builds its content as a result
 // tree fragment: a document node, which XPath sees as a node-set of one.
-func (x *exec) varValue(v *variable, f focus) (xpath.Value, error) {
+// What the value holds (a string's bytes, a fragment's) counts against the
+// size limit while the variable lives, so that a recursion doubling a string
+// cannot exhaust memory; cost is what the caller gives back when the
+// variable goes out of scope.
+func (x *exec) varValue(v *variable, f focus) (val xpath.Value, cost int64, err error) {
+	before := x.used
 	if v.sel != nil {
-		val, err := x.eval(v.sel, f)
+		val, err = x.eval(v.sel, f)
 		if s, ok := val.(string); ok && err == nil {
-			// Strings kept in variables count against the size limit, so
-			// that a recursion doubling a string cannot exhaust memory.
 			x.used += int64(len(s))
 			if x.used > x.lim.MaxOutput {
-				return nil, errTooBig
+				err = errTooBig
 			}
 		}
-		return val, err
+	} else if len(v.body) == 0 {
+		val = ""
+	} else {
+		var doc *xpath.Node
+		if doc, err = x.fragment(v.body, f); err == nil {
+			val = xpath.NodeSet{doc}
+		}
 	}
-	if len(v.body) == 0 {
-		return "", nil
-	}
-	doc, err := x.fragment(v.body, f)
-	if err != nil {
-		return nil, err
-	}
-	return xpath.NodeSet{doc}, nil
+	return val, x.used - before, err
 }
 
 // fragment builds a result tree fragment.
@@ -365,7 +374,7 @@ func (x *exec) globalValue(g *variable) (xpath.Value, error) {
 		// Globals see no local variables and have the root as context.
 		saved := x.vars
 		x.vars = nil
-		v, err = x.varValue(g, focus{node: x.root, pos: 1, size: 1})
+		v, _, err = x.varValue(g, focus{node: x.root, pos: 1, size: 1}) // globals live on
 		x.vars = saved
 	}
 	if err != nil {
@@ -403,7 +412,8 @@ func (x *exec) instr(in instr, f focus) error {
 		return x.applyTemplates(in, f)
 	case *callTemplate:
 		t := x.s.named[in.name]
-		args, err := x.args(in.params, f)
+		args, cost, err := x.args(in.params, f)
+		defer func() { x.used -= cost }()
 		if err != nil {
 			return err
 		}
@@ -516,19 +526,22 @@ func (x *exec) instr(in instr, f focus) error {
 	return nil
 }
 
-func (x *exec) args(params []*variable, f focus) ([]arg, error) {
+// args evaluates xsl:with-param; cost is what the values hold, for the
+// caller to give back after the call.
+func (x *exec) args(params []*variable, f focus) (out []arg, cost int64, err error) {
 	if len(params) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
-	out := make([]arg, len(params))
+	out = make([]arg, len(params))
 	for i, p := range params {
-		v, err := x.varValue(p, f)
+		v, c, err := x.varValue(p, f)
+		cost += c
 		if err != nil {
-			return nil, err
+			return nil, cost, err
 		}
 		out[i] = arg{p.name, v}
 	}
-	return out, nil
+	return out, cost, nil
 }
 
 func (x *exec) applyTemplates(in *applyTemplates, f focus) error {
@@ -541,7 +554,8 @@ func (x *exec) applyTemplates(in *applyTemplates, f focus) error {
 			return err
 		}
 	}
-	args, err := x.args(in.params, f)
+	args, cost, err := x.args(in.params, f)
+	defer func() { x.used -= cost }()
 	if err != nil {
 		return err
 	}

@@ -749,6 +749,16 @@ func TestHostileDocuments(t *testing.T) {
 			wantLen: len("<r></r>") + 1_000_000,
 		},
 		{
+			name: "variables count only while they live",
+			sheet: sheet(`<xsl:output omit-xml-declaration="yes"/><xsl:template match="/"><r><xsl:for-each select="//e">
+				<xsl:variable name="s" select="concat(name(), '0123456789')"/><xsl:variable name="t"><x><xsl:value-of select="$s"/></x></xsl:variable>
+				<xsl:call-template name="c"><xsl:with-param name="p" select="$s"/></xsl:call-template><xsl:if test="string-length($t) = 0">never</xsl:if>
+				</xsl:for-each></r></xsl:template><xsl:template name="c"><xsl:param name="p"/><xsl:param name="d" select="concat($p, $p)"/></xsl:template>`),
+			input:   `<r>` + strings.Repeat("<e/>", 20_000) + `</r>`,
+			lim:     Limits{MaxOutput: 64 << 10},
+			wantLen: len("<r />"),
+		},
+		{
 			name:    "numbering every node",
 			sheet:   sheet(`<xsl:template match="/"><r><xsl:for-each select="//e"><xsl:number level="any"/></xsl:for-each></r></xsl:template>`),
 			input:   `<r>` + strings.Repeat("<e/>", 20_000) + `</r>`,
