@@ -324,13 +324,14 @@ func (x *exec) text(body []instr, f focus) (string, error) {
 		}
 	}
 	ts := &textSink{used: &x.used, max: x.lim.MaxOutput}
-	saved := x.out
+	saved, before := x.out, x.used
 	x.out = ts
 	err := x.run(body, f)
 	x.out = saved
 	if err == nil {
 		err = ts.failed()
 	}
+	x.used = before // the caller counts the text where it goes
 	return ts.b.String(), err
 }
 
