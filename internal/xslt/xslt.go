@@ -27,8 +27,16 @@
 //     (lower-first by default, as .NET's culture-aware comparison); lang is
 //     ignored. xsl:number ignores lang and letter-value.
 //   - Non-terminating xsl:message output is dropped.
-//   - Indentation (indent="yes", the html default) is two spaces per level,
-//     and none inside an element with text children.
+//   - Indentation (indent="yes", the html default) is two spaces per level
+//     with "\n", and none inside an element with text children (.NET stops
+//     only at the first text). Empty elements are written <a /> as .NET does.
+//   - The html method writes .NET's <META http-equiv="Content-Type"
+//     content="text/html; charset=utf-8"> first in head; elements in a
+//     namespace are written as XML.
+//   - xsl:number's from: level single and multiple count only below the
+//     nearest node matching from, level any from that node on (as libxslt).
+//   - Runtime errors are *Error with the failing instruction's line and
+//     column (Line 0 for the limits) and never quote the document.
 package xslt
 
 import (
@@ -64,7 +72,7 @@ func (l ErrorList) Error() string {
 
 // Limits bound a transform. Zero fields take the defaults.
 type Limits struct {
-	MaxOutput int64 // bytes of output, and of the result tree fragments built on the way; default 4 MiB
+	MaxOutput int64 // bytes of output; also bounds the result tree, result tree fragments and variables' strings while they live; default 4 MiB
 	MaxDepth  int   // nested template instantiations; default 1,000, at most 10,000 (Go's stack)
 	MaxSteps  int64 // evaluation steps (instructions and XPath steps together); default 10,000,000
 }
