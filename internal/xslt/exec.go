@@ -15,7 +15,7 @@ type exec struct {
 	s       *Stylesheet
 	lim     Limits
 	budget  int64 // steps left, shared with XPath (Context.Budget)
-	used    int64 // bytes of result trees built so far
+	used    int64 // bytes held: the result tree, and what variables in scope hold
 	depth   int   // template instantiations
 	nesting int   // instruction sequences, templates included
 	ticks   int
@@ -54,7 +54,7 @@ type binding struct {
 
 // focus is where an instruction runs: XSLT's current node and context
 // position and size, the variables in scope, and the template rule being
-// applied (for xsl:apply-imports; nil in xsl:for-each and named templates).
+// applied and its mode (for xsl:apply-imports; nil in xsl:for-each).
 type focus struct {
 	node      *xpath.Node
 	pos, size int

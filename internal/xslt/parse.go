@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -234,7 +235,7 @@ func parseStylesheet(src []byte) (*snode, error) {
 			}
 			top := stack[len(stack)-1]
 			if top.prefix != t.Name.Space || top.name.local != t.Name.Local {
-				return nil, &Error{Line: line, Col: col, Msg: "the end tag </" + qualify(t.Name.Space, t.Name.Local) + "> does not match <" + top.displayName() + "> at line " + itoa(top.line)}
+				return nil, &Error{Line: line, Col: col, Msg: "the end tag </" + qualify(t.Name.Space, t.Name.Local) + "> does not match <" + top.displayName() + "> at line " + strconv.Itoa(top.line)}
 			}
 			stack = stack[:len(stack)-1]
 			preserve = preserve[:len(preserve)-1]

@@ -2,7 +2,6 @@ package xslt
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/xpath"
@@ -11,7 +10,8 @@ import (
 // The result tree is built in memory before it is written out: namespace
 // fix-up, indentation (which must know whether an element has text children)
 // and the choice between the xml and html methods all look at a whole element
-// or the whole tree. Variables' result tree fragments are built the same way.
+// or the whole tree. Variables' result tree fragments are built as xpath
+// trees instead (rtfSink), which XPath can read.
 
 type rkind uint8
 
@@ -291,8 +291,6 @@ func (s *nsStack) bindName(prefix, uri string) {
 	}
 	s.push(prefix, uri, true)
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // sink receives the nodes instructions make: the result tree, a result tree
 // fragment, or the text of an attribute value.
