@@ -183,6 +183,7 @@ func (c *compiler) simplified(root *snode) {
 	body := c.body([]*snode{root}, ctx)
 	t := &template{match: rootPattern(), body: body, line: root.line}
 	c.addRules(t, 0, false, 0)
+	c.resolve()
 }
 
 func attrNS(n *snode, space, local string) (string, bool) {

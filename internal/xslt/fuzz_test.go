@@ -22,6 +22,7 @@ func FuzzTransform(f *testing.F) {
 		{sheet(`<xsl:template match="/"><xsl:call-template name="t"/></xsl:template><xsl:template name="t"><xsl:call-template name="t"/></xsl:template>`), `<a/>`},
 		{sheet(`<xsl:output indent="yes" cdata-section-elements="c"/><xsl:strip-space elements="*"/><xsl:template match="*"><xsl:copy><xsl:number level="multiple" count="*" format="1.a"/><c><xsl:value-of select="format-number(count(*), '#,##0.0;(0)')"/></c><xsl:apply-templates select="*"><xsl:sort select="name()" order="descending"/></xsl:apply-templates></xsl:copy></xsl:template>`), "<a>\n <b/> <c><d/></c></a>"},
 		{reshape, string(benchDoc()[:600]) + "</order></orders>"},
+		{`<out xsl:version="1.0" ` + xslNS + `><xsl:for-each select="//*"><xsl:element name="{name()}"><xsl:copy-of select="@*"/></xsl:element></xsl:for-each></out>`, `<a x="1"><b/></a>`},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])

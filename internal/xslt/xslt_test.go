@@ -499,6 +499,11 @@ func TestCompileErrors(t *testing.T) {
 			want:  []string{"2:25: select: the extension function {urn:schemas-microsoft-com:xslt}format-date() is not supported"},
 		},
 		{
+			name:  "simplified stylesheet calling an undefined template",
+			sheet: `<out xsl:version="1.0" ` + xslNS + `>` + "\n" + `<xsl:call-template name="t"/><xsl:value-of select="$v"/></out>`,
+			want:  []string{"2:1: xsl:call-template calls t, which is not defined", "2:30: select: the variable $v is not defined"},
+		},
+		{
 			name:  "missing version",
 			sheet: `<xsl:stylesheet ` + xslNS + `/>`,
 			want:  []string{`1:1: the stylesheet needs version="1.0"`},
