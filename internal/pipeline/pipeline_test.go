@@ -114,8 +114,8 @@ func TestCompileErrors(t *testing.T) {
 		},
 		{
 			name: "known but unsupported policy",
-			src:  "<policies><inbound><xsl-transform /></inbound></policies>",
-			want: []string{"p.xml:1:20: policy <xsl-transform> is not supported by lastmile yet; see docs/policies.md for the supported policies"},
+			src:  "<policies><inbound><publish-event /></inbound></policies>",
+			want: []string{"p.xml:1:20: policy <publish-event> is not supported by lastmile yet; see docs/policies.md for the supported policies"},
 		},
 		{
 			name: "policy in the wrong section",

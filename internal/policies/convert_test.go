@@ -15,13 +15,13 @@ import (
 
 // convertRun runs a request with body through a document whose inbound is
 // inbound, with each body limited to limit bytes, and returns the exchange.
-func convertRun(t *testing.T, inbound, contentType, accept, body string, limit int64) *exchange.Exchange {
+func convertRun(t testing.TB, inbound, contentType, accept, body string, limit int64) *exchange.Exchange {
 	return convertRunBudget(t, inbound, contentType, accept, body, limit, 1<<30)
 }
 
 // convertRunBudget is convertRun with the gateway's buffers limited to budget
 // bytes.
-func convertRunBudget(t *testing.T, inbound, contentType, accept, body string, limit, budget int64) *exchange.Exchange {
+func convertRunBudget(t testing.TB, inbound, contentType, accept, body string, limit, budget int64) *exchange.Exchange {
 	t.Helper()
 	r := pipeline.NewRegistry()
 	policies.Register(r, policies.Deps{})

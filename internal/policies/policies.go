@@ -200,6 +200,7 @@ func Register(r *pipeline.Registry, d Deps) {
 	inOutErr := pipeline.Inbound | pipeline.Outbound | pipeline.OnError
 	r.Register("json-to-xml", inOutErr, jsonToXML)
 	r.Register("xml-to-json", inOutErr, xmlToJSON)
+	r.Register("xsl-transform", pipeline.Inbound|pipeline.Outbound, xslTransform)
 	r.Register("mock-response", inOutErr, mockResponse)
 	r.Register("redirect-content-urls", pipeline.Inbound|pipeline.Outbound, redirectContentURLs)
 	r.Register("jsonp", pipeline.Outbound, jsonp)

@@ -211,6 +211,16 @@ func TestInnerXMLSubstituted(t *testing.T) {
 	if before == want {
 		t.Errorf("InnerXML() before substitution already substituted")
 	}
+	r := doc.Root.Elements()[0]
+	if got := r.XML(); got != want {
+		t.Errorf("XML() of <r>\n got: %s\nwant: %s", got, want)
+	}
+	if got, want := doc.Root.XML(), "<set-body>"+want+"</set-body>"; got != want {
+		t.Errorf("XML()\n got: %s\nwant: %s", got, want)
+	}
+	if got := (&Element{}).XML(); got != "" {
+		t.Errorf("XML() of an element without a document = %q, want empty", got)
+	}
 	// The substituted inner XML parses to the same tree as the substituted document.
 	inner, err := Parse("inner.xml", []byte(doc.Root.InnerXML()))
 	if err != nil {

@@ -137,6 +137,20 @@ func (e *Element) OuterXML() string {
 	return e.doc.src[e.Pos.Offset:e.End.Offset]
 }
 
+// XML returns the element's source from its start tag to the end of its end
+// tag, with named values substituted as InnerXML substitutes them: the
+// element as a policy that embeds another XML language (a stylesheet) reads it.
+func (e *Element) XML() string {
+	if e.doc == nil || e.End.Offset <= e.Pos.Offset || e.End.Offset > len(e.doc.src) {
+		return ""
+	}
+	src := e.doc.src[e.Pos.Offset:e.End.Offset]
+	if len(e.doc.named) == 0 || !strings.Contains(src, "{{") {
+		return src
+	}
+	return substituteInner(src, e.doc.named)
+}
+
 // InnerPos returns the position just after the start tag, where InnerXML begins.
 func (e *Element) InnerPos() Pos {
 	if e.doc == nil {
