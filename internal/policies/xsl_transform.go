@@ -39,13 +39,12 @@ type xslParam struct {
 
 func xslTransform(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
 	p := &xslTransformPolicy{response: c.Section() == pipeline.Outbound}
+	c.CheckAttrs(el)
 	var ns []*policyxml.Attr // declarations the stylesheet may rely on
 	for _, a := range el.Attrs {
 		if a.Name == "xmlns" || strings.HasPrefix(a.Name, "xmlns:") {
 			ns = append(ns, a)
-			continue
 		}
-		c.Report(c.Errorf(a.NamePos, "<xsl-transform> takes no attributes, found %s", a.Name))
 	}
 	var sheetEl *policyxml.Element
 	for _, ch := range el.Elements() {
