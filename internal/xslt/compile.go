@@ -241,6 +241,14 @@ func (c *compiler) prefixSet(n *snode, list string, base map[string]bool) map[st
 		out[u] = true
 	}
 	for _, p := range strings.Fields(list) {
+		if p == "#all" && c.fc {
+			// XSLT 2.0's every-namespace-in-scope, common in stylesheets
+			// written for 2.0 that run here in forwards-compatible mode.
+			for _, b := range n.scope.bindings() {
+				out[b.uri] = true
+			}
+			continue
+		}
 		if p == "#default" {
 			p = ""
 		}

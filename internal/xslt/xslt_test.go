@@ -389,6 +389,12 @@ func TestTransform(t *testing.T) {
 			want:  `fallback`,
 		},
 		{
+			name:  "exclude-result-prefixes=#all in a 2.0 stylesheet",
+			sheet: `<xsl:stylesheet version="2.0" ` + xslNS + ` xmlns:a="urn:a" xmlns="urn:d" exclude-result-prefixes="#all"><xsl:output omit-xml-declaration="yes"/><xsl:template match="/"><r/></xsl:template></xsl:stylesheet>`,
+			input: `<r/>`,
+			want:  `<r xmlns="urn:d" />`,
+		},
+		{
 			name: "xml:space in the stylesheet keeps whitespace",
 			sheet: sheet(`<xsl:output omit-xml-declaration="yes"/>
 				<xsl:template match="/"><r xml:space="preserve"> <x/> </r><s> <x/> </s></xsl:template>`),
