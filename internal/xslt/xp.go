@@ -149,13 +149,9 @@ func rootPattern() *pattern {
 // The XSLT functions (XSLT 1.0 §12) and the node-set extensions. They reach
 // the transform through Context.Extra.
 
-// xsltFunctions are the functions function-available() reports beyond
-// XPath's core library.
-var coreFunctions = []string{
-	"last", "position", "count", "id", "local-name", "namespace-uri", "name", "string", "concat",
-	"starts-with", "contains", "substring-before", "substring-after", "substring", "string-length",
-	"normalize-space", "translate", "boolean", "not", "true", "false", "lang", "number", "sum",
-	"floor", "ceiling", "round",
+// xsltFunctions are the XSLT functions function-available() reports beside
+// XPath's core library (document() is refused, so not among them).
+var xsltFunctions = []string{
 	"current", "key", "generate-id", "format-number", "system-property", "element-available",
 	"function-available", "unparsed-entity-uri",
 }
@@ -224,7 +220,7 @@ func (c *compiler) function(n *snode, attr string, name qname, arity int) (xpath
 				}
 				switch q.space {
 				case "":
-					return slices.Contains(coreFunctions, q.local), nil
+					return xpath.IsCoreFunction(q.local) || slices.Contains(xsltFunctions, q.local), nil
 				case nsMSXSL, nsEXSL:
 					return q.local == "node-set" || q.space == nsEXSL && q.local == "object-type", nil
 				}
