@@ -142,7 +142,7 @@ func (s *serializer) xmlDocument(root *rnode) {
 // element, each on a line of its own when indenting.
 func (s *serializer) topLevel(root *rnode, write func(*rnode, *outScope, int, bool)) {
 	doctype := s.out.doctypeSystem != "" || s.out.doctypePublic != "" && s.method == "html"
-	indent := s.indent && !hasText(root)
+	mixed := !s.indent // as inside an element
 	for _, c := range root.children {
 		if s.full() {
 			return
@@ -153,14 +153,16 @@ func (s *serializer) topLevel(root *rnode, write func(*rnode, *outScope, int, bo
 				s.newline()
 			}
 			s.doctype(c)
-			if !indent {
+			if mixed {
 				s.newline()
 			}
 		}
-		if indent && len(s.buf) > 0 {
+		if c.kind == rText {
+			mixed = true
+		} else if !mixed && len(s.buf) > 0 {
 			s.newline()
 		}
-		write(c, nil, 0, indent)
+		write(c, nil, 0, !mixed)
 	}
 }
 
@@ -207,9 +209,8 @@ func (s *serializer) indentTo(depth int) {
 	}
 }
 
-// xmlNode writes n. indent says whether n's siblings are indented; an
-// element's children are indented when it is and none of them is text
-// (indenting mixed content would change it).
+// xmlNode writes n. indent says whether n's siblings are indented, which
+// an element's children inherit.
 func (s *serializer) xmlNode(n *rnode, sc *outScope, depth int, indent bool) {
 	if s.full() {
 		return
@@ -405,19 +406,24 @@ func (s *serializer) xmlElement(n *rnode, sc *outScope, depth int, indent bool) 
 		return
 	}
 	s.buf = append(s.buf, '>')
-	inside := indent && !hasText(n)
+	// XslCompiledTransform's rule: children start lines of their own until
+	// the first text child; from there on nothing in this element is
+	// indented, since that would change mixed content.
+	mixed := !indent
 	cdata := s.out.cdata[n.name]
 	for _, c := range n.children {
-		if inside {
+		if c.kind == rText {
+			mixed = true
+		} else if !mixed {
 			s.indentTo(depth + 1)
 		}
 		if cdata && c.kind == rText && !c.raw {
 			s.cdataSection(c.value)
 			continue
 		}
-		s.xmlNode(c, inner, depth+1, inside)
+		s.xmlNode(c, inner, depth+1, !mixed)
 	}
-	if inside {
+	if !mixed {
 		s.indentTo(depth)
 	}
 	s.buf = append(s.buf, "</"...)

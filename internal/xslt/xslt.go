@@ -28,8 +28,10 @@
 //     ignored. xsl:number ignores lang and letter-value.
 //   - Non-terminating xsl:message output is dropped.
 //   - Indentation (indent="yes", the html default) is two spaces per level
-//     with "\n", and none inside an element with text children (.NET stops
-//     only at the first text). Empty elements are written <a /> as .NET does.
+//     with "\n". As in .NET, an element's children start lines of their own
+//     until its first text child, and nothing after that in it is indented;
+//     the html method indents no element with text children at all. Empty
+//     elements are written <a /> as .NET does.
 //   - The html method writes .NET's <META http-equiv="Content-Type"
 //     content="text/html; charset=utf-8"> first in head; elements in a
 //     namespace are written as XML.

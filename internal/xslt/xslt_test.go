@@ -96,6 +96,12 @@ func TestTransform(t *testing.T) {
 			want:  "<a>\n  <b>x <i>y</i> z</b>\n</a>",
 		},
 		{
+			name:  "indentation stops at an element's first text, as in .NET",
+			sheet: sheet(`<xsl:output omit-xml-declaration="yes" indent="yes"/><xsl:template match="/"><r><a><b/>text<c><d/></c></a><e><f/></e></r></xsl:template>`),
+			input: `<r/>`,
+			want:  "<r>\n  <a>\n    <b />text<c><d /></c></a>\n  <e>\n    <f />\n  </e>\n</r>",
+		},
+		{
 			name: "value-of, AVTs and escapes",
 			sheet: sheet(`<xsl:template match="/order">
 				<out id="{@id}" total="{sum(item/@price)}" braces="{{literal}}" mixed="n{@id}-{count(item)}">
