@@ -2,6 +2,7 @@ package xslt
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/xpath"
@@ -316,6 +317,8 @@ type rtfSink struct {
 	used *int64
 	max  int64
 	err  error
+
+	prefixes int // prefixes made up so far
 }
 
 const (
@@ -376,7 +379,9 @@ func (r *rtfSink) attribute(name qname, prefix, value string) bool {
 	if name.space == "" {
 		prefix = ""
 	} else if prefix == "" {
-		prefix = "ns0" // a namespaced attribute needs a prefix; the Builder fixes up its binding
+		// A namespaced attribute needs a prefix; the Builder declares it.
+		prefix = "ns" + strconv.Itoa(r.prefixes)
+		r.prefixes++
 	}
 	r.b.Attr(name.space, prefix, name.local, value)
 	return true
