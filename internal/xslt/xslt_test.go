@@ -210,6 +210,13 @@ func TestTransform(t *testing.T) {
 			want:  `<r s="ba" c="2"><i n="2">b</i><i n="1">a</i>ab</r>`,
 		},
 		{
+			name: "namespaced attributes in a result tree fragment",
+			sheet: sheet(`<xsl:output omit-xml-declaration="yes"/><xsl:variable name="v"><x><xsl:attribute name="a" namespace="urn:1">1</xsl:attribute><xsl:attribute name="b" namespace="urn:2">2</xsl:attribute></x></xsl:variable>
+				<xsl:template match="/"><xsl:copy-of select="$v"/></xsl:template>`),
+			input: `<r/>`,
+			want:  `<x xmlns:ns0="urn:1" xmlns:ns1="urn:2" ns0:a="1" ns1:b="2" />`,
+		},
+		{
 			name: "keys",
 			sheet: sheet(`<xsl:output method="text"/>
 				<xsl:key name="by-cat" match="item" use="@cat"/>
