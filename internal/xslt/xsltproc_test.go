@@ -45,6 +45,7 @@ func TestAgainstXsltproc(t *testing.T) {
   <!-- a comment -->
   <?proc data?>
 </catalog>`
+	const soapDoc = `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soap:Header><h:Auth xmlns:h="urn:h">t</h:Auth></soap:Header><soap:Body><m:GetPriceResponse xmlns:m="urn:shop"><m:Price xsi:type="xsd:decimal" xmlns:xsd="http://www.w3.org/2001/XMLSchema">1.90</m:Price><m:Items><m:Item id="1">a</m:Item><m:Item id="2">b</m:Item></m:Items></m:GetPriceResponse></soap:Body></soap:Envelope>`
 	tests := []struct {
 		name   string
 		sheet  string
@@ -168,6 +169,10 @@ func TestAgainstXsltproc(t *testing.T) {
 		{name: "copies into a default namespace", sheet: `<xsl:stylesheet version="1.0" ` + xslNS + ` xmlns="urn:out"><xsl:template match="/"><wrap><xsl:copy-of select="//book[1]/title"/><xsl:for-each select="//ext:note" xmlns:ext="urn:ext"><xsl:copy><inner/></xsl:copy></xsl:for-each><xsl:element name="plain" namespace=""><x/></xsl:element></wrap></xsl:template></xsl:stylesheet>`},
 		// Not compared: number('1e3'), NaN in XPath 1.0 and .NET, 1000 in libxslt.
 		{name: "XPath edge cases", sheet: sheet(`<xsl:output method="text"/><xsl:template match="/"><xsl:value-of select="concat(substring('12345', 1.5, 2.6), '|', substring('12345', 0, 3), '|', round(-0.5), '|', round(2.5), '|', floor(-1.5), '|', number(' 12 '), '|', string(-0), '|', 7 mod -3, '|', -7 mod 3, '|', 1 div -0 &lt; 0, '|', substring-before('a=b=c', '='), '|', substring-after('a=b=c', '='), '|', translate('abc', 'abc', 'x'), '|', string-length(''), '|', boolean('false'), '|', count(//book[tags/tag = 'classic']), '|', //book[1]/@year = '2001.0', '|', 1 = true(), '|', '' = false(), '|', lang('en'))"/></xsl:template>`)},
+		{name: "SOAP: unwrap the body", input: soapDoc, sheet: sheet(`<xsl:template match="/"><xsl:copy-of select="/*[local-name()='Envelope']/*[local-name()='Body']/*"/></xsl:template>`)},
+		{name: "SOAP: strip namespaces", input: soapDoc, sheet: sheet(`<xsl:output indent="yes"/><xsl:template match="*"><xsl:element name="{local-name()}"><xsl:apply-templates select="@*|node()"/></xsl:element></xsl:template><xsl:template match="@*"><xsl:attribute name="{local-name()}"><xsl:value-of select="."/></xsl:attribute></xsl:template><xsl:template match="/"><xsl:apply-templates select="//*[local-name()='Body']/*"/></xsl:template>`)},
+		{name: "SOAP: to JSON text", input: soapDoc, sheet: `<xsl:stylesheet version="1.0" ` + xslNS + ` xmlns:m="urn:shop"><xsl:output method="text" media-type="application/json"/><xsl:template match="/">{"price": <xsl:value-of select="//m:Price"/>, "items": [<xsl:for-each select="//m:Item"><xsl:if test="position() &gt; 1">, </xsl:if>{"id": "<xsl:value-of select="@id"/>", "name": "<xsl:value-of select="."/>"}</xsl:for-each>]}</xsl:template></xsl:stylesheet>`},
+		{name: "SOAP: wrap a body", input: `<order><id>5</id></order>`, sheet: `<xsl:stylesheet version="1.0" ` + xslNS + ` xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><xsl:template match="/"><soap:Envelope><soap:Body><xsl:copy-of select="*"/></soap:Body></soap:Envelope></xsl:template></xsl:stylesheet>`},
 		{name: "empty and missing values", sheet: sheet(`<xsl:template match="/"><r a="{//nothing}" b="{count(//tags[not(*)])}"><xsl:value-of select="//nothing"/><xsl:apply-templates select="//nothing"/><xsl:for-each select="//tags[not(tag)]"><empty/></xsl:for-each></r></xsl:template>`)},
 	}
 	dir := t.TempDir()
