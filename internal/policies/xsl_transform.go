@@ -21,7 +21,7 @@ const ReasonXSLTransformFailure = "XslTransformFailure"
 // treeCost is what a parsed document costs in memory for each byte of its
 // source (BenchmarkXSLTransform measures it), charged to the gateway's
 // buffered-body budget with the body itself.
-const treeCost = 32
+const treeCost = 24
 
 // xslTransformPolicy is xsl-transform: the request's body (inbound) or the
 // response's (outbound) is parsed and replaced by the stylesheet's output.

@@ -67,13 +67,17 @@ func (b *Builder) Namespace(prefix, uri string) {
 	if b.done || e.Kind != ElementNode {
 		return
 	}
-	for _, n := range e.Namespaces {
-		if n.Prefix == prefix {
-			n.Data = uri
+	// Until Document, an element's scope holds only its own declarations.
+	if e.scope == nil {
+		e.scope = &nsScope{}
+	}
+	for i, d := range e.scope.bindings {
+		if d.prefix == prefix {
+			e.scope.bindings[i].uri = uri
 			return
 		}
 	}
-	e.Namespaces = append(e.Namespaces, &Node{Kind: NamespaceNode, Prefix: prefix, Data: uri, Parent: e, root: b.doc})
+	e.scope.bindings = append(e.scope.bindings, binding{prefix, uri})
 }
 
 // Text adds text, merged with a preceding text node; empty text adds nothing.
@@ -116,8 +120,8 @@ func (b *Builder) EndElement() {
 }
 
 // Document finishes the tree (closing what is open) and returns its document
-// node: it numbers the nodes and gives each element its in-scope namespace
-// nodes. Those include, beyond the declared ones, a binding for any element
+// node: it numbers the nodes and gives each element its in-scope namespaces.
+// Those include, beyond the declared ones, a binding for any element
 // or prefixed attribute name whose prefix is not bound to its namespace, so
 // that the tree is namespace-well-formed. Later calls return the same node
 // and the Builder ignores further building.
@@ -126,23 +130,26 @@ func (b *Builder) Document() *Node {
 		b.flush()
 		b.done = true
 		order := 0
-		finish(b.doc, baseScope(), &order)
+		finish(b.doc, xmlScope, &order)
 	}
 	return b.doc
 }
 
-func finish(n *Node, scope []binding, order *int) {
+func finish(n *Node, parent *nsScope, order *int) {
 	n.Order = *order
 	*order++
 	if n.Kind == ElementNode {
-		var decls []binding
-		for _, d := range n.Namespaces {
-			decls = append(decls, binding{d.Prefix, d.Data})
+		scope, changed := parent.bindings, false
+		if n.scope != nil {
+			scope, changed = extend(scope, n.scope.bindings), true
 		}
-		scope = extend(scope, decls)
 		fix := func(prefix, space string) {
-			if uri, ok := lookup(scope, prefix); (ok || space != "") && uri != space {
-				scope = extend(scope, []binding{{prefix, space}})
+			uri, ok := parent.lookup(prefix) // indexed, for the usual element that declares nothing
+			if changed {
+				uri, ok = lookup(scope, prefix)
+			}
+			if (ok || space != "") && uri != space {
+				scope, changed = extend(scope, []binding{{prefix, space}}), true
 			}
 		}
 		fix(n.Prefix, n.Space)
@@ -151,22 +158,18 @@ func finish(n *Node, scope []binding, order *int) {
 				fix(a.Prefix, a.Space)
 			}
 		}
-		n.Namespaces = n.Namespaces[:0]
-		for _, s := range scope {
-			if s.uri != "" {
-				n.Namespaces = append(n.Namespaces, &Node{Kind: NamespaceNode, Prefix: s.prefix, Data: s.uri, Parent: n, root: n.root})
-			}
+		n.scope = parent
+		if changed {
+			n.scope = newScope(scope)
 		}
-		for _, x := range n.Namespaces {
-			x.Order = *order
-			*order++
-		}
+		*order += n.scope.nodes // for the namespace nodes, made only if asked for
 		for _, a := range n.Attrs {
 			a.Order = *order
 			*order++
 		}
+		parent = n.scope
 	}
 	for _, c := range n.Children {
-		finish(c, scope, order)
+		finish(c, parent, order)
 	}
 }

@@ -329,6 +329,10 @@ func (c *Context) step(s *step, set NodeSet) (NodeSet, error) {
 	return w.out, nil
 }
 
+// nsNodeCost is the steps a namespace node costs to make: it takes about as
+// much memory as 16 entries of a node-set.
+const nsNodeCost = 16
+
 // walker collects the nodes of an axis that pass a node test, in the axis's
 // order, paying a step for each node it visits.
 type walker struct {
@@ -368,7 +372,15 @@ func (w *walker) axis(a axis, n *Node) bool {
 	case axAttribute:
 		return w.all(n.Attrs)
 	case axNamespace:
-		return w.all(n.Namespaces)
+		if n.scope != nil && n.nsNodes.Load() == nil {
+			// Making the nodes costs more than visiting them, and they stay
+			// with the tree: the budget then bounds what thousands of
+			// declarations over many elements can make.
+			if w.err = w.c.Spend(nsNodeCost * n.scope.nodes); w.err != nil {
+				return false
+			}
+		}
+		return w.all(n.Namespaces())
 	case axParent:
 		return n.Parent == nil || w.visit(n.Parent)
 	case axAncestor, axAncestorOrSelf:

@@ -8,8 +8,10 @@ package xpath
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -65,14 +67,61 @@ type Node struct {
 	Data   string // text, comment, attribute value, processing instruction data; a NamespaceNode's URI
 	Parent *Node  // nil for the document node; an attribute's or namespace node's parent is its element
 
-	Children   []*Node // document and element nodes: children in document order
-	Attrs      []*Node // element nodes: attributes (namespace declarations are not attributes)
-	Namespaces []*Node // element nodes: every namespace node in scope (inherited and declared here, the xml prefix included, default namespace only if non-empty), each with Parent = this element
-	Order      int     // document order, unique within a tree: an element, then its namespace nodes, then its attributes, then its children
+	Children []*Node // document and element nodes: children in document order
+	Attrs    []*Node // element nodes: attributes (namespace declarations are not attributes)
+	Order    int     // document order, unique within a tree: an element, then its namespace nodes (see Namespaces), then its attributes, then its children
+
+	// scope is an element's in-scope namespaces, shared with its parent when
+	// it declares nothing; nsNodes are its namespace nodes, made on first
+	// use: k declarations over n elements would otherwise be k×n nodes.
+	scope   *nsScope
+	nsNodes atomic.Pointer[[]*Node]
 
 	// root is the tree's top node, set by Parse and Builder, so that ordering
 	// nodes needs no walk up the Parent links; nil in hand-made nodes.
 	root *Node
+}
+
+// Namespaces returns an element's namespace nodes: every namespace in scope
+// (inherited and declared here, the xml prefix included, the default
+// namespace only if non-empty), each with Parent = n, in a stable order; nil
+// for other nodes. They are made on the first call, and every call returns
+// the same nodes.
+func (n *Node) Namespaces() []*Node {
+	if n.scope == nil {
+		return nil
+	}
+	if l := n.nsNodes.Load(); l != nil {
+		return *l
+	}
+	nodes := make([]Node, 0, n.scope.nodes)
+	list := make([]*Node, n.scope.nodes)
+	for p, uri := range n.InScopeNamespaces() {
+		// Parse and Builder reserved the Orders after the element's.
+		nodes = append(nodes, Node{Kind: NamespaceNode, Prefix: p, Data: uri, Parent: n, Order: n.Order + 1 + len(nodes), root: n.root})
+		list[len(nodes)-1] = &nodes[len(nodes)-1]
+	}
+	// Concurrent readers may race to make them: the first to store wins, so
+	// that all see the same nodes.
+	if !n.nsNodes.CompareAndSwap(nil, &list) {
+		return *n.nsNodes.Load()
+	}
+	return list
+}
+
+// InScopeNamespaces yields the prefix and URI of each namespace node that
+// Namespaces returns, in the same order, without making the nodes.
+func (n *Node) InScopeNamespaces() iter.Seq2[string, string] {
+	return func(yield func(prefix, uri string) bool) {
+		if n.scope == nil {
+			return
+		}
+		for _, b := range n.scope.bindings {
+			if b.uri != "" && !yield(b.prefix, b.uri) {
+				return
+			}
+		}
+	}
 }
 
 // Root returns the top of n's tree: its document node for trees from Parse
@@ -229,8 +278,41 @@ func childIndex(n *Node) int {
 // an empty uri undeclares it.
 type binding struct{ prefix, uri string }
 
-// baseScope is what every element starts with: the xml prefix.
-func baseScope() []binding { return []binding{{"xml", XMLNamespace}} }
+// nsScope is an element's in-scope namespaces, never changed once made, so
+// that elements declaring nothing share their parent's.
+type nsScope struct {
+	bindings []binding         // one per prefix
+	nodes    int               // bindings with a uri: each element's namespace nodes
+	index    map[string]string // prefix to uri when there are many bindings, so that names resolve in constant time
+}
+
+func newScope(bindings []binding) *nsScope {
+	s := &nsScope{bindings: bindings}
+	for _, b := range bindings {
+		if b.uri != "" {
+			s.nodes++
+		}
+	}
+	if len(bindings) > 16 {
+		s.index = make(map[string]string, len(bindings))
+		for _, b := range bindings {
+			s.index[b.prefix] = b.uri
+		}
+	}
+	return s
+}
+
+// lookup resolves a prefix in the scope.
+func (s *nsScope) lookup(prefix string) (string, bool) {
+	if s.index == nil {
+		return lookup(s.bindings, prefix)
+	}
+	uri, ok := s.index[prefix]
+	return uri, ok && uri != "" || prefix == ""
+}
+
+// xmlScope is what every element starts with: the xml prefix.
+var xmlScope = newScope([]binding{{"xml", XMLNamespace}})
 
 // lookup resolves a prefix in a scope.
 func lookup(scope []binding, prefix string) (string, bool) {
@@ -242,22 +324,37 @@ func lookup(scope []binding, prefix string) (string, bool) {
 	return "", prefix == ""
 }
 
-// extend returns the scope with decls applied; the parent's slice is shared
-// when there is nothing to add.
+// extend returns the scope with decls applied (the first of duplicate
+// declarations counts); the parent's slice is shared when there is nothing
+// to add. A set keeps it linear when an element declares many.
 func extend(scope, decls []binding) []binding {
 	if len(decls) == 0 {
 		return scope
 	}
-	out := make([]binding, 0, len(scope)+len(decls))
+	uniq := make([]binding, 0, len(decls))
+	var seen map[string]bool
+	if len(decls) > 16 {
+		seen = make(map[string]bool, len(decls))
+	}
+	declared := func(prefix string) bool {
+		if seen != nil {
+			return seen[prefix]
+		}
+		return slices.ContainsFunc(uniq, func(b binding) bool { return b.prefix == prefix })
+	}
+	for _, d := range decls {
+		if !declared(d.prefix) {
+			uniq = append(uniq, d)
+			if seen != nil {
+				seen[d.prefix] = true
+			}
+		}
+	}
+	out := make([]binding, 0, len(scope)+len(uniq))
 	for _, b := range scope {
-		if !slices.ContainsFunc(decls, func(d binding) bool { return d.prefix == b.prefix }) {
+		if !declared(b.prefix) {
 			out = append(out, b)
 		}
 	}
-	for _, d := range decls {
-		if !slices.ContainsFunc(out, func(o binding) bool { return o.prefix == d.prefix }) {
-			out = append(out, d)
-		}
-	}
-	return out
+	return append(out, uniq...)
 }

@@ -12,7 +12,7 @@ import (
 // Limits bound what Parse accepts. Zero fields take the defaults.
 type Limits struct {
 	MaxDepth int // element nesting; default 256
-	MaxNodes int // all nodes together (namespace and attribute nodes included); default 1,000,000
+	MaxNodes int // all nodes together (attribute nodes included); each element that declares namespaces adds the number then in scope; default 1,000,000
 }
 
 // SyntaxError is a malformed document (Line and Col, 1-based, in bytes) or a
@@ -58,7 +58,7 @@ func Parse(data []byte, lim Limits) (*Node, error) {
 	p.doc = p.node(DocumentNode)
 	p.doc.root = p.doc
 	p.cur = p.doc
-	p.scopes = [][]binding{baseScope()}
+	p.scopes = []*nsScope{xmlScope}
 	if err := p.run(); err != nil {
 		if se, ok := err.(*SyntaxError); ok {
 			return nil, se
@@ -95,11 +95,11 @@ type parser struct {
 	lim     Limits
 	d       *xml.Decoder
 	doc     *Node
-	cur     *Node       // the open element, or the document
-	scopes  [][]binding // in-scope namespaces, one entry per open element and the document
+	cur     *Node      // the open element, or the document
+	scopes  []*nsScope // in-scope namespaces, one entry per open element and the document
 	nodes   int
 	order   int
-	slab    []Node
+	slab    slab
 	ptrSlab []*Node
 	text    []byte // text not yet made a node, so that adjacent runs and CDATA merge in linear time
 	line    int    // where the current token starts
@@ -112,7 +112,7 @@ func (p *parser) errorf(format string, args ...any) error {
 }
 
 // ptrs returns an empty slice with room for n pointers, cut from a shared
-// chunk: element after element, namespace and attribute lists then cost no
+// chunk: element after element, attribute lists then cost no
 // allocation of their own. The capacity is exact, so appending past it
 // cannot reach a neighbour's list.
 func (p *parser) ptrs(n int) []*Node {
@@ -129,11 +129,7 @@ func (p *parser) ptrs(n int) []*Node {
 
 // node allocates from a slab: far fewer allocations than one per node.
 func (p *parser) node(k Kind) *Node {
-	if len(p.slab) == 0 {
-		p.slab = make([]Node, 256)
-	}
-	n := &p.slab[0]
-	p.slab = p.slab[1:]
+	n := p.slab.new()
 	n.Kind = k
 	n.Order = p.order
 	n.root = p.doc
@@ -255,20 +251,19 @@ func (p *parser) start(t xml.StartElement) error {
 			decls = append(decls, binding{"", a.Value})
 		}
 	}
-	scope := extend(p.scopes[len(p.scopes)-1], decls)
+	scope := p.scopes[len(p.scopes)-1]
+	if len(decls) > 0 {
+		scope = newScope(extend(scope.bindings, decls))
+		// A new scope holds every binding in it: counting them bounds
+		// elements that redeclare one prefix under thousands.
+		p.nodes += len(scope.bindings)
+	}
 	e := p.add(p.node(ElementNode))
 	if err := p.name(e, t.Name, scope, true); err != nil {
 		return err
 	}
-	e.Namespaces = p.ptrs(len(scope))
-	for _, b := range scope {
-		if b.uri == "" {
-			continue
-		}
-		ns := p.node(NamespaceNode)
-		ns.Prefix, ns.Data, ns.Parent = b.prefix, b.uri, e
-		e.Namespaces = append(e.Namespaces, ns)
-	}
+	e.scope = scope
+	p.order += scope.nodes // for the namespace nodes, made only if asked for
 	e.Attrs = p.ptrs(len(t.Attr) - len(decls))
 	var seen map[QName]bool
 	for _, a := range t.Attr {
@@ -309,7 +304,7 @@ func (p *parser) start(t xml.StartElement) error {
 
 // name resolves a raw name (prefix in Space) into n; unprefixed attributes
 // are in no namespace, unprefixed elements in the default one.
-func (p *parser) name(n *Node, name xml.Name, scope []binding, elem bool) error {
+func (p *parser) name(n *Node, name xml.Name, scope *nsScope, elem bool) error {
 	if name.Local == "" || strings.Contains(name.Local, ":") || name.Space == "xmlns" {
 		return p.errorf("%q is not a valid name", qname(name))
 	}
@@ -317,7 +312,7 @@ func (p *parser) name(n *Node, name xml.Name, scope []binding, elem bool) error 
 	if name.Space == "" && !elem {
 		return nil
 	}
-	uri, ok := lookup(scope, name.Space)
+	uri, ok := scope.lookup(name.Space)
 	if !ok {
 		return p.errorf("prefix %s is not declared", name.Space)
 	}

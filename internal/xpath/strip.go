@@ -8,7 +8,7 @@ package xpath
 // Orders are kept: gaps are harmless, since only their order counts.
 func StripSpace(doc *Node, strip func(parent *Node) bool) *Node {
 	if !walk(doc, func(n *Node) bool { return !stripped(n, strip) }) {
-		return copyTree(doc, nil, nil, strip)
+		return copyTree(doc, strip)
 	}
 	return doc
 }
@@ -25,33 +25,54 @@ func stripped(n *Node, strip func(*Node) bool) bool {
 	return strip(n.Parent)
 }
 
-func copyTree(n, parent, root *Node, strip func(*Node) bool) *Node {
-	c := *n
-	c.Parent = parent
-	if root == nil {
-		root = &c
-	}
-	c.root = root
-	c.Namespaces = copyList(n.Namespaces, &c, root)
-	c.Attrs = copyList(n.Attrs, &c, root)
-	c.Children = nil
-	for _, k := range n.Children {
-		if !stripped(k, strip) {
-			c.Children = append(c.Children, copyTree(k, &c, root, strip))
+func copyTree(doc *Node, strip func(*Node) bool) *Node {
+	var s slab
+	var rec func(n, parent, root *Node) *Node
+	rec = func(n, parent, root *Node) *Node {
+		c := s.clone(n, parent, root)
+		if root == nil {
+			c.root = c
+			root = c
 		}
+		if n.Attrs != nil {
+			c.Attrs = make([]*Node, len(n.Attrs))
+			for i, a := range n.Attrs {
+				c.Attrs[i] = s.clone(a, c, root)
+			}
+		}
+		for _, k := range n.Children {
+			if !stripped(k, strip) {
+				c.Children = append(c.Children, rec(k, c, root))
+			}
+		}
+		return c
 	}
-	return &c
+	return rec(doc, nil, nil)
 }
 
-func copyList(list []*Node, parent, root *Node) []*Node {
-	if list == nil {
-		return nil
+// slab hands out nodes from chunks: far fewer allocations than one per node.
+// Chunks double up to 256 nodes, so that a small tree wastes little.
+type slab struct {
+	free []Node
+	size int
+}
+
+func (s *slab) new() *Node {
+	if len(s.free) == 0 {
+		s.size = min(max(2*s.size, 16), 256)
+		s.free = make([]Node, s.size)
 	}
-	out := make([]*Node, len(list))
-	for i, n := range list {
-		c := *n
-		c.Parent, c.root = parent, root
-		out[i] = &c
-	}
-	return out
+	n := &s.free[0]
+	s.free = s.free[1:]
+	return n
+}
+
+// clone copies n but not its children or its namespace nodes (a copy makes
+// its own: theirs have the wrong parent).
+func (s *slab) clone(n, parent, root *Node) *Node {
+	c := s.new()
+	c.Kind, c.Space, c.Prefix, c.Local, c.Data = n.Kind, n.Space, n.Prefix, n.Local, n.Data
+	c.Order, c.scope = n.Order, n.scope
+	c.Parent, c.root = parent, root
+	return c
 }

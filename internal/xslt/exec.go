@@ -600,8 +600,8 @@ func (x *exec) copy(in *copyInstr, f focus) error {
 		return x.run(in.body, f)
 	case xpath.ElementNode:
 		x.out.startElement(qname{n.Space, n.Local}, n.Prefix)
-		for _, ns := range n.Namespaces {
-			x.out.namespace(ns.Prefix, ns.Data)
+		if err := x.copyNamespaces(n); err != nil {
+			return err
 		}
 		if err := x.useSets(in.sets, f); err != nil {
 			return err
@@ -613,6 +613,18 @@ func (x *exec) copy(in *copyInstr, f focus) error {
 		return nil
 	}
 	return x.copyNode(n)
+}
+
+// copyNamespaces copies an element's namespaces without making its namespace
+// nodes, which would stay with the source tree, and pays a step for each: a
+// document may declare thousands on its root.
+func (x *exec) copyNamespaces(n *xpath.Node) error {
+	k := 0
+	for prefix, uri := range n.InScopeNamespaces() {
+		x.out.namespace(prefix, uri)
+		k++
+	}
+	return x.spend(k)
 }
 
 // copyNode copies a node and its subtree (xsl:copy-of).
@@ -629,8 +641,8 @@ func (x *exec) copyNode(n *xpath.Node) error {
 		}
 	case xpath.ElementNode:
 		x.out.startElement(qname{n.Space, n.Local}, n.Prefix)
-		for _, ns := range n.Namespaces {
-			x.out.namespace(ns.Prefix, ns.Data)
+		if err := x.copyNamespaces(n); err != nil {
+			return err
 		}
 		for _, a := range n.Attrs {
 			x.out.attribute(qname{a.Space, a.Local}, a.Prefix, a.Data)
