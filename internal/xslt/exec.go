@@ -112,7 +112,7 @@ func (x *exec) wrap(err error) error {
 	case errors.As(err, &e):
 		return e
 	}
-	return &Error{Msg: "" + err.Error()}
+	return &Error{Msg: err.Error()}
 }
 
 var (
