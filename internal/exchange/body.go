@@ -360,6 +360,46 @@ func (b *Body) Empty() (bool, error) {
 	return false, &BodyError{Request: b.request, Err: fmt.Errorf("reading body: %w", err)}
 }
 
+// Exceeds reports whether the body is longer than n bytes. Of a stream of
+// unknown length it reads at most n+1 bytes to tell, charged to the budget as
+// any buffering is, and keeps them for whoever reads the body next; a body
+// that ends within them is buffered. So a size check costs its limit, not the
+// gateway's body limit. A consumed body is ErrBodyConsumed.
+func (b *Body) Exceeds(n int64) (bool, error) {
+	switch {
+	case b == nil:
+		return false, nil
+	case b.consumed:
+		return false, ErrBodyConsumed
+	case b.buffered || b.size >= 0:
+		return b.Len() > n, nil
+	case n >= b.bufs.bodyLimit():
+		// Reading n+1 bytes is buffering it all: buffer it once.
+		if err := b.buffer(); err != nil {
+			return false, err
+		}
+		return int64(len(b.buf)) > n, nil
+	}
+	if err := b.bufs.take(n + 1); err != nil {
+		return false, &BodyError{Request: b.request, Err: err}
+	}
+	head := make([]byte, n+1)
+	k, err := io.ReadFull(b.stream, head)
+	switch {
+	case k == len(head):
+		b.stream = &prefixed{Reader: io.MultiReader(bytes.NewReader(head), b.stream), Closer: b.stream}
+		b.peeked = true
+		return true, nil
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		b.stream.Close()
+		b.buf, b.buffered, b.stream = head[:k], true, nil
+		return false, nil
+	}
+	b.stream.Close()
+	b.stream, b.buffered, b.buf, b.consumed = nil, true, nil, true // nothing is left to forward
+	return false, &BodyError{Request: b.request, Err: fmt.Errorf("reading body: %w", err)}
+}
+
 // prefixed is a stream with the bytes Empty read put back in front.
 type prefixed struct {
 	io.Reader

@@ -183,6 +183,68 @@ func TestBodyEmptyKeepsContent(t *testing.T) {
 	}
 }
 
+// TestBodyExceeds: a size check reads a chunked body only up to its limit
+// plus one byte, and whatever it read still reaches whoever reads next.
+func TestBodyExceeds(t *testing.T) {
+	tests := []struct {
+		name       string
+		size       int64 // announced; -1 for unknown
+		data       string
+		n          int64
+		want       bool
+		wantRead   int // at most, from the stream
+		bodyLimit  int64
+		wantErr    error
+		thenBuffer bool // read it with Bytes afterwards, else forward it
+	}{
+		{name: "chunked, over", size: -1, data: strings.Repeat("x", 1000), n: 10, want: true, wantRead: 11},
+		{name: "chunked, over, then buffered", size: -1, data: strings.Repeat("x", 1000), n: 10, want: true, wantRead: 11, thenBuffer: true},
+		{name: "chunked, exactly the limit", size: -1, data: "0123456789", n: 10, want: false, wantRead: 10},
+		{name: "chunked, under", size: -1, data: "abc", n: 10, want: false, wantRead: 3, thenBuffer: true},
+		{name: "chunked, empty", size: -1, data: "", n: 10, want: false},
+		{name: "announced length is not read", size: 1000, data: strings.Repeat("x", 1000), n: 10, want: true},
+		{name: "a limit at the body limit buffers once", size: -1, data: strings.Repeat("x", 50), n: 100, bodyLimit: 100, want: false, wantRead: 50},
+		{name: "a limit over the body limit", size: -1, data: strings.Repeat("x", 150), n: 200, bodyLimit: 100, wantErr: ErrBodyTooLarge, wantRead: 101},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var bufs Buffers
+			limit := tc.bodyLimit
+			if limit == 0 {
+				limit = 1 << 10
+			}
+			bufs.Init(NewBudget(1<<20), limit)
+			defer bufs.Release()
+			r := &countingReader{r: strings.NewReader(tc.data)}
+			b := NewRequestBody(io.NopCloser(r), tc.size, &bufs)
+			got, err := b.Exceeds(tc.n)
+			if !errors.Is(err, tc.wantErr) || got != tc.want {
+				t.Fatalf("Exceeds(%d) = %v, %v; want %v, %v", tc.n, got, err, tc.want, tc.wantErr)
+			}
+			if r.n > tc.wantRead {
+				t.Errorf("read %d bytes of the stream, want at most %d", r.n, tc.wantRead)
+			}
+			if tc.wantErr != nil {
+				return
+			}
+			var rest []byte
+			if tc.thenBuffer {
+				rest, err = b.Bytes(true)
+			} else {
+				rest, err = io.ReadAll(b.Reader())
+			}
+			if err != nil || string(rest) != tc.data {
+				t.Errorf("after the check the body reads %d bytes (%v), want all %d", len(rest), err, len(tc.data))
+			}
+		})
+	}
+	var consumed Body
+	consumed.consumed = true
+	if _, err := consumed.Exceeds(1); !errors.Is(err, ErrBodyConsumed) {
+		t.Errorf("a consumed body: %v", err)
+	}
+}
+
 // TestExchangeOwnBodies: the request body and the first backend response live
 // in the exchange; a second response (a retry's) does not overwrite the first,
 // which a variable may hold.

@@ -147,16 +147,16 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	}
 	var fs []finding
 
-	n, err := bodySize(body)
+	n, err := bodySize(body, p.maxSize)
 	if err != nil {
 		return pipeline.BodyFailure(p.name, err)
 	}
-	if n > p.maxSize {
+	if n < 0 || n > p.maxSize {
 		act, err := action(x, p.sizeExceeded)
 		if err != nil {
 			return err
 		}
-		f := sizeFinding(msg, strconv.FormatInt(n, 10), p.maxSize)
+		f := sizeFinding(msg, sizeText(n, p.maxSize), p.maxSize)
 		f.Public, f.Action = public(f.Public), act
 		fs = append(fs, f)
 		if act == actionPrevent {
@@ -215,15 +215,29 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	return p.finish(x, fs)
 }
 
-// bodySize is a body's length: its Content-Length, or for a chunked one what
-// arrives, buffered (and kept for whoever reads the body next) up to the
-// body limit.
-func bodySize(b *exchange.Body) (int64, error) {
+// bodySize is a body's length: its Content-Length, or for a chunked one the
+// length of what arrives, or -1 when that is more than limit. A chunked body
+// is read only up to limit+1 bytes to tell (Body.Exceeds), so a size check
+// buffers no more than its limit; what it read is kept for whoever reads the
+// body next.
+func bodySize(b *exchange.Body, limit int64) (int64, error) {
 	if n := b.Len(); n >= 0 {
 		return n, nil
 	}
-	data, err := b.Bytes(true)
-	return int64(len(data)), err
+	over, err := b.Exceeds(limit)
+	if err != nil || over {
+		return -1, err
+	}
+	return b.Len(), nil
+}
+
+// sizeText is how a size finding gives a length bodySize returned: the
+// number, or "more than" the limit for a chunked body that went over it.
+func sizeText(n, limit int64) string {
+	if n < 0 {
+		return "more than " + strconv.FormatInt(limit, 10)
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // sizeFinding is the SizeLimit finding of a message ("Request", "Response")

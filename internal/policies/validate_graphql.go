@@ -227,14 +227,17 @@ func (p *validateGraphQLPolicy) readBody(b *exchange.Body) (data []byte, tooBig 
 	if b == nil {
 		return nil, false, nil
 	}
-	if n := b.Len(); n > p.maxSize {
+	n, err := bodySize(b, p.maxSize)
+	if err == nil && (n < 0 || n > p.maxSize) {
 		return nil, true, nil
 	}
-	data, err = b.Bytes(true)
+	if err == nil {
+		data, err = b.Bytes(true)
+	}
 	if err != nil {
 		return nil, false, pipeline.BodyFailure("validate-graphql-request could not read the request body", err)
 	}
-	return data, int64(len(data)) > p.maxSize, nil
+	return data, false, nil
 }
 
 // refuse answers with a GraphQL errors block and no data, after recording the

@@ -2,7 +2,6 @@ package policies
 
 import (
 	"context"
-	"errors"
 	"mime"
 	"net/http"
 	"slices"
@@ -175,19 +174,14 @@ func (p *validateODataRequestPolicy) Apply(ctx context.Context, x *exchange.Exch
 	}
 	// A body of unknown length is read only for a request not already refused.
 	if b := x.Request.Body; p.maxSize >= 0 && (len(fs) == 0 || b.Len() >= 0) {
-		n, err := bodySize(b)
-		var f finding
-		switch {
-		case errors.Is(err, exchange.ErrBodyTooLarge) && p.maxSize < x.Buffers.Limit():
-			// More than the gateway buffers, so more than max-size too.
-			f = sizeFinding("Request", "more than "+strconv.FormatInt(x.Buffers.Limit(), 10), p.maxSize)
-		case err != nil:
+		n, err := bodySize(b, p.maxSize)
+		if err != nil {
 			return pipeline.BodyFailure(p.name, err)
-		case n <= p.maxSize:
-			return p.finish(x, fs)
-		default:
-			f = sizeFinding("Request", strconv.FormatInt(n, 10), p.maxSize)
 		}
+		if n >= 0 && n <= p.maxSize {
+			return p.finish(x, fs)
+		}
+		f := sizeFinding("Request", sizeText(n, p.maxSize), p.maxSize)
 		f.Action, f.Reason, f.Status = actionPrevent, ReasonPayloadTooLarge, http.StatusRequestEntityTooLarge
 		fs = append(fs, f)
 	}

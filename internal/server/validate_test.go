@@ -264,17 +264,24 @@ func TestValidationPolicies(t *testing.T) {
 		})
 	}
 
-	// A chunked body has no Content-Length: its size is what arrives.
+	// A chunked body has no Content-Length: its size is what arrives, read
+	// only up to max-size and one byte more. A body that never ends is
+	// refused as soon as it is over, not when the gateway's body limit is
+	// reached or the client stops.
+	endless := make(chan struct{})
+	t.Cleanup(func() { close(endless) })
 	for _, tt := range []struct {
-		name, body string
-		status     int
-		prefix     string
+		name   string
+		body   io.Reader
+		status int
+		prefix string
 	}{
-		{"a chunked body over max-size", `{"name":"` + strings.Repeat("x", 5000) + `"}`, 400, `{"statusCode":400,"message":"Request's body is 5011 bytes long and it exceeds the limit of 1024 bytes."}`},
-		{"a chunked body within max-size", `{"name":"Rex"}`, 201, `{"name":"Rex"}`},
+		{"a chunked body over max-size", strings.NewReader(`{"name":"` + strings.Repeat("x", 5000) + `"}`), 400, `{"statusCode":400,"message":"Request's body is more than 1024 bytes long and it exceeds the limit of 1024 bytes."}`},
+		{"a chunked body within max-size", strings.NewReader(`{"name":"Rex"}`), 201, `{"name":"Rex"}`},
+		{"a chunked body that never ends", io.MultiReader(strings.NewReader(`{"name":"`+strings.Repeat("x", 2000)), blockingReader(endless)), 400, `{"statusCode":400,"message":"Request's body is more than 1024 bytes long and it exceeds the limit of 1024 bytes."}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("POST", e.srv.GatewayURL()+"/in/pets", io.MultiReader(strings.NewReader(tt.body)))
+			req, _ := http.NewRequest("POST", e.srv.GatewayURL()+"/in/pets", io.MultiReader(tt.body))
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -287,4 +294,12 @@ func TestValidationPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blockingReader is a body that sends nothing more until it is closed.
+type blockingReader chan struct{}
+
+func (r blockingReader) Read([]byte) (int, error) {
+	<-r
+	return 0, io.EOF
 }
