@@ -208,6 +208,9 @@ func (p *xslTransformPolicy) Apply(ctx context.Context, x *exchange.Exchange) er
 	if err != nil {
 		return pipeline.BodyFailure("xsl-transform", err)
 	}
+	if len(data) == 0 {
+		return nil // a chunked body that was empty
+	}
 	if err := x.Buffers.Take(int64(len(data)) * treeCost); err != nil {
 		return pipeline.BodyFailure("xsl-transform", err)
 	}
