@@ -23,6 +23,22 @@ func convertRun(t testing.TB, inbound, contentType, accept, body string, limit i
 // bytes.
 func convertRunBudget(t testing.TB, inbound, contentType, accept, body string, limit, budget int64) *exchange.Exchange {
 	t.Helper()
+	p := compileInbound(t, inbound)
+	u, _ := url.Parse("https://backend.example/x")
+	x := &exchange.Exchange{Request: exchange.Request{Method: "POST", URL: u, OriginalURL: u,
+		Headers: http.Header{"Content-Type": {contentType}, "Accept": {accept}}}}
+	x.Buffers.Init(exchange.NewBudget(budget), limit)
+	x.Request.Body = exchange.NewRequestBody(readCloser{strings.NewReader(body)}, int64(len(body)), &x.Buffers)
+	if err := p.Run(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// compileInbound compiles a document whose inbound section is inbound, with
+// the policies and expressions the gateway registers.
+func compileInbound(t testing.TB, inbound string) *pipeline.Pipeline {
+	t.Helper()
 	r := pipeline.NewRegistry()
 	policies.Register(r, policies.Deps{})
 	doc, err := policyxml.Parse("policy.xml", []byte("<policies><inbound>"+inbound+"</inbound></policies>"))
@@ -33,15 +49,7 @@ func convertRunBudget(t testing.TB, inbound, contentType, accept, body string, l
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse("https://backend.example/x")
-	x := &exchange.Exchange{Request: exchange.Request{Method: "POST", URL: u, OriginalURL: u,
-		Headers: http.Header{"Content-Type": {contentType}, "Accept": {accept}}}}
-	x.Buffers.Init(exchange.NewBudget(budget), limit)
-	x.Request.Body = exchange.NewRequestBody(readCloser{strings.NewReader(body)}, int64(len(body)), &x.Buffers)
-	if err := pipeline.Compose(d).Run(context.Background(), x); err != nil {
-		t.Fatal(err)
-	}
-	return x
+	return pipeline.Compose(d)
 }
 
 type readCloser struct{ *strings.Reader }

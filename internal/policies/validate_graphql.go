@@ -227,15 +227,16 @@ func (p *validateGraphQLPolicy) readBody(b *exchange.Body) (data []byte, tooBig 
 	if b == nil {
 		return nil, false, nil
 	}
+	const failed = "validate-graphql-request could not read the request body"
 	n, err := bodySize(b, p.maxSize)
-	if err == nil && (n < 0 || n > p.maxSize) {
+	if err != nil {
+		return nil, false, pipeline.BodyFailure(failed, err)
+	}
+	if n < 0 || n > p.maxSize {
 		return nil, true, nil
 	}
-	if err == nil {
-		data, err = b.Bytes(true)
-	}
-	if err != nil {
-		return nil, false, pipeline.BodyFailure("validate-graphql-request could not read the request body", err)
+	if data, err = b.Bytes(true); err != nil {
+		return nil, false, pipeline.BodyFailure(failed, err)
 	}
 	return data, false, nil
 }

@@ -198,8 +198,13 @@ func (p *xslTransformPolicy) Apply(ctx context.Context, x *exchange.Exchange) er
 		}
 		h, body = x.Response.Headers, x.Response.Body
 	}
-	if body == nil || body.Len() == 0 || body.Consumed() {
+	if body.Consumed() {
 		return nil // no message to transform
+	}
+	if empty, err := body.Empty(); err != nil {
+		return pipeline.BodyFailure("xsl-transform", err)
+	} else if empty {
+		return nil // no message to transform, chunked or not
 	}
 	if enc := strings.TrimSpace(h.Get("Content-Encoding")); enc != "" && !strings.EqualFold(enc, "identity") {
 		return p.fail(fmt.Sprintf("the body is %s-compressed; xsl-transform reads XML as it is", enc), nil, false)
@@ -207,9 +212,6 @@ func (p *xslTransformPolicy) Apply(ctx context.Context, x *exchange.Exchange) er
 	data, err := body.Bytes(true)
 	if err != nil {
 		return pipeline.BodyFailure("xsl-transform", err)
-	}
-	if len(data) == 0 {
-		return nil // a chunked body that was empty
 	}
 	if err := x.Buffers.Take(int64(len(data)) * treeCost); err != nil {
 		return pipeline.BodyFailure("xsl-transform", err)

@@ -137,17 +137,7 @@ func BenchmarkXSLTransform(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	treeBytes := float64(after.TotalAlloc-before.TotalAlloc) / n / float64(len(src))
 
-	r := pipeline.NewRegistry()
-	policies.Register(r, policies.Deps{})
-	doc, err := policyxml.Parse("policy.xml", []byte("<policies><inbound>"+policy+"</inbound></policies>"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := pipeline.NewCompiler(r, policies.Expressions, nil).Compile(doc, "api")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := pipeline.Compose(d)
+	p := compileInbound(b, policy)
 	u, _ := url.Parse("https://backend.example/x")
 	budget := exchange.NewBudget(1 << 30)
 	b.SetBytes(int64(len(src)))

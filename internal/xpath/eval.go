@@ -192,7 +192,7 @@ func (e *unionExpr) eval(c *Context) (Value, error) {
 		}
 		ns, ok := v.(NodeSet)
 		if !ok {
-			return nil, fmt.Errorf("xpath: the operands of | must be node-sets, not a %s", typeName(v))
+			return nil, fmt.Errorf("xpath: the operands of | must be node-sets, not a %s", TypeName(v))
 		}
 		if err := c.Spend(len(ns)); err != nil {
 			return nil, err
@@ -206,7 +206,8 @@ func (e *unionExpr) eval(c *Context) (Value, error) {
 	return out, nil
 }
 
-func typeName(v Value) string {
+// TypeName is the XPath name of a value's type, for error messages.
+func TypeName(v Value) string {
 	switch v.(type) {
 	case NodeSet:
 		return "node-set"
@@ -227,7 +228,7 @@ func (e *filterExpr) eval(c *Context) (Value, error) {
 	}
 	ns, ok := v.(NodeSet)
 	if !ok {
-		return nil, fmt.Errorf("xpath: a predicate applies to a node-set, not a %s", typeName(v))
+		return nil, fmt.Errorf("xpath: a predicate applies to a node-set, not a %s", TypeName(v))
 	}
 	return c.filter(slices.Clone(ns), e.preds)
 }
@@ -274,7 +275,7 @@ func (e *pathExpr) eval(c *Context) (Value, error) {
 		}
 		ns, ok := v.(NodeSet)
 		if !ok {
-			return nil, fmt.Errorf("xpath: a path continues from a node-set, not a %s", typeName(v))
+			return nil, fmt.Errorf("xpath: a path continues from a node-set, not a %s", TypeName(v))
 		}
 		set = ns
 	} else {

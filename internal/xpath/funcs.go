@@ -383,7 +383,7 @@ func (c *Context) evalNodeSet(e expr, fn string) (NodeSet, error) {
 	}
 	ns, ok := v.(NodeSet)
 	if !ok {
-		return nil, fmt.Errorf("xpath: %s() wants a node-set, not a %s", fn, typeName(v))
+		return nil, fmt.Errorf("xpath: %s() wants a node-set, not a %s", fn, TypeName(v))
 	}
 	return ns, nil
 }

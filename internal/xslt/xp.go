@@ -552,21 +552,9 @@ func (x *exec) nodes(e *expr, f focus) (xpath.NodeSet, error) {
 	}
 	ns, ok := v.(xpath.NodeSet)
 	if !ok {
-		return nil, x.runtimeErr(e.line, e.col, "%s=%q must select nodes, but gives a %s", e.attr, abbreviate(e.x.String()), typeName(v))
+		return nil, x.runtimeErr(e.line, e.col, "%s=%q must select nodes, but gives a %s", e.attr, abbreviate(e.x.String()), xpath.TypeName(v))
 	}
 	return ns, nil
-}
-
-func typeName(v xpath.Value) string {
-	switch v.(type) {
-	case string:
-		return "string"
-	case float64:
-		return "number"
-	case bool:
-		return "boolean"
-	}
-	return "node-set"
 }
 
 // match reports whether n matches a pattern alternative; its predicates see
