@@ -465,6 +465,23 @@ var specKinds = map[string]string{
 	"graphql": "graphql", "gql": "graphql", "wsdl": "wsdl", "wadl": "wadl",
 }
 
+// specKind says what the specification file is, by its extension.
+func specKind(file string) string {
+	return specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(file), "."))]
+}
+
+// readsSpec reports whether lastmile reads a's specification for its
+// operations: OpenAPI, WADL, and the WSDL of a SOAP pass-through API.
+func readsSpec(a *API) bool {
+	switch specKind(a.Spec) {
+	case "openapi", "wadl":
+		return true
+	case "wsdl":
+		return a.Type == "soap"
+	}
+	return false
+}
+
 // loadSpec reads the API's specification, if it has one. It returns false when
 // the specification is broken (the error is recorded), so that operation folders
 // are not reported as unknown as well.
@@ -486,7 +503,7 @@ func (l *loader) loadSpec(a *API, specs []string) bool {
 		return true
 	}
 	a.Spec = path.Join(a.Dir, chosen)
-	kind := specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(chosen), "."))]
+	kind := specKind(chosen)
 	if kind == "graphql" {
 		src, ok := l.readFile(a.Spec)
 		if !ok {
@@ -504,14 +521,22 @@ func (l *loader) loadSpec(a *API, specs []string) bool {
 		a.GraphQL = schema
 		return true
 	}
-	if kind != "openapi" {
+	var parse func(file string, src []byte) ([]specOp, []Warning, []*Error)
+	switch {
+	case kind == "openapi":
+		parse = func(file string, src []byte) ([]specOp, []Warning, []*Error) { return parseSpec(l.ctx, file, src) }
+	case kind == "wadl":
+		parse = parseWADL
+	case kind == "wsdl" && a.Type == "soap":
+		parse = parseWSDL
+	default:
 		return true // checkSupport reports it
 	}
 	src, ok := l.readFile(a.Spec)
 	if !ok {
 		return false
 	}
-	ops, warns, errs := parseSpec(l.ctx, l.display(a.Spec), src)
+	ops, warns, errs := parse(l.display(a.Spec), src)
 	l.add(errs...)
 	for _, w := range warns {
 		l.warnf(a.Spec, "%s", w.Msg)
@@ -525,10 +550,9 @@ func (l *loader) loadSpec(a *API, specs []string) bool {
 
 // loadOperationPolicies reads operations/<op>/policy.xml for each folder and
 // attaches it to the operation whose operationId is the folder name. Operations
-// of APIs that are not served (GraphQL, SOAP, WADL, ...) are not read from their
-// specifications, so their folders are only checked for valid policies.
+// of APIs that are not served (GraphQL, SOAP to REST, ...) are not read from
+// their specifications, so their folders are only checked for valid policies.
 func (l *loader) loadOperationPolicies(a *API, folders []string, specOK bool) {
-	unsupportedSpec := a.Spec != "" && specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(a.Spec), "."))] != "openapi"
 	for _, op := range folders {
 		dir := path.Join(a.Dir, "operations", op)
 		l.children(dir, "policy.xml")
@@ -540,8 +564,10 @@ func (l *loader) loadOperationPolicies(a *API, folders []string, specOK bool) {
 		switch {
 		case i >= 0:
 			a.Operations[i].Policy = pol
-		case unsupportedSpec || a.Type != "http" || !specOK:
-			a.opPolicies++
+		case a.Spec != "" && !readsSpec(a) || a.Type != "http" || !specOK:
+			// The API is not served (checkSupport says why), or is served
+			// as one operation, which would skip this policy.
+			a.unmatchedOps = append(a.unmatchedOps, op)
 		case a.Spec == "":
 			l.errorf(dir, "there is a policy for operation %q, but the API has no specification to define operations; add %s/specification.yaml or remove the folder", op, a.Dir)
 		default:
@@ -638,7 +664,7 @@ func (l *loader) checkSupport(a *API) {
 		why = fmt.Sprintf("APIs of type %q are not served", a.Type)
 	}
 	if why == "" && a.Spec != "" {
-		switch specKinds[strings.ToLower(strings.TrimPrefix(path.Ext(a.Spec), "."))] {
+		switch specKind(a.Spec) {
 		case "graphql":
 			if a.Type != "graphql" {
 				why = fmt.Sprintf("an API of type %q cannot have a GraphQL schema; set \"type\": \"graphql\" in apiInformation.json", a.Type)
@@ -647,14 +673,28 @@ func (l *loader) checkSupport(a *API) {
 			if a.Type != "soap" {
 				why = "APIs described by WSDL are not served yet" // SOAP to REST: operations from the WSDL
 			}
-		case "wadl":
-			why = "APIs described by WADL are not served yet"
 		}
 	}
-	if why == "" && a.opPolicies > 0 && a.Type != "http" && a.Type != "" {
+	switch {
+	case why != "" || len(a.unmatchedOps) == 0 || a.Type == "http" || a.Type == "":
+	case a.Type == "soap" && len(a.Operations) > 0:
+		names := make([]string, len(a.Operations))
+		for i, o := range a.Operations {
+			names[i] = o.Name
+		}
+		folders := "operation folder " + a.unmatchedOps[0] + " matches"
+		if len(a.unmatchedOps) > 1 {
+			folders = "operation folders " + strings.Join(a.unmatchedOps, ", ") + " match"
+		}
+		why = fmt.Sprintf("%s no operation of %s (its operations: %s); rename each folder to its operation's name, or the API would skip their policies",
+			folders, path.Base(a.Spec), strings.Join(names, ", "))
+	default:
 		// Served as one pass-through operation, the API would skip them.
 		kind := map[string]string{"soap": "SOAP", "graphql": "GraphQL", "odata": "OData", "websocket": "WebSocket", "grpc": "gRPC"}[a.Type]
 		why = fmt.Sprintf("%s APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies)", kind)
+		if a.Type == "soap" {
+			why = "SOAP APIs with operation policies need the API's specification.wsdl to tell their operations apart (lastmile would otherwise serve them as one pass-through operation, which would skip those policies)"
+		}
 	}
 	if why == "" {
 		return

@@ -830,7 +830,11 @@ func TestWarnings(t *testing.T) {
 		"apis/gql/specification.graphql":                   s("type Query { orders: [String] }\n"),
 		"apis/odata/apiInformation.json":                   s(info(`    "path": "odata"`, `    "type": "odata"`)),
 		"apis/soapwsdl/apiInformation.json":                s(info(`    "path": "soapwsdl"`, `    "type": "soap"`)),
-		"apis/soapwsdl/specification.wsdl":                 s("<definitions />"),
+		"apis/soapwsdl/specification.wsdl":                 s(`<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"/>`),
+		"apis/soapnames/apiInformation.json":               s(info(`    "path": "soapnames"`, `    "type": "soap"`)),
+		"apis/soapnames/specification.wsdl":                s(calculatorWSDL),
+		"apis/soapnames/operations/Add/policy.xml":         s(emptyPolicies),
+		"apis/soapnames/operations/5c3a0f/policy.xml":      s(emptyPolicies),
 		"apis/soapops/apiInformation.json":                 s(info(`    "path": "soapops"`, `    "type": "soap"`)),
 		"apis/soapops/operations/GetQuote/policy.xml":      s(emptyPolicies),
 		"backends/pool/backendInformation.json":            s(info(`    "type": "Pool"`, `    "pool": {"services": [{"id": "/backends/b1", "priority": 1, "weight": 2}, {"id": "/backends/gone"}]}`)),
@@ -841,7 +845,9 @@ func TestWarnings(t *testing.T) {
 	}
 	want := []Warning{
 		{"apis/orders;rev=2", `revision 2 has path "orders-next" but the current revision (apis/orders) has "orders"; only the current revision is served`},
-		{"apis/soapops", "SOAP APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies); requests under /soapops will get 404"},
+		{"apis/soapnames", "operation folder 5c3a0f matches no operation of specification.wsdl (its operations: Add, Divide); rename each folder to its operation's name, or the API would skip their policies; requests under /soapnames will get 404"},
+		{"apis/soapops", "SOAP APIs with operation policies need the API's specification.wsdl to tell their operations apart (lastmile would otherwise serve them as one pass-through operation, which would skip those policies); requests under /soapops will get 404"},
+		{"apis/soapwsdl/specification.wsdl", "the WSDL defines no SOAP operations; the API is served as one operation that takes every request"},
 		{"apis/synthetic", "synthetic GraphQL APIs (resolvers instead of a backend) are not served yet; requests under /synthetic will get 404"},
 		{"apis/wsops", "WebSocket APIs with operation policies are not served yet (lastmile serves them as one pass-through operation, which would skip those policies); requests under /wsops will get 404"},
 		{"backends/pool/backendInformation.json", `pool member "gone" is not a backend in backends/; requests will not be sent to it`},

@@ -137,7 +137,7 @@ type API struct {
 	// for validate-graphql-request.
 	GraphQL *graphql.Schema
 
-	opPolicies int // operation policies the API's specification gives no operation to
+	unmatchedOps []string // operation folders the API's specification gives no operation to
 	// Operations come from the specification, sorted by URL template and method. An
 	// API without a specification has none (it matches everything under its path).
 	Operations []*Operation
@@ -184,6 +184,10 @@ type Operation struct {
 	// Spec is what the specification says of the operation's messages, for the
 	// validation policies.
 	Spec *apispec.Operation
+	// SOAPActions, for an operation of a SOAP API described by WSDL, are the
+	// SOAP actions it answers to (SOAPAction, or the action parameter of a SOAP
+	// 1.2 Content-Type); "" is a request without one. Nil for other operations.
+	SOAPActions []string
 	// Policy is operations/<Name>/policy.xml, or nil.
 	Policy *Policy
 }

@@ -203,12 +203,7 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 			out = append(out, so)
 		}
 	}
-	slices.SortFunc(out, func(a, b specOp) int {
-		if c := strings.Compare(a.op.URLTemplate, b.op.URLTemplate); c != 0 {
-			return c
-		}
-		return methodRank(a.op.Method) - methodRank(b.op.Method)
-	})
+	sortSpecOps(out)
 
 	var errs []*Error
 	var warns []Warning
@@ -241,6 +236,16 @@ func normPath(p string) string {
 		return "/" + p
 	}
 	return p
+}
+
+// sortSpecOps orders a specification's operations by URL template, then method.
+func sortSpecOps(ops []specOp) {
+	slices.SortFunc(ops, func(a, b specOp) int {
+		if c := strings.Compare(a.op.URLTemplate, b.op.URLTemplate); c != 0 {
+			return c
+		}
+		return methodRank(a.op.Method) - methodRank(b.op.Method)
+	})
 }
 
 func methodRank(m string) int {

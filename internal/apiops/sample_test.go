@@ -223,8 +223,9 @@ func TestLoadSample(t *testing.T) {
 				Name: "wadl-api", Dir: "apis/wadl-api", DisplayName: "wadl-api",
 				Description: "HTTP API using specification.wadl.", Path: "wadl-api",
 				ServiceURL: "https://example.com/wadl", IsCurrent: true,
-				Unsupported: "APIs described by WADL are not served yet", Spec: "apis/wadl-api/specification.wadl",
-				Products: []string{"product2"},
+				Spec:       "apis/wadl-api/specification.wadl",
+				Operations: []opView{{"get-wadl-status", "", "GET", "/status", ""}},
+				Products:   []string{"product2"},
 			}),
 		}
 		var got []apiView
@@ -248,6 +249,7 @@ func TestLoadSample(t *testing.T) {
 			"apis/soap-api /soap-api",
 			"apis/versioned-api-v1 /versioned-api/v1",
 			"apis/versioned-api-v2 /versioned-api/v2",
+			"apis/wadl-api /wadl-api",
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("Served (-want +got):\n%s", diff)
@@ -425,9 +427,7 @@ func TestLoadSample(t *testing.T) {
 	})
 
 	t.Run("warnings", func(t *testing.T) {
-		want := []Warning{
-			{"apis/wadl-api", "APIs described by WADL are not served yet; requests under /wadl-api will get 404"},
-		}
+		var want []Warning // every API of the sample is served
 		if diff := cmp.Diff(want, svc.Warnings); diff != "" {
 			t.Errorf("Warnings (-want +got):\n%s", diff)
 		}

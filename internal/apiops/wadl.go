@@ -251,12 +251,7 @@ func (r *wadlReader) finish() ([]specOp, []Warning, []*Error) {
 	for i, o := range r.ops {
 		out[i] = o.specOp
 	}
-	slices.SortFunc(out, func(a, b specOp) int {
-		if c := strings.Compare(a.op.URLTemplate, b.op.URLTemplate); c != 0 {
-			return c
-		}
-		return methodRank(a.op.Method) - methodRank(b.op.Method)
-	})
+	sortSpecOps(out)
 	var warns []Warning
 	if len(unnamed) > 0 {
 		warns = append(warns, Warning{Msg: "methods without an id were named by method and path: " + strings.Join(unnamed, ", ") +

@@ -64,7 +64,9 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, snap *Snapsh
 	// The operation the browser is about to call, else any operation on the path:
 	// an API whose specification has only GET /items/{id} still answers the
 	// preflight of OPTIONS /items/42.
-	op := a.operation(r.Header.Get("Access-Control-Request-Method"), rest, q, &params, &raw)
+	// A preflight carries no SOAP action: a SOAP API's preflight finds any
+	// operation on the path.
+	op := a.operation(r.Header.Get("Access-Control-Request-Method"), "", rest, q, &params, &raw)
 	if op == nil {
 		params, raw = nil, nil
 		op = a.anyOperation(rest, q, &params, &raw)

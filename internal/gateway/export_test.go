@@ -11,7 +11,7 @@ func (s *Snapshot) RouteOf(r *http.Request) (api, op string) {
 	if a == nil {
 		return "", ""
 	}
-	if o := a.operation(r.Method, rest, q, new(map[string]string), nil); o != nil {
+	if o := a.operation(r.Method, "", rest, q, new(map[string]string), nil); o != nil {
 		return a.info.ID, o.info.ID
 	}
 	return a.info.ID, ""

@@ -152,17 +152,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 		return
 	}
 	o.api = a.info.ID
-	if a.webSocket || a.grpc {
-		problem := grpcProblem
-		if a.webSocket {
-			problem = handshakeProblem
-		}
-		if problem := problem(r); problem != "" {
-			writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, problem, o.requestID), nil, h.log)
-			o.status = http.StatusBadRequest
-			h.finish(r, o)
-			return
-		}
+	// A WebSocket, gRPC or SOAP API takes only requests of its kind; a SOAP
+	// API's operations are told apart by the request's action.
+	var problem, action string
+	switch {
+	case a.webSocket:
+		problem = handshakeProblem(r)
+	case a.grpc:
+		problem = grpcProblem(r)
+	case a.soap:
+		action, problem = soapAction(r.Header)
+	}
+	if problem != "" {
+		writeResponse(w, r, pipeline.ErrorResponse(http.StatusBadRequest, problem, o.requestID), nil, h.log)
+		o.status = http.StatusBadRequest
+		h.finish(r, o)
+		return
 	}
 	// GraphQL subscriptions come as WebSocket handshakes (graphql-ws); the
 	// check reads the Upgrade header before the hop-by-hop headers go.
@@ -176,7 +181,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	o.state = st
 	params := st.params // made when the template has parameters
 	var raw map[string]string
-	op := a.operation(r.Method, rest, q, &params, &raw)
+	op := a.operation(r.Method, action, rest, q, &params, &raw)
 	if st.params = params; len(params) == 0 {
 		params = nil
 	}

@@ -114,7 +114,7 @@ func BenchmarkRoute(b *testing.B) {
 	for b.Loop() {
 		var buf [16]string
 		a, rest := snap.route(r, appendSegments(buf[:0], r.URL.EscapedPath()), q)
-		if a == nil || a.operation("GET", rest, q, &params, nil) == nil {
+		if a == nil || a.operation("GET", "", rest, q, &params, nil) == nil {
 			b.Fatal("no route")
 		}
 	}

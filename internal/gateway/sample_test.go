@@ -42,9 +42,11 @@ func TestAPIOpsSampleRoutes(t *testing.T) {
 		{"GET", "/revisioned-api/revision/details", "revisioned-api", ""}, // only in rev 2, which is not current
 		{"GET", "/versioned-api/v1/version", "versioned-api-v1", "get-version-v1"},
 		{"GET", "/versioned-api/v2/version", "versioned-api-v2", "get-version-v2"},
-		{"POST", "/graphql-api", "graphql-api", "*"}, // a GraphQL pass-through API: one operation
-		{"POST", "/soap-api", "soap-api", "*"},       // SOAP pass-through, no WSDL: one operation
-		{"GET", "/wadl-api/x", "", ""},
+		{"POST", "/graphql-api", "graphql-api", "*"},               // a GraphQL pass-through API: one operation
+		{"POST", "/soap-api", "soap-api", "*"},                     // SOAP pass-through, no WSDL: one operation
+		{"GET", "/wadl-api/status", "wadl-api", "get-wadl-status"}, // operations from its WADL
+		{"POST", "/wadl-api/status", "wadl-api", ""},
+		{"GET", "/wadl-api/x", "wadl-api", ""},
 		{"GET", "/nothing", "", ""},
 	}
 	for _, tt := range tests {

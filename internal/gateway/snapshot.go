@@ -95,6 +95,9 @@ type OperationConfig struct {
 	// Template is Info.URLTemplate, parsed; nil matches every path, as the one
 	// operation of an API without a specification does.
 	Template *Template
+	// SOAPActions, when not nil, are the SOAP actions the operation of a SOAP
+	// API answers to (apiops.Operation.SOAPActions); Template is then its path.
+	SOAPActions []string
 	// Pipelines are the composed pipelines by product ID; "" is the request in no
 	// product's context.
 	Pipelines map[string]*pipeline.Pipeline
@@ -177,12 +180,14 @@ func newAPI(c APIConfig, products map[string]*product) (*api, error) {
 	}
 	for _, oc := range c.Operations {
 		op := &operation{
-			info:      oc.Info,
-			method:    strings.ToUpper(oc.Info.Method),
-			tmpl:      oc.Template,
-			pipelines: maps.Clone(oc.Pipelines),
-			cors:      make(map[string][]corsStep, len(oc.Pipelines)),
+			info:        oc.Info,
+			method:      strings.ToUpper(oc.Info.Method),
+			tmpl:        oc.Template,
+			soapActions: oc.SOAPActions,
+			pipelines:   maps.Clone(oc.Pipelines),
+			cors:        make(map[string][]corsStep, len(oc.Pipelines)),
 		}
+		a.soap = a.soap || oc.SOAPActions != nil
 		for name, p := range oc.Pipelines {
 			if steps := corsSteps(p); len(steps) > 0 {
 				op.cors[name] = steps
@@ -220,6 +225,8 @@ type api struct {
 	webSocket bool
 	grpc      bool // the API's requests are gRPC calls
 	graphQL   bool // a WebSocket handshake to the API is tunnelled (subscriptions)
+	// soap: the API's operations are told apart by their SOAP actions.
+	soap bool
 }
 
 // versioning selects one API of a version set by query or header; the Segment
@@ -243,6 +250,8 @@ type operation struct {
 	// method is upper case; "*" matches any method.
 	method string
 	tmpl   *Template // nil matches every path
+	// soapActions, when not nil, are the SOAP actions the operation answers to.
+	soapActions []string
 	// pipelines by product name; "" is the request without a product.
 	pipelines map[string]*pipeline.Pipeline
 	// cors are the cors policies of each pipeline's inbound section, for
@@ -285,11 +294,15 @@ func (s *Snapshot) route(r *http.Request, segs []string, q url.Values) (*api, []
 	return nil, nil
 }
 
-// operation finds the operation of a for method and the path below the API, and
-// fills params and raw as Template.match does.
-func (a *api) operation(method string, rest []string, q url.Values, params, raw *map[string]string) *operation {
+// operation finds the operation of a for method, the path below the API and,
+// for a SOAP API, the request's SOAP action (soapAction), and fills params and
+// raw as Template.match does.
+func (a *api) operation(method, action string, rest []string, q url.Values, params, raw *map[string]string) *operation {
 	for _, op := range a.ops {
 		if op.method != method && op.method != "*" {
+			continue
+		}
+		if op.soapActions != nil && !slices.Contains(op.soapActions, action) {
 			continue
 		}
 		if op.tmpl == nil || op.tmpl.match(rest, q, params, raw) {

@@ -84,15 +84,20 @@ func (c *compilation) operations(a *apiops.API, apiDoc *pipeline.Document) []gat
 	}
 	var out []gateway.OperationConfig
 	for _, o := range a.Operations {
-		t, err := gateway.ParseTemplate(o.URLTemplate)
+		tmpl := o.URLTemplate
+		if o.SOAPActions != nil {
+			tmpl = "/" // the query part shows the action, which is matched on its own
+		}
+		t, err := gateway.ParseTemplate(tmpl)
 		if err != nil {
 			c.fail(filepath.Join(c.svc.Dir, a.Spec), "operation %s: %v", o.Name, err)
 			continue
 		}
 		out = append(out, gateway.OperationConfig{
-			Info:      &exchange.Operation{ID: o.Name, Method: o.Method, Name: cmp.Or(o.DisplayName, o.Name), URLTemplate: o.URLTemplate, Examples: examples(o), Spec: o.Spec},
-			Template:  t,
-			Pipelines: c.pipelines(a, apiDoc, c.compile(o.Policy, "operation")),
+			Info:        &exchange.Operation{ID: o.Name, Method: o.Method, Name: cmp.Or(o.DisplayName, o.Name), URLTemplate: o.URLTemplate, Examples: examples(o), Spec: o.Spec},
+			Template:    t,
+			SOAPActions: o.SOAPActions,
+			Pipelines:   c.pipelines(a, apiDoc, c.compile(o.Policy, "operation")),
 		})
 	}
 	return out
