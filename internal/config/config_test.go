@@ -119,7 +119,7 @@ func TestParseFull(t *testing.T) {
 		}, FailureMode: FailureMode{RateLimit: "closed", Quota: "closed", Concurrency: "open"}, EncryptionKeyEnv: "LASTMILE_TEST_STATE_KEY"},
 		Limits: Limits{RequestLine: 16 << 10, HeaderBytes: 64 << 10, HeaderCount: 200, HeaderTimeout: 10 * time.Second,
 			IdleTimeout: time.Minute, MinBodyRate: 1024, BodyGracePeriod: 2 * time.Second, MinResponseRate: 0,
-			BufferedBody: 4 << 20, BufferedBodies: 1 << 30},
+			BufferedBody: 4 << 20, BufferedBodies: 1 << 30, TunnelIdleTimeout: 30 * time.Minute},
 		Shutdown: Shutdown{GracePeriod: 45 * time.Second},
 		Certificates: []Certificate{
 			{ID: "orders-client", File: filepath.Join(testdataAbs(t), "client.pem")},
@@ -628,6 +628,11 @@ func TestParseErrors(t *testing.T) {
 			name: "a header count of zero",
 			src:  "limits:\n  headerCount: 0\n",
 			want: `lastmile.yaml:2:16: limits.headerCount: 0 is out of range; use 1 to 10000`,
+		},
+		{
+			name: "a negative tunnel idle timeout",
+			src:  "limits:\n  tunnelIdleTimeout: -5m\n",
+			want: `lastmile.yaml:2:22: limits.tunnelIdleTimeout: -5m is out of range; use a duration from 0s to 24h`,
 		},
 		{
 			name: "a grace period without a unit",

@@ -31,6 +31,9 @@ import (
 //	  # The most all buffered bodies may take together, all requests at once
 //	  # (503 for a request that would go over it). Default 256MiB.
 //	  bufferedBodies: 256MiB
+//	  # How long a WebSocket tunnel may carry nothing either way before both
+//	  # its connections are closed; 0 keeps tunnels open. Default 10m.
+//	  tunnelIdleTimeout: 10m
 //
 // Sizes are a number of bytes or a number with KiB, MiB or GiB.
 type Limits struct {
@@ -44,6 +47,9 @@ type Limits struct {
 	MinResponseRate int // bytes per second; 0 is off
 	BufferedBody    int64
 	BufferedBodies  int64
+	// TunnelIdleTimeout closes a WebSocket tunnel that carried nothing
+	// either way for that long; 0 is off.
+	TunnelIdleTimeout time.Duration
 }
 
 // DefaultLimits are the defaults documented on Limits.
@@ -58,6 +64,8 @@ var DefaultLimits = Limits{
 	MinResponseRate: 240,
 	BufferedBody:    16 << 20,
 	BufferedBodies:  256 << 20,
+
+	TunnelIdleTimeout: 10 * time.Minute,
 }
 
 func (d *decoder) decodeLimits(n *yaml.Node, l *Limits) {
@@ -72,6 +80,7 @@ func (d *decoder) decodeLimits(n *yaml.Node, l *Limits) {
 		{"minResponseRate", d.integer("limits.minResponseRate", &l.MinResponseRate, 0, 1<<30)},
 		{"bufferedBody", d.size("limits.bufferedBody", func(n int64) { l.BufferedBody = n }, 1<<10, 1<<40)},
 		{"bufferedBodies", d.size("limits.bufferedBodies", func(n int64) { l.BufferedBodies = n }, 1<<10, 1<<50)},
+		{"tunnelIdleTimeout", d.duration("limits.tunnelIdleTimeout", &l.TunnelIdleTimeout, 0, 24*time.Hour)},
 	})
 }
 
@@ -143,5 +152,6 @@ func marshalLimits(l Limits) *yaml.Node {
 		"minResponseRate", num(l.MinResponseRate),
 		"bufferedBody", str(formatSize(l.BufferedBody)),
 		"bufferedBodies", str(formatSize(l.BufferedBodies)),
+		"tunnelIdleTimeout", str(formatDuration(l.TunnelIdleTimeout)),
 	)
 }

@@ -59,6 +59,9 @@ type Handler struct {
 	// Requests, when not nil, is told of every answered request (a console's
 	// live traffic).
 	Requests RequestObserver
+	// TunnelIdleTimeout, when positive, closes a WebSocket tunnel that
+	// carried nothing either way for that long.
+	TunnelIdleTimeout time.Duration
 }
 
 // NewHandler returns a Handler with no configuration; it answers 503 until Swap

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/httpfield"
@@ -73,16 +76,65 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, x *exchange.Exc
 		return 0, http.StatusSwitchingProtocols
 	}
 
+	return splice(client, rw.Reader, backend, h.TunnelIdleTimeout), http.StatusSwitchingProtocols
+}
+
+// splice copies bytes both ways between a client and a backend until either
+// side closes, or, when idle is positive, until nothing went either way for
+// that long; then it closes both. clientIn is what to read from the client (a
+// buffer holding what came with the handshake, then the connection). It
+// returns how many bytes went to the client.
+func splice(client io.WriteCloser, clientIn io.Reader, backend io.ReadWriteCloser, idle time.Duration) int64 {
 	var once sync.Once
 	closeBoth := func() { once.Do(func() { client.Close(); backend.Close() }) }
+	// One timer for both directions: it fires when the tunnel may have been
+	// idle for the timeout, and looks at when bytes last went either way.
+	var last atomic.Int64 // unix nanoseconds of the last read on either side
+	if idle > 0 {
+		last.Store(time.Now().UnixNano())
+		var ended atomic.Bool
+		var t *time.Timer
+		t = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+			quiet := time.Since(time.Unix(0, last.Load()))
+			switch {
+			case ended.Load():
+			case quiet < idle:
+				t.Reset(idle - quiet)
+			default:
+				closeBoth()
+			}
+		})
+		t.Reset(idle) // t is set before it can fire
+		defer func() { ended.Store(true); t.Stop() }()
+		clientIn = activity{clientIn, &last}
+		backendIn := activity{backend, &last}
+		backend = struct {
+			io.Reader
+			io.WriteCloser
+		}{backendIn, backend}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		io.Copy(backend, rw.Reader) // what the client sent with its handshake comes first
+		io.Copy(backend, clientIn)
 		closeBoth()
 	}()
 	n, _ := io.Copy(client, backend)
 	closeBoth()
 	<-done
-	return n, http.StatusSwitchingProtocols
+	return n
+}
+
+// activity is a reader that records the time of each read that got bytes.
+type activity struct {
+	r    io.Reader
+	last *atomic.Int64
+}
+
+func (a activity) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.last.Store(time.Now().UnixNano())
+	}
+	return n, err
 }

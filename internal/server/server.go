@@ -263,6 +263,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 func gatewayServer(h *gateway.Handler, l config.Limits, log *slog.Logger) *http1.Server {
 	h.BodyLimit = l.BufferedBody
 	h.Budget = exchange.NewBudget(l.BufferedBodies)
+	h.TunnelIdleTimeout = l.TunnelIdleTimeout
 	off := func(rate int) int { return cmp.Or(rate, -1) } // 0 in the file turns the check off
 	return &http1.Server{
 		Handler:           h,

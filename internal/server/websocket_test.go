@@ -78,7 +78,7 @@ func TestWebSocket(t *testing.T) {
 	cfgDir := t.TempDir()
 	certtest.WriteFile(t, cfgDir, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
 	writeFiles(t, cfgDir, map[string]string{
-		"lastmile.yaml":                 "backend:\n  caFile: ca.pem\n",
+		"lastmile.yaml":                 "backend:\n  caFile: ca.pem\nlimits:\n  tunnelIdleTimeout: 1s\n",
 		"apis/chat/apiInformation.json": ws("chat", plain.URL, true),
 		"apis/chat/policy.xml":          `<policies><inbound><base /><set-header name="X-Via" exists-action="override"><value>lastmile</value></set-header></inbound><backend><forward-request /></backend><outbound><set-header name="X-Outbound" exists-action="override"><value>ran</value></set-header></outbound><on-error /></policies>`,
 		"apis/chat/operations/onHandshake/policy.xml": `<policies><inbound><base /><check-header name="X-Team" failed-check-httpcode="401" failed-check-error-message="which team?" ignore-case="true"><value>blue</value></check-header></inbound>` +
@@ -184,6 +184,39 @@ func TestWebSocket(t *testing.T) {
 		})
 	}
 
+	t.Run("limits.tunnelIdleTimeout closes an idle tunnel, not a busy one", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, wsURL+"/securechat", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 8 { // 2 s of traffic, twice the timeout
+			time.Sleep(250 * time.Millisecond)
+			if err := c.Write(ctx, websocket.MessageText, []byte("still here")); err != nil {
+				t.Fatalf("write %d: %v", i, err)
+			}
+			if _, _, err := c.Read(ctx); err != nil {
+				t.Fatalf("the busy tunnel closed after %d messages: %v", i, err)
+			}
+		}
+		before, start := ended.Load(), time.Now()
+		if _, _, err := c.Read(ctx); err == nil {
+			t.Fatal("an idle tunnel carried a message")
+		}
+		if waited := time.Since(start); waited < 900*time.Millisecond || ctx.Err() != nil {
+			t.Errorf("the idle tunnel closed after %v, want about 1s", waited)
+		}
+		for deadline := time.Now().Add(3 * time.Second); ended.Load() == before; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the backend's side stayed open")
+			}
+		}
+	})
 	t.Run("a client that goes away closes the backend's side", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
