@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
 	"strings"
 )
@@ -17,6 +18,16 @@ func grpcProblem(r *http.Request) string {
 		return "a gRPC call's Content-Type is application/grpc"
 	}
 	return ""
+}
+
+// exemptFromMinRate takes a gRPC call's body out of the server's minimum
+// body rate, when the server offers that: a client or bidirectional stream
+// may pause for as long as its peers like (ASP.NET Core's gRPC does the same
+// with Kestrel's rate).
+func exemptFromMinRate(body io.Reader) {
+	if b, ok := body.(interface{ ExemptFromMinRate() }); ok {
+		b.ExemptFromMinRate()
+	}
 }
 
 // trailered is a response body whose message ends with trailers (a gRPC

@@ -162,7 +162,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, snap *Snapshot, 
 	case a.webSocket:
 		problem = handshakeProblem(r)
 	case a.grpc:
-		problem = grpcProblem(r)
+		if problem = grpcProblem(r); problem == "" {
+			exemptFromMinRate(r.Body)
+		}
 	case a.soap:
 		action, problem = soapAction(r.Header)
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/httpfield"
@@ -181,12 +182,21 @@ type h2Body struct {
 	start    time.Time
 	read     int64
 	deadline time.Time
+	exempt   atomic.Bool // ExemptFromMinRate was called
+}
+
+// ExemptFromMinRate takes the body out of the minimum data rate, for a
+// handler whose requests are streams that may pause (gRPC's client and
+// bidirectional streams), as ASP.NET Core's gRPC does with Kestrel's rate.
+func (b *h2Body) ExemptFromMinRate() {
+	b.exempt.Store(true)
+	b.rc.SetReadDeadline(time.Time{}) // a read in progress may have set one
 }
 
 func (b *h2Body) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if d, _ := b.srv.bodyDeadline(b.start, b.read); d.After(b.deadline.Add(deadlineSlack)) { // also when none is set yet
+	if d, _ := b.srv.bodyDeadline(b.start, b.read); !b.exempt.Load() && d.After(b.deadline.Add(deadlineSlack)) { // also when none is set yet
 		b.deadline = d
 		b.rc.SetReadDeadline(d)
 	}

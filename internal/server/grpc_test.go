@@ -105,7 +105,7 @@ func TestGRPC(t *testing.T) {
 	certtest.WriteFile(t, cfgDir, "orders.pem", certtest.PEM(t, ca.Client("orders-client"), false))
 	certtest.WriteFile(t, cfgDir, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
 	writeFiles(t, cfgDir, map[string]string{
-		"lastmile.yaml":                                   "backend:\n  caFile: ca.pem\ncertificates:\n  - id: orders-client\n    file: orders.pem\n",
+		"lastmile.yaml":                                   "backend:\n  caFile: ca.pem\ncertificates:\n  - id: orders-client\n    file: orders.pem\nlimits:\n  bodyGracePeriod: 1s\n",
 		"apis/mtls/apiInformation.json":                   fmt.Sprintf(`{"properties":{"path":"mtls","type":"grpc","serviceUrl":"grpcs://%s","subscriptionRequired":false}}`, tlsLn.Addr()),
 		"apis/mtls/policy.xml":                            `<policies><inbound><authentication-certificate certificate-id="orders-client" /></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>`,
 		"apis/viaproxy/apiInformation.json":               fmt.Sprintf(`{"properties":{"path":"viaproxy","type":"grpc","serviceUrl":"grpcs://%s","subscriptionRequired":false}}`, tlsLn.Addr()),
@@ -187,6 +187,30 @@ func TestGRPC(t *testing.T) {
 			}
 			// The answer must come before the stream ends: the gateway
 			// streams both ways at once.
+			resp, err := stream.Recv()
+			if err != nil || string(resp.GetPayload().GetBody()) != "pong "+ping {
+				t.Fatalf("%v %v", resp, err)
+			}
+		}
+		stream.CloseSend()
+		if _, err := stream.Recv(); err != io.EOF {
+			t.Errorf("after CloseSend: %v, want EOF", err)
+		}
+	})
+	t.Run("a client stream that pauses is not cut by limits.minBodyRate", func(t *testing.T) {
+		ctx, cancel := keyed()
+		defer cancel()
+		stream, err := client.FullDuplexCall(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ping := range []string{"before", "after a pause"} {
+			if i > 0 {
+				time.Sleep(2500 * time.Millisecond) // past the 1 s grace period at any rate
+			}
+			if err := stream.Send(&testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte(ping)}}); err != nil {
+				t.Fatal(err)
+			}
 			resp, err := stream.Recv()
 			if err != nil || string(resp.GetPayload().GetBody()) != "pong "+ping {
 				t.Fatalf("%v %v", resp, err)
