@@ -25,6 +25,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policies"
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
+	"github.com/lastmile-gw/lastmile/internal/urlquery"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -412,11 +413,7 @@ func (h *Handler) newExchange(st *exchangeState, r *http.Request, snap *Snapshot
 func stripKey(x *exchange.Exchange, a *api) {
 	x.Request.Headers.Del(a.info.SubscriptionKeyHeader)
 	if u := x.Request.URL; u != nil && u.RawQuery != "" {
-		q := u.Query()
-		if _, ok := q[a.info.SubscriptionKeyQuery]; ok {
-			q.Del(a.info.SubscriptionKeyQuery)
-			u.RawQuery = q.Encode()
-		}
+		u.RawQuery = urlquery.Del(u.RawQuery, a.info.SubscriptionKeyQuery)
 	}
 }
 

@@ -7,13 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/urlpath"
+	"github.com/lastmile-gw/lastmile/internal/urlquery"
 )
 
 // The AI policies' own calls to backend entities: the embeddings backend of
@@ -63,12 +66,8 @@ func (d *Deps) aiBackend(id string) (*aiBackend, error) {
 // maxBytes of the response body.
 func (a *aiBackend) postJSON(ctx context.Context, target *url.URL, body []byte, maxBytes int64) (int, []byte, error) {
 	u := *target
-	if len(a.b.Query) > 0 {
-		q := u.Query()
-		for k, v := range a.b.Query {
-			q[k] = v
-		}
-		u.RawQuery = q.Encode()
+	for _, k := range slices.Sorted(maps.Keys(a.b.Query)) {
+		u.RawQuery = urlquery.Set(u.RawQuery, k, a.b.Query[k])
 	}
 	ctx, cancel := context.WithTimeout(ctx, aiCallTimeout)
 	defer cancel()
@@ -134,10 +133,8 @@ const maxEmbeddingsResponse = 4 << 20
 // data[0].embedding.
 func (a *aiBackend) embed(ctx context.Context, text string) ([]float32, error) {
 	u := *a.base
-	if strings.Contains(u.Path, "/openai/deployments/") && !u.Query().Has("api-version") {
-		q := u.Query()
-		q.Set("api-version", azureOpenAIVersion)
-		u.RawQuery = q.Encode()
+	if strings.Contains(u.Path, "/openai/deployments/") && !urlquery.Has(u.RawQuery, "api-version") {
+		u.RawQuery = urlquery.Set(u.RawQuery, "api-version", []string{azureOpenAIVersion})
 	}
 	body, _ := json.Marshal(struct {
 		Input string `json:"input"`

@@ -9,6 +9,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/urlquery"
 )
 
 // existsAction is set-header's and set-query-parameter's exists-action.
@@ -183,9 +184,20 @@ func (p *setQueryParameterPolicy) Apply(ctx context.Context, x *exchange.Exchang
 	if err != nil {
 		return err
 	}
-	q := x.Request.URL.Query()
-	// Query parameters always keep one entry per value.
-	applyValues(q, name, p.action, vals, true)
-	x.Request.URL.RawQuery = q.Encode()
+	// Query parameters always keep one entry per value; the others keep their
+	// bytes and places.
+	u := x.Request.URL
+	switch p.action {
+	case deleteName:
+		u.RawQuery = urlquery.Del(u.RawQuery, name)
+	case skip:
+		if !urlquery.Has(u.RawQuery, name) {
+			u.RawQuery = urlquery.Set(u.RawQuery, name, vals)
+		}
+	case appendValues:
+		u.RawQuery = urlquery.Add(u.RawQuery, name, vals)
+	default:
+		u.RawQuery = urlquery.Set(u.RawQuery, name, vals)
+	}
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 	"github.com/lastmile-gw/lastmile/internal/proxy"
+	"github.com/lastmile-gw/lastmile/internal/urlquery"
 )
 
 // authentication-managed-identity gets an access token for resource as the
@@ -262,12 +265,8 @@ func (p *forwardRequestPolicy) credentials(ctx context.Context, x *exchange.Exch
 	for k, v := range b.Header {
 		x.Request.Headers[textproto.CanonicalMIMEHeaderKey(k)] = v
 	}
-	if len(b.Query) > 0 {
-		q := x.Request.URL.Query()
-		for k, v := range b.Query {
-			q[k] = v
-		}
-		x.Request.URL.RawQuery = q.Encode()
+	for _, k := range slices.Sorted(maps.Keys(b.Query)) {
+		x.Request.URL.RawQuery = urlquery.Set(x.Request.URL.RawQuery, k, b.Query[k])
 	}
 	if b.AuthScheme != "" {
 		x.Request.Headers.Set("Authorization", strings.TrimSpace(b.AuthScheme+" "+b.AuthParameter))

@@ -137,8 +137,12 @@ func TestRouting(t *testing.T) {
 	}{
 		{"base-url keeps the suffix and query", `<set-backend-service base-url="https://other.example/base/" />`, "https://other.example/base/items/42?a=1&b=2"},
 		{"backend-id uses the entity's URL", `<set-backend-service backend-id="orders" />`, "http://orders.internal:8080/v1/items/42?a=1&b=2"},
-		{"rewrite-uri fills parameters and copies unmatched query", `<rewrite-uri template="/v2/orders/{id}?x=1" />`, "https://backend.example/api/v2/orders/42?a=1&x=1"},
+		{"rewrite-uri fills parameters and copies unmatched query", `<rewrite-uri template="/v2/orders/{id}?x=1" />`, "https://backend.example/api/v2/orders/42?x=1&a=1"},
 		{"rewrite-uri without copying", `<rewrite-uri template="/v2/{id}" copy-unmatched-params="false" />`, "https://backend.example/api/v2/42"},
+		// The template's query is the backend's as written: a SAS token's escapes
+		// stay single.
+		{"rewrite-uri keeps the template's escapes", `<rewrite-uri template="/c/f.txt?sv=2022-11-02&amp;sig=AbC%2BdEf%2Fgh%3D&amp;id={id}&amp;b={b}" copy-unmatched-params="false" />`,
+			"https://backend.example/api/c/f.txt?sv=2022-11-02&sig=AbC%2BdEf%2Fgh%3D&id=42&b=2"},
 		{"rewrite then retarget", `<rewrite-uri template="/v2/{id}" copy-unmatched-params="false" /><set-backend-service base-url="http://b.example" />`, "http://b.example/v2/42"},
 		{"retarget then rewrite", `<set-backend-service base-url="http://b.example/root" /><rewrite-uri template="/v3" copy-unmatched-params="false" />`, "http://b.example/root/v3"},
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 	"github.com/lastmile-gw/lastmile/internal/urlpath"
+	"github.com/lastmile-gw/lastmile/internal/urlquery"
 )
 
 // set-backend-service changes the base URL the request is forwarded to, keeping the
@@ -262,35 +263,40 @@ func (p *rewriteURIPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 	if perr != nil {
 		return perr
 	}
-	q := url.Values{}
+	// The template's query is kept as written (its escapes are the author's,
+	// such as a SAS token's), with {name} filled in escaped; then come the
+	// request's parameters the template neither matched nor set, as the
+	// client sent them.
+	var pieces []string
+	set := map[string]bool{}
 	if queryPart != "" {
-		decoded := func(name string, _ bool) (string, error) { return x.Request.MatchedParameters[name], nil }
+		escaped := func(name string, _ bool) (string, error) {
+			return url.QueryEscape(x.Request.MatchedParameters[name]), nil
+		}
 		for _, kv := range strings.Split(queryPart, "&") {
 			if kv == "" {
 				continue
 			}
-			k, v, _ := strings.Cut(kv, "=")
-			k, _ = expandTemplate(k, decoded)
-			v, _ = expandTemplate(v, decoded)
-			q.Add(k, v)
+			kv, _ = expandTemplate(kv, escaped)
+			kv = urlquery.Clean(kv) // an expression's "?q=a b" is still one request line
+			pieces = append(pieces, kv)
+			set[urlquery.Name(kv)] = true
 		}
 	}
-	if p.copyUnmatch {
-		for k, vs := range x.Request.URL.Query() {
-			if _, matched := x.Request.MatchedParameters[k]; matched {
+	if p.copyUnmatch && x.Request.URL.RawQuery != "" {
+		for kv := range strings.SplitSeq(x.Request.URL.RawQuery, "&") {
+			k := urlquery.Name(kv)
+			if _, matched := x.Request.MatchedParameters[k]; kv == "" || matched || set[k] {
 				continue
 			}
-			if _, set := q[k]; set {
-				continue
-			}
-			q[k] = vs
+			pieces = append(pieces, kv)
 		}
 	}
 	base := x.Backend.BaseURL
 	if base == nil {
 		base = &url.URL{Scheme: x.Request.URL.Scheme, Host: x.Request.URL.Host}
 	}
-	x.Request.URL = JoinURL(base, path, q.Encode())
+	x.Request.URL = JoinURL(base, path, strings.Join(pieces, "&"))
 	return nil
 }
 

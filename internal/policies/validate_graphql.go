@@ -15,6 +15,7 @@ import (
 	"github.com/lastmile-gw/lastmile/internal/graphql"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/urlquery"
 )
 
 // ReasonGraphQLRequestError is context.LastError.Reason when
@@ -275,9 +276,7 @@ func (p *validateGraphQLPolicy) record(x *exchange.Exchange, errs gqlerror.List)
 func rewriteGraphQLRequest(x *exchange.Exchange, req graphql.Request) error {
 	if x.Request.Method == http.MethodGet || x.Request.Method == http.MethodHead {
 		u := *x.Request.URL
-		q := u.Query()
-		q.Set("query", req.Query)
-		u.RawQuery = q.Encode()
+		u.RawQuery = urlquery.Set(u.RawQuery, "query", []string{req.Query})
 		x.Request.URL = &u
 		return nil
 	}
