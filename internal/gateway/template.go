@@ -117,7 +117,7 @@ func (t *Template) match(segs []string, query url.Values, params, raw *map[strin
 				return false
 			}
 		case s.param == "":
-			if !strings.EqualFold(s.lit, segs[i]) {
+			if !literalMatches(s.lit, segs[i]) {
 				return false
 			}
 		}
@@ -150,6 +150,23 @@ func (t *Template) match(segs []string, query url.Values, params, raw *map[strin
 		}
 	}
 	return true
+}
+
+// literalMatches reports whether the escaped path segment seg is the
+// template's literal segment lit, ignoring case, as a backend would read it:
+// with its escapes decoded ("%61dmin" is "admin") and without ";parameters"
+// ("admin;v=1" is "admin", as Tomcat and JAX-RS read it). Otherwise a
+// spelling of /items/admin would match /items/{id}, whose policies are not
+// admin's, and reach the backend as admin.
+func literalMatches(lit, seg string) bool {
+	if strings.EqualFold(lit, seg) {
+		return true
+	}
+	if !strings.ContainsAny(seg, "%;") {
+		return false
+	}
+	seg, _, _ = strings.Cut(seg, ";")
+	return strings.EqualFold(unescape(lit), unescape(seg))
 }
 
 // putParam sets name in *m, making the map on first use.

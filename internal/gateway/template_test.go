@@ -27,6 +27,15 @@ func TestTemplateMatch(t *testing.T) {
 		{"/search?q={q}", "/search", "", nil},
 		{"/", "/", "", map[string]string{}},
 		{"/", "/x", "", nil},
+		// A literal segment as a backend reads it: escapes decoded, without
+		// ";parameters".
+		{"/items/admin", "/items/%61dmin", "", map[string]string{}},
+		{"/items/admin", "/items/ADM%49N", "", map[string]string{}},
+		{"/items/admin", "/items/admin;x=1", "", map[string]string{}},
+		{"/items/admin", "/items/%61dmin;jsessionid=1", "", map[string]string{}},
+		{"/items/a b", "/items/a%20b", "", map[string]string{}},
+		{"/items/admin", "/items/admin%2F", "", nil},
+		{"/items/admin", "/items/;admin", "", nil},
 	}
 	for _, tt := range tests {
 		tm, err := ParseTemplate(tt.tmpl)

@@ -455,3 +455,41 @@ func TestRequestTargetOverHTTP2(t *testing.T) {
 		})
 	}
 }
+
+// TestOperationSpellings sends the spellings of a literal operation path that
+// a backend reads as that path (escaped letters, ";parameters"): each must
+// run that operation's policies, not those of a template next to it that
+// would match it as a parameter.
+func TestOperationSpellings(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "backend "+r.URL.EscapedPath())
+	}))
+	t.Cleanup(backend.Close)
+	spec := `openapi: 3.0.1
+info: {title: items, version: "1"}
+paths:
+  /items/{id}:
+    get: {operationId: get-item, responses: {"200": {description: ok}}}
+  /items/admin:
+    get: {operationId: get-admin, responses: {"200": {description: ok}}}
+`
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"apis/shop/apiInformation.json":             fmt.Sprintf(`{"properties":{"path":"shop","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
+		"apis/shop/specification.yaml":              spec,
+		"apis/shop/operations/get-admin/policy.xml": `<policies><inbound><return-response><set-status code="403" reason="Forbidden" /><set-body>admins only</set-body></return-response></inbound><backend /><outbound /><on-error /></policies>`,
+		"apis/shop/operations/get-item/policy.xml":  `<policies><inbound><base /></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`,
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://unused"))
+	addr := strings.TrimPrefix(e.srv.GatewayURL(), "http://")
+	for _, target := range []string{"/shop/items/admin", "/shop/items/%61dmin", "/shop/items/adm%69n", "/shop/items/ADMIN", "/shop/items/admin;x=1", "/shop/items/%61dmin;jsessionid=2"} {
+		if status, body := rawGet(t, addr, target, nil); status != 403 || body != "admins only" {
+			t.Errorf("GET %s: %d %s, want admin's 403", target, status, body)
+		}
+	}
+	for _, target := range []string{"/shop/items/42", "/shop/items/admins", "/shop/items/;admin"} {
+		if status, body := rawGet(t, addr, target, nil); status != 200 || !strings.HasPrefix(body, "backend ") {
+			t.Errorf("GET %s: %d %s, want the item's operation", target, status, body)
+		}
+	}
+}
