@@ -4,6 +4,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/lastmile-gw/lastmile/internal/httpfield"
 )
 
 // soapAction returns the SOAP action of a request to a SOAP API, which picks
@@ -15,13 +17,23 @@ import (
 // values, or in a Content-Type that cannot be read: the operation's policies
 // would run for one action while the backend may act on another.
 func soapAction(h http.Header) (action, problem string) {
+	// What the backend will get: the headers the client's Connection names
+	// are removed before forwarding, so they do not count here either.
+	hop := func(name string) bool { return httpfield.HasToken(h["Connection"], name) }
 	var ct string
 	switch v := h["Content-Type"]; {
+	case hop("content-type"):
 	case len(v) > 1:
 		return "", "the request has more than one Content-Type header"
 	case len(v) == 1:
+		lower := strings.ToLower(v[0])
+		if strings.Contains(lower, "action*") {
+			// RFC 2231's action*= would win here, where most SOAP stacks
+			// read the plain action=.
+			return "", "the request's Content-Type writes its action parameter in RFC 2231 form (action*=), which SOAP backends do not read; write action=\"...\""
+		}
 		_, params, err := mime.ParseMediaType(v[0])
-		if err != nil && strings.Contains(strings.ToLower(v[0]), "action") {
+		if err != nil && strings.Contains(lower, "action") {
 			// A backend might read an action from it that this cannot.
 			return "", "the request's Content-Type cannot be read: " + err.Error()
 		}
@@ -29,6 +41,8 @@ func soapAction(h http.Header) (action, problem string) {
 	}
 	v, ok := h["Soapaction"]
 	switch {
+	case ok && hop("soapaction"):
+		return ct, ""
 	case !ok:
 		return ct, ""
 	case len(v) > 1:

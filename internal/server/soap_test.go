@@ -116,6 +116,15 @@ func TestSOAPOperations(t *testing.T) {
 			"Content-Type cannot be read: mime: duplicate parameter name"},
 		{"two Content-Types", "POST", "/calc", http.Header{"Soapaction": {add}, "Content-Type": {"text/xml", `application/soap+xml; action="` + divide + `"`}}, 400,
 			"more than one Content-Type header"},
+		{"RFC 2231's action*", "POST", "/calc", http.Header{"Content-Type": {`application/soap+xml; action="` + divide + `"; action*=utf-8''urn%3Aadd12`}}, 400,
+			"RFC 2231 form"},
+		{"RFC 2231's continuations", "POST", "/calc", http.Header{"Content-Type": {`application/soap+xml; action="` + divide + `"; action*0="urn:"; action*1="add12"`}}, 400,
+			"RFC 2231 form"},
+		// The backend would not get a header that Connection names: the
+		// action is the Content-Type's, or none.
+		{"a SOAPAction the client's Connection removes", "POST", "/calc", http.Header{"Connection": {"SOAPAction"}, "Soapaction": {add}}, 404, "Resource not found"},
+		{"a SOAPAction the client's Connection removes, and an action", "POST", "/calc", http.Header{"Connection": {"soapaction"}, "Soapaction": {add}, "Content-Type": {`application/soap+xml; action="` + divide + `"`}}, 401,
+			"Divide needs a key"},
 		{"SOAPAction and Content-Type disagree", "POST", "/calc", http.Header{"Soapaction": {add}, "Content-Type": {`application/soap+xml; action="` + divide + `"`}}, 400,
 			"name different actions"},
 	}
