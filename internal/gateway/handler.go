@@ -431,16 +431,18 @@ func subscriptionKey(r *http.Request, q url.Values, a *api) (string, bool) {
 // authorize applies API Management's subscription rules: a valid key for an active
 // subscription scoped to the API, a product containing it, or all APIs; otherwise
 // an open product containing the API; otherwise the API itself when it needs no
-// subscription; otherwise 401.
+// subscription; otherwise 401. Only a product's subscription puts the request in
+// a product's context: with an API's or all APIs' key, no product's policies run,
+// an open product's neither.
 func (s *Snapshot) authorize(a *api, key string) (*product, *subscription, error) {
 	if a.keyRequired && key != "" {
 		if sub := s.subs[key]; sub != nil && sub.active {
 			switch sub.scope {
 			case apiops.ScopeAllAPIs:
-				return a.openProduct, sub, nil
+				return nil, sub, nil
 			case apiops.ScopeAPI:
 				if sub.target == a.info.ID { // the folder name, not the display name
-					return a.openProduct, sub, nil
+					return nil, sub, nil
 				}
 			case apiops.ScopeProduct:
 				if p := a.products[sub.target]; p != nil {
