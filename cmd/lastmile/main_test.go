@@ -158,3 +158,40 @@ func TestValidateRefusesTimeoutsThatFailEveryRequest(t *testing.T) {
 		t.Errorf("exit %d\n%s\nwant %s", code, out, want)
 	}
 }
+
+// TestValidateHidesSecrets: an error about an attribute that holds a secret
+// named value quotes {{name}}, never the value: validate's output goes to CI
+// logs. The same holds for errors of the folder's own files (a backend's URL).
+func TestValidateHidesSecrets(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"apis/a/apiInformation.json":                        `{"properties":{"path":"a","serviceUrl":"http://b.example"}}`,
+		"apis/a/policy.xml":                                 `<policies><inbound><set-backend-service base-url="{{secretval}}/x" /><rate-limit calls="{{secretval}}" renewal-period="60" /></inbound></policies>`,
+		"named values/secretval/namedValueInformation.json": `{"properties":{"displayName":"secretval","value":"TOPSECRET-123","secret":true}}`,
+		"named values/plain/namedValueInformation.json":     `{"properties":{"displayName":"plain","value":"PLAIN-456"}}`,
+		"apis/b/apiInformation.json":                        `{"properties":{"path":"b","serviceUrl":"http://b.example"}}`,
+		"apis/b/policy.xml":                                 `<policies><inbound><set-backend-service base-url="{{plain}}" /></inbound></policies>`,
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(content), 0o644)
+	}
+	code, out, _ := runCmd(t, nil, "validate", dir)
+	if code != 1 || strings.Contains(out, "TOPSECRET") || strings.Count(out, "{{secretval}}") < 2 || !strings.Contains(out, "PLAIN-456") {
+		t.Errorf("exit %d\n%s\nwant errors that name {{secretval}} without its value (a value that is not secret may show)", code, out)
+	}
+
+	be := t.TempDir()
+	os.MkdirAll(filepath.Join(be, "backends", "x"), 0o755)
+	os.MkdirAll(filepath.Join(be, "named values", "s"), 0o755)
+	os.WriteFile(filepath.Join(be, "backends", "x", "backendInformation.json"), []byte(`{"properties":{"url":"{{s}}"}}`), 0o644)
+	os.WriteFile(filepath.Join(be, "named values", "s", "namedValueInformation.json"), []byte(`{"properties":{"displayName":"s","value":"ftp://user:HUSH@host","secret":true}}`), 0o644)
+	os.MkdirAll(filepath.Join(be, "apis", "a"), 0o755)
+	os.WriteFile(filepath.Join(be, "apis", "a", "apiInformation.json"), []byte(`{"properties":{"path":"a","serviceUrl":"http://b.example"}}`), 0o644)
+	os.WriteFile(filepath.Join(be, "apis", "a", "policy.xml"), []byte(`<policies><inbound><set-backend-service backend-id="x" /></inbound></policies>`), 0o644)
+	code, out, _ = runCmd(t, nil, "validate", be)
+	if code != 1 || strings.Contains(out, "HUSH") {
+		t.Errorf("backend: exit %d\n%s\nwant an error without the secret", code, out)
+	}
+}

@@ -2,6 +2,7 @@ package apiops
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
@@ -49,4 +50,43 @@ func inFile(file string, e *Error) *Error {
 func position(src []byte, offset int) srcpos.Pos {
 	p := srcpos.NewLines(src).Pos(offset)
 	return srcpos.Pos{Line: p.Line, Col: p.Col}
+}
+
+// HideSecrets replaces, in the messages of err (an ErrorList or one *Error),
+// every value of a secret named value with its {{name}}, as written in the
+// policies: a policy's error may quote an attribute after its named values
+// were put in, and load errors go to logs and CI output. Other errors are
+// returned as they are.
+func (s *Service) HideSecrets(err error) error {
+	hideSecrets(err, s.NamedValues)
+	return err
+}
+
+func hideSecrets(err error, nvs map[string]*NamedValue) {
+	var r *strings.Replacer
+	hide := func(e *Error) {
+		if r == nil {
+			var pairs []string
+			for _, nv := range nvs {
+				if nv.Secret && nv.HasValue && nv.Value != "" {
+					pairs = append(pairs, nv.Value, "{{"+nv.DisplayName+"}}")
+				}
+			}
+			if len(pairs) == 0 {
+				return
+			}
+			r = strings.NewReplacer(pairs...)
+		}
+		e.Msg = r.Replace(e.Msg)
+	}
+	var list ErrorList
+	var one *Error
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			hide(e)
+		}
+	case errors.As(err, &one):
+		hide(one)
+	}
 }

@@ -86,6 +86,7 @@ func Load(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
 	}
 	if len(l.errs) > 0 {
 		l.errs.Sort()
+		hideSecrets(l.errs, l.svc.NamedValues)
 		return nil, l.errs
 	}
 	return l.svc, nil

@@ -120,7 +120,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	}
 	c, err := newCompilation(svc, reg, b.Expr)
 	if err != nil {
-		return nil, err
+		return nil, svc.HideSecrets(err)
 	}
 	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secretValues(svc), Dir: b.ConfigDir,
 		Backends: backendInfo(bes)}
@@ -128,7 +128,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	sc.APIs = c.apis()
 	sc.Global = pipeline.Compose(c.global)
 	if len(c.errs) > 0 {
-		return nil, c.errs
+		return nil, svc.HideSecrets(c.errs)
 	}
 	if cfg.Listeners.TLS.Gateway == nil {
 		logHTTPSOnly(svc, b.log())
