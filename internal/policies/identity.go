@@ -125,6 +125,10 @@ type forwardRequestPolicy struct {
 	tokens  TokenSource
 	logger  *slog.Logger
 	metrics Metrics
+	// creds name each backend's credential headers and query parameters,
+	// which a redirect to another origin does not carry (only when
+	// follow-redirects is on).
+	creds map[string]proxy.Credentials
 }
 
 func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
@@ -136,6 +140,9 @@ func (d Deps) forwardRequest(c *pipeline.Compiler, el *policyxml.Element) (pipel
 	p := &forwardRequestPolicy{fwd: d.Forwarder, backends: d.Backends, bases: d.baseURLs, tokens: d.Tokens, logger: d.Logger, metrics: d.Metrics}
 	p.opts.Timeout = c.SecondsAttr(el, "timeout", d.ForwardTimeout)
 	p.opts.FollowRedirects = c.BoolAttr(el, "follow-redirects", false)
+	if p.opts.FollowRedirects {
+		p.creds = credentialNames(d.Backends)
+	}
 	p.opts.BufferRequestBody = c.BoolAttr(el, "buffer-request-body", false)
 	p.opts.FailOnErrorStatusCode = c.BoolAttr(el, "fail-on-error-status-code", false)
 	// buffer-response only changes how API Management chunks the body; lastmile
@@ -189,7 +196,9 @@ func (p *forwardRequestPolicy) send(ctx context.Context, x *exchange.Exchange, i
 // metrics, how the attempt went (see backendCall).
 func (p *forwardRequestPolicy) forward(ctx context.Context, x *exchange.Exchange, id string) error {
 	call := startCall(ctx, x, "forward-request", id)
-	err := p.fwd.Forward(call.ctx, x, p.opts)
+	opts := p.opts
+	opts.Credentials = p.creds[id]
+	err := p.fwd.Forward(call.ctx, x, opts)
 	if err != nil {
 		var pe *proxy.Error // declared here: it escapes, so costs an allocation
 		if errors.As(err, &pe) {
@@ -283,6 +292,19 @@ func (p *forwardRequestPolicy) credentials(ctx context.Context, x *exchange.Exch
 		x.Request.Headers.Set("Authorization", "Bearer "+tok)
 	}
 	return nil
+}
+
+// credentialNames names what each backend's credentials add (credentials)
+// besides Authorization, for the Forwarder to leave out of a redirect to
+// another origin.
+func credentialNames(backends map[string]Backend) map[string]proxy.Credentials {
+	out := make(map[string]proxy.Credentials)
+	for id, b := range backends {
+		if len(b.Header) > 0 || len(b.Query) > 0 {
+			out[id] = proxy.Credentials{Headers: slices.Collect(maps.Keys(b.Header)), Query: slices.Collect(maps.Keys(b.Query))}
+		}
+	}
+	return out
 }
 
 // accessToken gets a managed identity token from src for a policy of the

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
+	"github.com/lastmile-gw/lastmile/internal/urlquery"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -42,12 +43,27 @@ type Forwarder struct {
 	h2     h2Transport // gRPC calls' HTTP/2 transport (grpc.go)
 }
 
-// Options are forward-request's attributes.
+// Options are forward-request's attributes, and the credentials that the
+// request carries for its backend only.
 type Options struct {
 	Timeout               time.Duration // to wait for the response headers
 	FollowRedirects       bool
 	BufferRequestBody     bool
 	FailOnErrorStatusCode bool
+	// Credentials are what a backend entity's credentials added to the
+	// request: a redirect followed to another origin carries none of them.
+	Credentials Credentials
+}
+
+// Credentials name the header fields and query parameters that a backend
+// entity's credentials (credentials.header and .query) added to a request.
+// They are meant for that backend alone: on a redirect to another scheme,
+// host or port the header fields are dropped, as Authorization, Cookie and
+// Proxy-Authorization always are, and the query parameters are taken out of
+// the Location's URL should the backend have copied them there.
+type Credentials struct {
+	Headers []string // any case
+	Query   []string // decoded names
 }
 
 // Via returns the transport that presents cert and goes through the HTTP
@@ -200,7 +216,7 @@ func (f *Forwarder) send(ctx context.Context, o *outRequest, tr http.RoundTrippe
 	out.Header = o.fw.header(out.Header)
 	ctx, cancel = context.WithCancel(ctx)
 	timer := time.AfterFunc(opts.Timeout, cancel)
-	resp, err = f.roundTrip(out.WithContext(ctx), tr, opts.FollowRedirects)
+	resp, err = f.roundTrip(out.WithContext(ctx), tr, opts.FollowRedirects, &opts.Credentials)
 	timedOut = !timer.Stop()
 	if err != nil {
 		cancel()
@@ -515,10 +531,12 @@ func bodyError(err error) *Error {
 
 // roundTrip sends req through tr, following redirects only when asked.
 // Credentials go only to the origin they were meant for: on a redirect to
-// another scheme, host or port, Authorization, Cookie and Proxy-Authorization
-// are dropped, and the request goes through f.Transport, which presents no
-// client certificate.
-func (f *Forwarder) roundTrip(req *http.Request, tr http.RoundTripper, follow bool) (*http.Response, error) {
+// another scheme, host or port, Authorization, Cookie, Proxy-Authorization
+// and the backend entity's credential headers (creds) are dropped, its
+// credential query parameters are taken out of the new URL, and the request
+// goes through f.Transport, which presents no client certificate and uses no
+// proxy. Once dropped they stay dropped, also on a later redirect back.
+func (f *Forwarder) roundTrip(req *http.Request, tr http.RoundTripper, follow bool, creds *Credentials) (*http.Response, error) {
 	resp, err := tr.RoundTrip(req)
 	if !follow || err != nil {
 		return resp, err
@@ -557,6 +575,12 @@ func (f *Forwarder) roundTrip(req *http.Request, tr http.RoundTripper, follow bo
 		if !sameOrigin(origin, next) {
 			for _, k := range []string{"Authorization", "Cookie", "Proxy-Authorization"} {
 				nreq.Header.Del(k)
+			}
+			for _, k := range creds.Headers {
+				nreq.Header.Del(k)
+			}
+			for _, k := range creds.Query {
+				next.RawQuery = urlquery.Del(next.RawQuery, k)
 			}
 			hop = f.Transport
 		}

@@ -288,6 +288,60 @@ func TestRedirects(t *testing.T) {
 	}
 }
 
+// TestRedirectCredentials: the header fields and query parameters that
+// Options.Credentials names go to the backend's origin only, like
+// Authorization: a redirect to another origin drops them (the query
+// parameter also when the backend copied it into the Location), and one within
+// the origin keeps them. A later redirect back to the backend's origin does
+// not bring them back.
+func TestRedirectCredentials(t *testing.T) {
+	var back string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/back" {
+			http.Redirect(w, r, back+"/final?"+r.URL.RawQuery, http.StatusFound)
+			return
+		}
+		fmt.Fprintf(w, "other key=%q auth=%q query=%q", r.Header.Get("X-Functions-Key"), r.Header.Get("Authorization"), r.URL.RawQuery)
+	}))
+	defer other.Close()
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, "/final?"+r.URL.RawQuery, http.StatusFound)
+		case "/cross":
+			http.Redirect(w, r, other.URL+"/x?"+r.URL.RawQuery, http.StatusTemporaryRedirect)
+		case "/round":
+			http.Redirect(w, r, other.URL+"/back?"+r.URL.RawQuery, http.StatusFound)
+		case "/final":
+			fmt.Fprintf(w, "final key=%q auth=%q query=%q", r.Header.Get("X-Functions-Key"), r.Header.Get("Authorization"), r.URL.RawQuery)
+		}
+	}))
+	defer be.Close()
+	back = be.URL
+	tests := []struct{ path, want string }{
+		{"/same", `final key="s3cret" auth="Bearer t" query="a=1&code=c0de&b=2"`},
+		{"/cross", `other key="" auth="" query="a=1&b=2"`},
+		{"/round", `final key="" auth="" query="a=1&b=2"`},
+	}
+	for _, tt := range tests {
+		x := newX(t, "GET", be.URL+tt.path+"?a=1&code=c0de&b=2", nil, 0)
+		x.Request.Headers.Set("X-Functions-Key", "s3cret")
+		x.Request.Headers.Set("Authorization", "Bearer t")
+		o := opts()
+		o.FollowRedirects = true
+		o.Credentials = Credentials{Headers: []string{"x-functions-key"}, Query: []string{"code"}}
+		if err := forwarder(t).Forward(context.Background(), x, o); err != nil {
+			t.Fatal(err)
+		}
+		if body := readBody(t, x); x.Response.StatusCode != 200 || body != tt.want {
+			t.Errorf("%s: %d %q, want 200 %q", tt.path, x.Response.StatusCode, body, tt.want)
+		}
+		if x.Request.Headers.Get("X-Functions-Key") != "s3cret" || x.Request.URL.RawQuery != "a=1&code=c0de&b=2" {
+			t.Errorf("%s: the exchange's request was changed: %v %s", tt.path, x.Request.Headers, x.Request.URL)
+		}
+	}
+}
+
 func TestFailures(t *testing.T) {
 	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	defer stuck.Close()
