@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,7 +135,7 @@ func (p *oneWayPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 		return err
 	}
 	requestID := x.RequestID
-	p.sender.send(ctx, "send-one-way-request", requestID, r.target, int64(len(r.body)), r.timeout, func(ctx context.Context) error {
+	p.sender.send(ctx, "send-one-way-request", requestID, p.hide.url(r.target.String()), int64(len(r.body)), r.timeout, func(ctx context.Context) error {
 		return p.sendInBackground(ctx, requestID, r)
 	})
 	return nil
@@ -144,9 +143,8 @@ func (p *oneWayPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 
 // send runs fn in the background within timeout, for the policy named
 // policy: its failure, or its being dropped over the bounds, is logged with
-// the request id and target.
-func (o *OneWay) send(ctx context.Context, policy, requestID string, target *url.URL, size int64, timeout time.Duration, fn func(context.Context) error) {
-	where := redactURL(target.String())
+// the request id and where it went (a URL fit to show).
+func (o *OneWay) send(ctx context.Context, policy, requestID, where string, size int64, timeout time.Duration, fn func(context.Context) error) {
 	// The request's context ends with the request; this one only with the
 	// timeout.
 	bg := context.WithoutCancel(ctx)

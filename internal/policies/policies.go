@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/balancer"
@@ -71,6 +72,9 @@ func (b *Backend) hasCredentials() bool {
 
 // Deps are what the policies need from the rest of the gateway.
 type Deps struct {
+	// Secrets are the values of secret named values (and their escaped
+	// forms): messages that show a URL a policy computed cut them out.
+	Secrets   []string
 	Tokens    TokenSource
 	Forwarder Forwarder
 	// Backends are the backend entities by id.
@@ -236,4 +240,30 @@ func (d *Deps) estimator() *llm.Estimator {
 		d.Estimator = llm.NewEstimator()
 	}
 	return d.Estimator
+}
+
+// hider cuts secret values out of what a message shows of a URL.
+type hider struct{ r *strings.Replacer }
+
+func newHider(secrets []string) hider {
+	if len(secrets) == 0 {
+		return hider{}
+	}
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		if s != "" {
+			pairs = append(pairs, s, "***")
+		}
+	}
+	return hider{strings.NewReplacer(pairs...)}
+}
+
+// url is u without its query, user information or fragment (redactURL), and
+// without secrets.
+func (h hider) url(u string) string {
+	s := redactURL(u)
+	if h.r != nil {
+		s = h.r.Replace(s)
+	}
+	return s
 }

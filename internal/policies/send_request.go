@@ -31,6 +31,7 @@ import (
 type sendRequestPolicy struct {
 	transport http.RoundTripper
 	logger    *slog.Logger
+	hide      hider // secrets out of the URLs messages show
 
 	mode        pipeline.Value // "new" or "copy"
 	variable    pipeline.Value
@@ -89,7 +90,7 @@ func (d Deps) compileSideRequest(c *pipeline.Compiler, el *policyxml.Element, on
 	} else {
 		c.CheckAttrs(el, "mode", "response-variable-name", "timeout", "ignore-error")
 	}
-	p := &sendRequestPolicy{transport: d.SideRequests, logger: d.Logger, copyBody: c.Section() != pipeline.Outbound}
+	p := &sendRequestPolicy{transport: d.SideRequests, logger: d.Logger, hide: newHider(d.Secrets), copyBody: c.Section() != pipeline.Outbound}
 	p.mode = pipeline.Literal("new")
 	if v, ok := c.Attr(el, "mode"); ok {
 		p.mode = v
@@ -329,7 +330,7 @@ func (p *sendRequestPolicy) build(x *exchange.Exchange) (r *sideRequest, ignorab
 		}
 		u, perr := parseSideURL(s)
 		if perr != nil {
-			perr.Message = "send-request URL " + perr.Message + ", not " + quoteShort(redactURL(s))
+			perr.Message = "send-request URL " + perr.Message + ", not " + quoteShort(p.hide.url(s))
 			return nil, true, perr
 		}
 		target = u
@@ -432,7 +433,7 @@ func (p *sendRequestPolicy) authenticate(ctx context.Context, x *exchange.Exchan
 
 func (p *sendRequestPolicy) roundTrip(ctx context.Context, x *exchange.Exchange, tr http.RoundTripper, method string, target *url.URL, h http.Header, body []byte, timeout time.Duration) (_ *exchange.Response, err error) {
 	status := 0
-	where := redactURL(target.String())
+	where := p.hide.url(target.String())
 	var rd io.Reader
 	if len(body) > 0 {
 		rd = bytes.NewReader(body)

@@ -154,7 +154,7 @@ func (p *serviceBusPolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 		h.Set(prop.name, string(q))
 	}
 	requestID, body := x.RequestID, []byte(payload)
-	p.sender.send(ctx, "send-service-bus-message", requestID, target, int64(len(body)), serviceBusTimeout, func(ctx context.Context) error {
+	p.sender.send(ctx, "send-service-bus-message", requestID, redactURL(target.String()), int64(len(body)), serviceBusTimeout, func(ctx context.Context) error {
 		return p.send(ctx, requestID, clientID, target, h, body)
 	})
 	return nil

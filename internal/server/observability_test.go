@@ -3,10 +3,12 @@ package server_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lastmile-gw/lastmile/internal/gateway"
+	"github.com/lastmile-gw/lastmile/internal/jwks"
 	"github.com/lastmile-gw/lastmile/internal/reqtrace"
 	"github.com/lastmile-gw/lastmile/internal/store/storetest"
 )
@@ -27,12 +30,20 @@ func observedConfig(issuer, backend, telemetry string) map[string]string {
 	files := tracedConfig(issuer, backend, telemetry)
 	files["apis/orders/policy.xml"] = strings.Replace(files["apis/orders/policy.xml"], `<authentication-managed-identity`,
 		`<set-header name="X-Api-Key" exists-action="override"><value>{{backend-key}}</value></set-header>
+			<set-query-parameter name="code" exists-action="override"><value>{{backend-key}}</value></set-query-parameter>
 			<set-variable name="greeting" value="@("hello " + context.Request.MatchedParameters["id"])" />
 			<authentication-managed-identity`, 1)
-	files["named values/backend-key/namedValueInformation.json"] = `{"properties":{"displayName":"backend-key","value":"nv-s3cret-value","secret":true}}`
+	files["named values/backend-key/namedValueInformation.json"] = `{"properties":{"displayName":"backend-key","value":"` + observedSecret + `","secret":true}}`
 	files["subscriptions/quiet/subscriptionInformation.json"] = `{"properties":{"scope":"/apis","state":"active","primaryKey":"quiet-primary-key","secondaryKey":"quiet-secondary-key"}}`
 	return files
 }
+
+// observedSecret is the value of the secret named value of observedConfig:
+// escaped in a query, it reads otherwise ("%2B", "%2F", "%3D").
+const observedSecret = "nv-s3cret+value/="
+
+// secretForms are observedSecret as it may appear: as it is, and escaped.
+var secretForms = []string{observedSecret, url.QueryEscape(observedSecret), url.PathEscape(observedSecret)}
 
 func get(t *testing.T, url string, h map[string]string) (*http.Response, string) {
 	t.Helper()
@@ -80,7 +91,7 @@ func TestAccessLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"shop-primary-key", "shop-secondary-key", "wrong-key-123", jwtTok, miToken, "nv-s3cret-value"} {
+	for _, secret := range append([]string{"shop-primary-key", "shop-secondary-key", "wrong-key-123", jwtTok, miToken}, secretForms...) {
 		if strings.Contains(string(data), secret) {
 			t.Errorf("the access log holds a key or token: %q", secret)
 		}
@@ -206,7 +217,7 @@ func TestRequestTrace(t *testing.T) {
 	if tresp.StatusCode != 200 || tresp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("GET trace: %d %s", tresp.StatusCode, raw)
 	}
-	for _, secret := range []string{jwtTok, miToken, "shop-primary-key", "shop-secondary-key", "nv-s3cret-value"} {
+	for _, secret := range append([]string{jwtTok, miToken, "shop-primary-key", "shop-secondary-key"}, secretForms...) {
 		if strings.Contains(raw, secret) {
 			t.Errorf("the trace holds a token, key or secret: %q", secret)
 		}
@@ -230,7 +241,7 @@ func TestRequestTrace(t *testing.T) {
 		inbound = append(inbound, e.Source)
 		entry[e.Source] = e
 	}
-	if diff := cmp.Diff([]string{"api-inspector", "validate-jwt", "trace", "orders", "set-header", "set-variable", "authentication-managed-identity"}, inbound); diff != "" {
+	if diff := cmp.Diff([]string{"api-inspector", "validate-jwt", "trace", "orders", "set-header", "set-query-parameter", "set-variable", "authentication-managed-identity"}, inbound); diff != "" {
 		t.Errorf("inbound entries (-want +got):\n%s", diff)
 	}
 	if p := entry["validate-jwt"].Policy; p == nil || p.Scope != "api" || p.Section != "inbound" || p.File != "apis/orders/policy.xml" || p.Line != 2 {
@@ -355,4 +366,35 @@ func grepLines(text, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestSecretsOutOfErrorMessages: a send-request whose URL holds a secret
+// named value (a webhook's path) fails; context.LastError.Message, which a
+// policy may send to the client, and the log say where it went without the
+// secret.
+func TestSecretsOutOfErrorMessages(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hook.Close)
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"apis/a/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"a","serviceUrl":%q,"subscriptionRequired":false}}`, hook.URL),
+		"apis/a/policy.xml": `<policies><inbound><send-request mode="new" response-variable-name="r" timeout="1"><set-url>` + hook.URL + `/services/{{hook-token}}/x?sig={{hook-token}}</set-url><set-method>POST</set-method></send-request></inbound>` +
+			`<backend /><outbound /><on-error><return-response><set-status code="502" /><set-body>@(context.LastError.Message)</set-body></return-response></on-error></policies>`,
+		"named values/hook-token/namedValueInformation.json": `{"properties":{"displayName":"hook-token","value":"T0K+EN/x=","secret":true}}`,
+	})
+	s, logs := startWithLog(t, cfgDir, jwks.Options{})
+	resp, body := get(t, s.GatewayURL()+"/a/x", nil)
+	if resp.StatusCode != 502 || !strings.Contains(body, "did not get a response within 1s") || !strings.Contains(body, "/services/***/x") {
+		t.Errorf("%d %s, want the timeout with the secret cut out", resp.StatusCode, body)
+	}
+	for _, form := range []string{"T0K+EN/x=", url.QueryEscape("T0K+EN/x="), url.PathEscape("T0K+EN/x=")} {
+		if strings.Contains(body, form) || strings.Contains(logs.String(), form) {
+			t.Errorf("the secret (%q) shows:\n%s\n%s", form, body, logs.String())
+		}
+	}
 }

@@ -7,6 +7,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/lastmile-gw/lastmile/internal/apiops"
@@ -148,6 +150,7 @@ func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, bes map[stri
 		return nil, err
 	}
 	d := policies.Deps{
+		Secrets:             secretValues(svc),
 		Tokens:              b.Tokens,
 		Forwarder:           &proxy.Forwarder{Transport: tr},
 		Backends:            bes,
@@ -269,11 +272,15 @@ func secretValues(svc *apiops.Service) []string {
 	var out []string
 	for _, nv := range svc.NamedValues {
 		if nv.Secret && nv.HasValue && nv.Value != "" {
-			out = append(out, nv.Value)
+			// As a policy may have put it in a URL, too: a key ending in
+			// "=" is "%3D" in a query.
+			out = append(out, nv.Value, url.QueryEscape(nv.Value), url.PathEscape(nv.Value))
 		}
 	}
-	slices.Sort(out)
-	return out
+	// Longest first, so that an escaped form is cut whole, not around the
+	// value it contains.
+	slices.SortFunc(out, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	return slices.Compact(out)
 }
 
 // deployment is context.Deployment: the gateway as lastmile.yaml names it.
