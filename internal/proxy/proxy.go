@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
@@ -232,12 +233,19 @@ var noUserAgent = []string{""}
 // the body afterwards. It closes the body's source for that, not the
 // policies' wrappers around it, whose state the read may be using (see
 // exchange.Body.Source).
+//
+// A read that Close interrupts fails (the client's connection reports a
+// timeout, which reads as a body sent too slowly), but that failure is the
+// gateway's doing, not the client's: the forward had already ended for
+// another reason (the timeout, an early answer, a failed write, the client
+// gone), and that reason is the forward's error. So it is not recorded.
 type bodyWatch struct {
-	mu     sync.Mutex // held by a read
-	r      io.Reader
-	source io.Closer
-	err    error
-	closed bool
+	mu      sync.Mutex // held by a read
+	r       io.Reader
+	source  io.Closer
+	err     error
+	closed  bool
+	closing atomic.Bool // Close began: a failing read is its doing
 }
 
 var errWatchClosed = errors.New("proxy: read on a closed request body")
@@ -249,7 +257,7 @@ func (w *bodyWatch) Read(p []byte) (int, error) {
 		return 0, errWatchClosed
 	}
 	n, err := w.r.Read(p)
-	if err != nil && err != io.EOF && w.err == nil {
+	if err != nil && err != io.EOF && w.err == nil && !w.closing.Load() {
 		w.err = err
 	}
 	return n, err
@@ -259,6 +267,7 @@ func (w *bodyWatch) Close() error {
 	if w == nil {
 		return nil
 	}
+	w.closing.Store(true)
 	if !w.mu.TryLock() {
 		w.closeSource() // ends the read in progress
 		w.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -367,6 +368,66 @@ func TestFailures(t *testing.T) {
 		}
 		if strings.Contains(pe.Message, "secret-query") {
 			t.Errorf("%s: the error message leaks the query string: %s", tt.name, pe.Message)
+		}
+	}
+}
+
+// trickle is a client's request body that keeps coming, fast enough, until
+// it is closed; a read that Close interrupts fails as the gateway's HTTP
+// server's does (a timeout on the connection, reported as a body sent too
+// slowly).
+type trickle struct {
+	closed chan struct{}
+	once   sync.Once
+}
+
+type slowBody struct{}
+
+func (slowBody) Error() string   { return "request body: the body was sent too slowly" }
+func (slowBody) HTTPStatus() int { return 408 }
+
+func (b *trickle) Read(p []byte) (int, error) {
+	select {
+	case <-b.closed:
+		return 0, slowBody{}
+	case <-time.After(5 * time.Millisecond):
+		n := min(len(p), 1024)
+		copy(p, strings.Repeat("x", n))
+		return n, nil
+	}
+}
+
+func (b *trickle) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// TestTimeoutWhileBodyStreams: when the timeout expires while the client is
+// still sending its body, the forward fails with Timeout, not with the
+// failure of the body's read that stopping the upload caused; through the
+// Client and through another transport, with a Content-Length and chunked.
+func TestTimeoutWhileBodyStreams(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // answers only once it has the whole body
+	}))
+	defer be.Close()
+	for _, tr := range []struct {
+		name string
+		f    *Forwarder
+	}{
+		{"Client", forwarder(t)},
+		{"http.Transport", &Forwarder{Transport: &http.Transport{}}},
+	} {
+		for _, size := range []int64{10 << 20, -1} {
+			x := newX(t, "POST", be.URL, nil, 0)
+			x.Request.Body = exchange.NewRequestBody(&trickle{closed: make(chan struct{})}, size, nil)
+			o := opts()
+			o.Timeout = 200 * time.Millisecond
+			err := tr.f.Forward(context.Background(), x, o)
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Reason != "Timeout" || pe.Status != 500 {
+				t.Errorf("%s, size %d: %v, want reason Timeout, 500", tr.name, size, err)
+			}
 		}
 	}
 }
