@@ -112,6 +112,11 @@ func (a *Buffers) take(n int64) error {
 	if a == nil || a.budget == nil || a.budget.limit <= 0 || n <= 0 {
 		return nil
 	}
+	if n > a.budget.limit {
+		// It could never fit, so waiting would not help: not ErrBuffersFull,
+		// whose 503 says to retry.
+		return ErrBodyTooLarge
+	}
 	if a.budget.used.Add(n) > a.budget.limit {
 		a.budget.used.Add(-n)
 		return ErrBuffersFull

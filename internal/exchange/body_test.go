@@ -41,18 +41,27 @@ func TestBodyLimit(t *testing.T) {
 		limit   int64
 		want    error
 		request bool
+		others  int64 // what other requests hold of the budget meanwhile
 	}{
 		{name: "unknown length under the limit", size: -1, data: "0123456789", limit: 10},
 		{name: "unknown length over the limit", size: -1, data: "0123456789a", limit: 10, want: ErrBodyTooLarge, request: true},
 		{name: "announced length over the limit is refused unread", size: 11, data: "", limit: 10, want: ErrBodyTooLarge},
 		{name: "announced length at the limit", size: 10, data: "0123456789", limit: 10},
 		{name: "longer than announced still bounded", size: 3, data: "0123456789abc", limit: 10, want: ErrBodyTooLarge},
-		{name: "over the shared budget", size: 101, data: strings.Repeat("x", 101), limit: 1000, want: ErrBuffersFull},
-		{name: "unknown length over the shared budget", size: -1, data: strings.Repeat("x", 150), limit: 1000, want: ErrBuffersFull},
+		// A body larger than the whole budget could never fit: too large, not
+		// a 503 that says to retry.
+		{name: "larger than the shared budget", size: 101, data: strings.Repeat("x", 101), limit: 1000, want: ErrBodyTooLarge},
+		{name: "over the shared budget while others hold it", size: 60, data: strings.Repeat("x", 60), limit: 1000, others: 50, want: ErrBuffersFull},
+		{name: "unknown length larger than the shared budget", size: -1, data: strings.Repeat("x", 150), limit: 1000, want: ErrBodyTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var bufs Buffers
+			var others, bufs Buffers
+			others.Init(budget, 1000)
+			if err := others.Take(tc.others); err != nil {
+				t.Fatal(err)
+			}
+			defer others.Release()
 			bufs.Init(budget, tc.limit)
 			defer bufs.Release()
 			r := &countingReader{r: strings.NewReader(tc.data)}

@@ -214,6 +214,10 @@ func (p *xslTransformPolicy) Apply(ctx context.Context, x *exchange.Exchange) er
 		return pipeline.BodyFailure("xsl-transform", err)
 	}
 	if err := x.Buffers.Take(int64(len(data)) * treeCost); err != nil {
+		if errors.Is(err, exchange.ErrBodyTooLarge) {
+			// Its tree would be larger than all buffered bodies may be.
+			err = &exchange.BodyError{Request: !p.response, Err: err}
+		}
 		return pipeline.BodyFailure("xsl-transform", err)
 	}
 	doc, err := xpath.Parse(data, xpath.Limits{})

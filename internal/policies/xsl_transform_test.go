@@ -97,6 +97,19 @@ func TestXSLTransformBodies(t *testing.T) {
 		})
 	}
 
+	// A body within limits.bufferedBody whose tree would take more than all
+	// buffered bodies together may (limits.bufferedBodies) can never be
+	// transformed: 413, not the 503 that says to retry.
+	t.Run("a tree larger than the whole budget", func(t *testing.T) {
+		x := convertRunBudget(t, copyAll, "application/xml", "", big, 1<<20, int64(len(big))*10)
+		if x.LastError == nil || x.Response.StatusCode != 413 || !strings.Contains(x.LastError.Message, "exceeds the buffering limit") {
+			t.Errorf("got %+v %+v, want 413", x.LastError, x.Response)
+		}
+		x = convertRunBudget(t, copyAll, "application/xml", "", big, 1<<20, int64(len(big))*30)
+		if x.LastError != nil {
+			t.Errorf("a budget that holds the tree: %+v", x.LastError)
+		}
+	})
 	t.Run("a parameter from an expression, and one the stylesheet ignores", func(t *testing.T) {
 		policy := `<xsl-transform><parameter parameter-name="who">@(context.Request.Method)</parameter><parameter name="undeclared">x</parameter><xsl:stylesheet version="1.0" ` + xslNS + `><xsl:output omit-xml-declaration="yes" /><xsl:param name="who" select="'nobody'" /><xsl:template match="/"><by><xsl:value-of select="$who" />:<xsl:value-of select="count(//a)" /></by></xsl:template></xsl:stylesheet></xsl-transform>`
 		x := convertRun(t, policy, "application/xml", "", big, 1<<20)
