@@ -68,8 +68,9 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add([]byte(`{"swagger": "2.0", "info": {"title": "x", "version": "1"}, "paths": {"/a": {"get": {"responses": {"200": {"description": "ok"}}}}}}`))
 	f.Add([]byte("swagger: 2.0\npaths:\n  /a: &a\n    get: {operationId: x}\n  /b: *a\n"))
 	f.Add([]byte("openapi: 3.0.0\nx-ms-paths:\n  /a?b={c}:\n    get: {operationId: q}\n"))
+	f.Add([]byte("openapi: 3.0.0\npaths:\n  /a/{q}:\n    parameters: [{$ref: '#/components/parameters/q'}]\n    get: {operationId: q}\ncomponents: {parameters: {q: {name: q, in: query, required: true}}}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		ops, _, errs := parseSpec(context.Background(), "spec.yaml", src)
+		ops, _, errs := parseSpec(context.Background(), "spec.yaml", src, true)
 		for _, e := range errs {
 			if e.File != "spec.yaml" {
 				t.Fatalf("error does not name the file: %q", e.Error())

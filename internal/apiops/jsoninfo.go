@@ -230,6 +230,10 @@ type apiProps struct {
 	APIVersionSetID               string     `json:"apiVersionSetId"`
 	Type                          string     `json:"type"`
 	APIType                       string     `json:"apiType"`
+	// TranslateRequiredQueryParameters is "template" (the default: required
+	// query parameters of the specification become template parameters) or
+	// "query".
+	TranslateRequiredQueryParameters *string `json:"translateRequiredQueryParameters"`
 }
 
 type keyParams struct {

@@ -416,6 +416,17 @@ func (l *loader) loadAPI(folder string) *API {
 				"version set %q does not exist; add %s/%s/versionSetInformation.json or fix apiVersionSetId", vs, dirVersionSets, vs)))
 		}
 	}
+	queryTemplates := true
+	if t := p.TranslateRequiredQueryParameters; t != nil {
+		switch {
+		case strings.EqualFold(*t, "query"):
+			queryTemplates = false
+		case strings.EqualFold(*t, "template"):
+		default:
+			l.add(info.errorAt([]string{"properties", "translateRequiredQueryParameters"}, fmt.Sprintf(
+				`"translateRequiredQueryParameters" is %q; it is "template" (required query parameters of the specification become template parameters of their operations, the default) or "query" (they stay query parameters)`, *t)))
+		}
+	}
 	l.apiInfos[a] = info
 	if p.IsCurrent != nil && !*p.IsCurrent {
 		l.saysNotCurrent[a] = true
@@ -436,7 +447,7 @@ func (l *loader) loadAPI(folder string) *API {
 			l.ignore(rel)
 		}
 	}
-	specOK := l.loadSpec(a, specs)
+	specOK := l.loadSpec(a, specs, queryTemplates)
 	if a.Type == "websocket" {
 		// API Management's WebSocket APIs have one operation, whose policies
 		// run on the handshake.
@@ -485,8 +496,9 @@ func readsSpec(a *API) bool {
 
 // loadSpec reads the API's specification, if it has one. It returns false when
 // the specification is broken (the error is recorded), so that operation folders
-// are not reported as unknown as well.
-func (l *loader) loadSpec(a *API, specs []string) bool {
+// are not reported as unknown as well. queryTemplates makes an OpenAPI
+// operation's required query parameters part of its URL template.
+func (l *loader) loadSpec(a *API, specs []string, queryTemplates bool) bool {
 	var chosen string
 	for _, s := range specs {
 		ext := strings.ToLower(strings.TrimPrefix(path.Ext(s), "."))
@@ -525,7 +537,9 @@ func (l *loader) loadSpec(a *API, specs []string) bool {
 	var parse func(file string, src []byte) ([]specOp, []Warning, []*Error)
 	switch {
 	case kind == "openapi":
-		parse = func(file string, src []byte) ([]specOp, []Warning, []*Error) { return parseSpec(l.ctx, file, src) }
+		parse = func(file string, src []byte) ([]specOp, []Warning, []*Error) {
+			return parseSpec(l.ctx, file, src, queryTemplates)
+		}
 	case kind == "wadl":
 		parse = parseWADL
 	case kind == "wsdl" && a.Type == "soap":

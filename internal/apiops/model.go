@@ -175,8 +175,12 @@ type Operation struct {
 	// Method is upper-case.
 	Method string
 	// URLTemplate is the path template relative to the API path, with a leading
-	// slash, such as "/items/{id}"; API Management's optional query part is kept
-	// ("/search?q={q}").
+	// slash, such as "/items/{id}", and a query part when the operation has one:
+	// an x-ms-paths key's ("/search?mode=exact&q={q}"), to which the required
+	// query parameters of an OpenAPI operation are added as template parameters,
+	// as API Management's import adds them unless the API's
+	// translateRequiredQueryParameters is "query" ("/search" with a required q
+	// is "/search?q={q}").
 	URLTemplate string
 	// Examples are the responses the specification documents, for
 	// mock-response.

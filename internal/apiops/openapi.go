@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,7 +26,8 @@ import (
 // method key and operationId for errors.
 type specOp struct {
 	op        *Operation
-	line, col int // of the operationId value, or of the method key when it has none
+	line, col int  // of the operationId value, or of the method key when it has none
+	unnamed   bool // Name was made from the method and path (no operationId)
 }
 
 // opKey identifies an operation in a specification.
@@ -34,8 +36,10 @@ type opKey struct{ path, method string }
 // parseSpec reads an OpenAPI 2 (Swagger) or 3 specification and returns its
 // operations. file names it in errors. API Management accepts YAML and JSON, and
 // so does this; $refs to other files are refused, since an extracted folder has
-// none.
-func parseSpec(ctx context.Context, file string, src []byte) ([]specOp, []Warning, []*Error) {
+// none. queryTemplates makes required query parameters template parameters, as
+// API Management's import does unless the API's translateRequiredQueryParameters
+// is "query".
+func parseSpec(ctx context.Context, file string, src []byte, queryTemplates bool) ([]specOp, []Warning, []*Error) {
 	src = bytes.TrimPrefix(src, bom)
 	errf := func(line, col int, format string, args ...any) []*Error {
 		return []*Error{{File: file, Pos: srcpos.Pos{Line: line, Col: col}, Msg: fmt.Sprintf(format, args...)}}
@@ -106,7 +110,7 @@ func parseSpec(ctx context.Context, file string, src []byte) ([]specOp, []Warnin
 	default:
 		return nil, nil, errf(doc.Line, doc.Column, `the specification is not an OpenAPI document: it has neither "openapi" nor "swagger" at the top level`)
 	}
-	return operations(file, doc, v3)
+	return operations(file, doc, v3, queryTemplates)
 }
 
 // kinError reports a kin-openapi error, with the line it names if it names one.
@@ -129,10 +133,13 @@ var (
 )
 
 // operations lists the operations of a loaded document: paths and API
-// Management's x-ms-paths (paths with a query part).
-func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning, []*Error) {
+// Management's x-ms-paths (paths with a query part). With queryTemplates, an
+// operation's required query parameters are added to its URL template.
+func operations(file string, doc *yaml.Node, t *openapi3.T, queryTemplates bool) ([]specOp, []Warning, []*Error) {
 	pos := map[opKey][2]int{}
 	idPos := map[opKey][2]int{}
+	opParamPos := map[opKey]map[paramKey][2]int{}
+	pathParamPos := map[string]map[paramKey][2]int{}
 	for _, section := range []string{"paths", "x-ms-paths"} {
 		paths := mapValue(doc, section)
 		if paths == nil || paths.Kind != yaml.MappingNode {
@@ -143,6 +150,7 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 			if item == nil || item.Kind != yaml.MappingNode {
 				continue
 			}
+			pathParamPos[normPath(p.Value)] = paramPositions(doc, mapValue(item, "parameters"))
 			for j := 0; j+1 < len(item.Content); j += 2 {
 				m, op := item.Content[j], resolveAlias(item.Content[j+1])
 				k := opKey{normPath(p.Value), strings.ToUpper(m.Value)}
@@ -151,6 +159,7 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 					if id := mapValue(op, "operationId"); id != nil {
 						idPos[k] = [2]int{id.Line, id.Column}
 					}
+					opParamPos[k] = paramPositions(doc, mapValue(op, "parameters"))
 				}
 			}
 		}
@@ -181,6 +190,7 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 	}
 
 	var out []specOp
+	var errs []*Error
 	for _, it := range items {
 		for method, o := range it.ops {
 			if o == nil {
@@ -200,19 +210,40 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 			} else if p, ok := pos[k]; ok {
 				so.line, so.col = p[0], p[1]
 			}
+			if so.op.Name == "" {
+				// Named by the path alone, so that a policy folder keeps its
+				// name whatever the query part becomes.
+				so.op.Name = syntheticName(so.op.Method, so.op.URLTemplate)
+				so.unnamed = true
+			}
+			if queryTemplates {
+				req := requiredQuery(t, it.params, o.Parameters)
+				var probs []queryProblem
+				so.op.URLTemplate, probs = addQueryTemplate(so.op.URLTemplate, req)
+				for _, pr := range probs {
+					at := [2]int{so.line, so.col}
+					key := paramKey{pr.param.Name, strings.ToLower(pr.param.In)}
+					if p, ok := opParamPos[k][key]; ok {
+						at = p
+					} else if p, ok := pathParamPos[k.path][key]; ok {
+						at = p
+					}
+					errs = append(errs, &Error{File: file, Pos: srcpos.Pos{Line: at[0], Col: at[1]}, Msg: fmt.Sprintf(
+						"required query parameter %q of %s %s %s, or set \"translateRequiredQueryParameters\": \"query\" in the API's apiInformation.json to keep required query parameters out of URL templates",
+						pr.param.Name, k.method, k.path, pr.msg)})
+				}
+			}
 			out = append(out, so)
 		}
 	}
 	sortSpecOps(out)
 
-	var errs []*Error
 	var warns []Warning
 	var unnamed []string
 	seen := map[string]specOp{}
 	for i := range out {
 		o := out[i].op
-		if o.Name == "" {
-			o.Name = syntheticName(o.Method, o.URLTemplate)
+		if out[i].unnamed {
 			unnamed = append(unnamed, fmt.Sprintf("%s %s as %s", o.Method, o.URLTemplate, o.Name))
 		}
 		if prev, ok := seen[o.Name]; ok {
@@ -228,6 +259,203 @@ func operations(file string, doc *yaml.Node, t *openapi3.T) ([]specOp, []Warning
 			"; add operationId to them to name their policy folders"})
 	}
 	return out, warns, errs
+}
+
+// paramKey identifies a parameter of an operation, as OpenAPI does: by name and
+// location.
+type paramKey struct{ name, in string }
+
+// paramPositions returns where each parameter of a "parameters" list is given:
+// the value of its name, or of its $ref when it is a reference (followed to
+// learn the name and location).
+func paramPositions(doc, list *yaml.Node) map[paramKey][2]int {
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil
+	}
+	out := map[paramKey][2]int{}
+	for _, entry := range list.Content {
+		entry = resolveAlias(entry)
+		target, at := entry, mapValue(entry, "name")
+		if ref := mapValue(entry, "$ref"); ref != nil {
+			at = ref
+			for i := 0; i < 8 && target != nil; i++ {
+				r := mapValue(target, "$ref")
+				if r == nil {
+					break
+				}
+				target = yamlPointer(doc, r.Value)
+			}
+		}
+		name, in := mapValue(target, "name"), mapValue(target, "in")
+		if name == nil || in == nil || at == nil {
+			continue
+		}
+		k := paramKey{name.Value, strings.ToLower(in.Value)}
+		if _, ok := out[k]; !ok {
+			out[k] = [2]int{at.Line, at.Column}
+		}
+	}
+	return out
+}
+
+// yamlPointer returns the node a local reference ("#/components/parameters/q")
+// names in doc, or nil.
+func yamlPointer(doc *yaml.Node, ref string) *yaml.Node {
+	rest, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return nil
+	}
+	n := doc
+	for part := range strings.SplitSeq(rest, "/") {
+		if u, err := url.PathUnescape(part); err == nil {
+			part = u
+		}
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
+		switch n.Kind {
+		case yaml.MappingNode:
+			n = mapValue(n, part)
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return nil
+			}
+			n = resolveAlias(n.Content[i])
+		default:
+			return nil
+		}
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// requiredQuery returns an operation's required query parameters: its own, then
+// its path's that it does not override (a parameter is its name and location),
+// each in the order the specification lists it.
+func requiredQuery(t *openapi3.T, pathParams, opParams openapi3.Parameters) []*openapi3.Parameter {
+	var out []*openapi3.Parameter
+	seen := map[paramKey]bool{}
+	for _, list := range []openapi3.Parameters{opParams, pathParams} {
+		for _, r := range list {
+			p := paramValue(t, r)
+			if p == nil {
+				continue
+			}
+			k := paramKey{p.Name, strings.ToLower(p.In)}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if k.in == openapi3.ParameterInQuery && p.Required {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// paramValue returns the parameter r is or refers to. The loader resolves the
+// references of paths; those of x-ms-paths, which it does not read, are
+// looked up here among the components (where Swagger 2's parameters are too).
+func paramValue(t *openapi3.T, r *openapi3.ParameterRef) *openapi3.Parameter {
+	for i := 0; r != nil && i < 8; i++ {
+		if r.Value != nil {
+			return r.Value
+		}
+		name, ok := strings.CutPrefix(r.Ref, "#/components/parameters/")
+		if !ok {
+			name, ok = strings.CutPrefix(r.Ref, "#/parameters/")
+		}
+		if !ok || t.Components == nil {
+			return nil
+		}
+		r = t.Components.Parameters[strings.ReplaceAll(strings.ReplaceAll(name, "~1", "/"), "~0", "~")]
+	}
+	return nil
+}
+
+// queryProblem is a required query parameter that cannot be added to an
+// operation's URL template.
+type queryProblem struct {
+	param *openapi3.Parameter
+	msg   string // completes "required query parameter "q" of GET /x ..."
+}
+
+// addQueryTemplate adds required query parameters to a URL template as
+// API Management's import does: "/search" with q becomes "/search?q={q}". A
+// parameter the template's query part already has (x-ms-paths'
+// "/search?q={term}") is left as it is.
+func addQueryTemplate(tmpl string, req []*openapi3.Parameter) (string, []queryProblem) {
+	if len(req) == 0 {
+		return tmpl, nil
+	}
+	_, query, _ := strings.Cut(tmpl, "?")
+	inQuery := map[string]bool{}
+	if query != "" {
+		for kv := range strings.SplitSeq(query, "&") {
+			k, _, _ := strings.Cut(kv, "=")
+			inQuery[k] = true
+		}
+	}
+	params := map[string]bool{}
+	for _, m := range templateParam.FindAllStringSubmatch(tmpl, -1) {
+		params[m[1]] = true
+	}
+	var probs []queryProblem
+	var add []string
+	for _, p := range req {
+		if inQuery[p.Name] {
+			continue
+		}
+		if why := templateNameProblem(p.Name); why != "" {
+			probs = append(probs, queryProblem{p, fmt.Sprintf(
+				"cannot be a URL template parameter, which API Management makes it: %s; rename it, make it optional", why)})
+			continue
+		}
+		if params[p.Name] {
+			probs = append(probs, queryProblem{p, fmt.Sprintf(
+				"has the name of the template parameter {%s}; API Management makes required query parameters template parameters (?%s={%s}), whose names must differ, and refuses to import this: rename one of them, make the query parameter optional",
+				p.Name, p.Name, p.Name)})
+			continue
+		}
+		inQuery[p.Name], params[p.Name] = true, true
+		add = append(add, p.Name+"={"+p.Name+"}")
+	}
+	if len(add) == 0 {
+		return tmpl, probs
+	}
+	sep := "?"
+	if strings.Contains(tmpl, "?") {
+		sep = "&"
+		if strings.HasSuffix(tmpl, "?") || strings.HasSuffix(tmpl, "&") {
+			sep = ""
+		}
+	}
+	return tmpl + sep + strings.Join(add, "&"), probs
+}
+
+// templateParam finds the parameters of a URL template, {name} and {*name}.
+var templateParam = regexp.MustCompile(`\{\*?([^{}]*)\}`)
+
+// templateNameProblem says why name cannot be a template parameter and a query
+// parameter's name in a URL template, or returns "".
+func templateNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "it has no name"
+	case strings.HasPrefix(name, "*"):
+		return "a name that starts with * is a wildcard's"
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return "its name has a control character"
+		}
+		if strings.ContainsRune("{}&=?#", r) {
+			return fmt.Sprintf("its name has %q, which a template uses", r)
+		}
+	}
+	return ""
 }
 
 // normPath returns an OpenAPI path key as a URL template with a leading slash.

@@ -136,8 +136,13 @@ function tryForm(a, op, subs) {
   const fields = params.map(p => { inputs[p] = el("input", { id: "try-param-" + p, value: "1" }); return el("label", {}, p, inputs[p]); });
   const path = el("input", { id: "try-path", class: "mono" });
   const fill = () => {
-    let t = op.urlTemplate.split("?")[0];
-    for (const p of params) t = t.replace(new RegExp("\\{" + p + "\\*?\\}"), encodeURIComponent(inputs[p].value));
+    // The query part goes too when it has parameters (an OpenAPI operation's
+    // required query parameters are template parameters); a SOAP operation's
+    // only shows its action.
+    let t = op.urlTemplate;
+    const q = t.indexOf("?");
+    if (q >= 0 && !t.slice(q).includes("{")) t = t.slice(0, q);
+    for (const p of params) t = t.replace(new RegExp("\\{" + p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "\\*?\\}"), encodeURIComponent(inputs[p].value));
     path.value = "/" + a.path + t;
   };
   for (const p of params) inputs[p].addEventListener("input", fill);
