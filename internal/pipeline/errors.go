@@ -147,12 +147,17 @@ func ErrorResponse(status int, message, requestID string) *exchange.Response {
 // One that failed reading a body answers as BodyFailure does (413 for a request
 // body over the limit, say), keeping the expression's reason.
 func ExprFailure(err error) *Error {
-	status := http.StatusInternalServerError
+	pe := &Error{Reason: "ExpressionValueEvaluationFailure", Message: err.Error(), Status: http.StatusInternalServerError, Err: err}
 	var be *exchange.BodyError
 	if errors.As(err, &be) {
-		status = exchange.BodyStatus(err)
+		pe.Status = exchange.BodyStatus(err)
+		if pe.Status < 500 {
+			// The client's body (too large, too slow): the caller is told
+			// that, not the exception and the policy file it was raised in.
+			pe.Public = be.Error()
+		}
 	}
-	return &Error{Reason: "ExpressionValueEvaluationFailure", Message: err.Error(), Status: status, Err: err}
+	return pe
 }
 
 // BodyFailure is the error for a policy that could not read or buffer a body,

@@ -258,6 +258,11 @@ func TestBodyLimits(t *testing.T) {
 		if resp.StatusCode != 413 {
 			t.Fatalf("status %d (%s), want 413", resp.StatusCode, body)
 		}
+		// The caller learns what was wrong with its body, not the exception,
+		// nor the policy file and position the expression is at.
+		if !strings.Contains(body, "request body: body exceeds the buffering limit") || strings.Contains(body, "policy.xml") || strings.Contains(body, "Exception") {
+			t.Errorf("body %s", body)
+		}
 	})
 	t.Run("a body no policy reads streams past the buffering limit", func(t *testing.T) {
 		before := len(rb.requests())
