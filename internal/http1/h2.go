@@ -3,6 +3,7 @@ package http1
 import (
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,6 +148,12 @@ func (s *Server) checkHTTP2Head(r *http.Request) (status int, reason string) {
 		return http.StatusBadRequest, "malformed Host header"
 	case !validTarget(r.RequestURI):
 		return http.StatusBadRequest, "invalid character in the request target"
+	case hostDiffers(r):
+		// RFC 9113 §8.3.1: one request, one host; over HTTP/1.1 a second
+		// Host is a 400 too.
+		return http.StatusBadRequest, "the host field differs from :authority"
+	case lengthsDiffer(r.Header["Content-Length"]):
+		return http.StatusBadRequest, "conflicting Content-Length"
 	}
 	line := len(r.Method) + 1 + len(r.RequestURI) + len(" HTTP/1.1")
 	if line > s.maxRequestLine() {
@@ -166,6 +173,24 @@ func (s *Server) checkHTTP2Head(r *http.Request) (status int, reason string) {
 		return http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"
 	}
 	return 0, ""
+}
+
+// hostDiffers reports whether an HTTP/2 request has a host field besides
+// :authority that names another host, or several.
+func hostDiffers(r *http.Request) bool {
+	v := r.Header["Host"]
+	return len(v) > 1 || len(v) == 1 && !strings.EqualFold(v[0], r.Host)
+}
+
+// lengthsDiffer reports whether content-length fields disagree (equal
+// duplicates count as one, as over HTTP/1.1).
+func lengthsDiffer(v []string) bool {
+	for _, l := range v[min(1, len(v)):] {
+		if strings.TrimSpace(l) != strings.TrimSpace(v[0]) {
+			return true
+		}
+	}
+	return false
 }
 
 // deadlineSlack is how far behind the rule a stream's deadline may lag before

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -598,6 +599,39 @@ func TestHTTP2Head(t *testing.T) {
 				t.Error("a refused request reached the backend")
 			case tc.want == "200" && got[len(got)-1].Header.Get("X-Forwarded-Host") != tc.authority:
 				t.Errorf("X-Forwarded-Host %q, want %q", got[len(got)-1].Header.Get("X-Forwarded-Host"), tc.authority)
+			}
+		})
+	}
+}
+
+// TestHTTP2HostAndLength: the fields that decide where a request goes and
+// how long its body is must agree with each other over HTTP/2 as over
+// HTTP/1.1: a host field that names another host than :authority (RFC 9113
+// §8.3.1), or content-length fields that disagree, are 400.
+func TestHTTP2HostAndLength(t *testing.T) {
+	_, rb, addr := startHardening(t)
+	base := [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/echo/x"}, {":authority", "gw"}}
+	// The requests have no body (their HEADERS end the stream).
+	for _, tc := range []struct {
+		name  string
+		extra [][2]string
+		want  string
+	}{
+		{"no host field", nil, "200"},
+		{"the same host", [][2]string{{"host", "GW"}}, "200"},
+		{"another host", [][2]string{{"host", "admin.internal"}}, "400"},
+		{"two host fields", [][2]string{{"host", "gw"}, {"host", "admin.internal"}}, "400"},
+		{"equal lengths", [][2]string{{"content-length", "0"}, {"content-length", "0"}}, "200"},
+		{"different lengths", [][2]string{{"content-length", "0"}, {"content-length", "20"}}, "400"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rb.requests())
+			status, body, err := h2Exchange(t, addr, append(slices.Clone(base), tc.extra...), nil)
+			if err != nil || status != tc.want {
+				t.Fatalf("%s %q %v, want %s", status, body, err, tc.want)
+			}
+			if tc.want != "200" && len(rb.requests()) != before {
+				t.Error("a refused request reached the backend")
 			}
 		})
 	}
