@@ -96,7 +96,7 @@ func filterTable(b *budget) map[string]any {
 			}, func(x, y float64) any { return x / y })
 		},
 		"Downcase": func(v any) (string, error) { return str(strings.ToLower(toString(v))) },
-		"Escape":   func(v any) (string, error) { return str(html.EscapeString(toString(v))) },
+		"Escape":   func(v any) (string, error) { return str(htmlEscaper.Replace(toString(v))) },
 		"First": func(v any) (any, error) {
 			items, err := toSlice(b, v)
 			if err != nil || len(items) == 0 {
@@ -582,3 +582,7 @@ func toTime(v any) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// htmlEscaper escapes as DotLiquid's Escape (.NET's HTML encoding) does: a
+// double quote is &quot;, where Go's html package writes &#34;.
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")

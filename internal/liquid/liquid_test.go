@@ -38,7 +38,7 @@ func TestRender(t *testing.T) {
 		{"cycle", `{% for i in (1..4) %}{% cycle "a", "b" %}{% endfor %}`, "abab"},
 		{"assign and capture", `{%- assign n = body.name | Upcase -%}{% capture c %}<{{ n }}>{% endcapture %}{{ c }}`, "<ADA LOVELACE>"},
 		{"case", `{% case body.items.size %}{% when 2 %}two{% when 3 %}three{% else %}many{% endcase %}`, "three"},
-		{"string filters", `{{ "  hi " | Strip | Append: "!" | Prepend: ">" }}|{{ "a b c" | Split: " " | Join: "-" }}|{{ "hello" | Capitalize }}|{{ "<b>x</b>" | StripHtml }}|{{ "a&b" | Escape }}`, ">hi!|a-b-c|Hello|x|a&amp;b"},
+		{"string filters", `{{ "  hi " | Strip | Append: "!" | Prepend: ">" }}|{{ "a b c" | Split: " " | Join: "-" }}|{{ "hello" | Capitalize }}|{{ "<b>x</b>" | StripHtml }}|{{ "a&b" | Escape }}|{{ '<"x">' | Escape }}|{{ "it's" | Escape }}`, ">hi!|a-b-c|Hello|x|a&amp;b|&lt;&quot;x&quot;&gt;|it&#39;s"},
 		{"replace and remove", `{{ "aXbXc" | Replace: "X", "-" }}|{{ "aXbXc" | ReplaceFirst: "X", "-" }}|{{ "aXbXc" | Remove: "X" }}|{{ "aXbXc" | RemoveFirst: "X" }}`, "a-b-c|a-bXc|abc|abXc"},
 		{"numbers", `{{ 7 | Plus: 3 }}|{{ 7 | Minus: 10 }}|{{ 7 | Times: 3 }}|{{ 7 | DividedBy: 2 }}|{{ 7.0 | DividedBy: 2 }}|{{ 7 | Modulo: 3 }}|{{ -4 | Abs }}|{{ 3 | AtLeast: 5 }}|{{ 3 | AtMost: 1 }}|{{ 2.5 | Round }}|{{ 3.14159 | Round: 2 }}`, "10|-3|21|3|3.5|1|4|5|1|2|3.14"},
 		{"arrays", `{{ body.items | Sort | Join: "," }}|{{ body.items | First }}|{{ body.items | Last }}|{{ body.items | Size }}|{{ "a,b,a" | Split: "," | Uniq | Join: "" }}`, "1,2,3|3|2|3|ab"},

@@ -44,7 +44,7 @@ type aiBackend struct {
 // aiBackend returns the backend entity id for a policy's own calls, or says
 // why it cannot be one (it does not exist, is a pool, or has no usable URL).
 func (d *Deps) aiBackend(id string) (*aiBackend, error) {
-	b, ok := d.Backends[id]
+	id, b, ok := lookupBackend(d.Backends, id)
 	if !ok {
 		return nil, fmt.Errorf("backend %q does not exist; add backends/%s/backendInformation.json", id, id)
 	}

@@ -137,6 +137,7 @@ func TestRouting(t *testing.T) {
 	}{
 		{"base-url keeps the suffix and query", `<set-backend-service base-url="https://other.example/base/" />`, "https://other.example/base/items/42?a=1&b=2"},
 		{"backend-id uses the entity's URL", `<set-backend-service backend-id="orders" />`, "http://orders.internal:8080/v1/items/42?a=1&b=2"},
+		{"backend-id ignores case, as Azure's resource names do", `<set-backend-service backend-id="Orders" />`, "http://orders.internal:8080/v1/items/42?a=1&b=2"},
 		{"rewrite-uri fills parameters and copies unmatched query", `<rewrite-uri template="/v2/orders/{id}?x=1" />`, "https://backend.example/api/v2/orders/42?x=1&a=1"},
 		{"rewrite-uri without copying", `<rewrite-uri template="/v2/{id}" copy-unmatched-params="false" />`, "https://backend.example/api/v2/42"},
 		// The template's query is the backend's as written: a SAS token's escapes

@@ -52,11 +52,11 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 	}
 	if lit, ok := id.Literal(); ok {
 		pos := el.Attr("backend-id").Value.Pos()
-		b, found := d.Backends[lit]
+		name, b, found := lookupBackend(d.Backends, lit)
 		if !found {
 			return nil, c.Errorf(pos, "backend %q does not exist; add backends/%s/backendInformation.json", lit, lit)
 		}
-		names := []string{lit}
+		names := []string{name}
 		if b.Pool != nil {
 			names = names[:0]
 			for _, m := range b.Pool.Members() {
@@ -70,6 +70,20 @@ func (d Deps) setBackendService(c *pipeline.Compiler, el *policyxml.Element) (pi
 		}
 	}
 	return &setBackendServicePolicy{backendID: id, byID: true, backends: d.Backends}, nil
+}
+
+// lookupBackend finds the backend entity id names, ignoring case as Azure's
+// resource names do, and returns its name as the configuration spells it.
+func lookupBackend(backends map[string]Backend, id string) (string, Backend, bool) {
+	if b, ok := backends[id]; ok {
+		return id, b, true
+	}
+	for name, b := range backends {
+		if strings.EqualFold(name, id) {
+			return name, b, true
+		}
+	}
+	return id, Backend{}, false
 }
 
 // ParseBaseURL parses a backend base URL (an API's serviceUrl, set-backend-service
@@ -115,7 +129,7 @@ func (p *setBackendServicePolicy) Apply(ctx context.Context, x *exchange.Exchang
 		if err != nil {
 			return err
 		}
-		b, ok := p.backends[id]
+		id, b, ok := lookupBackend(p.backends, id)
 		if !ok {
 			return &pipeline.Error{Reason: "BackendNotFound", Message: "backend " + quoteShort(id) + " does not exist"}
 		}
