@@ -544,6 +544,12 @@ func writeResponse(w http.ResponseWriter, r *http.Request, resp *exchange.Respon
 	default:
 		h.Del("Content-Length")
 	}
+	if resp.StatusReason != "" && resp.StatusReason != http.StatusText(code) {
+		// HTTP/1.1's status line carries it (HTTP/2 has none).
+		if rs, ok := w.(interface{ SetStatusReason(string) }); ok {
+			rs.SetStatusReason(resp.StatusReason)
+		}
+	}
 	w.WriteHeader(code)
 	if noBody || resp.Body == nil || n == 0 {
 		return 0, nil

@@ -27,6 +27,7 @@ type response struct {
 	closeAfter  bool
 	hijacked    bool // Hijack took the connection
 	werr        error
+	reason      string // the status line's reason phrase, when not the standard one
 	scratch     [20]byte
 }
 
@@ -141,7 +142,13 @@ func (w *response) WriteHeader(code int) {
 func (w *response) writeHead(code int, final bool) {
 	b := w.c.bw
 	b.WriteString("HTTP/1.1 ")
-	b.WriteString(statusLine(code))
+	if final && w.reason != "" {
+		b.WriteString(strconv.Itoa(code))
+		b.WriteByte(' ')
+		b.WriteString(w.reason)
+	} else {
+		b.WriteString(statusLine(code))
+	}
 	b.WriteString("\r\n")
 	for k, vs := range w.hdr {
 		for _, v := range vs {
@@ -257,3 +264,21 @@ var statusLines = func() (t [1000]string) {
 }()
 
 func statusLine(code int) string { return statusLines[code] }
+
+// SetStatusReason gives the final response's status line the reason phrase
+// reason instead of the standard one (API Management sends set-status's
+// reason), before WriteHeader. Bytes a reason phrase may not hold (RFC 9112
+// §4: only tabs, spaces and visible characters) become spaces, so that it
+// cannot end the status line; an empty or over-long one is not used.
+func (w *response) SetStatusReason(reason string) {
+	if reason == "" || len(reason) > 512 {
+		return
+	}
+	b := []byte(reason)
+	for i, c := range b {
+		if c != '\t' && (c < ' ' || c == 0x7f) {
+			b[i] = ' '
+		}
+	}
+	w.reason = string(b)
+}

@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +60,31 @@ func TestQueryAsSent(t *testing.T) {
 				t.Errorf("%d\n got %s\nwant %s", resp.StatusCode, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStatusReason: set-status's reason is the status line's reason phrase
+// over HTTP/1.1, as API Management sends it; one computed from the request
+// cannot end the status line.
+func TestStatusReason(t *testing.T) {
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, map[string]string{
+		"apis/r/apiInformation.json": `{"properties":{"path":"r","serviceUrl":"http://127.0.0.1:9","subscriptionRequired":false}}`,
+		"apis/r/policy.xml": `<policies><inbound><return-response><set-status code="418" reason="@(context.Request.Url.Query.GetValueOrDefault(&quot;reason&quot;, &quot;Teapot&quot;))" /></return-response></inbound>` +
+			`<backend /><outbound /><on-error /></policies>`,
+	})
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://unused"))
+	addr := strings.TrimPrefix(e.srv.GatewayURL(), "http://")
+	for target, want := range map[string]string{
+		"/r/x":                            "HTTP/1.1 418 Teapot\r\n",
+		"/r/x?reason=I%27m%20a%20teapot":  "HTTP/1.1 418 I'm a teapot\r\n",
+		"/r/x?reason=a%0D%0ASet-Cookie:x": "HTTP/1.1 418 a  Set-Cookie:x\r\n",
+	} {
+		c := dialGateway(t, addr)
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n", target)
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || line != want {
+			t.Errorf("GET %s: status line %q (%v), want %q", target, line, err, want)
+		}
 	}
 }
