@@ -89,6 +89,7 @@ func splice(client io.WriteCloser, clientIn io.Reader, backend io.ReadWriteClose
 	closeBoth := func() { once.Do(func() { client.Close(); backend.Close() }) }
 	// One timer for both directions: it fires when the tunnel may have been
 	// idle for the timeout, and looks at when bytes last went either way.
+	backendIn := io.Reader(backend)
 	var last atomic.Int64 // unix nanoseconds of the last read on either side
 	if idle > 0 {
 		last.Store(time.Now().UnixNano())
@@ -106,12 +107,7 @@ func splice(client io.WriteCloser, clientIn io.Reader, backend io.ReadWriteClose
 		})
 		t.Reset(idle) // t is set before it can fire
 		defer func() { ended.Store(true); t.Stop() }()
-		clientIn = activity{clientIn, &last}
-		backendIn := activity{backend, &last}
-		backend = struct {
-			io.Reader
-			io.WriteCloser
-		}{backendIn, backend}
+		clientIn, backendIn = activity{clientIn, &last}, activity{backend, &last}
 	}
 	done := make(chan struct{})
 	go func() {
@@ -119,7 +115,7 @@ func splice(client io.WriteCloser, clientIn io.Reader, backend io.ReadWriteClose
 		io.Copy(backend, clientIn)
 		closeBoth()
 	}()
-	n, _ := io.Copy(client, backend)
+	n, _ := io.Copy(client, backendIn)
 	closeBoth()
 	<-done
 	return n
