@@ -251,8 +251,9 @@ func operationSpec(x *exchange.Exchange) *apispec.Operation {
 // ---- validate-headers ----
 
 // exemptResponseHeaders describe the message rather than the API: OpenAPI
-// ignores a Content-Type response header, and every response has these.
-var exemptResponseHeaders = []string{"Connection", "Content-Length", "Content-Type", "Date", "Keep-Alive", "Trailer", "Transfer-Encoding"}
+// ignores a Content-Type response header, and every response has these (or,
+// compressed, Content-Encoding). A <header> that names one checks it still.
+var exemptResponseHeaders = []string{"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Date", "Keep-Alive", "Trailer", "Transfer-Encoding"}
 
 type validateHeadersPolicy struct {
 	validation
@@ -315,7 +316,7 @@ func (p *validateHeadersPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 		if def != nil {
 			schema, specified = def.Headers[canon]
 		}
-		if !specified && slices.Contains(exemptResponseHeaders, canon) {
+		if !specified && p.overrides[canon] == nil && slices.Contains(exemptResponseHeaders, canon) {
 			continue
 		}
 		base := p.unspecified
@@ -346,8 +347,9 @@ func (p *validateHeadersPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 
 // exemptRequestHeaders are described elsewhere than as parameters (OpenAPI
 // ignores header parameters named Accept, Content-Type and Authorization) or
-// frame the message.
-var exemptRequestHeaders = []string{"Accept", "Authorization", "Connection", "Content-Length", "Content-Type", "Transfer-Encoding"}
+// frame the message. A <parameter> that names one in <headers> checks it
+// still: API Management's own example refuses Authorization that way.
+var exemptRequestHeaders = []string{"Accept", "Authorization", "Connection", "Content-Encoding", "Content-Length", "Content-Type", "Transfer-Encoding"}
 
 type paramRules struct {
 	specified, unspecified *pipeline.Value
@@ -453,7 +455,7 @@ func (p *validateParametersPolicy) Apply(ctx context.Context, x *exchange.Exchan
 	}
 	for _, name := range slices.Sorted(maps.Keys(x.Request.Headers)) {
 		canon := http.CanonicalHeaderKey(name)
-		if specified["header "+canon] || slices.Contains(exemptRequestHeaders, canon) ||
+		if specified["header "+canon] || p.headers.overrides[canon] == nil && slices.Contains(exemptRequestHeaders, canon) ||
 			x.API != nil && strings.EqualFold(name, x.API.SubscriptionKeyHeader) {
 			continue
 		}

@@ -147,7 +147,14 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	}
 	var fs []finding
 
+	// A compressed body is validated as it reads decompressed, and its size
+	// is the decompressed length, as API Management's max-size says.
+	var plain []byte
+	var unreadable error // a coding that cannot be read: nothing to validate
 	n, err := bodySize(body, p.maxSize)
+	if enc := contentCoding(headers); enc != "" && err == nil {
+		plain, n, unreadable, err = decompressedBody(x, body, enc)
+	}
 	if err != nil {
 		return pipeline.BodyFailure(p.name, err)
 	}
@@ -199,20 +206,51 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 	if act == actionIgnore {
 		return p.finish(x, fs)
 	}
-	data, err := body.Bytes(true)
-	if err != nil {
-		return pipeline.BodyFailure(p.name, err)
+	data := plain
+	if plain == nil && unreadable == nil {
+		if data, err = body.Bytes(true); err != nil {
+			return pipeline.BodyFailure(p.name, err)
+		}
 	}
 	name := ""
 	if schema != nil {
 		name = schema.Name
 	}
-	if problem := p.check(rule, schema, data); problem != "" {
+	problem := ""
+	if unreadable != nil {
+		problem = unreadable.Error()
+	} else {
+		problem = p.check(rule, schema, data)
+	}
+	if problem != "" {
 		d := "Body of the " + strings.ToLower(msg) + " does not conform to the definition " + name +
 			", which is associated with the content type " + ct + ".\n\n" + problem
 		fs = append(fs, finding{Name: ct, Type: typ, Rule: validationRuleIncorrect, Details: d, Public: public(d), Action: act})
 	}
 	return p.finish(x, fs)
+}
+
+// decompressedBody is a compressed body decompressed, charged to the
+// request's buffers, and its length: -1 when it is longer than the largest
+// body the gateway buffers (limits.bufferedBody), which a decompression bomb
+// is. unreadable says why a body cannot be decompressed (a coding the gateway
+// does not know, or data that is not what its Content-Encoding says).
+func decompressedBody(x *exchange.Exchange, body *exchange.Body, enc string) (plain []byte, n int64, unreadable, err error) {
+	data, err := body.Bytes(true)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	plain, over, derr := decoded(enc, data, x.Buffers.Limit())
+	switch {
+	case derr != nil:
+		return nil, int64(len(data)), derr, nil
+	case over:
+		return nil, -1, errors.New("the body is longer than the gateway buffers once decompressed"), nil
+	}
+	if err := x.Buffers.Take(int64(len(plain))); err != nil {
+		return nil, 0, nil, err
+	}
+	return plain, int64(len(plain)), nil, nil
 }
 
 // bodySize is a body's length: its Content-Length, or for a chunked one the

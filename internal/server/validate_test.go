@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -98,6 +100,12 @@ func TestValidationPolicies(t *testing.T) {
 			json(200, `{"name":"`+strings.Repeat("x", 2000)+`"}`)
 		case "/pets/9":
 			w.WriteHeader(418)
+		case "/pets/10": // compressed, as backends answer clients that accept it
+			w.Header().Set("Content-Encoding", "gzip")
+			json(200, gzipped(`{"name":"Rex","age":3}`))
+		case "/pets/11":
+			w.Header().Set("Content-Encoding", "gzip")
+			json(200, gzipped(`{"age":-1}`))
 		default: // the API without response validation
 			if r.Method == http.MethodPost {
 				json(201, `{"name":"Rex"}`)
@@ -126,6 +134,7 @@ func TestValidationPolicies(t *testing.T) {
 					<parameter name="User-Agent" action="ignore" />
 					<parameter name="Accept-Encoding" action="ignore" />
 					<parameter name="X-Forbidden" action="prevent" />
+					<parameter name="Authorization" action="prevent" />
 				</headers>
 				<query unspecified-parameter-action="prevent"><parameter name="debug" action="detect" /></query>
 			</validate-parameters>
@@ -187,6 +196,10 @@ func TestValidationPolicies(t *testing.T) {
 			errors: `"Name":"X-Custom","Type":"RequestHeader","ValidationRule":"Unspecified","Details":"Unspecified header X-Custom is not allowed.","Action":"detect"`},
 		{name: "an unspecified header, prevented by name", method: "GET", target: "/in/pets/1", header: map[string]string{"x-forbidden": "1"}, status: 400,
 			bodyPrefix: `{"statusCode":400,"message":"Unspecified header X-Forbidden is not allowed."}`},
+		// API Management's own example: Authorization is left out of the
+		// unspecified headers unless a <parameter> names it.
+		{name: "Authorization, prevented by name", method: "GET", target: "/in/pets/1", header: map[string]string{"Authorization": "Bearer x"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Unspecified header Authorization is not allowed."}`},
 		// validate-content on requests
 		{name: "a valid body", method: "POST", target: "/in/pets", body: `{"name":"Rex","age":2}`, header: map[string]string{"Content-Type": "application/json"}, status: 201, reachesBackend: true},
 		{name: "a mapped content type", method: "POST", target: "/in/pets", body: `{"name":"Rex"}`, header: map[string]string{"Content-Type": "application/hal+json"}, status: 201, reachesBackend: true},
@@ -196,6 +209,17 @@ func TestValidationPolicies(t *testing.T) {
 			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet`},
 		{name: "an additional property, refused by the override", method: "POST", target: "/in/pets", body: `{"name":"Rex","isAdmin":true}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
 			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet`},
+		// A compressed body is validated decompressed, and max-size is its
+		// decompressed length (API Management's reference says so).
+		{name: "a valid gzip body", method: "POST", target: "/in/pets", body: gzipped(`{"name":"Rex","age":2}`), header: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, status: 201, reachesBackend: true},
+		{name: "a gzip body of the wrong shape", method: "POST", target: "/in/pets", body: gzipped(`{"name":"Rex","age":"two"}`), header: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet`},
+		{name: "a small gzip body that is large decompressed", method: "POST", target: "/in/pets", body: gzipped(`{"name":"` + strings.Repeat("x", 5000) + `"}`), header: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Request's body is 5011 bytes long and it exceeds the limit of 1024 bytes."}`},
+		{name: "a coding the gateway cannot read", method: "POST", target: "/in/pets", body: `{"name":"Rex"}`, header: map[string]string{"Content-Type": "application/json", "Content-Encoding": "compress"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet, which is associated with the content type application/json.\n\nthe body's Content-Encoding \"compress\" is not one the gateway can read`},
+		{name: "gzip that is not", method: "POST", target: "/in/pets", body: `{"name":"Rex"}`, header: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet, which is associated with the content type application/json.\n\nthe body is not gzip data`},
 		{name: "a body that is not JSON", method: "POST", target: "/in/pets", body: `{"name":`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
 			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet, which is associated with the content type application/json.\n\nThe body is not JSON`},
 		{name: "JSON with a second value after the first", method: "POST", target: "/in/pets", body: `{"name":"Rex"}{"name":"Max"}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
@@ -210,6 +234,9 @@ func TestValidationPolicies(t *testing.T) {
 			errors: `{"Name":"","Type":"ApiSchema","ValidationRule":"","Details":"API's schema does not exist or it could not be resolved.","Action":"detect"}`},
 		// validate-status-code, validate-headers, validate-content on responses
 		{name: "a valid response", method: "GET", target: "/out/pets/1", status: 200, reachesBackend: true},
+		{name: "a valid gzip response", method: "GET", target: "/out/pets/10", header: map[string]string{"Accept-Encoding": "gzip"}, status: 200, reachesBackend: true},
+		{name: "a gzip response against its schema", method: "GET", target: "/out/pets/11", header: map[string]string{"Accept-Encoding": "gzip"}, status: 502, bodyPrefix: internal,
+			errors: `"ValidationRule":"IncorrectMessage"`, reachesBackend: true},
 		{name: "an unspecified response header", method: "GET", target: "/out/pets/2", status: 502, reason: "Response not allowed", bodyPrefix: internal,
 			errors: `{"Name":"X-Powered-By","Type":"ResponseHeader","ValidationRule":"Unspecified","Details":"Unspecified header X-Powered-By is not allowed.","Action":"prevent"}`, reachesBackend: true},
 		{name: "an unspecified response header, detected by an expression", method: "GET", target: "/out/pets/2", header: map[string]string{"X-Mode": "detect"}, status: 200,
@@ -302,4 +329,13 @@ type blockingReader chan struct{}
 func (r blockingReader) Read([]byte) (int, error) {
 	<-r
 	return 0, io.EOF
+}
+
+// gzipped is s compressed with gzip.
+func gzipped(s string) string {
+	var b bytes.Buffer
+	z := gzip.NewWriter(&b)
+	io.WriteString(z, s)
+	z.Close()
+	return b.String()
 }
