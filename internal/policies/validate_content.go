@@ -41,6 +41,9 @@ type contentRule struct {
 	as     string // json, xml or soap
 	action *pipeline.Value
 	allow  *bool // allow-additional-properties; nil keeps the schema's
+	// foldCase is case-insensitive-property-names: a JSON property matches
+	// the schema's of the same name in any case.
+	foldCase bool
 }
 
 func validateContent(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, error) {
@@ -83,7 +86,7 @@ func validateContent(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Poli
 				p.typeMap = append(p.typeMap, m)
 			}
 		case "content":
-			c.CheckAttrs(ch, "type", "validate-as", "schema-id", "schema-ref", "action", "allow-additional-properties")
+			c.CheckAttrs(ch, "type", "validate-as", "schema-id", "schema-ref", "action", "allow-additional-properties", "case-insensitive-property-names")
 			c.CheckChildren(ch)
 			r := contentRule{typ: mediaAttr(c, ch, "type")}
 			r.action, _ = actionAttr(c, ch, "action", true)
@@ -105,6 +108,7 @@ func validateContent(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Poli
 				b := c.BoolAttr(ch, "allow-additional-properties", false)
 				r.allow = &b
 			}
+			r.foldCase = c.BoolAttr(ch, "case-insensitive-property-names", false)
 			p.contents = append(p.contents, r)
 		}
 	}
@@ -212,9 +216,9 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 			return pipeline.BodyFailure(p.name, err)
 		}
 	}
-	name := ""
-	if schema != nil {
-		name = schema.Name
+	name := "" // " Pet": an inline schema has no name to give
+	if schema != nil && schema.Name != "" {
+		name = " " + schema.Name
 	}
 	problem := ""
 	if unreadable != nil {
@@ -223,7 +227,7 @@ func (p *validateContentPolicy) Apply(ctx context.Context, x *exchange.Exchange)
 		problem = p.check(rule, schema, data)
 	}
 	if problem != "" {
-		d := "Body of the " + strings.ToLower(msg) + " does not conform to the definition " + name +
+		d := "Body of the " + strings.ToLower(msg) + " does not conform to the definition" + name +
 			", which is associated with the content type " + ct + ".\n\n" + problem
 		fs = append(fs, finding{Name: ct, Type: typ, Rule: validationRuleIncorrect, Details: d, Public: public(d), Action: act})
 	}
@@ -352,6 +356,9 @@ func (p *validateContentPolicy) check(rule *contentRule, schema *apispec.Schema,
 	if rule.allow != nil {
 		s = p.additional.get(s, *rule.allow)
 	}
+	if rule.foldCase {
+		v = foldPropertyNames(v, s, 0)
+	}
 	opt := openapi3.VisitAsRequest()
 	if p.response {
 		opt = openapi3.VisitAsResponse()
@@ -400,4 +407,60 @@ func checkXML(data []byte, soap bool) string {
 		return "The body is not a SOAP message: its Envelope has no Body."
 	}
 	return ""
+}
+
+// foldPropertyNames renames, in a copy of the JSON value v, the properties of
+// objects that match one of schema s's in another case to the schema's
+// spelling, for case-insensitive-property-names; depth bounds recursive
+// schemas. A property the schema does not name keeps its name.
+func foldPropertyNames(v any, s *openapi3.Schema, depth int) any {
+	if s == nil || depth > 64 {
+		return v
+	}
+	// The names and schemas v may be checked against: s's own and those of
+	// its allOf, anyOf and oneOf.
+	subs := []*openapi3.Schema{s}
+	for _, group := range []openapi3.SchemaRefs{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, r := range group {
+			if r != nil && r.Value != nil {
+				subs = append(subs, r.Value)
+			}
+		}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, val := range v {
+			name, prop := k, (*openapi3.Schema)(nil)
+		find:
+			for _, sub := range subs {
+				for pn, pr := range sub.Properties {
+					if pr != nil && (pn == k || prop == nil && strings.EqualFold(pn, k)) {
+						name, prop = pn, pr.Value
+						if pn == k {
+							break find
+						}
+					}
+				}
+			}
+			if prop == nil && s.AdditionalProperties.Schema != nil {
+				prop = s.AdditionalProperties.Schema.Value
+			}
+			if _, taken := v[name]; taken && name != k {
+				name = k // both spellings are there: keep each as sent
+			}
+			out[name] = foldPropertyNames(val, prop, depth+1)
+		}
+		return out
+	case []any:
+		if s.Items == nil {
+			return v
+		}
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = foldPropertyNames(e, s.Items.Value, depth+1)
+		}
+		return out
+	}
+	return v
 }

@@ -143,6 +143,13 @@ func TestValidationPolicies(t *testing.T) {
 				<content type="application/json" validate-as="json" action="prevent" allow-additional-properties="false" />
 			</validate-content>
 			</inbound><backend><base /></backend><outbound><base />` + detected + `</outbound>` + onError + `</policies>`,
+		"apis/ci/apiInformation.json": api("ci"),
+		"apis/ci/specification.yaml":  petsSpec,
+		"apis/ci/policy.xml": `<policies><inbound><base />
+			<validate-content unspecified-content-type-action="prevent" max-size="1024" size-exceeded-action="prevent">
+				<content type="application/json" validate-as="json" action="prevent" allow-additional-properties="false" case-insensitive-property-names="true" />
+			</validate-content>
+			</inbound><backend><base /></backend><outbound><base /></outbound>` + onError + `</policies>`,
 		"apis/nospec/apiInformation.json": api("nospec"),
 		"apis/nospec/policy.xml": `<policies><inbound><base /></inbound><backend><base /></backend><outbound><base />
 			<validate-status-code unspecified-status-code-action="detect" errors-variable-name="errs" />` + detected + `</outbound>` + onError + `</policies>`,
@@ -220,6 +227,11 @@ func TestValidationPolicies(t *testing.T) {
 			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet, which is associated with the content type application/json.\n\nthe body's Content-Encoding \"compress\" is not one the gateway can read`},
 		{name: "gzip that is not", method: "POST", target: "/in/pets", body: `{"name":"Rex"}`, header: map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, status: 400,
 			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet, which is associated with the content type application/json.\n\nthe body is not gzip data`},
+		{name: "property names in another case", method: "POST", target: "/in/pets", body: `{"NAME":"Rex"}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet`},
+		{name: "property names in another case, case-insensitive-property-names", method: "POST", target: "/ci/pets", body: `{"NAME":"Rex","Age":2}`, header: map[string]string{"Content-Type": "application/json"}, status: 201, reachesBackend: true},
+		{name: "case-insensitive-property-names still checks values", method: "POST", target: "/ci/pets", body: `{"NAME":"Rex","AGE":-2}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
+			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet`},
 		{name: "a body that is not JSON", method: "POST", target: "/in/pets", body: `{"name":`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
 			bodyPrefix: `{"statusCode":400,"message":"Body of the request does not conform to the definition Pet, which is associated with the content type application/json.\n\nThe body is not JSON`},
 		{name: "JSON with a second value after the first", method: "POST", target: "/in/pets", body: `{"name":"Rex"}{"name":"Max"}`, header: map[string]string{"Content-Type": "application/json"}, status: 400,
