@@ -438,23 +438,58 @@ func IncludeUsage(r *Request, body []byte) (out []byte, changed bool) {
 		out = append(append(append(out, body[:i+1]...), member...), body[i+1:]...)
 		return out, true
 	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) != nil {
+	// Only stream_options' value changes; the rest keeps its bytes and
+	// order, as the client wrote it.
+	start, end, ok := memberValue(body, "stream_options")
+	if !ok {
 		return body, false
 	}
-	var opts map[string]json.RawMessage
-	json.Unmarshal(obj["stream_options"], &opts)
-	if opts == nil {
-		opts = map[string]json.RawMessage{} // null, or not an object
+	opts := body[start:end]
+	var repl []byte
+	switch s, e, found := memberValue(opts, "include_usage"); {
+	case found:
+		repl = splice(opts, s, e, []byte("true"))
+	case bytes.HasPrefix(opts, []byte("{")):
+		member := `"include_usage":true`
+		if len(bytes.TrimSpace(opts[1:len(opts)-1])) > 0 {
+			member += ","
+		}
+		repl = splice(opts, 1, 1, []byte(member))
+	default: // null, or not an object
+		repl = []byte(`{"include_usage":true}`)
 	}
-	opts["include_usage"] = json.RawMessage("true")
-	raw, err := json.Marshal(opts)
-	if err != nil {
-		return body, false
+	return splice(body, start, end, repl), true
+}
+
+// splice is b with b[start:end] replaced by repl, in a new slice.
+func splice(b []byte, start, end int, repl []byte) []byte {
+	out := make([]byte, 0, len(b)-(end-start)+len(repl))
+	return append(append(append(out, b[:start]...), repl...), b[end:]...)
+}
+
+// memberValue finds the value of the member name of the JSON object obj
+// (the last, when it has several, as a decoder reads them): obj[start:end].
+func memberValue(obj []byte, name string) (start, end int, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, 0, false
 	}
-	obj["stream_options"] = raw
-	if out, err = json.Marshal(obj); err != nil {
-		return body, false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0, 0, false
+		}
+		key, _ := t.(string)
+		after := int(dec.InputOffset())
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return 0, 0, false
+		}
+		if key == name {
+			// The value starts after the colon and any space.
+			s := after + bytes.Index(obj[after:], raw)
+			start, end, ok = s, s+len(raw), true
+		}
 	}
-	return out, true
+	return start, end, ok
 }
