@@ -29,6 +29,9 @@ import (
 // was built.
 type generation struct {
 	cfg *config.Config
+	// builder built snap; it restores the generated subscription keys
+	// should the state lose them.
+	builder *snapshot.Builder
 
 	// The identity plane, rebuilt when identityInputs change.
 	ident     identityInputs
@@ -156,6 +159,7 @@ func (s *Server) build(ctx context.Context, cfg *config.Config, prev *generation
 	if g.snap, err = b.Build(ctx); err != nil {
 		return nil, err
 	}
+	g.builder = b
 	return g, nil
 }
 
@@ -314,6 +318,31 @@ func (s *Server) restartOnly(cfg *config.Config) []string {
 
 // runKeys runs the current identity provider's key maintenance (idp.Run) until
 // ctx is done, moving to the new provider when a reload replaces it.
+// restoreSubscriptionKeys writes the generated subscription keys back to the
+// state when it lost them, every idp.KeyReloadInterval, as the identity
+// provider does with its keys and identities.
+func (s *Server) restoreSubscriptionKeys(ctx context.Context) {
+	t := time.NewTicker(idp.KeyReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		g := s.cur.Load()
+		if g == nil || g.builder == nil {
+			continue
+		}
+		switch wrote, err := g.builder.RestoreKeys(ctx); {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("writing back the generated subscription keys failed", "error", err)
+		case wrote:
+			s.log.Warn("the generated subscription keys were missing from the state; wrote back the ones this instance holds")
+		}
+	}
+}
+
 func (s *Server) runKeys(ctx context.Context) {
 	for {
 		p := s.cur.Load().idp

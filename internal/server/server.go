@@ -372,10 +372,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	// other instances or lastmile keys, picked up every idp.KeyReloadInterval),
 	// and identity.env, taken over when the instance that owns it stops.
 	bgCtx, stopBackground := context.WithCancel(ctx)
-	keysDone, envDone := make(chan struct{}), make(chan struct{})
+	keysDone, envDone, subsDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() { s.runKeys(bgCtx); close(keysDone) }()
 	go func() { s.workloadEnv.takeOver(bgCtx); close(envDone) }()
-	stopBg := sync.OnceFunc(func() { stopBackground(); <-keysDone; <-envDone })
+	go func() { s.restoreSubscriptionKeys(bgCtx); close(subsDone) }()
+	stopBg := sync.OnceFunc(func() { stopBackground(); <-keysDone; <-envDone; <-subsDone })
 	defer stopBg()
 	go func() { errc <- s.gwSrv.Serve(s.gwLn) }()
 	go func() { errc <- s.idSrv.Serve(s.idLn) }()

@@ -89,6 +89,8 @@ type Builder struct {
 	// its own when nil.
 	Estimator *llm.Estimator
 
+	generated map[string]keyPair // the generated subscription keys, for RestoreKeys
+
 	transportOnce sync.Once
 	transportErr  error
 	cacheOnce     sync.Once
@@ -136,7 +138,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 		logHTTPSOnly(svc, b.log())
 	}
 	if !validateOnly {
-		if sc.Subscriptions, err = subscriptionKeys(ctx, svc, b.State); err != nil {
+		if sc.Subscriptions, b.generated, err = subscriptionKeys(ctx, svc, b.State); err != nil {
 			return nil, err
 		}
 	}

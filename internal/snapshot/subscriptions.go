@@ -38,12 +38,14 @@ func ListSubscriptions(ctx context.Context, dir string, state State, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	return subscriptionKeys(ctx, svc, state)
+	subs, _, err := subscriptionKeys(ctx, svc, state)
+	return subs, err
 }
 
 // subscriptionKeys returns the subscriptions, sorted by name, with their keys:
-// the keys in the extract, or generated ones persisted in the state.
-func subscriptionKeys(ctx context.Context, svc *apiops.Service, state State) ([]apiops.Subscription, error) {
+// the keys in the extract, or generated ones persisted in the state; and the
+// generated keys as the state holds them (nil when none was needed).
+func subscriptionKeys(ctx context.Context, svc *apiops.Service, state State) ([]apiops.Subscription, map[string]keyPair, error) {
 	var missing []string
 	for _, name := range slices.Sorted(maps.Keys(svc.Subscriptions)) {
 		s := svc.Subscriptions[name]
@@ -54,11 +56,11 @@ func subscriptionKeys(ctx context.Context, svc *apiops.Service, state State) ([]
 	var gen map[string]keyPair
 	if len(missing) > 0 {
 		if state == nil {
-			return nil, errors.New("subscriptions without keys need a state directory to keep generated keys")
+			return nil, nil, errors.New("subscriptions without keys need a state directory to keep generated keys")
 		}
 		var err error
 		if gen, err = generatedKeys(ctx, state, missing); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var out []apiops.Subscription
@@ -74,7 +76,35 @@ func subscriptionKeys(ctx context.Context, svc *apiops.Service, state State) ([]
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out, gen, nil
+}
+
+// RestoreKeys writes the generated subscription keys this build used back to
+// the state when they are gone from it (deleted, or lost by a Redis restarted
+// without persistence), so that the keys clients hold stay the fleet's: an
+// instance that starts, or reloads, next would otherwise generate new ones.
+// It reports whether it wrote them. The identity provider does the same for
+// its signing keys and identities.
+func (b *Builder) RestoreKeys(ctx context.Context) (bool, error) {
+	if len(b.generated) == 0 || b.State == nil {
+		return false, nil
+	}
+	if _, err := b.State.Read(ctx, keysFile); !errors.Is(err, fs.ErrNotExist) {
+		return false, nil // there, or unreadable for now: nothing to restore
+	}
+	data, err := encodeKeys(b.generated)
+	if err != nil {
+		return false, err
+	}
+	wrote := false
+	err = b.State.Update(ctx, keysFile, func(old []byte) ([]byte, error) {
+		if old != nil {
+			return nil, nil // another instance was first
+		}
+		wrote = true
+		return data, nil
+	})
+	return wrote, err
 }
 
 // keysFile is where generated subscription keys persist, by subscription name.
