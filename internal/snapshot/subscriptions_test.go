@@ -21,7 +21,7 @@ func TestRestoreKeys(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	for name, content := range map[string]string{
-		"apis/a/apiInformation.json":                   `{"properties":{"path":"a","serviceUrl":"http://b.example"}}`,
+		"apis/a/apiInformation.json":                    `{"properties":{"path":"a","serviceUrl":"http://b.example"}}`,
 		"subscriptions/s1/subscriptionInformation.json": `{"properties":{"scope":"/apis","state":"active"}}`,
 	} {
 		p := filepath.Join(dir, filepath.FromSlash(name))
