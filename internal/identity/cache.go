@@ -534,6 +534,19 @@ func (c *Cache) Invalidate(clientID, resource string) {
 	e.st.Store(&entryState{failures: st.failures, lastErr: st.lastErr})
 }
 
+// InvalidateAll drops every cached token, whatever its age, so that each is
+// obtained again when next asked for: the identity provider's signing keys
+// changed, and a cached token may be signed with a key no longer published
+// (revoked).
+func (c *Cache) InvalidateAll() {
+	for _, e := range *c.entries.Load() {
+		e.mu.Lock()
+		st := e.st.Load()
+		e.st.Store(&entryState{failures: st.failures, lastErr: st.lastErr})
+		e.mu.Unlock()
+	}
+}
+
 // insertLocked adds e to the entries, evicting one if the cache is full. c.mu is held.
 func (c *Cache) insertLocked(e *entry) {
 	old := *c.entries.Load()

@@ -571,6 +571,26 @@ func TestCacheInvalidate(t *testing.T) {
 	})
 }
 
+// TestCacheInvalidateAll: when the identity provider's keys change (a key
+// revoked), every cached token is dropped at once, young ones too.
+func TestCacheInvalidateAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := newFake(time.Hour)
+		c := identity.NewCache(src)
+		a, b := mustToken(t, c, "", res), mustToken(t, c, "", "api://other")
+		c.InvalidateAll()
+		if got := mustToken(t, c, "", res); got.Value == a.Value {
+			t.Error("a token survived InvalidateAll")
+		}
+		if got := mustToken(t, c, "", "api://other"); got.Value == b.Value {
+			t.Error("the other token survived InvalidateAll")
+		}
+		if got := src.count(); got != 4 {
+			t.Errorf("source calls = %d, want 4", got)
+		}
+	})
+}
+
 func TestCacheMaxEntries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		src := newFake(time.Hour)

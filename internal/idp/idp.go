@@ -56,6 +56,7 @@ type Provider struct {
 	idDoc      []byte // the identity document as last read or stored, to write back if it is lost
 	log        *slog.Logger
 	observer   IssueObserver
+	changed    func() // WithKeysChanged's; may be nil
 	keys       *KeyStore
 	replay     ReplayStore
 	secrets    *secretCache
@@ -75,9 +76,10 @@ type Provider struct {
 type Option func(*options)
 
 type options struct {
-	log      *slog.Logger
-	replay   ReplayStore
-	observer IssueObserver
+	log         *slog.Logger
+	replay      ReplayStore
+	observer    IssueObserver
+	keysChanged func()
 }
 
 // IssueObserver is told of every token the provider issues, or fails to, for
@@ -103,6 +105,13 @@ func WithReplayStore(s ReplayStore) Option {
 			o.replay = s
 		}
 	}
+}
+
+// WithKeysChanged sets what to call when the provider picks up changed
+// signing keys (lastmile keys revoke or rotate, another instance): tokens
+// cached elsewhere may be signed with a key that is no longer published.
+func WithKeysChanged(fn func()) Option {
+	return func(o *options) { o.keysChanged = fn }
 }
 
 // WithLogger sets where the provider reports identities and keys it creates,
@@ -161,6 +170,7 @@ func New(ctx context.Context, cfg Config, state State, opts ...Option) (*Provide
 		idDoc:      idDoc,
 		log:        o.log,
 		observer:   o.observer,
+		changed:    o.keysChanged,
 		keys:       keys,
 		replay:     o.replay,
 		secrets:    newSecretCache(2),
@@ -238,6 +248,9 @@ func (p *Provider) maintain(ctx context.Context) {
 		p.log.Error("reading the signing keys failed; still using the keys read before", "error", err)
 	} else if changed {
 		p.log.Info("picked up changed signing keys", "keys", len(p.keys.Keys()))
+		if p.changed != nil {
+			p.changed()
+		}
 	}
 	if err := p.keys.Maintain(ctx, p.cfg.schedule); err != nil && ctx.Err() == nil {
 		p.log.Error("applying the key rotation schedule failed", "error", err)
@@ -247,7 +260,13 @@ func (p *Provider) maintain(ctx context.Context) {
 // ReloadKeys reads the signing keys again and publishes them if they changed
 // (lastmile keys, or another instance, changed them), and reports whether they
 // did. The server calls it on SIGHUP; Run calls it every KeyReloadInterval.
-func (p *Provider) ReloadKeys(ctx context.Context) (bool, error) { return p.keys.Reload(ctx) }
+func (p *Provider) ReloadKeys(ctx context.Context) (bool, error) {
+	changed, err := p.keys.Reload(ctx)
+	if changed && p.changed != nil {
+		p.changed()
+	}
+	return changed, err
+}
 
 // restoreIdentities writes the identity document back if it is gone from the
 // state (deleted, or lost by a Redis restarted without persistence), so that an

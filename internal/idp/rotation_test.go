@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -154,7 +155,12 @@ func TestRunningGatewayPicksUpKeyCommands(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		dir := t.TempDir()
-		p := newProvider(t, testConfig("http://127.0.0.1:8081"), openState(t, dir))
+		// Told of every change it picks up, to drop tokens cached elsewhere.
+		var told atomic.Int32
+		p, err := idp.New(context.Background(), testConfig("http://127.0.0.1:8081"), openState(t, dir), idp.WithKeysChanged(func() { told.Add(1) }))
+		if err != nil {
+			t.Fatal(err)
+		}
 		go p.Run(ctx)
 		synctest.Wait()
 
@@ -173,6 +179,9 @@ func TestRunningGatewayPicksUpKeyCommands(t *testing.T) {
 		if tok, _ := p.Issue(ctx, "", "api://orders"); tok.KeyID != rotated.KeyID {
 			t.Errorf("%v after lastmile keys rotate, the gateway signs with %s, want %s", idp.KeyReloadInterval, tok.KeyID, rotated.KeyID)
 		}
+		if n := told.Load(); n != 1 {
+			t.Errorf("told of %d key changes after the rotation, want 1", n)
+		}
 
 		// Emergency revocation, picked up at once with ReloadKeys.
 		revoked, err := cli.Revoke(ctx, rotated.KeyID)
@@ -184,6 +193,9 @@ func TestRunningGatewayPicksUpKeyCommands(t *testing.T) {
 		}
 		if changed, _ := p.ReloadKeys(ctx); changed {
 			t.Error("a second ReloadKeys without a change reported one")
+		}
+		if n := told.Load(); n != 2 {
+			t.Errorf("told of %d key changes after the revocation, want 2", n)
 		}
 		if _, ok := jwksKeys(t, p.JWKS())[revoked.KeyID]; ok {
 			t.Error("the revoked key is still published after ReloadKeys")

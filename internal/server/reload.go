@@ -190,7 +190,11 @@ func (s *Server) buildIdentityPlane(ctx context.Context, cfg *config.Config, g *
 	if err := addTokenService(cfg, &idpCfg); err != nil {
 		return err
 	}
-	p, err := idp.New(ctx, idpCfg, s.ident.State, append(s.obs.idpOptions(), idp.WithLogger(s.log), idp.WithReplayStore(s.shared))...)
+	// Tokens cached from the provider may be signed with a key that was just
+	// revoked: drop them when the keys change (g.tokens is set below, before
+	// the generation is published and the provider's loop starts).
+	keysChanged := idp.WithKeysChanged(func() { g.tokens.InvalidateAll() })
+	p, err := idp.New(ctx, idpCfg, s.ident.State, append(s.obs.idpOptions(), idp.WithLogger(s.log), idp.WithReplayStore(s.shared), keysChanged)...)
 	if err != nil {
 		return err
 	}
