@@ -346,7 +346,10 @@ func validDate(s string) bool {
 }
 
 // resolve finds the identity the request selects: the system-assigned one unless
-// one of client_id, object_id (principal_id) or mi_res_id (msi_res_id) is given.
+// one of client_id, object_id (principal_id) or the resource id is given. The
+// resource id is App Service's mi_res_id and IMDS's msi_res_id; both names are
+// taken on both endpoints, since a caller that names a user-assigned identity
+// under the other name must not get the system-assigned one instead.
 func (a *Agent) resolve(q url.Values, proto protocol) (Identity, int, string, string) {
 	resParam := "mi_res_id"
 	if proto == imds {
@@ -354,11 +357,18 @@ func (a *Agent) resolve(q url.Values, proto protocol) (Identity, int, string, st
 	}
 	var selName, selValue string
 	n := 0
-	for _, p := range []string{"client_id", "object_id", "principal_id", resParam} {
-		if v := strings.TrimSpace(q.Get(p)); v != "" {
-			selName, selValue = p, v
-			n++
+	for _, p := range []string{"client_id", "object_id", "principal_id", "mi_res_id", "msi_res_id"} {
+		vs, ok := q[p]
+		if !ok {
+			continue
 		}
+		v := strings.TrimSpace(vs[0])
+		if v == "" {
+			// Empty, it would select the system-assigned identity.
+			return Identity{}, http.StatusBadRequest, "invalid_request", p + " is empty; give the identity's value, or leave the parameter out for the system-assigned identity"
+		}
+		selName, selValue = p, v
+		n++
 	}
 	if n > 1 {
 		return Identity{}, http.StatusBadRequest, "invalid_request", "give at most one of client_id, object_id, principal_id and " + resParam

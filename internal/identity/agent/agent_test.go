@@ -200,6 +200,10 @@ func TestIMDSProtocol(t *testing.T) {
 		{"by client id", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://orders&client_id=" + strings.ToUpper(reporting.ClientID), md, 200, "", reporting.ClientID},
 		{"by object id", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://orders&object_id=" + reporting.ObjectID, md, 200, "", reporting.ClientID},
 		{"by msi_res_id", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://orders&msi_res_id=/subscriptions/0/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/REPORTING", md, 200, "", reporting.ClientID},
+		// App Service's name for it, on IMDS: the identity it names, never the
+		// system-assigned one instead.
+		{"by mi_res_id", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://orders&mi_res_id=/subscriptions/0/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/reporting", md, 200, "", reporting.ClientID},
+		{"an empty selector", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://orders&client_id=", md, 400, "invalid_request", ""},
 		{"the probe: no Metadata header", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://orders", nil, 400, "bad_request_102", ""},
 		{"the probe: no parameters at all", "/metadata/identity/oauth2/token", nil, 400, "bad_request_102", ""},
 		{"Metadata: false", "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://orders", map[string]string{"Metadata": "false"}, 400, "bad_request_102", ""},
