@@ -63,6 +63,10 @@ func TestServeErrors(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "no configuration folder: pass --config DIR") {
 		t.Errorf("serve without config: %d %q", code, errOut)
 	}
+	code, _, errOut = runCmd(t, map[string]string{"LASTMILE_STATE": filepath.Join(dir, "state")}, "subscriptions")
+	if code != 1 || !strings.Contains(errOut, "no configuration folder: pass --config DIR") {
+		t.Errorf("subscriptions without config: %d %q", code, errOut)
+	}
 	// Flags come from the environment too; a bad configuration names the file.
 	cfg := filepath.Join(dir, "cfg")
 	os.MkdirAll(filepath.Join(cfg, "apis", "a"), 0o755)
@@ -122,6 +126,10 @@ func TestValidate(t *testing.T) {
 	}
 	if !strings.Contains(out, "lastmile.yaml:2:3: ") || !strings.Contains(out, `tokenLifetime`) {
 		t.Errorf("lastmile.yaml error missing or without a suggestion:\n%s", out)
+	}
+	// The folder is checked too, whatever lastmile.yaml says.
+	if !strings.Contains(out, "unknown policy <set-heder>") || !strings.Contains(out, `ip-filter action must be allow or forbid`) {
+		t.Errorf("the policies' errors are missing when lastmile.yaml has one:\n%s", out)
 	}
 	code, out, _ = runCmd(t, nil, "validate", filepath.Join(bad, "apis", "a", "policy.xml"))
 	want := filepath.Join(bad, "apis", "a", "policy.xml") + ":3:3: unknown policy <set-heder>; check the spelling against docs/policies.md\n" +

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -21,6 +22,9 @@ func cmdSubscriptions(ctx context.Context, args []string, getenv func(string) st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if sf.config == "" {
+		return errors.New("no configuration folder: pass --config DIR (an APIOps extract)")
+	}
 	log, err := newLogger(stderr, sf.logLevel)
 	if err != nil {
 		return err
@@ -31,11 +35,9 @@ func cmdSubscriptions(ctx context.Context, args []string, getenv func(string) st
 	}
 	// lastmile.yaml says where generated keys are kept: the state folder, or
 	// the fleet's Redis.
-	cfg := config.Default()
-	if sf.config != "" {
-		if cfg, err = config.Load(filepath.Join(sf.config, config.FileName)); err != nil {
-			return err
-		}
+	cfg, err := config.Load(filepath.Join(sf.config, config.FileName))
+	if err != nil {
+		return err
 	}
 	state, err := server.OpenIdentityState(ctx, cfg, dir, getenv)
 	if err != nil {

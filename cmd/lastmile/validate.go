@@ -50,11 +50,13 @@ func validatePath(ctx context.Context, path string) error {
 		return err
 	}
 	if fi.IsDir() {
-		cfg, err := config.Load(filepath.Join(path, config.FileName))
-		if err != nil {
-			return err
+		// A broken lastmile.yaml does not stop the folder's check: its
+		// policies are checked with the defaults, and both lists printed.
+		cfg, cfgErr := config.Load(filepath.Join(path, config.FileName))
+		if cfgErr != nil {
+			cfg = nil
 		}
-		return snapshot.Validate(ctx, path, cfg, exprCompiler(), nil)
+		return errors.Join(cfgErr, snapshot.Validate(ctx, path, cfg, exprCompiler(), nil))
 	}
 	return snapshot.ValidateFile(path, exprCompiler())
 }
@@ -62,13 +64,7 @@ func validatePath(ctx context.Context, path string) error {
 // printErrors prints each error with its source line and a caret, and returns
 // how many there were.
 func printErrors(w io.Writer, err error) int {
-	var items []error
-	var multi interface{ Unwrap() []error }
-	if errors.As(err, &multi) {
-		items = multi.Unwrap()
-	} else {
-		items = []error{err}
-	}
+	items := flatten(err)
 	sources := map[string][]byte{}
 	for _, e := range items {
 		fmt.Fprintln(w, e.Error())
@@ -84,4 +80,18 @@ func printErrors(w io.Writer, err error) int {
 		fmt.Fprint(w, pe.Snippet(src))
 	}
 	return len(items)
+}
+
+// flatten lists the errors in err, the lists within lists (errors.Join of
+// error lists) included.
+func flatten(err error) []error {
+	var multi interface{ Unwrap() []error }
+	if !errors.As(err, &multi) {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range multi.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }
