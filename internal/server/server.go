@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -154,6 +155,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		if s.limits != nil {
 			s.limits.Close()
 		}
+		closeCache(s.caches)
 		if s.shared != nil {
 			s.shared.Close()
 		}
@@ -195,7 +197,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		return fail(err)
 	}
 	s.estimator = llm.NewEstimator()
-	s.caches = valueCaches(s.shared)
+	s.caches = valueCaches(s.shared, cfg.Store.Redis.Timeout)
 	s.vectors = vectorCache(ctx, s.shared, s.log)
 	if s.obs.metrics != nil { // someone reads metrics
 		// One registry for every metric: the gateway's (lastmile_requests_total...),
@@ -467,6 +469,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	stopBg() // the key maintenance uses the store (the identity state in Redis)
 	s.limits.Close()
+	closeCache(s.caches)
 	s.shared.Close()
 	if shutErr != nil {
 		s.log.Warn("shutdown finished; requests still in flight after the grace period were cut off", "took", time.Since(began).Round(time.Millisecond), "error", shutErr)
@@ -495,7 +498,7 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	s.obs.close(ctx)
-	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.limits.Close(), s.shared.Close(), merr)
+	return errors.Join(s.gwSrv.Close(), s.idSrv.Close(), s.closeIdentityPlane((*http.Server).Close), s.limits.Close(), closeCache(s.caches), s.shared.Close(), merr)
 }
 
 // closeListeners closes whatever New bound before it failed.
@@ -530,15 +533,17 @@ type sharedStore interface {
 	Close() error
 }
 
-// valueCaches are the caches of the cache-*-value policies. With Redis, Redis
-// is the external cache every instance shares and each instance has its own
-// in-memory internal cache; with the in-memory store, that store is the
-// internal cache and there is no external one (caching-type="external" is then
-// a load error). They live as long as the server: a reload keeps the values.
-func valueCaches(shared sharedStore) policies.Caches {
+// valueCaches are the caches of the cache policies. With Redis, Redis is the
+// external cache every instance shares, its calls bounded by timeout
+// (store.redis.timeout) and a circuit as the traffic limits' are, and each
+// instance has its own in-memory internal cache; with the in-memory store,
+// that store is the internal cache and there is no external one
+// (caching-type="external" is then a load error). They live as long as the
+// server: a reload keeps the values.
+func valueCaches(shared sharedStore, timeout time.Duration) policies.Caches {
 	switch s := shared.(type) {
 	case *store.Redis:
-		return policies.Caches{Internal: store.NewMemory(0), External: s}
+		return policies.Caches{Internal: store.NewMemory(0), External: s.Cache(timeout)}
 	case *store.Memory:
 		return policies.Caches{Internal: s}
 	}
@@ -589,4 +594,13 @@ func (s *Server) sideServer(h http.Handler) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+}
+
+// closeCache closes the connections of the caches' external store, when it
+// has its own (Redis).
+func closeCache(c policies.Caches) error {
+	if cl, ok := c.External.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
 }
