@@ -342,7 +342,8 @@ type Redis struct {
 	PasswordEnv string
 	DB          int
 	TLS         bool
-	// Timeout bounds each traffic limit decision's call to Redis.
+	// Timeout bounds each traffic limit decision's call to Redis, and each
+	// call of the cache policies.
 	Timeout time.Duration
 	// LeaseTTL is how long a limit-concurrency slot outlives its instance.
 	LeaseTTL time.Duration
