@@ -84,8 +84,14 @@ func (o *OneWay) start(size int64, send func()) bool {
 	return true
 }
 
-// Wait waits until no request is in flight, or ctx is done.
+// Wait waits until no request is in flight, or ctx is done. With none in
+// flight it returns nil at once, also when ctx is done already (a shutdown
+// whose grace period the other requests used up).
 func (o *OneWay) Wait(ctx context.Context) error {
+	o.init()
+	if len(o.slots) == 0 {
+		return nil
+	}
 	done := make(chan struct{})
 	go func() {
 		o.wg.Wait()

@@ -293,3 +293,13 @@ func TestSendOneWayRequestCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOneWayWaitWithNothingInFlight: a shutdown whose grace period the other
+// requests used up does not report send-one-way-requests that were never sent.
+func TestOneWayWaitWithNothingInFlight(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := new(policies.OneWay).Wait(ctx); err != nil {
+		t.Errorf("Wait = %v, want nil: nothing is in flight", err)
+	}
+}
