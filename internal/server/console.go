@@ -83,9 +83,11 @@ func (s *Server) setupConsole(cfg *config.Config, g *generation) error {
 		var ts console.Tokens
 		if lm := a.Lastmile; lm != nil {
 			// The provider's keys, read in process; a reload may replace the
-			// provider, so the current one is asked each time.
+			// provider, so the current one is asked each time. Read again
+			// every second: a revoked key must stop opening the console as
+			// soon as the provider drops it, and reading costs little.
 			f := jwks.StaticFetcher{Issuer: g.idp.Issuer(), JWKS: func() []byte { return s.cur.Load().idp.JWKS() }}
-			src := jwks.NewSource("lastmile issuer (console)", f, jwks.Options{Refresh: time.Minute, MinInterval: time.Second, RetryAfter: time.Second})
+			src := jwks.NewSource("lastmile issuer (console)", f, jwks.Options{Refresh: time.Second, MinInterval: time.Second, RetryAfter: time.Second})
 			ts = append(ts, console.Trust{Keys: src, Audience: lm.Audience, Role: lm.Role})
 		}
 		if o := a.OIDC; o != nil {
