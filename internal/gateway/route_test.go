@@ -97,6 +97,22 @@ func TestNewSnapshotRefuses(t *testing.T) {
 	}
 }
 
+// TestSnapshotRedact: what the console shows has the subscription keys cut
+// out, in the case they were given and in the other (a policy or a backend
+// may echo a hex key upper-cased), and the secrets.
+func TestSnapshotRedact(t *testing.T) {
+	snap, err := NewSnapshot(SnapshotConfig{Secrets: []string{"s3cret"}, Subscriptions: []apiops.Subscription{
+		{Name: "a", PrimaryKey: "d9ee082bc1", SecondaryKey: "AB12CD"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := snap.Redact("D9EE082BC1 d9ee082bc1 ab12cd AB12CD s3cret")
+	if strings.Contains(strings.ToLower(got), "d9ee") || strings.Contains(strings.ToLower(got), "ab12") || strings.Contains(got, "s3cret") {
+		t.Errorf("Redact left a key or a secret: %s", got)
+	}
+}
+
 // BenchmarkRoute measures finding the API and operation among 50.
 func BenchmarkRoute(b *testing.B) {
 	var templates []string

@@ -139,7 +139,14 @@ func NewSnapshot(c SnapshotConfig) (*Snapshot, error) {
 			if k == "" {
 				continue
 			}
+			// A key may show in another case (hex keys upper-cased by a
+			// policy or a backend that echoes them).
 			s.redact = append(s.redact, k)
+			for _, v := range []string{strings.ToUpper(k), strings.ToLower(k)} {
+				if v != k {
+					s.redact = append(s.redact, v)
+				}
+			}
 			if other, dup := s.subs[k]; dup {
 				return nil, fmt.Errorf("subscriptions %s and %s have the same key; keys must be unique", other.info.ID, sc.Name)
 			}
