@@ -15,8 +15,7 @@ import (
 // request at most one timeout and, while the circuit is open, nothing. A
 // cache is an optimisation: its callers treat a failure as a miss.
 type RedisCache struct {
-	r       *Redis
-	c       *redis.Client
+	r       *Redis // on the cache's own client
 	timeout time.Duration
 	circuit circuit
 }
