@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -32,6 +33,9 @@ type acmeManager struct {
 	m        *autocert.Manager
 	http01   http.Handler // nil until httpHandler is called
 	log      *slog.Logger
+	// obtaining counts obtain's requests, which may still be writing a
+	// certificate to the state directory when the server stops.
+	obtaining sync.WaitGroup
 }
 
 func newACMEManager(c *config.ACME, cacheRoot string, log *slog.Logger) (*acmeManager, error) {
@@ -101,8 +105,9 @@ func (a *acmeManager) httpHandler() http.Handler {
 func (a *acmeManager) obtain(ctx context.Context) {
 	done := make(chan struct{}, len(a.settings.Domains))
 	for _, d := range a.settings.Domains {
+		a.obtaining.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
+			defer func() { done <- struct{}{}; a.obtaining.Done() }()
 			// A hello that accepts ECDSA, as every current client does.
 			c, err := a.m.GetCertificate(&tls.ClientHelloInfo{
 				ServerName:       d,
@@ -123,6 +128,17 @@ func (a *acmeManager) obtain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// settle waits, at most until ctx is done, for obtain's requests to end, so
+// that a stopping server does not leave a certificate half written.
+func (a *acmeManager) settle(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { a.obtaining.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 

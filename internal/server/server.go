@@ -468,6 +468,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.log.Warn("telemetry could not send what it held", "error", terr)
 	}
 	stopBg() // the key maintenance uses the store (the identity state in Redis)
+	// ACME requests in flight may be writing a certificate: a moment for them.
+	settleCtx, settleCancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	for _, m := range s.acme {
+		m.settle(settleCtx)
+	}
+	settleCancel()
 	s.limits.Close()
 	closeCache(s.caches)
 	s.shared.Close()
