@@ -320,8 +320,6 @@ func (s *Server) restartOnly(cfg *config.Config) []string {
 	return append(out, s.restartOnlyTLS(cfg)...)
 }
 
-// runKeys runs the current identity provider's key maintenance (idp.Run) until
-// ctx is done, moving to the new provider when a reload replaces it.
 // restoreSubscriptionKeys writes the generated subscription keys back to the
 // state when it lost them, every idp.KeyReloadInterval, as the identity
 // provider does with its keys and identities.
@@ -347,6 +345,8 @@ func (s *Server) restoreSubscriptionKeys(ctx context.Context) {
 	}
 }
 
+// runKeys runs the current identity provider's key maintenance (idp.Run) until
+// ctx is done, moving to the new provider when a reload replaces it.
 func (s *Server) runKeys(ctx context.Context) {
 	for {
 		p := s.cur.Load().idp

@@ -118,7 +118,8 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 		cfg = config.Default()
 	}
 	bes := backends(svc, b.backendBreakers(validateOnly))
-	reg, err := b.registry(svc, cfg, bes, validateOnly)
+	secrets := secretValues(svc)
+	reg, err := b.registry(secrets, cfg, bes, validateOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	if err != nil {
 		return nil, svc.HideSecrets(err)
 	}
-	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secretValues(svc), Dir: b.ConfigDir,
+	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secrets, Dir: b.ConfigDir,
 		Backends: backendInfo(bes)}
 	sc.Products = c.products() // before the APIs, whose pipelines include product policies
 	sc.APIs = c.apis()
@@ -146,13 +147,13 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 }
 
 // registry registers every policy with what it needs from this build.
-func (b *Builder) registry(svc *apiops.Service, cfg *config.Config, bes map[string]policies.Backend, validateOnly bool) (*pipeline.Registry, error) {
+func (b *Builder) registry(secrets []string, cfg *config.Config, bes map[string]policies.Backend, validateOnly bool) (*pipeline.Registry, error) {
 	tr, err := b.transport(cfg)
 	if err != nil {
 		return nil, err
 	}
 	d := policies.Deps{
-		Secrets:             secretValues(svc),
+		Secrets:             secrets,
 		Tokens:              b.Tokens,
 		Forwarder:           &proxy.Forwarder{Transport: tr},
 		Backends:            bes,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,3 +75,20 @@ func (c *circuit) done(err error) {
 // abandon records a call that ended without saying anything about the store
 // (its caller went away): a probe's turn passes to the next call.
 func (c *circuit) abandon() { c.probing.Store(false) }
+
+// run runs f with timeout, through the circuit: ErrUnavailable at once while
+// it is open. A call whose caller went away says nothing about the store.
+func (c *circuit) run(ctx context.Context, timeout time.Duration, f func(ctx context.Context) error) error {
+	if !c.allow() {
+		return ErrUnavailable
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	err := f(cctx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		c.abandon()
+		return err
+	}
+	c.done(err)
+	return err
+}

@@ -72,16 +72,10 @@ func (r *Redis) Limits(o LimitOptions) *RedisLimits {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = DefaultLeaseTTL
 	}
-	opts := *r.c.Options()
-	opts.MaxRetries = -1
-	opts.ContextTimeoutEnabled = true
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = o.Timeout, o.Timeout, o.Timeout
-	opts.PoolTimeout = o.Timeout
-	opts.DialerRetries = 1 // the circuit decides when to try again
 	var id [8]byte
 	rand.Read(id[:])
 	l := &RedisLimits{
-		c:        redis.NewClient(&opts),
+		c:        r.boundedClient(o.Timeout),
 		prefix:   r.prefix,
 		timeout:  o.Timeout,
 		leaseTTL: o.LeaseTTL,
@@ -97,22 +91,24 @@ func (r *Redis) Limits(o LimitOptions) *RedisLimits {
 
 // call runs f with the timeout, through the circuit.
 func (l *RedisLimits) call(ctx context.Context, f func(ctx context.Context) error) error {
-	if !l.circuit.allow() {
-		return ErrUnavailable
-	}
-	cctx, cancel := context.WithTimeout(ctx, l.timeout)
-	err := f(cctx)
-	cancel()
-	if err != nil && ctx.Err() != nil {
-		// The caller went away; that says nothing about Redis.
-		l.circuit.abandon()
-		return err
-	}
-	l.circuit.done(err)
-	if err != nil {
+	err := l.circuit.run(ctx, l.timeout, f)
+	if err != nil && !errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	return nil
+	return err
+}
+
+// boundedClient is a client of r's Redis for calls bounded by timeout,
+// without go-redis's retries: the circuit decides when to try again (and a
+// retried script could count a call twice).
+func (r *Redis) boundedClient(timeout time.Duration) *redis.Client {
+	opts := *r.c.Options()
+	opts.MaxRetries = -1
+	opts.ContextTimeoutEnabled = true
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = timeout, timeout, timeout
+	opts.PoolTimeout = timeout
+	opts.DialerRetries = 1
+	return redis.NewClient(&opts)
 }
 
 // rateScript applies a RateMode to token buckets; see Rate. Tokens are kept
