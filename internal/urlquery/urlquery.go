@@ -52,11 +52,6 @@ func Name(piece string) string {
 	return k
 }
 
-// Piece is name=value escaped for a query.
-func Piece(name, value string) string {
-	return url.QueryEscape(name) + "=" + url.QueryEscape(value)
-}
-
 // edit writes raw with name's pieces replaced by vals (keep=false) or followed
 // by them (keep=true).
 func edit(raw, name string, vals []string, keep bool) string {
@@ -83,7 +78,7 @@ func edit(raw, name string, vals []string, keep bool) string {
 	}
 	add := make([]string, len(vals))
 	for i, v := range vals {
-		add[i] = Piece(name, v)
+		add[i] = url.QueryEscape(name) + "=" + url.QueryEscape(v)
 	}
 	return strings.Join(slices.Insert(out, at, add...), "&")
 }
