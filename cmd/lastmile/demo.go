@@ -96,16 +96,18 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("the backend did not verify the token: %s", rep.Error)
 		}
 	}
+	if *once {
+		// The server stops now: commands to try against it would fail.
+		fmt.Fprintf(stdout, "Run lastmile demo without --once to keep the gateway serving and try it yourself.\n")
+		cancel()
+		return <-done
+	}
 	fmt.Fprintf(stdout, "Try it yourself:\n")
 	fmt.Fprintf(stdout, "  curl -i -H 'Ocp-Apim-Subscription-Key: %s' %s/orders/42\n", key, gw)
 	fmt.Fprintf(stdout, "  curl -i '%s/orders/?subscription-key=%s'\n", gw, key)
 	fmt.Fprintf(stdout, "  curl -i %s/orders/42        # no key: 401, as API Management answers\n", gw)
 	fmt.Fprintf(stdout, "  curl -s %s/.well-known/openid-configuration\n", s.Issuer())
 	fmt.Fprintf(stdout, "  curl -s %s/.well-known/jwks.json\n", s.Issuer())
-	if *once {
-		cancel()
-		return <-done
-	}
 	fmt.Fprintf(stdout, "\nServing until Ctrl-C.\n")
 	return <-done
 }
