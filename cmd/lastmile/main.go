@@ -23,6 +23,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/lastmile-gw/lastmile/internal/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -120,11 +122,13 @@ func buildVersion() string {
 }
 
 // newLogger returns the process logger: text on stderr at level (debug, info,
-// warn, error).
+// warn, error). go-redis's own lines go to it too, at debug level.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToLower(strings.TrimSpace(level)))); err != nil {
 		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	store.RouteClientLog(log)
+	return log, nil
 }

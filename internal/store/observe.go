@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -76,4 +79,19 @@ func (h redisHook) observe(ctx context.Context, name string, run func(context.Co
 		span.End()
 	}
 	return err
+}
+
+// RouteClientLog sends go-redis's own log lines (a failed dial, pool trouble)
+// to log at debug level. go-redis has one logger per process, so a command's
+// wiring calls this once. Its default prints to stderr on every attempt while
+// Redis is down, repeating what lastmile reports itself (the circuit's
+// warnings and the command metrics) in another format.
+func RouteClientLog(log *slog.Logger) { redis.SetLogger(clientLog{log}) }
+
+type clientLog struct{ log *slog.Logger }
+
+func (l clientLog) Printf(ctx context.Context, format string, v ...any) {
+	if l.log.Enabled(ctx, slog.LevelDebug) {
+		l.log.DebugContext(ctx, "redis client: "+strings.TrimSpace(fmt.Sprintf(format, v...)))
+	}
 }

@@ -1,7 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,5 +83,52 @@ func TestRedisObserved(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"redis get client", "redis set client"}, got); diff != "" {
 		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that go-redis's goroutines may write while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRouteClientLog: go-redis's own line about a failed dial goes to the
+// process logger at debug level instead of its default stderr logger, and an
+// info-level logger drops it.
+func TestRouteClientLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: every dial is refused
+	t.Cleanup(func() { RouteClientLog(slog.New(slog.DiscardHandler)) })
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		var buf syncBuffer
+		RouteClientLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level})))
+		if _, err := NewRedis(t.Context(), RedisOptions{Address: addr}); err == nil {
+			t.Fatalf("NewRedis(%s) with nothing listening: no error", addr)
+		}
+		got := buf.String()
+		const want = `level=DEBUG msg="redis client: redis: connection pool: failed to dial`
+		if level == slog.LevelDebug && !strings.Contains(got, want) {
+			t.Errorf("debug logger got %q; want a line with %q", got, want)
+		}
+		if level == slog.LevelInfo && got != "" {
+			t.Errorf("info logger got %q; want nothing", got)
+		}
 	}
 }
