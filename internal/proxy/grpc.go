@@ -35,7 +35,7 @@ func (f *Forwarder) forwardGRPC(ctx context.Context, x *exchange.Exchange, opts 
 	if err != nil {
 		return err
 	}
-	resp, timedOut, cancel, err := f.send(ctx, out, tr, opts)
+	resp, timedOut, cancel, err := f.send(ctx, out, tr, via, opts)
 	if err != nil {
 		return sendError(ctx, watch, err, timedOut, opts)
 	}

@@ -146,7 +146,7 @@ func (f *Forwarder) Forward(ctx context.Context, x *exchange.Exchange, opts Opti
 
 	// The timeout covers waiting for the response headers, as API Management's
 	// does; the body may stream for longer.
-	resp, timedOut, cancel, err := f.send(ctx, &out, tr, opts)
+	resp, timedOut, cancel, err := f.send(ctx, &out, tr, x.Backend.Proxy(), opts)
 	if err != nil {
 		return sendError(ctx, watch, err, timedOut, opts)
 	}
@@ -206,8 +206,9 @@ func reasonPhrase(resp *http.Response) string {
 // Management's timeout does (the body may stream for longer). The Client does
 // that with its connection's deadline; any other transport gets a context
 // canceled by a timer, and cancel must be called when the response body is
-// done with.
-func (f *Forwarder) send(ctx context.Context, o *outRequest, tr http.RoundTripper, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
+// done with. via is the HTTP proxy tr goes through, if any: a redirect to
+// another origin goes through it too.
+func (f *Forwarder) send(ctx context.Context, o *outRequest, tr http.RoundTripper, via *url.URL, opts Options) (resp *http.Response, timedOut bool, cancel func(), err error) {
 	out := &o.Request
 	if c, ok := tr.(*Client); ok && !opts.FollowRedirects {
 		resp, err = c.roundTrip(ctx, out, opts.Timeout, &o.fw, &o.resp)
@@ -217,7 +218,7 @@ func (f *Forwarder) send(ctx context.Context, o *outRequest, tr http.RoundTrippe
 	out.Header = o.fw.header(out.Header)
 	ctx, cancel = context.WithCancel(ctx)
 	timer := time.AfterFunc(opts.Timeout, cancel)
-	resp, err = f.roundTrip(out.WithContext(ctx), tr, opts.FollowRedirects, &opts.Credentials)
+	resp, err = f.roundTrip(out.WithContext(ctx), tr, via, opts.FollowRedirects, &opts.Credentials)
 	timedOut = !timer.Stop()
 	if err != nil {
 		cancel()
@@ -543,9 +544,11 @@ func bodyError(err error) *Error {
 // another scheme, host or port, Authorization, Cookie, Proxy-Authorization
 // and the backend entity's credential headers (creds) are dropped, its
 // credential query parameters are taken out of the new URL, and the request
-// goes through f.Transport, which presents no client certificate and uses no
-// proxy. Once dropped they stay dropped, also on a later redirect back.
-func (f *Forwarder) roundTrip(req *http.Request, tr http.RoundTripper, follow bool, creds *Credentials) (*http.Response, error) {
+// goes through f.Transport, which presents no client certificate, or through
+// its clone for the HTTP proxy via when the policies chose one: the proxy is
+// the way out, whichever origin the request is for. Once dropped, credentials
+// stay dropped, also on a later redirect back.
+func (f *Forwarder) roundTrip(req *http.Request, tr http.RoundTripper, via *url.URL, follow bool, creds *Credentials) (*http.Response, error) {
 	resp, err := tr.RoundTrip(req)
 	if !follow || err != nil {
 		return resp, err
@@ -591,7 +594,12 @@ func (f *Forwarder) roundTrip(req *http.Request, tr http.RoundTripper, follow bo
 			for _, k := range creds.Query {
 				next.RawQuery = urlquery.Del(next.RawQuery, k)
 			}
-			hop = f.Transport
+			if hop = f.Transport; via != nil {
+				if hop, err = f.routes.get(f.Transport, nil, via); err != nil {
+					resp.Body.Close()
+					return nil, err
+				}
+			}
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()

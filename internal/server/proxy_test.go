@@ -131,6 +131,12 @@ func TestProxyPolicy(t *testing.T) {
 		return s
 	}
 
+	// A backend that sends every request on to the plain one, another origin.
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/redirected"+r.URL.Path, http.StatusFound)
+	}))
+	t.Cleanup(redirector.Close)
+
 	cfgDir := t.TempDir()
 	certtest.WriteFile(t, cfgDir, "ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
 	api := func(path, backend string) string {
@@ -156,7 +162,10 @@ func TestProxyPolicy(t *testing.T) {
 		"apis/anonymous/apiInformation.json":                     api("anonymous", plain.URL),
 		"apis/anonymous/policy.xml":                              doc(`<proxy url="` + proxyURL + `" />`),
 		"apis/direct/apiInformation.json":                        api("direct", plain.URL),
-		"apis/oneway/apiInformation.json":                        api("oneway", plain.URL),
+		"apis/redirect/apiInformation.json":                      api("redirect", redirector.URL),
+		"apis/redirect/policy.xml": `<policies><inbound><base />` + via + `</inbound>` +
+			`<backend><forward-request follow-redirects="true" /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`,
+		"apis/oneway/apiInformation.json": api("oneway", plain.URL),
 		"apis/oneway/policy.xml": doc(`<send-one-way-request mode="new" timeout="10"><set-url>` + plain.URL + `/oneway/x</set-url>` +
 			`<proxy url="@(context.Request.Headers.GetValueOrDefault(&quot;X-Proxy&quot;, &quot;&quot;))" username="` + user + `" password="{{proxy-password}}" /></send-one-way-request>` +
 			`<return-response><set-status code="202" reason="Accepted" /></return-response>`),
@@ -190,6 +199,9 @@ func TestProxyPolicy(t *testing.T) {
 			[]string{"GET http://" + plainHost + "/anonymous/x "}, nil},
 		{"send-request's own <proxy>", "/side/x", 200, "from /side/x",
 			[]string{"GET http://" + plainHost + "/side/x " + gatewayAuth}, []string{`GET /side/x host=` + plainHost + ` proxy-auth=""`}},
+		{"a redirect to another origin goes through the proxy too", "/redirect/x", 200, "from /redirected/redirect/x",
+			[]string{"GET http://" + strings.TrimPrefix(redirector.URL, "http://") + "/redirect/x " + gatewayAuth, "GET http://" + plainHost + "/redirected/redirect/x " + gatewayAuth},
+			[]string{`GET /redirected/redirect/x host=` + plainHost + ` proxy-auth=""`}},
 		{"no proxy", "/direct/x", 200, "from /direct/x", nil, []string{`GET /direct/x host=` + plainHost + ` proxy-auth=""`}},
 	}
 	for _, tt := range tests {
