@@ -261,6 +261,11 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request, proto protocol, tr
 			return
 		}
 		if proto == appService {
+			if len(r.Header.Values("X-Identity-Header")) > 1 {
+				// Which one a check reads is a guess the caller should not get to make.
+				writeError(w, http.StatusBadRequest, "invalid_request", "X-IDENTITY-HEADER is given more than once")
+				return
+			}
 			got := r.Header.Get("X-Identity-Header")
 			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.Header)) != 1 {
 				// Neither value is ever logged or echoed.

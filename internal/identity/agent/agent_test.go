@@ -122,6 +122,8 @@ func TestAppServiceProtocol(t *testing.T) {
 		{"no header", "/msi/token?api-version=2019-08-01&resource=api://orders", nil, 401, "unauthorized_client"},
 		{"wrong header", "/msi/token?api-version=2019-08-01&resource=api://orders", map[string]string{"X-IDENTITY-HEADER": testHeader + "x"}, 401, "unauthorized_client"},
 		{"header prefix", "/msi/token?api-version=2019-08-01&resource=api://orders", map[string]string{"X-IDENTITY-HEADER": testHeader[:10]}, 401, "unauthorized_client"},
+		{"the header twice, the right one first", "/msi/token?api-version=2019-08-01&resource=api://orders", map[string]string{"X-IDENTITY-HEADER": testHeader + "\nother"}, 400, "invalid_request"},
+		{"the header twice, the right one second", "/msi/token?api-version=2019-08-01&resource=api://orders", map[string]string{"X-IDENTITY-HEADER": "other\n" + testHeader}, 400, "invalid_request"},
 		{"no api version", "/msi/token?resource=api://orders", ok, 400, "invalid_request"},
 		{"the legacy api version", "/msi/token?api-version=2017-09-01&resource=api://orders", ok, 400, "invalid_request"},
 		{"a made-up api version", "/msi/token?api-version=latest&resource=api://orders", ok, 400, "invalid_request"},

@@ -116,7 +116,9 @@ func get(t testing.TB, c *http.Client, url string, header map[string]string) (*h
 			req.Host = v
 			continue
 		}
-		req.Header.Set(k, v)
+		for _, v := range strings.Split(v, "\n") { // one field per line
+			req.Header.Add(k, v)
+		}
 	}
 	if c == nil {
 		c = http.DefaultClient
