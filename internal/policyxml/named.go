@@ -1,6 +1,9 @@
 package policyxml
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // SubstituteNamedValues replaces every {{name}} in attribute values and text with
 // lookup(name), as API Management does before it evaluates a policy. A name is
@@ -87,6 +90,8 @@ func (s *substituter) value(v Value) Value {
 	j := &s.j
 	j.text, j.segs = j.text[:0], j.segs[:0]
 	last, changed := 0, false
+	var refs []string // the named values substituted, for an error
+	first := 0        // where the first of them is
 	for i := 0; i < len(text); {
 		k := strings.Index(text[i:], "{{")
 		if k < 0 {
@@ -111,6 +116,12 @@ func (s *substituter) value(v Value) Value {
 			s.d.named = make(map[string]string)
 		}
 		s.d.named[name] = val
+		if len(refs) == 0 {
+			first = k
+		}
+		if ref := "{{" + name + "}}"; !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
 		j.appendRange(v, last, k)
 		src, srcEnd := v.srcOffset(k), v.srcOffset(k+n)
 		j.appendNamed(val, src, srcEnd-src)
@@ -120,7 +131,16 @@ func (s *substituter) value(v Value) Value {
 		return v
 	}
 	j.appendRange(v, last, len(text))
-	return Value{Text: string(j.text), doc: s.d, segs: append([]seg(nil), j.segs...)}
+	out := Value{Text: string(j.text), doc: s.d, segs: append([]seg(nil), j.segs...)}
+	if !out.IsExpression() && v.IsExpression() {
+		// Left as it is, the expression would become text sent as written,
+		// with the named value in it (a password with a quote in it).
+		start, _, _ := v.ExpressionRange()
+		s.errs = append(s.errs, s.d.Errorf(v.PosAt(first),
+			"the expression at %s is no longer one C# expression once %s is substituted: a value holds a quote, a line break or a bracket that ends it early. Keep such a value out of string literals: set a variable from it (<set-variable name=\"v\" value=\"%s\" />) and read (string)context.Variables[\"v\"]",
+			v.PosAt(start), strings.Join(refs, ", "), refs[0]))
+	}
+	return out
 }
 
 // namedRef reports the name and length of the {{name}} at s[i], or n == 0 if there

@@ -384,3 +384,47 @@ func TestOuterXMLKeepsReferences(t *testing.T) {
 		t.Errorf("OuterXML() of an element without a document = %q, want empty", got)
 	}
 }
+
+// TestSubstitutionBreaksExpression: a named value that ends an expression's
+// string literal early (a password with a quote, a PEM's line breaks) is an
+// error at the expression, naming the value but never showing it; the
+// expression would otherwise become text, sent as written with the value in it.
+func TestSubstitutionBreaksExpression(t *testing.T) {
+	const secret = `pa"ss`
+	for _, tt := range []struct {
+		name, src string
+		values    map[string]string
+		want      []string
+	}{
+		{"a quote in a string literal", `<a>` + "\n" + `  <b x='@("svc:{{pwd}}")' y="@({{pwd}}.Length)" /></a>`, map[string]string{"pwd": secret},
+			[]string{`p.xml:2:16: the expression at 2:9 is no longer one C# expression once {{pwd}} is substituted: a value holds a quote, a line break or a bracket that ends it early. Keep such a value out of string literals: set a variable from it (<set-variable name="v" value="{{pwd}}" />) and read (string)context.Variables["v"]`,
+				`p.xml:2:32: the expression at 2:30 is no longer one C# expression once {{pwd}} is substituted: a value holds a quote, a line break or a bracket that ends it early. Keep such a value out of string literals: set a variable from it (<set-variable name="v" value="{{pwd}}" />) and read (string)context.Variables["v"]`}},
+		{"a line break, in text", `<a>@{ var k = "{{pem}}"; return k; }</a>`, map[string]string{"pem": "line1\nline2"},
+			[]string{`p.xml:1:16: the expression at 1:4 is no longer one C# expression once {{pem}} is substituted: a value holds a quote, a line break or a bracket that ends it early. Keep such a value out of string literals: set a variable from it (<set-variable name="v" value="{{pem}}" />) and read (string)context.Variables["v"]`}},
+		{"values that keep it whole", `<a x='@("{{u}}:{{p}}")'>@(context.Variables["{{u}}"])</a>`, map[string]string{"u": "svc", "p": "pass"}, nil},
+		{"text that was never an expression", `<a x='user {{pwd}}' y='@@("{{pwd}}")'/>`, map[string]string{"pwd": secret}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Parse("p.xml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = doc.SubstituteNamedValues(lookupIn(tt.values))
+			var got []string
+			var list ErrorList
+			if errors.As(err, &list) {
+				for _, e := range list {
+					got = append(got, e.Error())
+				}
+			} else if err != nil {
+				t.Fatalf("error %T %v, want an ErrorList", err, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("the error shows the value: %s", err)
+			}
+		})
+	}
+}
