@@ -714,6 +714,13 @@ func (c *checker) conv(op *operand, t *Type, explicit bool) *operand {
 			}
 			return nil
 		}
+		// Newtonsoft's explicit operator int?(JToken) and its kin give null for
+		// a missing token or a JSON null, so they must not go through int first.
+		if explicit {
+			if r := c.explicitUser(op, t); r != nil {
+				return r
+			}
+		}
 		inner := c.conv(op, t.elem, explicit)
 		if inner == nil {
 			if from == tObject && explicit {

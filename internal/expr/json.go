@@ -1512,6 +1512,9 @@ func jtokenConvert(v any, to *Type, nullable bool) (any, string) {
 		}
 		return nil, "Can not convert Null to " + clrShort(to) + "."
 	}
+	if p, ok := t.(*JProperty); ok && p.Value != nil {
+		t = p.Value // Newtonsoft's EnsureValue converts a property's value
+	}
 	jv, ok := t.(*JValue)
 	if !ok {
 		return nil, "Can not convert " + t.Type().String() + " to " + clrShort(to) + "."
@@ -1523,7 +1526,6 @@ func jtokenConvert(v any, to *Type, nullable bool) (any, string) {
 		return nil, "Can not convert Null to " + clrShort(to) + "."
 	}
 	u := underlying(to)
-	defer func() {}()
 	val, err := convertJValue(jv, u)
 	if err != "" {
 		return nil, err
@@ -1531,13 +1533,10 @@ func jtokenConvert(v any, to *Type, nullable bool) (any, string) {
 	return val, ""
 }
 
+// clrShort is the type name in Newtonsoft's "Can not convert" messages: Int32
+// for int and int? alike.
 func clrShort(t *Type) string {
-	u := underlying(t)
-	n := strings.TrimPrefix(clrName(u), "System.")
-	if t.kind == tkNullable {
-		return n + "?"
-	}
-	return n
+	return strings.TrimPrefix(clrName(underlying(t)), "System.")
 }
 
 func convertJValue(jv *JValue, u *Type) (res any, errMsg string) {
