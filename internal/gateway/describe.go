@@ -52,6 +52,9 @@ type BackendInfo struct {
 func (s *Snapshot) APIs() []APIInfo {
 	out := make([]APIInfo, 0, len(s.apis))
 	for _, a := range s.apis {
+		if a.unserved {
+			continue
+		}
 		ai := APIInfo{Info: a.info, Path: joinPath(a.prefix), VersionQuery: a.version.query,
 			VersionHeader: a.version.header, KeyRequired: a.keyRequired}
 		for _, name := range slices.Sorted(maps.Keys(a.products)) {

@@ -86,6 +86,11 @@ type APIConfig struct {
 	// GraphQL says the API is a GraphQL API: besides its HTTP requests, a
 	// WebSocket handshake (subscriptions, graphql-ws) is tunnelled.
 	GraphQL bool
+	// Unserved marks a current API that lastmile does not serve
+	// (apiops.API.Unsupported): requests on its path get 404, rather than
+	// reach an API with a shorter path (the root API) and its policies. Only
+	// Info, Path and the version fields matter then.
+	Unserved bool
 }
 
 // OperationConfig is one operation of an APIConfig.
@@ -166,6 +171,7 @@ func newAPI(c APIConfig, products map[string]*product) (*api, error) {
 		graphQL:     c.GraphQL,
 		products:    make(map[string]*product, len(c.Products)),
 		base:        c.Base,
+		unserved:    c.Unserved,
 	}
 	switch {
 	case c.VersionQuery != "":
@@ -234,6 +240,8 @@ type api struct {
 	graphQL   bool // a WebSocket handshake to the API is tunnelled (subscriptions)
 	// soap: the API's operations are told apart by their SOAP actions.
 	soap bool
+	// unserved: the API's path answers 404 (APIConfig.Unserved).
+	unserved bool
 }
 
 // versioning selects one API of a version set by query or header; the Segment
@@ -295,6 +303,9 @@ func (s *Snapshot) route(r *http.Request, segs []string, q url.Values) (*api, []
 			}
 		}
 		if ok && a.version.matches(r, q) {
+			if a.unserved {
+				return nil, nil
+			}
 			return a, segs[len(a.prefix):]
 		}
 	}
@@ -342,7 +353,8 @@ func (a *api) anyOperation(rest []string, q url.Values, params, raw *map[string]
 }
 
 // sortAPIs orders APIs for routing: longest path first; among equal paths, the
-// ones a version set selects by query or header first.
+// ones a version set selects by query or header first, then served ones before
+// unserved ones, which only keep requests from shorter paths.
 func sortAPIs(apis []*api) {
 	slices.SortStableFunc(apis, func(a, b *api) int {
 		if len(a.prefix) != len(b.prefix) {
@@ -354,6 +366,11 @@ func sortAPIs(apis []*api) {
 			return -1
 		case bv && !av:
 			return 1
+		case a.unserved != b.unserved:
+			if a.unserved {
+				return 1
+			}
+			return -1
 		}
 		return 0
 	})

@@ -16,12 +16,39 @@ import (
 // since pipelines include the product policies.
 func (c *compilation) apis() []gateway.APIConfig {
 	var out []gateway.APIConfig
-	for _, a := range c.svc.Served() {
-		if ac, ok := c.api(a); ok {
+	for _, a := range c.svc.APIs {
+		switch {
+		case !a.IsCurrent:
+		case a.Unsupported != "":
+			// Its path answers 404, as the load warning says, rather than
+			// reach an API with a shorter path.
+			ac := gateway.APIConfig{
+				Info:     &exchange.API{ID: a.Name, Name: cmp.Or(a.DisplayName, a.Name), Path: a.Path, Version: a.Version},
+				Path:     a.RoutePath(),
+				Unserved: true,
+			}
+			versioning(&ac, a)
 			out = append(out, ac)
+		default:
+			if ac, ok := c.api(a); ok {
+				out = append(out, ac)
+			}
 		}
 	}
 	return out
+}
+
+// versioning sets the version set fields of ac for a version set's query or
+// header scheme.
+func versioning(ac *gateway.APIConfig, a *apiops.API) {
+	if vs := a.VersionSet; vs != nil && a.Version != "" {
+		switch vs.Scheme {
+		case apiops.SchemeQuery:
+			ac.VersionQuery = cmp.Or(vs.QueryName, "api-version")
+		case apiops.SchemeHeader:
+			ac.VersionHeader = cmp.Or(vs.HeaderName, "Api-Version")
+		}
+	}
 }
 
 // api compiles one API; false when it has a problem that leaves nothing to route.
@@ -62,14 +89,7 @@ func (c *compilation) api(a *apiops.API) (gateway.APIConfig, bool) {
 		Operations:  c.operations(a, apiDoc),
 		Base:        pipeline.Compose(c.global, nil, apiDoc),
 	}
-	if vs := a.VersionSet; vs != nil && a.Version != "" {
-		switch vs.Scheme {
-		case apiops.SchemeQuery:
-			ac.VersionQuery = cmp.Or(vs.QueryName, "api-version")
-		case apiops.SchemeHeader:
-			ac.VersionHeader = cmp.Or(vs.HeaderName, "Api-Version")
-		}
-	}
+	versioning(&ac, a)
 	return ac, true
 }
 
