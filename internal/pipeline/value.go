@@ -86,6 +86,23 @@ func (v Value) Any(x *exchange.Exchange) (any, error) {
 	return a, nil
 }
 
+// Bytes evaluates the value as a message body: the bytes of an expression whose
+// result is a byte[] (context.Request.Body.As<byte[]>(), Convert.FromBase64String),
+// the text of anything else, as String gives it. The type is the expression's
+// static one, so that it is evaluated once.
+func (v Value) Bytes(x *exchange.Exchange) ([]byte, error) {
+	if t, ok := v.expr.(interface{ ResultType() string }); !ok || t.ResultType() != "byte[]" {
+		s, err := v.String(x)
+		return []byte(s), err
+	}
+	a, err := v.Any(x)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := a.([]byte) // nil for C# null
+	return b, nil
+}
+
 func (v Value) fail(err error) error {
 	pe := ExprFailure(err)
 	if v.file != "" {

@@ -168,7 +168,7 @@ func compileSetBody(c *pipeline.Compiler, el *policyxml.Element, response, inRet
 }
 
 func (p *setBodyPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
-	s, err := p.body.String(x)
+	b, err := p.body.Bytes(x)
 	if err != nil {
 		return err
 	}
@@ -176,10 +176,10 @@ func (p *setBodyPolicy) Apply(ctx context.Context, x *exchange.Exchange) error {
 		if x.Response == nil {
 			x.Response = &exchange.Response{StatusCode: 200, StatusReason: "OK", Headers: make(http.Header)}
 		}
-		setBodyBytes(&x.Response.Body, []byte(s))
+		setBodyBytes(&x.Response.Body, b)
 		return nil
 	}
-	setBodyBytes(&x.Request.Body, []byte(s))
+	setBodyBytes(&x.Request.Body, b)
 	return nil
 }
 

@@ -361,11 +361,9 @@ func (p *sendRequestPolicy) build(x *exchange.Exchange) (r *sideRequest, ignorab
 		applyValues(h, key, sh.action, vals, multiLineHeaders[key])
 	}
 	if p.hasBody {
-		s, err := p.body.String(x)
-		if err != nil {
+		if body, err = p.body.Bytes(x); err != nil {
 			return nil, false, err
 		}
-		body = []byte(s)
 	}
 	r = &sideRequest{method: method, target: target, header: h, body: body, timeout: timeout, transport: p.transport}
 	if p.cert != nil || p.via != nil {
