@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,11 @@ func (r *Registry) Names() []string {
 // and values and to report errors. A Compiler is not safe for concurrent use; the
 // Documents it produces are.
 type Compiler struct {
+	// Root, when set, is the configuration folder: a failing expression's
+	// message (context.LastError.Message, which policies often return to the
+	// client) names its file relative to it, not where the gateway's disk has it.
+	Root string
+
 	registry  *Registry
 	expr      ExprCompiler
 	fragments map[string]*policyxml.Document
@@ -348,7 +354,11 @@ func (c *Compiler) TypedValue(v policyxml.Value, want string) Value {
 		// literal.
 		return Value{isExpr: true, src: v}
 	}
-	return Value{expr: e, isExpr: true, src: v, file: c.doc.File}
+	file := c.doc.File
+	if rel, err := filepath.Rel(c.Root, file); c.Root != "" && err == nil && filepath.IsLocal(rel) {
+		file = filepath.ToSlash(rel)
+	}
+	return Value{expr: e, isExpr: true, src: v, file: file}
 }
 
 // rawText returns a value's text as written in the file, before named values

@@ -55,3 +55,21 @@ func TestUnservedAPIPath(t *testing.T) {
 		}
 	}
 }
+
+// TestExpressionFailureMessage: a failing expression's context.LastError.Message,
+// which policies often return to the client, names the policy file relative to
+// the configuration folder, never where the gateway keeps it on disk.
+func TestExpressionFailureMessage(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"apis/e/apiInformation.json": `{"properties":{"path":"e","serviceUrl":"http://127.0.0.1:1","subscriptionRequired":false}}`,
+		"apis/e/policy.xml": `<policies><inbound><base /><set-variable name="x" value="@(1 / int.Parse(&quot;0&quot;))" /></inbound>` +
+			`<backend><base /></backend><outbound><base /></outbound>` +
+			`<on-error><return-response><set-status code="500" reason="Failed" /><set-body>@(context.LastError.Message)</set-body></return-response></on-error></policies>`,
+	})
+	e := start(t, dir, t.TempDir(), newVerifyingBackend(t, "api://unused"))
+	resp, body := get(t, e.srv.GatewayURL()+"/e/x", nil)
+	if resp.StatusCode != 500 || !strings.Contains(body, "(expression at apis/e/policy.xml:1:") || strings.Contains(body, dir) {
+		t.Errorf("GET /e/x: %d %q, want LastError.Message naming apis/e/policy.xml, without %s", resp.StatusCode, body, dir)
+	}
+}

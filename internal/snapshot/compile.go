@@ -29,6 +29,7 @@ func newCompilation(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 		docs:        map[*apiops.Policy]*pipeline.Document{},
 		productDocs: map[string]*pipeline.Document{},
 	}
+	c.pc.Root = svc.Dir
 	global := svc.Policy
 	if global == nil {
 		doc, err := policyxml.Parse("(default global policy)", []byte(pipeline.DefaultGlobal))
