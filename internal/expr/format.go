@@ -306,39 +306,30 @@ func parseStdFormat(format string) (byte, int, bool) {
 	return c, n, true
 }
 
+// formatInteger is ToString(format) of an integer. The digits are exact: N, F,
+// E, P, C, G with a precision and custom formats work on the integer's decimal
+// digits, as .NET does, not on a double.
 func formatInteger(v int64, unsigned bool, bits int, format string) (string, string) {
 	c, prec, std := parseStdFormat(format)
 	if !std {
-		return formatCustomNumber(float64(v), format, true, v), ""
-	}
-	abs := func() (string, bool) {
-		if unsigned {
-			return strconv.FormatUint(uint64(v), 10), false
-		}
-		if v < 0 {
-			return strconv.FormatUint(uint64(-v), 10), true
-		}
-		return strconv.FormatInt(v, 10), false
+		return intDecNumber(v, unsigned).formatCustom(format), ""
 	}
 	switch c {
 	case 'G', 'g':
 		if prec > 0 {
-			s, neg := abs()
-			if len(s) > prec {
-				return formatFloat(float64(v), 64, format)
-			}
-			if neg {
-				return "-" + s, ""
-			}
+			s, _ := intDecNumber(v, unsigned).formatStandard(c, prec)
 			return s, ""
 		}
-		s, neg := abs()
-		if neg {
-			s = "-" + s
+		if unsigned {
+			return strconv.FormatUint(uint64(v), 10), ""
 		}
-		return s, ""
+		return strconv.FormatInt(v, 10), ""
 	case 'D', 'd':
-		s, neg := abs()
+		s := strconv.FormatUint(uint64(v), 10)
+		neg := !unsigned && v < 0
+		if neg {
+			s = strconv.FormatUint(-uint64(v), 10)
+		}
 		if prec > len(s) {
 			s = strings.Repeat("0", prec-len(s)) + s
 		}
@@ -369,23 +360,17 @@ func formatInteger(v int64, unsigned bool, bits int, format string) (string, str
 			s = strings.Repeat("0", prec-len(s)) + s
 		}
 		return s, ""
-	case 'N', 'n', 'F', 'f', 'E', 'e', 'P', 'p', 'C', 'c', 'R', 'r':
-		if unsigned {
-			return formatFloat(float64(uint64(v)), 64, format)
-		}
-		if (c == 'R' || c == 'r') && true {
-			return "", "Format specifier was invalid: R is not valid for integers"
-		}
-		return formatFloat(float64(v), 64, format)
+	case 'R', 'r':
+		return "", "Format specifier was invalid: R is not valid for integers"
+	}
+	if s, ok := intDecNumber(v, unsigned).formatStandard(c, prec); ok {
+		return s, ""
 	}
 	return "", "Format specifier was invalid: " + format
 }
 
 func formatFloat(v float64, bits int, format string) (string, string) {
 	c, prec, std := parseStdFormat(format)
-	if !std {
-		return formatCustomNumber(v, format, false, 0), ""
-	}
 	if math.IsNaN(v) {
 		return "NaN", ""
 	}
@@ -394,6 +379,9 @@ func formatFloat(v float64, bits int, format string) (string, string) {
 			return "Infinity", ""
 		}
 		return "-Infinity", ""
+	}
+	if !std {
+		return floatDecNumber(v, bits).formatCustom(format), ""
 	}
 	switch c {
 	case 'R', 'r':
@@ -434,8 +422,8 @@ func formatFloat(v float64, bits int, format string) (string, string) {
 			prec = 2
 		}
 		s := groupDigits(strconv.FormatFloat(roundAway(math.Abs(v), prec), 'f', prec, 64))
-		if v < 0 {
-			return "-¤" + s, ""
+		if math.Signbit(v) {
+			return "(¤" + s + ")", "" // the invariant culture's negative pattern
 		}
 		return "¤" + s, ""
 	case 'E', 'e':
@@ -501,162 +489,6 @@ func groupDigits(s string) string {
 		out = "-" + out
 	}
 	return out
-}
-
-// formatCustomNumber implements custom numeric format strings: 0 and #
-// placeholders, '.', ',' (grouping and scaling), '%', quoted literals, '\'
-// escapes and ';' sections.
-func formatCustomNumber(v float64, format string, isInt bool, iv int64) string {
-	sections := splitSections(format)
-	sec := sections[0]
-	neg := v < 0
-	switch {
-	case v == 0 && len(sections) >= 3:
-		sec, neg = sections[2], false
-	case neg && len(sections) >= 2:
-		sec, neg = sections[1], false
-		v = -v
-	}
-	// analyse the section
-	intDigits, fracMin, fracMax := 0, 0, 0
-	intZeros := 0
-	seenDot, group, percent := false, false, 0
-	scale := 0
-	inQuote := byte(0)
-	for i := 0; i < len(sec); i++ {
-		ch := sec[i]
-		if inQuote != 0 {
-			if ch == inQuote {
-				inQuote = 0
-			}
-			continue
-		}
-		switch ch {
-		case '\'', '"':
-			inQuote = ch
-		case '\\':
-			i++
-		case '0', '#':
-			if seenDot {
-				fracMax++
-				if ch == '0' {
-					fracMin = fracMax
-				}
-			} else {
-				intDigits++
-				if ch == '0' || intZeros > 0 {
-					intZeros++
-				}
-			}
-		case '.':
-			seenDot = true
-		case ',':
-			if !seenDot {
-				// trailing commas before the point scale by 1000
-				j := i + 1
-				for j < len(sec) && sec[j] == ',' {
-					j++
-				}
-				if j < len(sec) && (sec[j] == '0' || sec[j] == '#') {
-					group = true
-				} else if intDigits > 0 {
-					scale += j - i
-					i = j - 1
-				}
-			}
-		case '%':
-			percent++
-		}
-	}
-	x := math.Abs(v)
-	for range percent {
-		x *= 100
-	}
-	for range scale {
-		x /= 1000
-	}
-	digits := strconv.FormatFloat(roundAway(x, fracMax), 'f', fracMax, 64)
-	ip, fp, _ := strings.Cut(digits, ".")
-	fp = strings.TrimRight(fp, "0")
-	for len(fp) < fracMin {
-		fp += "0"
-	}
-	if ip == "0" && intZeros == 0 {
-		ip = ""
-	}
-	for len(ip) < intZeros {
-		ip = "0" + ip
-	}
-	if group && ip != "" {
-		ip = groupDigits(ip)
-	}
-	// emit: literals in order, the number where the first placeholder is
-	var b strings.Builder
-	if neg && (ip != "" && strings.Trim(ip, "0,") != "" || strings.Trim(fp, "0") != "") {
-		b.WriteByte('-')
-	}
-	emitted := false
-	inQuote = 0
-	for i := 0; i < len(sec); i++ {
-		ch := sec[i]
-		if inQuote != 0 {
-			if ch == inQuote {
-				inQuote = 0
-			} else {
-				b.WriteByte(ch)
-			}
-			continue
-		}
-		switch ch {
-		case '\'', '"':
-			inQuote = ch
-		case '\\':
-			if i+1 < len(sec) {
-				i++
-				b.WriteByte(sec[i])
-			}
-		case '0', '#', '.', ',':
-			if !emitted {
-				emitted = true
-				b.WriteString(ip)
-				if fp != "" {
-					b.WriteByte('.')
-					b.WriteString(fp)
-				}
-			}
-		case '%':
-			b.WriteByte('%')
-		default:
-			b.WriteByte(ch)
-		}
-	}
-	if !emitted {
-		return b.String()
-	}
-	return b.String()
-}
-
-func splitSections(format string) []string {
-	var out []string
-	start := 0
-	inQuote := byte(0)
-	for i := 0; i < len(format); i++ {
-		ch := format[i]
-		switch {
-		case inQuote != 0:
-			if ch == inQuote {
-				inQuote = 0
-			}
-		case ch == '\'' || ch == '"':
-			inQuote = ch
-		case ch == '\\':
-			i++
-		case ch == ';':
-			out = append(out, format[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, format[start:])
 }
 
 // ---- composite formatting (string.Format) ----
