@@ -137,7 +137,7 @@ func TestCompileErrors(t *testing.T) {
 			want: []string{
 				`p.xml:2:1: <set-header> needs a name attribute`,
 				`p.xml:3:36: <address> must be an IPv4 or IPv6 address, not "not-an-ip"`,
-				`p.xml:4:19: status code must be a number from 100 to 999, not "abc"`,
+				`p.xml:4:19: status code must be a number from 200 to 999, not "abc"`,
 				`p.xml:5:29: <base /> appears twice in <outbound>`,
 			},
 		},

@@ -65,10 +65,18 @@ func setStatus(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, er
 	return &setStatusPolicy{code: code, reason: reason, hasReason: hasReason}, nil
 }
 
+// parseStatus reads the status code of a response a policy makes (set-status,
+// check-header's and validate-jwt's failures, mock-response): a final status,
+// from 200 to 999. A 1xx is an interim response (RFC 9110 §15.2), which always
+// comes before a final one: as a policy's answer, the client would get it and
+// then a 200 without the body, or nothing it could use.
 func parseStatus(s string) (int, *pipeline.Error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 100 || n > 999 {
-		return 0, &pipeline.Error{Reason: "InvalidStatusCode", Message: "status code must be a number from 100 to 999, not " + strconv.Quote(s)}
+	switch {
+	case err == nil && n >= 100 && n <= 199:
+		return 0, &pipeline.Error{Reason: "InvalidStatusCode", Message: "status code " + strconv.Itoa(n) + " is an interim (1xx) response, which a policy cannot send; use a final status from 200 to 999"}
+	case err != nil || n < 200 || n > 999:
+		return 0, &pipeline.Error{Reason: "InvalidStatusCode", Message: "status code must be a number from 200 to 999, not " + strconv.Quote(s)}
 	}
 	return n, nil
 }

@@ -95,7 +95,7 @@ func TestCheckHeaderCompileErrors(t *testing.T) {
 		{"ignore-case is required", `<check-header name="A" failed-check-httpcode="401" failed-check-error-message="m" />`,
 			"policy.xml:1:20: <check-header> needs an ignore-case attribute (true or false)"},
 		{"a status code", `<check-header name="A" failed-check-httpcode="forbidden" failed-check-error-message="m" ignore-case="true" />`,
-			`policy.xml:1:66: failed-check-httpcode of <check-header>: status code must be a number from 100 to 999, not "forbidden"`},
+			`policy.xml:1:66: failed-check-httpcode of <check-header>: status code must be a number from 200 to 999, not "forbidden"`},
 		{"ignore-case is a boolean", `<check-header name="A" failed-check-httpcode="401" failed-check-error-message="m" ignore-case="yes" />`,
 			`policy.xml:1:115: attribute ignore-case of <check-header> must be true, false or a policy expression, not "yes"`},
 		{"only <value> children", `<check-header ` + full + `><allow>x</allow></check-header>`,

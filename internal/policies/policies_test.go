@@ -364,3 +364,33 @@ func TestSetVariableStatusMethodBody(t *testing.T) {
 		t.Errorf("status = %d %s", x.Response.StatusCode, x.Response.StatusReason)
 	}
 }
+
+// TestStatusCodesAreFinal: every policy that makes a response's status takes a
+// final one, 200 to 999. A 1xx is an interim response: written as a literal it
+// is a load error at its place, given by an expression a policy error
+// (InvalidStatusCode, on-error runs; golden set-status-interim).
+func TestStatusCodesAreFinal(t *testing.T) {
+	const key = `<issuer-signing-keys><key>c2VjcmV0LWtleS1mb3ItdGhlLWNvcnB1cy10ZXN0cy0zMg==</key></issuer-signing-keys>`
+	for _, code := range []string{"100", "101", "103", "199"} {
+		interim := "status code " + code + " is an interim (1xx) response, which a policy cannot send; use a final status from 200 to 999"
+		for _, tt := range []struct{ policy, want string }{
+			{`<set-status code="` + code + `" />`, "policy.xml:1:38: " + interim},
+			{`<return-response><set-status code="` + code + `" /></return-response>`, "policy.xml:1:55: " + interim},
+			{`<check-header name="A" failed-check-httpcode="` + code + `" failed-check-error-message="m" ignore-case="true" />`,
+				"policy.xml:1:66: failed-check-httpcode of <check-header>: " + interim},
+			{`<validate-jwt header-name="A" failed-validation-httpcode="` + code + `">` + key + `</validate-jwt>`,
+				"policy.xml:1:78: failed-validation-httpcode of <validate-jwt>: " + interim},
+			{`<mock-response status-code="` + code + `" />`, "policy.xml:1:48: " + interim},
+		} {
+			_, err := sideCompile(t, policies.Deps{}, "<policies><inbound>"+tt.policy+"</inbound></policies>")
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("%s:\n got %v\nwant %s", tt.policy, err, tt.want)
+			}
+		}
+	}
+	for _, code := range []string{"200", "204", "999"} {
+		if _, err := sideCompile(t, policies.Deps{}, `<policies><inbound><set-status code="`+code+`" /><mock-response status-code="`+code+`" /></inbound></policies>`); err != nil {
+			t.Errorf("code %s: %v", code, err)
+		}
+	}
+}
