@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"cmp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -501,7 +502,7 @@ func (l *lexer) lexInterp(start, i int, verbatim bool) token {
 			return token{kind: tokError, pos: i, end: i + 1, msg: "\"}\" in an interpolated string must be written \"}}\""}
 		case c == '{':
 			flush()
-			p, j, errTok := l.scanHole(i + 1)
+			p, j, errTok := l.scanHole(i+1, verbatim)
 			if errTok != nil {
 				// skip to the end of the string so that parsing can go on
 				return *errTok
@@ -527,8 +528,10 @@ func (l *lexer) lexInterp(start, i int, verbatim bool) token {
 }
 
 // scanHole scans an interpolation hole starting at i (after '{') and returns the
-// part and the index after its closing '}'.
-func (l *lexer) scanHole(i int) (interpPart, int, *token) {
+// part and the index after its closing '}'. In a regular (not verbatim) string
+// the format's escape sequences are decoded, as C# does: $"{t:hh\\:mm}" formats
+// with hh\:mm.
+func (l *lexer) scanHole(i int, verbatim bool) (interpPart, int, *token) {
 	p := interpPart{hole: true, exprPos: i}
 	saved := l.pos
 	l.pos = i
@@ -567,7 +570,7 @@ func (l *lexer) scanHole(i int) (interpPart, int, *token) {
 			} else {
 				p.exprEnd = t.pos
 			}
-			// the format runs up to the next '}' (no escapes)
+			// the format runs up to the next '}'
 			j := t.pos + 1
 			k := strings.IndexByte(l.src[j:l.end], '}')
 			if k < 0 {
@@ -576,10 +579,34 @@ func (l *lexer) scanHole(i int) (interpPart, int, *token) {
 			}
 			p.format = l.src[j : j+k]
 			p.formatPos = j
-			if strings.ContainsAny(p.format, "\"\n") {
+			bad := func(at, end int, msg string) (interpPart, int, *token) {
 				l.pos = j + k + 1
-				return p, 0, &token{kind: tokError, pos: j, end: j + k, msg: "invalid format specifier in interpolation hole"}
+				return p, 0, &token{kind: tokError, pos: at, end: end, msg: msg}
 			}
+			if verbatim || strings.IndexByte(p.format, '\\') < 0 {
+				if strings.ContainsAny(p.format, "\"\n") {
+					return bad(j, j+k, "invalid format specifier in interpolation hole")
+				}
+				return p, j + k + 1, nil
+			}
+			var b strings.Builder
+			for x := j; x < j+k; {
+				switch l.src[x] {
+				case '"', '\n':
+					return bad(j, j+k, "invalid format specifier in interpolation hole")
+				case '\\':
+					s, y, msg := l.escape(x + 1)
+					if msg != "" || y > j+k {
+						return bad(x, min(y, j+k), cmp.Or(msg, "invalid escape sequence"))
+					}
+					b.WriteString(s)
+					x = y
+				default:
+					b.WriteByte(l.src[x])
+					x++
+				}
+			}
+			p.format = b.String()
 			return p, j + k + 1, nil
 		}
 	}

@@ -172,7 +172,7 @@ func pr(b *strings.Builder, n Node) {
 			}
 			if p.Format != "" {
 				b.WriteByte(':')
-				b.WriteString(p.Format)
+				b.WriteString(strings.NewReplacer("\\", "\\\\", "\"", "\\\"", "\n", "\\n", "}", "\\u007D").Replace(p.Format))
 			}
 			b.WriteByte('}')
 		}
