@@ -531,4 +531,9 @@ type LastError struct {
 	Section  string // "inbound", "backend", "outbound", "on-error"
 	Path     string // where in the section, e.g. "choose\\when[1]\\set-header[2]"
 	PolicyID string // the failing element's id attribute
+
+	// Original is, when this is a failure of the on-error section itself, the
+	// failure that ran on-error. It is for the logs, not part of
+	// context.LastError.
+	Original *LastError
 }

@@ -280,8 +280,11 @@ func ErrorBody(status int, message string) (string, []byte) {
 }
 
 // logFailure reports a request that failed in a policy: server errors at Warn
-// (an operator must look), client errors at Debug. LastError messages are written
-// to be shown, so they carry no tokens or secrets.
+// (an operator must look), client errors at Debug. When on-error failed too,
+// the line has both: the failure that ran on-error, and on-error's own (which
+// is context.LastError) under on_error. Only LastError's fields are logged,
+// never an error's cause: its messages are written to be shown, so they carry
+// no tokens or secrets.
 func (h *Handler) logFailure(x *exchange.Exchange) {
 	le := x.LastError
 	if le == nil || x.Response == nil {
@@ -291,9 +294,20 @@ func (h *Handler) logFailure(x *exchange.Exchange) {
 	if x.Response.StatusCode >= 500 {
 		level = slog.LevelWarn
 	}
-	h.log.Log(context.Background(), level, "request failed in a policy",
-		"request_id", x.RequestID, "api", x.API.ID, "operation", x.Operation.ID, "status", x.Response.StatusCode,
-		"source", le.Source, "reason", le.Reason, "message", le.Message, "section", le.Section, "path", le.Path)
+	msg := "request failed in a policy"
+	args := []any{"request_id", x.RequestID, "api", x.API.ID, "operation", x.Operation.ID, "status", x.Response.StatusCode}
+	if le.Original == nil {
+		args = appendFailure(args, le)
+	} else {
+		msg = "request failed in a policy, and on-error failed too"
+		args = append(appendFailure(args, le.Original), slog.Group("on_error", appendFailure(nil, le)...))
+	}
+	h.log.Log(context.Background(), level, msg, args...)
+}
+
+// appendFailure appends what the log says of a policy failure to args.
+func appendFailure(args []any, le *exchange.LastError) []any {
+	return append(args, "source", le.Source, "reason", le.Reason, "message", le.Message, "section", le.Section, "path", le.Path)
 }
 
 func closeBodies(x *exchange.Exchange) {

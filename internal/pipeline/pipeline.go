@@ -213,9 +213,12 @@ func (p *Pipeline) HandleError(ctx context.Context, x *exchange.Exchange, err er
 		return
 	}
 	// A failing on-error section leaves the caller with a plain 500: there is no
-	// second on-error.
-	oe := AsError(oerr)
-	x.LastError = oe.lastError()
+	// second on-error. context.LastError is on-error's failure (its Section is
+	// on-error), as in API Management; the failure that ran on-error stays
+	// with it for the logs.
+	first := x.LastError
+	x.LastError = AsError(oerr).lastError()
+	x.LastError.Original = first
 	x.Response = (&Error{Status: 500}).Response(x.RequestID)
 }
 

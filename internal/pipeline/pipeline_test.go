@@ -225,6 +225,41 @@ func TestOnError(t *testing.T) {
 	}
 }
 
+// TestOnErrorFails: a failure inside on-error gives the caller a plain 500, and
+// context.LastError is on-error's failure (Section on-error) holding the one
+// that ran on-error, for the gateway's log.
+func TestOnErrorFails(t *testing.T) {
+	c := pipeline.NewCompiler(registry(), policies.Expressions, nil)
+	doc := compile(t, c, "policy.xml", "api", `<policies>
+		<inbound>
+			<ip-filter action="allow"><address>10.0.0.1</address></ip-filter>
+		</inbound>
+		<backend />
+		<outbound />
+		<on-error>
+			<set-header name="X-Handled" exists-action="override"><value>yes</value></set-header>
+			<set-variable name="v" value="@((string)context.Variables[&quot;missing&quot;])" />
+		</on-error>
+	</policies>`)
+	x := newExchange()
+	if err := pipeline.Compose(doc).Run(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	le := x.LastError
+	if le == nil || le.Source != "set-variable" || le.Reason != "ExpressionValueEvaluationFailure" || le.Section != "on-error" || le.Path != `set-variable[1]` {
+		t.Fatalf("LastError = %+v, want on-error's failure", le)
+	}
+	want := &exchange.LastError{Source: "ip-filter", Reason: "CallerIpNotAllowed", Message: "Caller IP address 192.0.2.7 is not allowed. Access denied.",
+		Scope: "api", Section: "inbound", Path: `ip-filter[1]`}
+	if diff := cmp.Diff(want, le.Original); diff != "" {
+		t.Errorf("LastError.Original (-want +got):\n%s", diff)
+	}
+	body, _ := x.Response.Body.Bytes(false)
+	if x.Response.StatusCode != 500 || x.Response.Headers.Get("X-Handled") != "" || !strings.Contains(string(body), `"message":"Internal server error"`) {
+		t.Errorf("caller got %d %v %s, want the plain 500", x.Response.StatusCode, x.Response.Headers, body)
+	}
+}
+
 func TestReturnResponseStopsThePipeline(t *testing.T) {
 	c := pipeline.NewCompiler(registry(), nil, nil)
 	p := pipeline.Compose(compile(t, c, "policy.xml", "api", `<policies>
