@@ -663,8 +663,11 @@ func valueEq(a, b any) bool {
 		return valueEq(a, int32(y))
 	}
 	ta := reflect.TypeOf(a)
-	if !ta.Comparable() || ta != reflect.TypeOf(b) {
-		return refEq(a, b) && ta == reflect.TypeOf(b)
+	if ta != reflect.TypeOf(b) {
+		return false // ((object)5).Equals(5L) is false (this called refEq, which called back: a stack overflow)
+	}
+	if !ta.Comparable() {
+		return refEq(a, b)
 	}
 	return a == b
 }
