@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -385,6 +386,10 @@ func (l *loader) loadAPI(folder string) *API {
 	}
 	if a.DisplayName == "" {
 		a.DisplayName = name
+	}
+	if u, err := url.Parse(a.ServiceURL); err == nil && (u.RawQuery != "" || u.ForceQuery) {
+		// Not shown: such a query often holds a key (an Azure Functions code).
+		l.warnf(path.Join(dir, "apiInformation.json"), "serviceUrl has a query string, which is not sent to the backend (the request's own query is); add its parameters with set-query-parameter, or a backend entity's credentials.query, instead")
 	}
 	for _, proto := range p.Protocols {
 		a.Protocols = append(a.Protocols, strings.ToLower(proto))

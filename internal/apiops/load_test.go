@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -550,9 +551,15 @@ func TestDefaults(t *testing.T) {
 	if diff := cmp.Diff(wantProduct, svc.Products["p"]); diff != "" {
 		t.Errorf("product (-want +got):\n%s", diff)
 	}
-	wantSub := &Subscription{Name: "s", DisplayName: "S", Scope: ScopeAllAPIs, State: StateActive}
+	// Without a state, API Management creates a subscription as submitted.
+	wantSub := &Subscription{Name: "s", DisplayName: "S", Scope: ScopeAllAPIs, State: StateSubmitted}
 	if diff := cmp.Diff(wantSub, svc.Subscriptions["s"]); diff != "" {
 		t.Errorf("subscription (-want +got):\n%s", diff)
+	}
+	if !slices.ContainsFunc(svc.Warnings, func(w Warning) bool {
+		return w.File == "subscriptions/s/subscriptionInformation.json" && strings.Contains(w.Msg, `add "state": "active"`)
+	}) {
+		t.Errorf("warnings %v, want one that says to add the state", svc.Warnings)
 	}
 	if svc.Policy == nil || svc.Policy.File != "policy.xml" {
 		t.Errorf("global policy = %+v, want policy.xml", svc.Policy)
@@ -839,11 +846,13 @@ func TestWarnings(t *testing.T) {
 		"apis/soapops/operations/GetQuote/policy.xml":      s(emptyPolicies),
 		"backends/pool/backendInformation.json":            s(info(`    "type": "Pool"`, `    "pool": {"services": [{"id": "/backends/b1", "priority": 1, "weight": 2}, {"id": "/backends/gone"}]}`)),
 		"backends/b1/backendInformation.json":              s(info(`    "url": "https://b1"`)),
+		"apis/fn/apiInformation.json":                      s(info(`    "path": "fn"`, `    "serviceUrl": "https://fn.example/api?code=SECRET-CODE"`)),
 	}))
 	if errs != nil {
 		t.Fatalf("Load: %s", strings.Join(errs, "\n"))
 	}
 	want := []Warning{
+		{"apis/fn/apiInformation.json", "serviceUrl has a query string, which is not sent to the backend (the request's own query is); add its parameters with set-query-parameter, or a backend entity's credentials.query, instead"},
 		{"apis/orders;rev=2", `revision 2 has path "orders-next" but the current revision (apis/orders) has "orders"; only the current revision is served`},
 		{"apis/soapnames", "operation folder 5c3a0f matches no operation of specification.wsdl (its operations: Add, Divide); rename each folder to its operation's name, or the API would skip their policies; requests under /soapnames will get 404"},
 		{"apis/soapops", "SOAP APIs with operation policies need the API's specification.wsdl to tell their operations apart (lastmile would otherwise serve them as one pass-through operation, which would skip those policies); requests under /soapops will get 404"},
@@ -871,8 +880,8 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("the WebSocket API's operations: %+v, want onHandshake with its policy", a.Operations)
 		}
 	}
-	if got := len(svc.Served()); got != 6 { // orders, gql, odata, soapwsdl, ws, rpc
-		t.Errorf("%d APIs served, want 6", got)
+	if got := len(svc.Served()); got != 7 { // orders, gql, odata, soapwsdl, ws, rpc, fn
+		t.Errorf("%d APIs served, want 7", got)
 	}
 	if got := svc.Products["p"].APIs; !cmp.Equal(got, []string{"orders"}) {
 		t.Errorf("product APIs = %q, want [orders]", got)

@@ -495,7 +495,12 @@ func (l *loader) loadSubscriptions() {
 			SecondaryKey: p.SecondaryKey,
 		}
 		bad := false
-		if p.State != nil {
+		if p.State == nil {
+			// API Management creates a subscription without a state as
+			// submitted: awaiting approval, it cannot call APIs.
+			s.State = StateSubmitted
+			l.warnf(path.Join(dir, "subscriptionInformation.json"), `subscription %s has no state: as in API Management it is submitted, and its keys are refused; add "state": "active" to let it call APIs`, name)
+		} else {
 			i := slices.IndexFunc(subscriptionStates, func(st string) bool { return strings.EqualFold(st, *p.State) })
 			if i < 0 {
 				l.add(info.errorAt([]string{"properties", "state"}, fmt.Sprintf("state %q is not one of %s", *p.State, strings.Join(subscriptionStates, ", "))))

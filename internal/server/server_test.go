@@ -224,6 +224,7 @@ paths:
 		"subscriptions/only-other/subscriptionInformation.json": `{"properties":{"scope":"/apis/other","state":"active","primaryKey":"other-key","secondaryKey":"other-key-2"}}`,
 		"subscriptions/suspended/subscriptionInformation.json":  `{"properties":{"scope":"/apis","state":"suspended","primaryKey":"suspended-key","secondaryKey":"suspended-key-2"}}`,
 		"subscriptions/generated/subscriptionInformation.json":  `{"properties":{"scope":"/apis","state":"active"}}`,
+		"subscriptions/no-state/subscriptionInformation.json":   `{"properties":{"scope":"/apis","primaryKey":"no-state-key"}}`,
 	}
 }
 
@@ -411,6 +412,7 @@ func TestSubscriptionKeys(t *testing.T) {
 		{"key scoped to another API", "/orders/1", key("other-key"), 401, invalid},
 		{"key scoped to that API", "/other/anything", key("other-key-2"), 200, ""},
 		{"suspended subscription", "/orders/1", key("suspended-key"), 401, invalid},
+		{"subscription without a state: submitted", "/orders/1", key("no-state-key"), 401, invalid},
 		{"generated all-APIs key", "/orders/1", key(generated), 200, ""},
 		{"unknown path", "/nothing/here", nil, 404, `{"statusCode":404,"message":"Resource not found"}`},
 		{"path matches, operation does not", "/orders/1/lines", key("shop-primary-key"), 404, `{"statusCode":404,"message":"Resource not found"}`},
