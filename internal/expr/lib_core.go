@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"math"
 	"time"
 )
 
@@ -167,6 +168,11 @@ func declCore(u *universe) {
 			return d(f)
 		})
 	})
+	// a nullable without a value is not a null reference: ToString() is "",
+	// Equals(null) is true and GetHashCode() is 0
+	nl.method("ToString() string", x1(func(f *frame, v any) string { return f.str(v) }))
+	nl.method("Equals(object other) bool", f2(valueEq))
+	nl.method("GetHashCode() int", x1(hashCode))
 	for _, ms := range nl.inst {
 		for _, m := range ms {
 			m.nullRecv = true
@@ -289,6 +295,12 @@ func hashCode(f *frame, v any) int32 {
 		return int32(x) | int32(x)<<16
 	case Enum:
 		return int32(x.Value)
+	case float64:
+		b := math.Float64bits(x)
+		return int32(b) ^ int32(b>>32)
+	case time.Time:
+		t := dtTicks(x)
+		return int32(t) ^ int32(t>>32)
 	}
 	return stringHash(f.str(v))
 }
