@@ -45,6 +45,8 @@ func (d *Dict) dictKey(k any) any {
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 'key')")
 	case int:
 		return int32(x)
+	case *JValue:
+		return jvalueDictKey(x) // JValue overrides Equals and GetHashCode
 	}
 	if !reflect.TypeOf(k).Comparable() {
 		return fmt.Sprintf("%T:%p", k, k)

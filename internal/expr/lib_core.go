@@ -301,6 +301,8 @@ func hashCode(f *frame, v any) int32 {
 	case time.Time:
 		t := dtTicks(x)
 		return int32(t) ^ int32(t>>32)
+	case *JValue:
+		return jvalueHash(f, x)
 	}
 	return stringHash(f.str(v))
 }

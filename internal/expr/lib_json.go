@@ -1,10 +1,14 @@
 package expr
 
 import (
+	"bytes"
 	"encoding/base64"
+	"math"
 	"math/big"
+	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 )
@@ -292,13 +296,7 @@ func jDeepEquals(f *frame, a, b JToken) bool {
 		return a == nil && b == nil
 	}
 	if a.Type() != b.Type() {
-		// Newtonsoft compares integers and floats by value
-		av, ok1 := a.(*JValue)
-		bv, ok2 := b.(*JValue)
-		if ok1 && ok2 && (av.Kind == JInteger || av.Kind == JFloat) && (bv.Kind == JInteger || bv.Kind == JFloat) {
-			return toF64(av.V) == toF64(bv.V)
-		}
-		return false
+		return false // 1 and 1.0 differ: Integer and Float (Newtonsoft.Json#1007)
 	}
 	switch x := a.(type) {
 	case *JObject:
@@ -327,14 +325,121 @@ func jDeepEquals(f *frame, a, b JToken) bool {
 		y := b.(*JProperty)
 		return x.Name == y.Name && jDeepEquals(f, x.Value, y.Value)
 	case *JValue:
-		y := b.(*JValue)
-		if bx, ok := x.V.(*big.Int); ok {
-			by, ok := y.V.(*big.Int)
-			return ok && bx.Cmp(by) == 0
-		}
-		return valueEq(x.V, y.V)
+		return jvalueEquals(x, b.(*JValue))
 	}
 	return false
+}
+
+// jvalueEquals is Newtonsoft's JValue.Equals (and DeepEquals of two values):
+// the same token type and values that compare equal, floats within a few ulps
+// (MathUtils.ApproxEquals). JObject and JArray do not override Equals: theirs
+// is reference equality.
+func jvalueEquals(a, b *JValue) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil || a.Kind != b.Kind {
+		return false
+	}
+	if a.V == nil || b.V == nil {
+		return a.V == nil && b.V == nil
+	}
+	switch x := a.V.(type) {
+	case *big.Int:
+		return new(big.Float).SetInt(x).Cmp(jvalueBigFloat(b.V)) == 0
+	case int64:
+		switch y := b.V.(type) {
+		case int64:
+			return x == y
+		case *big.Int:
+			return y.IsInt64() && y.Int64() == x
+		}
+	case float64:
+		if y, ok := b.V.(float64); ok {
+			return approxEquals(x, y)
+		}
+	case time.Time:
+		switch y := b.V.(type) {
+		case time.Time:
+			return dtTicks(x) == dtTicks(y)
+		case DateTimeOffset:
+			return dtTicks(x) == dtTicks(y.Time) // DateTime against the offset's clock time
+		}
+	case DateTimeOffset:
+		switch y := b.V.(type) {
+		case DateTimeOffset:
+			return x.Equal(y.Time)
+		case time.Time:
+			return dtTicks(x.Time) == dtTicks(y)
+		}
+	case []byte:
+		y, ok := b.V.([]byte)
+		return ok && bytes.Equal(x, y)
+	}
+	return valueEq(a.V, b.V)
+}
+
+func jvalueBigFloat(v any) *big.Float {
+	switch x := v.(type) {
+	case *big.Int:
+		return new(big.Float).SetInt(x)
+	case int64:
+		return new(big.Float).SetInt64(x)
+	case float64:
+		return big.NewFloat(x)
+	}
+	return new(big.Float).SetInf(false)
+}
+
+// approxEquals is Newtonsoft's MathUtils.ApproxEquals.
+func approxEquals(d1, d2 float64) bool {
+	if d1 == d2 {
+		return true
+	}
+	tolerance := (math.Abs(d1) + math.Abs(d2) + 10) * 2.220446049250313e-16
+	diff := d1 - d2
+	return -tolerance < diff && tolerance > diff
+}
+
+// jvalueHash is JValue.GetHashCode(): the value's hash code, 0 for null.
+func jvalueHash(f *frame, v *JValue) int32 {
+	switch x := v.V.(type) {
+	case nil:
+		return 0
+	case *big.Int:
+		return stringHash(x.String())
+	case []byte:
+		return stringHash(string(x))
+	}
+	return hashCode(f, v.V)
+}
+
+// jvalueKey is the key a JValue has in a dictionary or set (Distinct, HashSet,
+// Dictionary keys): values that are Equals share it. Floats that are only
+// approximately equal keep their own keys, as their hash codes differ in .NET.
+type jvalueKey struct {
+	kind JTokenType
+	v    any
+}
+
+func jvalueDictKey(v *JValue) any {
+	switch x := v.V.(type) {
+	case *big.Int:
+		if x.IsInt64() {
+			return jvalueKey{v.Kind, x.Int64()}
+		}
+		return jvalueKey{v.Kind, "big:" + x.String()}
+	case time.Time:
+		return jvalueKey{v.Kind, dtTicks(x)}
+	case DateTimeOffset:
+		return jvalueKey{v.Kind, x.UTC()}
+	case []byte:
+		return jvalueKey{v.Kind, "bytes:" + string(x)}
+	}
+	if v.V != nil && !reflect.TypeOf(v.V).Comparable() {
+		return v // no value key: reference identity
+	}
+	return jvalueKey{v.Kind, v.V}
 }
 
 // toObjectAs is ToObject<T>() and Value<T>(): a token converted to T.

@@ -620,6 +620,8 @@ func refEq(a, b any) bool {
 	case string:
 		y, ok := b.(string)
 		return ok && x == y
+	case *JValue:
+		return x == b // == on tokens compares references; Equals compares values
 	case []byte:
 		y, ok := b.([]byte)
 		return ok && len(x) == len(y) && unsafe.SliceData(x) == unsafe.SliceData(y)
@@ -658,6 +660,9 @@ func valueEq(a, b any) bool {
 	case float64:
 		y, ok := b.(float64)
 		return ok && (x == y || math.IsNaN(x) && math.IsNaN(y))
+	case *JValue:
+		y, ok := b.(*JValue)
+		return ok && jvalueEquals(x, y)
 	}
 	if y, ok := b.(int); ok {
 		return valueEq(a, int32(y))
