@@ -769,8 +769,8 @@ func (c *checker) explicitUser(op *operand, to *Type) *operand {
 	nullable := to.kind == tkNullable || !to.value
 	return fromAny(to, op.n, func(f *frame) any {
 		v, err := jtokenConvert(g(f), to, nullable)
-		if err != "" {
-			throwAt(pos, "ArgumentException", "%s", err)
+		if err != nil {
+			throwAt(pos, err.typ, "%s", err.msg)
 		}
 		return v
 	})

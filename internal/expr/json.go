@@ -1503,34 +1503,38 @@ func pathName(n string) string {
 // ---- conversions from JToken ----
 
 // jtokenConvert is the explicit conversion (T)token. nullable is set for
-// reference and nullable targets, which accept a null token.
-func jtokenConvert(v any, to *Type, nullable bool) (any, string) {
+// reference and nullable targets, which accept a null token. A failure is the
+// exception Newtonsoft's operator throws: ArgumentNullException for a missing
+// token, ArgumentException ("Can not convert Object to Int32.") for a token of
+// the wrong type or a JSON null, and whatever the conversion of the value
+// throws (Convert.ToInt32's FormatException and OverflowException, ...).
+func jtokenConvert(v any, to *Type, nullable bool) (any, *exception) {
 	t, _ := v.(JToken)
 	if t == nil {
 		if nullable {
-			return nil, ""
+			return nil, nil
 		}
-		return nil, "Can not convert Null to " + clrShort(to) + "."
+		return nil, &exception{typ: "ArgumentNullException", msg: "Value cannot be null. (Parameter 'value')", pos: -1}
 	}
 	if p, ok := t.(*JProperty); ok && p.Value != nil {
 		t = p.Value // Newtonsoft's EnsureValue converts a property's value
 	}
 	jv, ok := t.(*JValue)
 	if !ok {
-		return nil, "Can not convert " + t.Type().String() + " to " + clrShort(to) + "."
+		return nil, cannotConvert(t.Type().String(), to)
 	}
 	if jv.Kind == JNull || jv.Kind == JUndefined {
 		if nullable {
-			return nil, ""
+			return nil, nil
 		}
-		return nil, "Can not convert Null to " + clrShort(to) + "."
+		return nil, cannotConvert("Null", to)
 	}
-	u := underlying(to)
-	val, err := convertJValue(jv, u)
-	if err != "" {
-		return nil, err
-	}
-	return val, ""
+	return convertJValue(jv, underlying(to))
+}
+
+// cannotConvert is the ArgumentException of Newtonsoft's explicit operators.
+func cannotConvert(kind string, to *Type) *exception {
+	return &exception{typ: "ArgumentException", msg: "Can not convert " + kind + " to " + clrShort(to) + ".", pos: -1}
 }
 
 // clrShort is the type name in Newtonsoft's "Can not convert" messages: Int32
@@ -1539,40 +1543,46 @@ func clrShort(t *Type) string {
 	return strings.TrimPrefix(clrName(underlying(t)), "System.")
 }
 
-func convertJValue(jv *JValue, u *Type) (res any, errMsg string) {
+func convertJValue(jv *JValue, u *Type) (res any, exc *exception) {
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(*exception); ok {
-				res, errMsg = nil, e.msg
+				res, exc = nil, &exception{typ: e.typ, msg: e.msg, pos: -1}
 				return
 			}
 			panic(r)
 		}
 	}()
-	bad := func() (any, string) {
-		return nil, "Can not convert " + jv.Kind.String() + " to " + clrShort(u) + "."
+	bad := func() (any, *exception) {
+		return nil, cannotConvert(jv.Kind.String(), u)
+	}
+	overflow := func() (any, *exception) {
+		return nil, &exception{typ: "OverflowException", msg: overflowMsg(clrName(u)), pos: -1}
+	}
+	format := func(msg string) (any, *exception) {
+		return nil, &exception{typ: "FormatException", msg: msg, pos: -1}
 	}
 	switch {
 	case u == tString:
 		switch jv.Kind {
 		case JBytes:
-			return b64(jv.V.([]byte)), ""
+			return b64(jv.V.([]byte)), nil
 		case JString, JUri, JRaw:
-			return jv.V, ""
+			return jv.V, nil
 		case JFloat:
-			return formatDouble(jv.V.(float64)), ""
+			return formatDouble(jv.V.(float64)), nil
 		case JDate:
-			return jvalueString(jv), ""
+			return jvalueString(jv), nil
 		}
-		return jvalueString(jv), ""
+		return jvalueString(jv), nil
 	case u == tBool:
 		switch jv.Kind {
 		case JBoolean:
-			return jv.V, ""
+			return jv.V, nil
 		case JInteger, JFloat:
-			return toF64(jv.V) != 0, ""
+			return toF64(jv.V) != 0, nil
 		case JString:
-			return convertToBool(jv.V), ""
+			return convertToBool(jv.V), nil
 		}
 		return bad()
 	case u.isNumeric():
@@ -1581,16 +1591,19 @@ func convertJValue(jv *JValue, u *Type) (res any, errMsg string) {
 		case JInteger:
 			if bi, ok := jv.V.(*big.Int); ok {
 				f, _ = new(big.Float).SetInt(bi).Float64()
+				if u.num == nkULong && bi.IsUint64() {
+					return boxedNum(u, int64(bi.Uint64())), nil
+				}
 				if u.isIntegral() {
-					return nil, overflowMsg(clrName(u))
+					return overflow() // (long)BigInteger throws OverflowException
 				}
 			} else if u.isIntegral() {
 				lo, hi := intRange(u.num)
 				x := jv.V.(int64)
-				if u.num != nkULong && u.num != nkLong && (float64(x) < lo || float64(x) > hi) {
-					return nil, overflowMsg(clrName(u))
+				if u.num == nkULong && x < 0 || u.num != nkULong && u.num != nkLong && (float64(x) < lo || float64(x) > hi) {
+					return overflow()
 				}
-				return boxedNum(u, x), ""
+				return boxedNum(u, x), nil
 			} else {
 				f = float64(jv.V.(int64))
 			}
@@ -1599,7 +1612,7 @@ func convertJValue(jv *JValue, u *Type) (res any, errMsg string) {
 		case JString:
 			if u.isIntegral() {
 				lo, hi := intRange(u.num)
-				return boxedNum(u, convertToInt64(jv.V, lo, hi, clrName(u))), ""
+				return boxedNum(u, convertToInt64(jv.V, lo, hi, clrName(u))), nil
 			}
 			f = convertToDouble(jv.V)
 		case JBoolean:
@@ -1613,75 +1626,75 @@ func convertJValue(jv *JValue, u *Type) (res any, errMsg string) {
 			lo, hi := intRange(u.num)
 			r := math.RoundToEven(f)
 			if math.IsNaN(r) || r < lo || r > hi {
-				return nil, overflowMsg(clrName(u))
+				return overflow()
 			}
-			return boxedNum(u, int64(r)), ""
+			return boxedNum(u, int64(r)), nil
 		}
 		if u.num == nkFloat {
-			return float32(f), ""
+			return float32(f), nil
 		}
-		return f, ""
+		return f, nil
 	}
 	switch defName(u) {
 	case "DateTime":
 		switch d := jv.V.(type) {
 		case time.Time:
-			return d, ""
+			return d, nil
 		case DateTimeOffset:
-			return withKind(d.UTC(), 2), ""
+			return withKind(d.UTC(), 2), nil
 		case string:
 			t, err := parseDateTime(d, false)
 			if err != "" {
-				return nil, "String was not recognized as a valid DateTime."
+				return format("String was not recognized as a valid DateTime.")
 			}
-			return t, ""
+			return t, nil
 		}
 	case "DateTimeOffset":
 		switch d := jv.V.(type) {
 		case time.Time:
-			return dtoFromDateTime(d), ""
+			return dtoFromDateTime(d), nil
 		case DateTimeOffset:
-			return d, ""
+			return d, nil
 		case string:
 			t, err := parseDateTime(d, true)
 			if err != "" {
-				return nil, "String was not recognized as a valid DateTime."
+				return format("String was not recognized as a valid DateTime.")
 			}
-			return DateTimeOffset{t}, ""
+			return DateTimeOffset{t}, nil
 		}
 	case "Guid":
 		switch d := jv.V.(type) {
 		case Guid:
-			return d, ""
+			return d, nil
 		case string:
 			g, err := parseGuid(d, "")
 			if err != "" {
-				return nil, err
+				return format(err)
 			}
-			return g, ""
+			return g, nil
 		}
 	case "TimeSpan":
 		switch d := jv.V.(type) {
 		case time.Duration:
-			return d, ""
+			return d, nil
 		case string:
 			t, ok := parseTimeSpan(d)
 			if !ok {
-				return nil, "String was not recognized as a valid TimeSpan."
+				return format("String was not recognized as a valid TimeSpan.")
 			}
-			return t, ""
+			return t, nil
 		}
 	case "Uri":
 		if s, ok := jv.V.(string); ok {
-			return newUri(s), ""
+			return newUri(s), nil
 		}
 	}
 	if u.kind == tkArray && u.elem == tByte {
 		switch d := jv.V.(type) {
 		case []byte:
-			return d, ""
+			return d, nil
 		case string:
-			return fromBase64(d), ""
+			return fromBase64(d), nil
 		}
 	}
 	return bad()

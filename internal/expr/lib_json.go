@@ -511,8 +511,51 @@ func toObjectAs(f *frame, t JToken, to *Type, c *checker) any {
 		return t
 	}
 	v, err := jtokenConvert(t, to, to.kind == tkNullable || !to.value)
-	if err != "" {
-		throw("JsonSerializationException", "Error converting value to type '%s': %s", to.Name, err)
+	if err != nil {
+		throw("JsonSerializationException", "Error converting value to type '%s': %s", to.Name, err.msg)
+	}
+	return v
+}
+
+// primitiveTarget reports whether Newtonsoft's ToObject(Type) converts to t with
+// an explicit operator (its PrimitiveTypeCode switch): the numbers, bool,
+// string, DateTime, DateTimeOffset, Guid, TimeSpan, Uri and their nullables.
+func primitiveTarget(t *Type) bool {
+	u := underlying(t)
+	if u.isNumeric() || u == tBool || u == tString {
+		return true
+	}
+	switch defName(u) {
+	case "DateTime", "DateTimeOffset", "Guid", "TimeSpan", "Uri":
+		return true
+	}
+	return false
+}
+
+// castJToken is (T)token, throwing what Newtonsoft's operator throws.
+func castJToken(t JToken, to *Type) any {
+	v, err := jtokenConvert(t, to, to.kind == tkNullable || !to.value)
+	if err != nil {
+		throw(err.typ, "%s", err.msg)
+	}
+	return v
+}
+
+// valueAs is Value<T>() of a primitive T (Newtonsoft's Extensions.Convert): a
+// token that is not a JValue is an InvalidCastException, a value converts as
+// Convert.ChangeType does: FormatException and OverflowException from the
+// conversion, InvalidCastException between unrelated types.
+func valueAs(t JToken, to *Type) any {
+	jv, ok := t.(*JValue)
+	if !ok {
+		throw("InvalidCastException", "Cannot cast %s to Newtonsoft.Json.Linq.JToken.", dotnetTypeName(t))
+	}
+	v, err := jtokenConvert(jv, to, to.kind == tkNullable || !to.value)
+	if err != nil {
+		if err.typ == "ArgumentException" {
+			throw("InvalidCastException", "Invalid cast from '%s' to '%s'.", strings.TrimPrefix(dotnetTypeName(jvalueObject(jv)), "System."), clrShort(to))
+		}
+		throw(err.typ, "%s", err.msg)
 	}
 	return v
 }
@@ -626,6 +669,9 @@ func declJSON(u *universe) {
 			if v, ok := t.(*JValue); ok && (v.Kind == JNull || v.Kind == JUndefined) {
 				return c.zeroOrNil(to)
 			}
+			if t != nil && primitiveTarget(to) {
+				return valueAs(t, to)
+			}
 			return toObjectAs(f, t, to, c)
 		})
 	})
@@ -640,6 +686,9 @@ func declJSON(u *universe) {
 			}
 			if v, ok := t.(*JValue); ok && (v.Kind == JNull || v.Kind == JUndefined) {
 				return c.zeroOrNil(to)
+			}
+			if primitiveTarget(to) {
+				return valueAs(t, to)
 			}
 			return toObjectAs(f, t, to, c)
 		})
@@ -659,6 +708,9 @@ func declJSON(u *universe) {
 		pos := cs.pos
 		return fromAny(to, cs.n, func(f *frame) any {
 			f.pos = pos
+			if primitiveTarget(to) {
+				return castJToken(g(f).(JToken), to) // ToObject(Type) calls the explicit operator
+			}
 			return toObjectAs(f, g(f).(JToken), to, c)
 		})
 	})
