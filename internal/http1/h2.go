@@ -3,6 +3,7 @@ package http1
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,7 +130,8 @@ func (w *h2Response) end() {
 // the same request sent as HTTP/1.1 would have them, since a backend gets it
 // as HTTP/1.1: a :method that is a token, no CONNECT (405), '*' only with
 // OPTIONS, a Host (the :authority) that is there and well-formed, a :path of
-// printable ASCII without spaces (400; the query is forwarded as sent), the
+// printable ASCII without spaces that starts with / (400; the query is
+// forwarded as sent), one length for the body (lengthProblem), the
 // request line's length (414), and the fields with their Host, their bytes or
 // how many there are (431). The HTTP/2 server decodes up to twice the byte
 // limit (http2Server), so that a head just over it gets this answer rather
@@ -148,12 +150,16 @@ func (s *Server) checkHTTP2Head(r *http.Request) (status int, reason string) {
 		return http.StatusBadRequest, "malformed Host header"
 	case !validTarget(r.RequestURI):
 		return http.StatusBadRequest, "invalid character in the request target"
+	case r.RequestURI != "*" && !strings.HasPrefix(r.RequestURI, "/"):
+		// RFC 9113 §8.3.1: origin-form or '*'; the host is :authority's.
+		return http.StatusBadRequest, "the :path must start with /"
 	case hostDiffers(r):
 		// RFC 9113 §8.3.1: one request, one host; over HTTP/1.1 a second
 		// Host is a 400 too.
 		return http.StatusBadRequest, "the host field differs from :authority"
-	case lengthsDiffer(r.Header["Content-Length"]):
-		return http.StatusBadRequest, "conflicting Content-Length"
+	}
+	if problem := lengthProblem(r); problem != "" {
+		return http.StatusBadRequest, problem
 	}
 	line := len(r.Method) + 1 + len(r.RequestURI) + len(" HTTP/1.1")
 	if line > s.maxRequestLine() {
@@ -182,15 +188,30 @@ func hostDiffers(r *http.Request) bool {
 	return len(v) > 1 || len(v) == 1 && !strings.EqualFold(v[0], r.Host)
 }
 
-// lengthsDiffer reports whether content-length fields disagree (equal
-// duplicates count as one, as over HTTP/1.1).
-func lengthsDiffer(v []string) bool {
-	for _, l := range v[min(1, len(v)):] {
-		if strings.TrimSpace(l) != strings.TrimSpace(v[0]) {
-			return true
+// lengthProblem says what is wrong with an HTTP/2 request's content-length
+// fields, if anything: one that is not digits, several that disagree (equal
+// duplicates count as one, as over HTTP/1.1), or a length the stream does not
+// carry (END_STREAM on the head has a length of 0). net/http's HTTP/2 server
+// reads a length it cannot parse as 0 and starts the handler, which would
+// forward the request without its body: RFC 9113 §8.1.1 calls such a request
+// malformed, and an intermediary must not forward it.
+func lengthProblem(r *http.Request) string {
+	v := r.Header["Content-Length"]
+	if len(v) == 0 {
+		return ""
+	}
+	for _, l := range v {
+		if l == "" || strings.TrimLeft(l, "0123456789") != "" {
+			return "malformed Content-Length"
+		}
+		if l != v[0] {
+			return "conflicting Content-Length"
 		}
 	}
-	return false
+	if n, err := strconv.ParseInt(v[0], 10, 64); err != nil || n != r.ContentLength {
+		return "Content-Length does not match the request's body"
+	}
+	return ""
 }
 
 // deadlineSlack is how far behind the rule a stream's deadline may lag before

@@ -607,26 +607,47 @@ func TestHTTP2Head(t *testing.T) {
 // TestHTTP2HostAndLength: the fields that decide where a request goes and
 // how long its body is must agree with each other over HTTP/2 as over
 // HTTP/1.1: a host field that names another host than :authority (RFC 9113
-// §8.3.1), or content-length fields that disagree, are 400.
+// §8.3.1), content-length fields that disagree, one that is not digits, or a
+// length on a request whose HEADERS end the stream, are 400, and never reach
+// the backend (net/http reads a length it cannot parse as 0: the request
+// went on without its body).
 func TestHTTP2HostAndLength(t *testing.T) {
 	_, rb, addr := startHardening(t)
 	base := [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/echo/x"}, {":authority", "gw"}}
-	// The requests have no body (their HEADERS end the stream).
+	// The stream stays open (an empty DATA frame without END_STREAM) and
+	// waits for the gateway's answer; DATA beyond the length net/http parsed
+	// would have the stream reset before the answer.
+	body := []byte{}
 	for _, tc := range []struct {
 		name  string
 		extra [][2]string
+		data  []byte // nil: the HEADERS end the stream
 		want  string
 	}{
-		{"no host field", nil, "200"},
-		{"the same host", [][2]string{{"host", "GW"}}, "200"},
-		{"another host", [][2]string{{"host", "admin.internal"}}, "400"},
-		{"two host fields", [][2]string{{"host", "gw"}, {"host", "admin.internal"}}, "400"},
-		{"equal lengths", [][2]string{{"content-length", "0"}, {"content-length", "0"}}, "200"},
-		{"different lengths", [][2]string{{"content-length", "0"}, {"content-length", "20"}}, "400"},
+		{"no host field", nil, nil, "200"},
+		{"the same host", [][2]string{{"host", "GW"}}, nil, "200"},
+		{"another host", [][2]string{{"host", "admin.internal"}}, nil, "400"},
+		{"two host fields", [][2]string{{"host", "gw"}, {"host", "admin.internal"}}, nil, "400"},
+		{"equal lengths", [][2]string{{"content-length", "0"}, {"content-length", "0"}}, nil, "200"},
+		{"different lengths", [][2]string{{"content-length", "0"}, {"content-length", "20"}}, nil, "400"},
+		{"a length that is not a number", [][2]string{{"content-length", "abc"}}, body, "400"},
+		{"a signed length", [][2]string{{"content-length", "+5"}}, body, "400"},
+		{"a list in one field", [][2]string{{"content-length", "5, 5"}}, body, "400"},
+		{"a length past int64", [][2]string{{"content-length", "99999999999999999999"}}, body, "400"},
+		{"a length, and HEADERS that end the stream", [][2]string{{"content-length", "5"}}, nil, "400"},
+		{"an absolute-form :path", [][2]string{{":path", "https://evil.example/echo/x"}}, nil, "400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(rb.requests())
-			status, body, err := h2Exchange(t, addr, append(slices.Clone(base), tc.extra...), nil)
+			fields := slices.Clone(base)
+			for _, f := range tc.extra {
+				if i := slices.IndexFunc(fields, func(b [2]string) bool { return b[0] == f[0] && f[0][0] == ':' }); i >= 0 {
+					fields[i] = f // a pseudo-header replaces the base's
+				} else {
+					fields = append(fields, f)
+				}
+			}
+			status, body, err := h2Exchange(t, addr, fields, tc.data)
 			if err != nil || status != tc.want {
 				t.Fatalf("%s %q %v, want %s", status, body, err, tc.want)
 			}
