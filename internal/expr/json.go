@@ -105,7 +105,8 @@ type JProperty struct {
 }
 
 // JValue is a primitive JSON value. V holds string, int64, *big.Int, float64,
-// bool, time.Time (Date), Guid, string (Uri), time.Duration, []byte or nil.
+// float32, bool, time.Time (Date), Guid, string (Uri), time.Duration, []byte or
+// nil.
 type JValue struct {
 	Kind   JTokenType
 	V      any
@@ -352,7 +353,7 @@ func jvalueOf(v any) *JValue {
 	case float64:
 		return &JValue{Kind: JFloat, V: x}
 	case float32:
-		return &JValue{Kind: JFloat, V: float64(x)}
+		return &JValue{Kind: JFloat, V: x} // a float stays a float (Newtonsoft writes it with "R")
 	case Char:
 		return &JValue{Kind: JString, V: x.String()}
 	case time.Time:
@@ -481,7 +482,7 @@ func jvalueString(v *JValue) string {
 		}
 		return toStringAny(v.V)
 	case JFloat:
-		return formatDouble(v.V.(float64))
+		return jfloatString(v.V)
 	case JDate:
 		switch d := v.V.(type) {
 		case time.Time:
@@ -581,7 +582,7 @@ func writeValue(b *sink, v *JValue) {
 			b.WriteString(n.String())
 		}
 	case JFloat:
-		b.WriteString(jsonFloat(v.V.(float64)))
+		b.WriteString(jsonFloat(v.V))
 	case JDate:
 		switch d := v.V.(type) {
 		case time.Time:
@@ -603,9 +604,18 @@ func writeValue(b *sink, v *JValue) {
 	}
 }
 
-// jsonFloat is JsonConvert.ToString(double): round-trip digits with a decimal
-// point ("1.0"), NaN and infinities as strings.
-func jsonFloat(f float64) string {
+// jfloatString is ToString() of a Float token's value: a double or a float.
+func jfloatString(v any) string {
+	if x, ok := v.(float32); ok {
+		return formatSingle(x)
+	}
+	return formatDouble(toF64(v))
+}
+
+// jsonFloat is JsonConvert.ToString(double) and ToString(float): round-trip
+// digits ("R") with a decimal point ("1.0"), NaN and infinities as strings.
+func jsonFloat(v any) string {
+	f := toF64(v)
 	switch {
 	case math.IsNaN(f):
 		return `"NaN"`
@@ -614,7 +624,7 @@ func jsonFloat(f float64) string {
 	case math.IsInf(f, -1):
 		return `"-Infinity"`
 	}
-	s := formatDouble(f)
+	s := jfloatString(v)
 	if !strings.ContainsAny(s, ".E") {
 		s += ".0"
 	}
@@ -1570,7 +1580,7 @@ func convertJValue(jv *JValue, u *Type) (res any, exc *exception) {
 		case JString, JUri, JRaw:
 			return jv.V, nil
 		case JFloat:
-			return formatDouble(jv.V.(float64)), nil
+			return jfloatString(jv.V), nil
 		case JDate:
 			return jvalueString(jv), nil
 		}
@@ -1608,7 +1618,7 @@ func convertJValue(jv *JValue, u *Type) (res any, exc *exception) {
 				f = float64(jv.V.(int64))
 			}
 		case JFloat:
-			f = jv.V.(float64)
+			f = toF64(jv.V)
 		case JString:
 			if u.isIntegral() {
 				lo, hi := intRange(u.num)

@@ -298,6 +298,8 @@ func hashCode(f *frame, v any) int32 {
 	case float64:
 		b := math.Float64bits(x)
 		return int32(b) ^ int32(b>>32)
+	case float32:
+		return int32(math.Float32bits(x))
 	case time.Time:
 		t := dtTicks(x)
 		return int32(t) ^ int32(t>>32)

@@ -354,9 +354,10 @@ func jvalueEquals(a, b *JValue) bool {
 		case *big.Int:
 			return y.IsInt64() && y.Int64() == x
 		}
-	case float64:
-		if y, ok := b.V.(float64); ok {
-			return approxEquals(x, y)
+	case float64, float32:
+		switch b.V.(type) {
+		case float64, float32:
+			return approxEquals(toF64(x), toF64(b.V)) // CompareFloat compares as doubles
 		}
 	case time.Time:
 		switch y := b.V.(type) {

@@ -106,7 +106,7 @@ func claimStrings(t JToken) []string {
 			}
 			return []string{strconv.FormatInt(x.V.(int64), 10)}
 		case JFloat:
-			return []string{formatDouble(x.V.(float64))}
+			return []string{jfloatString(x.V)}
 		case JNull:
 			return []string{""}
 		}
