@@ -89,12 +89,18 @@ func (d *Deps) cacheLookup(c *pipeline.Compiler, el *policyxml.Element) (pipelin
 			c.Report(c.Errorf(text.Pos(), "<%s> does not accept policy expressions; write the names, separated by semicolons", ch.Name))
 			continue
 		}
-		for _, name := range strings.Split(text.String(), ";") {
-			name = strings.TrimSpace(name)
+		off := 0
+		for _, part := range strings.Split(text.String(), ";") {
+			start := off
+			off += len(part) + 1
+			name := strings.TrimSpace(part)
 			if name == "" {
 				continue
 			}
 			if ch.Name == "vary-by-header" {
+				if !literalHeaderName(c, text.PosAt(start+strings.Index(part, name)), "<vary-by-header>", name) {
+					continue
+				}
 				p.varyHeaders = append(p.varyHeaders, textproto.CanonicalMIMEHeaderKey(name))
 			} else {
 				p.varyQuery = append(p.varyQuery, name)

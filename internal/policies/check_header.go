@@ -41,8 +41,8 @@ func checkHeader(c *pipeline.Compiler, el *policyxml.Element) (pipeline.Policy, 
 		}
 	}
 	if ok[0] {
-		if lit, isLit := p.name.Literal(); isLit && strings.TrimSpace(lit) == "" {
-			c.Report(c.Errorf(el.Attr("name").Value.Pos(), "name of <check-header> must not be empty"))
+		if lit, isLit := p.name.Literal(); isLit {
+			ok[0] = literalHeaderName(c, el.Attr("name").Value.Pos(), "name of <check-header>", strings.TrimSpace(lit))
 		}
 	}
 	for _, v := range el.Elements() {
@@ -64,6 +64,9 @@ func (p *checkHeaderPolicy) Apply(ctx context.Context, x *exchange.Exchange) err
 		return err
 	}
 	name = strings.TrimSpace(name)
+	if err := checkHeaderName(name); err != nil {
+		return err
+	}
 	got := x.Request.Headers.Values(name)
 	if len(got) == 0 {
 		return p.fail(x, "HeaderNotFound", "Header "+name+" was not found in the request. Access denied.")

@@ -278,6 +278,10 @@ var documentErrors = []struct{ file, msg string }{
 	{"DELETE a from to blobStorage account.xml", "MatchedParameters is a property of IRequest, not a method"},
 	{"GET a file from blobStorage account.xml", "MatchedParameters is a property of IRequest, not a method"},
 	{"PUT a file to blobStorage account.xml", "MatchedParameters is a property of IRequest, not a method"},
+	// Header names with {placeholders} for the reader to fill in: braces
+	// cannot be in a header name.
+	{"GET a file from blobStorage account.xml", `name of <set-header>: "{MyMetadataName`},
+	{"PUT a file to blobStorage account.xml", `name of <set-header>: "x-ms-meta-{MyMetadataName`},
 	// A URL with {placeholders} for the reader to fill in.
 	{"Query CosmosDB.policy.xml", `<set-url> must be an absolute http or https URL, not "https://{database-account}.`},
 	// A named value holding a URL whose name does not say so, so the test's

@@ -166,10 +166,8 @@ func compileHeaderNames(c *pipeline.Compiler, el *policyxml.Element) (names []st
 		switch {
 		case s == "*":
 			any = true
-		case isToken(s):
+		case literalHeaderName(c, v.Pos(), "<header> in <"+el.Name+">", s):
 			names = append(names, s)
-		default:
-			c.Report(c.Errorf(v.Pos(), "%q is not a header name", s))
 		}
 	}
 	if len(el.Elements()) == 0 {
@@ -374,7 +372,7 @@ func (p *corsPolicy) allowsHeaders(lines []string) (string, bool) {
 			if n == "" {
 				continue
 			}
-			if !isToken(n) || len(names) == maxRequestedHeaders {
+			if !validHeaderName(n) || len(names) == maxRequestedHeaders {
 				return "", false
 			}
 			if !p.anyHeader && !p.headers[strings.ToLower(n)] {
@@ -518,8 +516,8 @@ func isIPv6Literal(s string) bool {
 func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
 
-// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2): a
-// method or a header name.
+// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2), as a
+// method is; header names are validHeaderName's.
 func isToken(s string) bool {
 	if s == "" {
 		return false

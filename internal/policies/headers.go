@@ -4,7 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
@@ -91,6 +94,40 @@ func (nv *nameValues) eval(x *exchange.Exchange) (string, []string, error) {
 	return name, vals, nil
 }
 
+// validHeaderName reports whether name is a header field name: an HTTP token
+// (RFC 9110 §5.1, §5.6.2), so no spaces, colons or control characters. It is
+// the one rule for every policy that takes a header name; a name that breaks
+// it could never be sent, and was silently dropped.
+func validHeaderName(name string) bool { return httpguts.ValidHeaderFieldName(name) }
+
+// notHeaderName says why name is not a header name.
+func notHeaderName(name string) string {
+	if len(name) > 200 {
+		name = name[:200] + "..."
+	}
+	return strconv.Quote(name) + " is not a header name: a header name is a token of letters, digits and !#$%&'*+-.^_`|~, with no spaces or colons"
+}
+
+// literalHeaderName reports a header name written in a policy (what says
+// where, such as "name of <set-header>") at pos when it is not one, and says
+// whether it is.
+func literalHeaderName(c *pipeline.Compiler, pos policyxml.Pos, what, name string) bool {
+	if validHeaderName(name) {
+		return true
+	}
+	c.Report(c.Errorf(pos, "%s: %s", what, notHeaderName(name)))
+	return false
+}
+
+// checkHeaderName is the failure of a policy whose expression gave a header
+// name that is not one: reason InvalidHeaderName, and on-error runs.
+func checkHeaderName(name string) error {
+	if validHeaderName(name) {
+		return nil
+	}
+	return &pipeline.Error{Reason: "InvalidHeaderName", Message: notHeaderName(name)}
+}
+
 // fixedHeaders cannot be changed by set-header: the gateway owns them.
 var fixedHeaders = map[string]bool{"Connection": true, "Content-Length": true, "Keep-Alive": true, "Transfer-Encoding": true}
 
@@ -116,6 +153,9 @@ func compileSetHeader(c *pipeline.Compiler, el *policyxml.Element, response bool
 		return nil, nil
 	}
 	if lit, isLit := nv.name.Literal(); isLit {
+		if !literalHeaderName(c, el.Attr("name").Value.Pos(), "name of <"+el.Name+">", strings.TrimSpace(lit)) {
+			return nil, nil
+		}
 		canon := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(lit))
 		if fixedHeaders[canon] {
 			return nil, c.Errorf(el.Attr("name").Value.Pos(), "header %s is managed by the gateway and cannot be set or deleted", canon)
@@ -141,7 +181,11 @@ func (p *setHeaderPolicy) Apply(ctx context.Context, x *exchange.Exchange) error
 	} else {
 		h = x.Request.Headers
 	}
-	key := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
+	name = strings.TrimSpace(name)
+	if err := checkHeaderName(name); err != nil {
+		return err
+	}
+	key := textproto.CanonicalMIMEHeaderKey(name)
 	if fixedHeaders[key] {
 		return &pipeline.Error{Reason: "HeaderNotAllowed", Message: "header " + key + " is managed by the gateway and cannot be set or deleted"}
 	}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/net/http/httpguts"
-
 	"github.com/lastmile-gw/lastmile/internal/exchange"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
@@ -210,8 +208,7 @@ func headerNameAttr(c *pipeline.Compiler, el *policyxml.Element, name, def strin
 		return def
 	}
 	s = strings.TrimSpace(s)
-	if !httpguts.ValidHeaderFieldName(s) {
-		c.Report(c.Errorf(el.Attr(name).Value.Pos(), "%s of <%s> must be a header name, not %q", name, el.Name, s))
+	if !literalHeaderName(c, el.Attr(name).Value.Pos(), name+" of <"+el.Name+">", s) {
 		return def
 	}
 	if fixedHeaders[http.CanonicalHeaderKey(s)] {

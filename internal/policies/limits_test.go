@@ -643,7 +643,7 @@ func TestLimitCompileErrors(t *testing.T) {
 		{`<rate-limit-by-key calls="5" renewal-period="301" counter-key="k" />`, `renewal-period of <rate-limit-by-key> must be a whole number from 1 to 300, not "301"`},
 		{`<rate-limit-by-key calls="5" renewal-period="60" counter-key="k" increment-count="-1" />`, `increment-count of <rate-limit-by-key> must be a whole number from 0`},
 		{`<rate-limit-by-key calls="5" renewal-period="60" counter-key="k" increment-condition="maybe" />`, `attribute increment-condition of <rate-limit-by-key> must be true, false or a policy expression, not "maybe"`},
-		{`<rate-limit-by-key calls="5" renewal-period="60" counter-key="k" retry-after-header-name="a b" />`, `retry-after-header-name of <rate-limit-by-key> must be a header name, not "a b"`},
+		{`<rate-limit-by-key calls="5" renewal-period="60" counter-key="k" retry-after-header-name="a b" />`, `1:110: retry-after-header-name of <rate-limit-by-key>: "a b" is not a header name`},
 		{`<rate-limit-by-key calls="5" renewal-period="60" counter-key="k" total-calls-header-name="Content-Length" />`, `header Content-Length is managed by the gateway`},
 		{`<rate-limit-by-key calls="5" renewal-period="60" counter-key="k" remaining-calls-variable-name="" />`, `remaining-calls-variable-name of <rate-limit-by-key> must not be empty`},
 		{`<rate-limit-by-key calls="5" renewal-period="60" counter-key="k" window="x" />`, `unknown attribute "window" on <rate-limit-by-key>`},

@@ -354,7 +354,11 @@ func (p *sendRequestPolicy) build(x *exchange.Exchange) (r *sideRequest, ignorab
 		if err != nil {
 			return nil, false, err
 		}
-		key := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
+		name = strings.TrimSpace(name)
+		if err := checkHeaderName(name); err != nil {
+			return nil, false, err
+		}
+		key := textproto.CanonicalMIMEHeaderKey(name)
 		if fixedHeaders[key] {
 			return nil, false, &pipeline.Error{Reason: "HeaderNotAllowed", Message: "header " + key + " is managed by the gateway and cannot be set or deleted"}
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/exchange"
-	"github.com/lastmile-gw/lastmile/internal/httpfield"
 	"github.com/lastmile-gw/lastmile/internal/pipeline"
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
 )
@@ -85,7 +84,7 @@ func (d Deps) sendServiceBusMessage(c *pipeline.Compiler, el *policyxml.Element)
 				c.CheckChildren(mp)
 				name, ok := c.LiteralAttr(mp, "name")
 				name = strings.TrimSpace(name)
-				if !ok || !httpfield.ValidName(name) {
+				if !ok || !validHeaderName(name) {
 					c.Report(c.Errorf(mp.Pos, "<message-property> needs a name made of letters, digits and -._~ (it travels as an HTTP header), not %q", name))
 					continue
 				}

@@ -288,6 +288,9 @@ func compileOverrides(c *pipeline.Compiler, el *policyxml.Element, child string,
 			continue
 		}
 		if header {
+			if !literalHeaderName(c, ch.Attr("name").Value.Pos(), "name of <"+child+"> in <"+el.Name+">", name) {
+				continue
+			}
 			name = http.CanonicalHeaderKey(name)
 		}
 		if _, dup := out[name]; dup {

@@ -206,6 +206,9 @@ func compileTokenLocation(c *pipeline.Compiler, el *policyxml.Element, defaultHe
 	if v, ok := c.Attr(el, "header-name"); ok {
 		t.header, t.kind = v, "header"
 		n++
+		if lit, isLit := v.Literal(); isLit {
+			literalHeaderName(c, el.Attr("header-name").Value.Pos(), "header-name of <"+el.Name+">", strings.TrimSpace(lit))
+		}
 	}
 	if v, ok := c.Attr(el, "query-parameter-name"); ok {
 		t.query, t.kind = v, "query"
@@ -516,6 +519,9 @@ func (t *tokenLocation) token(x *exchange.Exchange) (string, error) {
 			return "", err
 		}
 		name = strings.TrimSpace(name)
+		if err := checkHeaderName(name); err != nil {
+			return "", err
+		}
 		isAuthorization = strings.EqualFold(name, "Authorization")
 		values = x.Request.Headers.Values(name)
 	case "query":
