@@ -100,7 +100,16 @@ func (u *Uri) absoluteURI() string {
 	if u.u.Fragment != "" {
 		frag = "#" + u.u.EscapedFragment()
 	}
-	return strings.ToLower(u.u.Scheme) + "://" + u.authority() + u.path() + u.query() + frag
+	return strings.ToLower(u.u.Scheme) + "://" + u.userInfo() + u.authority() + u.path() + u.query() + frag
+}
+
+// userInfo is the user information with its "@" ("user:pass@"), which
+// AbsoluteUri, ToString() and GetLeftPart keep and Authority and Host do not.
+func (u *Uri) userInfo() string {
+	if u.u.User == nil {
+		return ""
+	}
+	return u.u.User.String() + "@"
 }
 
 // String is Uri.ToString(): the canonical form with escapes of characters that
@@ -403,11 +412,11 @@ func declWeb(u *universe) {
 		case 0:
 			return base
 		case 1:
-			return base + x.authority()
+			return base + x.userInfo() + x.authority()
 		case 2:
-			return base + x.authority() + x.path()
+			return base + x.userInfo() + x.authority() + x.path()
 		}
-		return base + x.authority() + x.path() + x.query()
+		return base + x.userInfo() + x.authority() + x.path() + x.query()
 	}))
 	d.method("ToString() string", uriPart((*Uri).String))
 
