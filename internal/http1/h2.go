@@ -2,6 +2,7 @@ package http1
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,10 @@ import (
 // since the streams share a connection whose deadline cannot be any one
 // stream's, and the response the same minimum rate (h2Response).
 func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
+	if hc, ok := r.Context().Value(h2ConnKey{}).(*h2Conn); ok {
+		hc.streams.Add(1)
+		defer s.streamEnded(hc, r, time.Now())
+	}
 	if status, reason := s.checkHTTP2Head(r); status != 0 {
 		ctype, body := s.errorBody(status, reason)
 		w.Header().Set("Content-Type", ctype)
@@ -38,6 +43,46 @@ func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 	rw := &h2Response{ResponseWriter: w, srv: s}
 	defer rw.end()
 	s.Handler.ServeHTTP(rw, r)
+}
+
+// h2Conn is what the gateway keeps of an HTTP/2 connection: how many streams
+// its client opened, and how many of them it reset before their answer ended.
+type h2Conn struct {
+	rwc     net.Conn
+	streams atomic.Int64
+	resets  atomic.Int64
+	closed  atomic.Bool
+}
+
+type h2ConnKey struct{}
+
+// Premature resets: a connection whose client reset at least resetFloor
+// streams before their answers within prematureReset of their start, and at
+// least half of its streams, is closed, as Envoy closes one (a gRPC client
+// that cancels long streaming calls does not count). Rapid reset (CVE-2023-44487) costs a client one
+// HEADERS and one RST_STREAM frame per request, while each request it cancels
+// may have reached the backend and costs a backend connection, which cannot
+// be reused with an answer still coming. net/http's HTTP/2 server bounds the
+// handlers that run at once, not how fast a client resets them.
+const (
+	resetFloor     = 100
+	prematureReset = time.Second
+)
+
+// streamEnded counts a stream whose client went away before its answer ended,
+// soon after it started:
+// its context is done while the handler still runs (a HEAD answer ends the
+// stream with its head, which also ends the context).
+func (s *Server) streamEnded(hc *h2Conn, r *http.Request, start time.Time) {
+	if r.Method == http.MethodHead || r.Context().Err() == nil || time.Since(start) > prematureReset {
+		return
+	}
+	n := hc.resets.Add(1)
+	if n >= resetFloor && 2*n >= hc.streams.Load() && hc.closed.CompareAndSwap(false, true) {
+		s.logger().Warn("closed an HTTP/2 connection whose client reset most of its streams before their answers (rapid reset)",
+			"remote", r.RemoteAddr, "resets", n, "streams", hc.streams.Load())
+		hc.rwc.Close()
+	}
 }
 
 // h2Response is an HTTP/2 response under the minimum response rate: a write

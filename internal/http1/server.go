@@ -360,6 +360,9 @@ func (s *Server) http2Server() *http.Server {
 			DisableGeneralOptionsHandler: true,
 			ErrorLog:                     slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
 			BaseContext:                  func(net.Listener) context.Context { return s.baseContext() },
+			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				return context.WithValue(ctx, h2ConnKey{}, &h2Conn{rwc: c})
+			},
 		}
 		s.h2ln = &connListener{ch: make(chan net.Conn), done: make(chan struct{})}
 		s.h2.Store(h2)

@@ -684,3 +684,43 @@ func TestPolicyHeadersCannotSplitMessages(t *testing.T) {
 		t.Fatalf("to the backend: %+v; want X-Q %q and no Injected", got, want)
 	}
 }
+
+// TestHTTP2RapidReset: a client that resets most of its streams before their
+// answers (CVE-2023-44487) has its connection closed once it reset 100 of
+// them, so that it cannot keep the backend busy, or make the gateway open a
+// backend connection for every few resets, for the price of two frames a
+// request.
+func TestHTTP2RapidReset(t *testing.T) {
+	_, rb, addr := startHardening(t)
+	c := dialGateway(t, addr)
+	var out, head bytes.Buffer
+	out.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&out, nil)
+	fr.WriteSettings()
+	enc := hpack.NewEncoder(&head)
+	const streams = 2000
+	for i := range streams {
+		head.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/echo/x"}, {":authority", "gw"}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		id := uint32(2*i + 1)
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: head.Bytes(), EndHeaders: true, EndStream: true})
+		fr.WriteRSTStream(id, http2.ErrCodeCancel)
+	}
+	go c.Write(out.Bytes()) // the gateway may close the connection before it took it all
+	// The gateway closes the connection: reading ends before the test's
+	// deadline, with or without a GOAWAY first.
+	rd := http2.NewFramer(io.Discard, c)
+	for {
+		if _, err := rd.ReadFrame(); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the connection is still open after %d reset streams", streams)
+			}
+			break
+		}
+	}
+	if n := len(rb.requests()); n >= streams/2 {
+		t.Errorf("%d of %d reset requests reached the backend", n, streams)
+	}
+}
