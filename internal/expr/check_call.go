@@ -223,7 +223,7 @@ func (c *checker) staticMember(t *Type, n *Member) *operand {
 		if nt := c.typeByName(t.Name+"."+name, n.TypeArgs, n); nt != nil {
 			return &operand{t: nt, n: n, tref: nt}
 		}
-		c.errorAt(n.NamePos, len(name), fmt.Sprintf("unknown static member %q on %s%s", name, t.Name, suggest(name, c.memberNames(t, true))))
+		c.errorAt(n.NamePos, len(name), unknownStatic("member", name, t, suggest(name, c.memberNames(t, true))))
 		return errOp(n)
 	}
 	m := ms[0]
@@ -236,6 +236,15 @@ func (c *checker) staticMember(t *Type, n *Member) *operand {
 	}
 	c.errorAt(n.NamePos, len(name), fmt.Sprintf("%s.%s is a method; call it: %s(...)", t.Name, name, name))
 	return errOp(n)
+}
+
+// unknownStatic is the message for a static member or method t does not have.
+// Environment has only NewLine: the rest would read the gateway's process.
+func unknownStatic(what, name string, t *Type, hint string) string {
+	if t.def != nil && t.def.name == "Environment" {
+		return fmt.Sprintf("Environment.%s is not available in policy expressions: it would reach into the gateway's process (only Environment.NewLine is)", name)
+	}
+	return fmt.Sprintf("unknown static %s %q on %s%s", what, name, t.Name, hint)
 }
 
 // staticMembers finds static members, including those of the keyword types
@@ -597,7 +606,7 @@ func (c *checker) methodCall(x *operand, fun *Member, n *Call) *operand {
 			}
 		}
 		if len(methods) == 0 {
-			c.errorAt(fun.NamePos, len(name), fmt.Sprintf("unknown static method %q on %s%s", name, x.tref.Name, suggest(name, c.memberNames(x.tref, true))))
+			c.errorAt(fun.NamePos, len(name), unknownStatic("method", name, x.tref, suggest(name, c.memberNames(x.tref, true))))
 			c.checkArgsForErrors(n.Args)
 			return errOp(n)
 		}

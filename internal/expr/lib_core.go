@@ -179,6 +179,11 @@ func declCore(u *universe) {
 		}
 	}
 
+	// Environment has NewLine only: its other members read the gateway's process
+	// (variables, machine name, command line) and are refused (checkEnvironment)
+	env := u.decl("System.Environment", tkClass, "")
+	env.konst("NewLine", "string", "\n")
+
 	// KeyValuePair<TKey, TValue>
 	kv := u.decl("System.Collections.Generic.KeyValuePair", tkStruct, "", "TKey", "TValue")
 	kv.is = func(v any) bool { _, ok := v.(KeyValuePair); return ok }
