@@ -168,9 +168,12 @@ func (p *cacheLookupPolicy) Apply(ctx context.Context, x *exchange.Exchange) err
 		if err != nil {
 			p.log.LogAttrs(ctx, slog.LevelWarn, "cached response unreadable; treating it as a miss", slog.String("policy", "cache-lookup"),
 				slog.String("cache", p.kind), slog.String("requestId", x.RequestID), slog.String("error", err.Error()))
-		} else if acceptsEncoding(x.Request.Headers, e.Headers.Get("Content-Encoding")) {
+		} else if !e.Stored.IsZero() && acceptsEncoding(x.Request.Headers, e.Headers.Get("Content-Encoding")) {
+			// An entry a gateway from before Age stored has no time of
+			// storing: it is a miss, and is stored again.
 			x.Response = &exchange.Response{StatusCode: e.Status, StatusReason: e.Reason, Headers: e.Headers, Body: exchange.NewBytesBody(e.body)}
-			setDownstream(x.Response.Headers, st.downstream, st.mustReval, time.Until(e.Expires))
+			x.Response.Headers.Set("Age", strconv.FormatInt(e.age(time.Now()), 10))
+			setDownstream(x.Response.Headers, st.downstream, st.mustReval, e.Expires.Sub(e.Stored))
 			x.Report.Cache = "hit"
 			x.Recorder.Data("cache", "hit")
 			return pipeline.ErrSkipToOutbound
@@ -273,8 +276,16 @@ func acceptsEncoding(h http.Header, enc string) bool {
 }
 
 // setDownstream sets the Cache-Control the client sees when downstream caching
-// is allowed: private or public, for as long as the gateway keeps the response.
-// With none the response's own Cache-Control is left as it is.
+// is allowed: private or public, for as long as the gateway keeps the response
+// (cache-store's duration, on a hit too). With none the response's own
+// Cache-Control is left as it is.
+//
+// A hit keeps the response as stored, its Date too, and says how old it is in
+// Age, as RFC 9111 has every cache do (§4, §5.1): a downstream cache takes its
+// age from Age (or from Date, whichever is older, §4.2.3) and counts it
+// against max-age once. The alternative, a max-age reduced to what is left,
+// would need a new Date, and would lose a backend's own max-age's meaning
+// when downstream-caching-type is none.
 func setDownstream(h http.Header, downstream string, mustReval bool, ttl time.Duration) {
 	if downstream == "none" {
 		return
@@ -333,7 +344,8 @@ func (p *cacheStorePolicy) Apply(ctx context.Context, x *exchange.Exchange) erro
 		return nil
 	}
 	ttl := time.Duration(secs) * time.Second
-	e := cachedResponse{Status: x.Response.StatusCode, Reason: x.Response.StatusReason, Headers: x.Response.Headers.Clone(), Expires: time.Now().Add(ttl)}
+	now := time.Now()
+	e := cachedResponse{Status: x.Response.StatusCode, Reason: x.Response.StatusReason, Headers: x.Response.Headers.Clone(), Stored: now, Expires: now.Add(ttl)}
 	e.Headers.Del("Content-Length") // the gateway writes the body's own
 	if e.Headers == nil {
 		e.Headers = http.Header{}
@@ -466,7 +478,22 @@ type cachedResponse struct {
 	Reason  string      `json:"r,omitempty"`
 	Headers http.Header `json:"h"`
 	Expires time.Time   `json:"e"`
-	body    []byte
+	// Stored is when cache-store stored it; zero in what the semantic cache
+	// stores, and in what gateways before Age stored.
+	Stored time.Time `json:"t,omitzero"`
+	body   []byte
+}
+
+// age is the response's current age at now in whole seconds (RFC 9111
+// §4.2.3): the Age it had when stored, if it had one, and the time it has
+// been stored.
+func (e *cachedResponse) age(now time.Time) int64 {
+	initial, err := strconv.ParseInt(strings.TrimSpace(e.Headers.Get("Age")), 10, 64)
+	if err != nil || initial < 0 {
+		initial = 0
+	}
+	// An age past 2^31 seconds is sent as 2^31 (§1.2.2).
+	return min(initial, 1<<31) + max(int64(now.Sub(e.Stored)/time.Second), 0)
 }
 
 const responseMagic = "lmresp1\n"

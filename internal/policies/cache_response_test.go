@@ -3,6 +3,7 @@ package policies_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -275,7 +276,7 @@ func TestResponseCacheNotStored(t *testing.T) {
 // afterwards.
 func TestResponseCacheExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		o := &origin{headers: http.Header{"Cache-Control": {"max-age=3600"}}}
+		o := &origin{headers: http.Header{"Cache-Control": {"max-age=3600"}, "Date": {"Sat, 01 Jan 2000 00:00:00 GMT"}}}
 		p := responseCache(t, policies.Deps{}, o,
 			`<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" downstream-caching-type="public" />`,
 			`<cache-store duration="@{
@@ -283,24 +284,74 @@ func TestResponseCacheExpiry(t *testing.T) {
 				var maxAge = Regex.Match(header, @&quot;max-age=(?&lt;maxAge&gt;\d+)&quot;).Groups[&quot;maxAge&quot;]?.Value;
 				return (!string.IsNullOrEmpty(maxAge))?int.Parse(maxAge):300;
 			}" />`)
+		// A hit keeps max-age as stored and says in Age how long the
+		// response has been in the cache, so that a downstream cache counts
+		// that time once; its Date is the stored one.
 		type step struct {
-			after        time.Duration
-			body, cached string
+			after             time.Duration
+			body, cached, age string
 		}
 		steps := []step{
-			{0, "v1", "public, max-age=3600, must-revalidate"},
-			{time.Second, "v1", "public, max-age=3599, must-revalidate"},
-			{3598 * time.Second, "v1", "public, max-age=1, must-revalidate"},
-			{time.Second, "v2", "public, max-age=3600, must-revalidate"},
+			{0, "v1", "public, max-age=3600, must-revalidate", ""},
+			{time.Second, "v1", "public, max-age=3600, must-revalidate", "1"},
+			{1500 * time.Millisecond, "v1", "public, max-age=3600, must-revalidate", "2"},
+			{3596500 * time.Millisecond, "v1", "public, max-age=3600, must-revalidate", "3599"},
+			{time.Second, "v2", "public, max-age=3600, must-revalidate", ""},
 		}
 		for i, s := range steps {
 			time.Sleep(s.after)
 			_, h, body := serve(t, p, cacheCall{target: "/a"})
-			if body != s.body || h.Get("Cache-Control") != s.cached {
-				t.Errorf("step %d: got %q with Cache-Control %q, want %q with %q", i+1, body, h.Get("Cache-Control"), s.body, s.cached)
+			if body != s.body || h.Get("Cache-Control") != s.cached || h.Get("Age") != s.age || h.Get("Date") != "Sat, 01 Jan 2000 00:00:00 GMT" {
+				t.Errorf("step %d: got %q with Cache-Control %q, Age %q, Date %q; want %q with %q, Age %q, the stored Date",
+					i+1, body, h.Get("Cache-Control"), h.Get("Age"), h.Get("Date"), s.body, s.cached, s.age)
 			}
 		}
 	})
+}
+
+// TestResponseCacheAge: a hit's Age adds the time in the cache to the age the
+// response had when it was stored (RFC 9111 §4.2.3), also when the response's
+// own Cache-Control goes to the client (downstream-caching-type none).
+func TestResponseCacheAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := &origin{headers: http.Header{"Cache-Control": {"public, max-age=600"}, "Age": {"100"}}}
+		p := responseCache(t, policies.Deps{}, o,
+			`<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" downstream-caching-type="none" />`, `<cache-store duration="300" />`)
+		for i, want := range []string{"100", "100", "142"} {
+			if i == 2 {
+				time.Sleep(42 * time.Second)
+			}
+			_, h, body := serve(t, p, cacheCall{target: "/a"})
+			if body != "v1" || h.Get("Age") != want || h.Get("Cache-Control") != "public, max-age=600" {
+				t.Errorf("request %d: %q with Age %q, Cache-Control %q; want v1 with Age %s and the backend's Cache-Control", i+1, body, h.Get("Age"), h.Get("Cache-Control"), want)
+			}
+		}
+	})
+}
+
+// TestResponseCacheOlderEntry: a response an older gateway stored, without the
+// time it was stored, cannot say its Age: it is a miss, and stored again.
+func TestResponseCacheOlderEntry(t *testing.T) {
+	mem := store.NewMemory(0)
+	o := &origin{}
+	p := responseCache(t, policies.Deps{Cache: policies.Caches{Internal: &keyRecorder{ValueCache: mem}}}, o,
+		`<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" downstream-caching-type="public" />`, `<cache-store duration="60" />`)
+	serve(t, p, cacheCall{target: "/a"})
+	// The same key, now holding what a gateway before Age stored.
+	rec := &keyRecorder{ValueCache: mem}
+	p = responseCache(t, policies.Deps{Cache: policies.Caches{Internal: rec}}, o,
+		`<cache-lookup vary-by-developer="false" vary-by-developer-groups="false" downstream-caching-type="public" />`, `<cache-store duration="60" />`)
+	serve(t, p, cacheCall{target: "/a"}) // a hit; rec learns the key
+	head := `{"s":200,"h":{"Content-Type":["text/plain"]},"e":"` + time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano) + `"}`
+	old := append(binary.BigEndian.AppendUint32([]byte("lmresp1\n"), uint32(len(head))), head+"old"...)
+	mem.Set(context.Background(), rec.keys[0], old, time.Minute)
+	_, h, body := serve(t, p, cacheCall{target: "/a"})
+	if body != "v2" || h.Get("Age") != "" || o.calls.Load() != 2 {
+		t.Errorf("got %q with Age %q after %d backend calls, want a miss: v2 from the backend", body, h.Get("Age"), o.calls.Load())
+	}
+	if _, h, body := serve(t, p, cacheCall{target: "/a"}); body != "v2" || h.Get("Age") != "0" {
+		t.Errorf("got %q with Age %q, want v2 stored again", body, h.Get("Age"))
+	}
 }
 
 // TestResponseCacheStreamsOnce: the backend's body is read once, as the client
