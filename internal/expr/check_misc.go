@@ -747,8 +747,11 @@ func (c *checker) userConv(op *operand, to *Type) *operand {
 }
 
 // explicitUser handles (string)token, (int)token and the other explicit
-// conversions from JToken.
+// conversions from JToken, and those from XElement and XAttribute.
 func (c *checker) explicitUser(op *operand, to *Type) *operand {
+	if r := c.explicitXML(op, to); r != nil {
+		return r
+	}
 	if !c.isSubtypeOrSame(op.t, c.u.lookupDef("JToken", 0).typ()) {
 		return nil
 	}
@@ -773,6 +776,56 @@ func (c *checker) explicitUser(op *operand, to *Type) *operand {
 			throwAt(pos, err.typ, "%s", err.msg)
 		}
 		return v
+	})
+}
+
+// explicitXML is LINQ to XML's explicit operators on XElement and XAttribute:
+// (string), (bool), (int), (long), (double), (DateTime), ... and their
+// nullables read the element's or attribute's Value as XmlConvert does. A null
+// element or attribute converts to null for string and the nullable types, and
+// throws ArgumentNullException for the others.
+func (c *checker) explicitXML(op *operand, to *Type) *operand {
+	var param string
+	switch {
+	case c.isSubtypeOrSame(op.t, c.u.lookupDef("XElement", 0).typ()):
+		param = "element"
+	case c.isSubtypeOrSame(op.t, c.u.lookupDef("XAttribute", 0).typ()):
+		param = "attribute"
+	default:
+		return nil
+	}
+	u := underlying(to)
+	if !xmlConvertible(u) {
+		return nil
+	}
+	g := op.anyFn()
+	pos := op.n.Pos()
+	nullable := to.kind == tkNullable || !to.value
+	return fromAny(to, op.n, func(f *frame) any {
+		v := g(f)
+		missing := v == nil
+		var s string
+		switch x := v.(type) {
+		case *XElement:
+			if missing = x == nil; !missing {
+				s = x.value(f)
+			}
+		case *XAttribute:
+			if missing = x == nil; !missing {
+				s = x.Value
+			}
+		}
+		if missing {
+			if nullable {
+				return nil
+			}
+			throwAt(pos, "ArgumentNullException", "Value cannot be null. (Parameter '%s')", param)
+		}
+		r, exc := xmlConvert(s, u)
+		if exc != nil {
+			throwAt(pos, exc.typ, "%s", exc.msg)
+		}
+		return r
 	})
 }
 

@@ -4,8 +4,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A small XML DOM behind System.Xml.Linq (XDocument, XElement), System.Xml
@@ -1101,4 +1103,208 @@ func xmlAdd(f *frame, e *XElement, c any) {
 		f.alloc(xmlNodeBytes)
 		e.Nodes = append(e.Nodes, &XText{Value: f.str(c), parent: e})
 	}
+}
+
+// xmlConvertible reports whether XElement and XAttribute have an explicit
+// operator to t (or to t?).
+func xmlConvertible(t *Type) bool {
+	switch {
+	case t == tString || t == tBool:
+		return true
+	case t.isNumeric():
+		switch t.num {
+		case nkInt, nkUInt, nkLong, nkULong, nkFloat, nkDouble, nkDecimal:
+			return true
+		}
+		return false
+	}
+	switch defName(t) {
+	case "DateTime", "DateTimeOffset", "TimeSpan", "Guid":
+		return true
+	}
+	return false
+}
+
+// xmlConvert converts the text of an element or attribute to t as the
+// explicit operators do: XmlConvert.ToBoolean of the lower-cased text,
+// XmlConvert.ToInt32 and the like for numbers (white space and a sign, no
+// thousands separators; INF and -INF for floating point), DateTime.Parse with
+// DateTimeStyles.RoundtripKind, xsd:duration for TimeSpan.
+func xmlConvert(s string, t *Type) (any, *exception) {
+	format := func(msg string) (any, *exception) {
+		return nil, &exception{typ: "FormatException", msg: msg, pos: -1}
+	}
+	overflow := func() (any, *exception) {
+		return nil, &exception{typ: "OverflowException", msg: overflowMsg(clrName(t)), pos: -1}
+	}
+	trimmed := strings.Trim(s, " \t\n\r")
+	switch {
+	case t == tString:
+		return s, nil
+	case t == tBool:
+		switch strings.ToLower(trimmed) {
+		case "true", "1":
+			return true, nil
+		case "false", "0":
+			return false, nil
+		}
+		return format("The string is not a valid Boolean value.")
+	case t.isIntegral():
+		bits := 32
+		if t.num == nkLong || t.num == nkULong {
+			bits = 64
+		}
+		v, err := parseIntStr(s, bits, t.num == nkUInt || t.num == nkULong, clrName(t))
+		switch err {
+		case "format", "null":
+			return format(fmtErr)
+		case "overflow":
+			return overflow()
+		}
+		return boxedNum(t, v), nil
+	case t.isNumeric():
+		var v float64
+		switch trimmed {
+		case "INF":
+			v = math.Inf(1)
+		case "-INF":
+			v = math.Inf(-1)
+		default:
+			ok := trimmed != "" && !strings.ContainsAny(trimmed, ",∞") && !strings.Contains(trimmed, "Infinity")
+			if t.num == nkDecimal {
+				ok = ok && !strings.ContainsAny(trimmed, "eE") && trimmed != "NaN"
+			}
+			if ok {
+				v, ok = parseFloatStr(trimmed)
+			}
+			if !ok {
+				return format(fmtErr)
+			}
+			if v == 0 && strings.HasPrefix(trimmed, "-") {
+				v = math.Copysign(0, -1)
+			}
+		}
+		switch t.num {
+		case nkFloat:
+			return float32(v), nil
+		case nkDecimal:
+			if math.IsInf(v, 0) {
+				return overflow()
+			}
+		}
+		return v, nil
+	}
+	switch defName(t) {
+	case "DateTime":
+		v, err := parseDateTime(s, false)
+		if err != "" {
+			return format("String was not recognized as a valid DateTime.")
+		}
+		if strings.HasSuffix(trimmed, "Z") || strings.HasSuffix(trimmed, "z") {
+			v = withKind(v.UTC(), 1) // RoundtripKind keeps a Z as Kind Utc
+		}
+		return v, nil
+	case "DateTimeOffset":
+		v, err := parseDateTime(s, true)
+		if err != "" {
+			return format("String was not recognized as a valid DateTime.")
+		}
+		return DateTimeOffset{v}, nil
+	case "TimeSpan":
+		d, ok := parseXsdDuration(trimmed)
+		if !ok {
+			return format("The string is not a valid TimeSpan value.")
+		}
+		return d, nil
+	case "Guid":
+		g, err := parseGuid(s, "")
+		if err != "" {
+			return format(err)
+		}
+		return g, nil
+	}
+	return nil, &exception{typ: "InvalidCastException", msg: "no conversion to " + t.Name, pos: -1}
+}
+
+// parseXsdDuration parses an xsd:duration, -PnYnMnDTnHnMn.nS, as
+// XmlConvert.ToTimeSpan does: a year is 365 days and a month 30.
+func parseXsdDuration(s string) (time.Duration, bool) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	if !strings.HasPrefix(s, "P") || len(s) < 2 {
+		return 0, false
+	}
+	s = s[1:]
+	var days, secs, nanos int64
+	inTime, seen, order := false, false, 0
+	for s != "" {
+		if s[0] == 'T' {
+			if inTime || len(s) == 1 {
+				return 0, false
+			}
+			inTime, order = true, 0
+			s = s[1:]
+			continue
+		}
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 9 || i == len(s) {
+			return 0, false
+		}
+		n, _ := strconv.ParseInt(s[:i], 10, 64)
+		frac := ""
+		if s[i] == '.' {
+			j := i + 1
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			if !inTime || j == i+1 || j == len(s) || s[j] != 'S' {
+				return 0, false
+			}
+			frac, i = s[i+1:j], j
+		}
+		unit := s[i]
+		s = s[i+1:]
+		units := "YMD"
+		if inTime {
+			units = "HMS"
+		}
+		k := strings.IndexByte(units, unit)
+		if k < order {
+			return 0, false
+		}
+		order, seen = k+1, true
+		switch {
+		case !inTime && unit == 'Y':
+			days += n * 365
+		case !inTime && unit == 'M':
+			days += n/12*365 + n%12*30
+		case !inTime && unit == 'D':
+			days += n
+		case unit == 'H':
+			secs += n * 3600
+		case unit == 'M':
+			secs += n * 60
+		case unit == 'S':
+			secs += n
+			for len(frac) < 9 {
+				frac += "0"
+			}
+			nanos, _ = strconv.ParseInt(frac[:9], 10, 64)
+		}
+	}
+	if !seen {
+		return 0, false
+	}
+	total := days*86400 + secs
+	if total > math.MaxInt64/int64(time.Second)-1 {
+		return 0, false
+	}
+	d := time.Duration(total)*time.Second + time.Duration(nanos/100*100)
+	if neg {
+		d = -d
+	}
+	return d, true
 }
