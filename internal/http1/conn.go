@@ -207,12 +207,20 @@ func (c *conn) loop(ctx context.Context, first bool) bool {
 		if err := c.waitRequest(); err != nil {
 			return err == errParked // closed, idle too long, or shut down
 		}
-		if n == 0 && first && c.tlsState == nil && s.HTTP2 && c.isHTTP2Preface() {
-			c.handOff(&prefixConn{Conn: c.rwc, pre: c.buffered()})
-			return false
-		}
 		if !c.headBuffered() {
+			// From the first byte on, the head has the header timeout: an
+			// HTTP/2 preface too, whose check waits for its bytes.
 			c.setReadDeadline(time.Now().Add(s.readHeaderTimeout()))
+		}
+		if n == 0 && first && c.tlsState == nil {
+			if c.isTLSHandshake() {
+				s.logger().Debug("closed a connection that began a TLS handshake on a plain listener", "remote", c.remoteAddr)
+				return false
+			}
+			if s.HTTP2 && c.isHTTP2Preface() {
+				c.handOff(&prefixConn{Conn: c.rwc, pre: c.buffered()})
+				return false
+			}
 		}
 		lines, err := c.readHead()
 		var fr framing
@@ -353,6 +361,14 @@ func (c *conn) headBuffered() bool {
 }
 
 var crlfcrlf, lflf = []byte("\r\n\r\n"), []byte("\n\n")
+
+// isTLSHandshake reports whether the connection opens with a TLS handshake
+// record (a ClientHello), which no HTTP/1.1 request line starts with: closed
+// at once, rather than waiting for a request line that never ends.
+func (c *conn) isTLSHandshake() bool {
+	b, err := c.br.Peek(1)
+	return err == nil && b[0] == 0x16
+}
 
 // isHTTP2Preface reports whether the connection opens with the HTTP/2 preface.
 // It waits for more bytes only while what arrived could still be one.

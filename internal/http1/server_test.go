@@ -389,6 +389,17 @@ func TestSlowClients(t *testing.T) {
 			t.Fatalf("response %v, %v; want 408", resp, err)
 		}
 	})
+	t.Run("a partial HTTP/2 preface has the header timeout, not the idle one", func(t *testing.T) {
+		addr := serve(t, &http1.Server{Handler: rec, HTTP2: true, ReadHeaderTimeout: 300 * time.Millisecond, IdleTimeout: time.Minute})
+		c, _ := net.Dial("tcp", addr)
+		defer c.Close()
+		io.WriteString(c, "PRI * HTTP/2.0\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := io.ReadAll(c)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the connection is still open")
+		}
+	})
 	t.Run("a body sent a byte at a time gets 408", func(t *testing.T) {
 		c, _ := net.Dial("tcp", addr)
 		defer c.Close()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -722,5 +724,25 @@ func TestHTTP2RapidReset(t *testing.T) {
 	}
 	if n := len(rb.requests()); n >= streams/2 {
 		t.Errorf("%d of %d reset requests reached the backend", n, streams)
+	}
+}
+
+// TestTLSOnPlainListener: a TLS ClientHello sent to the plain listener ends
+// the connection at once, instead of holding it for the header timeout (30 s)
+// while the gateway waits for a request line.
+func TestTLSOnPlainListener(t *testing.T) {
+	_, rb, addr := startHardening(t)
+	c := dialGateway(t, addr) // 10 s deadline
+	// A TLS 1.2 record header (handshake, version 3.1) and the start of a ClientHello.
+	c.Write([]byte{0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03})
+	_, err := c.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the connection is still open")
+	}
+	if err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("read: %v, want the connection closed", err)
+	}
+	if len(rb.requests()) != 0 {
+		t.Error("something reached the backend")
 	}
 }
