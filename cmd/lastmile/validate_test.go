@@ -49,3 +49,51 @@ func TestValidateSnippets(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateReportsEveryFile: one file's load error (an undefined named
+// value, a broken JSON file) does not hide the other policies' compile errors:
+// both lists are printed. A broken fragment stops the check at the load
+// errors, since every include of it would be an error too.
+func TestValidateReportsEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := func(name string) {
+		write("apis/"+name+"/apiInformation.json", `{"properties":{"path":"`+name+`","serviceUrl":"http://b.example"}}`)
+	}
+	api("x1")
+	write("apis/x1/policy.xml", `<policies><inbound><set-header name="X"><value>{{missing}}</value></set-header></inbound></policies>`)
+	api("x2")
+	write("apis/x2/policy.xml", `<policies><inbound><bogus /></inbound></policies>`)
+	api("x3")
+	write("apis/x3/policy.xml", `<policies><inbound><include-fragment fragment-id="f" /></inbound></policies>`)
+	write("apis/x4/apiInformation.json", `{"properties": {"path": 12}}`)
+	write("policy fragments/f/policy.xml", `<fragment><set-header name="Y"><value>y</value></set-header></fragment>`)
+	code, out, _ := runCmd(t, nil, "validate", dir)
+	for _, want := range []string{
+		filepath.Join(dir, "apis", "x1", "policy.xml") + `:1:48: named value "missing" is not defined`,
+		filepath.Join(dir, "apis", "x2", "policy.xml") + `:1:20: unknown policy <bogus>`,
+		filepath.Join(dir, "apis", "x4", "apiInformation.json") + `:1:25: "path" must be a string`,
+		"3 error(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+
+	// A fragment that does not load: its includes are not reported as missing.
+	write("policy fragments/f/policy.xml", `<fragment><set-header name="Y"></fragment>`)
+	code, out, _ = runCmd(t, nil, "validate", dir)
+	if code != 1 || strings.Contains(out, `fragment "f" does not exist`) || strings.Contains(out, "bogus") ||
+		!strings.Contains(out, filepath.Join(dir, "policy fragments", "f", "policy.xml")) {
+		t.Errorf("exit %d, want the fragment's error and the other load errors only:\n%s", code, out)
+	}
+}

@@ -48,6 +48,20 @@ const maxFileSize = 64 << 20
 // folders that lastmile does not use are logged at Debug, one line each. log may
 // be nil.
 func Load(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
+	svc, err := LoadForCheck(ctx, dir, log)
+	if err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// LoadForCheck is Load for a check that reports every problem (lastmile
+// validate): with load errors that leave every policy fragment and backend
+// loaded, it also returns the service as far as it loaded, so that the check
+// can compile the policies that did load and report their errors too. A
+// document with errors is left out of it; a broken fragment or backend would
+// make every reference to it an error of its own, so then the service is nil.
+func LoadForCheck(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -88,7 +102,10 @@ func Load(ctx context.Context, dir string, log *slog.Logger) (*Service, error) {
 	if len(l.errs) > 0 {
 		l.errs.Sort()
 		hideSecrets(l.errs, l.svc.NamedValues)
-		return nil, l.errs
+		if l.refsBroken {
+			return nil, l.errs
+		}
+		return l.svc, l.errs
 	}
 	return l.svc, nil
 }
@@ -115,6 +132,9 @@ type loader struct {
 	byDisplay map[string]*NamedValue // named values by the name used in {{...}}
 	infos     map[string]*infoFile   // decoded info files by relative path, for positioned cross-checks
 	apiInfos  map[*API]*infoFile
+	// refsBroken: a policy fragment or backend folder did not load, so
+	// references to it would be errors too (LoadForCheck).
+	refsBroken bool
 	// saysNotCurrent marks revisions whose file says "isCurrent": false.
 	saysNotCurrent map[*API]bool
 	opDirs         map[*API][]string // operation policy folders by API, checked after the spec is read

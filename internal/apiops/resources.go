@@ -215,7 +215,8 @@ func (l *loader) loadVersionSets() {
 }
 
 func (l *loader) loadBackends() {
-	for _, name := range l.subdirs(dirBackends) {
+	names := l.subdirs(dirBackends)
+	for _, name := range names {
 		dir := path.Join(dirBackends, name)
 		l.children(dir, "backendInformation.json")
 		var p backendProps
@@ -300,6 +301,9 @@ func (l *loader) loadBackends() {
 		}
 		l.svc.Backends[name] = b
 	}
+	for _, name := range names {
+		l.refsBroken = l.refsBroken || l.svc.Backends[name] == nil
+	}
 	for _, name := range slices.Sorted(maps.Keys(l.svc.Backends)) {
 		b := l.svc.Backends[name]
 		if b.Pool == nil {
@@ -345,10 +349,13 @@ func (l *loader) loadFragments() {
 		rel := path.Join(dir, "policy.xml")
 		if !l.exists(rel) {
 			l.errorf(rel, "missing; a policy fragment folder holds its <fragment> in policy.xml")
+			l.refsBroken = true
 			continue
 		}
 		if pol := l.loadPolicy(rel, "fragment"); pol != nil {
 			l.svc.Fragments[name] = pol
+		} else {
+			l.refsBroken = true
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -109,9 +110,13 @@ func (b *Builder) Build(ctx context.Context) (*gateway.Snapshot, error) {
 // build compiles the folder. validateOnly leaves out the subscriptions, whose
 // generated keys would be written to the state directory.
 func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapshot, error) {
-	svc, err := apiops.Load(ctx, b.ConfigDir, b.log())
-	if err != nil {
-		return nil, err
+	load := apiops.Load
+	if validateOnly {
+		load = apiops.LoadForCheck // goes on to the policies that loaded
+	}
+	svc, loadErr := load(ctx, b.ConfigDir, b.log())
+	if svc == nil {
+		return nil, loadErr
 	}
 	cfg := b.Config
 	if cfg == nil {
@@ -125,15 +130,15 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 	}
 	c, err := newCompilation(svc, reg, b.Expr)
 	if err != nil {
-		return nil, svc.HideSecrets(err)
+		return nil, errors.Join(loadErr, svc.HideSecrets(err))
 	}
 	sc := gateway.SnapshotConfig{Deployment: deployment(cfg), Warnings: warnings(svc, b.log()), Secrets: secrets, Dir: b.ConfigDir,
 		Backends: backendInfo(bes)}
 	sc.Products = c.products() // before the APIs, whose pipelines include product policies
 	sc.APIs = c.apis()
 	sc.Global = pipeline.Compose(c.global)
-	if len(c.errs) > 0 {
-		return nil, svc.HideSecrets(c.errs)
+	if loadErr != nil || len(c.errs) > 0 {
+		return nil, errors.Join(loadErr, svc.HideSecrets(c.errs))
 	}
 	if cfg.Listeners.TLS.Gateway == nil {
 		logHTTPSOnly(svc, b.log())
