@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/gateway"
 	"github.com/lastmile-gw/lastmile/internal/snapshot"
@@ -133,5 +137,56 @@ func TestOnErrorFailureLogsBoth(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), secret) {
 		t.Errorf("the log shows the secret:\n%s", logs.String())
+	}
+}
+
+// TestReplacedResponseFreesBackend: a backend's answer that the client does
+// not get, unread, is closed, so that its connection goes back to the pool: when
+// an error replaces it (fail-on-error-status-code, an outbound policy that
+// fails) and when return-response does in outbound. Each such request kept a
+// backend connection open, and out of the pool.
+func TestReplacedResponseFreesBackend(t *testing.T) {
+	for _, tt := range []struct{ name, backend, outbound string }{
+		{"fail-on-error-status-code", `<forward-request fail-on-error-status-code="true" />`, ``},
+		{"an outbound failure", `<forward-request />`, `<set-header name="X-A"><value>@((string)context.Variables["missing"])</value></set-header>`},
+		{"return-response in outbound", `<forward-request />`, `<return-response><set-body>replaced</set-body></return-response>`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var open atomic.Int32
+			backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusNotFound)
+				io.WriteString(w, strings.Repeat("not here ", 100))
+			}))
+			backend.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				switch s {
+				case http.StateNew:
+					open.Add(1)
+				case http.StateClosed, http.StateHijacked:
+					open.Add(-1)
+				}
+			}
+			backend.Start()
+			defer backend.Close()
+			gw := serveFolder(t, map[string]string{
+				"apis/api/apiInformation.json": fmt.Sprintf(`{"properties":{"path":"api","serviceUrl":%q,"subscriptionRequired":false}}`, backend.URL),
+				"apis/api/policy.xml":          `<policies><inbound /><backend>` + tt.backend + `</backend><outbound>` + tt.outbound + `</outbound><on-error /></policies>`,
+			}, nil)
+			for range 10 {
+				resp, err := http.Get(gw.URL + "/api/x")
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			// One connection may wait in the pool for the next request.
+			deadline := time.Now().Add(2 * time.Second)
+			for open.Load() > 1 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if n := open.Load(); n > 1 {
+				t.Errorf("%d backend connections open after 10 requests one after another", n)
+			}
+		})
 	}
 }

@@ -207,6 +207,12 @@ func runHooks(ctx context.Context, x *exchange.Exchange, fs []func(context.Conte
 func (p *Pipeline) HandleError(ctx context.Context, x *exchange.Exchange, err error) {
 	pe := AsError(err)
 	x.LastError = pe.lastError()
+	// The response the error replaces is nobody's any more: a backend's body
+	// left unread (fail-on-error-status-code, an outbound failure) would keep
+	// its connection open and out of the pool.
+	if x.Response != nil {
+		x.Response.Body.Close()
+	}
 	x.Response = pe.Response(x.RequestID)
 	oerr := runSection(ctx, x, OnError, p.sections[3])
 	if oerr == nil || isStop(oerr) {

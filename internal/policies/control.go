@@ -123,6 +123,10 @@ func (p *returnResponsePolicy) Apply(ctx context.Context, x *exchange.Exchange) 
 			resp.Headers = make(http.Header)
 		}
 	}
+	if old := x.Response; old != nil && old.Body != resp.Body {
+		// A backend's answer it replaces, unread, would keep its connection.
+		old.Body.Close()
+	}
 	x.Response = resp
 	for _, ch := range p.children {
 		if err := ch.Apply(ctx, x); err != nil {
