@@ -7,22 +7,20 @@ import (
 	"unicode/utf8"
 )
 
-// maxNodes bounds the size of an expression.
+// maxCheckDepth bounds the nesting the checker recurses into. A chain of
+// binary operators (a + b + c + ..., a ?? b ?? c ...) is flat in the source and
+// does not count: checkBinaryChain walks it in a loop.
 const maxCheckDepth = 400
 
 func (c *checker) checkExpr(n Node) *operand {
 	if op, ok := c.subst[n]; ok {
 		return op
 	}
-	c.nodes++
-	if c.nodes > c.cfg.maxNodes {
-		c.errorf(n, "expression is too large (more than %d syntax nodes)", c.cfg.maxNodes)
-		panic(tooManyErrors{})
-	}
+	c.countNode(n)
 	c.depth++
 	defer func() { c.depth-- }()
 	if c.depth > maxCheckDepth {
-		c.errorf(n, "expression is nested too deeply")
+		c.errorf(n, "expression is nested too deeply (more than %d levels)", maxCheckDepth)
 		panic(tooManyErrors{})
 	}
 	switch n := n.(type) {
@@ -57,7 +55,7 @@ func (c *checker) checkExpr(n Node) *operand {
 	case *Unary:
 		return c.checkUnary(n)
 	case *Binary:
-		return c.checkBinary(n)
+		return c.checkBinaryChain(n)
 	case *Assign:
 		return c.checkAssign(n)
 	case *Cond:

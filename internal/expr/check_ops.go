@@ -293,6 +293,94 @@ func seqValue(read *operand, store fnV, post bool) *operand {
 	return r
 }
 
+// countNode counts a syntax node against the size limit.
+func (c *checker) countNode(n Node) {
+	c.nodes++
+	if c.nodes > c.cfg.maxNodes {
+		c.errorf(n, "expression is too large (more than %d syntax nodes)", c.cfg.maxNodes)
+		panic(tooManyErrors{})
+	}
+}
+
+// checkBinaryChain checks a binary operator that may be the top of a chain.
+// a + b + c is (a + b) + c: the chain nests to the left in the tree, one level
+// per operator, but it is flat in the source, and C# takes thousands of terms.
+// So the operators of the left spine are checked in a loop from the innermost
+// out, each result standing in (c.subst) for its node when the next one reads
+// its left operand: the recursion and the depth count stay those of the
+// operands. a ?? b ?? c nests to the right; checkCoalesceChain does the same
+// along the right spine. The order of checking, and so of errors, is the
+// source order, as with recursion.
+func (c *checker) checkBinaryChain(n *Binary) *operand {
+	if n.Op == "??" {
+		return c.checkCoalesceChain(n)
+	}
+	var spine []*Binary // the left operands that are themselves operators, outermost first
+	for x, ok := n.X.(*Binary); ok && x.Op != "??"; x, ok = x.X.(*Binary) {
+		if _, done := c.subst[x]; done {
+			break
+		}
+		spine = append(spine, x)
+	}
+	if len(spine) == 0 {
+		return c.checkBinary(n)
+	}
+	if c.subst == nil {
+		c.subst = map[Node]*operand{}
+	}
+	defer func() {
+		for _, b := range spine {
+			delete(c.subst, b)
+		}
+	}()
+	for i := len(spine) - 1; i >= 0; i-- {
+		b := spine[i]
+		c.countNode(b)
+		c.subst[b] = c.checkBinary(b)
+	}
+	return c.checkBinary(n)
+}
+
+// checkCoalesceChain checks a ?? b ?? c ..., which is a ?? (b ?? (c ...)): the
+// operands in source order, then the operators from the innermost out.
+func (c *checker) checkCoalesceChain(n *Binary) *operand {
+	spine := []*Binary{n}
+	for y, ok := n.Y.(*Binary); ok && y.Op == "??"; y, ok = y.Y.(*Binary) {
+		if _, done := c.subst[y]; done {
+			break
+		}
+		spine = append(spine, y)
+	}
+	if len(spine) == 1 {
+		return c.checkCoalesce(n)
+	}
+	if c.subst == nil {
+		c.subst = map[Node]*operand{}
+	}
+	var done []Node
+	defer func() {
+		for _, x := range done {
+			delete(c.subst, x)
+		}
+	}()
+	for _, b := range spine {
+		c.subst[b.X] = c.checkExpr(b.X)
+		done = append(done, b.X)
+	}
+	last := spine[len(spine)-1]
+	if _, ok := last.Y.(*ThrowExpr); !ok {
+		c.subst[last.Y] = c.checkExpr(last.Y)
+		done = append(done, last.Y)
+	}
+	for i := len(spine) - 1; i >= 1; i-- {
+		b := spine[i]
+		c.countNode(b)
+		c.subst[b] = c.checkCoalesce(b)
+		done = append(done, b)
+	}
+	return c.checkCoalesce(n)
+}
+
 func (c *checker) checkBinary(n *Binary) *operand {
 	switch n.Op {
 	case "&&", "||":
@@ -977,6 +1065,12 @@ func defName(t *Type) string {
 func (c *checker) concat(n *Binary, x, y *operand) *operand {
 	var parts []fnS
 	var lens int
+	buf := new([]fnS)
+	inPlace := x.t == tString && x.cat != nil && x.catBuf != nil && len(*x.catBuf) == len(x.cat)
+	if inPlace {
+		// nothing has extended x's parts: extend them in place
+		parts, buf = x.cat, x.catBuf
+	}
 	add := func(o *operand) {
 		if o.t == tString && o.cat != nil {
 			parts = append(parts, o.cat...)
@@ -994,10 +1088,13 @@ func (c *checker) concat(n *Binary, x, y *operand) *operand {
 		}
 		parts = append(parts, c.toStr(o))
 	}
-	add(x)
+	if !inPlace {
+		add(x)
+	}
 	add(y)
 	_ = lens
-	r := &operand{t: tString, n: n, cat: parts}
+	*buf = parts
+	r := &operand{t: tString, n: n, cat: parts, catBuf: buf}
 	switch len(parts) {
 	case 2:
 		a, b := parts[0], parts[1]

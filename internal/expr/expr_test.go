@@ -265,8 +265,12 @@ func TestLimits(t *testing.T) {
 		t.Errorf("node limit: got %v", err)
 	}
 	deep := "@(" + strings.Repeat("(", 300) + "1" + strings.Repeat(")", 300) + ")"
-	if _, err := Compile(deep); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+	if _, err := Compile(deep); err == nil || !strings.Contains(err.Error(), "nested too deeply (more than 200 levels)") {
 		t.Errorf("depth limit: got %v", err)
+	}
+	unary := "@(" + strings.Repeat("- ", 300) + "1)"
+	if _, err := Compile(unary); err == nil || !strings.Contains(err.Error(), "nested too deeply (more than 200 levels)") {
+		t.Errorf("depth limit of unary operators: got %v", err)
 	}
 	// the budget is per evaluation: a program that used most of it works again
 	// (the loop takes about 2000 steps: an iteration and the statement of its
@@ -276,6 +280,46 @@ func TestLimits(t *testing.T) {
 		if v, err := p.EvalString(x); err != nil || v != "1000" {
 			t.Fatalf("second evaluation: %q, %v", v, err)
 		}
+	}
+}
+
+// TestLongChains: a flat chain of binary operators is not nesting, however
+// long (C# compiles thousands of terms); the parser, the checker and the
+// evaluator go through it without the depth limit.
+func TestLongChains(t *testing.T) {
+	const n = 5000
+	chain := func(term, op string) string { return strings.Repeat(term+" "+op+" ", n-1) + term }
+	for _, tc := range []struct{ name, src, want string }{
+		{"string literals", `@((` + chain(`"a"`, "+") + `).Length)`, "5000"},
+		{"string variables", `@{ var s = "a"; return (` + chain("s", "+") + `).Length; }`, "5000"},
+		{"ints", `@{ var x = 1; return ` + chain("x", "+") + `; }`, "5000"},
+		{"minus", `@{ var x = 1; return ` + chain("x", "-") + `; }`, "-4998"},
+		{"times", `@{ var x = 1L; return ` + chain("x", "*") + `; }`, "1"},
+		{"and", `@{ var b = true; return ` + chain("b", "&&") + `; }`, "True"},
+		{"or", `@{ var b = false; return ` + chain("b", "||") + ` || true; }`, "True"},
+		{"coalesce", `@{ string s = null; return ` + chain("s", "??") + ` ?? "end"; }`, "end"},
+		{"coalesce nullable", `@{ int? x = null; return ` + chain("x", "??") + ` ?? 7; }`, "7"},
+		{"mixed", `@{ var x = 2; return ` + strings.Repeat("x * x + ", 3000) + `0; }`, "12000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Compile(tc.src)
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			got, err := p.EvalString(nil)
+			if err != nil || got != tc.want {
+				t.Errorf("got %q, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+	// the size limit still applies
+	if _, err := Compile(`@{ var x = 1; return `+chain("x", "+")+`; }`, WithLimits(Limits{Nodes: 2000})); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("node limit on a chain: got %v", err)
+	}
+	// an operand of a chain that nests is still nested
+	deep := "@(1 + " + strings.Repeat("(1 + ", 300) + "1" + strings.Repeat(")", 300) + ")"
+	if _, err := Compile(deep); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Errorf("nested operands: got %v", err)
 	}
 }
 

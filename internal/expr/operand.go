@@ -31,8 +31,11 @@ type operand struct {
 	lv *lvalue // set when the operand can be assigned to
 
 	// cat holds the parts of a string concatenation, so that a + b + c is built
-	// with one allocation.
-	cat []fnS
+	// with one allocation. catBuf is the buffer they live in, shared along a
+	// chain: a concatenation extends it in place when nothing else has yet,
+	// so that a chain of n terms compiles in O(n), not O(n²).
+	cat    []fnS
+	catBuf *[]fnS
 
 	// lamc is a compiled lambda argument.
 	lamc *lambdaCode

@@ -1007,21 +1007,29 @@ func (p *parser) parseConditional() Node {
 	return &Cond{span: span{c.Pos(), y.End()}, C: c, X: x, Y: y}
 }
 
+// parseNullCoalesce parses a ?? b ?? c, which is right-associative: a ?? (b ?? c).
+// The operands are read in a loop, so a long chain does not recurse.
 func (p *parser) parseNullCoalesce() Node {
-	x := p.parseBinary(1)
-	if !p.at("??") {
-		return x
+	xs := []Node{p.parseBinary(1)}
+	var ops []token
+	for p.at("??") {
+		ops = append(ops, p.advance())
+		if p.atKw("throw") {
+			t := p.advance()
+			p.enter()
+			v := p.parseNullCoalesce()
+			p.leave()
+			xs = append(xs, &ThrowExpr{span: span{t.pos, v.End()}, X: v})
+			break
+		}
+		xs = append(xs, p.parseBinary(1))
 	}
-	op := p.advance()
-	var y Node
-	if p.atKw("throw") {
-		t := p.advance()
-		v := p.parseNullCoalesce()
-		y = &ThrowExpr{span: span{t.pos, v.End()}, X: v}
-	} else {
-		y = p.parseNullCoalesce()
+	y := xs[len(xs)-1]
+	for i := len(ops) - 1; i >= 0; i-- {
+		x := xs[i]
+		y = &Binary{span: span{x.Pos(), y.End()}, Op: "??", OpPos: ops[i].pos, X: x, Y: y}
 	}
-	return &Binary{span: span{x.Pos(), y.End()}, Op: "??", OpPos: op.pos, X: x, Y: y}
+	return y
 }
 
 // binaryPrec returns the precedence of the binary operator at the current token
