@@ -1165,11 +1165,14 @@ func (c *checker) checkCoalesce(n *Binary) *operand {
 		return errOp(n)
 	}
 	var t *Type
+	convLeft := false // a's value converts to b's type
 	switch {
 	case x.t.kind == tkNullable && c.convCost(y, x.t.elem) >= 0:
 		t = x.t.elem
 	case c.convCost(y, x.t) >= 0:
 		t = x.t
+	case x.t.kind == tkNullable && c.convCost(&operand{t: x.t.elem, n: n.X}, y.t) >= 0:
+		t, convLeft = y.t, true // int? ?? long is long
 	case x.t.kind != tkNull && c.convCost(x, y.t) >= 0:
 		t = y.t
 	default:
@@ -1196,9 +1199,24 @@ func (c *checker) checkCoalesce(n *Binary) *operand {
 			return q(f)
 		}}
 	}
-	// the result is a value type: unbox the left value
-	left := fromAny(t, n, p)
-	return c.condOp(t, n, func(f *frame) bool { return p(f) != nil }, left, yc)
+	// the result is a value type: unbox the left value, evaluated once
+	tmp := c.declareTemp(x.t)
+	store := c.storeAny(tmp)
+	held := c.readLocal(tmp, n.X).anyFn()
+	var left *operand
+	if convLeft {
+		left = c.convert(fromAny(x.t.elem, n.X, held), t, false)
+	} else {
+		left = fromAny(t, n, held)
+	}
+	return c.condOp(t, n, func(f *frame) bool {
+		v := p(f)
+		if v == nil {
+			return false
+		}
+		store(f, v)
+		return true
+	}, left, yc)
 }
 
 // condOp builds cond ? a : b for operands of type t.
