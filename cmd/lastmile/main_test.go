@@ -136,7 +136,7 @@ func TestValidate(t *testing.T) {
 		t.Errorf("the policies' errors are missing when lastmile.yaml has one:\n%s", out)
 	}
 	code, out, _ = runCmd(t, nil, "validate", filepath.Join(bad, "apis", "a", "policy.xml"))
-	want := filepath.Join(bad, "apis", "a", "policy.xml") + ":3:3: unknown policy <set-heder>; check the spelling against docs/policies.md\n" +
+	want := filepath.Join(bad, "apis", "a", "policy.xml") + ":3:3: unknown policy <set-heder>; did you mean <set-header>?\n" +
 		"    \t\t<set-heder name=\"x\" />\n" +
 		"    \t\t^\n" +
 		filepath.Join(bad, "apis", "a", "policy.xml") + `:4:22: ip-filter action must be allow or forbid, not "deny"` + "\n"

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lastmile-gw/lastmile/internal/directory"
 	"github.com/lastmile-gw/lastmile/internal/identity"
+	"github.com/lastmile-gw/lastmile/internal/spelling"
 	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
@@ -825,49 +826,6 @@ func (d *decoder) crossCheck(c *Config) {
 	}
 }
 
-// nearest returns the candidate closest to s by edit distance (ignoring case), if
-// it is close enough to be a plausible typo.
-func nearest(s string, candidates []string) (string, bool) {
-	if len(s) > 64 {
-		return "", false
-	}
-	best, bestDist := "", -1
-	ls := strings.ToLower(s)
-	for _, c := range candidates {
-		dist := editDistance(ls, strings.ToLower(c))
-		if bestDist < 0 || dist < bestDist {
-			best, bestDist = c, dist
-		}
-	}
-	limit := max(2, len(s)/3)
-	if bestDist < 0 || bestDist > limit {
-		return "", false
-	}
-	return best, true
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes. Keys are short;
-// anything long is clearly not a typo of one, so long inputs are cut off early.
-func editDistance(a, b string) int {
-	const maxLen = 64
-	if len(a) > maxLen || len(b) > maxLen {
-		return maxLen
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+// nearest returns the candidate closest to s, if it is close enough to be a
+// plausible typo.
+func nearest(s string, candidates []string) (string, bool) { return spelling.Nearest(s, candidates) }

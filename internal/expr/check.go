@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lastmile-gw/lastmile/internal/spelling"
 	"github.com/lastmile-gw/lastmile/internal/srcpos"
 )
 
@@ -290,7 +291,7 @@ func suggest(name string, candidates []string) string {
 		if cand == name {
 			continue
 		}
-		d := editDistance(ln, strings.ToLower(cand))
+		d := spelling.Distance(ln, strings.ToLower(cand))
 		if strings.EqualFold(cand, name) {
 			d = 0
 		}
@@ -309,33 +310,6 @@ func suggest(name string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 20
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			// transposition
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev[j-1]) // approximate Damerau
-			}
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // describe renders an expression for messages: member chains and indexers with

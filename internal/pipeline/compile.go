@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/policyxml"
+	"github.com/lastmile-gw/lastmile/internal/spelling"
 )
 
 // A Factory compiles one policy element into a Policy. It reports problems through
@@ -192,7 +193,11 @@ func (c *Compiler) element(el *policyxml.Element, counts map[string]int) []Step 
 		case slices.Contains(sectionNames[:], el.Name):
 			c.Report(c.Errorf(el.Pos, "section <%s> must be a direct child of <policies>", el.Name))
 		default:
-			c.Report(c.Errorf(el.Pos, "unknown policy <%s>; check the spelling against docs/policies.md", el.Name))
+			hint := "check the spelling against docs/policies.md"
+			if best, ok := spelling.Nearest(el.Name, c.registry.Names()); ok {
+				hint = fmt.Sprintf("did you mean <%s>?", best)
+			}
+			c.Report(c.Errorf(el.Pos, "unknown policy <%s>; %s", el.Name, hint))
 		}
 		return nil
 	}

@@ -110,7 +110,12 @@ func TestCompileErrors(t *testing.T) {
 		{
 			name: "unknown policy",
 			src:  "<policies>\n  <inbound>\n    <set-heder name=\"a\" />\n  </inbound>\n</policies>",
-			want: []string{"p.xml:3:5: unknown policy <set-heder>; check the spelling against docs/policies.md"},
+			want: []string{"p.xml:3:5: unknown policy <set-heder>; did you mean <set-header>?"},
+		},
+		{
+			name: "unknown policy, nothing near",
+			src:  "<policies><inbound><frobnicate /></inbound></policies>",
+			want: []string{"p.xml:1:20: unknown policy <frobnicate>; check the spelling against docs/policies.md"},
 		},
 		{
 			name: "known but unsupported policy",
