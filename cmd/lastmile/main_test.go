@@ -209,11 +209,9 @@ func TestValidateHidesSecrets(t *testing.T) {
 
 	// A secret that ends the string literal it is substituted into.
 	q := t.TempDir()
-	os.MkdirAll(filepath.Join(q, "named values", "pwd"), 0o755)
-	os.WriteFile(filepath.Join(q, "named values", "pwd", "namedValueInformation.json"), []byte(`{"properties":{"displayName":"pwd","value":"pa\"ss-QUOTED","secret":true}}`), 0o644)
-	os.MkdirAll(filepath.Join(q, "apis", "a"), 0o755)
-	os.WriteFile(filepath.Join(q, "apis", "a", "apiInformation.json"), []byte(`{"properties":{"path":"a","serviceUrl":"http://b.example"}}`), 0o644)
-	os.WriteFile(filepath.Join(q, "apis", "a", "policy.xml"), []byte(`<policies><inbound><set-header name="Authorization"><value>@("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("svc:{{pwd}}")))</value></set-header></inbound></policies>`), 0o644)
+	writeFile(t, q, "named values/pwd/namedValueInformation.json", `{"properties":{"displayName":"pwd","value":"pa\"ss-QUOTED","secret":true}}`)
+	writeFile(t, q, "apis/a/apiInformation.json", `{"properties":{"path":"a","serviceUrl":"http://b.example"}}`)
+	writeFile(t, q, "apis/a/policy.xml", `<policies><inbound><set-header name="Authorization"><value>@("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("svc:{{pwd}}")))</value></set-header></inbound></policies>`)
 	code, out, _ = runCmd(t, nil, "validate", q)
 	if code != 1 || strings.Contains(out, "QUOTED") || !strings.Contains(out, "policy.xml:1:124: the expression at 1:60 is no longer one C# expression once {{pwd}} is substituted") {
 		t.Errorf("a secret that breaks an expression: exit %d\n%s\nwant an error at its {{pwd}}, without the value", code, out)

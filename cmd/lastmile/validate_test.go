@@ -12,13 +12,7 @@ import (
 // caret under the column, like policy errors (TestValidate).
 func TestValidateSnippets(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, content string) {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, content string) { writeFile(t, dir, name, content) }
 	write("apis/a/apiInformation.json", "{\"properties\": {\n  \"path\": 12\n}}")
 	write("lastmile.yaml", "identity:\n  tokenLifetyme: 1h\n")
 	code, out, _ := runCmd(t, nil, "validate", dir)
@@ -56,13 +50,7 @@ func TestValidateSnippets(t *testing.T) {
 // errors, since every include of it would be an error too.
 func TestValidateReportsEveryFile(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, content string) {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, content string) { writeFile(t, dir, name, content) }
 	api := func(name string) {
 		write("apis/"+name+"/apiInformation.json", `{"properties":{"path":"`+name+`","serviceUrl":"http://b.example"}}`)
 	}
@@ -95,5 +83,15 @@ func TestValidateReportsEveryFile(t *testing.T) {
 	if code != 1 || strings.Contains(out, `fragment "f" does not exist`) || strings.Contains(out, "bogus") ||
 		!strings.Contains(out, filepath.Join(dir, "policy fragments", "f", "policy.xml")) {
 		t.Errorf("exit %d, want the fragment's error and the other load errors only:\n%s", code, out)
+	}
+}
+
+// writeFile writes content to name (slash-separated) under dir, making its folders.
+func writeFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

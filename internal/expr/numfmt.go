@@ -310,17 +310,8 @@ func (n *decNumber) formatCustom(format string) string {
 				scaleAdjust += 2
 			case '‰':
 				scaleAdjust += 3
-			case '\'', '"':
-				for src < len(f) && f[src] != 0 {
-					src++
-					if f[src-1] == ch {
-						break
-					}
-				}
-			case '\\':
-				if src < len(f) && f[src] != 0 {
-					src++
-				}
+			case '\'', '"', '\\':
+				src = skipLiteral(f, src, ch)
 			case 'E', 'e':
 				if src < len(f) && f[src] == '0' || src+1 < len(f) && (f[src] == '+' || f[src] == '-') && f[src+1] == '0' {
 					for src++; src < len(f) && f[src] == '0'; src++ {
@@ -499,6 +490,25 @@ func (n *decNumber) formatCustom(format string) string {
 	return b.String()
 }
 
+// skipLiteral returns where the literal that ch opened just before src ends: a
+// quoted string through its closing quote, or the one character a backslash
+// escapes. The scanners pass over literals; only the writer copies them.
+func skipLiteral(f []rune, src int, ch rune) int {
+	if ch == '\\' {
+		if src < len(f) && f[src] != 0 {
+			src++
+		}
+		return src
+	}
+	for src < len(f) && f[src] != 0 {
+		src++
+		if f[src-1] == ch {
+			break
+		}
+	}
+	return src
+}
+
 // findSection returns where section which (0 positive, 1 negative, 2 zero)
 // of a custom format starts, or 0 (the first section) when the format has no
 // such section or it is empty.
@@ -510,17 +520,8 @@ func findSection(f []rune, which int) int {
 		ch := f[src]
 		src++
 		switch ch {
-		case '\'', '"':
-			for src < len(f) && f[src] != 0 {
-				src++
-				if f[src-1] == ch {
-					break
-				}
-			}
-		case '\\':
-			if src < len(f) && f[src] != 0 {
-				src++
-			}
+		case '\'', '"', '\\':
+			src = skipLiteral(f, src, ch)
 		case ';':
 			which--
 			if which != 0 {

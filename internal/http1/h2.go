@@ -4,7 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,20 +59,20 @@ type h2ConnKey struct{}
 // Premature resets: a connection whose client reset at least resetFloor
 // streams before their answers within prematureReset of their start, and at
 // least half of its streams, is closed, as Envoy closes one (a gRPC client
-// that cancels long streaming calls does not count). Rapid reset (CVE-2023-44487) costs a client one
-// HEADERS and one RST_STREAM frame per request, while each request it cancels
-// may have reached the backend and costs a backend connection, which cannot
-// be reused with an answer still coming. net/http's HTTP/2 server bounds the
-// handlers that run at once, not how fast a client resets them.
+// that cancels long streaming calls does not count). Rapid reset
+// (CVE-2023-44487) costs a client one HEADERS and one RST_STREAM frame per
+// request, while each request it cancels may have reached the backend and
+// costs a backend connection, which cannot be reused with an answer still
+// coming. net/http's HTTP/2 server bounds the handlers that run at once, not
+// how fast a client resets them.
 const (
 	resetFloor     = 100
 	prematureReset = time.Second
 )
 
-// streamEnded counts a stream whose client went away before its answer ended,
-// soon after it started:
-// its context is done while the handler still runs (a HEAD answer ends the
-// stream with its head, which also ends the context).
+// streamEnded counts a stream whose client went away soon after it started,
+// before its answer ended: its context is done while the handler still runs
+// (a HEAD answer ends the stream with its head, which also ends the context).
 func (s *Server) streamEnded(hc *h2Conn, r *http.Request, start time.Time) {
 	if r.Method == http.MethodHead || r.Context().Err() == nil || time.Since(start) > prematureReset {
 		return
@@ -245,15 +245,13 @@ func lengthProblem(r *http.Request) string {
 	if len(v) == 0 {
 		return ""
 	}
-	for _, l := range v {
-		if l == "" || strings.TrimLeft(l, "0123456789") != "" {
-			return "malformed Content-Length"
-		}
-		if l != v[0] {
-			return "conflicting Content-Length"
-		}
-	}
-	if n, err := strconv.ParseInt(v[0], 10, 64); err != nil || n != r.ContentLength {
+	n, ok := parseLength(v[0]) // the HTTP/1.1 head's rule
+	switch {
+	case slices.ContainsFunc(v[1:], func(l string) bool { return l != v[0] }):
+		return "conflicting Content-Length"
+	case !ok:
+		return "malformed Content-Length"
+	case n != r.ContentLength:
 		return "Content-Length does not match the request's body"
 	}
 	return ""
