@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lastmile-gw/lastmile/internal/httpfield"
@@ -107,6 +108,46 @@ type bconn struct {
 	// stop removes the current exchange's cancellation hook (see hook); nil
 	// when none is set.
 	stop func() bool
+	// raw is the connection's socket (under TLS, if any), which await waits
+	// on; nil when the dialer's connection has none.
+	raw syscall.RawConn
+	// await is bc.wait, made once; sending and sendErr are its state.
+	await   func(uintptr) bool
+	sending bool
+	sendErr error
+}
+
+// sendWaiting sends the buffered request from inside a wait for the first
+// bytes of its answer (see wait), and returns the wait's failure (its
+// deadline passed) and the send's.
+func (bc *bconn) sendWaiting() (waitErr, sendErr error) {
+	bc.sending, bc.sendErr = true, nil
+	waitErr = bc.raw.Read(bc.await)
+	if bc.sending {
+		// The read ended before its first call (its deadline had passed):
+		// send now, and let the next read time out.
+		bc.sending, waitErr = false, nil
+		bc.sendErr = bc.bw.Flush()
+	}
+	return waitErr, bc.sendErr
+}
+
+// wait is the callback of a raw read that sends a request and then waits for
+// the first bytes of its answer without reading. Go's poller forgets a
+// readiness it saw before a read began, so a plain read must first try the
+// socket, which at anything below full load fails (EAGAIN) and costs a system
+// call per request. Sent from inside the read, every byte of the answer
+// arrives after the read began and wakes it: the first call sends and asks to
+// wait; the second, made once the socket is readable, ends the wait and the
+// buffered reader reads what arrived. A deadline or a cancellation (hook)
+// ends the wait with a timeout, as it ends a read.
+func (bc *bconn) wait(uintptr) bool {
+	if !bc.sending {
+		return true
+	}
+	bc.sending = false
+	bc.sendErr = bc.bw.Flush()
+	return bc.sendErr != nil
 }
 
 // RoundTrip sends req and returns the response, whose body streams from the
@@ -253,6 +294,15 @@ func (c *Client) conn(ctx context.Context, key poolKey, fresh bool) (*bconn, err
 	}
 	bc.cr = capReader{r: nc, n: unlimited}
 	bc.br = bufio.NewReaderSize(&bc.cr, 4096)
+	under := nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		under = tc.NetConn()
+	}
+	if sc, ok := under.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			bc.raw, bc.await = rc, bc.wait
+		}
+	}
 	return bc, nil
 }
 
@@ -372,13 +422,18 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 		req.Body.Close()
 		hasBody = false
 	}
-	if err := bc.bw.Flush(); err != nil {
-		return bc.fail(ctx, err, true)
+	// A request that is whole in the buffer is sent inside the wait for its
+	// answer (await); any other is sent now.
+	waitRaw := !hasBody && bc.raw != nil
+	if !waitRaw {
+		if err := bc.bw.Flush(); err != nil {
+			return bc.fail(ctx, err, true)
+		}
+		// Let the other requests run while the backend answers: the read
+		// below then more often finds the answer instead of failing (EAGAIN)
+		// and parking (see http1's connection loop).
+		runtime.Gosched()
 	}
-	// Let the other requests run while the backend answers: the read below
-	// then more often finds the answer instead of failing (EAGAIN) and
-	// parking (see http1's connection loop).
-	runtime.Gosched()
 
 	if hasBody {
 		bc.hook(ctx)
@@ -415,7 +470,17 @@ func (c *Client) exchange(ctx context.Context, req *http.Request, fw *forwarded,
 	}
 	bc.SetReadDeadline(first)
 	bc.staleDeadline = true
-	if _, err := bc.br.Peek(1); err != nil && isTimeoutErr(err) && (deadline.IsZero() || time.Now().Before(deadline)) {
+	var err error
+	if waitRaw {
+		var sendErr error
+		if err, sendErr = bc.sendWaiting(); sendErr != nil {
+			return bc.fail(ctx, sendErr, true)
+		}
+	}
+	if err == nil {
+		_, err = bc.br.Peek(1)
+	}
+	if err != nil && isTimeoutErr(err) && (deadline.IsZero() || time.Now().Before(deadline)) {
 		bc.hook(ctx)
 		if ctx.Err() != nil {
 			return bc.fail(ctx, ctx.Err(), false)

@@ -736,3 +736,58 @@ func TestClientRefusesAnInvalidMethod(t *testing.T) {
 		t.Errorf("%d connections to the backend, want none", n)
 	}
 }
+
+// TestClientSendsInsideTheWait: a plain connection sends a bodiless request
+// from inside the wait for its answer (bconn.wait). The answer wakes the wait
+// however late it comes; a wait whose deadline passed before it began still
+// sends the request; a backend that closed the connection meanwhile is
+// noticed (its reset wakes the wait) and the request retried.
+func TestClientSendsInsideTheWait(t *testing.T) {
+	got := make(chan string, 4)
+	addr, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			head, err := readRequestHead(br)
+			if err != nil {
+				return
+			}
+			got <- head[0]
+			if strings.Contains(head[0], "/late") {
+				time.Sleep(3 * slowAnswer / 2) // past the first wait
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	c := &Client{}
+	for _, path := range []string{"/now", "/late"} {
+		if _, body, err := get(t, c, "http://"+addr+path); err != nil || body != "ok" {
+			t.Fatalf("%s: %q, %v", path, body, err)
+		}
+		if line := <-got; !strings.Contains(line, path) {
+			t.Fatalf("backend got %q, want %s", line, path)
+		}
+	}
+
+	key := poolKey{scheme: "http", host: "127.0.0.1", port: addr[strings.LastIndexByte(addr, ':')+1:]}
+	bc, err := c.conn(context.Background(), key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	if bc.raw == nil {
+		t.Fatal("a plain TCP connection has no raw socket: its requests are sent before the wait")
+	}
+	io.WriteString(bc.bw, "GET /expired HTTP/1.1\r\nHost: x\r\n\r\n")
+	bc.SetReadDeadline(time.Now().Add(-time.Second))
+	waitErr, sendErr := bc.sendWaiting()
+	if waitErr != nil || sendErr != nil {
+		t.Fatalf("wait %v, send %v; want both nil when the deadline passed before the wait", waitErr, sendErr)
+	}
+	select {
+	case line := <-got:
+		if !strings.Contains(line, "/expired") {
+			t.Fatalf("backend got %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request was not sent when the wait's deadline had already passed")
+	}
+}
