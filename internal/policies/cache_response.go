@@ -478,8 +478,7 @@ type cachedResponse struct {
 	Reason  string      `json:"r,omitempty"`
 	Headers http.Header `json:"h"`
 	Expires time.Time   `json:"e"`
-	// Stored is when cache-store stored it; zero in what the semantic cache
-	// stores, and in what gateways before Age stored.
+	// Stored is when it was stored; zero in what gateways before Age stored.
 	Stored time.Time `json:"t,omitzero"`
 	body   []byte
 }

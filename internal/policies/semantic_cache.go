@@ -195,6 +195,9 @@ func (p *semanticLookupPolicy) Apply(ctx context.Context, x *exchange.Exchange) 
 			p.log.LogAttrs(ctx, slog.LevelDebug, "semantic cache hit", slog.String("policy", p.name),
 				slog.String("requestId", x.RequestID), slog.Float64("distance", m.Distance))
 			x.Response = &exchange.Response{StatusCode: e.Status, StatusReason: e.Reason, Headers: e.Headers, Body: exchange.NewBytesBody(e.body)}
+			if !e.Stored.IsZero() { // stored by a gateway from before Age: none
+				x.Response.Headers.Set("Age", strconv.FormatInt(e.age(time.Now()), 10))
+			}
 			return pipeline.ErrSkipToOutbound
 		}
 	}
@@ -330,7 +333,8 @@ func (p *semanticStorePolicy) Apply(ctx context.Context, x *exchange.Exchange) e
 		return nil
 	}
 	ttl := time.Duration(secs) * time.Second
-	e := cachedResponse{Status: x.Response.StatusCode, Reason: x.Response.StatusReason, Headers: x.Response.Headers.Clone(), Expires: time.Now().Add(ttl)}
+	now := time.Now()
+	e := cachedResponse{Status: x.Response.StatusCode, Reason: x.Response.StatusReason, Headers: x.Response.Headers.Clone(), Stored: now, Expires: now.Add(ttl)}
 	if e.Headers == nil {
 		e.Headers = http.Header{}
 	}

@@ -178,6 +178,13 @@ func (m *model) count() int {
 // team, when set, is the X-Team header.
 func (e *env) chat(t *testing.T, path, prompt, team string) (int, string) {
 	t.Helper()
+	status, content, _ := e.chatHeader(t, path, prompt, team)
+	return status, content
+}
+
+// chatHeader is chat that also returns the response's header.
+func (e *env) chatHeader(t *testing.T, path, prompt, team string) (int, string, http.Header) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"model": "gpt-4o", "messages": []any{
 		map[string]any{"role": "system", "content": "You are helpful."},
 		map[string]any{"role": "user", "content": prompt}}})
@@ -200,9 +207,9 @@ func (e *env) chat(t *testing.T, path, prompt, team string) (int, string) {
 		}
 	}
 	if json.Unmarshal(data, &r) == nil && len(r.Choices) > 0 {
-		return resp.StatusCode, r.Choices[0].Message.Content
+		return resp.StatusCode, r.Choices[0].Message.Content, resp.Header
 	}
-	return resp.StatusCode, string(data)
+	return resp.StatusCode, string(data), resp.Header
 }
 
 func semanticConfig(storeYAML, modelURL, embeddingsURL string) map[string]string {
@@ -291,23 +298,31 @@ func TestSemanticCache(t *testing.T) {
 		{nearButAbove, "", "answer 2", 3},    // cached by the third step
 		{firstPrompt, "blue", "answer 4", 4}, // another partition
 	}
+	calls := 0
 	for i, s := range steps {
 		path := "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
-		status, got := e.chat(t, path, s.prompt, s.team)
+		status, got, h := e.chatHeader(t, path, s.prompt, s.team)
 		if status != 200 || got != s.want {
 			t.Errorf("step %d (%q): %d %q, want 200 %q", i+1, s.prompt, status, got, s.want)
 		}
 		if n := llm.count(); n != s.calls {
 			t.Errorf("step %d (%q): the model was called %d times, want %d", i+1, s.prompt, n, s.calls)
 		}
+		// A stored answer says so with its Age (RFC 9111 §5.1); the model's
+		// own answer has none.
+		hit := s.calls == calls
+		if age := h.Get("Age"); hit && age != "0" || !hit && age != "" {
+			t.Errorf("step %d (%q): Age %q on a %s", i+1, s.prompt, age, map[bool]string{true: "hit", false: "miss"}[hit])
+		}
+		calls = s.calls
 	}
-	calls := emb.calls(t)
-	if len(calls) != len(steps) {
-		t.Fatalf("the embeddings service got %d calls, want %d", len(calls), len(steps))
+	embCalls := emb.calls(t)
+	if len(embCalls) != len(steps) {
+		t.Fatalf("the embeddings service got %d calls, want %d", len(embCalls), len(steps))
 	}
 	want := aiCall{Path: "/openai/deployments/text-embedding-3-small/embeddings", Query: "api-version=2024-10-21",
 		Body: map[string]any{"input": paraphrase}} // the system message is ignored
-	if diff := cmp.Diff(want, calls[1]); diff != "" {
+	if diff := cmp.Diff(want, embCalls[1]); diff != "" {
 		t.Errorf("the embeddings request (-want +got):\n%s", diff)
 	}
 }
