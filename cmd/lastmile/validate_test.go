@@ -95,3 +95,51 @@ func writeFile(t *testing.T, dir, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestValidateFragments: every policy fragment is compiled, as API Management
+// does when one is created, whether or not a policy includes it; an included
+// fragment's errors are printed once however often it is included. A policy
+// that only some sections allow is an error only where the fragment is
+// included in another section.
+func TestValidateFragments(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) { writeFile(t, dir, name, content) }
+	write("apis/a/apiInformation.json", `{"properties":{"path":"a","serviceUrl":"http://b.example"}}`)
+	write("apis/a/policy.xml", `<policies><inbound><include-fragment fragment-id="used" /><include-fragment fragment-id="out" /></inbound></policies>`)
+	write("apis/b/apiInformation.json", `{"properties":{"path":"b","serviceUrl":"http://b.example"}}`)
+	write("apis/b/policy.xml", `<policies><inbound><include-fragment fragment-id="used" /></inbound><outbound><include-fragment fragment-id="used" /></outbound></policies>`)
+	write("policy fragments/used/policy.xml", "<fragment>\n  <set-heder name=\"x\" />\n</fragment>\n")
+	write("policy fragments/unused/policy.xml", "<fragment>\n  <bogus />\n  <set-variable name=\"v\" value=\"@(1 +)\" />\n</fragment>\n")
+	write("policy fragments/out/policy.xml", "<fragment>\n  <cache-store duration=\"10\" />\n</fragment>\n")
+	write("policy fragments/outunused/policy.xml", "<fragment>\n  <cache-store duration=\"10\" />\n</fragment>\n")
+	frag := func(name string) string { return filepath.Join(dir, "policy fragments", name, "policy.xml") }
+
+	code, out, _ := runCmd(t, nil, "validate", dir)
+	for _, want := range []string{
+		frag("unused") + ":2:3: unknown policy <bogus>; check the spelling against docs/policies.md\n      <bogus />\n      ^\n",
+		frag("unused") + ":3:38: unexpected end of expression\n",
+		frag("used") + ":2:3: unknown policy <set-heder>; did you mean <set-header>?\n",
+		frag("out") + ":2:3: policy <cache-store> is not allowed in <inbound>",
+		"4 error(s)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks\n%s\ngot:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "<set-heder>"); n != 1 {
+		t.Errorf("the included fragment's error is printed %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, frag("outunused")) {
+		t.Errorf("a fragment that nothing includes is refused for a policy that some sections allow:\n%s", out)
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+
+	// A single fragment file is checked by the same rule.
+	code, out, _ = runCmd(t, nil, "validate", frag("outunused"), frag("unused"))
+	if code != 1 || !strings.Contains(out, frag("outunused")+": ok") || !strings.Contains(out, frag("unused")+":2:3: unknown policy <bogus>") ||
+		!strings.HasSuffix(out, "2 error(s)\n") {
+		t.Errorf("single fragments: exit %d\n%s", code, out)
+	}
+}

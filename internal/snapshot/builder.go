@@ -136,6 +136,7 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 		Backends: backendInfo(bes)}
 	sc.Products = c.products() // before the APIs, whose pipelines include product policies
 	sc.APIs = c.apis()
+	c.fragments() // after the APIs, whose includes report a fragment's errors where it is used
 	sc.Global = pipeline.Compose(c.global)
 	if loadErr != nil || len(c.errs) > 0 {
 		return nil, errors.Join(loadErr, svc.HideSecrets(c.errs))

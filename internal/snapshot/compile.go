@@ -17,6 +17,7 @@ type compilation struct {
 	pc   *pipeline.Compiler
 	docs map[*apiops.Policy]*pipeline.Document
 	errs srcpos.ErrorList
+	seen map[srcpos.Error]bool // errs without Err, to report each once
 
 	global      *pipeline.Document
 	productDocs map[string]*pipeline.Document // product policies by product name
@@ -28,6 +29,7 @@ func newCompilation(svc *apiops.Service, reg *pipeline.Registry, expr pipeline.E
 		pc:          pipeline.NewCompiler(reg, expr, svc.FragmentDocs()),
 		docs:        map[*apiops.Policy]*pipeline.Document{},
 		productDocs: map[string]*pipeline.Document{},
+		seen:        map[srcpos.Error]bool{},
 	}
 	c.pc.Root = svc.Dir
 	global := svc.Policy
@@ -54,13 +56,25 @@ func (c *compilation) compile(p *apiops.Policy, scope string) *pipeline.Document
 	if err != nil {
 		var list srcpos.ErrorList
 		if errors.As(err, &list) {
-			c.errs = append(c.errs, list...)
+			c.add(list...)
 		} else {
 			c.fail(p.Doc.File, "%s", err)
 		}
 	}
 	c.docs[p] = d
 	return d
+}
+
+// add records errs, each once: a fragment's errors come back from every
+// document that includes it, and from its own check.
+func (c *compilation) add(errs ...*srcpos.Error) {
+	for _, e := range errs {
+		k := srcpos.Error{File: e.File, Pos: e.Pos, Msg: e.Msg}
+		if !c.seen[k] {
+			c.seen[k] = true
+			c.errs = append(c.errs, e)
+		}
+	}
 }
 
 // fail records a problem with a file that has no better position than its start.

@@ -24,8 +24,8 @@ func Validate(ctx context.Context, dir string, cfg *config.Config, expr pipeline
 	return err
 }
 
-// ValidateFile compiles one policy document or fragment (a fragment as if
-// included in inbound). A single file comes without its configuration folder:
+// ValidateFile compiles one policy document or fragment (a fragment as
+// checkFragment does, wherever it could be included). A single file comes without its configuration folder:
 // each {{name}} stands for a placeholder value, and every literal backend-id it
 // names is taken to exist. Nothing is contacted.
 func ValidateFile(path string, expr pipeline.ExprCompiler) error {
@@ -49,9 +49,10 @@ func ValidateFile(path string, expr pipeline.ExprCompiler) error {
 		Certificates: anyCertificates{},
 	})
 	if doc.Root != nil && doc.Root.Name == "fragment" {
-		wrapper, _ := policyxml.Parse("(fragment check)", []byte(`<policies><inbound><include-fragment fragment-id="f" /></inbound></policies>`))
-		_, err := pipeline.NewCompiler(r, expr, map[string]*policyxml.Document{"f": doc}).Compile(wrapper, "api")
-		return err
+		if errs := checkFragment(pipeline.NewCompiler(r, expr, map[string]*policyxml.Document{"f": doc}), "f"); len(errs) > 0 {
+			return errs
+		}
+		return nil
 	}
 	_, err = pipeline.NewCompiler(r, expr, nil).Compile(doc, "api")
 	return err
