@@ -481,6 +481,9 @@ func (c *checker) checkNewArray(n *NewArray, want *Type) *operand {
 					throwAt(pos, "OverflowException", "Arithmetic operation resulted in an overflow: negative array size")
 				}
 				f.alloc(int(min(k, 1<<40)) * elemSize(et))
+				if k == 0 {
+					return newEmptyArray(et)
+				}
 				return makeArray(et, int(k))
 			}}
 		}
@@ -521,6 +524,9 @@ func (c *checker) checkNewArray(n *NewArray, want *Type) *operand {
 		fns = append(fns, c.convert(it, et, false).anyFn())
 	}
 	at := arrayOf(et)
+	if len(fns) == 0 {
+		return &operand{t: at, n: n, o: func(*frame) any { return newEmptyArray(et) }}
+	}
 	return &operand{t: at, n: n, o: func(f *frame) any {
 		vals := make([]any, len(fns))
 		for i, g := range fns {

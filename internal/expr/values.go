@@ -96,6 +96,29 @@ func makeArray(et *Type, n int) any {
 	return a
 }
 
+// newEmptyArray is new T[0] (or new T[] {}): an empty array with an address of
+// its own. Arrays compare by reference (new byte[0] == new byte[0] is false), and
+// Go gives every zero-size allocation the same address, so it is made with room
+// for one element. Array.Empty<T>() and an empty ToArray() keep the shared
+// address, as .NET returns one instance for them.
+func newEmptyArray(et *Type) any {
+	switch {
+	case et == tString:
+		return make([]string, 0, 1)
+	case et == tByte:
+		return make([]byte, 0, 1)
+	case et == tInt:
+		return make([]int32, 0, 1)
+	case et == tLong:
+		return make([]int64, 0, 1)
+	case et == tDouble:
+		return make([]float64, 0, 1)
+	case et == tBool:
+		return make([]bool, 0, 1)
+	}
+	return make([]any, 0, 1)
+}
+
 // nilStrings marks every element of a new string[] null.
 func nilStrings(a []string) []string {
 	for i := range a {
