@@ -493,6 +493,11 @@ func toObjectAs(f *frame, t JToken, to *Type, c *checker) any {
 		}
 		return l
 	}
+	if to.kind == tkArray && to.elem == tByte {
+		if a, ok := t.(*JArray); ok {
+			return bytesFromArray(f, a)
+		}
+	}
 	if to.kind == tkArray && !(to.elem == tByte) {
 		a, ok := t.(*JArray)
 		if !ok {
@@ -511,11 +516,153 @@ func toObjectAs(f *frame, t JToken, to *Type, c *checker) any {
 		}
 		return t
 	}
+	if primitiveTarget(to) {
+		return deserializeValue(f, t, to)
+	}
 	v, err := jtokenConvert(t, to, to.kind == tkNullable || !to.value)
 	if err != nil {
 		throw("JsonSerializationException", "Error converting value to type '%s': %s", to.Name, err.msg)
 	}
 	return v
+}
+
+// bytesFromArray is ReadAsBytes of an array: its integers as bytes, as
+// Convert.ToByte converts them.
+func bytesFromArray(f *frame, a *JArray) []byte {
+	f.alloc(len(a.Items))
+	b := make([]byte, 0, len(a.Items))
+	for _, it := range a.Items {
+		jv, ok := it.(*JValue)
+		if !ok || jv.Kind != JInteger {
+			kind := startToken(it)
+			if ok {
+				kind = jv.Kind.String()
+			}
+			throw("JsonReaderException", "Unexpected token when reading bytes: %s. Path '%s'.", kind, tokenPath(f, it))
+		}
+		n, isInt := jv.V.(int64)
+		if !isInt || n < 0 || n > math.MaxUint8 {
+			throw("OverflowException", "%s", overflowMsg("System.Byte"))
+		}
+		b = append(b, byte(n))
+	}
+	return b
+}
+
+// deserializeValue is what Newtonsoft's JsonSerializer makes of a token for a
+// primitive T: an element of ToObject<List<int>>(), ToObject<int[]>() or
+// ToObject<Dictionary<string, string>>(), or DeserializeObject<T>'s document.
+// int, short, byte, double, float, decimal, bool, string, DateTime and
+// DateTimeOffset are read with the reader's ReadAsInt32, ReadAsDouble, ...,
+// which throw JsonReaderException ("Could not convert string to integer.",
+// "Error reading integer. Unexpected token: StartObject."); the value read, and
+// that of the other types, is then converted as Convert.ChangeType does, a
+// failure being JsonSerializationException ("Error converting value to type
+// 'System.Byte'.", "Error converting value {null} to type 'System.Int32'.").
+// Newtonsoft quotes the value and the line and position of the token; these
+// messages give its path only.
+func deserializeValue(f *frame, t JToken, to *Type) any {
+	u := underlying(to)
+	name := clrName(u)
+	if u.def != nil {
+		name = u.def.qualified()
+	}
+	nullable := to.kind == tkNullable || !to.value
+	fail := func(typ, msg string) {
+		throw(typ, "%s Path '%s'.", msg, tokenPath(f, t))
+	}
+	// read is the type the reader reads as and what its messages call it
+	var read *Type
+	var what string
+	switch {
+	case u.num == nkInt || u.num == nkShort || u.num == nkByte:
+		read, what = tInt, "integer"
+	case u.num == nkDouble || u.num == nkFloat:
+		read, what = tDouble, "double"
+	case u.num == nkDecimal:
+		read, what = tDecimal, "decimal"
+	case u == tBool:
+		read, what = tBool, "boolean"
+	case u == tString:
+		read, what = tString, "string"
+	case defName(u) == "DateTime" || defName(u) == "DateTimeOffset":
+		read, what = u, defName(u)
+	}
+	unexpected := func(token string) {
+		noun := what
+		if read == u && u.def != nil {
+			noun = "date"
+		}
+		fail("JsonReaderException", "Error reading "+noun+". Unexpected token: "+token+".")
+	}
+	jv, ok := t.(*JValue)
+	if !ok {
+		if read != nil {
+			unexpected(startToken(t))
+		}
+		if _, arr := t.(*JArray); arr {
+			fail("JsonSerializationException", "Cannot deserialize the current JSON array (e.g. [1,2,3]) into type '"+name+"' because the type requires a JSON primitive value to deserialize correctly.")
+		}
+		fail("JsonSerializationException", "Cannot deserialize the current JSON object (e.g. {\"name\":\"value\"}) into type '"+name+"' because the type requires a JSON primitive value to deserialize correctly.")
+	}
+	kind := jv.Kind
+	switch kind {
+	case JGuid, JUri, JTimeSpan:
+		kind = JString // the token reader gives these as strings
+	}
+	// ReadAsInt32 and its kin read an empty string as null
+	isNull := kind == JNull || kind == JUndefined || read != nil && read != tString && kind == JString && jv.V == ""
+	if isNull {
+		if nullable {
+			return nil
+		}
+		fail("JsonSerializationException", "Error converting value {null} to type '"+name+"'.")
+	}
+	if read == nil {
+		v, err := convertJValue(jv, u)
+		if err != nil {
+			fail("JsonSerializationException", "Error converting value to type '"+name+"'.")
+		}
+		return v
+	}
+	switch {
+	case read == tString:
+		if kind == JBytes {
+			unexpected(kind.String())
+		}
+	case kind == JString:
+	case kind == JInteger || kind == JFloat:
+		if read.def != nil {
+			unexpected(kind.String())
+		}
+	case kind == JBoolean && read == tBool, kind == JDate && read.def != nil:
+	default:
+		unexpected(kind.String())
+	}
+	v, err := convertJValue(jv, read)
+	if err != nil {
+		switch {
+		case kind == JString:
+			fail("JsonReaderException", "Could not convert string to "+what+".")
+		case read == tInt && err.typ == "OverflowException" && jv.Kind == JInteger:
+			if _, big := jv.V.(*big.Int); big {
+				throw(err.typ, "%s", err.msg) // ReadAsInt32 casts a BigInteger unguarded
+			}
+		}
+		fail("JsonReaderException", "Could not convert to "+what+".")
+	}
+	if read == u {
+		return v
+	}
+	// the value read converts to byte, short or float as Convert.ChangeType does
+	if u.num == nkFloat {
+		return float32(v.(float64))
+	}
+	n := int64(v.(int32))
+	if lo, hi := intRange(u.num); float64(n) < lo || float64(n) > hi {
+		fail("JsonSerializationException", "Error converting value to type '"+name+"'.")
+	}
+	return boxedNum(u, n)
 }
 
 // primitiveTarget reports whether Newtonsoft's ToObject(Type) converts to t with
