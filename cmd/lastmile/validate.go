@@ -14,7 +14,8 @@ import (
 )
 
 // cmdValidate compiles configuration folders and single policy files and prints
-// every error with its position, the source line and a caret.
+// every error, and every warning about what it could not check, with its
+// position, the source line and a caret. Only errors fail it.
 func cmdValidate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", getenv, stderr)
 	fs.Usage = func() {
@@ -27,27 +28,42 @@ func cmdValidate(ctx context.Context, args []string, getenv func(string) string,
 		fs.Usage()
 		return exitError(2)
 	}
-	failed := 0
+	failed, warned := 0, 0
 	for _, path := range fs.Args() {
-		err := validatePath(ctx, path)
-		if err == nil {
-			fmt.Fprintf(stdout, "%s: ok\n", path)
-			continue
+		warnings, err := validatePath(ctx, path)
+		if err != nil {
+			failed += printErrors(stdout, flatten(err))
 		}
-		n := printErrors(stdout, err)
-		failed += n
+		for _, w := range warnings {
+			w.Msg = "warning: " + w.Msg
+		}
+		n := printErrors(stdout, warnings.Unwrap())
+		warned += n
+		if err == nil {
+			fmt.Fprintf(stdout, "%s: ok%s\n", path, countWarnings(n))
+		}
 	}
 	if failed > 0 {
-		fmt.Fprintf(stdout, "%d error(s)\n", failed)
+		fmt.Fprintf(stdout, "%d error(s)%s\n", failed, countWarnings(warned))
 		return exitError(1)
 	}
 	return nil
 }
 
-func validatePath(ctx context.Context, path string) error {
+// countWarnings is ", N warning(s)", or "" for none.
+func countWarnings(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d warning(s)", n)
+}
+
+// validatePath checks a configuration folder or a policy file. Warnings are
+// what it could not check, and why.
+func validatePath(ctx context.Context, path string) (warnings srcpos.ErrorList, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if fi.IsDir() {
 		// A broken lastmile.yaml does not stop the folder's check: its
@@ -56,15 +72,14 @@ func validatePath(ctx context.Context, path string) error {
 		if cfgErr != nil {
 			cfg = nil
 		}
-		return errors.Join(cfgErr, snapshot.Validate(ctx, path, cfg, exprCompiler(), nil))
+		return nil, errors.Join(cfgErr, snapshot.Validate(ctx, path, cfg, exprCompiler(), nil))
 	}
 	return snapshot.ValidateFile(path, exprCompiler())
 }
 
 // printErrors prints each error with its source line and a caret, and returns
 // how many there were.
-func printErrors(w io.Writer, err error) int {
-	items := flatten(err)
+func printErrors(w io.Writer, items []error) int {
 	sources := map[string][]byte{}
 	for _, e := range items {
 		fmt.Fprintln(w, e.Error())

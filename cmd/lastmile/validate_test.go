@@ -143,3 +143,52 @@ func TestValidateFragments(t *testing.T) {
 		t.Errorf("single fragments: exit %d\n%s", code, out)
 	}
 }
+
+// TestValidateFileNamedValues: a single policy file has no named values. One
+// inside a string literal is checked as a string; one that stands for C# code,
+// or for a whole number or a choice, cannot be checked without its value: a
+// warning names it at its position, in place of errors about a placeholder.
+func TestValidateFileNamedValues(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "strings.xml", `<policies><inbound>
+<set-header name="Authorization"><value>@("Bearer " + "{{token}}")</value></set-header>
+<set-variable name="v" value="@(context.Variables.GetValueOrDefault<string>(&quot;{{var-name}}&quot;))" />
+<set-variable name="i" value="@($&quot;{{host}}/{context.Request.Url.Path}&quot;)" />
+<set-header name="X-Plain"><value>{{plain}}</value></set-header>
+</inbound></policies>`)
+	writeFile(t, dir, "code.xml", `<policies><inbound>
+<set-variable name="n" value="@({{expr}})" />
+<set-variable name="m" value="@(&quot;{{prefix}}&quot; + {{count}} + 1)" />
+<rate-limit calls="{{calls}}" renewal-period="60" />
+<set-header name="Authorization"><value>@("Bearer " + "{{token}}".Nope())</value></set-header>
+</inbound></policies>`)
+	file := func(name string) string { return filepath.Join(dir, name) }
+
+	code, out, _ := runCmd(t, nil, "validate", file("strings.xml"))
+	if code != 0 || out != file("strings.xml")+": ok\n" {
+		t.Errorf("named values in string literals and text: exit %d\n%s", code, out)
+	}
+
+	code, out, _ = runCmd(t, nil, "validate", file("code.xml"))
+	for _, want := range []string{
+		file("code.xml") + ":2:33: warning: this expression is not checked: it uses {{expr}} as C# code, and a single file has no named values; validate the configuration folder to check it\n" +
+			"    <set-variable name=\"n\" value=\"@({{expr}})\" />\n" +
+			"                                    ^\n",
+		file("code.xml") + ":3:58: warning: this expression is not checked: it uses {{count}} as C# code,",
+		file("code.xml") + ":4:20: warning: this value is not checked: it holds {{calls}}",
+		file("code.xml") + ":5:67: unknown method \"Nope\" on string",
+		"1 error(s), 3 warning(s)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks\n%s\ngot:\n%s", want, out)
+		}
+	}
+	for _, wrong := range []string{`unknown name "named"`, `not "named-value"`, "uses {{prefix}}"} {
+		if strings.Contains(out, wrong) {
+			t.Errorf("output has %q:\n%s", wrong, out)
+		}
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+}

@@ -28,6 +28,34 @@ import (
 // SubstituteNamedValues changes the tree, so call it before the document is shared
 // between goroutines.
 func (d *Document) SubstituteNamedValues(lookup func(name string) (string, bool)) error {
+	return d.SubstituteNamedRefs(func(r NamedRef) (string, bool) { return lookup(r.Name) })
+}
+
+// NamedRef is one {{name}} in a document, as SubstituteNamedRefs finds it.
+type NamedRef struct {
+	Name string
+	Pos  Pos // of its "{{"
+	Use  NamedUse
+	// From and To are where the text that the value goes into is checked: the
+	// policy expression holding the reference, or its whole value when the
+	// value is not an expression.
+	From, To Pos
+}
+
+// NamedUse says what a named value stands for where it is written, since
+// substitution is textual.
+type NamedUse uint8
+
+const (
+	NamedInText   NamedUse = iota // in text or an attribute value that is not an expression
+	NamedInString                 // in a string or character literal, or a comment, of an expression
+	NamedInCode                   // in an expression outside its literals: C# code
+)
+
+// SubstituteNamedRefs is SubstituteNamedValues with a lookup that is told
+// where each reference is, for a check that has no values (lastmile validate
+// of a single file).
+func (d *Document) SubstituteNamedRefs(lookup func(NamedRef) (string, bool)) error {
 	if d.Root == nil {
 		return nil
 	}
@@ -41,7 +69,7 @@ func (d *Document) SubstituteNamedValues(lookup func(name string) (string, bool)
 
 type substituter struct {
 	d      *Document
-	lookup func(string) (string, bool)
+	lookup func(NamedRef) (string, bool)
 	errs   ErrorList
 	j      valueJoiner
 	liquid bool // inside set-body template="liquid": unknown names are Liquid
@@ -92,6 +120,11 @@ func (s *substituter) value(v Value) Value {
 	last, changed := 0, false
 	var refs []string // the named values substituted, for an error
 	first := 0        // where the first of them is
+	from, to := 0, len(text)
+	exprStart, exprEnd, isExpr := v.ExpressionRange()
+	if isExpr {
+		from, to = exprStart, exprEnd
+	}
 	for i := 0; i < len(text); {
 		k := strings.Index(text[i:], "{{")
 		if k < 0 {
@@ -104,7 +137,11 @@ func (s *substituter) value(v Value) Value {
 			continue
 		}
 		i = k + n
-		val, ok := s.lookup(name)
+		use := NamedInText
+		if isExpr && exprStart <= k && k < exprEnd {
+			use = useAt(text, exprStart, k)
+		}
+		val, ok := s.lookup(NamedRef{Name: name, Pos: v.PosAt(k), Use: use, From: v.PosAt(from), To: v.PosAt(to)})
 		if !ok && s.liquid {
 			continue // a Liquid object, left as it is
 		}
@@ -132,15 +169,34 @@ func (s *substituter) value(v Value) Value {
 	}
 	j.appendRange(v, last, len(text))
 	out := Value{Text: string(j.text), doc: s.d, segs: append([]seg(nil), j.segs...)}
-	if !out.IsExpression() && v.IsExpression() {
+	if isExpr && !out.IsExpression() {
 		// Left as it is, the expression would become text sent as written,
 		// with the named value in it (a password with a quote in it).
-		start, _, _ := v.ExpressionRange()
 		s.errs = append(s.errs, s.d.Errorf(v.PosAt(first),
 			"the expression at %s is no longer one C# expression once %s is substituted: a value holds a quote, a line break or a bracket that ends it early. Keep such a value out of string literals: set a variable from it (<set-variable name=\"v\" value=\"%s\" />) and read (string)context.Variables[\"v\"]",
-			v.PosAt(start), strings.Join(refs, ", "), refs[0]))
+			v.PosAt(exprStart), strings.Join(refs, ", "), refs[0]))
 	}
 	return out
+}
+
+// useAt says what s[k] is in the expression that starts at s[start]: code, or
+// part of a literal or comment.
+func useAt(s string, start, k int) NamedUse {
+	var x exprScanner
+	x.start(start)
+	// Up to s[k] itself: after a verbatim string's closing quote, whether it
+	// was one shows only at the next byte.
+	for j := start + 1; j <= k; j++ {
+		if j = x.skip(s, j); j > k {
+			break
+		}
+		x.step(s[j], j)
+	}
+	switch x.st {
+	case stCode, stSlash, stAt, stDollar, stAtDollar, stDollarAt:
+		return NamedInCode
+	}
+	return NamedInString
 }
 
 // namedRef reports the name and length of the {{name}} at s[i], or n == 0 if there

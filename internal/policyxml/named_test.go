@@ -60,6 +60,45 @@ func TestSubstituteNamedValues(t *testing.T) {
 	}
 }
 
+// TestNamedRefUse: where a {{name}} stands, for a check without values.
+func TestNamedRefUse(t *testing.T) {
+	tests := []struct {
+		src  string
+		want NamedUse
+	}{
+		{`<a x="Bearer {{t}}"/>`, NamedInText},
+		{`<a x="{{t}}"/>`, NamedInText},
+		{`<a>{{t}}</a>`, NamedInText},
+		{`<a x="@(&quot;Bearer &quot; + &quot;{{t}}&quot;)"/>`, NamedInString},
+		{`<a x='@(context.Variables.GetValueOrDefault&lt;string>("{{t}}"))'/>`, NamedInString},
+		{`<a>@($"pre {{t}} post")</a>`, NamedInString},
+		{`<a>@($@"pre {{t}} post")</a>`, NamedInString},
+		{`<a>@(@"a""{{t}}")</a>`, NamedInString},
+		{`<a>@('{{t}}')</a>`, NamedInString},
+		{`<a>@{ /* {{t}} */ return 1; }</a>`, NamedInString},
+		{`<a>@({{t}})</a>`, NamedInCode},
+		{`<a>@({{t}} + 1)</a>`, NamedInCode},
+		{`<a>@(@"a"{{t}})</a>`, NamedInCode},
+		{`<a>@($"pre {({{t}})} post")</a>`, NamedInCode},
+		{`<a>@{ return {{t}}; }</a>`, NamedInCode},
+		{`<a>@(1) {{t}}</a>`, NamedInText},
+	}
+	for _, tt := range tests {
+		doc, err := Parse("p.xml", []byte(tt.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []NamedUse
+		err = doc.SubstituteNamedRefs(func(r NamedRef) (string, bool) {
+			got = append(got, r.Use)
+			return "v", true
+		})
+		if err != nil || len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%s: uses %v (%v), want [%d]", tt.src, got, err, tt.want)
+		}
+	}
+}
+
 func TestSubstituteNamedValuesExpression(t *testing.T) {
 	doc, err := Parse("p.xml", []byte(`<a x="{{expr}}"/>`))
 	if err != nil {
