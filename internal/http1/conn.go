@@ -157,7 +157,13 @@ func (c *conn) serve() {
 		st := tc.ConnectionState()
 		c.tlsState = &st
 		if st.NegotiatedProtocol == "h2" && s.HTTP2 {
-			c.handOff(tc)
+			if st.Version < tls.VersionTLS12 {
+				// RFC 9113 §9.2; net/http's HTTP/2 server checked it
+				// when it served TLS itself (h2Wire).
+				s.logger().Debug("closed an HTTP/2 connection over TLS older than 1.2", "remote", c.remoteAddr)
+				return
+			}
+			c.handOff(nil)
 			return
 		}
 	}
@@ -218,7 +224,7 @@ func (c *conn) loop(ctx context.Context, first bool) bool {
 				return false
 			}
 			if s.HTTP2 && c.isHTTP2Preface() {
-				c.handOff(&prefixConn{Conn: c.rwc, pre: c.buffered()})
+				c.handOff(c.buffered())
 				return false
 			}
 		}
@@ -390,11 +396,12 @@ func (c *conn) buffered() []byte {
 }
 
 // handOff gives the connection to the HTTP/2 server, which owns it from then
-// on: this server stops tracking it and does not close it.
-func (c *conn) handOff(rwc net.Conn) {
+// on: this server stops tracking it and does not close it. pre is what was
+// read from it already.
+func (c *conn) handOff(pre []byte) {
 	c.rwc.SetDeadline(time.Time{})
 	c.handedOff = true
-	c.srv.serveHTTP2(rwc)
+	c.srv.serveHTTP2(c.srv.newH2Wire(c.rwc, pre, c.tlsState))
 }
 
 // prefixConn returns pre before reading from the connection.

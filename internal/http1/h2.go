@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 // stream's, and the response the same minimum rate (h2Response).
 func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 	if hc, ok := r.Context().Value(h2ConnKey{}).(*h2Conn); ok {
+		r.TLS = hc.tls // net/http serves TLS as h2c (h2Wire)
 		hc.streams.Add(1)
 		defer s.streamEnded(hc, r, time.Now())
 	}
@@ -49,6 +51,7 @@ func (s *Server) serveHTTP2Request(w http.ResponseWriter, r *http.Request) {
 // its client opened, and how many of them it reset before their answer ended.
 type h2Conn struct {
 	rwc     net.Conn
+	tls     *tls.ConnectionState
 	streams atomic.Int64
 	resets  atomic.Int64
 	closed  atomic.Bool
@@ -298,3 +301,115 @@ func (b *h2Body) Read(p []byte) (int, error) {
 }
 
 func (b *h2Body) Close() error { return b.body.Close() }
+
+// h2Wire is a connection handed to the HTTP/2 server. It follows the frames
+// the server reads, to give a header block (HEADERS or PUSH_PROMISE and the
+// CONTINUATION frames up to END_HEADERS, payloads included) the header
+// timeout of an HTTP/1.1 head: net/http's HTTP/2 server has none, so a
+// client that sent one CONTINUATION frame every few seconds held the
+// connection, and the decoding of its block, for the idle timeout. A late
+// block makes the server's read time out, and the server closes the
+// connection, without a GOAWAY (its writes are not ours to interleave).
+//
+// The read deadline is the wire's own: net/http sets one only around the
+// preface, before any frame, and its HTTP/2 server only with ReadTimeout,
+// which http2Server leaves unset. It is set when a block is open and not
+// moved for the blocks after it: when it fires, a block open too long closes
+// the connection, and otherwise the deadline moves to the open block's, or
+// goes. A busy connection pays for one deadline a header timeout, instead of
+// two a request.
+//
+// net/http serves a TLS connection as h2c, so that its HTTP/2 server reads
+// through the wire: it gives that server only a *tls.Conn, and takes a
+// connection with a ConnectionState method for HTTPS/1.1. The request's TLS
+// is the wire's (serveHTTP2Request); serve checked the TLS version, as the
+// HTTP/2 server did. Its check of the TLS 1.2 cipher suite, which RFC 9113
+// §9.2.2 allows but does not ask for, is left out.
+type h2Wire struct {
+	net.Conn
+	srv *Server
+	pre []byte               // read before the handoff: returned first
+	tls *tls.ConnectionState // nil for h2c
+
+	left  int           // bytes left of the preface, then of the current frame's payload
+	hdr   [9]byte       // the frame header being read
+	nhdr  int           // bytes of hdr read
+	ends  bool          // the current frame ends a header block
+	since time.Duration // when the open header block began (since epoch, coarse); 0 when none
+	armed bool          // the read deadline is set
+}
+
+func (s *Server) newH2Wire(rwc net.Conn, pre []byte, tls *tls.ConnectionState) *h2Wire {
+	return &h2Wire{Conn: rwc, srv: s, pre: pre, tls: tls, left: len(http2Preface)}
+}
+
+// HTTP/2 frame types and flags (RFC 9113 §6).
+const (
+	frameHeaders      = 0x1
+	framePushPromise  = 0x5
+	frameContinuation = 0x9
+	flagEndHeaders    = 0x4
+)
+
+func (w *h2Wire) Read(p []byte) (int, error) {
+	if len(w.pre) > 0 {
+		n := copy(p, w.pre)
+		w.pre = w.pre[n:]
+		w.follow(p[:n])
+		return n, nil
+	}
+	timeout := w.srv.readHeaderTimeout()
+	for {
+		if w.since != 0 && !w.armed {
+			w.Conn.SetReadDeadline(epoch.Add(w.since + timeout))
+			w.armed = true
+		}
+		n, err := w.Conn.Read(p)
+		w.follow(p[:n])
+		if !w.armed || !isTimeout(err) {
+			return n, err
+		}
+		w.armed = false
+		if w.since != 0 && time.Since(epoch)-w.since >= timeout {
+			w.srv.logger().Debug("closed an HTTP/2 connection whose header block took longer than the header timeout", "remote", w.RemoteAddr())
+			return n, err
+		}
+		// The deadline of a block since complete: the open one's is later.
+		w.Conn.SetReadDeadline(time.Time{})
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// follow reads the frame headers in b, the next bytes the server reads.
+func (w *h2Wire) follow(b []byte) {
+	for len(b) > 0 {
+		if w.left > 0 {
+			k := min(w.left, len(b))
+			w.left -= k
+			b = b[k:]
+		} else {
+			k := copy(w.hdr[w.nhdr:], b)
+			w.nhdr += k
+			b = b[k:]
+			if w.nhdr < len(w.hdr) {
+				return
+			}
+			w.nhdr = 0
+			w.left = int(w.hdr[0])<<16 | int(w.hdr[1])<<8 | int(w.hdr[2])
+			switch w.hdr[3] {
+			case frameHeaders, framePushPromise:
+				if w.since == 0 {
+					w.since = w.srv.now()
+				}
+				w.ends = w.hdr[4]&flagEndHeaders != 0
+			case frameContinuation:
+				w.ends = w.hdr[4]&flagEndHeaders != 0
+			}
+		}
+		if w.left == 0 && w.ends {
+			w.since, w.ends = 0, false
+		}
+	}
+}

@@ -54,7 +54,8 @@ type Server struct {
 	// MaxHeaderCount bounds the number of header fields (431 beyond it).
 	MaxHeaderCount int
 	// ReadHeaderTimeout is how long a client has to send a request's header
-	// once its first byte arrived (408).
+	// once its first byte arrived (408), and over HTTP/2 each header block
+	// (HEADERS and CONTINUATION frames; the connection is closed).
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request.
@@ -361,7 +362,11 @@ func (s *Server) http2Server() *http.Server {
 			ErrorLog:                     slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
 			BaseContext:                  func(net.Listener) context.Context { return s.baseContext() },
 			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-				return context.WithValue(ctx, h2ConnKey{}, &h2Conn{rwc: c})
+				hc := &h2Conn{rwc: c}
+				if w, ok := c.(*h2Wire); ok {
+					hc.tls = w.tls
+				}
+				return context.WithValue(ctx, h2ConnKey{}, hc)
 			},
 		}
 		s.h2ln = &connListener{ch: make(chan net.Conn), done: make(chan struct{})}

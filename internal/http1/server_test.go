@@ -650,7 +650,7 @@ func TestShutdown(t *testing.T) {
 func TestHTTP2(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, _ := io.ReadAll(r.Body)
-		fmt.Fprintf(w, "%s %s %s", r.Proto, r.URL.Path, data)
+		fmt.Fprintf(w, "%s tls=%t %s %s", r.Proto, r.TLS != nil, r.URL.Path, data)
 	})
 	s := &http1.Server{Handler: h, HTTP2: true}
 
@@ -664,7 +664,7 @@ func TestHTTP2(t *testing.T) {
 			t.Fatal(err)
 		}
 		data, _ := io.ReadAll(resp.Body)
-		if string(data) != "HTTP/2.0 /p body" {
+		if string(data) != "HTTP/2.0 tls=false /p body" {
 			t.Errorf("got %q", data)
 		}
 	})
@@ -687,7 +687,7 @@ func TestHTTP2(t *testing.T) {
 				t.Fatalf("%s: %v", proto, err)
 			}
 			data, _ := io.ReadAll(resp.Body)
-			want := map[string]string{"h2": "HTTP/2.0 /t ", "http/1.1": "HTTP/1.1 /t "}[proto]
+			want := map[string]string{"h2": "HTTP/2.0 tls=true /t ", "http/1.1": "HTTP/1.1 tls=true /t "}[proto]
 			if string(data) != want {
 				t.Errorf("%s: got %q, want %q", proto, data, want)
 			}

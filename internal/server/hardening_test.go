@@ -727,6 +727,56 @@ func TestHTTP2RapidReset(t *testing.T) {
 	}
 }
 
+// TestHTTP2HeaderTimeout: limits.headerTimeout holds for an HTTP/2 header
+// block too: a client that sends HEADERS without END_HEADERS and then a
+// CONTINUATION frame now and then has its connection closed once the
+// timeout passed, instead of holding it (and the decoding of its block) for
+// the idle timeout, 120 s.
+func TestHTTP2HeaderTimeout(t *testing.T) {
+	rb := newRecordingBackend(t)
+	files := hardeningConfig(rb.srv.URL)
+	files["lastmile.yaml"] = strings.Replace(files["lastmile.yaml"], "limits:\n", "limits:\n  headerTimeout: 1s\n", 1)
+	cfgDir := t.TempDir()
+	writeFiles(t, cfgDir, files)
+	e := start(t, cfgDir, t.TempDir(), newVerifyingBackend(t, "api://orders"))
+	c := dialGateway(t, strings.TrimPrefix(e.srv.GatewayURL(), "http://")) // 10 s deadline
+	var head bytes.Buffer
+	enc := hpack.NewEncoder(&head)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/echo/x"}, {":authority", "gw"}, {"x-pad", strings.Repeat("p", 200)}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	blk := head.Bytes()
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk[:10], EndStream: true})
+	start := time.Now()
+	go func() {
+		// 4 s of CONTINUATION frames, 10 bytes of the block each.
+		for i := 10; i+10 < len(blk) && time.Since(start) < 4*time.Second; i += 10 {
+			time.Sleep(250 * time.Millisecond)
+			if fr.WriteContinuation(1, false, blk[i:i+10]) != nil {
+				return
+			}
+		}
+	}()
+	rd := http2.NewFramer(io.Discard, c)
+	for {
+		if _, err := rd.ReadFrame(); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the connection is still open")
+			}
+			break
+		}
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("closed after %v, want about the header timeout (1s)", took)
+	}
+	if len(rb.requests()) != 0 {
+		t.Error("the request reached the backend")
+	}
+}
+
 // TestTLSOnPlainListener: a TLS ClientHello sent to the plain listener ends
 // the connection at once, instead of holding it for the header timeout (30 s)
 // while the gateway waits for a request line.
