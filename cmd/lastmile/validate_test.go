@@ -192,3 +192,93 @@ func TestValidateFileNamedValues(t *testing.T) {
 		t.Errorf("exit %d, want 1", code)
 	}
 }
+
+// TestValidateWithoutSecrets: lastmile.yaml names the environment variables
+// that hold its secrets; CI validates without them. An unset one is a warning
+// that names it, and the rest is checked: a certificate whose PFX cannot be
+// opened still stands for the policies that name it. serve still refuses to
+// start without them, and no value is ever printed.
+func TestValidateWithoutSecrets(t *testing.T) {
+	vars := []string{"LASTMILE_TEST_PFX_PASSWORD", "LASTMILE_TEST_REDIS_PASSWORD", "LASTMILE_TEST_STATE_KEY"}
+	for _, v := range vars {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	dir := t.TempDir()
+	write := func(name, content string) { writeFile(t, dir, name, content) }
+	write("lastmile.yaml", `store:
+  type: redis
+  redis:
+    passwordEnv: LASTMILE_TEST_REDIS_PASSWORD
+  encryptionKeyEnv: LASTMILE_TEST_STATE_KEY
+certificates:
+  - id: client
+    file: client.pfx
+    passwordEnv: LASTMILE_TEST_PFX_PASSWORD
+listeners:
+  tls:
+    certificates:
+      - file: client.pfx
+        passwordEnv: LASTMILE_TEST_PFX_PASSWORD
+`)
+	write("client.pfx", "not a PFX")
+	write("apis/a/apiInformation.json", `{"properties":{"path":"a","serviceUrl":"http://b.example"}}`)
+	write("apis/a/policy.xml", `<policies><inbound><authentication-certificate certificate-id="client" /><authentication-certificate thumbprint="0123456789ABCDEF0123456789ABCDEF01234567" /></inbound></policies>`)
+	yaml := filepath.Join(dir, "lastmile.yaml")
+
+	code, out, _ := runCmd(t, nil, "validate", dir)
+	for _, want := range []string{
+		yaml + ":4:18: warning: store.redis.passwordEnv: environment variable LASTMILE_TEST_REDIS_PASSWORD is not set;",
+		yaml + ":5:21: warning: store.encryptionKeyEnv: environment variable LASTMILE_TEST_STATE_KEY is not set;",
+		yaml + ":9:18: warning: certificates[0].passwordEnv: environment variable LASTMILE_TEST_PFX_PASSWORD is not set;",
+		"        passwordEnv: LASTMILE_TEST_PFX_PASSWORD\n" + strings.Repeat(" ", 4+17) + "^\n",
+		yaml + ":14:22: warning: listeners.tls.certificates[0].passwordEnv: environment variable LASTMILE_TEST_PFX_PASSWORD is not set;",
+		dir + ": ok, 4 warning(s)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks\n%s\ngot:\n%s", want, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+
+	// The rest is still checked: the policies, and that the certificate file is there.
+	write("apis/a/policy.xml", `<policies><inbound><authentication-certificate certificate-id="other" /></inbound></policies>`)
+	code, out, _ = runCmd(t, nil, "validate", dir)
+	if want := `policy.xml:1:64: no certificate of lastmile.yaml's certificates has the id "other"`; code != 1 || !strings.Contains(out, want) || !strings.HasSuffix(out, "1 error(s), 4 warning(s)\n") {
+		t.Errorf("exit %d, want 1 and %s:\n%s", code, want, out)
+	}
+	write("lastmile.yaml", strings.Replace(readFile(t, yaml), "client.pfx", "gone.pfx", 1))
+	code, out, _ = runCmd(t, nil, "validate", dir)
+	if want := yaml + ":8:11: certificates[0]: " + filepath.Join(dir, "gone.pfx") + " does not exist"; code != 1 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want 1 and %s:\n%s", code, want, out)
+	}
+
+	// serve needs the values.
+	code, _, errOut := runCmd(t, map[string]string{"LASTMILE_CONFIG": dir, "LASTMILE_STATE": filepath.Join(t.TempDir(), "state"),
+		"LASTMILE_LISTEN": "127.0.0.1:0", "LASTMILE_IDENTITY_LISTEN": "127.0.0.1:0"}, "serve")
+	if code != 1 || !strings.Contains(errOut, "environment variable LASTMILE_TEST_STATE_KEY is not set") {
+		t.Errorf("serve without the variables: exit %d, want 1 and the unset variable named\n%s", code, errOut)
+	}
+
+	// Set but wrong, the values are checked, and never printed.
+	write("lastmile.yaml", strings.Replace(readFile(t, yaml), "gone.pfx", "client.pfx", 1))
+	for _, v := range vars {
+		t.Setenv(v, "VALUE-OF-"+v)
+	}
+	code, out, _ = runCmd(t, nil, "validate", dir)
+	if code != 1 || strings.Contains(out, "VALUE-OF-") || strings.Contains(out, "warning") ||
+		!strings.Contains(out, "store.encryptionKeyEnv: environment variable LASTMILE_TEST_STATE_KEY:") || !strings.Contains(out, "client.pfx: ") {
+		t.Errorf("exit %d, want errors about the key and the PFX without their values:\n%s", code, out)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -117,11 +117,16 @@ func (d *decoder) decodeCertificates(n *yaml.Node, c *Config) {
 			return
 		}
 		ids[strings.ToLower(cert.ID)] = idNode
+		var err error
 		if _, ok := d.lookupEnv(cert.PasswordEnv); cert.PasswordEnv != "" && !ok {
-			d.errorf(envNode, "%s.passwordEnv: environment variable %s is not set; set it to the password of %s", path, cert.PasswordEnv, cert.File)
-			return
+			if !d.unsetEnv(envNode, "%s.passwordEnv: environment variable %s is not set; set it to the password of %s", path, cert.PasswordEnv, cert.File) {
+				return
+			}
+			_, err = readRegular(cert.File) // only the password opens it
+		} else {
+			_, err = cert.Load(d.lookupEnv)
 		}
-		if _, err := cert.Load(d.lookupEnv); err != nil {
+		if err != nil {
 			d.errorf(fileNode, "%s: %v; point file at a PEM or PFX file (relative paths start from the folder of %s)", path, err, filepath.Base(d.file))
 			return
 		}

@@ -377,24 +377,38 @@ const maxFileSize = 4 << 20
 // returns Default(). Problems in the file are returned together as an ErrorList whose
 // entries carry path:line:col.
 func Load(path string) (*Config, error) {
+	c, _, err := load(path, false)
+	return c, err
+}
+
+// LoadForCheck is Load for a check without the environment's secrets, such as
+// lastmile validate in CI: an environment variable that the file names
+// (passwordEnv, encryptionKeyEnv) and the environment does not set is one of
+// the warnings, not an error, and what needs its value (a PFX file's content,
+// the store encryption key) is not checked. Neither names a value.
+func LoadForCheck(path string) (c *Config, warnings ErrorList, err error) {
+	return load(path, true)
+}
+
+func load(path string, check bool) (*Config, ErrorList, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Default(), nil
+		return Default(), nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading configuration: %w", err)
+		return nil, nil, fmt.Errorf("reading configuration: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file; lastmile.yaml must be a YAML file", path)
+		return nil, nil, fmt.Errorf("%s: not a regular file; lastmile.yaml must be a YAML file", path)
 	}
 	if fi.Size() > maxFileSize {
-		return nil, fmt.Errorf("%s: file is %d bytes, more than the %d allowed; is this the right file?", path, fi.Size(), maxFileSize)
+		return nil, nil, fmt.Errorf("%s: file is %d bytes, more than the %d allowed; is this the right file?", path, fi.Size(), maxFileSize)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading configuration: %w", err)
+		return nil, nil, fmt.Errorf("reading configuration: %w", err)
 	}
-	return Parse(path, src)
+	return decode(path, src, os.LookupEnv, check)
 }
 
 // Parse parses src, the content of file, applies defaults and validates it. file names
@@ -406,13 +420,20 @@ func Parse(file string, src []byte) (*Config, error) {
 }
 
 func parse(file string, src []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
-	d := &decoder{file: file, dir: filepath.Dir(file), lookupEnv: lookupEnv}
+	c, _, err := decode(file, src, lookupEnv, false)
+	return c, err
+}
+
+// decode parses src; check is LoadForCheck's.
+func decode(file string, src []byte, lookupEnv func(string) (string, bool), check bool) (*Config, ErrorList, error) {
+	d := &decoder{file: file, dir: filepath.Dir(file), lookupEnv: lookupEnv, check: check}
 	c := Default()
 	d.decodeFile(src, c)
+	d.warns.Sort()
 	if len(d.errs) > 0 {
-		return nil, d.errs
+		return nil, d.warns, d.errs
 	}
-	return c, nil
+	return c, d.warns, nil
 }
 
 // Resource returns the registered resource that id names (under

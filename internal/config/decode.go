@@ -31,6 +31,10 @@ type decoder struct {
 	dir       string
 	lookupEnv func(string) (string, bool)
 	errs      ErrorList
+	// check: the file is checked without the environment's secrets
+	// (LoadForCheck), so an unset variable is one of warns, not an error.
+	check     bool
+	warns     ErrorList
 	refs      refs
 	plane     identityPlaneRefs
 	tokens    tokenServiceRefs
@@ -39,11 +43,31 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.errs = append(d.errs, d.problem(n, format, args...))
+}
+
+// problem is an error at n.
+func (d *decoder) problem(n *yaml.Node, format string, args ...any) *Error {
 	e := &Error{File: d.file, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Pos = srcpos.Pos{Line: n.Line, Col: n.Column}
 	}
-	d.errs = append(d.errs, e)
+	return e
+}
+
+// unsetEnv reports an environment variable that the file names and the
+// environment does not set. It is an error, except for a check without the
+// secrets, where it is a warning and the check goes on without the value: it
+// reports whether it does.
+func (d *decoder) unsetEnv(n *yaml.Node, format string, args ...any) bool {
+	e := d.problem(n, format, args...)
+	if !d.check {
+		d.errs = append(d.errs, e)
+		return false
+	}
+	e.Msg += " (serve needs it; what needs its value is not checked)"
+	d.warns = append(d.warns, e)
+	return true
 }
 
 func (d *decoder) decodeFile(src []byte, c *Config) {
@@ -821,7 +845,7 @@ func (d *decoder) crossCheck(c *Config) {
 
 	if c.Store.Type == StoreRedis && r.passwordEnv != nil {
 		if v, ok := d.lookupEnv(c.Store.Redis.PasswordEnv); !ok || v == "" {
-			d.errorf(r.passwordEnv, "store.redis.passwordEnv: environment variable %s is not set; set it to the Redis password, or remove passwordEnv if Redis has none", c.Store.Redis.PasswordEnv)
+			d.unsetEnv(r.passwordEnv, "store.redis.passwordEnv: environment variable %s is not set; set it to the Redis password, or remove passwordEnv if Redis has none", c.Store.Redis.PasswordEnv)
 		}
 	}
 }

@@ -73,7 +73,7 @@ func (d *decoder) checkStoreKeys(c *Config) {
 	case env != nil:
 		v, ok := d.lookupEnv(c.Store.EncryptionKeyEnv)
 		if !ok || v == "" {
-			d.errorf(env, "store.encryptionKeyEnv: environment variable %s is not set; set it to the state encryption key (32 random bytes in base64: openssl rand -base64 32), the same on every instance", c.Store.EncryptionKeyEnv)
+			d.unsetEnv(env, "store.encryptionKeyEnv: environment variable %s is not set; set it to the state encryption key (32 random bytes in base64: openssl rand -base64 32), the same on every instance", c.Store.EncryptionKeyEnv)
 			return
 		}
 		if _, err := statedir.ParseKeys(v); err != nil {

@@ -291,7 +291,7 @@ func (d *decoder) serverCertificate(item *yaml.Node, path string) (CertificateFi
 		{"passwordEnv", func(k, v *yaml.Node) {
 			d.envName(path+".passwordEnv", &c.PasswordEnv)(k, v)
 			if _, set := d.lookupEnv(c.PasswordEnv); c.PasswordEnv != "" && !set {
-				d.errorf(resolve(v), "%s.passwordEnv: environment variable %s is not set; set it to the password of the PFX file", path, c.PasswordEnv)
+				d.unsetEnv(resolve(v), "%s.passwordEnv: environment variable %s is not set; set it to the password of the PFX file", path, c.PasswordEnv)
 			}
 		}},
 	})
@@ -301,6 +301,13 @@ func (d *decoder) serverCertificate(item *yaml.Node, path string) (CertificateFi
 	if fileNode == nil {
 		d.errorf(item, "%s has no file; add file: <a PEM or PFX file with the certificate and its key>", path)
 		return c, false
+	}
+	if _, set := d.lookupEnv(c.PasswordEnv); c.PasswordEnv != "" && !set { // a check without the secrets
+		if _, err := readRegular(c.File); err != nil {
+			d.errorf(fileNode, "%s: %v; point file at a PEM or PFX file (relative paths start from the folder of %s)", path, err, filepath.Base(d.file))
+			return c, false
+		}
+		return c, true
 	}
 	cert, err := c.Load(d.lookupEnv)
 	switch {

@@ -182,7 +182,7 @@ func (b *Builder) registry(secrets []string, cfg *config.Config, bes map[string]
 	if d.Dapr, err = url.Parse(cfg.Dapr.URL); err != nil { // checked when lastmile.yaml was read
 		return nil, fmt.Errorf("dapr.url: %w", err)
 	}
-	if d.Certificates, d.ClientCATrust, err = certificates(cfg); err != nil {
+	if d.Certificates, d.ClientCATrust, err = certificates(cfg, validateOnly); err != nil {
 		return nil, err
 	}
 	if !validateOnly {
@@ -229,14 +229,21 @@ func (b *Builder) backendBreakers(validateOnly bool) *balancer.Breakers {
 // certificates reads lastmile.yaml's certificates (nil when there are none),
 // and the roots validate-client-certificate trusts: the system's and the CA
 // certificates among them (nil when there are none: the system's alone).
-// config.Load checked the files, so an error means one changed since.
-func certificates(cfg *config.Config) (policies.Certificates, *x509.CertPool, error) {
+// config.Load checked the files, so an error means one changed since. A
+// validation goes on without a PFX whose password variable is not set
+// (config.LoadForCheck warned about it): it stands in for any certificate.
+func certificates(cfg *config.Config, validateOnly bool) (policies.Certificates, *x509.CertPool, error) {
 	if len(cfg.Certificates) == 0 {
 		return nil, nil, nil
 	}
 	byID := make(map[string]*tls.Certificate, len(cfg.Certificates))
 	var roots *x509.CertPool
+	unopened := false
 	for _, c := range cfg.Certificates {
+		if _, set := os.LookupEnv(c.PasswordEnv); validateOnly && c.PasswordEnv != "" && !set {
+			byID[c.ID], unopened = placeholderCertificate, true
+			continue
+		}
 		cert, err := c.Load(os.LookupEnv)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lastmile.yaml: certificate %s: %w", c.ID, err)
@@ -255,7 +262,21 @@ func certificates(cfg *config.Config) (policies.Certificates, *x509.CertPool, er
 			roots.AddCert(ca)
 		}
 	}
+	if unopened {
+		return unopenedCertificates{policies.NewCertificateSet(byID)}, roots, nil
+	}
 	return policies.NewCertificateSet(byID), roots, nil
+}
+
+// unopenedCertificates are certificates one of which could not be opened, so
+// any thumbprint may be its.
+type unopenedCertificates struct{ *policies.CertificateSet }
+
+func (u unopenedCertificates) ByThumbprint(thumbprint string) (*tls.Certificate, bool) {
+	if c, ok := u.CertificateSet.ByThumbprint(thumbprint); ok {
+		return c, true
+	}
+	return placeholderCertificate, true
 }
 
 // transport returns the backend transport, made from cfg on the first build.
