@@ -73,7 +73,7 @@ func validatePath(ctx context.Context, path string) (warnings srcpos.ErrorList, 
 		if cfgErr != nil {
 			cfg = nil
 		}
-		return warnings, errors.Join(cfgErr, snapshot.Validate(ctx, path, cfg, exprCompiler(), nil))
+		return warnings, errors.Join(cfgErr, snapshot.Check(ctx, path, cfg, exprCompiler(), nil))
 	}
 	return snapshot.ValidateFile(path, exprCompiler())
 }

@@ -142,6 +142,19 @@ func TestValidateFragments(t *testing.T) {
 		!strings.HasSuffix(out, "2 error(s)\n") {
 		t.Errorf("single fragments: exit %d\n%s", code, out)
 	}
+
+	// serve starts when only a fragment that nothing includes is broken: it
+	// never runs, and warns.
+	t.Run("serve", func(t *testing.T) {
+		dir := t.TempDir()
+		writeConfig(t, dir, "")
+		writeFile(t, dir, "policy fragments/unused/policy.xml", "<fragment>\n  <bogus />\n</fragment>\n")
+		p := startProcess(t, "serve", "--config", dir, "--state", filepath.Join(dir, "state"), "--listen", "127.0.0.1:0", "--identity-listen", "127.0.0.1:0")
+		p.waitFor(t, "lastmile is serving")
+		if want := "policy fragment unused, which nothing includes, would not compile: "; !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("serve did not warn %q:\n%s", want, p.stderr.String())
+		}
+	})
 }
 
 // TestValidateFileNamedValues: a single policy file has no named values. One

@@ -98,6 +98,9 @@ type Builder struct {
 	vectorsOnce   sync.Once
 	breakersOnce  sync.Once
 	keysOnce      sync.Once
+	// strictFragments makes an error of a fragment that nothing includes and
+	// that does not compile (Check); otherwise it is a warning.
+	strictFragments bool
 }
 
 // Build loads the configuration folder and compiles every policy document once.
@@ -136,7 +139,12 @@ func (b *Builder) build(ctx context.Context, validateOnly bool) (*gateway.Snapsh
 		Backends: backendInfo(bes)}
 	sc.Products = c.products() // before the APIs, whose pipelines include product policies
 	sc.APIs = c.apis()
-	c.fragments() // after the APIs, whose includes report a fragment's errors where it is used
+	// After the APIs, whose includes report a fragment's errors where it is
+	// used.
+	for _, w := range c.fragments(b.strictFragments) {
+		b.log().Warn(w)
+		sc.Warnings = append(sc.Warnings, w)
+	}
 	sc.Global = pipeline.Compose(c.global)
 	if loadErr != nil || len(c.errs) > 0 {
 		return nil, errors.Join(loadErr, svc.HideSecrets(c.errs))

@@ -14,11 +14,24 @@ import (
 // fragments checks every policy fragment on its own, as API Management does
 // when a fragment is created, so that one that nothing includes is checked
 // too. An included fragment's errors came back from its includes already, and
-// c.add reports each once.
-func (c *compilation) fragments() {
+// c.add reports each once. What is left is in fragments nothing includes:
+// errors when strict (validate), else returned as warnings, since such a
+// fragment never runs, and an exported configuration whose unused fragment
+// holds a policy lastmile lacks should still serve.
+func (c *compilation) fragments(strict bool) (warnings []string) {
 	for _, name := range slices.Sorted(maps.Keys(c.svc.Fragments)) {
-		c.add(checkFragment(c.pc, name)...)
+		for _, e := range checkFragment(c.pc, name) {
+			k := srcpos.Error{File: e.File, Pos: e.Pos, Msg: e.Msg}
+			switch {
+			case strict:
+				c.add(e)
+			case !c.seen[k]:
+				c.seen[k] = true
+				warnings = append(warnings, "policy fragment "+name+", which nothing includes, would not compile: "+c.svc.HideSecrets(e).Error())
+			}
+		}
 	}
+	return warnings
 }
 
 // fragmentSections and fragmentScopes are where a fragment can be included.

@@ -27,6 +27,15 @@ func Validate(ctx context.Context, dir string, cfg *config.Config, expr pipeline
 	return err
 }
 
+// Check is Validate for lastmile validate: a policy fragment that nothing
+// includes and that does not compile is an error, as API Management refuses
+// to create one, where serving only warns about it.
+func Check(ctx context.Context, dir string, cfg *config.Config, expr pipeline.ExprCompiler, log *slog.Logger) error {
+	b := &Builder{ConfigDir: dir, Config: cfg, Expr: expr, Logger: log, Tokens: noTokens{}, Transport: http.DefaultTransport, strictFragments: true}
+	_, err := b.build(ctx, true)
+	return err
+}
+
 // ValidateFile compiles one policy document or fragment (a fragment as
 // checkFragment does, wherever it could be included). A single file comes
 // without its configuration folder: each {{name}} in text or in a string
