@@ -174,6 +174,9 @@ func (c *checker) zeroOf(t *Type, n Node) *operand {
 	case repStr:
 		return c.constOperand(t, n, kNull)
 	}
+	if t == tDecimal {
+		return c.constOperand(t, n, Decimal{})
+	}
 	if t.value && t.def != nil && t.def.zero != nil {
 		z := t.def.zero
 		return &operand{t: t, n: n, o: func(*frame) any { return z }}
@@ -208,7 +211,11 @@ func (c *checker) checkLiteral(n *Literal) *operand {
 		case 'd':
 			raw = raw[:len(raw)-1]
 		case 'm':
-			t, raw = tDecimal, raw[:len(raw)-1]
+			d, err := parseDecimalStr(raw[:len(raw)-1], true)
+			if err != "" {
+				c.errorf(n, "floating-point constant %s is outside the range of decimal", n.Raw)
+			}
+			return c.constOperand(tDecimal, n, d)
 		}
 		v, err := strconv.ParseFloat(raw, 64)
 		if err != nil && !strings.Contains(err.Error(), "range") {
@@ -802,6 +809,9 @@ func (c *checker) numConv(op *operand, t *Type, checked bool) *operand {
 		cp.lv = nil
 		return &cp
 	}
+	if from.num == nkDecimal || t.num == nkDecimal {
+		return c.foldConst(decConv(op, t), op)
+	}
 	// read the source as int64 or float64
 	var li fnL
 	var di fnD
@@ -979,7 +989,10 @@ func (c *checker) foldConst(op *operand, ins ...*operand) *operand {
 				v = kNull
 			}
 		default:
-			return true
+			if op.t != tDecimal {
+				return true
+			}
+			v = op.o(f)
 		}
 		return false
 	}()
@@ -994,8 +1007,66 @@ func (c *checker) foldConst(op *operand, ins ...*operand) *operand {
 }
 
 func (c *checker) foldError(op *operand) string {
-	if b, ok := op.n.(*Binary); ok && (b.Op == "/" || b.Op == "%") && op.t.isIntegral() {
+	if b, ok := op.n.(*Binary); ok && (b.Op == "/" || b.Op == "%") && (op.t.isIntegral() || op.t == tDecimal) {
 		return "division by constant zero"
 	}
 	return ""
+}
+
+// decConv converts to or from decimal: integers convert exactly, float and
+// double to 7 and 15 significant digits, and decimal to an integral type
+// truncates and throws OverflowException when out of range, checked or not.
+func decConv(op *operand, t *Type) *operand {
+	from := op.t
+	r := &operand{t: t, n: op.n}
+	pos := op.n.Pos()
+	if t.num == nkDecimal {
+		switch from.rep {
+		case repI32:
+			g := op.i
+			r.o = func(f *frame) any { return decFromInt64(int64(g(f))) }
+		case repI64:
+			g := op.l
+			if from.num == nkULong {
+				r.o = func(f *frame) any { return Decimal{lo: uint64(g(f))} }
+			} else {
+				r.o = func(f *frame) any { return decFromInt64(g(f)) }
+			}
+		case repF64:
+			g, digits := op.d, 15
+			if from.num == nkFloat {
+				digits = 7
+			}
+			r.o = func(f *frame) any {
+				v := g(f)
+				defer atPos(pos)
+				return decFromFloat(v, digits)
+			}
+		}
+		return r
+	}
+	g := op.o
+	switch t.rep {
+	case repF64:
+		if t.num == nkFloat {
+			r.d = func(f *frame) float64 { return float64(float32(g(f).(Decimal).Float64())) }
+		} else {
+			r.d = func(f *frame) float64 { return g(f).(Decimal).Float64() }
+		}
+	case repI32:
+		k := t.num
+		r.i = func(f *frame) int32 {
+			d := g(f).(Decimal)
+			defer atPos(pos)
+			return int32(decToInt(d, k))
+		}
+	case repI64:
+		k := t.num
+		r.l = func(f *frame) int64 {
+			d := g(f).(Decimal)
+			defer atPos(pos)
+			return decToInt(d, k)
+		}
+	}
+	return r
 }

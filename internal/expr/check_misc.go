@@ -221,14 +221,17 @@ func (c *checker) checkPattern(p Pattern, subj *operand) fnB {
 		}
 		val := subj
 		var nonNull fnB = func(*frame) bool { return true }
-		if subj.t.rep == repAny {
+		if subj.t.rep == repAny && !subj.t.isNumeric() {
 			g := subj.anyFn()
 			kt := k.t
+			if u := underlying(subj.t); u.isNumeric() {
+				kt = u // decimal? is > 0: the constant converts to decimal
+			}
 			nonNull = func(f *frame) bool {
 				v := g(f)
 				return v != nil && sameRuntimeNumeric(v, kt)
 			}
-			val = fromAny(k.t, p, g)
+			val = fromAny(kt, p, g)
 		}
 		cmp := c.relational(&Binary{span: p.span, Op: p.Op, X: p, Y: p.X}, val, k)
 		g := cmp.b
@@ -244,7 +247,9 @@ func sameRuntimeNumeric(v any, t *Type) bool {
 	case int64:
 		return t.num == nkLong
 	case float64:
-		return t.num == nkDouble || t.num == nkDecimal
+		return t.num == nkDouble
+	case Decimal:
+		return t.num == nkDecimal
 	}
 	return false
 }
@@ -270,7 +275,11 @@ func (c *checker) constPattern(p *ConstPattern, subj *operand) fnB {
 		return func(*frame) bool { return false }
 	}
 	if subj.t == tObject || subj.t.kind == tkNullable {
-		// object is "x": the value must have the constant's type and value
+		// object is "x": the value must have the constant's type and value;
+		// for T? the constant converts to T first (decimal? is 0)
+		if u := underlying(subj.t); subj.t.kind == tkNullable && c.convCost(k, u) >= 0 {
+			k = c.convert(k, u, false)
+		}
 		g := subj.anyFn()
 		kv := k.anyFn()(nil)
 		return func(f *frame) bool { return valueEq(g(f), kv) }
@@ -908,8 +917,10 @@ func (c *checker) typeTest(t *Type) func(any) bool {
 		}
 	case tLong:
 		return func(v any) bool { _, ok := v.(int64); return ok }
-	case tDouble, tDecimal:
+	case tDouble:
 		return func(v any) bool { _, ok := v.(float64); return ok }
+	case tDecimal:
+		return func(v any) bool { _, ok := v.(Decimal); return ok }
 	case tFloat:
 		return func(v any) bool { _, ok := v.(float32); return ok }
 	case tChar:

@@ -191,6 +191,13 @@ func (c *checker) checkUnary(n *Unary) *operand {
 			} else {
 				r.d = g
 			}
+		case repAny: // decimal
+			g := v.o
+			if n.Op == "-" {
+				r.o = func(f *frame) any { return g(f).(Decimal).negate() }
+			} else {
+				r.o = g
+			}
 		}
 		return c.foldConst(r, x)
 	}
@@ -496,6 +503,17 @@ func (c *checker) arith(n Node, op string, x, y *operand) *operand {
 	}
 	checked := c.checked
 	r := &operand{t: t, n: n}
+	if t == tDecimal {
+		if f := decOp(op); f != nil {
+			p, q := a.o, b.o
+			r.o = func(fr *frame) any {
+				x, y := p(fr).(Decimal), q(fr).(Decimal)
+				defer atPos(pos)
+				return f(x, y)
+			}
+			return c.foldConst(r, x, y)
+		}
+	}
 	switch t.rep {
 	case repI32:
 		p, q := a.i, b.i
@@ -670,7 +688,7 @@ func (c *checker) arith(n Node, op string, x, y *operand) *operand {
 			}
 		}
 	}
-	if r.i == nil && r.l == nil && r.d == nil {
+	if r.i == nil && r.l == nil && r.d == nil && r.o == nil {
 		c.errorf(n, "operator %s cannot be applied to operands of type %s and %s", op, x.t.Name, y.t.Name)
 		return errOp(n)
 	}
@@ -810,6 +828,9 @@ func (c *checker) equality(n *Binary, x, y *operand) *operand {
 		case repF64:
 			p, q := a.d, b.d
 			return res(func(f *frame) bool { return p(f) == q(f) })
+		case repAny: // decimal
+			p, q := a.o, b.o
+			return res(func(f *frame) bool { return decCmp(p(f).(Decimal), q(f).(Decimal)) == 0 })
 		}
 	case xt == tBool && yt == tBool:
 		p, q := x.b, y.b
@@ -828,7 +849,16 @@ func (c *checker) equality(n *Binary, x, y *operand) *operand {
 		return res(func(f *frame) bool { return p(f) == q(f) })
 	case xt.kind == tkNullable || yt.kind == tkNullable:
 		ux, uy := underlying(xt), underlying(yt)
-		if ux.isNumeric() && uy.isNumeric() || same(ux, uy) {
+		if ux.isNumeric() && uy.isNumeric() {
+			// decimal? == 1 compares decimals; decimal? == 1.5 does not compile
+			t := promoteConst(&operand{t: ux, k: x.k}, &operand{t: uy, k: y.k})
+			if t == nil {
+				break
+			}
+			p, q := c.liftedNum(x, t), c.liftedNum(y, t)
+			return res(func(f *frame) bool { return valueEq(p(f), q(f)) })
+		}
+		if same(ux, uy) {
 			p, q := x.anyFn(), y.anyFn()
 			return res(func(f *frame) bool { return valueEq(p(f), q(f)) })
 		}
@@ -919,6 +949,9 @@ func (c *checker) relational(n *Binary, x, y *operand) *operand {
 				default:
 					r = &operand{t: tBool, n: n, b: func(f *frame) bool { return p(f) >= q(f) }}
 				}
+			case repAny: // decimal
+				p, q := a.o, b.o
+				r = cmpRes(func(f *frame) int { return decCmp(p(f).(Decimal), q(f).(Decimal)) })
 			}
 			return c.foldConst(r, x, y)
 		}
@@ -926,6 +959,14 @@ func (c *checker) relational(n *Binary, x, y *operand) *operand {
 	ux, uy := underlying(xt), underlying(yt)
 	if (xt.kind == tkNullable || yt.kind == tkNullable) && (ux.isNumeric() && uy.isNumeric() || same(ux, uy) && comparableStruct(ux)) {
 		p, q := x.anyFn(), y.anyFn()
+		if ux.isNumeric() && uy.isNumeric() {
+			t := promoteConst(&operand{t: ux, k: x.k}, &operand{t: uy, k: y.k})
+			if t == nil {
+				c.errorf(n, "operator %s cannot be applied to operands of type %s and %s", op, xt.Name, yt.Name)
+				return errOpOf(tBool, n)
+			}
+			p, q = c.liftedNum(x, t), c.liftedNum(y, t)
+		}
 		r := cmpRes(func(f *frame) int {
 			a, b := p(f), q(f)
 			if a == nil || b == nil {
@@ -986,6 +1027,10 @@ func compareValues(a, b any) int {
 	case Guid:
 		y := b.(Guid)
 		return guidCompare(x, y)
+	case Decimal:
+		if y, ok := b.(Decimal); ok {
+			return decCmp(x, y)
+		}
 	}
 	fa, fb := toF64(a), toF64(b)
 	switch {
@@ -1343,4 +1388,47 @@ func (c *checker) commonType(x, y *operand) *Type {
 		return promote(xt, yt)
 	}
 	return nil
+}
+
+// decOp is decimal's arithmetic operator op, nil for the others.
+func decOp(op string) func(a, b Decimal) Decimal {
+	switch op {
+	case "+":
+		return decAdd
+	case "-":
+		return func(a, b Decimal) Decimal { return decAdd(a, b.negate()) }
+	case "*":
+		return decMul
+	case "/":
+		return decDiv
+	case "%":
+		return decRem
+	}
+	return nil
+}
+
+// liftedNum is the value of a numeric operand of type T or T? converted to the
+// numeric type t, null staying null: the operands of a lifted comparison meet
+// in one type, as C# converts them (decimal? == 1 compares decimals).
+func (c *checker) liftedNum(op *operand, t *Type) fnO {
+	u := underlying(op.t)
+	if same(u, t) {
+		return op.anyFn()
+	}
+	if op.t.kind != tkNullable {
+		return c.numConv(op, t, false).anyFn()
+	}
+	g := op.anyFn()
+	inner := c.numConv(fromAny(u, op.n, func(f *frame) any { return f.root.liftA }), t, false).anyFn()
+	return func(f *frame) any {
+		v := g(f)
+		if v == nil {
+			return nil
+		}
+		saved := f.root.liftA
+		f.root.liftA = v
+		r := inner(f)
+		f.root.liftA = saved
+		return r
+	}
 }

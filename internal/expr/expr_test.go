@@ -36,7 +36,8 @@ func TestEvalGoValues(t *testing.T) {
 		{"char", `@('x')`, Char('x')},
 		{"double", `@(1.5)`, 1.5},
 		{"float", `@(1.5f)`, float32(1.5)},
-		{"decimal", `@(2.5m)`, 2.5},
+		{"decimal", `@(2.5m)`, NewDecimal(25, 1)},
+		{"decimal keeps its scale", `@(1.10m + 1)`, NewDecimal(210, 2)},
 		{"datetime", `@(new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc))`, time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)},
 		{"timespan", `@(TimeSpan.FromSeconds(90))`, 90 * time.Second},
 		{"guid", `@(Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"))`, Guid{0x0f, 0x8f, 0xad, 0x5b, 0xd9, 0xcb, 0x46, 0x9f, 0xa1, 0x65, 0x70, 0x86, 0x77, 0x28, 0x95, 0x0e}},
@@ -55,7 +56,8 @@ func TestEvalGoValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) && a.Location() == b.Location() }),
-				cmp.Comparer(func(a, b *exchange.Response) bool { return a == b })); diff != "" { // the very response
+				cmp.Comparer(func(a, b *exchange.Response) bool { return a == b }), // the very response
+				cmp.Comparer(func(a, b Decimal) bool { return a == b })); diff != "" {
 				t.Errorf("Eval(%s) mismatch (-want +got):\n%s", tt.src, diff)
 			}
 		})

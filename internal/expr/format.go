@@ -48,11 +48,8 @@ func (c *checker) toStr(op *operand) fnS {
 		return func(f *frame) string { return strconv.FormatInt(g(f), 10) }
 	case repF64:
 		g := op.d
-		switch t.num {
-		case nkFloat:
+		if t.num == nkFloat {
 			return func(f *frame) string { return formatSingle(float32(g(f))) }
-		case nkDecimal:
-			return func(f *frame) string { return formatDecimal(g(f)) }
 		}
 		return func(f *frame) string { return formatDouble(g(f)) }
 	case repVoid:
@@ -191,6 +188,8 @@ func formatValue(v any, format string) (string, string) {
 		return formatFloat(x, 64, format)
 	case float32:
 		return formatFloat(float64(x), 32, format)
+	case Decimal:
+		return formatDecimal(x, format)
 	case time.Time:
 		return formatDateTimeErr(x, format)
 	case DateTimeOffset:
@@ -214,14 +213,6 @@ func formatDouble(v float64) string { return formatShortest(v, 64, 15) }
 
 // formatSingle is float.ToString(): the same with float precision.
 func formatSingle(v float32) string { return formatShortest(float64(v), 32, 7) }
-
-// formatDecimal prints a decimal (held as a double) without an exponent.
-func formatDecimal(v float64) string {
-	if v == 0 {
-		return "0"
-	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
-}
 
 func formatShortest(v float64, bits, threshold int) string {
 	switch {

@@ -82,6 +82,9 @@ func FuzzEval(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
+	// decimal at the edges of its range: rounding to 96 bits, to 28 decimals
+	f.Add(`@(decimal.Parse("79228162514264337593543950334.5") + 0.5m - 0.0000000000000000000000000001m * 3)`)
+	f.Add(`@{ var d = decimal.Parse(" -1,234.567890123456789012345678901 "); return (d * d / 7m % 0.3m).ToString("N5") + Math.Round(d, 27) + (long)(d / 3); }`)
 	fx := fixture(f, "")
 	_ = fx
 	limits := WithLimits(Limits{Steps: 20000, Alloc: 4 << 20, Recursion: 16})

@@ -354,6 +354,8 @@ func jvalueOf(v any) *JValue {
 		return &JValue{Kind: JFloat, V: x}
 	case float32:
 		return &JValue{Kind: JFloat, V: x} // a float stays a float (Newtonsoft writes it with "R")
+	case Decimal:
+		return &JValue{Kind: JFloat, V: x} // and a decimal a decimal (1.10m is written 1.10)
 	case Char:
 		return &JValue{Kind: JString, V: x.String()}
 	case time.Time:
@@ -604,10 +606,14 @@ func writeValue(b *sink, v *JValue) {
 	}
 }
 
-// jfloatString is ToString() of a Float token's value: a double or a float.
+// jfloatString is ToString() of a Float token's value: a double, a float or a
+// decimal.
 func jfloatString(v any) string {
-	if x, ok := v.(float32); ok {
+	switch x := v.(type) {
+	case float32:
 		return formatSingle(x)
+	case Decimal:
+		return x.String()
 	}
 	return formatDouble(toF64(v))
 }
@@ -615,6 +621,9 @@ func jfloatString(v any) string {
 // jsonFloat is JsonConvert.ToString(double) and ToString(float): round-trip
 // digits ("R") with a decimal point ("1.0"), NaN and infinities as strings.
 func jsonFloat(v any) string {
+	if d, ok := v.(Decimal); ok {
+		return jsonDecimal(d)
+	}
 	f := toF64(v)
 	switch {
 	case math.IsNaN(f):
@@ -1593,6 +1602,24 @@ func convertJValue(jv *JValue, u *Type) (res any, exc *exception) {
 			return toF64(jv.V) != 0, nil
 		case JString:
 			return convertToBool(jv.V), nil
+		}
+		return bad()
+	case u.num == nkDecimal:
+		// Newtonsoft's operator: (decimal)BigInteger, else Convert.ToDecimal of
+		// the value (a double keeps 15 significant digits, a string has no
+		// exponent)
+		switch jv.Kind {
+		case JInteger:
+			if bi, ok := jv.V.(*big.Int); ok {
+				d, ok := decFromBig(new(big.Int).Abs(bi), 0, bi.Sign() < 0)
+				if !ok {
+					return overflow()
+				}
+				return d, nil
+			}
+			return decFromInt64(jv.V.(int64)), nil
+		case JFloat, JString, JBoolean:
+			return convertToDecimal(jv.V), nil
 		}
 		return bad()
 	case u.isNumeric():

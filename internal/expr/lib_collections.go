@@ -47,6 +47,8 @@ func (d *Dict) dictKey(k any) any {
 		return int32(x)
 	case *JValue:
 		return jvalueDictKey(x) // JValue overrides Equals and GetHashCode
+	case Decimal:
+		return x.normalized() // 1.0m and 1.00m are one key
 	}
 	if !reflect.TypeOf(k).Comparable() {
 		return fmt.Sprintf("%T:%p", k, k)
@@ -582,7 +584,7 @@ func defaultCompare(a, b any) int {
 			return -1
 		}
 		return 1
-	case time.Time, DateTimeOffset, time.Duration, Guid:
+	case time.Time, DateTimeOffset, time.Duration, Guid, Decimal:
 		return compareValues(a, b)
 	case JToken:
 		return cultureCompare(toStringAny(a), toStringAny(b))

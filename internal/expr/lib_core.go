@@ -305,6 +305,9 @@ func hashCode(f *frame, v any) int32 {
 		return int32(b) ^ int32(b>>32)
 	case float32:
 		return int32(math.Float32bits(x))
+	case Decimal:
+		b := math.Float64bits(x.Float64())
+		return int32(b) ^ int32(b>>32)
 	case time.Time:
 		t := dtTicks(x)
 		return int32(t) ^ int32(t>>32)

@@ -344,6 +344,14 @@ func jvalueEquals(a, b *JValue) bool {
 	if a.V == nil || b.V == nil {
 		return a.V == nil && b.V == nil
 	}
+	_, da := a.V.(Decimal)
+	_, db := b.V.(Decimal)
+	if da || db {
+		// CompareFloat compares as decimals when either value is one
+		x, okx := jvalueDecimal(a.V)
+		y, oky := jvalueDecimal(b.V)
+		return okx && oky && decCmp(x, y) == 0
+	}
 	switch x := a.V.(type) {
 	case *big.Int:
 		return new(big.Float).SetInt(x).Cmp(jvalueBigFloat(b.V)) == 0
@@ -378,6 +386,21 @@ func jvalueEquals(a, b *JValue) bool {
 		return ok && bytes.Equal(x, y)
 	}
 	return valueEq(a.V, b.V)
+}
+
+// jvalueDecimal is a number token's value as a decimal, false when it is not
+// a number or does not convert.
+func jvalueDecimal(v any) (d Decimal, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	switch v.(type) {
+	case Decimal, int64, float64, float32:
+		return convertToDecimal(v), true
+	}
+	return Decimal{}, false
 }
 
 func jvalueBigFloat(v any) *big.Float {

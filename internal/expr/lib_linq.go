@@ -569,7 +569,24 @@ func declLinq(u *universe) {
 	ext("Sum(this IEnumerable<int> source) int", x1(func(f *frame, src any) int32 { return sumInt(f, mapped(f, src, nil)) }))
 	ext("Sum(this IEnumerable<long> source) long", x1(func(f *frame, src any) int64 { return sumLong(f, mapped(f, src, nil)) }))
 	ext("Sum(this IEnumerable<double> source) double", x1(func(f *frame, src any) float64 { return sumDouble(f, mapped(f, src, nil)) }))
-	ext("Sum(this IEnumerable<decimal> source) decimal", x1(func(f *frame, src any) float64 { return sumDouble(f, mapped(f, src, nil)) }))
+	sumDecimal := func(f *frame, vals []any) Decimal {
+		var s Decimal
+		for _, v := range vals {
+			d, _ := v.(Decimal)
+			s = decAdd(s, d)
+		}
+		return s
+	}
+	ext("Sum(this IEnumerable<decimal> source) decimal", x1(func(f *frame, src any) Decimal { return sumDecimal(f, mapped(f, src, nil)) }))
+	ext("Sum<T>(this IEnumerable<T> source, Func<T, decimal> selector) decimal", x2(func(f *frame, src any, p *lambdaCode) Decimal { return sumDecimal(f, mapped(f, src, p)) }))
+	avgDecimal := func(f *frame, vals []any) Decimal {
+		if len(vals) == 0 {
+			throw("InvalidOperationException", "Sequence contains no elements")
+		}
+		return decDiv(sumDecimal(f, vals), decFromInt64(int64(len(vals))))
+	}
+	ext("Average(this IEnumerable<decimal> source) decimal", x1(func(f *frame, src any) Decimal { return avgDecimal(f, mapped(f, src, nil)) }))
+	ext("Average<T>(this IEnumerable<T> source, Func<T, decimal> selector) decimal", x2(func(f *frame, src any, p *lambdaCode) Decimal { return avgDecimal(f, mapped(f, src, p)) }))
 	ext("Sum<T>(this IEnumerable<T> source, Func<T, int> selector) int", x2(func(f *frame, src any, p *lambdaCode) int32 { return sumInt(f, mapped(f, src, p)) }))
 	ext("Sum<T>(this IEnumerable<T> source, Func<T, long> selector) long", x2(func(f *frame, src any, p *lambdaCode) int64 { return sumLong(f, mapped(f, src, p)) }))
 	ext("Sum<T>(this IEnumerable<T> source, Func<T, double> selector) double", x2(func(f *frame, src any, p *lambdaCode) float64 { return sumDouble(f, mapped(f, src, p)) }))

@@ -82,6 +82,7 @@ func overflowMsg(typeName string) string {
 		"System.Int32": "an Int32", "System.Int64": "an Int64", "System.Int16": "an Int16",
 		"System.Byte": "an unsigned byte", "System.SByte": "a signed byte", "System.UInt16": "a UInt16",
 		"System.UInt32": "a UInt32", "System.UInt64": "a UInt64", "System.Decimal": "a Decimal",
+		"System.Char": "a character",
 	}[typeName]
 	if what == "" {
 		what = typeName
@@ -249,7 +250,9 @@ func toBoolTest(v any, t *Type) bool {
 	case uint64:
 		return t == tULong
 	case float64:
-		return t == tDouble || t == tDecimal
+		return t == tDouble
+	case Decimal:
+		return t == tDecimal
 	case float32:
 		return t == tFloat
 	case bool:
@@ -277,11 +280,6 @@ func declFloat(u *universe, name, kw string, t *Type) {
 		d.konst("NaN", kw, math.NaN())
 		d.konst("PositiveInfinity", kw, math.Inf(1))
 		d.konst("NegativeInfinity", kw, math.Inf(-1))
-	case nkDecimal:
-		d.konst("MaxValue", kw, 79228162514264337593543950335.0)
-		d.konst("MinValue", kw, -79228162514264337593543950335.0)
-		d.konst("Zero", kw, 0.0)
-		d.konst("One", kw, 1.0)
 	}
 	parse := func(s string) float64 {
 		if isNull(s) {
@@ -351,6 +349,111 @@ func declFloat(u *universe, name, kw string, t *Type) {
 	d.method("GetHashCode() int", f1(func(a float64) int32 { b := math.Float64bits(a); return int32(b) ^ int32(b>>32) }))
 }
 
+// declDecimal declares System.Decimal's statics and methods.
+func declDecimal(u *universe) {
+	d := u.decl("System.Decimal", tkStruct, "")
+	d.is = func(v any) bool { _, ok := v.(Decimal); return ok }
+	d.konst("MaxValue", "decimal", Decimal{lo: math.MaxUint64, hi: math.MaxUint32})
+	d.konst("MinValue", "decimal", Decimal{lo: math.MaxUint64, hi: math.MaxUint32, neg: true})
+	d.konst("Zero", "decimal", Decimal{})
+	d.konst("One", "decimal", Decimal{lo: 1})
+	d.konst("MinusOne", "decimal", Decimal{lo: 1, neg: true})
+	d.ctor("(int value)", f1(func(v int32) Decimal { return decFromInt64(int64(v)) }))
+	d.ctor("(long value)", f1(decFromInt64))
+	d.ctor("(double value)", f1(func(v float64) Decimal { return decFromFloat(v, 15) }))
+	d.ctor("(int lo, int mid, int hi, bool isNegative, byte scale)", f5(func(lo, mid, hi int32, neg bool, scale int32) Decimal {
+		if scale > decMaxScale {
+			throw("ArgumentOutOfRangeException", "Decimal's scale value must be between 0 and 28, inclusive. (Parameter 'scale')")
+		}
+		return Decimal{lo: uint64(uint32(mid))<<32 | uint64(uint32(lo)), hi: uint32(hi), scale: uint8(scale), neg: neg}
+	}))
+	parse := func(s string) Decimal { return parseDecimalOrThrow(s, false) }
+	d.smethod("Parse(string s) decimal", f1(parse))
+	d.smethod("Parse(string s, IFormatProvider provider) decimal", f2(func(s string, _ any) Decimal { return parse(s) }))
+	d.smethod("TryParse(string s, out decimal result) bool", f2(func(s string, out *outRef) bool {
+		v, err := parseDecimalStr(s, false)
+		out.set(v)
+		return err == ""
+	}))
+	d.method("ToString() string", f1(Decimal.String))
+	d.method("ToString(IFormatProvider provider) string", f2(func(v Decimal, _ any) string { return v.String() }))
+	fmtFn := func(c *checker, cs *site, args []*operand) *operand {
+		g, fs := getAs[Decimal](args[0]), args[1].strFn()
+		return &operand{t: tString, n: cs.n, s: func(f *frame) string {
+			v, format := g(f), fs(f)
+			chargeFormat(f, format)
+			s, err := formatDecimal(v, format)
+			if err != "" {
+				throw("FormatException", "%s", err)
+			}
+			return s
+		}}
+	}
+	d.method("ToString(string format) string", fmtFn)
+	d.method("ToString(string format, IFormatProvider provider) string", fmtFn)
+	d.method("CompareTo(decimal value) int", f2(func(a, b Decimal) int32 { return int32(decCmp(a, b)) }))
+	d.method("Equals(decimal value) bool", f2(func(a, b Decimal) bool { return decCmp(a, b) == 0 }))
+	d.method("GetHashCode() int", f1(func(a Decimal) int32 {
+		b := math.Float64bits(a.Float64())
+		return int32(b) ^ int32(b>>32)
+	}))
+	d.smethod("Compare(decimal d1, decimal d2) int", f2(func(a, b Decimal) int32 { return int32(decCmp(a, b)) }))
+	d.smethod("Add(decimal d1, decimal d2) decimal", f2(decAdd))
+	d.smethod("Subtract(decimal d1, decimal d2) decimal", f2(func(a, b Decimal) Decimal { return decAdd(a, b.negate()) }))
+	d.smethod("Multiply(decimal d1, decimal d2) decimal", f2(decMul))
+	d.smethod("Divide(decimal d1, decimal d2) decimal", f2(decDiv))
+	d.smethod("Remainder(decimal d1, decimal d2) decimal", f2(decRem))
+	d.smethod("Negate(decimal d) decimal", f1(Decimal.negate))
+	d.smethod("Round(decimal d) decimal", f1(func(v Decimal) Decimal { return decRound(v, 0, 0) }))
+	d.smethod("Round(decimal d, int decimals) decimal", f2(func(v Decimal, n int32) Decimal { return decRound(v, int(n), 0) }))
+	d.smethod("Round(decimal d, MidpointRounding mode) decimal", f2(func(v Decimal, mode int64) Decimal { return decRound(v, 0, mode) }))
+	d.smethod("Round(decimal d, int decimals, MidpointRounding mode) decimal", f3(func(v Decimal, n int32, mode int64) Decimal { return decRound(v, int(n), mode) }))
+	d.smethod("Floor(decimal d) decimal", f1(func(v Decimal) Decimal { return decRound(v, 0, 3) }))
+	d.smethod("Ceiling(decimal d) decimal", f1(func(v Decimal) Decimal { return decRound(v, 0, 4) }))
+	d.smethod("Truncate(decimal d) decimal", f1(func(v Decimal) Decimal { return decRound(v, 0, 2) }))
+	d.smethod("ToInt32(decimal d) int", f1(func(v Decimal) int32 { return int32(decToInt(v, nkInt)) }))
+	d.smethod("ToInt64(decimal d) long", f1(func(v Decimal) int64 { return decToInt(v, nkLong) }))
+	d.smethod("ToDouble(decimal d) double", f1(Decimal.Float64))
+}
+
+func pickDec(first bool, a, b Decimal) Decimal {
+	if first {
+		return a
+	}
+	return b
+}
+
+// convertToDecimal is Convert.ToDecimal(object): a string is parsed as
+// decimal.Parse does (no exponent), a double keeps 15 significant digits,
+// bools are 0 or 1, null is 0.
+func convertToDecimal(v any) Decimal {
+	switch x := v.(type) {
+	case nil:
+		return Decimal{}
+	case Decimal:
+		return x
+	case string:
+		return parseDecimalOrThrow(x, false)
+	case bool:
+		if x {
+			return Decimal{lo: 1}
+		}
+		return Decimal{}
+	case float64:
+		return decFromFloat(x, 15)
+	case float32:
+		return decFromFloat(float64(x), 7)
+	case uint64:
+		return Decimal{lo: x}
+	case int32, int64, int, int8, uint8, int16, uint16, uint32, Enum:
+		return decFromInt64(toI64(x))
+	case Char:
+		throw("InvalidCastException", "Invalid cast from 'Char' to 'Decimal'.")
+	}
+	throw("InvalidCastException", "Unable to cast object of type '%s' to type 'System.IConvertible'", dotnetTypeName(v))
+	return Decimal{}
+}
+
 func declNumbers(u *universe) {
 	declIntegral(u, "Int32", "int", 32, false, tInt)
 	declIntegral(u, "Int64", "long", 64, false, tLong)
@@ -362,7 +465,7 @@ func declNumbers(u *universe) {
 	declIntegral(u, "SByte", "sbyte", 8, false, tSByte)
 	declFloat(u, "Double", "double", tDouble)
 	declFloat(u, "Single", "float", tFloat)
-	declFloat(u, "Decimal", "decimal", tDecimal)
+	declDecimal(u)
 
 	b := u.decl("System.Boolean", tkStruct, "")
 	b.is = func(v any) bool { _, ok := v.(bool); return ok }
@@ -424,8 +527,8 @@ func declMath(u *universe) {
 		return v
 	}))
 	m.smethod("Abs(double value) double", f1(math.Abs))
-	m.smethod("Abs(decimal value) decimal", f1(math.Abs))
-	for _, kw := range []string{"int", "long", "double", "decimal"} {
+	m.smethod("Abs(decimal value) decimal", f1(func(d Decimal) Decimal { d.neg = false; return d }))
+	for _, kw := range []string{"int", "long", "double"} {
 		switch kw {
 		case "int":
 			m.smethod("Max(int a, int b) int", f2(func(a, b int32) int32 { return max(a, b) }))
@@ -467,18 +570,28 @@ func declMath(u *universe) {
 	m.smethod("Pow(double x, double y) double", f2(math.Pow))
 	m.smethod("Sqrt(double d) double", f1(math.Sqrt))
 	m.smethod("Floor(double d) double", f1(math.Floor))
-	m.smethod("Floor(decimal d) decimal", f1(math.Floor))
+	m.smethod("Floor(decimal d) decimal", f1(func(d Decimal) Decimal { return decRound(d, 0, 3) }))
 	m.smethod("Ceiling(double a) double", f1(math.Ceil))
-	m.smethod("Ceiling(decimal d) decimal", f1(math.Ceil))
+	m.smethod("Ceiling(decimal d) decimal", f1(func(d Decimal) Decimal { return decRound(d, 0, 4) }))
 	m.smethod("Truncate(double d) double", f1(math.Trunc))
-	m.smethod("Truncate(decimal d) decimal", f1(math.Trunc))
+	m.smethod("Truncate(decimal d) decimal", f1(func(d Decimal) Decimal { return decRound(d, 0, 2) }))
 	m.smethod("Round(double a) double", f1(math.RoundToEven))
-	m.smethod("Round(decimal d) decimal", f1(math.RoundToEven))
+	m.smethod("Round(decimal d) decimal", f1(func(d Decimal) Decimal { return decRound(d, 0, 0) }))
 	m.smethod("Round(double value, int digits) double", f2(func(v float64, d int32) float64 { return roundDigits(v, d, 0) }))
-	m.smethod("Round(decimal d, int decimals) decimal", f2(func(v float64, d int32) float64 { return roundDigits(v, d, 0) }))
+	m.smethod("Round(decimal d, int decimals) decimal", f2(func(d Decimal, n int32) Decimal { return decRound(d, int(n), 0) }))
+	m.smethod("Round(decimal d, MidpointRounding mode) decimal", f2(func(d Decimal, mode int64) Decimal { return decRound(d, 0, mode) }))
 	m.smethod("Round(double value, MidpointRounding mode) double", f2(func(v float64, mode int64) float64 { return roundDigits(v, 0, mode) }))
 	m.smethod("Round(double value, int digits, MidpointRounding mode) double", f3(func(v float64, d int32, mode int64) float64 { return roundDigits(v, d, mode) }))
-	m.smethod("Round(decimal d, int decimals, MidpointRounding mode) decimal", f3(func(v float64, d int32, mode int64) float64 { return roundDigits(v, d, mode) }))
+	m.smethod("Round(decimal d, int decimals, MidpointRounding mode) decimal", f3(func(d Decimal, n int32, mode int64) Decimal { return decRound(d, int(n), mode) }))
+	m.smethod("Max(decimal val1, decimal val2) decimal", f2(func(a, b Decimal) Decimal { return pickDec(decCmp(a, b) >= 0, a, b) }))
+	m.smethod("Min(decimal val1, decimal val2) decimal", f2(func(a, b Decimal) Decimal { return pickDec(decCmp(a, b) < 0, a, b) }))
+	m.smethod("Sign(decimal value) int", f1(func(d Decimal) int32 { return int32(d.sign()) }))
+	m.smethod("Clamp(decimal value, decimal min, decimal max) decimal", f3(func(v, lo, hi Decimal) Decimal {
+		if decCmp(lo, hi) > 0 {
+			throw("ArgumentException", "'%s' cannot be greater than %s", lo, hi)
+		}
+		return pickDec(decCmp(v, lo) < 0, lo, pickDec(decCmp(v, hi) > 0, hi, v))
+	}))
 	m.smethod("Log(double d) double", f1(math.Log))
 	m.smethod("Log(double a, double newBase) double", f2(func(a, b float64) float64 { return math.Log(a) / math.Log(b) }))
 	m.smethod("Log10(double d) double", f1(math.Log10))
@@ -938,6 +1051,12 @@ func convertToInt64(v any, lo, hi float64, typeName string) int64 {
 			throw("OverflowException", "%s", overflowMsg(typeName))
 		}
 		return int64(fv)
+	case Decimal:
+		r := decRound(x, 0, 0)
+		if decCmp(r, decFromInt64(int64(lo))) < 0 || hi < math.MaxInt64 && decCmp(r, decFromInt64(int64(hi))) > 0 {
+			throw("OverflowException", "%s", overflowMsg(typeName))
+		}
+		return decToInt(r, nkLong)
 	case Char:
 		r = int64(x)
 	case Enum:
@@ -975,7 +1094,7 @@ func convertToDouble(v any) float64 {
 			return 1
 		}
 		return 0
-	case float64, float32, int32, int64, int, int8, uint8, int16, uint16, uint32, uint64, Enum:
+	case float64, float32, int32, int64, int, int8, uint8, int16, uint16, uint32, uint64, Enum, Decimal:
 		return toF64(x)
 	}
 	throw("InvalidCastException", "Unable to cast object of type '%s' to type 'System.IConvertible'", dotnetTypeName(v))
@@ -998,6 +1117,8 @@ func convertToBool(v any) bool {
 		return x != 0
 	case float32:
 		return x != 0
+	case Decimal:
+		return !x.isZero()
 	case int32, int64, int, int8, uint8, int16, uint16, uint32, uint64:
 		return toI64(x) != 0
 	}
@@ -1066,6 +1187,7 @@ func declConvert(u *universe) {
 		d.smethod(cv.name+"(object value) "+cv.kw, impl)
 		d.smethod(cv.name+"(string value) "+cv.kw, impl)
 		d.smethod(cv.name+"(double value) "+cv.kw, impl)
+		d.smethod(cv.name+"(decimal value) "+cv.kw, impl)
 		d.smethod(cv.name+"(long value) "+cv.kw, impl)
 		d.smethod(cv.name+"(int value) "+cv.kw, impl)
 		d.smethod(cv.name+"(bool value) "+cv.kw, impl)
@@ -1102,8 +1224,10 @@ func declConvert(u *universe) {
 	d.smethod("ToDouble(object value) double", f1(convertToDouble))
 	d.smethod("ToDouble(string value) double", f1(func(s string) float64 { return convertToDouble(boxStr(s)) }))
 	d.smethod("ToDouble(string value, IFormatProvider provider) double", f2(func(s string, _ any) float64 { return convertToDouble(boxStr(s)) }))
-	d.smethod("ToDecimal(object value) decimal", f1(convertToDouble))
-	d.smethod("ToDecimal(string value) decimal", f1(func(s string) float64 { return convertToDouble(boxStr(s)) }))
+	d.smethod("ToDecimal(object value) decimal", f1(convertToDecimal))
+	d.smethod("ToDecimal(string value) decimal", f1(func(s string) Decimal { return convertToDecimal(boxStr(s)) }))
+	d.smethod("ToDecimal(string value, IFormatProvider provider) decimal", f2(func(s string, _ any) Decimal { return convertToDecimal(boxStr(s)) }))
+	d.smethod("ToDecimal(double value) decimal", f1(func(v float64) Decimal { return decFromFloat(v, 15) }))
 	d.smethod("ToSingle(object value) float", f1(func(v any) float64 { return float64(float32(convertToDouble(v))) }))
 	d.smethod("ToBoolean(object value) bool", f1(convertToBool))
 	d.smethod("ToBoolean(string value) bool", f1(func(s string) bool { return convertToBool(boxStr(s)) }))

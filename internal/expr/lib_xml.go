@@ -1162,6 +1162,19 @@ func xmlConvert(s string, t *Type) (any, *exception) {
 			return overflow()
 		}
 		return boxedNum(t, v), nil
+	case t.num == nkDecimal:
+		// XmlConvert.ToDecimal: a leading sign and a point, no thousands
+		// separators, trailing sign or exponent
+		if strings.ContainsAny(trimmed, ",") || strings.HasSuffix(trimmed, "-") || strings.HasSuffix(trimmed, "+") {
+			return format(fmtErr)
+		}
+		switch d, err := parseDecimalStr(trimmed, false); err {
+		case "":
+			return d, nil
+		case "overflow":
+			return overflow()
+		}
+		return format(fmtErr)
 	case t.isNumeric():
 		var v float64
 		switch trimmed {
@@ -1171,9 +1184,6 @@ func xmlConvert(s string, t *Type) (any, *exception) {
 			v = math.Inf(-1)
 		default:
 			ok := trimmed != "" && !strings.ContainsAny(trimmed, ",∞") && !strings.Contains(trimmed, "Infinity")
-			if t.num == nkDecimal {
-				ok = ok && !strings.ContainsAny(trimmed, "eE") && trimmed != "NaN"
-			}
 			if ok {
 				v, ok = parseFloatStr(trimmed)
 			}
@@ -1184,13 +1194,8 @@ func xmlConvert(s string, t *Type) (any, *exception) {
 				v = math.Copysign(0, -1)
 			}
 		}
-		switch t.num {
-		case nkFloat:
+		if t.num == nkFloat {
 			return float32(v), nil
-		case nkDecimal:
-			if math.IsInf(v, 0) {
-				return overflow()
-			}
 		}
 		return v, nil
 	}

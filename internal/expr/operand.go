@@ -358,6 +358,8 @@ func toF64(v any) float64 {
 		return float64(x.Value)
 	case float32:
 		return float64(x)
+	case Decimal:
+		return x.Float64()
 	case int32:
 		return float64(x)
 	case int64:

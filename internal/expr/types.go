@@ -13,7 +13,7 @@ const (
 	repBool            // func(*frame) bool
 	repI32             // func(*frame) int32: sbyte, byte, short, ushort, char, int
 	repI64             // func(*frame) int64: uint, long, ulong (as bits)
-	repF64             // func(*frame) float64: float, double, decimal
+	repF64             // func(*frame) float64: float, double
 	repStr             // func(*frame) string, with nullStr for null
 	repVoid
 )
@@ -119,7 +119,7 @@ var (
 	tULong   = &Type{Name: "ulong", rep: repI64, num: nkULong, value: true}
 	tFloat   = &Type{Name: "float", rep: repF64, num: nkFloat, value: true}
 	tDouble  = &Type{Name: "double", rep: repF64, num: nkDouble, value: true}
-	tDecimal = &Type{Name: "decimal", rep: repF64, num: nkDecimal, value: true}
+	tDecimal = &Type{Name: "decimal", rep: repAny, num: nkDecimal, value: true} // a boxed Decimal
 	tString  = &Type{Name: "string", rep: repStr}
 	tObject  = &Type{Name: "object", rep: repAny}
 	tVoid    = &Type{Name: "void", kind: tkVoid, rep: repVoid}

@@ -141,6 +141,9 @@ func zeroBoxed(t *Type) any {
 		}
 		return float64(0)
 	}
+	if t == tDecimal {
+		return Decimal{}
+	}
 	if t.def != nil {
 		return t.def.zero
 	}
@@ -683,6 +686,9 @@ func valueEq(a, b any) bool {
 	case float64:
 		y, ok := b.(float64)
 		return ok && (x == y || math.IsNaN(x) && math.IsNaN(y))
+	case Decimal:
+		y, ok := b.(Decimal)
+		return ok && decCmp(x, y) == 0
 	case *JValue:
 		y, ok := b.(*JValue)
 		return ok && jvalueEquals(x, y)
@@ -733,6 +739,8 @@ func dotnetTypeName(v any) string {
 		return "System.Double"
 	case float32:
 		return "System.Single"
+	case Decimal:
+		return "System.Decimal"
 	case int8:
 		return "System.SByte"
 	case uint8:
@@ -852,6 +860,8 @@ func (f *frame) str(v any) string {
 		return formatDouble(x)
 	case float32:
 		return formatSingle(x)
+	case Decimal:
+		return x.String()
 	case Char:
 		return string(utf16.Decode([]uint16{uint16(x)}))
 	case time.Time:

@@ -95,6 +95,8 @@ func valueTag(v any) (string, error) {
 		return "double", nil
 	case float32:
 		return "float", nil
+	case expr.Decimal:
+		return "decimal", nil
 	case expr.Char:
 		return "char", nil
 	case time.Time:
@@ -180,6 +182,8 @@ func encodePayload(b *bytes.Buffer, v any, depth int) error {
 		writeJSONString(b, strconv.FormatFloat(x, 'g', -1, 64))
 	case float32:
 		writeJSONString(b, strconv.FormatFloat(float64(x), 'g', -1, 32))
+	case expr.Decimal:
+		writeJSONString(b, x.String()) // with its scale: 1.10 stays 1.10
 	case expr.Char:
 		b.WriteString(strconv.FormatUint(uint64(x), 10))
 	case time.Time:
@@ -391,6 +395,16 @@ func decodePayload(tag string, raw json.RawMessage, depth int) (any, error) {
 	case "float":
 		f, err := readFloat(raw, 32)
 		return float32(f), err
+	case "decimal":
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, err
+		}
+		d, ok := expr.ParseDecimal(s)
+		if !ok {
+			return nil, fmt.Errorf("bad decimal %q", s)
+		}
+		return d, nil
 	case "DateTime":
 		var d struct {
 			K, T string

@@ -54,6 +54,7 @@ func envelopeValues(t testing.TB) map[string]any {
 		"NaN":                  math.NaN(),
 		"smallest double":      5e-324,
 		"float":                float32(1.1),
+		"decimal":              expr.NewDecimal(-110, 2),
 		"char":                 expr.Char('x'),
 		"lone surrogate":       expr.Char(0xD800),
 		"DateTime Utc":         time.Date(2024, 2, 29, 23, 59, 59, 123456700, time.UTC),

@@ -89,6 +89,7 @@ func TestCacheValueTypes(t *testing.T) {
 		{"long", `@(DateTimeOffset.FromUnixTimeSeconds(1700000000).ToUnixTimeSeconds())`, `(long)v == 1700000000L`},
 		{"double", `@(0.1 + 0.2)`, `(double)v == 0.1 + 0.2`},
 		{"NaN", `@(double.NaN)`, `double.IsNaN((double)v)`},
+		{"decimal", `@(1.10m + 0.01m)`, `(decimal)v == 1.11m && ((decimal)v).ToString() == "1.11" && ((decimal)v * 10).ToString() == "11.10"`},
 		{"char", `@("xyz"[1])`, `(char)v == 'y'`},
 		{"DateTime Utc", `@(new DateTime(2024, 2, 29, 23, 59, 58, DateTimeKind.Utc).AddTicks(1234567))`, `((DateTime)v).Kind == DateTimeKind.Utc && ((DateTime)v).Ticks == new DateTime(2024, 2, 29, 23, 59, 58).AddTicks(1234567).Ticks`},
 		{"DateTime Local", `@(DateTime.Now)`, `((DateTime)v).Kind == DateTimeKind.Local`},
