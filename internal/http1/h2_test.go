@@ -215,12 +215,16 @@ func TestHTTP2HeaderTimeout(t *testing.T) {
 				start := time.Now()
 				for i := range 8 {
 					id := uint32(2*i + 1)
-					if err := c.sendBlock(id, block("GET", "x-big", big), 100, 5*time.Millisecond); err != nil {
+					// About 60 ms a block, well within the timeout on a busy
+					// machine; the pauses between blocks make the whole run
+					// longer than the timeout twice.
+					if err := c.sendBlock(id, block("GET", "x-big", big), 100, 3*time.Millisecond); err != nil {
 						t.Fatal(err)
 					}
 					if status, body, err := c.response(id); status != "200" || body != "2000 " || err != nil {
 						t.Fatalf("request %d: %s %q %v, want 200", i, status, body, err)
 					}
+					time.Sleep(timeout / 6)
 				}
 				if took := time.Since(start); took < 2*timeout {
 					t.Errorf("the requests took %v, want longer than the header timeout twice", took)
