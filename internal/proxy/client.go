@@ -137,16 +137,19 @@ func (bc *bconn) sendWaiting() (waitErr, sendErr error) {
 // readiness it saw before a read began, so a plain read must first try the
 // socket, which at anything below full load fails (EAGAIN) and costs a system
 // call per request. Sent from inside the read, every byte of the answer
-// arrives after the read began and wakes it: the first call sends and asks to
-// wait; the second, made once the socket is readable, ends the wait and the
-// buffered reader reads what arrived. A deadline or a cancellation (hook)
-// ends the wait with a timeout, as it ends a read.
+// arrives after the read began and wakes it: the first call sends, lets the
+// other requests run while the backend answers (as exchange does for a
+// request sent outside), and asks to wait; the second, made once the socket
+// is readable, ends the wait and the buffered reader reads what arrived. A
+// deadline or a cancellation (hook) ends the wait with a timeout, as it ends
+// a read.
 func (bc *bconn) wait(uintptr) bool {
 	if !bc.sending {
 		return true
 	}
 	bc.sending = false
 	bc.sendErr = bc.bw.Flush()
+	runtime.Gosched()
 	return bc.sendErr != nil
 }
 
