@@ -525,14 +525,7 @@ func parseDecimalStr(s string, exp bool) (Decimal, string) {
 
 func parseDecimalOrThrow(s string, exp bool) Decimal {
 	d, err := parseDecimalStr(s, exp)
-	switch err {
-	case "null":
-		throw("ArgumentNullException", "Value cannot be null. (Parameter 's')")
-	case "format":
-		throw("FormatException", fmtErr)
-	case "overflow":
-		throw("OverflowException", decOverflowMsg)
-	}
+	throwParse(err, decOverflowMsg)
 	return d
 }
 

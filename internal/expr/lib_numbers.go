@@ -64,15 +64,21 @@ func parseIntStr(s string, bits int, unsigned bool, typeName string) (int64, str
 
 func parseIntOrThrow(s string, bits int, unsigned bool, typeName string) int64 {
 	v, err := parseIntStr(s, bits, unsigned, typeName)
+	throwParse(err, overflowMsg(typeName))
+	return v
+}
+
+// throwParse throws the .NET exception for a parse failure of the number
+// parsers ("null", "format", "overflow"; "" is none), with overflow's message.
+func throwParse(err, overflow string) {
 	switch err {
 	case "null":
 		throw("ArgumentNullException", "Value cannot be null. (Parameter 's')")
 	case "format":
 		throw("FormatException", fmtErr)
 	case "overflow":
-		throw("OverflowException", "%s", overflowMsg(typeName))
+		throw("OverflowException", "%s", overflow)
 	}
-	return v
 }
 
 // overflowMsg is .NET's OverflowException message for a conversion to typeName
@@ -1033,12 +1039,7 @@ func convertToInt64(v any, lo, hi float64, typeName string) int64 {
 			bits = 32
 		}
 		p, err := parseIntStr(x, bits, lo == 0, typeName)
-		switch err {
-		case "format":
-			throw("FormatException", fmtErr)
-		case "overflow":
-			throw("OverflowException", "%s", overflowMsg(typeName))
-		}
+		throwParse(err, overflowMsg(typeName))
 		r = p
 	case bool:
 		if x {
